@@ -1,0 +1,96 @@
+import { eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { accounts } from '../db/schema.js';
+import type { Executor } from '../db/store.js';
+import { AppError, isUniqueViolation } from '../errors.js';
+import type { SecretBox } from './secret-box.js';
+
+export const newAccountSchema = z
+  .object({
+    name: z.string().trim().min(1, { error: 'name must not be empty' }),
+    accountSid: z
+      .string()
+      .regex(/^AC[0-9a-f]{32}$/, { error: 'accountSid must be AC followed by 32 hex digits' }),
+    authToken: z.string().min(1, { error: 'authToken must not be empty' }),
+    apiKeySid: z
+      .string()
+      .regex(/^SK[0-9a-f]{32}$/, { error: 'apiKeySid must be SK followed by 32 hex digits' })
+      .optional(),
+    apiKeySecret: z.string().min(1, { error: 'apiKeySecret must not be empty' }).optional(),
+  })
+  .refine((a) => (a.apiKeySid === undefined) === (a.apiKeySecret === undefined), {
+    error: 'apiKeySid and apiKeySecret go together',
+    path: ['apiKeySecret'],
+  });
+export type NewAccount = z.infer<typeof newAccountSchema>;
+
+/** An account as the API shows it: the SIDs, never a secret. */
+export interface AccountView {
+  id: string;
+  name: string;
+  accountSid: string;
+  apiKeySid: string | null;
+  createdAt: Date;
+}
+
+export interface AccountCredentials {
+  accountSid: string;
+  authToken: string;
+  apiKeySid: string | null;
+  apiKeySecret: string | null;
+}
+
+const view = {
+  id: accounts.id,
+  name: accounts.name,
+  accountSid: accounts.accountSid,
+  apiKeySid: accounts.apiKeySid,
+  createdAt: accounts.createdAt,
+};
+
+export async function createAccount(
+  db: Executor,
+  box: SecretBox,
+  input: NewAccount,
+): Promise<AccountView> {
+  const parsed = newAccountSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new AppError('bad_request', issue?.message ?? 'invalid account', String(issue?.path[0]));
+  }
+  const a = parsed.data;
+  try {
+    const [row] = await db
+      .insert(accounts)
+      .values({
+        name: a.name,
+        accountSid: a.accountSid,
+        authTokenEnc: box.seal(a.authToken),
+        apiKeySid: a.apiKeySid ?? null,
+        apiKeySecretEnc: a.apiKeySecret === undefined ? null : box.seal(a.apiKeySecret),
+      })
+      .returning(view);
+    return row!;
+  } catch (error) {
+    if (isUniqueViolation(error, 'accounts_account_sid_key')) {
+      throw new AppError('conflict', `account ${a.accountSid} is already configured`, 'accountSid');
+    }
+    throw error;
+  }
+}
+
+/** Decrypted credentials, for the Twilio adapter only; never put these in a response. */
+export async function getAccountCredentials(
+  db: Executor,
+  box: SecretBox,
+  accountId: string,
+): Promise<AccountCredentials> {
+  const [row] = await db.select().from(accounts).where(eq(accounts.id, accountId));
+  if (!row) throw new AppError('not_found', `account ${accountId} does not exist`);
+  return {
+    accountSid: row.accountSid,
+    authToken: box.open(row.authTokenEnc),
+    apiKeySid: row.apiKeySid,
+    apiKeySecret: row.apiKeySecretEnc === null ? null : box.open(row.apiKeySecretEnc),
+  };
+}

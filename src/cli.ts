@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
+import { Command, CommanderError, Option } from 'commander';
+import { createUser, ROLES, type Role } from './auth/users.js';
+import { type Config, ConfigError, loadConfig, readEnvFile } from './config.js';
+import { DataDirLockedError } from './db/lock.js';
+import { openStore } from './db/store.js';
+import { AppError } from './errors.js';
+import { createLogger } from './logger.js';
+import { startParley } from './parley.js';
+
+function config(): Config {
+  return loadConfig(readEnvFile('.env'));
+}
+
+async function withStore<T>(
+  cfg: Config,
+  work: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>,
+): Promise<T> {
+  const store = await openStore({
+    databaseUrl: cfg.databaseUrl,
+    dataDir: cfg.databaseUrl ? undefined : cfg.dataDir,
+  });
+  try {
+    await store.migrate();
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function start(): Promise<void> {
+  const cfg = config();
+  const logger = createLogger(cfg.logLevel);
+  const parley = await startParley(cfg, logger);
+  process.stdout.write(
+    `\nParley is running on ${parley.store.kind === 'pglite' ? `the embedded store in ${cfg.dataDir}` : 'PostgreSQL'}.\n` +
+      `  API and health:  ${parley.url}/healthz\n` +
+      `  Twilio reaches:  ${cfg.publicUrl}\n\n`,
+  );
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error(
+        { timeoutMs: cfg.shutdownTimeoutMs },
+        'shutdown did not finish in time; exiting anyway',
+      );
+      process.exit(1);
+    }, cfg.shutdownTimeoutMs);
+    timer.unref();
+    parley.close().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+async function migrate(): Promise<void> {
+  const cfg = config();
+  await withStore(cfg, async (store) => {
+    process.stdout.write(
+      `Migrations applied to ${store.kind === 'pglite' ? cfg.dataDir : 'PostgreSQL'}.\n`,
+    );
+  });
+}
+
+async function addUser(options: {
+  email: string;
+  name: string;
+  role: Role;
+  password?: string;
+}): Promise<void> {
+  const cfg = config();
+  const password =
+    options.password ?? process.env.PARLEY_PASSWORD ?? randomBytes(9).toString('base64url');
+  const user = await withStore(cfg, (store) =>
+    createUser(store.db, {
+      email: options.email,
+      name: options.name,
+      role: options.role,
+      password,
+    }),
+  );
+  process.stdout.write(`Added ${user.role} ${user.email} (${user.id}).\n`);
+  if (!options.password && !process.env.PARLEY_PASSWORD) {
+    process.stdout.write(`Password: ${password}\n`);
+  }
+}
+
+function checkConfig(): void {
+  const cfg = config();
+  const lines = [
+    ['PORT', String(cfg.port)],
+    ['HOST', cfg.host],
+    ['PUBLIC_URL', cfg.publicUrl],
+    ['DATA_DIR', cfg.dataDir],
+    ['DATABASE_URL', cfg.databaseUrl ? redactUrl(cfg.databaseUrl) : '(embedded PGlite store)'],
+    ['APP_SECRET', cfg.appSecret ? '(set)' : '(generated and kept in DATA_DIR)'],
+    ['LOG_LEVEL', cfg.logLevel],
+    ['SHUTDOWN_TIMEOUT_MS', String(cfg.shutdownTimeoutMs)],
+  ];
+  process.stdout.write(
+    `Configuration is valid.\n${lines.map(([k, v]) => `  ${k!.padEnd(20)} ${v}`).join('\n')}\n`,
+  );
+}
+
+function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+const program = new Command()
+  .name('parley')
+  .description('Parley: a self-hosted contact-center hub for two-way SMS over Twilio')
+  .showSuggestionAfterError(false)
+  .exitOverride();
+
+program
+  .command('start')
+  .description('run Parley: migrate, serve the API and webhooks until SIGTERM / SIGINT')
+  .action(start);
+
+program
+  .command('migrate')
+  .description('apply pending database migrations and exit')
+  .action(migrate);
+
+program
+  .command('user')
+  .description('manage users')
+  .command('add')
+  .description('add an admin, supervisor or agent (prints a generated password unless given)')
+  .requiredOption('--email <email>', 'login email')
+  .requiredOption('--name <name>', 'display name')
+  .addOption(new Option('--role <role>', 'role').choices(ROLES).default('agent'))
+  .option('--password <password>', 'password (or PARLEY_PASSWORD); generated when absent')
+  .action(addUser);
+
+program
+  .command('config')
+  .description('inspect the configuration')
+  .command('check')
+  .description('validate the environment (and .env) and print the resulting configuration')
+  .action(checkConfig);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = report(error);
+}
+
+function report(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Commander already printed its one-line message (or the help text).
+    return error.exitCode;
+  }
+  if (error instanceof ConfigError) {
+    process.stderr.write(
+      `Configuration error:\n${error.problems.map((p) => `  ${p}`).join('\n')}\n`,
+    );
+    return 78; // EX_CONFIG
+  }
+  if (error instanceof DataDirLockedError || error instanceof AppError) {
+    process.stderr.write(`${error.message}\n`);
+    return 1;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`parley: ${message}\n`);
+  return 1;
+}

@@ -1,0 +1,115 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, readEnvFile } from './config.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(3000);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.publicUrl).toBe('http://127.0.0.1:3000');
+    expect(config.dataDir).toMatch(/\/data$/);
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.logLevel).toBe('info');
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      PUBLIC_URL: 'https://parley.example.com/',
+      DATA_DIR: '/var/lib/parley',
+      DATABASE_URL: 'postgres://parley@db:5432/parley',
+      APP_SECRET: 'x'.repeat(32),
+      LOG_LEVEL: 'debug',
+      SHUTDOWN_TIMEOUT_MS: '5000',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      publicUrl: 'https://parley.example.com',
+      dataDir: '/var/lib/parley',
+      databaseUrl: 'postgres://parley@db:5432/parley',
+      logLevel: 'debug',
+      shutdownTimeoutMs: 5000,
+    });
+  });
+
+  it('derives PUBLIC_URL from a wildcard HOST as localhost', () => {
+    expect(loadConfig({ HOST: '0.0.0.0', PORT: '4000' }).publicUrl).toBe('http://localhost:4000');
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT must be a whole number from 0 to 65535.'],
+    [{ PORT: '70000' }, 'PORT must be a whole number from 0 to 65535.'],
+    [{ PORT: '80.5' }, 'PORT must be a whole number from 0 to 65535.'],
+    [{ HOST: 'not a host' }, 'HOST must be a host name or IP address, such as 127.0.0.1.'],
+    [
+      { PUBLIC_URL: 'parley.example.com' },
+      'PUBLIC_URL must be an http(s) URL such as https://parley.example.com.',
+    ],
+    [
+      { PUBLIC_URL: 'ftp://parley.example.com' },
+      'PUBLIC_URL must be an http(s) URL such as https://parley.example.com.',
+    ],
+    [
+      { DATABASE_URL: 'mysql://db/parley', APP_SECRET: 'x'.repeat(32) },
+      'DATABASE_URL must be a PostgreSQL URL such as postgres://user@host:5432/parley.',
+    ],
+    [
+      { APP_SECRET: 'short' },
+      'APP_SECRET must be at least 32 characters (for example: openssl rand -hex 32).',
+    ],
+    [
+      { LOG_LEVEL: 'loud' },
+      'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent.',
+    ],
+    [
+      { SHUTDOWN_TIMEOUT_MS: '10' },
+      'SHUTDOWN_TIMEOUT_MS must be a whole number of milliseconds from 100 to 600000.',
+    ],
+  ])('refuses %o with one line naming the variable', (env, line) => {
+    expect(problemsOf(env)).toEqual([line]);
+  });
+
+  it('requires APP_SECRET with DATABASE_URL', () => {
+    expect(problemsOf({ DATABASE_URL: 'postgres://db/parley' })).toEqual([
+      'APP_SECRET must be set when DATABASE_URL is set: every instance needs the same key to read stored credentials.',
+    ]);
+  });
+
+  it('reports every bad variable at once', () => {
+    expect(problemsOf({ PORT: 'x', LOG_LEVEL: 'y' })).toHaveLength(2);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '' }).port).toBe(3000);
+  });
+});
+
+describe('readEnvFile', () => {
+  it('reads .env, with the environment taking precedence', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-env-'));
+    const path = join(dir, '.env');
+    writeFileSync(path, 'PORT=4567\nLOG_LEVEL=debug\n# comment\n');
+    const env = readEnvFile(path, { LOG_LEVEL: 'warn' });
+    expect(loadConfig(env)).toMatchObject({ port: 4567, logLevel: 'warn' });
+  });
+
+  it('returns the environment as it is when there is no .env', () => {
+    expect(readEnvFile('/nonexistent/.env', { PORT: '1' })).toEqual({ PORT: '1' });
+  });
+});

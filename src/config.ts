@@ -1,0 +1,109 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** What each variable expects, in the words of the one-line error a bad value produces. */
+const envSchema = z.object({
+  PORT: z.coerce
+    .number({ error: 'a whole number from 0 to 65535' })
+    .int({ error: 'a whole number from 0 to 65535' })
+    .min(0, { error: 'a whole number from 0 to 65535' })
+    .max(65535, { error: 'a whole number from 0 to 65535' })
+    .default(3000),
+  HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.:[\]-]+$/, { error: 'a host name or IP address, such as 127.0.0.1' })
+    .default('127.0.0.1'),
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/, error: 'an http(s) URL such as https://parley.example.com' })
+    .optional(),
+  DATA_DIR: z.string().min(1, { error: 'a directory path' }).default('./data'),
+  DATABASE_URL: z
+    .url({
+      protocol: /^postgres(ql)?$/,
+      error: 'a PostgreSQL URL such as postgres://user@host:5432/parley',
+    })
+    .optional(),
+  APP_SECRET: z
+    .string()
+    .min(32, { error: 'at least 32 characters (for example: openssl rand -hex 32)' })
+    .optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  SHUTDOWN_TIMEOUT_MS: z.coerce
+    .number({ error: 'a whole number of milliseconds from 100 to 600000' })
+    .int({ error: 'a whole number of milliseconds from 100 to 600000' })
+    .min(100, { error: 'a whole number of milliseconds from 100 to 600000' })
+    .max(600_000, { error: 'a whole number of milliseconds from 100 to 600000' })
+    .default(10_000),
+});
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** The URL Twilio reaches; webhook signatures are computed against it. */
+  readonly publicUrl: string;
+  readonly dataDir: string;
+  /** Absent: the embedded PGlite store under dataDir. */
+  readonly databaseUrl: string | undefined;
+  /** Absent only for the embedded store, where it is generated and kept in dataDir. */
+  readonly appSecret: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly shutdownTimeoutMs: number;
+}
+
+/** Every bad variable, one line each, so start-up can report them all at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** Reads an optional .env file; variables already in the environment win. */
+export function readEnvFile(path: string, env: Env = process.env): Env {
+  if (!existsSync(path)) return env;
+  return { ...parseEnv(readFileSync(path, 'utf8')), ...env };
+}
+
+export function loadConfig(env: Env): Config {
+  // An empty variable means "not set", as most shells and .env files intend.
+  const present = Object.fromEntries(
+    Object.keys(envSchema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `${String(issue.path[0])} must be ${issue.message}.`,
+    );
+    throw new ConfigError([...new Set(problems)]);
+  }
+  const v = parsed.data;
+  if (v.DATABASE_URL && !v.APP_SECRET) {
+    throw new ConfigError([
+      'APP_SECRET must be set when DATABASE_URL is set: every instance needs the same key to read stored credentials.',
+    ]);
+  }
+  const publicUrl = (v.PUBLIC_URL ?? `http://${publicHost(v.HOST)}:${v.PORT}`).replace(/\/+$/, '');
+  return Object.freeze({
+    port: v.PORT,
+    host: v.HOST,
+    publicUrl,
+    dataDir: resolve(v.DATA_DIR),
+    databaseUrl: v.DATABASE_URL,
+    appSecret: v.APP_SECRET,
+    logLevel: v.LOG_LEVEL,
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+  });
+}
+
+function publicHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,437 @@
+/**
+ * Parley's tables, grouped by the module of DESIGN.md that owns them. Only the owning module
+ * queries a group; the others go through that module's functions.
+ *
+ * The product's core rules are constraints here, so no later code path and no second
+ * instance can break them:
+ * - one message per Twilio MessageSid (messages_twilio_sid_key);
+ * - at most one open conversation per (number, customer) (conversations_one_open_per_pair);
+ * - at most one pending offer per conversation (offers_one_pending_per_conversation);
+ * - events are append-only (a trigger in the migrations) with a monotonic id.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  check,
+  date,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  real,
+  smallint,
+  text,
+  time,
+  timestamp,
+  unique,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const id = () => uuid('id').primaryKey().defaultRandom();
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const at = (name: string) => timestamp(name, { withTimezone: true });
+
+// ── auth: users (agents, supervisors, admins) ────────────────────────────────────────────
+export const users = pgTable(
+  'users',
+  {
+    id: id(),
+    email: text('email').notNull(),
+    name: text('name').notNull(),
+    role: text('role', { enum: ['admin', 'supervisor', 'agent'] }).notNull(),
+    passwordHash: text('password_hash').notNull(),
+    /** Busy (at capacity) is derived from active conversations, never stored. */
+    presence: text('presence', { enum: ['available', 'away', 'offline'] })
+      .notNull()
+      .default('offline'),
+    presenceChangedAt: at('presence_changed_at').notNull().defaultNow(),
+    capacitySms: smallint('capacity_sms').notNull().default(3),
+    capacityWhatsapp: smallint('capacity_whatsapp').notNull().default(3),
+    /** { skillName: level } */
+    skills: jsonb('skills').$type<Record<string, number>>().notNull().default({}),
+    languages: text('languages').array().notNull().default(sql`'{}'::text[]`),
+    /** For the longest-idle strategy: when this agent last finished a conversation. */
+    lastConversationEndedAt: at('last_conversation_ended_at'),
+    disabledAt: at('disabled_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('users_email_key').on(sql`lower(${t.email})`),
+    check('users_capacity_check', sql`${t.capacitySms} >= 0 AND ${t.capacityWhatsapp} >= 0`),
+  ],
+);
+
+// ── admin: accounts, numbers, flows, hours ──────────────────────────────────────────────
+export const accounts = pgTable(
+  'accounts',
+  {
+    id: id(),
+    name: text('name').notNull(),
+    accountSid: text('account_sid').notNull(),
+    /** AES-256-GCM under APP_SECRET (see admin/secret-box.ts); never returned, never logged. */
+    authTokenEnc: text('auth_token_enc').notNull(),
+    apiKeySid: text('api_key_sid'),
+    apiKeySecretEnc: text('api_key_secret_enc'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique('accounts_account_sid_key').on(t.accountSid),
+    check(
+      'accounts_api_key_pair_check',
+      sql`(${t.apiKeySid} IS NULL) = (${t.apiKeySecretEnc} IS NULL)`,
+    ),
+  ],
+);
+
+export const queues = pgTable('queues', {
+  id: id(),
+  name: text('name').notNull(),
+  strategy: text('strategy', { enum: ['longest-idle', 'round-robin', 'least-busy'] })
+    .notNull()
+    .default('longest-idle'),
+  priority: integer('priority').notNull().default(0),
+  offerTimeoutSeconds: integer('offer_timeout_seconds').notNull().default(30),
+  autoAccept: boolean('auto_accept').notNull().default(false),
+  maxWaitSeconds: integer('max_wait_seconds'),
+  overflowQueueId: uuid('overflow_queue_id'),
+  overflowMessage: text('overflow_message'),
+  requiredSkills: jsonb('required_skills').$type<Record<string, number>>().notNull().default({}),
+  language: text('language'),
+  createdAt: createdAt(),
+});
+
+export const queueMembers = pgTable(
+  'queue_members',
+  {
+    queueId: uuid('queue_id')
+      .notNull()
+      .references(() => queues.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+  },
+  (t) => [primaryKey({ columns: [t.queueId, t.userId] })],
+);
+
+export const flows = pgTable('flows', {
+  id: id(),
+  name: text('name').notNull(),
+  businessName: text('business_name').notNull().default(''),
+  timeZone: text('time_zone').notNull().default('UTC'),
+  queueId: uuid('queue_id').references(() => queues.id, { onDelete: 'set null' }),
+  initialMessage: text('initial_message'),
+  outOfHoursMessage: text('out_of_hours_message'),
+  outOfHoursAction: text('out_of_hours_action', { enum: ['queue', 'close'] })
+    .notNull()
+    .default('queue'),
+  queuePositionMessage: text('queue_position_message'),
+  finalMessage: text('final_message'),
+  helpMessage: text('help_message'),
+  botUrl: text('bot_url'),
+  botRetries: smallint('bot_retries').notNull().default(2),
+  botTimeoutMs: integer('bot_timeout_ms').notNull().default(5000),
+  allowAttachments: boolean('allow_attachments').notNull().default(true),
+  attachmentsRefusedMessage: text('attachments_refused_message'),
+  inactivityCloseMinutes: integer('inactivity_close_minutes'),
+  surveyMessage: text('survey_message'),
+  createdAt: createdAt(),
+});
+
+/** Weekly schedule: one row per opening interval; no row for a weekday means closed. */
+export const flowHours = pgTable(
+  'flow_hours',
+  {
+    id: id(),
+    flowId: uuid('flow_id')
+      .notNull()
+      .references(() => flows.id, { onDelete: 'cascade' }),
+    /** 0 = Sunday … 6 = Saturday, in the flow's time zone. */
+    weekday: smallint('weekday').notNull(),
+    opensAt: time('opens_at').notNull(),
+    closesAt: time('closes_at').notNull(),
+  },
+  (t) => [
+    check('flow_hours_weekday_check', sql`${t.weekday} BETWEEN 0 AND 6`),
+    check('flow_hours_interval_check', sql`${t.opensAt} < ${t.closesAt}`),
+  ],
+);
+
+export const flowHolidays = pgTable(
+  'flow_holidays',
+  {
+    flowId: uuid('flow_id')
+      .notNull()
+      .references(() => flows.id, { onDelete: 'cascade' }),
+    day: date('day').notNull(),
+    name: text('name').notNull().default(''),
+  },
+  (t) => [primaryKey({ columns: [t.flowId, t.day] })],
+);
+
+export const numbers = pgTable(
+  'numbers',
+  {
+    id: id(),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'restrict' }),
+    /** E.164 (`+15551234567`), a short code, or `whatsapp:+…`. */
+    address: text('address').notNull(),
+    kind: text('kind', { enum: ['long-code', 'toll-free', 'short-code', 'whatsapp'] }).notNull(),
+    name: text('name').notNull().default(''),
+    twilioSid: text('twilio_sid'),
+    messagingServiceSid: text('messaging_service_sid'),
+    flowId: uuid('flow_id').references(() => flows.id, { onDelete: 'set null' }),
+    /** Segments per second; null: the kind's default. */
+    sendRate: real('send_rate'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique('numbers_address_key').on(t.address),
+    index('numbers_messaging_service_sid_idx').on(t.messagingServiceSid),
+    check('numbers_send_rate_check', sql`${t.sendRate} IS NULL OR ${t.sendRate} > 0`),
+  ],
+);
+
+// ── consent: contacts and opt-outs per sender ───────────────────────────────────────────
+export const contacts = pgTable(
+  'contacts',
+  {
+    id: id(),
+    /** E.164 or `whatsapp:+…`, as Twilio sends it in From. */
+    address: text('address').notNull(),
+    name: text('name'),
+    /** What Twilio's webhook said of it (FromCity, FromState, …) and what agents added. */
+    attributes: jsonb('attributes').$type<Record<string, string>>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [unique('contacts_address_key').on(t.address)],
+);
+
+/** Consent of a contact towards one sender: a number's address or a Messaging Service SID. */
+export const consents = pgTable(
+  'consents',
+  {
+    contactId: uuid('contact_id')
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    sender: text('sender').notNull(),
+    optedOut: boolean('opted_out').notNull(),
+    changedAt: at('changed_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.contactId, t.sender] })],
+);
+
+// ── conversations and their messages ────────────────────────────────────────────────────
+export const CONVERSATION_STATES = ['flow', 'queued', 'offered', 'active', 'closed'] as const;
+
+export const conversations = pgTable(
+  'conversations',
+  {
+    id: id(),
+    numberId: uuid('number_id')
+      .notNull()
+      .references(() => numbers.id, { onDelete: 'restrict' }),
+    contactId: uuid('contact_id')
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'restrict' }),
+    /** Denormalised from the contact so the one-open-per-pair index needs no join. */
+    customerAddress: text('customer_address').notNull(),
+    state: text('state', { enum: CONVERSATION_STATES }).notNull().default('flow'),
+    origin: text('origin', { enum: ['customer', 'agent'] })
+      .notNull()
+      .default('customer'),
+    queueId: uuid('queue_id').references(() => queues.id, { onDelete: 'set null' }),
+    agentId: uuid('agent_id').references(() => users.id, { onDelete: 'set null' }),
+    attributes: jsonb('attributes').$type<Record<string, unknown>>().notNull().default({}),
+    queuedAt: at('queued_at'),
+    lastMessageAt: at('last_message_at').notNull().defaultNow(),
+    closedAt: at('closed_at'),
+    closeReason: text('close_reason'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('conversations_one_open_per_pair')
+      .on(t.numberId, t.customerAddress)
+      .where(sql`${t.state} <> 'closed'`),
+    index('conversations_agent_open_idx').on(t.agentId).where(sql`${t.state} <> 'closed'`),
+    index('conversations_queue_waiting_idx')
+      .on(t.queueId, t.queuedAt)
+      .where(sql`${t.state} = 'queued'`),
+    index('conversations_contact_idx').on(t.contactId),
+    check('conversations_closed_check', sql`(${t.state} = 'closed') = (${t.closedAt} IS NOT NULL)`),
+    check(
+      'conversations_active_has_agent_check',
+      sql`${t.state} <> 'active' OR ${t.agentId} IS NOT NULL`,
+    ),
+  ],
+);
+
+export const MESSAGE_STATUSES = [
+  'received',
+  'queued',
+  'sending',
+  'sent',
+  'delivered',
+  'undelivered',
+  'failed',
+  'read',
+] as const;
+
+export const messages = pgTable(
+  'messages',
+  {
+    id: id(),
+    /** Null only for an agent's `on-reply` origination, which opens no conversation yet. */
+    conversationId: uuid('conversation_id').references(() => conversations.id, {
+      onDelete: 'cascade',
+    }),
+    numberId: uuid('number_id')
+      .notNull()
+      .references(() => numbers.id, { onDelete: 'restrict' }),
+    direction: text('direction', { enum: ['inbound', 'outbound'] }).notNull(),
+    author: text('author', { enum: ['customer', 'agent', 'flow', 'bot'] }).notNull(),
+    agentId: uuid('agent_id').references(() => users.id, { onDelete: 'set null' }),
+    fromAddress: text('from_address').notNull(),
+    toAddress: text('to_address').notNull(),
+    body: text('body').notNull().default(''),
+    /** Twilio's MessageSid: the idempotency key of inbound webhooks and outbound sends. */
+    twilioSid: text('twilio_sid'),
+    status: text('status', { enum: MESSAGE_STATUSES }).notNull(),
+    errorCode: integer('error_code'),
+    errorMessage: text('error_message'),
+    segments: smallint('segments'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique('messages_twilio_sid_key').on(t.twilioSid),
+    index('messages_conversation_idx').on(t.conversationId, t.createdAt),
+  ],
+);
+
+// ── media ───────────────────────────────────────────────────────────────────────────────
+export const media = pgTable(
+  'media',
+  {
+    id: id(),
+    messageId: uuid('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    position: smallint('position').notNull(),
+    contentType: text('content_type').notNull(),
+    /** Twilio's MediaUrlN for inbound media; null for an agent's upload. */
+    sourceUrl: text('source_url'),
+    status: text('status', { enum: ['pending', 'stored', 'failed', 'refused'] })
+      .notNull()
+      .default('pending'),
+    /** SHA-256 of the bytes: the file name under DATA_DIR/media. */
+    sha256: text('sha256'),
+    size: integer('size'),
+    attempts: smallint('attempts').notNull().default(0),
+    nextAttemptAt: at('next_attempt_at'),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique('media_message_position_key').on(t.messageId, t.position),
+    index('media_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+  ],
+);
+
+// ── routing: offers and affinities ──────────────────────────────────────────────────────
+export const offers = pgTable(
+  'offers',
+  {
+    id: id(),
+    conversationId: uuid('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    agentId: uuid('agent_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    state: text('state', { enum: ['pending', 'accepted', 'rejected', 'timed-out', 'canceled'] })
+      .notNull()
+      .default('pending'),
+    /** The agent's original outbound text when this offer follows an affinity. */
+    originalText: text('original_text'),
+    expiresAt: at('expires_at').notNull(),
+    decidedAt: at('decided_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('offers_one_pending_per_conversation')
+      .on(t.conversationId)
+      .where(sql`${t.state} = 'pending'`),
+    index('offers_due_idx').on(t.expiresAt).where(sql`${t.state} = 'pending'`),
+    index('offers_agent_idx').on(t.agentId, t.state),
+  ],
+);
+
+/** "Replies from this customer to this number go to this agent until expiresAt." */
+export const affinities = pgTable(
+  'affinities',
+  {
+    id: id(),
+    numberId: uuid('number_id')
+      .notNull()
+      .references(() => numbers.id, { onDelete: 'cascade' }),
+    customerAddress: text('customer_address').notNull(),
+    agentId: uuid('agent_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    originalText: text('original_text').notNull(),
+    messageId: uuid('message_id').references(() => messages.id, { onDelete: 'set null' }),
+    expiresAt: at('expires_at').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique('affinities_pair_key').on(t.numberId, t.customerAddress),
+    index('affinities_expiry_idx').on(t.expiresAt),
+  ],
+);
+
+// ── outbound: the outbox ────────────────────────────────────────────────────────────────
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: id(),
+    messageId: uuid('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    /** The pacing key: a number's address or a Messaging Service SID. */
+    sender: text('sender').notNull(),
+    state: text('state', { enum: ['pending', 'sending', 'done', 'failed'] })
+      .notNull()
+      .default('pending'),
+    attempts: smallint('attempts').notNull().default(0),
+    nextAttemptAt: at('next_attempt_at').notNull().defaultNow(),
+    claimedAt: at('claimed_at'),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique('outbox_message_key').on(t.messageId),
+    index('outbox_due_idx').on(t.nextAttemptAt).where(sql`${t.state} = 'pending'`),
+  ],
+);
+
+// ── realtime: the event log ─────────────────────────────────────────────────────────────
+export const events = pgTable(
+  'events',
+  {
+    /** Monotonic in commit order: appendEvent serialises writers (see events/append.ts). */
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    type: text('type').notNull(),
+    conversationId: uuid('conversation_id'),
+    agentId: uuid('agent_id'),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('events_conversation_idx').on(t.conversationId, t.id),
+    index('events_agent_idx').on(t.agentId, t.id),
+  ],
+);

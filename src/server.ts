@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import type { Store } from './db/store.js';
+import { AppError } from './errors.js';
+
+export interface ServerDeps {
+  config: Config;
+  store: Store;
+  logger: FastifyBaseLogger;
+}
+
+/** The Fastify app assembled from Parley's modules; listening is the caller's business. */
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // Keep-alive sockets would otherwise hold a graceful shutdown open until they time out.
+    forceCloseConnections: 'idle',
+  });
+
+  // Responses finished while closing end their connection, so that keep-alive clients
+  // cannot hold a graceful shutdown open.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof AppError) {
+      return reply
+        .status(error.status)
+        .send({ error: error.code, message: error.message, field: error.field });
+    }
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      request.log.info({ err: error }, 'request refused');
+      return reply.status(status).send({ error: 'bad_request', message: (error as Error).message });
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply
+      .status(500)
+      .send({ error: 'internal', message: 'Internal error', requestId: request.id });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Parley API', version: '0.1.0' },
+      servers: [{ url: deps.config.publicUrl }],
+    },
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/healthz', { schema: { summary: 'The process is up', tags: ['health'] } }, async () => ({
+    status: 'ok',
+  }));
+  app.get(
+    '/readyz',
+    { schema: { summary: 'The database answers', tags: ['health'] } },
+    async (request, reply) => {
+      try {
+        await deps.store.ping();
+        return { status: 'ready', store: deps.store.kind };
+      } catch (error) {
+        request.log.warn({ err: error }, 'database does not answer');
+        return reply.status(503).send({ status: 'unavailable', store: deps.store.kind });
+      }
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,82 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inArray } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { acquireDataDirLock, DataDirLockedError } from '../src/db/lock.js';
+import { contacts } from '../src/db/schema.js';
+import { openStore } from '../src/db/store.js';
+import { collect, runCli, spawnTs } from './helpers/processes.js';
+
+const tempDir = () => mkdtempSync(join(tmpdir(), 'parley-store-'));
+
+describe('the data directory lock', () => {
+  it('refuses a second process on the same DATA_DIR, naming the holder pid', async () => {
+    const dataDir = tempDir();
+    const store = await openStore({ dataDir });
+    try {
+      const second = await runCli(['migrate'], { DATA_DIR: dataDir });
+      expect(second.code).toBe(1);
+      expect(second.stderr.trim()).toBe(
+        `DATA_DIR ${dataDir} is in use by another Parley process (pid ${process.pid}); stop it or choose another DATA_DIR.`,
+      );
+    } finally {
+      await store.close();
+    }
+    expect(existsSync(join(dataDir, 'parley.lock'))).toBe(false);
+  });
+
+  it('takes over a lock whose holder no longer exists', async () => {
+    const dataDir = tempDir();
+    // A pid far above any pid_max a Linux system uses cannot be running.
+    writeFileSync(join(dataDir, 'parley.lock'), '99999999\n');
+    const lock = acquireDataDirLock(dataDir);
+    expect(readFileSync(lock.path, 'utf8').trim()).toBe(String(process.pid));
+    lock.release();
+  });
+
+  it('refuses a lock held by a live process', () => {
+    const dataDir = tempDir();
+    // pid 1 always exists.
+    writeFileSync(join(dataDir, 'parley.lock'), '1\n');
+    expect(() => acquireDataDirLock(dataDir)).toThrow(DataDirLockedError);
+  });
+});
+
+describe('durability of the embedded store', () => {
+  it('keeps every acknowledged row after the writer is killed with SIGKILL', async () => {
+    const dataDir = tempDir();
+    const writer = spawnTs('test/fixtures/ack-writer.ts', [dataDir], {});
+    const finished = collect(writer);
+    const acknowledged: string[] = [];
+    await new Promise<void>((resolve) => {
+      let buffer = '';
+      writer.stdout!.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+        const lines = buffer.split('\n');
+        buffer = lines.pop()!;
+        for (const line of lines) {
+          if (line.startsWith('ack ')) acknowledged.push(line.slice(4));
+        }
+        if (acknowledged.length >= 200) resolve();
+      });
+      writer.once('exit', () => resolve());
+    });
+    writer.kill('SIGKILL');
+    const result = await finished;
+    expect(result.signal).toBe('SIGKILL');
+    expect(acknowledged.length).toBeGreaterThanOrEqual(200);
+
+    // The dead writer's lock is stale: reopening takes it over and recovers from the WAL.
+    const store = await openStore({ dataDir });
+    try {
+      const found = await store.db
+        .select({ address: contacts.address })
+        .from(contacts)
+        .where(inArray(contacts.address, acknowledged));
+      expect(found).toHaveLength(acknowledged.length);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,221 @@
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { upsertContact } from '../src/consent/contacts.js';
+import { openConversation } from '../src/conversations/conversations.js';
+import { conversations, events, messages, offers, users } from '../src/db/schema.js';
+import { queryRows, type Store } from '../src/db/store.js';
+import { isUniqueViolation } from '../src/errors.js';
+import { appendEvent } from '../src/realtime/event-log.js';
+import { buildNumber, phoneNumber } from './helpers/factories.js';
+import { openTestStore } from './helpers/store.js';
+
+let store: Store;
+beforeAll(async () => {
+  store = await openTestStore();
+});
+afterAll(() => store?.close());
+
+describe('migrations', () => {
+  it('create every table of the domain', async () => {
+    const rows = await queryRows<{ table_name: string }>(
+      store.db,
+      sql`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`,
+    );
+    const tables = rows.map((r) => r.table_name);
+    expect(tables).toEqual(
+      expect.arrayContaining([
+        'accounts',
+        'affinities',
+        'consents',
+        'contacts',
+        'conversations',
+        'events',
+        'flow_holidays',
+        'flow_hours',
+        'flows',
+        'media',
+        'messages',
+        'numbers',
+        'offers',
+        'outbox',
+        'queue_members',
+        'queues',
+        'users',
+      ]),
+    );
+  });
+
+  it('apply once: running them again changes nothing', async () => {
+    const count = async () =>
+      (
+        await queryRows<{ n: number }>(
+          store.db,
+          sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`,
+        )
+      )[0]!.n;
+    const before = await count();
+    await store.migrate();
+    expect(await count()).toBe(before);
+    expect(before).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('one message per Twilio MessageSid', () => {
+  it('refuses a second message with the same MessageSid', async () => {
+    const number = await buildNumber(store.db);
+    const message = {
+      numberId: number.id,
+      direction: 'inbound' as const,
+      author: 'customer' as const,
+      fromAddress: phoneNumber(),
+      toAddress: number.address,
+      body: 'hello',
+      twilioSid: `SM${'a'.repeat(32)}`,
+      status: 'received' as const,
+    };
+    await store.db.insert(messages).values(message);
+    const error = await store.db
+      .insert(messages)
+      .values(message)
+      .catch((e: unknown) => e);
+    expect(isUniqueViolation(error, 'messages_twilio_sid_key')).toBe(true);
+    const stored = await store.db
+      .select()
+      .from(messages)
+      .where(eq(messages.twilioSid, message.twilioSid));
+    expect(stored).toHaveLength(1);
+  });
+});
+
+describe('at most one open conversation per (number, customer)', () => {
+  it('20 concurrent attempts to open a conversation for one pair yield exactly one', async () => {
+    const number = await buildNumber(store.db);
+    const address = phoneNumber();
+    const contact = await upsertContact(store.db, address);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        openConversation(store.db, {
+          numberId: number.id,
+          contactId: contact.id,
+          customerAddress: address,
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.conversation.id)).size).toBe(1);
+    const open = await store.db
+      .select()
+      .from(conversations)
+      .where(eq(conversations.numberId, number.id));
+    expect(open).toHaveLength(1);
+    const opened = await store.db
+      .select()
+      .from(events)
+      .where(eq(events.conversationId, open[0]!.id));
+    expect(opened.map((e) => e.type)).toEqual(['conversation.opened']);
+  });
+
+  it('refuses a second open conversation inserted directly, and allows one after closing', async () => {
+    const number = await buildNumber(store.db);
+    const address = phoneNumber();
+    const contact = await upsertContact(store.db, address);
+    const pair = { numberId: number.id, contactId: contact.id, customerAddress: address };
+    const [first] = await store.db.insert(conversations).values(pair).returning();
+    const error = await store.db
+      .insert(conversations)
+      .values(pair)
+      .catch((e: unknown) => e);
+    expect(isUniqueViolation(error, 'conversations_one_open_per_pair')).toBe(true);
+
+    await store.db
+      .update(conversations)
+      .set({ state: 'closed', closedAt: new Date() })
+      .where(eq(conversations.id, first!.id));
+    const { conversation, created } = await openConversation(store.db, pair);
+    expect(created).toBe(true);
+    expect(conversation.id).not.toBe(first!.id);
+  });
+});
+
+describe('at most one pending offer per conversation', () => {
+  it('refuses a second pending offer and allows a new one once the first is decided', async () => {
+    const number = await buildNumber(store.db);
+    const address = phoneNumber();
+    const contact = await upsertContact(store.db, address);
+    const { conversation } = await openConversation(store.db, {
+      numberId: number.id,
+      contactId: contact.id,
+      customerAddress: address,
+    });
+    const agents = await store.db
+      .insert(users)
+      .values(
+        ['a', 'b'].map((n) => ({
+          email: `${n}-${conversation.id}@example.com`,
+          name: n,
+          role: 'agent' as const,
+          passwordHash: 'x',
+        })),
+      )
+      .returning();
+    const offer = (agentId: string) => ({
+      conversationId: conversation.id,
+      agentId,
+      expiresAt: new Date(Date.now() + 30_000),
+    });
+    const [first] = await store.db.insert(offers).values(offer(agents[0]!.id)).returning();
+    const error = await store.db
+      .insert(offers)
+      .values(offer(agents[1]!.id))
+      .catch((e: unknown) => e);
+    expect(isUniqueViolation(error, 'offers_one_pending_per_conversation')).toBe(true);
+
+    await store.db.update(offers).set({ state: 'rejected' }).where(eq(offers.id, first!.id));
+    await expect(store.db.insert(offers).values(offer(agents[1]!.id))).resolves.toBeDefined();
+  });
+});
+
+describe('the event log', () => {
+  it('refuses updates, deletes and truncation', async () => {
+    const id = await store.db.transaction((tx) =>
+      appendEvent(
+        tx,
+        'conversation.opened',
+        {},
+        { numberId: 'n', customerAddress: 'c', origin: 'customer' },
+      ),
+    );
+    await expect(
+      store.db.update(events).set({ type: 'changed' }).where(eq(events.id, id)),
+    ).rejects.toThrow();
+    await expect(store.db.delete(events).where(eq(events.id, id))).rejects.toThrow();
+    await expect(store.db.execute(sql`TRUNCATE events`)).rejects.toThrow();
+    const [row] = await store.db.select().from(events).where(eq(events.id, id));
+    expect(row?.type).toBe('conversation.opened');
+  });
+
+  it('numbers events in commit order, even when transactions interleave', async () => {
+    const payload = { numberId: 'n', customerAddress: 'c', origin: 'customer' as const };
+    const committed: number[] = [];
+    let firstAppended!: () => void;
+    const appended = new Promise<void>((resolve) => {
+      firstAppended = resolve;
+    });
+    // The first transaction takes an id, then stays open while the second appends and commits.
+    const first = store.db
+      .transaction(async (tx) => {
+        const id = await appendEvent(tx, 'conversation.opened', {}, payload);
+        firstAppended();
+        await tx.execute(sql`SELECT pg_sleep(0.2)`);
+        return id;
+      })
+      .then((id) => committed.push(id));
+    await appended;
+    const second = store.db
+      .transaction((tx) => appendEvent(tx, 'conversation.opened', {}, payload))
+      .then((id) => committed.push(id));
+    await Promise.all([first, second]);
+    expect(committed).toHaveLength(2);
+    expect(committed[0]).toBeLessThan(committed[1]!);
+  });
+});
