@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import { registerAuthRoutes } from './auth/auth.routes.js';
+import { registerAuthentication } from './auth/guard.js';
 import type { Config } from './config.js';
 import type { Store } from './db/store.js';
 import { AppError } from './errors.js';
@@ -32,7 +40,17 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (closing) reply.header('connection', 'close');
   });
 
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
   app.setErrorHandler((error, request, reply) => {
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const issue = error.validation[0];
+      const field = issue?.instancePath.replace(/^\//, '').replaceAll('/', '.') || undefined;
+      const message = `${field ?? error.validationContext ?? 'request'}: ${issue?.message ?? 'invalid'}`;
+      request.log.info({ field, message }, 'request refused');
+      return reply.status(400).send({ error: 'bad_request', message, field });
+    }
     if (error instanceof AppError) {
       return reply
         .status(error.status)
@@ -53,7 +71,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     openapi: {
       info: { title: 'Parley API', version: '0.1.0' },
       servers: [{ url: deps.config.publicUrl }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          cookie: { type: 'apiKey', in: 'cookie', name: 'parley_session' },
+        },
+      },
+      security: [{ bearer: [] }, { cookie: [] }],
     },
+    transform: jsonSchemaTransform,
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -73,6 +99,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       }
     },
   );
+
+  registerAuthentication(app, deps.store.db);
+  registerAuthRoutes(app, {
+    db: deps.store.db,
+    secureCookies: deps.config.publicUrl.startsWith('https:'),
+  });
 
   return app;
 }

@@ -3,6 +3,16 @@ import { conversations } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { appendEvent } from '../realtime/event-log.js';
 
+declare module '../realtime/event-log.js' {
+  interface EventPayloads {
+    'conversation.opened': {
+      numberId: string;
+      customerAddress: string;
+      origin: 'customer' | 'agent';
+    };
+  }
+}
+
 export type Conversation = typeof conversations.$inferSelect;
 
 export interface ConversationKey {

@@ -64,6 +64,28 @@ export const users = pgTable(
   ],
 );
 
+/** Browser sessions (cookie) and API tokens (Bearer): only a hash of the token is kept. */
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: id(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: ['session', 'api-token'] }).notNull(),
+    /** SHA-256 of the token, hex. */
+    tokenHash: text('token_hash').notNull(),
+    name: text('name'),
+    expiresAt: at('expires_at'),
+    lastUsedAt: at('last_used_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique('sessions_token_hash_key').on(t.tokenHash),
+    index('sessions_user_idx').on(t.userId),
+  ],
+);
+
 // ── admin: accounts, numbers, flows, hours ──────────────────────────────────────────────
 export const accounts = pgTable(
   'accounts',
@@ -100,6 +122,10 @@ export const queues = pgTable('queues', {
   overflowMessage: text('overflow_message'),
   requiredSkills: jsonb('required_skills').$type<Record<string, number>>().notNull().default({}),
   language: text('language'),
+  /** Conversations of an agent offline this long go back to the queue; null: never. */
+  offlineRequeueSeconds: integer('offline_requeue_seconds').default(600),
+  /** Round-robin's cursor: the agent offered last. */
+  lastOfferedAgentId: uuid('last_offered_agent_id'),
   createdAt: createdAt(),
 });
 
@@ -137,6 +163,10 @@ export const flows = pgTable('flows', {
   attachmentsRefusedMessage: text('attachments_refused_message'),
   inactivityCloseMinutes: integer('inactivity_close_minutes'),
   surveyMessage: text('survey_message'),
+  /** How long an agent's origination routes the customer's reply back to that agent. */
+  affinityTtlHours: integer('affinity_ttl_hours').notNull().default(168),
+  /** Offer an affinity's agent the reply even when at capacity ("keep same agent"). */
+  affinityBeyondCapacity: boolean('affinity_beyond_capacity').notNull().default(false),
   createdAt: createdAt(),
 });
 
@@ -355,6 +385,10 @@ export const offers = pgTable(
     state: text('state', { enum: ['pending', 'accepted', 'rejected', 'timed-out', 'canceled'] })
       .notNull()
       .default('pending'),
+    /** Why this agent: the queue's strategy, an affinity, or a transfer. */
+    reason: text('reason', { enum: ['queue', 'affinity', 'transfer'] })
+      .notNull()
+      .default('queue'),
     /** The agent's original outbound text when this offer follows an affinity. */
     originalText: text('original_text'),
     expiresAt: at('expires_at').notNull(),

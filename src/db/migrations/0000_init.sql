@@ -103,6 +103,8 @@ CREATE TABLE "flows" (
 	"attachments_refused_message" text,
 	"inactivity_close_minutes" integer,
 	"survey_message" text,
+	"affinity_ttl_hours" integer DEFAULT 168 NOT NULL,
+	"affinity_beyond_capacity" boolean DEFAULT false NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
@@ -161,6 +163,7 @@ CREATE TABLE "offers" (
 	"conversation_id" uuid NOT NULL,
 	"agent_id" uuid NOT NULL,
 	"state" text DEFAULT 'pending' NOT NULL,
+	"reason" text DEFAULT 'queue' NOT NULL,
 	"original_text" text,
 	"expires_at" timestamp with time zone NOT NULL,
 	"decided_at" timestamp with time zone,
@@ -198,7 +201,21 @@ CREATE TABLE "queues" (
 	"overflow_message" text,
 	"required_skills" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"language" text,
+	"offline_requeue_seconds" integer DEFAULT 600,
+	"last_offered_agent_id" uuid,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "sessions" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"user_id" uuid NOT NULL,
+	"kind" text NOT NULL,
+	"token_hash" text NOT NULL,
+	"name" text,
+	"expires_at" timestamp with time zone,
+	"last_used_at" timestamp with time zone,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "sessions_token_hash_key" UNIQUE("token_hash")
 );
 --> statement-breakpoint
 CREATE TABLE "users" (
@@ -241,6 +258,7 @@ ALTER TABLE "offers" ADD CONSTRAINT "offers_agent_id_users_id_fk" FOREIGN KEY ("
 ALTER TABLE "outbox" ADD CONSTRAINT "outbox_message_id_messages_id_fk" FOREIGN KEY ("message_id") REFERENCES "public"."messages"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "queue_members" ADD CONSTRAINT "queue_members_queue_id_queues_id_fk" FOREIGN KEY ("queue_id") REFERENCES "public"."queues"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "queue_members" ADD CONSTRAINT "queue_members_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "sessions" ADD CONSTRAINT "sessions_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "affinities_expiry_idx" ON "affinities" USING btree ("expires_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "conversations_one_open_per_pair" ON "conversations" USING btree ("number_id","customer_address") WHERE "conversations"."state" <> 'closed';--> statement-breakpoint
 CREATE INDEX "conversations_agent_open_idx" ON "conversations" USING btree ("agent_id") WHERE "conversations"."state" <> 'closed';--> statement-breakpoint
@@ -255,4 +273,5 @@ CREATE UNIQUE INDEX "offers_one_pending_per_conversation" ON "offers" USING btre
 CREATE INDEX "offers_due_idx" ON "offers" USING btree ("expires_at") WHERE "offers"."state" = 'pending';--> statement-breakpoint
 CREATE INDEX "offers_agent_idx" ON "offers" USING btree ("agent_id","state");--> statement-breakpoint
 CREATE INDEX "outbox_due_idx" ON "outbox" USING btree ("next_attempt_at") WHERE "outbox"."state" = 'pending';--> statement-breakpoint
+CREATE INDEX "sessions_user_idx" ON "sessions" USING btree ("user_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "users_email_key" ON "users" USING btree (lower("email"));

@@ -1,0 +1,120 @@
+import { eq, sql } from 'drizzle-orm';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { users } from '../db/schema.js';
+import type { Executor } from '../db/store.js';
+import { AppError } from '../errors.js';
+import { currentUser, requireUser, SESSION_COOKIE } from './guard.js';
+import { verifyPassword } from './passwords.js';
+import { createSession, endSession, SESSION_TTL_MS } from './sessions.js';
+import { ROLES } from './users.js';
+
+const userView = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string(),
+  role: z.enum(ROLES),
+});
+
+/** Failed sign-ins allowed per address and email within the window, before 429. */
+const MAX_FAILURES = 10;
+const FAILURE_WINDOW_MS = 15 * 60 * 1000;
+
+export function registerAuthRoutes(
+  parent: FastifyInstance,
+  deps: { db: Executor; secureCookies: boolean },
+): void {
+  const app = parent.withTypeProvider<ZodTypeProvider>();
+  const failures = new Map<string, { count: number; since: number }>();
+
+  app.post(
+    '/api/auth/login',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in; sets the session cookie',
+        body: z.object({ email: z.string().min(1), password: z.string().min(1) }),
+        response: { 200: userView },
+      },
+    },
+    async (request, reply) => {
+      const key = `${request.ip}|${request.body.email.toLowerCase()}`;
+      const seen = failures.get(key);
+      if (seen && Date.now() - seen.since < FAILURE_WINDOW_MS && seen.count >= MAX_FAILURES) {
+        throw new AppError('too_many_requests', 'too many failed sign-ins; try again later');
+      }
+      const [user] = await deps.db
+        .select()
+        .from(users)
+        .where(sql`lower(${users.email}) = lower(${request.body.email})`);
+      const valid =
+        user !== undefined &&
+        user.disabledAt === null &&
+        (await verifyPassword(request.body.password, user.passwordHash));
+      if (!valid || !user) {
+        const fresh = !seen || Date.now() - seen.since >= FAILURE_WINDOW_MS;
+        failures.set(
+          key,
+          fresh ? { count: 1, since: Date.now() } : { ...seen, count: seen.count + 1 },
+        );
+        throw new AppError('unauthorized', 'wrong email or password');
+      }
+      failures.delete(key);
+      const session = await createSession(deps.db, user.id, 'session');
+      reply.header(
+        'set-cookie',
+        `${SESSION_COOKIE}=${session.token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${SESSION_TTL_MS / 1000}${deps.secureCookies ? '; Secure' : ''}`,
+      );
+      return { id: user.id, email: user.email, name: user.name, role: user.role };
+    },
+  );
+
+  app.post(
+    '/api/auth/logout',
+    { schema: { tags: ['auth'], summary: 'Sign out' }, preHandler: requireUser() },
+    async (request, reply) => {
+      await endSession(deps.db, currentUser(request).sessionId);
+      reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(
+    '/api/me',
+    {
+      schema: { tags: ['auth'], summary: 'The signed-in user', response: { 200: userView } },
+      preHandler: requireUser(),
+    },
+    async (request) => {
+      const { sessionId: _, ...user } = currentUser(request);
+      return user;
+    },
+  );
+
+  app.post(
+    '/api/auth/tokens',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an API token for the signed-in user (shown once)',
+        body: z.object({ name: z.string().trim().min(1).max(100) }),
+        response: { 201: z.object({ id: z.string(), token: z.string() }) },
+      },
+      preHandler: requireUser(),
+    },
+    async (request, reply) => {
+      const user = currentUser(request);
+      const [exists] = await deps.db
+        .select({ id: users.id })
+        .from(users)
+        .where(eq(users.id, user.id));
+      if (!exists) throw new AppError('not_found', 'user not found');
+      const { id, token } = await createSession(deps.db, user.id, 'api-token', {
+        name: request.body.name,
+        ttlMs: null,
+      });
+      return reply.status(201).send({ id, token });
+    },
+  );
+}

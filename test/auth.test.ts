@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser } from '../src/auth/users.js';
+import { buildTestApp, signIn, type TestApp } from './helpers/app.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await buildTestApp();
+  await createUser(t.store.db, {
+    email: 'ada@example.com',
+    name: 'Ada',
+    role: 'agent',
+    password: 'correct horse battery',
+  });
+});
+afterAll(() => t?.close());
+
+const login = (email: string, password: string, ip = '10.0.0.1') =>
+  t.app.inject({
+    method: 'POST',
+    url: '/api/auth/login',
+    payload: { email, password },
+    remoteAddress: ip,
+  });
+
+describe('sign-in', () => {
+  it('sets an httpOnly, SameSite=Lax, Secure session cookie that identifies the user', async () => {
+    const response = await login('ADA@example.com', 'correct horse battery');
+    expect(response.statusCode).toBe(200);
+    const cookie = String(response.headers['set-cookie']);
+    expect(cookie).toMatch(
+      /^parley_session=[\w-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+; Secure$/,
+    );
+    const me = await t.app.inject({ url: '/api/me', headers: { cookie: cookie.split(';')[0]! } });
+    expect(me.json()).toMatchObject({ email: 'ada@example.com', role: 'agent' });
+    expect(me.body).not.toContain('password');
+  });
+
+  it('refuses a wrong password with 401 and no cookie', async () => {
+    const response = await login('ada@example.com', 'wrong');
+    expect(response.statusCode).toBe(401);
+    expect(response.headers['set-cookie']).toBeUndefined();
+  });
+
+  it('answers 400 naming the field when the body is malformed', async () => {
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { email: 'ada@example.com' },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error: 'bad_request', field: 'password' });
+  });
+
+  it('limits failed sign-ins per address and email', async () => {
+    for (let i = 0; i < 10; i++) {
+      expect((await login('ada@example.com', 'nope', '10.9.9.9')).statusCode).toBe(401);
+    }
+    expect((await login('ada@example.com', 'correct horse battery', '10.9.9.9')).statusCode).toBe(
+      429,
+    );
+    // Another address is not locked out.
+    expect((await login('ada@example.com', 'correct horse battery', '10.9.9.8')).statusCode).toBe(
+      200,
+    );
+  });
+
+  it('ends the session on logout', async () => {
+    const cookie = String(
+      (await login('ada@example.com', 'correct horse battery')).headers['set-cookie'],
+    ).split(';')[0]!;
+    expect(
+      (await t.app.inject({ method: 'POST', url: '/api/auth/logout', headers: { cookie } }))
+        .statusCode,
+    ).toBe(204);
+    expect((await t.app.inject({ url: '/api/me', headers: { cookie } })).statusCode).toBe(401);
+  });
+});
+
+describe('API tokens', () => {
+  it('authenticate with Bearer, and an unknown token is 401', async () => {
+    const { headers, user } = await signIn(t.store, 'supervisor');
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/auth/tokens',
+      headers,
+      payload: { name: 'script' },
+    });
+    expect(created.statusCode).toBe(201);
+    const { token } = created.json() as { token: string };
+    const me = await t.app.inject({
+      url: '/api/me',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(me.json()).toMatchObject({ id: user.id, role: 'supervisor' });
+    const bad = await t.app.inject({ url: '/api/me', headers: { authorization: 'Bearer nope' } });
+    expect(bad.statusCode).toBe(401);
+  });
+});
