@@ -5,12 +5,19 @@ import type { Config } from './config.js';
 import { openStore, type Store } from './db/store.js';
 import { buildServer } from './server.js';
 
+/** A background loop (timers, dispatchers) that the process starts after listening. */
+export interface Worker {
+  readonly name: string;
+  /** Finishes the current unit of work and stops claiming more. */
+  stop(): Promise<void>;
+}
+
 export interface RunningParley {
   readonly url: string;
   readonly store: Store;
   readonly server: FastifyInstance;
   readonly secretBox: SecretBox;
-  /** Stops accepting, finishes in-flight requests, then closes the store. */
+  /** Stops accepting, finishes in-flight requests, stops the workers, then closes the store. */
   close(): Promise<void>;
 }
 
@@ -31,6 +38,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       address && typeof address === 'object'
         ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
         : config.publicUrl;
+    const workers: Worker[] = [];
     logger.info({ url, publicUrl: config.publicUrl, store: store.kind }, 'Parley is listening');
     let closing: Promise<void> | undefined;
     return {
@@ -42,6 +50,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
         closing ??= (async () => {
           try {
             await server.close();
+            await Promise.all(workers.map((worker) => worker.stop()));
           } finally {
             await store.close();
           }

@@ -1,6 +1,7 @@
 import { and, eq, ne, sql } from 'drizzle-orm';
-import { conversations } from '../db/schema.js';
-import type { Db } from '../db/store.js';
+import { conversations, flows, numbers } from '../db/schema.js';
+import type { Db, Tx } from '../db/store.js';
+import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent } from '../realtime/event-log.js';
 
 declare module '../realtime/event-log.js' {
@@ -10,10 +11,14 @@ declare module '../realtime/event-log.js' {
       customerAddress: string;
       origin: 'customer' | 'agent';
     };
+    'conversation.closed': { reason: CloseReason; byUserId: string | null };
   }
 }
 
 export type Conversation = typeof conversations.$inferSelect;
+
+/** Why a conversation ended: an agent or supervisor ended it, the flow did, or it went quiet. */
+export type CloseReason = 'ended' | 'out-of-hours' | 'bot' | 'inactivity' | 'opted-out';
 
 export interface ConversationKey {
   numberId: string;
@@ -74,4 +79,50 @@ export async function openConversation(
   throw new Error(
     `could not open a conversation for ${key.customerAddress} on number ${key.numberId}`,
   );
+}
+
+/**
+ * Closes an open conversation in the caller's transaction and queues the flow's final
+ * response and survey. The next text from the customer opens a new conversation.
+ * Returns false when the conversation was not open (already closed by someone else).
+ */
+export async function closeConversation(
+  tx: Tx,
+  conversationId: string,
+  close: { reason: CloseReason; byUserId?: string | null; sendFinalResponse?: boolean },
+): Promise<boolean> {
+  const [closed] = await tx
+    .update(conversations)
+    .set({ state: 'closed', closedAt: new Date(), closeReason: close.reason })
+    .where(and(eq(conversations.id, conversationId), ne(conversations.state, 'closed')))
+    .returning({
+      numberId: conversations.numberId,
+      customerAddress: conversations.customerAddress,
+      agentId: conversations.agentId,
+    });
+  if (!closed) return false;
+  if (close.sendFinalResponse ?? true) {
+    const [flow] = await tx
+      .select({ finalMessage: flows.finalMessage, surveyMessage: flows.surveyMessage })
+      .from(numbers)
+      .innerJoin(flows, eq(flows.id, numbers.flowId))
+      .where(eq(numbers.id, closed.numberId));
+    for (const text of [flow?.finalMessage, flow?.surveyMessage]) {
+      if (!text) continue;
+      await enqueueOutbound(tx, {
+        conversationId,
+        numberId: closed.numberId,
+        to: closed.customerAddress,
+        body: text,
+        author: 'flow',
+      });
+    }
+  }
+  await appendEvent(
+    tx,
+    'conversation.closed',
+    { conversationId, agentId: closed.agentId },
+    { reason: close.reason, byUserId: close.byUserId ?? null },
+  );
+  return true;
 }
