@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertContact } from '../src/consent/contacts.js';
 import { openConversation } from '../src/conversations/conversations.js';
@@ -201,7 +201,7 @@ describe('the event log', () => {
     const appended = new Promise<void>((resolve) => {
       firstAppended = resolve;
     });
-    // The first transaction takes an id, then stays open while the second appends and commits.
+    // The first transaction appends, then stays open while the second appends and commits.
     const first = store.db
       .transaction(async (tx) => {
         const id = await appendEvent(tx, 'conversation.opened', {}, payload);
@@ -215,7 +215,28 @@ describe('the event log', () => {
       .transaction((tx) => appendEvent(tx, 'conversation.opened', {}, payload))
       .then((id) => committed.push(id));
     await Promise.all([first, second]);
-    expect(committed).toHaveLength(2);
-    expect(committed[0]).toBeLessThan(committed[1]!);
+    const rows = await store.db.select().from(events).where(inArray(events.id, committed));
+    const seqOf = (id: number) => rows.find((r) => r.id === id)!.seq!;
+    // Whatever order the two committed in, seq follows it.
+    expect(seqOf(committed[0]!)).toBeLessThan(seqOf(committed[1]!));
+  });
+
+  it('gives every committed event a seq, once', async () => {
+    const id = await store.db.transaction((tx) =>
+      appendEvent(
+        tx,
+        'conversation.opened',
+        {},
+        { numberId: 'n', customerAddress: 'c', origin: 'customer' },
+      ),
+    );
+    const [row] = await store.db.select().from(events).where(eq(events.id, id));
+    expect(row!.seq).toBeGreaterThan(0);
+    await expect(
+      store.db
+        .update(events)
+        .set({ seq: row!.seq! + 1000 })
+        .where(eq(events.id, id)),
+    ).rejects.toThrow();
   });
 });

@@ -7,7 +7,7 @@
  * - one message per Twilio MessageSid (messages_twilio_sid_key);
  * - at most one open conversation per (number, customer) (conversations_one_open_per_pair);
  * - at most one pending offer per conversation (offers_one_pending_per_conversation);
- * - events are append-only (a trigger in the migrations) with a monotonic id.
+ * - events are append-only (triggers in the migrations), numbered in commit order (seq).
  */
 import { sql } from 'drizzle-orm';
 import {
@@ -278,6 +278,8 @@ export const conversations = pgTable(
     agentId: uuid('agent_id').references(() => users.id, { onDelete: 'set null' }),
     attributes: jsonb('attributes').$type<Record<string, unknown>>().notNull().default({}),
     queuedAt: at('queued_at'),
+    /** Set when a message awaits the flow (bot step, hand-over); a lease while processing. */
+    flowDueAt: at('flow_due_at'),
     lastMessageAt: at('last_message_at').notNull().defaultNow(),
     closedAt: at('closed_at'),
     closeReason: text('close_reason'),
@@ -292,6 +294,7 @@ export const conversations = pgTable(
       .on(t.queueId, t.queuedAt)
       .where(sql`${t.state} = 'queued'`),
     index('conversations_contact_idx').on(t.contactId),
+    index('conversations_flow_due_idx').on(t.flowDueAt).where(sql`${t.flowDueAt} IS NOT NULL`),
     check('conversations_closed_check', sql`(${t.state} = 'closed') = (${t.closedAt} IS NOT NULL)`),
     check(
       'conversations_active_has_agent_check',
@@ -456,8 +459,14 @@ export const outbox = pgTable(
 export const events = pgTable(
   'events',
   {
-    /** Monotonic in commit order: appendEvent serialises writers (see events/append.ts). */
+    /** Insertion order; not commit order. */
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    /**
+     * The position in the log: assigned at commit by a deferred trigger that serialises
+     * committing writers, so it increases in commit order and a reader that has seen N never
+     * later finds a smaller one. Null only inside the writing transaction.
+     */
+    seq: bigint('seq', { mode: 'number' }),
     type: text('type').notNull(),
     conversationId: uuid('conversation_id'),
     agentId: uuid('agent_id'),
@@ -465,7 +474,8 @@ export const events = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
-    index('events_conversation_idx').on(t.conversationId, t.id),
-    index('events_agent_idx').on(t.agentId, t.id),
+    uniqueIndex('events_seq_key').on(t.seq),
+    index('events_conversation_idx').on(t.conversationId, t.seq),
+    index('events_agent_idx').on(t.agentId, t.seq),
   ],
 );

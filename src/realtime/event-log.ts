@@ -1,4 +1,3 @@
-import { sql } from 'drizzle-orm';
 import { events } from '../db/schema.js';
 import type { Tx } from '../db/store.js';
 
@@ -17,14 +16,10 @@ export interface EventRefs {
   agentId?: string | null;
 }
 
-// Any constant works; every writer of the event log takes the same one.
-const EVENT_LOG_LOCK_KEY = 7_331_002;
-
 /**
  * Appends an event inside the caller's transaction, so the event exists exactly when the
- * change it describes does. Writers are serialised from here to commit, which makes ids
- * increase in commit order: a reader that has seen id N never later finds a smaller one.
- * Call it last in the transaction to keep that window short.
+ * change it describes does. Its `seq`, the position readers follow, is assigned at commit
+ * (see migration 0004), in commit order. Returns the event's row id.
  */
 export async function appendEvent<T extends EventType>(
   tx: Tx,
@@ -32,7 +27,6 @@ export async function appendEvent<T extends EventType>(
   refs: EventRefs,
   payload: EventPayloads[T],
 ): Promise<number> {
-  await tx.execute(sql`SELECT pg_advisory_xact_lock(${EVENT_LOG_LOCK_KEY})`);
   const [row] = await tx
     .insert(events)
     .values({

@@ -1,0 +1,2 @@
+ALTER TABLE "conversations" ADD COLUMN "flow_due_at" timestamp with time zone;--> statement-breakpoint
+CREATE INDEX "conversations_flow_due_idx" ON "conversations" USING btree ("flow_due_at") WHERE "conversations"."flow_due_at" IS NOT NULL;
