@@ -1,0 +1,59 @@
+import type { PhoneNumber, SenderKind } from './types.js';
+
+export type KeywordType = 'STOP' | 'START' | 'HELP';
+
+const KEYWORDS: Record<string, KeywordType> = {
+  STOP: 'STOP',
+  STOPALL: 'STOP',
+  UNSUBSCRIBE: 'STOP',
+  CANCEL: 'STOP',
+  END: 'STOP',
+  QUIT: 'STOP',
+  REVOKE: 'STOP',
+  OPTOUT: 'STOP',
+  START: 'START',
+  UNSTOP: 'START',
+  YES: 'START',
+  HELP: 'HELP',
+  INFO: 'HELP',
+};
+
+/** Twilio only reacts to a keyword that is the whole message (trimmed, any case). */
+export function classifyKeyword(body: string): { type: KeywordType; word: string } | null {
+  const word = body.trim().toUpperCase();
+  const type = KEYWORDS[word];
+  return type ? { type, word } : null;
+}
+
+/** Twilio's default keyword replies; toll-free numbers answer with the carrier's network texts. */
+export function defaultReply(kind: SenderKind, type: KeywordType, word: string): string {
+  if (kind === 'toll-free') {
+    const said = word.charAt(0) + word.slice(1).toLowerCase();
+    switch (type) {
+      case 'STOP':
+        return 'NETWORK MSG: You replied with the word "stop" which blocks all texts sent from this number. Text back "unstop" to receive messages again.';
+      case 'START':
+        return `NETWORK MSG: You have replied "${said}" and will begin receiving messages again from this number.`;
+      case 'HELP':
+        return 'Reply STOP to unsubscribe. Msg&Data Rates May Apply.';
+    }
+  }
+  switch (type) {
+    case 'STOP':
+      return 'You have successfully been unsubscribed. You will not receive any more messages from this number. Reply START to resubscribe.';
+    case 'START':
+      return 'You have successfully been re-subscribed to messages from this number. Reply HELP for help. Reply STOP to unsubscribe. Msg&Data Rates May Apply.';
+    case 'HELP':
+      return 'Reply STOP to unsubscribe. Msg&Data Rates May Apply.';
+  }
+}
+
+/** An opt-out applies to the whole Messaging Service when the number is in one. */
+export function optOutKey(number: PhoneNumber, handset: string): string {
+  return `${number.serviceSid ?? number.phoneNumber}|${handset}`;
+}
+
+/** Twilio leaves keyword handling of a short code outside a Messaging Service to the sender. */
+export function handlesKeywords(number: PhoneNumber): boolean {
+  return number.kind !== 'short-code' || number.serviceSid !== null;
+}

@@ -1,0 +1,446 @@
+import { deliveryErrorMessages, TwilioApiError } from './errors.js';
+import { newSid } from './format.js';
+import { optOutKey } from './opt-out.js';
+import { countSegments } from './segments.js';
+import { openMediaUrl } from './serializers.js';
+import type { EmulatorState } from './state.js';
+import type {
+  Account,
+  Direction,
+  MediaItem,
+  Message,
+  MessageStatus,
+  PhoneNumber,
+} from './types.js';
+import { type FetchedMedia, fetchMedia, sendSignedRequest } from './webhooks.js';
+
+export interface OutboundRequest {
+  account: Account;
+  to: string | undefined;
+  from: string | undefined;
+  messagingServiceSid: string | undefined;
+  body: string;
+  mediaUrls: string[];
+  statusCallback: string | undefined;
+}
+
+type MediaResult = { ok: true; items: FetchedMedia[] } | { ok: false; error: string };
+
+interface QueueItem {
+  message: Message;
+  sender: PhoneNumber;
+  segments: number;
+  /** Not before this moment: the configured queued → sending delay. */
+  earliestAt: number;
+  media: Promise<MediaResult>;
+}
+
+/** One sender's queue: messages leave one at a time, spaced by their segments at the sender's rate. */
+interface Lane {
+  rate: number;
+  queue: QueueItem[];
+  /** Epoch ms before which the next message may not leave. */
+  nextAt: number;
+  running: boolean;
+}
+
+/** Twilio's test-credential magic To numbers, answered at create time. */
+const MAGIC_TO: Record<string, (to: string) => TwilioApiError> = {
+  '+15005550001': (to) =>
+    new TwilioApiError(400, 21211, `The 'To' number ${to} is not a valid phone number.`),
+  '+15005550002': (to) =>
+    new TwilioApiError(
+      400,
+      21612,
+      `The 'To' phone number: ${to}, is not currently reachable using the 'From' phone number via SMS.`,
+    ),
+  '+15005550003': (to) =>
+    new TwilioApiError(
+      400,
+      21408,
+      `Permission to send an SMS has not been enabled for the region indicated by the 'To' number: ${to}.`,
+    ),
+  '+15005550004': () => new TwilioApiError(400, 21610, 'Attempt to send to unsubscribed recipient'),
+  '+15005550009': (to) =>
+    new TwilioApiError(400, 21614, `'To' number ${to} is not a valid mobile number`),
+};
+
+const ADDRESS = /^(whatsapp:)?\+[1-9]\d{6,14}$/;
+const MAX_BODY = 1600;
+const MAX_MEDIA = 10;
+
+const FINAL: ReadonlySet<MessageStatus> = new Set([
+  'delivered',
+  'undelivered',
+  'failed',
+  'received',
+  'canceled',
+]);
+
+export function isFinal(status: MessageStatus): boolean {
+  return FINAL.has(status);
+}
+
+/** Creates outbound messages and moves them through queue, pacing and status callbacks. */
+export class Dispatcher {
+  private lanes = new Map<string, Lane>();
+  /** Status callbacks of one message are posted one after the other, so they arrive in order. */
+  private callbackChains = new Map<string, Promise<void>>();
+
+  constructor(private readonly state: EmulatorState) {}
+
+  reset(): void {
+    this.lanes = new Map();
+    this.callbackChains = new Map();
+  }
+
+  /** POST Messages.json: validates like Twilio, then queues. Throws TwilioApiError (nothing stored). */
+  create(req: OutboundRequest): Message {
+    const { account } = req;
+    if (!req.to) throw new TwilioApiError(400, 21604, "A 'To' phone number is required.");
+    if (!req.from && !req.messagingServiceSid) {
+      throw new TwilioApiError(400, 21603, "A 'From' phone number is required.");
+    }
+    if (req.body === '' && req.mediaUrls.length === 0) {
+      throw new TwilioApiError(400, 21602, 'Message body is required.');
+    }
+    if (req.body.length > MAX_BODY) {
+      throw new TwilioApiError(
+        400,
+        21617,
+        'The concatenated message body exceeds the 1600 character limit.',
+      );
+    }
+    if (req.mediaUrls.length > MAX_MEDIA) {
+      throw new TwilioApiError(400, 21623, 'The number of media files exceeds the maximum of 10.');
+    }
+    const magic = MAGIC_TO[req.to];
+    if (magic) throw magic(req.to);
+    if (!ADDRESS.test(req.to)) {
+      throw new TwilioApiError(
+        400,
+        21211,
+        `The 'To' number ${req.to} is not a valid phone number.`,
+      );
+    }
+    const service = req.messagingServiceSid
+      ? this.state.services.get(req.messagingServiceSid)
+      : undefined;
+    if (req.messagingServiceSid && (!service || service.accountSid !== account.sid)) {
+      throw new TwilioApiError(
+        400,
+        21701,
+        `The Messaging Service Sid ${req.messagingServiceSid} is invalid.`,
+      );
+    }
+    let sender: PhoneNumber | undefined;
+    if (req.from) {
+      sender = this.state.numberByPhone(req.from);
+      if (!sender || sender.accountSid !== account.sid) {
+        if (req.from.startsWith('whatsapp:')) {
+          throw new TwilioApiError(
+            400,
+            63007,
+            'Twilio could not find a Channel with the specified From address',
+          );
+        }
+        throw new TwilioApiError(
+          400,
+          21606,
+          `The From phone number ${req.from} is not a valid, SMS-capable inbound phone number or short code for your account.`,
+        );
+      }
+    } else if (service) {
+      const first = service.numberSids[0];
+      sender = first ? this.state.numbers.get(first) : undefined;
+      if (!sender) {
+        throw new TwilioApiError(400, 21704, 'The Messaging Service contains no phone numbers');
+      }
+    }
+    if (!sender) throw new TwilioApiError(400, 21603, "A 'From' phone number is required.");
+    if (sender.phoneNumber.startsWith('whatsapp:') !== req.to.startsWith('whatsapp:')) {
+      throw new TwilioApiError(
+        400,
+        21910,
+        'Invalid From and To pair. From and To should be of the same channel',
+      );
+    }
+    if (sender.phoneNumber === req.to) {
+      throw new TwilioApiError(400, 21266, "'To' and 'From' number cannot be the same");
+    }
+    if (this.state.optOuts.has(optOutKey(sender, req.to))) {
+      throw new TwilioApiError(400, 21610, 'Attempt to send to unsubscribed recipient');
+    }
+    const segments = countSegments(req.body).segments;
+    this.checkQueueBound(sender, segments);
+
+    const message = this.newMessage({
+      accountSid: account.sid,
+      direction: 'outbound-api',
+      messagingServiceSid: service?.sid ?? null,
+      // A Messaging Service picks the sender after accepting: Twilio answers from=null, 0 segments.
+      from: service && !req.from ? null : sender.phoneNumber,
+      to: req.to,
+      body: req.body,
+      numSegments: service && !req.from ? 0 : segments,
+      numMedia: req.mediaUrls.length,
+      statusCallback: req.statusCallback || service?.statusCallback || null,
+      status: service ? 'accepted' : 'queued',
+    });
+    this.enqueue(message, sender, segments, req.mediaUrls);
+    if (service) this.state.later(0, () => this.promote(message, sender, segments));
+    return message;
+  }
+
+  /** A TwiML `<Message>` answer: an outbound-reply from the business number, paced like any other. */
+  reply(
+    number: PhoneNumber,
+    to: string,
+    body: string,
+    mediaUrls: string[],
+    statusCallback: string | null,
+  ): Message {
+    const segments = countSegments(body).segments;
+    const message = this.newMessage({
+      accountSid: number.accountSid,
+      direction: 'outbound-reply',
+      messagingServiceSid: number.serviceSid,
+      from: number.phoneNumber,
+      to,
+      body,
+      numSegments: segments,
+      numMedia: mediaUrls.length,
+      statusCallback,
+      status: 'queued',
+    });
+    if (this.state.optOuts.has(optOutKey(number, to))) {
+      this.fail(message, 'failed', 21610);
+      return message;
+    }
+    this.enqueue(message, number, segments, mediaUrls);
+    return message;
+  }
+
+  /** POST Messages/{Sid}.json with Status=canceled. */
+  cancel(message: Message): void {
+    if (message.status !== 'queued' && message.status !== 'accepted') {
+      throw new TwilioApiError(400, 30409, 'This message cannot be canceled');
+    }
+    for (const lane of this.lanes.values()) {
+      lane.queue = lane.queue.filter((item) => item.message !== message);
+    }
+    this.state.setStatus(message, 'canceled');
+    this.statusCallback(message);
+  }
+
+  private newMessage(init: {
+    accountSid: string;
+    direction: Direction;
+    messagingServiceSid: string | null;
+    from: string | null;
+    to: string;
+    body: string;
+    numSegments: number;
+    numMedia: number;
+    statusCallback: string | null;
+    status: MessageStatus;
+  }): Message {
+    const now = Date.now();
+    const message: Message = {
+      ...init,
+      sid: newSid(init.numMedia > 0 ? 'MM' : 'SM'),
+      errorCode: null,
+      errorMessage: null,
+      media: [],
+      dateCreated: now,
+      dateUpdated: now,
+      dateSent: null,
+      history: [{ status: init.status, at: now }],
+      seq: 0,
+      deleted: false,
+    };
+    this.state.messages.set(message.sid, message);
+    this.state.touchMessage(message);
+    this.statusCallback(message);
+    return message;
+  }
+
+  private checkQueueBound(sender: PhoneNumber, segments: number): void {
+    const lane = this.lanes.get(sender.phoneNumber);
+    if (!lane) return;
+    const queued = lane.queue.reduce((sum, item) => sum + item.segments, 0);
+    const backlogMs =
+      Math.max(0, lane.nextAt - Date.now()) + ((queued + segments) * 1000) / lane.rate;
+    // One message's own airtime does not count against the bound; only the wait ahead of it does.
+    if (backlogMs - (segments * 1000) / lane.rate > this.state.settings.queueBoundSeconds * 1000) {
+      throw new TwilioApiError(
+        400,
+        21611,
+        "This 'From' number has exceeded the maximum number of queued messages",
+      );
+    }
+  }
+
+  private enqueue(
+    message: Message,
+    sender: PhoneNumber,
+    segments: number,
+    mediaUrls: string[],
+  ): void {
+    let lane = this.lanes.get(sender.phoneNumber);
+    if (!lane) {
+      lane = { rate: sender.mps, queue: [], nextAt: 0, running: false };
+      this.lanes.set(sender.phoneNumber, lane);
+    }
+    lane.queue.push({
+      message,
+      sender,
+      segments,
+      earliestAt: message.dateCreated + this.state.settings.statusDelaysMs.sending,
+      media: this.download(mediaUrls),
+    });
+    void this.pump(lane);
+  }
+
+  private async download(urls: string[]): Promise<MediaResult> {
+    const timeout = this.state.settings.webhookTimeoutMs;
+    const results = await Promise.allSettled(urls.map((url) => fetchMedia(url, timeout)));
+    const items: FetchedMedia[] = [];
+    for (const r of results) {
+      if (r.status === 'rejected') return { ok: false, error: String(r.reason) };
+      items.push(r.value);
+    }
+    return { ok: true, items };
+  }
+
+  /** accepted → queued: the Messaging Service has picked its sender. */
+  private promote(message: Message, sender: PhoneNumber, segments: number): void {
+    if (message.status !== 'accepted') return;
+    message.from = sender.phoneNumber;
+    message.numSegments = segments;
+    this.state.setStatus(message, 'queued');
+    this.statusCallback(message);
+  }
+
+  private async pump(lane: Lane): Promise<void> {
+    if (lane.running) return;
+    lane.running = true;
+    const generation = this.state.generation;
+    const alive = (): boolean => !this.state.closed && generation === this.state.generation;
+    try {
+      while (alive()) {
+        const item = lane.queue[0];
+        if (!item) break;
+        const readyAt = Math.max(lane.nextAt, item.earliestAt);
+        if (Date.now() < readyAt) {
+          // Wake up and look again: the head may have been canceled meanwhile.
+          await new Promise<void>((resolve) => this.state.later(readyAt - Date.now(), resolve));
+          continue;
+        }
+        lane.queue.shift();
+        const media = await item.media;
+        if (!alive()) break;
+        this.promote(item.message, item.sender, item.segments);
+        if (item.message.status !== 'queued') continue;
+        if (!media.ok) {
+          this.fail(item.message, 'failed', 11200);
+          continue;
+        }
+        this.attachMedia(item.message, media.items);
+        const leftAt = Date.now();
+        lane.nextAt = leftAt + (item.segments * 1000) / lane.rate;
+        this.transmit(item.message, leftAt);
+      }
+    } finally {
+      lane.running = false;
+    }
+  }
+
+  private attachMedia(message: Message, fetched: FetchedMedia[]): void {
+    for (const f of fetched) {
+      const item: MediaItem = {
+        sid: newSid('ME'),
+        accountSid: message.accountSid,
+        messageSid: message.sid,
+        contentType: f.contentType,
+        bytes: f.bytes,
+        dateCreated: Date.now(),
+      };
+      message.media.push(item);
+      this.state.media.set(item.sid, item);
+    }
+  }
+
+  /** sending → sent → delivered (or undelivered), then the handset's inbox. */
+  private transmit(message: Message, leftAt: number): void {
+    const delays = this.state.settings.statusDelaysMs;
+    message.dateSent = leftAt;
+    this.state.setStatus(message, 'sending', leftAt);
+    this.statusCallback(message);
+    this.state.later(delays.sent, () => {
+      this.state.setStatus(message, 'sent');
+      this.statusCallback(message);
+      this.state.later(delays.delivered, () => {
+        const errorCode = this.state.handsetSettings.get(message.to)?.deliveryErrorCode ?? null;
+        if (errorCode !== null) {
+          this.fail(message, 'undelivered', errorCode);
+          return;
+        }
+        this.state.setStatus(message, 'delivered');
+        this.statusCallback(message);
+        const publicUrl = this.state.publicUrl();
+        this.state.addHandsetMessage({
+          sid: message.sid,
+          handset: message.to,
+          business: message.from ?? '',
+          direction: 'to-handset',
+          kind: 'message',
+          body: message.body,
+          media: message.media.map((m) => ({
+            sid: m.sid,
+            contentType: m.contentType,
+            url: openMediaUrl(publicUrl, m.sid),
+          })),
+          date: new Date().toISOString(),
+        });
+      });
+    });
+  }
+
+  private fail(message: Message, status: 'failed' | 'undelivered', code: number): void {
+    message.errorCode = code;
+    message.errorMessage = deliveryErrorMessages[code] ?? 'Unknown error';
+    this.state.setStatus(message, status);
+    this.statusCallback(message);
+  }
+
+  /** Posts Twilio's status callback for the message's current status, in order per message. */
+  private statusCallback(message: Message): void {
+    const url = message.statusCallback;
+    const account = this.state.accounts.get(message.accountSid);
+    if (!url || !account) return;
+    const params: Record<string, string> = {
+      AccountSid: message.accountSid,
+      ApiVersion: '2010-04-01',
+      MessageSid: message.sid,
+      MessageStatus: message.status,
+      SmsSid: message.sid,
+      SmsStatus: message.status,
+      To: message.to,
+    };
+    if (message.from) params.From = message.from;
+    if (message.messagingServiceSid) params.MessagingServiceSid = message.messagingServiceSid;
+    if (message.errorCode !== null) params.ErrorCode = String(message.errorCode);
+    const timeout = this.state.settings.webhookTimeoutMs;
+    const previous = this.callbackChains.get(message.sid) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      await sendSignedRequest(url, 'POST', params, account.authToken, timeout);
+    });
+    this.callbackChains.set(message.sid, next);
+    if (isFinal(message.status)) {
+      void next.then(() => {
+        if (this.callbackChains.get(message.sid) === next) this.callbackChains.delete(message.sid);
+      });
+    }
+  }
+}

@@ -1,0 +1,160 @@
+export type SenderKind = 'long-code' | 'toll-free' | 'short-code' | 'whatsapp';
+
+/** Segments per second each kind of sender is allowed to send. */
+export const senderRates: Record<SenderKind, number> = {
+  'long-code': 1,
+  'toll-free': 3,
+  'short-code': 100,
+  whatsapp: 80,
+};
+
+export type MessageStatus =
+  | 'accepted'
+  | 'queued'
+  | 'sending'
+  | 'sent'
+  | 'delivered'
+  | 'undelivered'
+  | 'failed'
+  | 'received'
+  | 'canceled';
+
+export type Direction = 'inbound' | 'outbound-api' | 'outbound-reply';
+
+export type HttpMethod = 'GET' | 'POST';
+
+export interface Account {
+  sid: string;
+  authToken: string;
+  friendlyName: string;
+  dateCreated: number;
+  dateUpdated: number;
+}
+
+export interface ApiKey {
+  sid: string;
+  accountSid: string;
+  secret: string;
+}
+
+export interface Location {
+  city: string;
+  state: string;
+  zip: string;
+  country: string;
+}
+
+export interface PhoneNumber {
+  sid: string;
+  accountSid: string;
+  phoneNumber: string;
+  kind: SenderKind;
+  /** Segments per second; defaults to the kind's rate. */
+  mps: number;
+  friendlyName: string;
+  smsUrl: string;
+  smsMethod: HttpMethod;
+  smsFallbackUrl: string;
+  smsFallbackMethod: HttpMethod;
+  statusCallback: string;
+  statusCallbackMethod: HttpMethod;
+  serviceSid: string | null;
+  location: Location;
+  dateCreated: number;
+  dateUpdated: number;
+}
+
+export interface MessagingService {
+  sid: string;
+  accountSid: string;
+  friendlyName: string;
+  inboundRequestUrl: string | null;
+  inboundMethod: HttpMethod;
+  fallbackUrl: string | null;
+  fallbackMethod: HttpMethod;
+  statusCallback: string | null;
+  useInboundWebhookOnNumber: boolean;
+  /** Advanced Opt-Out: adds OptOutType to inbound webhooks. */
+  advancedOptOut: boolean;
+  /** Member numbers in the order they were added; the first one sends. */
+  numberSids: string[];
+  dateCreated: number;
+  dateUpdated: number;
+}
+
+export interface MediaItem {
+  sid: string;
+  accountSid: string;
+  messageSid: string;
+  contentType: string;
+  bytes: Buffer;
+  dateCreated: number;
+}
+
+export interface StatusEntry {
+  status: MessageStatus;
+  /** Epoch milliseconds. */
+  at: number;
+}
+
+export interface Message {
+  sid: string;
+  accountSid: string;
+  messagingServiceSid: string | null;
+  /** Null while a Messaging Service has not yet picked a sender. */
+  from: string | null;
+  to: string;
+  body: string;
+  direction: Direction;
+  status: MessageStatus;
+  errorCode: number | null;
+  errorMessage: string | null;
+  numSegments: number;
+  numMedia: number;
+  media: MediaItem[];
+  statusCallback: string | null;
+  dateCreated: number;
+  dateUpdated: number;
+  /** When the message left its sender's queue (outbound) or was handed to the webhook (inbound). */
+  dateSent: number | null;
+  history: StatusEntry[];
+  /** Position in the emulator's change sequence; bumps on every change. */
+  seq: number;
+  deleted: boolean;
+}
+
+export interface HandsetMedia {
+  sid: string;
+  contentType: string;
+  url: string;
+}
+
+/** A message as a handset sees it: what it sent and what it received. */
+export interface HandsetMessage {
+  id: number;
+  /** The Message SID, or null for Twilio's keyword auto-replies, which are not Message resources. */
+  sid: string | null;
+  from: string;
+  to: string;
+  /** The handset's address and the business number, whichever way the message went. */
+  handset: string;
+  business: string;
+  direction: 'to-handset' | 'from-handset';
+  kind: 'message' | 'auto-reply';
+  body: string;
+  media: HandsetMedia[];
+  date: string;
+}
+
+export interface StatusDelays {
+  sending: number;
+  sent: number;
+  delivered: number;
+}
+
+export interface Settings {
+  statusDelaysMs: StatusDelays;
+  webhookTimeoutMs: number;
+  /** A sender refuses new messages (21611) once its queue holds more than this many seconds of traffic. */
+  queueBoundSeconds: number;
+}
