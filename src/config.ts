@@ -32,6 +32,15 @@ const envSchema = z.object({
     .min(32, { error: 'at least 32 characters (for example: openssl rand -hex 32)' })
     .optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  TWILIO_API_URL: z
+    .url({ protocol: /^https?$/, error: 'an http(s) URL such as https://api.twilio.com' })
+    .default('https://api.twilio.com'),
+  MEDIA_MAX_BYTES: z.coerce
+    .number({ error: 'a whole number of bytes from 1024 to 104857600' })
+    .int({ error: 'a whole number of bytes from 1024 to 104857600' })
+    .min(1024, { error: 'a whole number of bytes from 1024 to 104857600' })
+    .max(104_857_600, { error: 'a whole number of bytes from 1024 to 104857600' })
+    .default(5 * 1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: z.coerce
     .number({ error: 'a whole number of milliseconds from 100 to 600000' })
     .int({ error: 'a whole number of milliseconds from 100 to 600000' })
@@ -53,6 +62,13 @@ export interface Config {
   /** Absent only for the embedded store, where it is generated and kept in dataDir. */
   readonly appSecret: string | undefined;
   readonly logLevel: LogLevel;
+  /**
+   * Where Twilio's REST API and media live: https://api.twilio.com, or the emulator, which
+   * serves every Twilio host Parley calls (api, messaging) under its one base URL.
+   */
+  readonly twilioApiUrl: string;
+  /** The largest inbound media file Parley downloads. */
+  readonly mediaMaxBytes: number;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -99,6 +115,8 @@ export function loadConfig(env: Env): Config {
     databaseUrl: v.DATABASE_URL,
     appSecret: v.APP_SECRET,
     logLevel: v.LOG_LEVEL,
+    twilioApiUrl: v.TWILIO_API_URL.replace(/\/+$/, ''),
+    mediaMaxBytes: v.MEDIA_MAX_BYTES,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
   });
 }

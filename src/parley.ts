@@ -1,9 +1,21 @@
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { loadOrCreateAppSecret, SecretBox } from './admin/secret-box.js';
+import { TwilioClients } from './channels/twilio/clients.js';
 import type { Config } from './config.js';
 import { openStore, type Store } from './db/store.js';
+import {
+  advanceFlow,
+  closeInactiveConversations,
+  dueFlowConversations,
+} from './flows/flow-runner.js';
+import type { InboundKicks } from './inbound/webhooks.routes.js';
+import { downloadNextMedia } from './media/media-downloads.js';
+import { MediaStore } from './media/media-store.js';
+import { startOutboxDispatcher } from './outbound/dispatcher.js';
 import { buildServer } from './server.js';
+import { startLoopWorker } from './worker-loop.js';
 
 /** A background loop (timers, dispatchers) that the process starts after listening. */
 export interface Worker {
@@ -21,24 +33,78 @@ export interface RunningParley {
   close(): Promise<void>;
 }
 
-/** Opens the store, applies migrations and starts listening. */
+/** Opens the store, applies migrations, starts the workers and starts listening. */
 export async function startParley(config: Config, logger: Logger): Promise<RunningParley> {
   const store = await openStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.databaseUrl ? undefined : config.dataDir,
     onError: (error) => logger.warn({ err: error }, 'database connection lost'),
   });
+  const workers: Worker[] = [];
   try {
     const secretBox = new SecretBox(config.appSecret ?? loadOrCreateAppSecret(config.dataDir));
     await store.migrate();
-    const server = await buildServer({ config, store, logger });
+    const db = store.db;
+    const clients = new TwilioClients(db, secretBox, config.twilioApiUrl);
+    const mediaStore = new MediaStore(join(config.dataDir, 'media'));
+
+    const dispatcher = startOutboxDispatcher(
+      { db, clients, secretBox, publicUrl: config.publicUrl, logger },
+      { ownsStore: store.kind === 'pglite' },
+    );
+    const media = startLoopWorker({
+      name: 'media-downloads',
+      intervalMs: 1000,
+      logger,
+      tick: () =>
+        downloadNextMedia({
+          db,
+          secretBox,
+          mediaStore,
+          twilioApiUrl: config.twilioApiUrl,
+          maxBytes: config.mediaMaxBytes,
+        }),
+    });
+    const flowDeps = { db, logger };
+    const flows = startLoopWorker({
+      name: 'flow-timers',
+      intervalMs: 1000,
+      logger,
+      tick: async () => {
+        const due = await dueFlowConversations(db, 20);
+        for (const id of due) await advanceFlow(flowDeps, id);
+        const closed = await closeInactiveConversations(db, 50);
+        if (closed > 0) dispatcher.wake();
+        return due.length === 20 || closed === 50;
+      },
+    });
+    workers.push(dispatcher, media, flows);
+
+    const kicks: InboundKicks = {
+      flowDue: (conversationId) => {
+        advanceFlow(flowDeps, conversationId).then(
+          () => dispatcher.wake(),
+          (error: unknown) => logger.error({ err: error, conversationId }, 'flow step failed'),
+        );
+      },
+      mediaDue: () => media.wake(),
+      outboxDue: () => dispatcher.wake(),
+    };
+    const server = await buildServer({
+      config,
+      store,
+      logger,
+      secretBox,
+      mediaStore,
+      clients,
+      kicks,
+    });
     await server.listen({ port: config.port, host: config.host });
     const address = server.server.address();
     const url =
       address && typeof address === 'object'
         ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
         : config.publicUrl;
-    const workers: Worker[] = [];
     logger.info({ url, publicUrl: config.publicUrl, store: store.kind }, 'Parley is listening');
     let closing: Promise<void> | undefined;
     return {
@@ -59,6 +125,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       },
     };
   } catch (error) {
+    await Promise.all(workers.map((worker) => worker.stop()));
     await store.close();
     throw error;
   }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import {
@@ -7,16 +8,29 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
+import { registerAdminRoutes } from './admin/admin.routes.js';
+import type { SecretBox } from './admin/secret-box.js';
 import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerAuthentication } from './auth/guard.js';
+import type { TwilioClients } from './channels/twilio/clients.js';
 import type { Config } from './config.js';
+import { registerConversationRoutes } from './conversations/conversations.routes.js';
 import type { Store } from './db/store.js';
 import { AppError } from './errors.js';
+import { type InboundKicks, registerWebhookRoutes } from './inbound/webhooks.routes.js';
+import { registerMediaRoutes } from './media/media.routes.js';
+import type { MediaStore } from './media/media-store.js';
+import { registerOutboundRoutes } from './outbound/outbound.routes.js';
 
 export interface ServerDeps {
   config: Config;
   store: Store;
   logger: FastifyBaseLogger;
+  secretBox: SecretBox;
+  mediaStore: MediaStore;
+  clients: TwilioClients;
+  /** Wake-ups for the workers that take over after a webhook's answer. */
+  kicks: InboundKicks;
 }
 
 /** The Fastify app assembled from Parley's modules; listening is the caller's business. */
@@ -100,7 +114,30 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
   );
 
+  // Twilio posts form bodies; the params are needed as they came to check the signature.
+  await app.register(formbody);
+
   registerAuthentication(app, deps.store.db);
+  registerWebhookRoutes(app, {
+    db: deps.store.db,
+    secretBox: deps.secretBox,
+    publicUrl: deps.config.publicUrl,
+    kicks: deps.kicks,
+  });
+  registerMediaRoutes(app, { db: deps.store.db, mediaStore: deps.mediaStore });
+  registerConversationRoutes(app, { db: deps.store.db });
+  registerOutboundRoutes(app, {
+    db: deps.store.db,
+    secretBox: deps.secretBox,
+    mediaStore: deps.mediaStore,
+    outboxDue: deps.kicks.outboxDue,
+  });
+  registerAdminRoutes(app, {
+    db: deps.store.db,
+    secretBox: deps.secretBox,
+    clients: deps.clients,
+    publicUrl: deps.config.publicUrl,
+  });
   registerAuthRoutes(app, {
     db: deps.store.db,
     secureCookies: deps.config.publicUrl.startsWith('https:'),

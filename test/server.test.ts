@@ -8,6 +8,7 @@ import type { Store } from '../src/db/store.js';
 import { createLogger } from '../src/logger.js';
 import { startParley } from '../src/parley.js';
 import { buildServer } from '../src/server.js';
+import { serverDeps } from './helpers/app.js';
 import { collect, spawnTs, waitForOutput } from './helpers/processes.js';
 import {
   createTestDatabase,
@@ -27,18 +28,16 @@ afterAll(() => store?.close());
 
 describe('health', () => {
   it('answers /healthz and /readyz, and /readyz says 503 when the database is gone', async () => {
-    const app = await buildServer({ config, store: { ...store, close: async () => {} }, logger });
+    const app = await buildServer(serverDeps({ ...store, close: async () => {} }, config));
     const health = await app.inject('/healthz');
     expect(health.statusCode).toBe(200);
     expect(health.headers['x-request-id']).toBeTruthy();
     const ready = await app.inject('/readyz');
     expect(ready.json()).toEqual({ status: 'ready', store: store.kind });
 
-    const broken = await buildServer({
-      config,
-      store: { ...store, ping: () => Promise.reject(new Error('down')) },
-      logger,
-    });
+    const broken = await buildServer(
+      serverDeps({ ...store, ping: () => Promise.reject(new Error('down')) }, config),
+    );
     const notReady = await broken.inject('/readyz');
     expect(notReady.statusCode).toBe(503);
     await app.close();
@@ -46,14 +45,14 @@ describe('health', () => {
   });
 
   it('documents its routes in an OpenAPI document', async () => {
-    const app = await buildServer({ config, store, logger });
+    const app = await buildServer(serverDeps(store, config));
     const doc = (await app.inject('/openapi.json')).json() as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/healthz', '/readyz']));
     await app.close();
   });
 
   it('turns an unknown error into a 500 with a request id and no details', async () => {
-    const app = await buildServer({ config, store, logger });
+    const app = await buildServer(serverDeps(store, config));
     app.get('/boom', async () => {
       throw new Error('secret internals');
     });
@@ -67,7 +66,7 @@ describe('health', () => {
 
 describe('graceful shutdown', () => {
   it('finishes in-flight requests and refuses new connections', async () => {
-    const app = await buildServer({ config, store, logger });
+    const app = await buildServer(serverDeps(store, config));
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
       release = resolve;

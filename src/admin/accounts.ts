@@ -94,3 +94,20 @@ export async function getAccountCredentials(
     apiKeySecret: row.apiKeySecretEnc === null ? null : box.open(row.apiKeySecretEnc),
   };
 }
+
+/** The account Twilio names in a webhook's AccountSid, with the token that signs its webhooks. */
+export async function findAccountBySid(
+  db: Executor,
+  box: SecretBox,
+  accountSid: string,
+): Promise<{ id: string; authToken: string } | undefined> {
+  const [row] = await db
+    .select({ id: accounts.id, authTokenEnc: accounts.authTokenEnc })
+    .from(accounts)
+    .where(eq(accounts.accountSid, accountSid));
+  return row && { id: row.id, authToken: box.open(row.authTokenEnc) };
+}
+
+export async function listAccounts(db: Executor): Promise<AccountView[]> {
+  return db.select(view).from(accounts).orderBy(accounts.name);
+}

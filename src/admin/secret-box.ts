@@ -1,4 +1,11 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -10,11 +17,26 @@ const VERSION = 'v1';
  */
 export class SecretBox {
   readonly #key: Buffer;
+  readonly #signingKey: Buffer;
 
   constructor(appSecret: string) {
     this.#key = Buffer.from(
       hkdfSync('sha256', appSecret, 'parley', 'parley stored credentials', 32),
     );
+    this.#signingKey = Buffer.from(
+      hkdfSync('sha256', appSecret, 'parley', 'parley signed urls', 32),
+    );
+  }
+
+  /** An HMAC of the text under a key of its own, for short-lived signed URLs and tokens. */
+  sign(text: string): string {
+    return createHmac('sha256', this.#signingKey).update(text).digest('base64url');
+  }
+
+  verify(text: string, signature: string): boolean {
+    const expected = Buffer.from(this.sign(text));
+    const actual = Buffer.from(signature);
+    return actual.length === expected.length && timingSafeEqual(actual, expected);
   }
 
   seal(plaintext: string): string {

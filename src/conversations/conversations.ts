@@ -1,6 +1,6 @@
-import { and, eq, ne, sql } from 'drizzle-orm';
-import { conversations, flows, numbers } from '../db/schema.js';
-import type { Db, Tx } from '../db/store.js';
+import { and, eq, ne, or, sql } from 'drizzle-orm';
+import { conversations, flows, numbers, offers } from '../db/schema.js';
+import type { Db, Executor, Tx } from '../db/store.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent } from '../realtime/event-log.js';
 
@@ -36,49 +36,67 @@ export async function openConversation(
   db: Db,
   key: ConversationKey,
 ): Promise<{ conversation: Conversation; created: boolean }> {
-  const origin = key.origin ?? 'customer';
   // A retry covers the rare case where the conversation we collided with closes before we read it.
   for (let attempt = 0; attempt < 5; attempt++) {
-    const result = await db.transaction(async (tx) => {
-      const [inserted] = await tx
-        .insert(conversations)
-        .values({
-          numberId: key.numberId,
-          contactId: key.contactId,
-          customerAddress: key.customerAddress,
-          origin,
-        })
-        .onConflictDoNothing({
-          target: [conversations.numberId, conversations.customerAddress],
-          where: sql`${conversations.state} <> 'closed'`,
-        })
-        .returning();
-      if (inserted) {
-        await appendEvent(
-          tx,
-          'conversation.opened',
-          { conversationId: inserted.id },
-          { numberId: key.numberId, customerAddress: key.customerAddress, origin },
-        );
-        return { conversation: inserted, created: true };
-      }
-      const [existing] = await tx
-        .select()
-        .from(conversations)
-        .where(
-          and(
-            eq(conversations.numberId, key.numberId),
-            eq(conversations.customerAddress, key.customerAddress),
-            ne(conversations.state, 'closed'),
-          ),
-        );
-      return existing ? { conversation: existing, created: false } : undefined;
-    });
+    const result = await db.transaction((tx) => openConversationIn(tx, key));
     if (result) return result;
   }
   throw new Error(
     `could not open a conversation for ${key.customerAddress} on number ${key.numberId}`,
   );
+}
+
+/**
+ * One attempt of openConversation inside the caller's transaction. Undefined when the open
+ * conversation we collided with was closed before we could read it: retry the transaction.
+ */
+export async function openConversationIn(
+  tx: Tx,
+  key: ConversationKey,
+): Promise<{ conversation: Conversation; created: boolean } | undefined> {
+  const origin = key.origin ?? 'customer';
+  const [inserted] = await tx
+    .insert(conversations)
+    .values({
+      numberId: key.numberId,
+      contactId: key.contactId,
+      customerAddress: key.customerAddress,
+      origin,
+    })
+    .onConflictDoNothing({
+      target: [conversations.numberId, conversations.customerAddress],
+      where: sql`${conversations.state} <> 'closed'`,
+    })
+    .returning();
+  if (inserted) {
+    await appendEvent(
+      tx,
+      'conversation.opened',
+      { conversationId: inserted.id },
+      { numberId: key.numberId, customerAddress: key.customerAddress, origin },
+    );
+    return { conversation: inserted, created: true };
+  }
+  const existing = await findOpenConversation(tx, key.numberId, key.customerAddress);
+  return existing ? { conversation: existing, created: false } : undefined;
+}
+
+export async function findOpenConversation(
+  db: Executor,
+  numberId: string,
+  customerAddress: string,
+): Promise<Conversation | undefined> {
+  const [row] = await db
+    .select()
+    .from(conversations)
+    .where(
+      and(
+        eq(conversations.numberId, numberId),
+        eq(conversations.customerAddress, customerAddress),
+        ne(conversations.state, 'closed'),
+      ),
+    );
+  return row;
 }
 
 /**
@@ -125,4 +143,30 @@ export async function closeConversation(
     { reason: close.reason, byUserId: close.byUserId ?? null },
   );
   return true;
+}
+
+/**
+ * Whether a user may read a conversation (transcript, media): supervisors and admins read
+ * any; an agent reads the conversations assigned to them and those offered to them now.
+ */
+export async function canReadConversation(
+  db: Executor,
+  user: { id: string; role: 'admin' | 'supervisor' | 'agent' },
+  conversationId: string,
+): Promise<boolean> {
+  if (user.role !== 'agent') return true;
+  const [row] = await db
+    .select({ id: conversations.id })
+    .from(conversations)
+    .where(
+      and(
+        eq(conversations.id, conversationId),
+        or(
+          eq(conversations.agentId, user.id),
+          sql`EXISTS (SELECT 1 FROM ${offers} WHERE ${offers.conversationId} = ${conversations.id}
+                AND ${offers.agentId} = ${user.id} AND ${offers.state} = 'pending')`,
+        ),
+      ),
+    );
+  return row !== undefined;
 }

@@ -455,6 +455,21 @@ export const outbox = pgTable(
   ],
 );
 
+/**
+ * Pacing state per sender, shared by every instance: a dispatcher may hand a message from a
+ * sender to Twilio only when next_at has passed, and pushes it on by segments / rate.
+ */
+export const senders = pgTable(
+  'senders',
+  {
+    sender: text('sender').primaryKey(),
+    /** Segments per second. */
+    rate: real('rate').notNull(),
+    nextAt: at('next_at').notNull().defaultNow(),
+  },
+  (t) => [check('senders_rate_check', sql`${t.rate} > 0`)],
+);
+
 // ── realtime: the event log ─────────────────────────────────────────────────────────────
 export const events = pgTable(
   'events',

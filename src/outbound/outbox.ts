@@ -1,7 +1,10 @@
-import { eq } from 'drizzle-orm';
-import { messages, numbers, outbox } from '../db/schema.js';
+import { eq, sql } from 'drizzle-orm';
+import { DEFAULT_SEND_RATE } from '../admin/addresses.js';
+import { conversations, media, messages, numbers, outbox, senders } from '../db/schema.js';
 import type { Tx } from '../db/store.js';
 import { appendEvent } from '../realtime/event-log.js';
+import type { Attachment } from './attachments.js';
+import { countSegments } from './segments.js';
 
 declare module '../realtime/event-log.js' {
   interface EventPayloads {
@@ -11,6 +14,7 @@ declare module '../realtime/event-log.js' {
       to: string;
       body: string;
       author: OutboundAuthor;
+      attachments: number;
     };
   }
 }
@@ -26,6 +30,8 @@ export interface NewOutbound {
   body: string;
   author: OutboundAuthor;
   agentId?: string | null;
+  /** Stored uploads, checked by readUploadTokens. */
+  attachments?: Attachment[];
 }
 
 /**
@@ -34,7 +40,12 @@ export interface NewOutbound {
  */
 export async function enqueueOutbound(tx: Tx, input: NewOutbound): Promise<OutboundMessage> {
   const [number] = await tx
-    .select({ address: numbers.address, messagingServiceSid: numbers.messagingServiceSid })
+    .select({
+      address: numbers.address,
+      kind: numbers.kind,
+      sendRate: numbers.sendRate,
+      messagingServiceSid: numbers.messagingServiceSid,
+    })
     .from(numbers)
     .where(eq(numbers.id, input.numberId));
   if (!number) throw new Error(`number ${input.numberId} does not exist`);
@@ -50,11 +61,39 @@ export async function enqueueOutbound(tx: Tx, input: NewOutbound): Promise<Outbo
       toAddress: input.to,
       body: input.body,
       status: 'queued',
+      segments: countSegments(input.body).segments,
     })
     .returning();
+  if (input.attachments?.length) {
+    await tx.insert(media).values(
+      input.attachments.map((a, position) => ({
+        messageId: message!.id,
+        position,
+        contentType: a.contentType,
+        status: 'stored' as const,
+        sha256: a.sha256,
+        size: a.size,
+      })),
+    );
+  }
+  const sender = number.messagingServiceSid ?? number.address;
+  const rate = number.sendRate ?? DEFAULT_SEND_RATE[number.kind];
   await tx
-    .insert(outbox)
-    .values({ messageId: message!.id, sender: number.messagingServiceSid ?? number.address });
+    .insert(senders)
+    .values({ sender, rate })
+    .onConflictDoUpdate({
+      target: senders.sender,
+      set: { rate },
+      setWhere: sql`${senders.rate} <> excluded.rate`,
+    });
+  await tx.insert(outbox).values({ messageId: message!.id, sender });
+  if (input.conversationId) {
+    // Replies count as activity for the flow's inactivity timer.
+    await tx
+      .update(conversations)
+      .set({ lastMessageAt: message!.createdAt })
+      .where(eq(conversations.id, input.conversationId));
+  }
   await appendEvent(
     tx,
     'message.queued',
@@ -65,6 +104,7 @@ export async function enqueueOutbound(tx: Tx, input: NewOutbound): Promise<Outbo
       to: input.to,
       body: input.body,
       author: input.author,
+      attachments: input.attachments?.length ?? 0,
     },
   );
   return message!;

@@ -1,11 +1,16 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { SecretBox } from '../../src/admin/secret-box.js';
 import { createSession } from '../../src/auth/sessions.js';
 import { createUser, type Role, type UserView } from '../../src/auth/users.js';
+import { TwilioClients } from '../../src/channels/twilio/clients.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import type { Store } from '../../src/db/store.js';
 import { createLogger } from '../../src/logger.js';
-import { buildServer } from '../../src/server.js';
+import { MediaStore } from '../../src/media/media-store.js';
+import { buildServer, type ServerDeps } from '../../src/server.js';
 import { hex } from './factories.js';
 import { openTestStore } from './store.js';
 
@@ -17,12 +22,27 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** What buildServer needs, for a store and config, with workers' wake-ups left idle. */
+export function serverDeps(store: Store, config: Config): ServerDeps {
+  const secretBox = new SecretBox('t'.repeat(64));
+  return {
+    config,
+    store,
+    logger: createLogger(config.logLevel),
+    secretBox,
+    mediaStore: new MediaStore(join(mkdtempSync(join(tmpdir(), 'parley-media-')), 'media')),
+    clients: new TwilioClients(store.db, secretBox, config.twilioApiUrl),
+    kicks: { flowDue: () => {}, mediaDue: () => {}, outboxDue: () => {} },
+  };
+}
+
 /** A server on a fresh test store, driven with `app.inject` (no port needed). */
 export async function buildTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const store = await openTestStore();
   const config = loadConfig({ LOG_LEVEL: 'silent', PUBLIC_URL: 'https://parley.test', ...env });
-  const secretBox = new SecretBox('t'.repeat(64));
-  const app = await buildServer({ config, store, logger: createLogger(config.logLevel) });
+  const deps = serverDeps(store, config);
+  const secretBox = deps.secretBox;
+  const app = await buildServer(deps);
   await app.ready();
   return {
     app,

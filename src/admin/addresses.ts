@@ -1,0 +1,49 @@
+import {
+  type CountryCode,
+  isPossiblePhoneNumber,
+  parsePhoneNumberFromString,
+} from 'libphonenumber-js';
+
+export type NumberKind = 'long-code' | 'toll-free' | 'short-code' | 'whatsapp';
+
+const TOLL_FREE_NANP = /^\+18(00|33|44|55|66|77|88)\d{7}$/;
+
+/**
+ * A business or customer address as Parley keeps it: E.164 (`+15551234567`), a short code
+ * (digits only) or `whatsapp:+…`. Returns undefined when it is none of these.
+ */
+export function normaliseAddress(input: string, defaultCountry?: CountryCode): string | undefined {
+  const trimmed = input.trim();
+  if (/^whatsapp:/i.test(trimmed)) {
+    const phone = normalisePhone(trimmed.slice('whatsapp:'.length), defaultCountry);
+    return phone ? `whatsapp:${phone}` : undefined;
+  }
+  if (/^\d{3,8}$/.test(trimmed)) return trimmed;
+  return normalisePhone(trimmed, defaultCountry);
+}
+
+/**
+ * E.164 for a phone number typed any common way, with a default country for national
+ * formats. Numbers only need to be possible, not assigned: test ranges (555, Twilio's magic
+ * 500 numbers) must pass.
+ */
+export function normalisePhone(input: string, defaultCountry?: CountryCode): string | undefined {
+  const parsed = parsePhoneNumberFromString(input.trim(), defaultCountry);
+  if (!parsed || !isPossiblePhoneNumber(parsed.number)) return undefined;
+  return parsed.number;
+}
+
+export function inferNumberKind(address: string): NumberKind {
+  if (address.startsWith('whatsapp:')) return 'whatsapp';
+  if (/^\d+$/.test(address)) return 'short-code';
+  if (TOLL_FREE_NANP.test(address)) return 'toll-free';
+  return 'long-code';
+}
+
+/** Segments per second Twilio allows each kind of sender by default. */
+export const DEFAULT_SEND_RATE: Record<NumberKind, number> = {
+  'long-code': 1,
+  'toll-free': 3,
+  'short-code': 100,
+  whatsapp: 80,
+};

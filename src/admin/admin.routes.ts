@@ -1,0 +1,220 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { requireUser } from '../auth/guard.js';
+import { createTwilioClient, describeTwilioError } from '../channels/twilio/client.js';
+import type { TwilioClients } from '../channels/twilio/clients.js';
+import type { Db } from '../db/store.js';
+import { AppError } from '../errors.js';
+import { createFlow, flowInput, getFlow, listFlows, updateFlow } from '../flows/flows.js';
+import {
+  createAccount,
+  getAccountCredentials,
+  listAccounts,
+  newAccountSchema,
+} from './accounts.js';
+import {
+  createNumber,
+  getNumber,
+  listNumbers,
+  numberInput,
+  presentNumber,
+  STATUS_CALLBACK_PATH,
+  updateNumber,
+  WEBHOOK_PATH,
+} from './numbers.js';
+import type { SecretBox } from './secret-box.js';
+
+export interface AdminDeps {
+  db: Db;
+  secretBox: SecretBox;
+  clients: TwilioClients;
+  publicUrl: string;
+}
+
+const idParams = z.object({ id: z.uuid({ error: 'id must be a UUID' }) });
+
+/** Configuration of accounts, numbers, flows and their hours: admins only. */
+export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): void {
+  const app = parent.withTypeProvider<ZodTypeProvider>();
+  const admin = { preHandler: requireUser('admin') };
+
+  app.get(
+    '/api/admin/accounts',
+    { ...admin, schema: { tags: ['admin'], summary: 'Twilio accounts (no secrets)' } },
+    () => listAccounts(deps.db),
+  );
+
+  app.post(
+    '/api/admin/accounts',
+    {
+      ...admin,
+      schema: {
+        tags: ['admin'],
+        summary: 'Add a Twilio account; the credentials are checked against Twilio first',
+        body: newAccountSchema,
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const client = createTwilioClient(
+        {
+          accountSid: body.accountSid,
+          authToken: body.authToken,
+          apiKeySid: body.apiKeySid ?? null,
+          apiKeySecret: body.apiKeySecret ?? null,
+        },
+        deps.clients.apiUrl,
+      );
+      try {
+        await client.api.v2010.accounts(body.accountSid).fetch();
+      } catch (error) {
+        const failure = describeTwilioError(error);
+        if (failure.status === 401 || failure.status === 403 || failure.status === 404) {
+          throw new AppError(
+            'unprocessable',
+            `Twilio refused these credentials: ${failure.message}`,
+            'authToken',
+          );
+        }
+        throw new AppError(
+          'unavailable',
+          `Twilio could not be reached to check the credentials: ${failure.message}`,
+        );
+      }
+      return reply.status(201).send(await createAccount(deps.db, deps.secretBox, body));
+    },
+  );
+
+  app.get(
+    '/api/admin/numbers',
+    { ...admin, schema: { tags: ['admin'], summary: 'Numbers, with the URLs to give Twilio' } },
+    async () => (await listNumbers(deps.db)).map((n) => presentNumber(n, deps.publicUrl)),
+  );
+
+  app.post(
+    '/api/admin/numbers',
+    {
+      ...admin,
+      schema: {
+        tags: ['admin'],
+        summary: 'Add a number (E.164, short code or whatsapp:+…)',
+        body: numberInput,
+      },
+    },
+    async (request, reply) =>
+      reply
+        .status(201)
+        .send(presentNumber(await createNumber(deps.db, request.body), deps.publicUrl)),
+  );
+
+  app.patch(
+    '/api/admin/numbers/:id',
+    {
+      ...admin,
+      schema: {
+        tags: ['admin'],
+        summary: "Change a number's kind, name, Messaging Service, flow or send rate",
+        params: idParams,
+        body: numberInput.omit({ accountId: true, address: true }).partial(),
+      },
+    },
+    async (request) =>
+      presentNumber(await updateNumber(deps.db, request.params.id, request.body), deps.publicUrl),
+  );
+
+  app.post(
+    '/api/admin/numbers/:id/configure-twilio',
+    {
+      ...admin,
+      schema: {
+        tags: ['admin'],
+        summary: "Point the Twilio number (or its Messaging Service) at Parley's webhook URLs",
+        params: idParams,
+      },
+    },
+    async (request) => {
+      const number = await getNumber(deps.db, request.params.id);
+      const credentials = await getAccountCredentials(deps.db, deps.secretBox, number.accountId);
+      const client = createTwilioClient(credentials, deps.clients.apiUrl);
+      const webhookUrl = `${deps.publicUrl}${WEBHOOK_PATH}`;
+      const statusCallbackUrl = `${deps.publicUrl}${STATUS_CALLBACK_PATH}`;
+      try {
+        if (number.messagingServiceSid) {
+          await client.messaging.v1.services(number.messagingServiceSid).update({
+            inboundRequestUrl: webhookUrl,
+            inboundMethod: 'POST',
+            statusCallback: statusCallbackUrl,
+            useInboundWebhookOnNumber: false,
+          });
+          return {
+            configured: 'messaging-service',
+            sid: number.messagingServiceSid,
+            webhookUrl,
+            statusCallbackUrl,
+          };
+        }
+        const [incoming] = await client.incomingPhoneNumbers.list({
+          phoneNumber: number.address.replace(/^whatsapp:/, ''),
+          limit: 1,
+        });
+        if (!incoming) {
+          throw new AppError(
+            'unprocessable',
+            `Twilio has no number ${number.address} on this account`,
+          );
+        }
+        await client.incomingPhoneNumbers(incoming.sid).update({
+          smsUrl: webhookUrl,
+          smsMethod: 'POST',
+          statusCallback: statusCallbackUrl,
+        });
+        return { configured: 'number', sid: incoming.sid, webhookUrl, statusCallbackUrl };
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        const failure = describeTwilioError(error);
+        throw new AppError('unavailable', `Twilio did not take the change: ${failure.message}`);
+      }
+    },
+  );
+
+  app.get('/api/admin/flows', { ...admin, schema: { tags: ['admin'], summary: 'Flows' } }, () =>
+    listFlows(deps.db),
+  );
+
+  app.post(
+    '/api/admin/flows',
+    {
+      ...admin,
+      schema: {
+        tags: ['admin'],
+        summary: 'Add a flow with its hours and messages',
+        body: flowInput,
+      },
+    },
+    async (request, reply) => reply.status(201).send(await createFlow(deps.db, request.body)),
+  );
+
+  app.get(
+    '/api/admin/flows/:id',
+    {
+      ...admin,
+      schema: { tags: ['admin'], summary: 'A flow with its hours and holidays', params: idParams },
+    },
+    (request) => getFlow(deps.db, request.params.id),
+  );
+
+  app.patch(
+    '/api/admin/flows/:id',
+    {
+      ...admin,
+      schema: {
+        tags: ['admin'],
+        summary: 'Change a flow; hours and holidays replace the old ones',
+        params: idParams,
+        body: flowInput.partial(),
+      },
+    },
+    (request) => updateFlow(deps.db, request.params.id, request.body),
+  );
+}

@@ -1,0 +1,155 @@
+import { asc, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { accounts, flows, numbers } from '../db/schema.js';
+import type { Executor } from '../db/store.js';
+import { AppError, isUniqueViolation } from '../errors.js';
+import { DEFAULT_SEND_RATE, inferNumberKind, normaliseAddress } from './addresses.js';
+
+export type NumberRow = typeof numbers.$inferSelect;
+
+export const numberInput = z.object({
+  accountId: z.uuid({ error: 'accountId must be the id of an account' }),
+  address: z.string().min(1, { error: 'address must not be empty' }),
+  kind: z.enum(['long-code', 'toll-free', 'short-code', 'whatsapp']).optional(),
+  name: z.string().trim().max(100).optional(),
+  messagingServiceSid: z
+    .string()
+    .regex(/^MG[0-9a-f]{32}$/, {
+      error: 'messagingServiceSid must be MG followed by 32 hex digits',
+    })
+    .nullable()
+    .optional(),
+  flowId: z.uuid({ error: 'flowId must be the id of a flow' }).nullable().optional(),
+  sendRate: z
+    .number()
+    .positive({ error: 'sendRate must be a positive number of segments per second' })
+    .nullable()
+    .optional(),
+});
+export type NumberInput = z.infer<typeof numberInput>;
+
+/** A number as the API shows it, with the URLs to paste into Twilio's console. */
+export interface NumberView extends NumberRow {
+  effectiveSendRate: number;
+  webhookUrl: string;
+  statusCallbackUrl: string;
+}
+
+export const WEBHOOK_PATH = '/webhooks/twilio/messages';
+export const STATUS_CALLBACK_PATH = '/webhooks/twilio/status';
+
+export function presentNumber(row: NumberRow, publicUrl: string): NumberView {
+  return {
+    ...row,
+    effectiveSendRate: row.sendRate ?? DEFAULT_SEND_RATE[row.kind],
+    webhookUrl: `${publicUrl}${WEBHOOK_PATH}`,
+    statusCallbackUrl: `${publicUrl}${STATUS_CALLBACK_PATH}`,
+  };
+}
+
+export async function createNumber(db: Executor, input: NumberInput): Promise<NumberRow> {
+  const address = normaliseAddress(input.address);
+  if (!address) {
+    throw new AppError(
+      'bad_request',
+      'address must be an E.164 number (+15551234567), a short code, or whatsapp:+…',
+      'address',
+    );
+  }
+  const kind = input.kind ?? inferNumberKind(address);
+  if ((kind === 'whatsapp') !== address.startsWith('whatsapp:')) {
+    throw new AppError('bad_request', 'kind whatsapp goes with a whatsapp:+… address', 'kind');
+  }
+  await assertExists(db, input);
+  try {
+    const [row] = await db
+      .insert(numbers)
+      .values({
+        accountId: input.accountId,
+        address,
+        kind,
+        name: input.name ?? '',
+        messagingServiceSid: input.messagingServiceSid ?? null,
+        flowId: input.flowId ?? null,
+        sendRate: input.sendRate ?? null,
+      })
+      .returning();
+    return row!;
+  } catch (error) {
+    if (isUniqueViolation(error, 'numbers_address_key')) {
+      throw new AppError('conflict', `number ${address} is already configured`, 'address');
+    }
+    throw error;
+  }
+}
+
+export async function updateNumber(
+  db: Executor,
+  id: string,
+  patch: Partial<Omit<NumberInput, 'accountId' | 'address'>>,
+): Promise<NumberRow> {
+  await assertExists(db, patch);
+  const [row] = await db
+    .update(numbers)
+    .set({
+      ...(patch.kind !== undefined && { kind: patch.kind }),
+      ...(patch.name !== undefined && { name: patch.name }),
+      ...(patch.messagingServiceSid !== undefined && {
+        messagingServiceSid: patch.messagingServiceSid,
+      }),
+      ...(patch.flowId !== undefined && { flowId: patch.flowId }),
+      ...(patch.sendRate !== undefined && { sendRate: patch.sendRate }),
+    })
+    .where(eq(numbers.id, id))
+    .returning();
+  if (!row) throw new AppError('not_found', `number ${id} does not exist`);
+  return row;
+}
+
+export async function listNumbers(db: Executor): Promise<NumberRow[]> {
+  return db.select().from(numbers).orderBy(asc(numbers.address));
+}
+
+export async function getNumber(db: Executor, id: string): Promise<NumberRow> {
+  const [row] = await db.select().from(numbers).where(eq(numbers.id, id));
+  if (!row) throw new AppError('not_found', `number ${id} does not exist`);
+  return row;
+}
+
+/**
+ * The number an inbound webhook is for: by its Messaging Service when Twilio names one that
+ * a number of ours belongs to, else by the `To` address.
+ */
+export async function findNumberForWebhook(
+  db: Executor,
+  params: { to: string; messagingServiceSid?: string | undefined },
+): Promise<NumberRow | undefined> {
+  if (params.messagingServiceSid) {
+    const inService = await db
+      .select()
+      .from(numbers)
+      .where(eq(numbers.messagingServiceSid, params.messagingServiceSid));
+    const exact = inService.find((n) => n.address === params.to);
+    if (exact ?? inService[0]) return exact ?? inService[0];
+  }
+  const [byAddress] = await db.select().from(numbers).where(eq(numbers.address, params.to));
+  return byAddress;
+}
+
+async function assertExists(
+  db: Executor,
+  refs: { accountId?: string | undefined; flowId?: string | null | undefined },
+): Promise<void> {
+  if (refs.accountId) {
+    const [account] = await db
+      .select({ id: accounts.id })
+      .from(accounts)
+      .where(eq(accounts.id, refs.accountId));
+    if (!account)
+      throw new AppError('bad_request', `account ${refs.accountId} does not exist`, 'accountId');
+  }
+  if (refs.flowId) {
+    const [flow] = await db.select({ id: flows.id }).from(flows).where(eq(flows.id, refs.flowId));
+    if (!flow) throw new AppError('bad_request', `flow ${refs.flowId} does not exist`, 'flowId');
+  }
+}

@@ -1,0 +1,106 @@
+import { and, eq } from 'drizzle-orm';
+import { consents, contacts } from '../db/schema.js';
+import type { Executor, Tx } from '../db/store.js';
+import { appendEvent } from '../realtime/event-log.js';
+
+declare module '../realtime/event-log.js' {
+  interface EventPayloads {
+    'consent.changed': { contactId: string; sender: string; optedOut: boolean; keyword: string };
+  }
+}
+
+/** Twilio's default opt-out, opt-in and help keywords, matched on the whole trimmed body. */
+const OPT_OUT = new Set([
+  'STOP',
+  'STOPALL',
+  'UNSUBSCRIBE',
+  'CANCEL',
+  'END',
+  'QUIT',
+  'REVOKE',
+  'OPTOUT',
+]);
+const OPT_IN = new Set(['START', 'UNSTOP', 'YES']);
+const HELP = new Set(['HELP', 'INFO']);
+
+export type ConsentKeyword = 'opt-out' | 'opt-in' | 'help';
+
+/**
+ * What a customer's text means for consent. Twilio's advanced opt-out sends OptOutType
+ * (STOP / START / HELP) with the custom keywords it matched; when present, it decides.
+ */
+export function classifyKeyword(body: string, optOutType?: string): ConsentKeyword | undefined {
+  switch (optOutType?.toUpperCase()) {
+    case 'STOP':
+      return 'opt-out';
+    case 'START':
+      return 'opt-in';
+    case 'HELP':
+      return 'help';
+  }
+  const word = body.trim().toUpperCase();
+  if (OPT_OUT.has(word)) return 'opt-out';
+  if (OPT_IN.has(word)) return 'opt-in';
+  if (HELP.has(word)) return 'help';
+  return undefined;
+}
+
+/**
+ * Consent is per sender, as Twilio keeps it: the number's address, or its Messaging Service
+ * SID when the number belongs to one (an opt-out then covers every number of the service).
+ */
+export function consentSender(number: {
+  address: string;
+  messagingServiceSid: string | null;
+}): string {
+  return number.messagingServiceSid ?? number.address;
+}
+
+export async function recordConsent(
+  tx: Tx,
+  change: {
+    contactId: string;
+    sender: string;
+    optedOut: boolean;
+    keyword: string;
+    conversationId: string | null;
+  },
+): Promise<void> {
+  const now = new Date();
+  await tx
+    .insert(consents)
+    .values({
+      contactId: change.contactId,
+      sender: change.sender,
+      optedOut: change.optedOut,
+      changedAt: now,
+    })
+    .onConflictDoUpdate({
+      target: [consents.contactId, consents.sender],
+      set: { optedOut: change.optedOut, changedAt: now },
+    });
+  await appendEvent(
+    tx,
+    'consent.changed',
+    { conversationId: change.conversationId },
+    {
+      contactId: change.contactId,
+      sender: change.sender,
+      optedOut: change.optedOut,
+      keyword: change.keyword,
+    },
+  );
+}
+
+export async function isOptedOut(
+  db: Executor,
+  customerAddress: string,
+  sender: string,
+): Promise<boolean> {
+  const [row] = await db
+    .select({ optedOut: consents.optedOut })
+    .from(consents)
+    .innerJoin(contacts, eq(contacts.id, consents.contactId))
+    .where(and(eq(contacts.address, customerAddress), eq(consents.sender, sender)));
+  return row?.optedOut ?? false;
+}

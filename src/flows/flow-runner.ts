@@ -1,0 +1,236 @@
+import { and, desc, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm';
+import type { FastifyBaseLogger } from 'fastify';
+import { closeConversation } from '../conversations/conversations.js';
+import { conversations, flows, media, messages, numbers } from '../db/schema.js';
+import type { Db } from '../db/store.js';
+import { enqueueOutbound } from '../outbound/outbox.js';
+import { appendEvent } from '../realtime/event-log.js';
+import { queueConversation, queuePosition } from '../routing/index.js';
+import { type Flow, flowOfNumber } from './flows.js';
+import { renderTemplate } from './templates.js';
+
+declare module '../realtime/event-log.js' {
+  interface EventPayloads {
+    'flow.bot-answered': { action: BotAction; replied: boolean };
+    'flow.bot-failed': { error: string; attempts: number };
+  }
+}
+
+export type BotAction = 'continue' | 'handover' | 'close';
+
+/** What a bot may answer; every field optional. */
+interface BotAnswer {
+  reply?: unknown;
+  attributes?: unknown;
+  action?: unknown;
+}
+
+export interface FlowDeps {
+  db: Db;
+  logger: FastifyBaseLogger;
+}
+
+/** How long one instance may hold a conversation's flow work before another may take it. */
+const LEASE_MS = 60_000;
+
+/**
+ * Runs the flow's steps that follow a customer's message: the bot, if the flow has one,
+ * then the hand-over to routing and the queue-position message. Safe to call from several
+ * places (the webhook, the sweep, another instance): a lease on flow_due_at admits one.
+ */
+export async function advanceFlow(deps: FlowDeps, conversationId: string): Promise<void> {
+  const [claimed] = await deps.db
+    .update(conversations)
+    .set({ flowDueAt: new Date(Date.now() + LEASE_MS) })
+    .where(
+      and(
+        eq(conversations.id, conversationId),
+        lte(conversations.flowDueAt, new Date()),
+        eq(conversations.state, 'flow'),
+      ),
+    )
+    .returning();
+  if (!claimed) return;
+  const flow = await flowOfNumber(deps.db, claimed.numberId);
+  const action = flow?.botUrl ? await askBot(deps, flow, claimed) : 'handover';
+
+  if (action === 'continue') {
+    await deps.db
+      .update(conversations)
+      .set({ flowDueAt: null })
+      .where(eq(conversations.id, conversationId));
+    return;
+  }
+  if (action === 'close') {
+    await deps.db.transaction((tx) => closeConversation(tx, conversationId, { reason: 'bot' }));
+    return;
+  }
+  await deps.db
+    .update(conversations)
+    .set({ flowDueAt: null })
+    .where(eq(conversations.id, conversationId));
+  await queueConversation(deps.db, conversationId, flow?.queueId ?? null);
+  if (flow?.queuePositionMessage) await sendQueuePosition(deps.db, flow, conversationId);
+}
+
+async function sendQueuePosition(db: Db, flow: Flow, conversationId: string): Promise<void> {
+  const position = await queuePosition(db, conversationId);
+  if (!position) return;
+  await db.transaction(async (tx) => {
+    const [conversation] = await tx
+      .select()
+      .from(conversations)
+      .where(and(eq(conversations.id, conversationId), eq(conversations.state, 'queued')));
+    // Offered or taken in the meantime: the customer needs no position.
+    if (!conversation) return;
+    await enqueueOutbound(tx, {
+      conversationId,
+      numberId: conversation.numberId,
+      to: conversation.customerAddress,
+      body: renderTemplate(flow.queuePositionMessage!, {
+        queuePosition: position.position,
+        businessName: flow.businessName,
+      }),
+      author: 'flow',
+    });
+  });
+}
+
+/**
+ * POSTs the latest customer message to the flow's bot as JSON and applies its answer:
+ * `{ reply?: string, attributes?: object, action?: 'continue' | 'handover' | 'close' }`.
+ * A bot that does not answer after its retries hands the conversation to the queue.
+ */
+async function askBot(
+  deps: FlowDeps,
+  flow: Flow,
+  conversation: typeof conversations.$inferSelect,
+): Promise<BotAction> {
+  const [latest] = await deps.db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.conversationId, conversation.id), eq(messages.direction, 'inbound')))
+    .orderBy(desc(messages.createdAt))
+    .limit(1);
+  const [number] = await deps.db
+    .select()
+    .from(numbers)
+    .where(eq(numbers.id, conversation.numberId));
+  const mediaRows = latest
+    ? await deps.db.select().from(media).where(eq(media.messageId, latest.id))
+    : [];
+  const request = {
+    conversationId: conversation.id,
+    number: number?.address,
+    customer: conversation.customerAddress,
+    message: latest
+      ? { body: latest.body, media: mediaRows.map((m) => ({ contentType: m.contentType })) }
+      : null,
+    attributes: conversation.attributes,
+  };
+
+  let answer: BotAnswer | undefined;
+  let lastError = '';
+  const attempts = flow.botRetries + 1;
+  for (let attempt = 1; attempt <= attempts && !answer; attempt++) {
+    try {
+      const response = await fetch(flow.botUrl!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(request),
+        signal: AbortSignal.timeout(flow.botTimeoutMs),
+        redirect: 'error',
+      });
+      if (!response.ok) throw new Error(`bot answered HTTP ${response.status}`);
+      const text = await response.text();
+      answer = text.trim() ? (JSON.parse(text) as BotAnswer) : {};
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  if (!answer) {
+    deps.logger.warn(
+      { conversationId: conversation.id, error: lastError },
+      'bot did not answer; handing over',
+    );
+    await deps.db.transaction((tx) =>
+      appendEvent(
+        tx,
+        'flow.bot-failed',
+        { conversationId: conversation.id },
+        { error: lastError, attempts },
+      ),
+    );
+    return 'handover';
+  }
+  const action: BotAction =
+    answer.action === 'continue' || answer.action === 'close' ? answer.action : 'handover';
+  const reply = typeof answer.reply === 'string' && answer.reply.trim() ? answer.reply : undefined;
+  const attributes =
+    answer.attributes && typeof answer.attributes === 'object' && !Array.isArray(answer.attributes)
+      ? (answer.attributes as Record<string, unknown>)
+      : undefined;
+  await deps.db.transaction(async (tx) => {
+    if (attributes) {
+      await tx
+        .update(conversations)
+        .set({
+          attributes: sql`${conversations.attributes} || ${JSON.stringify(attributes)}::jsonb`,
+        })
+        .where(eq(conversations.id, conversation.id));
+    }
+    if (reply) {
+      await enqueueOutbound(tx, {
+        conversationId: conversation.id,
+        numberId: conversation.numberId,
+        to: conversation.customerAddress,
+        body: reply,
+        author: 'bot',
+      });
+    }
+    await appendEvent(
+      tx,
+      'flow.bot-answered',
+      { conversationId: conversation.id },
+      { action, replied: !!reply },
+    );
+  });
+  return action;
+}
+
+/** Conversations whose flow work is due (a crashed or missed kick), oldest first. */
+export async function dueFlowConversations(db: Db, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ id: conversations.id })
+    .from(conversations)
+    .where(and(isNotNull(conversations.flowDueAt), lte(conversations.flowDueAt, new Date())))
+    .orderBy(conversations.flowDueAt)
+    .limit(limit);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Closes conversations quiet for longer than their flow's inactivity limit, with the final
+ * response. Claims with SKIP LOCKED so instances share the work. Returns how many closed.
+ */
+export async function closeInactiveConversations(db: Db, limit: number): Promise<number> {
+  return db.transaction(async (tx) => {
+    const due = await tx
+      .select({ id: conversations.id })
+      .from(conversations)
+      .innerJoin(numbers, eq(numbers.id, conversations.numberId))
+      .innerJoin(flows, eq(flows.id, numbers.flowId))
+      .where(
+        and(
+          inArray(conversations.state, ['flow', 'queued', 'offered', 'active']),
+          isNotNull(flows.inactivityCloseMinutes),
+          sql`${conversations.lastMessageAt} < now() - make_interval(mins => ${flows.inactivityCloseMinutes})`,
+        ),
+      )
+      .limit(limit)
+      .for('update', { of: conversations, skipLocked: true });
+    for (const { id } of due) await closeConversation(tx, id, { reason: 'inactivity' });
+    return due.length;
+  });
+}

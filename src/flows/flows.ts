@@ -1,0 +1,157 @@
+import { asc, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { flowHolidays, flowHours, flows, numbers, queues } from '../db/schema.js';
+import type { Db, Executor } from '../db/store.js';
+import { AppError } from '../errors.js';
+import { isValidTimeZone, type OpeningInterval } from './hours.js';
+
+const time = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'times are HH:MM, 00:00 to 23:59' });
+const message = z.string().trim().max(1600).nullable().optional();
+
+export const flowInput = z.object({
+  name: z.string().trim().min(1, { error: 'name must not be empty' }),
+  businessName: z.string().trim().max(100).optional(),
+  timeZone: z
+    .string()
+    .refine(isValidTimeZone, { error: 'timeZone must be an IANA time zone such as Europe/Paris' })
+    .optional(),
+  queueId: z.uuid().nullable().optional(),
+  initialMessage: message,
+  outOfHoursMessage: message,
+  outOfHoursAction: z.enum(['queue', 'close']).optional(),
+  queuePositionMessage: message,
+  finalMessage: message,
+  helpMessage: message,
+  botUrl: z
+    .url({ protocol: /^https?$/ })
+    .nullable()
+    .optional(),
+  botRetries: z.number().int().min(0).max(10).optional(),
+  botTimeoutMs: z.number().int().min(100).max(30_000).optional(),
+  allowAttachments: z.boolean().optional(),
+  attachmentsRefusedMessage: message,
+  inactivityCloseMinutes: z.number().int().min(1).max(43_200).nullable().optional(),
+  surveyMessage: message,
+  affinityTtlHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 90)
+    .optional(),
+  affinityBeyondCapacity: z.boolean().optional(),
+  hours: z
+    .array(
+      z
+        .object({ weekday: z.number().int().min(0).max(6), opensAt: time, closesAt: time })
+        .refine((h) => h.opensAt < h.closesAt, { error: 'an interval must open before it closes' }),
+    )
+    .optional(),
+  holidays: z
+    .array(
+      z.object({
+        day: z.iso.date({ error: 'holidays are YYYY-MM-DD dates' }),
+        name: z.string().trim().max(100).optional(),
+      }),
+    )
+    .optional(),
+});
+export type FlowInput = z.infer<typeof flowInput>;
+
+export type FlowRow = typeof flows.$inferSelect;
+export interface Flow extends FlowRow {
+  hours: OpeningInterval[];
+  holidays: { day: string; name: string }[];
+}
+
+export async function createFlow(db: Db, input: FlowInput): Promise<Flow> {
+  await assertQueue(db, input.queueId);
+  const { hours, holidays, ...fields } = input;
+  const id = await db.transaction(async (tx) => {
+    const [row] = await tx.insert(flows).values(fields).returning({ id: flows.id });
+    await replaceSchedule(tx, row!.id, hours ?? [], holidays ?? []);
+    return row!.id;
+  });
+  return getFlow(db, id);
+}
+
+export async function updateFlow(db: Db, id: string, input: Partial<FlowInput>): Promise<Flow> {
+  await assertQueue(db, input.queueId);
+  const { hours, holidays, ...fields } = input;
+  await db.transaction(async (tx) => {
+    const [row] = Object.keys(fields).length
+      ? await tx.update(flows).set(fields).where(eq(flows.id, id)).returning({ id: flows.id })
+      : await tx.select({ id: flows.id }).from(flows).where(eq(flows.id, id));
+    if (!row) throw new AppError('not_found', `flow ${id} does not exist`);
+    if (hours !== undefined || holidays !== undefined) {
+      const current = await getFlow(tx, id);
+      await replaceSchedule(tx, id, hours ?? current.hours, holidays ?? current.holidays);
+    }
+  });
+  return getFlow(db, id);
+}
+
+export async function getFlow(db: Executor, id: string): Promise<Flow> {
+  const [row] = await db.select().from(flows).where(eq(flows.id, id));
+  if (!row) throw new AppError('not_found', `flow ${id} does not exist`);
+  const hours = await db
+    .select({
+      weekday: flowHours.weekday,
+      opensAt: flowHours.opensAt,
+      closesAt: flowHours.closesAt,
+    })
+    .from(flowHours)
+    .where(eq(flowHours.flowId, id))
+    .orderBy(asc(flowHours.weekday), asc(flowHours.opensAt));
+  const holidays = await db
+    .select({ day: flowHolidays.day, name: flowHolidays.name })
+    .from(flowHolidays)
+    .where(eq(flowHolidays.flowId, id))
+    .orderBy(asc(flowHolidays.day));
+  return {
+    ...row,
+    hours: hours.map((h) => ({
+      ...h,
+      opensAt: h.opensAt.slice(0, 5),
+      closesAt: h.closesAt.slice(0, 5),
+    })),
+    holidays,
+  };
+}
+
+export async function listFlows(db: Executor): Promise<FlowRow[]> {
+  return db.select().from(flows).orderBy(asc(flows.name));
+}
+
+/** The flow of the number a conversation is on, if the number has one. */
+export async function flowOfNumber(db: Executor, numberId: string): Promise<Flow | undefined> {
+  const [row] = await db
+    .select({ flowId: numbers.flowId })
+    .from(numbers)
+    .where(eq(numbers.id, numberId));
+  return row?.flowId ? getFlow(db, row.flowId) : undefined;
+}
+
+async function replaceSchedule(
+  tx: Executor,
+  flowId: string,
+  hours: OpeningInterval[],
+  holidays: { day: string; name?: string | undefined }[],
+): Promise<void> {
+  await tx.delete(flowHours).where(eq(flowHours.flowId, flowId));
+  await tx.delete(flowHolidays).where(eq(flowHolidays.flowId, flowId));
+  if (hours.length) await tx.insert(flowHours).values(hours.map((h) => ({ ...h, flowId })));
+  if (holidays.length) {
+    await tx
+      .insert(flowHolidays)
+      .values(holidays.map((h) => ({ flowId, day: h.day, name: h.name ?? '' })))
+      .onConflictDoNothing();
+  }
+}
+
+async function assertQueue(db: Executor, queueId: string | null | undefined): Promise<void> {
+  if (!queueId) return;
+  const [queue] = await db.select({ id: queues.id }).from(queues).where(eq(queues.id, queueId));
+  if (!queue) throw new AppError('bad_request', `queue ${queueId} does not exist`, 'queueId');
+}

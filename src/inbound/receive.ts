@@ -1,0 +1,218 @@
+import { eq } from 'drizzle-orm';
+import type { NumberRow } from '../admin/numbers.js';
+import { classifyKeyword, consentSender, recordConsent } from '../consent/consent.js';
+import { upsertContact } from '../consent/contacts.js';
+import {
+  closeConversation,
+  findOpenConversation,
+  openConversationIn,
+} from '../conversations/conversations.js';
+import { conversations, media, messages } from '../db/schema.js';
+import type { Db, Tx } from '../db/store.js';
+import { type Flow, flowOfNumber } from '../flows/flows.js';
+import { isOpen } from '../flows/hours.js';
+import { renderTemplate } from '../flows/templates.js';
+import { enqueueOutbound } from '../outbound/outbox.js';
+import { appendEvent } from '../realtime/event-log.js';
+
+declare module '../realtime/event-log.js' {
+  interface EventPayloads {
+    'message.received': {
+      messageId: string;
+      from: string;
+      body: string;
+      numMedia: number;
+    };
+    'flow.hours-checked': { open: boolean };
+    'media.refused': { messageId: string; count: number };
+  }
+}
+
+/** What Parley takes from Twilio's incoming-message webhook. */
+export interface InboundMessage {
+  messageSid: string;
+  from: string;
+  to: string;
+  body: string;
+  media: { url: string; contentType: string }[];
+  optOutType?: string | undefined;
+  /** FromCity, FromState, FromZip, FromCountry, as Twilio knows them. */
+  location: Record<string, string>;
+}
+
+export type InboundOutcome =
+  | { duplicate: true }
+  | {
+      duplicate: false;
+      messageId: string;
+      conversationId: string | null;
+      /** The flow has work to do after the response (bot step or hand-over to routing). */
+      flowDue: boolean;
+      mediaPending: boolean;
+    };
+
+/**
+ * Stores one inbound message exactly once and applies what must happen before Twilio gets
+ * its answer, in one transaction: consent keywords, the conversation (found or opened),
+ * the hours check and the initial or out-of-hours response, the attachment policy. Slow
+ * work — media downloads, the bot, routing — is left due on rows for after the response.
+ */
+export async function receiveInbound(
+  db: Db,
+  number: NumberRow,
+  inbound: InboundMessage,
+  now = new Date(),
+): Promise<InboundOutcome> {
+  const flow = await flowOfNumber(db, number.id);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const outcome = await db.transaction((tx) => receiveIn(tx, number, flow, inbound, now));
+    if (outcome) return outcome;
+  }
+  throw new Error(`could not place message ${inbound.messageSid} in a conversation`);
+}
+
+async function receiveIn(
+  tx: Tx,
+  number: NumberRow,
+  flow: Flow | undefined,
+  inbound: InboundMessage,
+  now: Date,
+): Promise<InboundOutcome | undefined> {
+  // The MessageSid's unique constraint makes a replayed or fallback delivery a no-op.
+  const [message] = await tx
+    .insert(messages)
+    .values({
+      numberId: number.id,
+      direction: 'inbound',
+      author: 'customer',
+      fromAddress: inbound.from,
+      toAddress: number.address,
+      body: inbound.body,
+      twilioSid: inbound.messageSid,
+      status: 'received',
+      createdAt: now,
+    })
+    .onConflictDoNothing({ target: messages.twilioSid })
+    .returning({ id: messages.id });
+  if (!message) return { duplicate: true };
+
+  const contact = await upsertContact(tx, inbound.from, inbound.location);
+  const keyword = classifyKeyword(inbound.body, inbound.optOutType);
+  const reply = (body: string | null | undefined, conversationId: string | null) =>
+    body
+      ? enqueueOutbound(tx, {
+          conversationId,
+          numberId: number.id,
+          to: inbound.from,
+          body: renderTemplate(body, { businessName: flow?.businessName }),
+          author: 'flow',
+        })
+      : undefined;
+
+  // A keyword joins the open conversation, if any, so the agent sees it; it opens none.
+  let conversationId: string | null;
+  let created = false;
+  if (keyword) {
+    conversationId = (await findOpenConversation(tx, number.id, inbound.from))?.id ?? null;
+  } else {
+    const opened = await openConversationIn(tx, {
+      numberId: number.id,
+      contactId: contact.id,
+      customerAddress: inbound.from,
+    });
+    if (!opened) return undefined;
+    conversationId = opened.conversation.id;
+    created = opened.created;
+  }
+  if (conversationId) {
+    await tx.update(messages).set({ conversationId }).where(eq(messages.id, message.id));
+  }
+
+  let mediaPending = false;
+  if (inbound.media.length > 0) {
+    const allowed = flow?.allowAttachments ?? true;
+    await tx.insert(media).values(
+      inbound.media.map((m, position) => ({
+        messageId: message.id,
+        position,
+        contentType: m.contentType,
+        sourceUrl: m.url,
+        status: allowed ? ('pending' as const) : ('refused' as const),
+        nextAttemptAt: allowed ? now : null,
+      })),
+    );
+    mediaPending = allowed;
+    if (!allowed) {
+      await reply(flow?.attachmentsRefusedMessage, conversationId);
+      await appendEvent(
+        tx,
+        'media.refused',
+        { conversationId },
+        { messageId: message.id, count: inbound.media.length },
+      );
+    }
+  }
+
+  await appendEvent(
+    tx,
+    'message.received',
+    { conversationId },
+    {
+      messageId: message.id,
+      from: inbound.from,
+      body: inbound.body,
+      numMedia: inbound.media.length,
+    },
+  );
+
+  if (keyword === 'opt-out' || keyword === 'opt-in') {
+    await recordConsent(tx, {
+      contactId: contact.id,
+      sender: consentSender(number),
+      optedOut: keyword === 'opt-out',
+      keyword: inbound.body.trim().toUpperCase(),
+      conversationId,
+    });
+  } else if (keyword === 'help') {
+    await reply(flow?.helpMessage, conversationId);
+  }
+
+  let flowDue = false;
+  if (conversationId && !keyword) {
+    const conversation = await touchConversation(tx, conversationId, now);
+    if (created && flow) {
+      const open = isOpen(now, {
+        timeZone: flow.timeZone,
+        hours: flow.hours,
+        holidays: flow.holidays.map((h) => h.day),
+      });
+      await appendEvent(tx, 'flow.hours-checked', { conversationId }, { open });
+      await reply(open ? flow.initialMessage : flow.outOfHoursMessage, conversationId);
+      if (!open && flow.outOfHoursAction === 'close') {
+        await closeConversation(tx, conversationId, {
+          reason: 'out-of-hours',
+          sendFinalResponse: false,
+        });
+        return { duplicate: false, messageId: message.id, conversationId, flowDue, mediaPending };
+      }
+    }
+    // A new conversation, or one still with the bot, has flow work due after the answer.
+    if (created || conversation.state === 'flow') {
+      await tx
+        .update(conversations)
+        .set({ flowDueAt: now })
+        .where(eq(conversations.id, conversationId));
+      flowDue = true;
+    }
+  }
+  return { duplicate: false, messageId: message.id, conversationId, flowDue, mediaPending };
+}
+
+async function touchConversation(tx: Tx, conversationId: string, now: Date) {
+  const [row] = await tx
+    .update(conversations)
+    .set({ lastMessageAt: now })
+    .where(eq(conversations.id, conversationId))
+    .returning({ state: conversations.state });
+  return row!;
+}

@@ -1,0 +1,122 @@
+import { and, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm';
+import { getAccountCredentials } from '../admin/accounts.js';
+import type { SecretBox } from '../admin/secret-box.js';
+import { media, messages, numbers } from '../db/schema.js';
+import type { Db } from '../db/store.js';
+import { appendEvent } from '../realtime/event-log.js';
+import { fetchTwilioMedia, MediaFetchError } from './media-fetch.js';
+import type { MediaStore } from './media-store.js';
+
+declare module '../realtime/event-log.js' {
+  interface EventPayloads {
+    'media.stored': { mediaId: string; messageId: string; contentType: string; size: number };
+    'media.failed': { mediaId: string; messageId: string; error: string; willRetry: boolean };
+  }
+}
+
+export interface MediaDeps {
+  db: Db;
+  secretBox: SecretBox;
+  mediaStore: MediaStore;
+  twilioApiUrl: string;
+  maxBytes: number;
+}
+
+const MAX_ATTEMPTS = 6;
+const LEASE_MS = 120_000;
+
+/**
+ * Downloads one due inbound media file, if any. A failure keeps the message, marks the
+ * media failed and schedules another try with backoff, up to MAX_ATTEMPTS. Returns whether
+ * it found work.
+ */
+export async function downloadNextMedia(deps: MediaDeps): Promise<boolean> {
+  const claimed = await deps.db.transaction(async (tx) => {
+    const [row] = await tx
+      .select({
+        id: media.id,
+        messageId: media.messageId,
+        sourceUrl: media.sourceUrl,
+        attempts: media.attempts,
+        accountId: numbers.accountId,
+        conversationId: messages.conversationId,
+      })
+      .from(media)
+      .innerJoin(messages, eq(messages.id, media.messageId))
+      .innerJoin(numbers, eq(numbers.id, messages.numberId))
+      .where(
+        and(
+          inArray(media.status, ['pending', 'failed']),
+          isNotNull(media.nextAttemptAt),
+          lte(media.nextAttemptAt, new Date()),
+        ),
+      )
+      .orderBy(media.nextAttemptAt)
+      .limit(1)
+      .for('update', { of: media, skipLocked: true });
+    if (!row) return undefined;
+    // A lease: if this process dies mid-download, another picks the row up after it.
+    await tx
+      .update(media)
+      .set({ attempts: sql`${media.attempts} + 1`, nextAttemptAt: new Date(Date.now() + LEASE_MS) })
+      .where(eq(media.id, row.id));
+    return row;
+  });
+  if (!claimed) return false;
+
+  try {
+    const credentials = await getAccountCredentials(deps.db, deps.secretBox, claimed.accountId);
+    const file = await fetchTwilioMedia(claimed.sourceUrl ?? '', {
+      credentials: {
+        accountSid: credentials.accountSid,
+        username: credentials.apiKeySid ?? credentials.accountSid,
+        password: credentials.apiKeySecret ?? credentials.authToken,
+      },
+      twilioApiUrl: deps.twilioApiUrl,
+      maxBytes: deps.maxBytes,
+    });
+    const { sha256, size } = await deps.mediaStore.put(file.bytes);
+    await deps.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(media)
+        .set({
+          status: 'stored',
+          sha256,
+          size,
+          contentType: file.contentType,
+          nextAttemptAt: null,
+          lastError: null,
+        })
+        .where(eq(media.id, claimed.id))
+        .returning({ contentType: media.contentType });
+      await appendEvent(
+        tx,
+        'media.stored',
+        { conversationId: claimed.conversationId },
+        { mediaId: claimed.id, messageId: claimed.messageId, contentType: row!.contentType, size },
+      );
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const attempts = claimed.attempts + 1;
+    const willRetry =
+      (!(error instanceof MediaFetchError) || error.retryable) && attempts < MAX_ATTEMPTS;
+    await deps.db.transaction(async (tx) => {
+      await tx
+        .update(media)
+        .set({
+          status: 'failed',
+          lastError: message,
+          nextAttemptAt: willRetry ? new Date(Date.now() + 5_000 * 2 ** (attempts - 1)) : null,
+        })
+        .where(eq(media.id, claimed.id));
+      await appendEvent(
+        tx,
+        'media.failed',
+        { conversationId: claimed.conversationId },
+        { mediaId: claimed.id, messageId: claimed.messageId, error: message, willRetry },
+      );
+    });
+  }
+  return true;
+}

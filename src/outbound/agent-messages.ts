@@ -1,0 +1,215 @@
+import { asc, eq } from 'drizzle-orm';
+import type { CountryCode } from 'libphonenumber-js';
+import { normalisePhone } from '../admin/addresses.js';
+import type { AuthUser } from '../auth/sessions.js';
+import { consentSender, isOptedOut } from '../consent/consent.js';
+import { upsertContact } from '../consent/contacts.js';
+import { openConversationIn } from '../conversations/conversations.js';
+import { conversations, flows, numbers, queueMembers } from '../db/schema.js';
+import type { Db } from '../db/store.js';
+import { AppError } from '../errors.js';
+import { appendEvent } from '../realtime/event-log.js';
+import { recordAffinity } from '../routing/index.js';
+import type { Attachment } from './attachments.js';
+import { enqueueOutbound, type OutboundMessage } from './outbox.js';
+
+declare module '../realtime/event-log.js' {
+  interface EventPayloads {
+    'message.refused': { to: string; reason: string };
+    'origination.sent': {
+      messageId: string;
+      numberId: string;
+      to: string;
+      body: string;
+      strategy: OriginationStrategy;
+      conversationId: string | null;
+    };
+  }
+}
+
+export type OriginationStrategy = 'assign-now' | 'on-reply';
+
+const OPTED_OUT =
+  'the customer has opted out of messages from this number (replied STOP); they must text START first';
+
+/** An agent's reply in a conversation assigned to them, queued for sending at once. */
+export async function sendAgentReply(
+  db: Db,
+  user: AuthUser,
+  conversationId: string,
+  input: { body: string; attachments: Attachment[] },
+): Promise<OutboundMessage> {
+  if (!input.body.trim() && input.attachments.length === 0) {
+    throw new AppError('bad_request', 'a message needs text or an attachment', 'body');
+  }
+  const [conversation] = await db
+    .select({
+      id: conversations.id,
+      state: conversations.state,
+      agentId: conversations.agentId,
+      numberId: conversations.numberId,
+      customerAddress: conversations.customerAddress,
+      address: numbers.address,
+      messagingServiceSid: numbers.messagingServiceSid,
+    })
+    .from(conversations)
+    .innerJoin(numbers, eq(numbers.id, conversations.numberId))
+    .where(eq(conversations.id, conversationId));
+  // Another agent's conversation is reported as absent, not forbidden.
+  if (!conversation || (user.role === 'agent' && conversation.agentId !== user.id)) {
+    throw new AppError('not_found', 'no such conversation');
+  }
+  if (conversation.state !== 'active') {
+    throw new AppError(
+      'conflict',
+      `the conversation is ${conversation.state}; only an active one takes replies`,
+    );
+  }
+  await refuseIfOptedOut(
+    db,
+    conversation.customerAddress,
+    consentSender(conversation),
+    conversationId,
+  );
+  return db.transaction((tx) =>
+    enqueueOutbound(tx, {
+      conversationId,
+      numberId: conversation.numberId,
+      to: conversation.customerAddress,
+      body: input.body,
+      author: 'agent',
+      agentId: user.id,
+      attachments: input.attachments,
+    }),
+  );
+}
+
+export interface Origination {
+  to: string;
+  defaultCountry?: CountryCode | undefined;
+  numberId: string;
+  body: string;
+  attachments: Attachment[];
+  strategy: OriginationStrategy;
+}
+
+/**
+ * An agent starts a conversation. `assign-now` opens it active and pinned to the agent at
+ * once; `on-reply` only sends and records an affinity, so the customer's answer opens the
+ * conversation and is offered to this agent first.
+ */
+export async function originate(
+  db: Db,
+  user: AuthUser,
+  input: Origination,
+): Promise<{ message: OutboundMessage; conversationId: string | null }> {
+  const [number] = await db.select().from(numbers).where(eq(numbers.id, input.numberId));
+  if (!number)
+    throw new AppError('bad_request', `number ${input.numberId} does not exist`, 'numberId');
+  const phone = normalisePhone(input.to.replace(/^whatsapp:/, ''), input.defaultCountry);
+  if (!phone) {
+    throw new AppError(
+      'bad_request',
+      `to must be a phone number, in E.164 (+15551234567) or national format${input.defaultCountry ? ` for ${input.defaultCountry}` : ' with a defaultCountry'}`,
+      'to',
+    );
+  }
+  const to = number.kind === 'whatsapp' ? `whatsapp:${phone}` : phone;
+  if (!input.body.trim() && input.attachments.length === 0) {
+    throw new AppError('bad_request', 'a message needs text or an attachment', 'body');
+  }
+  await refuseIfOptedOut(db, to, consentSender(number), null);
+
+  return db.transaction(async (tx) => {
+    let conversationId: string | null = null;
+    if (input.strategy === 'assign-now') {
+      const contact = await upsertContact(tx, to);
+      const opened = await openConversationIn(tx, {
+        numberId: number.id,
+        contactId: contact.id,
+        customerAddress: to,
+        origin: 'agent',
+      });
+      if (!opened) throw new AppError('conflict', "the customer's conversation changed; try again");
+      const { conversation, created } = opened;
+      if (!created && conversation.agentId !== user.id) {
+        throw new AppError(
+          'conflict',
+          'the customer is already in an open conversation on this number; it must end first',
+          'to',
+        );
+      }
+      if (created) {
+        await tx
+          .update(conversations)
+          .set({ state: 'active', agentId: user.id })
+          .where(eq(conversations.id, conversation.id));
+      }
+      conversationId = conversation.id;
+    }
+    const message = await enqueueOutbound(tx, {
+      conversationId,
+      numberId: number.id,
+      to,
+      body: input.body,
+      author: 'agent',
+      agentId: user.id,
+      attachments: input.attachments,
+    });
+    if (input.strategy === 'on-reply') {
+      await recordAffinity(tx, {
+        numberId: number.id,
+        customerAddress: to,
+        agentId: user.id,
+        originalText: input.body,
+        messageId: message.id,
+      });
+    }
+    await appendEvent(
+      tx,
+      'origination.sent',
+      { conversationId, agentId: user.id },
+      {
+        messageId: message.id,
+        numberId: number.id,
+        to,
+        body: input.body,
+        strategy: input.strategy,
+        conversationId,
+      },
+    );
+    return { message, conversationId };
+  });
+}
+
+async function refuseIfOptedOut(db: Db, to: string, sender: string, conversationId: string | null) {
+  if (!(await isOptedOut(db, to, sender))) return;
+  if (conversationId) {
+    await db.transaction((tx) =>
+      appendEvent(tx, 'message.refused', { conversationId }, { to, reason: OPTED_OUT }),
+    );
+  }
+  throw new AppError('conflict', OPTED_OUT, 'to');
+}
+
+/**
+ * The number an agent originates from when they name none: one whose flow routes to a queue
+ * the agent is in, else the first number configured.
+ */
+export async function defaultSenderNumber(db: Db, agentId: string): Promise<string | undefined> {
+  const [ofMyQueue] = await db
+    .select({ id: numbers.id })
+    .from(numbers)
+    .innerJoin(flows, eq(flows.id, numbers.flowId))
+    .innerJoin(queueMembers, eq(queueMembers.queueId, flows.queueId))
+    .where(eq(queueMembers.userId, agentId))
+    .orderBy(asc(numbers.createdAt))
+    .limit(1);
+  if (ofMyQueue) return ofMyQueue.id;
+  const [first] = await db
+    .select({ id: numbers.id })
+    .from(numbers)
+    .orderBy(asc(numbers.createdAt))
+    .limit(1);
+  return first?.id;
+}

@@ -1,0 +1,85 @@
+import type { SecretBox } from '../admin/secret-box.js';
+import { AppError } from '../errors.js';
+
+/** Types Twilio delivers as MMS (it fully supports JPEG, GIF and PNG; the others pass through). */
+export const ACCEPTED_TYPES = new Set([
+  'image/jpeg',
+  'image/png',
+  'image/gif',
+  'image/webp',
+  'audio/mpeg',
+  'audio/ogg',
+  'video/mp4',
+  'video/3gpp',
+  'application/pdf',
+  'text/vcard',
+]);
+/** Twilio's limits for one outbound message. */
+export const MAX_ATTACHMENTS = 10;
+export const MAX_TOTAL_BYTES = 5 * 1024 * 1024;
+/** How long Twilio has to fetch an attachment from its signed URL. */
+const SIGNED_URL_TTL_MS = 60 * 60 * 1000;
+
+export interface Attachment {
+  sha256: string;
+  contentType: string;
+  size: number;
+}
+
+/**
+ * An upload token names stored bytes and their checked type, signed so that a message can
+ * only attach what was uploaded through Parley, as it was uploaded.
+ */
+export function uploadToken(box: SecretBox, a: Attachment): string {
+  const payload = `${a.sha256}.${Buffer.from(a.contentType).toString('base64url')}.${a.size}`;
+  return `${payload}.${box.sign(`upload:${payload}`)}`;
+}
+
+export function readUploadTokens(box: SecretBox, tokens: string[]): Attachment[] {
+  if (tokens.length > MAX_ATTACHMENTS) {
+    throw new AppError(
+      'bad_request',
+      `at most ${MAX_ATTACHMENTS} attachments per message`,
+      'attachments',
+    );
+  }
+  const attachments = tokens.map((token) => {
+    const [sha256, type, size, signature] = token.split('.');
+    const payload = `${sha256}.${type}.${size}`;
+    if (!sha256 || !type || !size || !signature || !box.verify(`upload:${payload}`, signature)) {
+      throw new AppError('bad_request', 'an attachment token is not valid', 'attachments');
+    }
+    return { sha256, contentType: Buffer.from(type, 'base64url').toString(), size: Number(size) };
+  });
+  const total = attachments.reduce((sum, a) => sum + a.size, 0);
+  if (total > MAX_TOTAL_BYTES) {
+    throw new AppError(
+      'payload_too_large',
+      "attachments may total 5 MB per message (Twilio's limit)",
+      'attachments',
+    );
+  }
+  return attachments;
+}
+
+/** A URL Twilio can fetch an outbound attachment from, valid for an hour. */
+export function signedMediaUrl(
+  box: SecretBox,
+  publicUrl: string,
+  mediaId: string,
+  now = Date.now(),
+): string {
+  const expires = now + SIGNED_URL_TTL_MS;
+  const signature = box.sign(`media:${mediaId}:${expires}`);
+  return `${publicUrl}/media/outbound/${mediaId}?expires=${expires}&signature=${signature}`;
+}
+
+export function verifyMediaUrl(
+  box: SecretBox,
+  mediaId: string,
+  expires: number,
+  signature: string,
+  now = Date.now(),
+): boolean {
+  return expires > now && box.verify(`media:${mediaId}:${expires}`, signature);
+}

@@ -1,0 +1,96 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import { reasonFor } from '../channels/twilio/error-codes.js';
+import { MESSAGE_STATUSES, messages } from '../db/schema.js';
+import type { Executor, Tx } from '../db/store.js';
+import { appendEvent } from '../realtime/event-log.js';
+
+declare module '../realtime/event-log.js' {
+  interface EventPayloads {
+    'message.status': {
+      messageId: string;
+      status: MessageStatus;
+      errorCode: number | null;
+      errorMessage: string | null;
+    };
+  }
+}
+
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+/**
+ * How far along a message is. Callbacks can arrive out of order (a late `sent` after
+ * `delivered`); a status only ever moves to a higher rank. The outcomes share a rank: the
+ * first one Twilio reports stands.
+ */
+const RANK: Record<MessageStatus, number> = {
+  received: 0,
+  queued: 1,
+  sending: 2,
+  sent: 3,
+  delivered: 4,
+  undelivered: 4,
+  failed: 4,
+  read: 5,
+};
+
+/** Twilio's message statuses in Parley's words. */
+export function fromTwilioStatus(status: string): MessageStatus | undefined {
+  switch (status) {
+    case 'accepted':
+    case 'scheduled':
+    case 'queued':
+      return 'queued';
+    case 'sending':
+    case 'sent':
+    case 'delivered':
+    case 'undelivered':
+    case 'failed':
+    case 'read':
+      return status;
+    case 'canceled':
+      return 'failed';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Moves an outbound message's status forward (never back), keeping the error code and a
+ * readable reason on failure. Returns whether anything changed.
+ */
+export async function advanceMessageStatus(
+  tx: Tx,
+  messageId: string,
+  update: { status: MessageStatus; errorCode?: number | null; errorMessage?: string | null },
+): Promise<boolean> {
+  const lower = MESSAGE_STATUSES.filter((s) => RANK[s] < RANK[update.status]);
+  const failed = update.status === 'failed' || update.status === 'undelivered';
+  const errorCode = failed ? (update.errorCode ?? null) : null;
+  const errorMessage = failed
+    ? reasonFor(errorCode, update.errorMessage ?? `Twilio reported the message ${update.status}`)
+    : null;
+  const [row] = await tx
+    .update(messages)
+    .set({ status: update.status, ...(failed && { errorCode, errorMessage }) })
+    .where(and(eq(messages.id, messageId), inArray(messages.status, lower)))
+    .returning({ conversationId: messages.conversationId, agentId: messages.agentId });
+  if (!row) return false;
+  await appendEvent(
+    tx,
+    'message.status',
+    { conversationId: row.conversationId, agentId: row.agentId },
+    { messageId, status: update.status, errorCode, errorMessage },
+  );
+  return true;
+}
+
+export async function findMessageByTwilioSid(
+  db: Executor,
+  twilioSid: string,
+): Promise<{ id: string; numberId: string } | undefined> {
+  const [row] = await db
+    .select({ id: messages.id, numberId: messages.numberId })
+    .from(messages)
+    .where(eq(messages.twilioSid, twilioSid));
+  return row;
+}

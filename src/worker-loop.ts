@@ -1,0 +1,61 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Worker } from './parley.js';
+
+export interface LoopWorker extends Worker {
+  /** Runs the next tick now instead of at the next interval (a wake-up hint). */
+  wake(): void;
+}
+
+/**
+ * A worker that runs `tick` every `intervalMs`, and at once when woken. A tick that reports
+ * it did a full batch of work runs again straight away. Ticks never overlap; stop() waits
+ * for the running one.
+ */
+export function startLoopWorker(options: {
+  name: string;
+  intervalMs: number;
+  logger: FastifyBaseLogger;
+  /** Returns true when there may be more work right now. */
+  tick: () => Promise<boolean>;
+}): LoopWorker {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+
+  const run = () => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    clearTimeout(timer);
+    running = (async () => {
+      let more = false;
+      try {
+        more = await options.tick();
+      } catch (error) {
+        options.logger.error({ err: error, worker: options.name }, 'worker tick failed');
+      }
+      running = undefined;
+      if (stopped) return;
+      if (more || again) {
+        again = false;
+        setImmediate(run);
+      } else {
+        timer = setTimeout(run, options.intervalMs);
+      }
+    })();
+  };
+  timer = setTimeout(run, 0);
+
+  return {
+    name: options.name,
+    wake: run,
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
