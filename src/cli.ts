@@ -5,6 +5,7 @@ import { createUser, ROLES, type Role } from './auth/users.js';
 import { type Config, ConfigError, loadConfig, readEnvFile } from './config.js';
 import { DataDirLockedError } from './db/lock.js';
 import { openStore } from './db/store.js';
+import { startEmulator } from './emulator/index.js';
 import { AppError } from './errors.js';
 import { createLogger } from './logger.js';
 import { startParley } from './parley.js';
@@ -98,6 +99,22 @@ async function addUser(options: {
   }
 }
 
+async function runEmulator(options: { port: string; host: string }): Promise<void> {
+  const port = Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new AppError('bad_request', '--port must be a whole number from 0 to 65535');
+  }
+  const emulator = await startEmulator({ port, host: options.host });
+  process.stdout.write(
+    `Twilio emulator listening on ${emulator.url}\n  phone page: ${emulator.url}/phone\n`,
+  );
+  const stop = () => {
+    emulator.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
 function checkConfig(): void {
   const cfg = config();
   const lines = [
@@ -147,6 +164,13 @@ program
   .addOption(new Option('--role <role>', 'role').choices(ROLES).default('agent'))
   .option('--password <password>', 'password (or PARLEY_PASSWORD); generated when absent')
   .action(addUser);
+
+program
+  .command('emulator')
+  .description('run the Twilio emulator and its phone page, for development and tests')
+  .option('--port <port>', 'port to listen on', '4010')
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .action(runEmulator);
 
 program
   .command('config')

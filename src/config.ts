@@ -41,6 +41,12 @@ const envSchema = z.object({
     .min(1024, { error: 'a whole number of bytes from 1024 to 104857600' })
     .max(104_857_600, { error: 'a whole number of bytes from 1024 to 104857600' })
     .default(5 * 1024 * 1024),
+  OUTBOX_RETRY_BASE_MS: z.coerce
+    .number({ error: 'a whole number of milliseconds from 10 to 60000' })
+    .int({ error: 'a whole number of milliseconds from 10 to 60000' })
+    .min(10, { error: 'a whole number of milliseconds from 10 to 60000' })
+    .max(60_000, { error: 'a whole number of milliseconds from 10 to 60000' })
+    .default(1000),
   SHUTDOWN_TIMEOUT_MS: z.coerce
     .number({ error: 'a whole number of milliseconds from 100 to 600000' })
     .int({ error: 'a whole number of milliseconds from 100 to 600000' })
@@ -69,6 +75,8 @@ export interface Config {
   readonly twilioApiUrl: string;
   /** The largest inbound media file Parley downloads. */
   readonly mediaMaxBytes: number;
+  /** The outbox's first retry delay after a 429, 5xx or network error; then it doubles. */
+  readonly outboxRetryBaseMs: number;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -117,6 +125,7 @@ export function loadConfig(env: Env): Config {
     logLevel: v.LOG_LEVEL,
     twilioApiUrl: v.TWILIO_API_URL.replace(/\/+$/, ''),
     mediaMaxBytes: v.MEDIA_MAX_BYTES,
+    outboxRetryBaseMs: v.OUTBOX_RETRY_BASE_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
   });
 }

@@ -49,7 +49,14 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
     const mediaStore = new MediaStore(join(config.dataDir, 'media'));
 
     const dispatcher = startOutboxDispatcher(
-      { db, clients, secretBox, publicUrl: config.publicUrl, logger },
+      {
+        db,
+        clients,
+        secretBox,
+        publicUrl: config.publicUrl,
+        logger,
+        retryBaseMs: config.outboxRetryBaseMs,
+      },
       { ownsStore: store.kind === 'pglite' },
     );
     const media = startLoopWorker({

@@ -8,15 +8,19 @@ export interface LoopWorker extends Worker {
 
 /**
  * A worker that runs `tick` every `intervalMs`, and at once when woken. A tick that reports
- * it did a full batch of work runs again straight away. Ticks never overlap; stop() waits
+ * it did a full batch of work runs again straight away; one that names when work comes due
+ * runs again then. Ticks never overlap; stop() waits
  * for the running one.
  */
 export function startLoopWorker(options: {
   name: string;
   intervalMs: number;
   logger: FastifyBaseLogger;
-  /** Returns true when there may be more work right now. */
-  tick: () => Promise<boolean>;
+  /**
+   * Returns true when there may be more work right now, or the milliseconds until work is
+   * known to come due, when that is sooner than the interval.
+   */
+  tick: () => Promise<boolean | number>;
 }): LoopWorker {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -31,7 +35,7 @@ export function startLoopWorker(options: {
     }
     clearTimeout(timer);
     running = (async () => {
-      let more = false;
+      let more: boolean | number = false;
       try {
         more = await options.tick();
       } catch (error) {
@@ -39,11 +43,15 @@ export function startLoopWorker(options: {
       }
       running = undefined;
       if (stopped) return;
-      if (more || again) {
+      if (more === true || again) {
         again = false;
         setImmediate(run);
       } else {
-        timer = setTimeout(run, options.intervalMs);
+        const wait =
+          typeof more === 'number'
+            ? Math.min(Math.max(more, 0), options.intervalMs)
+            : options.intervalMs;
+        timer = setTimeout(run, wait);
       }
     })();
   };

@@ -19,6 +19,8 @@ export interface DispatcherDeps {
   secretBox: SecretBox;
   publicUrl: string;
   logger: FastifyBaseLogger;
+  /** First retry delay; each further one doubles, with jitter, up to 5 minutes. */
+  retryBaseMs: number;
 }
 
 /** A claimed outbox row with what sending it needs. */
@@ -32,16 +34,37 @@ interface Claim {
   body: string;
   accountId: string;
   messagingServiceSid: string | null;
-  /** How long until the sender's pacing slot for this message opens. */
-  waitMs: number;
+  /** When the sender's pacing slot for this message opens (epoch ms, this process's clock). */
+  dueAt: number;
+  /** Seconds this message holds its sender: segments / rate, with the margin. */
+  holdSeconds: number;
   claimedAt: Date;
 }
 
-/** How far ahead of its pacing slot a message may be claimed (it is sent at the slot). */
+/**
+ * How far ahead of its pacing slot a message may be claimed (it is sent at the slot): at
+ * most half a slot, so that the previous send has finished and moved the slot if it ran long.
+ */
 const LOOKAHEAD_MS = 500;
+/**
+ * Parley paces 5% under a sender's nominal rate, so that the few milliseconds by which a
+ * send can miss its slot never put more than the rate into any one-second window.
+ */
+const PACING_MARGIN = 1.05;
+/**
+ * Below this rate (segments per second) a sender has one send in flight at a time: the
+ * next starts only after the previous answered, so a slow request can never let two reach
+ * Twilio closer than the rate allows. Faster senders (short codes, WhatsApp) pipeline.
+ */
+const PIPELINE_MIN_RATE = 10;
 const MAX_ATTEMPTS = 8;
-/** A row left `sending` this long by a live instance is presumed abandoned. */
-export const SENDING_LEASE_MS = 60_000;
+/** Lateness that the pacing margin absorbs without moving the sender's next slot. */
+const LATE_TOLERANCE_MS = 10;
+/**
+ * A row left `sending` this long is presumed abandoned by a dead process: a send takes at
+ * most the Twilio client's 15 s timeout after its slot.
+ */
+export const SENDING_LEASE_MS = 20_000;
 
 /**
  * Claims the next due message whose sender has a pacing slot within the lookahead, books
@@ -77,13 +100,15 @@ export async function claimNextOutbound(db: Db): Promise<Claim | undefined> {
           JOIN messages m ON m.id = o.message_id
           JOIN numbers n ON n.id = m.number_id
           WHERE o.state = 'pending' AND o.next_attempt_at <= now()
-            AND s.next_at <= now() + make_interval(secs => ${LOOKAHEAD_MS / 1000})
+            AND s.next_at <= now() + make_interval(secs => least(${LOOKAHEAD_MS / 1000}, 0.5 / s.rate))
+            AND (s.rate >= ${PIPELINE_MIN_RATE} OR NOT EXISTS (
+              SELECT 1 FROM outbox x WHERE x.sender = o.sender AND x.state = 'sending'))
           ORDER BY o.next_attempt_at, o.created_at
           LIMIT 1
           FOR UPDATE OF o, s SKIP LOCKED`,
     );
     if (!row) return undefined;
-    const holdSeconds = (row.segments ?? 1) / row.rate;
+    const holdSeconds = ((row.segments ?? 1) / row.rate) * PACING_MARGIN;
     await tx.execute(
       sql`UPDATE senders SET next_at = greatest(next_at, now()) + make_interval(secs => ${holdSeconds})
           WHERE sender = ${row.sender}`,
@@ -102,7 +127,8 @@ export async function claimNextOutbound(db: Db): Promise<Claim | undefined> {
       body: row.body,
       accountId: row.account_id,
       messagingServiceSid: row.messaging_service_sid,
-      waitMs: Number(row.wait_ms),
+      dueAt: Date.now() + Number(row.wait_ms),
+      holdSeconds,
       claimedAt: new Date(row.claimed_at),
     };
   });
@@ -120,13 +146,12 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
     });
     return;
   }
-  if (claim.waitMs > 0) await delay(claim.waitMs);
   let client: TwilioClient;
   try {
     client = await deps.clients.forAccount(claim.accountId);
   } catch (error) {
     deps.logger.error({ err: error, accountId: claim.accountId }, 'no Twilio client for account');
-    await retryLater(deps.db, claim, 'the Twilio account credentials cannot be read');
+    await retryLater(deps, claim, 'the Twilio account credentials cannot be read');
     return;
   }
   const attachments = await deps.db
@@ -134,6 +159,17 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
     .from(media)
     .where(eq(media.messageId, claim.messageId))
     .orderBy(media.position);
+  // Everything slow is done: now wait for the slot, so the send itself is on time.
+  const wait = claim.dueAt - Date.now();
+  if (wait > 0) await delay(wait);
+  else if (wait < -LATE_TOLERANCE_MS) {
+    // Sent late (a busy store or event loop): the sender's next slot counts from now, so a
+    // punctual next message cannot follow this one closer than the rate allows.
+    await deps.db.execute(
+      sql`UPDATE senders SET next_at = greatest(next_at, clock_timestamp() + make_interval(secs => ${claim.holdSeconds}))
+          WHERE sender = ${claim.sender}`,
+    );
+  }
   try {
     const created = await client.messages.create({
       to: claim.to,
@@ -159,7 +195,7 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
         },
         'send failed; will retry',
       );
-      await retryLater(deps.db, claim, failure.message);
+      await retryLater(deps, claim, failure.message);
     } else {
       await finish(deps.db, claim, {
         failed: { code: failure.code, message: reasonFor(failure.code, failure.message) },
@@ -175,6 +211,12 @@ async function finish(
 ): Promise<void> {
   await db.transaction(async (tx) => {
     if ('sid' in outcome) {
+      // Twilio counts a send when the request reaches it, somewhere before the answer came:
+      // the next send from this sender waits a whole slot (without the margin) from now.
+      await tx.execute(
+        sql`UPDATE senders SET next_at = greatest(next_at, clock_timestamp() + make_interval(secs => ${claim.holdSeconds / PACING_MARGIN}))
+            WHERE sender = ${claim.sender}`,
+      );
       await tx
         .update(messages)
         .set({ twilioSid: outcome.sid })
@@ -200,10 +242,11 @@ async function finish(
   });
 }
 
-async function retryLater(db: Db, claim: Claim, error: string): Promise<void> {
-  // Exponential backoff with full jitter: 1 s, 2 s, 4 s … capped at 5 minutes.
-  const backoffMs = Math.min(300_000, 1000 * 2 ** (claim.attempts - 1)) * (0.5 + Math.random());
-  await db
+async function retryLater(deps: DispatcherDeps, claim: Claim, error: string): Promise<void> {
+  // Exponential backoff with jitter: base, 2 × base, 4 × base … capped at 5 minutes.
+  const backoffMs =
+    Math.min(300_000, deps.retryBaseMs * 2 ** (claim.attempts - 1)) * (0.5 + Math.random());
+  await deps.db
     .update(outbox)
     .set({ state: 'pending', nextAttemptAt: new Date(Date.now() + backoffMs), lastError: error })
     .where(eq(outbox.id, claim.outboxId));
@@ -248,7 +291,8 @@ export async function reconcileSending(deps: DispatcherDeps, all: boolean): Prom
       body: row.body,
       accountId: row.account_id,
       messagingServiceSid: row.messaging_service_sid,
-      waitMs: 0,
+      dueAt: Date.now(),
+      holdSeconds: 0,
       claimedAt: new Date(row.claimed_at),
     };
     const client = await deps.clients.forAccount(claim.accountId);
@@ -297,9 +341,20 @@ async function findOnTwilio(
   return undefined;
 }
 
+/** Milliseconds until a sender with due messages may be claimed again, if any is waiting. */
+async function msUntilNextSlot(db: Db): Promise<boolean | number> {
+  const [row] = await queryRows<{ wait_ms: number | null }>(
+    db,
+    sql`SELECT (extract(epoch FROM min(s.next_at - make_interval(secs => least(${LOOKAHEAD_MS / 1000}, 0.5 / s.rate))) - now()) * 1000)::float8 AS wait_ms
+        FROM senders s
+        WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.sender = s.sender AND o.state = 'pending' AND o.next_attempt_at <= now())`,
+  );
+  return row?.wait_ms === null || row?.wait_ms === undefined ? false : Number(row.wait_ms);
+}
+
 /** How many sends one instance keeps in flight, across all senders. */
 const MAX_IN_FLIGHT = 64;
-const RECONCILE_EVERY_MS = 30_000;
+const RECONCILE_EVERY_MS = 5_000;
 
 /**
  * The outbox dispatcher of one instance: keeps up to MAX_IN_FLIGHT sends going, each at its
@@ -326,7 +381,7 @@ export function startOutboxDispatcher(
       }
       while (inFlight.size < MAX_IN_FLIGHT) {
         const claim = await claimNextOutbound(deps.db);
-        if (!claim) break;
+        if (!claim) return msUntilNextSlot(deps.db);
         const sending: Promise<void> = sendClaimed(deps, claim)
           .catch((error: unknown) =>
             deps.logger.error({ err: error, messageId: claim.messageId }, 'dispatch failed'),

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { type AccountView, createAccount } from '../../src/admin/accounts.js';
 import { createNumber, type NumberRow, WEBHOOK_PATH } from '../../src/admin/numbers.js';
 import { type Config, loadConfig } from '../../src/config.js';
-import { type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
+import { startEmulator } from '../../src/emulator/index.js';
 import { createFlow, type Flow, type FlowInput } from '../../src/flows/flows.js';
 import { createLogger } from '../../src/logger.js';
 import { type RunningParley, startParley } from '../../src/parley.js';
 import { phoneNumber } from './factories.js';
+import { spawnTs, waitForOutput } from './processes.js';
 import { createTestDatabase, dropTestDatabase, TEST_DATABASE_URL } from './store.js';
 
 /** A port nobody listens on now, so PUBLIC_URL can be known before Parley listens. */
@@ -29,10 +30,33 @@ export interface HandsetMessage {
   media: { url: string; contentType: string }[];
 }
 
+/** The emulator as Parley's tests use it: a base URL, in this process or another. */
+export interface Emulator {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The emulator in a process of its own (`parley emulator`), for tests that time what
+ * reaches Twilio: in this process it would share an event loop with Parley and its store.
+ */
+async function emulatorProcess(): Promise<Emulator> {
+  const child = spawnTs('src/cli.ts', ['emulator', '--port', String(await freePort())], {});
+  const [, url] = await waitForOutput(child, /listening on (\S+)/);
+  return {
+    url: url!,
+    close: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 /** Parley running against the Twilio emulator, on a fresh store (PGlite or PostgreSQL). */
 export class Stack {
   private constructor(
-    readonly emulator: RunningEmulator,
+    readonly emulator: Emulator,
     readonly parley: RunningParley,
     readonly config: Config,
     readonly twilio: { sid: string; authToken: string },
@@ -40,8 +64,18 @@ export class Stack {
     private readonly databaseUrl: string | undefined,
   ) {}
 
-  static async start(env: Record<string, string> = {}): Promise<Stack> {
-    const emulator = await startEmulator({ statusDelaysMs: { sending: 5, sent: 5, delivered: 5 } });
+  static async start(
+    env: Record<string, string> = {},
+    options: { emulatorProcess?: boolean } = {},
+  ): Promise<Stack> {
+    const emulator = options.emulatorProcess
+      ? await emulatorProcess()
+      : await startEmulator({ statusDelaysMs: { sending: 5, sent: 5, delivered: 5 } });
+    if (options.emulatorProcess) {
+      await call(emulator, 'POST', '/_emulator/settings', {
+        statusDelaysMs: { sending: 5, sent: 5, delivered: 5 },
+      });
+    }
     const port = await freePort();
     const databaseUrl = TEST_DATABASE_URL ? await createTestDatabase() : undefined;
     const config = loadConfig({
@@ -160,7 +194,7 @@ export class Stack {
 }
 
 async function call(
-  emulator: RunningEmulator,
+  emulator: Emulator,
   method: string,
   path: string,
   body?: unknown,

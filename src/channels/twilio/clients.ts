@@ -16,9 +16,13 @@ export class TwilioClients {
   forAccount(accountId: string): Promise<TwilioClient> {
     let client = this.#clients.get(accountId);
     if (!client) {
-      client = getAccountCredentials(this.db, this.secretBox, accountId).then((credentials) =>
-        createTwilioClient(credentials, this.apiUrl),
-      );
+      client = getAccountCredentials(this.db, this.secretBox, accountId).then((credentials) => {
+        const created = createTwilioClient(credentials, this.apiUrl);
+        // The library loads its API modules on first use; load them now, not inside the first
+        // paced send, where the delay would shift that send off its slot.
+        void created.messages;
+        return created;
+      });
       client.catch(() => this.#clients.delete(accountId));
       this.#clients.set(accountId, client);
     }
