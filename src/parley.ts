@@ -48,17 +48,14 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
     const clients = new TwilioClients(db, secretBox, config.twilioApiUrl);
     const mediaStore = new MediaStore(join(config.dataDir, 'media'));
 
-    const dispatcher = startOutboxDispatcher(
-      {
-        db,
-        clients,
-        secretBox,
-        publicUrl: config.publicUrl,
-        logger,
-        retryBaseMs: config.outboxRetryBaseMs,
-      },
-      { ownsStore: store.kind === 'pglite' },
-    );
+    const dispatcher = startOutboxDispatcher({
+      db,
+      clients,
+      secretBox,
+      publicUrl: config.publicUrl,
+      logger,
+      retryBaseMs: config.outboxRetryBaseMs,
+    });
     const media = startLoopWorker({
       name: 'media-downloads',
       intervalMs: 1000,

@@ -253,12 +253,13 @@ async function retryLater(deps: DispatcherDeps, claim: Claim, error: string): Pr
 }
 
 /**
- * Settles rows left `sending` by a process that died mid-send (all of them when `all`, for
- * an embedded store this process owns; else those past the lease). Twilio's Messages API is
- * not idempotent, so each is looked up on Twilio first — by recipient, sender and time —
- * and only resent when Twilio has no such message.
+ * Settles rows left `sending` past the lease by a process that died mid-send. Twilio's
+ * Messages API is not idempotent, so each is looked up on Twilio first — by recipient,
+ * sender and time — and only resent when Twilio has no such message. The lease outlasts
+ * the client's timeout, so a request still travelling when its sender died has landed (or
+ * never will) before the row is looked up; this holds for the embedded store too.
  */
-export async function reconcileSending(deps: DispatcherDeps, all: boolean): Promise<number> {
+export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
   const stale = await queryRows<{
     outbox_id: string;
     message_id: string;
@@ -278,7 +279,7 @@ export async function reconcileSending(deps: DispatcherDeps, all: boolean): Prom
         JOIN messages m ON m.id = o.message_id
         JOIN numbers n ON n.id = m.number_id
         WHERE o.state = 'sending'
-          ${all ? sql`` : sql`AND o.claimed_at < now() - make_interval(secs => ${SENDING_LEASE_MS / 1000})`}`,
+          AND o.claimed_at < now() - make_interval(secs => ${SENDING_LEASE_MS / 1000})`,
   );
   for (const row of stale) {
     const claim: Claim = {
@@ -359,16 +360,13 @@ const RECONCILE_EVERY_MS = 5_000;
 /**
  * The outbox dispatcher of one instance: keeps up to MAX_IN_FLIGHT sends going, each at its
  * sender's pacing slot, so a backlog on one long code never holds up another sender.
- * `ownsStore`: the embedded store belongs to this process alone, so every row left
- * `sending` at start is an orphan of a previous run and is reconciled at once.
  */
 export function startOutboxDispatcher(
   deps: DispatcherDeps,
-  options: { ownsStore: boolean; pollMs?: number },
+  options: { pollMs?: number } = {},
 ): LoopWorker {
   const inFlight = new Set<Promise<void>>();
   let reconciledAt = 0;
-  let firstReconcile = true;
   const worker = startLoopWorker({
     name: 'outbox-dispatcher',
     intervalMs: options.pollMs ?? 100,
@@ -376,8 +374,7 @@ export function startOutboxDispatcher(
     tick: async () => {
       if (Date.now() - reconciledAt > RECONCILE_EVERY_MS) {
         reconciledAt = Date.now();
-        await reconcileSending(deps, firstReconcile && options.ownsStore);
-        firstReconcile = false;
+        await reconcileSending(deps);
       }
       while (inFlight.size < MAX_IN_FLIGHT) {
         const claim = await claimNextOutbound(deps.db);
