@@ -13,7 +13,7 @@ import {
 import type { InboundKicks } from './inbound/webhooks.routes.js';
 import { downloadNextMedia } from './media/media-downloads.js';
 import { MediaStore } from './media/media-store.js';
-import { startOutboxDispatcher } from './outbound/dispatcher.js';
+import { SendSpacing, startOutboxDispatcher } from './outbound/dispatcher.js';
 import { buildServer } from './server.js';
 import { startLoopWorker } from './worker-loop.js';
 
@@ -55,6 +55,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       publicUrl: config.publicUrl,
       logger,
       retryBaseMs: config.outboxRetryBaseMs,
+      spacing: new SendSpacing(),
     });
     const media = startLoopWorker({
       name: 'media-downloads',

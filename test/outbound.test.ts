@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession } from '../src/auth/sessions.js';
 import { createUser } from '../src/auth/users.js';
 import { conversations, messages } from '../src/db/schema.js';
-import { enqueueOutbound } from '../src/outbound/outbox.js';
 import { phoneNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
 

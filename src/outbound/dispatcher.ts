@@ -6,8 +6,7 @@ import type { SecretBox } from '../admin/secret-box.js';
 import { describeTwilioError, type TwilioClient } from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
 import { isRetryable, reasonFor } from '../channels/twilio/error-codes.js';
-import { isOptedOut } from '../consent/consent.js';
-import { media, messages, outbox } from '../db/schema.js';
+import { messages, outbox } from '../db/schema.js';
 import { type Db, queryRows } from '../db/store.js';
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
 import { signedMediaUrl } from './attachments.js';
@@ -21,6 +20,28 @@ export interface DispatcherDeps {
   logger: FastifyBaseLogger;
   /** First retry delay; each further one doubles, with jitter, up to 5 minutes. */
   retryBaseMs: number;
+  spacing: SendSpacing;
+}
+
+/**
+ * The moment this process last started a send per sender. Slots booked in the database are
+ * spaced; this keeps the sends that actually leave this process spaced too when timers fire
+ * late together.
+ */
+export class SendSpacing {
+  readonly #lastStart = new Map<string, number>();
+
+  async take(sender: string, intervalMs: number): Promise<void> {
+    for (;;) {
+      const earliest = (this.#lastStart.get(sender) ?? 0) + intervalMs;
+      const now = Date.now();
+      if (now >= earliest) {
+        this.#lastStart.set(sender, now);
+        return;
+      }
+      await delay(earliest - now);
+    }
+  }
 }
 
 /** A claimed outbox row with what sending it needs. */
@@ -38,12 +59,19 @@ interface Claim {
   dueAt: number;
   /** Seconds this message holds its sender: segments / rate, with the margin. */
   holdSeconds: number;
+  /** A fast sender, with several sends in flight (see PIPELINE_MIN_RATE). */
+  pipelined: boolean;
+  /** The recipient opted out of this sender since the message was queued. */
+  optedOut: boolean;
+  /** The message's attachments, in order. */
+  mediaIds: string[];
   claimedAt: Date;
 }
 
 /**
- * How far ahead of its pacing slot a message may be claimed (it is sent at the slot): at
- * most half a slot, so that the previous send has finished and moved the slot if it ran long.
+ * How far ahead of its pacing slot a message may be claimed (it is sent at the slot). A
+ * slow sender's is at most half a slot, so that its previous send has answered, and moved
+ * the slot if it ran long, before the next is claimed.
  */
 const LOOKAHEAD_MS = 500;
 /**
@@ -66,18 +94,45 @@ const LATE_TOLERANCE_MS = 10;
  */
 export const SENDING_LEASE_MS = 20_000;
 
+/** How many messages of one sender a claim may take at once. */
+const MAX_BATCH = 50;
+
 /**
- * Claims the next due message whose sender has a pacing slot within the lookahead, books
- * that slot (segments / rate seconds) and marks the row `sending`, in one transaction. The
- * sender's row lock makes the slot booking safe across instances; SKIP LOCKED lets other
- * dispatchers move on to other senders meanwhile.
+ * Claims due messages of one sender whose pacing slots open within the lookahead, books
+ * those slots (segments / rate seconds each) and marks the rows `sending`, in one
+ * transaction. The sender's row lock makes the booking safe across instances; SKIP LOCKED
+ * lets other dispatchers take other senders meanwhile. The sender chosen is the one whose
+ * next slot comes first, so every sender stays busy.
  */
-export async function claimNextOutbound(db: Db): Promise<Claim | undefined> {
+export async function claimOutbound(db: Db): Promise<Claim[]> {
   return db.transaction(async (tx) => {
-    const [row] = await queryRows<{
+    const lookahead = sql`make_interval(secs => CASE WHEN s.rate >= ${PIPELINE_MIN_RATE}
+      THEN ${LOOKAHEAD_MS / 1000} ELSE least(${LOOKAHEAD_MS / 1000}, 0.5 / s.rate) END)`;
+    const [sender] = await queryRows<{
+      sender: string;
+      rate: number;
+      start_ms: number;
+      now_ms: number;
+    }>(
+      tx,
+      sql`SELECT s.sender, s.rate,
+                 extract(epoch FROM greatest(s.next_at, now())) * 1000 AS start_ms,
+                 extract(epoch FROM now()) * 1000 AS now_ms
+          FROM senders s
+          WHERE s.next_at <= now() + ${lookahead}
+            AND EXISTS (SELECT 1 FROM outbox o WHERE o.sender = s.sender
+                          AND o.state = 'pending' AND o.next_attempt_at <= now())
+            AND (s.rate >= ${PIPELINE_MIN_RATE} OR NOT EXISTS (
+              SELECT 1 FROM outbox x WHERE x.sender = s.sender AND x.state = 'sending'))
+          ORDER BY s.next_at
+          LIMIT 1
+          FOR UPDATE SKIP LOCKED`,
+    );
+    if (!sender) return [];
+    const pipelined = sender.rate >= PIPELINE_MIN_RATE;
+    const rows = await queryRows<{
       outbox_id: string;
       message_id: string;
-      sender: string;
       attempts: number;
       to_address: string;
       from_address: string;
@@ -85,52 +140,67 @@ export async function claimNextOutbound(db: Db): Promise<Claim | undefined> {
       segments: number | null;
       account_id: string;
       messaging_service_sid: string | null;
-      rate: number;
-      wait_ms: number;
-      claimed_at: Date;
+      opted_out: boolean;
+      media_ids: string[] | null;
     }>(
       tx,
-      sql`SELECT o.id AS outbox_id, o.message_id, o.sender, o.attempts, m.to_address,
-                 m.from_address, m.body, m.segments, n.account_id, n.messaging_service_sid,
-                 s.rate,
-                 greatest(0, extract(epoch FROM (s.next_at - now())) * 1000)::float8 AS wait_ms,
-                 now() AS claimed_at
+      sql`SELECT o.id AS outbox_id, o.message_id, o.attempts, m.to_address, m.from_address,
+                 m.body, m.segments, n.account_id, n.messaging_service_sid,
+                 EXISTS (SELECT 1 FROM consents c JOIN contacts k ON k.id = c.contact_id
+                         WHERE k.address = m.to_address AND c.sender = o.sender AND c.opted_out)
+                   AS opted_out,
+                 (SELECT array_agg(x.id ORDER BY x.position) FROM media x WHERE x.message_id = m.id)
+                   AS media_ids
           FROM outbox o
-          JOIN senders s ON s.sender = o.sender
           JOIN messages m ON m.id = o.message_id
           JOIN numbers n ON n.id = m.number_id
-          WHERE o.state = 'pending' AND o.next_attempt_at <= now()
-            AND s.next_at <= now() + make_interval(secs => least(${LOOKAHEAD_MS / 1000}, 0.5 / s.rate))
-            AND (s.rate >= ${PIPELINE_MIN_RATE} OR NOT EXISTS (
-              SELECT 1 FROM outbox x WHERE x.sender = o.sender AND x.state = 'sending'))
+          WHERE o.sender = ${sender.sender} AND o.state = 'pending' AND o.next_attempt_at <= now()
           ORDER BY o.next_attempt_at, o.created_at
-          LIMIT 1
-          FOR UPDATE OF o, s SKIP LOCKED`,
+          LIMIT ${pipelined ? MAX_BATCH : 1}
+          FOR UPDATE OF o SKIP LOCKED`,
     );
-    if (!row) return undefined;
-    const holdSeconds = ((row.segments ?? 1) / row.rate) * PACING_MARGIN;
+    // Slots follow one another from the sender's next free moment; take those that open
+    // within the lookahead (always at least the first).
+    const nowMs = Number(sender.now_ms);
+    const horizon = nowMs + (pipelined ? LOOKAHEAD_MS : Math.min(LOOKAHEAD_MS, 500 / sender.rate));
+    let slot = Number(sender.start_ms);
+    const claims: Claim[] = [];
+    for (const row of rows) {
+      if (claims.length > 0 && slot > horizon) break;
+      const holdSeconds = ((row.segments ?? 1) / sender.rate) * PACING_MARGIN;
+      claims.push({
+        outboxId: row.outbox_id,
+        messageId: row.message_id,
+        sender: sender.sender,
+        attempts: row.attempts + 1,
+        to: row.to_address,
+        from: row.from_address,
+        body: row.body,
+        accountId: row.account_id,
+        messagingServiceSid: row.messaging_service_sid,
+        // Slots are epoch times on the database's clock; the hosts' clocks are NTP-synced,
+        // and converting through "time left" would add the transaction's own delay instead.
+        dueAt: slot,
+        holdSeconds,
+        pipelined,
+        optedOut: row.opted_out,
+        mediaIds: row.media_ids ?? [],
+        claimedAt: new Date(nowMs),
+      });
+      slot += holdSeconds * 1000;
+    }
+    if (claims.length === 0) return [];
+    const ids = claims.map((c) => c.outboxId);
     await tx.execute(
-      sql`UPDATE senders SET next_at = greatest(next_at, now()) + make_interval(secs => ${holdSeconds})
-          WHERE sender = ${row.sender}`,
+      sql`WITH booked AS (
+            UPDATE senders SET next_at = to_timestamp(${slot / 1000}) WHERE sender = ${sender.sender})
+          UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_at = now()
+          WHERE id IN (${sql.join(
+            ids.map((id) => sql`${id}`),
+            sql`, `,
+          )})`,
     );
-    await tx
-      .update(outbox)
-      .set({ state: 'sending', attempts: row.attempts + 1, claimedAt: new Date(row.claimed_at) })
-      .where(eq(outbox.id, row.outbox_id));
-    return {
-      outboxId: row.outbox_id,
-      messageId: row.message_id,
-      sender: row.sender,
-      attempts: row.attempts + 1,
-      to: row.to_address,
-      from: row.from_address,
-      body: row.body,
-      accountId: row.account_id,
-      messagingServiceSid: row.messaging_service_sid,
-      dueAt: Date.now() + Number(row.wait_ms),
-      holdSeconds,
-      claimedAt: new Date(row.claimed_at),
-    };
+    return claims;
   });
 }
 
@@ -140,7 +210,7 @@ export async function claimNextOutbound(db: Db): Promise<Claim | undefined> {
  * readable failure at once for what Twilio rejected for good.
  */
 export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<void> {
-  if (await isOptedOut(deps.db, claim.to, claim.sender)) {
+  if (claim.optedOut) {
     await finish(deps.db, claim, {
       failed: { code: 21610, message: reasonFor(21610, 'opted out') },
     });
@@ -154,15 +224,12 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
     await retryLater(deps, claim, 'the Twilio account credentials cannot be read');
     return;
   }
-  const attachments = await deps.db
-    .select({ id: media.id })
-    .from(media)
-    .where(eq(media.messageId, claim.messageId))
-    .orderBy(media.position);
   // Everything slow is done: now wait for the slot, so the send itself is on time.
   const wait = claim.dueAt - Date.now();
   if (wait > 0) await delay(wait);
-  else if (wait < -LATE_TOLERANCE_MS) {
+  // Timers that a busy event loop fired late fire together; space their sends again.
+  await deps.spacing.take(claim.sender, (claim.holdSeconds * 1000) / PACING_MARGIN);
+  if (wait < -LATE_TOLERANCE_MS) {
     // Sent late (a busy store or event loop): the sender's next slot counts from now, so a
     // punctual next message cannot follow this one closer than the rate allows.
     await deps.db.execute(
@@ -174,8 +241,8 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
     const created = await client.messages.create({
       to: claim.to,
       body: claim.body,
-      ...(attachments.length > 0 && {
-        mediaUrl: attachments.map((a) => signedMediaUrl(deps.secretBox, deps.publicUrl, a.id)),
+      ...(claim.mediaIds.length > 0 && {
+        mediaUrl: claim.mediaIds.map((id) => signedMediaUrl(deps.secretBox, deps.publicUrl, id)),
       }),
       statusCallback: `${deps.publicUrl}${STATUS_CALLBACK_PATH}`,
       ...(claim.messagingServiceSid
@@ -210,13 +277,15 @@ async function finish(
   outcome: { sid: string; status: string } | { failed: { code: number | null; message: string } },
 ): Promise<void> {
   await db.transaction(async (tx) => {
-    if ('sid' in outcome) {
+    if ('sid' in outcome && !claim.pipelined) {
       // Twilio counts a send when the request reaches it, somewhere before the answer came:
       // the next send from this sender waits a whole slot (without the margin) from now.
       await tx.execute(
         sql`UPDATE senders SET next_at = greatest(next_at, clock_timestamp() + make_interval(secs => ${claim.holdSeconds / PACING_MARGIN}))
             WHERE sender = ${claim.sender}`,
       );
+    }
+    if ('sid' in outcome) {
       await tx
         .update(messages)
         .set({ twilioSid: outcome.sid })
@@ -294,6 +363,9 @@ export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
       messagingServiceSid: row.messaging_service_sid,
       dueAt: Date.now(),
       holdSeconds: 0,
+      pipelined: true,
+      optedOut: false,
+      mediaIds: [],
       claimedAt: new Date(row.claimed_at),
     };
     const client = await deps.clients.forAccount(claim.accountId);
@@ -346,7 +418,7 @@ async function findOnTwilio(
 async function msUntilNextSlot(db: Db): Promise<boolean | number> {
   const [row] = await queryRows<{ wait_ms: number | null }>(
     db,
-    sql`SELECT (extract(epoch FROM min(s.next_at - make_interval(secs => least(${LOOKAHEAD_MS / 1000}, 0.5 / s.rate))) - now()) * 1000)::float8 AS wait_ms
+    sql`SELECT (extract(epoch FROM min(s.next_at - make_interval(secs => CASE WHEN s.rate >= ${PIPELINE_MIN_RATE} THEN ${LOOKAHEAD_MS / 1000} ELSE least(${LOOKAHEAD_MS / 1000}, 0.5 / s.rate) END)) - now()) * 1000)::float8 AS wait_ms
         FROM senders s
         WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.sender = s.sender AND o.state = 'pending' AND o.next_attempt_at <= now())`,
   );
@@ -354,7 +426,7 @@ async function msUntilNextSlot(db: Db): Promise<boolean | number> {
 }
 
 /** How many sends one instance keeps in flight, across all senders. */
-const MAX_IN_FLIGHT = 64;
+const MAX_IN_FLIGHT = 256;
 const RECONCILE_EVERY_MS = 5_000;
 
 /**
@@ -377,21 +449,24 @@ export function startOutboxDispatcher(
         await reconcileSending(deps);
       }
       while (inFlight.size < MAX_IN_FLIGHT) {
-        const claim = await claimNextOutbound(deps.db);
-        if (!claim) return msUntilNextSlot(deps.db);
-        const sending: Promise<void> = sendClaimed(deps, claim)
-          .catch((error: unknown) =>
-            deps.logger.error({ err: error, messageId: claim.messageId }, 'dispatch failed'),
-          )
-          .finally(() => {
-            inFlight.delete(sending);
-            worker.wake();
-          });
-        inFlight.add(sending);
+        const claims = await claimOutbound(deps.db);
+        if (claims.length === 0) return msUntilNextSlot(deps.db);
+        for (const claim of claims) startSending(claim);
       }
       return false;
     },
   });
+  function startSending(claim: Claim) {
+    const sending: Promise<void> = sendClaimed(deps, claim)
+      .catch((error: unknown) =>
+        deps.logger.error({ err: error, messageId: claim.messageId }, 'dispatch failed'),
+      )
+      .finally(() => {
+        inFlight.delete(sending);
+        worker.wake();
+      });
+    inFlight.add(sending);
+  }
   return {
     ...worker,
     stop: async () => {

@@ -11,7 +11,7 @@ type RequestOptions<TData> = RequestClient.RequestOptions<TData>;
 /** Sends the official client's requests for any *.twilio.com host to another base URL. */
 class RebasedRequestClient extends twilio.RequestClient {
   constructor(private readonly baseUrl: string) {
-    super({ timeout: 15_000 });
+    super({ timeout: 15_000, keepAlive: true });
   }
 
   override request<TData>(opts: RequestOptions<TData>) {
@@ -29,7 +29,7 @@ class RebasedRequestClient extends twilio.RequestClient {
 export function createTwilioClient(credentials: AccountCredentials, apiUrl: string): TwilioClient {
   const httpClient =
     apiUrl === TWILIO_API_URL
-      ? new twilio.RequestClient({ timeout: 15_000 })
+      ? new twilio.RequestClient({ timeout: 15_000, keepAlive: true })
       : new RebasedRequestClient(apiUrl);
   if (credentials.apiKeySid && credentials.apiKeySecret) {
     return twilio(credentials.apiKeySid, credentials.apiKeySecret, {

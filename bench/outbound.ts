@@ -1,0 +1,90 @@
+/**
+ * Outbox throughput against the senders' own limits: messages per second reaching Twilio
+ * (the emulator, in its own process) compared with the sum of the sender rates, and the
+ * highest one-second rate seen per sender. Embedded store by default; PostgreSQL with
+ * TEST_DATABASE_URL. Run: npx tsx bench/outbound.ts   (BENCH_SECONDS, default 10)
+ */
+import { enqueueOutbound } from '../src/outbound/outbox.js';
+import { phoneNumber } from '../test/helpers/factories.js';
+import { Stack } from '../test/helpers/stack.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SENDERS: { kind: 'long-code' | 'toll-free' | 'short-code'; rate: number; count: number }[] = [
+  { kind: 'long-code', rate: 1, count: 3 },
+  { kind: 'toll-free', rate: 3, count: 2 },
+  { kind: 'short-code', rate: 100, count: 2 },
+];
+
+const stack = await Stack.start({ LOG_LEVEL: 'error' }, { emulatorProcess: true });
+try {
+  const senders = [];
+  let shortCode = 80_000;
+  for (const s of SENDERS) {
+    for (let i = 0; i < s.count; i++) {
+      const address =
+        s.kind === 'short-code'
+          ? String(shortCode++)
+          : s.kind === 'toll-free'
+            ? `+1888${String(Math.floor(Math.random() * 10_000_000)).padStart(7, '0')}`
+            : phoneNumber();
+      const { number } = await stack.addNumber({ kind: s.kind, address });
+      senders.push({ number, rate: s.rate });
+    }
+  }
+  const sumOfRates = senders.reduce((sum, s) => sum + s.rate, 0);
+  // Enough for every sender to be busy for the whole run.
+  const plan = senders.flatMap((s) =>
+    Array.from({ length: Math.ceil(s.rate * SECONDS) }, () => s.number),
+  );
+  await stack.db.transaction(async (tx) => {
+    for (const [i, number] of plan.entries()) {
+      await enqueueOutbound(tx, {
+        conversationId: null,
+        numberId: number.id,
+        to: phoneNumber(),
+        body: `bench ${i}`,
+        author: 'flow',
+      });
+    }
+  });
+  // Follow the emulator's log with long polls (a full listing each time would load it).
+  const bySid = new Map<
+    string,
+    { body: string; from: string | null; history: { atMs: number }[] }
+  >();
+  const deadline = Date.now() + SECONDS * 3000 + 30_000;
+  let cursor = 0;
+  while (bySid.size < plan.length && Date.now() < deadline) {
+    const page = (await stack.control('GET', `/_emulator/messages?after=${cursor}&wait=5000`)) as {
+      messages: { sid: string; body: string; from: string | null; history: { atMs: number }[] }[];
+      cursor: number;
+    };
+    cursor = page.cursor;
+    for (const m of page.messages)
+      if (m.body.startsWith('bench ') && !bySid.has(m.sid)) bySid.set(m.sid, m);
+  }
+  const arrivals = [...bySid.values()];
+  const times = arrivals.map((m) => m.history[0]!.atMs);
+  const span = (Math.max(...times) - Math.min(...times)) / 1000;
+  const lines = [
+    `bench/outbound — ${plan.length} messages over ${senders.length} senders, store ${stack.parley.store.kind}`,
+    `dispatched: ${(plan.length / span).toFixed(1)} msg/s over ${span.toFixed(2)} s; sum of sender rates ${sumOfRates} msg/s (ratio ${(plan.length / span / sumOfRates).toFixed(3)})`,
+    'highest one-second count per sender (limit in brackets):',
+  ];
+  for (const { number, rate } of senders) {
+    const sent = arrivals
+      .filter((m) => m.from === number.address)
+      .map((m) => m.history[0]!.atMs)
+      .sort((a, b) => a - b);
+    let highest = 0;
+    for (const start of sent)
+      highest = Math.max(highest, sent.filter((t) => t >= start && t < start + 1000).length);
+    lines.push(
+      `  ${number.kind.padEnd(10)} ${number.address.padEnd(13)} ${String(highest).padStart(4)} [${rate}]`,
+    );
+  }
+  lines.push(`RSS: ${(process.memoryUsage().rss / 1024 / 1024).toFixed(0)} MiB`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+} finally {
+  await stack.close();
+}
