@@ -5,6 +5,7 @@ import { createUser, ROLES, type Role } from './auth/users.js';
 import { type Config, ConfigError, loadConfig, readEnvFile } from './config.js';
 import { DataDirLockedError } from './db/lock.js';
 import { openStore } from './db/store.js';
+import { prepareDemo } from './demo.js';
 import { startEmulator } from './emulator/index.js';
 import { AppError } from './errors.js';
 import { createLogger } from './logger.js';
@@ -30,14 +31,34 @@ async function withStore<T>(
   }
 }
 
-async function start(): Promise<void> {
-  const cfg = config();
+async function start(options: { demo?: boolean; emulatorPort: string }): Promise<void> {
+  let cfg = config();
   const logger = createLogger(cfg.logLevel);
+  // The demo runs on the embedded store with the emulator; a server configuration never does.
+  const demo = options.demo === true && !cfg.databaseUrl;
+  if (options.demo && !demo)
+    logger.info('DATABASE_URL is set: starting without demo data or emulator');
+  const emulator = demo
+    ? await startEmulator({ port: Number(options.emulatorPort), host: cfg.host })
+    : undefined;
+  if (emulator) cfg = Object.freeze({ ...cfg, twilioApiUrl: emulator.url });
   const parley = await startParley(cfg, logger);
+  const logins = emulator
+    ? await prepareDemo(parley.store.db, parley.secretBox, emulator.url, cfg.publicUrl)
+    : [];
   process.stdout.write(
     `\nParley is running on ${parley.store.kind === 'pglite' ? `the embedded store in ${cfg.dataDir}` : 'PostgreSQL'}.\n` +
       `  API and health:  ${parley.url}/healthz\n` +
-      `  Twilio reaches:  ${cfg.publicUrl}\n\n`,
+      `  API reference:   ${parley.url}/openapi.json\n` +
+      `  Twilio reaches:  ${cfg.publicUrl}\n` +
+      (emulator
+        ? `  Twilio emulator: ${emulator.url} (phone page: ${emulator.url}/phone)\n` +
+          `  Demo numbers:    +15555550100, +18885550100\n` +
+          `  Demo users (passwords are new at every start):\n${logins
+            .map((l) => `    ${l.role.padEnd(10)} ${l.email.padEnd(20)} ${l.password}`)
+            .join('\n')}\n`
+        : '') +
+      '\n',
   );
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -52,16 +73,19 @@ async function start(): Promise<void> {
       process.exit(1);
     }, cfg.shutdownTimeoutMs);
     timer.unref();
-    parley.close().then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    parley
+      .close()
+      .then(() => emulator?.close())
+      .then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
@@ -147,6 +171,8 @@ const program = new Command()
 program
   .command('start')
   .description('run Parley: migrate, serve the API and webhooks until SIGTERM / SIGINT')
+  .option('--demo', 'with the Twilio emulator and demo data (ignored when DATABASE_URL is set)')
+  .option('--emulator-port <port>', 'port of the demo emulator', '4010')
   .action(start);
 
 program

@@ -13,6 +13,7 @@ import {
   listAccounts,
   newAccountSchema,
 } from './accounts.js';
+import { agentInput, agentPatch, createAgent, listAgents, updateAgent } from './agents.js';
 import {
   createNumber,
   getNumber,
@@ -23,6 +24,7 @@ import {
   updateNumber,
   WEBHOOK_PATH,
 } from './numbers.js';
+import { createQueue, getQueue, listQueues, queueInput, updateQueue } from './queues.js';
 import type { SecretBox } from './secret-box.js';
 
 export interface AdminDeps {
@@ -216,5 +218,78 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
       },
     },
     (request) => updateFlow(deps.db, request.params.id, request.body),
+  );
+
+  app.get('/api/admin/queues', { ...admin, schema: { tags: ['admin'], summary: 'Queues' } }, () =>
+    listQueues(deps.db),
+  );
+
+  app.post(
+    '/api/admin/queues',
+    {
+      ...admin,
+      schema: {
+        tags: ['admin'],
+        summary: 'Add a queue with its members and strategy',
+        body: queueInput,
+      },
+    },
+    async (request, reply) => reply.status(201).send(await createQueue(deps.db, request.body)),
+  );
+
+  app.get(
+    '/api/admin/queues/:id',
+    {
+      ...admin,
+      schema: { tags: ['admin'], summary: 'A queue with its members', params: idParams },
+    },
+    (request) => getQueue(deps.db, request.params.id),
+  );
+
+  app.patch(
+    '/api/admin/queues/:id',
+    {
+      ...admin,
+      schema: {
+        tags: ['admin'],
+        summary: 'Change a queue; memberIds replaces the members',
+        params: idParams,
+        body: queueInput.partial(),
+      },
+    },
+    (request) => updateQueue(deps.db, request.params.id, request.body),
+  );
+
+  app.get(
+    '/api/admin/agents',
+    { ...admin, schema: { tags: ['admin'], summary: 'Users with their routing profile' } },
+    () => listAgents(deps.db),
+  );
+
+  app.post(
+    '/api/admin/agents',
+    {
+      ...admin,
+      schema: {
+        tags: ['admin'],
+        summary: 'Add a user (agent, supervisor or admin)',
+        body: agentInput,
+      },
+    },
+    async (request, reply) => reply.status(201).send(await createAgent(deps.db, request.body)),
+  );
+
+  app.patch(
+    '/api/admin/agents/:id',
+    {
+      ...admin,
+      schema: {
+        tags: ['admin'],
+        summary: "Change a user's role, capacity, skills, languages, or disable them",
+        params: idParams,
+        body: agentPatch,
+      },
+    },
+    (request) => updateAgent(deps.db, request.params.id, request.body),
   );
 }

@@ -1,0 +1,69 @@
+import { asc, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { createUser, newUserSchema, type UserView } from '../auth/users.js';
+import { users } from '../db/schema.js';
+import type { Db, Executor } from '../db/store.js';
+import { AppError } from '../errors.js';
+
+const agentProfile = z.object({
+  capacitySms: z.number().int().min(0).max(50).optional(),
+  capacityWhatsapp: z.number().int().min(0).max(50).optional(),
+  skills: z.record(z.string(), z.number().int().min(0).max(10)).optional(),
+  languages: z.array(z.string().trim().min(2).max(10)).optional(),
+});
+
+export const agentInput = newUserSchema.extend(agentProfile.shape);
+export const agentPatch = agentProfile.extend({
+  name: z.string().trim().min(1).optional(),
+  role: newUserSchema.shape.role.optional(),
+  disabled: z.boolean().optional(),
+});
+export type AgentInput = z.infer<typeof agentInput>;
+
+const view = {
+  id: users.id,
+  email: users.email,
+  name: users.name,
+  role: users.role,
+  presence: users.presence,
+  capacitySms: users.capacitySms,
+  capacityWhatsapp: users.capacityWhatsapp,
+  skills: users.skills,
+  languages: users.languages,
+  disabledAt: users.disabledAt,
+};
+
+/** A user with an agent's routing profile; never the password hash. */
+export async function createAgent(db: Db, input: AgentInput): Promise<UserView> {
+  const { capacitySms, capacityWhatsapp, skills, languages, ...user } = input;
+  return db.transaction(async (tx) => {
+    const created = await createUser(tx, user);
+    await tx
+      .update(users)
+      .set({
+        ...(capacitySms !== undefined && { capacitySms }),
+        ...(capacityWhatsapp !== undefined && { capacityWhatsapp }),
+        ...(skills !== undefined && { skills }),
+        ...(languages !== undefined && { languages }),
+      })
+      .where(eq(users.id, created.id));
+    return created;
+  });
+}
+
+export async function updateAgent(db: Executor, id: string, patch: z.infer<typeof agentPatch>) {
+  const { disabled, ...fields } = patch;
+  const set = {
+    ...fields,
+    ...(disabled !== undefined && { disabledAt: disabled ? new Date() : null }),
+  };
+  const [row] = Object.keys(set).length
+    ? await db.update(users).set(set).where(eq(users.id, id)).returning(view)
+    : await db.select(view).from(users).where(eq(users.id, id));
+  if (!row) throw new AppError('not_found', `user ${id} does not exist`);
+  return row;
+}
+
+export async function listAgents(db: Executor) {
+  return db.select(view).from(users).orderBy(asc(users.name));
+}

@@ -1,0 +1,82 @@
+import { asc, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { queueMembers, queues, users } from '../db/schema.js';
+import type { Db, Executor } from '../db/store.js';
+import { AppError } from '../errors.js';
+
+export const queueInput = z.object({
+  name: z.string().trim().min(1, { error: 'name must not be empty' }),
+  strategy: z.enum(['longest-idle', 'round-robin', 'least-busy']).optional(),
+  priority: z.number().int().min(-100).max(100).optional(),
+  offerTimeoutSeconds: z.number().int().min(5).max(3600).optional(),
+  autoAccept: z.boolean().optional(),
+  maxWaitSeconds: z.number().int().min(10).nullable().optional(),
+  overflowQueueId: z.uuid().nullable().optional(),
+  overflowMessage: z.string().trim().max(1600).nullable().optional(),
+  requiredSkills: z.record(z.string(), z.number().int().min(0).max(10)).optional(),
+  language: z.string().trim().min(2).max(10).nullable().optional(),
+  offlineRequeueSeconds: z.number().int().min(0).nullable().optional(),
+  /** Replaces the members when given. */
+  memberIds: z.array(z.uuid()).optional(),
+});
+export type QueueInput = z.infer<typeof queueInput>;
+export type QueueRow = typeof queues.$inferSelect;
+
+export async function createQueue(
+  db: Db,
+  input: QueueInput,
+): Promise<QueueRow & { memberIds: string[] }> {
+  const { memberIds, ...fields } = input;
+  const id = await db.transaction(async (tx) => {
+    const [row] = await tx.insert(queues).values(fields).returning({ id: queues.id });
+    if (memberIds) await replaceMembers(tx, row!.id, memberIds);
+    return row!.id;
+  });
+  return getQueue(db, id);
+}
+
+export async function updateQueue(
+  db: Db,
+  id: string,
+  input: Partial<QueueInput>,
+): Promise<QueueRow & { memberIds: string[] }> {
+  const { memberIds, ...fields } = input;
+  await db.transaction(async (tx) => {
+    const [row] = Object.keys(fields).length
+      ? await tx.update(queues).set(fields).where(eq(queues.id, id)).returning({ id: queues.id })
+      : await tx.select({ id: queues.id }).from(queues).where(eq(queues.id, id));
+    if (!row) throw new AppError('not_found', `queue ${id} does not exist`);
+    if (memberIds) await replaceMembers(tx, id, memberIds);
+  });
+  return getQueue(db, id);
+}
+
+export async function getQueue(
+  db: Executor,
+  id: string,
+): Promise<QueueRow & { memberIds: string[] }> {
+  const [row] = await db.select().from(queues).where(eq(queues.id, id));
+  if (!row) throw new AppError('not_found', `queue ${id} does not exist`);
+  const members = await db
+    .select({ userId: queueMembers.userId })
+    .from(queueMembers)
+    .where(eq(queueMembers.queueId, id));
+  return { ...row, memberIds: members.map((m) => m.userId) };
+}
+
+export async function listQueues(db: Executor): Promise<QueueRow[]> {
+  return db.select().from(queues).orderBy(asc(queues.name));
+}
+
+async function replaceMembers(tx: Executor, queueId: string, memberIds: string[]): Promise<void> {
+  for (const userId of memberIds) {
+    const [user] = await tx.select({ id: users.id }).from(users).where(eq(users.id, userId));
+    if (!user) throw new AppError('bad_request', `user ${userId} does not exist`, 'memberIds');
+  }
+  await tx.delete(queueMembers).where(eq(queueMembers.queueId, queueId));
+  if (memberIds.length) {
+    await tx
+      .insert(queueMembers)
+      .values([...new Set(memberIds)].map((userId) => ({ queueId, userId })));
+  }
+}

@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { createAccount, getAccountCredentials, listAccounts } from './admin/accounts.js';
+import { createAgent } from './admin/agents.js';
+import { createNumber, listNumbers, WEBHOOK_PATH } from './admin/numbers.js';
+import { createQueue } from './admin/queues.js';
+import type { SecretBox } from './admin/secret-box.js';
+import { hashPassword } from './auth/passwords.js';
+import { users } from './db/schema.js';
+import type { Db } from './db/store.js';
+import { createFlow } from './flows/flows.js';
+
+const DEMO_ACCOUNT = 'Demo (Twilio emulator)';
+const DEMO_NUMBERS = ['+15555550100', '+18885550100'];
+const DEMO_AGENTS = [
+  { email: 'ada@demo.parley', name: 'Ada', role: 'agent' as const },
+  { email: 'grace@demo.parley', name: 'Grace', role: 'agent' as const },
+  { email: 'sam@demo.parley', name: 'Sam', role: 'supervisor' as const },
+  { email: 'admin@demo.parley', name: 'Admin', role: 'admin' as const },
+];
+
+export interface DemoLogin {
+  email: string;
+  role: string;
+  password: string;
+}
+
+/**
+ * Demo data on first start (an account, two numbers, a flow with hours and messages, a
+ * queue, agents), and on every start: the emulator taught the account and numbers again
+ * (it keeps nothing across restarts) and fresh passwords for the demo users.
+ */
+export async function prepareDemo(
+  db: Db,
+  secretBox: SecretBox,
+  emulatorUrl: string,
+  publicUrl: string,
+): Promise<DemoLogin[]> {
+  let account = (await listAccounts(db)).find((a) => a.name === DEMO_ACCOUNT);
+  if (!account) {
+    account = await createAccount(db, secretBox, {
+      name: DEMO_ACCOUNT,
+      accountSid: `AC${randomBytes(16).toString('hex')}`,
+      authToken: randomBytes(16).toString('hex'),
+    });
+    await seed(db, account.id);
+  }
+  const credentials = await getAccountCredentials(db, secretBox, account.id);
+  await control(emulatorUrl, '/_emulator/accounts', {
+    sid: credentials.accountSid,
+    authToken: credentials.authToken,
+    friendlyName: DEMO_ACCOUNT,
+  });
+  for (const number of await listNumbers(db)) {
+    if (number.accountId !== account.id) continue;
+    await control(emulatorUrl, '/_emulator/numbers', {
+      accountSid: credentials.accountSid,
+      phoneNumber: number.address,
+      kind: number.kind,
+      smsUrl: `${publicUrl}${WEBHOOK_PATH}`,
+    });
+  }
+
+  const logins: DemoLogin[] = [];
+  for (const agent of DEMO_AGENTS) {
+    const password = randomBytes(6).toString('base64url');
+    await db
+      .update(users)
+      .set({ passwordHash: await hashPassword(password) })
+      .where(eq(users.email, agent.email));
+    logins.push({ email: agent.email, role: agent.role, password });
+  }
+  return logins;
+}
+
+async function seed(db: Db, accountId: string): Promise<void> {
+  const members: string[] = [];
+  for (const agent of DEMO_AGENTS) {
+    const created = await createAgent(db, {
+      ...agent,
+      password: randomBytes(12).toString('base64url'),
+      capacitySms: 3,
+      languages: ['en'],
+    });
+    if (agent.role === 'agent') members.push(created.id);
+  }
+  const queue = await createQueue(db, {
+    name: 'Support',
+    strategy: 'longest-idle',
+    offerTimeoutSeconds: 30,
+    memberIds: members,
+  });
+  const flow = await createFlow(db, {
+    name: 'Support',
+    businessName: 'Parley Demo',
+    timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    queueId: queue.id,
+    // Open all day, so that a newcomer trying the demo at night still reaches an agent.
+    hours: [0, 1, 2, 3, 4, 5, 6].map((weekday) => ({
+      weekday,
+      opensAt: '00:00',
+      closesAt: '23:59',
+    })),
+    initialMessage: 'Thanks for texting {businessName}! An agent will be with you shortly.',
+    outOfHoursMessage: '{businessName} is closed right now. We will answer when we open.',
+    outOfHoursAction: 'queue',
+    queuePositionMessage: 'You are number {queuePosition} in line.',
+    finalMessage: 'Thanks for chatting with {businessName}. Text us anytime.',
+    helpMessage: '{businessName}: reply STOP to opt out, START to opt back in.',
+  });
+  for (const address of DEMO_NUMBERS) {
+    await createNumber(db, { accountId, address, flowId: flow.id, name: 'Demo' });
+  }
+}
+
+async function control(emulatorUrl: string, path: string, body: unknown): Promise<void> {
+  const response = await fetch(`${emulatorUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok)
+    throw new Error(`emulator refused ${path}: ${response.status} ${await response.text()}`);
+}

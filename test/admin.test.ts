@@ -1,0 +1,186 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signIn } from './helpers/app.js';
+import { phoneNumber } from './helpers/factories.js';
+import { Stack } from './helpers/stack.js';
+
+let stack: Stack;
+let admin: Record<string, string>;
+beforeAll(async () => {
+  stack = await Stack.start();
+  admin = {
+    ...(await signIn(stack.parley.store, 'admin')).headers,
+    'content-type': 'application/json',
+  };
+});
+afterAll(() => stack?.close());
+
+function api(method: string, path: string, headers: Record<string, string>, body?: unknown) {
+  return fetch(`${stack.parley.url}${path}`, {
+    method,
+    headers,
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+}
+
+describe('who may configure', () => {
+  it('admits admins only: 401 signed out, 403 for agents and supervisors', async () => {
+    const agent = (await signIn(stack.parley.store, 'agent')).headers;
+    const supervisor = (await signIn(stack.parley.store, 'supervisor')).headers;
+    for (const path of [
+      '/api/admin/accounts',
+      '/api/admin/numbers',
+      '/api/admin/flows',
+      '/api/admin/queues',
+      '/api/admin/agents',
+    ]) {
+      expect((await api('GET', path, {})).status).toBe(401);
+      expect((await api('GET', path, agent)).status).toBe(403);
+      expect((await api('GET', path, supervisor)).status).toBe(403);
+      expect((await api('GET', path, admin)).status).toBe(200);
+    }
+    const created = await api(
+      'POST',
+      '/api/admin/flows',
+      { ...supervisor, 'content-type': 'application/json' },
+      { name: 'x' },
+    );
+    expect(created.status).toBe(403);
+  });
+});
+
+describe('accounts', () => {
+  it('checks credentials against Twilio and never returns the token', async () => {
+    const twilio = (await stack.control('POST', '/_emulator/accounts', {})) as {
+      sid: string;
+      authToken: string;
+    };
+    const refused = await api('POST', '/api/admin/accounts', admin, {
+      name: 'Wrong',
+      accountSid: twilio.sid,
+      authToken: 'f'.repeat(32),
+    });
+    expect(refused.status).toBe(422);
+    const created = await api('POST', '/api/admin/accounts', admin, {
+      name: 'Right',
+      accountSid: twilio.sid,
+      authToken: twilio.authToken,
+    });
+    expect(created.status).toBe(201);
+    const text = await created.text();
+    expect(text).not.toContain(twilio.authToken);
+    const listed = await (await api('GET', '/api/admin/accounts', admin)).text();
+    expect(listed).toContain(twilio.sid);
+    expect(listed).not.toContain(twilio.authToken);
+  });
+});
+
+describe('numbers', () => {
+  it('validates the address, shows the URLs for Twilio, and sets them on the Twilio number', async () => {
+    const bad = await api('POST', '/api/admin/numbers', admin, {
+      accountId: stack.account.id,
+      address: 'call me',
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ field: 'address' });
+
+    const address = phoneNumber();
+    await stack.control('POST', '/_emulator/numbers', {
+      accountSid: stack.twilio.sid,
+      phoneNumber: address,
+    });
+    const created = await api('POST', '/api/admin/numbers', admin, {
+      accountId: stack.account.id,
+      address,
+    });
+    expect(created.status).toBe(201);
+    const number = (await created.json()) as {
+      id: string;
+      kind: string;
+      webhookUrl: string;
+      effectiveSendRate: number;
+    };
+    expect(number).toMatchObject({
+      kind: 'long-code',
+      effectiveSendRate: 1,
+      webhookUrl: `${stack.config.publicUrl}/webhooks/twilio/messages`,
+    });
+    const whatsapp = await api('POST', '/api/admin/numbers', admin, {
+      accountId: stack.account.id,
+      address: `whatsapp:${phoneNumber()}`,
+    });
+    expect(await whatsapp.json()).toMatchObject({ kind: 'whatsapp', effectiveSendRate: 80 });
+
+    const configured = await api(
+      'POST',
+      `/api/admin/numbers/${number.id}/configure-twilio`,
+      admin,
+      {},
+    );
+    expect(configured.status).toBe(200);
+    const numbers = (await stack.control('GET', '/_emulator/numbers')) as {
+      numbers: { phoneNumber?: string; phone_number?: string; smsUrl?: string; sms_url?: string }[];
+    };
+    const onTwilio = JSON.stringify(numbers).includes(
+      `${stack.config.publicUrl}/webhooks/twilio/messages`,
+    );
+    expect(onTwilio).toBe(true);
+  });
+});
+
+describe('flows and queues', () => {
+  it('keeps a flow with hours and holidays, and refuses a bad time zone naming the field', async () => {
+    const bad = await api('POST', '/api/admin/flows', admin, { name: 'x', timeZone: 'Mars/Base' });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ field: 'timeZone' });
+
+    const queue = (await (
+      await api('POST', '/api/admin/queues', admin, { name: 'Support', strategy: 'round-robin' })
+    ).json()) as { id: string };
+    const created = await api('POST', '/api/admin/flows', admin, {
+      name: 'Weekdays',
+      timeZone: 'Europe/Paris',
+      queueId: queue.id,
+      initialMessage: 'Hello from {businessName}',
+      hours: [{ weekday: 1, opensAt: '09:00', closesAt: '17:30' }],
+      holidays: [{ day: '2026-12-25', name: 'Christmas' }],
+    });
+    expect(created.status).toBe(201);
+    const flow = (await created.json()) as { id: string };
+    const patched = await api('PATCH', `/api/admin/flows/${flow.id}`, admin, {
+      hours: [
+        { weekday: 1, opensAt: '08:00', closesAt: '12:00' },
+        { weekday: 2, opensAt: '08:00', closesAt: '12:00' },
+      ],
+    });
+    expect(await patched.json()).toMatchObject({
+      queueId: queue.id,
+      hours: [
+        { weekday: 1, opensAt: '08:00', closesAt: '12:00' },
+        { weekday: 2, opensAt: '08:00', closesAt: '12:00' },
+      ],
+      holidays: [{ day: '2026-12-25', name: 'Christmas' }],
+    });
+  });
+
+  it('adds agents with capacity and puts them in a queue', async () => {
+    const agent = await api('POST', '/api/admin/agents', admin, {
+      email: `ana-${Date.now()}@example.com`,
+      name: 'Ana',
+      role: 'agent',
+      password: 'correct horse battery',
+      capacitySms: 5,
+      languages: ['en', 'es'],
+    });
+    expect(agent.status).toBe(201);
+    const { id } = (await agent.json()) as { id: string };
+    const queue = await api('POST', '/api/admin/queues', admin, {
+      name: 'Spanish',
+      language: 'es',
+      memberIds: [id],
+    });
+    expect(await queue.json()).toMatchObject({ language: 'es', memberIds: [id] });
+    const listed = await (await api('GET', '/api/admin/agents', admin)).text();
+    expect(listed).toContain('"capacitySms":5');
+    expect(listed).not.toContain('password');
+  });
+});
