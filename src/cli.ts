@@ -149,6 +149,9 @@ function checkConfig(): void {
     ['DATABASE_URL', cfg.databaseUrl ? redactUrl(cfg.databaseUrl) : '(embedded PGlite store)'],
     ['APP_SECRET', cfg.appSecret ? '(set)' : '(generated and kept in DATA_DIR)'],
     ['LOG_LEVEL', cfg.logLevel],
+    ['TWILIO_API_URL', cfg.twilioApiUrl],
+    ['MEDIA_MAX_BYTES', String(cfg.mediaMaxBytes)],
+    ['OUTBOX_RETRY_BASE_MS', String(cfg.outboxRetryBaseMs)],
     ['SHUTDOWN_TIMEOUT_MS', String(cfg.shutdownTimeoutMs)],
   ];
   process.stdout.write(
