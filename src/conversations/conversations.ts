@@ -111,7 +111,7 @@ export async function closeConversation(
 ): Promise<boolean> {
   const [closed] = await tx
     .update(conversations)
-    .set({ state: 'closed', closedAt: new Date(), closeReason: close.reason })
+    .set({ state: 'closed', closedAt: new Date(), closeReason: close.reason, flowDueAt: null })
     .where(and(eq(conversations.id, conversationId), ne(conversations.state, 'closed')))
     .returning({
       numberId: conversations.numberId,

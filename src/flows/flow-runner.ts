@@ -204,7 +204,13 @@ export async function dueFlowConversations(db: Db, limit: number): Promise<strin
   const rows = await db
     .select({ id: conversations.id })
     .from(conversations)
-    .where(and(isNotNull(conversations.flowDueAt), lte(conversations.flowDueAt, new Date())))
+    .where(
+      and(
+        eq(conversations.state, 'flow'),
+        isNotNull(conversations.flowDueAt),
+        lte(conversations.flowDueAt, new Date()),
+      ),
+    )
     .orderBy(conversations.flowDueAt)
     .limit(limit);
   return rows.map((r) => r.id);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { flowHolidays, flowHours, flows, numbers, queues } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
 import { AppError } from '../errors.js';
-import { isValidTimeZone, type OpeningInterval } from './hours.js';
+import { isOpen, isValidTimeZone, type OpeningInterval } from './hours.js';
 
 const time = z
   .string()
@@ -126,11 +126,27 @@ export async function listFlows(db: Executor): Promise<FlowRow[]> {
 
 /** The flow of the number a conversation is on, if the number has one. */
 export async function flowOfNumber(db: Executor, numberId: string): Promise<Flow | undefined> {
+  const row = await flowRowOfNumber(db, numberId);
+  return row ? getFlow(db, row.id) : undefined;
+}
+
+/** The flow's settings without its schedule: one query, for the hot webhook path. */
+export async function flowRowOfNumber(
+  db: Executor,
+  numberId: string,
+): Promise<FlowRow | undefined> {
   const [row] = await db
-    .select({ flowId: numbers.flowId })
+    .select({ flow: flows })
     .from(numbers)
+    .innerJoin(flows, eq(flows.id, numbers.flowId))
     .where(eq(numbers.id, numberId));
-  return row?.flowId ? getFlow(db, row.flowId) : undefined;
+  return row?.flow;
+}
+
+/** Whether the flow is open at an instant: its weekly hours and holidays in its time zone. */
+export async function isFlowOpen(db: Executor, flow: FlowRow, at: Date): Promise<boolean> {
+  const { hours, holidays } = await getFlow(db, flow.id);
+  return isOpen(at, { timeZone: flow.timeZone, hours, holidays: holidays.map((h) => h.day) });
 }
 
 async function replaceSchedule(

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { NumberRow } from '../admin/numbers.js';
 import { classifyKeyword, consentSender, recordConsent } from '../consent/consent.js';
 import { upsertContact } from '../consent/contacts.js';
@@ -9,8 +9,7 @@ import {
 } from '../conversations/conversations.js';
 import { conversations, media, messages } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
-import { type Flow, flowOfNumber } from '../flows/flows.js';
-import { isOpen } from '../flows/hours.js';
+import { type FlowRow, flowRowOfNumber, isFlowOpen } from '../flows/flows.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent } from '../realtime/event-log.js';
@@ -63,7 +62,7 @@ export async function receiveInbound(
   inbound: InboundMessage,
   now = new Date(),
 ): Promise<InboundOutcome> {
-  const flow = await flowOfNumber(db, number.id);
+  const flow = await flowRowOfNumber(db, number.id);
   for (let attempt = 0; attempt < 5; attempt++) {
     const outcome = await db.transaction((tx) => receiveIn(tx, number, flow, inbound, now));
     if (outcome) return outcome;
@@ -74,7 +73,7 @@ export async function receiveInbound(
 async function receiveIn(
   tx: Tx,
   number: NumberRow,
-  flow: Flow | undefined,
+  flow: FlowRow | undefined,
   inbound: InboundMessage,
   now: Date,
 ): Promise<InboundOutcome | undefined> {
@@ -179,13 +178,11 @@ async function receiveIn(
 
   let flowDue = false;
   if (conversationId && !keyword) {
+    // A new conversation, or one still with the bot, has flow work due after the answer.
     const conversation = await touchConversation(tx, conversationId, now);
+    flowDue = conversation.flowDueAt !== null;
     if (created && flow) {
-      const open = isOpen(now, {
-        timeZone: flow.timeZone,
-        hours: flow.hours,
-        holidays: flow.holidays.map((h) => h.day),
-      });
+      const open = await isFlowOpen(tx, flow, now);
       await appendEvent(tx, 'flow.hours-checked', { conversationId }, { open });
       await reply(open ? flow.initialMessage : flow.outOfHoursMessage, conversationId);
       if (!open && flow.outOfHoursAction === 'close') {
@@ -196,23 +193,19 @@ async function receiveIn(
         return { duplicate: false, messageId: message.id, conversationId, flowDue, mediaPending };
       }
     }
-    // A new conversation, or one still with the bot, has flow work due after the answer.
-    if (created || conversation.state === 'flow') {
-      await tx
-        .update(conversations)
-        .set({ flowDueAt: now })
-        .where(eq(conversations.id, conversationId));
-      flowDue = true;
-    }
   }
   return { duplicate: false, messageId: message.id, conversationId, flowDue, mediaPending };
 }
 
+/** Marks the customer's activity, and flow work due when the conversation is new or with the bot. */
 async function touchConversation(tx: Tx, conversationId: string, now: Date) {
   const [row] = await tx
     .update(conversations)
-    .set({ lastMessageAt: now })
+    .set({
+      lastMessageAt: now,
+      flowDueAt: sql`CASE WHEN ${conversations.state} = 'flow' THEN ${now.toISOString()}::timestamptz ELSE ${conversations.flowDueAt} END`,
+    })
     .where(eq(conversations.id, conversationId))
-    .returning({ state: conversations.state });
+    .returning({ flowDueAt: conversations.flowDueAt });
   return row!;
 }
