@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import formbody from '@fastify/formbody';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
-import pg from 'pg';
 import twilio from 'twilio';
 import { createAccount } from '../src/admin/accounts.js';
 import { createNumber } from '../src/admin/numbers.js';
@@ -21,6 +20,7 @@ import { contacts } from '../src/db/schema.js';
 import { openStore } from '../src/db/store.js';
 import { createLogger } from '../src/logger.js';
 import { startParley } from '../src/parley.js';
+import { withScratchDatabase } from '../test/helpers/store.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
@@ -144,21 +144,6 @@ async function plainInserts(databaseUrl: string | undefined): Promise<number> {
   return rate;
 }
 
-async function withScratchDatabase<T>(work: (url: string) => Promise<T>): Promise<T> {
-  const name = `parley_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(PG_URL!);
-  url.pathname = `/${name}`;
-  try {
-    return await work(url.toString());
-  } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
-  }
-}
-
 function row(label: string, f: Figures) {
   return `${label.padEnd(34)} ${f.rps.toFixed(0).padStart(7)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}`;
 }
@@ -174,7 +159,7 @@ for (const [label, url] of stores) {
     const inserts = await plainInserts(databaseUrl);
     return { webhooks, inserts };
   };
-  const { webhooks, inserts } = url ? await withScratchDatabase(run) : await run(undefined);
+  const { webhooks, inserts } = url ? await withScratchDatabase(url, run) : await run(undefined);
   lines.push(row(`Parley webhooks, ${label}`, webhooks));
   lines.push(`${`plain inserts, ${label}`.padEnd(34)} ${inserts.toFixed(0).padStart(7)} rows/s`);
   lines.push(

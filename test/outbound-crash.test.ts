@@ -9,7 +9,7 @@ import { openStore } from '../src/db/store.js';
 import { type RunningEmulator, startEmulator } from '../src/emulator/index.js';
 import { enqueueOutbound } from '../src/outbound/outbox.js';
 import { collect, spawnTs, waitForOutput } from './helpers/processes.js';
-import { freePort } from './helpers/stack.js';
+import { call, freePort } from './helpers/stack.js';
 import { createTestDatabase, dropTestDatabase, TEST_DATABASE_URL } from './helpers/store.js';
 
 const APP_SECRET = 'k'.repeat(64);
@@ -26,16 +26,8 @@ afterAll(async () => {
   if (databaseUrl) await dropTestDatabase(databaseUrl);
 });
 
-async function control(method: string, path: string, body?: unknown) {
-  const response = await fetch(`${emulator.url}${path}`, {
-    method,
-    ...(body !== undefined && {
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    }),
-  });
-  const text = await response.text();
-  return (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+function control(method: string, path: string, body?: unknown) {
+  return call(emulator, method, path, body) as Promise<Record<string, unknown>>;
 }
 
 interface EmulatorMessage {

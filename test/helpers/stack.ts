@@ -193,7 +193,8 @@ export class Stack {
   }
 }
 
-async function call(
+/** A control-API call to the emulator: JSON in, JSON (or nothing) out; a non-2xx throws. */
+export async function call(
   emulator: Emulator,
   method: string,
   path: string,

@@ -28,23 +28,44 @@ export async function openTestStore(): Promise<Store & { databaseUrl?: string }>
   };
 }
 
-/** A new, empty database on the TEST_DATABASE_URL server; its URL. */
-export async function createTestDatabase(): Promise<string> {
-  if (!TEST_DATABASE_URL) throw new Error('TEST_DATABASE_URL is not set');
+/** A new, empty database on the server (TEST_DATABASE_URL by default); its URL. */
+export async function createTestDatabase(serverUrl = TEST_DATABASE_URL): Promise<string> {
+  if (!serverUrl) throw new Error('TEST_DATABASE_URL is not set');
   const name = `parley_test_${randomBytes(6).toString('hex')}`;
-  await withAdmin((client) => client.query(`CREATE DATABASE ${name}`));
-  const url = new URL(TEST_DATABASE_URL);
+  await withAdmin(serverUrl, (client) => client.query(`CREATE DATABASE ${name}`));
+  const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return url.toString();
 }
 
 export async function dropTestDatabase(databaseUrl: string): Promise<void> {
   const name = new URL(databaseUrl).pathname.slice(1);
-  await withAdmin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  await withAdmin(databaseUrl, (client) =>
+    client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  );
 }
 
-async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+/** Runs work on a scratch database of the server, dropped afterwards (benchmarks use it). */
+export async function withScratchDatabase<T>(
+  serverUrl: string,
+  work: (databaseUrl: string) => Promise<T>,
+): Promise<T> {
+  const databaseUrl = await createTestDatabase(serverUrl);
+  try {
+    return await work(databaseUrl);
+  } finally {
+    await dropTestDatabase(databaseUrl);
+  }
+}
+
+async function withAdmin<T>(
+  serverUrl: string,
+  work: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  // The server's maintenance database: the one being dropped cannot be connected to.
+  const url = new URL(serverUrl);
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString() });
   await client.connect();
   try {
     return await work(client);
