@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { eq } from 'drizzle-orm';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createQueue } from '../src/admin/queues.js';
 import { conversations, media, messages } from '../src/db/schema.js';
 import { phoneNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
@@ -213,5 +214,26 @@ describe('WhatsApp', () => {
     await stack.received(handset, 'Hi on WhatsApp');
     const conversation = await conversationOf(handset);
     expect(conversation.customerAddress).toBe(handset);
+  });
+});
+
+describe('queue position', () => {
+  it('tells a waiting customer their place in the queue', async () => {
+    const queue = await createQueue(stack.db, {
+      name: `Nobody home ${randomBytes(2).toString('hex')}`,
+    });
+    const { number } = await stack.addNumber({
+      flow: {
+        name: 'Waiting',
+        queueId: queue.id,
+        queuePositionMessage: 'You are number {queuePosition} in line.',
+      },
+    });
+    const first = phoneNumber();
+    const second = phoneNumber();
+    await stack.text(first, number.address, 'first');
+    await stack.received(first, 'You are number 1 in line.');
+    await stack.text(second, number.address, 'second');
+    await stack.received(second, 'You are number 2 in line.');
   });
 });
