@@ -30,6 +30,12 @@ export interface Store {
   migrate(): Promise<void>;
   /** Resolves when the database answers a query. */
   ping(): Promise<void>;
+  /**
+   * Calls onNotify for each NOTIFY on the channel (sent with pg_notify inside a transaction,
+   * so it arrives after commit); resolves to a function that stops listening. A wake-up hint
+   * only: after a lost connection onNotify is called once with '' since some may be missed.
+   */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -72,6 +78,12 @@ async function openPglite(options: StoreOptions): Promise<Store> {
     ping: async () => {
       await client.query('SELECT 1');
     },
+    listen: async (channel, onNotify) => {
+      const unlisten = await client.listen(checkChannel(channel), onNotify);
+      return async () => {
+        if (!client.closed) await unlisten();
+      };
+    },
     close: async () => {
       try {
         if (!client.closed) await client.close();
@@ -94,6 +106,7 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
   // Fail at start-up, not at the first request, when the server is unreachable.
   await pool.query('SELECT 1');
   let closed = false;
+  const listeners = new Set<() => Promise<void>>();
   return {
     kind: 'postgres',
     db,
@@ -113,10 +126,93 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
     ping: async () => {
       await db.execute(sql`SELECT 1`);
     },
+    listen: async (channel, onNotify) => {
+      const stop = await listenPostgres(url, checkChannel(channel), onNotify, options.onError);
+      const unlisten = async () => {
+        listeners.delete(unlisten);
+        await stop();
+      };
+      listeners.add(unlisten);
+      return unlisten;
+    },
     close: async () => {
       if (closed) return;
       closed = true;
+      await Promise.all([...listeners].map((unlisten) => unlisten()));
       await pool.end();
     },
+  };
+}
+
+// Channels go into LISTEN unquoted (PGlite does not quote them), so only plain names pass.
+function checkChannel(channel: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`bad channel name ${channel}`);
+  return channel;
+}
+
+/**
+ * LISTEN on a dedicated connection outside the pool (a pooled one would be handed to other
+ * queries). A dropped connection is replaced after a short pause, and onNotify is called then,
+ * since notifications sent meanwhile are lost.
+ */
+async function listenPostgres(
+  url: string,
+  channel: string,
+  onNotify: (payload: string) => void,
+  onError: ((error: Error) => void) | undefined,
+): Promise<() => Promise<void>> {
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+    next.on('notification', (message) => {
+      if (message.channel === channel) onNotify(message.payload ?? '');
+    });
+    let live = false;
+    const onDrop = (error?: Error) => {
+      // Before LISTEN succeeded, connect() rejects: its caller reports and retries.
+      if (!live) return;
+      if (error) onError?.(error);
+      live = false;
+      client = undefined;
+      next.end().catch(() => {});
+      if (!stopped) retry = setTimeout(reconnect, 1000);
+    };
+    next.on('error', onDrop);
+    next.on('end', () => onDrop());
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${channel}`);
+    } catch (error) {
+      await next.end().catch(() => {});
+      throw error;
+    }
+    if (stopped) {
+      await next.end().catch(() => {});
+      return;
+    }
+    live = true;
+    client = next;
+  };
+  const reconnect = () => {
+    if (stopped) return;
+    connect().then(
+      () => onNotify(''),
+      (error: unknown) => {
+        onError?.(error instanceof Error ? error : new Error(String(error)));
+        if (!stopped) retry = setTimeout(reconnect, 1000);
+      },
+    );
+  };
+
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    const current = client;
+    client = undefined;
+    await current?.end().catch(() => {});
   };
 }

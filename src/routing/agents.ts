@@ -1,0 +1,146 @@
+/**
+ * What routing asks about agents: who may take a queue's conversations, how loaded they are,
+ * and the row lock that serialises every decision adding to an agent's load.
+ *
+ * Load: the conversations offered to or active with an agent, per channel. Pending offers
+ * count, so an agent is never offered more than they could accept; "busy" (at capacity) is
+ * derived from it and never stored. The one deliberate excess is an affinity offer on a flow
+ * that allows offering beyond capacity.
+ */
+import { type SQL, sql } from 'drizzle-orm';
+import { type Executor, queryRows, type Tx } from '../db/store.js';
+import type { Candidate, Channel } from './candidate-pool.js';
+import type { Presence } from './events.js';
+
+export type { Channel } from './candidate-pool.js';
+
+/** A conversation's channel: WhatsApp when its number is a WhatsApp sender, else SMS. */
+export function channelOfKind(kind: string): Channel {
+  return kind === 'whatsapp' ? 'whatsapp' : 'sms';
+}
+
+/** SQL: the number aliased `n` is on the channel. */
+export function onChannel(channel: Channel): SQL {
+  return channel === 'whatsapp' ? sql`n.kind = 'whatsapp'` : sql`n.kind <> 'whatsapp'`;
+}
+
+/**
+ * SQL: agent `u` may take the conversations of queue `q` now: available, enabled, a member,
+ * speaking the queue's language (if it has one) and at or above every required skill level.
+ */
+export const ELIGIBLE_FOR_QUEUE = sql.raw(`(
+  u.presence = 'available' AND u.disabled_at IS NULL
+  AND EXISTS (SELECT 1 FROM queue_members m WHERE m.queue_id = q.id AND m.user_id = u.id)
+  AND (q.language IS NULL OR EXISTS (
+    SELECT 1 FROM unnest(u.languages) AS spoken(language)
+    WHERE lower(spoken.language) = lower(q.language)))
+  AND NOT EXISTS (
+    SELECT 1 FROM jsonb_each(q.required_skills) AS required(skill, level)
+    WHERE NOT coalesce((u.skills -> required.skill) >= required.level, false))
+)`);
+
+/** SQL: the load of agent `u` per channel, as columns load_sms and load_whatsapp. */
+const LOAD_BY_CHANNEL = sql.raw(`(
+  SELECT count(*) FILTER (WHERE n.kind <> 'whatsapp')::int AS load_sms,
+         count(*) FILTER (WHERE n.kind = 'whatsapp')::int AS load_whatsapp
+  FROM conversations c JOIN numbers n ON n.id = c.number_id
+  WHERE c.agent_id = u.id AND c.state IN ('offered', 'active')
+)`);
+
+interface CandidateRow {
+  id: string;
+  last_ended_ms: number | null;
+  capacity_sms: number;
+  capacity_whatsapp: number;
+  load_sms: number;
+  load_whatsapp: number;
+}
+
+/**
+ * The queue's eligible agents with room on some channel, with their load, for an assignment
+ * pass (or only `agentId`, when one agent's freed capacity is all there is to place).
+ */
+export async function eligibleCandidates(
+  db: Executor,
+  queueId: string,
+  agentId?: string,
+): Promise<Candidate[]> {
+  const rows = await queryRows<CandidateRow>(
+    db,
+    sql`SELECT u.id, (extract(epoch FROM u.last_conversation_ended_at) * 1000)::float8 AS last_ended_ms,
+          u.capacity_sms, u.capacity_whatsapp, l.load_sms, l.load_whatsapp
+        FROM queues q
+        JOIN queue_members qm ON qm.queue_id = q.id
+        JOIN users u ON u.id = qm.user_id
+        CROSS JOIN LATERAL ${LOAD_BY_CHANNEL} l
+        WHERE q.id = ${queueId} AND ${ELIGIBLE_FOR_QUEUE}
+          AND (l.load_sms < u.capacity_sms OR l.load_whatsapp < u.capacity_whatsapp)
+          ${agentId ? sql`AND u.id = ${agentId}` : sql``}`,
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    lastEndedAt: row.last_ended_ms,
+    capacity: { sms: row.capacity_sms, whatsapp: row.capacity_whatsapp },
+    load: { sms: row.load_sms, whatsapp: row.load_whatsapp },
+    gone: false,
+    busyElsewhere: false,
+  }));
+}
+
+/** An agent as seen under their row lock. */
+export interface LockedAgent {
+  id: string;
+  presence: Presence;
+  enabled: boolean;
+  /** Eligible for the queue asked about; true when no queue was given. */
+  eligible: boolean;
+  capacity: number;
+  /** Their load on the channel, read after the lock was granted. */
+  load: number;
+}
+
+/**
+ * Locks the agent's row and reads their load on the channel. Every transaction that adds to
+ * an agent's load holds this lock from here to commit, so the load read here (a new
+ * statement, hence a new snapshot, after the lock was granted) includes every earlier
+ * decision for this agent, on any instance. Undefined when there is no such user.
+ *
+ * NO KEY UPDATE rather than UPDATE: setting conversations.agent_id takes a KEY SHARE lock
+ * on the user row (the foreign key), which NO KEY UPDATE does not wait for; the same holds
+ * for queue and conversation rows throughout routing.
+ */
+export async function lockAgent(
+  tx: Tx,
+  agentId: string,
+  channel: Channel,
+  options: {
+    queueId?: string | null;
+    excludeConversationId?: string;
+    /** Answer undefined at once, rather than wait, when another transaction holds the row. */
+    skipLocked?: boolean;
+  } = {},
+): Promise<LockedAgent | undefined> {
+  const [row] = await queryRows<{
+    presence: Presence;
+    enabled: boolean;
+    eligible: boolean;
+    capacity: number;
+  }>(
+    tx,
+    sql`SELECT u.presence, u.disabled_at IS NULL AS enabled,
+          ${options.queueId ? sql`${ELIGIBLE_FOR_QUEUE}` : sql`true`} AS eligible,
+          ${channel === 'whatsapp' ? sql`u.capacity_whatsapp` : sql`u.capacity_sms`} AS capacity
+        FROM users u ${options.queueId ? sql`JOIN queues q ON q.id = ${options.queueId}` : sql``}
+        WHERE u.id = ${agentId}
+        FOR NO KEY UPDATE OF u ${options.skipLocked ? sql`SKIP LOCKED` : sql``}`,
+  );
+  if (!row) return undefined;
+  const [load] = await queryRows<{ n: number }>(
+    tx,
+    sql`SELECT count(*)::int AS n
+        FROM conversations c JOIN numbers n ON n.id = c.number_id
+        WHERE c.agent_id = ${agentId} AND c.state IN ('offered', 'active') AND ${onChannel(channel)}
+          ${options.excludeConversationId ? sql`AND c.id <> ${options.excludeConversationId}` : sql``}`,
+  );
+  return { id: agentId, ...row, load: load!.n };
+}

@@ -1,0 +1,460 @@
+/**
+ * Placing waiting conversations with agents who have room.
+ *
+ * A pass walks the queues with waiting conversations, highest priority first (then the one
+ * waiting longest), and drains each with small transactions, each placing a batch:
+ *   1. claim the queue's oldest waiting conversations (FOR NO KEY UPDATE SKIP LOCKED), so two
+ *      instances never work on the same one;
+ *   2. choose an agent for each by the queue's strategy, in memory (candidate-pool.ts),
+ *      agents who already held that conversation last;
+ *   3. lock the chosen agents' rows (FOR NO KEY UPDATE SKIP LOCKED: an agent locked by another
+ *      instance's batch is left to it) and read their load again, in a new statement, so it
+ *      includes every decision committed before the lock was granted;
+ *   4. offer (or, auto-accepting, assign) each conversation whose agent is locked, eligible
+ *      and under capacity; the others stay waiting and are claimed again next batch.
+ * The database decides: the agent row lock serialises every decision adding to an agent's
+ * load, the claim serialises decisions about a conversation, and the partial unique index
+ * refuses a second pending offer. The in-memory ranking only saves a query per assignment;
+ * batching saves a commit per assignment.
+ */
+import { eq, type SQL, sql } from 'drizzle-orm';
+import { queues } from '../db/schema.js';
+import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
+import { ELIGIBLE_FOR_QUEUE, eligibleCandidates, lockAgent, onChannel } from './agents.js';
+import { type Candidate, CandidatePool, type Channel, type Strategy } from './candidate-pool.js';
+import { type Handover, handOverAll } from './offers.js';
+import { inTransaction } from './transactions.js';
+
+/** Where to look; everywhere when empty. */
+export interface AssignScope {
+  /** Only these queues: conversations were queued there. */
+  queueIds?: readonly string[];
+  /** Only this agent's room: they ended or lost a conversation, or became available. */
+  agentId?: string;
+}
+
+/** Conversations claimed per transaction. */
+const BATCH = 32;
+/** Passes run again, after a short pause, while other instances held agents we wanted. */
+const CONTENDED_PASSES = 10;
+const CHANNELS: readonly Channel[] = ['sms', 'whatsapp'];
+
+interface WaitingQueue {
+  id: string;
+  strategy: Strategy;
+  offer_timeout_seconds: number;
+  auto_accept: boolean;
+}
+
+/** SQL: the previous offers and assignments of conversation `c`, as { agentId: times }. */
+const PREVIOUS_HOLDERS = sql.raw(`(
+  SELECT coalesce(jsonb_object_agg(h.agent_id, h.times), '{}'::jsonb)
+  FROM (SELECT e.agent_id, count(*) AS times FROM events e
+        WHERE e.conversation_id = c.id AND e.agent_id IS NOT NULL
+          AND e.type IN ('offer.created', 'conversation.assigned')
+        GROUP BY e.agent_id) h
+)`);
+
+type Pools = Record<Channel, CandidatePool>;
+
+/**
+ * Offers waiting conversations within the scope to agents with room, until the queues are
+ * empty or their agents full. Safe to run on several instances at once. Returns how many
+ * conversations it handed over.
+ */
+export async function assignWaiting(
+  db: Db,
+  scope: AssignScope = {},
+  options: { shouldStop?: () => boolean } = {},
+): Promise<number> {
+  if (scope.queueIds?.length === 0) return 0;
+  const shouldStop = options.shouldStop ?? (() => false);
+  let handed = 0;
+  for (let pass = 0; pass < CONTENDED_PASSES && !shouldStop(); pass++) {
+    const result = await assignPass(db, scope, shouldStop);
+    handed += result.handed;
+    // Agents another instance was placing conversations with may still have room once it
+    // commits; look again shortly rather than leave the rest to the next wake-up.
+    if (!result.contended) break;
+    await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+  }
+  return handed;
+}
+
+async function assignPass(
+  db: Db,
+  scope: AssignScope,
+  shouldStop: () => boolean,
+): Promise<{ handed: number; contended: boolean }> {
+  // One object per agent for the whole pass, so that the pools of every queue they are in
+  // see the load this pass gave them.
+  const agents = new Map<string, Candidate>();
+  let handed = 0;
+  let starved = false;
+  for (const queue of await waitingQueues(db, scope)) {
+    if (shouldStop()) break;
+    const found = await eligibleCandidates(db, queue.id, scope.agentId);
+    const members = found.map((agent) => {
+      const known = agents.get(agent.id);
+      if (known) return known;
+      agents.set(agent.id, agent);
+      return agent;
+    });
+    const pools: Pools = {
+      sms: new CandidatePool(queue.strategy, 'sms', members),
+      whatsapp: new CandidatePool(queue.strategy, 'whatsapp', members),
+    };
+    const drained = await drainQueue(db, queue, pools, agents, shouldStop);
+    handed += drained.handed;
+    starved ||= drained.starved;
+  }
+  // Only worth another look if conversations were left for want of agents that another
+  // instance was holding at the time.
+  const contended = starved && [...agents.values()].some((agent) => agent.busyElsewhere);
+  return { handed, contended };
+}
+
+/** Queues with waiting conversations, highest priority first, then the longest waiting. */
+async function waitingQueues(db: Executor, scope: AssignScope): Promise<WaitingQueue[]> {
+  const ids = scope.queueIds;
+  return queryRows<WaitingQueue>(
+    db,
+    sql`SELECT q.id, q.strategy, q.offer_timeout_seconds, q.auto_accept
+        FROM queues q
+        CROSS JOIN LATERAL (
+          SELECT c.queued_at FROM conversations c
+          WHERE c.queue_id = q.id AND c.state = 'queued'
+          ORDER BY c.queued_at LIMIT 1) oldest
+        WHERE true
+          ${
+            ids
+              ? sql`AND q.id IN (${sql.join(
+                  ids.map((id) => sql`${id}`),
+                  sql`, `,
+                )})`
+              : sql``
+          }
+          ${
+            scope.agentId
+              ? sql`AND EXISTS (SELECT 1 FROM queue_members m
+                                WHERE m.queue_id = q.id AND m.user_id = ${scope.agentId})`
+              : sql``
+          }
+        ORDER BY q.priority DESC, oldest.queued_at`,
+  );
+}
+
+/**
+ * Places the queue's waiting conversations batch by batch. `starved`: it stopped because
+ * no agent had room, not because nothing was waiting.
+ */
+async function drainQueue(
+  db: Db,
+  queue: WaitingQueue,
+  pools: Pools,
+  agents: ReadonlyMap<string, Candidate>,
+  shouldStop: () => boolean,
+): Promise<{ handed: number; starved: boolean }> {
+  let handed = 0;
+  while (!shouldStop()) {
+    const withRoom = CHANNELS.filter((channel) => pools[channel].hasRoom());
+    if (withRoom.length === 0) return { handed, starved: true };
+    // With room on one channel only, only that channel's conversations can be placed.
+    const channel = withRoom.length === 1 ? withRoom[0]! : null;
+    const batch = await inTransaction(db, (tx) => placeBatch(tx, queue, channel, pools));
+    if (batch.claimed === 0) break;
+    handed += batch.handed;
+    // A batch that placed nothing has marked the agents it tried full, gone or busy
+    // elsewhere, so the next one tries others, or the loop ends when none has room. After
+    // progress, agents busy elsewhere a moment ago are worth trying again.
+    if (batch.handed > 0) {
+      for (const agent of agents.values()) {
+        if (!agent.busyElsewhere) continue;
+        agent.busyElsewhere = false;
+        for (const pool of Object.values(pools)) pool.touched(agent);
+      }
+    }
+    for (const pool of Object.values(pools)) pool.compact();
+  }
+  return { handed, starved: false };
+}
+
+interface Claimed {
+  id: string;
+  whatsapp: boolean;
+  /** { agentId: times } of earlier offers and assignments of this conversation. */
+  previous: Record<string, number>;
+}
+
+interface Plan {
+  conversation: Claimed;
+  channel: Channel;
+  agent: Candidate;
+}
+
+async function placeBatch(
+  tx: Tx,
+  queue: WaitingQueue,
+  channel: Channel | null,
+  pools: Pools,
+): Promise<{ claimed: number; handed: number }> {
+  const claimed = await claimOldest(tx, queue.id, channel);
+  if (claimed.length === 0) return { claimed: 0, handed: 0 };
+  let cursor = queue.strategy === 'round-robin' ? await lockRoundRobinCursor(tx, queue.id) : null;
+
+  // Choose, counting each choice into the agent's load so the next choice sees it.
+  const plans: Plan[] = [];
+  for (const conversation of claimed) {
+    const conversationChannel: Channel = conversation.whatsapp ? 'whatsapp' : 'sms';
+    const pool = pools[conversationChannel];
+    const agent = pool.best(new Map(Object.entries(conversation.previous)), cursor);
+    if (!agent) continue;
+    agent.load[conversationChannel] += 1;
+    pool.touched(agent);
+    if (queue.strategy === 'round-robin') cursor = agent.id;
+    plans.push({ conversation, channel: conversationChannel, agent });
+  }
+  if (plans.length === 0) return { claimed: claimed.length, handed: 0 };
+  for (const plan of plans) plan.agent.load[plan.channel] -= 1;
+
+  // Check the choices under the agents' row locks.
+  const locked = await lockAgents(tx, queue.id, [...new Set(plans.map((p) => p.agent.id))]);
+  const handovers: Handover[] = [];
+  let lastAgentId: string | undefined;
+  for (const plan of plans) {
+    const { agent, channel: planChannel } = plan;
+    const current = locked.get(agent.id);
+    if (!current) {
+      agent.busyElsewhere = true;
+    } else if (!current.eligible) {
+      agent.gone = true;
+    } else {
+      agent.capacity.sms = current.capacitySms;
+      agent.capacity.whatsapp = current.capacityWhatsapp;
+      // The load read under the lock, plus what this batch has given them so far.
+      agent.load.sms = current.loadSms;
+      agent.load.whatsapp = current.loadWhatsapp;
+      if (agent.load[planChannel] < agent.capacity[planChannel]) {
+        current.loadSms += planChannel === 'sms' ? 1 : 0;
+        current.loadWhatsapp += planChannel === 'whatsapp' ? 1 : 0;
+        agent.load[planChannel] += 1;
+        lastAgentId = agent.id;
+        handovers.push({
+          conversationId: plan.conversation.id,
+          agentId: agent.id,
+          reason: 'queue',
+          originalText: null,
+          queueId: queue.id,
+          timeoutSeconds: queue.offer_timeout_seconds,
+          autoAccept: queue.auto_accept,
+        });
+      }
+    }
+    for (const pool of Object.values(pools)) pool.touched(agent);
+  }
+  await handOverAll(tx, handovers);
+  if (queue.strategy === 'round-robin' && lastAgentId) {
+    await tx.update(queues).set({ lastOfferedAgentId: lastAgentId }).where(eq(queues.id, queue.id));
+  }
+  return { claimed: claimed.length, handed: handovers.length };
+}
+
+/**
+ * The queue's oldest waiting conversations not claimed by another transaction, with the
+ * agents they were offered or assigned to before, from the event log (indexed by
+ * conversation): a rejected or missed conversation goes to someone else.
+ */
+async function claimOldest(tx: Tx, queueId: string, channel: Channel | null): Promise<Claimed[]> {
+  return queryRows<Claimed>(
+    tx,
+    sql`SELECT c.id, n.kind = 'whatsapp' AS whatsapp, ${PREVIOUS_HOLDERS} AS previous
+        FROM conversations c JOIN numbers n ON n.id = c.number_id
+        WHERE c.queue_id = ${queueId} AND c.state = 'queued'
+          ${channel ? sql`AND ${onChannel(channel)}` : sql``}
+        ORDER BY c.queued_at
+        LIMIT ${BATCH}
+        FOR NO KEY UPDATE OF c SKIP LOCKED`,
+  );
+}
+
+export interface QueueSettings {
+  id: string;
+  strategy: Strategy;
+  offerTimeoutSeconds: number;
+  autoAccept: boolean;
+}
+
+/** Candidates the fast path reads, in order, before leaving the conversation to a pass. */
+const FAST_PATH_CANDIDATES = 4;
+
+/**
+ * Places a conversation just queued, in the caller's transaction (which holds its row
+ * lock): to the agent with room the queue's strategy prefers, agents who held it before
+ * last. One query ranks the members and reads their loads only as far down the ranking as
+ * it must (least-busy ranks by load, so it reads them all), so a busy queue with thousands
+ * of members costs a few lookups rather than a pass. Returns false, leaving it waiting,
+ * when nobody has room, or when older conversations on its channel wait in the queue: those
+ * go first, through assignWaiting.
+ */
+export async function offerJustQueued(
+  tx: Tx,
+  conversationId: string,
+  channel: Channel,
+  queue: QueueSettings,
+): Promise<boolean> {
+  const [older] = await queryRows<{ waiting: boolean }>(
+    tx,
+    sql`SELECT EXISTS (
+          SELECT 1 FROM conversations c JOIN numbers n ON n.id = c.number_id
+          WHERE c.queue_id = ${queue.id} AND c.state = 'queued' AND c.id <> ${conversationId}
+            AND ${onChannel(channel)}) AS waiting`,
+  );
+  if (older?.waiting) return false;
+  const cursor = queue.strategy === 'round-robin' ? await lockRoundRobinCursor(tx, queue.id) : null;
+  const capacity = channel === 'whatsapp' ? sql`u.capacity_whatsapp` : sql`u.capacity_sms`;
+  // CandidatePool's orders, previous holders last. Ranked before loads are read (except
+  // least-busy), and the outer ORDER BY repeats the inner one, so PostgreSQL reads loads
+  // down the ranking only until it has enough agents with room.
+  const ranking: Record<Strategy, { inner: SQL; outer: SQL }> = {
+    'longest-idle': {
+      inner: sql`ORDER BY times, last_ended ASC NULLS FIRST, id`,
+      outer: sql`top.times, top.last_ended ASC NULLS FIRST, top.id`,
+    },
+    'round-robin': {
+      inner: sql`ORDER BY times, wrapped, id`,
+      outer: sql`top.times, top.wrapped, top.id`,
+    },
+    'least-busy': {
+      inner: sql``,
+      outer: sql`top.times, top.capacity - l.load DESC, top.last_ended ASC NULLS FIRST, top.id`,
+    },
+  };
+  const { inner, outer } = ranking[queue.strategy];
+  const candidates = await queryRows<{ id: string }>(
+    tx,
+    // MATERIALIZED: read the conversation's previous holders once, not once per member.
+    sql`WITH previous AS MATERIALIZED (
+          SELECT ${PREVIOUS_HOLDERS} AS holders FROM conversations c WHERE c.id = ${conversationId})
+        SELECT top.id
+        FROM (
+          SELECT u.id, u.last_conversation_ended_at AS last_ended, ${capacity} AS capacity,
+                 coalesce((previous.holders ->> u.id::text)::int, 0) AS times,
+                 (${cursor}::uuid IS NOT NULL AND u.id <= ${cursor}::uuid) AS wrapped
+          FROM previous
+          CROSS JOIN queues q
+          JOIN queue_members qm ON qm.queue_id = q.id
+          JOIN users u ON u.id = qm.user_id
+          WHERE q.id = ${queue.id} AND ${ELIGIBLE_FOR_QUEUE}
+          ${inner}
+          OFFSET 0) top
+        CROSS JOIN LATERAL (
+          SELECT count(*)::int AS load
+          FROM conversations c JOIN numbers n ON n.id = c.number_id
+          WHERE c.agent_id = top.id AND c.state IN ('offered', 'active') AND ${onChannel(channel)}) l
+        WHERE l.load < top.capacity
+        ORDER BY ${outer}
+        LIMIT ${FAST_PATH_CANDIDATES}`,
+  );
+  for (const { id } of candidates) {
+    // An agent locked elsewhere is being given a conversation: try the next one.
+    const agent = await lockAgent(tx, id, channel, { queueId: queue.id, skipLocked: true });
+    if (!agent?.eligible || agent.load >= agent.capacity) continue;
+    await handOverAll(tx, [
+      {
+        conversationId,
+        agentId: id,
+        reason: 'queue',
+        originalText: null,
+        queueId: queue.id,
+        timeoutSeconds: queue.offerTimeoutSeconds,
+        autoAccept: queue.autoAccept,
+      },
+    ]);
+    if (queue.strategy === 'round-robin') {
+      await tx.update(queues).set({ lastOfferedAgentId: id }).where(eq(queues.id, queue.id));
+    }
+    return true;
+  }
+  return false;
+}
+
+interface LockedCandidate {
+  eligible: boolean;
+  capacitySms: number;
+  capacityWhatsapp: number;
+  loadSms: number;
+  loadWhatsapp: number;
+}
+
+/**
+ * Locks the agents' rows, skipping those another transaction holds (so batches on two
+ * instances never wait for each other), then reads the locked agents' loads in a second
+ * statement: its snapshot, taken after the locks were granted, includes every earlier
+ * decision for these agents.
+ */
+async function lockAgents(
+  tx: Tx,
+  queueId: string,
+  agentIds: readonly string[],
+): Promise<Map<string, LockedCandidate>> {
+  const ids = sql.join(
+    agentIds.map((id) => sql`${id}`),
+    sql`, `,
+  );
+  const rows = await queryRows<{
+    id: string;
+    eligible: boolean;
+    capacity_sms: number;
+    capacity_whatsapp: number;
+  }>(
+    tx,
+    sql`SELECT u.id, ${ELIGIBLE_FOR_QUEUE} AS eligible, u.capacity_sms, u.capacity_whatsapp
+        FROM users u JOIN queues q ON q.id = ${queueId}
+        WHERE u.id IN (${ids})
+        ORDER BY u.id
+        FOR NO KEY UPDATE OF u SKIP LOCKED`,
+  );
+  const locked = new Map<string, LockedCandidate>(
+    rows.map((row) => [
+      row.id,
+      {
+        eligible: row.eligible,
+        capacitySms: row.capacity_sms,
+        capacityWhatsapp: row.capacity_whatsapp,
+        loadSms: 0,
+        loadWhatsapp: 0,
+      },
+    ]),
+  );
+  if (locked.size === 0) return locked;
+  const loads = await queryRows<{ agent_id: string; sms: number; whatsapp: number }>(
+    tx,
+    sql`SELECT c.agent_id,
+          count(*) FILTER (WHERE n.kind <> 'whatsapp')::int AS sms,
+          count(*) FILTER (WHERE n.kind = 'whatsapp')::int AS whatsapp
+        FROM conversations c JOIN numbers n ON n.id = c.number_id
+        WHERE c.agent_id IN (${sql.join(
+          [...locked.keys()].map((id) => sql`${id}`),
+          sql`, `,
+        )}) AND c.state IN ('offered', 'active')
+        GROUP BY c.agent_id`,
+  );
+  for (const load of loads) {
+    const agent = locked.get(load.agent_id)!;
+    agent.loadSms = load.sms;
+    agent.loadWhatsapp = load.whatsapp;
+  }
+  return locked;
+}
+
+/**
+ * Round-robin's cursor, read under the queue row's lock so that two instances assigning
+ * from the same queue take turns rather than both starting after the same agent.
+ */
+async function lockRoundRobinCursor(tx: Tx, queueId: string): Promise<string | null> {
+  const [row] = await queryRows<{ last_offered_agent_id: string | null }>(
+    tx,
+    sql`SELECT last_offered_agent_id FROM queues WHERE id = ${queueId} FOR NO KEY UPDATE`,
+  );
+  return row?.last_offered_agent_id ?? null;
+}

@@ -1,0 +1,228 @@
+/**
+ * What agents and supervisors do with a conversation once routed: end it, transfer it to an
+ * agent or a queue with a note, or (supervisors) reassign it. The conversation keeps its id,
+ * messages and events; only who holds it changes.
+ */
+import { eq, sql } from 'drizzle-orm';
+import type { Role } from '../auth/users.js';
+import { closeConversation } from '../conversations/conversations.js';
+import { conversations, numbers, queues, users } from '../db/schema.js';
+import type { Db, Tx } from '../db/store.js';
+import { AppError } from '../errors.js';
+import { appendEvent } from '../realtime/event-log.js';
+import { type Channel, channelOfKind, lockAgent } from './agents.js';
+import { assignWaiting } from './assignment.js';
+import { cancelPendingOffer, DEFAULT_OFFER_TIMEOUT_SECONDS, handOver } from './offers.js';
+import { inTransaction } from './transactions.js';
+import { wakeRouting } from './wake-ups.js';
+
+/** Who is acting, as routing needs to know them. */
+export interface Actor {
+  id: string;
+  role: Role;
+}
+
+interface LockedConversation {
+  id: string;
+  state: 'flow' | 'queued' | 'offered' | 'active' | 'closed';
+  agentId: string | null;
+  queueId: string | null;
+  channel: Channel;
+  offerTimeoutSeconds: number;
+}
+
+/**
+ * Locks the conversation and checks the actor may act on it: supervisors and admins on any
+ * open conversation, an agent only on the one active with them. Others' conversations are
+ * reported absent rather than forbidden.
+ */
+async function lockForActor(
+  tx: Tx,
+  conversationId: string,
+  actor: Actor,
+): Promise<LockedConversation> {
+  const [row] = await tx
+    .select({
+      id: conversations.id,
+      state: conversations.state,
+      agentId: conversations.agentId,
+      queueId: conversations.queueId,
+      kind: numbers.kind,
+      offerTimeoutSeconds: queues.offerTimeoutSeconds,
+    })
+    .from(conversations)
+    .innerJoin(numbers, eq(numbers.id, conversations.numberId))
+    .leftJoin(queues, eq(queues.id, conversations.queueId))
+    .where(eq(conversations.id, conversationId))
+    .for('no key update', { of: conversations });
+  if (!row || (actor.role === 'agent' && row.agentId !== actor.id)) {
+    throw new AppError('not_found', 'no such conversation');
+  }
+  if (row.state === 'closed') throw new AppError('conflict', 'the conversation is closed');
+  if (actor.role === 'agent' && row.state !== 'active') {
+    throw new AppError('conflict', `the conversation is ${row.state}; accept the offer first`);
+  }
+  if (row.state === 'flow') {
+    throw new AppError('conflict', 'the conversation is still in its flow, not yet routed');
+  }
+  return {
+    id: row.id,
+    state: row.state,
+    agentId: row.agentId,
+    queueId: row.queueId,
+    channel: channelOfKind(row.kind),
+    offerTimeoutSeconds: row.offerTimeoutSeconds ?? DEFAULT_OFFER_TIMEOUT_SECONDS,
+  };
+}
+
+/**
+ * Ends a conversation: closed with the flow's final response (and survey), the agent's
+ * capacity freed and given to the next waiting conversation.
+ */
+export async function endConversation(db: Db, conversationId: string, actor: Actor): Promise<void> {
+  const freed = await inTransaction(db, async (tx) => {
+    const conversation = await lockForActor(tx, conversationId, actor);
+    await cancelPendingOffer(tx, conversation.id, 'conversation-closed', { requeue: false });
+    const holder =
+      conversation.state === 'active' || conversation.state === 'offered'
+        ? conversation.agentId
+        : null;
+    if (holder) {
+      // Longest-idle counts from the end of a conversation the agent actually worked.
+      if (conversation.state === 'active') {
+        await tx
+          .update(users)
+          .set({ lastConversationEndedAt: sql`now()` })
+          .where(eq(users.id, holder));
+      }
+      await wakeRouting(tx, { agentId: holder });
+    }
+    await closeConversation(tx, conversation.id, { reason: 'ended', byUserId: actor.id });
+    return holder;
+  });
+  if (freed) await assignWaiting(db, { agentId: freed });
+}
+
+export type TransferTarget = { toAgentId: string } | { toQueueId: string };
+
+/**
+ * Transfers a conversation, with an optional note, to another agent (who gets an offer and
+ * must be available with room) or to a queue (where it waits from now). By the agent it is
+ * active with, or a supervisor or admin.
+ */
+export async function transferConversation(
+  db: Db,
+  conversationId: string,
+  actor: Actor,
+  target: TransferTarget,
+  note: string | null,
+): Promise<void> {
+  const result = await inTransaction(db, async (tx) => {
+    const conversation = await lockForActor(tx, conversationId, actor);
+    const toAgentId = 'toAgentId' in target ? target.toAgentId : null;
+    const toQueueId = 'toQueueId' in target ? target.toQueueId : null;
+    if (toQueueId) {
+      const [queue] = await tx
+        .select({ id: queues.id })
+        .from(queues)
+        .where(eq(queues.id, toQueueId));
+      if (!queue) throw new AppError('bad_request', 'no such queue', 'toQueueId');
+    }
+    if (toAgentId && toAgentId === conversation.agentId) {
+      throw new AppError('conflict', 'the conversation is already with that agent', 'toAgentId');
+    }
+    const from = conversation.agentId;
+    await cancelPendingOffer(tx, conversation.id, 'transferred', { requeue: false });
+    if (toQueueId) {
+      await tx
+        .update(conversations)
+        .set({ state: 'queued', queueId: toQueueId, queuedAt: sql`now()`, agentId: null })
+        .where(eq(conversations.id, conversation.id));
+      await wakeRouting(tx, { queueId: toQueueId });
+    } else {
+      const agent = await lockAgent(tx, toAgentId!, conversation.channel);
+      if (!agent?.enabled) throw new AppError('bad_request', 'no such agent', 'toAgentId');
+      if (agent.presence !== 'available') {
+        throw new AppError('conflict', `that agent is ${agent.presence}`, 'toAgentId');
+      }
+      if (agent.load >= agent.capacity) {
+        throw new AppError(
+          'conflict',
+          'that agent has no room for another conversation',
+          'toAgentId',
+        );
+      }
+    }
+    if (from) await wakeRouting(tx, { agentId: from });
+    await appendEvent(
+      tx,
+      'conversation.transferred',
+      { conversationId: conversation.id, agentId: from },
+      { fromAgentId: from, toAgentId, toQueueId, note, byUserId: actor.id },
+    );
+    if (toAgentId) {
+      await handOver(tx, {
+        conversationId: conversation.id,
+        agentId: toAgentId,
+        reason: 'transfer',
+        originalText: null,
+        queueId: conversation.queueId,
+        timeoutSeconds: conversation.offerTimeoutSeconds,
+        autoAccept: false,
+      });
+    }
+    return { from, toQueueId };
+  });
+  if (result.toQueueId) await assignWaiting(db, { queueIds: [result.toQueueId] });
+  if (result.from) await assignWaiting(db, { agentId: result.from });
+}
+
+/**
+ * A supervisor gives a conversation to an agent directly: active with them at once, within
+ * their capacity, unless they are offline.
+ */
+export async function reassignConversation(
+  db: Db,
+  conversationId: string,
+  actor: Actor,
+  agentId: string,
+): Promise<void> {
+  const from = await inTransaction(db, async (tx) => {
+    const conversation = await lockForActor(tx, conversationId, actor);
+    if (conversation.agentId === agentId && conversation.state === 'active') {
+      throw new AppError('conflict', 'the conversation is already with that agent', 'agentId');
+    }
+    // A conversation offered to this very agent is in their load already.
+    const agent = await lockAgent(tx, agentId, conversation.channel, {
+      excludeConversationId: conversation.id,
+    });
+    if (!agent?.enabled) throw new AppError('bad_request', 'no such agent', 'agentId');
+    if (agent.presence === 'offline')
+      throw new AppError('conflict', 'that agent is offline', 'agentId');
+    if (agent.load >= agent.capacity) {
+      throw new AppError('conflict', 'that agent has no room for another conversation', 'agentId');
+    }
+    const previous = conversation.agentId;
+    await cancelPendingOffer(tx, conversation.id, 'reassigned', { requeue: false });
+    await tx
+      .update(conversations)
+      .set({ state: 'active', agentId })
+      .where(eq(conversations.id, conversation.id));
+    if (previous && previous !== agentId) await wakeRouting(tx, { agentId: previous });
+    await appendEvent(
+      tx,
+      'conversation.assigned',
+      { conversationId: conversation.id, agentId },
+      {
+        agentId,
+        previousAgentId: previous,
+        via: 'reassign',
+        reason: null,
+        originalText: null,
+        byUserId: actor.id,
+      },
+    );
+    return previous !== agentId ? previous : null;
+  });
+  if (from) await assignWaiting(db, { agentId: from });
+}

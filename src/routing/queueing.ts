@@ -1,0 +1,139 @@
+/**
+ * Conversations entering queues, and where they stand there.
+ */
+import { eq, sql } from 'drizzle-orm';
+import { conversations, flows, numbers, queues } from '../db/schema.js';
+import { type Db, queryRows } from '../db/store.js';
+import { AppError } from '../errors.js';
+import { appendEvent } from '../realtime/event-log.js';
+import { findAffinity } from './affinity.js';
+import { channelOfKind, lockAgent } from './agents.js';
+import { offerJustQueued } from './assignment.js';
+import { DEFAULT_OFFER_TIMEOUT_SECONDS, handOver } from './offers.js';
+import { inTransaction } from './transactions.js';
+import { wakeRouting } from './wake-ups.js';
+
+/**
+ * Hands a conversation that has been through its flow to routing: it waits in the queue
+ * (queueId, else its number's flow's queue), and in the same transaction is offered to the
+ * agent of an unexpired affinity who can take it, else to the agent the queue's strategy
+ * prefers. If nobody can take it now, the routing workers of every instance are woken to
+ * place it when someone can. A conversation no longer in its flow (already queued, taken or
+ * closed) is left as it is, so a repeated call is harmless. Without any queue it waits for
+ * an affinity agent or a supervisor.
+ */
+export async function queueConversation(
+  db: Db,
+  conversationId: string,
+  queueId: string | null,
+): Promise<void> {
+  await inTransaction(db, async (tx) => {
+    const [conversation] = await tx
+      .select({
+        state: conversations.state,
+        numberId: conversations.numberId,
+        customerAddress: conversations.customerAddress,
+        kind: numbers.kind,
+        flowQueueId: flows.queueId,
+      })
+      .from(conversations)
+      .innerJoin(numbers, eq(numbers.id, conversations.numberId))
+      .leftJoin(flows, eq(flows.id, numbers.flowId))
+      .where(eq(conversations.id, conversationId))
+      .for('no key update', { of: conversations });
+    if (!conversation) throw new AppError('not_found', `no conversation ${conversationId}`);
+    if (conversation.state !== 'flow') return;
+
+    const targetQueueId = queueId ?? conversation.flowQueueId;
+    const [queue] = targetQueueId
+      ? await tx
+          .select({
+            id: queues.id,
+            strategy: queues.strategy,
+            offerTimeoutSeconds: queues.offerTimeoutSeconds,
+            autoAccept: queues.autoAccept,
+          })
+          .from(queues)
+          .where(eq(queues.id, targetQueueId))
+      : [];
+    if (targetQueueId && !queue) throw new AppError('not_found', `no queue ${targetQueueId}`);
+    await tx
+      .update(conversations)
+      .set({ state: 'queued', queueId: targetQueueId, queuedAt: sql`now()`, agentId: null })
+      .where(eq(conversations.id, conversationId));
+    await appendEvent(tx, 'conversation.queued', { conversationId }, { queueId: targetQueueId });
+
+    const channel = channelOfKind(conversation.kind);
+    const affinity = await findAffinity(tx, conversation.numberId, conversation.customerAddress);
+    if (affinity) {
+      const agent = await lockAgent(tx, affinity.agentId, channel);
+      const hasRoom = agent !== undefined && agent.load < agent.capacity;
+      if (
+        agent?.presence === 'available' &&
+        agent.enabled &&
+        (hasRoom || affinity.beyondCapacity)
+      ) {
+        await handOver(tx, {
+          conversationId,
+          agentId: affinity.agentId,
+          reason: 'affinity',
+          originalText: affinity.originalText,
+          queueId: targetQueueId,
+          timeoutSeconds: queue?.offerTimeoutSeconds ?? DEFAULT_OFFER_TIMEOUT_SECONDS,
+          autoAccept: queue?.autoAccept ?? false,
+        });
+        return;
+      }
+    }
+    if (!queue) return;
+    if (await offerJustQueued(tx, conversationId, channel, queue)) return;
+    await wakeRouting(tx, { queueId: queue.id });
+  });
+}
+
+export interface QueuePosition {
+  /** 1 for the next conversation to be offered. */
+  position: number;
+  /** Null while the queue has too little recent history to say. */
+  estimatedWaitSeconds: number | null;
+}
+
+/** Recent answered conversations an estimate needs, and how far back it looks. */
+const MIN_SAMPLES = 3;
+const SAMPLES = 50;
+
+/**
+ * Where a waiting conversation stands in its queue, and roughly how much longer it will
+ * wait: the median of the queue's recent waits (queued to accepted, last hour, last 50),
+ * less what this one has waited already. Null when it is not waiting in a queue.
+ */
+export async function queuePosition(db: Db, conversationId: string): Promise<QueuePosition | null> {
+  const [row] = await queryRows<{ queue_id: string; ahead: number; waited: number }>(
+    db,
+    sql`SELECT c.queue_id,
+          (SELECT count(*)::int FROM conversations w
+           WHERE w.queue_id = c.queue_id AND w.state = 'queued'
+             AND (w.queued_at, w.id) < (c.queued_at, c.id)) AS ahead,
+          extract(epoch FROM now() - c.queued_at)::float8 AS waited
+        FROM conversations c
+        WHERE c.id = ${conversationId} AND c.state = 'queued' AND c.queue_id IS NOT NULL`,
+  );
+  if (!row) return null;
+  const [history] = await queryRows<{ samples: number; median: number | null }>(
+    db,
+    sql`SELECT count(*)::int AS samples,
+          percentile_cont(0.5) WITHIN GROUP (ORDER BY wait)::float8 AS median
+        FROM (
+          SELECT extract(epoch FROM o.decided_at - c.queued_at) AS wait
+          FROM offers o JOIN conversations c ON c.id = o.conversation_id
+          WHERE c.queue_id = ${row.queue_id} AND o.reason = 'queue' AND o.state = 'accepted'
+            AND o.decided_at > now() - interval '1 hour' AND o.decided_at >= c.queued_at
+          ORDER BY o.decided_at DESC
+          LIMIT ${SAMPLES}) recent`,
+  );
+  const estimate =
+    history && history.samples >= MIN_SAMPLES && history.median !== null
+      ? Math.max(0, Math.round(history.median - row.waited))
+      : null;
+  return { position: row.ahead + 1, estimatedWaitSeconds: estimate };
+}

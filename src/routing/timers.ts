@@ -1,0 +1,128 @@
+/**
+ * Routing's clocks, each a query for what is due, claimed with SKIP LOCKED so that several
+ * instances polling at once share the work: queues' max wait (overflow), agents offline too
+ * long (requeue). Offer timeouts are in offer-decisions.ts, affinity expiry in affinity.ts.
+ */
+import { eq, sql } from 'drizzle-orm';
+import { conversations } from '../db/schema.js';
+import { type Db, queryRows } from '../db/store.js';
+import { enqueueOutbound } from '../outbound/outbox.js';
+import { appendEvent } from '../realtime/event-log.js';
+import { inTransaction } from './transactions.js';
+import { wakeRouting } from './wake-ups.js';
+
+interface Overflowing {
+  id: string;
+  queue_id: string;
+  number_id: string;
+  customer_address: string;
+  overflow_queue_id: string | null;
+  overflow_message: string | null;
+}
+
+/**
+ * Conversations waiting longer than their queue's max wait move to its overflow queue (where
+ * they wait from now) and/or are sent its overflow message, once per queue: the event log
+ * remembers, so a message-only overflow is sent once and two queues overflowing into each
+ * other do not loop. Returns the queues that received conversations.
+ */
+export async function overflowWaiting(
+  db: Db,
+  limit: number,
+): Promise<{ overflowed: number; queueIds: string[] }> {
+  return inTransaction(db, async (tx) => {
+    const due = await queryRows<Overflowing>(
+      tx,
+      sql`SELECT c.id, c.queue_id, c.number_id, c.customer_address,
+            target.id AS overflow_queue_id, q.overflow_message
+          FROM queues q
+          LEFT JOIN queues target ON target.id = q.overflow_queue_id AND target.id <> q.id
+          JOIN conversations c ON c.queue_id = q.id AND c.state = 'queued'
+          WHERE q.max_wait_seconds IS NOT NULL
+            AND (target.id IS NOT NULL OR q.overflow_message IS NOT NULL)
+            AND c.queued_at <= now() - make_interval(secs => q.max_wait_seconds)
+            AND NOT EXISTS (
+              SELECT 1 FROM events e
+              WHERE e.conversation_id = c.id AND e.type = 'conversation.overflowed'
+                AND e.payload ->> 'fromQueueId' = q.id::text)
+          ORDER BY c.queued_at
+          LIMIT ${limit}
+          FOR NO KEY UPDATE OF c SKIP LOCKED`,
+    );
+    const queueIds = new Set<string>();
+    for (const row of due) {
+      if (row.overflow_queue_id) {
+        await tx
+          .update(conversations)
+          .set({ queueId: row.overflow_queue_id, queuedAt: sql`now()` })
+          .where(eq(conversations.id, row.id));
+        await wakeRouting(tx, { queueId: row.overflow_queue_id });
+        queueIds.add(row.overflow_queue_id);
+      }
+      const message = row.overflow_message
+        ? await enqueueOutbound(tx, {
+            conversationId: row.id,
+            numberId: row.number_id,
+            to: row.customer_address,
+            body: row.overflow_message,
+            author: 'flow',
+          })
+        : null;
+      await appendEvent(
+        tx,
+        'conversation.overflowed',
+        { conversationId: row.id },
+        {
+          fromQueueId: row.queue_id,
+          toQueueId: row.overflow_queue_id,
+          messageId: message?.id ?? null,
+        },
+      );
+    }
+    return { overflowed: due.length, queueIds: [...queueIds] };
+  });
+}
+
+/**
+ * Active conversations of agents offline for longer than the queue's offline_requeue_seconds
+ * go back to that queue (the conversation's, else its number's flow's), waiting from now.
+ * Until then the agent keeps them, and supervisors see them as theirs. Returns the queues
+ * that received conversations.
+ */
+export async function requeueOfflineAgents(
+  db: Db,
+  limit: number,
+): Promise<{ requeued: number; queueIds: string[] }> {
+  return inTransaction(db, async (tx) => {
+    const due = await queryRows<{ id: string; agent_id: string; queue_id: string }>(
+      tx,
+      sql`SELECT c.id, c.agent_id, q.id AS queue_id
+          FROM users u
+          JOIN conversations c ON c.agent_id = u.id AND c.state = 'active'
+          JOIN numbers n ON n.id = c.number_id
+          LEFT JOIN flows f ON f.id = n.flow_id
+          JOIN queues q ON q.id = coalesce(c.queue_id, f.queue_id)
+          WHERE u.presence = 'offline' AND q.offline_requeue_seconds IS NOT NULL
+            AND u.presence_changed_at <= now() - make_interval(secs => q.offline_requeue_seconds)
+          LIMIT ${limit}
+          FOR NO KEY UPDATE OF c SKIP LOCKED
+          FOR SHARE OF u SKIP LOCKED`,
+    );
+    const queueIds = new Set<string>();
+    for (const row of due) {
+      await tx
+        .update(conversations)
+        .set({ state: 'queued', queueId: row.queue_id, queuedAt: sql`now()`, agentId: null })
+        .where(eq(conversations.id, row.id));
+      await wakeRouting(tx, { queueId: row.queue_id });
+      queueIds.add(row.queue_id);
+      await appendEvent(
+        tx,
+        'conversation.requeued',
+        { conversationId: row.id, agentId: row.agent_id },
+        { queueId: row.queue_id, fromAgentId: row.agent_id, reason: 'agent-offline' },
+      );
+    }
+    return { requeued: due.length, queueIds: [...queueIds] };
+  });
+}

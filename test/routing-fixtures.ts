@@ -1,0 +1,125 @@
+/** Rows the routing tests build: agents, queues, flows and conversations waiting in a flow. */
+import { and, asc, eq, sql } from 'drizzle-orm';
+import { upsertContact } from '../src/consent/contacts.js';
+import { openConversation } from '../src/conversations/conversations.js';
+import {
+  conversations,
+  events,
+  flows,
+  offers,
+  queueMembers,
+  queues,
+  users,
+} from '../src/db/schema.js';
+import type { Db, Executor } from '../src/db/store.js';
+import { hex, phoneNumber } from './helpers/factories.js';
+
+export type Agent = typeof users.$inferSelect;
+export type Queue = typeof queues.$inferSelect;
+
+/** An available agent with room for 3 SMS and 3 WhatsApp conversations unless told. */
+export async function buildAgent(
+  db: Executor,
+  overrides: Partial<typeof users.$inferInsert> = {},
+): Promise<Agent> {
+  const name = overrides.name ?? `agent-${hex(4)}`;
+  const [row] = await db
+    .insert(users)
+    .values({
+      email: `${name}-${hex(4)}@example.com`,
+      name,
+      role: 'agent',
+      passwordHash: 'unused',
+      presence: 'available',
+      ...overrides,
+    })
+    .returning();
+  return row!;
+}
+
+export async function buildQueue(
+  db: Executor,
+  members: readonly Agent[],
+  overrides: Partial<typeof queues.$inferInsert> = {},
+): Promise<Queue> {
+  const [row] = await db
+    .insert(queues)
+    .values({ name: `queue-${hex(3)}`, ...overrides })
+    .returning();
+  if (members.length > 0) {
+    await db.insert(queueMembers).values(members.map((m) => ({ queueId: row!.id, userId: m.id })));
+  }
+  return row!;
+}
+
+export async function buildFlow(db: Executor, overrides: Partial<typeof flows.$inferInsert> = {}) {
+  const [row] = await db
+    .insert(flows)
+    .values({ name: `flow-${hex(3)}`, ...overrides })
+    .returning();
+  return row!;
+}
+
+/** A new conversation from a fresh handset (or the given one), still in its flow. */
+export async function conversationInFlow(
+  db: Db,
+  numberId: string,
+  customerAddress = phoneNumber(),
+) {
+  const contact = await upsertContact(db, customerAddress);
+  const { conversation } = await openConversation(db, {
+    numberId,
+    contactId: contact.id,
+    customerAddress,
+  });
+  return conversation;
+}
+
+export async function conversationRow(db: Executor, id: string) {
+  const [row] = await db.select().from(conversations).where(eq(conversations.id, id));
+  return row!;
+}
+
+export async function offersOf(db: Executor, conversationId: string) {
+  return db
+    .select()
+    .from(offers)
+    .where(eq(offers.conversationId, conversationId))
+    .orderBy(asc(offers.createdAt));
+}
+
+export async function pendingOffer(db: Executor, conversationId: string) {
+  const [row] = await db
+    .select()
+    .from(offers)
+    .where(and(eq(offers.conversationId, conversationId), eq(offers.state, 'pending')));
+  return row;
+}
+
+export async function eventTypes(db: Executor, conversationId: string): Promise<string[]> {
+  const rows = await db
+    .select({ type: events.type })
+    .from(events)
+    .where(eq(events.conversationId, conversationId))
+    .orderBy(asc(events.seq));
+  return rows.map((r) => r.type);
+}
+
+/** Moves an offer's deadline into the past, as if its timeout had run out. */
+export async function expireOfferNow(db: Executor, offerId: string): Promise<void> {
+  await db
+    .update(offers)
+    .set({ expiresAt: sql`now() - interval '1 second'` })
+    .where(eq(offers.id, offerId));
+}
+
+/** An agent holding `count` active conversations on the number, as if accepted earlier. */
+export async function giveActive(db: Db, agent: Agent, numberId: string, count: number) {
+  for (let i = 0; i < count; i++) {
+    const conversation = await conversationInFlow(db, numberId);
+    await db
+      .update(conversations)
+      .set({ state: 'active', agentId: agent.id })
+      .where(eq(conversations.id, conversation.id));
+  }
+}

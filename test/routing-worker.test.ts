@@ -1,0 +1,116 @@
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { conversations } from '../src/db/schema.js';
+import type { Store } from '../src/db/store.js';
+import { createLogger } from '../src/logger.js';
+import { type RoutingWorker, startRoutingWorker, wakeRouting } from '../src/routing/index.js';
+import { buildNumber } from './helpers/factories.js';
+import { eventually } from './helpers/stack.js';
+import { openTestStore, TEST_DATABASE_URL } from './helpers/store.js';
+import {
+  buildAgent,
+  buildQueue,
+  conversationInFlow,
+  conversationRow,
+  expireOfferNow,
+  pendingOffer,
+} from './routing-fixtures.js';
+
+let store: Store;
+let worker: RoutingWorker;
+beforeAll(async () => {
+  store = await openTestStore();
+  worker = startRoutingWorker({
+    store,
+    logger: createLogger('silent'),
+    timerIntervalMs: 50,
+    // Long enough that only a wake-up can explain an assignment within the test.
+    sweepIntervalMs: 60_000,
+  });
+});
+afterAll(async () => {
+  await worker?.stop();
+  await store?.close();
+});
+
+describe('the routing worker', () => {
+  it('assigns a conversation queued by another writer as soon as the wake-up arrives', async () => {
+    const db = store.db;
+    const number = await buildNumber(db);
+    const agent = await buildAgent(db);
+    const queue = await buildQueue(db, [agent]);
+    const conversation = await conversationInFlow(db, number.id);
+    // Queued the way another instance would, without assigning here: only NOTIFY tells.
+    await db.transaction(async (tx) => {
+      await tx
+        .update(conversations)
+        .set({ state: 'queued', queueId: queue.id, queuedAt: sql`now()` })
+        .where(eq(conversations.id, conversation.id));
+      await wakeRouting(tx, { queueId: queue.id });
+    });
+    const offer = await eventually(() => pendingOffer(db, conversation.id), 5000);
+    expect(offer.agentId).toBe(agent.id);
+  });
+
+  it('times out an offer when it is due and offers the conversation to the next agent', async () => {
+    const db = store.db;
+    const number = await buildNumber(db);
+    const first = await buildAgent(db, { lastConversationEndedAt: null });
+    const second = await buildAgent(db, { lastConversationEndedAt: new Date() });
+    const queue = await buildQueue(db, [first, second]);
+    const conversation = await conversationInFlow(db, number.id);
+    await db.transaction(async (tx) => {
+      await tx
+        .update(conversations)
+        .set({ state: 'queued', queueId: queue.id, queuedAt: sql`now()` })
+        .where(eq(conversations.id, conversation.id));
+      await wakeRouting(tx, { queueId: queue.id });
+    });
+    const offer = await eventually(() => pendingOffer(db, conversation.id), 5000);
+    expect(offer.agentId).toBe(first.id);
+
+    await expireOfferNow(db, offer.id);
+    const next = await eventually(async () => {
+      const pending = await pendingOffer(db, conversation.id);
+      return pending && pending.id !== offer.id ? pending : undefined;
+    }, 5000);
+    expect(next.agentId).toBe(second.id);
+    expect((await conversationRow(db, conversation.id)).state).toBe('offered');
+  });
+});
+
+describe.skipIf(!TEST_DATABASE_URL)('wake-ups on PostgreSQL', () => {
+  it('reach a listener again after its connection is dropped', async () => {
+    const other = await openTestStore();
+    try {
+      const received: string[] = [];
+      let arrived: () => void = () => {};
+      const unlisten = await other.listen('parley_routing_test', (payload) => {
+        received.push(payload);
+        arrived();
+      });
+      const next = () =>
+        new Promise<void>((resolve) => {
+          arrived = resolve;
+        });
+      let notified = next();
+      await other.db.execute(sql`SELECT pg_notify('parley_routing_test', 'first')`);
+      await notified;
+
+      // The server drops the listening connection; the store reconnects and says so ('').
+      notified = next();
+      await other.db.execute(
+        sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE datname = current_database() AND query = 'LISTEN parley_routing_test'`,
+      );
+      await notified;
+      notified = next();
+      await other.db.execute(sql`SELECT pg_notify('parley_routing_test', 'second')`);
+      await notified;
+      expect(received).toEqual(['first', '', 'second']);
+      await unlisten();
+    } finally {
+      await other.close();
+    }
+  });
+});

@@ -1,0 +1,674 @@
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { affinities, conversations, messages, offers, queues, users } from '../src/db/schema.js';
+import type { Store } from '../src/db/store.js';
+import {
+  acceptOffer,
+  assignWaiting,
+  endConversation,
+  expireAffinities,
+  expireOffers,
+  overflowWaiting,
+  queueConversation,
+  queuePosition,
+  reassignConversation,
+  recordAffinity,
+  rejectOffer,
+  requeueOfflineAgents,
+  setPresence,
+  transferConversation,
+} from '../src/routing/index.js';
+import { buildNumber } from './helpers/factories.js';
+import { openTestStore } from './helpers/store.js';
+import {
+  type Agent,
+  buildAgent,
+  buildFlow,
+  buildQueue,
+  conversationInFlow,
+  conversationRow,
+  eventTypes,
+  expireOfferNow,
+  giveActive,
+  offersOf,
+  pendingOffer,
+  type Queue,
+} from './routing-fixtures.js';
+
+let store: Store;
+let db: Store['db'];
+beforeAll(async () => {
+  store = await openTestStore();
+  db = store.db;
+});
+afterAll(() => store?.close());
+
+const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
+const supervisor = { id: '00000000-0000-4000-8000-000000000001', role: 'supervisor' as const };
+
+/** Queues a new conversation on the number and returns it as routing left it. */
+async function queueNew(numberId: string, queueId: string | null) {
+  const conversation = await conversationInFlow(db, numberId);
+  await queueConversation(db, conversation.id, queueId);
+  return conversationRow(db, conversation.id);
+}
+
+async function whoHolds(conversationId: string) {
+  const row = await conversationRow(db, conversationId);
+  return { state: row.state, agentId: row.agentId };
+}
+
+describe('strategies', () => {
+  it('longest-idle offers to the agent whose last conversation ended longest ago, never first', async () => {
+    const number = await buildNumber(db);
+    const recent = await buildAgent(db, { capacitySms: 1, lastConversationEndedAt: minutesAgo(5) });
+    const never = await buildAgent(db, { capacitySms: 1, lastConversationEndedAt: null });
+    const older = await buildAgent(db, { capacitySms: 1, lastConversationEndedAt: minutesAgo(60) });
+    const queue = await buildQueue(db, [recent, never, older], { strategy: 'longest-idle' });
+
+    const order = [];
+    for (let i = 0; i < 3; i++) order.push((await queueNew(number.id, queue.id)).agentId);
+    expect(order).toEqual([never.id, older.id, recent.id]);
+  });
+
+  it('round-robin offers to the member after the last one offered, in a stable order', async () => {
+    const number = await buildNumber(db);
+    const members = await Promise.all([1, 2, 3].map(() => buildAgent(db, { capacitySms: 5 })));
+    const byId = [...members].sort((a, b) => (a.id < b.id ? -1 : 1));
+    // The cursor starts at the second member: the next offers go to the third, first, second…
+    const queue = await buildQueue(db, members, {
+      strategy: 'round-robin',
+      lastOfferedAgentId: byId[1]!.id,
+    });
+
+    const order = [];
+    for (let i = 0; i < 4; i++) order.push((await queueNew(number.id, queue.id)).agentId);
+    expect(order).toEqual([byId[2]!.id, byId[0]!.id, byId[1]!.id, byId[2]!.id]);
+    const [cursor] = await db.select().from(queues).where(eq(queues.id, queue.id));
+    expect(cursor!.lastOfferedAgentId).toBe(byId[2]!.id);
+  });
+
+  it('least-busy offers to the agent with the most free capacity, ties to the longest idle', async () => {
+    const number = await buildNumber(db);
+    const two = await buildAgent(db, { capacitySms: 3, lastConversationEndedAt: minutesAgo(90) });
+    const one = await buildAgent(db, { capacitySms: 3, lastConversationEndedAt: minutesAgo(60) });
+    const none = await buildAgent(db, { capacitySms: 3, lastConversationEndedAt: minutesAgo(1) });
+    await giveActive(db, two, number.id, 2);
+    await giveActive(db, one, number.id, 1);
+    const queue = await buildQueue(db, [two, one, none], { strategy: 'least-busy' });
+
+    // Free: none 3, one 2, two 1 → none; then none 2 and one 2 tie → one (idle longer).
+    const first = await queueNew(number.id, queue.id);
+    const second = await queueNew(number.id, queue.id);
+    expect([first.agentId, second.agentId]).toEqual([none.id, one.id]);
+  });
+
+  it('offers only to members with the required skill levels and the queue language', async () => {
+    const number = await buildNumber(db);
+    const unskilled = await buildAgent(db, { skills: { billing: 1 }, languages: ['es'] });
+    const english = await buildAgent(db, { skills: { billing: 5 }, languages: ['en'] });
+    const fit = await buildAgent(db, {
+      skills: { billing: 2, refunds: 1 },
+      languages: ['en', 'ES'],
+      lastConversationEndedAt: minutesAgo(1),
+    });
+    const outsider = await buildAgent(db, { skills: { billing: 9 }, languages: ['es'] });
+    const queue = await buildQueue(db, [unskilled, english, fit], {
+      requiredSkills: { billing: 2 },
+      language: 'es',
+    });
+    expect(outsider.id).not.toBe(fit.id);
+
+    const conversation = await queueNew(number.id, queue.id);
+    expect(conversation.agentId).toBe(fit.id);
+
+    await setPresence(db, fit.id, 'away', null);
+    const waiting = await queueNew(number.id, queue.id);
+    expect(waiting.state).toBe('queued');
+    expect(await offersOf(db, waiting.id)).toHaveLength(0);
+  });
+
+  it('serves higher-priority queues first, even when a lower one waits longer', async () => {
+    const number = await buildNumber(db);
+    const agent = await buildAgent(db, { capacitySms: 1, presence: 'away' });
+    const low = await buildQueue(db, [agent], { priority: 0 });
+    const high = await buildQueue(db, [agent], { priority: 10 });
+    const older = await queueNew(number.id, low.id);
+    const urgent = await queueNew(number.id, high.id);
+
+    await setPresence(db, agent.id, 'available', agent.id);
+    expect(await whoHolds(urgent.id)).toEqual({ state: 'offered', agentId: agent.id });
+    expect(await whoHolds(older.id)).toEqual({ state: 'queued', agentId: null });
+  });
+});
+
+describe('strategies, in a pass over waiting conversations (the workers’ path)', () => {
+  /** Queues conversations while the agents are away, then brings them back and runs a pass. */
+  async function placedInOnePass(agents: Agent[], queueOverrides: Partial<Queue>, count: number) {
+    const number = await buildNumber(db);
+    for (const agent of agents) {
+      await db.update(users).set({ presence: 'away' }).where(eq(users.id, agent.id));
+    }
+    const queue = await buildQueue(db, agents, queueOverrides);
+    const waiting = [];
+    for (let i = 0; i < count; i++) waiting.push(await queueNew(number.id, queue.id));
+    expect(waiting.every((c) => c.state === 'queued')).toBe(true);
+    // Back without setPresence, which would place them itself, agent by agent.
+    for (const agent of agents) {
+      await db.update(users).set({ presence: 'available' }).where(eq(users.id, agent.id));
+    }
+    expect(await assignWaiting(db, { queueIds: [queue.id] })).toBe(count);
+    return Promise.all(waiting.map(async (c) => (await conversationRow(db, c.id)).agentId));
+  }
+
+  it('longest-idle', async () => {
+    const recent = await buildAgent(db, { capacitySms: 1, lastConversationEndedAt: minutesAgo(5) });
+    const never = await buildAgent(db, { capacitySms: 1, lastConversationEndedAt: null });
+    const older = await buildAgent(db, { capacitySms: 1, lastConversationEndedAt: minutesAgo(60) });
+    expect(await placedInOnePass([recent, never, older], { strategy: 'longest-idle' }, 3)).toEqual([
+      never.id,
+      older.id,
+      recent.id,
+    ]);
+  });
+
+  it('round-robin', async () => {
+    const members = await Promise.all([1, 2, 3].map(() => buildAgent(db, { capacitySms: 5 })));
+    const byId = [...members].sort((a, b) => (a.id < b.id ? -1 : 1));
+    const placed = await placedInOnePass(
+      members,
+      { strategy: 'round-robin', lastOfferedAgentId: byId[1]!.id },
+      4,
+    );
+    expect(placed).toEqual([byId[2]!.id, byId[0]!.id, byId[1]!.id, byId[2]!.id]);
+  });
+
+  it('least-busy', async () => {
+    const number = await buildNumber(db);
+    const two = await buildAgent(db, { lastConversationEndedAt: minutesAgo(90) });
+    const none = await buildAgent(db, { lastConversationEndedAt: minutesAgo(1) });
+    const one = await buildAgent(db, { lastConversationEndedAt: minutesAgo(60) });
+    await giveActive(db, two, number.id, 2);
+    await giveActive(db, one, number.id, 1);
+    // Free: none 3, one 2, two 1 → none; none 2 and one 2 tie → one (idle longer); → none.
+    expect(await placedInOnePass([two, none, one], { strategy: 'least-busy' }, 3)).toEqual([
+      none.id,
+      one.id,
+      none.id,
+    ]);
+  });
+});
+
+describe('offers and capacity', () => {
+  it('never offers an agent more conversations than their capacity, per channel', async () => {
+    const sms = await buildNumber(db);
+    const whatsapp = await buildNumber(db, {
+      kind: 'whatsapp',
+      address: `whatsapp:+1555${Date.now() % 10_000_000}`,
+    });
+    const agent = await buildAgent(db, { capacitySms: 2, capacityWhatsapp: 1 });
+    const queue = await buildQueue(db, [agent]);
+
+    const queued = [];
+    for (let i = 0; i < 4; i++) queued.push(await queueNew(sms.id, queue.id));
+    expect(queued.map((c) => c.state)).toEqual(['offered', 'offered', 'queued', 'queued']);
+    // WhatsApp has its own capacity: one more, on that channel only.
+    const wa1 = await queueNew(whatsapp.id, queue.id);
+    const wa2 = await queueNew(whatsapp.id, queue.id);
+    expect([wa1.state, wa2.state]).toEqual(['offered', 'queued']);
+    // Accepting does not make room; the pending offer already counted.
+    await acceptOffer(db, (await pendingOffer(db, queued[0]!.id))!.id, agent.id);
+    expect(await assignWaiting(db, { queueIds: [queue.id] })).toBe(0);
+  });
+
+  it('a timed-out offer moves on to another agent', async () => {
+    const number = await buildNumber(db);
+    const first = await buildAgent(db, { lastConversationEndedAt: minutesAgo(30) });
+    const second = await buildAgent(db, { lastConversationEndedAt: minutesAgo(1) });
+    const queue = await buildQueue(db, [first, second], { offerTimeoutSeconds: 20 });
+    const conversation = await queueNew(number.id, queue.id);
+    const offer = (await pendingOffer(db, conversation.id))!;
+    expect(offer.agentId).toBe(first.id);
+    expect(offer.expiresAt.getTime() - offer.createdAt.getTime()).toBeCloseTo(20_000, -3);
+
+    // Not due yet: nothing happens.
+    expect((await expireOffers(db, 10)).expired).toBe(0);
+    await expireOfferNow(db, offer.id);
+    const { expired, queueIds } = await expireOffers(db, 10);
+    expect({ expired, queueIds }).toEqual({ expired: 1, queueIds: [queue.id] });
+    expect(await whoHolds(conversation.id)).toEqual({ state: 'queued', agentId: null });
+    await assignWaiting(db, { queueIds });
+
+    const history = await offersOf(db, conversation.id);
+    expect(history.map((o) => [o.agentId, o.state])).toEqual([
+      [first.id, 'timed-out'],
+      [second.id, 'pending'],
+    ]);
+    // Too late to accept the timed-out one.
+    await expect(acceptOffer(db, offer.id, first.id)).rejects.toMatchObject({ code: 'conflict' });
+  });
+
+  it('a rejected offer moves on, and not back to the same agent while another can take it', async () => {
+    const number = await buildNumber(db);
+    const [a, b, c] = [
+      await buildAgent(db, { lastConversationEndedAt: minutesAgo(30) }),
+      await buildAgent(db, { lastConversationEndedAt: minutesAgo(20) }),
+      await buildAgent(db, { lastConversationEndedAt: minutesAgo(10) }),
+    ];
+    const queue = await buildQueue(db, [a, b, c]);
+    const conversation = await queueNew(number.id, queue.id);
+
+    const holders = [conversation.agentId];
+    for (let i = 0; i < 3; i++) {
+      const offer = (await pendingOffer(db, conversation.id))!;
+      await rejectOffer(db, offer.id, offer.agentId);
+      holders.push((await pendingOffer(db, conversation.id))!.agentId);
+    }
+    // Each agent once, then round again in the strategy's order.
+    expect(holders).toEqual([a.id, b.id, c.id, a.id]);
+    await expect(
+      rejectOffer(db, (await offersOf(db, conversation.id))[0]!.id, a.id),
+    ).rejects.toMatchObject({
+      code: 'conflict',
+    });
+  });
+
+  it('auto-accept skips the offer: the conversation is active with the agent at once', async () => {
+    const number = await buildNumber(db);
+    const agent = await buildAgent(db);
+    const queue = await buildQueue(db, [agent], { autoAccept: true });
+    const conversation = await queueNew(number.id, queue.id);
+    expect({ state: conversation.state, agentId: conversation.agentId }).toEqual({
+      state: 'active',
+      agentId: agent.id,
+    });
+    expect((await offersOf(db, conversation.id)).map((o) => o.state)).toEqual(['accepted']);
+    expect(await eventTypes(db, conversation.id)).toEqual([
+      'conversation.opened',
+      'conversation.queued',
+      'conversation.assigned',
+    ]);
+  });
+
+  it('accept pins the conversation; only the offered agent may accept, once', async () => {
+    const number = await buildNumber(db);
+    const agent = await buildAgent(db);
+    const other = await buildAgent(db);
+    const queue = await buildQueue(db, [agent]);
+    const conversation = await queueNew(number.id, queue.id);
+    const offer = (await pendingOffer(db, conversation.id))!;
+
+    await expect(acceptOffer(db, offer.id, other.id)).rejects.toMatchObject({ code: 'not_found' });
+    expect(await acceptOffer(db, offer.id, agent.id)).toEqual({ conversationId: conversation.id });
+    expect(await whoHolds(conversation.id)).toEqual({ state: 'active', agentId: agent.id });
+    await expect(acceptOffer(db, offer.id, agent.id)).rejects.toMatchObject({ code: 'conflict' });
+  });
+});
+
+describe('affinity', () => {
+  async function originated(options: { beyondCapacity?: boolean } = {}) {
+    const flow = await buildFlow(db, { affinityBeyondCapacity: options.beyondCapacity ?? false });
+    const number = await buildNumber(db, { flowId: flow.id });
+    const origin = await buildAgent(db, { capacitySms: 1, lastConversationEndedAt: minutesAgo(1) });
+    const idle = await buildAgent(db, { lastConversationEndedAt: null });
+    const queue = await buildQueue(db, [origin, idle]);
+    const customer = `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
+    await db.transaction((tx) =>
+      recordAffinity(tx, {
+        numberId: number.id,
+        customerAddress: customer,
+        agentId: origin.id,
+        originalText: 'Your parcel is ready, shall we deliver tomorrow?',
+        messageId: null,
+      }),
+    );
+    const reply = async () => {
+      const conversation = await conversationInFlow(db, number.id, customer);
+      await queueConversation(db, conversation.id, queue.id);
+      return conversation.id;
+    };
+    return { flow, number, origin, idle, queue, customer, reply };
+  }
+
+  it("offers the customer's reply to the originating agent, with the original text", async () => {
+    const { origin, reply, flow } = await originated();
+    expect(flow.affinityTtlHours).toBe(168);
+    const conversationId = await reply();
+    const offer = (await pendingOffer(db, conversationId))!;
+    expect(offer).toMatchObject({
+      agentId: origin.id,
+      reason: 'affinity',
+      originalText: 'Your parcel is ready, shall we deliver tomorrow?',
+    });
+  });
+
+  it('records the affinity for the flow’s TTL, renewing it on the next origination', async () => {
+    const { number, customer, origin, idle } = await originated();
+    const [first] = await db.select().from(affinities).where(eq(affinities.numberId, number.id));
+    const hours = (first!.expiresAt.getTime() - first!.createdAt.getTime()) / 3_600_000;
+    expect(hours).toBeCloseTo(168, 1);
+    await db.transaction((tx) =>
+      recordAffinity(tx, {
+        numberId: number.id,
+        customerAddress: customer,
+        agentId: idle.id,
+        originalText: 'second',
+        messageId: null,
+        ttlHours: 2,
+      }),
+    );
+    const rows = await db.select().from(affinities).where(eq(affinities.numberId, number.id));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ agentId: idle.id, originalText: 'second' });
+    expect(rows[0]!.agentId).not.toBe(origin.id);
+  });
+
+  it('goes to the queue when the originating agent is offline', async () => {
+    const { origin, idle, reply } = await originated();
+    await setPresence(db, origin.id, 'offline', origin.id);
+    const offer = (await pendingOffer(db, await reply()))!;
+    expect(offer).toMatchObject({ agentId: idle.id, reason: 'queue', originalText: null });
+  });
+
+  it('goes to the queue when the originating agent lets the offer time out', async () => {
+    const { origin, idle, queue, reply } = await originated();
+    const conversationId = await reply();
+    const offer = (await pendingOffer(db, conversationId))!;
+    expect(offer.agentId).toBe(origin.id);
+    await expireOfferNow(db, offer.id);
+    await expireOffers(db, 10);
+    await assignWaiting(db, { queueIds: [queue.id] });
+    expect((await pendingOffer(db, conversationId))!).toMatchObject({
+      agentId: idle.id,
+      reason: 'queue',
+    });
+  });
+
+  it('offers beyond capacity only when the flow allows it', async () => {
+    const strict = await originated();
+    await giveActive(db, strict.origin, strict.number.id, 1);
+    expect((await pendingOffer(db, await strict.reply()))!.agentId).toBe(strict.idle.id);
+
+    const lenient = await originated({ beyondCapacity: true });
+    await giveActive(db, lenient.origin, lenient.number.id, 1);
+    expect((await pendingOffer(db, await lenient.reply()))!).toMatchObject({
+      agentId: lenient.origin.id,
+      reason: 'affinity',
+    });
+  });
+
+  it('ignores and then deletes expired affinities', async () => {
+    const { number, idle, reply } = await originated();
+    await db
+      .update(affinities)
+      .set({ expiresAt: sql`now() - interval '1 minute'` })
+      .where(eq(affinities.numberId, number.id));
+    expect((await pendingOffer(db, await reply()))!.agentId).toBe(idle.id);
+    expect(await db.transaction((tx) => expireAffinities(tx, 100))).toBeGreaterThanOrEqual(1);
+    expect(await db.select().from(affinities).where(eq(affinities.numberId, number.id))).toEqual(
+      [],
+    );
+  });
+});
+
+describe('end, transfer, reassign', () => {
+  async function activeWith(agent: Agent, queueId: string, numberId: string) {
+    const conversation = await queueNew(numberId, queueId);
+    expect(conversation.agentId).toBe(agent.id);
+    await acceptOffer(db, (await pendingOffer(db, conversation.id))!.id, agent.id);
+    return conversation.id;
+  }
+
+  it('ending closes with the final response, frees the agent and gives them the next one', async () => {
+    const flow = await buildFlow(db, { finalMessage: 'Thanks for contacting us' });
+    const number = await buildNumber(db, { flowId: flow.id });
+    const agent = await buildAgent(db, { capacitySms: 1 });
+    const queue = await buildQueue(db, [agent]);
+    const first = await activeWith(agent, queue.id, number.id);
+    const waiting = await queueNew(number.id, queue.id);
+    expect(waiting.state).toBe('queued');
+
+    await expect(
+      endConversation(db, first, { id: (await buildAgent(db)).id, role: 'agent' }),
+    ).rejects.toMatchObject({ code: 'not_found' });
+    await endConversation(db, first, { id: agent.id, role: 'agent' });
+
+    const closed = await conversationRow(db, first);
+    expect({ state: closed.state, reason: closed.closeReason }).toEqual({
+      state: 'closed',
+      reason: 'ended',
+    });
+    const sent = await db.select().from(messages).where(eq(messages.conversationId, first));
+    expect(sent.map((m) => m.body)).toContain('Thanks for contacting us');
+    const [after] = await db.select().from(users).where(eq(users.id, agent.id));
+    expect(after!.lastConversationEndedAt).not.toBeNull();
+    expect(await whoHolds(waiting.id)).toEqual({ state: 'offered', agentId: agent.id });
+    await expect(endConversation(db, first, { id: agent.id, role: 'agent' })).rejects.toMatchObject(
+      {
+        code: 'conflict',
+      },
+    );
+  });
+
+  it('transfer to an agent keeps the conversation and its transcript; only the agent changes', async () => {
+    const number = await buildNumber(db);
+    const from = await buildAgent(db, { lastConversationEndedAt: null });
+    const to = await buildAgent(db, { lastConversationEndedAt: minutesAgo(1) });
+    const queue = await buildQueue(db, [from, to]);
+    const id = await activeWith(from, queue.id, number.id);
+    await db.insert(messages).values({
+      conversationId: id,
+      numberId: number.id,
+      direction: 'inbound',
+      author: 'customer',
+      fromAddress: '+15550000000',
+      toAddress: number.address,
+      body: 'my order is late',
+      status: 'received',
+    });
+    const before = await eventTypes(db, id);
+    const transcript = await db.select().from(messages).where(eq(messages.conversationId, id));
+
+    await transferConversation(
+      db,
+      id,
+      { id: from.id, role: 'agent' },
+      { toAgentId: to.id },
+      'VIP, be nice',
+    );
+    const offer = (await pendingOffer(db, id))!;
+    expect(offer).toMatchObject({ agentId: to.id, reason: 'transfer' });
+    await acceptOffer(db, offer.id, to.id);
+
+    expect(await whoHolds(id)).toEqual({ state: 'active', agentId: to.id });
+    expect(await db.select().from(messages).where(eq(messages.conversationId, id))).toEqual(
+      transcript,
+    );
+    const after = await eventTypes(db, id);
+    expect(after.slice(0, before.length)).toEqual(before);
+    expect(after.slice(before.length)).toEqual([
+      'conversation.transferred',
+      'offer.created',
+      'offer.accepted',
+    ]);
+    // The previous agent may no longer act on it.
+    await expect(
+      transferConversation(db, id, { id: from.id, role: 'agent' }, { toAgentId: from.id }, null),
+    ).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('transfer to a queue waits there and goes to someone other than the transferring agent', async () => {
+    const number = await buildNumber(db);
+    const from = await buildAgent(db, { lastConversationEndedAt: null });
+    const other = await buildAgent(db, { lastConversationEndedAt: minutesAgo(1) });
+    const first = await buildQueue(db, [from]);
+    const second = await buildQueue(db, [from, other]);
+    const id = await activeWith(from, first.id, number.id);
+
+    await transferConversation(
+      db,
+      id,
+      { id: from.id, role: 'agent' },
+      { toQueueId: second.id },
+      'billing question',
+    );
+    const row = await conversationRow(db, id);
+    expect({ queueId: row.queueId, state: row.state, agentId: row.agentId }).toEqual({
+      queueId: second.id,
+      state: 'offered',
+      agentId: other.id,
+    });
+  });
+
+  it('reassign makes the conversation active with the new agent, within their capacity', async () => {
+    const number = await buildNumber(db);
+    const from = await buildAgent(db, { capacitySms: 1, lastConversationEndedAt: null });
+    const to = await buildAgent(db, { capacitySms: 1, presence: 'away' });
+    const full = await buildAgent(db, { capacitySms: 1, presence: 'away' });
+    await giveActive(db, full, number.id, 1);
+    const queue = await buildQueue(db, [from]);
+    const id = await activeWith(from, queue.id, number.id);
+    const next = await queueNew(number.id, queue.id);
+    expect(next.state).toBe('queued');
+
+    await expect(reassignConversation(db, id, supervisor, full.id)).rejects.toMatchObject({
+      code: 'conflict',
+    });
+    await reassignConversation(db, id, supervisor, to.id);
+    expect(await whoHolds(id)).toEqual({ state: 'active', agentId: to.id });
+    // The freed agent gets the waiting conversation.
+    expect(await whoHolds(next.id)).toEqual({ state: 'offered', agentId: from.id });
+  });
+});
+
+describe('presence', () => {
+  it('going away withdraws pending offers, which go to another agent', async () => {
+    const number = await buildNumber(db);
+    const leaving = await buildAgent(db, { lastConversationEndedAt: null });
+    const staying = await buildAgent(db, { lastConversationEndedAt: minutesAgo(1) });
+    const queue = await buildQueue(db, [leaving, staying]);
+    const conversation = await queueNew(number.id, queue.id);
+    expect(conversation.agentId).toBe(leaving.id);
+
+    const view = await setPresence(db, leaving.id, 'away', leaving.id);
+    expect(view.presence).toBe('away');
+    expect((await offersOf(db, conversation.id)).map((o) => [o.agentId, o.state])).toEqual([
+      [leaving.id, 'canceled'],
+      [staying.id, 'pending'],
+    ]);
+  });
+
+  it('an agent offline longer than the queue allows loses active conversations to the queue', async () => {
+    const number = await buildNumber(db);
+    const gone = await buildAgent(db, { lastConversationEndedAt: null });
+    const other = await buildAgent(db, {
+      lastConversationEndedAt: minutesAgo(1),
+      presence: 'away',
+    });
+    const queue = await buildQueue(db, [gone, other], { offlineRequeueSeconds: 300 });
+    const conversation = await queueNew(number.id, queue.id);
+    await acceptOffer(db, (await pendingOffer(db, conversation.id))!.id, gone.id);
+    await setPresence(db, gone.id, 'offline', gone.id);
+    await setPresence(db, other.id, 'available', other.id);
+
+    // Offline for less than 300 s: still theirs.
+    expect((await requeueOfflineAgents(db, 10)).requeued).toBe(0);
+    expect(await whoHolds(conversation.id)).toEqual({ state: 'active', agentId: gone.id });
+
+    await db
+      .update(users)
+      .set({ presenceChangedAt: sql`now() - interval '301 seconds'` })
+      .where(eq(users.id, gone.id));
+    const { requeued, queueIds } = await requeueOfflineAgents(db, 10);
+    expect({ requeued, queueIds }).toEqual({ requeued: 1, queueIds: [queue.id] });
+    await assignWaiting(db, { queueIds });
+    expect(await whoHolds(conversation.id)).toEqual({ state: 'offered', agentId: other.id });
+  });
+});
+
+describe('max wait', () => {
+  it('overflows to the overflow queue once, where its agents take it', async () => {
+    const number = await buildNumber(db);
+    const backup = await buildAgent(db);
+    const overflow = await buildQueue(db, [backup]);
+    const main = await buildQueue(db, [], { maxWaitSeconds: 60, overflowQueueId: overflow.id });
+    const conversation = await queueNew(number.id, main.id);
+    expect((await overflowWaiting(db, 10)).overflowed).toBe(0);
+
+    await db
+      .update(conversations)
+      .set({ queuedAt: sql`now() - interval '61 seconds'` })
+      .where(eq(conversations.id, conversation.id));
+    const { overflowed, queueIds } = await overflowWaiting(db, 10);
+    expect({ overflowed, queueIds }).toEqual({ overflowed: 1, queueIds: [overflow.id] });
+    await assignWaiting(db, { queueIds });
+    expect(await whoHolds(conversation.id)).toEqual({ state: 'offered', agentId: backup.id });
+  });
+
+  it('sends the overflow message once and keeps the conversation waiting', async () => {
+    const number = await buildNumber(db);
+    const main = await buildQueue(db, [], {
+      maxWaitSeconds: 30,
+      overflowMessage: 'We are busy; an agent will answer as soon as possible.',
+    });
+    const conversation = await queueNew(number.id, main.id);
+    await db
+      .update(conversations)
+      .set({ queuedAt: sql`now() - interval '31 seconds'` })
+      .where(eq(conversations.id, conversation.id));
+    expect((await overflowWaiting(db, 10)).overflowed).toBe(1);
+    expect((await overflowWaiting(db, 10)).overflowed).toBe(0);
+    const sent = await db
+      .select()
+      .from(messages)
+      .where(eq(messages.conversationId, conversation.id));
+    expect(sent.map((m) => [m.author, m.body])).toEqual([
+      ['flow', 'We are busy; an agent will answer as soon as possible.'],
+    ]);
+    expect((await conversationRow(db, conversation.id)).state).toBe('queued');
+  });
+});
+
+describe('queue position', () => {
+  it('counts the conversations ahead and estimates from recent waits', async () => {
+    const number = await buildNumber(db);
+    const agent = await buildAgent(db, { presence: 'away', capacitySms: 10 });
+    const queue = await buildQueue(db, [agent]);
+    const waiting = [];
+    for (let i = 0; i < 3; i++) waiting.push(await queueNew(number.id, queue.id));
+    const positions = await Promise.all(waiting.map((c) => queuePosition(db, c.id)));
+    expect(positions).toEqual([
+      { position: 1, estimatedWaitSeconds: null },
+      { position: 2, estimatedWaitSeconds: null },
+      { position: 3, estimatedWaitSeconds: null },
+    ]);
+
+    // History: three conversations answered after waiting two minutes each.
+    await setPresence(db, agent.id, 'available', agent.id);
+    for (const c of waiting) {
+      await db
+        .update(conversations)
+        .set({ queuedAt: sql`now() - interval '120 seconds'` })
+        .where(eq(conversations.id, c.id));
+      await acceptOffer(db, (await pendingOffer(db, c.id))!.id, agent.id);
+    }
+    await setPresence(db, agent.id, 'away', agent.id);
+    const next = await queueNew(number.id, queue.id);
+    const estimate = (await queuePosition(db, next.id))!;
+    expect(estimate.position).toBe(1);
+    expect(estimate.estimatedWaitSeconds).toBeGreaterThanOrEqual(115);
+    expect(estimate.estimatedWaitSeconds).toBeLessThanOrEqual(121);
+    expect(await queuePosition(db, waiting[0]!.id)).toBeNull();
+  });
+});
+
+describe('offers table', () => {
+  it('holds at most one pending offer per conversation in every test above', async () => {
+    const rows = await db
+      .select({ conversationId: offers.conversationId, n: sql<number>`count(*)::int` })
+      .from(offers)
+      .where(eq(offers.state, 'pending'))
+      .groupBy(offers.conversationId);
+    expect(rows.every((r) => r.n === 1)).toBe(true);
+  });
+});
