@@ -1,21 +1,4 @@
-/**
- * Routing under load on PostgreSQL, with INSTANCES routing workers (each with its own store,
- * as separate Parley instances would be), AGENTS agents in QUEUES queues (each agent in two,
- * strategies and priorities mixed):
- * - burst: CONVERSATIONS conversations queued in one statement, assigned until every one is
- *   offered: assignments per second, and queued → offered (mostly time spent behind the
- *   backlog);
- * - steady: STEADY more queued one at a time through queueConversation, at RATE per second,
- *   while the agents still have room: queued → offered for a conversation that finds an
- *   agent at once.
- * Prints the figures and RSS. Needs DATABASE_URL or TEST_DATABASE_URL; creates and drops its
- * own database. Run: npx tsx bench/routing.ts
- *   BENCH_SCALE (default 1: 10,000 agents, 100,000 + 2,000 conversations), BENCH_QUEUES (10),
- *   BENCH_INSTANCES (2), BENCH_CAPACITY (conversations per agent, 12), BENCH_RATE (50)
- */
-import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import pg from 'pg';
 import { openStore, queryRows, type Store } from '../src/db/store.js';
 import { createLogger } from '../src/logger.js';
 import {
@@ -24,6 +7,7 @@ import {
   type RoutingWorker,
   startRoutingWorker,
 } from '../src/routing/index.js';
+import { withScratchDatabase } from '../test/helpers/store.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const AGENTS = Math.round(10_000 * SCALE);
@@ -37,21 +21,6 @@ const PG_URL = process.env.DATABASE_URL || process.env.TEST_DATABASE_URL;
 if (!PG_URL) {
   process.stderr.write('bench/routing needs DATABASE_URL or TEST_DATABASE_URL (PostgreSQL)\n');
   process.exit(2);
-}
-
-async function withScratchDatabase<T>(work: (url: string) => Promise<T>): Promise<T> {
-  const name = `parley_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(PG_URL!);
-  url.pathname = `/${name}`;
-  try {
-    return await work(url.toString());
-  } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
-  }
 }
 
 /** Agents, queues (strategies and priorities mixed), memberships, contacts, conversations. */
@@ -130,7 +99,7 @@ async function offeredCount(store: Store, phase: 'burst' | 'steady'): Promise<nu
 const rssSamples: number[] = [];
 const sampler = setInterval(() => rssSamples.push(process.memoryUsage().rss), 100);
 
-const figures = await withScratchDatabase(async (url) => {
+const figures = await withScratchDatabase(PG_URL, async (url) => {
   const first = await openStore({ databaseUrl: url, maxConnections: 10 });
   await first.migrate();
   const stores = [first];

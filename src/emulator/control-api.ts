@@ -5,7 +5,7 @@ import { newSecret, newSid } from './format.js';
 import { InboundError, receiveFromHandset } from './inbound.js';
 import type { Dispatcher } from './outbound.js';
 import { messageView, numberJson } from './serializers.js';
-import type { EmulatorEvent, EmulatorState } from './state.js';
+import { type EmulatorEvent, type EmulatorState, newMessagingService } from './state.js';
 import {
   type HttpMethod,
   type MessagingService,
@@ -317,22 +317,7 @@ export function registerControlApi(
     async (req, reply) => {
       const b = req.body;
       if (!state.accounts.has(b.accountSid)) return bad(reply, 404, `no account ${b.accountSid}`);
-      const now = Date.now();
-      const service: MessagingService = {
-        sid: newSid('MG'),
-        accountSid: b.accountSid,
-        friendlyName: 'Emulated service',
-        inboundRequestUrl: null,
-        inboundMethod: 'POST',
-        fallbackUrl: null,
-        fallbackMethod: 'POST',
-        statusCallback: null,
-        useInboundWebhookOnNumber: false,
-        advancedOptOut: false,
-        numberSids: [],
-        dateCreated: now,
-        dateUpdated: now,
-      };
+      const service = newMessagingService(b.accountSid, 'Emulated service');
       const error = applyService(service, b);
       if (error) return bad(reply, 400, error);
       state.services.set(service.sid, service);

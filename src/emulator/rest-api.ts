@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody, notFound, TwilioApiError } from './errors.js';
 import type { FaultEndpoint } from './faults.js';
-import { asRecord, formBool, many, newSid, one } from './format.js';
+import { asRecord, formBool, many, one } from './format.js';
 import { type Dispatcher, isFinal } from './outbound.js';
 import {
   accountJson,
@@ -13,7 +13,7 @@ import {
   serviceJson,
   serviceNumberJson,
 } from './serializers.js';
-import type { EmulatorState } from './state.js';
+import { type EmulatorState, newMessagingService } from './state.js';
 import type { Account, HttpMethod, Message, MessagingService, PhoneNumber } from './types.js';
 
 interface Ctx {
@@ -367,22 +367,7 @@ export function registerRestApi(
         20001,
         'Missing required parameter FriendlyName in the post body',
       );
-    const now = Date.now();
-    const service: MessagingService = {
-      sid: newSid('MG'),
-      accountSid: ctx.account.sid,
-      friendlyName,
-      inboundRequestUrl: null,
-      inboundMethod: 'POST',
-      fallbackUrl: null,
-      fallbackMethod: 'POST',
-      statusCallback: null,
-      useInboundWebhookOnNumber: false,
-      advancedOptOut: false,
-      numberSids: [],
-      dateCreated: now,
-      dateUpdated: now,
-    };
+    const service = newMessagingService(ctx.account.sid, friendlyName);
     updateService(service, ctx.form);
     state.services.set(service.sid, service);
     return json(201, serviceJson(service));

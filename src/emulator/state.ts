@@ -1,4 +1,5 @@
 import { FaultSwitch } from './faults.js';
+import { newSid } from './format.js';
 import type {
   Account,
   ApiKey,
@@ -34,6 +35,26 @@ interface HandsetSettings {
 }
 
 const REQUEST_LOG_LIMIT = 1000;
+
+/** A new Messaging Service with Twilio's defaults: no URLs, webhooks of its numbers off. */
+export function newMessagingService(accountSid: string, friendlyName: string): MessagingService {
+  const now = Date.now();
+  return {
+    sid: newSid('MG'),
+    accountSid,
+    friendlyName,
+    inboundRequestUrl: null,
+    inboundMethod: 'POST',
+    fallbackUrl: null,
+    fallbackMethod: 'POST',
+    statusCallback: null,
+    useInboundWebhookOnNumber: false,
+    advancedOptOut: false,
+    numberSids: [],
+    dateCreated: now,
+    dateUpdated: now,
+  };
+}
 
 export function defaultSettings(): Settings {
   return {
