@@ -14,6 +14,8 @@ import type { InboundKicks } from './inbound/webhooks.routes.js';
 import { downloadNextMedia } from './media/media-downloads.js';
 import { MediaStore } from './media/media-store.js';
 import { SendSpacing, startOutboxDispatcher } from './outbound/dispatcher.js';
+import { createRealtimeGateway } from './realtime/gateway.js';
+import { startRoutingWorker } from './routing/routing-worker.js';
 import { buildServer } from './server.js';
 import { startLoopWorker } from './worker-loop.js';
 
@@ -84,6 +86,9 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       },
     });
     workers.push(dispatcher, media, flows);
+    workers.push(startRoutingWorker({ store, logger }));
+    const realtime = createRealtimeGateway({ store, logger });
+    workers.push(realtime);
 
     const kicks: InboundKicks = {
       flowDue: (conversationId) => {
@@ -103,6 +108,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       mediaStore,
       clients,
       kicks,
+      realtime,
     });
     await server.listen({ port: config.port, host: config.host });
     const address = server.server.address();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
@@ -21,6 +22,9 @@ import { type InboundKicks, registerWebhookRoutes } from './inbound/webhooks.rou
 import { registerMediaRoutes } from './media/media.routes.js';
 import type { MediaStore } from './media/media-store.js';
 import { registerOutboundRoutes } from './outbound/outbound.routes.js';
+import type { RealtimeGateway } from './realtime/gateway.js';
+import { closeWebSockets, registerRealtimeRoutes } from './realtime/realtime.routes.js';
+import { registerRoutingRoutes } from './routing/routing.routes.js';
 
 export interface ServerDeps {
   config: Config;
@@ -31,6 +35,8 @@ export interface ServerDeps {
   clients: TwilioClients;
   /** Wake-ups for the workers that take over after a webhook's answer. */
   kicks: InboundKicks;
+  /** The process's live-event gateway (a worker); absent: the server makes its own. */
+  realtime?: RealtimeGateway;
 }
 
 /** The Fastify app assembled from Parley's modules; listening is the caller's business. */
@@ -116,6 +122,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   // Twilio posts form bodies; the params are needed as they came to check the signature.
   await app.register(formbody);
+  // Live events; clients send nothing on that socket, so a small message limit.
+  await app.register(websocket, { options: { maxPayload: 4096 }, preClose: closeWebSockets });
 
   registerAuthentication(app, deps.store.db);
   registerWebhookRoutes(app, {
@@ -126,6 +134,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   registerMediaRoutes(app, { db: deps.store.db, mediaStore: deps.mediaStore });
   registerConversationRoutes(app, { db: deps.store.db });
+  registerRoutingRoutes(app, { db: deps.store.db });
+  registerRealtimeRoutes(app, { store: deps.store, logger: deps.logger, gateway: deps.realtime });
   registerOutboundRoutes(app, {
     db: deps.store.db,
     secretBox: deps.secretBox,

@@ -404,6 +404,8 @@ export const offers = pgTable(
       .where(sql`${t.state} = 'pending'`),
     index('offers_due_idx').on(t.expiresAt).where(sql`${t.state} = 'pending'`),
     index('offers_agent_idx').on(t.agentId, t.state),
+    index('offers_conversation_idx').on(t.conversationId),
+    index('offers_accepted_idx').on(t.decidedAt).where(sql`${t.state} = 'accepted'`),
   ],
 );
 

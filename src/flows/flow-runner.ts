@@ -5,7 +5,7 @@ import { conversations, flows, media, messages, numbers } from '../db/schema.js'
 import type { Db } from '../db/store.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent } from '../realtime/event-log.js';
-import { queueConversation, queuePosition } from '../routing/index.js';
+import { queueConversation, queuePosition, wakeRouting } from '../routing/index.js';
 import { type Flow, flowOfNumber } from './flows.js';
 import { renderTemplate } from './templates.js';
 
@@ -223,7 +223,7 @@ export async function dueFlowConversations(db: Db, limit: number): Promise<strin
 export async function closeInactiveConversations(db: Db, limit: number): Promise<number> {
   return db.transaction(async (tx) => {
     const due = await tx
-      .select({ id: conversations.id })
+      .select({ id: conversations.id, agentId: conversations.agentId })
       .from(conversations)
       .innerJoin(numbers, eq(numbers.id, conversations.numberId))
       .innerJoin(flows, eq(flows.id, numbers.flowId))
@@ -235,8 +235,12 @@ export async function closeInactiveConversations(db: Db, limit: number): Promise
         ),
       )
       .limit(limit)
-      .for('update', { of: conversations, skipLocked: true });
+      .for('no key update', { of: conversations, skipLocked: true });
     for (const { id } of due) await closeConversation(tx, id, { reason: 'inactivity' });
+    // The agents have room again: routing can offer them the next waiting conversation now.
+    for (const agentId of new Set(due.map((c) => c.agentId))) {
+      if (agentId) await wakeRouting(tx, { agentId });
+    }
     return due.length;
   });
 }

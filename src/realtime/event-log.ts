@@ -1,5 +1,6 @@
+import { asc, gt, max } from 'drizzle-orm';
 import { events } from '../db/schema.js';
-import type { Tx } from '../db/store.js';
+import type { Executor, Tx } from '../db/store.js';
 
 /** Every event type and its payload: the typed map that writers and the gateway share. */
 export interface EventPayloads {
@@ -15,6 +16,12 @@ export interface EventRefs {
   conversationId?: string | null;
   agentId?: string | null;
 }
+
+/**
+ * The channel on which the commit of new events is announced (migration 0006), with an
+ * empty payload: a wake-up for readers of the log, never the events themselves.
+ */
+export const EVENTS_CHANNEL = 'parley_events';
 
 /**
  * Appends an event inside the caller's transaction, so the event exists exactly when the
@@ -37,4 +44,46 @@ export async function appendEvent<T extends EventType>(
     })
     .returning({ id: events.id });
   return row!.id;
+}
+
+/** A committed event as readers of the log see it. */
+export interface LoggedEvent {
+  seq: number;
+  type: EventType;
+  conversationId: string | null;
+  agentId: string | null;
+  payload: Record<string, unknown>;
+  createdAt: Date;
+}
+
+/**
+ * Committed events after position `after`, in log order, at most `limit`. Since seq grows in
+ * commit order, a reader that continues from the last seq it got never skips an event.
+ */
+export async function readEventsAfter(
+  db: Executor,
+  after: number,
+  limit: number,
+): Promise<LoggedEvent[]> {
+  const rows = await db
+    .select({
+      seq: events.seq,
+      type: events.type,
+      conversationId: events.conversationId,
+      agentId: events.agentId,
+      payload: events.payload,
+      createdAt: events.createdAt,
+    })
+    .from(events)
+    .where(gt(events.seq, after))
+    .orderBy(asc(events.seq))
+    .limit(limit);
+  // `seq > after` leaves out the uncommitted (null) ones; every type was written by appendEvent.
+  return rows.map((row) => ({ ...row, seq: row.seq!, type: row.type as EventType }));
+}
+
+/** The position of the newest committed event; 0 for an empty log. */
+export async function lastEventSeq(db: Executor): Promise<number> {
+  const [row] = await db.select({ seq: max(events.seq) }).from(events);
+  return row?.seq ?? 0;
 }

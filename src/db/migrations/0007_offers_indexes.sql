@@ -1,0 +1,2 @@
+CREATE INDEX "offers_conversation_idx" ON "offers" USING btree ("conversation_id");--> statement-breakpoint
+CREATE INDEX "offers_accepted_idx" ON "offers" USING btree ("decided_at") WHERE "offers"."state" = 'accepted';
