@@ -1,10 +1,3 @@
-/**
- * Outbox throughput against the senders' own limits: messages per second reaching Twilio
- * (the emulator, in its own process) compared with the sum of the sender rates, and the
- * highest one-second rate seen per sender. Embedded store by default; PostgreSQL with
- * TEST_DATABASE_URL. Run: npx tsx bench/outbound.ts   (BENCH_SECONDS, default 10)
- */
-import { enqueueOutbound } from '../src/outbound/outbox.js';
 import { phoneNumber } from '../test/helpers/factories.js';
 import { Stack } from '../test/helpers/stack.js';
 
@@ -36,17 +29,7 @@ try {
   const plan = senders.flatMap((s) =>
     Array.from({ length: Math.ceil(s.rate * SECONDS) }, () => s.number),
   );
-  await stack.db.transaction(async (tx) => {
-    for (const [i, number] of plan.entries()) {
-      await enqueueOutbound(tx, {
-        conversationId: null,
-        numberId: number.id,
-        to: phoneNumber(),
-        body: `bench ${i}`,
-        author: 'flow',
-      });
-    }
-  });
+  await stack.fillOutbox(plan, 'bench');
   // Follow the emulator's log with long polls (a full listing each time would load it).
   const bySid = new Map<
     string,

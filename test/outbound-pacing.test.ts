@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueOutbound } from '../src/outbound/outbox.js';
-import { phoneNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
 
 let stack: Stack;
@@ -29,17 +27,7 @@ describe('pacing', () => {
       statusDelaysMs: { sending: 60_000, sent: 60_000, delivered: 60_000 },
     });
     // All 300 enter the outbox in one transaction, so the measure is the dispatcher's alone.
-    await stack.db.transaction(async (tx) => {
-      for (const [i, number] of plan.entries()) {
-        await enqueueOutbound(tx, {
-          conversationId: null,
-          numberId: number.id,
-          to: phoneNumber(),
-          body: `paced ${i}`,
-          author: 'flow',
-        });
-      }
-    });
+    await stack.fillOutbox(plan, 'paced');
     const arrivals = await eventually(async () => {
       const all = (await stack.control('GET', '/_emulator/messages')) as {
         messages: {

@@ -8,6 +8,7 @@ import { type Config, loadConfig } from '../../src/config.js';
 import { startEmulator } from '../../src/emulator/index.js';
 import { createFlow, type Flow, type FlowInput } from '../../src/flows/flows.js';
 import { createLogger } from '../../src/logger.js';
+import { enqueueOutbound } from '../../src/outbound/outbox.js';
 import { type RunningParley, startParley } from '../../src/parley.js';
 import { phoneNumber } from './factories.js';
 import { spawnTs, waitForOutput } from './processes.js';
@@ -131,6 +132,24 @@ export class Stack {
       ...options.emulator,
     });
     return { number, flow };
+  }
+
+  /**
+   * Puts one flow message per entry of `senders` into the outbox, in one transaction, to a
+   * new handset each, with bodies `${prefix} ${i}`: the dispatcher then works alone.
+   */
+  async fillOutbox(senders: NumberRow[], prefix: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      for (const [i, number] of senders.entries()) {
+        await enqueueOutbound(tx, {
+          conversationId: null,
+          numberId: number.id,
+          to: phoneNumber(),
+          body: `${prefix} ${i}`,
+          author: 'flow',
+        });
+      }
+    });
   }
 
   /** A handset texts a number; resolves once the webhook was answered. */
