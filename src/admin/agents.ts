@@ -38,15 +38,16 @@ export async function createAgent(db: Db, input: AgentInput): Promise<UserView> 
   const { capacitySms, capacityWhatsapp, skills, languages, ...user } = input;
   return db.transaction(async (tx) => {
     const created = await createUser(tx, user);
-    await tx
-      .update(users)
-      .set({
-        ...(capacitySms !== undefined && { capacitySms }),
-        ...(capacityWhatsapp !== undefined && { capacityWhatsapp }),
-        ...(skills !== undefined && { skills }),
-        ...(languages !== undefined && { languages }),
-      })
-      .where(eq(users.id, created.id));
+    const profile = {
+      ...(capacitySms !== undefined && { capacitySms }),
+      ...(capacityWhatsapp !== undefined && { capacityWhatsapp }),
+      ...(skills !== undefined && { skills }),
+      ...(languages !== undefined && { languages }),
+    };
+    // Without a profile the column defaults stand (an UPDATE needs something to set).
+    if (Object.keys(profile).length > 0) {
+      await tx.update(users).set(profile).where(eq(users.id, created.id));
+    }
     return created;
   });
 }
