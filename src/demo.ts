@@ -4,6 +4,7 @@ import { createAccount, getAccountCredentials, listAccounts } from './admin/acco
 import { createAgent } from './admin/agents.js';
 import { createNumber, listNumbers, WEBHOOK_PATH } from './admin/numbers.js';
 import { createQueue } from './admin/queues.js';
+import { createQuickReply } from './admin/quick-replies.js';
 import type { SecretBox } from './admin/secret-box.js';
 import { hashPassword } from './auth/passwords.js';
 import { users } from './db/schema.js';
@@ -12,9 +13,14 @@ import { createFlow } from './flows/flows.js';
 
 const DEMO_ACCOUNT = 'Demo (Twilio emulator)';
 const DEMO_NUMBERS = ['+15555550100', '+18885550100'];
+const DEMO_QUICK_REPLIES = [
+  { title: 'Greeting', body: 'Hi, thanks for texting us! How can I help?' },
+  { title: 'Closing', body: 'Is there anything else I can help you with?' },
+];
 const DEMO_AGENTS = [
   { email: 'ada@demo.parley', name: 'Ada', role: 'agent' as const },
   { email: 'grace@demo.parley', name: 'Grace', role: 'agent' as const },
+  { email: 'linus@demo.parley', name: 'Linus', role: 'agent' as const },
   { email: 'sam@demo.parley', name: 'Sam', role: 'supervisor' as const },
   { email: 'admin@demo.parley', name: 'Admin', role: 'admin' as const },
 ];
@@ -27,8 +33,9 @@ export interface DemoLogin {
 
 /**
  * Demo data on first start (an account, two numbers, a flow with hours and messages, a
- * queue, agents), and on every start: the emulator taught the account and numbers again
- * (it keeps nothing across restarts) and fresh passwords for the demo users.
+ * queue of three agents with its quick replies, a supervisor and an admin), and on every
+ * start: the emulator taught the account and numbers again (it keeps nothing across
+ * restarts) and fresh passwords for the demo users.
  */
 export async function prepareDemo(
   db: Db,
@@ -64,11 +71,14 @@ export async function prepareDemo(
   const logins: DemoLogin[] = [];
   for (const agent of DEMO_AGENTS) {
     const password = randomBytes(6).toString('base64url');
-    await db
+    const updated = await db
       .update(users)
       .set({ passwordHash: await hashPassword(password) })
-      .where(eq(users.email, agent.email));
-    logins.push({ email: agent.email, role: agent.role, password });
+      .where(eq(users.email, agent.email))
+      .returning({ id: users.id });
+    // A data directory seeded by an older version lacks the users added since: list only
+    // those who can sign in.
+    if (updated.length > 0) logins.push({ email: agent.email, role: agent.role, password });
   }
   return logins;
 }
@@ -110,6 +120,9 @@ async function seed(db: Db, accountId: string): Promise<void> {
   });
   for (const address of DEMO_NUMBERS) {
     await createNumber(db, { accountId, address, flowId: flow.id, name: 'Demo' });
+  }
+  for (const quickReply of DEMO_QUICK_REPLIES) {
+    await createQuickReply(db, { ...quickReply, queueId: queue.id });
   }
 }
 

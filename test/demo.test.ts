@@ -14,7 +14,7 @@ async function startDemo(env: Record<string, string>, emulatorPort: number) {
   const exit = collect(child);
   const [output] = await waitForOutput(
     child,
-    /Twilio emulator[\s\S]*Demo users[^\n]*\n(?:\s+\S+\s+\S+\s+\S+\n){4}/,
+    /(?:Twilio emulator|Phone page)[\s\S]*Demo users[^\n]*\n(?:\s+\S+\s+\S+\s+\S+\n){5}/,
   );
   return { child, exit, output };
 }
@@ -27,7 +27,8 @@ describe('npm start (the demo)', () => {
     const env = { DATA_DIR: dataDir, PORT: String(port) };
     const first = await startDemo(env, emulatorPort);
     const emulator = `http://127.0.0.1:${emulatorPort}`;
-    expect(first.output).toContain(`phone page: ${emulator}/phone`);
+    // Case-insensitive: the banner's wording is the CLI's to change.
+    expect(first.output).toMatch(new RegExp(`phone page:\\s+${emulator}/phone`, 'i'));
     const password = first.output.match(/admin\s+admin@demo\.parley\s+(\S+)/)?.[1];
     const login = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {
       method: 'POST',
@@ -35,6 +36,20 @@ describe('npm start (the demo)', () => {
       body: JSON.stringify({ email: 'admin@demo.parley', password }),
     });
     expect(login.status).toBe(200);
+    const cookie = String(login.headers.get('set-cookie')).split(';')[0]!;
+    const asAdmin = async (path: string) =>
+      (await fetch(`http://127.0.0.1:${port}${path}`, { headers: { cookie } })).json();
+    // Three agents in the demo queue, each listed with a password.
+    for (const name of ['ada', 'grace', 'linus']) {
+      expect(first.output).toMatch(new RegExp(`agent\\s+${name}@demo\\.parley\\s+\\S+`));
+    }
+    const [queue] = (await asAdmin('/api/admin/queues')) as { id: string }[];
+    const { memberIds } = (await asAdmin(`/api/admin/queues/${queue!.id}`)) as {
+      memberIds: string[];
+    };
+    expect(memberIds).toHaveLength(3);
+    const quickReplies = (await asAdmin('/api/quick-replies')) as { title: string }[];
+    expect(quickReplies.map((r) => r.title)).toEqual(['Closing', 'Greeting']);
 
     const handset = '+15557770001';
     await fetch(`${emulator}/_emulator/handsets/${encodeURIComponent(handset)}/messages`, {
@@ -59,6 +74,19 @@ describe('npm start (the demo)', () => {
       phoneNumber: string;
     }[];
     expect(numbers.map((n) => n.phoneNumber).sort()).toEqual(['+15555550100', '+18885550100']);
+    // Seeded once: the second start added no second set of quick replies.
+    const relogin = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'admin@demo.parley', password: again }),
+    });
+    const cookieAgain = String(relogin.headers.get('set-cookie')).split(';')[0]!;
+    const replies = (await (
+      await fetch(`http://127.0.0.1:${port}/api/quick-replies`, {
+        headers: { cookie: cookieAgain },
+      })
+    ).json()) as unknown[];
+    expect(replies).toHaveLength(2);
     second.child.kill('SIGTERM');
     expect((await second.exit).code).toBe(0);
   });

@@ -39,7 +39,7 @@ export async function buildAgent(
 
 export async function buildQueue(
   db: Executor,
-  members: readonly Agent[],
+  members: readonly Pick<Agent, 'id'>[],
   overrides: Partial<typeof queues.$inferInsert> = {},
 ): Promise<Queue> {
   const [row] = await db

@@ -102,6 +102,7 @@ describe('who may call', () => {
         '/api/conversations/{id}/end',
         '/api/queues/stats',
         '/api/conversations/{id}/queue-position',
+        '/api/directory',
       ]),
     );
   });

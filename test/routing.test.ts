@@ -420,9 +420,12 @@ describe('end, transfer, reassign', () => {
   }
 
   it('ending closes with the final response, frees the agent and gives them the next one', async () => {
-    const flow = await buildFlow(db, { finalMessage: 'Thanks for contacting us' });
+    const flow = await buildFlow(db, {
+      businessName: 'Acme',
+      finalMessage: 'Thanks for contacting {businessName}, {agentName} here',
+    });
     const number = await buildNumber(db, { flowId: flow.id });
-    const agent = await buildAgent(db, { capacitySms: 1 });
+    const agent = await buildAgent(db, { capacitySms: 1, name: 'Ada' });
     const queue = await buildQueue(db, [agent]);
     const first = await activeWith(agent, queue.id, number.id);
     const waiting = await queueNew(number.id, queue.id);
@@ -439,7 +442,7 @@ describe('end, transfer, reassign', () => {
       reason: 'ended',
     });
     const sent = await db.select().from(messages).where(eq(messages.conversationId, first));
-    expect(sent.map((m) => m.body)).toContain('Thanks for contacting us');
+    expect(sent.map((m) => m.body)).toContain('Thanks for contacting Acme, Ada here');
     const [after] = await db.select().from(users).where(eq(users.id, agent.id));
     expect(after!.lastConversationEndedAt).not.toBeNull();
     expect(await whoHolds(waiting.id)).toEqual({ state: 'offered', agentId: agent.id });

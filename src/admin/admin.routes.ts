@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requireUser } from '../auth/guard.js';
+import { currentUser, requireUser } from '../auth/guard.js';
 import { createTwilioClient, describeTwilioError } from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
 import type { Db } from '../db/store.js';
@@ -25,6 +25,15 @@ import {
   WEBHOOK_PATH,
 } from './numbers.js';
 import { createQueue, getQueue, listQueues, queueInput, updateQueue } from './queues.js';
+import {
+  createQuickReply,
+  deleteQuickReply,
+  listQuickReplies,
+  type QuickReply,
+  quickRepliesFor,
+  quickReplyInput,
+  updateQuickReply,
+} from './quick-replies.js';
 import type { SecretBox } from './secret-box.js';
 
 export interface AdminDeps {
@@ -35,11 +44,24 @@ export interface AdminDeps {
 }
 
 const idParams = z.object({ id: z.uuid({ error: 'id must be a UUID' }) });
+const quickReplyView = z.object({
+  id: z.string(),
+  title: z.string(),
+  body: z.string(),
+  queueId: z.string().nullable(),
+  createdAt: z.iso.datetime(),
+});
+const quickReplyJson = (row: QuickReply) => ({ ...row, createdAt: row.createdAt.toISOString() });
 
-/** Configuration of accounts, numbers, flows and their hours: admins only. */
+/**
+ * Configuration of accounts, numbers, flows, queues, agents and quick replies: admins only;
+ * and the quick replies a signed-in user may use, which the desk reads.
+ */
 export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
-  const admin = { preHandler: requireUser('admin') };
+  // Checked on request, before the body is parsed and validated: a caller without the role
+  // gets 403 whatever they send, and learns nothing of what the route expects.
+  const admin = { onRequest: requireUser('admin') };
 
   app.get(
     '/api/admin/accounts',
@@ -291,5 +313,77 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
       },
     },
     (request) => updateAgent(deps.db, request.params.id, request.body),
+  );
+
+  app.get(
+    '/api/admin/quick-replies',
+    {
+      ...admin,
+      schema: {
+        tags: ['admin'],
+        summary: 'Quick replies, by title',
+        response: { 200: z.array(quickReplyView) },
+      },
+    },
+    async () => (await listQuickReplies(deps.db)).map(quickReplyJson),
+  );
+
+  app.post(
+    '/api/admin/quick-replies',
+    {
+      ...admin,
+      schema: {
+        tags: ['admin'],
+        summary: "Add a quick reply, for every agent or for one queue's members",
+        body: quickReplyInput,
+        response: { 201: quickReplyView },
+      },
+    },
+    async (request, reply) =>
+      reply.status(201).send(quickReplyJson(await createQuickReply(deps.db, request.body))),
+  );
+
+  app.patch(
+    '/api/admin/quick-replies/:id',
+    {
+      ...admin,
+      schema: {
+        tags: ['admin'],
+        summary: "Change a quick reply's title, text or queue",
+        params: idParams,
+        body: quickReplyInput.partial(),
+        response: { 200: quickReplyView },
+      },
+    },
+    async (request) =>
+      quickReplyJson(await updateQuickReply(deps.db, request.params.id, request.body)),
+  );
+
+  app.delete(
+    '/api/admin/quick-replies/:id',
+    {
+      ...admin,
+      schema: { tags: ['admin'], summary: 'Delete a quick reply', params: idParams },
+    },
+    async (request, reply) => {
+      await deleteQuickReply(deps.db, request.params.id);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(
+    '/api/quick-replies',
+    {
+      preHandler: requireUser(),
+      schema: {
+        tags: ['conversations'],
+        summary:
+          'Quick replies I may use, by title: those for everyone and those of my queues (supervisors and admins: all)',
+        response: {
+          200: z.array(quickReplyView.omit({ createdAt: true })),
+        },
+      },
+    },
+    (request) => quickRepliesFor(deps.db, currentUser(request)),
   );
 }

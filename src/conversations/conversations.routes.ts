@@ -4,24 +4,86 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { currentUser, requireUser } from '../auth/guard.js';
 import {
+  CONVERSATION_STATES,
   consents,
   contacts,
   conversations,
+  flows,
   media,
   messages,
   numbers,
   offers,
+  queues,
   users,
 } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
-import { canReadConversation } from './conversations.js';
+import { canReadConversation, markConversationRead } from './conversations.js';
+import { CONVERSATION_FILTERS, listConversations } from './views.js';
 
 const idParams = z.object({ id: z.uuid({ error: 'id must be a UUID' }) });
+const listQuery = z.object({
+  state: z
+    .enum(CONVERSATION_FILTERS, {
+      error: `state must be one of ${CONVERSATION_FILTERS.join(', ')}`,
+    })
+    .default('open'),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1, { error: 'limit must be between 1 and 500' })
+    .max(500, { error: 'limit must be between 1 and 500' })
+    .default(200),
+});
+const conversationSummary = z.object({
+  id: z.string(),
+  state: z.enum(CONVERSATION_STATES),
+  customerAddress: z.string(),
+  numberAddress: z.string(),
+  channel: z.enum(['sms', 'whatsapp']),
+  queueId: z.string().nullable(),
+  queueName: z.string().nullable(),
+  agentId: z.string().nullable(),
+  agentName: z.string().nullable(),
+  queuedAt: z.iso.datetime().nullable(),
+  lastMessageAt: z.iso.datetime(),
+  createdAt: z.iso.datetime(),
+  closedAt: z.iso.datetime().nullable(),
+});
+const isoOrNull = (date: Date | null) => (date ? date.toISOString() : null);
 
-/** Transcripts and contact history, for whoever may read the conversation. */
+/**
+ * Transcripts, read marks and contact history for whoever may read the conversation; the
+ * list of conversations by state for supervisors.
+ */
 export function registerConversationRoutes(parent: FastifyInstance, deps: { db: Db }): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
+
+  // A static path: the router matches it before `/api/conversations/:id` and apart from
+  // `/api/conversations/mine`, whatever the order of registration.
+  app.get(
+    '/api/conversations',
+    {
+      preHandler: requireUser('supervisor', 'admin'),
+      schema: {
+        tags: ['conversations'],
+        summary:
+          'Conversations in a state (open: every state but closed), most recently active first (supervisors and admins)',
+        querystring: listQuery,
+        response: { 200: z.array(conversationSummary) },
+      },
+    },
+    async (request) => {
+      const rows = await listConversations(deps.db, request.query);
+      return rows.map((row) => ({
+        ...row,
+        queuedAt: isoOrNull(row.queuedAt),
+        lastMessageAt: row.lastMessageAt.toISOString(),
+        createdAt: row.createdAt.toISOString(),
+        closedAt: isoOrNull(row.closedAt),
+      }));
+    },
+  );
 
   app.get(
     '/api/conversations/:id',
@@ -39,6 +101,31 @@ export function registerConversationRoutes(parent: FastifyInstance, deps: { db: 
         throw new AppError('not_found', 'no such conversation');
       }
       return readTranscript(deps.db, id);
+    },
+  );
+
+  app.post(
+    '/api/conversations/:id/read',
+    {
+      preHandler: requireUser(),
+      schema: {
+        tags: ['conversations'],
+        summary:
+          "Mark a conversation read up to now: its unread count is 0 until the customer's next message",
+        params: idParams,
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const user = currentUser(request);
+      // Others' conversations are reported absent, as everywhere an agent may not read.
+      if (
+        !(await canReadConversation(deps.db, user, id)) ||
+        !(await markConversationRead(deps.db, id, user.id))
+      ) {
+        throw new AppError('not_found', 'no such conversation');
+      }
+      return reply.status(204).send();
     },
   );
 
@@ -68,7 +155,7 @@ export function registerConversationRoutes(parent: FastifyInstance, deps: { db: 
 }
 
 export async function readTranscript(db: Db, conversationId: string) {
-  const [conversation] = await db
+  const [row] = await db
     .select({
       id: conversations.id,
       state: conversations.state,
@@ -81,6 +168,9 @@ export async function readTranscript(db: Db, conversationId: string) {
       agentId: conversations.agentId,
       agentName: users.name,
       queueId: conversations.queueId,
+      queueName: queues.name,
+      numberKind: numbers.kind,
+      flowAllowsAttachments: flows.allowAttachments,
       attributes: conversations.attributes,
       createdAt: conversations.createdAt,
       closedAt: conversations.closedAt,
@@ -88,9 +178,18 @@ export async function readTranscript(db: Db, conversationId: string) {
     })
     .from(conversations)
     .innerJoin(numbers, eq(numbers.id, conversations.numberId))
+    .leftJoin(flows, eq(flows.id, numbers.flowId))
+    .leftJoin(queues, eq(queues.id, conversations.queueId))
     .leftJoin(users, eq(users.id, conversations.agentId))
     .where(eq(conversations.id, conversationId));
-  if (!conversation) throw new AppError('not_found', 'no such conversation');
+  if (!row) throw new AppError('not_found', 'no such conversation');
+  const { numberKind, flowAllowsAttachments, ...fields } = row;
+  const conversation = {
+    ...fields,
+    channel: numberKind === 'whatsapp' ? ('whatsapp' as const) : ('sms' as const),
+    // The composer offers attachments unless the number's flow refuses them.
+    allowAttachments: flowAllowsAttachments ?? true,
+  };
   const rows = await db
     .select()
     .from(messages)

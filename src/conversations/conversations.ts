@@ -1,6 +1,7 @@
 import { and, eq, ne, or, sql } from 'drizzle-orm';
-import { conversations, flows, numbers, offers } from '../db/schema.js';
-import type { Db, Executor, Tx } from '../db/store.js';
+import { conversations, flows, numbers, offers, users } from '../db/schema.js';
+import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
+import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent } from '../realtime/event-log.js';
 
@@ -121,17 +122,25 @@ export async function closeConversation(
   if (!closed) return false;
   if (close.sendFinalResponse ?? true) {
     const [flow] = await tx
-      .select({ finalMessage: flows.finalMessage, surveyMessage: flows.surveyMessage })
+      .select({
+        finalMessage: flows.finalMessage,
+        surveyMessage: flows.surveyMessage,
+        businessName: flows.businessName,
+      })
       .from(numbers)
       .innerJoin(flows, eq(flows.id, numbers.flowId))
       .where(eq(numbers.id, closed.numberId));
-    for (const text of [flow?.finalMessage, flow?.surveyMessage]) {
-      if (!text) continue;
+    const [agent] = closed.agentId
+      ? await tx.select({ name: users.name }).from(users).where(eq(users.id, closed.agentId))
+      : [];
+    const values = { businessName: flow?.businessName, agentName: agent?.name };
+    for (const template of [flow?.finalMessage, flow?.surveyMessage]) {
+      if (!template) continue;
       await enqueueOutbound(tx, {
         conversationId,
         numberId: closed.numberId,
         to: closed.customerAddress,
-        body: text,
+        body: renderTemplate(template, values),
         author: 'flow',
       });
     }
@@ -169,4 +178,24 @@ export async function canReadConversation(
       ),
     );
   return row !== undefined;
+}
+
+/**
+ * Marks a conversation read up to now for the user: the customer's messages from here on
+ * count as unread for them. False when there is no such conversation.
+ */
+export async function markConversationRead(
+  db: Executor,
+  conversationId: string,
+  userId: string,
+): Promise<boolean> {
+  // Insert from a SELECT, so an unknown id is "no row" rather than a foreign-key error.
+  const rows = await queryRows<{ conversation_id: string }>(
+    db,
+    sql`INSERT INTO conversation_reads (conversation_id, user_id, read_at)
+        SELECT c.id, ${userId}, now() FROM conversations c WHERE c.id = ${conversationId}
+        ON CONFLICT (conversation_id, user_id) DO UPDATE SET read_at = excluded.read_at
+        RETURNING conversation_id`,
+  );
+  return rows.length > 0;
 }

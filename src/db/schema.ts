@@ -226,6 +226,19 @@ export const numbers = pgTable(
   ],
 );
 
+/** Canned texts for the composer: for every agent (no queue) or for one queue's members. */
+export const quickReplies = pgTable(
+  'quick_replies',
+  {
+    id: id(),
+    title: text('title').notNull(),
+    body: text('body').notNull(),
+    queueId: uuid('queue_id').references(() => queues.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [index('quick_replies_queue_idx').on(t.queueId)],
+);
+
 // ── consent: contacts and opt-outs per sender ───────────────────────────────────────────
 export const contacts = pgTable(
   'contacts',
@@ -343,6 +356,24 @@ export const messages = pgTable(
     unique('messages_twilio_sid_key').on(t.twilioSid),
     index('messages_conversation_idx').on(t.conversationId, t.createdAt),
   ],
+);
+
+/**
+ * How far each user has read each conversation: messages from the customer after read_at are
+ * unread for them. A row per reader, so a transfer or a supervisor's look keeps its own mark.
+ */
+export const conversationReads = pgTable(
+  'conversation_reads',
+  {
+    conversationId: uuid('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    readAt: at('read_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.userId] })],
 );
 
 // ── media ───────────────────────────────────────────────────────────────────────────────

@@ -1,4 +1,4 @@
-import { asc, eq } from 'drizzle-orm';
+import { asc, desc, eq, sql } from 'drizzle-orm';
 import type { CountryCode } from 'libphonenumber-js';
 import { normalisePhone } from '../admin/addresses.js';
 import type { AuthUser } from '../auth/sessions.js';
@@ -192,24 +192,35 @@ async function refuseIfOptedOut(db: Db, to: string, sender: string, conversation
   throw new AppError('conflict', OPTED_OUT, 'to');
 }
 
+export interface SenderNumber {
+  id: string;
+  address: string;
+  name: string;
+  kind: 'long-code' | 'toll-free' | 'short-code' | 'whatsapp';
+  /** The one an origination uses when it names no number. */
+  default: boolean;
+}
+
+/**
+ * The numbers a user may originate from, for the composer's picker. Originations take any
+ * configured number from any role, so all are listed: first those whose flow routes to a
+ * queue the user is in, then the others, each group oldest first. The first is the default.
+ */
+export async function listSenderNumbers(db: Db, userId: string): Promise<SenderNumber[]> {
+  const ofMyQueue = sql`EXISTS (SELECT 1 FROM ${flows}
+    JOIN ${queueMembers} ON ${queueMembers.queueId} = ${flows.queueId}
+    WHERE ${flows.id} = ${numbers.flowId} AND ${queueMembers.userId} = ${userId})`;
+  const rows = await db
+    .select({ id: numbers.id, address: numbers.address, name: numbers.name, kind: numbers.kind })
+    .from(numbers)
+    .orderBy(desc(ofMyQueue), asc(numbers.createdAt), asc(numbers.id));
+  return rows.map((row, index) => ({ ...row, default: index === 0 }));
+}
+
 /**
  * The number an agent originates from when they name none: one whose flow routes to a queue
- * the agent is in, else the first number configured.
+ * the agent is in, else the first number configured (the default of listSenderNumbers).
  */
 export async function defaultSenderNumber(db: Db, agentId: string): Promise<string | undefined> {
-  const [ofMyQueue] = await db
-    .select({ id: numbers.id })
-    .from(numbers)
-    .innerJoin(flows, eq(flows.id, numbers.flowId))
-    .innerJoin(queueMembers, eq(queueMembers.queueId, flows.queueId))
-    .where(eq(queueMembers.userId, agentId))
-    .orderBy(asc(numbers.createdAt))
-    .limit(1);
-  if (ofMyQueue) return ofMyQueue.id;
-  const [first] = await db
-    .select({ id: numbers.id })
-    .from(numbers)
-    .orderBy(asc(numbers.createdAt))
-    .limit(1);
-  return first?.id;
+  return (await listSenderNumbers(db, agentId))[0]?.id;
 }

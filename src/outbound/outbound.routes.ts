@@ -10,7 +10,12 @@ import { media } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import type { MediaStore } from '../media/media-store.js';
-import { defaultSenderNumber, originate, sendAgentReply } from './agent-messages.js';
+import {
+  defaultSenderNumber,
+  listSenderNumbers,
+  originate,
+  sendAgentReply,
+} from './agent-messages.js';
 import {
   ACCEPTED_TYPES,
   MAX_TOTAL_BYTES,
@@ -94,6 +99,30 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
       deps.outboxDue();
       return reply.status(202).send(result);
     },
+  );
+
+  app.get(
+    '/api/numbers/senders',
+    {
+      ...agent,
+      schema: {
+        tags: ['conversations'],
+        summary:
+          "Numbers I may start a conversation from: my queues' numbers first; default is the one used when I name none",
+        response: {
+          200: z.array(
+            z.object({
+              id: z.string(),
+              address: z.string(),
+              name: z.string(),
+              kind: z.enum(['long-code', 'toll-free', 'short-code', 'whatsapp']),
+              default: z.boolean(),
+            }),
+          ),
+        },
+      },
+    },
+    async (request) => listSenderNumbers(deps.db, currentUser(request).id),
   );
 
   app.post(

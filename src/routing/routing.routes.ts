@@ -1,18 +1,20 @@
 /**
  * Routing's HTTP API: presence, offers, the agent's conversations, transfer, reassign, end,
- * queue statistics and queue positions. Thin: parse, authorise, call one function.
+ * queue statistics, queue positions and the directory of transfer targets. Thin: parse,
+ * authorise, call one function.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { currentUser, requireUser } from '../auth/guard.js';
+import { ROLES } from '../auth/users.js';
 import type { Db } from '../db/store.js';
 import { endConversation, reassignConversation, transferConversation } from './handover.js';
 import { acceptOffer, rejectOffer } from './offer-decisions.js';
 import { listPendingOffers } from './offers.js';
 import { PRESENCES, type PresenceView, setPresence } from './presence.js';
 import { queuePosition } from './queueing.js';
-import { listMyConversations, queueStats } from './views.js';
+import { directory, listMyConversations, queueStats } from './views.js';
 
 const idParams = z.object({ id: z.uuid({ error: 'id must be a UUID' }) });
 const presenceBody = z.object({
@@ -53,6 +55,14 @@ const myConversationView = z.object({
   queueId: z.string().nullable(),
   lastMessageAt: z.iso.datetime(),
   offerId: z.string().nullable(),
+  unread: z.number().int(),
+  lastMessage: z
+    .object({
+      body: z.string(),
+      direction: z.enum(['inbound', 'outbound']),
+      createdAt: z.iso.datetime(),
+    })
+    .nullable(),
 });
 const transferBody = z
   .object({
@@ -95,6 +105,18 @@ const statsView = z.object({
       busy: z.boolean(),
     }),
   ),
+});
+
+const directoryView = z.object({
+  agents: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      role: z.enum(ROLES),
+      presence: z.enum(PRESENCES),
+    }),
+  ),
+  queues: z.array(z.object({ id: z.string(), name: z.string() })),
 });
 
 const iso = (date: Date) => date.toISOString();
@@ -206,7 +228,8 @@ export function registerRoutingRoutes(parent: FastifyInstance, deps: { db: Db })
       preHandler: requireUser(),
       schema: {
         tags: ['routing'],
-        summary: 'Conversations offered to me or active with me',
+        summary:
+          'Conversations offered to me or active with me, with my unread count and the latest message',
         response: { 200: z.array(myConversationView) },
       },
     },
@@ -215,6 +238,10 @@ export function registerRoutingRoutes(parent: FastifyInstance, deps: { db: Db })
       return mine.map((conversation) => ({
         ...conversation,
         lastMessageAt: iso(conversation.lastMessageAt),
+        lastMessage: conversation.lastMessage && {
+          ...conversation.lastMessage,
+          createdAt: iso(conversation.lastMessage.createdAt),
+        },
       }));
     },
   );
@@ -295,6 +322,19 @@ export function registerRoutingRoutes(parent: FastifyInstance, deps: { db: Db })
         })),
       };
     },
+  );
+
+  app.get(
+    '/api/directory',
+    {
+      preHandler: requireUser(),
+      schema: {
+        tags: ['routing'],
+        summary: 'Users (not disabled) and queues by name: the targets of a transfer or reassign',
+        response: { 200: directoryView },
+      },
+    },
+    async () => directory(db),
   );
 
   app.get(

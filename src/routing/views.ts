@@ -3,6 +3,8 @@
  * live figures. Reads only.
  */
 import { sql } from 'drizzle-orm';
+import type { Role } from '../auth/users.js';
+import { type LastMessage, readStates } from '../conversations/views.js';
 import { type Executor, queryRows } from '../db/store.js';
 import type { Presence } from './events.js';
 
@@ -17,6 +19,9 @@ export interface MyConversation {
   lastMessageAt: Date;
   /** The pending offer, while the conversation is offered to the agent. */
   offerId: string | null;
+  /** The customer's messages since the agent last marked it read. */
+  unread: number;
+  lastMessage: LastMessage | null;
 }
 
 /** Conversations offered to or active with the agent, most recently active first. */
@@ -46,6 +51,11 @@ export async function listMyConversations(
         WHERE c.agent_id = ${agentId} AND c.state IN ('offered', 'active')
         ORDER BY c.last_message_at DESC`,
   );
+  const reads = await readStates(
+    db,
+    agentId,
+    rows.map((row) => row.id),
+  );
   return rows.map((row) => ({
     id: row.id,
     state: row.state,
@@ -56,7 +66,31 @@ export async function listMyConversations(
     queueId: row.queue_id,
     lastMessageAt: new Date(row.last_message_ms),
     offerId: row.offer_id,
+    unread: reads.get(row.id)?.unread ?? 0,
+    lastMessage: reads.get(row.id)?.lastMessage ?? null,
   }));
+}
+
+export interface Directory {
+  agents: { id: string; name: string; role: Role; presence: Presence }[];
+  queues: { id: string; name: string }[];
+}
+
+/**
+ * Who and where a conversation can go: users not disabled and every queue, by name. Any
+ * signed-in user may see it, to pick a transfer (or, for supervisors, a reassign) target.
+ */
+export async function directory(db: Executor): Promise<Directory> {
+  const agents = await queryRows<{ id: string; name: string; role: Role; presence: Presence }>(
+    db,
+    sql`SELECT u.id, u.name, u.role, u.presence FROM users u
+        WHERE u.disabled_at IS NULL ORDER BY u.name, u.id`,
+  );
+  const queues = await queryRows<{ id: string; name: string }>(
+    db,
+    sql`SELECT q.id, q.name FROM queues q ORDER BY q.name, q.id`,
+  );
+  return { agents, queues };
 }
 
 export interface QueueStats {
