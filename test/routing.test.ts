@@ -1,5 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readTranscript } from '../src/conversations/conversations.routes.js';
 import { affinities, conversations, messages, offers, queues, users } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
 import {
@@ -469,6 +470,17 @@ describe('end, transfer, reassign', () => {
       body: 'my order is late',
       status: 'received',
     });
+    await db.insert(messages).values({
+      conversationId: id,
+      numberId: number.id,
+      direction: 'outbound',
+      author: 'agent',
+      agentId: from.id,
+      fromAddress: number.address,
+      toAddress: '+15550000000',
+      body: 'let me look',
+      status: 'delivered',
+    });
     const before = await eventTypes(db, id);
     const transcript = await db.select().from(messages).where(eq(messages.conversationId, id));
 
@@ -487,6 +499,10 @@ describe('end, transfer, reassign', () => {
     expect(await db.select().from(messages).where(eq(messages.conversationId, id))).toEqual(
       transcript,
     );
+    // The transcript still names who wrote what before the transfer.
+    const read = await readTranscript(db, id);
+    expect(read.conversation.agentName).toBe(to.name);
+    expect(read.messages.find((m) => m.body === 'let me look')?.agentName).toBe(from.name);
     const after = await eventTypes(db, id);
     expect(after.slice(0, before.length)).toEqual(before);
     expect(after.slice(before.length)).toEqual([

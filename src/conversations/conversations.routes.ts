@@ -190,11 +190,15 @@ export async function readTranscript(db: Db, conversationId: string) {
     // The composer offers attachments unless the number's flow refuses them.
     allowAttachments: flowAllowsAttachments ?? true,
   };
-  const rows = await db
-    .select()
-    .from(messages)
-    .where(eq(messages.conversationId, conversationId))
-    .orderBy(asc(messages.createdAt));
+  // Each message names its agent: a conversation may have changed hands since.
+  const rows = (
+    await db
+      .select({ message: messages, agentName: users.name })
+      .from(messages)
+      .leftJoin(users, eq(users.id, messages.agentId))
+      .where(eq(messages.conversationId, conversationId))
+      .orderBy(asc(messages.createdAt))
+  ).map((row) => ({ ...row.message, agentName: row.agentName }));
   const mediaRows = rows.length
     ? await db
         .select()
@@ -239,6 +243,7 @@ export async function readTranscript(db: Db, conversationId: string) {
       direction: m.direction,
       author: m.author,
       agentId: m.agentId,
+      agentName: m.agentName,
       body: m.body,
       status: m.status,
       errorCode: m.errorCode,
