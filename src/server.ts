@@ -25,6 +25,7 @@ import { registerOutboundRoutes } from './outbound/outbound.routes.js';
 import type { RealtimeGateway } from './realtime/gateway.js';
 import { closeWebSockets, registerRealtimeRoutes } from './realtime/realtime.routes.js';
 import { registerRoutingRoutes } from './routing/routing.routes.js';
+import { findWebRoot, registerWebApp } from './web-app.js';
 
 export interface ServerDeps {
   config: Config;
@@ -37,6 +38,8 @@ export interface ServerDeps {
   kicks: InboundKicks;
   /** The process's live-event gateway (a worker); absent: the server makes its own. */
   realtime?: RealtimeGateway;
+  /** Where the built web app is; absent: found next to the server; '': none. */
+  webRoot?: string;
 }
 
 /** The Fastify app assembled from Parley's modules; listening is the caller's business. */
@@ -152,6 +155,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     db: deps.store.db,
     secureCookies: deps.config.publicUrl.startsWith('https:'),
   });
+  await registerWebApp(app, deps.webRoot === undefined ? findWebRoot() : deps.webRoot || undefined);
 
   return app;
 }

@@ -1,0 +1,274 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { createAgent } from '../../src/admin/agents.js';
+import { createQueue } from '../../src/admin/queues.js';
+import { Stack } from '../helpers/stack.js';
+import { launchBrowser, RESULTS_DIR } from './browser.js';
+
+/** The part of axe-core's result the test reads. */
+interface AxeResults {
+  violations: { id: string; help: string; impact: string | null; nodes: unknown[] }[];
+}
+
+/** A 2×2 red PNG: the picture the agent sends. */
+const PICTURE = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==',
+  'base64',
+);
+const HANDSET = '+15550002222';
+const SECOND_HANDSET = '+15550003333';
+const PASSWORD = 'correct horse battery';
+
+let stack: Stack;
+let browser: Browser;
+let businessNumber: string;
+
+beforeAll(async () => {
+  stack = await Stack.start();
+  browser = await launchBrowser();
+  const agent = await createAgent(stack.db, {
+    email: 'ada@e2e.test',
+    name: 'Ada',
+    role: 'agent',
+    password: PASSWORD,
+  });
+  await createAgent(stack.db, {
+    email: 'sam@e2e.test',
+    name: 'Sam',
+    role: 'supervisor',
+    password: PASSWORD,
+  });
+  await createAgent(stack.db, {
+    email: 'root@e2e.test',
+    name: 'Root',
+    role: 'admin',
+    password: PASSWORD,
+  });
+  // Grace stays offline until the keyboard test, so that every offer before it goes to Ada.
+  const grace = await createAgent(stack.db, {
+    email: 'grace@e2e.test',
+    name: 'Grace',
+    role: 'agent',
+    password: PASSWORD,
+  });
+  const queue = await createQueue(stack.db, {
+    name: 'Support',
+    offerTimeoutSeconds: 120,
+    memberIds: [agent.id, grace.id],
+  });
+  const { number } = await stack.addNumber({
+    flow: {
+      name: 'Support',
+      businessName: 'E2E Shop',
+      queueId: queue.id,
+      initialMessage: 'Thanks for texting {businessName}!',
+      finalMessage: 'Bye from {businessName}, text us anytime.',
+    },
+  });
+  businessNumber = number.address;
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+async function signIn(page: Page, email: string): Promise<void> {
+  await page.goto(stack.parley.url);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+async function openPhone(page: Page, handset = HANDSET): Promise<void> {
+  await page.goto(`${stack.emulator.url}/phone`);
+  await page.getByText('Live', { exact: false }).first().waitFor();
+  await page.fill('#handset', handset);
+  await page.selectOption('#business', businessNumber);
+}
+
+async function textFromPhone(page: Page, text: string): Promise<void> {
+  await page.fill('#text', text);
+  await page.click('#send');
+  await page.locator('#thread').getByText(text).waitFor();
+}
+
+describe('the agent desk in a browser', () => {
+  it('answers a text with a picture, ends, and gets the reply to an origination back', async () => {
+    const desk = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const phone = await browser.newPage({ viewport: { width: 420, height: 800 } });
+    // What the pages showed when a step failed, for whoever reads the CI log.
+    onTestFailed(async () => {
+      await desk.screenshot({ path: join(RESULTS_DIR, 'failed-desk.png') });
+      await phone.screenshot({ path: join(RESULTS_DIR, 'failed-handset.png') });
+    });
+
+    await signIn(desk, 'ada@e2e.test');
+    await desk.getByText('Available', { exact: true }).click();
+    await expect.poll(() => desk.getByRole('radio', { name: 'Available' }).isChecked()).toBe(true);
+
+    await openPhone(phone);
+    await textFromPhone(phone, 'Hello, where is my parcel?');
+
+    // The offer appears with a countdown; the agent accepts it.
+    const offer = desk.getByTestId('offer');
+    await offer.getByText(HANDSET).waitFor();
+    await offer.getByText(/\d+ s left/).waitFor();
+    await offer.getByRole('button', { name: 'Accept' }).click();
+    const transcript = desk.getByTestId('transcript');
+    await transcript.getByText('Hello, where is my parcel?').waitFor();
+
+    // Reply with a picture.
+    await desk.getByTestId('attachment-input').setInputFiles({
+      name: 'parcel.png',
+      mimeType: 'image/png',
+      buffer: PICTURE,
+    });
+    await desk.getByRole('button', { name: 'Remove parcel.png' }).waitFor();
+    await desk.getByRole('textbox', { name: 'Reply' }).fill('Here it is, on its way.');
+    await desk.getByRole('button', { name: 'Send', exact: true }).click();
+    await transcript.getByText('Here it is, on its way.').waitFor();
+    // Delivery status comes back from Twilio (the emulator) through the status callback.
+    const reply = transcript
+      .getByTestId('message-outbound')
+      .filter({ hasText: 'Here it is, on its way.' });
+    await reply.getByTestId('delivery-status').getByText('delivered').waitFor();
+    await reply.getByTestId('media-thumbnail').waitFor();
+
+    // The handset shows the text and the picture.
+    const thread = phone.locator('#thread');
+    await thread.getByText('Here it is, on its way.').waitFor();
+    await thread.locator('img').first().waitFor();
+    await desk.screenshot({ path: join(RESULTS_DIR, 'desk.png') });
+
+    // End: the customer gets the final response.
+    await desk.getByRole('button', { name: 'End conversation' }).click();
+    await desk.getByRole('alertdialog').getByRole('button', { name: 'End conversation' }).click();
+    await thread.getByText('Bye from E2E Shop, text us anytime.').waitFor();
+    await desk.getByText('Choose a conversation, or accept an offer.').waitFor();
+
+    // Originate on-reply; the customer's answer comes back to this agent with the text.
+    await desk.getByRole('button', { name: 'New message' }).click();
+    const dialog = desk.getByRole('dialog', { name: 'New message' });
+    await dialog.getByRole('textbox', { name: 'To' }).fill(HANDSET);
+    await dialog.getByRole('textbox', { name: 'Message' }).fill('Your parcel arrives tomorrow.');
+    await dialog.getByText('Offer me their reply (on-reply)').click();
+    await dialog.getByRole('button', { name: 'Send' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await thread.getByText('Your parcel arrives tomorrow.').waitFor();
+
+    await textFromPhone(phone, 'Great, thank you!');
+    await offer.getByText('You wrote: “Your parcel arrives tomorrow.”').waitFor();
+    await offer.getByText('Reply to your message').waitFor();
+    await offer.getByRole('button', { name: 'Accept' }).click();
+    await transcript.getByText('Great, thank you!').waitFor();
+    await expect(desk.getByTestId('original-text').textContent()).resolves.toContain(
+      'Your parcel arrives tomorrow.',
+    );
+    await desk.getByTestId('contact-panel').getByText('Subscribed').waitFor();
+    await desk.screenshot({ path: join(RESULTS_DIR, 'desk-reply-to-origination.png') });
+
+    await desk.setViewportSize({ width: 390, height: 844 });
+    await transcript.getByText('Great, thank you!').waitFor();
+    await desk.screenshot({ path: join(RESULTS_DIR, 'desk-phone-width.png') });
+    await phone.screenshot({ path: join(RESULTS_DIR, 'desk-handset.png'), fullPage: true });
+  });
+
+  it('works from the keyboard alone and passes axe-core without serious violations', async () => {
+    const desk = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const phone = await browser.newPage({ viewport: { width: 420, height: 800 } });
+    onTestFailed(async () => {
+      await desk.screenshot({ path: join(RESULTS_DIR, 'failed-keyboard-desk.png') });
+    });
+
+    // Sign in: Tab from the top of the page to the email field, type, Tab, type, Enter.
+    await desk.goto(stack.parley.url);
+    await desk.getByLabel('Email').waitFor();
+    await desk.keyboard.press('Tab');
+    await desk.keyboard.type('grace@e2e.test');
+    await desk.keyboard.press('Tab');
+    await desk.keyboard.type(PASSWORD);
+    await desk.keyboard.press('Enter');
+    await desk.getByRole('button', { name: 'Sign out' }).waitFor();
+
+    // Presence is a radio group: arrow keys move the choice.
+    await desk.getByRole('radio', { name: 'Offline' }).focus();
+    await desk.keyboard.press('ArrowLeft');
+    await desk.keyboard.press('ArrowLeft');
+    await expect.poll(() => desk.getByRole('radio', { name: 'Available' }).isChecked()).toBe(true);
+
+    await openPhone(phone, SECOND_HANDSET);
+    await textFromPhone(phone, 'Typing only, please');
+    // The offer is announced (role alert) with its buttons reachable by keyboard.
+    const offer = desk.getByRole('alert').filter({ hasText: SECOND_HANDSET });
+    await offer.waitFor();
+    await offer.getByRole('button', { name: 'Accept' }).focus();
+    await desk.keyboard.press('Enter');
+    await desk.getByTestId('transcript').getByText('Typing only, please').waitFor();
+
+    await desk.getByRole('textbox', { name: 'Reply' }).focus();
+    await desk.keyboard.type('Answered without a mouse');
+    await desk.keyboard.press('Enter');
+    await phone.locator('#thread').getByText('Answered without a mouse').waitFor();
+
+    // axe-core on the desk with a conversation open.
+    await desk.addScriptTag({
+      path: createRequire(import.meta.url).resolve('axe-core/axe.min.js'),
+    });
+    const violations = await desk.evaluate(async () => {
+      const axe = (globalThis as unknown as { axe: { run: () => Promise<AxeResults> } }).axe;
+      const results = await axe.run();
+      return results.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
+    });
+    expect(violations).toEqual([]);
+
+    await desk.getByRole('button', { name: 'End conversation' }).focus();
+    await desk.keyboard.press('Enter');
+    const confirm = desk.getByRole('alertdialog');
+    await confirm.getByRole('button', { name: 'End conversation' }).focus();
+    await desk.keyboard.press('Enter');
+    await phone.locator('#thread').getByText('Bye from E2E Shop, text us anytime.').waitFor();
+  });
+
+  it('shows the supervisor view and the admin console', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    await signIn(page, 'sam@e2e.test');
+    await page.getByRole('heading', { name: 'Queues' }).waitFor();
+    await page.getByText('Support').first().waitFor();
+    await page.screenshot({ path: join(RESULTS_DIR, 'supervisor.png'), fullPage: true });
+    // A supervisor has no admin page.
+    expect(await page.getByRole('button', { name: 'Admin' }).count()).toBe(0);
+    await context.close();
+
+    const adminContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const admin = await adminContext.newPage();
+    await signIn(admin, 'root@e2e.test');
+    await admin.getByRole('heading', { name: 'Accounts' }).waitFor();
+    await admin.getByText('Test account').first().waitFor();
+    await admin.screenshot({ path: join(RESULTS_DIR, 'admin.png'), fullPage: true });
+
+    // Numbers show the URLs to paste into Twilio.
+    await admin.getByRole('link', { name: 'Numbers' }).click();
+    await admin.getByRole('heading', { name: 'Numbers' }).waitFor();
+    await admin.getByText(businessNumber).first().waitFor();
+    const webhook = `${stack.config.publicUrl}/webhooks/twilio/messages`;
+    await expect.poll(() => admin.getByRole('textbox').first().inputValue()).toBe(webhook);
+    await admin.screenshot({ path: join(RESULTS_DIR, 'admin-numbers.png'), fullPage: true });
+
+    // A quick reply made in the console reaches the agents of its queue.
+    await admin.getByRole('link', { name: 'Quick replies' }).click();
+    await admin.getByRole('button', { name: 'New quick reply' }).click();
+    await admin.getByRole('textbox', { name: 'Title' }).fill('Shipping');
+    await admin.getByRole('textbox', { name: 'Body' }).fill('Parcels ship within 24 hours.');
+    await admin.getByRole('button', { name: 'Save' }).click();
+    await admin.getByRole('cell', { name: 'Shipping', exact: true }).waitFor();
+    await admin.screenshot({ path: join(RESULTS_DIR, 'admin-quick-replies.png'), fullPage: true });
+    await adminContext.close();
+  });
+});

@@ -1,0 +1,95 @@
+import { Box } from '@twilio-paste/core/box';
+import { Spinner } from '@twilio-paste/core/spinner';
+import { lazy, Suspense, useEffect, useMemo, useState } from 'react';
+import { api, onSignedOut } from './api';
+import { Desk } from './desk/Desk';
+import { Login } from './Login';
+import { LiveEvents } from './live';
+import { navigate, usePath } from './router';
+import { Shell } from './Shell';
+import { type Me, SessionContext } from './session';
+
+// Agents never load the supervisor view or the admin console.
+const SupervisorView = lazy(() =>
+  import('./supervisor/SupervisorView').then((module) => ({ default: module.SupervisorView })),
+);
+const AdminConsole = lazy(() =>
+  import('./admin/AdminConsole').then((module) => ({ default: module.AdminConsole })),
+);
+
+type Auth = { state: 'loading' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me };
+
+/** Where each role lands after signing in. */
+export function homeOf(me: Me): string {
+  if (me.role === 'admin') return '/admin';
+  if (me.role === 'supervisor') return '/supervisor';
+  return '/desk';
+}
+
+export function App() {
+  const [auth, setAuth] = useState<Auth>({ state: 'loading' });
+
+  useEffect(() => {
+    api<Me>('/api/me')
+      .then((me) => setAuth({ state: 'signed-in', me }))
+      .catch(() => setAuth({ state: 'signed-out' }));
+    return onSignedOut(() => setAuth({ state: 'signed-out' }));
+  }, []);
+
+  if (auth.state === 'loading') return <Loading />;
+  if (auth.state === 'signed-out') {
+    return <Login onSignedIn={(me) => setAuth({ state: 'signed-in', me })} />;
+  }
+  return <SignedIn me={auth.me} onSignedOut={() => setAuth({ state: 'signed-out' })} />;
+}
+
+function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => void }) {
+  const path = usePath();
+  const live = useMemo(() => new LiveEvents(signedOut), [signedOut]);
+  useEffect(() => {
+    live.start();
+    return () => live.stop();
+  }, [live]);
+  const session = useMemo(
+    () => ({
+      me,
+      live,
+      signOut: () => {
+        api('/api/auth/logout', { method: 'POST' }).finally(signedOut);
+      },
+    }),
+    [me, live, signedOut],
+  );
+
+  const allowed = pagesFor(me);
+  const page = allowed.find((p) => path === p || path.startsWith(`${p}/`));
+  useEffect(() => {
+    if (!page) navigate(homeOf(me));
+  }, [page, me]);
+
+  return (
+    <SessionContext.Provider value={session}>
+      <Shell pages={allowed} current={page ?? homeOf(me)}>
+        <Suspense fallback={<Loading />}>
+          {page === '/desk' && <Desk />}
+          {page === '/supervisor' && <SupervisorView />}
+          {page === '/admin' && <AdminConsole />}
+        </Suspense>
+      </Shell>
+    </SessionContext.Provider>
+  );
+}
+
+function pagesFor(me: Me): string[] {
+  if (me.role === 'admin') return ['/desk', '/supervisor', '/admin'];
+  if (me.role === 'supervisor') return ['/desk', '/supervisor'];
+  return ['/desk'];
+}
+
+function Loading() {
+  return (
+    <Box display="flex" justifyContent="center" padding="space200">
+      <Spinner decorative={false} title="Loading" size="sizeIcon80" />
+    </Box>
+  );
+}

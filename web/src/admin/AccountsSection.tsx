@@ -1,0 +1,100 @@
+import { api } from '../api';
+import { textOrUndefined } from './convert';
+import { EntityForm } from './EntityForm';
+import { FieldGrid, TextField } from './fields';
+import { type FormSlot, ResourceSection } from './ResourceSection';
+import type { Account } from './types';
+import { useApi } from './useApi';
+import { useDraft } from './useDraft';
+
+/** Twilio accounts. The API lists SIDs only and has no edit or delete for an account. */
+export function AccountsSection() {
+  const list = useApi<Account[]>('/api/admin/accounts');
+  return (
+    <ResourceSection
+      title="Accounts"
+      noun="account"
+      intro="Twilio credentials Parley sends with and checks webhooks against. Secrets are encrypted at rest and never shown again; Parley checks them with Twilio when you save."
+      list={list}
+      rowLabel={(account) => account.name}
+      columns={[
+        { header: 'Name', cell: (a) => a.name },
+        { header: 'Account SID', cell: (a) => a.accountSid },
+        { header: 'API Key SID', cell: (a) => a.apiKeySid ?? '—' },
+        { header: 'Added', cell: (a) => new Date(a.createdAt).toLocaleDateString() },
+      ]}
+      renderForm={(slot) => <AccountForm {...slot} />}
+      canEdit={false}
+    />
+  );
+}
+
+function AccountForm({ onSaved, onCancel }: FormSlot<Account>) {
+  const form = useDraft({
+    name: '',
+    accountSid: '',
+    authToken: '',
+    apiKeySid: '',
+    apiKeySecret: '',
+  });
+  const { draft } = form;
+
+  const save = async () => {
+    const account = await api<Account>('/api/admin/accounts', {
+      body: {
+        name: draft.name,
+        accountSid: draft.accountSid.trim(),
+        authToken: draft.authToken,
+        // The key pair is optional, and goes together: both or neither.
+        apiKeySid: textOrUndefined(draft.apiKeySid),
+        apiKeySecret: draft.apiKeySecret === '' ? undefined : draft.apiKeySecret,
+      },
+    });
+    onSaved(`Added account “${account.name}”; Twilio accepted its credentials.`);
+  };
+
+  return (
+    <EntityForm
+      title="New account"
+      form={form}
+      onSave={save}
+      onCancel={onCancel}
+      saveLabel="Check and save"
+    >
+      <FieldGrid>
+        <TextField label="Name" required {...form.bind('name')} />
+        <TextField
+          label="Account SID"
+          required
+          placeholder="AC…"
+          autoComplete="off"
+          help="AC followed by 32 hex digits, from the Twilio Console."
+          {...form.bind('accountSid')}
+        />
+        <TextField
+          label="Auth Token"
+          type="password"
+          required
+          autoComplete="new-password"
+          {...form.bind('authToken')}
+        />
+      </FieldGrid>
+      <FieldGrid>
+        <TextField
+          label="API Key SID"
+          placeholder="SK…"
+          autoComplete="off"
+          help="Optional: send with an API key instead of the Auth Token."
+          {...form.bind('apiKeySid')}
+        />
+        <TextField
+          label="API Key secret"
+          type="password"
+          autoComplete="new-password"
+          help="Required with an API Key SID."
+          {...form.bind('apiKeySecret')}
+        />
+      </FieldGrid>
+    </EntityForm>
+  );
+}

@@ -1,0 +1,313 @@
+import { api } from '../api';
+import { NONE, numberOrDefault, numberOrNull, numberText, textOrNull } from './convert';
+import { EntityForm, FieldSet } from './EntityForm';
+import { FieldGrid, SelectField, SwitchField, TextAreaField, TextField } from './fields';
+import { LoadThen } from './LoadThen';
+import { type FormSlot, ResourceSection } from './ResourceSection';
+import {
+  type HolidayRow,
+  HolidaysField,
+  HoursField,
+  type IntervalRow,
+  withKeys,
+  withoutKeys,
+} from './ScheduleFields';
+import type { Flow, FlowRow, QueueRow } from './types';
+import { namesById, useApi } from './useApi';
+import { useDraft } from './useDraft';
+
+/** Flows: what happens to a conversation before an agent has it. */
+export function FlowsSection() {
+  const list = useApi<FlowRow[]>('/api/admin/flows');
+  const queues = useApi<QueueRow[]>('/api/admin/queues');
+  const queueNames = namesById(queues.data);
+
+  return (
+    <ResourceSection
+      title="Flows"
+      noun="flow"
+      intro="What a customer meets before an agent: operating hours, automated messages, an optional bot, the queue that takes over, attachments, inactivity close and the survey."
+      list={list}
+      rowLabel={(f) => f.name}
+      columns={[
+        { header: 'Name', cell: (f) => f.name },
+        { header: 'Business name', cell: (f) => f.businessName || '—' },
+        { header: 'Time zone', cell: (f) => f.timeZone },
+        { header: 'Queue', cell: (f) => (f.queueId ? (queueNames.get(f.queueId) ?? '?') : '—') },
+        { header: 'Out of hours', cell: (f) => f.outOfHoursAction },
+        { header: 'Bot', cell: (f) => (f.botUrl ? 'Yes' : 'No') },
+        { header: 'Attachments', cell: (f) => (f.allowAttachments ? 'Allowed' : 'Refused') },
+        {
+          header: 'Inactivity close',
+          cell: (f) => (f.inactivityCloseMinutes ? `${f.inactivityCloseMinutes} min` : 'Never'),
+        },
+      ]}
+      renderForm={(slot) =>
+        slot.row ? (
+          // The list has no hours or holidays; the flow itself does.
+          <LoadThen<Flow> path={`/api/admin/flows/${slot.row.id}`} what="the flow">
+            {(flow) => <FlowForm {...slot} flow={flow} queues={queues.data ?? []} />}
+          </LoadThen>
+        ) : (
+          <FlowForm {...slot} flow={null} queues={queues.data ?? []} />
+        )
+      }
+    />
+  );
+}
+
+const PLACEHOLDERS = 'You can use {businessName}, {queuePosition} and {agentName}.';
+
+interface FlowDraft {
+  name: string;
+  businessName: string;
+  timeZone: string;
+  queueId: string;
+  hours: IntervalRow[];
+  holidays: HolidayRow[];
+  initialMessage: string;
+  outOfHoursMessage: string;
+  outOfHoursAction: string;
+  queuePositionMessage: string;
+  finalMessage: string;
+  helpMessage: string;
+  botUrl: string;
+  botRetries: string;
+  botTimeoutMs: string;
+  allowAttachments: boolean;
+  attachmentsRefusedMessage: string;
+  inactivityCloseMinutes: string;
+  surveyMessage: string;
+  affinityTtlHours: string;
+  affinityBeyondCapacity: boolean;
+}
+
+/** A new flow starts from the server's defaults. */
+function draftOf(flow: Flow | null): FlowDraft {
+  return {
+    name: flow?.name ?? '',
+    businessName: flow?.businessName ?? '',
+    timeZone: flow?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+    queueId: flow?.queueId ?? NONE,
+    hours: withKeys(flow?.hours ?? []),
+    holidays: withKeys(flow?.holidays ?? []),
+    initialMessage: flow?.initialMessage ?? '',
+    outOfHoursMessage: flow?.outOfHoursMessage ?? '',
+    outOfHoursAction: flow?.outOfHoursAction ?? 'queue',
+    queuePositionMessage: flow?.queuePositionMessage ?? '',
+    finalMessage: flow?.finalMessage ?? '',
+    helpMessage: flow?.helpMessage ?? '',
+    botUrl: flow?.botUrl ?? '',
+    botRetries: numberText(flow?.botRetries ?? 2),
+    botTimeoutMs: numberText(flow?.botTimeoutMs ?? 5000),
+    allowAttachments: flow?.allowAttachments ?? true,
+    attachmentsRefusedMessage: flow?.attachmentsRefusedMessage ?? '',
+    inactivityCloseMinutes: numberText(flow?.inactivityCloseMinutes),
+    surveyMessage: flow?.surveyMessage ?? '',
+    affinityTtlHours: numberText(flow?.affinityTtlHours ?? 168),
+    affinityBeyondCapacity: flow?.affinityBeyondCapacity ?? false,
+  };
+}
+
+function bodyOf(draft: FlowDraft) {
+  return {
+    name: draft.name,
+    businessName: draft.businessName,
+    timeZone: draft.timeZone,
+    queueId: draft.queueId === NONE ? null : draft.queueId,
+    hours: withoutKeys(draft.hours),
+    holidays: withoutKeys(draft.holidays),
+    initialMessage: textOrNull(draft.initialMessage),
+    outOfHoursMessage: textOrNull(draft.outOfHoursMessage),
+    outOfHoursAction: draft.outOfHoursAction,
+    queuePositionMessage: textOrNull(draft.queuePositionMessage),
+    finalMessage: textOrNull(draft.finalMessage),
+    helpMessage: textOrNull(draft.helpMessage),
+    botUrl: textOrNull(draft.botUrl.trim()),
+    botRetries: numberOrDefault(draft.botRetries),
+    botTimeoutMs: numberOrDefault(draft.botTimeoutMs),
+    allowAttachments: draft.allowAttachments,
+    attachmentsRefusedMessage: textOrNull(draft.attachmentsRefusedMessage),
+    inactivityCloseMinutes: numberOrNull(draft.inactivityCloseMinutes),
+    surveyMessage: textOrNull(draft.surveyMessage),
+    affinityTtlHours: numberOrDefault(draft.affinityTtlHours),
+    affinityBeyondCapacity: draft.affinityBeyondCapacity,
+  };
+}
+
+/** IANA zones the browser knows, plus UTC (which Chrome leaves out) and the current one. */
+function timeZoneChoices(current: string) {
+  const zones = new Set(['UTC', current, ...Intl.supportedValuesOf('timeZone')]);
+  return [...zones].sort().map((zone) => ({ value: zone, label: zone }));
+}
+
+function FlowForm({
+  flow,
+  onSaved,
+  onCancel,
+  queues,
+}: Omit<FormSlot<FlowRow>, 'row'> & { flow: Flow | null; queues: QueueRow[] }) {
+  const form = useDraft(draftOf(flow));
+
+  const save = async () => {
+    const body = bodyOf(form.draft);
+    const saved = flow
+      ? await api<Flow>(`/api/admin/flows/${flow.id}`, { method: 'PATCH', body })
+      : await api<Flow>('/api/admin/flows', { body });
+    onSaved(`${flow ? 'Saved' : 'Added'} flow “${saved.name}”.`);
+  };
+
+  return (
+    <EntityForm
+      title={flow ? `Edit flow ${flow.name}` : 'New flow'}
+      form={form}
+      onSave={save}
+      onCancel={onCancel}
+    >
+      <FieldSet title="General">
+        <FieldGrid>
+          <TextField label="Name" required {...form.bind('name')} />
+          <TextField
+            label="Business name"
+            help="Fills {businessName} in the messages."
+            {...form.bind('businessName')}
+          />
+          <SelectField
+            label="Time zone"
+            options={timeZoneChoices(form.draft.timeZone)}
+            help="Operating hours and holidays are in this zone."
+            {...form.bind('timeZone')}
+          />
+          <SelectField
+            label="Target queue"
+            options={[
+              { value: NONE, label: 'No queue' },
+              ...queues.map((q) => ({ value: q.id, label: q.name })),
+            ]}
+            help="Where conversations go after the flow."
+            {...form.bind('queueId')}
+          />
+        </FieldGrid>
+      </FieldSet>
+
+      <FieldSet title="Operating hours">
+        <HoursField {...form.bind('hours')} />
+        <HolidaysField help="Closed all day, in the flow's time zone." {...form.bind('holidays')} />
+      </FieldSet>
+
+      <FieldSet title="Messages">
+        <FieldGrid>
+          <TextAreaField
+            label="Initial message"
+            maxLength={1600}
+            help={`Sent when a conversation starts. ${PLACEHOLDERS}`}
+            {...form.bind('initialMessage')}
+          />
+          <TextAreaField
+            label="Out-of-hours message"
+            maxLength={1600}
+            help="Sent instead when the flow is closed."
+            {...form.bind('outOfHoursMessage')}
+          />
+          <SelectField
+            label="Out of hours, then"
+            options={[
+              { value: 'queue', label: 'Queue it for when agents are back' },
+              { value: 'close', label: 'Close the conversation' },
+            ]}
+            {...form.bind('outOfHoursAction')}
+          />
+          <TextAreaField
+            label="Queue position message"
+            maxLength={1600}
+            help="Sent while waiting; {queuePosition} is the place in line."
+            {...form.bind('queuePositionMessage')}
+          />
+          <TextAreaField
+            label="Final message"
+            maxLength={1600}
+            help="Sent when the agent ends the conversation."
+            {...form.bind('finalMessage')}
+          />
+          <TextAreaField
+            label="Help message"
+            maxLength={1600}
+            help="The answer to HELP."
+            {...form.bind('helpMessage')}
+          />
+        </FieldGrid>
+        <TextAreaField
+          label="Survey message"
+          maxLength={1600}
+          help="Sent after the final message. Empty: no survey."
+          {...form.bind('surveyMessage')}
+        />
+      </FieldSet>
+
+      <FieldSet title="Bot">
+        <TextField
+          label="Bot URL"
+          type="url"
+          placeholder="https://bot.example.com/parley"
+          help="Optional: Parley POSTs each customer message here before handing over to the queue."
+          {...form.bind('botUrl')}
+        />
+        <FieldGrid>
+          <TextField
+            label="Bot retries"
+            type="number"
+            min={0}
+            max={10}
+            help="0 to 10; after the last one the conversation goes to the queue."
+            {...form.bind('botRetries')}
+          />
+          <TextField
+            label="Bot timeout (ms)"
+            type="number"
+            min={100}
+            max={30000}
+            help="100 to 30000 per attempt."
+            {...form.bind('botTimeoutMs')}
+          />
+        </FieldGrid>
+      </FieldSet>
+
+      <FieldSet title="Conversation">
+        <SwitchField
+          label="Attachments allowed"
+          help="Off: customers' pictures and files are refused."
+          {...form.bind('allowAttachments')}
+        />
+        <TextAreaField
+          label="Attachments refused message"
+          maxLength={1600}
+          help="Sent when a customer's attachment is refused."
+          {...form.bind('attachmentsRefusedMessage')}
+        />
+        <FieldGrid>
+          <TextField
+            label="Inactivity auto-close (minutes)"
+            type="number"
+            min={1}
+            max={43200}
+            help="Close a conversation quiet this long. Empty: never."
+            {...form.bind('inactivityCloseMinutes')}
+          />
+          <TextField
+            label="Affinity TTL (hours)"
+            type="number"
+            min={1}
+            max={2160}
+            help="How long a customer's reply goes back to the agent who texted them (1 to 2160)."
+            {...form.bind('affinityTtlHours')}
+          />
+        </FieldGrid>
+        <SwitchField
+          label="Affinity beyond capacity"
+          help="Offer that agent the reply even when they are at capacity."
+          {...form.bind('affinityBeyondCapacity')}
+        />
+      </FieldSet>
+    </EntityForm>
+  );
+}

@@ -1,0 +1,244 @@
+import { Button } from '@twilio-paste/core/button';
+import { Card } from '@twilio-paste/core/card';
+import { Heading } from '@twilio-paste/core/heading';
+import { Paragraph } from '@twilio-paste/core/paragraph';
+import { ScreenReaderOnly } from '@twilio-paste/core/screen-reader-only';
+import { useState } from 'react';
+import { api, errorText } from '../api';
+import { CopyField } from './CopyField';
+import { NONE, numberOrNull, numberText, textOrNull } from './convert';
+import { EntityForm } from './EntityForm';
+import { type Choice, FieldGrid, SelectField, TextField } from './fields';
+import { type FormSlot, type Notice, ResourceSection } from './ResourceSection';
+import {
+  type Account,
+  type FlowRow,
+  NUMBER_KINDS,
+  type NumberKind,
+  type NumberRow,
+  type TwilioConfigured,
+} from './types';
+import { namesById, useApi } from './useApi';
+import { useDraft } from './useDraft';
+
+/** Addresses Parley answers on, with the URLs Twilio must call for each. */
+export function NumbersSection() {
+  const list = useApi<NumberRow[]>('/api/admin/numbers');
+  const accounts = useApi<Account[]>('/api/admin/accounts');
+  const flows = useApi<FlowRow[]>('/api/admin/flows');
+  const accountNames = namesById(accounts.data);
+  const flowNames = namesById(flows.data);
+
+  return (
+    <ResourceSection
+      title="Numbers"
+      noun="number"
+      intro="Phone numbers, short codes and WhatsApp senders Parley answers on: which account they belong to, which flow greets the customer, how fast Parley may send from them."
+      list={list}
+      rowLabel={(n) => n.address}
+      columns={[
+        { header: 'Address', cell: (n) => n.address, nowrap: true },
+        { header: 'Name', cell: (n) => n.name || '—' },
+        { header: 'Kind', cell: (n) => n.kind, nowrap: true },
+        { header: 'Account', cell: (n) => accountNames.get(n.accountId) ?? n.accountId },
+        { header: 'Flow', cell: (n) => (n.flowId ? (flowNames.get(n.flowId) ?? n.flowId) : '—') },
+        { header: 'Messaging Service', cell: (n) => n.messagingServiceSid ?? '—' },
+        {
+          header: 'Send rate',
+          cell: (n) => `${n.effectiveSendRate}/s${n.sendRate === null ? ' (default)' : ''}`,
+          nowrap: true,
+        },
+      ]}
+      rowActions={(number, notify) => <ConfigureButton number={number} notify={notify} />}
+      aboveTable={<TwilioUrls numbers={list.data ?? []} />}
+      renderForm={(slot) => (
+        <NumberForm {...slot} accounts={accounts.data ?? []} flows={flows.data ?? []} />
+      )}
+    />
+  );
+}
+
+/** The URLs to paste into the Twilio Console; the API gives them per number. */
+function TwilioUrls({ numbers }: { numbers: NumberRow[] }) {
+  const first = numbers[0];
+  if (!first) return null;
+  const same = numbers.every(
+    (n) => n.webhookUrl === first.webhookUrl && n.statusCallbackUrl === first.statusCallbackUrl,
+  );
+  return (
+    <Card padding={['space50', 'space70']}>
+      <Heading as="h2" variant="heading40">
+        Paste these into Twilio
+      </Heading>
+      <Paragraph>
+        {same ? 'Every number uses the same two URLs. ' : 'Edit a number to see its own URLs. '}
+        In the Twilio Console, set “A message comes in” to the webhook URL (HTTP POST) and the
+        status callback to the second URL, on the number or on its Messaging Service — or press “Set
+        in Twilio” on a row and Parley does it with the account's credentials.
+      </Paragraph>
+      {same && <NumberUrls number={first} />}
+    </Card>
+  );
+}
+
+function NumberUrls({ number }: { number: NumberRow }) {
+  return (
+    <FieldGrid>
+      <CopyField label="Webhook URL (incoming messages)" value={number.webhookUrl} />
+      <CopyField label="Status callback URL" value={number.statusCallbackUrl} />
+    </FieldGrid>
+  );
+}
+
+/** Points the Twilio number (or its Messaging Service) at Parley, and says what it did. */
+function ConfigureButton({
+  number,
+  notify,
+}: {
+  number: NumberRow;
+  notify: (notice: Notice) => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  const configure = async () => {
+    setBusy(true);
+    try {
+      const done = await api<TwilioConfigured>(`/api/admin/numbers/${number.id}/configure-twilio`, {
+        method: 'POST',
+      });
+      const target =
+        done.configured === 'messaging-service' ? 'Messaging Service' : 'Twilio number';
+      notify({
+        variant: 'success',
+        content: `${number.address}: ${target} ${done.sid} now sends incoming messages to ${done.webhookUrl} and delivery statuses to ${done.statusCallbackUrl}.`,
+      });
+    } catch (failure) {
+      notify({ variant: 'error', content: `${number.address}: ${errorText(failure)}` });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Button variant="secondary" size="small" loading={busy} onClick={configure}>
+      Set in Twilio<ScreenReaderOnly> for {number.address}</ScreenReaderOnly>
+    </Button>
+  );
+}
+
+/** The kind select's "work it out from the address" choice. */
+const AUTOMATIC: string = '';
+
+function isNumberKind(value: string): value is NumberKind {
+  return (NUMBER_KINDS as readonly string[]).includes(value);
+}
+
+function NumberForm({
+  row,
+  onSaved,
+  onCancel,
+  accounts,
+  flows,
+}: FormSlot<NumberRow> & { accounts: Account[]; flows: FlowRow[] }) {
+  const form = useDraft({
+    accountId: row?.accountId ?? (accounts.length === 1 ? (accounts[0]?.id ?? NONE) : NONE),
+    address: row?.address ?? '',
+    kind: row?.kind ?? AUTOMATIC,
+    name: row?.name ?? '',
+    messagingServiceSid: row?.messagingServiceSid ?? '',
+    flowId: row?.flowId ?? NONE,
+    sendRate: numberText(row?.sendRate),
+  });
+  const { draft } = form;
+
+  const save = async () => {
+    const changes = {
+      kind: isNumberKind(draft.kind) ? draft.kind : undefined,
+      name: draft.name,
+      messagingServiceSid: textOrNull(draft.messagingServiceSid.trim()),
+      flowId: draft.flowId === NONE ? null : draft.flowId,
+      sendRate: numberOrNull(draft.sendRate),
+    };
+    // Account and address are who the number is: the API does not change them.
+    const saved = row
+      ? await api<NumberRow>(`/api/admin/numbers/${row.id}`, { method: 'PATCH', body: changes })
+      : await api<NumberRow>('/api/admin/numbers', {
+          body: { ...changes, accountId: draft.accountId, address: draft.address.trim() },
+        });
+    onSaved(`${row ? 'Saved' : 'Added'} number ${saved.address}.`);
+  };
+
+  const accountChoices: Choice[] = [
+    ...(row ? [] : [{ value: NONE, label: 'Choose an account…' }]),
+    ...accounts.map((a) => ({ value: a.id, label: `${a.name} (${a.accountSid})` })),
+  ];
+  const kindChoices: Choice[] = [
+    ...(row ? [] : [{ value: AUTOMATIC, label: 'From the address' }]),
+    ...NUMBER_KINDS.map((kind) => ({ value: kind, label: kind })),
+  ];
+
+  return (
+    <EntityForm
+      title={row ? `Edit number ${row.address}` : 'New number'}
+      form={form}
+      onSave={save}
+      onCancel={onCancel}
+    >
+      <FieldGrid>
+        <TextField
+          label="Address"
+          required
+          readOnly={row !== null}
+          placeholder="+15551234567"
+          help={
+            row
+              ? 'The address cannot change; add a new number instead.'
+              : 'E.164 (+15551234567), a short code (12345) or whatsapp:+15551234567.'
+          }
+          {...form.bind('address')}
+        />
+        <SelectField
+          label="Account"
+          required
+          disabled={row !== null}
+          options={accountChoices}
+          help={accounts.length === 0 ? 'Add an account first.' : undefined}
+          {...form.bind('accountId')}
+        />
+        <SelectField
+          label="Kind"
+          options={kindChoices}
+          help="Sets the default send rate: long code 1/s, toll-free 3/s, short code 100/s."
+          {...form.bind('kind')}
+        />
+        <TextField label="Name" help="For people: shown to agents." {...form.bind('name')} />
+        <TextField
+          label="Messaging Service SID"
+          placeholder="MG…"
+          autoComplete="off"
+          help="Optional. Set when the number sends through a Messaging Service."
+          {...form.bind('messagingServiceSid')}
+        />
+        <SelectField
+          label="Flow"
+          options={[
+            { value: NONE, label: 'No flow' },
+            ...flows.map((f) => ({ value: f.id, label: f.name })),
+          ]}
+          help="What greets a customer who texts this number."
+          {...form.bind('flowId')}
+        />
+        <TextField
+          label="Send rate (segments per second)"
+          type="number"
+          min={0}
+          step="any"
+          placeholder={
+            row ? `${row.effectiveSendRate} (default for ${row.kind})` : 'Default for the kind'
+          }
+          help="Empty: the default for the kind."
+          {...form.bind('sendRate')}
+        />
+      </FieldGrid>
+      {row && <NumberUrls number={row} />}
+    </EntityForm>
+  );
+}

@@ -1,0 +1,68 @@
+/**
+ * The web app's one way to call Parley's REST API: same origin, the session cookie, JSON in
+ * and out, and errors as ApiError carrying the server's code, message and field.
+ */
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+type Listener = () => void;
+const signedOutListeners = new Set<Listener>();
+
+/** Called when the server says the session is gone (401), so the app shows the sign-in page. */
+export function onSignedOut(listener: Listener): () => void {
+  signedOutListeners.add(listener);
+  return () => signedOutListeners.delete(listener);
+}
+
+export async function api<T>(
+  path: string,
+  init: { method?: string; body?: unknown; raw?: Blob; contentType?: string } = {},
+): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  let body: BodyInit | undefined;
+  if (init.raw) {
+    body = init.raw;
+    headers['content-type'] = init.contentType ?? 'application/octet-stream';
+  } else if (init.body !== undefined) {
+    body = JSON.stringify(init.body);
+    headers['content-type'] = 'application/json';
+  }
+  const response = await fetch(path, {
+    method: init.method ?? (body ? 'POST' : 'GET'),
+    headers,
+    body,
+    credentials: 'same-origin',
+  });
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  const data: unknown = text ? JSON.parse(text) : undefined;
+  if (!response.ok) {
+    const error = (data ?? {}) as { error?: string; message?: string; field?: string };
+    if (response.status === 401 && !path.startsWith('/api/auth/login')) {
+      for (const listener of signedOutListeners) listener();
+    }
+    throw new ApiError(
+      response.status,
+      error.error ?? 'error',
+      error.message ?? `${response.status} ${response.statusText}`,
+      error.field,
+    );
+  }
+  return data as T;
+}
+
+/** A readable sentence for any failure, for alerts and toasts. */
+export function errorText(error: unknown): string {
+  if (error instanceof ApiError) return error.message;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

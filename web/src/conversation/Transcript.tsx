@@ -1,0 +1,188 @@
+import { Box } from '@twilio-paste/core/box';
+import {
+  ChatBookend,
+  ChatBookendItem,
+  ChatBubble,
+  ChatEvent,
+  ChatLog,
+  ChatMessage,
+  ChatMessageMeta,
+  ChatMessageMetaItem,
+} from '@twilio-paste/core/chat-log';
+import { Text } from '@twilio-paste/core/text';
+import { useEffect, useRef } from 'react';
+import type { Transcript as TranscriptData, TranscriptMedia, TranscriptMessage } from './types';
+
+/** Statuses that mean an outbound message did not reach the customer. */
+const FAILED = new Set(['failed', 'undelivered', 'canceled']);
+
+const CLOSE_REASONS: Record<string, string> = {
+  ended: 'ended by the agent',
+  'out-of-hours': 'out of hours',
+  bot: 'by the bot',
+  inactivity: 'after inactivity',
+  'opted-out': 'the customer opted out',
+};
+
+/**
+ * The conversation as written: the customer's messages on the left, everything sent to
+ * them (agents, automated replies, the bot) on the right, with who, when and delivery
+ * status (Twilio's reason when one failed); pictures as thumbnails that open full size.
+ * New messages scroll into view and are announced (role log).
+ */
+export function Transcript({ transcript }: { transcript: TranscriptData }) {
+  const { conversation, messages, originalText } = transcript;
+  const customer = transcript.contact?.name || conversation.customerAddress;
+  const end = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (messages.length > 0) end.current?.scrollIntoView({ block: 'end' });
+  }, [messages.length]);
+  return (
+    <Box role="log" aria-label="Transcript" data-testid="transcript">
+      <ChatLog>
+        <ChatBookend>
+          <ChatBookendItem>Started {formatDateTime(conversation.createdAt)}</ChatBookendItem>
+        </ChatBookend>
+        {originalText && (
+          <ChatEvent>
+            <span data-testid="original-text">In reply to the agent's text: “{originalText}”</span>
+          </ChatEvent>
+        )}
+        {messages.length === 0 && <ChatEvent>No messages yet.</ChatEvent>}
+        {messages.map((message) => (
+          <Message key={message.id} message={message} author={authorOf(message, customer)} />
+        ))}
+        {conversation.closedAt && (
+          <ChatBookend>
+            <ChatBookendItem>
+              Closed {formatDateTime(conversation.closedAt)}
+              {conversation.closeReason
+                ? `, ${CLOSE_REASONS[conversation.closeReason] ?? conversation.closeReason}`
+                : ''}
+            </ChatBookendItem>
+          </ChatBookend>
+        )}
+      </ChatLog>
+      <div ref={end} />
+    </Box>
+  );
+}
+
+function Message({ message, author }: { message: TranscriptMessage; author: string }) {
+  const time = formatDateTime(message.createdAt);
+  const failed = FAILED.has(message.status);
+  const status = message.direction === 'outbound' ? message.status : null;
+  const failure = failed
+    ? [message.errorCode, message.errorMessage].filter((part) => part !== null).join(' ')
+    : '';
+  return (
+    <ChatMessage
+      variant={message.direction === 'inbound' ? 'inbound' : 'outbound'}
+      data-testid={`message-${message.direction}`}
+    >
+      <ChatBubble>
+        {message.body && (
+          <Text as="span" whiteSpace="pre-wrap" color="inherit">
+            {message.body}
+          </Text>
+        )}
+        {message.media.length > 0 && (
+          <Box
+            display="flex"
+            flexWrap="wrap"
+            columnGap="space30"
+            rowGap="space30"
+            marginTop="space20"
+          >
+            {message.media.map((item, index) => (
+              <Attachment
+                key={item.id}
+                media={item}
+                label={`Attachment ${index + 1} from ${author}`}
+              />
+            ))}
+          </Box>
+        )}
+      </ChatBubble>
+      <ChatMessageMeta
+        aria-label={`${author} at ${time}${status ? `, ${status}` : ''}${failure ? `: ${failure}` : ''}`}
+      >
+        <ChatMessageMetaItem>
+          {author} · {time}
+        </ChatMessageMetaItem>
+        {status && (
+          <ChatMessageMetaItem>
+            <Text
+              as="span"
+              color={failed ? 'colorTextError' : 'colorTextWeak'}
+              fontSize="inherit"
+              data-testid="delivery-status"
+            >
+              {status}
+              {failure ? ` (${failure})` : ''}
+            </Text>
+          </ChatMessageMetaItem>
+        )}
+      </ChatMessageMeta>
+    </ChatMessage>
+  );
+}
+
+/** Pictures as thumbnails that open full size; other files as links; the rest say why not. */
+function Attachment({ media, label }: { media: TranscriptMedia; label: string }) {
+  if (!media.url) {
+    const why =
+      media.status === 'pending'
+        ? 'still downloading'
+        : media.status === 'refused'
+          ? 'refused by the flow'
+          : 'could not be downloaded';
+    return (
+      <Text as="span" fontStyle="italic" color="inherit">
+        {label} ({media.contentType}) {why}
+      </Text>
+    );
+  }
+  if (media.contentType.startsWith('image/')) {
+    return (
+      <a href={media.url} target="_blank" rel="noreferrer" aria-label={`${label}, open full size`}>
+        {/* A fixed square keeps the log from jumping as pictures load. */}
+        <img
+          src={media.url}
+          alt={label}
+          width={128}
+          height={128}
+          data-testid="media-thumbnail"
+          style={{ display: 'block', objectFit: 'cover', borderRadius: '4px' }}
+        />
+      </a>
+    );
+  }
+  return (
+    <a href={media.url} target="_blank" rel="noreferrer">
+      {label} ({media.contentType})
+    </a>
+  );
+}
+
+function authorOf(message: TranscriptMessage, customer: string): string {
+  switch (message.author) {
+    case 'customer':
+      return customer;
+    case 'agent':
+      return message.agentName ?? 'Agent';
+    case 'flow':
+      return 'Automated reply';
+    case 'bot':
+      return 'Bot';
+  }
+}
+
+function formatDateTime(iso: string): string {
+  return new Date(iso).toLocaleString(undefined, {
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+  });
+}

@@ -1,0 +1,258 @@
+import { Box } from '@twilio-paste/core/box';
+import { Button } from '@twilio-paste/core/button';
+import { Callout, CalloutText } from '@twilio-paste/core/callout';
+import { HelpText } from '@twilio-paste/core/help-text';
+import { Label } from '@twilio-paste/core/label';
+import { Menu, MenuButton, MenuItem, useMenuState } from '@twilio-paste/core/menu';
+import { Text } from '@twilio-paste/core/text';
+import { TextArea } from '@twilio-paste/core/textarea';
+import { AttachIcon } from '@twilio-paste/icons/esm/AttachIcon';
+import { ChevronDownIcon } from '@twilio-paste/icons/esm/ChevronDownIcon';
+import { CloseIcon } from '@twilio-paste/icons/esm/CloseIcon';
+import { type KeyboardEvent, useEffect, useId, useRef, useState } from 'react';
+import { api, errorText } from '../api';
+import { ErrorCallout } from '../ui/ErrorCallout';
+import type { QuickReply, SegmentCount } from './types';
+
+/** What the server accepts as an attachment (src/outbound/attachments.ts). */
+const ACCEPT =
+  'image/jpeg,image/png,image/gif,image/webp,audio/mpeg,audio/ogg,video/mp4,video/3gpp,application/pdf,text/vcard';
+
+export interface Attachment {
+  token: string;
+  name: string;
+}
+
+/** Uploads one file's bytes; the token it returns goes with the message. */
+export async function uploadAttachment(file: File): Promise<Attachment> {
+  const uploaded = await api<{ token: string }>('/api/uploads', {
+    method: 'POST',
+    raw: file,
+    contentType: file.type || 'application/octet-stream',
+  });
+  return { token: uploaded.token, name: file.name };
+}
+
+/** Segments and encoding of the text so far, counted by the server as Twilio counts them. */
+export function useSegments(text: string): SegmentCount | null {
+  const [count, setCount] = useState<SegmentCount | null>(null);
+  useEffect(() => {
+    if (!text) {
+      setCount(null);
+      return;
+    }
+    const timer = setTimeout(() => {
+      api<SegmentCount>('/api/segments', { body: { text } })
+        .then(setCount)
+        .catch(() => setCount(null));
+    }, 150);
+    return () => clearTimeout(timer);
+  }, [text]);
+  return count;
+}
+
+export function SegmentCounter({ text, id, hint }: { text: string; id: string; hint: string }) {
+  const count = useSegments(text);
+  return (
+    <HelpText id={id}>
+      {count
+        ? `${text.length} characters · ${count.segments} segment${count.segments === 1 ? '' : 's'} (${count.encoding})`
+        : hint}
+    </HelpText>
+  );
+}
+
+/** Choose a file and upload it; shows chosen files with a remove button each. */
+export function AttachmentPicker({
+  attachments,
+  onChange,
+  onError,
+}: {
+  attachments: Attachment[];
+  onChange: (next: Attachment[]) => void;
+  onError: (message: string) => void;
+}) {
+  const input = useRef<HTMLInputElement>(null);
+  const [uploading, setUploading] = useState(false);
+  const pick = async (files: FileList | null) => {
+    if (!files?.length) return;
+    setUploading(true);
+    try {
+      const added = await Promise.all([...files].map(uploadAttachment));
+      onChange([...attachments, ...added]);
+    } catch (error) {
+      onError(errorText(error));
+    } finally {
+      setUploading(false);
+      if (input.current) input.current.value = '';
+    }
+  };
+  return (
+    <>
+      <input
+        ref={input}
+        type="file"
+        accept={ACCEPT}
+        multiple
+        hidden
+        data-testid="attachment-input"
+        onChange={(event) => pick(event.target.files)}
+      />
+      <Button
+        variant="secondary"
+        size="small"
+        loading={uploading}
+        onClick={() => input.current?.click()}
+      >
+        <AttachIcon decorative />
+        Attach
+      </Button>
+      {attachments.map((attachment) => (
+        <Box key={attachment.token} display="inline-flex" alignItems="center" columnGap="space10">
+          <Text as="span" fontSize="fontSize20">
+            {attachment.name}
+          </Text>
+          <Button
+            variant="secondary_icon"
+            size="reset"
+            onClick={() => onChange(attachments.filter((a) => a !== attachment))}
+          >
+            <CloseIcon decorative={false} title={`Remove ${attachment.name}`} />
+          </Button>
+        </Box>
+      ))}
+    </>
+  );
+}
+
+function QuickReplies({ onPick }: { onPick: (body: string) => void }) {
+  const menu = useMenuState();
+  const [replies, setReplies] = useState<QuickReply[]>([]);
+  useEffect(() => {
+    api<QuickReply[]>('/api/quick-replies')
+      .then(setReplies)
+      .catch(() => setReplies([]));
+  }, []);
+  if (replies.length === 0) return null;
+  return (
+    <>
+      <MenuButton {...menu} variant="secondary" size="small">
+        Quick replies <ChevronDownIcon decorative />
+      </MenuButton>
+      <Menu {...menu} aria-label="Quick replies">
+        {replies.map((reply) => (
+          <MenuItem
+            {...menu}
+            key={reply.id}
+            onClick={() => {
+              onPick(reply.body);
+              menu.hide();
+            }}
+          >
+            {reply.title}
+          </MenuItem>
+        ))}
+      </Menu>
+    </>
+  );
+}
+
+/** The reply box of an active conversation. */
+export function Composer({
+  conversationId,
+  allowAttachments,
+  disabledReason,
+}: {
+  conversationId: string;
+  allowAttachments: boolean;
+  disabledReason: string | null;
+}) {
+  const [text, setText] = useState('');
+  const [attachments, setAttachments] = useState<Attachment[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [sending, setSending] = useState(false);
+  const textId = useId();
+  const helpId = useId();
+
+  const send = async () => {
+    if (sending || (!text.trim() && attachments.length === 0)) return;
+    setSending(true);
+    setError(null);
+    try {
+      await api(`/api/conversations/${conversationId}/messages`, {
+        body: { body: text, attachments: attachments.map((a) => a.token) },
+      });
+      setText('');
+      setAttachments([]);
+    } catch (failure) {
+      setError(errorText(failure));
+    } finally {
+      setSending(false);
+    }
+  };
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault();
+      send();
+    }
+  };
+
+  if (disabledReason) {
+    return (
+      <Callout variant="neutral">
+        <CalloutText>{disabledReason}</CalloutText>
+      </Callout>
+    );
+  }
+  return (
+    <Box
+      as="form"
+      aria-label="Reply"
+      onSubmit={(event) => {
+        event.preventDefault();
+        send();
+      }}
+    >
+      {error && (
+        <Box marginBottom="space30">
+          <ErrorCallout>{error}</ErrorCallout>
+        </Box>
+      )}
+      <Label htmlFor={textId}>Reply</Label>
+      <TextArea
+        id={textId}
+        name="reply"
+        aria-describedby={helpId}
+        value={text}
+        onChange={(event) => setText(event.target.value)}
+        onKeyDown={onKeyDown}
+        maxRows={6}
+        placeholder="Type a reply"
+      />
+      <SegmentCounter text={text} id={helpId} hint="Enter sends, Shift+Enter starts a new line" />
+      <Box
+        display="flex"
+        flexWrap="wrap"
+        alignItems="center"
+        columnGap="space30"
+        rowGap="space20"
+        marginTop="space30"
+      >
+        {allowAttachments && (
+          <AttachmentPicker
+            attachments={attachments}
+            onChange={setAttachments}
+            onError={setError}
+          />
+        )}
+        <QuickReplies
+          onPick={(body) => setText((current) => (current ? `${current} ${body}` : body))}
+        />
+        <Box flexGrow={1} />
+        <Button variant="primary" type="submit" loading={sending}>
+          Send
+        </Button>
+      </Box>
+    </Box>
+  );
+}

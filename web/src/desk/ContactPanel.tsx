@@ -1,0 +1,109 @@
+import { Badge } from '@twilio-paste/core/badge';
+import { Box } from '@twilio-paste/core/box';
+import {
+  DescriptionList,
+  DescriptionListDetails,
+  DescriptionListSet,
+  DescriptionListTerm,
+} from '@twilio-paste/core/description-list';
+import { Heading } from '@twilio-paste/core/heading';
+import { Text } from '@twilio-paste/core/text';
+import { useEffect, useState } from 'react';
+import { api } from '../api';
+import type { ContactHistory, Transcript } from './types';
+
+/** Twilio's webhook tells where a number is registered (FromCity, FromState, …). */
+function location(attributes: Record<string, string>): string {
+  const parts = [
+    attributes.FromCity,
+    attributes.FromState,
+    attributes.FromZip,
+    attributes.FromCountry,
+  ];
+  return parts.filter(Boolean).join(', ') || 'Unknown';
+}
+
+function day(iso: string): string {
+  return new Date(iso).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+/** Who the customer is: number, location, opt-out state, and what happened before. */
+export function ContactPanel({ transcript }: { transcript: Transcript }) {
+  const contact = transcript.contact;
+  const [history, setHistory] = useState<ContactHistory | null>(null);
+  useEffect(() => {
+    if (!contact) return;
+    api<ContactHistory>(`/api/contacts/${contact.id}/history`)
+      .then(setHistory)
+      .catch(() => setHistory(null));
+  }, [contact]);
+  if (!contact) return null;
+  const past = history?.conversations.filter((c) => c.id !== transcript.conversation.id) ?? [];
+
+  return (
+    <Box as="aside" aria-label="Contact" padding="space50" data-testid="contact-panel">
+      <Heading as="h2" variant="heading40">
+        Contact
+      </Heading>
+      <DescriptionList>
+        <DescriptionListSet>
+          <DescriptionListTerm>Number</DescriptionListTerm>
+          <DescriptionListDetails>{contact.address}</DescriptionListDetails>
+        </DescriptionListSet>
+        {contact.name && (
+          <DescriptionListSet>
+            <DescriptionListTerm>Name</DescriptionListTerm>
+            <DescriptionListDetails>{contact.name}</DescriptionListDetails>
+          </DescriptionListSet>
+        )}
+        <DescriptionListSet>
+          <DescriptionListTerm>Location</DescriptionListTerm>
+          <DescriptionListDetails>{location(contact.location)}</DescriptionListDetails>
+        </DescriptionListSet>
+        <DescriptionListSet>
+          <DescriptionListTerm>Messages</DescriptionListTerm>
+          <DescriptionListDetails>
+            {contact.optedOut ? (
+              <Badge as="span" variant="error">
+                Opted out (STOP)
+              </Badge>
+            ) : (
+              <Badge as="span" variant="success">
+                Subscribed
+              </Badge>
+            )}
+          </DescriptionListDetails>
+        </DescriptionListSet>
+      </DescriptionList>
+      <Heading as="h3" variant="heading50">
+        Past conversations
+      </Heading>
+      {past.length === 0 && (history?.originations.length ?? 0) === 0 ? (
+        <Text as="p" color="colorTextWeak">
+          None
+        </Text>
+      ) : (
+        <Box as="ul" paddingLeft="space40" margin="space0">
+          {past.map((conversation) => (
+            <Box as="li" key={conversation.id} marginBottom="space20">
+              <Text as="span" fontSize="fontSize20">
+                {day(conversation.createdAt)} · {conversation.agentName ?? 'no agent'} ·{' '}
+                {conversation.state === 'closed'
+                  ? (conversation.closeReason ?? 'closed')
+                  : conversation.state}
+              </Text>
+            </Box>
+          ))}
+          {history?.originations.map((origination) => (
+            <Box as="li" key={origination.messageId} marginBottom="space20">
+              <Text as="span" fontSize="fontSize20">
+                {day(origination.createdAt)} · {origination.agentName ?? 'agent'} wrote “
+                {origination.body}”
+              </Text>
+            </Box>
+          ))}
+        </Box>
+      )}
+    </Box>
+  );
+}

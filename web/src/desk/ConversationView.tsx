@@ -1,0 +1,223 @@
+import { AlertDialog } from '@twilio-paste/core/alert-dialog';
+import { Box } from '@twilio-paste/core/box';
+import { Button } from '@twilio-paste/core/button';
+import { ButtonGroup } from '@twilio-paste/core/button-group';
+import { Heading } from '@twilio-paste/core/heading';
+import { Spinner } from '@twilio-paste/core/spinner';
+import { Text } from '@twilio-paste/core/text';
+import { ArrowBackIcon } from '@twilio-paste/icons/esm/ArrowBackIcon';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { api, errorText } from '../api';
+import { Transcript } from '../conversation/Transcript';
+import { useSession } from '../session';
+import { ErrorCallout } from '../ui/ErrorCallout';
+import { Composer } from './Composer';
+import { ContactPanel } from './ContactPanel';
+import { TransferDialog } from './TransferDialog';
+import type { Transcript as TranscriptData } from './types';
+
+/**
+ * One conversation: its header with transfer and end, the transcript kept live from the
+ * event stream, the composer, and the contact panel.
+ */
+export function ConversationView({
+  conversationId,
+  narrow,
+  onBack,
+  onLeft,
+  onSeen,
+}: {
+  conversationId: string;
+  narrow: boolean;
+  onBack: () => void;
+  /** The conversation is no longer mine (ended or transferred). */
+  onLeft: () => void;
+  /** New messages were shown to the agent. */
+  onSeen: () => void;
+}) {
+  const { me, live } = useSession();
+  const [transcript, setTranscript] = useState<TranscriptData | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [transferring, setTransferring] = useState(false);
+  const [confirmEnd, setConfirmEnd] = useState(false);
+  // At phone width the contact panel takes the transcript's place while it is open.
+  const [contactOpen, setContactOpen] = useState(false);
+  const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
+
+  const load = useCallback(async () => {
+    try {
+      setTranscript(await api<TranscriptData>(`/api/conversations/${conversationId}`));
+      onSeen();
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  }, [conversationId, onSeen]);
+
+  useEffect(() => {
+    setTranscript(null);
+    setError(null);
+    load();
+    const off = live.subscribe((event) => {
+      if (event.conversationId !== conversationId || pending.current) return;
+      pending.current = setTimeout(() => {
+        pending.current = null;
+        load();
+      }, 100);
+    });
+    return () => {
+      off();
+      if (pending.current) clearTimeout(pending.current);
+      pending.current = null;
+    };
+  }, [conversationId, live, load]);
+
+  const end = async () => {
+    setConfirmEnd(false);
+    try {
+      await api(`/api/conversations/${conversationId}/end`, { method: 'POST' });
+      onLeft();
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  };
+
+  if (!transcript) {
+    return (
+      <Box padding="space60">
+        {error ? (
+          <ErrorCallout>{error}</ErrorCallout>
+        ) : (
+          <Spinner decorative={false} title="Loading the conversation" />
+        )}
+      </Box>
+    );
+  }
+  const { conversation } = transcript;
+  const mine = conversation.state === 'active' && conversation.agentId === me.id;
+  const optedOut = transcript.contact?.optedOut ?? false;
+  const composerBlocked = !mine
+    ? conversation.state === 'closed'
+      ? 'This conversation has ended.'
+      : 'This conversation is not assigned to you.'
+    : optedOut
+      ? 'The customer has opted out (STOP); they receive nothing until they text START.'
+      : null;
+
+  return (
+    <Box display="flex" height="100%" minHeight="0">
+      <Box display="flex" flexDirection="column" flexGrow={1} minWidth="0" minHeight="0">
+        <Box
+          display="flex"
+          alignItems="center"
+          flexWrap="wrap"
+          columnGap="space30"
+          rowGap="space20"
+          paddingX="space50"
+          paddingY="space30"
+          borderBottomStyle="solid"
+          borderBottomWidth="borderWidth10"
+          borderBottomColor="colorBorderWeaker"
+        >
+          {narrow && (
+            <Button variant="secondary_icon" size="icon_small" onClick={onBack}>
+              <ArrowBackIcon decorative={false} title="Back to my conversations" />
+            </Button>
+          )}
+          <Box flexGrow={1} minWidth="0">
+            <Heading as="h2" variant="heading40" marginBottom="space0">
+              {conversation.customerAddress}
+            </Heading>
+            <Text as="p" color="colorTextWeak" fontSize="fontSize20">
+              to {conversation.numberAddress}
+              {conversation.queueName ? ` · ${conversation.queueName}` : ''} · {conversation.state}
+            </Text>
+          </Box>
+          {narrow && (
+            <Button
+              variant="secondary"
+              size="small"
+              aria-expanded={contactOpen}
+              onClick={() => setContactOpen((open) => !open)}
+            >
+              {contactOpen ? 'Transcript' : 'Contact'}
+            </Button>
+          )}
+          {mine && (
+            <ButtonGroup>
+              <Button variant="secondary" size="small" onClick={() => setTransferring(true)}>
+                Transfer
+              </Button>
+              <Button
+                variant="destructive_secondary"
+                size="small"
+                onClick={() => setConfirmEnd(true)}
+              >
+                End conversation
+              </Button>
+            </ButtonGroup>
+          )}
+        </Box>
+        {error && (
+          <Box paddingX="space50" paddingTop="space30">
+            <ErrorCallout>{error}</ErrorCallout>
+          </Box>
+        )}
+        {narrow && contactOpen ? (
+          <Box flexGrow={1} overflowY="auto">
+            <ContactPanel transcript={transcript} />
+          </Box>
+        ) : (
+          <>
+            <Box flexGrow={1} overflowY="auto" minHeight="size10" paddingX="space50">
+              <Transcript transcript={transcript} />
+            </Box>
+            <Box
+              padding="space50"
+              borderTopStyle="solid"
+              borderTopWidth="borderWidth10"
+              borderTopColor="colorBorderWeaker"
+            >
+              <Composer
+                conversationId={conversationId}
+                allowAttachments={conversation.allowAttachments}
+                disabledReason={composerBlocked}
+              />
+            </Box>
+          </>
+        )}
+      </Box>
+      {!narrow && (
+        <Box
+          width="size30"
+          flexShrink={0}
+          overflowY="auto"
+          borderLeftStyle="solid"
+          borderLeftWidth="borderWidth10"
+          borderLeftColor="colorBorderWeaker"
+        >
+          <ContactPanel transcript={transcript} />
+        </Box>
+      )}
+      <TransferDialog
+        conversationId={conversationId}
+        isOpen={transferring}
+        onClose={() => setTransferring(false)}
+        onTransferred={() => {
+          setTransferring(false);
+          onLeft();
+        }}
+      />
+      <AlertDialog
+        heading="End this conversation?"
+        isOpen={confirmEnd}
+        onConfirm={end}
+        onConfirmLabel="End conversation"
+        onDismiss={() => setConfirmEnd(false)}
+        onDismissLabel="Keep it open"
+        destructive
+      >
+        The customer gets the final message. Their next text starts a new conversation.
+      </AlertDialog>
+    </Box>
+  );
+}

@@ -1,0 +1,101 @@
+import { Badge } from '@twilio-paste/core/badge';
+import { Box } from '@twilio-paste/core/box';
+import { Modal, ModalBody, ModalHeader, ModalHeading } from '@twilio-paste/core/modal';
+import { Spinner } from '@twilio-paste/core/spinner';
+import { Text } from '@twilio-paste/core/text';
+import { type ReactNode, useCallback, useId, useMemo } from 'react';
+import { api } from '../api';
+import { Transcript } from '../conversation/Transcript';
+import { ErrorCallout } from '../ui/ErrorCallout';
+import { STATE_LOOK } from './conversationLook';
+import { changesTranscriptOf } from './events';
+import type { Transcript as TranscriptData } from './types';
+import { useLiveResource } from './useLiveResource';
+
+/**
+ * Any conversation's transcript, read-only, in a modal dialog (focus stays inside, Escape
+ * closes). It follows the conversation live while open: new messages and statuses appear.
+ */
+export function TranscriptModal({
+  conversationId,
+  customerAddress,
+  onClose,
+}: {
+  conversationId: string;
+  customerAddress: string;
+  onClose: () => void;
+}) {
+  const headingId = useId();
+  const load = useCallback(
+    () => api<TranscriptData>(`/api/conversations/${conversationId}`),
+    [conversationId],
+  );
+  const isRelevant = useMemo(() => changesTranscriptOf(conversationId), [conversationId]);
+  const { data, error } = useLiveResource(load, isRelevant);
+
+  return (
+    <Modal isOpen onDismiss={onClose} size="wide" ariaLabelledby={headingId}>
+      <ModalHeader i18nDismissLabel="Close transcript">
+        <ModalHeading as="h2" id={headingId}>
+          Conversation with {customerAddress}
+        </ModalHeading>
+      </ModalHeader>
+      <ModalBody>
+        {error && (
+          <Box marginBottom="space50">
+            <ErrorCallout>{error}</ErrorCallout>
+          </Box>
+        )}
+        {!data && !error && (
+          <Spinner decorative={false} title="Loading transcript" size="sizeIcon70" />
+        )}
+        {data && (
+          <>
+            <Summary transcript={data} />
+            <Transcript transcript={data} />
+          </>
+        )}
+      </ModalBody>
+    </Modal>
+  );
+}
+
+/** State, number, agent and contact in one wrapping line, so the messages start high up. */
+function Summary({ transcript }: { transcript: TranscriptData }) {
+  const { conversation, contact } = transcript;
+  const look = STATE_LOOK[conversation.state];
+  return (
+    <Box
+      as="dl"
+      display="flex"
+      flexWrap="wrap"
+      columnGap="space80"
+      rowGap="space40"
+      margin="space0"
+      marginBottom="space60"
+    >
+      <Fact term="State">
+        <Badge as="span" variant={look.variant}>
+          {look.label}
+        </Badge>
+      </Fact>
+      <Fact term="Number">{conversation.numberAddress}</Fact>
+      <Fact term="Agent">{conversation.agentName ?? 'None'}</Fact>
+      {contact?.name && <Fact term="Contact">{contact.name}</Fact>}
+      {contact?.optedOut && <Fact term="Consent">Opted out of this number</Fact>}
+    </Box>
+  );
+}
+
+function Fact({ term, children }: { term: string; children: ReactNode }) {
+  return (
+    <Box>
+      <Text as="dt" fontWeight="fontWeightSemibold" color="colorTextWeak" fontSize="fontSize20">
+        {term}
+      </Text>
+      <Box as="dd" margin="space0" marginTop="space10">
+        {children}
+      </Box>
+    </Box>
+  );
+}
