@@ -48,11 +48,13 @@ async function start(options: { demo?: boolean; emulatorPort: string }): Promise
     : [];
   process.stdout.write(
     `\nParley is running on ${parley.store.kind === 'pglite' ? `the embedded store in ${cfg.dataDir}` : 'PostgreSQL'}.\n` +
+      `  Agent desk:      ${parley.url}/desk  (supervisors: /supervisor, admins: /admin)\n` +
       `  API and health:  ${parley.url}/healthz\n` +
       `  API reference:   ${parley.url}/openapi.json\n` +
       `  Twilio reaches:  ${cfg.publicUrl}\n` +
       (emulator
-        ? `  Twilio emulator: ${emulator.url} (phone page: ${emulator.url}/phone)\n` +
+        ? `  Phone page:      ${emulator.url}/phone  (text the demo numbers as a customer)\n` +
+          `  Twilio emulator: ${emulator.url}\n` +
           `  Demo numbers:    +15555550100, +18885550100\n` +
           `  Demo users (passwords are new at every start):\n${logins
             .map((l) => `    ${l.role.padEnd(10)} ${l.email.padEnd(20)} ${l.password}`)
