@@ -214,6 +214,25 @@ describe('the agent desk in a browser', () => {
     await desk.keyboard.press('Enter');
     await phone.locator('#thread').getByText('Answered without a mouse').waitFor();
 
+    // Unread counts: with no conversation open, the customer's next text is counted …
+    await desk.goto(`${stack.parley.url}/desk`);
+    const item = desk.getByTestId('conversation-item').filter({ hasText: SECOND_HANDSET });
+    await item.waitFor();
+    await textFromPhone(phone, 'Are you still there?');
+    await item.getByText('1 unread').waitFor();
+    // … and opening the conversation reads it.
+    const read = desk.waitForResponse(
+      (response) => response.url().endsWith('/read') && response.request().method() === 'POST',
+    );
+    await item.focus();
+    await desk.keyboard.press('Enter');
+    await desk.getByTestId('transcript').getByText('Are you still there?').waitFor();
+    expect((await read).status()).toBe(204);
+    await desk.goto(`${stack.parley.url}/desk`);
+    await item.waitFor();
+    expect(await item.getByText('unread').count()).toBe(0);
+    await item.click();
+
     // axe-core on the desk with a conversation open.
     await desk.addScriptTag({
       path: createRequire(import.meta.url).resolve('axe-core/axe.min.js'),

@@ -6,15 +6,15 @@ import { Heading } from '@twilio-paste/core/heading';
 import { Spinner } from '@twilio-paste/core/spinner';
 import { Text } from '@twilio-paste/core/text';
 import { ArrowBackIcon } from '@twilio-paste/icons/esm/ArrowBackIcon';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { api, errorText } from '../api';
 import { Transcript } from '../conversation/Transcript';
+import { useTranscript } from '../conversation/useTranscript';
 import { useSession } from '../session';
 import { ErrorCallout } from '../ui/ErrorCallout';
 import { Composer } from './Composer';
 import { ContactPanel } from './ContactPanel';
 import { TransferDialog } from './TransferDialog';
-import type { Transcript as TranscriptData } from './types';
 
 /**
  * One conversation: its header with transfer and end, the transcript kept live from the
@@ -35,41 +35,19 @@ export function ConversationView({
   /** New messages were shown to the agent. */
   onSeen: () => void;
 }) {
-  const { me, live } = useSession();
-  const [transcript, setTranscript] = useState<TranscriptData | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { me } = useSession();
+  const { data: transcript, error: loadError } = useTranscript(conversationId);
+  const [actionError, setError] = useState<string | null>(null);
+  const error = actionError ?? loadError;
   const [transferring, setTransferring] = useState(false);
   const [confirmEnd, setConfirmEnd] = useState(false);
   // At phone width the contact panel takes the transcript's place while it is open.
   const [contactOpen, setContactOpen] = useState(false);
-  const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
 
-  const load = useCallback(async () => {
-    try {
-      setTranscript(await api<TranscriptData>(`/api/conversations/${conversationId}`));
-      onSeen();
-    } catch (failure) {
-      setError(errorText(failure));
-    }
-  }, [conversationId, onSeen]);
-
+  // Whatever the agent sees of the conversation counts as read.
   useEffect(() => {
-    setTranscript(null);
-    setError(null);
-    load();
-    const off = live.subscribe((event) => {
-      if (event.conversationId !== conversationId || pending.current) return;
-      pending.current = setTimeout(() => {
-        pending.current = null;
-        load();
-      }, 100);
-    });
-    return () => {
-      off();
-      if (pending.current) clearTimeout(pending.current);
-      pending.current = null;
-    };
-  }, [conversationId, live, load]);
+    if (transcript) onSeen();
+  }, [transcript, onSeen]);
 
   const end = async () => {
     setConfirmEnd(false);

@@ -33,11 +33,13 @@ export function Desk() {
     if (selectedId) markRead(selectedId);
   }, [selectedId, markRead]);
 
+  const shownError = error ?? desk.error;
+
   const act = async (action: () => Promise<unknown>) => {
     setError(null);
     try {
       await action();
-      await desk.reload();
+      desk.refresh();
     } catch (failure) {
       setError(errorText(failure));
     }
@@ -70,7 +72,7 @@ export function Desk() {
           <PlusIcon decorative />
           New message
         </Button>
-        {error && <ErrorCallout>{error}</ErrorCallout>}
+        {shownError && <ErrorCallout>{shownError}</ErrorCallout>}
         {desk.offers.length > 0 && (
           <Box
             as="section"
@@ -124,7 +126,7 @@ export function Desk() {
       onBack={() => navigate('/desk')}
       onLeft={() => {
         navigate('/desk');
-        desk.reload();
+        desk.refresh();
       }}
       onSeen={onSeen}
     />
@@ -157,7 +159,7 @@ export function Desk() {
               variant: 'success',
               dismissAfter: 5000,
             });
-          desk.reload();
+          desk.refresh();
         }}
       />
     </Box>

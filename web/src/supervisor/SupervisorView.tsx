@@ -3,13 +3,13 @@ import { Callout, CalloutText } from '@twilio-paste/core/callout';
 import { Heading } from '@twilio-paste/core/heading';
 import { Stack } from '@twilio-paste/core/stack';
 import { useState } from 'react';
+import { useLiveConnected } from '../useLiveResource';
 import { AgentsSection } from './AgentsSection';
 import { ConversationsSection } from './ConversationsSection';
 import { QueuesSection } from './QueuesSection';
 import { ReassignModal } from './ReassignModal';
 import { TranscriptModal } from './TranscriptModal';
 import type { ConversationFilter, ConversationSummary } from './types';
-import { useLiveConnected } from './useLiveResource';
 import { useConversationList, useQueueStats } from './useSupervisorData';
 
 /**

@@ -3,14 +3,12 @@ import { Box } from '@twilio-paste/core/box';
 import { Modal, ModalBody, ModalHeader, ModalHeading } from '@twilio-paste/core/modal';
 import { Spinner } from '@twilio-paste/core/spinner';
 import { Text } from '@twilio-paste/core/text';
-import { type ReactNode, useCallback, useId, useMemo } from 'react';
-import { api } from '../api';
+import { type ReactNode, useId } from 'react';
 import { Transcript } from '../conversation/Transcript';
+import { useTranscript } from '../conversation/useTranscript';
 import { ErrorCallout } from '../ui/ErrorCallout';
 import { STATE_LOOK } from './conversationLook';
-import { changesTranscriptOf } from './events';
 import type { Transcript as TranscriptData } from './types';
-import { useLiveResource } from './useLiveResource';
 
 /**
  * Any conversation's transcript, read-only, in a modal dialog (focus stays inside, Escape
@@ -26,12 +24,7 @@ export function TranscriptModal({
   onClose: () => void;
 }) {
   const headingId = useId();
-  const load = useCallback(
-    () => api<TranscriptData>(`/api/conversations/${conversationId}`),
-    [conversationId],
-  );
-  const isRelevant = useMemo(() => changesTranscriptOf(conversationId), [conversationId]);
-  const { data, error } = useLiveResource(load, isRelevant);
+  const { data, error } = useTranscript(conversationId);
 
   return (
     <Modal isOpen onDismiss={onClose} size="wide" ariaLabelledby={headingId}>

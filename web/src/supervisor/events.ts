@@ -25,8 +25,3 @@ export function changesConversationList(event: LiveEvent): boolean {
     event.type === 'message.queued'
   );
 }
-
-/** One conversation's transcript: anything logged against it (messages, statuses, media). */
-export function changesTranscriptOf(conversationId: string) {
-  return (event: LiveEvent): boolean => event.conversationId === conversationId;
-}

@@ -1,9 +1,9 @@
 /** The supervisor page's two live lists, each refreshed by the events that change it. */
 import { useCallback } from 'react';
 import { api } from '../api';
+import { useLiveResource } from '../useLiveResource';
 import { changesConversationList, changesStats } from './events';
 import type { ConversationFilter, ConversationSummary, QueueStats } from './types';
-import { useLiveResource } from './useLiveResource';
 
 /** How many conversations the list shows; the newest activity comes first. */
 export const CONVERSATION_LIMIT = 100;

@@ -2,14 +2,12 @@
  * Data that the server's event log keeps fresh: loaded once, then loaded again when a
  * relevant live event arrives or the live stream reconnects (events may have been missed
  * while it was down). Refreshes are throttled so that a burst of events (a queue draining,
- * a busy conversation) costs one request per REFRESH_MS, not one per event. No polling.
+ * a busy conversation) costs one request per `throttleMs`, not one per event. No polling.
  */
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { errorText } from '../api';
-import type { LiveEvent } from '../live';
-import { useSession } from '../session';
-
-const REFRESH_MS = 300;
+import { errorText } from './api';
+import type { LiveEvent } from './live';
+import { useSession } from './session';
 
 export interface LiveResource<T> {
   data: T | null;
@@ -27,6 +25,7 @@ export interface LiveResource<T> {
 export function useLiveResource<T>(
   load: () => Promise<T>,
   isRelevant: (event: LiveEvent) => boolean,
+  throttleMs = 300,
 ): LiveResource<T> {
   const { live } = useSession();
   const [state, setState] = useState<Omit<LiveResource<T>, 'refresh'>>({
@@ -67,8 +66,8 @@ export function useLiveResource<T>(
     timer.current = setTimeout(() => {
       timer.current = null;
       latest.current.fetchNow();
-    }, REFRESH_MS);
-  }, []);
+    }, throttleMs);
+  }, [throttleMs]);
 
   // A new `load` asks for other data (another filter): what is shown, and answers still on
   // their way, belong to the old one and must not appear under the new one.
