@@ -1,10 +1,13 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import { and, eq } from 'drizzle-orm';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createAgent } from '../../src/admin/agents.js';
 import { createQueue } from '../../src/admin/queues.js';
-import { Stack } from '../helpers/stack.js';
+import { offers } from '../../src/db/schema.js';
+import { setPresence } from '../../src/routing/presence.js';
+import { eventually, Stack } from '../helpers/stack.js';
 import { launchBrowser, RESULTS_DIR } from './browser.js';
 
 /** The part of axe-core's result the test reads. */
@@ -19,11 +22,14 @@ const PICTURE = Buffer.from(
 );
 const HANDSET = '+15550002222';
 const SECOND_HANDSET = '+15550003333';
+const THIRD_HANDSET = '+15550004444';
 const PASSWORD = 'correct horse battery';
 
 let stack: Stack;
 let browser: Browser;
 let businessNumber: string;
+let graceId: string;
+let adaId: string;
 
 beforeAll(async () => {
   stack = await Stack.start();
@@ -53,6 +59,8 @@ beforeAll(async () => {
     role: 'agent',
     password: PASSWORD,
   });
+  graceId = grace.id;
+  adaId = agent.id;
   const queue = await createQueue(stack.db, {
     name: 'Support',
     offerTimeoutSeconds: 120,
@@ -252,6 +260,56 @@ describe('the agent desk in a browser', () => {
     await confirm.getByRole('button', { name: 'End conversation' }).focus();
     await desk.keyboard.press('Enter');
     await phone.locator('#thread').getByText('Bye from E2E Shop, text us anytime.').waitFor();
+  });
+
+  it('catches up on what happened while its live connection was down', async () => {
+    await setPresence(stack.db, graceId, 'offline', graceId);
+    // Every connection of the page to /api/events, through Playwright: the test drops the
+    // first one and holds the reconnection until an offer was made in between.
+    const connections: { url: string; route: WebSocketRoute; received: string[] }[] = [];
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const desk = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await desk.routeWebSocket(/\/api\/events/, async (route) => {
+      const connection = { url: route.url(), route, received: [] as string[] };
+      connections.push(connection);
+      if (connections.length > 1) await held;
+      const server = route.connectToServer();
+      server.onMessage((message) => {
+        connection.received.push(String(message));
+        route.send(message);
+      });
+    });
+    await signIn(desk, 'ada@e2e.test');
+    await desk.getByText('Connecting to live updates…').waitFor({ state: 'hidden' });
+    expect(connections[0]!.url).not.toContain('after=');
+
+    await connections[0]!.route.close({ code: 1011, reason: 'dropped by the test' });
+    await desk.getByText('Connecting to live updates…').waitFor();
+    const phone = await browser.newPage({ viewport: { width: 420, height: 800 } });
+    await openPhone(phone, THIRD_HANDSET);
+    await textFromPhone(phone, 'Anyone there while you were away?');
+    await eventually(async () => {
+      const pending = await stack.db
+        .select()
+        .from(offers)
+        .where(and(eq(offers.agentId, adaId), eq(offers.state, 'pending')));
+      return pending.length > 0;
+    });
+
+    release();
+    await desk.getByTestId('offer').getByText(THIRD_HANDSET).waitFor();
+    const resumed = await eventually(async () => connections[1]);
+    expect(resumed.url).toMatch(/after=\d+/);
+    // The server replayed what the client missed, before saying it is ready.
+    await eventually(async () => resumed.received.some((m) => m.includes('"ready"')));
+    const types = resumed.received.map((m) => (JSON.parse(m) as { type: string }).type);
+    expect(types.indexOf('offer.created')).toBeGreaterThanOrEqual(0);
+    expect(types.indexOf('offer.created')).toBeLessThan(types.indexOf('ready'));
+    await desk.getByTestId('offer').getByRole('button', { name: 'Accept' }).click();
+    await desk.getByTestId('transcript').getByText('Anyone there while you were away?').waitFor();
   });
 
   it('shows the supervisor view and the admin console', async () => {
