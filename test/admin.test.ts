@@ -183,4 +183,26 @@ describe('flows and queues', () => {
     expect(listed).toContain('"capacitySms":5');
     expect(listed).not.toContain('password');
   });
+
+  it('overflows only into another queue that exists, naming the field otherwise', async () => {
+    const unknown = await api('POST', '/api/admin/queues', admin, {
+      name: 'Nowhere',
+      overflowQueueId: '00000000-0000-4000-8000-000000000000',
+    });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ field: 'overflowQueueId' });
+
+    const { id } = (await (
+      await api('POST', '/api/admin/queues', admin, { name: 'Loop' })
+    ).json()) as { id: string };
+    const itself = await api('PATCH', `/api/admin/queues/${id}`, admin, { overflowQueueId: id });
+    expect(itself.status).toBe(400);
+    expect(await itself.json()).toMatchObject({ field: 'overflowQueueId' });
+
+    const other = (await (
+      await api('POST', '/api/admin/queues', admin, { name: 'Overflow' })
+    ).json()) as { id: string };
+    const ok = await api('PATCH', `/api/admin/queues/${id}`, admin, { overflowQueueId: other.id });
+    expect(await ok.json()).toMatchObject({ overflowQueueId: other.id });
+  });
 });

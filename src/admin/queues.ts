@@ -28,6 +28,7 @@ export async function createQueue(
 ): Promise<QueueRow & { memberIds: string[] }> {
   const { memberIds, ...fields } = input;
   const id = await db.transaction(async (tx) => {
+    await checkOverflowQueue(tx, null, fields.overflowQueueId);
     const [row] = await tx.insert(queues).values(fields).returning({ id: queues.id });
     if (memberIds) await replaceMembers(tx, row!.id, memberIds);
     return row!.id;
@@ -42,6 +43,7 @@ export async function updateQueue(
 ): Promise<QueueRow & { memberIds: string[] }> {
   const { memberIds, ...fields } = input;
   await db.transaction(async (tx) => {
+    await checkOverflowQueue(tx, id, fields.overflowQueueId);
     const [row] = Object.keys(fields).length
       ? await tx.update(queues).set(fields).where(eq(queues.id, id)).returning({ id: queues.id })
       : await tx.select({ id: queues.id }).from(queues).where(eq(queues.id, id));
@@ -66,6 +68,25 @@ export async function getQueue(
 
 export async function listQueues(db: Executor): Promise<QueueRow[]> {
   return db.select().from(queues).orderBy(asc(queues.name));
+}
+
+/** Overflow goes to another queue that exists: the column has no foreign key to say so. */
+async function checkOverflowQueue(
+  tx: Executor,
+  queueId: string | null,
+  overflowQueueId: string | null | undefined,
+): Promise<void> {
+  if (!overflowQueueId) return;
+  if (overflowQueueId === queueId) {
+    throw new AppError('bad_request', 'a queue cannot overflow into itself', 'overflowQueueId');
+  }
+  const [target] = await tx
+    .select({ id: queues.id })
+    .from(queues)
+    .where(eq(queues.id, overflowQueueId));
+  if (!target) {
+    throw new AppError('bad_request', `queue ${overflowQueueId} does not exist`, 'overflowQueueId');
+  }
 }
 
 async function replaceMembers(tx: Executor, queueId: string, memberIds: string[]): Promise<void> {
