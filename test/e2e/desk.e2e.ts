@@ -176,7 +176,10 @@ describe('the agent desk in a browser', () => {
     await expect(desk.getByTestId('original-text').textContent()).resolves.toContain(
       'Your parcel arrives tomorrow.',
     );
-    await desk.getByTestId('contact-panel').getByText('Subscribed').waitFor();
+    const contact = desk.getByTestId('contact-panel');
+    await contact.getByText('Subscribed').waitFor();
+    // The emulator's webhook says FromCountry US, as Twilio does for a US handset.
+    await contact.getByText('US', { exact: true }).waitFor();
     await desk.screenshot({ path: join(RESULTS_DIR, 'desk-reply-to-origination.png') });
 
     await desk.setViewportSize({ width: 390, height: 844 });

@@ -12,14 +12,12 @@ import { useEffect, useState } from 'react';
 import { api } from '../api';
 import type { ContactHistory, Transcript } from './types';
 
-/** Twilio's webhook tells where a number is registered (FromCity, FromState, …). */
+/**
+ * Where Twilio says the number is registered: its webhook's FromCity, FromState, FromZip
+ * and FromCountry, kept by the inbound module as city, state, zip and country.
+ */
 function location(attributes: Record<string, string>): string {
-  const parts = [
-    attributes.FromCity,
-    attributes.FromState,
-    attributes.FromZip,
-    attributes.FromCountry,
-  ];
+  const parts = [attributes.city, attributes.state, attributes.zip, attributes.country];
   return parts.filter(Boolean).join(', ') || 'Unknown';
 }
 
