@@ -41,6 +41,8 @@ export async function registerWebApp(
     root,
     wildcard: false,
     cacheControl: false,
+    // vite build writes .br and .gz beside each asset (web/vite.config.ts).
+    preCompressed: true,
     index: 'index.html',
     // Hashed asset names change with their content; index.html must always be fresh.
     setHeaders: (response, path) => {

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
@@ -15,6 +16,10 @@ function builtWebApp(): string {
   mkdirSync(join(root, 'assets'));
   writeFileSync(join(root, 'index.html'), '<!doctype html><div id="root"></div>');
   writeFileSync(join(root, 'assets', 'index-abc123.js'), 'console.log("desk")');
+  writeFileSync(
+    join(root, 'assets', 'index-abc123.js.br'),
+    brotliCompressSync(Buffer.from('console.log("desk")')),
+  );
   return root;
 }
 
@@ -53,6 +58,22 @@ describe('the web app', () => {
     expect(response.statusCode).toBe(200);
     expect(response.body).toBe('console.log("desk")');
     expect(response.headers['cache-control']).toContain('immutable');
+  });
+
+  it('sends the precompressed file to a browser that accepts brotli, the plain one otherwise', async () => {
+    const compressed = await app.inject({
+      url: '/assets/index-abc123.js',
+      headers: { 'accept-encoding': 'gzip, deflate, br' },
+    });
+    expect(compressed.statusCode).toBe(200);
+    expect(compressed.headers['content-encoding']).toBe('br');
+    expect(brotliDecompressSync(compressed.rawPayload).toString()).toBe('console.log("desk")');
+    const plain = await app.inject({
+      url: '/assets/index-abc123.js',
+      headers: { 'accept-encoding': 'identity' },
+    });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body).toBe('console.log("desk")');
   });
 
   it('keeps unknown API, webhook and file paths as JSON 404s, not the app', async () => {
