@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getAccountCredentials } from '../src/admin/accounts.js';
 import { signIn } from './helpers/app.js';
 import { phoneNumber } from './helpers/factories.js';
 import { Stack } from './helpers/stack.js';
@@ -71,6 +72,51 @@ describe('accounts', () => {
     const listed = await (await api('GET', '/api/admin/accounts', admin)).text();
     expect(listed).toContain(twilio.sid);
     expect(listed).not.toContain(twilio.authToken);
+  });
+});
+
+describe('account credentials', () => {
+  it('rotates the Auth Token only to one Twilio accepts, and renames without asking Twilio', async () => {
+    const twilio = (await stack.control('POST', '/_emulator/accounts', {})) as {
+      sid: string;
+      authToken: string;
+    };
+    const created = await api('POST', '/api/admin/accounts', admin, {
+      name: 'Rotating',
+      accountSid: twilio.sid,
+      authToken: twilio.authToken,
+    });
+    const { id } = (await created.json()) as { id: string };
+    const stored = () =>
+      getAccountCredentials(stack.db, stack.parley.secretBox, id).then((c) => c.authToken);
+
+    const refused = await api('PATCH', `/api/admin/accounts/${id}`, admin, {
+      authToken: 'e'.repeat(32),
+    });
+    expect(refused.status).toBe(422);
+    expect(await refused.json()).toMatchObject({ field: 'authToken' });
+    expect(await stored()).toBe(twilio.authToken);
+
+    // The token is rotated in Twilio's console, then in Parley.
+    const rotated = 'a'.repeat(32);
+    await stack.control('POST', '/_emulator/accounts', { sid: twilio.sid, authToken: rotated });
+    const accepted = await api('PATCH', `/api/admin/accounts/${id}`, admin, {
+      authToken: rotated,
+    });
+    expect(accepted.status).toBe(200);
+    expect(await accepted.text()).not.toContain(rotated);
+    expect(await stored()).toBe(rotated);
+
+    const renamed = await api('PATCH', `/api/admin/accounts/${id}`, admin, { name: 'Renamed' });
+    expect(await renamed.json()).toMatchObject({ id, name: 'Renamed', accountSid: twilio.sid });
+    const unchanged = await api('PATCH', `/api/admin/accounts/${id}`, admin, {});
+    expect(await unchanged.json()).toMatchObject({ name: 'Renamed' });
+
+    const halfKey = await api('PATCH', `/api/admin/accounts/${id}`, admin, {
+      apiKeySid: `SK${'1'.repeat(32)}`,
+    });
+    expect(halfKey.status).toBe(400);
+    expect(await halfKey.json()).toMatchObject({ field: 'apiKeySecret' });
   });
 });
 

@@ -5,24 +5,100 @@ import type { Executor } from '../db/store.js';
 import { AppError, isUniqueViolation } from '../errors.js';
 import type { SecretBox } from './secret-box.js';
 
+const accountName = z.string().trim().min(1, { error: 'name must not be empty' });
+const authToken = z.string().min(1, { error: 'authToken must not be empty' });
+const apiKeySid = z
+  .string()
+  .regex(/^SK[0-9a-f]{32}$/, { error: 'apiKeySid must be SK followed by 32 hex digits' });
+const apiKeySecret = z.string().min(1, { error: 'apiKeySecret must not be empty' });
+
 export const newAccountSchema = z
   .object({
-    name: z.string().trim().min(1, { error: 'name must not be empty' }),
+    name: accountName,
     accountSid: z
       .string()
       .regex(/^AC[0-9a-f]{32}$/, { error: 'accountSid must be AC followed by 32 hex digits' }),
-    authToken: z.string().min(1, { error: 'authToken must not be empty' }),
-    apiKeySid: z
-      .string()
-      .regex(/^SK[0-9a-f]{32}$/, { error: 'apiKeySid must be SK followed by 32 hex digits' })
-      .optional(),
-    apiKeySecret: z.string().min(1, { error: 'apiKeySecret must not be empty' }).optional(),
+    authToken,
+    apiKeySid: apiKeySid.optional(),
+    apiKeySecret: apiKeySecret.optional(),
   })
   .refine((a) => (a.apiKeySid === undefined) === (a.apiKeySecret === undefined), {
     error: 'apiKeySid and apiKeySecret go together',
     path: ['apiKeySecret'],
   });
 export type NewAccount = z.infer<typeof newAccountSchema>;
+
+/**
+ * A rename, a new Auth Token (rotation), a new API key (SID and secret together), or
+ * `apiKeySid: null` to go back to the Auth Token. The Account SID never changes.
+ */
+export const accountPatchSchema = z
+  .object({
+    name: accountName.optional(),
+    authToken: authToken.optional(),
+    apiKeySid: apiKeySid.nullable().optional(),
+    apiKeySecret: apiKeySecret.optional(),
+  })
+  .refine((a) => (typeof a.apiKeySid === 'string') === (a.apiKeySecret !== undefined), {
+    error: 'a new apiKeySid and its apiKeySecret go together',
+    path: ['apiKeySecret'],
+  });
+export type AccountPatch = z.infer<typeof accountPatchSchema>;
+
+/** Whether the patch changes what Parley signs in to Twilio with. */
+export function changesCredentials(patch: AccountPatch): boolean {
+  return (
+    patch.authToken !== undefined ||
+    patch.apiKeySid !== undefined ||
+    patch.apiKeySecret !== undefined
+  );
+}
+
+/** The credentials an account would have with the patch applied. */
+export function patchedCredentials(
+  current: AccountCredentials,
+  patch: AccountPatch,
+): AccountCredentials {
+  return {
+    accountSid: current.accountSid,
+    authToken: patch.authToken ?? current.authToken,
+    apiKeySid: patch.apiKeySid === undefined ? current.apiKeySid : patch.apiKeySid,
+    apiKeySecret:
+      patch.apiKeySid === undefined
+        ? current.apiKeySecret
+        : patch.apiKeySid === null
+          ? null
+          : (patch.apiKeySecret ?? null),
+  };
+}
+
+export async function updateAccount(
+  db: Executor,
+  box: SecretBox,
+  id: string,
+  patch: AccountPatch,
+): Promise<AccountView> {
+  const current = await getAccountCredentials(db, box, id);
+  const next = patchedCredentials(current, patch);
+  if (patch.name === undefined && !changesCredentials(patch)) {
+    const [unchanged] = await db.select(view).from(accounts).where(eq(accounts.id, id));
+    return unchanged!;
+  }
+  const [row] = await db
+    .update(accounts)
+    .set({
+      ...(patch.name !== undefined && { name: patch.name }),
+      ...(changesCredentials(patch) && {
+        authTokenEnc: box.seal(next.authToken),
+        apiKeySid: next.apiKeySid,
+        apiKeySecretEnc: next.apiKeySecret === null ? null : box.seal(next.apiKeySecret),
+      }),
+    })
+    .where(eq(accounts.id, id))
+    .returning(view);
+  if (!row) throw new AppError('not_found', `account ${id} does not exist`);
+  return row;
+}
 
 /** An account as the API shows it: the SIDs, never a secret. */
 export interface AccountView {

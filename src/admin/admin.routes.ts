@@ -8,10 +8,15 @@ import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { createFlow, flowInput, getFlow, listFlows, updateFlow } from '../flows/flows.js';
 import {
+  type AccountCredentials,
+  accountPatchSchema,
+  changesCredentials,
   createAccount,
   getAccountCredentials,
   listAccounts,
   newAccountSchema,
+  patchedCredentials,
+  updateAccount,
 } from './accounts.js';
 import { agentInput, agentPatch, createAgent, listAgents, updateAgent } from './agents.js';
 import {
@@ -81,7 +86,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
     },
     async (request, reply) => {
       const body = request.body;
-      const client = createTwilioClient(
+      await checkWithTwilio(
         {
           accountSid: body.accountSid,
           authToken: body.authToken,
@@ -90,23 +95,31 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
         deps.clients.apiUrl,
       );
-      try {
-        await client.api.v2010.accounts(body.accountSid).fetch();
-      } catch (error) {
-        const failure = describeTwilioError(error);
-        if (failure.status === 401 || failure.status === 403 || failure.status === 404) {
-          throw new AppError(
-            'unprocessable',
-            `Twilio refused these credentials: ${failure.message}`,
-            'authToken',
-          );
-        }
-        throw new AppError(
-          'unavailable',
-          `Twilio could not be reached to check the credentials: ${failure.message}`,
-        );
-      }
       return reply.status(201).send(await createAccount(deps.db, deps.secretBox, body));
+    },
+  );
+
+  app.patch(
+    '/api/admin/accounts/:id',
+    {
+      ...admin,
+      schema: {
+        tags: ['admin'],
+        summary:
+          'Rename an account or rotate its credentials (Auth Token, API key); new credentials are checked against Twilio first',
+        params: idParams,
+        body: accountPatchSchema,
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      if (changesCredentials(request.body)) {
+        const current = await getAccountCredentials(deps.db, deps.secretBox, id);
+        await checkWithTwilio(patchedCredentials(current, request.body), deps.clients.apiUrl);
+      }
+      const account = await updateAccount(deps.db, deps.secretBox, id, request.body);
+      deps.clients.forget(id);
+      return account;
     },
   );
 
@@ -386,4 +399,25 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
     },
     (request) => quickRepliesFor(deps.db, currentUser(request)),
   );
+}
+
+/** Twilio's Account fetch with these credentials: 422 when Twilio refuses them. */
+async function checkWithTwilio(credentials: AccountCredentials, apiUrl: string): Promise<void> {
+  const client = createTwilioClient(credentials, apiUrl);
+  try {
+    await client.api.v2010.accounts(credentials.accountSid).fetch();
+  } catch (error) {
+    const failure = describeTwilioError(error);
+    if (failure.status === 401 || failure.status === 403 || failure.status === 404) {
+      throw new AppError(
+        'unprocessable',
+        `Twilio refused these credentials: ${failure.message}`,
+        'authToken',
+      );
+    }
+    throw new AppError(
+      'unavailable',
+      `Twilio could not be reached to check the credentials: ${failure.message}`,
+    );
+  }
 }

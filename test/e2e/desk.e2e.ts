@@ -332,6 +332,11 @@ describe('the agent desk in a browser', () => {
     await admin.getByRole('heading', { name: 'Accounts' }).waitFor();
     await admin.getByText('Test account').first().waitFor();
     await admin.screenshot({ path: join(RESULTS_DIR, 'admin.png'), fullPage: true });
+    // Renaming keeps the credentials; the table shows the new name.
+    await admin.getByRole('button', { name: 'Edit Test account' }).click();
+    await admin.getByRole('textbox', { name: 'Name' }).fill('Main account');
+    await admin.getByRole('button', { name: 'Check and save' }).click();
+    await admin.getByRole('cell', { name: 'Main account', exact: true }).waitFor();
 
     // Numbers show the URLs to paste into Twilio.
     await admin.getByRole('link', { name: 'Numbers' }).click();

@@ -3,9 +3,16 @@ import type { SecretBox } from '../../admin/secret-box.js';
 import type { Executor } from '../../db/store.js';
 import { createTwilioClient, type TwilioClient } from './client.js';
 
-/** One Twilio client per account, built on first use from its decrypted credentials. */
+/**
+ * How long a client built from an account's credentials is used before they are read
+ * again: an instance that did not take a credential rotation (another one did, through the
+ * admin API) picks it up within this time.
+ */
+const CREDENTIALS_TTL_MS = 60_000;
+
+/** One Twilio client per account, built from its decrypted credentials, rebuilt each minute. */
 export class TwilioClients {
-  readonly #clients = new Map<string, Promise<TwilioClient>>();
+  readonly #clients = new Map<string, { client: Promise<TwilioClient>; builtAt: number }>();
 
   constructor(
     private readonly db: Executor,
@@ -14,22 +21,24 @@ export class TwilioClients {
   ) {}
 
   forAccount(accountId: string): Promise<TwilioClient> {
-    let client = this.#clients.get(accountId);
-    if (!client) {
-      client = getAccountCredentials(this.db, this.secretBox, accountId).then((credentials) => {
-        const created = createTwilioClient(credentials, this.apiUrl);
-        // The library loads its API modules on first use; load them now, not inside the first
-        // paced send, where the delay would shift that send off its slot.
-        void created.messages;
-        return created;
-      });
-      client.catch(() => this.#clients.delete(accountId));
-      this.#clients.set(accountId, client);
-    }
+    const cached = this.#clients.get(accountId);
+    if (cached && Date.now() - cached.builtAt < CREDENTIALS_TTL_MS) return cached.client;
+    const client = getAccountCredentials(this.db, this.secretBox, accountId).then((credentials) => {
+      const created = createTwilioClient(credentials, this.apiUrl);
+      // The library loads its API modules on first use; load them now, not inside the first
+      // paced send, where the delay would shift that send off its slot.
+      void created.messages;
+      return created;
+    });
+    const entry = { client, builtAt: Date.now() };
+    client.catch(() => {
+      if (this.#clients.get(accountId) === entry) this.#clients.delete(accountId);
+    });
+    this.#clients.set(accountId, entry);
     return client;
   }
 
-  /** After an account's credentials change. */
+  /** After an account's credentials change in this process. */
   forget(accountId: string): void {
     this.#clients.delete(accountId);
   }

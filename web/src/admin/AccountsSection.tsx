@@ -7,7 +7,10 @@ import type { Account } from './types';
 import { useApi } from './useApi';
 import { useDraft } from './useDraft';
 
-/** Twilio accounts. The API lists SIDs only and has no edit or delete for an account. */
+/**
+ * Twilio accounts. The API lists SIDs only; an account can be renamed and its credentials
+ * rotated (checked with Twilio again), but its Account SID never changes.
+ */
 export function AccountsSection() {
   const list = useApi<Account[]>('/api/admin/accounts');
   return (
@@ -24,22 +27,36 @@ export function AccountsSection() {
         { header: 'Added', cell: (a) => new Date(a.createdAt).toLocaleDateString() },
       ]}
       renderForm={(slot) => <AccountForm {...slot} />}
-      canEdit={false}
     />
   );
 }
 
-function AccountForm({ onSaved, onCancel }: FormSlot<Account>) {
+function AccountForm({ row, onSaved, onCancel }: FormSlot<Account>) {
   const form = useDraft({
-    name: '',
-    accountSid: '',
+    name: row?.name ?? '',
+    accountSid: row?.accountSid ?? '',
     authToken: '',
-    apiKeySid: '',
+    apiKeySid: row?.apiKeySid ?? '',
     apiKeySecret: '',
   });
   const { draft } = form;
 
   const save = async () => {
+    if (row) {
+      const keySid = draft.apiKeySid.trim();
+      const account = await api<Account>(`/api/admin/accounts/${row.id}`, {
+        method: 'PATCH',
+        body: {
+          name: draft.name,
+          // Empty secrets keep what is stored; a new key pair, or no key, replaces it.
+          authToken: draft.authToken === '' ? undefined : draft.authToken,
+          ...(keySid === '' && row.apiKeySid !== null && { apiKeySid: null }),
+          ...(draft.apiKeySecret !== '' && { apiKeySid: keySid, apiKeySecret: draft.apiKeySecret }),
+        },
+      });
+      onSaved(`Saved account “${account.name}”.`);
+      return;
+    }
     const account = await api<Account>('/api/admin/accounts', {
       body: {
         name: draft.name,
@@ -55,7 +72,7 @@ function AccountForm({ onSaved, onCancel }: FormSlot<Account>) {
 
   return (
     <EntityForm
-      title="New account"
+      title={row ? `Edit account ${row.name}` : 'New account'}
       form={form}
       onSave={save}
       onCancel={onCancel}
@@ -68,14 +85,24 @@ function AccountForm({ onSaved, onCancel }: FormSlot<Account>) {
           required
           placeholder="AC…"
           autoComplete="off"
-          help="AC followed by 32 hex digits, from the Twilio Console."
+          help={
+            row
+              ? 'An account keeps its SID; add another account for another project.'
+              : 'AC followed by 32 hex digits, from the Twilio Console.'
+          }
+          readOnly={row !== null}
           {...form.bind('accountSid')}
         />
         <TextField
           label="Auth Token"
           type="password"
-          required
+          required={row === null}
           autoComplete="new-password"
+          help={
+            row
+              ? 'Leave empty to keep the stored token; a new one is checked with Twilio.'
+              : undefined
+          }
           {...form.bind('authToken')}
         />
       </FieldGrid>
@@ -91,7 +118,11 @@ function AccountForm({ onSaved, onCancel }: FormSlot<Account>) {
           label="API Key secret"
           type="password"
           autoComplete="new-password"
-          help="Required with an API Key SID."
+          help={
+            row?.apiKeySid
+              ? 'Leave empty to keep the stored key; clear the SID to stop using a key.'
+              : 'Required with an API Key SID.'
+          }
           {...form.bind('apiKeySecret')}
         />
       </FieldGrid>
