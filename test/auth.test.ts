@@ -74,6 +74,41 @@ describe('sign-in', () => {
     ).toBe(204);
     expect((await t.app.inject({ url: '/api/me', headers: { cookie } })).statusCode).toBe(401);
   });
+
+  it('sets an agent offline when their last browser session signs out, not before', async () => {
+    await createUser(t.store.db, {
+      email: 'grace@example.com',
+      name: 'Grace',
+      role: 'agent',
+      password: 'correct horse battery',
+    });
+    const cookieOf = async () =>
+      String(
+        (await login('grace@example.com', 'correct horse battery')).headers['set-cookie'],
+      ).split(';')[0]!;
+    const laptop = await cookieOf();
+    const phone = await cookieOf();
+    const presenceOf = async (cookie: string) => {
+      const directory = await t.app.inject({ url: '/api/directory', headers: { cookie } });
+      const me = (await t.app.inject({ url: '/api/me', headers: { cookie } })).json() as {
+        id: string;
+      };
+      return (directory.json() as { agents: { id: string; presence: string }[] }).agents.find(
+        (agent) => agent.id === me.id,
+      )?.presence;
+    };
+    await t.app.inject({
+      method: 'PUT',
+      url: '/api/agents/me/presence',
+      headers: { cookie: laptop },
+      payload: { presence: 'available' },
+    });
+
+    await t.app.inject({ method: 'POST', url: '/api/auth/logout', headers: { cookie: laptop } });
+    expect(await presenceOf(phone)).toBe('available');
+    await t.app.inject({ method: 'POST', url: '/api/auth/logout', headers: { cookie: phone } });
+    expect(await presenceOf(await cookieOf())).toBe('offline');
+  });
 });
 
 describe('API tokens', () => {

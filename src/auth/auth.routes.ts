@@ -3,11 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { users } from '../db/schema.js';
-import type { Executor } from '../db/store.js';
+import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
+import { setPresence } from '../routing/presence.js';
 import { currentUser, requireUser, SESSION_COOKIE } from './guard.js';
 import { verifyPassword } from './passwords.js';
-import { createSession, endSession, SESSION_TTL_MS } from './sessions.js';
+import { countLiveSessions, createSession, endSession, SESSION_TTL_MS } from './sessions.js';
 import { ROLES } from './users.js';
 
 const userView = z.object({
@@ -23,7 +24,7 @@ const FAILURE_WINDOW_MS = 15 * 60 * 1000;
 
 export function registerAuthRoutes(
   parent: FastifyInstance,
-  deps: { db: Executor; secureCookies: boolean },
+  deps: { db: Db; secureCookies: boolean },
 ): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
   const failures = new Map<string, { count: number; since: number }>();
@@ -72,9 +73,21 @@ export function registerAuthRoutes(
 
   app.post(
     '/api/auth/logout',
-    { schema: { tags: ['auth'], summary: 'Sign out' }, preHandler: requireUser() },
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign out; the last browser session to sign out sets the presence to offline',
+      },
+      preHandler: requireUser(),
+    },
     async (request, reply) => {
-      await endSession(deps.db, currentUser(request).sessionId);
+      const user = currentUser(request);
+      await endSession(deps.db, user.sessionId);
+      // Signing out of the last browser session ends the working day: no more offers (a
+      // pending one goes to another agent). Another open desk keeps the presence.
+      if ((await countLiveSessions(deps.db, user.id)) === 0) {
+        await setPresence(deps.db, user.id, 'offline', user.id);
+      }
       reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
       return reply.status(204).send();
     },

@@ -64,3 +64,18 @@ export async function authenticateToken(
 export async function endSession(db: Executor, sessionId: string): Promise<void> {
   await db.delete(sessions).where(eq(sessions.id, sessionId));
 }
+
+/** How many browser sessions of the user are still valid (API tokens not counted). */
+export async function countLiveSessions(db: Executor, userId: string): Promise<number> {
+  const rows = await db
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(
+      and(
+        eq(sessions.userId, userId),
+        eq(sessions.kind, 'session'),
+        or(isNull(sessions.expiresAt), gt(sessions.expiresAt, new Date())),
+      ),
+    );
+  return rows.length;
+}
