@@ -1,12 +1,13 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { users } from '../src/db/schema.js';
+import { conversations, users } from '../src/db/schema.js';
 import { queueConversation } from '../src/routing/index.js';
 import { buildTestApp, type SignedIn, signIn, type TestApp } from './helpers/app.js';
 import { buildNumber } from './helpers/factories.js';
 import {
   type Agent,
   buildAgent,
+  buildFlow,
   buildQueue,
   conversationInFlow,
   conversationRow,
@@ -270,5 +271,32 @@ describe('queues', () => {
       position: 2,
       estimatedWaitSeconds: null,
     });
+  });
+
+  it('counts an agent busy when full on every channel their queues serve', async () => {
+    const db = t.store.db;
+    const full = await buildAgent(db, { capacitySms: 1, capacityWhatsapp: 3 });
+    const queue = await buildQueue(db, [full], { name: 'SMS only' });
+    const flow = await buildFlow(db, { queueId: queue.id });
+    const sms = await buildNumber(db, { flowId: flow.id });
+    const conversation = await conversationInFlow(db, sms.id);
+    await db
+      .update(conversations)
+      .set({ state: 'active', agentId: full.id, queueId: queue.id })
+      .where(eq(conversations.id, conversation.id));
+    const statsOf = async () => {
+      const body = (await call('GET', '/api/queues/stats', supervisor)).json() as {
+        queues: { id: string; agents: { busy: number } }[];
+        agents: { id: string; busy: boolean }[];
+      };
+      return {
+        agentBusy: body.agents.find((a) => a.id === full.id)?.busy,
+        queueBusy: body.queues.find((q) => q.id === queue.id)?.agents.busy,
+      };
+    };
+    // Room for WhatsApp does not count: no WhatsApp number reaches this queue.
+    expect(await statsOf()).toEqual({ agentBusy: true, queueBusy: 1 });
+    await buildNumber(db, { flowId: flow.id, kind: 'whatsapp', address: 'whatsapp:+15550009999' });
+    expect(await statsOf()).toEqual({ agentBusy: false, queueBusy: 0 });
   });
 });

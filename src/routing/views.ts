@@ -103,7 +103,7 @@ export interface QueueStats {
   longestWaitSeconds: number;
   offered: number;
   active: number;
-  /** Members by presence; busy: available but at capacity on every channel. */
+  /** Members by presence; busy: available but at capacity on every channel they serve. */
   agents: Record<Presence | 'busy', number>;
 }
 
@@ -115,6 +115,26 @@ export interface AgentLoad {
   load: { sms: number; whatsapp: number };
   capacity: { sms: number; whatsapp: number };
   busy: boolean;
+}
+
+/**
+ * At capacity on every channel the agent's queues take conversations from (through the
+ * flows of their numbers), or on both when their queues serve no number yet: an agent full
+ * on SMS in an SMS-only contact center is busy, whatever room is left for WhatsApp.
+ */
+function isFull(row: {
+  load_sms: number;
+  load_whatsapp: number;
+  capacity_sms: number;
+  capacity_whatsapp: number;
+  serves_sms: boolean;
+  serves_whatsapp: boolean;
+}): boolean {
+  const servesAny = row.serves_sms || row.serves_whatsapp;
+  const fullSms = row.load_sms >= row.capacity_sms;
+  const fullWhatsapp = row.load_whatsapp >= row.capacity_whatsapp;
+  if (!servesAny) return fullSms && fullWhatsapp;
+  return (!row.serves_sms || fullSms) && (!row.serves_whatsapp || fullWhatsapp);
 }
 
 /** Every queue's waiting line and members, and every queue member's presence and load. */
@@ -130,13 +150,21 @@ export async function queueStats(
     capacity_whatsapp: number;
     load_sms: number;
     load_whatsapp: number;
+    serves_sms: boolean;
+    serves_whatsapp: boolean;
   }>(
     db,
     sql`SELECT u.id, u.name, u.presence,
           (extract(epoch FROM u.presence_changed_at) * 1000)::float8 AS presence_changed_ms,
           u.capacity_sms, u.capacity_whatsapp,
           count(c.id) FILTER (WHERE n.kind <> 'whatsapp')::int AS load_sms,
-          count(c.id) FILTER (WHERE n.kind = 'whatsapp')::int AS load_whatsapp
+          count(c.id) FILTER (WHERE n.kind = 'whatsapp')::int AS load_whatsapp,
+          EXISTS (SELECT 1 FROM queue_members m JOIN flows f ON f.queue_id = m.queue_id
+                  JOIN numbers sn ON sn.flow_id = f.id
+                  WHERE m.user_id = u.id AND sn.kind <> 'whatsapp') AS serves_sms,
+          EXISTS (SELECT 1 FROM queue_members m JOIN flows f ON f.queue_id = m.queue_id
+                  JOIN numbers sn ON sn.flow_id = f.id
+                  WHERE m.user_id = u.id AND sn.kind = 'whatsapp') AS serves_whatsapp
         FROM users u
         LEFT JOIN conversations c ON c.agent_id = u.id AND c.state IN ('offered', 'active')
         LEFT JOIN numbers n ON n.id = c.number_id
@@ -152,10 +180,7 @@ export async function queueStats(
     presenceChangedAt: new Date(row.presence_changed_ms),
     load: { sms: row.load_sms, whatsapp: row.load_whatsapp },
     capacity: { sms: row.capacity_sms, whatsapp: row.capacity_whatsapp },
-    busy:
-      row.presence === 'available' &&
-      row.load_sms >= row.capacity_sms &&
-      row.load_whatsapp >= row.capacity_whatsapp,
+    busy: row.presence === 'available' && isFull(row),
   }));
   const byId = new Map(agents.map((agent) => [agent.id, agent]));
 

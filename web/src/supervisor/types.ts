@@ -28,7 +28,7 @@ export interface QueueStat {
   longestWaitSeconds: number;
   offered: number;
   active: number;
-  /** Members by presence; busy counts available members at capacity on every channel. */
+  /** Members by presence; busy counts available members full on every channel they serve. */
   agents: { available: number; away: number; offline: number; busy: number };
 }
 
