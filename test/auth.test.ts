@@ -1,6 +1,10 @@
+import { eq, sql } from 'drizzle-orm';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../src/auth/users.js';
-import { buildTestApp, signIn, type TestApp } from './helpers/app.js';
+import { signInFailures } from '../src/db/schema.js';
+import { buildServer } from '../src/server.js';
+import { buildTestApp, serverDeps, signIn, type TestApp } from './helpers/app.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -62,6 +66,33 @@ describe('sign-in', () => {
     expect((await login('ada@example.com', 'correct horse battery', '10.9.9.8')).statusCode).toBe(
       200,
     );
+  });
+
+  it('counts failures across instances sharing the database, and forgets them after the window', async () => {
+    const second = await buildServer(serverDeps(t.store, t.config));
+    const loginAt = (app: FastifyInstance, password: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        payload: { email: 'ada@example.com', password },
+        remoteAddress: '10.7.7.7',
+      });
+    try {
+      for (let i = 0; i < 5; i++) {
+        expect((await loginAt(t.app, 'nope')).statusCode).toBe(401);
+        expect((await loginAt(second, 'nope')).statusCode).toBe(401);
+      }
+      expect((await loginAt(t.app, 'correct horse battery')).statusCode).toBe(429);
+      expect((await loginAt(second, 'correct horse battery')).statusCode).toBe(429);
+
+      await t.store.db
+        .update(signInFailures)
+        .set({ since: sql`now() - interval '16 minutes'` })
+        .where(eq(signInFailures.key, '10.7.7.7|ada@example.com'));
+      expect((await loginAt(second, 'correct horse battery')).statusCode).toBe(200);
+    } finally {
+      await second.close();
+    }
   });
 
   it('ends the session on logout', async () => {

@@ -9,6 +9,7 @@ import { setPresence } from '../routing/presence.js';
 import { currentUser, requireUser, SESSION_COOKIE } from './guard.js';
 import { verifyPassword } from './passwords.js';
 import { countLiveSessions, createSession, endSession, SESSION_TTL_MS } from './sessions.js';
+import { clearFailures, isLockedOut, recordFailure, signInKey } from './sign-in-limit.js';
 import { ROLES } from './users.js';
 
 const userView = z.object({
@@ -18,16 +19,11 @@ const userView = z.object({
   role: z.enum(ROLES),
 });
 
-/** Failed sign-ins allowed per address and email within the window, before 429. */
-const MAX_FAILURES = 10;
-const FAILURE_WINDOW_MS = 15 * 60 * 1000;
-
 export function registerAuthRoutes(
   parent: FastifyInstance,
   deps: { db: Db; secureCookies: boolean },
 ): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
-  const failures = new Map<string, { count: number; since: number }>();
 
   app.post(
     '/api/auth/login',
@@ -40,9 +36,8 @@ export function registerAuthRoutes(
       },
     },
     async (request, reply) => {
-      const key = `${request.ip}|${request.body.email.toLowerCase()}`;
-      const seen = failures.get(key);
-      if (seen && Date.now() - seen.since < FAILURE_WINDOW_MS && seen.count >= MAX_FAILURES) {
+      const key = signInKey(request.ip, request.body.email);
+      if (await isLockedOut(deps.db, key)) {
         throw new AppError('too_many_requests', 'too many failed sign-ins; try again later');
       }
       const [user] = await deps.db
@@ -54,14 +49,10 @@ export function registerAuthRoutes(
         user.disabledAt === null &&
         (await verifyPassword(request.body.password, user.passwordHash));
       if (!valid || !user) {
-        const fresh = !seen || Date.now() - seen.since >= FAILURE_WINDOW_MS;
-        failures.set(
-          key,
-          fresh ? { count: 1, since: Date.now() } : { ...seen, count: seen.count + 1 },
-        );
+        await recordFailure(deps.db, key);
         throw new AppError('unauthorized', 'wrong email or password');
       }
-      failures.delete(key);
+      await clearFailures(deps.db, key);
       const session = await createSession(deps.db, user.id, 'session');
       reply.header(
         'set-cookie',

@@ -86,6 +86,18 @@ export const sessions = pgTable(
   ],
 );
 
+/**
+ * Failed sign-ins per client address and email, in the database so that every instance
+ * counts the same failures (a per-process count multiplies with the instances).
+ */
+export const signInFailures = pgTable('sign_in_failures', {
+  /** `${ip}|${lower(email)}`. */
+  key: text('key').primaryKey(),
+  count: integer('count').notNull(),
+  /** When the current window of failures began. */
+  since: at('since').notNull(),
+});
+
 // ── admin: accounts, numbers, flows, hours ──────────────────────────────────────────────
 export const accounts = pgTable(
   'accounts',
