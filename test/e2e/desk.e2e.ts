@@ -5,6 +5,7 @@ import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createAgent } from '../../src/admin/agents.js';
 import { createQueue } from '../../src/admin/queues.js';
+import { createQuickReply } from '../../src/admin/quick-replies.js';
 import { offers } from '../../src/db/schema.js';
 import { setPresence } from '../../src/routing/presence.js';
 import { eventually, Stack } from '../helpers/stack.js';
@@ -65,6 +66,11 @@ beforeAll(async () => {
     name: 'Support',
     offerTimeoutSeconds: 120,
     memberIds: [agent.id, grace.id],
+  });
+  await createQuickReply(stack.db, {
+    title: 'Anything else',
+    body: 'Is there anything else I can help you with?',
+    queueId: queue.id,
   });
   const { number } = await stack.addNumber({
     flow: {
@@ -150,6 +156,13 @@ describe('the agent desk in a browser', () => {
     const thread = phone.locator('#thread');
     await thread.getByText('Here it is, on its way.').waitFor();
     await thread.locator('img').first().waitFor();
+    // A quick reply goes into the emptied composer; Enter sends exactly it.
+    await desk.getByRole('button', { name: 'Quick replies' }).click();
+    await desk.getByRole('menuitem', { name: 'Anything else' }).click();
+    await desk.getByRole('textbox', { name: 'Reply' }).press('Enter');
+    await thread
+      .getByText('Is there anything else I can help you with?', { exact: true })
+      .waitFor();
     await desk.screenshot({ path: join(RESULTS_DIR, 'desk.png') });
 
     // End: the customer gets the final response.

@@ -1,15 +1,26 @@
 import { Box } from '@twilio-paste/core/box';
 import { Button } from '@twilio-paste/core/button';
 import { Callout, CalloutText } from '@twilio-paste/core/callout';
+import { ChatComposer, ChatComposerContainer } from '@twilio-paste/core/chat-composer';
 import { HelpText } from '@twilio-paste/core/help-text';
 import { Label } from '@twilio-paste/core/label';
+import {
+  $getRoot,
+  $getSelection,
+  $isRangeSelection,
+  CLEAR_EDITOR_COMMAND,
+  ClearEditorPlugin,
+  COMMAND_PRIORITY_HIGH,
+  KEY_ENTER_COMMAND,
+  type LexicalEditor,
+  useLexicalComposerContext,
+} from '@twilio-paste/core/lexical-library';
 import { Menu, MenuButton, MenuItem, useMenuState } from '@twilio-paste/core/menu';
 import { Text } from '@twilio-paste/core/text';
-import { TextArea } from '@twilio-paste/core/textarea';
 import { AttachIcon } from '@twilio-paste/icons/esm/AttachIcon';
 import { ChevronDownIcon } from '@twilio-paste/icons/esm/ChevronDownIcon';
 import { CloseIcon } from '@twilio-paste/icons/esm/CloseIcon';
-import { type KeyboardEvent, useEffect, useId, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { api, errorText } from '../api';
 import { ErrorCallout } from '../ui/ErrorCallout';
 import type { QuickReply, SegmentCount } from './types';
@@ -157,7 +168,34 @@ function QuickReplies({ onPick }: { onPick: (body: string) => void }) {
   );
 }
 
-/** The reply box of an active conversation. */
+/** Enter sends (Shift+Enter starts a new line), inside the Lexical editor of ChatComposer. */
+function EnterSends({ onEnter }: { onEnter: () => void }) {
+  const [editor] = useLexicalComposerContext();
+  const latest = useRef(onEnter);
+  useEffect(() => {
+    latest.current = onEnter;
+  });
+  useEffect(
+    () =>
+      editor.registerCommand(
+        KEY_ENTER_COMMAND,
+        (event: KeyboardEvent | null) => {
+          if (event?.shiftKey || event?.isComposing) return false;
+          event?.preventDefault();
+          latest.current();
+          return true;
+        },
+        COMMAND_PRIORITY_HIGH,
+      ),
+    [editor],
+  );
+  return null;
+}
+
+/**
+ * The reply box of an active conversation: Paste's ChatComposer (a Lexical editor) with
+ * the segment counter, attachments when the flow allows them, quick replies and Send.
+ */
 export function Composer({
   conversationId,
   allowAttachments,
@@ -171,7 +209,8 @@ export function Composer({
   const [attachments, setAttachments] = useState<Attachment[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
-  const textId = useId();
+  const editor = useRef<LexicalEditor | null>(null);
+  const labelId = useId();
   const helpId = useId();
 
   const send = async () => {
@@ -182,7 +221,7 @@ export function Composer({
       await api(`/api/conversations/${conversationId}/messages`, {
         body: { body: text, attachments: attachments.map((a) => a.token) },
       });
-      setText('');
+      editor.current?.dispatchCommand(CLEAR_EDITOR_COMMAND, undefined);
       setAttachments([]);
     } catch (failure) {
       setError(errorText(failure));
@@ -190,11 +229,13 @@ export function Composer({
       setSending(false);
     }
   };
-  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
-      event.preventDefault();
-      send();
-    }
+  const insert = (body: string) => {
+    editor.current?.update(() => {
+      const selection = $getSelection();
+      const at = $isRangeSelection(selection) ? selection : $getRoot().selectEnd();
+      at.insertText(body);
+    });
+    editor.current?.focus();
   };
 
   if (disabledReason) {
@@ -207,7 +248,7 @@ export function Composer({
   return (
     <Box
       as="form"
-      aria-label="Reply"
+      aria-labelledby={labelId}
       onSubmit={(event) => {
         event.preventDefault();
         send();
@@ -218,17 +259,26 @@ export function Composer({
           <ErrorCallout>{error}</ErrorCallout>
         </Box>
       )}
-      <Label htmlFor={textId}>Reply</Label>
-      <TextArea
-        id={textId}
-        name="reply"
-        aria-describedby={helpId}
-        value={text}
-        onChange={(event) => setText(event.target.value)}
-        onKeyDown={onKeyDown}
-        maxRows={6}
-        placeholder="Type a reply"
-      />
+      <Label as="div" id={labelId}>
+        Reply
+      </Label>
+      <ChatComposerContainer variant="contained">
+        <ChatComposer
+          config={{
+            namespace: `reply-${conversationId}`,
+            onError: (failure: Error) => setError(failure.message),
+          }}
+          ariaLabelledBy={labelId}
+          ariaDescribedBy={helpId}
+          placeholder="Type a reply"
+          maxHeight="size20"
+          editorInstanceRef={editor}
+          onChange={(state) => state.read(() => setText($getRoot().getTextContent()))}
+        >
+          <ClearEditorPlugin />
+          <EnterSends onEnter={send} />
+        </ChatComposer>
+      </ChatComposerContainer>
       <SegmentCounter text={text} id={helpId} hint="Enter sends, Shift+Enter starts a new line" />
       <Box
         display="flex"
@@ -245,9 +295,7 @@ export function Composer({
             onError={setError}
           />
         )}
-        <QuickReplies
-          onPick={(body) => setText((current) => (current ? `${current} ${body}` : body))}
-        />
+        <QuickReplies onPick={insert} />
         <Box flexGrow={1} />
         <Button variant="primary" type="submit" loading={sending}>
           Send
