@@ -6,6 +6,13 @@ import {
 
 export type NumberKind = 'long-code' | 'toll-free' | 'short-code' | 'whatsapp';
 
+/** What carries a conversation: WhatsApp on a WhatsApp sender, SMS on every other number. */
+export type Channel = 'sms' | 'whatsapp';
+
+export function channelOfKind(kind: string): Channel {
+  return kind === 'whatsapp' ? 'whatsapp' : 'sms';
+}
+
 const TOLL_FREE_NANP = /^\+18(00|33|44|55|66|77|88)\d{7}$/;
 
 /**

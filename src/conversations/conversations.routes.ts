@@ -2,6 +2,7 @@ import { and, asc, desc, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { channelOfKind } from '../admin/addresses.js';
 import { currentUser, requireUser } from '../auth/guard.js';
 import {
   CONVERSATION_STATES,
@@ -186,7 +187,7 @@ export async function readTranscript(db: Db, conversationId: string) {
   const { numberKind, flowAllowsAttachments, ...fields } = row;
   const conversation = {
     ...fields,
-    channel: numberKind === 'whatsapp' ? ('whatsapp' as const) : ('sms' as const),
+    channel: channelOfKind(numberKind),
     // The composer offers attachments unless the number's flow refuses them.
     allowAttachments: flowAllowsAttachments ?? true,
   };

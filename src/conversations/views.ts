@@ -2,11 +2,12 @@
  * Read models over conversations for the desk and the supervisor: what a user has not read
  * yet, and the list of conversations by state. Reads only.
  */
+
 import { sql } from 'drizzle-orm';
+import { type Channel, channelOfKind } from '../admin/addresses.js';
 import { CONVERSATION_STATES } from '../db/schema.js';
 import { type Executor, queryRows } from '../db/store.js';
 
-export type Channel = 'sms' | 'whatsapp';
 export type ConversationState = (typeof CONVERSATION_STATES)[number];
 
 export interface LastMessage {
@@ -134,7 +135,7 @@ export async function listConversations(
     state: row.state,
     customerAddress: row.customer_address,
     numberAddress: row.number_address,
-    channel: row.number_kind === 'whatsapp' ? 'whatsapp' : 'sms',
+    channel: channelOfKind(row.number_kind),
     queueId: row.queue_id,
     queueName: row.queue_name,
     agentId: row.agent_id,

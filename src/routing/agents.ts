@@ -14,11 +14,6 @@ import type { Presence } from './events.js';
 
 export type { Channel } from './candidate-pool.js';
 
-/** A conversation's channel: WhatsApp when its number is a WhatsApp sender, else SMS. */
-export function channelOfKind(kind: string): Channel {
-  return kind === 'whatsapp' ? 'whatsapp' : 'sms';
-}
-
 /** SQL: the number aliased `n` is on the channel. */
 export function onChannel(channel: Channel): SQL {
   return channel === 'whatsapp' ? sql`n.kind = 'whatsapp'` : sql`n.kind <> 'whatsapp'`;

@@ -5,8 +5,10 @@
  * their load again in the database, then reports back with `touched` (and `compact` now and
  * then, to forget agents without room).
  */
+import type { Channel } from '../admin/addresses.js';
+
+export type { Channel };
 export type Strategy = 'longest-idle' | 'round-robin' | 'least-busy';
-export type Channel = 'sms' | 'whatsapp';
 
 /** One agent as a pass sees them; the pools of every queue they are in share the object. */
 export interface Candidate {

@@ -4,13 +4,14 @@
  * messages and events; only who holds it changes.
  */
 import { eq, sql } from 'drizzle-orm';
+import { type Channel, channelOfKind } from '../admin/addresses.js';
 import type { Role } from '../auth/users.js';
 import { closeConversation } from '../conversations/conversations.js';
 import { conversations, numbers, queues, users } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { appendEvent } from '../realtime/event-log.js';
-import { type Channel, channelOfKind, lockAgent } from './agents.js';
+import { lockAgent } from './agents.js';
 import { assignWaiting } from './assignment.js';
 import { cancelPendingOffer, DEFAULT_OFFER_TIMEOUT_SECONDS, handOver } from './offers.js';
 import { inTransaction } from './transactions.js';

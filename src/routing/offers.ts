@@ -3,7 +3,9 @@
  * with conversations.agent_id set to that agent (so it counts toward their load) and has
  * exactly one pending offer (a partial unique index makes a second one impossible).
  */
+
 import { and, eq, sql } from 'drizzle-orm';
+import { channelOfKind } from '../admin/addresses.js';
 import { conversations, offers } from '../db/schema.js';
 import { type Executor, queryRows, type Tx } from '../db/store.js';
 import { appendEvent } from '../realtime/event-log.js';
@@ -208,7 +210,7 @@ export async function listPendingOffers(db: Executor, agentId: string): Promise<
       customerAddress: row.customer_address,
       numberId: row.number_id,
       numberAddress: row.number_address,
-      channel: row.number_kind === 'whatsapp' ? 'whatsapp' : 'sms',
+      channel: channelOfKind(row.number_kind),
       queueId: row.queue_id,
       queueName: row.queue_name,
       queuedAt: row.queued_ms === null ? null : new Date(row.queued_ms),

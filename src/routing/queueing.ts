@@ -2,12 +2,13 @@
  * Conversations entering queues, and where they stand there.
  */
 import { eq, sql } from 'drizzle-orm';
+import { channelOfKind } from '../admin/addresses.js';
 import { conversations, flows, numbers, queues } from '../db/schema.js';
 import { type Db, queryRows } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { appendEvent } from '../realtime/event-log.js';
 import { findAffinity } from './affinity.js';
-import { channelOfKind, lockAgent } from './agents.js';
+import { lockAgent } from './agents.js';
 import { offerJustQueued } from './assignment.js';
 import { DEFAULT_OFFER_TIMEOUT_SECONDS, handOver } from './offers.js';
 import { inTransaction } from './transactions.js';

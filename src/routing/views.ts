@@ -2,7 +2,9 @@
  * Read models for the desk and the supervisor: an agent's conversations, and the queues'
  * live figures. Reads only.
  */
+
 import { sql } from 'drizzle-orm';
+import { channelOfKind } from '../admin/addresses.js';
 import type { Role } from '../auth/users.js';
 import { type LastMessage, readStates } from '../conversations/views.js';
 import { type Executor, queryRows } from '../db/store.js';
@@ -62,7 +64,7 @@ export async function listMyConversations(
     customerAddress: row.customer_address,
     numberId: row.number_id,
     numberAddress: row.number_address,
-    channel: row.number_kind === 'whatsapp' ? 'whatsapp' : 'sms',
+    channel: channelOfKind(row.number_kind),
     queueId: row.queue_id,
     lastMessageAt: new Date(row.last_message_ms),
     offerId: row.offer_id,
