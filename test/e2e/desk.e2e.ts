@@ -335,6 +335,11 @@ describe('the agent desk in a browser', () => {
     await page.getByRole('heading', { name: 'Queues' }).waitFor();
     await page.getByText('Support').first().waitFor();
     await page.screenshot({ path: join(RESULTS_DIR, 'supervisor.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({
+      path: join(RESULTS_DIR, 'supervisor-phone-width.png'),
+      fullPage: true,
+    });
     // A supervisor has no admin page.
     expect(await page.getByRole('button', { name: 'Admin' }).count()).toBe(0);
     await context.close();
@@ -367,6 +372,8 @@ describe('the agent desk in a browser', () => {
     await admin.getByRole('button', { name: 'Save' }).click();
     await admin.getByRole('cell', { name: 'Shipping', exact: true }).waitFor();
     await admin.screenshot({ path: join(RESULTS_DIR, 'admin-quick-replies.png'), fullPage: true });
+    await admin.setViewportSize({ width: 390, height: 844 });
+    await admin.screenshot({ path: join(RESULTS_DIR, 'admin-phone-width.png'), fullPage: true });
     await adminContext.close();
   });
 });
