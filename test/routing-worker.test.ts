@@ -1,6 +1,9 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { conversations } from '../src/db/schema.js';
+import { updateAgent } from '../src/admin/agents.js';
+import { updateQueue } from '../src/admin/queues.js';
+import { closeConversation } from '../src/conversations/conversations.js';
+import { conversations, events } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
 import { createLogger } from '../src/logger.js';
 import { type RoutingWorker, startRoutingWorker, wakeRouting } from '../src/routing/index.js';
@@ -13,6 +16,7 @@ import {
   conversationInFlow,
   conversationRow,
   expireOfferNow,
+  offersOf,
   pendingOffer,
 } from './routing-fixtures.js';
 
@@ -77,6 +81,53 @@ describe('the routing worker', () => {
     expect(next.agentId).toBe(second.id);
     expect((await conversationRow(db, conversation.id)).state).toBe('offered');
   });
+
+  it('offers a waiting conversation as soon as an admin gives an agent capacity', async () => {
+    const db = store.db;
+    const number = await buildNumber(db);
+    const agent = await buildAgent(db, { capacitySms: 0 });
+    const queue = await buildQueue(db, [agent]);
+    const conversation = await queueWithoutWakeUp(db, number.id, queue.id);
+    await updateAgent(db, agent.id, { capacitySms: 1 });
+    const offer = await eventually(() => pendingOffer(db, conversation.id), 5000);
+    expect(offer.agentId).toBe(agent.id);
+  });
+
+  it('offers a waiting conversation as soon as an admin adds a member to its queue', async () => {
+    const db = store.db;
+    const number = await buildNumber(db);
+    const agent = await buildAgent(db);
+    const queue = await buildQueue(db, []);
+    const conversation = await queueWithoutWakeUp(db, number.id, queue.id);
+    await updateQueue(db, queue.id, { memberIds: [agent.id] });
+    const offer = await eventually(() => pendingOffer(db, conversation.id), 5000);
+    expect(offer.agentId).toBe(agent.id);
+  });
+
+  it('withdraws the pending offer of a conversation closed outside the desk and frees the agent', async () => {
+    const db = store.db;
+    const number = await buildNumber(db);
+    const agent = await buildAgent(db, { capacitySms: 1 });
+    const queue = await buildQueue(db, [agent]);
+    const first = await queueWithoutWakeUp(db, number.id, queue.id);
+    await db.transaction((tx) => wakeRouting(tx, { queueId: queue.id }));
+    const offer = await eventually(() => pendingOffer(db, first.id), 5000);
+    const second = await queueWithoutWakeUp(db, number.id, queue.id);
+
+    // The customer texts STOP while the offer is pending.
+    await db.transaction((tx) => closeConversation(tx, first.id, { reason: 'opted-out' }));
+
+    const [withdrawn] = await offersOf(db, first.id);
+    expect(withdrawn).toMatchObject({ id: offer.id, state: 'canceled' });
+    const [canceled] = await db
+      .select({ payload: events.payload })
+      .from(events)
+      .where(and(eq(events.conversationId, first.id), eq(events.type, 'offer.canceled')));
+    expect(canceled?.payload).toMatchObject({ offerId: offer.id, why: 'conversation-closed' });
+    // The capacity the offer held goes to the next customer at once, not at its expiry.
+    const next = await eventually(() => pendingOffer(db, second.id), 5000);
+    expect(next.agentId).toBe(agent.id);
+  });
 });
 
 describe.skipIf(!TEST_DATABASE_URL)('wake-ups on PostgreSQL', () => {
@@ -114,3 +165,13 @@ describe.skipIf(!TEST_DATABASE_URL)('wake-ups on PostgreSQL', () => {
     }
   });
 });
+
+/** Puts a conversation in its queue the way a lost wake-up would leave it: nobody is told. */
+async function queueWithoutWakeUp(db: Store['db'], numberId: string, queueId: string) {
+  const conversation = await conversationInFlow(db, numberId);
+  await db
+    .update(conversations)
+    .set({ state: 'queued', queueId, queuedAt: sql`now()` })
+    .where(eq(conversations.id, conversation.id));
+  return conversation;
+}

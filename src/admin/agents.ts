@@ -4,6 +4,7 @@ import { createUser, newUserSchema, type UserView } from '../auth/users.js';
 import { users } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
 import { AppError } from '../errors.js';
+import { wakeRouting } from '../routing/wake-ups.js';
 
 const agentProfile = z.object({
   capacitySms: z.number().int().min(0).max(50).optional(),
@@ -62,6 +63,9 @@ export async function updateAgent(db: Executor, id: string, patch: z.infer<typeo
     ? await db.update(users).set(set).where(eq(users.id, id)).returning(view)
     : await db.select(view).from(users).where(eq(users.id, id));
   if (!row) throw new AppError('not_found', `user ${id} does not exist`);
+  // More capacity, other skills or an agent enabled again may let a waiting conversation in
+  // now rather than at routing's next sweep.
+  await wakeRouting(db, { agentId: id });
   return row;
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { queueMembers, queues, users } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
 import { AppError } from '../errors.js';
+import { wakeRouting } from '../routing/wake-ups.js';
 
 export const queueInput = z.object({
   name: z.string().trim().min(1, { error: 'name must not be empty' }),
@@ -49,6 +50,8 @@ export async function updateQueue(
       : await tx.select({ id: queues.id }).from(queues).where(eq(queues.id, id));
     if (!row) throw new AppError('not_found', `queue ${id} does not exist`);
     if (memberIds) await replaceMembers(tx, id, memberIds);
+    // New members, skills or limits may let a waiting conversation in now, not at the sweep.
+    await wakeRouting(tx, { queueId: id });
   });
   return getQueue(db, id);
 }

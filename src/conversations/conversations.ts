@@ -4,6 +4,8 @@ import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent } from '../realtime/event-log.js';
+import { cancelPendingOffer } from '../routing/offers.js';
+import { wakeRouting } from '../routing/wake-ups.js';
 
 declare module '../realtime/event-log.js' {
   interface EventPayloads {
@@ -101,8 +103,8 @@ export async function findOpenConversation(
 }
 
 /**
- * Closes an open conversation in the caller's transaction and queues the flow's final
- * response and survey. The next text from the customer opens a new conversation.
+ * Closes an open conversation in the caller's transaction, withdraws its pending offer, and
+ * queues the flow's final response and survey. The next text from the customer opens a new conversation.
  * Returns false when the conversation was not open (already closed by someone else).
  */
 export async function closeConversation(
@@ -120,6 +122,12 @@ export async function closeConversation(
       agentId: conversations.agentId,
     });
   if (!closed) return false;
+  // A pending offer (a new conversation's, or a transfer's while active) would otherwise hold
+  // its agent's capacity until it expired.
+  const offeredTo = await cancelPendingOffer(tx, conversationId, 'conversation-closed', {
+    requeue: false,
+  });
+  if (offeredTo) await wakeRouting(tx, { agentId: offeredTo });
   if (close.sendFinalResponse ?? true) {
     const [flow] = await tx
       .select({

@@ -83,7 +83,6 @@ async function lockForActor(
 export async function endConversation(db: Db, conversationId: string, actor: Actor): Promise<void> {
   const freed = await inTransaction(db, async (tx) => {
     const conversation = await lockForActor(tx, conversationId, actor);
-    await cancelPendingOffer(tx, conversation.id, 'conversation-closed', { requeue: false });
     const holder =
       conversation.state === 'active' || conversation.state === 'offered'
         ? conversation.agentId
