@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { STATUS_CALLBACK_PATH } from '../admin/numbers.js';
 import type { SecretBox } from '../admin/secret-box.js';
@@ -98,6 +98,16 @@ export const SENDING_LEASE_MS = 20_000;
 const MAX_BATCH = 50;
 
 /**
+ * A sender that has a due message and may send it: a slow sender keeps one send in flight,
+ * so it waits while it has a row `sending`. The claim and the wait until the next claim use
+ * this one rule; were they to differ, the dispatcher would spin on a sender it cannot take.
+ */
+const senderMayClaim = sql`EXISTS (SELECT 1 FROM outbox o WHERE o.sender = s.sender
+      AND o.state = 'pending' AND o.next_attempt_at <= now())
+    AND (s.rate >= ${PIPELINE_MIN_RATE} OR NOT EXISTS (
+      SELECT 1 FROM outbox x WHERE x.sender = s.sender AND x.state = 'sending'))`;
+
+/**
  * Claims due messages of one sender whose pacing slots open within the lookahead, books
  * those slots (segments / rate seconds each) and marks the rows `sending`, in one
  * transaction. The sender's row lock makes the booking safe across instances; SKIP LOCKED
@@ -119,11 +129,7 @@ export async function claimOutbound(db: Db): Promise<Claim[]> {
                  extract(epoch FROM greatest(s.next_at, now())) * 1000 AS start_ms,
                  extract(epoch FROM now()) * 1000 AS now_ms
           FROM senders s
-          WHERE s.next_at <= now() + ${lookahead}
-            AND EXISTS (SELECT 1 FROM outbox o WHERE o.sender = s.sender
-                          AND o.state = 'pending' AND o.next_attempt_at <= now())
-            AND (s.rate >= ${PIPELINE_MIN_RATE} OR NOT EXISTS (
-              SELECT 1 FROM outbox x WHERE x.sender = s.sender AND x.state = 'sending'))
+          WHERE s.next_at <= now() + ${lookahead} AND ${senderMayClaim}
           ORDER BY s.next_at
           LIMIT 1
           FOR UPDATE SKIP LOCKED`,
@@ -271,12 +277,33 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
   }
 }
 
+/**
+ * Records a send's outcome. A reconciler passes the lease it took (`takenAt`), so that a row
+ * another instance has settled or taken since is left alone; returns whether it was ours.
+ */
 async function finish(
   db: Db,
   claim: Claim,
   outcome: { sid: string; status: string } | { failed: { code: number | null; message: string } },
-): Promise<void> {
-  await db.transaction(async (tx) => {
+  takenAt?: string,
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const [settled] = await tx
+      .update(outbox)
+      .set(
+        'sid' in outcome
+          ? { state: 'done', lastError: null }
+          : { state: 'failed', lastError: outcome.failed.message },
+      )
+      .where(
+        and(
+          eq(outbox.id, claim.outboxId),
+          eq(outbox.state, 'sending'),
+          takenAt === undefined ? undefined : sql`${outbox.claimedAt} = ${takenAt}::timestamptz`,
+        ),
+      )
+      .returning({ id: outbox.id });
+    if (!settled) return false;
     if ('sid' in outcome && !claim.pipelined) {
       // Twilio counts a send when the request reaches it, somewhere before the answer came:
       // the next send from this sender waits a whole slot (without the margin) from now.
@@ -290,24 +317,17 @@ async function finish(
         .update(messages)
         .set({ twilioSid: outcome.sid })
         .where(eq(messages.id, claim.messageId));
-      await tx
-        .update(outbox)
-        .set({ state: 'done', lastError: null })
-        .where(eq(outbox.id, claim.outboxId));
       const status = fromTwilioStatus(outcome.status);
       if (status && status !== 'queued')
         await advanceMessageStatus(tx, claim.messageId, { status });
     } else {
-      await tx
-        .update(outbox)
-        .set({ state: 'failed', lastError: outcome.failed.message })
-        .where(eq(outbox.id, claim.outboxId));
       await advanceMessageStatus(tx, claim.messageId, {
         status: 'failed',
         errorCode: outcome.failed.code,
         errorMessage: outcome.failed.message,
       });
     }
+    return true;
   });
 }
 
@@ -329,6 +349,9 @@ async function retryLater(deps: DispatcherDeps, claim: Claim, error: string): Pr
  * never will) before the row is looked up; this holds for the embedded store too.
  */
 export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
+  // Taking a stale row renews its lease for this reconciler, in one statement: another
+  // instance reconciling at the same moment skips it, and the row is only settled or resent
+  // while it is still the one taken (a row reset twice could be sent twice).
   const stale = await queryRows<{
     outbox_id: string;
     message_id: string;
@@ -339,16 +362,25 @@ export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
     body: string;
     account_id: string;
     messaging_service_sid: string | null;
-    claimed_at: Date;
+    sent_claimed_at: Date;
+    taken_at: string;
   }>(
     deps.db,
-    sql`SELECT o.id AS outbox_id, o.message_id, o.sender, o.attempts, m.to_address,
-               m.from_address, m.body, n.account_id, n.messaging_service_sid, o.claimed_at
-        FROM outbox o
-        JOIN messages m ON m.id = o.message_id
-        JOIN numbers n ON n.id = m.number_id
-        WHERE o.state = 'sending'
-          AND o.claimed_at < now() - make_interval(secs => ${SENDING_LEASE_MS / 1000})`,
+    sql`WITH taken AS (
+          UPDATE outbox o SET claimed_at = now()
+          FROM (SELECT id, claimed_at FROM outbox
+                WHERE state = 'sending'
+                  AND claimed_at < now() - make_interval(secs => ${SENDING_LEASE_MS / 1000})
+                FOR UPDATE SKIP LOCKED) old
+          WHERE o.id = old.id
+          RETURNING o.id, o.message_id, o.sender, o.attempts, old.claimed_at AS sent_claimed_at,
+                    o.claimed_at::text AS taken_at)
+        SELECT t.id AS outbox_id, t.message_id, t.sender, t.attempts, m.to_address,
+               m.from_address, m.body, n.account_id, n.messaging_service_sid,
+               t.sent_claimed_at, t.taken_at
+        FROM taken t
+        JOIN messages m ON m.id = t.message_id
+        JOIN numbers n ON n.id = m.number_id`,
   );
   for (const row of stale) {
     const claim: Claim = {
@@ -366,21 +398,28 @@ export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
       pipelined: true,
       optedOut: false,
       mediaIds: [],
-      claimedAt: new Date(row.claimed_at),
+      claimedAt: new Date(row.sent_claimed_at),
     };
     const client = await deps.clients.forAccount(claim.accountId);
     const found = await findOnTwilio(deps.db, client, claim);
     if (found) {
-      deps.logger.info(
-        { messageId: claim.messageId, sid: found.sid },
-        'reconciled: Twilio has the message',
-      );
-      await finish(deps.db, claim, found);
+      if (await finish(deps.db, claim, found, row.taken_at)) {
+        deps.logger.info(
+          { messageId: claim.messageId, sid: found.sid },
+          'reconciled: Twilio has the message',
+        );
+      }
     } else {
       await deps.db
         .update(outbox)
         .set({ state: 'pending', nextAttemptAt: new Date() })
-        .where(eq(outbox.id, claim.outboxId));
+        .where(
+          and(
+            eq(outbox.id, claim.outboxId),
+            eq(outbox.state, 'sending'),
+            sql`${outbox.claimedAt} = ${row.taken_at}::timestamptz`,
+          ),
+        );
     }
   }
   return stale.length;
@@ -415,12 +454,12 @@ async function findOnTwilio(
 }
 
 /** Milliseconds until a sender with due messages may be claimed again, if any is waiting. */
-async function msUntilNextSlot(db: Db): Promise<boolean | number> {
+export async function msUntilNextSlot(db: Db): Promise<boolean | number> {
   const [row] = await queryRows<{ wait_ms: number | null }>(
     db,
     sql`SELECT (extract(epoch FROM min(s.next_at - make_interval(secs => CASE WHEN s.rate >= ${PIPELINE_MIN_RATE} THEN ${LOOKAHEAD_MS / 1000} ELSE least(${LOOKAHEAD_MS / 1000}, 0.5 / s.rate) END)) - now()) * 1000)::float8 AS wait_ms
         FROM senders s
-        WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.sender = s.sender AND o.state = 'pending' AND o.next_attempt_at <= now())`,
+        WHERE ${senderMayClaim}`,
   );
   return row?.wait_ms === null || row?.wait_ms === undefined ? false : Number(row.wait_ms);
 }
