@@ -11,6 +11,7 @@ import {
   dueFlowConversations,
 } from './flows/flow-runner.js';
 import type { InboundKicks } from './inbound/webhooks.routes.js';
+import { type Instance, startInstance } from './instances.js';
 import { downloadNextMedia } from './media/media-downloads.js';
 import { MediaStore } from './media/media-store.js';
 import { SendSpacing, startOutboxDispatcher } from './outbound/dispatcher.js';
@@ -43,6 +44,8 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
     onError: (error) => logger.warn({ err: error }, 'database connection lost'),
   });
   const workers: Worker[] = [];
+  // Stopped after the workers: while it is registered, nobody takes over what they hold.
+  let instance: Instance | undefined;
   try {
     const secretBox = new SecretBox(config.appSecret ?? loadOrCreateAppSecret(config.dataDir));
     await store.migrate();
@@ -50,7 +53,9 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
     const clients = new TwilioClients(db, secretBox, config.twilioApiUrl);
     const mediaStore = new MediaStore(join(config.dataDir, 'media'));
 
+    instance = await startInstance(db, logger);
     const dispatcher = startOutboxDispatcher({
+      instance,
       db,
       clients,
       secretBox,
@@ -72,7 +77,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
           maxBytes: config.mediaMaxBytes,
         }),
     });
-    const flowDeps = { db, logger };
+    const flowDeps = { db, logger, instanceId: instance.id };
     const flows = startLoopWorker({
       name: 'flow-timers',
       intervalMs: 1000,
@@ -128,6 +133,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
           try {
             await server.close();
             await Promise.all(workers.map((worker) => worker.stop()));
+            await instance?.stop();
           } finally {
             await store.close();
           }
@@ -137,6 +143,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
     };
   } catch (error) {
     await Promise.all(workers.map((worker) => worker.stop()));
+    await instance?.stop();
     await store.close();
     throw error;
   }

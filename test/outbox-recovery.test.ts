@@ -1,28 +1,36 @@
+import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../src/admin/accounts.js';
 import { createNumber, type NumberRow } from '../src/admin/numbers.js';
 import { SecretBox } from '../src/admin/secret-box.js';
 import { TwilioClients } from '../src/channels/twilio/clients.js';
-import { outbox } from '../src/db/schema.js';
+import { conversations, outbox } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
 import { type RunningEmulator, startEmulator } from '../src/emulator/index.js';
+import { dueFlowConversations } from '../src/flows/flow-runner.js';
+import { type Instance, startInstance } from '../src/instances.js';
 import { createLogger } from '../src/logger.js';
 import {
+  claimOutbound,
   type DispatcherDeps,
   msUntilNextSlot,
   reconcileSending,
   SendSpacing,
+  sendClaimed,
 } from '../src/outbound/dispatcher.js';
 import { enqueueOutbound } from '../src/outbound/outbox.js';
-import { phoneNumber } from './helpers/factories.js';
+import { buildNumber, phoneNumber } from './helpers/factories.js';
 import { call } from './helpers/stack.js';
 import { openTestStore } from './helpers/store.js';
+import { conversationInFlow } from './routing-fixtures.js';
 
 let emulator: RunningEmulator;
 let store: Store;
 let deps: DispatcherDeps;
 let longCode: NumberRow;
+/** This test's Parley process, alive: it keeps its heartbeat while the tests run. */
+let liveInstance: Instance;
 beforeAll(async () => {
   emulator = await startEmulator({ statusDelaysMs: { sending: 5, sent: 5, delivered: 5 } });
   store = await openTestStore();
@@ -36,6 +44,7 @@ beforeAll(async () => {
     accountSid: twilio.sid,
     authToken: twilio.authToken,
   });
+  liveInstance = await startInstance(store.db, createLogger('silent'));
   longCode = await createNumber(store.db, { accountId: account.id, address: phoneNumber() });
   deps = {
     db: store.db,
@@ -45,9 +54,11 @@ beforeAll(async () => {
     logger: createLogger('silent'),
     retryBaseMs: 1000,
     spacing: new SendSpacing(),
+    instance: liveInstance,
   };
 });
 afterAll(async () => {
+  await liveInstance?.stop();
   await store?.close();
   await emulator?.close();
 });
@@ -70,12 +81,25 @@ async function queue(body: string): Promise<string> {
   return row!.id;
 }
 
-/** As a dispatcher that died mid-send leaves a row: `sending`, claimed `ageSeconds` ago. */
-async function leaveSending(outboxId: string, ageSeconds: number): Promise<void> {
+/** A row `sending`, claimed `ageSeconds` ago by the instance `claimedBy`. */
+async function leaveSending(
+  outboxId: string,
+  ageSeconds: number,
+  claimedBy: string | null = null,
+): Promise<void> {
   await store.db
     .update(outbox)
-    .set({ state: 'sending', claimedAt: sql`now() - make_interval(secs => ${ageSeconds})` })
+    .set({
+      state: 'sending',
+      claimedAt: sql`now() - make_interval(secs => ${ageSeconds})`,
+      claimedBy,
+    })
     .where(eq(outbox.id, outboxId));
+}
+
+async function outboxState(outboxId: string) {
+  const [row] = await store.db.select().from(outbox).where(eq(outbox.id, outboxId));
+  return row?.state;
 }
 
 describe('outbox recovery', () => {
@@ -95,7 +119,54 @@ describe('outbox recovery', () => {
     // Only one reconciler may take the row: the other resetting it again after it was sent
     // anew would send it twice.
     expect(first + second).toBe(1);
-    const [row] = await store.db.select().from(outbox).where(eq(outbox.id, stale));
-    expect(row?.state).toBe('pending');
+    expect(await outboxState(stale)).toBe('pending');
+  });
+
+  it('takes over the send of an instance that died at once, and leaves a live one alone', async () => {
+    const ofTheDead = await queue('recovery dead holder');
+    const ofTheLiving = await queue('recovery live holder');
+    // Both claimed a second ago, well inside the 20 s lease.
+    await leaveSending(ofTheDead, 1, randomUUID());
+    await leaveSending(ofTheLiving, 1, liveInstance.id);
+    expect(await reconcileSending(deps)).toBe(1);
+    expect(await outboxState(ofTheDead)).toBe('pending');
+    expect(await outboxState(ofTheLiving)).toBe('sending');
+  });
+
+  it('takes over the flow step of an instance that died, and leaves a live one alone', async () => {
+    const number = await buildNumber(store.db);
+    const ofTheDead = await conversationInFlow(store.db, number.id);
+    const ofTheLiving = await conversationInFlow(store.db, number.id);
+    const leased = (holder: string) => ({
+      flowDueAt: sql`now() + interval '60 seconds'`,
+      flowClaimedBy: holder,
+    });
+    await store.db
+      .update(conversations)
+      .set(leased(randomUUID()))
+      .where(eq(conversations.id, ofTheDead.id));
+    await store.db
+      .update(conversations)
+      .set(leased(liveInstance.id))
+      .where(eq(conversations.id, ofTheLiving.id));
+    const due = await dueFlowConversations(store.db, 100);
+    expect(due).toContain(ofTheDead.id);
+    expect(due).not.toContain(ofTheLiving.id);
+  });
+
+  it('does not send what it claimed once it may be counted dead (the fence)', async () => {
+    // Earlier tests left this long code with a send in flight, which would hold it.
+    await store.db.update(outbox).set({ state: 'done' }).where(eq(outbox.sender, longCode.address));
+    const fenced = await queue('recovery fenced');
+    const claims = await claimOutbound(store.db, liveInstance.id);
+    expect(claims.map((c) => c.outboxId)).toContain(fenced);
+    const cutOff = { ...deps, instance: { id: liveInstance.id, mayAct: () => false } };
+    for (const claim of claims) await sendClaimed(cutOff, claim);
+    const page = (await call(emulator, 'GET', '/_emulator/messages')) as {
+      messages: { body: string }[];
+    };
+    expect(page.messages.map((m) => m.body)).not.toContain('recovery fenced');
+    // Left for whoever takes it over once this instance's silence is long enough.
+    expect(await outboxState(fenced)).toBe('sending');
   });
 });

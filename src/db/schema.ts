@@ -305,6 +305,8 @@ export const conversations = pgTable(
     queuedAt: at('queued_at'),
     /** Set when a message awaits the flow (bot step, hand-over); a lease while processing. */
     flowDueAt: at('flow_due_at'),
+    /** The instance running the flow step now; its silence ends the lease early. */
+    flowClaimedBy: uuid('flow_claimed_by'),
     lastMessageAt: at('last_message_at').notNull().defaultNow(),
     closedAt: at('closed_at'),
     closeReason: text('close_reason'),
@@ -491,12 +493,15 @@ export const outbox = pgTable(
     attempts: smallint('attempts').notNull().default(0),
     nextAttemptAt: at('next_attempt_at').notNull().defaultNow(),
     claimedAt: at('claimed_at'),
+    /** The instance that claimed the row; its silence (see instances) ends the claim early. */
+    claimedBy: uuid('claimed_by'),
     lastError: text('last_error'),
     createdAt: createdAt(),
   },
   (t) => [
     unique('outbox_message_key').on(t.messageId),
     index('outbox_due_idx').on(t.nextAttemptAt).where(sql`${t.state} = 'pending'`),
+    index('outbox_sending_idx').on(t.claimedAt).where(sql`${t.state} = 'sending'`),
   ],
 );
 
@@ -514,6 +519,14 @@ export const senders = pgTable(
   },
   (t) => [check('senders_rate_check', sql`${t.rate} > 0`)],
 );
+
+// ── instances: who is alive, for leases that end when their holder dies ────────────────
+export const instances = pgTable('instances', {
+  id: uuid('id').primaryKey(),
+  startedAt: at('started_at').notNull().defaultNow(),
+  /** Refreshed every second while the process runs. */
+  seenAt: at('seen_at').notNull().defaultNow(),
+});
 
 // ── realtime: the event log ─────────────────────────────────────────────────────────────
 export const events = pgTable(

@@ -1,8 +1,9 @@
-import { and, desc, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, lte, or, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { closeConversation } from '../conversations/conversations.js';
 import { conversations, flows, media, messages, numbers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
+import { holderGone } from '../instances.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent } from '../realtime/event-log.js';
 import { queueConversation, queuePosition, wakeRouting } from '../routing/index.js';
@@ -28,10 +29,21 @@ interface BotAnswer {
 export interface FlowDeps {
   db: Db;
   logger: FastifyBaseLogger;
+  /** This process's id: a flow step it holds is taken over as soon as it falls silent. */
+  instanceId: string;
 }
 
 /** How long one instance may hold a conversation's flow work before another may take it. */
 const LEASE_MS = 60_000;
+
+/**
+ * A conversation whose flow step may be taken now: due, or held by an instance that died
+ * (the lease is as long as a slow bot may take, far longer than a crash should cost).
+ */
+const flowStepFree = or(
+  lte(conversations.flowDueAt, sql`now()`),
+  and(isNotNull(conversations.flowClaimedBy), holderGone(conversations.flowClaimedBy)),
+);
 
 /**
  * Runs the flow's steps that follow a customer's message: the bot, if the flow has one,
@@ -41,11 +53,15 @@ const LEASE_MS = 60_000;
 export async function advanceFlow(deps: FlowDeps, conversationId: string): Promise<void> {
   const [claimed] = await deps.db
     .update(conversations)
-    .set({ flowDueAt: new Date(Date.now() + LEASE_MS) })
+    .set({
+      flowDueAt: sql`now() + make_interval(secs => ${LEASE_MS / 1000})`,
+      flowClaimedBy: deps.instanceId,
+    })
     .where(
       and(
         eq(conversations.id, conversationId),
-        lte(conversations.flowDueAt, new Date()),
+        isNotNull(conversations.flowDueAt),
+        flowStepFree,
         eq(conversations.state, 'flow'),
       ),
     )
@@ -57,7 +73,7 @@ export async function advanceFlow(deps: FlowDeps, conversationId: string): Promi
   if (action === 'continue') {
     await deps.db
       .update(conversations)
-      .set({ flowDueAt: null })
+      .set({ flowDueAt: null, flowClaimedBy: null })
       .where(eq(conversations.id, conversationId));
     return;
   }
@@ -67,7 +83,7 @@ export async function advanceFlow(deps: FlowDeps, conversationId: string): Promi
   }
   await deps.db
     .update(conversations)
-    .set({ flowDueAt: null })
+    .set({ flowDueAt: null, flowClaimedBy: null })
     .where(eq(conversations.id, conversationId));
   await queueConversation(deps.db, conversationId, flow?.queueId ?? null);
   if (flow?.queuePositionMessage) await sendQueuePosition(deps.db, flow, conversationId);
@@ -204,13 +220,7 @@ export async function dueFlowConversations(db: Db, limit: number): Promise<strin
   const rows = await db
     .select({ id: conversations.id })
     .from(conversations)
-    .where(
-      and(
-        eq(conversations.state, 'flow'),
-        isNotNull(conversations.flowDueAt),
-        lte(conversations.flowDueAt, new Date()),
-      ),
-    )
+    .where(and(eq(conversations.state, 'flow'), isNotNull(conversations.flowDueAt), flowStepFree))
     .orderBy(conversations.flowDueAt)
     .limit(limit);
   return rows.map((r) => r.id);

@@ -8,6 +8,7 @@ import type { TwilioClients } from '../channels/twilio/clients.js';
 import { isRetryable, reasonFor } from '../channels/twilio/error-codes.js';
 import { messages, outbox } from '../db/schema.js';
 import { type Db, queryRows } from '../db/store.js';
+import { holderGone, type Instance } from '../instances.js';
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
 import { signedMediaUrl } from './attachments.js';
 import { advanceMessageStatus, fromTwilioStatus } from './delivery-status.js';
@@ -21,6 +22,8 @@ export interface DispatcherDeps {
   /** First retry delay; each further one doubles, with jitter, up to 5 minutes. */
   retryBaseMs: number;
   spacing: SendSpacing;
+  /** This process: its claims carry its id, and it sends only while it may act on them. */
+  instance: Pick<Instance, 'id' | 'mayAct'>;
 }
 
 /**
@@ -114,7 +117,7 @@ const senderMayClaim = sql`EXISTS (SELECT 1 FROM outbox o WHERE o.sender = s.sen
  * lets other dispatchers take other senders meanwhile. The sender chosen is the one whose
  * next slot comes first, so every sender stays busy.
  */
-export async function claimOutbound(db: Db): Promise<Claim[]> {
+export async function claimOutbound(db: Db, instanceId: string): Promise<Claim[]> {
   return db.transaction(async (tx) => {
     const lookahead = sql`make_interval(secs => CASE WHEN s.rate >= ${PIPELINE_MIN_RATE}
       THEN ${LOOKAHEAD_MS / 1000} ELSE least(${LOOKAHEAD_MS / 1000}, 0.5 / s.rate) END)`;
@@ -200,7 +203,8 @@ export async function claimOutbound(db: Db): Promise<Claim[]> {
     await tx.execute(
       sql`WITH booked AS (
             UPDATE senders SET next_at = to_timestamp(${slot / 1000}) WHERE sender = ${sender.sender})
-          UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_at = now()
+          UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_at = now(),
+                            claimed_by = ${instanceId}
           WHERE id IN (${sql.join(
             ids.map((id) => sql`${id}`),
             sql`, `,
@@ -242,6 +246,14 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
       sql`UPDATE senders SET next_at = greatest(next_at, clock_timestamp() + make_interval(secs => ${claim.holdSeconds}))
           WHERE sender = ${claim.sender}`,
     );
+  }
+  if (!deps.instance.mayAct()) {
+    // Others may already count this process as dead and send the message themselves.
+    deps.logger.warn(
+      { messageId: claim.messageId },
+      'not sending: this instance lost touch with the database; another takes the message over',
+    );
+    return;
   }
   try {
     const created = await client.messages.create({
@@ -342,11 +354,13 @@ async function retryLater(deps: DispatcherDeps, claim: Claim, error: string): Pr
 }
 
 /**
- * Settles rows left `sending` past the lease by a process that died mid-send. Twilio's
- * Messages API is not idempotent, so each is looked up on Twilio first — by recipient,
- * sender and time — and only resent when Twilio has no such message. The lease outlasts
- * the client's timeout, so a request still travelling when its sender died has landed (or
- * never will) before the row is looked up; this holds for the embedded store too.
+ * Settles rows left `sending` by a process that died mid-send: as soon as that instance
+ * has been silent for INSTANCE_SILENCE_MS, or else past the lease. Twilio's Messages API is
+ * not idempotent, so each is looked up on Twilio first — by recipient, sender and time —
+ * and only resent when Twilio has no such message. A sender starts a request only while it
+ * may act (src/instances.ts), well inside the silence, and the lease outlasts the client's
+ * timeout, so a request still travelling when its sender died has landed (or never will)
+ * before the row is looked up; this holds for the embedded store too.
  */
 export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
   // Taking a stale row renews its lease for this reconciler, in one statement: another
@@ -367,10 +381,11 @@ export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
   }>(
     deps.db,
     sql`WITH taken AS (
-          UPDATE outbox o SET claimed_at = now()
+          UPDATE outbox o SET claimed_at = now(), claimed_by = ${deps.instance.id}
           FROM (SELECT id, claimed_at FROM outbox
                 WHERE state = 'sending'
-                  AND claimed_at < now() - make_interval(secs => ${SENDING_LEASE_MS / 1000})
+                  AND (claimed_at < now() - make_interval(secs => ${SENDING_LEASE_MS / 1000})
+                       OR (claimed_by IS NOT NULL AND ${holderGone(sql`outbox.claimed_by`)}))
                 FOR UPDATE SKIP LOCKED) old
           WHERE o.id = old.id
           RETURNING o.id, o.message_id, o.sender, o.attempts, old.claimed_at AS sent_claimed_at,
@@ -466,7 +481,8 @@ export async function msUntilNextSlot(db: Db): Promise<boolean | number> {
 
 /** How many sends one instance keeps in flight, across all senders. */
 const MAX_IN_FLIGHT = 256;
-const RECONCILE_EVERY_MS = 5_000;
+/** Rows of a dead instance are found within this, plus the instance silence. */
+const RECONCILE_EVERY_MS = 1_000;
 
 /**
  * The outbox dispatcher of one instance: keeps up to MAX_IN_FLIGHT sends going, each at its
@@ -488,7 +504,7 @@ export function startOutboxDispatcher(
         await reconcileSending(deps);
       }
       while (inFlight.size < MAX_IN_FLIGHT) {
-        const claims = await claimOutbound(deps.db);
+        const claims = await claimOutbound(deps.db, deps.instance.id);
         if (claims.length === 0) return msUntilNextSlot(deps.db);
         for (const claim of claims) startSending(claim);
       }
