@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { findAccountBySid, getAccountCredentials } from '../admin/accounts.js';
@@ -5,6 +6,7 @@ import { findNumberForWebhook, STATUS_CALLBACK_PATH, WEBHOOK_PATH } from '../adm
 import type { SecretBox } from '../admin/secret-box.js';
 import { verifyTwilioSignature } from '../channels/twilio/signature.js';
 import type { Db } from '../db/store.js';
+import { AppError } from '../errors.js';
 import {
   advanceMessageStatus,
   findMessageOfAccount,
@@ -34,21 +36,6 @@ const ERROR_CODE = /^\d{1,9}$/;
 /** Longer than any address Twilio sends (E.164, `whatsapp:+…`, `messenger:<page id>`). */
 const MAX_ADDRESS_LENGTH = 256;
 
-/**
- * A refused webhook. The caller learns only the status and its generic text, so an unsigned
- * request cannot probe which numbers, accounts or messages Parley knows; the reason is logged.
- */
-class WebhookRefused extends Error {
-  constructor(
-    readonly status: 400 | 403,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const REFUSAL_TEXT = { 400: 'Bad Request', 403: 'Forbidden' } as const;
-
 interface WebhookForm {
   /** The parameters exactly as Twilio signed them. */
   signed: Record<string, string>;
@@ -60,7 +47,7 @@ interface WebhookForm {
 function readForm(request: FastifyRequest): WebhookForm {
   const body = request.body;
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
-    throw new WebhookRefused(400, 'body is not a form');
+    throw new AppError('bad_request', 'body is not a form');
   }
   // No prototype: a field named `__proto__` or `constructor` is a field like any other.
   const signed: Record<string, string> = Object.create(null);
@@ -68,7 +55,7 @@ function readForm(request: FastifyRequest): WebhookForm {
   const replaced: string[] = [];
   for (const [key, value] of Object.entries(body)) {
     if (typeof value !== 'string')
-      throw new WebhookRefused(400, `field ${key} is not a single value`);
+      throw new AppError('bad_request', `field ${key} is not a single value`);
     signed[key] = value;
     params[key] = storableText(value);
     if (params[key] !== value) replaced.push(key);
@@ -90,7 +77,7 @@ export function storableText(value: string): string {
 function required(params: Record<string, string>, field: string, pattern?: RegExp): string {
   const value = params[field];
   if (!value || (pattern && !pattern.test(value))) {
-    throw new WebhookRefused(400, `field ${field} is missing or malformed`);
+    throw new AppError('bad_request', `field ${field} is missing or malformed`);
   }
   return value;
 }
@@ -98,7 +85,10 @@ function required(params: Record<string, string>, field: string, pattern?: RegEx
 function address(params: Record<string, string>, field: 'From' | 'To'): string {
   const value = required(params, field);
   if (value.length > MAX_ADDRESS_LENGTH) {
-    throw new WebhookRefused(400, `field ${field} is longer than ${MAX_ADDRESS_LENGTH} characters`);
+    throw new AppError(
+      'bad_request',
+      `field ${field} is longer than ${MAX_ADDRESS_LENGTH} characters`,
+    );
   }
   return value;
 }
@@ -117,23 +107,27 @@ function verify(
     pathAndQuery: request.url,
     params: form.signed,
   });
-  if (outcome === 'missing') throw new WebhookRefused(403, 'no X-Twilio-Signature header');
+  if (outcome === 'missing') throw new AppError('forbidden', 'no X-Twilio-Signature header');
   if (outcome === 'mismatch') {
-    throw new WebhookRefused(
-      403,
+    throw new AppError(
+      'forbidden',
       `X-Twilio-Signature does not match ${deps.publicUrl}${request.url} with the account's auth token`,
     );
   }
   // A request signed by the account's token still names the account it is about.
   if (form.params.AccountSid !== credentials.accountSid) {
-    throw new WebhookRefused(403, `AccountSid is not ${credentials.accountSid}`);
+    throw new AppError('forbidden', `AccountSid is not ${credentials.accountSid}`);
   }
 }
 
+/**
+ * Answers a refused webhook with its status and the status's name only, so that an unsigned
+ * request cannot probe which numbers, accounts or messages Parley knows; the reason is logged.
+ */
 function refuse(request: FastifyRequest, reply: FastifyReply, error: unknown) {
-  if (!(error instanceof WebhookRefused)) throw error;
+  if (!(error instanceof AppError)) throw error;
   request.log.warn({ status: error.status, reason: error.message }, 'Twilio webhook refused');
-  return reply.status(error.status).type('text/plain').send(REFUSAL_TEXT[error.status]);
+  return reply.status(error.status).type('text/plain').send(STATUS_CODES[error.status]);
 }
 
 /**
@@ -151,7 +145,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
         messagingServiceSid: params.MessagingServiceSid,
       });
       if (!number) {
-        throw new WebhookRefused(403, 'no number configured for this To or MessagingServiceSid');
+        throw new AppError('forbidden', 'no number configured for this To or MessagingServiceSid');
       }
       const credentials = await getAccountCredentials(deps.db, deps.secretBox, number.accountId);
       verify(request, deps, credentials, form);
@@ -168,7 +162,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
       if (outcome.duplicate) {
         // Twilio's SIDs are unique: another account's message under this SID is a forgery.
         if (!outcome.sameAccount) {
-          throw new WebhookRefused(403, `MessageSid ${inbound.messageSid} is another account's`);
+          throw new AppError('forbidden', `MessageSid ${inbound.messageSid} is another account's`);
         }
         request.log.info(
           { messageSid: inbound.messageSid },
@@ -194,12 +188,12 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
       const account = ACCOUNT_SID.test(accountSid)
         ? await findAccountBySid(deps.db, deps.secretBox, accountSid)
         : undefined;
-      if (!account) throw new WebhookRefused(403, 'AccountSid is not an account of Parley');
+      if (!account) throw new AppError('forbidden', 'AccountSid is not an account of Parley');
       verify(request, deps, { accountSid, authToken: account.authToken }, form);
       const messageSid = required(params, 'MessageSid', MESSAGE_SID);
       const twilioStatus = params.MessageStatus ?? params.SmsStatus;
       const status = twilioStatus ? fromTwilioStatus(twilioStatus) : undefined;
-      if (!status) throw new WebhookRefused(400, 'field MessageStatus is missing or unknown');
+      if (!status) throw new AppError('bad_request', 'field MessageStatus is missing or unknown');
       // The callback can overtake the dispatcher storing the SID Twilio just returned.
       let message = await findMessageOfAccount(deps.db, messageSid, account.id);
       for (let attempt = 0; !message && attempt < 10; attempt++) {
@@ -207,7 +201,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
         message = await findMessageOfAccount(deps.db, messageSid, account.id);
       }
       if (!message) {
-        throw new WebhookRefused(403, `no message ${messageSid} of account ${accountSid}`);
+        throw new AppError('forbidden', `no message ${messageSid} of account ${accountSid}`);
       }
       const errorCode =
         params.ErrorCode && ERROR_CODE.test(params.ErrorCode) ? Number(params.ErrorCode) : null;
@@ -228,7 +222,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
 function mediaOf(params: Record<string, string>): InboundMessage['media'] {
   const count = Number.parseInt(params.NumMedia ?? '0', 10);
   if (!Number.isInteger(count) || count < 0 || count > 10) {
-    throw new WebhookRefused(400, 'field NumMedia is malformed');
+    throw new AppError('bad_request', 'field NumMedia is malformed');
   }
   return Array.from({ length: count }, (_, i) => ({
     url: required(params, `MediaUrl${i}`),
