@@ -1,4 +1,4 @@
-import { type DestinationStream, type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino, stdSerializers } from 'pino';
 import type { LogLevel } from './config.js';
 
 /** Fields that hold secrets wherever they appear in a log line, one or two levels deep. */
@@ -20,6 +20,50 @@ export const REDACT_PATHS = [
   ...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]),
 ];
 
+/** Fields of a database error that quote the data: its parameters, the failing row or key. */
+const QUERY_DATA_FIELDS = ['params', 'detail', 'where'];
+
+type ErrorWithData = Error & { params?: unknown };
+
+/**
+ * pino's error serialiser without the data of a failed query, which is message text and
+ * phone numbers: Drizzle writes the statement's parameters into its message, the drivers keep
+ * them on their errors, and PostgreSQL quotes a value it refuses in its own message.
+ */
+export function serializeError(error: unknown): unknown {
+  const serialized = stdSerializers.err(error as Error) as unknown as Record<string, unknown>;
+  if (!(error instanceof Error)) return serialized;
+  const chain: ErrorWithData[] = [];
+  for (let e: unknown = error; e instanceof Error && !chain.includes(e); e = e.cause) {
+    chain.push(e);
+  }
+  const params = chain.flatMap((e) =>
+    Array.isArray(e.params)
+      ? e.params.filter((p): p is string => typeof p === 'string' && p !== '')
+      : [],
+  );
+  const scrubbed = chain.map((e) => {
+    // Drizzle's message is `Failed query: <sql>\nparams: <values>`; the SQL has placeholders.
+    if (Array.isArray(e.params) && e.message.includes(`\nparams: ${e.params}`)) {
+      return e.message.replace(`\nparams: ${e.params}`, '');
+    }
+    return params.reduce((message, param) => message.replaceAll(param, '[param]'), e.message);
+  });
+  serialized.message = scrubbed.join(': ');
+  serialized.stack = chain
+    .map((e, i) => (e.stack ?? '').replace(e.message, () => scrubbed[i]!))
+    .join('\ncaused by: ');
+  for (const field of QUERY_DATA_FIELDS) delete serialized[field];
+  return serialized;
+}
+
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+  return pino(
+    {
+      level,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: { err: serializeError },
+    },
+    destination,
+  );
 }

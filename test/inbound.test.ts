@@ -137,11 +137,13 @@ describe('webhook authenticity', () => {
     expect(await messagesFrom(handset)).toHaveLength(0);
   });
 
-  it('answers 404 for an unknown number and 400 for a malformed body', async () => {
+  it('answers 403 for an unknown number and 400 for a malformed signed body', async () => {
     const params = signedParams(phoneNumber(), phoneNumber(), 'who?');
-    expect((await post(params, sign(params))).status).toBe(404);
-    const { MessageSid: _, ...withoutSid } = signedParams(phoneNumber(), phoneNumber(), 'x');
-    expect((await post(withoutSid, sign(withoutSid))).status).toBe(400);
+    expect((await post(params, sign(params))).status).toBe(403);
+    const { number } = await stack.addNumber();
+    const { MessageSid: _, ...withoutSid } = signedParams(number.address, phoneNumber(), 'x');
+    const malformed = await post(withoutSid, sign(withoutSid));
+    expect([malformed.status, await malformed.text()]).toEqual([400, 'Bad Request']);
   });
 
   it('accepts a number in a Messaging Service, found by the service SID', async () => {

@@ -7,7 +7,7 @@ import {
   findOpenConversation,
   openConversationIn,
 } from '../conversations/conversations.js';
-import { conversations, media, messages } from '../db/schema.js';
+import { conversations, media, messages, numbers } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { type FlowRow, flowRowOfNumber, isFlowOpen } from '../flows/flows.js';
 import { renderTemplate } from '../flows/templates.js';
@@ -40,7 +40,8 @@ export interface InboundMessage {
 }
 
 export type InboundOutcome =
-  | { duplicate: true }
+  /** Stored before; `sameAccount` false: the SID is another account's message, nothing changed. */
+  | { duplicate: true; sameAccount: boolean }
   | {
       duplicate: false;
       messageId: string;
@@ -93,7 +94,14 @@ async function receiveIn(
     })
     .onConflictDoNothing({ target: messages.twilioSid })
     .returning({ id: messages.id });
-  if (!message) return { duplicate: true };
+  if (!message) {
+    const [stored] = await tx
+      .select({ accountId: numbers.accountId })
+      .from(messages)
+      .innerJoin(numbers, eq(numbers.id, messages.numberId))
+      .where(eq(messages.twilioSid, inbound.messageSid));
+    return { duplicate: true, sameAccount: stored?.accountId === number.accountId };
+  }
 
   const contact = await upsertContact(tx, inbound.from, inbound.location);
   const keyword = classifyKeyword(inbound.body, inbound.optOutType);

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { findAccountBySid, getAccountCredentials } from '../admin/accounts.js';
@@ -5,9 +6,10 @@ import { findNumberForWebhook, STATUS_CALLBACK_PATH, WEBHOOK_PATH } from '../adm
 import type { SecretBox } from '../admin/secret-box.js';
 import { verifyTwilioSignature } from '../channels/twilio/signature.js';
 import type { Db } from '../db/store.js';
+import { AppError } from '../errors.js';
 import {
   advanceMessageStatus,
-  findMessageByTwilioSid,
+  findMessageOfAccount,
   fromTwilioStatus,
 } from '../outbound/delivery-status.js';
 import { type InboundMessage, receiveInbound } from './receive.js';
@@ -29,34 +31,64 @@ export interface WebhookDeps {
 const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 const MESSAGE_SID = /^(SM|MM)[0-9a-f]{32}$/;
 const ACCOUNT_SID = /^AC[0-9a-f]{32}$/;
+/** Twilio's error codes are five digits; anything that is not a small number is dropped. */
+const ERROR_CODE = /^\d{1,9}$/;
+/** Longer than any address Twilio sends (E.164, `whatsapp:+…`, `messenger:<page id>`). */
+const MAX_ADDRESS_LENGTH = 256;
 
-class WebhookRefused extends Error {
-  constructor(
-    readonly status: 400 | 403 | 404,
-    message: string,
-  ) {
-    super(message);
-  }
+interface WebhookForm {
+  /** The parameters exactly as Twilio signed them. */
+  signed: Record<string, string>;
+  /** The same parameters with what PostgreSQL cannot store replaced: the only ones to use. */
+  params: Record<string, string>;
 }
 
 /** Twilio's form parameters as a flat map; a repeated or non-text field is malformed. */
-function formParams(body: unknown): Record<string, string> {
+function readForm(request: FastifyRequest): WebhookForm {
+  const body = request.body;
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
-    throw new WebhookRefused(400, 'body is not a form');
+    throw new AppError('bad_request', 'body is not a form');
   }
-  const params: Record<string, string> = {};
+  // No prototype: a field named `__proto__` or `constructor` is a field like any other.
+  const signed: Record<string, string> = Object.create(null);
+  const params: Record<string, string> = Object.create(null);
+  const replaced: string[] = [];
   for (const [key, value] of Object.entries(body)) {
     if (typeof value !== 'string')
-      throw new WebhookRefused(400, `field ${key} is not a single value`);
-    params[key] = value;
+      throw new AppError('bad_request', `field ${key} is not a single value`);
+    signed[key] = value;
+    params[key] = storableText(value);
+    if (params[key] !== value) replaced.push(key);
   }
-  return params;
+  if (replaced.length > 0) {
+    request.log.warn({ fields: replaced }, 'replaced characters PostgreSQL cannot store');
+  }
+  return { signed, params };
+}
+
+/**
+ * The text with U+0000 (refused in text and jsonb) and unpaired UTF-16 surrogates (refused in
+ * jsonb) replaced by U+FFFD. A handset can send either; the message must be kept all the same.
+ */
+export function storableText(value: string): string {
+  return value.replaceAll('\u0000', '\uFFFD').replace(/\p{Cs}/gu, '\uFFFD');
 }
 
 function required(params: Record<string, string>, field: string, pattern?: RegExp): string {
   const value = params[field];
   if (!value || (pattern && !pattern.test(value))) {
-    throw new WebhookRefused(400, `field ${field} is missing or malformed`);
+    throw new AppError('bad_request', `field ${field} is missing or malformed`);
+  }
+  return value;
+}
+
+function address(params: Record<string, string>, field: 'From' | 'To'): string {
+  const value = required(params, field);
+  if (value.length > MAX_ADDRESS_LENGTH) {
+    throw new AppError(
+      'bad_request',
+      `field ${field} is longer than ${MAX_ADDRESS_LENGTH} characters`,
+    );
   }
   return value;
 }
@@ -64,54 +96,63 @@ function required(params: Record<string, string>, field: string, pattern?: RegEx
 function verify(
   request: FastifyRequest,
   deps: WebhookDeps,
-  authToken: string,
-  params: Record<string, string>,
+  credentials: { accountSid: string; authToken: string },
+  form: WebhookForm,
 ): void {
+  const signature = request.headers['x-twilio-signature'];
   const outcome = verifyTwilioSignature({
-    authToken,
-    signature: request.headers['x-twilio-signature'] as string | undefined,
+    authToken: credentials.authToken,
+    signature: typeof signature === 'string' ? signature : undefined,
     publicUrl: deps.publicUrl,
     pathAndQuery: request.url,
-    params,
+    params: form.signed,
   });
-  if (outcome === 'missing') throw new WebhookRefused(403, 'no X-Twilio-Signature header');
+  if (outcome === 'missing') throw new AppError('forbidden', 'no X-Twilio-Signature header');
   if (outcome === 'mismatch') {
-    throw new WebhookRefused(
-      403,
+    throw new AppError(
+      'forbidden',
       `X-Twilio-Signature does not match ${deps.publicUrl}${request.url} with the account's auth token`,
     );
   }
+  // A request signed by the account's token still names the account it is about.
+  if (form.params.AccountSid !== credentials.accountSid) {
+    throw new AppError('forbidden', `AccountSid is not ${credentials.accountSid}`);
+  }
 }
 
+/**
+ * Answers a refused webhook with its status and the status's name only, so that an unsigned
+ * request cannot probe which numbers, accounts or messages Parley knows; the reason is logged.
+ */
 function refuse(request: FastifyRequest, reply: FastifyReply, error: unknown) {
-  if (!(error instanceof WebhookRefused)) throw error;
+  if (!(error instanceof AppError)) throw error;
   request.log.warn({ status: error.status, reason: error.message }, 'Twilio webhook refused');
-  return reply.status(error.status).type('text/plain').send(error.message);
+  return reply.status(error.status).type('text/plain').send(STATUS_CODES[error.status]);
 }
 
-/** Inbound messages and status callbacks from Twilio, each checked against its signature. */
+/**
+ * Inbound messages and status callbacks from Twilio. Each is checked against its signature
+ * with the auth token of the account that owns the number (or the message) it is about, and
+ * must name that account; anything else is refused before it changes anything.
+ */
 export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): void {
   app.post(WEBHOOK_PATH, { schema: { hide: true } }, async (request, reply) => {
     try {
-      const params = formParams(request.body);
-      const messageSid = required(params, 'MessageSid', MESSAGE_SID);
-      const accountSid = required(params, 'AccountSid', ACCOUNT_SID);
-      const from = required(params, 'From');
-      const to = required(params, 'To');
+      const form = readForm(request);
+      const { params } = form;
       const number = await findNumberForWebhook(deps.db, {
-        to,
+        to: params.To ?? '',
         messagingServiceSid: params.MessagingServiceSid,
       });
-      if (!number) throw new WebhookRefused(404, `no number ${to} is configured in Parley`);
-      const credentials = await getAccountCredentials(deps.db, deps.secretBox, number.accountId);
-      verify(request, deps, credentials.authToken, params);
-      if (accountSid !== credentials.accountSid) {
-        throw new WebhookRefused(403, `number ${number.address} does not belong to ${accountSid}`);
+      if (!number) {
+        throw new AppError('forbidden', 'no number configured for this To or MessagingServiceSid');
       }
+      const credentials = await getAccountCredentials(deps.db, deps.secretBox, number.accountId);
+      verify(request, deps, credentials, form);
       const inbound: InboundMessage = {
-        messageSid,
-        from,
-        to,
+        messageSid: required(params, 'MessageSid', MESSAGE_SID),
+        from: address(params, 'From'),
+        to: address(params, 'To'),
         body: params.Body ?? '',
         media: mediaOf(params),
         optOutType: params.OptOutType,
@@ -119,7 +160,14 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
       };
       const outcome = await receiveInbound(deps.db, number, inbound);
       if (outcome.duplicate) {
-        request.log.info({ messageSid }, 'duplicate delivery of a stored message');
+        // Twilio's SIDs are unique: another account's message under this SID is a forgery.
+        if (!outcome.sameAccount) {
+          throw new AppError('forbidden', `MessageSid ${inbound.messageSid} is another account's`);
+        }
+        request.log.info(
+          { messageSid: inbound.messageSid },
+          'duplicate delivery of a stored message',
+        );
       } else {
         const { conversationId, flowDue, mediaPending } = outcome;
         if (flowDue && conversationId) deps.kicks.flowDue(conversationId);
@@ -134,28 +182,33 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
 
   app.post(STATUS_CALLBACK_PATH, { schema: { hide: true } }, async (request, reply) => {
     try {
-      const params = formParams(request.body);
+      const form = readForm(request);
+      const { params } = form;
+      const accountSid = params.AccountSid ?? '';
+      const account = ACCOUNT_SID.test(accountSid)
+        ? await findAccountBySid(deps.db, deps.secretBox, accountSid)
+        : undefined;
+      if (!account) throw new AppError('forbidden', 'AccountSid is not an account of Parley');
+      verify(request, deps, { accountSid, authToken: account.authToken }, form);
       const messageSid = required(params, 'MessageSid', MESSAGE_SID);
-      const accountSid = required(params, 'AccountSid', ACCOUNT_SID);
       const twilioStatus = params.MessageStatus ?? params.SmsStatus;
       const status = twilioStatus ? fromTwilioStatus(twilioStatus) : undefined;
-      if (!status) throw new WebhookRefused(400, 'field MessageStatus is missing or unknown');
-      const account = await findAccountBySid(deps.db, deps.secretBox, accountSid);
-      if (!account)
-        throw new WebhookRefused(404, `account ${accountSid} is not configured in Parley`);
-      verify(request, deps, account.authToken, params);
+      if (!status) throw new AppError('bad_request', 'field MessageStatus is missing or unknown');
       // The callback can overtake the dispatcher storing the SID Twilio just returned.
-      let message = await findMessageByTwilioSid(deps.db, messageSid);
+      let message = await findMessageOfAccount(deps.db, messageSid, account.id);
       for (let attempt = 0; !message && attempt < 10; attempt++) {
         await delay(200);
-        message = await findMessageByTwilioSid(deps.db, messageSid);
+        message = await findMessageOfAccount(deps.db, messageSid, account.id);
       }
-      if (!message) throw new WebhookRefused(404, `no message ${messageSid} in Parley`);
-      const errorCode = params.ErrorCode ? Number.parseInt(params.ErrorCode, 10) : null;
+      if (!message) {
+        throw new AppError('forbidden', `no message ${messageSid} of account ${accountSid}`);
+      }
+      const errorCode =
+        params.ErrorCode && ERROR_CODE.test(params.ErrorCode) ? Number(params.ErrorCode) : null;
       await deps.db.transaction((tx) =>
         advanceMessageStatus(tx, message.id, {
           status,
-          errorCode: Number.isNaN(errorCode) ? null : errorCode,
+          errorCode,
           errorMessage: params.ErrorMessage ?? null,
         }),
       );
@@ -169,7 +222,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
 function mediaOf(params: Record<string, string>): InboundMessage['media'] {
   const count = Number.parseInt(params.NumMedia ?? '0', 10);
   if (!Number.isInteger(count) || count < 0 || count > 10) {
-    throw new WebhookRefused(400, 'field NumMedia is malformed');
+    throw new AppError('bad_request', 'field NumMedia is malformed');
   }
   return Array.from({ length: count }, (_, i) => ({
     url: required(params, `MediaUrl${i}`),

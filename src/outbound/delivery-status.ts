@@ -1,6 +1,6 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { reasonFor } from '../channels/twilio/error-codes.js';
-import { MESSAGE_STATUSES, messages } from '../db/schema.js';
+import { MESSAGE_STATUSES, messages, numbers } from '../db/schema.js';
 import type { Executor, Tx } from '../db/store.js';
 import { appendEvent } from '../realtime/event-log.js';
 
@@ -84,13 +84,20 @@ export async function advanceMessageStatus(
   return true;
 }
 
-export async function findMessageByTwilioSid(
+/**
+ * The message with this Twilio SID sent or received on a number of this account: a callback
+ * names a SID, and only the account that owns the message's number may move it. A message of
+ * another account is not found, exactly like an unknown one.
+ */
+export async function findMessageOfAccount(
   db: Executor,
   twilioSid: string,
-): Promise<{ id: string; numberId: string } | undefined> {
+  accountId: string,
+): Promise<{ id: string } | undefined> {
   const [row] = await db
-    .select({ id: messages.id, numberId: messages.numberId })
+    .select({ id: messages.id })
     .from(messages)
-    .where(eq(messages.twilioSid, twilioSid));
+    .innerJoin(numbers, eq(numbers.id, messages.numberId))
+    .where(and(eq(messages.twilioSid, twilioSid), eq(numbers.accountId, accountId)));
   return row;
 }
