@@ -155,6 +155,7 @@ function checkConfig(): void {
     ['MEDIA_MAX_BYTES', String(cfg.mediaMaxBytes)],
     ['OUTBOX_RETRY_BASE_MS', String(cfg.outboxRetryBaseMs)],
     ['SHUTDOWN_TIMEOUT_MS', String(cfg.shutdownTimeoutMs)],
+    ['PRESENCE_GRACE_SECONDS', String(cfg.presenceGraceSeconds)],
   ];
   process.stdout.write(
     `Configuration is valid.\n${lines.map(([k, v]) => `  ${k!.padEnd(20)} ${v}`).join('\n')}\n`,

@@ -23,6 +23,7 @@ describe('loadConfig', () => {
     expect(config.dataDir).toMatch(/\/data$/);
     expect(config.databaseUrl).toBeUndefined();
     expect(config.logLevel).toBe('info');
+    expect(config.presenceGraceSeconds).toBe(120);
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -36,6 +37,7 @@ describe('loadConfig', () => {
       APP_SECRET: 'x'.repeat(32),
       LOG_LEVEL: 'debug',
       SHUTDOWN_TIMEOUT_MS: '5000',
+      PRESENCE_GRACE_SECONDS: '30',
     });
     expect(config).toMatchObject({
       port: 8080,
@@ -45,6 +47,7 @@ describe('loadConfig', () => {
       databaseUrl: 'postgres://parley@db:5432/parley',
       logLevel: 'debug',
       shutdownTimeoutMs: 5000,
+      presenceGraceSeconds: 30,
     });
   });
 
@@ -80,6 +83,14 @@ describe('loadConfig', () => {
     [
       { SHUTDOWN_TIMEOUT_MS: '10' },
       'SHUTDOWN_TIMEOUT_MS must be a whole number of milliseconds from 100 to 600000.',
+    ],
+    [
+      { PRESENCE_GRACE_SECONDS: '0' },
+      'PRESENCE_GRACE_SECONDS must be a whole number of seconds from 1 to 86400.',
+    ],
+    [
+      { PRESENCE_GRACE_SECONDS: 'two minutes' },
+      'PRESENCE_GRACE_SECONDS must be a whole number of seconds from 1 to 86400.',
     ],
   ])('refuses %o with one line naming the variable', (env, line) => {
     expect(problemsOf(env)).toEqual([line]);

@@ -5,6 +5,9 @@ import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** How long an available or away agent may be without a desk before going offline. */
+export const DEFAULT_PRESENCE_GRACE_SECONDS = 120;
+
 /** What each variable expects, in the words of the one-line error a bad value produces. */
 const envSchema = z.object({
   PORT: z.coerce
@@ -53,6 +56,12 @@ const envSchema = z.object({
     .min(100, { error: 'a whole number of milliseconds from 100 to 600000' })
     .max(600_000, { error: 'a whole number of milliseconds from 100 to 600000' })
     .default(10_000),
+  PRESENCE_GRACE_SECONDS: z.coerce
+    .number({ error: 'a whole number of seconds from 1 to 86400' })
+    .int({ error: 'a whole number of seconds from 1 to 86400' })
+    .min(1, { error: 'a whole number of seconds from 1 to 86400' })
+    .max(86_400, { error: 'a whole number of seconds from 1 to 86400' })
+    .default(DEFAULT_PRESENCE_GRACE_SECONDS),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -78,6 +87,11 @@ export interface Config {
   /** The outbox's first retry delay after a 429, 5xx or network error; then it doubles. */
   readonly outboxRetryBaseMs: number;
   readonly shutdownTimeoutMs: number;
+  /**
+   * How long an available or away agent may be without a live desk (GET /api/events socket)
+   * before their presence becomes offline and their pending offers move on.
+   */
+  readonly presenceGraceSeconds: number;
 }
 
 /** Every bad variable, one line each, so start-up can report them all at once. */
@@ -127,6 +141,7 @@ export function loadConfig(env: Env): Config {
     mediaMaxBytes: v.MEDIA_MAX_BYTES,
     outboxRetryBaseMs: v.OUTBOX_RETRY_BASE_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    presenceGraceSeconds: v.PRESENCE_GRACE_SECONDS,
   });
 }
 

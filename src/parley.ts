@@ -16,6 +16,7 @@ import { downloadNextMedia } from './media/media-downloads.js';
 import { MediaStore } from './media/media-store.js';
 import { SendSpacing, startOutboxDispatcher } from './outbound/dispatcher.js';
 import { createRealtimeGateway } from './realtime/gateway.js';
+import { deskRefreshMs } from './routing/desks.js';
 import { startRoutingWorker } from './routing/routing-worker.js';
 import { buildServer } from './server.js';
 import { startLoopWorker } from './worker-loop.js';
@@ -91,8 +92,14 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       },
     });
     workers.push(dispatcher, media, flows);
-    workers.push(startRoutingWorker({ store, logger }));
-    const realtime = createRealtimeGateway({ store, logger });
+    workers.push(
+      startRoutingWorker({ store, logger, presenceGraceSeconds: config.presenceGraceSeconds }),
+    );
+    const realtime = createRealtimeGateway({
+      store,
+      logger,
+      deskRefreshMs: deskRefreshMs(config.presenceGraceSeconds),
+    });
     workers.push(realtime);
 
     const kicks: InboundKicks = {

@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import { and, asc, gt, lte } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
@@ -19,26 +17,7 @@ import { type SignedIn, serverDeps, signIn } from './helpers/app.js';
 import { phoneNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
 import { openTestStore } from './helpers/store.js';
-
-// The `ws` client, as far as these tests use it (its type declarations are not installed).
-interface WsClient {
-  on(event: 'open', listener: () => void): void;
-  on(event: 'message', listener: (data: Buffer) => void): void;
-  on(event: 'close', listener: (code: number, reason: Buffer) => void): void;
-  on(
-    event: 'unexpected-response',
-    listener: (request: { destroy(): void }, response: IncomingMessage) => void,
-  ): void;
-  on(event: 'error', listener: (error: Error) => void): void;
-  close(): void;
-  pause(): void;
-  resume(): void;
-}
-type WsClientConstructor = new (
-  url: string,
-  options?: { headers?: Record<string, string> },
-) => WsClient;
-const { WebSocket } = createRequire(import.meta.url)('ws') as { WebSocket: WsClientConstructor };
+import { WebSocket, type WsClient } from './helpers/ws.js';
 
 const WAIT_MS = 15_000;
 

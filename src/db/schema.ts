@@ -419,7 +419,7 @@ export const media = pgTable(
   ],
 );
 
-// ── routing: offers and affinities ──────────────────────────────────────────────────────
+// ── routing: offers, affinities, desks ──────────────────────────────────────────────────
 export const offers = pgTable(
   'offers',
   {
@@ -476,6 +476,19 @@ export const affinities = pgTable(
     index('affinities_expiry_idx').on(t.expiresAt),
   ],
 );
+
+/**
+ * When each user's desk (a live GET /api/events socket, on any instance) was last seen open:
+ * every instance refreshes it for the sockets it holds, so available or away with no desk
+ * for the grace period can be told apart from a desk on another instance. A table of its
+ * own, so these frequent writes never wait for (or hold) the row locks routing takes on users.
+ */
+export const desks = pgTable('desks', {
+  userId: uuid('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  seenAt: at('seen_at').notNull(),
+});
 
 // ── outbound: the outbox ────────────────────────────────────────────────────────────────
 export const outbox = pgTable(

@@ -2,11 +2,17 @@
  * The realtime gateway of one process: the log tail and the live-event sockets it feeds.
  * A Worker, so graceful shutdown stops the tail and closes the sockets with a code that
  * tells clients to resume, from where they were, on another instance or after the restart.
+ * Each socket is its user's desk: the gateway records in the database, on connect, on close
+ * and every deskRefreshMs while open, that it was seen (routing/desks.ts), which keeps
+ * their presence.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuthUser } from '../auth/sessions.js';
+import { DEFAULT_PRESENCE_GRACE_SECONDS } from '../config.js';
 import type { Store } from '../db/store.js';
 import type { Worker } from '../parley.js';
+import { deskRefreshMs, recordDesksSeen } from '../routing/desks.js';
+import { startLoopWorker } from '../worker-loop.js';
 import { Connection, type GatewaySocket } from './connection.js';
 import { CLOSE_CODES } from './protocol.js';
 import { LogTail } from './tailer.js';
@@ -24,6 +30,8 @@ export interface RealtimeGatewayOptions {
   reauthenticateMs?: number;
   /** False: rely on the poll alone (tests). */
   listen?: boolean;
+  /** How often the users with a socket here are recorded as having their desk open. */
+  deskRefreshMs?: number;
 }
 
 /** An authenticated client of GET /api/events. */
@@ -55,6 +63,26 @@ export function createRealtimeGateway(options: RealtimeGatewayOptions): Realtime
   const connections = new Set<Connection>();
   let stopped = false;
 
+  // Users whose socket here closed since the last record: recorded once more, so their grace
+  // period counts from the close.
+  const closed = new Set<string>();
+  const recordDesks = async () => {
+    const userIds = new Set([...connections].map((connection) => connection.viewer.id));
+    for (const userId of closed) userIds.add(userId);
+    const recorded = [...closed];
+    await recordDesksSeen(options.store.db, [...userIds]);
+    for (const userId of recorded) closed.delete(userId);
+  };
+  const desks = startLoopWorker({
+    name: 'desks',
+    intervalMs: options.deskRefreshMs ?? deskRefreshMs(DEFAULT_PRESENCE_GRACE_SECONDS),
+    logger,
+    tick: async () => {
+      await recordDesks();
+      return false;
+    },
+  });
+
   return {
     name: 'realtime',
     get connections() {
@@ -76,9 +104,14 @@ export function createRealtimeGateway(options: RealtimeGatewayOptions): Realtime
         maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
         heartbeatMs: options.heartbeatMs ?? 30_000,
         reauthenticateMs: options.reauthenticateMs ?? 60_000,
-        onEnd: (ended) => connections.delete(ended),
+        onEnd: (ended) => {
+          connections.delete(ended);
+          closed.add(ended.viewer.id);
+          desks.wake();
+        },
       });
       connections.add(connection);
+      desks.wake();
       // start() reports its own failures on the socket.
       void connection.start(client.after);
     },
@@ -90,7 +123,11 @@ export function createRealtimeGateway(options: RealtimeGatewayOptions): Realtime
           'server shutting down; reconnect with after=<last seq>',
         );
       }
-      await tail.stop();
+      await Promise.all([tail.stop(), desks.stop()]);
+      // What closed while the last record ran: stamped now, before the store closes.
+      await recordDesks().catch((error: unknown) =>
+        logger.warn({ err: error }, 'could not record the desks closed at shutdown'),
+      );
     },
   };
 }

@@ -13,6 +13,8 @@
  */
 export type OfferReason = 'queue' | 'affinity' | 'transfer';
 export type Presence = 'available' | 'away' | 'offline';
+/** Why a presence changed when no person set it. */
+export type PresenceReason = 'no-desk-connection';
 
 /** Why a pending offer was withdrawn before the agent decided. */
 export type CancelReason =
@@ -62,6 +64,8 @@ declare module '../realtime/event-log.js' {
       presence: Presence;
       previous: Presence;
       byUserId: string | null;
+      /** Absent when byUserId set it (events before reasons existed have none either). */
+      reason?: PresenceReason;
     };
     'affinity.recorded': {
       numberId: string;

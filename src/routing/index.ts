@@ -5,7 +5,8 @@
 
 export { expireAffinities, recordAffinity } from './affinity.js';
 export { type AssignScope, assignWaiting } from './assignment.js';
-export type { CancelReason, OfferReason, Presence } from './events.js';
+export { deskRefreshMs, recordDesksSeen } from './desks.js';
+export type { CancelReason, OfferReason, Presence, PresenceReason } from './events.js';
 export {
   type Actor,
   endConversation,
@@ -15,7 +16,12 @@ export {
 } from './handover.js';
 export { acceptOffer, expireOffers, rejectOffer } from './offer-decisions.js';
 export { listPendingOffers, type PendingOffer } from './offers.js';
-export { PRESENCES, type PresenceView, setPresence } from './presence.js';
+export {
+  PRESENCES,
+  type PresenceView,
+  setDesertedAgentsOffline,
+  setPresence,
+} from './presence.js';
 export { type QueuePosition, queueConversation, queuePosition } from './queueing.js';
 export { registerRoutingRoutes } from './routing.routes.js';
 export {

@@ -1,15 +1,17 @@
 /**
  * Agents' presence: available (offered conversations), away (keeps what they have, offered
  * nothing), offline (the same, and after the queue's offline_requeue_seconds their
- * conversations go back to the queue; see timers.ts). Set by the agent or a supervisor.
+ * conversations go back to the queue; see timers.ts). Set by the agent or a supervisor, and
+ * to offline by sign-out and by the agent's desk staying closed (desks.ts).
  */
 import { and, eq, sql } from 'drizzle-orm';
 import { conversations, users } from '../db/schema.js';
-import type { Db } from '../db/store.js';
+import type { Db, Tx } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { appendEvent } from '../realtime/event-log.js';
 import { assignWaiting } from './assignment.js';
-import type { Presence } from './events.js';
+import { claimDesertedDesks } from './desks.js';
+import type { Presence, PresenceReason } from './events.js';
 import { cancelPendingOffer } from './offers.js';
 import { inTransaction } from './transactions.js';
 import { wakeRouting } from './wake-ups.js';
@@ -33,36 +35,9 @@ export async function setPresence(
   presence: Presence,
   byUserId: string | null,
 ): Promise<PresenceView> {
-  const changed = await inTransaction(db, async (tx) => {
-    const [before] = await tx
-      .select({ presence: users.presence, presenceChangedAt: users.presenceChangedAt })
-      .from(users)
-      .where(and(eq(users.id, agentId), sql`${users.disabledAt} IS NULL`))
-      .for('no key update');
-    if (!before) throw new AppError('not_found', 'no such agent');
-    if (before.presence === presence) {
-      return {
-        view: { agentId, presence, presenceChangedAt: before.presenceChangedAt },
-        changed: false,
-      };
-    }
-    const [after] = await tx
-      .update(users)
-      .set({ presence, presenceChangedAt: sql`now()` })
-      .where(eq(users.id, agentId))
-      .returning({ presenceChangedAt: users.presenceChangedAt });
-    if (presence === 'available') await wakeRouting(tx, { agentId });
-    await appendEvent(
-      tx,
-      'agent.presence-changed',
-      { agentId },
-      { presence, previous: before.presence, byUserId },
-    );
-    return {
-      view: { agentId, presence, presenceChangedAt: after!.presenceChangedAt },
-      changed: true,
-    };
-  });
+  const changed = await inTransaction(db, (tx) =>
+    changePresence(tx, agentId, presence, { byUserId }),
+  );
   if (!changed.changed) return changed.view;
   if (presence === 'available') {
     await assignWaiting(db, { agentId });
@@ -71,6 +46,77 @@ export async function setPresence(
     if (queueIds.length > 0) await assignWaiting(db, { queueIds });
   }
   return changed.view;
+}
+
+/**
+ * Sets offline, with the reason no-desk-connection, agents available or away whose desk
+ * (desks.ts) has been closed for the grace period: they are not there to answer, so their
+ * pending offers move on at once, and after their queue's offline_requeue_seconds their
+ * active conversations too (timers.ts). Returns the queues that got conversations back,
+ * for the caller to offer them now.
+ */
+export async function setDesertedAgentsOffline(
+  db: Db,
+  graceSeconds: number,
+  limit: number,
+): Promise<{ offline: number; queueIds: string[] }> {
+  const agentIds = await inTransaction(db, async (tx) => {
+    const due = await claimDesertedDesks(tx, graceSeconds, limit);
+    for (const agentId of due) {
+      await changePresence(tx, agentId, 'offline', {
+        byUserId: null,
+        reason: 'no-desk-connection',
+      });
+    }
+    return due;
+  });
+  const queueIds = new Set<string>();
+  for (const agentId of agentIds) {
+    for (const queueId of await withdrawOffers(db, agentId)) queueIds.add(queueId);
+  }
+  return { offline: agentIds.length, queueIds: [...queueIds] };
+}
+
+/** The presence change itself and its event, in the caller's transaction. */
+async function changePresence(
+  tx: Tx,
+  agentId: string,
+  presence: Presence,
+  cause: { byUserId: string | null; reason?: PresenceReason },
+): Promise<{ view: PresenceView; changed: boolean }> {
+  const [before] = await tx
+    .select({ presence: users.presence, presenceChangedAt: users.presenceChangedAt })
+    .from(users)
+    .where(and(eq(users.id, agentId), sql`${users.disabledAt} IS NULL`))
+    .for('no key update');
+  if (!before) throw new AppError('not_found', 'no such agent');
+  if (before.presence === presence) {
+    return {
+      view: { agentId, presence, presenceChangedAt: before.presenceChangedAt },
+      changed: false,
+    };
+  }
+  const [after] = await tx
+    .update(users)
+    .set({ presence, presenceChangedAt: sql`now()` })
+    .where(eq(users.id, agentId))
+    .returning({ presenceChangedAt: users.presenceChangedAt });
+  if (presence === 'available') await wakeRouting(tx, { agentId });
+  await appendEvent(
+    tx,
+    'agent.presence-changed',
+    { agentId },
+    {
+      presence,
+      previous: before.presence,
+      byUserId: cause.byUserId,
+      ...(cause.reason && { reason: cause.reason }),
+    },
+  );
+  return {
+    view: { agentId, presence, presenceChangedAt: after!.presenceChangedAt },
+    changed: true,
+  };
 }
 
 /**

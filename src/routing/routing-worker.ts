@@ -2,14 +2,16 @@
  * Routing's background work on each instance: assignment woken by LISTEN/NOTIFY (sent in
  * the transactions that queue a conversation or free an agent's room, on any instance), a
  * periodic sweep in case a wake-up was lost, and the timers (offer timeouts, max wait,
- * offline requeue, affinity expiry) polled at a short interval.
+ * offline requeue, agents gone from their desk, affinity expiry) polled at a short interval.
  */
 import type { FastifyBaseLogger } from 'fastify';
+import { DEFAULT_PRESENCE_GRACE_SECONDS } from '../config.js';
 import type { Store } from '../db/store.js';
 import type { Worker } from '../parley.js';
 import { expireAffinities } from './affinity.js';
 import { type AssignScope, assignWaiting } from './assignment.js';
 import { expireOffers } from './offer-decisions.js';
+import { setDesertedAgentsOffline } from './presence.js';
 import { overflowWaiting, requeueOfflineAgents } from './timers.js';
 import { inTransaction } from './transactions.js';
 import { parseRoutingHint, ROUTING_CHANNEL, type RoutingHint } from './wake-ups.js';
@@ -23,6 +25,8 @@ export interface RoutingWorkerOptions {
   sweepIntervalMs?: number;
   /** How often expired affinities are deleted. */
   affinityIntervalMs?: number;
+  /** How long an available or away agent may be without a desk before going offline. */
+  presenceGraceSeconds?: number;
 }
 
 export interface RoutingWorker extends Worker {
@@ -109,6 +113,7 @@ export function startRoutingWorker(options: RoutingWorkerOptions): RoutingWorker
   // ── timers ──────────────────────────────────────────────────────────────────────────
   const timerIntervalMs = options.timerIntervalMs ?? 500;
   const affinityIntervalMs = options.affinityIntervalMs ?? 30_000;
+  const presenceGraceSeconds = options.presenceGraceSeconds ?? DEFAULT_PRESENCE_GRACE_SECONDS;
   let lastAffinitySweep = 0;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
@@ -122,9 +127,21 @@ export function startRoutingWorker(options: RoutingWorkerOptions): RoutingWorker
     const offline = await requeueOfflineAgents(db, BATCH);
     if (offline.requeued > 0)
       log.info({ requeued: offline.requeued }, 'offline agents’ conversations requeued');
-    more = offers.expired === BATCH || overflow.overflowed === BATCH || offline.requeued === BATCH;
+    const deserted = await setDesertedAgentsOffline(db, presenceGraceSeconds, BATCH);
+    if (deserted.offline > 0)
+      log.info({ offline: deserted.offline }, 'agents without a desk set offline');
+    more =
+      offers.expired === BATCH ||
+      overflow.overflowed === BATCH ||
+      offline.requeued === BATCH ||
+      deserted.offline === BATCH;
     // Their transactions sent wake-ups to every instance; this one need not wait for its own.
-    for (const queueId of [...offers.queueIds, ...overflow.queueIds, ...offline.queueIds]) {
+    for (const queueId of [
+      ...offers.queueIds,
+      ...overflow.queueIds,
+      ...offline.queueIds,
+      ...deserted.queueIds,
+    ]) {
       wake({ queueId });
     }
     if (Date.now() - lastAffinitySweep >= affinityIntervalMs) {

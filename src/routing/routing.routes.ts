@@ -139,6 +139,8 @@ export function registerRoutingRoutes(parent: FastifyInstance, deps: { db: Db })
       schema: {
         tags: ['routing'],
         summary: 'Set my presence: available (offered conversations), away or offline',
+        description:
+          'Available and away last while a GET /api/events socket of this user is open; with none for PRESENCE_GRACE_SECONDS (from now, or from when the last one closed), the presence becomes offline (event reason: no-desk-connection).',
         body: presenceBody,
         response: { 200: presenceView },
       },
