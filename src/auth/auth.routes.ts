@@ -9,7 +9,7 @@ import { setPresence } from '../routing/presence.js';
 import { currentUser, requireUser, SESSION_COOKIE } from './guard.js';
 import { verifyPassword } from './passwords.js';
 import { countLiveSessions, createSession, endSession, SESSION_TTL_MS } from './sessions.js';
-import { clearFailures, isLockedOut, recordFailure, signInKey } from './sign-in-limit.js';
+import { clearFailures, reserveAttempt, signInKey } from './sign-in-limit.js';
 import { ROLES } from './users.js';
 
 const userView = z.object({
@@ -37,19 +37,18 @@ export function registerAuthRoutes(
     },
     async (request, reply) => {
       const key = signInKey(request.ip, request.body.email);
-      if (await isLockedOut(deps.db, key)) {
+      const attempt = await reserveAttempt(deps.db, key);
+      if (!attempt.allowed) {
+        reply.header('retry-after', String(attempt.retryAfterSeconds));
         throw new AppError('too_many_requests', 'too many failed sign-ins; try again later');
       }
       const [user] = await deps.db
         .select()
         .from(users)
         .where(sql`lower(${users.email}) = lower(${request.body.email})`);
-      const valid =
-        user !== undefined &&
-        user.disabledAt === null &&
-        (await verifyPassword(request.body.password, user.passwordHash));
-      if (!valid || !user) {
-        await recordFailure(deps.db, key);
+      // Checked for unknown and disabled accounts too, so that every refusal takes as long.
+      const passwordMatches = await verifyPassword(request.body.password, user?.passwordHash);
+      if (!user || user.disabledAt !== null || !passwordMatches) {
         throw new AppError('unauthorized', 'wrong email or password');
       }
       await clearFailures(deps.db, key);
