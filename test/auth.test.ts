@@ -1,6 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSession } from '../src/auth/sessions.js';
 import { createUser } from '../src/auth/users.js';
 import { signInFailures } from '../src/db/schema.js';
 import { buildServer } from '../src/server.js';
@@ -144,11 +145,12 @@ describe('sign-in', () => {
 
 describe('API tokens', () => {
   it('authenticate with Bearer, and an unknown token is 401', async () => {
-    const { headers, user } = await signIn(t.store, 'supervisor');
+    const { user } = await signIn(t.store, 'supervisor');
+    const session = await createSession(t.store.db, user.id, 'session');
     const created = await t.app.inject({
       method: 'POST',
       url: '/api/auth/tokens',
-      headers,
+      headers: { cookie: `parley_session=${session.token}` },
       payload: { name: 'script' },
     });
     expect(created.statusCode).toBe(201);

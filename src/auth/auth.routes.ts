@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -6,11 +6,27 @@ import { users } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { setPresence } from '../routing/presence.js';
+import { type ApiToken, createApiToken, listApiTokens, revokeApiToken } from './api-tokens.js';
 import { currentUser, requireUser, SESSION_COOKIE } from './guard.js';
 import { verifyPassword } from './passwords.js';
 import { countLiveSessions, createSession, endSession, SESSION_TTL_MS } from './sessions.js';
-import { clearFailures, isLockedOut, recordFailure, signInKey } from './sign-in-limit.js';
+import {
+  clearFailures,
+  FAILURE_WINDOW_MS,
+  MAX_FAILURES,
+  reserveAttempt,
+  signInKey,
+} from './sign-in-limit.js';
 import { ROLES } from './users.js';
+
+const apiTokenView = z.object({
+  id: z.string(),
+  userId: z.string(),
+  name: z.string().nullable(),
+  createdAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime().nullable().describe('Null: never expires'),
+  lastUsedAt: z.iso.datetime().nullable().describe('To the minute; null: never used'),
+});
 
 const userView = z.object({
   id: z.string(),
@@ -31,25 +47,28 @@ export function registerAuthRoutes(
       schema: {
         tags: ['auth'],
         summary: 'Sign in; sets the session cookie',
+        description:
+          `After ${MAX_FAILURES} failed sign-ins for one email from one address within ` +
+          `${FAILURE_WINDOW_MS / 60_000} minutes, answers 429 with Retry-After (seconds) ` +
+          'without checking the password.',
         body: z.object({ email: z.string().min(1), password: z.string().min(1) }),
         response: { 200: userView },
       },
     },
     async (request, reply) => {
       const key = signInKey(request.ip, request.body.email);
-      if (await isLockedOut(deps.db, key)) {
+      const attempt = await reserveAttempt(deps.db, key);
+      if (!attempt.allowed) {
+        reply.header('retry-after', String(attempt.retryAfterSeconds));
         throw new AppError('too_many_requests', 'too many failed sign-ins; try again later');
       }
       const [user] = await deps.db
         .select()
         .from(users)
         .where(sql`lower(${users.email}) = lower(${request.body.email})`);
-      const valid =
-        user !== undefined &&
-        user.disabledAt === null &&
-        (await verifyPassword(request.body.password, user.passwordHash));
-      if (!valid || !user) {
-        await recordFailure(deps.db, key);
+      // Checked for unknown and disabled accounts too, so that every refusal takes as long.
+      const passwordMatches = await verifyPassword(request.body.password, user?.passwordHash);
+      if (!user || user.disabledAt !== null || !passwordMatches) {
         throw new AppError('unauthorized', 'wrong email or password');
       }
       await clearFailures(deps.db, key);
@@ -91,8 +110,8 @@ export function registerAuthRoutes(
       preHandler: requireUser(),
     },
     async (request) => {
-      const { sessionId: _, ...user } = currentUser(request);
-      return user;
+      const { id, email, name, role } = currentUser(request);
+      return { id, email, name, role };
     },
   );
 
@@ -101,24 +120,86 @@ export function registerAuthRoutes(
     {
       schema: {
         tags: ['auth'],
-        summary: 'Create an API token for the signed-in user (shown once)',
-        body: z.object({ name: z.string().trim().min(1).max(100) }),
-        response: { 201: z.object({ id: z.string(), token: z.string() }) },
+        summary:
+          'Create an API token for the signed-in user; the secret is shown only in this answer',
+        description:
+          'Needs a browser session: an API token cannot make another (a leaked token could ' +
+          'otherwise outlive its expiry and its revocation).',
+        body: z.object({
+          name: z.string().trim().min(1).max(100),
+          expiresInDays: z
+            .number()
+            .int({ error: 'expiresInDays must be a whole number of days' })
+            .min(1, { error: 'expiresInDays must be at least 1' })
+            .max(3650, { error: 'expiresInDays must be at most 3650' })
+            .optional()
+            .describe('Days until the token stops working; absent: it never expires'),
+        }),
+        response: { 201: apiTokenView.extend({ token: z.string() }) },
       },
       preHandler: requireUser(),
     },
     async (request, reply) => {
       const user = currentUser(request);
-      const [exists] = await deps.db
-        .select({ id: users.id })
-        .from(users)
-        .where(eq(users.id, user.id));
-      if (!exists) throw new AppError('not_found', 'user not found');
-      const { id, token } = await createSession(deps.db, user.id, 'api-token', {
-        name: request.body.name,
-        ttlMs: null,
-      });
-      return reply.status(201).send({ id, token });
+      if (user.tokenKind !== 'session') {
+        throw new AppError('forbidden', 'sign in to create an API token; a token cannot make one');
+      }
+      const created = await createApiToken(deps.db, user.id, request.body);
+      return reply.status(201).send({ ...apiTokenJson(created), token: created.token });
     },
   );
+
+  app.get(
+    '/api/auth/tokens',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: "The signed-in user's API tokens, or (admins) another user's; never the secrets",
+        querystring: z.object({
+          userId: z
+            .uuid({ error: 'userId must be a UUID' })
+            .optional()
+            .describe("Whose tokens; another user's only for admins"),
+        }),
+        response: { 200: z.array(apiTokenView) },
+      },
+      preHandler: requireUser(),
+    },
+    async (request) => {
+      const user = currentUser(request);
+      const userId = request.query.userId ?? user.id;
+      if (userId !== user.id && user.role !== 'admin') {
+        throw new AppError('forbidden', "only an admin may list another user's API tokens");
+      }
+      return (await listApiTokens(deps.db, userId)).map(apiTokenJson);
+    },
+  );
+
+  app.delete(
+    '/api/auth/tokens/:id',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: "Revoke an API token: own tokens, or (admins) anyone's",
+        params: z.object({ id: z.uuid({ error: 'id must be a UUID' }) }),
+      },
+      preHandler: requireUser(),
+    },
+    async (request, reply) => {
+      const user = currentUser(request);
+      await revokeApiToken(deps.db, request.params.id, user.role === 'admin' ? undefined : user.id);
+      return reply.status(204).send();
+    },
+  );
+}
+
+function apiTokenJson(token: ApiToken) {
+  return {
+    id: token.id,
+    userId: token.userId,
+    name: token.name,
+    createdAt: token.createdAt.toISOString(),
+    expiresAt: token.expiresAt?.toISOString() ?? null,
+    lastUsedAt: token.lastUsedAt?.toISOString() ?? null,
+  };
 }

@@ -13,12 +13,14 @@ declare module 'fastify' {
 
 export const SESSION_COOKIE = 'parley_session';
 
-/** Resolves `request.user` from `Authorization: Bearer …` or the session cookie. */
+/** Resolves `request.user` from `Authorization: Bearer <API token>` or the session cookie. */
 export function registerAuthentication(app: FastifyInstance, db: Executor): void {
   app.decorateRequest('user', null);
   app.addHook('onRequest', async (request) => {
-    const token = bearerToken(request) ?? readCookie(request.headers.cookie, SESSION_COOKIE);
-    if (token) request.user = (await authenticateToken(db, token)) ?? null;
+    const bearer = bearerToken(request);
+    const cookie = bearer ? undefined : readCookie(request.headers.cookie, SESSION_COOKIE);
+    if (bearer) request.user = (await authenticateToken(db, bearer, 'api-token')) ?? null;
+    else if (cookie) request.user = (await authenticateToken(db, cookie, 'session')) ?? null;
   });
 }
 

@@ -20,7 +20,19 @@ export async function hashPassword(password: string): Promise<string> {
   return ['scrypt', N, R, P, salt.toString('base64'), hash.toString('base64')].join('$');
 }
 
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+/**
+ * Whether the password matches the stored hash. With no stored hash (no such user) it checks
+ * against a stand-in hash and answers false: a sign-in for an unknown email costs the same
+ * scrypt as one for a known email, so timing does not tell which accounts exist.
+ */
+export async function verifyPassword(
+  password: string,
+  stored: string | undefined,
+): Promise<boolean> {
+  if (stored === undefined) {
+    await verifyPassword(password, await standInHash());
+    return false;
+  }
   const [scheme, n, r, p, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !n || !r || !p || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64');
@@ -31,4 +43,12 @@ export async function verifyPassword(password: string, stored: string): Promise<
     maxmem: 64 << 20,
   });
   return timingSafeEqual(actual, expected);
+}
+
+let standIn: Promise<string> | undefined;
+
+/** A hash of a random password with the current parameters, made once per process. */
+function standInHash(): Promise<string> {
+  standIn ??= hashPassword(randomBytes(16).toString('base64'));
+  return standIn;
 }

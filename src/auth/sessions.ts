@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, gt, isNull, or } from 'drizzle-orm';
+import { and, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
 import { sessions, users } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
 import type { Role } from './users.js';
@@ -11,9 +11,16 @@ export interface AuthUser {
   name: string;
   role: Role;
   sessionId: string;
+  /** What the user signed in with: the browser's session cookie or an API token. */
+  tokenKind: TokenKind;
 }
 
+/** A browser session (cookie only) or an API token (Bearer or `?token=` only). */
+export type TokenKind = 'session' | 'api-token';
+
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+/** An API token's last-used time is this precise: a busy client writes it once a minute. */
+const LAST_USED_RESOLUTION_MS = 60_000;
 
 function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -23,23 +30,27 @@ function hashToken(token: string): string {
 export async function createSession(
   db: Executor,
   userId: string,
-  kind: 'session' | 'api-token',
+  kind: TokenKind,
   options: { name?: string; ttlMs?: number | null } = {},
-): Promise<{ id: string; token: string; expiresAt: Date | null }> {
+): Promise<{ id: string; token: string; expiresAt: Date | null; createdAt: Date }> {
   const token = randomBytes(32).toString('base64url');
   const ttl = options.ttlMs === undefined ? SESSION_TTL_MS : options.ttlMs;
   const expiresAt = ttl === null ? null : new Date(Date.now() + ttl);
   const [row] = await db
     .insert(sessions)
     .values({ userId, kind, tokenHash: hashToken(token), name: options.name ?? null, expiresAt })
-    .returning({ id: sessions.id });
-  return { id: row!.id, token, expiresAt };
+    .returning({ id: sessions.id, createdAt: sessions.createdAt });
+  return { id: row!.id, token, expiresAt, createdAt: row!.createdAt };
 }
 
-/** The user behind a token, if the token is known, unexpired and its user enabled. */
+/**
+ * The user behind a token of the kind, if the token is known, unexpired and its user enabled.
+ * The kind is the caller's to say: a session token is no API token, and the other way round.
+ */
 export async function authenticateToken(
   db: Executor,
   token: string,
+  kind: TokenKind,
 ): Promise<AuthUser | undefined> {
   const [row] = await db
     .select({
@@ -48,17 +59,41 @@ export async function authenticateToken(
       name: users.name,
       role: users.role,
       sessionId: sessions.id,
+      lastUsedAt: sessions.lastUsedAt,
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(
       and(
         eq(sessions.tokenHash, hashToken(token)),
+        eq(sessions.kind, kind),
         or(isNull(sessions.expiresAt), gt(sessions.expiresAt, new Date())),
         isNull(users.disabledAt),
       ),
     );
-  return row;
+  if (!row) return undefined;
+  const { lastUsedAt, ...user } = row;
+  if (
+    kind === 'api-token' &&
+    (lastUsedAt === null || Date.now() - lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS)
+  ) {
+    await recordTokenUse(db, row.sessionId);
+  }
+  return { ...user, tokenKind: kind };
+}
+
+/** Stamps the token as used now, unless another request (on any instance) just did. */
+async function recordTokenUse(db: Executor, sessionId: string): Promise<void> {
+  const resolution = sql`make_interval(secs => ${LAST_USED_RESOLUTION_MS / 1000})`;
+  await db
+    .update(sessions)
+    .set({ lastUsedAt: sql`now()` })
+    .where(
+      and(
+        eq(sessions.id, sessionId),
+        or(isNull(sessions.lastUsedAt), lt(sessions.lastUsedAt, sql`now() - ${resolution}`)),
+      ),
+    );
 }
 
 export async function endSession(db: Executor, sessionId: string): Promise<void> {

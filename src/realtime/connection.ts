@@ -4,7 +4,7 @@
  * itself when the client falls too far behind, stops answering pings, or signs out.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { type AuthUser, authenticateToken } from '../auth/sessions.js';
+import { type AuthUser, authenticateToken, type TokenKind } from '../auth/sessions.js';
 import type { Db } from '../db/store.js';
 import { lastEventSeq, readEventsAfter } from './event-log.js';
 import { CLOSE_CODES, eventMessage, type ReadyMessage } from './protocol.js';
@@ -57,6 +57,7 @@ export class Connection implements LiveSubscriber {
   readonly #heartbeat: NodeJS.Timeout;
   readonly #reauthenticate: NodeJS.Timeout;
   readonly #log: FastifyBaseLogger;
+  readonly #tokenKind: TokenKind;
 
   constructor(
     private readonly socket: GatewaySocket,
@@ -65,6 +66,7 @@ export class Connection implements LiveSubscriber {
     private readonly settings: ConnectionSettings,
   ) {
     this.#viewer = { id: user.id, role: user.role };
+    this.#tokenKind = user.tokenKind;
     this.#log = settings.logger.child({ userId: user.id, sessionId: user.sessionId });
     socket.on('close', () => this.#end());
     socket.on('pong', () => {
@@ -190,7 +192,7 @@ export class Connection implements LiveSubscriber {
   }
 
   async #checkSession(): Promise<void> {
-    const user = await authenticateToken(this.settings.db, this.token);
+    const user = await authenticateToken(this.settings.db, this.token, this.#tokenKind);
     if (this.#state === 'closed') return;
     if (!user || user.id !== this.#viewer.id) {
       this.close(CLOSE_CODES.unauthorized, 'the session has ended; sign in again');

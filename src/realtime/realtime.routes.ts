@@ -51,7 +51,7 @@ export function registerRealtimeRoutes(parent: FastifyInstance, deps: RealtimeRo
         let token = sessionOrBearerToken(request);
         if (!request.user && request.query.token) {
           token = request.query.token;
-          request.user = (await authenticateToken(deps.store.db, token)) ?? null;
+          request.user = (await authenticateToken(deps.store.db, token, 'api-token')) ?? null;
         }
         if (!request.user || !token) throw new AppError('unauthorized', 'sign in first');
         tokens.set(request, token);

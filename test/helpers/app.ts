@@ -16,7 +16,8 @@ import { openTestStore } from './store.js';
 
 export interface TestApp {
   app: FastifyInstance;
-  store: Store;
+  /** databaseUrl: the PostgreSQL test database, for a second instance on it. */
+  store: Store & { databaseUrl?: string };
   config: Config;
   secretBox: SecretBox;
   close(): Promise<void>;
