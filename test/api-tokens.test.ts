@@ -3,8 +3,6 @@
  * revocable by their owner or an admin; an expired or revoked token opens neither the API
  * nor the live-event socket, and each kind of token works only where it belongs.
  */
-import type { IncomingMessage } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +11,7 @@ import { createUser, type Role } from '../src/auth/users.js';
 import { sessions } from '../src/db/schema.js';
 import { buildTestApp, type TestApp } from './helpers/app.js';
 import { hex } from './helpers/factories.js';
+import { upgradeStatus as upgradeStatusAt } from './helpers/ws.js';
 
 let t: TestApp;
 let origin: string;
@@ -68,35 +67,9 @@ const revoke = (headers: Headers, id: string) =>
 
 const me = async (headers: Headers) => (await t.app.inject({ url: '/api/me', headers })).statusCode;
 
-// The `ws` client, as far as this test uses it (its type declarations are not installed).
-interface WsClient {
-  on(event: 'open', listener: () => void): void;
-  on(
-    event: 'unexpected-response',
-    listener: (request: { destroy(): void }, response: IncomingMessage) => void,
-  ): void;
-  on(event: 'error', listener: (error: Error) => void): void;
-  close(): void;
-}
-const { WebSocket } = createRequire(import.meta.url)('ws') as {
-  WebSocket: new (url: string, options: { headers: Headers }) => WsClient;
-};
-
 /** The status a WebSocket upgrade of GET /api/events gets: 101 when it becomes a socket. */
-function upgradeStatus(query: string, headers: Headers = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(`${origin.replace('http', 'ws')}/api/events${query}`, { headers });
-    socket.on('open', () => {
-      socket.close();
-      resolve(101);
-    });
-    socket.on('unexpected-response', (request, response) => {
-      request.destroy();
-      resolve(response.statusCode ?? 0);
-    });
-    socket.on('error', reject);
-  });
-}
+const upgradeStatus = (query: string, headers: Headers = {}) =>
+  upgradeStatusAt(`${origin.replace('http', 'ws')}/api/events${query}`, headers);
 
 describe('API tokens', () => {
   it('shows the secret once: the token is created with its name and expiry, and listed without the secret', async () => {

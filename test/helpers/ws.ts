@@ -22,3 +22,19 @@ type WsClientConstructor = new (
 export const { WebSocket } = createRequire(import.meta.url)('ws') as {
   WebSocket: WsClientConstructor;
 };
+
+/** The status a WebSocket upgrade of `url` gets: 101 when it becomes a socket. */
+export function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers });
+    socket.on('open', () => {
+      socket.close();
+      resolve(101);
+    });
+    socket.on('unexpected-response', (request, response) => {
+      request.destroy();
+      resolve(response.statusCode ?? 0);
+    });
+    socket.on('error', reject);
+  });
+}
