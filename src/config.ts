@@ -5,6 +5,11 @@ import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+const hostAddress = z
+  .string()
+  .regex(/^[A-Za-z0-9.:[\]-]+$/, { error: 'a host name or IP address, such as 127.0.0.1' })
+  .default('127.0.0.1');
+
 /** What each variable expects, in the words of the one-line error a bad value produces. */
 const envSchema = z.object({
   PORT: z.coerce
@@ -13,10 +18,8 @@ const envSchema = z.object({
     .min(0, { error: 'a whole number from 0 to 65535' })
     .max(65535, { error: 'a whole number from 0 to 65535' })
     .default(3000),
-  HOST: z
-    .string()
-    .regex(/^[A-Za-z0-9.:[\]-]+$/, { error: 'a host name or IP address, such as 127.0.0.1' })
-    .default('127.0.0.1'),
+  HOST: hostAddress,
+  EMULATOR_HOST: hostAddress,
   PUBLIC_URL: z
     .url({ protocol: /^https?$/, error: 'an http(s) URL such as https://parley.example.com' })
     .optional(),
@@ -60,6 +63,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface Config {
   readonly port: number;
   readonly host: string;
+  /**
+   * Where the demo's Twilio emulator listens. Loopback unless set: its control API has no
+   * authentication and lists the demo account's auth token.
+   */
+  readonly emulatorHost: string;
   /** The URL Twilio reaches; webhook signatures are computed against it. */
   readonly publicUrl: string;
   readonly dataDir: string;
@@ -118,6 +126,7 @@ export function loadConfig(env: Env): Config {
   return Object.freeze({
     port: v.PORT,
     host: v.HOST,
+    emulatorHost: v.EMULATOR_HOST,
     publicUrl,
     dataDir: resolve(v.DATA_DIR),
     databaseUrl: v.DATABASE_URL,
@@ -128,6 +137,11 @@ export function loadConfig(env: Env): Config {
     outboxRetryBaseMs: v.OUTBOX_RETRY_BASE_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
   });
+}
+
+/** Whether only this machine can reach an address (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(host) || ['::1', '[::1]', 'localhost'].includes(host);
 }
 
 function publicHost(host: string): string {
