@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { Command, CommanderError, Option } from 'commander';
 import { createUser, ROLES, type Role } from './auth/users.js';
-import { type Config, ConfigError, loadConfig, readEnvFile } from './config.js';
+import { type Config, ConfigError, isLoopback, loadConfig, readEnvFile } from './config.js';
 import { DataDirLockedError } from './db/lock.js';
 import { openStore } from './db/store.js';
 import { prepareDemo } from './demo.js';
@@ -38,9 +38,16 @@ async function start(options: { demo?: boolean; emulatorPort: string }): Promise
   const demo = options.demo === true && !cfg.databaseUrl;
   if (options.demo && !demo)
     logger.info('DATABASE_URL is set: starting without demo data or emulator');
+  // Not cfg.host: the emulator's control API is unauthenticated and lists auth tokens.
   const emulator = demo
-    ? await startEmulator({ port: Number(options.emulatorPort), host: cfg.host })
+    ? await startEmulator({ port: Number(options.emulatorPort), host: cfg.emulatorHost })
     : undefined;
+  const emulatorExposed = emulator !== undefined && !isLoopback(cfg.emulatorHost);
+  if (emulatorExposed)
+    logger.warn(
+      { emulatorHost: cfg.emulatorHost },
+      'the Twilio emulator is reachable from the network: anyone who reaches it can read the demo auth token',
+    );
   if (emulator) cfg = Object.freeze({ ...cfg, twilioApiUrl: emulator.url });
   const parley = await startParley(cfg, logger);
   const logins = emulator
@@ -54,7 +61,11 @@ async function start(options: { demo?: boolean; emulatorPort: string }): Promise
       `  Twilio reaches:  ${cfg.publicUrl}\n` +
       (emulator
         ? `  Phone page:      ${emulator.url}/phone  (text the demo numbers as a customer)\n` +
-          `  Twilio emulator: ${emulator.url}\n` +
+          `  Twilio emulator: ${emulator.url}  ${
+            emulatorExposed
+              ? `(WARNING: listening on ${cfg.emulatorHost}, its unauthenticated control API is open to the network)`
+              : '(loopback only; EMULATOR_HOST exposes it)'
+          }\n` +
           `  Demo numbers:    +15555550100, +18885550100\n` +
           `  Demo users (passwords are new at every start):\n${logins
             .map((l) => `    ${l.role.padEnd(10)} ${l.email.padEnd(20)} ${l.password}`)
@@ -146,6 +157,7 @@ function checkConfig(): void {
   const lines = [
     ['PORT', String(cfg.port)],
     ['HOST', cfg.host],
+    ['EMULATOR_HOST', cfg.emulatorHost],
     ['PUBLIC_URL', cfg.publicUrl],
     ['DATA_DIR', cfg.dataDir],
     ['DATABASE_URL', cfg.databaseUrl ? redactUrl(cfg.databaseUrl) : '(embedded PGlite store)'],

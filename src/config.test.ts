@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, readEnvFile } from './config.js';
+import { ConfigError, isLoopback, loadConfig, readEnvFile } from './config.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -55,11 +55,32 @@ describe('loadConfig', () => {
     expect(loadConfig({ HOST: '0.0.0.0', PORT: '4000' }).publicUrl).toBe('http://localhost:4000');
   });
 
+  it('keeps the emulator on loopback when HOST is every interface, unless EMULATOR_HOST says', () => {
+    expect(loadConfig({ HOST: '0.0.0.0' }).emulatorHost).toBe('127.0.0.1');
+    expect(loadConfig({ HOST: '0.0.0.0', EMULATOR_HOST: '0.0.0.0' }).emulatorHost).toBe('0.0.0.0');
+  });
+
+  it.each([
+    ['127.0.0.1', true],
+    ['127.0.0.2', true],
+    ['::1', true],
+    ['localhost', true],
+    ['0.0.0.0', false],
+    ['::', false],
+    ['192.168.1.10', false],
+  ])('counts %s as loopback: %s', (host, loopback) => {
+    expect(isLoopback(host)).toBe(loopback);
+  });
+
   it.each([
     [{ PORT: 'eighty' }, 'PORT must be a whole number from 0 to 65535.'],
     [{ PORT: '70000' }, 'PORT must be a whole number from 0 to 65535.'],
     [{ PORT: '80.5' }, 'PORT must be a whole number from 0 to 65535.'],
     [{ HOST: 'not a host' }, 'HOST must be a host name or IP address, such as 127.0.0.1.'],
+    [
+      { EMULATOR_HOST: 'every interface' },
+      'EMULATOR_HOST must be a host name or IP address, such as 127.0.0.1.',
+    ],
     [
       { PUBLIC_URL: 'parley.example.com' },
       'PUBLIC_URL must be an http(s) URL such as https://parley.example.com.',

@@ -8,6 +8,11 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** How long an available or away agent may be without a desk before going offline. */
 export const DEFAULT_PRESENCE_GRACE_SECONDS = 120;
 
+const hostAddress = z
+  .string()
+  .regex(/^[A-Za-z0-9.:[\]-]+$/, { error: 'a host name or IP address, such as 127.0.0.1' })
+  .default('127.0.0.1');
+
 /** What each variable expects, in the words of the one-line error a bad value produces. */
 const envSchema = z.object({
   PORT: z.coerce
@@ -16,10 +21,8 @@ const envSchema = z.object({
     .min(0, { error: 'a whole number from 0 to 65535' })
     .max(65535, { error: 'a whole number from 0 to 65535' })
     .default(3000),
-  HOST: z
-    .string()
-    .regex(/^[A-Za-z0-9.:[\]-]+$/, { error: 'a host name or IP address, such as 127.0.0.1' })
-    .default('127.0.0.1'),
+  HOST: hostAddress,
+  EMULATOR_HOST: hostAddress,
   PUBLIC_URL: z
     .url({ protocol: /^https?$/, error: 'an http(s) URL such as https://parley.example.com' })
     .optional(),
@@ -69,6 +72,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface Config {
   readonly port: number;
   readonly host: string;
+  /**
+   * Where the demo's Twilio emulator listens. Loopback unless set: its control API has no
+   * authentication and lists the demo account's auth token.
+   */
+  readonly emulatorHost: string;
   /** The URL Twilio reaches; webhook signatures are computed against it. */
   readonly publicUrl: string;
   readonly dataDir: string;
@@ -132,6 +140,7 @@ export function loadConfig(env: Env): Config {
   return Object.freeze({
     port: v.PORT,
     host: v.HOST,
+    emulatorHost: v.EMULATOR_HOST,
     publicUrl,
     dataDir: resolve(v.DATA_DIR),
     databaseUrl: v.DATABASE_URL,
@@ -143,6 +152,11 @@ export function loadConfig(env: Env): Config {
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     presenceGraceSeconds: v.PRESENCE_GRACE_SECONDS,
   });
+}
+
+/** Whether only this machine can reach an address (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(host) || ['::1', '[::1]', 'localhost'].includes(host);
 }
 
 function publicHost(host: string): string {

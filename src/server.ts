@@ -25,6 +25,7 @@ import { registerOutboundRoutes } from './outbound/outbound.routes.js';
 import type { RealtimeGateway } from './realtime/gateway.js';
 import { closeWebSockets, registerRealtimeRoutes } from './realtime/realtime.routes.js';
 import { registerRoutingRoutes } from './routing/routing.routes.js';
+import { registerSecurityHeaders } from './security-headers.js';
 import { findWebRoot, registerWebApp } from './web-app.js';
 
 export interface ServerDeps {
@@ -62,6 +63,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
     if (closing) reply.header('connection', 'close');
   });
+  registerSecurityHeaders(app, deps.config.publicUrl);
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -52,6 +52,11 @@ export async function registerWebApp(
       );
     },
   });
+  // Browsers and tools that ignore the page's <link rel="icon"> still ask for /favicon.ico;
+  // SVG is what they get: every current browser shows it.
+  app.get('/favicon.ico', { schema: { hide: true } }, (_request, reply) =>
+    reply.sendFile('favicon.svg'),
+  );
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
     const isPage =

@@ -91,3 +91,55 @@ describe('npm start (the demo)', () => {
     expect((await second.exit).code).toBe(0);
   });
 });
+
+describe('the demo on every interface', () => {
+  it('keeps the emulator on loopback when HOST is 0.0.0.0, and says so', async () => {
+    const port = await freePort();
+    const emulatorPort = await freePort();
+    const demo = await startDemo(
+      {
+        DATA_DIR: mkdtempSync(join(tmpdir(), 'parley-demo-')),
+        HOST: '0.0.0.0',
+        PORT: String(port),
+      },
+      emulatorPort,
+    );
+    try {
+      expect(demo.output).toMatch(
+        new RegExp(
+          `Twilio emulator:\\s+http://127\\.0\\.0\\.1:${emulatorPort}\\s+\\(loopback only`,
+        ),
+      );
+      // 127.0.0.2 is this machine too, but only a socket on every interface answers there:
+      // Parley does, the emulator must not.
+      expect((await fetch(`http://127.0.0.2:${port}/healthz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${emulatorPort}/_emulator/accounts`)).status).toBe(200);
+      await expect(fetch(`http://127.0.0.2:${emulatorPort}/_emulator/accounts`)).rejects.toThrow();
+    } finally {
+      demo.child.kill('SIGTERM');
+      expect((await demo.exit).code).toBe(0);
+    }
+  });
+
+  it('exposes the emulator only when EMULATOR_HOST asks, with a warning', async () => {
+    const emulatorPort = await freePort();
+    const demo = await startDemo(
+      {
+        DATA_DIR: mkdtempSync(join(tmpdir(), 'parley-demo-')),
+        HOST: '0.0.0.0',
+        EMULATOR_HOST: '0.0.0.0',
+        PORT: String(await freePort()),
+      },
+      emulatorPort,
+    );
+    try {
+      expect(demo.output).toMatch(/Twilio emulator:.*WARNING: listening on 0\.0\.0\.0/);
+      expect((await fetch(`http://127.0.0.2:${emulatorPort}/_emulator/accounts`)).status).toBe(200);
+    } finally {
+      demo.child.kill('SIGTERM');
+      const exit = await demo.exit;
+      expect(exit.code).toBe(0);
+      expect(exit.stdout).toContain('reachable from the network');
+    }
+  });
+});

@@ -197,6 +197,8 @@ describe('MMS', () => {
       });
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toBe('image/png');
+      // The media route's own sandbox policy, not the one every response gets.
+      expect(response.headers.get('content-security-policy')).toBe("default-src 'none'; sandbox");
       expect(Buffer.from(await response.arrayBuffer())).toEqual(pictures[row.position]);
     }
     const anonymous = await fetch(`${stack.parley.url}/api/media/${stored[0]!.id}`);

@@ -10,11 +10,25 @@ import { buildServer } from '../src/server.js';
 import { serverDeps } from './helpers/app.js';
 import { openTestStore } from './helpers/store.js';
 
+const FAVICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"></svg>';
+
+/** A response's Content-Security-Policy as directive → sources. */
+function policyOf(header: string | string[] | number | undefined): Map<string, string[]> {
+  return new Map(
+    String(header ?? '')
+      .split(';')
+      .map((directive) => directive.trim().split(/\s+/))
+      .filter(([name]) => name)
+      .map(([name, ...sources]) => [name!, sources]),
+  );
+}
+
 /** A stand-in for dist/web: the server's part is to serve whatever `vite build` wrote. */
 function builtWebApp(): string {
   const root = mkdtempSync(join(tmpdir(), 'parley-web-'));
   mkdirSync(join(root, 'assets'));
   writeFileSync(join(root, 'index.html'), '<!doctype html><div id="root"></div>');
+  writeFileSync(join(root, 'favicon.svg'), FAVICON);
   writeFileSync(join(root, 'assets', 'index-abc123.js'), 'console.log("desk")');
   writeFileSync(
     join(root, 'assets', 'index-abc123.js.br'),
@@ -28,7 +42,7 @@ let app: FastifyInstance;
 let bare: FastifyInstance;
 beforeAll(async () => {
   store = await openTestStore();
-  const config = loadConfig({ LOG_LEVEL: 'silent' });
+  const config = loadConfig({ LOG_LEVEL: 'silent', PUBLIC_URL: 'https://parley.example.com' });
   app = await buildServer({ ...serverDeps(store, config), webRoot: builtWebApp() });
   bare = await buildServer({ ...serverDeps(store, config), webRoot: '' });
 });
@@ -84,6 +98,55 @@ describe('the web app', () => {
     }
     const post = await app.inject({ method: 'POST', url: '/desk' });
     expect(post.statusCode).toBe(404);
+  });
+
+  it('allows pages only what Parley serves: no inline script, no framing, no outside host', async () => {
+    const response = await app.inject({ url: '/desk' });
+    const policy = policyOf(response.headers['content-security-policy']);
+    expect(policy.get('default-src')).toEqual(["'self'"]);
+    expect(policy.get('script-src')).toEqual(["'self'"]);
+    expect(policy.get('style-src')).toEqual(["'self'", "'unsafe-inline'"]);
+    expect(policy.get('connect-src')).toEqual(["'self'", 'wss://parley.example.com']);
+    expect(policy.get('img-src')).toEqual(["'self'", 'data:', 'blob:']);
+    expect(policy.get('font-src')).toEqual(["'self'"]);
+    expect(policy.get('object-src')).toEqual(["'none'"]);
+    expect(policy.get('base-uri')).toEqual(["'none'"]);
+    expect(policy.get('form-action')).toEqual(["'self'"]);
+    expect(policy.get('frame-ancestors')).toEqual(["'none'"]);
+    expect(response.headers['x-frame-options']).toBe('DENY');
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+    expect(response.headers['referrer-policy']).toBe('no-referrer');
+  });
+
+  it('sends nosniff and a policy that allows nothing with assets, API JSON and errors', async () => {
+    for (const url of ['/assets/index-abc123.js', '/healthz', '/openapi.json', '/api/nothing']) {
+      const response = await app.inject({ url });
+      expect(response.headers['x-content-type-options'], url).toBe('nosniff');
+      expect(response.headers['referrer-policy'], url).toBe('no-referrer');
+      expect(response.headers['x-frame-options'], url).toBe('DENY');
+      const policy = policyOf(response.headers['content-security-policy']);
+      expect(policy.get('default-src'), url).toEqual(["'none'"]);
+      expect(policy.get('frame-ancestors'), url).toEqual(["'none'"]);
+    }
+    const refused = await app.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { email: 'not an email' },
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.headers['x-content-type-options']).toBe('nosniff');
+    expect(policyOf(refused.headers['content-security-policy']).get('default-src')).toEqual([
+      "'none'",
+    ]);
+  });
+
+  it('answers /favicon.ico and /favicon.svg with the icon', async () => {
+    for (const url of ['/favicon.ico', '/favicon.svg']) {
+      const response = await app.inject({ url });
+      expect(response.statusCode, url).toBe(200);
+      expect(response.headers['content-type'], url).toContain('image/svg+xml');
+      expect(response.body, url).toBe(FAVICON);
+    }
   });
 
   it('says how to build it when it is not built', async () => {

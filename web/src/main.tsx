@@ -1,14 +1,18 @@
-import { Theme } from '@twilio-paste/core/theme';
+import { CustomizationProvider } from '@twilio-paste/core/customization';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
+import './fonts.css';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root');
+// Paste's default theme without Theme.Provider, which would load Inter from Twilio's CDN:
+// an outside request on every page (failing offline, telling Twilio the agent's address).
+// fonts.css serves the same font from Parley.
 createRoot(root).render(
   <StrictMode>
-    <Theme.Provider theme="default">
+    <CustomizationProvider baseTheme="default">
       <App />
-    </Theme.Provider>
+    </CustomizationProvider>
   </StrictMode>,
 );
