@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import { and, asc, gt, lte } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
@@ -19,26 +17,7 @@ import { type SignedIn, serverDeps, signIn } from './helpers/app.js';
 import { phoneNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
 import { openTestStore } from './helpers/store.js';
-
-// The `ws` client, as far as these tests use it (its type declarations are not installed).
-interface WsClient {
-  on(event: 'open', listener: () => void): void;
-  on(event: 'message', listener: (data: Buffer) => void): void;
-  on(event: 'close', listener: (code: number, reason: Buffer) => void): void;
-  on(
-    event: 'unexpected-response',
-    listener: (request: { destroy(): void }, response: IncomingMessage) => void,
-  ): void;
-  on(event: 'error', listener: (error: Error) => void): void;
-  close(): void;
-  pause(): void;
-  resume(): void;
-}
-type WsClientConstructor = new (
-  url: string,
-  options?: { headers?: Record<string, string> },
-) => WsClient;
-const { WebSocket } = createRequire(import.meta.url)('ws') as { WebSocket: WsClientConstructor };
+import { WebSocket, type WsClient } from './helpers/ws-client.js';
 
 const WAIT_MS = 15_000;
 
@@ -236,6 +215,8 @@ describe('GET /api/events on a running Parley', () => {
       await refusal(Feed.open(url, { headers: { authorization: 'Bearer not-a-token' } })),
     ).toBe(401);
     expect(await refusal(Feed.open(url, { headers: { cookie: 'parley_session=nope' } }))).toBe(401);
+    // Who is asking comes first: a malformed query tells an anonymous caller nothing.
+    expect(await refusal(Feed.open(url, { query: 'after=-1' }))).toBe(401);
     expect(await refusal(Feed.open(url, { headers: sue.headers, query: 'after=-1' }))).toBe(400);
 
     const session = await createSession(stack.db, ada.user.id, 'session');

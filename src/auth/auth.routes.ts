@@ -6,7 +6,7 @@ import { users } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { setPresence } from '../routing/presence.js';
-import { currentUser, requireUser, SESSION_COOKIE } from './guard.js';
+import { currentUser, registerSignedInRoutes, SESSION_COOKIE } from './guard.js';
 import { verifyPassword } from './passwords.js';
 import { countLiveSessions, createSession, endSession, SESSION_TTL_MS } from './sessions.js';
 import { clearFailures, isLockedOut, recordFailure, signInKey } from './sign-in-limit.js';
@@ -62,63 +62,63 @@ export function registerAuthRoutes(
     },
   );
 
-  app.post(
-    '/api/auth/logout',
-    {
-      schema: {
-        tags: ['auth'],
-        summary: 'Sign out; the last browser session to sign out sets the presence to offline',
+  registerSignedInRoutes(parent, (group) => {
+    const app = group.withTypeProvider<ZodTypeProvider>();
+    app.post(
+      '/api/auth/logout',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Sign out; the last browser session to sign out sets the presence to offline',
+        },
       },
-      preHandler: requireUser(),
-    },
-    async (request, reply) => {
-      const user = currentUser(request);
-      await endSession(deps.db, user.sessionId);
-      // Signing out of the last browser session ends the working day: no more offers (a
-      // pending one goes to another agent). Another open desk keeps the presence.
-      if ((await countLiveSessions(deps.db, user.id)) === 0) {
-        await setPresence(deps.db, user.id, 'offline', user.id);
-      }
-      reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
-      return reply.status(204).send();
-    },
-  );
-
-  app.get(
-    '/api/me',
-    {
-      schema: { tags: ['auth'], summary: 'The signed-in user', response: { 200: userView } },
-      preHandler: requireUser(),
-    },
-    async (request) => {
-      const { sessionId: _, ...user } = currentUser(request);
-      return user;
-    },
-  );
-
-  app.post(
-    '/api/auth/tokens',
-    {
-      schema: {
-        tags: ['auth'],
-        summary: 'Create an API token for the signed-in user (shown once)',
-        body: z.object({ name: z.string().trim().min(1).max(100) }),
-        response: { 201: z.object({ id: z.string(), token: z.string() }) },
+      async (request, reply) => {
+        const user = currentUser(request);
+        await endSession(deps.db, user.sessionId);
+        // Signing out of the last browser session ends the working day: no more offers (a
+        // pending one goes to another agent). Another open desk keeps the presence.
+        if ((await countLiveSessions(deps.db, user.id)) === 0) {
+          await setPresence(deps.db, user.id, 'offline', user.id);
+        }
+        reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
+        return reply.status(204).send();
       },
-      preHandler: requireUser(),
-    },
-    async (request, reply) => {
-      const user = currentUser(request);
-      const [exists] = await deps.db
-        .select({ id: users.id })
-        .from(users)
-        .where(eq(users.id, user.id));
-      if (!exists) throw new AppError('not_found', 'user not found');
-      const { id, token } = await createSession(deps.db, user.id, 'api-token', {
-        name: request.body.name,
-        ttlMs: null,
-      });
-      return reply.status(201).send({ id, token });
-    },
-  );
+    );
+
+    app.get(
+      '/api/me',
+      {
+        schema: { tags: ['auth'], summary: 'The signed-in user', response: { 200: userView } },
+      },
+      async (request) => {
+        const { sessionId: _, ...user } = currentUser(request);
+        return user;
+      },
+    );
+
+    app.post(
+      '/api/auth/tokens',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Create an API token for the signed-in user (shown once)',
+          body: z.object({ name: z.string().trim().min(1).max(100) }),
+          response: { 201: z.object({ id: z.string(), token: z.string() }) },
+        },
+      },
+      async (request, reply) => {
+        const user = currentUser(request);
+        const [exists] = await deps.db
+          .select({ id: users.id })
+          .from(users)
+          .where(eq(users.id, user.id));
+        if (!exists) throw new AppError('not_found', 'user not found');
+        const { id, token } = await createSession(deps.db, user.id, 'api-token', {
+          name: request.body.name,
+          ttlMs: null,
+        });
+        return reply.status(201).send({ id, token });
+      },
+    );
+  });
 }
