@@ -17,7 +17,7 @@ import type { TwilioClients } from './channels/twilio/clients.js';
 import type { Config } from './config.js';
 import { registerConversationRoutes } from './conversations/conversations.routes.js';
 import type { Store } from './db/store.js';
-import { AppError } from './errors.js';
+import { AppError, ERROR_STATUS, type ErrorCode } from './errors.js';
 import { type InboundKicks, registerWebhookRoutes } from './inbound/webhooks.routes.js';
 import { registerMediaRoutes } from './media/media.routes.js';
 import type { MediaStore } from './media/media-store.js';
@@ -65,6 +65,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   registerSecurityHeaders(app, deps.config.publicUrl);
 
+  // API routes take JSON only: a form or text body is what a page of another site can make a
+  // browser send without asking (CSRF), so those parsers exist in the webhooks' scope alone.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -84,7 +87,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     const status = (error as { statusCode?: number }).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       request.log.info({ err: error }, 'request refused');
-      return reply.status(status).send({ error: 'bad_request', message: (error as Error).message });
+      return reply
+        .status(status)
+        .send({ error: errorCodeOf(status), message: (error as Error).message });
     }
     request.log.error({ err: error }, 'request failed');
     return reply
@@ -125,17 +130,20 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
   );
 
-  // Twilio posts form bodies; the params are needed as they came to check the signature.
-  await app.register(formbody);
   // Live events; clients send nothing on that socket, so a small message limit.
   await app.register(websocket, { options: { maxPayload: 4096 }, preClose: closeWebSockets });
 
-  registerAuthentication(app, deps.store.db);
-  registerWebhookRoutes(app, {
-    db: deps.store.db,
-    secretBox: deps.secretBox,
-    publicUrl: deps.config.publicUrl,
-    kicks: deps.kicks,
+  registerAuthentication(app, { db: deps.store.db, publicUrl: deps.config.publicUrl });
+  // Twilio posts form bodies (the params are needed as they came to check the signature);
+  // the webhooks alone parse them.
+  await app.register(async (webhooks) => {
+    await webhooks.register(formbody);
+    registerWebhookRoutes(webhooks, {
+      db: deps.store.db,
+      secretBox: deps.secretBox,
+      publicUrl: deps.config.publicUrl,
+      kicks: deps.kicks,
+    });
   });
   registerMediaRoutes(app, { db: deps.store.db, mediaStore: deps.mediaStore });
   registerConversationRoutes(app, { db: deps.store.db });
@@ -160,4 +168,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await registerWebApp(app, deps.webRoot === undefined ? findWebRoot() : deps.webRoot || undefined);
 
   return app;
+}
+
+/** The API's error code for a status Fastify gave (415 for a body type no route takes, …). */
+function errorCodeOf(status: number): ErrorCode {
+  const codes = Object.keys(ERROR_STATUS) as ErrorCode[];
+  return codes.find((code) => ERROR_STATUS[code] === status) ?? 'bad_request';
 }

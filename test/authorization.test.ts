@@ -1,7 +1,8 @@
 /**
- * Who may do what, across the whole API: configuration is for admins only, whatever the
- * credential (session cookie or API token) and whatever the body; an agent cannot reach
- * another agent's conversation by any route, and learns only that it does not exist.
+ * Who may do what, across the whole API: every route but sign-in asks who is calling before
+ * it looks at the request; configuration is for admins only, whatever the credential
+ * (session cookie or API token) and whatever the body; an agent cannot reach another agent's
+ * conversation by any route, and learns only that it does not exist.
  */
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
@@ -83,20 +84,89 @@ interface Operation {
   requestBody?: { content?: { 'application/json'?: { schema?: JsonSchema } } };
 }
 
-/** Every admin operation, from the OpenAPI document: a new admin route is covered as it is added. */
-function adminOperations() {
+/**
+ * Every operation under the prefix, from the OpenAPI document: a new route is covered as it
+ * is added. Path parameters get a well-formed id, so that the route itself is what answers,
+ * unless given another value.
+ */
+function operationsUnder(prefix: string, pathParameter: () => string = () => randomUUID()) {
   const doc = t.app.swagger() as { paths: Record<string, Record<string, Operation>> };
   return Object.entries(doc.paths)
-    .filter(([path]) => path.startsWith('/api/admin/'))
+    .filter(([path]) => path.startsWith(prefix))
     .flatMap(([path, operations]) =>
       Object.entries(operations).map(([method, operation]) => ({
         method: method.toUpperCase() as InjectOptions['method'],
-        // Path parameters get a well-formed id, so that the route itself is what answers.
-        url: path.replaceAll(/\{[^}]+\}/g, () => randomUUID()),
+        path,
+        url: path.replaceAll(/\{[^}]+\}/g, pathParameter),
         schema: operation.requestBody?.content?.['application/json']?.schema,
       })),
     );
 }
+
+const adminOperations = () => operationsUnder('/api/admin/');
+
+/** Operations of agents' routes that only supervisors and admins may call. */
+const SUPERVISOR_OPERATIONS = [
+  'GET /api/conversations',
+  'PUT /api/agents/{id}/presence',
+  'POST /api/conversations/{id}/reassign',
+  'GET /api/queues/stats',
+];
+
+describe('every API route but sign-in asks who is calling first', () => {
+  /** A request every route would refuse as malformed: bad id, bad query, a body of the wrong type. */
+  const malformed = (method: InjectOptions['method'], url: string, headers: Headers = {}) =>
+    t.app.inject({
+      method,
+      url: `${url}?limit=-1&after=-1&state=none`,
+      headers: { ...headers, 'content-type': 'application/json' },
+      ...(method !== 'GET' && method !== 'DELETE' && { payload: '42' }),
+    });
+
+  it('answers 401, not 400, to a caller without credentials whatever they send', async () => {
+    const operations = operationsUnder('/api/', () => 'not-an-id').filter(
+      ({ method, path }) => `${method} ${path}` !== 'POST /api/auth/login',
+    );
+    // The routes that validated their body first, among others.
+    expect(operations.map((o) => `${o.method} ${o.path}`)).toEqual(
+      expect.arrayContaining([
+        'PUT /api/agents/me/presence',
+        'POST /api/conversations/{id}/transfer',
+        'POST /api/conversations/{id}/reassign',
+        'POST /api/originations',
+        'POST /api/segments',
+        'POST /api/auth/tokens',
+      ]),
+    );
+    // The WebSocket route is not in the document.
+    operations.push({ method: 'GET', path: '/api/events', url: '/api/events', schema: undefined });
+    const answers: string[] = [];
+    for (const { method, url } of operations) {
+      const response = await malformed(method, url);
+      answers.push(`${method} ${url} → ${response.statusCode} ${response.json().error}`);
+    }
+    expect(answers).toEqual(operations.map((o) => `${o.method} ${o.url} → 401 unauthorized`));
+  });
+
+  it("refuses an agent the supervisors' and admins' routes with 403, not 400, whatever they send", async () => {
+    const agent = await credentialsOf('agent');
+    const operations = operationsUnder('/api/', () => 'not-an-id').filter(
+      ({ method, path }) =>
+        path.startsWith('/api/admin/') || SUPERVISOR_OPERATIONS.includes(`${method} ${path}`),
+    );
+    expect(operations.length).toBe(adminOperations().length + SUPERVISOR_OPERATIONS.length);
+    const answers: string[] = [];
+    for (const { method, url } of operations) {
+      for (const headers of [agent.cookie, agent.token]) {
+        const response = await malformed(method, url, headers);
+        answers.push(`${method} ${url} → ${response.statusCode} ${response.json().error}`);
+      }
+    }
+    expect(answers).toEqual(
+      operations.flatMap((o) => Array(2).fill(`${o.method} ${o.url} → 403 forbidden`)),
+    );
+  });
+});
 
 describe('configuration (/api/admin/…) is for admins only', () => {
   it('finds the admin routes in the OpenAPI document', () => {
@@ -171,6 +241,7 @@ describe("another agent's conversation", () => {
       ['POST', `/api/conversations/${id}/transfer`, { toQueueId: queue.id }],
       ['POST', `/api/conversations/${id}/read`],
       ['GET', `/api/contacts/${conversation.contactId}/history`],
+      ['GET', `/api/conversations/${id}/queue-position`],
     ];
     for (const headers of [intruder.cookie, intruder.token]) {
       for (const [method, url, payload] of routes) {
@@ -189,7 +260,7 @@ describe("another agent's conversation", () => {
       state: 'active',
       agentId: owner.user.id,
     });
-    for (const [method, url] of [routes[0]!, routes[4]!, routes[5]!]) {
+    for (const [method, url] of [routes[0]!, routes[4]!, routes[5]!, routes[6]!]) {
       const response = await t.app.inject({ method, url, headers: owner.headers });
       expect(response.statusCode, `${method} ${url} by its agent`).toBeLessThan(300);
     }

@@ -215,6 +215,8 @@ describe('GET /api/events on a running Parley', () => {
       await refusal(Feed.open(url, { headers: { authorization: 'Bearer not-a-token' } })),
     ).toBe(401);
     expect(await refusal(Feed.open(url, { headers: { cookie: 'parley_session=nope' } }))).toBe(401);
+    // Who is asking comes first: a malformed query tells an anonymous caller nothing.
+    expect(await refusal(Feed.open(url, { query: 'after=-1' }))).toBe(401);
     expect(await refusal(Feed.open(url, { headers: sue.headers, query: 'after=-1' }))).toBe(400);
 
     const session = await createSession(stack.db, ada.user.id, 'session');

@@ -240,7 +240,7 @@ describe('transfer, reassign, end', () => {
 });
 
 describe('queues', () => {
-  it('shows supervisors each queue’s waiting line and agents, and anyone a position', async () => {
+  it('shows supervisors each queue’s waiting line and agents, and a conversation’s position', async () => {
     const db = t.store.db;
     const away = await buildAgent(db, { presence: 'away' });
     const queue = await buildQueue(db, [away], { name: 'Billing' });
@@ -265,7 +265,11 @@ describe('queues', () => {
       load: { sms: 0, whatsapp: 0 },
     });
 
-    const position = await call('GET', `/api/conversations/${second.id}/queue-position`, agent);
+    const position = await call(
+      'GET',
+      `/api/conversations/${second.id}/queue-position`,
+      supervisor,
+    );
     expect(position.json()).toEqual({
       conversationId: second.id,
       position: 2,

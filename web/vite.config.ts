@@ -1,11 +1,14 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import react from '@vitejs/plugin-react';
-import { defineConfig, type Plugin } from 'vite';
+import { defineConfig, type Plugin, type ProxyOptions } from 'vite';
 
 /** Where `npm run dev:web` sends API calls: a Parley started with `npm run dev`. */
 const parley = process.env.PARLEY_URL ?? 'http://127.0.0.1:3000';
+/** The origin that Parley admits cookie-authenticated requests from: its PUBLIC_URL's. */
+const parleyOrigin = new URL(process.env.PUBLIC_URL ?? parley).origin;
 const outDir = join(import.meta.dirname, '../dist/web');
 
 /**
@@ -31,6 +34,27 @@ function precompress(): Plugin {
   };
 }
 
+/**
+ * Parley refuses a state-changing request or a WebSocket signed in by cookie unless it comes
+ * from Parley's origin. Pages of this dev server are Parley's pages, so their Origin is
+ * presented as Parley's; any other page's Origin is passed on as it came, to be refused.
+ */
+function presentParleyOrigin(proxyReq: ClientRequest, req: IncomingMessage): void {
+  const origin = req.headers.origin;
+  if (origin && URL.canParse(origin) && new URL(origin).host === req.headers.host) {
+    proxyReq.setHeader('origin', parleyOrigin);
+  }
+}
+
+const toParley: ProxyOptions = {
+  target: parley,
+  ws: true,
+  configure: (proxy) => {
+    proxy.on('proxyReq', presentParleyOrigin);
+    proxy.on('proxyReqWs', presentParleyOrigin);
+  },
+};
+
 /** The web app (desk, supervisor, admin), built into dist/web and served by Parley. */
 export default defineConfig({
   root: import.meta.dirname,
@@ -42,7 +66,7 @@ export default defineConfig({
   },
   server: {
     proxy: {
-      '/api': { target: parley, ws: true },
+      '/api': toParley,
       '/media': parley,
     },
   },

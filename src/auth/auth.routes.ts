@@ -7,7 +7,7 @@ import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { setPresence } from '../routing/presence.js';
 import { type ApiToken, createApiToken, listApiTokens, revokeApiToken } from './api-tokens.js';
-import { currentUser, requireUser, SESSION_COOKIE } from './guard.js';
+import { currentUser, registerSignedInRoutes, SESSION_COOKIE } from './guard.js';
 import { verifyPassword } from './passwords.js';
 import { countLiveSessions, createSession, endSession, SESSION_TTL_MS } from './sessions.js';
 import {
@@ -81,116 +81,121 @@ export function registerAuthRoutes(
     },
   );
 
-  app.post(
-    '/api/auth/logout',
-    {
-      schema: {
-        tags: ['auth'],
-        summary: 'Sign out; the last browser session to sign out sets the presence to offline',
+  registerSignedInRoutes(parent, (group) => {
+    const app = group.withTypeProvider<ZodTypeProvider>();
+    app.post(
+      '/api/auth/logout',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Sign out; the last browser session to sign out sets the presence to offline',
+        },
       },
-      preHandler: requireUser(),
-    },
-    async (request, reply) => {
-      const user = currentUser(request);
-      await endSession(deps.db, user.sessionId);
-      // Signing out of the last browser session ends the working day: no more offers (a
-      // pending one goes to another agent). Another open desk keeps the presence.
-      if ((await countLiveSessions(deps.db, user.id)) === 0) {
-        await setPresence(deps.db, user.id, 'offline', user.id);
-      }
-      reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
-      return reply.status(204).send();
-    },
-  );
-
-  app.get(
-    '/api/me',
-    {
-      schema: { tags: ['auth'], summary: 'The signed-in user', response: { 200: userView } },
-      preHandler: requireUser(),
-    },
-    async (request) => {
-      const { id, email, name, role } = currentUser(request);
-      return { id, email, name, role };
-    },
-  );
-
-  app.post(
-    '/api/auth/tokens',
-    {
-      schema: {
-        tags: ['auth'],
-        summary:
-          'Create an API token for the signed-in user; the secret is shown only in this answer',
-        description:
-          'Needs a browser session: an API token cannot make another (a leaked token could ' +
-          'otherwise outlive its expiry and its revocation).',
-        body: z.object({
-          name: z.string().trim().min(1).max(100),
-          expiresInDays: z
-            .number()
-            .int({ error: 'expiresInDays must be a whole number of days' })
-            .min(1, { error: 'expiresInDays must be at least 1' })
-            .max(3650, { error: 'expiresInDays must be at most 3650' })
-            .optional()
-            .describe('Days until the token stops working; absent: it never expires'),
-        }),
-        response: { 201: apiTokenView.extend({ token: z.string() }) },
+      async (request, reply) => {
+        const user = currentUser(request);
+        await endSession(deps.db, user.sessionId);
+        // Signing out of the last browser session ends the working day: no more offers (a
+        // pending one goes to another agent). Another open desk keeps the presence.
+        if ((await countLiveSessions(deps.db, user.id)) === 0) {
+          await setPresence(deps.db, user.id, 'offline', user.id);
+        }
+        reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
+        return reply.status(204).send();
       },
-      preHandler: requireUser(),
-    },
-    async (request, reply) => {
-      const user = currentUser(request);
-      if (user.tokenKind !== 'session') {
-        throw new AppError('forbidden', 'sign in to create an API token; a token cannot make one');
-      }
-      const created = await createApiToken(deps.db, user.id, request.body);
-      return reply.status(201).send({ ...apiTokenJson(created), token: created.token });
-    },
-  );
+    );
 
-  app.get(
-    '/api/auth/tokens',
-    {
-      schema: {
-        tags: ['auth'],
-        summary: "The signed-in user's API tokens, or (admins) another user's; never the secrets",
-        querystring: z.object({
-          userId: z
-            .uuid({ error: 'userId must be a UUID' })
-            .optional()
-            .describe("Whose tokens; another user's only for admins"),
-        }),
-        response: { 200: z.array(apiTokenView) },
+    app.get(
+      '/api/me',
+      {
+        schema: { tags: ['auth'], summary: 'The signed-in user', response: { 200: userView } },
       },
-      preHandler: requireUser(),
-    },
-    async (request) => {
-      const user = currentUser(request);
-      const userId = request.query.userId ?? user.id;
-      if (userId !== user.id && user.role !== 'admin') {
-        throw new AppError('forbidden', "only an admin may list another user's API tokens");
-      }
-      return (await listApiTokens(deps.db, userId)).map(apiTokenJson);
-    },
-  );
+      async (request) => {
+        const { id, email, name, role } = currentUser(request);
+        return { id, email, name, role };
+      },
+    );
 
-  app.delete(
-    '/api/auth/tokens/:id',
-    {
-      schema: {
-        tags: ['auth'],
-        summary: "Revoke an API token: own tokens, or (admins) anyone's",
-        params: z.object({ id: z.uuid({ error: 'id must be a UUID' }) }),
+    app.post(
+      '/api/auth/tokens',
+      {
+        schema: {
+          tags: ['auth'],
+          summary:
+            'Create an API token for the signed-in user; the secret is shown only in this answer',
+          description:
+            'Needs a browser session: an API token cannot make another (a leaked token could ' +
+            'otherwise outlive its expiry and its revocation).',
+          body: z.object({
+            name: z.string().trim().min(1).max(100),
+            expiresInDays: z
+              .number()
+              .int({ error: 'expiresInDays must be a whole number of days' })
+              .min(1, { error: 'expiresInDays must be at least 1' })
+              .max(3650, { error: 'expiresInDays must be at most 3650' })
+              .optional()
+              .describe('Days until the token stops working; absent: it never expires'),
+          }),
+          response: { 201: apiTokenView.extend({ token: z.string() }) },
+        },
       },
-      preHandler: requireUser(),
-    },
-    async (request, reply) => {
-      const user = currentUser(request);
-      await revokeApiToken(deps.db, request.params.id, user.role === 'admin' ? undefined : user.id);
-      return reply.status(204).send();
-    },
-  );
+      async (request, reply) => {
+        const user = currentUser(request);
+        if (user.tokenKind !== 'session') {
+          throw new AppError(
+            'forbidden',
+            'sign in to create an API token; a token cannot make one',
+          );
+        }
+        const created = await createApiToken(deps.db, user.id, request.body);
+        return reply.status(201).send({ ...apiTokenJson(created), token: created.token });
+      },
+    );
+
+    app.get(
+      '/api/auth/tokens',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: "The signed-in user's API tokens, or (admins) another user's; never the secrets",
+          querystring: z.object({
+            userId: z
+              .uuid({ error: 'userId must be a UUID' })
+              .optional()
+              .describe("Whose tokens; another user's only for admins"),
+          }),
+          response: { 200: z.array(apiTokenView) },
+        },
+      },
+      async (request) => {
+        const user = currentUser(request);
+        const userId = request.query.userId ?? user.id;
+        if (userId !== user.id && user.role !== 'admin') {
+          throw new AppError('forbidden', "only an admin may list another user's API tokens");
+        }
+        return (await listApiTokens(deps.db, userId)).map(apiTokenJson);
+      },
+    );
+
+    app.delete(
+      '/api/auth/tokens/:id',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: "Revoke an API token: own tokens, or (admins) anyone's",
+          params: z.object({ id: z.uuid({ error: 'id must be a UUID' }) }),
+        },
+      },
+      async (request, reply) => {
+        const user = currentUser(request);
+        await revokeApiToken(
+          deps.db,
+          request.params.id,
+          user.role === 'admin' ? undefined : user.id,
+        );
+        return reply.status(204).send();
+      },
+    );
+  });
 }
 
 function apiTokenJson(token: ApiToken) {

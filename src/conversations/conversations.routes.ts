@@ -1,9 +1,9 @@
 import { and, asc, desc, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { channelOfKind } from '../admin/addresses.js';
-import { currentUser, requireUser } from '../auth/guard.js';
+import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import {
   CONVERSATION_STATES,
   consents,
@@ -58,101 +58,105 @@ const isoOrNull = (date: Date | null) => (date ? date.toISOString() : null);
  * list of conversations by state for supervisors.
  */
 export function registerConversationRoutes(parent: FastifyInstance, deps: { db: Db }): void {
-  const app = parent.withTypeProvider<ZodTypeProvider>();
+  registerSignedInRoutes(parent, (group) => {
+    const app = group.withTypeProvider<ZodTypeProvider>();
+    const readable = readableConversation(deps.db);
 
-  // A static path: the router matches it before `/api/conversations/:id` and apart from
-  // `/api/conversations/mine`, whatever the order of registration.
-  app.get(
-    '/api/conversations',
-    {
-      preHandler: requireUser('supervisor', 'admin'),
-      schema: {
-        tags: ['conversations'],
-        summary:
-          'Conversations in a state (open: every state but closed), most recently active first (supervisors and admins)',
-        querystring: listQuery,
-        response: { 200: z.array(conversationSummary) },
+    // A static path: the router matches it before `/api/conversations/:id` and apart from
+    // `/api/conversations/mine`, whatever the order of registration.
+    app.get(
+      '/api/conversations',
+      {
+        onRequest: requireRole('supervisor', 'admin'),
+        schema: {
+          tags: ['conversations'],
+          summary:
+            'Conversations in a state (open: every state but closed), most recently active first (supervisors and admins)',
+          querystring: listQuery,
+          response: { 200: z.array(conversationSummary) },
+        },
       },
-    },
-    async (request) => {
-      const rows = await listConversations(deps.db, request.query);
-      return rows.map((row) => ({
-        ...row,
-        queuedAt: isoOrNull(row.queuedAt),
-        lastMessageAt: row.lastMessageAt.toISOString(),
-        createdAt: row.createdAt.toISOString(),
-        closedAt: isoOrNull(row.closedAt),
-      }));
-    },
-  );
+      async (request) => {
+        const rows = await listConversations(deps.db, request.query);
+        return rows.map((row) => ({
+          ...row,
+          queuedAt: isoOrNull(row.queuedAt),
+          lastMessageAt: row.lastMessageAt.toISOString(),
+          createdAt: row.createdAt.toISOString(),
+          closedAt: isoOrNull(row.closedAt),
+        }));
+      },
+    );
 
-  app.get(
-    '/api/conversations/:id',
-    {
-      preHandler: requireUser(),
-      schema: {
-        tags: ['conversations'],
-        summary: 'A conversation with its transcript, media, delivery statuses and contact',
-        params: idParams,
+    app.get(
+      '/api/conversations/:id',
+      {
+        preHandler: readable,
+        schema: {
+          tags: ['conversations'],
+          summary: 'A conversation with its transcript, media, delivery statuses and contact',
+          params: idParams,
+        },
       },
-    },
-    async (request) => {
-      const { id } = request.params;
-      if (!(await canReadConversation(deps.db, currentUser(request), id))) {
-        throw new AppError('not_found', 'no such conversation');
-      }
-      return readTranscript(deps.db, id);
-    },
-  );
+      async (request) => readTranscript(deps.db, request.params.id),
+    );
 
-  app.post(
-    '/api/conversations/:id/read',
-    {
-      preHandler: requireUser(),
-      schema: {
-        tags: ['conversations'],
-        summary:
-          "Mark a conversation read up to now: its unread count is 0 until the customer's next message",
-        params: idParams,
+    app.post(
+      '/api/conversations/:id/read',
+      {
+        preHandler: readable,
+        schema: {
+          tags: ['conversations'],
+          summary:
+            "Mark a conversation read up to now: its unread count is 0 until the customer's next message",
+          params: idParams,
+        },
       },
-    },
-    async (request, reply) => {
-      const { id } = request.params;
-      const user = currentUser(request);
-      // Others' conversations are reported absent, as everywhere an agent may not read.
-      if (
-        !(await canReadConversation(deps.db, user, id)) ||
-        !(await markConversationRead(deps.db, id, user.id))
-      ) {
-        throw new AppError('not_found', 'no such conversation');
-      }
-      return reply.status(204).send();
-    },
-  );
+      async (request, reply) => {
+        if (!(await markConversationRead(deps.db, request.params.id, currentUser(request).id))) {
+          throw new AppError('not_found', 'no such conversation');
+        }
+        return reply.status(204).send();
+      },
+    );
 
-  app.get(
-    '/api/contacts/:id/history',
-    {
-      preHandler: requireUser(),
-      schema: {
-        tags: ['conversations'],
-        summary: "A contact's past conversations and agents' originations to them",
-        params: idParams,
+    app.get(
+      '/api/contacts/:id/history',
+      {
+        schema: {
+          tags: ['conversations'],
+          summary: "A contact's past conversations and agents' originations to them",
+          params: idParams,
+        },
       },
-    },
-    async (request) => {
-      const user = currentUser(request);
-      const history = await contactHistory(deps.db, request.params.id);
-      // Agents see the history of contacts they are talking to now.
-      if (user.role === 'agent') {
-        const mine = history.conversations.some(
-          (c) => c.agentId === user.id && c.state !== 'closed',
-        );
-        if (!mine) throw new AppError('not_found', 'no such contact');
-      }
-      return history;
-    },
-  );
+      async (request) => {
+        const user = currentUser(request);
+        const history = await contactHistory(deps.db, request.params.id);
+        // Agents see the history of contacts they are talking to now.
+        if (user.role === 'agent') {
+          const mine = history.conversations.some(
+            (c) => c.agentId === user.id && c.state !== 'closed',
+          );
+          if (!mine) throw new AppError('not_found', 'no such contact');
+        }
+        return history;
+      },
+    );
+  });
+}
+
+/**
+ * The preHandler of every route of one conversation (`:id`), run once its params are valid:
+ * the one rule of who may read it (canReadConversation). Others' conversations are reported
+ * absent, not forbidden, so an agent learns nothing of them.
+ */
+export function readableConversation(db: Db) {
+  return async (request: FastifyRequest) => {
+    const { id } = request.params as { id: string };
+    if (!(await canReadConversation(db, currentUser(request), id))) {
+      throw new AppError('not_found', 'no such conversation');
+    }
+  };
 }
 
 export async function readTranscript(db: Db, conversationId: string) {

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { currentUser, requireUser } from '../auth/guard.js';
+import { currentUser, registerSignedInRoutes } from '../auth/guard.js';
 import { canReadConversation } from '../conversations/conversations.js';
 import { media, messages } from '../db/schema.js';
 import type { Db } from '../db/store.js';
@@ -14,47 +14,48 @@ export function registerMediaRoutes(
   parent: FastifyInstance,
   deps: { db: Db; mediaStore: MediaStore },
 ): void {
-  const app = parent.withTypeProvider<ZodTypeProvider>();
-  app.get(
-    '/api/media/:id',
-    {
-      preHandler: requireUser(),
-      schema: {
-        tags: ['media'],
-        summary: 'The bytes of a stored picture or file',
-        params: z.object({ id: z.uuid({ error: 'id must be a UUID' }) }),
+  registerSignedInRoutes(parent, (group) => {
+    const app = group.withTypeProvider<ZodTypeProvider>();
+    app.get(
+      '/api/media/:id',
+      {
+        schema: {
+          tags: ['media'],
+          summary: 'The bytes of a stored picture or file',
+          params: z.object({ id: z.uuid({ error: 'id must be a UUID' }) }),
+        },
       },
-    },
-    async (request, reply) => {
-      const [row] = await deps.db
-        .select({
-          status: media.status,
-          sha256: media.sha256,
-          contentType: media.contentType,
-          conversationId: messages.conversationId,
-        })
-        .from(media)
-        .innerJoin(messages, eq(messages.id, media.messageId))
-        .where(eq(media.id, request.params.id));
-      // Media of a conversation the user may not read is reported as absent, not forbidden.
-      const readable =
-        row?.conversationId &&
-        (await canReadConversation(deps.db, currentUser(request), row.conversationId));
-      if (!row || !readable) throw new AppError('not_found', 'no such media');
-      if (row.status !== 'stored' || !row.sha256) {
-        throw new AppError('conflict', `the media is ${row.status}, not stored yet`);
-      }
-      const bytes = await deps.mediaStore.get(row.sha256);
-      // A customer chooses the content type: only pictures, audio and video are shown inline.
-      const inline =
-        /^(image|audio|video)\//.test(row.contentType) && row.contentType !== 'image/svg+xml';
-      return reply
-        .type(inline ? row.contentType : 'application/octet-stream')
-        .header('content-disposition', inline ? 'inline' : 'attachment')
-        .header('content-security-policy', "default-src 'none'; sandbox")
-        .header('cache-control', 'private, max-age=86400, immutable')
-        .header('x-content-type-options', 'nosniff')
-        .send(bytes);
-    },
-  );
+      async (request, reply) => {
+        const [row] = await deps.db
+          .select({
+            status: media.status,
+            sha256: media.sha256,
+            contentType: media.contentType,
+            conversationId: messages.conversationId,
+          })
+          .from(media)
+          .innerJoin(messages, eq(messages.id, media.messageId))
+          .where(eq(media.id, request.params.id));
+        // Media of a conversation the user may not read is reported as absent, not forbidden.
+        const readable =
+          row?.conversationId &&
+          (await canReadConversation(deps.db, currentUser(request), row.conversationId));
+        if (!row || !readable) throw new AppError('not_found', 'no such media');
+        if (row.status !== 'stored' || !row.sha256) {
+          throw new AppError('conflict', `the media is ${row.status}, not stored yet`);
+        }
+        const bytes = await deps.mediaStore.get(row.sha256);
+        // A customer chooses the content type: only pictures, audio and video are shown inline.
+        const inline =
+          /^(image|audio|video)\//.test(row.contentType) && row.contentType !== 'image/svg+xml';
+        return reply
+          .type(inline ? row.contentType : 'application/octet-stream')
+          .header('content-disposition', inline ? 'inline' : 'attachment')
+          .header('content-security-policy', "default-src 'none'; sandbox")
+          .header('cache-control', 'private, max-age=86400, immutable')
+          .header('x-content-type-options', 'nosniff')
+          .send(bytes);
+      },
+    );
+  });
 }

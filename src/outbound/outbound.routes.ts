@@ -5,7 +5,8 @@ import type { CountryCode } from 'libphonenumber-js';
 import { getCountries } from 'libphonenumber-js';
 import { z } from 'zod';
 import type { SecretBox } from '../admin/secret-box.js';
-import { currentUser, requireUser } from '../auth/guard.js';
+import { currentUser, registerSignedInRoutes } from '../auth/guard.js';
+import { readableConversation } from '../conversations/conversations.routes.js';
 import { media } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
@@ -39,144 +40,142 @@ const attachmentTokens = z.array(z.string()).max(10).default([]);
 
 /** Agents' replies, originations, uploads for attachments, the segment counter. */
 export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDeps): void {
-  const app = parent.withTypeProvider<ZodTypeProvider>();
-  const agent = { preHandler: requireUser() };
+  registerSignedInRoutes(parent, (group) => {
+    const app = group.withTypeProvider<ZodTypeProvider>();
 
-  app.post(
-    '/api/conversations/:id/messages',
-    {
-      ...agent,
-      schema: {
-        tags: ['conversations'],
-        summary: 'Reply in a conversation assigned to me; answers at once with the message queued',
-        params: z.object({ id: z.uuid({ error: 'id must be a UUID' }) }),
-        body: z.object({ body: messageBody.default(''), attachments: attachmentTokens }),
-      },
-    },
-    async (request, reply) => {
-      const message = await sendAgentReply(deps.db, currentUser(request), request.params.id, {
-        body: request.body.body,
-        attachments: readUploadTokens(deps.secretBox, request.body.attachments),
-      });
-      deps.outboxDue();
-      return reply.status(202).send(message);
-    },
-  );
-
-  app.post(
-    '/api/originations',
-    {
-      ...agent,
-      schema: {
-        tags: ['conversations'],
-        summary: 'Start a conversation: text a customer, now assigned to me or on their reply',
-        body: z.object({
-          to: z.string().min(1, { error: 'to must be a phone number' }),
-          defaultCountry: z
-            .string()
-            .refine((c) => countries.has(c), {
-              error: 'defaultCountry must be an ISO country code such as US',
-            })
-            .optional(),
-          numberId: z.uuid({ error: 'numberId must be the id of a number' }).optional(),
-          body: messageBody.default(''),
-          attachments: attachmentTokens,
-          strategy: z.enum(['assign-now', 'on-reply']).default('on-reply'),
-        }),
-      },
-    },
-    async (request, reply) => {
-      const user = currentUser(request);
-      const numberId = request.body.numberId ?? (await defaultSenderNumber(deps.db, user.id));
-      if (!numberId)
-        throw new AppError('bad_request', 'no number is configured to send from', 'numberId');
-      const result = await originate(deps.db, user, {
-        ...request.body,
-        defaultCountry: request.body.defaultCountry as CountryCode | undefined,
-        numberId,
-        attachments: readUploadTokens(deps.secretBox, request.body.attachments),
-      });
-      deps.outboxDue();
-      return reply.status(202).send(result);
-    },
-  );
-
-  app.get(
-    '/api/numbers/senders',
-    {
-      ...agent,
-      schema: {
-        tags: ['conversations'],
-        summary:
-          "Numbers I may start a conversation from: my queues' numbers first; default is the one used when I name none",
-        response: {
-          200: z.array(
-            z.object({
-              id: z.string(),
-              address: z.string(),
-              name: z.string(),
-              kind: z.enum(['long-code', 'toll-free', 'short-code', 'whatsapp']),
-              default: z.boolean(),
-            }),
-          ),
-        },
-      },
-    },
-    async (request) => listSenderNumbers(deps.db, currentUser(request).id),
-  );
-
-  app.post(
-    '/api/segments',
-    {
-      ...agent,
-      schema: {
-        tags: ['conversations'],
-        summary: 'Segment count and encoding (GSM-7 or UCS-2) of a text, for the composer',
-        body: z.object({ text: z.string().max(1600) }),
-      },
-    },
-    async (request) => countSegments(request.body.text),
-  );
-
-  // Uploads take the raw bytes with their content type, in a scope of their own so the
-  // parser for binary bodies applies to this route only.
-  app.register(async (scope) => {
-    scope.addContentTypeParser(
-      [...ACCEPTED_TYPES],
-      { parseAs: 'buffer', bodyLimit: MAX_TOTAL_BYTES },
-      (_request, body, done) => done(null, body),
-    );
-    scope.post(
-      '/api/uploads',
+    app.post(
+      '/api/conversations/:id/messages',
       {
-        ...agent,
+        preHandler: readableConversation(deps.db),
         schema: {
           tags: ['conversations'],
-          summary: 'Upload an attachment (raw bytes); returns its token',
+          summary:
+            'Reply in a conversation assigned to me; answers at once with the message queued',
+          params: z.object({ id: z.uuid({ error: 'id must be a UUID' }) }),
+          body: z.object({ body: messageBody.default(''), attachments: attachmentTokens }),
         },
       },
       async (request, reply) => {
-        const contentType = request.headers['content-type']?.split(';')[0]?.trim() ?? '';
-        if (!ACCEPTED_TYPES.has(contentType) || !Buffer.isBuffer(request.body)) {
-          throw new AppError(
-            'bad_request',
-            `attachments may be ${[...ACCEPTED_TYPES].join(', ')}`,
-            'content-type',
-          );
-        }
-        if (request.body.length === 0)
-          throw new AppError('bad_request', 'the upload is empty', 'body');
-        const stored = await deps.mediaStore.put(request.body);
-        const attachment = { ...stored, contentType };
-        return reply
-          .status(201)
-          .send({ token: uploadToken(deps.secretBox, attachment), ...attachment });
+        const message = await sendAgentReply(deps.db, currentUser(request), request.params.id, {
+          body: request.body.body,
+          attachments: readUploadTokens(deps.secretBox, request.body.attachments),
+        });
+        deps.outboxDue();
+        return reply.status(202).send(message);
       },
     );
+
+    app.post(
+      '/api/originations',
+      {
+        schema: {
+          tags: ['conversations'],
+          summary: 'Start a conversation: text a customer, now assigned to me or on their reply',
+          body: z.object({
+            to: z.string().min(1, { error: 'to must be a phone number' }),
+            defaultCountry: z
+              .string()
+              .refine((c) => countries.has(c), {
+                error: 'defaultCountry must be an ISO country code such as US',
+              })
+              .optional(),
+            numberId: z.uuid({ error: 'numberId must be the id of a number' }).optional(),
+            body: messageBody.default(''),
+            attachments: attachmentTokens,
+            strategy: z.enum(['assign-now', 'on-reply']).default('on-reply'),
+          }),
+        },
+      },
+      async (request, reply) => {
+        const user = currentUser(request);
+        const numberId = request.body.numberId ?? (await defaultSenderNumber(deps.db, user.id));
+        if (!numberId)
+          throw new AppError('bad_request', 'no number is configured to send from', 'numberId');
+        const result = await originate(deps.db, user, {
+          ...request.body,
+          defaultCountry: request.body.defaultCountry as CountryCode | undefined,
+          numberId,
+          attachments: readUploadTokens(deps.secretBox, request.body.attachments),
+        });
+        deps.outboxDue();
+        return reply.status(202).send(result);
+      },
+    );
+
+    app.get(
+      '/api/numbers/senders',
+      {
+        schema: {
+          tags: ['conversations'],
+          summary:
+            "Numbers I may start a conversation from: my queues' numbers first; default is the one used when I name none",
+          response: {
+            200: z.array(
+              z.object({
+                id: z.string(),
+                address: z.string(),
+                name: z.string(),
+                kind: z.enum(['long-code', 'toll-free', 'short-code', 'whatsapp']),
+                default: z.boolean(),
+              }),
+            ),
+          },
+        },
+      },
+      async (request) => listSenderNumbers(deps.db, currentUser(request).id),
+    );
+
+    app.post(
+      '/api/segments',
+      {
+        schema: {
+          tags: ['conversations'],
+          summary: 'Segment count and encoding (GSM-7 or UCS-2) of a text, for the composer',
+          body: z.object({ text: z.string().max(1600) }),
+        },
+      },
+      async (request) => countSegments(request.body.text),
+    );
+
+    // Uploads take the raw bytes with their content type, in a scope of their own so the
+    // parser for binary bodies applies to this route only.
+    app.register(async (scope) => {
+      scope.addContentTypeParser(
+        [...ACCEPTED_TYPES],
+        { parseAs: 'buffer', bodyLimit: MAX_TOTAL_BYTES },
+        (_request, body, done) => done(null, body),
+      );
+      scope.post(
+        '/api/uploads',
+        {
+          schema: {
+            tags: ['conversations'],
+            summary: 'Upload an attachment (raw bytes); returns its token',
+          },
+        },
+        async (request, reply) => {
+          const contentType = request.headers['content-type']?.split(';')[0]?.trim() ?? '';
+          if (!ACCEPTED_TYPES.has(contentType) || !Buffer.isBuffer(request.body)) {
+            throw new AppError(
+              'bad_request',
+              `attachments may be ${[...ACCEPTED_TYPES].join(', ')}`,
+              'content-type',
+            );
+          }
+          if (request.body.length === 0)
+            throw new AppError('bad_request', 'the upload is empty', 'body');
+          const stored = await deps.mediaStore.put(request.body);
+          const attachment = { ...stored, contentType };
+          return reply
+            .status(201)
+            .send({ token: uploadToken(deps.secretBox, attachment), ...attachment });
+        },
+      );
+    });
   });
 
   // Twilio fetches outbound attachments here, with no credentials: the signature is the key.
-  app.get(
+  parent.withTypeProvider<ZodTypeProvider>().get(
     '/media/outbound/:id',
     {
       schema: {

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { readCookie, SESSION_COOKIE } from '../auth/guard.js';
+import { credentialOf } from '../auth/guard.js';
 import { authenticateToken } from '../auth/sessions.js';
 import type { Store } from '../db/store.js';
 import { AppError } from '../errors.js';
@@ -47,10 +47,13 @@ export function registerRealtimeRoutes(parent: FastifyInstance, deps: RealtimeRo
       websocket: true,
       // The query may carry a token: keep it out of the request log.
       logSerializers: { req: requestWithoutToken },
-      preHandler: async (request) => {
-        let token = sessionOrBearerToken(request);
-        if (!request.user && request.query.token) {
-          token = request.query.token;
+      // On request, before the query is validated: an anonymous caller gets 401 whatever
+      // it sends. The query is still the raw parsed one here.
+      onRequest: async (request) => {
+        let token = credentialOf(request)?.token;
+        const queryToken = (request.query as { token?: unknown }).token;
+        if (!request.user && typeof queryToken === 'string' && queryToken) {
+          token = queryToken;
           request.user = (await authenticateToken(deps.store.db, token, 'api-token')) ?? null;
         }
         if (!request.user || !token) throw new AppError('unauthorized', 'sign in first');
@@ -61,20 +64,13 @@ export function registerRealtimeRoutes(parent: FastifyInstance, deps: RealtimeRo
     (socket: GatewaySocket, request) => {
       const token = tokens.get(request);
       if (!request.user || !token) {
-        // preHandler refused these before the upgrade; never serve a socket without a user.
+        // onRequest refused these before the upgrade; never serve a socket without a user.
         socket.close(CLOSE_CODES.unauthorized, 'sign in first');
         return;
       }
       gateway.accept(socket, { user: request.user, token, after: request.query.after });
     },
   );
-}
-
-/** The token the authentication hook read, in its order: Bearer header, then the cookie. */
-function sessionOrBearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() || undefined : undefined;
-  return bearer ?? readCookie(request.headers.cookie, SESSION_COOKIE);
 }
 
 function requestWithoutToken(request: FastifyRequest) {

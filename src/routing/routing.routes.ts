@@ -6,8 +6,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { currentUser, requireUser } from '../auth/guard.js';
+import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import { ROLES } from '../auth/users.js';
+import { readableConversation } from '../conversations/conversations.routes.js';
 import type { Db } from '../db/store.js';
 import { endConversation, reassignConversation, transferConversation } from './handover.js';
 import { acceptOffer, rejectOffer } from './offer-decisions.js';
@@ -126,244 +127,253 @@ const presenceJson = (view: PresenceView) => ({
   presenceChangedAt: iso(view.presenceChangedAt),
 });
 
-/** Registers routing's routes; each checks who is asking (requireUser) before anything else. */
+/** Registers routing's routes, for signed-in users only. */
 export function registerRoutingRoutes(parent: FastifyInstance, deps: { db: Db }): void {
-  const app = parent.withTypeProvider<ZodTypeProvider>();
-  const { db } = deps;
-  const supervisors = requireUser('supervisor', 'admin');
+  registerSignedInRoutes(parent, (group) => {
+    const app = group.withTypeProvider<ZodTypeProvider>();
+    const { db } = deps;
+    const supervisors = requireRole('supervisor', 'admin');
+    const readable = readableConversation(db);
 
-  app.put(
-    '/api/agents/me/presence',
-    {
-      preHandler: requireUser(),
-      schema: {
-        tags: ['routing'],
-        summary: 'Set my presence: available (offered conversations), away or offline',
-        description:
-          'Available and away last while a GET /api/events socket of this user is open; with none for PRESENCE_GRACE_SECONDS (from now, or from when the last one closed), the presence becomes offline (event reason: no-desk-connection).',
-        body: presenceBody,
-        response: { 200: presenceView },
-      },
-    },
-    async (request) => {
-      const user = currentUser(request);
-      return presenceJson(await setPresence(db, user.id, request.body.presence, user.id));
-    },
-  );
-
-  app.put(
-    '/api/agents/:id/presence',
-    {
-      preHandler: supervisors,
-      schema: {
-        tags: ['routing'],
-        summary: "Set an agent's presence (supervisors and admins)",
-        params: idParams,
-        body: presenceBody,
-        response: { 200: presenceView },
-      },
-    },
-    async (request) =>
-      presenceJson(
-        await setPresence(db, request.params.id, request.body.presence, currentUser(request).id),
-      ),
-  );
-
-  app.get(
-    '/api/offers',
-    {
-      preHandler: requireUser(),
-      schema: {
-        tags: ['routing'],
-        summary: 'My pending offers, oldest first, with the original text of an affinity',
-        response: { 200: z.array(offerView) },
-      },
-    },
-    async (request) => {
-      const offers = await listPendingOffers(db, currentUser(request).id);
-      return offers.map((offer) => ({
-        ...offer,
-        expiresAt: iso(offer.expiresAt),
-        createdAt: iso(offer.createdAt),
-        conversation: {
-          ...offer.conversation,
-          queuedAt: isoOrNull(offer.conversation.queuedAt),
-          lastMessageAt: iso(offer.conversation.lastMessageAt),
-        },
-      }));
-    },
-  );
-
-  app.post(
-    '/api/offers/:id/accept',
-    {
-      preHandler: requireUser(),
-      schema: {
-        tags: ['routing'],
-        summary: 'Accept my offer: the conversation becomes active with me',
-        params: idParams,
-        response: { 200: z.object({ conversationId: z.string() }) },
-      },
-    },
-    async (request) => acceptOffer(db, request.params.id, currentUser(request).id),
-  );
-
-  app.post(
-    '/api/offers/:id/reject',
-    {
-      preHandler: requireUser(),
-      schema: {
-        tags: ['routing'],
-        summary: 'Reject my offer: the conversation is offered to another agent',
-        params: idParams,
-      },
-    },
-    async (request, reply) => {
-      await rejectOffer(db, request.params.id, currentUser(request).id);
-      return reply.status(204).send();
-    },
-  );
-
-  app.get(
-    '/api/conversations/mine',
-    {
-      preHandler: requireUser(),
-      schema: {
-        tags: ['routing'],
-        summary:
-          'Conversations offered to me or active with me, with my unread count and the latest message',
-        response: { 200: z.array(myConversationView) },
-      },
-    },
-    async (request) => {
-      const mine = await listMyConversations(db, currentUser(request).id);
-      return mine.map((conversation) => ({
-        ...conversation,
-        lastMessageAt: iso(conversation.lastMessageAt),
-        lastMessage: conversation.lastMessage && {
-          ...conversation.lastMessage,
-          createdAt: iso(conversation.lastMessage.createdAt),
-        },
-      }));
-    },
-  );
-
-  app.post(
-    '/api/conversations/:id/transfer',
-    {
-      preHandler: requireUser(),
-      schema: {
-        tags: ['routing'],
-        summary:
-          'Transfer a conversation, with a note, to an agent (offered to them) or a queue; by its agent, or a supervisor or admin',
-        params: idParams,
-        body: transferBody,
-      },
-    },
-    async (request, reply) => {
-      const { toAgentId, toQueueId, note } = request.body;
-      const target = toAgentId ? { toAgentId } : { toQueueId: toQueueId! };
-      await transferConversation(db, request.params.id, currentUser(request), target, note || null);
-      return reply.status(204).send();
-    },
-  );
-
-  app.post(
-    '/api/conversations/:id/reassign',
-    {
-      preHandler: supervisors,
-      schema: {
-        tags: ['routing'],
-        summary:
-          'Give a conversation to an agent directly, active at once (supervisors and admins)',
-        params: idParams,
-        body: z.object({ agentId: z.uuid({ error: 'agentId must be a UUID' }) }),
-      },
-    },
-    async (request, reply) => {
-      await reassignConversation(db, request.params.id, currentUser(request), request.body.agentId);
-      return reply.status(204).send();
-    },
-  );
-
-  app.post(
-    '/api/conversations/:id/end',
-    {
-      preHandler: requireUser(),
-      schema: {
-        tags: ['routing'],
-        summary:
-          'End a conversation (final response and survey are sent); by its agent, or a supervisor or admin',
-        params: idParams,
-      },
-    },
-    async (request, reply) => {
-      await endConversation(db, request.params.id, currentUser(request));
-      return reply.status(204).send();
-    },
-  );
-
-  app.get(
-    '/api/queues/stats',
-    {
-      preHandler: supervisors,
-      schema: {
-        tags: ['routing'],
-        summary:
-          'Per queue: waiting, longest wait, offered, active, members by presence; per agent: load',
-        response: { 200: statsView },
-      },
-    },
-    async () => {
-      const stats = await queueStats(db);
-      return {
-        queues: stats.queues,
-        agents: stats.agents.map((agent) => ({
-          ...agent,
-          presenceChangedAt: iso(agent.presenceChangedAt),
-        })),
-      };
-    },
-  );
-
-  app.get(
-    '/api/directory',
-    {
-      preHandler: requireUser(),
-      schema: {
-        tags: ['routing'],
-        summary: 'Users (not disabled) and queues by name: the targets of a transfer or reassign',
-        response: { 200: directoryView },
-      },
-    },
-    async () => directory(db),
-  );
-
-  app.get(
-    '/api/conversations/:id/queue-position',
-    {
-      preHandler: requireUser(),
-      schema: {
-        tags: ['routing'],
-        summary:
-          "A conversation's place in its queue and estimated wait; position null when it is not waiting",
-        params: idParams,
-        response: {
-          200: z.object({
-            conversationId: z.string(),
-            position: z.number().nullable(),
-            estimatedWaitSeconds: z.number().nullable(),
-          }),
+    app.put(
+      '/api/agents/me/presence',
+      {
+        schema: {
+          tags: ['routing'],
+          summary: 'Set my presence: available (offered conversations), away or offline',
+          description:
+            'Available and away last while a GET /api/events socket of this user is open; with none for PRESENCE_GRACE_SECONDS (from now, or from when the last one closed), the presence becomes offline (event reason: no-desk-connection).',
+          body: presenceBody,
+          response: { 200: presenceView },
         },
       },
-    },
-    async (request) => {
-      const position = await queuePosition(db, request.params.id);
-      return {
-        conversationId: request.params.id,
-        position: position?.position ?? null,
-        estimatedWaitSeconds: position?.estimatedWaitSeconds ?? null,
-      };
-    },
-  );
+      async (request) => {
+        const user = currentUser(request);
+        return presenceJson(await setPresence(db, user.id, request.body.presence, user.id));
+      },
+    );
+
+    app.put(
+      '/api/agents/:id/presence',
+      {
+        onRequest: supervisors,
+        schema: {
+          tags: ['routing'],
+          summary: "Set an agent's presence (supervisors and admins)",
+          params: idParams,
+          body: presenceBody,
+          response: { 200: presenceView },
+        },
+      },
+      async (request) =>
+        presenceJson(
+          await setPresence(db, request.params.id, request.body.presence, currentUser(request).id),
+        ),
+    );
+
+    app.get(
+      '/api/offers',
+      {
+        schema: {
+          tags: ['routing'],
+          summary: 'My pending offers, oldest first, with the original text of an affinity',
+          response: { 200: z.array(offerView) },
+        },
+      },
+      async (request) => {
+        const offers = await listPendingOffers(db, currentUser(request).id);
+        return offers.map((offer) => ({
+          ...offer,
+          expiresAt: iso(offer.expiresAt),
+          createdAt: iso(offer.createdAt),
+          conversation: {
+            ...offer.conversation,
+            queuedAt: isoOrNull(offer.conversation.queuedAt),
+            lastMessageAt: iso(offer.conversation.lastMessageAt),
+          },
+        }));
+      },
+    );
+
+    app.post(
+      '/api/offers/:id/accept',
+      {
+        schema: {
+          tags: ['routing'],
+          summary: 'Accept my offer: the conversation becomes active with me',
+          params: idParams,
+          response: { 200: z.object({ conversationId: z.string() }) },
+        },
+      },
+      async (request) => acceptOffer(db, request.params.id, currentUser(request).id),
+    );
+
+    app.post(
+      '/api/offers/:id/reject',
+      {
+        schema: {
+          tags: ['routing'],
+          summary: 'Reject my offer: the conversation is offered to another agent',
+          params: idParams,
+        },
+      },
+      async (request, reply) => {
+        await rejectOffer(db, request.params.id, currentUser(request).id);
+        return reply.status(204).send();
+      },
+    );
+
+    app.get(
+      '/api/conversations/mine',
+      {
+        schema: {
+          tags: ['routing'],
+          summary:
+            'Conversations offered to me or active with me, with my unread count and the latest message',
+          response: { 200: z.array(myConversationView) },
+        },
+      },
+      async (request) => {
+        const mine = await listMyConversations(db, currentUser(request).id);
+        return mine.map((conversation) => ({
+          ...conversation,
+          lastMessageAt: iso(conversation.lastMessageAt),
+          lastMessage: conversation.lastMessage && {
+            ...conversation.lastMessage,
+            createdAt: iso(conversation.lastMessage.createdAt),
+          },
+        }));
+      },
+    );
+
+    app.post(
+      '/api/conversations/:id/transfer',
+      {
+        preHandler: readable,
+        schema: {
+          tags: ['routing'],
+          summary:
+            'Transfer a conversation, with a note, to an agent (offered to them) or a queue; by its agent, or a supervisor or admin',
+          params: idParams,
+          body: transferBody,
+        },
+      },
+      async (request, reply) => {
+        const { toAgentId, toQueueId, note } = request.body;
+        const target = toAgentId ? { toAgentId } : { toQueueId: toQueueId! };
+        await transferConversation(
+          db,
+          request.params.id,
+          currentUser(request),
+          target,
+          note || null,
+        );
+        return reply.status(204).send();
+      },
+    );
+
+    app.post(
+      '/api/conversations/:id/reassign',
+      {
+        onRequest: supervisors,
+        preHandler: readable,
+        schema: {
+          tags: ['routing'],
+          summary:
+            'Give a conversation to an agent directly, active at once (supervisors and admins)',
+          params: idParams,
+          body: z.object({ agentId: z.uuid({ error: 'agentId must be a UUID' }) }),
+        },
+      },
+      async (request, reply) => {
+        await reassignConversation(
+          db,
+          request.params.id,
+          currentUser(request),
+          request.body.agentId,
+        );
+        return reply.status(204).send();
+      },
+    );
+
+    app.post(
+      '/api/conversations/:id/end',
+      {
+        preHandler: readable,
+        schema: {
+          tags: ['routing'],
+          summary:
+            'End a conversation (final response and survey are sent); by its agent, or a supervisor or admin',
+          params: idParams,
+        },
+      },
+      async (request, reply) => {
+        await endConversation(db, request.params.id, currentUser(request));
+        return reply.status(204).send();
+      },
+    );
+
+    app.get(
+      '/api/queues/stats',
+      {
+        onRequest: supervisors,
+        schema: {
+          tags: ['routing'],
+          summary:
+            'Per queue: waiting, longest wait, offered, active, members by presence; per agent: load',
+          response: { 200: statsView },
+        },
+      },
+      async () => {
+        const stats = await queueStats(db);
+        return {
+          queues: stats.queues,
+          agents: stats.agents.map((agent) => ({
+            ...agent,
+            presenceChangedAt: iso(agent.presenceChangedAt),
+          })),
+        };
+      },
+    );
+
+    app.get(
+      '/api/directory',
+      {
+        schema: {
+          tags: ['routing'],
+          summary: 'Users (not disabled) and queues by name: the targets of a transfer or reassign',
+          response: { 200: directoryView },
+        },
+      },
+      async () => directory(db),
+    );
+
+    app.get(
+      '/api/conversations/:id/queue-position',
+      {
+        preHandler: readable,
+        schema: {
+          tags: ['routing'],
+          summary:
+            "A conversation's place in its queue and estimated wait; position null when it is not waiting",
+          params: idParams,
+          response: {
+            200: z.object({
+              conversationId: z.string(),
+              position: z.number().nullable(),
+              estimatedWaitSeconds: z.number().nullable(),
+            }),
+          },
+        },
+      },
+      async (request) => {
+        const position = await queuePosition(db, request.params.id);
+        return {
+          conversationId: request.params.id,
+          position: position?.position ?? null,
+          estimatedWaitSeconds: position?.estimatedWaitSeconds ?? null,
+        };
+      },
+    );
+  });
 }
