@@ -15,6 +15,7 @@ import { downloadNextMedia } from './media/media-downloads.js';
 import { MediaStore } from './media/media-store.js';
 import { SendSpacing, startOutboxDispatcher } from './outbound/dispatcher.js';
 import { createRealtimeGateway } from './realtime/gateway.js';
+import { startEventSequencer } from './realtime/sequencer.js';
 import { startRoutingWorker } from './routing/routing-worker.js';
 import { buildServer } from './server.js';
 import { startLoopWorker } from './worker-loop.js';
@@ -87,6 +88,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
     });
     workers.push(dispatcher, media, flows);
     workers.push(startRoutingWorker({ store, logger }));
+    workers.push(startEventSequencer({ store, logger }));
     const realtime = createRealtimeGateway({ store, logger });
     workers.push(realtime);
 
