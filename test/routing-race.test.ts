@@ -184,14 +184,14 @@ describe.skipIf(!TEST_DATABASE_URL)('routing across two instances on one Postgre
     expect(new Set(closedEvents.map((e) => e.conversationId)).size).toBe(CONVERSATIONS);
     expect(await db.select().from(offers).where(eq(offers.state, 'pending'))).toEqual([]);
 
-    // Replay the log in commit order.
+    // Replay the log in log order: (xid, id), the order seq follows.
     const capacity = new Map(
       (await db.select({ id: users.id, capacity: users.capacitySms }).from(users)).map((u) => [
         u.id,
         u.capacity,
       ]),
     );
-    const log = await db.select().from(events).orderBy(asc(events.seq));
+    const log = await db.select().from(events).orderBy(asc(events.xid), asc(events.id));
     const holder = new Map<string, string>();
     const load = new Map<string, number>();
     const violations: string[] = [];
