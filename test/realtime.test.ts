@@ -629,20 +629,24 @@ describe.skipIf(!TEST_DATABASE_URL)('two instances numbering one PostgreSQL log'
       return id;
     });
     await inside;
-    const laterId = await two.store.db.transaction((tx) => presence(tx, 'available'));
+    let laterId: number;
+    try {
+      laterId = await two.store.db.transaction((tx) => presence(tx, 'available'));
 
-    // The sequencer runs here too, once it has the lock: the later event must still wait.
-    let run = await numberEvents(two.store.db);
-    while (run.busy) run = await numberEvents(two.store.db);
-    expect(run).toMatchObject({ busy: false, waiting: 1 });
-    const [later] = await two.store.db.select().from(events).where(eq(events.id, laterId));
-    expect(later!.seq).toBeNull();
-    const readiness = (await (await fetch(`${one.url}/readyz`)).json()) as {
-      eventLog: { unnumbered: number };
-    };
-    expect(readiness.eventLog.unnumbered).toBe(1);
-
-    commit();
+      // The sequencer runs here too, once it has the lock: the later event must still wait.
+      let run = await numberEvents(two.store.db);
+      while (run.busy) run = await numberEvents(two.store.db);
+      expect(run).toMatchObject({ busy: false, waiting: 1 });
+      const [later] = await two.store.db.select().from(events).where(eq(events.id, laterId));
+      expect(later!.seq).toBeNull();
+      const readiness = (await (await fetch(`${one.url}/readyz`)).json()) as {
+        eventLog: { unnumbered: number };
+      };
+      expect(readiness.eventLog.unnumbered).toBe(1);
+    } finally {
+      // Committed whatever happened above, so that closing the store does not wait for it.
+      commit();
+    }
     const earlyId = await early;
     await feed.event('agent.presence-changed', (e) => e.payload.presence === 'available');
     const rows = await one.store.db
