@@ -16,6 +16,7 @@ import { downloadNextMedia } from './media/media-downloads.js';
 import { MediaStore } from './media/media-store.js';
 import { SendSpacing, startOutboxDispatcher } from './outbound/dispatcher.js';
 import { createRealtimeGateway } from './realtime/gateway.js';
+import { startEventSequencer } from './realtime/sequencer.js';
 import { deskRefreshMs } from './routing/desks.js';
 import { startRoutingWorker } from './routing/routing-worker.js';
 import { buildServer } from './server.js';
@@ -95,6 +96,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
     workers.push(
       startRoutingWorker({ store, logger, presenceGraceSeconds: config.presenceGraceSeconds }),
     );
+    workers.push(startEventSequencer({ store, logger }));
     const realtime = createRealtimeGateway({
       store,
       logger,

@@ -24,6 +24,7 @@ import type { MediaStore } from './media/media-store.js';
 import { registerOutboundRoutes } from './outbound/outbound.routes.js';
 import type { RealtimeGateway } from './realtime/gateway.js';
 import { closeWebSockets, registerRealtimeRoutes } from './realtime/realtime.routes.js';
+import { eventLogLag } from './realtime/sequencer.js';
 import { registerRoutingRoutes } from './routing/routing.routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { findWebRoot, registerWebApp } from './web-app.js';
@@ -118,11 +119,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   }));
   app.get(
     '/readyz',
-    { schema: { summary: 'The database answers', tags: ['health'] } },
+    {
+      schema: {
+        summary: 'The database answers; how many committed events wait for their seq',
+        tags: ['health'],
+      },
+    },
     async (request, reply) => {
       try {
         await deps.store.ping();
-        return { status: 'ready', store: deps.store.kind };
+        // Events wait while a transaction older than theirs runs; see realtime/sequencer.ts.
+        const eventLog = await eventLogLag(deps.store.db);
+        return { status: 'ready', store: deps.store.kind, eventLog };
       } catch (error) {
         request.log.warn({ err: error }, 'database does not answer');
         return reply.status(503).send({ status: 'unavailable', store: deps.store.kind });

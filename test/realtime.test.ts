@@ -1,22 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { and, asc, gt, lte } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, lte } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQueue } from '../src/admin/queues.js';
 import { createSession, endSession } from '../src/auth/sessions.js';
 import { loadConfig } from '../src/config.js';
 import { events } from '../src/db/schema.js';
-import type { Store } from '../src/db/store.js';
+import { openStore, type Store, type Tx } from '../src/db/store.js';
 import { createLogger } from '../src/logger.js';
+import type { Worker } from '../src/parley.js';
 import { appendEvent, type EventPayloads, type EventType } from '../src/realtime/event-log.js';
 import { createRealtimeGateway, type RealtimeGateway } from '../src/realtime/gateway.js';
 import { CLOSE_CODES, type EventMessage, type ServerMessage } from '../src/realtime/protocol.js';
+import { eventLogLag, numberEvents, startEventSequencer } from '../src/realtime/sequencer.js';
 import { buildServer } from '../src/server.js';
 import { type SignedIn, serverDeps, signIn } from './helpers/app.js';
 import { phoneNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
-import { openTestStore } from './helpers/store.js';
+import { openTestStore, TEST_DATABASE_URL } from './helpers/store.js';
 import { WebSocket, type WsClient } from './helpers/ws.js';
 
 const WAIT_MS = 15_000;
@@ -157,8 +159,14 @@ async function refusal(promise: Promise<Feed>): Promise<number> {
   throw new Error('the upgrade was accepted');
 }
 
-/** The seqs of the log in (after, upTo], read straight from the table. */
+/** Resolves once every committed event has its seq. */
+async function numbered(store: Store): Promise<void> {
+  await eventually(async () => (await eventLogLag(store.db)).unnumbered === 0, 30_000);
+}
+
+/** The seqs of the log in (after, upTo], read straight from the table once all are numbered. */
 async function seqsBetween(store: Store, after: number, upTo: number): Promise<number[]> {
+  await numbered(store);
   const rows = await store.db
     .select({ seq: events.seq })
     .from(events)
@@ -365,6 +373,7 @@ describe('the gateway on its own server, with only the poll to wake it', () => {
   let store: Store;
   let app: FastifyInstance;
   let gateway: RealtimeGateway;
+  let sequencer: Worker;
   let url: string;
   let sue: SignedIn;
   const logLines: string[] = [];
@@ -391,6 +400,7 @@ describe('the gateway on its own server, with only the poll to wake it', () => {
       maxBufferedBytes: 64 * 1024,
       reauthenticateMs: 100,
     });
+    sequencer = startEventSequencer({ store, logger });
     app = await buildServer({ ...serverDeps(store, config), logger, realtime: gateway });
     url = await app.listen({ port: 0, host: '127.0.0.1' });
     sue = await signIn(store, 'supervisor', 'sue');
@@ -398,6 +408,7 @@ describe('the gateway on its own server, with only the poll to wake it', () => {
   afterAll(async () => {
     await app?.close();
     await gateway?.stop();
+    await sequencer?.stop();
     await store?.close();
   });
 
@@ -497,5 +508,135 @@ describe('the gateway on its own server, with only the poll to wake it', () => {
     const late = await Feed.open(url, { headers: sue.headers });
     expect((await late.closed).code).toBe(CLOSE_CODES.goingAway);
     expect(late.messages).toEqual([]);
+  });
+});
+
+describe.skipIf(!TEST_DATABASE_URL)('two instances numbering one PostgreSQL log', () => {
+  interface Instance {
+    store: Store;
+    app: FastifyInstance;
+    gateway: RealtimeGateway;
+    sequencer: Worker;
+    url: string;
+  }
+  let first: Store & { databaseUrl?: string };
+  const instances: Instance[] = [];
+  let sue: SignedIn;
+
+  const startInstance = async (store: Store): Promise<Instance> => {
+    const config = loadConfig({ LOG_LEVEL: 'silent', PUBLIC_URL: 'http://127.0.0.1' });
+    const logger = createLogger('silent');
+    const gateway = createRealtimeGateway({ store, logger });
+    const sequencer = startEventSequencer({ store, logger });
+    const app = await buildServer({ ...serverDeps(store, config), logger, realtime: gateway });
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    return { store, app, gateway, sequencer, url };
+  };
+
+  beforeAll(async () => {
+    first = await openTestStore();
+    const second = await openStore({ databaseUrl: first.databaseUrl });
+    instances.push(await startInstance(first), await startInstance(second));
+    sue = await signIn(first, 'supervisor', 'sue');
+  });
+  afterAll(async () => {
+    for (const instance of instances) {
+      await instance.app.close();
+      await instance.gateway.stop();
+      await instance.sequencer.stop();
+    }
+    await instances[1]?.store.close();
+    await first?.close();
+  });
+
+  const presence = (tx: Tx, value: 'available' | 'away') =>
+    appendEvent(
+      tx,
+      'agent.presence-changed',
+      { agentId: sue.user.id },
+      { presence: value, previous: value === 'away' ? 'available' : 'away', byUserId: null },
+    );
+
+  it('numbers events with no gap or repeat while both write; each client gets every one once, in order', async () => {
+    const feeds = await Promise.all(
+      instances.map((instance) => Feed.open(instance.url, { headers: sue.headers })),
+    );
+    const starts = await Promise.all(feeds.map(async (feed) => (await feed.ready()).seq));
+    // Four writers per instance, each committing transactions of one to three events.
+    const write = async (store: Store, writer: number) => {
+      for (let t = 0; t < 25; t++) {
+        await store.db.transaction(async (tx) => {
+          for (let e = 0; e <= (t + writer) % 3; e++)
+            await presence(tx, e % 2 ? 'away' : 'available');
+        });
+      }
+    };
+    await Promise.all(
+      instances.flatMap((instance) => [0, 1, 2, 3].map((writer) => write(instance.store, writer))),
+    );
+
+    const all = await seqsBetween(first, 0, Number.MAX_SAFE_INTEGER);
+    const last = all.at(-1)!;
+    expect(all).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+    const rows = await first.db
+      .select({ id: events.id, xid: events.xid, seq: events.seq })
+      .from(events)
+      .orderBy(asc(events.seq));
+    const logOrder = [...rows].sort((a, b) => Number(BigInt(a.xid) - BigInt(b.xid)) || a.id - b.id);
+    expect(logOrder).toEqual(rows);
+    for (const [i, feed] of feeds.entries()) {
+      await feed.until('the last event', (m) => m.seq === last);
+      expect(feed.events().map((e) => e.seq)).toEqual(all.filter((seq) => seq > starts[i]!));
+    }
+    await Promise.all(feeds.map((feed) => feed.close()));
+  });
+
+  it('numbers no event past a transaction still open; once it commits, delivers both in (xid, id) order', async () => {
+    const [one, two] = instances as [Instance, Instance];
+    const feed = await Feed.open(two.url, { headers: sue.headers });
+    await feed.ready();
+    let appended!: () => void;
+    const inside = new Promise<void>((resolve) => {
+      appended = resolve;
+    });
+    let commit!: () => void;
+    const committing = new Promise<void>((resolve) => {
+      commit = resolve;
+    });
+    const early = one.store.db.transaction(async (tx) => {
+      const id = await presence(tx, 'away');
+      appended();
+      await committing;
+      return id;
+    });
+    await inside;
+    let laterId: number;
+    try {
+      laterId = await two.store.db.transaction((tx) => presence(tx, 'available'));
+
+      // The sequencer runs here too, once it has the lock: the later event must still wait.
+      let run = await numberEvents(two.store.db);
+      while (run.busy) run = await numberEvents(two.store.db);
+      expect(run).toMatchObject({ busy: false, waiting: 1 });
+      const [later] = await two.store.db.select().from(events).where(eq(events.id, laterId));
+      expect(later!.seq).toBeNull();
+      const readiness = (await (await fetch(`${one.url}/readyz`)).json()) as {
+        eventLog: { unnumbered: number };
+      };
+      expect(readiness.eventLog.unnumbered).toBe(1);
+    } finally {
+      // Committed whatever happened above, so that closing the store does not wait for it.
+      commit();
+    }
+    const earlyId = await early;
+    await feed.event('agent.presence-changed', (e) => e.payload.presence === 'available');
+    const rows = await one.store.db
+      .select({ id: events.id, seq: events.seq })
+      .from(events)
+      .where(inArray(events.id, [earlyId, laterId]));
+    const seqOf = (id: number) => rows.find((row) => row.id === id)!.seq!;
+    expect(seqOf(laterId)).toBe(seqOf(earlyId) + 1);
+    expect(feed.events().map((e) => e.seq)).toEqual([seqOf(earlyId), seqOf(laterId)]);
+    await feed.close();
   });
 });

@@ -101,7 +101,7 @@ export async function eventTypes(db: Executor, conversationId: string): Promise<
     .select({ type: events.type })
     .from(events)
     .where(eq(events.conversationId, conversationId))
-    .orderBy(asc(events.seq));
+    .orderBy(asc(events.xid), asc(events.id));
   return rows.map((r) => r.type);
 }
 

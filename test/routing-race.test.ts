@@ -4,8 +4,13 @@
  * offers, while 500 conversations are queued at once through both. Afterwards the event log,
  * replayed in commit order, must show that no agent ever held more than their capacity and
  * that no conversation was ever held by two agents at once.
+ *
+ * Log order, (xid, id), is not commit order: a transaction that took its xid early (the
+ * claim of a routing batch) may read and act on what a later-xid transaction committed
+ * meanwhile (an ended conversation freeing its agent). So the test records commit order
+ * itself, with a trigger of its own that numbers transactions at commit under a lock.
  */
-import { asc, eq, isNotNull } from 'drizzle-orm';
+import { asc, eq, isNotNull, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertContact } from '../src/consent/contacts.js';
 import { openConversation } from '../src/conversations/conversations.js';
@@ -42,6 +47,18 @@ describe.skipIf(!TEST_DATABASE_URL)('routing across two instances on one Postgre
     databaseUrl = await createTestDatabase();
     const first = await openStore({ databaseUrl, maxConnections: 10 });
     await first.migrate();
+    await first.db.execute(sql`CREATE TABLE test_commit_order (xid xid8 PRIMARY KEY, n bigserial)`);
+    await first.db.execute(sql`
+      CREATE FUNCTION test_record_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_advisory_xact_lock(7331999);
+        INSERT INTO test_commit_order (xid) VALUES (pg_current_xact_id()) ON CONFLICT DO NOTHING;
+        RETURN NULL;
+      END;
+      $$`);
+    await first.db.execute(sql`
+      CREATE CONSTRAINT TRIGGER test_record_commit AFTER INSERT ON events
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_record_commit()`);
     stores = [first, await openStore({ databaseUrl, maxConnections: 10 })];
     workers = stores.map((store) =>
       startRoutingWorker({
@@ -191,7 +208,17 @@ describe.skipIf(!TEST_DATABASE_URL)('routing across two instances on one Postgre
         u.capacity,
       ]),
     );
-    const log = await db.select().from(events).orderBy(asc(events.seq));
+    const log = await db
+      .select({
+        seq: sql<number>`c.n::int`,
+        type: events.type,
+        conversationId: events.conversationId,
+        payload: events.payload,
+      })
+      .from(events)
+      .innerJoin(sql`test_commit_order c`, sql`c.xid = ${events.xid}`)
+      .orderBy(sql`c.n`, asc(events.id));
+    expect(log).toHaveLength(await db.$count(events));
     const holder = new Map<string, string>();
     const load = new Map<string, number>();
     const violations: string[] = [];

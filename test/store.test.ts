@@ -1,11 +1,12 @@
-import { eq, inArray, sql } from 'drizzle-orm';
+import { asc, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertContact } from '../src/consent/contacts.js';
 import { openConversation } from '../src/conversations/conversations.js';
 import { conversations, events, messages, offers, users } from '../src/db/schema.js';
 import { queryRows, type Store } from '../src/db/store.js';
 import { isUniqueViolation } from '../src/errors.js';
-import { appendEvent } from '../src/realtime/event-log.js';
+import { appendEvent, lastEventSeq } from '../src/realtime/event-log.js';
+import { numberEvents } from '../src/realtime/sequencer.js';
 import { buildNumber, phoneNumber } from './helpers/factories.js';
 import { openTestStore } from './helpers/store.js';
 
@@ -175,6 +176,17 @@ describe('at most one pending offer per conversation', () => {
   });
 });
 
+/** Runs the sequencer until nothing committed is left unnumbered; how many it numbered. */
+async function numberAll(store: Store): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const run = await numberEvents(store.db);
+    if (run.busy) continue;
+    total += run.numbered;
+    if (run.numbered === 0 && run.waiting === 0) return total;
+  }
+}
+
 describe('the event log', () => {
   it('refuses updates, deletes and truncation', async () => {
     const id = await store.db.transaction((tx) =>
@@ -194,49 +206,35 @@ describe('the event log', () => {
     expect(row?.type).toBe('conversation.opened');
   });
 
-  it('numbers events in commit order, even when transactions interleave', async () => {
+  it('numbers committed events once, in (xid, id) order, continuing without a gap', async () => {
     const payload = { numberId: 'n', customerAddress: 'c', origin: 'customer' as const };
-    const committed: number[] = [];
-    let firstAppended!: () => void;
-    const appended = new Promise<void>((resolve) => {
-      firstAppended = resolve;
-    });
-    // The first transaction appends, then stays open while the second appends and commits.
-    const first = store.db
-      .transaction(async (tx) => {
-        const id = await appendEvent(tx, 'conversation.opened', {}, payload);
-        firstAppended();
-        await tx.execute(sql`SELECT pg_sleep(0.2)`);
-        return id;
-      })
-      .then((id) => committed.push(id));
-    await appended;
-    const second = store.db
-      .transaction((tx) => appendEvent(tx, 'conversation.opened', {}, payload))
-      .then((id) => committed.push(id));
-    await Promise.all([first, second]);
-    const rows = await store.db.select().from(events).where(inArray(events.id, committed));
-    const seqOf = (id: number) => rows.find((r) => r.id === id)!.seq!;
-    // Whatever order the two committed in, seq follows it.
-    expect(seqOf(committed[0]!)).toBeLessThan(seqOf(committed[1]!));
-  });
+    await numberAll(store);
+    const before = await lastEventSeq(store.db);
+    const appendTwo = () =>
+      store.db.transaction(async (tx) => [
+        await appendEvent(tx, 'conversation.opened', {}, payload),
+        await appendEvent(tx, 'conversation.opened', {}, payload),
+      ]);
+    const ids = [...(await appendTwo()), ...(await appendTwo())];
+    const unnumbered = await store.db.select().from(events).where(inArray(events.id, ids));
+    expect(unnumbered.map((row) => row.seq)).toEqual([null, null, null, null]);
 
-  it('gives every committed event a seq, once', async () => {
-    const id = await store.db.transaction((tx) =>
-      appendEvent(
-        tx,
-        'conversation.opened',
-        {},
-        { numberId: 'n', customerAddress: 'c', origin: 'customer' },
-      ),
-    );
-    const [row] = await store.db.select().from(events).where(eq(events.id, id));
-    expect(row!.seq).toBeGreaterThan(0);
+    expect(await numberAll(store)).toBe(4);
+    const rows = await store.db
+      .select({ id: events.id, xid: events.xid, seq: events.seq })
+      .from(events)
+      .where(inArray(events.id, ids))
+      .orderBy(asc(events.seq));
+    expect(rows.map((row) => row.seq)).toEqual([before + 1, before + 2, before + 3, before + 4]);
+    const logOrder = [...rows].sort((a, b) => Number(BigInt(a.xid) - BigInt(b.xid)) || a.id - b.id);
+    expect(logOrder).toEqual(rows);
+    // Numbered once: the sequencer's assignment is the one change an event allows.
+    expect(await numberAll(store)).toBe(0);
     await expect(
       store.db
         .update(events)
-        .set({ seq: row!.seq! + 1000 })
-        .where(eq(events.id, id)),
+        .set({ seq: before + 1000 })
+        .where(eq(events.id, ids[0]!)),
     ).rejects.toThrow();
   });
 });

@@ -7,13 +7,15 @@
  * - one message per Twilio MessageSid (messages_twilio_sid_key);
  * - at most one open conversation per (number, customer) (conversations_one_open_per_pair);
  * - at most one pending offer per conversation (offers_one_pending_per_conversation);
- * - events are append-only (triggers in the migrations), numbered in commit order (seq).
+ * - events are append-only (triggers in the migrations), numbered after commit in
+ *   (xid, id) order (seq, by the sequencer of src/realtime/sequencer.ts).
  */
 import { sql } from 'drizzle-orm';
 import {
   bigint,
   boolean,
   check,
+  customType,
   date,
   index,
   integer,
@@ -31,6 +33,8 @@ import {
 } from 'drizzle-orm/pg-core';
 
 const id = () => uuid('id').primaryKey().defaultRandom();
+/** A 64-bit transaction id (PostgreSQL's xid8), read as its decimal text. */
+const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' });
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 const at = (name: string) => timestamp(name, { withTimezone: true });
 
@@ -547,10 +551,12 @@ export const events = pgTable(
   {
     /** Insertion order; not commit order. */
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    /** The writing transaction, which orders the log: events are numbered in (xid, id) order. */
+    xid: xid8('xid').notNull().default(sql`pg_current_xact_id()`),
     /**
-     * The position in the log: assigned at commit by a deferred trigger that serialises
-     * committing writers, so it increases in commit order and a reader that has seen N never
-     * later finds a smaller one. Null only inside the writing transaction.
+     * The position in the log: given after commit by the sequencer, once every transaction
+     * with a smaller xid has ended, so a reader that has seen N never later finds a smaller
+     * one. Null until then.
      */
     seq: bigint('seq', { mode: 'number' }),
     type: text('type').notNull(),
@@ -563,5 +569,7 @@ export const events = pgTable(
     uniqueIndex('events_seq_key').on(t.seq),
     index('events_conversation_idx').on(t.conversationId, t.seq),
     index('events_agent_idx').on(t.agentId, t.seq),
+    // The sequencer's work list: small, since events wait there only until numbered.
+    index('events_unnumbered_idx').on(t.xid, t.id).where(sql`seq IS NULL`),
   ],
 );

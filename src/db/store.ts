@@ -36,6 +36,11 @@ export interface Store {
    * only: after a lost connection onNotify is called once with '' since some may be missed.
    */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls onCommit with each transaction of `db.transaction` (not a nested one) once it has
+   * committed; returns a function that stops calling it. A wake-up hint for this process.
+   */
+  onCommit(listener: (tx: Tx) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -69,10 +74,12 @@ async function openPglite(options: StoreOptions): Promise<Store> {
     lock?.release();
     throw error;
   }
-  const db = drizzlePglite({ client, schema }) as unknown as Db;
+  const commits = new Set<(tx: Tx) => void>();
+  const db = announceCommits(drizzlePglite({ client, schema }) as unknown as Db, commits);
   return {
     kind: 'pglite',
     db,
+    onCommit: (listener) => subscribe(commits, listener),
     migrate: () =>
       migratePglite(drizzlePglite({ client, schema }), { migrationsFolder: MIGRATIONS_FOLDER }),
     ping: async () => {
@@ -102,7 +109,8 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', (error) => options.onError?.(error));
-  const db = drizzleNodePg({ client: pool, schema }) as unknown as Db;
+  const commits = new Set<(tx: Tx) => void>();
+  const db = announceCommits(drizzleNodePg({ client: pool, schema }) as unknown as Db, commits);
   // Fail at start-up, not at the first request, when the server is unreachable.
   await pool.query('SELECT 1');
   let closed = false;
@@ -110,6 +118,7 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
   return {
     kind: 'postgres',
     db,
+    onCommit: (listener) => subscribe(commits, listener),
     migrate: async () => {
       const client = await pool.connect();
       try {
@@ -142,6 +151,26 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
       await pool.end();
     },
   };
+}
+
+/** Makes `db.transaction` call the listeners with its transaction after each commit. */
+function announceCommits(db: Db, listeners: ReadonlySet<(tx: Tx) => void>): Db {
+  const transaction = db.transaction.bind(db);
+  db.transaction = async (work, config) => {
+    let committed: Tx | undefined;
+    const result = await transaction((tx) => {
+      committed = tx;
+      return work(tx);
+    }, config);
+    for (const listener of listeners) listener(committed!);
+    return result;
+  };
+  return db;
+}
+
+function subscribe<T>(listeners: Set<T>, listener: T): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
 }
 
 // Channels go into LISTEN unquoted (PGlite does not quote them), so only plain names pass.

@@ -18,15 +18,23 @@ export interface EventRefs {
 }
 
 /**
- * The channel on which the commit of new events is announced (migration 0006), with an
- * empty payload: a wake-up for readers of the log, never the events themselves.
+ * The channel on which the sequencer announces newly numbered events, with an empty
+ * payload: a wake-up for readers of the log, never the events themselves.
  */
 export const EVENTS_CHANNEL = 'parley_events';
 
+/** Transactions that appended events, so that their commit can wake the sequencer. */
+const appending = new WeakSet<Tx>();
+
+/** True when events were appended in the transaction (the one passed to appendEvent). */
+export function appendedEvents(tx: Tx): boolean {
+  return appending.has(tx);
+}
+
 /**
  * Appends an event inside the caller's transaction, so the event exists exactly when the
- * change it describes does. Its `seq`, the position readers follow, is assigned at commit
- * (see migration 0004), in commit order. Returns the event's row id.
+ * change it describes does. Its `seq`, the position readers follow, is given after commit by
+ * the sequencer (sequencer.ts), in (transaction id, id) order. Returns the event's row id.
  */
 export async function appendEvent<T extends EventType>(
   tx: Tx,
@@ -43,6 +51,7 @@ export async function appendEvent<T extends EventType>(
       payload,
     })
     .returning({ id: events.id });
+  appending.add(tx);
   return row!.id;
 }
 
@@ -57,8 +66,9 @@ export interface LoggedEvent {
 }
 
 /**
- * Committed events after position `after`, in log order, at most `limit`. Since seq grows in
- * commit order, a reader that continues from the last seq it got never skips an event.
+ * Numbered events after position `after`, in log order, at most `limit`. An event is numbered
+ * only once no event can still come before it, so a reader that continues from the last seq
+ * it got never skips one.
  */
 export async function readEventsAfter(
   db: Executor,
@@ -78,11 +88,11 @@ export async function readEventsAfter(
     .where(gt(events.seq, after))
     .orderBy(asc(events.seq))
     .limit(limit);
-  // `seq > after` leaves out the uncommitted (null) ones; every type was written by appendEvent.
+  // `seq > after` leaves out the unnumbered (null) ones; every type was written by appendEvent.
   return rows.map((row) => ({ ...row, seq: row.seq!, type: row.type as EventType }));
 }
 
-/** The position of the newest committed event; 0 for an empty log. */
+/** The position of the newest numbered event; 0 for an empty log. */
 export async function lastEventSeq(db: Executor): Promise<number> {
   const [row] = await db.select({ seq: max(events.seq) }).from(events);
   return row?.seq ?? 0;

@@ -1,8 +1,10 @@
 /**
  * The one reader of the event log per process: it follows the log by seq and hands each new
  * batch to the connections that are live, so a thousand clients cost one query per batch,
- * not a thousand. Woken by NOTIFY on EVENTS_CHANNEL when events commit, and by a poll,
- * since a notification can be lost (a dropped LISTEN connection) and is never the data.
+ * not a thousand. Woken by NOTIFY on EVENTS_CHANNEL when the sequencer (of any instance)
+ * has numbered events, and by a poll, since a notification can be lost (a dropped LISTEN
+ * connection) and is never the data. Seqs come without gaps and never below one already
+ * given (sequencer.ts), so following `seq > position` misses nothing.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Store } from '../db/store.js';

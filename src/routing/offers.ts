@@ -190,7 +190,7 @@ export async function listPendingOffers(db: Executor, agentId: string): Promise<
           CASE WHEN o.reason = 'transfer' THEN (
             SELECT e.payload ->> 'note' FROM events e
             WHERE e.conversation_id = o.conversation_id AND e.type = 'conversation.transferred'
-            ORDER BY e.seq DESC LIMIT 1)
+            ORDER BY e.xid DESC, e.id DESC LIMIT 1)
           END AS transfer_note
         FROM offers o
         JOIN conversations c ON c.id = o.conversation_id
