@@ -10,9 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import formbody from '@fastify/formbody';
-import autocannon from 'autocannon';
 import Fastify from 'fastify';
-import twilio from 'twilio';
 import { createAccount } from '../src/admin/accounts.js';
 import { createNumber } from '../src/admin/numbers.js';
 import { loadConfig } from '../src/config.js';
@@ -21,6 +19,7 @@ import { openStore } from '../src/db/store.js';
 import { createLogger } from '../src/logger.js';
 import { startParley } from '../src/parley.js';
 import { withScratchDatabase } from '../test/helpers/store.js';
+import { type LoadFigures, sendSignedWebhooks } from './signed-webhooks.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
@@ -31,61 +30,19 @@ const accountSid = `AC${randomBytes(16).toString('hex')}`;
 const authToken = randomBytes(16).toString('hex');
 const businessNumber = '+15550000001';
 
-interface Figures {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
-
-/** Runs autocannon with a fresh, signed incoming-message webhook for every request. */
-async function load(url: string, publicUrl: string): Promise<Figures> {
-  let n = 0;
-  const result = await autocannon({
+const signed = (url: string, publicUrl: string) =>
+  sendSignedWebhooks({
     url,
+    publicUrl,
+    accountSid,
+    authToken,
+    businessNumber,
     connections: CONNECTIONS,
-    duration: SECONDS,
-    requests: [
-      {
-        method: 'POST',
-        path: '/webhooks/twilio/messages',
-        setupRequest: (request) => {
-          n += 1;
-          const sid = `SM${randomBytes(16).toString('hex')}`;
-          const params = {
-            MessageSid: sid,
-            AccountSid: accountSid,
-            From: `+1555${String(1_000_000 + (n % HANDSETS)).padStart(7, '0')}`,
-            To: businessNumber,
-            Body: `bench message ${n}`,
-            NumMedia: '0',
-          };
-          const signature = twilio.getExpectedTwilioSignature(
-            authToken,
-            `${publicUrl}/webhooks/twilio/messages`,
-            params,
-          );
-          return {
-            ...request,
-            headers: {
-              'content-type': 'application/x-www-form-urlencoded',
-              'x-twilio-signature': signature,
-            },
-            body: new URLSearchParams(params).toString(),
-          };
-        },
-      },
-    ],
+    seconds: SECONDS,
+    handsets: HANDSETS,
   });
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.non2xx + result.errors,
-  };
-}
 
-async function bareFastify(): Promise<Figures> {
+async function bareFastify(): Promise<LoadFigures> {
   const app = Fastify();
   await app.register(formbody);
   app.post('/webhooks/twilio/messages', async (_request, reply) =>
@@ -93,13 +50,13 @@ async function bareFastify(): Promise<Figures> {
   );
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   try {
-    return await load(address, address);
+    return await signed(address, address);
   } finally {
     await app.close();
   }
 }
 
-async function parleyWebhooks(databaseUrl: string | undefined): Promise<Figures> {
+async function parleyWebhooks(databaseUrl: string | undefined): Promise<LoadFigures> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const config = loadConfig({
     PORT: String(port),
@@ -116,7 +73,7 @@ async function parleyWebhooks(databaseUrl: string | undefined): Promise<Figures>
       authToken,
     });
     await createNumber(parley.store.db, { accountId: account.id, address: businessNumber });
-    return await load(parley.url, config.publicUrl);
+    return await signed(parley.url, config.publicUrl);
   } finally {
     await parley.close();
   }
@@ -144,7 +101,7 @@ async function plainInserts(databaseUrl: string | undefined): Promise<number> {
   return rate;
 }
 
-function row(label: string, f: Figures) {
+function row(label: string, f: LoadFigures) {
   return `${label.padEnd(34)} ${f.rps.toFixed(0).padStart(7)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}`;
 }
 

@@ -43,6 +43,24 @@ describe('the data directory lock', () => {
   });
 });
 
+describe('memory of the embedded store', () => {
+  // PGlite used to keep its initdb instance's WASM memory (~430 MiB) for the life of the
+  // process, and filled 128 MB of shared buffers. The fixture's own modules are loaded before
+  // it measures, so what it reports is the store's share of the process.
+  it('adds at most 200 MiB resident, on a first start on a new data directory and on a later one', async () => {
+    const dataDir = tempDir();
+    const storeRss = async () => {
+      const result = await collect(spawnTs('test/fixtures/store-memory.ts', [dataDir], {}));
+      expect(result.code, result.stderr).toBe(0);
+      return Number(result.stdout.match(/^store rss (\d+)$/m)![1]) / 1024 / 1024;
+    };
+    const first = await storeRss();
+    const later = await storeRss();
+    expect(first).toBeLessThanOrEqual(200);
+    expect(later).toBeLessThanOrEqual(200);
+  }, 180_000);
+});
+
 describe('durability of the embedded store', () => {
   it('keeps every acknowledged row after the writer is killed with SIGKILL', async () => {
     const dataDir = tempDir();

@@ -9,6 +9,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
 import { acquireDataDirLock, type DataDirLock } from './lock.js';
+import { initPgliteDataDir } from './pglite-initdb.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -60,6 +61,12 @@ const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../src/db/migrations', impor
 // Any constant works; it only has to be the same in every instance.
 const MIGRATION_LOCK_KEY = 7_331_001;
 
+// PGlite's WASM memory grows to hold what Postgres touches and never shrinks, and the default
+// 128 MB of shared buffers is the largest part of it (idle `parley start`: 373 MiB with it,
+// about 245 MiB with 16 MB; bench/rss.ts). 16 MB holds the hot pages of recent conversations;
+// older pages come back from the OS page cache.
+const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+
 export async function openStore(options: StoreOptions): Promise<Store> {
   return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options);
 }
@@ -67,9 +74,11 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 async function openPglite(options: StoreOptions): Promise<Store> {
   let lock: DataDirLock | undefined;
   if (options.dataDir) lock = acquireDataDirLock(options.dataDir);
+  const pgData = options.dataDir ? join(options.dataDir, 'pglite') : undefined;
   let client: PGlite;
   try {
-    client = await PGlite.create(options.dataDir ? join(options.dataDir, 'pglite') : undefined);
+    if (pgData) await initPgliteDataDir(pgData, PGLITE_START_PARAMS);
+    client = await PGlite.create(pgData, { startParams: PGLITE_START_PARAMS });
   } catch (error) {
     lock?.release();
     throw error;
