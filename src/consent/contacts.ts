@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { contacts } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
 
@@ -10,13 +10,18 @@ export async function upsertContact(
   address: string,
   attributes: Record<string, string> = {},
 ): Promise<Contact> {
-  const [row] = await db
+  // Rewrites the row only when something new is known: a returning customer's message
+  // otherwise costs a dead tuple, WAL and a row lock that concurrent messages wait on.
+  const [written] = await db
     .insert(contacts)
     .values({ address, attributes })
     .onConflictDoUpdate({
       target: contacts.address,
       set: { attributes: sql`${contacts.attributes} || excluded.attributes` },
+      setWhere: sql`NOT ${contacts.attributes} @> excluded.attributes`,
     })
     .returning();
-  return row!;
+  if (written) return written;
+  const [known] = await db.select().from(contacts).where(eq(contacts.address, address));
+  return known!;
 }
