@@ -15,6 +15,7 @@ import { type Instance, startInstance } from './instances.js';
 import { downloadNextMedia } from './media/media-downloads.js';
 import { MediaStore } from './media/media-store.js';
 import { SendSpacing, startOutboxDispatcher } from './outbound/dispatcher.js';
+import { queuedOutbound } from './outbound/outbox.js';
 import { createRealtimeGateway } from './realtime/gateway.js';
 import { startEventSequencer } from './realtime/sequencer.js';
 import { deskRefreshMs } from './routing/desks.js';
@@ -88,7 +89,6 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
         const due = await dueFlowConversations(db, 20);
         for (const id of due) await advanceFlow(flowDeps, id);
         const closed = await closeInactiveConversations(db, 50);
-        if (closed > 0) dispatcher.wake();
         return due.length === 20 || closed === 50;
       },
     });
@@ -106,14 +106,16 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
 
     const kicks: InboundKicks = {
       flowDue: (conversationId) => {
-        advanceFlow(flowDeps, conversationId).then(
-          () => dispatcher.wake(),
-          (error: unknown) => logger.error({ err: error, conversationId }, 'flow step failed'),
+        advanceFlow(flowDeps, conversationId).catch((error: unknown) =>
+          logger.error({ err: error, conversationId }, 'flow step failed'),
         );
       },
       mediaDue: () => media.wake(),
-      outboxDue: () => dispatcher.wake(),
     };
+    // Only a commit that queued a message wakes the dispatcher; others find it by polling.
+    store.onCommit((tx) => {
+      if (queuedOutbound(tx)) dispatcher.wake();
+    });
     const server = await buildServer({
       config,
       store,

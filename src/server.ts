@@ -161,7 +161,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     db: deps.store.db,
     secretBox: deps.secretBox,
     mediaStore: deps.mediaStore,
-    outboxDue: deps.kicks.outboxDue,
   });
   registerAdminRoutes(app, {
     db: deps.store.db,

@@ -19,7 +19,7 @@ import {
   SendSpacing,
   sendClaimed,
 } from '../src/outbound/dispatcher.js';
-import { enqueueOutbound } from '../src/outbound/outbox.js';
+import { enqueueOutbound, queuedOutbound } from '../src/outbound/outbox.js';
 import { buildNumber, phoneNumber } from './helpers/factories.js';
 import { call } from './helpers/stack.js';
 import { openTestStore } from './helpers/store.js';
@@ -168,5 +168,17 @@ describe('outbox recovery', () => {
     expect(page.messages.map((m) => m.body)).not.toContain('recovery fenced');
     // Left for whoever takes it over once this instance's silence is long enough.
     expect(await outboxState(fenced)).toBe('sending');
+  });
+
+  it('announces the commits that queued a message, so only they wake the dispatcher', async () => {
+    const queuedByCommit: boolean[] = [];
+    const stop = store.onCommit((tx) => queuedByCommit.push(queuedOutbound(tx)));
+    try {
+      await queue('recovery announced');
+      await store.db.transaction((tx) => tx.execute(sql`SELECT 1`));
+    } finally {
+      stop();
+    }
+    expect(queuedByCommit).toEqual([true, false]);
   });
 });

@@ -18,7 +18,6 @@ import { type InboundMessage, receiveInbound } from './receive.js';
 export interface InboundKicks {
   flowDue(conversationId: string): void;
   mediaDue(): void;
-  outboxDue(): void;
 }
 
 export interface WebhookDeps {
@@ -172,7 +171,6 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
         const { conversationId, flowDue, mediaPending } = outcome;
         if (flowDue && conversationId) deps.kicks.flowDue(conversationId);
         if (mediaPending) deps.kicks.mediaDue();
-        deps.kicks.outboxDue();
       }
       return reply.type('text/xml').send(EMPTY_TWIML);
     } catch (error) {

@@ -31,7 +31,6 @@ export interface OutboundDeps {
   secretBox: SecretBox;
   mediaStore: MediaStore;
   /** Wakes this instance's dispatcher so a new message leaves at once. */
-  outboxDue: () => void;
 }
 
 const countries = new Set<string>(getCountries());
@@ -60,7 +59,6 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
           body: request.body.body,
           attachments: readUploadTokens(deps.secretBox, request.body.attachments),
         });
-        deps.outboxDue();
         return reply.status(202).send(message);
       },
     );
@@ -97,7 +95,6 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
           numberId,
           attachments: readUploadTokens(deps.secretBox, request.body.attachments),
         });
-        deps.outboxDue();
         return reply.status(202).send(result);
       },
     );

@@ -20,6 +20,14 @@ declare module '../realtime/event-log.js' {
 }
 
 export type OutboundAuthor = 'agent' | 'flow' | 'bot';
+
+/** Transactions that queued outbound messages, so that their commit can wake the dispatcher. */
+const queuing = new WeakSet<Tx>();
+
+/** True when the transaction (the one passed to enqueueOutbound) queued a message. */
+export function queuedOutbound(tx: Tx): boolean {
+  return queuing.has(tx);
+}
 export type OutboundMessage = typeof messages.$inferSelect;
 
 export interface NewOutbound {
@@ -87,6 +95,7 @@ export async function enqueueOutbound(tx: Tx, input: NewOutbound): Promise<Outbo
       setWhere: sql`${senders.rate} <> excluded.rate`,
     });
   await tx.insert(outbox).values({ messageId: message!.id, sender });
+  queuing.add(tx);
   if (input.conversationId) {
     // Replies count as activity for the flow's inactivity timer.
     await tx

@@ -33,7 +33,7 @@ export function serverDeps(store: Store, config: Config): ServerDeps {
     secretBox,
     mediaStore: new MediaStore(join(mkdtempSync(join(tmpdir(), 'parley-media-')), 'media')),
     clients: new TwilioClients(store.db, secretBox, config.twilioApiUrl),
-    kicks: { flowDue: () => {}, mediaDue: () => {}, outboxDue: () => {} },
+    kicks: { flowDue: () => {}, mediaDue: () => {} },
   };
 }
 
