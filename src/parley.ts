@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { loadOrCreateAppSecret, SecretBox } from './admin/secret-box.js';
 import { TwilioClients } from './channels/twilio/clients.js';
 import type { Config } from './config.js';
+import { ConfigCache } from './db/config-cache.js';
 import { openStore, type Store } from './db/store.js';
 import {
   advanceFlow,
@@ -53,7 +54,8 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
     const secretBox = new SecretBox(config.appSecret ?? loadOrCreateAppSecret(config.dataDir));
     await store.migrate();
     const db = store.db;
-    const clients = new TwilioClients(db, secretBox, config.twilioApiUrl);
+    const configCache = new ConfigCache();
+    const clients = new TwilioClients(db, secretBox, config.twilioApiUrl, configCache);
     const mediaStore = new MediaStore(join(config.dataDir, 'media'));
 
     instance = await startInstance(db, logger);
@@ -123,6 +125,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       secretBox,
       mediaStore,
       clients,
+      configCache,
       kicks,
       realtime,
     });

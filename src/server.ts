@@ -16,6 +16,7 @@ import { registerAuthentication } from './auth/guard.js';
 import type { TwilioClients } from './channels/twilio/clients.js';
 import type { Config } from './config.js';
 import { registerConversationRoutes } from './conversations/conversations.routes.js';
+import { type ConfigCache, followConfigChanges } from './db/config-cache.js';
 import type { Store } from './db/store.js';
 import { AppError, ERROR_STATUS, type ErrorCode } from './errors.js';
 import { type InboundKicks, registerWebhookRoutes } from './inbound/webhooks.routes.js';
@@ -36,6 +37,8 @@ export interface ServerDeps {
   secretBox: SecretBox;
   mediaStore: MediaStore;
   clients: TwilioClients;
+  /** Lookups the webhooks make, kept until any instance announces a configuration change. */
+  configCache: ConfigCache;
   /** Wake-ups for the workers that take over after a webhook's answer. */
   kicks: InboundKicks;
   /** The process's live-event gateway (a worker); absent: the server makes its own. */
@@ -151,8 +154,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       secretBox: deps.secretBox,
       publicUrl: deps.config.publicUrl,
       kicks: deps.kicks,
+      configCache: deps.configCache,
     });
   });
+  const stopFollowingConfig = await followConfigChanges(deps.store, deps.configCache, deps.logger);
+  app.addHook('onClose', stopFollowingConfig);
   registerMediaRoutes(app, { db: deps.store.db, mediaStore: deps.mediaStore });
   registerConversationRoutes(app, { db: deps.store.db });
   registerRoutingRoutes(app, { db: deps.store.db });

@@ -5,6 +5,7 @@ import { createAccount } from '../src/admin/accounts.js';
 import { createNumber, type NumberRow } from '../src/admin/numbers.js';
 import { SecretBox } from '../src/admin/secret-box.js';
 import { TwilioClients } from '../src/channels/twilio/clients.js';
+import { ConfigCache } from '../src/db/config-cache.js';
 import { conversations, outbox } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
 import { type RunningEmulator, startEmulator } from '../src/emulator/index.js';
@@ -48,7 +49,7 @@ beforeAll(async () => {
   longCode = await createNumber(store.db, { accountId: account.id, address: phoneNumber() });
   deps = {
     db: store.db,
-    clients: new TwilioClients(store.db, secretBox, emulator.url),
+    clients: new TwilioClients(store.db, secretBox, emulator.url, new ConfigCache()),
     secretBox,
     publicUrl: 'http://127.0.0.1:9',
     logger: createLogger('silent'),

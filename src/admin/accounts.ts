@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { z } from 'zod';
+import { announceConfigChange } from '../db/config-cache.js';
 import { accounts } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
 import { AppError, isUniqueViolation } from '../errors.js';
@@ -97,6 +98,7 @@ export async function updateAccount(
     .where(eq(accounts.id, id))
     .returning(view);
   if (!row) throw new AppError('not_found', `account ${id} does not exist`);
+  await announceConfigChange(db);
   return row;
 }
 
@@ -146,6 +148,7 @@ export async function createAccount(
         apiKeySecretEnc: a.apiKeySecret === undefined ? null : box.seal(a.apiKeySecret),
       })
       .returning(view);
+    await announceConfigChange(db);
     return row!;
   } catch (error) {
     if (isUniqueViolation(error, 'accounts_account_sid_key')) {

@@ -1,5 +1,6 @@
 import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
+import { announceConfigChange } from '../db/config-cache.js';
 import { accounts, flows, numbers } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
 import { AppError, isUniqueViolation } from '../errors.js';
@@ -74,6 +75,7 @@ export async function createNumber(db: Executor, input: NumberInput): Promise<Nu
         sendRate: input.sendRate ?? null,
       })
       .returning();
+    await announceConfigChange(db);
     return row!;
   } catch (error) {
     if (isUniqueViolation(error, 'numbers_address_key')) {
@@ -103,6 +105,7 @@ export async function updateNumber(
     .where(eq(numbers.id, id))
     .returning();
   if (!row) throw new AppError('not_found', `number ${id} does not exist`);
+  await announceConfigChange(db);
   return row;
 }
 

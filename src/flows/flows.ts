@@ -1,5 +1,6 @@
 import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
+import { announceConfigChange } from '../db/config-cache.js';
 import { flowHolidays, flowHours, flows, numbers, queues } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
 import { AppError } from '../errors.js';
@@ -71,6 +72,7 @@ export async function createFlow(db: Db, input: FlowInput): Promise<Flow> {
   const id = await db.transaction(async (tx) => {
     const [row] = await tx.insert(flows).values(fields).returning({ id: flows.id });
     await replaceSchedule(tx, row!.id, hours ?? [], holidays ?? []);
+    await announceConfigChange(tx);
     return row!.id;
   });
   return getFlow(db, id);
@@ -88,6 +90,7 @@ export async function updateFlow(db: Db, id: string, input: Partial<FlowInput>):
       const current = await getFlow(tx, id);
       await replaceSchedule(tx, id, hours ?? current.hours, holidays ?? current.holidays);
     }
+    await announceConfigChange(tx);
   });
   return getFlow(db, id);
 }
@@ -130,11 +133,7 @@ export async function flowOfNumber(db: Executor, numberId: string): Promise<Flow
   return row ? getFlow(db, row.id) : undefined;
 }
 
-/** The flow's settings without its schedule: one query, for the hot webhook path. */
-export async function flowRowOfNumber(
-  db: Executor,
-  numberId: string,
-): Promise<FlowRow | undefined> {
+async function flowRowOfNumber(db: Executor, numberId: string): Promise<FlowRow | undefined> {
   const [row] = await db
     .select({ flow: flows })
     .from(numbers)
@@ -144,9 +143,12 @@ export async function flowRowOfNumber(
 }
 
 /** Whether the flow is open at an instant: its weekly hours and holidays in its time zone. */
-export async function isFlowOpen(db: Executor, flow: FlowRow, at: Date): Promise<boolean> {
-  const { hours, holidays } = await getFlow(db, flow.id);
-  return isOpen(at, { timeZone: flow.timeZone, hours, holidays: holidays.map((h) => h.day) });
+export function isFlowOpen(flow: Flow, at: Date): boolean {
+  return isOpen(at, {
+    timeZone: flow.timeZone,
+    hours: flow.hours,
+    holidays: flow.holidays.map((h) => h.day),
+  });
 }
 
 async function replaceSchedule(

@@ -9,7 +9,7 @@ import {
 } from '../conversations/conversations.js';
 import { conversations, media, messages, numbers } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
-import { type FlowRow, flowRowOfNumber, isFlowOpen } from '../flows/flows.js';
+import { type Flow, isFlowOpen } from '../flows/flows.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent } from '../realtime/event-log.js';
@@ -60,10 +60,10 @@ export type InboundOutcome =
 export async function receiveInbound(
   db: Db,
   number: NumberRow,
+  flow: Flow | undefined,
   inbound: InboundMessage,
   now = new Date(),
 ): Promise<InboundOutcome> {
-  const flow = await flowRowOfNumber(db, number.id);
   for (let attempt = 0; attempt < 5; attempt++) {
     const outcome = await db.transaction((tx) => receiveIn(tx, number, flow, inbound, now));
     if (outcome) return outcome;
@@ -74,7 +74,7 @@ export async function receiveInbound(
 async function receiveIn(
   tx: Tx,
   number: NumberRow,
-  flow: FlowRow | undefined,
+  flow: Flow | undefined,
   inbound: InboundMessage,
   now: Date,
 ): Promise<InboundOutcome | undefined> {
@@ -190,7 +190,7 @@ async function receiveIn(
     const conversation = await touchConversation(tx, conversationId, now);
     flowDue = conversation.flowDueAt !== null;
     if (created && flow) {
-      const open = await isFlowOpen(tx, flow, now);
+      const open = isFlowOpen(flow, now);
       await appendEvent(tx, 'flow.hours-checked', { conversationId }, { open });
       await reply(open ? flow.initialMessage : flow.outOfHoursMessage, conversationId);
       if (!open && flow.outOfHoursAction === 'close') {

@@ -5,8 +5,10 @@ import { findAccountBySid, getAccountCredentials } from '../admin/accounts.js';
 import { findNumberForWebhook, STATUS_CALLBACK_PATH, WEBHOOK_PATH } from '../admin/numbers.js';
 import type { SecretBox } from '../admin/secret-box.js';
 import { verifyTwilioSignature } from '../channels/twilio/signature.js';
+import type { ConfigCache } from '../db/config-cache.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
+import { flowOfNumber } from '../flows/flows.js';
 import {
   advanceMessageStatus,
   findMessageOfAccount,
@@ -25,6 +27,8 @@ export interface WebhookDeps {
   secretBox: SecretBox;
   publicUrl: string;
   kicks: InboundKicks;
+  /** Numbers, credentials and flows, cached in this instance until an admin changes them. */
+  configCache: ConfigCache;
 }
 
 const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
@@ -139,14 +143,17 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
     try {
       const form = readForm(request);
       const { params } = form;
-      const number = await findNumberForWebhook(deps.db, {
-        to: params.To ?? '',
-        messagingServiceSid: params.MessagingServiceSid,
-      });
+      const to = params.To ?? '';
+      const service = params.MessagingServiceSid;
+      const number = await deps.configCache.get(`number:${to}:${service ?? ''}`, () =>
+        findNumberForWebhook(deps.db, { to, messagingServiceSid: service }),
+      );
       if (!number) {
         throw new AppError('forbidden', 'no number configured for this To or MessagingServiceSid');
       }
-      const credentials = await getAccountCredentials(deps.db, deps.secretBox, number.accountId);
+      const credentials = await deps.configCache.get(`credentials:${number.accountId}`, () =>
+        getAccountCredentials(deps.db, deps.secretBox, number.accountId),
+      );
       verify(request, deps, credentials, form);
       const inbound: InboundMessage = {
         messageSid: required(params, 'MessageSid', MESSAGE_SID),
@@ -157,7 +164,10 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
         optOutType: params.OptOutType,
         location: locationOf(params),
       };
-      const outcome = await receiveInbound(deps.db, number, inbound);
+      const flow = await deps.configCache.get(`flow-of-number:${number.id}`, () =>
+        flowOfNumber(deps.db, number.id),
+      );
+      const outcome = await receiveInbound(deps.db, number, flow, inbound);
       if (outcome.duplicate) {
         // Twilio's SIDs are unique: another account's message under this SID is a forgery.
         if (!outcome.sameAccount) {
@@ -184,7 +194,9 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
       const { params } = form;
       const accountSid = params.AccountSid ?? '';
       const account = ACCOUNT_SID.test(accountSid)
-        ? await findAccountBySid(deps.db, deps.secretBox, accountSid)
+        ? await deps.configCache.get(`account-by-sid:${accountSid}`, () =>
+            findAccountBySid(deps.db, deps.secretBox, accountSid),
+          )
         : undefined;
       if (!account) throw new AppError('forbidden', 'AccountSid is not an account of Parley');
       verify(request, deps, { accountSid, authToken: account.authToken }, form);

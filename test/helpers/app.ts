@@ -7,6 +7,7 @@ import { createSession } from '../../src/auth/sessions.js';
 import { createUser, type Role, type UserView } from '../../src/auth/users.js';
 import { TwilioClients } from '../../src/channels/twilio/clients.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import { ConfigCache } from '../../src/db/config-cache.js';
 import type { Store } from '../../src/db/store.js';
 import { createLogger } from '../../src/logger.js';
 import { MediaStore } from '../../src/media/media-store.js';
@@ -26,13 +27,15 @@ export interface TestApp {
 /** What buildServer needs, for a store and config, with workers' wake-ups left idle. */
 export function serverDeps(store: Store, config: Config): ServerDeps {
   const secretBox = new SecretBox('t'.repeat(64));
+  const configCache = new ConfigCache();
   return {
     config,
     store,
     logger: createLogger(config.logLevel),
     secretBox,
     mediaStore: new MediaStore(join(mkdtempSync(join(tmpdir(), 'parley-media-')), 'media')),
-    clients: new TwilioClients(store.db, secretBox, config.twilioApiUrl),
+    clients: new TwilioClients(store.db, secretBox, config.twilioApiUrl, configCache),
+    configCache,
     kicks: { flowDue: () => {}, mediaDue: () => {} },
   };
 }

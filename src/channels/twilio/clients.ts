@@ -1,16 +1,14 @@
 import { getAccountCredentials } from '../../admin/accounts.js';
 import type { SecretBox } from '../../admin/secret-box.js';
+import { CONFIG_TTL_MS, type ConfigCache } from '../../db/config-cache.js';
 import type { Executor } from '../../db/store.js';
 import { createTwilioClient, type TwilioClient } from './client.js';
 
 /**
- * How long a client built from an account's credentials is used before they are read
- * again: an instance that did not take a credential rotation (another one did, through the
- * admin API) picks it up within this time.
+ * One Twilio client per account, built from its decrypted credentials. All are dropped when
+ * any instance announces a configuration change (a credential rotation), and each is rebuilt
+ * after the configuration cache's lifetime in case that announcement was missed.
  */
-const CREDENTIALS_TTL_MS = 60_000;
-
-/** One Twilio client per account, built from its decrypted credentials, rebuilt each minute. */
 export class TwilioClients {
   readonly #clients = new Map<string, { client: Promise<TwilioClient>; builtAt: number }>();
 
@@ -18,11 +16,14 @@ export class TwilioClients {
     private readonly db: Executor,
     private readonly secretBox: SecretBox,
     readonly apiUrl: string,
-  ) {}
+    config: ConfigCache,
+  ) {
+    config.onClear(() => this.#clients.clear());
+  }
 
   forAccount(accountId: string): Promise<TwilioClient> {
     const cached = this.#clients.get(accountId);
-    if (cached && Date.now() - cached.builtAt < CREDENTIALS_TTL_MS) return cached.client;
+    if (cached && Date.now() - cached.builtAt < CONFIG_TTL_MS) return cached.client;
     const client = getAccountCredentials(this.db, this.secretBox, accountId).then((credentials) => {
       const created = createTwilioClient(credentials, this.apiUrl);
       // The library loads its API modules on first use; load them now, not inside the first
