@@ -6,8 +6,9 @@
  * database's clock). A claim records the id of its holder; a claim whose holder has not been
  * seen for INSTANCE_SILENCE_MS is abandoned. A process must never act on a claim after the
  * others may have declared it dead: `mayAct()` is false once its own last successful
- * heartbeat is older than the silence less a margin, and the holder then leaves the work to
- * whoever takes it over (a fence, kept by the holder itself).
+ * heartbeat is older than the silence less a margin (a fence, kept by the holder itself).
+ * A holder that finds itself fenced beats again and renews its claim if it is still its
+ * own, or leaves the work to whoever took it over.
  */
 import { randomUUID } from 'node:crypto';
 import { eq, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
@@ -28,6 +29,8 @@ export interface Instance extends LoopWorker {
   readonly id: string;
   /** Whether this process may still act on what it claimed (see the fence above). */
   mayAct(): boolean;
+  /** Refreshes the heartbeat now. */
+  beat(): Promise<void>;
 }
 
 /** Registers this process and keeps its heartbeat; stop() deregisters it. */
@@ -56,6 +59,7 @@ export async function startInstance(db: Executor, logger: FastifyBaseLogger): Pr
   return {
     ...heartbeat,
     id,
+    beat,
     mayAct: () => Date.now() - seenLocally < INSTANCE_SILENCE_MS - FENCE_MARGIN_MS,
     stop: async () => {
       await heartbeat.stop();

@@ -6,7 +6,7 @@ import { createNumber, type NumberRow } from '../src/admin/numbers.js';
 import { SecretBox } from '../src/admin/secret-box.js';
 import { TwilioClients } from '../src/channels/twilio/clients.js';
 import { ConfigCache } from '../src/db/config-cache.js';
-import { conversations, outbox } from '../src/db/schema.js';
+import { conversations, outbox, senders } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
 import { type RunningEmulator, startEmulator } from '../src/emulator/index.js';
 import { dueFlowConversations } from '../src/flows/flow-runner.js';
@@ -47,6 +47,11 @@ beforeAll(async () => {
   });
   liveInstance = await startInstance(store.db, createLogger('silent'));
   longCode = await createNumber(store.db, { accountId: account.id, address: phoneNumber() });
+  await call(emulator, 'POST', '/_emulator/numbers', {
+    accountSid: twilio.sid,
+    phoneNumber: longCode.address,
+    kind: 'long-code',
+  });
   deps = {
     db: store.db,
     clients: new TwilioClients(store.db, secretBox, emulator.url, new ConfigCache()),
@@ -96,6 +101,22 @@ async function leaveSending(
       claimedBy,
     })
     .where(eq(outbox.id, outboxId));
+}
+
+/** Earlier tests leave the long code with a send in flight and its next slot booked. */
+async function freeLongCode(): Promise<void> {
+  await store.db.update(outbox).set({ state: 'done' }).where(eq(outbox.sender, longCode.address));
+  await store.db
+    .update(senders)
+    .set({ nextAt: sql`now()` })
+    .where(eq(senders.sender, longCode.address));
+}
+
+async function bodiesAtTwilio(): Promise<string[]> {
+  const page = (await call(emulator, 'GET', '/_emulator/messages')) as {
+    messages: { body: string }[];
+  };
+  return page.messages.map((m) => m.body);
 }
 
 async function outboxState(outboxId: string) {
@@ -155,20 +176,35 @@ describe('outbox recovery', () => {
     expect(due).not.toContain(ofTheLiving.id);
   });
 
-  it('does not send what it claimed once it may be counted dead (the fence)', async () => {
-    // Earlier tests left this long code with a send in flight, which would hold it.
-    await store.db.update(outbox).set({ state: 'done' }).where(eq(outbox.sender, longCode.address));
+  it('does not send what another instance took over while this one was silent', async () => {
+    await freeLongCode();
     const fenced = await queue('recovery fenced');
-    const claims = await claimOutbound(store.db, liveInstance.id);
-    expect(claims.map((c) => c.outboxId)).toContain(fenced);
-    const cutOff = { ...deps, instance: { id: liveInstance.id, mayAct: () => false } };
-    for (const claim of claims) await sendClaimed(cutOff, claim);
-    const page = (await call(emulator, 'GET', '/_emulator/messages')) as {
-      messages: { body: string }[];
-    };
-    expect(page.messages.map((m) => m.body)).not.toContain('recovery fenced');
-    // Left for whoever takes it over once this instance's silence is long enough.
+    const [claim] = await claimOutbound(store.db, liveInstance.id);
+    expect(claim?.outboxId).toBe(fenced);
+    // Meanwhile another instance counted this one as dead and took the row.
+    await store.db.update(outbox).set({ claimedBy: randomUUID() }).where(eq(outbox.id, fenced));
+    const silent = { id: liveInstance.id, mayAct: () => false, beat: async () => {} };
+    await sendClaimed({ ...deps, instance: silent }, claim!);
+    expect(await bodiesAtTwilio()).not.toContain('recovery fenced');
     expect(await outboxState(fenced)).toBe('sending');
+  });
+
+  it('sends what it still holds after a silence, once it has beaten again', async () => {
+    await freeLongCode();
+    const held = await queue('recovery held');
+    const [claim] = await claimOutbound(store.db, liveInstance.id);
+    expect(claim?.outboxId).toBe(held);
+    let beaten = false;
+    const stalled = {
+      id: liveInstance.id,
+      mayAct: () => beaten,
+      beat: async () => {
+        beaten = true;
+      },
+    };
+    await sendClaimed({ ...deps, instance: stalled }, claim!);
+    expect(await bodiesAtTwilio()).toContain('recovery held');
+    expect(await outboxState(held)).toBe('done');
   });
 
   it('announces the commits that queued a message, so only they wake the dispatcher', async () => {

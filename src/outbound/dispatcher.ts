@@ -23,7 +23,7 @@ export interface DispatcherDeps {
   retryBaseMs: number;
   spacing: SendSpacing;
   /** This process: its claims carry its id, and it sends only while it may act on them. */
-  instance: Pick<Instance, 'id' | 'mayAct'>;
+  instance: Pick<Instance, 'id' | 'mayAct' | 'beat'>;
 }
 
 /**
@@ -247,11 +247,11 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
           WHERE sender = ${claim.sender}`,
     );
   }
-  if (!deps.instance.mayAct()) {
-    // Others may already count this process as dead and send the message themselves.
+  if (!deps.instance.mayAct() && !(await reclaim(deps, claim))) {
+    // Others counted this process as dead and took the message over.
     deps.logger.warn(
       { messageId: claim.messageId },
-      'not sending: this instance lost touch with the database; another takes the message over',
+      'not sending: this instance lost touch with the database; another took the message over',
     );
     return;
   }
@@ -293,6 +293,30 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
  * Records a send's outcome. A reconciler passes the lease it took (`takenAt`), so that a row
  * another instance has settled or taken since is left alone; returns whether it was ours.
  */
+/**
+ * After a silence long enough that another instance may have taken the claim over: beats,
+ * then renews the claim if it is still this instance's. True when it may send now.
+ */
+async function reclaim(deps: DispatcherDeps, claim: Claim): Promise<boolean> {
+  try {
+    await deps.instance.beat();
+  } catch {
+    return false;
+  }
+  const [renewed] = await deps.db
+    .update(outbox)
+    .set({ claimedAt: sql`now()` })
+    .where(
+      and(
+        eq(outbox.id, claim.outboxId),
+        eq(outbox.state, 'sending'),
+        eq(outbox.claimedBy, deps.instance.id),
+      ),
+    )
+    .returning({ id: outbox.id });
+  return renewed !== undefined && deps.instance.mayAct();
+}
+
 async function finish(
   db: Db,
   claim: Claim,
