@@ -49,6 +49,7 @@ async function ours(after = 0, wait = 0): Promise<{ messages: EmulatorMessage[];
 }
 
 describe('a crash with messages in the outbox', () => {
+  // Three processes open the embedded store in turn (the test's, then Parley twice).
   it('delivers every message exactly once after SIGKILL and restart', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-crash-'));
     const port = await freePort();
@@ -147,5 +148,5 @@ describe('a crash with messages in the outbox', () => {
     // No gap: every message reached Twilio; no duplicate: none reached it twice.
     expect(unique.size).toBe(TOTAL);
     expect(bodies.length).toBe(TOTAL);
-  });
+  }, 180_000);
 });

@@ -59,10 +59,13 @@ describe('pacing', () => {
     await stack.control('POST', '/_emulator/settings', {
       statusDelaysMs: { sending: 5, sent: 5, delivered: 5 },
     });
-    // The busiest senders are the long codes with 8 messages each: 7 gaps of a second.
+    // The busiest senders are the long codes with 8 messages each: 7 gaps of a second, each
+    // counted from Twilio's answer to the previous send, so each also holds that answer's
+    // latency (tens of ms, more while other test files load the machine). This bounds a
+    // stall, such as sends left waiting for a lease; throughput is bench/outbound's measure.
     const all = arrivals.map((m) => m.history[0]!.atMs);
     const seconds = (Math.max(...all) - Math.min(...all)) / 1000;
     expect(seconds).toBeGreaterThanOrEqual(7);
-    expect(seconds).toBeLessThanOrEqual(7 * 1.1);
+    expect(seconds).toBeLessThanOrEqual(7 * 1.3);
   });
 });

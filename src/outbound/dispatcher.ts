@@ -267,7 +267,11 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
         ? { messagingServiceSid: claim.messagingServiceSid }
         : { from: claim.from }),
     });
-    await finish(deps.db, claim, { sid: created.sid, status: created.status });
+    await finish(deps.db, claim, {
+      sid: created.sid,
+      status: created.status,
+      answeredAtMs: Date.now(),
+    });
   } catch (error) {
     const failure = describeTwilioError(error);
     if (isRetryable(failure) && claim.attempts < MAX_ATTEMPTS) {
@@ -320,7 +324,9 @@ async function reclaim(deps: DispatcherDeps, claim: Claim): Promise<boolean> {
 async function finish(
   db: Db,
   claim: Claim,
-  outcome: { sid: string; status: string } | { failed: { code: number | null; message: string } },
+  outcome:
+    | { sid: string; status: string; answeredAtMs?: number }
+    | { failed: { code: number | null; message: string } },
   takenAt?: string,
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
@@ -340,11 +346,13 @@ async function finish(
       )
       .returning({ id: outbox.id });
     if (!settled) return false;
-    if ('sid' in outcome && !claim.pipelined) {
+    if ('sid' in outcome && outcome.answeredAtMs !== undefined && !claim.pipelined) {
       // Twilio counts a send when the request reaches it, somewhere before the answer came:
-      // the next send from this sender waits a whole slot (without the margin) from now.
+      // the next send from this sender waits a whole slot (without the margin) from the
+      // answer. From the answer, not from now: a busy store would otherwise add its own
+      // delay to every gap.
       await tx.execute(
-        sql`UPDATE senders SET next_at = greatest(next_at, clock_timestamp() + make_interval(secs => ${claim.holdSeconds / PACING_MARGIN}))
+        sql`UPDATE senders SET next_at = greatest(next_at, to_timestamp(${outcome.answeredAtMs / 1000}) + make_interval(secs => ${claim.holdSeconds / PACING_MARGIN}))
             WHERE sender = ${claim.sender}`,
       );
     }
