@@ -88,7 +88,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       intervalMs: 1000,
       logger,
       tick: async () => {
-        const due = await dueFlowConversations(db, 20);
+        const due = await dueFlowConversations(db, flowDeps.instanceId, 20);
         for (const id of due) await advanceFlow(flowDeps, id);
         const closed = await closeInactiveConversations(db, 50);
         return due.length === 20 || closed === 50;

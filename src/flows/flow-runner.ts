@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNotNull, lte, or, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, lte, ne, or, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { closeConversation } from '../conversations/conversations.js';
 import { conversations, flows, media, messages, numbers } from '../db/schema.js';
@@ -40,10 +40,16 @@ const LEASE_MS = 60_000;
  * A conversation whose flow step may be taken now: due, or held by an instance that died
  * (the lease is as long as a slow bot may take, far longer than a crash should cost).
  */
-const flowStepFree = or(
-  lte(conversations.flowDueAt, sql`now()`),
-  and(isNotNull(conversations.flowClaimedBy), holderGone(conversations.flowClaimedBy)),
-);
+const flowStepFree = (instanceId: string) =>
+  or(
+    lte(conversations.flowDueAt, sql`now()`),
+    and(
+      isNotNull(conversations.flowClaimedBy),
+      // Never its own: a process whose heartbeat lags is not dead to itself.
+      ne(conversations.flowClaimedBy, instanceId),
+      holderGone(conversations.flowClaimedBy),
+    ),
+  );
 
 /**
  * Runs the flow's steps that follow a customer's message: the bot, if the flow has one,
@@ -61,7 +67,7 @@ export async function advanceFlow(deps: FlowDeps, conversationId: string): Promi
       and(
         eq(conversations.id, conversationId),
         isNotNull(conversations.flowDueAt),
-        flowStepFree,
+        flowStepFree(deps.instanceId),
         eq(conversations.state, 'flow'),
       ),
     )
@@ -216,11 +222,21 @@ async function askBot(
 }
 
 /** Conversations whose flow work is due (a crashed or missed kick), oldest first. */
-export async function dueFlowConversations(db: Db, limit: number): Promise<string[]> {
+export async function dueFlowConversations(
+  db: Db,
+  instanceId: string,
+  limit: number,
+): Promise<string[]> {
   const rows = await db
     .select({ id: conversations.id })
     .from(conversations)
-    .where(and(eq(conversations.state, 'flow'), isNotNull(conversations.flowDueAt), flowStepFree))
+    .where(
+      and(
+        eq(conversations.state, 'flow'),
+        isNotNull(conversations.flowDueAt),
+        flowStepFree(instanceId),
+      ),
+    )
     .orderBy(conversations.flowDueAt)
     .limit(limit);
   return rows.map((r) => r.id);

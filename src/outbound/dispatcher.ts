@@ -102,13 +102,17 @@ const MAX_BATCH = 50;
 
 /**
  * A sender that has a due message and may send it: a slow sender keeps one send in flight,
- * so it waits while it has a row `sending`. The claim and the wait until the next claim use
- * this one rule; were they to differ, the dispatcher would spin on a sender it cannot take.
+ * so it waits while it has a row `sending` — unless that row's holder is dead: its send
+ * started before the holder's silence, seconds ago, so the next one keeps the pace, and the
+ * row itself waits for reconciliation without holding up the customers behind it. The claim
+ * and the wait until the next claim use this one rule; were they to differ, the dispatcher
+ * would spin on a sender it cannot take.
  */
 const senderMayClaim = sql`EXISTS (SELECT 1 FROM outbox o WHERE o.sender = s.sender
       AND o.state = 'pending' AND o.next_attempt_at <= now())
     AND (s.rate >= ${PIPELINE_MIN_RATE} OR NOT EXISTS (
-      SELECT 1 FROM outbox x WHERE x.sender = s.sender AND x.state = 'sending'))`;
+      SELECT 1 FROM outbox x WHERE x.sender = s.sender AND x.state = 'sending'
+        AND NOT (x.claimed_by IS NOT NULL AND ${holderGone(sql`x.claimed_by`)})))`;
 
 /**
  * Claims due messages of one sender whose pacing slots open within the lookahead, books
@@ -386,13 +390,13 @@ async function retryLater(deps: DispatcherDeps, claim: Claim, error: string): Pr
 }
 
 /**
- * Settles rows left `sending` by a process that died mid-send: as soon as that instance
- * has been silent for INSTANCE_SILENCE_MS, or else past the lease. Twilio's Messages API is
- * not idempotent, so each is looked up on Twilio first — by recipient, sender and time —
- * and only resent when Twilio has no such message. A sender starts a request only while it
- * may act (src/instances.ts), well inside the silence, and the lease outlasts the client's
- * timeout, so a request still travelling when its sender died has landed (or never will)
- * before the row is looked up; this holds for the embedded store too.
+ * Settles rows left `sending` past the lease by a process that died mid-send. Twilio's
+ * Messages API is not idempotent, so each is looked up on Twilio first — by recipient,
+ * sender and time — and only resent when Twilio has no such message. The lease outlasts
+ * the client's timeout, so a request still travelling when its sender died has landed (or
+ * never will) before the row is looked up; this holds for the embedded store too. (The
+ * holder's silence cannot shorten this: a slow Twilio may record a request seconds after
+ * the process that sent it died, and a lookup before then would send it twice.)
  */
 export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
   // Taking a stale row renews its lease for this reconciler, in one statement: another
@@ -416,8 +420,7 @@ export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
           UPDATE outbox o SET claimed_at = now(), claimed_by = ${deps.instance.id}
           FROM (SELECT id, claimed_at FROM outbox
                 WHERE state = 'sending'
-                  AND (claimed_at < now() - make_interval(secs => ${SENDING_LEASE_MS / 1000})
-                       OR (claimed_by IS NOT NULL AND ${holderGone(sql`outbox.claimed_by`)}))
+                  AND claimed_at < now() - make_interval(secs => ${SENDING_LEASE_MS / 1000})
                 FOR UPDATE SKIP LOCKED) old
           WHERE o.id = old.id
           RETURNING o.id, o.message_id, o.sender, o.attempts, old.claimed_at AS sent_claimed_at,
@@ -513,7 +516,6 @@ export async function msUntilNextSlot(db: Db): Promise<boolean | number> {
 
 /** How many sends one instance keeps in flight, across all senders. */
 const MAX_IN_FLIGHT = 256;
-/** Rows of a dead instance are found within this, plus the instance silence. */
 const RECONCILE_EVERY_MS = 1_000;
 
 /**
