@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -19,6 +19,7 @@ import { loadOrCreateAppSecret, SecretBox } from '../src/admin/secret-box.js';
 import { openStore } from '../src/db/store.js';
 import { collect, type Finished, REPO_ROOT, waitForOutput } from '../test/helpers/processes.js';
 import { withScratchDatabase } from '../test/helpers/store.js';
+import { memoryOf } from './process-memory.js';
 import { type LoadFigures, sendSignedWebhooks } from './signed-webhooks.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -43,14 +44,6 @@ interface Figures {
 interface Server {
   child: ChildProcess;
   exited: Promise<Finished>;
-}
-
-/** Resident and peak resident bytes of a running process. */
-function memoryOf(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string) =>
-    Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))![1]) * 1024;
-  return { rss: kib('VmRSS'), peak: kib('VmHWM') };
 }
 
 async function startServer(env: Record<string, string>): Promise<Server> {
