@@ -38,12 +38,14 @@ export async function startInstance(db: Executor, logger: FastifyBaseLogger): Pr
   const id = randomUUID();
   let seenLocally = Date.now();
   const beat = async () => {
+    // The database stamps the time the statement starts; others count from that.
+    const started = Date.now();
     // An upsert, so that a process removed while it was stalled registers itself again.
     await db
       .insert(instances)
       .values({ id })
       .onConflictDoUpdate({ target: instances.id, set: { seenAt: sql`now()` } });
-    seenLocally = Date.now();
+    seenLocally = started;
   };
   await beat();
   await db.delete(instances).where(sql`${instances.seenAt} < now() - ${FORGET_AFTER}::interval`);

@@ -63,7 +63,10 @@ export async function followConfigChanges(
   try {
     return await store.listen(CONFIG_CHANNEL, () => cache.clear());
   } catch (error) {
-    logger.error({ err: error }, 'cannot listen for configuration changes; caching for 5 s');
+    logger.error(
+      { err: error, ttlMs: CONFIG_TTL_MS },
+      'cannot listen for configuration changes; cached lookups expire on their own',
+    );
     return async () => {};
   }
 }

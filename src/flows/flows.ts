@@ -129,17 +129,11 @@ export async function listFlows(db: Executor): Promise<FlowRow[]> {
 
 /** The flow of the number a conversation is on, if the number has one. */
 export async function flowOfNumber(db: Executor, numberId: string): Promise<Flow | undefined> {
-  const row = await flowRowOfNumber(db, numberId);
-  return row ? getFlow(db, row.id) : undefined;
-}
-
-async function flowRowOfNumber(db: Executor, numberId: string): Promise<FlowRow | undefined> {
-  const [row] = await db
-    .select({ flow: flows })
+  const [number] = await db
+    .select({ flowId: numbers.flowId })
     .from(numbers)
-    .innerJoin(flows, eq(flows.id, numbers.flowId))
     .where(eq(numbers.id, numberId));
-  return row?.flow;
+  return number?.flowId ? getFlow(db, number.flowId) : undefined;
 }
 
 /** Whether the flow is open at an instant: its weekly hours and holidays in its time zone. */

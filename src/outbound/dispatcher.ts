@@ -298,12 +298,10 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
 }
 
 /**
- * Records a send's outcome. A reconciler passes the lease it took (`takenAt`), so that a row
- * another instance has settled or taken since is left alone; returns whether it was ours.
- */
-/**
- * After a silence long enough that another instance may have taken the claim over: beats,
- * then renews the claim if it is still this instance's. True when it may send now.
+ * After this process fell silent for long enough to count as dead: beats again, then
+ * renews the claim's lease if the claim is still its own (a reconciler that took it over
+ * after the lease has put its own id there). True when it may send now; the renewed lease
+ * keeps a stalled but live sender's row from being reconciled while it sends.
  */
 async function reclaim(deps: DispatcherDeps, claim: Claim): Promise<boolean> {
   try {
@@ -325,6 +323,10 @@ async function reclaim(deps: DispatcherDeps, claim: Claim): Promise<boolean> {
   return renewed !== undefined && deps.instance.mayAct();
 }
 
+/**
+ * Records a send's outcome. A reconciler passes the lease it took (`takenAt`), so that a row
+ * another instance has settled or taken since is left alone; returns whether it was ours.
+ */
 async function finish(
   db: Db,
   claim: Claim,
@@ -386,7 +388,14 @@ async function retryLater(deps: DispatcherDeps, claim: Claim, error: string): Pr
   await deps.db
     .update(outbox)
     .set({ state: 'pending', nextAttemptAt: new Date(Date.now() + backoffMs), lastError: error })
-    .where(eq(outbox.id, claim.outboxId));
+    // Only while the row is still this send's: one a reconciler took or settled is left alone.
+    .where(
+      and(
+        eq(outbox.id, claim.outboxId),
+        eq(outbox.state, 'sending'),
+        eq(outbox.claimedBy, deps.instance.id),
+      ),
+    );
 }
 
 /**
@@ -516,7 +525,8 @@ export async function msUntilNextSlot(db: Db): Promise<boolean | number> {
 
 /** How many sends one instance keeps in flight, across all senders. */
 const MAX_IN_FLIGHT = 256;
-const RECONCILE_EVERY_MS = 1_000;
+/** Rows qualify only after the 20 s lease, so looking more often gains little. */
+const RECONCILE_EVERY_MS = 5_000;
 
 /**
  * The outbox dispatcher of one instance: keeps up to MAX_IN_FLIGHT sends going, each at its

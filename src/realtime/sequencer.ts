@@ -46,7 +46,7 @@ const ACTIVE_POLL_MS = 50;
 const BUSY_POLL_MS = 20;
 const IDLE_POLL_MS = 500;
 /** Events waiting longer than this to be numbered are worth a warning. */
-export const LAG_WARNING_MS = 5000;
+const LAG_WARNING_MS = 5000;
 
 /** What one run of the sequencer did. */
 export type Numbering =
