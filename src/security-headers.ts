@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
  * The web app's policy. Styles may be inline because Paste's styling (emotion) writes
  * <style> elements at run time; scripts may not.
  */
-export function pageContentSecurityPolicy(publicUrl: string): string {
+function pageContentSecurityPolicy(publicUrl: string): string {
   const { protocol, host } = new URL(publicUrl);
   // 'self' covers the page's own ws: origin in current browsers; the public URL's socket
   // origin is named too, for agents who reach Parley through it.

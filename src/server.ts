@@ -184,7 +184,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 }
 
 /** The API's error code for a status Fastify gave (415 for a body type no route takes, …). */
+const CODE_OF_STATUS = new Map(
+  (Object.entries(ERROR_STATUS) as [ErrorCode, number][]).map(([code, status]) => [status, code]),
+);
+
 function errorCodeOf(status: number): ErrorCode {
-  const codes = Object.keys(ERROR_STATUS) as ErrorCode[];
-  return codes.find((code) => ERROR_STATUS[code] === status) ?? 'bad_request';
+  return CODE_OF_STATUS.get(status) ?? 'bad_request';
 }

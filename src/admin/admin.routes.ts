@@ -117,6 +117,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           await checkWithTwilio(patchedCredentials(current, request.body), deps.clients.apiUrl);
         }
         const account = await updateAccount(deps.db, deps.secretBox, id, request.body);
+        // The announcement clears every instance's clients when it arrives; this one at once.
         deps.clients.forget(id);
         return account;
       },

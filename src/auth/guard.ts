@@ -60,8 +60,9 @@ function forgeable(request: FastifyRequest): boolean {
   );
 }
 
+/** The route matched, not the raw URL: `/api/auth/log%69n` reaches the same handler. */
 function isSignIn(request: FastifyRequest): boolean {
-  return request.method === 'POST' && request.url.split('?')[0] === SIGN_IN_PATH;
+  return request.method === 'POST' && request.routeOptions.url === SIGN_IN_PATH;
 }
 
 /**

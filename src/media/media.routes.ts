@@ -53,7 +53,6 @@ export function registerMediaRoutes(
           .header('content-disposition', inline ? 'inline' : 'attachment')
           .header('content-security-policy', "default-src 'none'; sandbox")
           .header('cache-control', 'private, max-age=86400, immutable')
-          .header('x-content-type-options', 'nosniff')
           .send(bytes);
       },
     );

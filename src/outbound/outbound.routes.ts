@@ -30,7 +30,6 @@ export interface OutboundDeps {
   db: Db;
   secretBox: SecretBox;
   mediaStore: MediaStore;
-  /** Wakes this instance's dispatcher so a new message leaves at once. */
 }
 
 const countries = new Set<string>(getCountries());
