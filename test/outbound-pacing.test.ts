@@ -61,11 +61,12 @@ describe('pacing', () => {
     });
     // The busiest senders are the long codes with 8 messages each: 7 gaps of a second, each
     // counted from Twilio's answer to the previous send, so each also holds that answer's
-    // latency (tens of ms, more while other test files load the machine). This bounds a
-    // stall, such as sends left waiting for a lease; throughput is bench/outbound's measure.
+    // latency and the store's (hundreds of ms on PGlite while other test files load the
+    // machine). The bound catches a stall — a send left waiting for a 20 s lease or for the
+    // 5 s reconcile sweep — not the rate, which is bench/outbound's measure.
     const all = arrivals.map((m) => m.history[0]!.atMs);
     const seconds = (Math.max(...all) - Math.min(...all)) / 1000;
     expect(seconds).toBeGreaterThanOrEqual(7);
-    expect(seconds).toBeLessThanOrEqual(7 * 1.3);
+    expect(seconds).toBeLessThan(7 + 5);
   });
 });
