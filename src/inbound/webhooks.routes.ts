@@ -14,7 +14,8 @@ import {
   findMessageOfAccount,
   fromTwilioStatus,
 } from '../outbound/delivery-status.js';
-import { type InboundMessage, receiveInbound } from './receive.js';
+import { InboundBatcher } from './batch.js';
+import type { InboundMessage } from './receive.js';
 
 /** Work the webhook leaves due for after its answer; each kick is only a hint to a worker. */
 export interface InboundKicks {
@@ -139,6 +140,7 @@ function refuse(request: FastifyRequest, reply: FastifyReply, error: unknown) {
  * must name that account; anything else is refused before it changes anything.
  */
 export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): void {
+  const inboundBatcher = new InboundBatcher(deps.db);
   app.post(WEBHOOK_PATH, { schema: { hide: true } }, async (request, reply) => {
     try {
       const form = readForm(request);
@@ -167,7 +169,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
       const flow = await deps.configCache.get(`flow-of-number:${number.id}`, () =>
         flowOfNumber(deps.db, number.id),
       );
-      const outcome = await receiveInbound(deps.db, number, flow, inbound);
+      const outcome = await inboundBatcher.receive(number, flow, inbound);
       if (outcome.duplicate) {
         // Twilio's SIDs are unique: another account's message under this SID is a forgery.
         if (!outcome.sameAccount) {

@@ -55,6 +55,28 @@ export async function appendEvent<T extends EventType>(
   return row!.id;
 }
 
+/**
+ * Appends events of one type in one statement, in the caller's transaction and in the order
+ * given (their ids, and so their log order, follow it). Returns nothing: a batch's writer
+ * does not need the row ids.
+ */
+export async function appendEvents<T extends EventType>(
+  tx: Tx,
+  type: T,
+  entries: { refs: EventRefs; payload: EventPayloads[T] }[],
+): Promise<void> {
+  if (entries.length === 0) return;
+  await tx.insert(events).values(
+    entries.map(({ refs, payload }) => ({
+      type,
+      conversationId: refs.conversationId ?? null,
+      agentId: refs.agentId ?? null,
+      payload,
+    })),
+  );
+  appending.add(tx);
+}
+
 /** A committed event as readers of the log see it. */
 export interface LoggedEvent {
   seq: number;

@@ -1,0 +1,281 @@
+import { eq, inArray, sql } from 'drizzle-orm';
+import type { NumberRow } from '../admin/numbers.js';
+import { classifyKeyword } from '../consent/consent.js';
+import { contacts, messages, numbers } from '../db/schema.js';
+import { type Db, queryRows, type Tx } from '../db/store.js';
+import type { Flow } from '../flows/flows.js';
+import { appendEvents } from '../realtime/event-log.js';
+import { type InboundMessage, type InboundOutcome, receiveInbound } from './receive.js';
+
+/**
+ * Messages stored in one transaction at most. A batch's statements grow with it (one row of
+ * parameters per message) while its commit costs the same: 64 keeps a batch of short texts
+ * well under a millisecond of planning and one WAL flush for all.
+ */
+const MAX_BATCH = 64;
+/**
+ * Batches being stored at once. The next batch gathers what arrives while these commit, so
+ * under load batches grow by themselves and at rest a message waits for nobody (no linger).
+ */
+const MAX_IN_FLIGHT = 2;
+
+interface Waiting {
+  number: NumberRow;
+  inbound: InboundMessage;
+  receivedAt: Date;
+  flow: Flow | undefined;
+  resolve(outcome: InboundOutcome): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Group commit for inbound messages. A text into a conversation that is already open — the
+ * bulk of a contact center's traffic — is stored together with the texts that arrived with it:
+ * one transaction and a few set-based statements per batch, and each webhook is answered once
+ * its batch has committed. Everything else takes the per-message path (`receiveInbound`):
+ * pictures, consent keywords, and texts that open a conversation (they run the flow).
+ *
+ * A batch that fails is split in two until the message that fails it is alone; that message
+ * then takes the per-message path, whose error is its webhook's alone.
+ */
+export class InboundBatcher {
+  readonly #db: Db;
+  #waiting: Waiting[] = [];
+  #inFlight = 0;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  receive(
+    number: NumberRow,
+    flow: Flow | undefined,
+    inbound: InboundMessage,
+    receivedAt = new Date(),
+  ): Promise<InboundOutcome> {
+    if (inbound.media.length > 0 || classifyKeyword(inbound.body, inbound.optOutType)) {
+      return receiveInbound(this.#db, number, flow, inbound, receivedAt);
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ number, flow, inbound, receivedAt, resolve, reject });
+      this.#startBatches();
+    });
+  }
+
+  #startBatches(): void {
+    while (this.#inFlight < MAX_IN_FLIGHT && this.#waiting.length > 0) {
+      const batch = this.#takeBatch();
+      this.#inFlight++;
+      void this.#store(batch).finally(() => {
+        this.#inFlight--;
+        this.#startBatches();
+      });
+    }
+  }
+
+  /**
+   * The next batch: up to MAX_BATCH waiting messages, each MessageSid once. A second delivery
+   * of a SID waits for a later batch, where the first is stored (or being stored: the unique
+   * index makes it wait for that commit) and it is answered as the duplicate it is.
+   */
+  #takeBatch(): Waiting[] {
+    const batch: Waiting[] = [];
+    const later: Waiting[] = [];
+    const sids = new Set<string>();
+    for (const item of this.#waiting) {
+      if (batch.length < MAX_BATCH && !sids.has(item.inbound.messageSid)) {
+        sids.add(item.inbound.messageSid);
+        batch.push(item);
+      } else {
+        later.push(item);
+      }
+    }
+    this.#waiting = later;
+    return batch;
+  }
+
+  async #store(batch: Waiting[]): Promise<void> {
+    let stored: Map<Waiting, InboundOutcome>;
+    try {
+      stored = await this.#db.transaction((tx) => storeIntoOpenConversations(tx, batch));
+    } catch {
+      if (batch.length > 1) {
+        const half = Math.ceil(batch.length / 2);
+        await this.#store(batch.slice(0, half));
+        await this.#store(batch.slice(half));
+        return;
+      }
+      stored = new Map();
+    }
+    // Answered only now that the batch has committed: an answered webhook is durable.
+    for (const [item, outcome] of stored) item.resolve(outcome);
+    // The rest need the flow (a new conversation) or failed alone: one at a time, each in its
+    // own transactions, concurrently (on PostgreSQL each takes a connection of the pool).
+    await Promise.all(
+      batch
+        .filter((item) => !stored.has(item))
+        .map((item) =>
+          receiveInbound(this.#db, item.number, item.flow, item.inbound, item.receivedAt).then(
+            item.resolve,
+            item.reject,
+          ),
+        ),
+    );
+  }
+}
+
+/**
+ * Stores the batch's texts whose sender has an open conversation with the number they wrote
+ * to, in the caller's transaction; returns their outcomes. The others are left out.
+ */
+async function storeIntoOpenConversations(
+  tx: Tx,
+  batch: Waiting[],
+): Promise<Map<Waiting, InboundOutcome>> {
+  const outcomes = new Map<Waiting, InboundOutcome>();
+  await mergeContactAttributes(tx, batch);
+
+  // Locked in id order, so two batches cannot deadlock; a conversation closed meanwhile is
+  // not returned (the lock waits for the close to commit, then re-checks the state), and its
+  // customer's text opens the next one on the per-message path, as a single text would.
+  const keys = [...new Map(batch.map((item) => [conversationKey(item), item])).values()].map(
+    (item) => ({ number_id: item.number.id, address: item.inbound.from }),
+  );
+  const open = await queryRows<{ id: string; number_id: string; customer_address: string }>(
+    tx,
+    sql`SELECT c.id, c.number_id, c.customer_address
+          FROM conversations c
+          JOIN jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) AS k(number_id uuid, address text)
+            ON c.number_id = k.number_id AND c.customer_address = k.address
+         WHERE c.state <> 'closed'
+         ORDER BY c.id
+           FOR NO KEY UPDATE OF c`,
+  );
+  const conversationOf = new Map(
+    open.map((row) => [`${row.number_id} ${row.customer_address}`, row.id]),
+  );
+  const placed = batch.filter((item) => conversationOf.has(conversationKey(item)));
+  if (placed.length === 0) return outcomes;
+
+  // The MessageSid's unique constraint makes a replayed or fallback delivery a no-op.
+  const inserted = await tx
+    .insert(messages)
+    .values(
+      placed.map((item) => ({
+        conversationId: conversationOf.get(conversationKey(item))!,
+        numberId: item.number.id,
+        direction: 'inbound' as const,
+        author: 'customer' as const,
+        fromAddress: item.inbound.from,
+        toAddress: item.number.address,
+        body: item.inbound.body,
+        twilioSid: item.inbound.messageSid,
+        status: 'received' as const,
+        createdAt: item.receivedAt,
+      })),
+    )
+    .onConflictDoNothing({ target: messages.twilioSid })
+    .returning({ id: messages.id, twilioSid: messages.twilioSid });
+  const messageIdOf = new Map(inserted.map((row) => [row.twilioSid!, row.id]));
+  const fresh = placed.filter((item) => messageIdOf.has(item.inbound.messageSid));
+  const replayed = placed.filter((item) => !messageIdOf.has(item.inbound.messageSid));
+  if (replayed.length > 0) {
+    const owners = await tx
+      .select({ sid: messages.twilioSid, accountId: numbers.accountId })
+      .from(messages)
+      .innerJoin(numbers, eq(numbers.id, messages.numberId))
+      .where(
+        inArray(
+          messages.twilioSid,
+          replayed.map((item) => item.inbound.messageSid),
+        ),
+      );
+    const ownerOf = new Map(owners.map((row) => [row.sid!, row.accountId]));
+    for (const item of replayed) {
+      outcomes.set(item, {
+        duplicate: true,
+        sameAccount: ownerOf.get(item.inbound.messageSid) === item.number.accountId,
+      });
+    }
+  }
+  if (fresh.length === 0) return outcomes;
+
+  // The customer's activity, and flow work due for a conversation still with the bot.
+  const lastAt = new Map<string, Date>();
+  for (const item of fresh) {
+    const id = conversationOf.get(conversationKey(item))!;
+    const known = lastAt.get(id);
+    if (!known || known < item.receivedAt) lastAt.set(id, item.receivedAt);
+  }
+  const touched = await queryRows<{ id: string; flow_due: boolean }>(
+    tx,
+    sql`UPDATE conversations c
+           SET last_message_at = k.at,
+               flow_due_at = CASE WHEN c.state = 'flow' THEN k.at ELSE c.flow_due_at END
+          FROM jsonb_to_recordset(${JSON.stringify([...lastAt].map(([id, at]) => ({ id, at })))}::jsonb)
+            AS k(id uuid, at timestamptz)
+         WHERE c.id = k.id
+     RETURNING c.id, c.flow_due_at IS NOT NULL AS flow_due`,
+  );
+  const flowDue = new Map(touched.map((row) => [row.id, row.flow_due]));
+
+  await appendEvents(
+    tx,
+    'message.received',
+    fresh.map((item) => ({
+      refs: { conversationId: conversationOf.get(conversationKey(item))! },
+      payload: {
+        messageId: messageIdOf.get(item.inbound.messageSid)!,
+        from: item.inbound.from,
+        body: item.inbound.body,
+        numMedia: 0,
+      },
+    })),
+  );
+  for (const item of fresh) {
+    const conversationId = conversationOf.get(conversationKey(item))!;
+    outcomes.set(item, {
+      duplicate: false,
+      messageId: messageIdOf.get(item.inbound.messageSid)!,
+      conversationId,
+      flowDue: flowDue.get(conversationId) ?? false,
+      mediaPending: false,
+    });
+  }
+  return outcomes;
+}
+
+function conversationKey(item: Waiting): string {
+  return `${item.number.id} ${item.inbound.from}`;
+}
+
+/**
+ * What Twilio told of each sender (FromCity, …) merged into its contact, writing only the
+ * contacts it changes: a returning customer's text reads its row and writes nothing. Rows
+ * are written in address order, as in any other batch, so two batches cannot deadlock.
+ */
+async function mergeContactAttributes(tx: Tx, batch: Waiting[]): Promise<void> {
+  const told = new Map<string, Record<string, string>>();
+  for (const item of batch) {
+    told.set(item.inbound.from, { ...told.get(item.inbound.from), ...item.inbound.location });
+  }
+  const known = await tx
+    .select({ address: contacts.address, attributes: contacts.attributes })
+    .from(contacts)
+    .where(inArray(contacts.address, [...told.keys()]));
+  const knownOf = new Map(known.map((row) => [row.address, row.attributes]));
+  const changed = [...told]
+    .filter(([address, attributes]) => {
+      const current = knownOf.get(address);
+      return current === undefined || Object.entries(attributes).some(([k, v]) => current[k] !== v);
+    })
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (changed.length === 0) return;
+  await tx
+    .insert(contacts)
+    .values(changed.map(([address, attributes]) => ({ address, attributes })))
+    .onConflictDoUpdate({
+      target: contacts.address,
+      set: { attributes: sql`${contacts.attributes} || excluded.attributes` },
+    });
+}
