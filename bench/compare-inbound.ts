@@ -5,7 +5,8 @@
  * p50 / p99 latency and the server's resident memory per store, and the after/before ratio.
  *   BENCH_BEFORE=/path/to/old/checkout npx tsx bench/compare-inbound.ts
  *   TEST_DATABASE_URL adds PostgreSQL (a scratch database per run);
- *   BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_HANDSETS as for bench/load-webhooks.ts.
+ *   BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_HANDSETS, BENCH_WORKLOAD, BENCH_RATE as for
+ *   bench/load-webhooks.ts.
  */
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -64,5 +65,5 @@ for (const [store, serverUrl] of stores) {
   }
 }
 process.stdout.write(
-  `bench/compare-inbound — ${process.env.BENCH_SECONDS ?? 10}s, ${process.env.BENCH_CONNECTIONS ?? 20} connections, load generator in its own process, ${new Date().toISOString()}\n${lines.join('\n')}\n`,
+  `bench/compare-inbound — ${process.env.BENCH_SECONDS ?? 10}s, ${process.env.BENCH_CONNECTIONS ?? 100} connections, load generator in its own process, ${new Date().toISOString()}\n${lines.join('\n')}\n`,
 );

@@ -1,8 +1,11 @@
 /**
  * The load generator in a process of its own: sends signed inbound webhooks to a running
- * Parley and prints the figures as one JSON line. Used by bench/compare-inbound.ts.
+ * server and prints the figures as one JSON line. Used by bench/inbound.ts and
+ * bench/compare-inbound.ts.
  *   npx tsx bench/load-webhooks.ts <url> <publicUrl> <accountSid> <authToken> <number>
- *   BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 20), BENCH_HANDSETS (default 500)
+ *   BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 100), BENCH_HANDSETS (default 500),
+ *   BENCH_WORKLOAD (existing | new, default existing), BENCH_RATE (offered req/s; default: as
+ *   fast as answered)
  */
 import { sendSignedWebhooks } from './signed-webhooks.js';
 
@@ -13,14 +16,21 @@ if (!url || !publicUrl || !accountSid || !authToken || !businessNumber) {
   );
   process.exit(64);
 }
+const workload = process.env.BENCH_WORKLOAD ?? 'existing';
+if (workload !== 'existing' && workload !== 'new') {
+  process.stderr.write('BENCH_WORKLOAD must be existing or new\n');
+  process.exit(64);
+}
 const figures = await sendSignedWebhooks({
   url,
   publicUrl,
   accountSid,
   authToken,
   businessNumber,
-  connections: Number(process.env.BENCH_CONNECTIONS ?? 20),
+  connections: Number(process.env.BENCH_CONNECTIONS ?? 100),
   seconds: Number(process.env.BENCH_SECONDS ?? 10),
   handsets: Number(process.env.BENCH_HANDSETS ?? 500),
+  workload,
+  rate: process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined,
 });
 process.stdout.write(`${JSON.stringify(figures)}\n`);

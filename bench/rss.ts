@@ -115,6 +115,7 @@ async function measure(databaseUrl: string | undefined): Promise<Figures> {
       connections: CONNECTIONS,
       seconds: SECONDS,
       handsets: 500,
+      workload: 'existing',
     });
     clearInterval(sampler);
     const loadedEnd = memoryOf(later.child.pid!).rss;

@@ -1,6 +1,8 @@
 /**
  * Load of signed incoming-message webhooks, as Twilio sends them, for the benchmarks: every
- * request a fresh MessageSid from one of `handsets` customer numbers to one business number.
+ * request a fresh MessageSid to one business number, from one of `handsets` customer
+ * numbers whose conversations are opened first (`existing`), or from a new customer each
+ * time (`new`: every request opens a conversation and runs the flow's hand-over).
  */
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
@@ -17,6 +19,9 @@ export interface WebhookLoad {
   connections: number;
   seconds: number;
   handsets: number;
+  workload: 'existing' | 'new';
+  /** Requests per second offered in all, whatever the answers' pace; unset: as fast as answered. */
+  rate?: number | undefined;
 }
 
 export interface LoadFigures {
@@ -26,41 +31,63 @@ export interface LoadFigures {
   errors: number;
 }
 
+const PATH = '/webhooks/twilio/messages';
+
 export async function sendSignedWebhooks(load: WebhookLoad): Promise<LoadFigures> {
+  // Each run's customers are its own, so runs against one store never share conversations.
+  const prefix = String(Math.floor(Math.random() * 900) + 100);
+  const handset = (i: number) => `+1${prefix}${String(i).padStart(7, '0')}`;
+  const request = (from: () => string) => ({
+    method: 'POST' as const,
+    path: PATH,
+    setupRequest: (req: autocannon.Request) => {
+      const params = {
+        MessageSid: `SM${randomBytes(16).toString('hex')}`,
+        AccountSid: load.accountSid,
+        From: from(),
+        To: load.businessNumber,
+        Body: 'Hi, is my order on its way?',
+        NumMedia: '0',
+      };
+      const signature = twilio.getExpectedTwilioSignature(
+        load.authToken,
+        `${load.publicUrl}${PATH}`,
+        params,
+      );
+      return {
+        ...req,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-twilio-signature': signature,
+        },
+        body: new URLSearchParams(params).toString(),
+      };
+    },
+  });
   let n = 0;
+  if (load.workload === 'existing') {
+    // Opens each handset's conversation, one text each, before anything is measured.
+    const warm = await autocannon({
+      url: load.url,
+      connections: Math.min(load.connections, load.handsets),
+      amount: load.handsets,
+      requests: [request(() => handset(n++))],
+    });
+    if (warm.non2xx + warm.errors > 0) {
+      throw new Error(
+        `opening ${load.handsets} conversations failed ${warm.non2xx + warm.errors} times`,
+      );
+    }
+  }
   const result = await autocannon({
     url: load.url,
     connections: load.connections,
     duration: load.seconds,
+    ...(load.rate && { overallRate: load.rate }),
     requests: [
-      {
-        method: 'POST',
-        path: '/webhooks/twilio/messages',
-        setupRequest: (request) => {
-          n += 1;
-          const params = {
-            MessageSid: `SM${randomBytes(16).toString('hex')}`,
-            AccountSid: load.accountSid,
-            From: `+1555${String(1_000_000 + (n % load.handsets)).padStart(7, '0')}`,
-            To: load.businessNumber,
-            Body: `bench message ${n}`,
-            NumMedia: '0',
-          };
-          const signature = twilio.getExpectedTwilioSignature(
-            load.authToken,
-            `${load.publicUrl}/webhooks/twilio/messages`,
-            params,
-          );
-          return {
-            ...request,
-            headers: {
-              'content-type': 'application/x-www-form-urlencoded',
-              'x-twilio-signature': signature,
-            },
-            body: new URLSearchParams(params).toString(),
-          };
-        },
-      },
+      request(() =>
+        load.workload === 'existing' ? handset(n++ % load.handsets) : handset(1_000_000 + n++),
+      ),
     ],
   });
   return {

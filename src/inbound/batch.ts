@@ -157,26 +157,30 @@ async function storeIntoOpenConversations(
   const placed = batch.filter((item) => conversationOf.has(conversationKey(item)));
   if (placed.length === 0) return outcomes;
 
-  // The MessageSid's unique constraint makes a replayed or fallback delivery a no-op.
-  const inserted = await tx
-    .insert(messages)
-    .values(
-      placed.map((item) => ({
-        conversationId: conversationOf.get(conversationKey(item))!,
-        numberId: item.number.id,
-        direction: 'inbound' as const,
-        author: 'customer' as const,
-        fromAddress: item.inbound.from,
-        toAddress: item.number.address,
-        body: item.inbound.body,
-        twilioSid: item.inbound.messageSid,
-        status: 'received' as const,
-        createdAt: item.receivedAt,
-      })),
-    )
-    .onConflictDoNothing({ target: messages.twilioSid })
-    .returning({ id: messages.id, twilioSid: messages.twilioSid });
-  const messageIdOf = new Map(inserted.map((row) => [row.twilioSid!, row.id]));
+  // The MessageSid's unique constraint makes a replayed or fallback delivery a no-op. The
+  // rows travel as one JSON parameter: far cheaper to build and send than ten per message.
+  const rows = placed.map((item) => ({
+    conversation_id: conversationOf.get(conversationKey(item))!,
+    number_id: item.number.id,
+    from_address: item.inbound.from,
+    to_address: item.number.address,
+    body: item.inbound.body,
+    twilio_sid: item.inbound.messageSid,
+    created_at: item.receivedAt,
+  }));
+  const inserted = await queryRows<{ id: string; twilio_sid: string }>(
+    tx,
+    sql`INSERT INTO messages (conversation_id, number_id, direction, author, from_address,
+                              to_address, body, twilio_sid, status, created_at)
+        SELECT m.conversation_id, m.number_id, 'inbound', 'customer', m.from_address,
+               m.to_address, m.body, m.twilio_sid, 'received', m.created_at
+          FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS m(conversation_id uuid,
+               number_id uuid, from_address text, to_address text, body text,
+               twilio_sid text, created_at timestamptz)
+        ON CONFLICT (twilio_sid) DO NOTHING
+        RETURNING id, twilio_sid`,
+  );
+  const messageIdOf = new Map(inserted.map((row) => [row.twilio_sid, row.id]));
   const fresh = placed.filter((item) => messageIdOf.has(item.inbound.messageSid));
   const replayed = placed.filter((item) => !messageIdOf.has(item.inbound.messageSid));
   if (replayed.length > 0) {

@@ -1,4 +1,4 @@
-import { asc, gt, max } from 'drizzle-orm';
+import { asc, gt, max, sql } from 'drizzle-orm';
 import { events } from '../db/schema.js';
 import type { Executor, Tx } from '../db/store.js';
 
@@ -66,13 +66,18 @@ export async function appendEvents<T extends EventType>(
   entries: { refs: EventRefs; payload: EventPayloads[T] }[],
 ): Promise<void> {
   if (entries.length === 0) return;
-  await tx.insert(events).values(
-    entries.map(({ refs, payload }) => ({
-      type,
-      conversationId: refs.conversationId ?? null,
-      agentId: refs.agentId ?? null,
-      payload,
-    })),
+  // One JSON parameter for the batch; WITH ORDINALITY keeps the ids in the entries' order.
+  const rows = entries.map(({ refs, payload }) => ({
+    conversation_id: refs.conversationId ?? null,
+    agent_id: refs.agentId ?? null,
+    payload,
+  }));
+  await tx.execute(
+    sql`INSERT INTO events (type, conversation_id, agent_id, payload)
+        SELECT ${type}, (e.item->>'conversation_id')::uuid, (e.item->>'agent_id')::uuid,
+               e.item->'payload'
+          FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb) WITH ORDINALITY AS e(item, n)
+         ORDER BY e.n`,
   );
   appending.add(tx);
 }
