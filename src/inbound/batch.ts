@@ -15,7 +15,8 @@ import { type InboundMessage, type InboundOutcome, receiveInbound } from './rece
 const MAX_BATCH = 64;
 /**
  * Batches being stored at once. The next batch gathers what arrives while these commit, so
- * under load batches grow by themselves and at rest a message waits for nobody (no linger).
+ * under load batches grow by themselves and at rest a message waits for nobody: the only
+ * linger is the rest of the event loop's turn (see #scheduleBatches).
  */
 const MAX_IN_FLIGHT = 2;
 
@@ -42,6 +43,7 @@ export class InboundBatcher {
   readonly #db: Db;
   #waiting: Waiting[] = [];
   #inFlight = 0;
+  #scheduled = false;
 
   constructor(db: Db) {
     this.#db = db;
@@ -58,6 +60,21 @@ export class InboundBatcher {
     }
     return new Promise((resolve, reject) => {
       this.#waiting.push({ number, flow, inbound, receivedAt, resolve, reject });
+      this.#scheduleBatches();
+    });
+  }
+
+  /**
+   * Starts batches once the event loop has read every request that has arrived. PGlite runs
+   * a query synchronously and hands its connection on in microtasks, so a batch started at
+   * once would run to its commit before the next request is even parsed: every batch would
+   * hold one message.
+   */
+  #scheduleBatches(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
       this.#startBatches();
     });
   }
@@ -68,7 +85,7 @@ export class InboundBatcher {
       this.#inFlight++;
       void this.#store(batch).finally(() => {
         this.#inFlight--;
-        this.#startBatches();
+        this.#scheduleBatches();
       });
     }
   }
