@@ -69,7 +69,7 @@ export async function sendSignedWebhooks(load: WebhookLoad): Promise<LoadFigures
     // Opens each handset's conversation, one text each, before anything is measured.
     const warm = await autocannon({
       url: load.url,
-      connections: Math.min(load.connections, load.handsets),
+      connections: Math.min(load.connections, load.handsets, 20),
       amount: load.handsets,
       requests: [request(() => handset(n++))],
     });
