@@ -9,7 +9,7 @@ import { type NumberRow, STATUS_CALLBACK_PATH, WEBHOOK_PATH } from '../src/admin
 import type { SecretBox } from '../src/admin/secret-box.js';
 import { loadConfig } from '../src/config.js';
 import { upsertContact } from '../src/consent/contacts.js';
-import { contacts, messages } from '../src/db/schema.js';
+import { contacts, events, messages } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
 import { storableText } from '../src/inbound/webhooks.routes.js';
 import { createLogger } from '../src/logger.js';
@@ -106,7 +106,10 @@ function inboundParams(account: TestAccount, overrides: Record<string, string> =
 }
 
 /** An outbound message of the account's number that Twilio reported delivered. */
-async function deliveredMessage(account: TestAccount) {
+async function deliveredMessage(
+  account: TestAccount,
+  status: 'delivered' | 'queued' = 'delivered',
+) {
   const [row] = await store.db
     .insert(messages)
     .values({
@@ -117,7 +120,7 @@ async function deliveredMessage(account: TestAccount) {
       toAddress: phoneNumber(),
       body: 'Your order shipped',
       twilioSid: messageSid(),
-      status: 'delivered',
+      status,
     })
     .returning();
   return row!;
@@ -136,6 +139,53 @@ const refusalsSince = (from: number) =>
     .map((l) => l.reason);
 
 describe('status callbacks', () => {
+  it('take every status Twilio sends, and move a message forward only, in any order, once', async () => {
+    const callbacks = async (sid: string, statuses: [string, string?][]) => {
+      for (const [status, errorCode] of statuses) {
+        const response = await postSigned(accountA, STATUS_CALLBACK_PATH, {
+          AccountSid: accountA.sid,
+          MessageSid: sid,
+          MessageStatus: status,
+          ...(errorCode && { ErrorCode: errorCode }),
+        });
+        expect(response.status, `${status} answered`).toBe(204);
+      }
+    };
+    const statusEvents = async (id: string) =>
+      (
+        await store.db
+          .select({ status: sql<string>`${events.payload}->>'status'` })
+          .from(events)
+          .where(sql`${events.type} = 'message.status' AND ${events.payload}->>'messageId' = ${id}`)
+          .orderBy(events.id)
+      ).map((row) => row.status);
+
+    // An MMS some of whose pictures did not arrive; `sent` late and twice, `delivered` after.
+    const picture = await deliveredMessage(accountA, 'queued');
+    await callbacks(picture.twilioSid!, [
+      ['accepted'],
+      ['partially_delivered', '30008'],
+      ['sent'],
+      ['sent'],
+      ['delivered'],
+    ]);
+    const [mms] = await store.db.select().from(messages).where(eq(messages.id, picture.id));
+    expect(mms).toMatchObject({ status: 'partially_delivered', errorCode: 30008 });
+    expect(mms!.errorMessage).toBeTruthy();
+    expect(await statusEvents(picture.id)).toEqual(['partially_delivered']);
+
+    // A WhatsApp message read before its `delivered` arrived; `sent` skipped.
+    const whatsapp = await deliveredMessage(accountA, 'queued');
+    await callbacks(whatsapp.twilioSid!, [['sending'], ['read'], ['delivered'], ['read']]);
+    expect(await statusOf(whatsapp.id)).toBe('read');
+    expect(await statusEvents(whatsapp.id)).toEqual(['sending', 'read']);
+
+    // Canceled (a scheduled message) is a failure the agent sees.
+    const scheduled = await deliveredMessage(accountA, 'queued');
+    await callbacks(scheduled.twilioSid!, [['scheduled'], ['canceled']]);
+    expect(await statusOf(scheduled.id)).toBe('failed');
+  });
+
   it('move a message only when signed by the account that owns its number', async () => {
     const message = await deliveredMessage(accountA);
     const read = { MessageSid: message.twilioSid!, MessageStatus: 'read' };

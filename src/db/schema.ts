@@ -340,6 +340,7 @@ export const MESSAGE_STATUSES = [
   'sending',
   'sent',
   'delivered',
+  'partially_delivered',
   'undelivered',
   'failed',
   'read',

@@ -19,8 +19,10 @@ export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 /**
  * How far along a message is. Callbacks can arrive out of order (a late `sent` after
- * `delivered`); a status only ever moves to a higher rank. The outcomes share a rank: the
- * first one Twilio reports stands.
+ * `delivered`), twice, or not at all; a status only ever moves to a higher rank. The outcomes
+ * share a rank: the first one Twilio reports stands. `partially_delivered` is Twilio's
+ * outcome for a message that reached the handset only in part (an MMS some of whose media
+ * did not); `read` (WhatsApp) can follow any delivery.
  */
 const RANK: Record<MessageStatus, number> = {
   received: 0,
@@ -28,10 +30,18 @@ const RANK: Record<MessageStatus, number> = {
   sending: 2,
   sent: 3,
   delivered: 4,
+  partially_delivered: 4,
   undelivered: 4,
   failed: 4,
   read: 5,
 };
+
+/** Outcomes that come with Twilio's error code and a reason for the agent. */
+const WITH_ERROR: ReadonlySet<MessageStatus> = new Set([
+  'failed',
+  'undelivered',
+  'partially_delivered',
+]);
 
 /** Twilio's message statuses in Parley's words. */
 export function fromTwilioStatus(status: string): MessageStatus | undefined {
@@ -43,6 +53,7 @@ export function fromTwilioStatus(status: string): MessageStatus | undefined {
     case 'sending':
     case 'sent':
     case 'delivered':
+    case 'partially_delivered':
     case 'undelivered':
     case 'failed':
     case 'read':
@@ -64,14 +75,17 @@ export async function advanceMessageStatus(
   update: { status: MessageStatus; errorCode?: number | null; errorMessage?: string | null },
 ): Promise<boolean> {
   const lower = MESSAGE_STATUSES.filter((s) => RANK[s] < RANK[update.status]);
-  const failed = update.status === 'failed' || update.status === 'undelivered';
-  const errorCode = failed ? (update.errorCode ?? null) : null;
-  const errorMessage = failed
-    ? reasonFor(errorCode, update.errorMessage ?? `Twilio reported the message ${update.status}`)
+  const explained = WITH_ERROR.has(update.status);
+  const errorCode = explained ? (update.errorCode ?? null) : null;
+  const errorMessage = explained
+    ? reasonFor(
+        errorCode,
+        update.errorMessage ?? `Twilio reported the message ${update.status.replace('_', ' ')}`,
+      )
     : null;
   const [row] = await tx
     .update(messages)
-    .set({ status: update.status, ...(failed && { errorCode, errorMessage }) })
+    .set({ status: update.status, ...(explained && { errorCode, errorMessage }) })
     .where(and(eq(messages.id, messageId), inArray(messages.status, lower)))
     .returning({ conversationId: messages.conversationId, agentId: messages.agentId });
   if (!row) return false;

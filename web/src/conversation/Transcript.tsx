@@ -15,6 +15,8 @@ import type { Transcript as TranscriptData, TranscriptMedia, TranscriptMessage }
 
 /** Statuses that mean an outbound message did not reach the customer. */
 const FAILED = new Set(['failed', 'undelivered', 'canceled']);
+/** Outcomes that come with Twilio's reason, shown next to the status. */
+const EXPLAINED = new Set([...FAILED, 'partially_delivered']);
 
 const CLOSE_REASONS: Record<string, string> = {
   ended: 'ended by the agent',
@@ -71,8 +73,8 @@ export function Transcript({ transcript }: { transcript: TranscriptData }) {
 function Message({ message, author }: { message: TranscriptMessage; author: string }) {
   const time = formatDateTime(message.createdAt);
   const failed = FAILED.has(message.status);
-  const status = message.direction === 'outbound' ? message.status : null;
-  const failure = failed
+  const status = message.direction === 'outbound' ? message.status.replace('_', ' ') : null;
+  const failure = EXPLAINED.has(message.status)
     ? [message.errorCode, message.errorMessage].filter((part) => part !== null).join(' ')
     : '';
   return (
