@@ -253,6 +253,29 @@ describe('consent keywords', () => {
   });
 });
 
+describe('toll-free consent', () => {
+  it('is lifted by START or UNSTOP only: a YES to a toll-free number is a text like any other', async () => {
+    const { number } = await stack.addNumber({ kind: 'toll-free' });
+    const handset = phoneNumber();
+    const consentOf = async () => {
+      const [row] = await stack.db
+        .select({ optedOut: consents.optedOut })
+        .from(consents)
+        .innerJoin(contacts, eq(contacts.id, consents.contactId))
+        .where(and(eq(contacts.address, handset), eq(consents.sender, number.address)));
+      return row?.optedOut;
+    };
+    await stack.text(handset, number.address, 'STOP');
+    expect(await consentOf()).toBe(true);
+    await stack.text(handset, number.address, 'Yes');
+    expect(await consentOf()).toBe(true);
+    const [yes] = await messagesFrom(handset).then((rows) => rows.filter((m) => m.body === 'Yes'));
+    expect(yes?.conversationId).not.toBeNull();
+    await stack.text(handset, number.address, 'UNSTOP');
+    expect(await consentOf()).toBe(false);
+  });
+});
+
 describe('flow', () => {
   it('answers out of hours with the out-of-hours message, and closes when told to', async () => {
     // Open only on a day that is never today: one hour on 1 January, and today is a holiday.

@@ -26,10 +26,16 @@ const HELP = new Set(['HELP', 'INFO']);
 export type ConsentKeyword = 'opt-out' | 'opt-in' | 'help';
 
 /**
- * What a customer's text means for consent. Twilio's advanced opt-out sends OptOutType
- * (STOP / START / HELP) with the custom keywords it matched; when present, it decides.
+ * What a customer's text to a number of this kind means for consent. Twilio's advanced
+ * opt-out sends OptOutType (STOP / START / HELP) with the custom keywords it matched; when
+ * present, it decides. On a toll-free number the opt-out is the carrier's, and only START
+ * and UNSTOP lift it: a YES there re-subscribes nobody.
  */
-export function classifyKeyword(body: string, optOutType?: string): ConsentKeyword | undefined {
+export function classifyKeyword(
+  body: string,
+  optOutType: string | undefined,
+  numberKind: string,
+): ConsentKeyword | undefined {
   switch (optOutType?.toUpperCase()) {
     case 'STOP':
       return 'opt-out';
@@ -40,7 +46,7 @@ export function classifyKeyword(body: string, optOutType?: string): ConsentKeywo
   }
   const word = body.trim().toUpperCase();
   if (OPT_OUT.has(word)) return 'opt-out';
-  if (OPT_IN.has(word)) return 'opt-in';
+  if (OPT_IN.has(word) && !(numberKind === 'toll-free' && word === 'YES')) return 'opt-in';
   if (HELP.has(word)) return 'help';
   return undefined;
 }

@@ -104,7 +104,7 @@ async function receiveIn(
   }
 
   const contact = await upsertContact(tx, inbound.from, inbound.location);
-  const keyword = classifyKeyword(inbound.body, inbound.optOutType);
+  const keyword = classifyKeyword(inbound.body, inbound.optOutType, number.kind);
   const reply = (body: string | null | undefined, conversationId: string | null) =>
     body
       ? enqueueOutbound(tx, {
