@@ -129,7 +129,7 @@ describe('sending through Twilio', () => {
     await stack.control('DELETE', '/_emulator/faults');
   });
 
-  it('fails a 21610 at once, without retrying, with the reason', async () => {
+  it('fails a 21610 at once, without retrying, with the reason, and learns the opt-out', async () => {
     const { number } = await stack.addNumber();
     const me = await agent();
     const before = (await stack.control('GET', '/_emulator/requests')) as { requests: unknown[] };
@@ -153,6 +153,14 @@ describe('sending through Twilio', () => {
       .slice(before.requests.length)
       .filter((r) => r.endpoint === 'messages.create');
     expect(creates).toHaveLength(1);
+    // The opt-out Twilio reported is Parley's too: the next text is refused before Twilio.
+    const again = await api('/api/originations', me.headers, {
+      to: '+15005550004',
+      numberId: number.id,
+      body: 'once more',
+      strategy: 'assign-now',
+    });
+    expect(again.status).toBe(409);
   });
 
   it('refuses to text a customer who opted out, at the API, and says so', async () => {

@@ -8,6 +8,7 @@ import { createAccount } from '../src/admin/accounts.js';
 import { type NumberRow, STATUS_CALLBACK_PATH, WEBHOOK_PATH } from '../src/admin/numbers.js';
 import type { SecretBox } from '../src/admin/secret-box.js';
 import { loadConfig } from '../src/config.js';
+import { isOptedOut } from '../src/consent/consent.js';
 import { upsertContact } from '../src/consent/contacts.js';
 import { contacts, events, messages } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
@@ -179,6 +180,28 @@ describe('status callbacks', () => {
     await callbacks(whatsapp.twilioSid!, [['sending'], ['read'], ['delivered'], ['read']]);
     expect(await statusOf(whatsapp.id)).toBe('read');
     expect(await statusEvents(whatsapp.id)).toEqual(['sending', 'read']);
+
+    // A Messaging Service reports an opted-out recipient in a callback: the reason is shown,
+    // and the opt-out recorded once, however often Twilio repeats it.
+    const refused = await deliveredMessage(accountA, 'queued');
+    await callbacks(refused.twilioSid!, [
+      ['failed', '21610'],
+      ['failed', '21610'],
+    ]);
+    const [optedOut] = await store.db.select().from(messages).where(eq(messages.id, refused.id));
+    expect(optedOut).toMatchObject({
+      status: 'failed',
+      errorCode: 21610,
+      errorMessage: 'The recipient has opted out (replied STOP)',
+    });
+    expect(await isOptedOut(store.db, refused.toAddress, accountA.number.address)).toBe(true);
+    const learnt = await store.db
+      .select()
+      .from(events)
+      .where(
+        sql`${events.type} = 'consent.changed' AND ${events.payload}->>'sender' = ${accountA.number.address}`,
+      );
+    expect(learnt).toHaveLength(1);
 
     // Canceled (a scheduled message) is a failure the agent sees.
     const scheduled = await deliveredMessage(accountA, 'queued');

@@ -2,6 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import { consents, contacts } from '../db/schema.js';
 import type { Executor, Tx } from '../db/store.js';
 import { appendEvent } from '../realtime/event-log.js';
+import { upsertContact } from './contacts.js';
 
 declare module '../realtime/event-log.js' {
   interface EventPayloads {
@@ -95,6 +96,36 @@ export async function recordConsent(
       optedOut: change.optedOut,
       keyword: change.keyword,
     },
+  );
+}
+
+/**
+ * Records an opt-out that Twilio reported instead of the customer's text: a send refused
+ * with 21610, at once or (from a Messaging Service) in a status callback, means the
+ * recipient opted out of that sender by a keyword Parley never saw. Changes nothing, and
+ * announces nothing, when Parley already knew.
+ */
+export async function learnOptOut(
+  tx: Tx,
+  optOut: { customerAddress: string; sender: string; conversationId: string | null },
+): Promise<void> {
+  const contact = await upsertContact(tx, optOut.customerAddress);
+  const now = new Date();
+  const [changed] = await tx
+    .insert(consents)
+    .values({ contactId: contact.id, sender: optOut.sender, optedOut: true, changedAt: now })
+    .onConflictDoUpdate({
+      target: [consents.contactId, consents.sender],
+      set: { optedOut: true, changedAt: now },
+      setWhere: eq(consents.optedOut, false),
+    })
+    .returning({ contactId: consents.contactId });
+  if (!changed) return;
+  await appendEvent(
+    tx,
+    'consent.changed',
+    { conversationId: optOut.conversationId },
+    { contactId: contact.id, sender: optOut.sender, optedOut: true, keyword: 'STOP' },
   );
 }
 

@@ -55,7 +55,10 @@ export class InboundBatcher {
     inbound: InboundMessage,
     receivedAt = new Date(),
   ): Promise<InboundOutcome> {
-    if (inbound.media.length > 0 || classifyKeyword(inbound.body, inbound.optOutType, number.kind)) {
+    if (
+      inbound.media.length > 0 ||
+      classifyKeyword(inbound.body, inbound.optOutType, number.kind)
+    ) {
       return receiveInbound(this.#db, number, flow, inbound, receivedAt);
     }
     return new Promise((resolve, reject) => {

@@ -1,5 +1,6 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { reasonFor } from '../channels/twilio/error-codes.js';
+import { consentSender, learnOptOut } from '../consent/consent.js';
 import { MESSAGE_STATUSES, messages, numbers } from '../db/schema.js';
 import type { Executor, Tx } from '../db/store.js';
 import { appendEvent } from '../realtime/event-log.js';
@@ -35,6 +36,9 @@ const RANK: Record<MessageStatus, number> = {
   failed: 4,
   read: 5,
 };
+
+/** Twilio's answer for a recipient who opted out of the sender. */
+const OPTED_OUT = 21610;
 
 /** Outcomes that come with Twilio's error code and a reason for the agent. */
 const WITH_ERROR: ReadonlySet<MessageStatus> = new Set([
@@ -87,8 +91,24 @@ export async function advanceMessageStatus(
     .update(messages)
     .set({ status: update.status, ...(explained && { errorCode, errorMessage }) })
     .where(and(eq(messages.id, messageId), inArray(messages.status, lower)))
-    .returning({ conversationId: messages.conversationId, agentId: messages.agentId });
+    .returning({
+      conversationId: messages.conversationId,
+      agentId: messages.agentId,
+      numberId: messages.numberId,
+      toAddress: messages.toAddress,
+    });
   if (!row) return false;
+  if (errorCode === OPTED_OUT) {
+    const [number] = await tx
+      .select({ address: numbers.address, messagingServiceSid: numbers.messagingServiceSid })
+      .from(numbers)
+      .where(eq(numbers.id, row.numberId));
+    await learnOptOut(tx, {
+      customerAddress: row.toAddress,
+      sender: consentSender(number!),
+      conversationId: row.conversationId,
+    });
+  }
   await appendEvent(
     tx,
     'message.status',

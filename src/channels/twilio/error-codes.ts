@@ -16,12 +16,17 @@ const REASONS: Record<number, string> = {
   21617: 'The message body is too long',
   21619: 'The message has neither text nor attachments',
   21620: 'An attachment URL is invalid',
+  30001: "The message waited too long in the sender's queue on Twilio",
+  30002: 'The Twilio account is suspended',
   30003: 'The handset is unreachable',
   30004: 'The message was blocked by the recipient or carrier',
   30005: 'The recipient number is unknown or no longer exists',
   30006: 'The recipient is a landline or unreachable carrier',
   30007: 'The carrier filtered the message',
   30008: 'Delivery failed for an unknown reason',
+  30032: 'The toll-free number is not verified',
+  30034: 'The sender number is not registered for A2P 10DLC',
+  63016: 'Outside the 24-hour WhatsApp window: only an approved template can be sent',
   11200: 'An attachment could not be fetched',
 };
 
