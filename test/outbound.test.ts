@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, like } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession } from '../src/auth/sessions.js';
 import { createUser } from '../src/auth/users.js';
@@ -127,6 +127,52 @@ describe('sending through Twilio', () => {
     };
     expect(all.messages.filter((m) => m.body === 'after five 429s')).toHaveLength(1);
     await stack.control('DELETE', '/_emulator/faults');
+  });
+
+  it('sends each message once when Twilio created it but answered 500 or hung up', async () => {
+    const shortCode = await stack.addNumber({
+      kind: 'short-code',
+      address: String(10_000 + Math.floor(Math.random() * 89_999)),
+    });
+    await stack.control('POST', '/_emulator/faults', {
+      endpoint: 'messages.create',
+      mode: 'create-then-500',
+      ratio: 0.1,
+    });
+    await stack.control('POST', '/_emulator/faults', {
+      endpoint: 'messages.create',
+      mode: 'create-then-drop',
+      count: 3,
+    });
+    try {
+      await stack.fillOutbox(
+        Array.from({ length: 40 }, () => shortCode.number),
+        'ambiguous',
+      );
+      // Parley settles each message with the SID Twilio created for it…
+      const stored = await eventually(async () => {
+        const rows = await stack.db
+          .select({ sid: messages.twilioSid, status: messages.status })
+          .from(messages)
+          .where(like(messages.body, 'ambiguous %'));
+        return rows.length === 40 && rows.every((row) => row.sid !== null) ? rows : undefined;
+      }, 30_000);
+      // …and Twilio holds every body once.
+      const all = (await stack.control('GET', '/_emulator/messages')) as {
+        messages: { sid: string; body: string }[];
+      };
+      const created = all.messages.filter((m) => m.body.startsWith('ambiguous '));
+      expect(created).toHaveLength(40);
+      expect(new Set(created.map((m) => m.body)).size).toBe(40);
+      expect(new Set(stored.map((row) => row.sid))).toEqual(new Set(created.map((m) => m.sid)));
+      expect(stored.filter((row) => row.status === 'failed')).toEqual([]);
+      const faults = (await stack.control('GET', '/_emulator/faults')) as {
+        faults: { mode: string; applied: number }[];
+      };
+      expect(faults.faults.find((f) => f.mode === 'create-then-500')?.applied).toBeGreaterThan(0);
+    } finally {
+      await stack.control('DELETE', '/_emulator/faults');
+    }
   });
 
   it('fails a 21610 at once, without retrying, with the reason, and learns the opt-out', async () => {

@@ -514,6 +514,12 @@ export const outbox = pgTable(
     /** The instance that claimed the row; its silence (see instances) ends the claim early. */
     claimedBy: uuid('claimed_by'),
     lastError: text('last_error'),
+    /**
+     * When a send of this row ended without a clear answer (a 5xx, a timeout, a dropped
+     * connection): Twilio may have created the message, so the next attempt looks it up on
+     * Twilio before sending again. Null while every attempt was answered.
+     */
+    uncertainSince: at('uncertain_since'),
     createdAt: createdAt(),
   },
   (t) => [

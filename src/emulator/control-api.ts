@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { type FaultSpec, faultEndpoints } from './faults.js';
+import { type FaultSpec, faultEndpoints, faultModes } from './faults.js';
 import { newSecret, newSid } from './format.js';
 import { InboundError, receiveFromHandset } from './inbound.js';
 import type { Dispatcher } from './outbound.js';
@@ -517,7 +517,7 @@ export function registerControlApi(
           required: ['endpoint', 'mode'],
           properties: {
             endpoint: { type: 'string', enum: ['*', ...faultEndpoints] },
-            mode: { type: 'string', enum: ['429', '500', 'slow'] },
+            mode: { type: 'string', enum: [...faultModes] },
             count: { type: 'integer', minimum: 1 },
             ratio: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
             delayMs: { type: 'integer', minimum: 0 },

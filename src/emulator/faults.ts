@@ -24,7 +24,14 @@ export const faultEndpoints = [
 ] as const;
 
 export type FaultEndpoint = (typeof faultEndpoints)[number];
-export type FaultMode = '429' | '500' | 'slow';
+/**
+ * `429`, `500`: refused before anything happens. `slow`: answered after delayMs.
+ * `create-then-500`, `create-then-drop`: the request is carried out (a message created and
+ * sent), then answered 500 or the connection closed without an answer — the ambiguous outcome
+ * every client of a non-idempotent API must handle.
+ */
+export const faultModes = ['429', '500', 'slow', 'create-then-500', 'create-then-drop'] as const;
+export type FaultMode = (typeof faultModes)[number];
 
 export interface FaultSpec {
   endpoint: FaultEndpoint | '*';
@@ -42,7 +49,11 @@ interface Fault extends FaultSpec {
   applied: number;
 }
 
-export type FaultAction = { kind: 'error'; error: TwilioApiError } | { kind: 'delay'; ms: number };
+export type FaultAction =
+  | { kind: 'error'; error: TwilioApiError }
+  | { kind: 'delay'; ms: number }
+  | { kind: 'after'; then: 'error'; error: TwilioApiError }
+  | { kind: 'after'; then: 'drop' };
 
 export class FaultSwitch {
   private faults: Fault[] = [];
@@ -91,5 +102,13 @@ function actionFor(fault: Fault): FaultAction {
       return { kind: 'error', error: new TwilioApiError(500, 20500, 'Internal Server Error') };
     case 'slow':
       return { kind: 'delay', ms: fault.delayMs ?? 5000 };
+    case 'create-then-500':
+      return {
+        kind: 'after',
+        then: 'error',
+        error: new TwilioApiError(500, 20500, 'Internal Server Error'),
+      };
+    case 'create-then-drop':
+      return { kind: 'after', then: 'drop' };
   }
 }

@@ -173,6 +173,39 @@ describe('fault switch', () => {
     expect((await fx.client.messages(sid).fetch()).sid).toBe(sid);
   });
 
+  it('creates and sends the message, then answers 500 or hangs up, under create-then-*', async () => {
+    const to = '+15556000011';
+    const sentTo = async () =>
+      (
+        (await control(fx.url, 'GET', `/_emulator/messages?to=${encodeURIComponent(to)}`)) as {
+          messages: { body: string }[];
+        }
+      ).messages.map((m) => m.body);
+    await control(fx.url, 'POST', '/_emulator/faults', {
+      endpoint: 'messages.create',
+      mode: 'create-then-500',
+      count: 1,
+    });
+    const answered = await fx.client.messages
+      .create({ from: '+15556200001', to, body: 'created, then 500' })
+      .then(() => 'ok')
+      .catch((e: { status: number; code: number }) => `${e.status}/${e.code}`);
+    expect(answered).toBe('500/20500');
+    await control(fx.url, 'POST', '/_emulator/faults', {
+      endpoint: 'messages.create',
+      mode: 'create-then-drop',
+      count: 1,
+    });
+    const dropped = await fx.client.messages
+      .create({ from: '+15556200001', to, body: 'created, then dropped' })
+      .then(() => undefined)
+      .catch((e: { status?: number; code?: string | number }) => e);
+    expect(dropped).toBeDefined();
+    expect(dropped?.status).toBeUndefined();
+    expect((await sentTo()).sort()).toEqual(['created, then 500', 'created, then dropped']);
+    expect(await create()).toMatch(/^SM/);
+  });
+
   it('slows responses down by delayMs', async () => {
     await control(fx.url, 'POST', '/_emulator/faults', {
       endpoint: 'account.fetch',

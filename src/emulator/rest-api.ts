@@ -477,6 +477,21 @@ export function registerRestApi(
         form: asRecord(req.body),
         path,
       });
+      if (fault?.kind === 'after' && fault.then === 'error') throw fault.error;
+      if (fault?.kind === 'after' && fault.then === 'drop') {
+        state.logRequest({
+          method: req.method,
+          path: req.url,
+          endpoint,
+          status: 0,
+          accountSid: credential.account.sid,
+          credential: credential.kind,
+          errorCode: null,
+        });
+        reply.hijack();
+        req.raw.socket.destroy();
+        return;
+      }
     } catch (err) {
       if (!(err instanceof TwilioApiError)) throw err;
       result = json(err.status, errorBody(err.status, err.code, err.message));

@@ -69,6 +69,8 @@ interface Claim {
   /** The message's attachments, in order. */
   mediaIds: string[];
   claimedAt: Date;
+  /** An earlier attempt's outcome is unknown since then (see outbox.uncertainSince). */
+  uncertainSince: Date | null;
 }
 
 /**
@@ -155,9 +157,10 @@ export async function claimOutbound(db: Db, instanceId: string): Promise<Claim[]
       messaging_service_sid: string | null;
       opted_out: boolean;
       media_ids: string[] | null;
+      uncertain_since: Date | null;
     }>(
       tx,
-      sql`SELECT o.id AS outbox_id, o.message_id, o.attempts, m.to_address, m.from_address,
+      sql`SELECT o.id AS outbox_id, o.message_id, o.attempts, o.uncertain_since, m.to_address, m.from_address,
                  m.body, m.segments, n.account_id, n.messaging_service_sid,
                  EXISTS (SELECT 1 FROM consents c JOIN contacts k ON k.id = c.contact_id
                          WHERE k.address = m.to_address AND c.sender = o.sender AND c.opted_out)
@@ -199,6 +202,7 @@ export async function claimOutbound(db: Db, instanceId: string): Promise<Claim[]
         optedOut: row.opted_out,
         mediaIds: row.media_ids ?? [],
         claimedAt: new Date(nowMs),
+        uncertainSince: row.uncertain_since && new Date(row.uncertain_since),
       });
       slot += holdSeconds * 1000;
     }
@@ -259,6 +263,32 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
     );
     return;
   }
+  if (claim.uncertainSince) {
+    // An earlier attempt may have reached Twilio although no answer came back.
+    let earlier: { sid: string; status: string } | undefined;
+    try {
+      earlier = await findOnTwilio(deps.db, client, {
+        ...claim,
+        claimedAt: claim.uncertainSince,
+      });
+    } catch (error) {
+      const failure = describeTwilioError(error);
+      deps.logger.warn(
+        { messageId: claim.messageId, status: failure.status, code: failure.code },
+        'could not look up an earlier send on Twilio; will retry',
+      );
+      await retryLater(deps, claim, failure.message, { uncertain: true });
+      return;
+    }
+    if (earlier) {
+      await finish(deps.db, claim, earlier);
+      deps.logger.info(
+        { messageId: claim.messageId, sid: earlier.sid },
+        'an earlier send reached Twilio although its answer was lost; not sending again',
+      );
+      return;
+    }
+  }
   try {
     const created = await client.messages.create({
       to: claim.to,
@@ -279,16 +309,20 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
   } catch (error) {
     const failure = describeTwilioError(error);
     if (isRetryable(failure) && claim.attempts < MAX_ATTEMPTS) {
+      // A 5xx or no answer at all does not say the message was not created: Twilio's
+      // Messages API is not idempotent, so the next attempt looks for it first.
+      const uncertain = failure.status === null || failure.status >= 500;
       deps.logger.warn(
         {
           messageId: claim.messageId,
           attempt: claim.attempts,
           status: failure.status,
           code: failure.code,
+          uncertain,
         },
         'send failed; will retry',
       );
-      await retryLater(deps, claim, failure.message);
+      await retryLater(deps, claim, failure.message, { uncertain });
     } else {
       await finish(deps.db, claim, {
         failed: { code: failure.code, message: reasonFor(failure.code, failure.message) },
@@ -381,13 +415,26 @@ async function finish(
   });
 }
 
-async function retryLater(deps: DispatcherDeps, claim: Claim, error: string): Promise<void> {
+async function retryLater(
+  deps: DispatcherDeps,
+  claim: Claim,
+  error: string,
+  options: { uncertain?: boolean } = {},
+): Promise<void> {
   // Exponential backoff with jitter: base, 2 × base, 4 × base … capped at 5 minutes.
   const backoffMs =
     Math.min(300_000, deps.retryBaseMs * 2 ** (claim.attempts - 1)) * (0.5 + Math.random());
   await deps.db
     .update(outbox)
-    .set({ state: 'pending', nextAttemptAt: new Date(Date.now() + backoffMs), lastError: error })
+    .set({
+      state: 'pending',
+      nextAttemptAt: new Date(Date.now() + backoffMs),
+      lastError: error,
+      // The first unanswered attempt's claim bounds where on Twilio to look.
+      ...(options.uncertain && {
+        uncertainSince: sql`coalesce(${outbox.uncertainSince}, ${claim.claimedAt.toISOString()}::timestamptz)`,
+      }),
+    })
     // Only while the row is still this send's: one a reconciler took or settled is left alone.
     .where(
       and(
@@ -458,6 +505,7 @@ export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
       optedOut: false,
       mediaIds: [],
       claimedAt: new Date(row.sent_claimed_at),
+      uncertainSince: null,
     };
     const client = await deps.clients.forAccount(claim.accountId);
     const found = await findOnTwilio(deps.db, client, claim);
