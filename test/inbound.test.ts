@@ -165,6 +165,35 @@ describe('webhook authenticity', () => {
   });
 });
 
+describe('a Messaging Service', () => {
+  it('keeps a customer in one conversation whichever number of the service they text', async () => {
+    const service = (await stack.control('POST', '/_emulator/services', {
+      accountSid: stack.twilio.sid,
+      inboundRequestUrl: webhookUrl(),
+      useInboundWebhookOnNumber: false,
+    })) as { sid: string };
+    const inService = {
+      messagingServiceSid: service.sid,
+      emulator: { serviceSid: service.sid, smsUrl: null },
+    };
+    const { number: first } = await stack.addNumber(inService);
+    const { number: second } = await stack.addNumber(inService);
+    const handset = phoneNumber();
+    await stack.text(handset, first.address, 'to the first number');
+    await stack.text(handset, second.address, 'to the second number');
+    const texts = await messagesFrom(handset);
+    expect(texts).toHaveLength(2);
+    expect(texts[0]!.conversationId).not.toBeNull();
+    expect(texts[1]!.conversationId).toBe(texts[0]!.conversationId);
+    // Another customer's text to the second number is theirs alone.
+    const other = phoneNumber();
+    await stack.text(other, second.address, 'someone else');
+    const [theirs] = await messagesFrom(other);
+    expect(theirs!.conversationId).not.toBe(texts[0]!.conversationId);
+    expect(theirs!.numberId).toBe(second.id);
+  });
+});
+
 describe('MMS', () => {
   it('stores every picture, readable by an authorised request only', async () => {
     const { number } = await stack.addNumber();

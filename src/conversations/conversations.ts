@@ -103,6 +103,31 @@ export async function findOpenConversation(
 }
 
 /**
+ * The number of a Messaging Service on which the customer has an open conversation, if any.
+ * A service's numbers are one sender pool (Twilio may answer from any, and consent is the
+ * service's), so a text to any of them belongs to that conversation.
+ */
+export async function numberWithOpenConversationInService(
+  db: Executor,
+  messagingServiceSid: string,
+  customerAddress: string,
+): Promise<string | undefined> {
+  const [row] = await db
+    .select({ numberId: conversations.numberId })
+    .from(conversations)
+    .innerJoin(numbers, eq(numbers.id, conversations.numberId))
+    .where(
+      and(
+        eq(numbers.messagingServiceSid, messagingServiceSid),
+        eq(conversations.customerAddress, customerAddress),
+        ne(conversations.state, 'closed'),
+      ),
+    )
+    .limit(1);
+  return row?.numberId;
+}
+
+/**
  * Closes an open conversation in the caller's transaction, withdraws its pending offer, and
  * queues the flow's final response and survey. The next text from the customer opens a new conversation.
  * Returns false when the conversation was not open (already closed by someone else).

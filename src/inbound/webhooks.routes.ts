@@ -2,9 +2,16 @@ import { STATUS_CODES } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { findAccountBySid, getAccountCredentials } from '../admin/accounts.js';
-import { findNumberForWebhook, STATUS_CALLBACK_PATH, WEBHOOK_PATH } from '../admin/numbers.js';
+import {
+  findNumberForWebhook,
+  getNumber,
+  type NumberRow,
+  STATUS_CALLBACK_PATH,
+  WEBHOOK_PATH,
+} from '../admin/numbers.js';
 import type { SecretBox } from '../admin/secret-box.js';
 import { verifyTwilioSignature } from '../channels/twilio/signature.js';
+import { numberWithOpenConversationInService } from '../conversations/conversations.js';
 import type { ConfigCache } from '../db/config-cache.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
@@ -147,19 +154,21 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
       const { params } = form;
       const to = params.To ?? '';
       const service = params.MessagingServiceSid;
-      const number = await deps.configCache.get(`number:${to}:${service ?? ''}`, () =>
+      const addressed = await deps.configCache.get(`number:${to}:${service ?? ''}`, () =>
         findNumberForWebhook(deps.db, { to, messagingServiceSid: service }),
       );
-      if (!number) {
+      if (!addressed) {
         throw new AppError('forbidden', 'no number configured for this To or MessagingServiceSid');
       }
-      const credentials = await deps.configCache.get(`credentials:${number.accountId}`, () =>
-        getAccountCredentials(deps.db, deps.secretBox, number.accountId),
+      const credentials = await deps.configCache.get(`credentials:${addressed.accountId}`, () =>
+        getAccountCredentials(deps.db, deps.secretBox, addressed.accountId),
       );
       verify(request, deps, credentials, form);
+      const from = address(params, 'From');
+      const number = await numberOfConversation(deps, addressed, service, from);
       const inbound: InboundMessage = {
         messageSid: required(params, 'MessageSid', MESSAGE_SID),
-        from: address(params, 'From'),
+        from,
         to: address(params, 'To'),
         body: params.Body ?? '',
         media: mediaOf(params),
@@ -229,6 +238,24 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
       return refuse(request, reply, error);
     }
   });
+}
+
+/**
+ * The number whose conversation a text belongs to. Written through a Messaging Service, it
+ * joins the customer's open conversation on any number of the service (Twilio may answer
+ * from another number of the pool than the one the customer wrote to); else it is the
+ * number written to.
+ */
+async function numberOfConversation(
+  deps: WebhookDeps,
+  addressed: NumberRow,
+  service: string | undefined,
+  from: string,
+): Promise<NumberRow> {
+  if (!service || addressed.messagingServiceSid !== service) return addressed;
+  const numberId = await numberWithOpenConversationInService(deps.db, service, from);
+  if (!numberId || numberId === addressed.id) return addressed;
+  return deps.configCache.get(`number-by-id:${numberId}`, () => getNumber(deps.db, numberId));
 }
 
 function mediaOf(params: Record<string, string>): InboundMessage['media'] {
