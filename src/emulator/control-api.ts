@@ -7,6 +7,7 @@ import type { Dispatcher } from './outbound.js';
 import { messageView, numberJson } from './serializers.js';
 import { type EmulatorEvent, type EmulatorState, newMessagingService } from './state.js';
 import {
+  type CallbackDisorder,
   type HttpMethod,
   type MessagingService,
   type PhoneNumber,
@@ -84,6 +85,7 @@ interface SettingsBody {
   statusDelaysMs?: { sending?: number; sent?: number; delivered?: number };
   webhookTimeoutMs?: number;
   queueBoundSeconds?: number;
+  callbackDisorder?: (Partial<CallbackDisorder> & { seed: number }) | null;
 }
 
 const serviceProperties = {
@@ -552,6 +554,17 @@ export function registerControlApi(
             },
             webhookTimeoutMs: { type: 'integer', minimum: 1 },
             queueBoundSeconds: { type: 'number', minimum: 0 },
+            callbackDisorder: {
+              type: ['object', 'null'],
+              required: ['seed'],
+              additionalProperties: false,
+              properties: {
+                seed: { type: 'integer' },
+                skipRatio: { type: 'number', minimum: 0, maximum: 1 },
+                duplicateRatio: { type: 'number', minimum: 0, maximum: 1 },
+                reorderMs: { type: 'integer', minimum: 0 },
+              },
+            },
           },
         },
       },
@@ -562,6 +575,14 @@ export function registerControlApi(
       s.statusDelaysMs = { ...s.statusDelaysMs, ...b.statusDelaysMs };
       s.webhookTimeoutMs = b.webhookTimeoutMs ?? s.webhookTimeoutMs;
       s.queueBoundSeconds = b.queueBoundSeconds ?? s.queueBoundSeconds;
+      if (b.callbackDisorder !== undefined) {
+        s.callbackDisorder = b.callbackDisorder && {
+          skipRatio: 0,
+          duplicateRatio: 0,
+          reorderMs: 0,
+          ...b.callbackDisorder,
+        };
+      }
       return s;
     },
   );

@@ -5,12 +5,19 @@ import { Dispatcher } from './outbound.js';
 import { registerPhonePage } from './phone-page.js';
 import { registerRestApi } from './rest-api.js';
 import { defaultSettings, EmulatorState } from './state.js';
-import type { StatusDelays } from './types.js';
+import type { CallbackDisorder, StatusDelays } from './types.js';
 
 export type { FaultEndpoint, FaultMode, FaultSpec } from './faults.js';
 export { faultEndpoints } from './faults.js';
 export type { InboundResult, WebhookOutcome } from './inbound.js';
-export type { HandsetMessage, MessageStatus, SenderKind, Settings, StatusDelays } from './types.js';
+export type {
+  CallbackDisorder,
+  HandsetMessage,
+  MessageStatus,
+  SenderKind,
+  Settings,
+  StatusDelays,
+} from './types.js';
 export { senderRates } from './types.js';
 
 export interface EmulatorOptions {
@@ -24,6 +31,8 @@ export interface EmulatorOptions {
   webhookTimeoutMs?: number;
   /** Seconds of traffic a sender may have queued before create answers 21611; default 4 hours. */
   queueBoundSeconds?: number;
+  /** Status callbacks skipped, repeated and out of order, as Twilio sometimes sends them. */
+  callbackDisorder?: CallbackDisorder;
   logger?: boolean | { level: string };
 }
 
@@ -44,6 +53,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
   if (opts.statusDelaysMs) settings.statusDelaysMs = { ...opts.statusDelaysMs };
   if (opts.webhookTimeoutMs !== undefined) settings.webhookTimeoutMs = opts.webhookTimeoutMs;
   if (opts.queueBoundSeconds !== undefined) settings.queueBoundSeconds = opts.queueBoundSeconds;
+  if (opts.callbackDisorder) settings.callbackDisorder = { ...opts.callbackDisorder };
 
   let publicUrl = opts.publicUrl?.replace(/\/+$/, '') ?? '';
   const state = new EmulatorState(settings, () => publicUrl);

@@ -86,6 +86,7 @@ export class Dispatcher {
   private lanes = new Map<string, Lane>();
   /** Status callbacks of one message are posted one after the other, so they arrive in order. */
   private callbackChains = new Map<string, Promise<void>>();
+  private random: { seed: number; next: () => number } | undefined;
 
   constructor(private readonly state: EmulatorState) {}
 
@@ -261,7 +262,7 @@ export class Dispatcher {
     };
     this.state.messages.set(message.sid, message);
     this.state.touchMessage(message);
-    this.statusCallback(message);
+    // Twilio sends no status callback for a new message's initial status.
     return message;
   }
 
@@ -432,9 +433,20 @@ export class Dispatcher {
     if (message.messagingServiceSid) params.MessagingServiceSid = message.messagingServiceSid;
     if (message.errorCode !== null) params.ErrorCode = String(message.errorCode);
     const timeout = this.state.settings.webhookTimeoutMs;
+    const post = () => sendSignedRequest(url, 'POST', params, account.authToken, timeout);
+    const disorder = this.state.settings.callbackDisorder;
+    if (disorder) {
+      const random = this.randomFor(disorder.seed);
+      if (!isFinal(message.status) && random() < disorder.skipRatio) return;
+      const copies = random() < disorder.duplicateRatio ? 2 : 1;
+      for (let i = 0; i < copies; i++) {
+        this.state.later(Math.floor(random() * disorder.reorderMs), () => void post());
+      }
+      return;
+    }
     const previous = this.callbackChains.get(message.sid) ?? Promise.resolve();
     const next = previous.then(async () => {
-      await sendSignedRequest(url, 'POST', params, account.authToken, timeout);
+      await post();
     });
     this.callbackChains.set(message.sid, next);
     if (isFinal(message.status)) {
@@ -442,5 +454,23 @@ export class Dispatcher {
         if (this.callbackChains.get(message.sid) === next) this.callbackChains.delete(message.sid);
       });
     }
+  }
+
+  /** The disorder's generator (mulberry32), started again whenever its seed changes. */
+  private randomFor(seed: number): () => number {
+    if (this.random?.seed !== seed) {
+      let a = seed >>> 0;
+      this.random = {
+        seed,
+        next: () => {
+          a = (a + 0x6d2b79f5) >>> 0;
+          let t = a;
+          t = Math.imul(t ^ (t >>> 15), t | 1);
+          t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+          return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+        },
+      };
+    }
+    return this.random.next;
   }
 }

@@ -61,6 +61,7 @@ export function defaultSettings(): Settings {
     statusDelaysMs: { sending: 50, sent: 100, delivered: 200 },
     webhookTimeoutMs: 15_000,
     queueBoundSeconds: 4 * 60 * 60,
+    callbackDisorder: null,
   };
 }
 

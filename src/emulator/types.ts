@@ -152,9 +152,26 @@ export interface StatusDelays {
   delivered: number;
 }
 
+/**
+ * Status callbacks as they sometimes arrive from Twilio: each one independently, so a later
+ * status can overtake an earlier one; `sending` / `sent` now and then never at all; some
+ * twice. Drawn from a generator seeded with `seed`, so a run can be repeated.
+ */
+export interface CallbackDisorder {
+  seed: number;
+  /** Share of `sending` and `sent` callbacks never sent (outcomes always are). */
+  skipRatio: number;
+  /** Share of callbacks sent twice. */
+  duplicateRatio: number;
+  /** Each callback leaves after a random delay up to this, so callbacks overtake each other. */
+  reorderMs: number;
+}
+
 export interface Settings {
   statusDelaysMs: StatusDelays;
   webhookTimeoutMs: number;
   /** A sender refuses new messages (21611) once its queue holds more than this many seconds of traffic. */
   queueBoundSeconds: number;
+  /** Null: every callback once, in order, per message. */
+  callbackDisorder: CallbackDisorder | null;
 }

@@ -55,6 +55,19 @@ async function emulatorProcess(): Promise<Emulator> {
 }
 
 /** Parley running against the Twilio emulator, on a fresh store (PGlite or PostgreSQL). */
+const FAST_STATUSES = { sending: 5, sent: 5, delivered: 5 };
+/**
+ * Status callbacks as Twilio sometimes sends them — a fifth of `sending` / `sent` never, a
+ * fifth twice, each up to 30 ms late so that they overtake one another — seeded, so a
+ * failure can be replayed.
+ */
+const REALISTIC_CALLBACKS = {
+  seed: 20_261_130,
+  skipRatio: 0.2,
+  duplicateRatio: 0.2,
+  reorderMs: 30,
+};
+
 export class Stack {
   private constructor(
     readonly emulator: Emulator,
@@ -71,10 +84,14 @@ export class Stack {
   ): Promise<Stack> {
     const emulator = options.emulatorProcess
       ? await emulatorProcess()
-      : await startEmulator({ statusDelaysMs: { sending: 5, sent: 5, delivered: 5 } });
+      : await startEmulator({
+          statusDelaysMs: FAST_STATUSES,
+          callbackDisorder: REALISTIC_CALLBACKS,
+        });
     if (options.emulatorProcess) {
       await call(emulator, 'POST', '/_emulator/settings', {
-        statusDelaysMs: { sending: 5, sent: 5, delivered: 5 },
+        statusDelaysMs: FAST_STATUSES,
+        callbackDisorder: REALISTIC_CALLBACKS,
       });
     }
     const port = await freePort();
