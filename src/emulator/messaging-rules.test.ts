@@ -182,10 +182,19 @@ describe('Messaging Service', () => {
         status: 400,
         code: 21610,
       });
-      const viaService = await fx.client.messages
-        .create({ messagingServiceSid: service.sid, to: handset, body: 'x' })
-        .catch((e: { code: number }) => e.code);
-      expect(viaService).toBe(21610);
+      // Through the service, Twilio accepts the message and fails it afterwards.
+      const viaService = await fx.client.messages.create({
+        messagingServiceSid: service.sid,
+        to: handset,
+        body: 'x',
+      });
+      expect(viaService.status).toBe('accepted');
+      const refused = await waitForMessage(fx.url, viaService.sid, (m) => m.status === 'failed');
+      expect(refused.errorCode).toBe(21610);
+      const [failedCallback] = await serviceHook.waitFor(
+        (r) => r.params.MessageSid === viaService.sid && r.params.MessageStatus === 'failed',
+      );
+      expect(failedCallback?.params.ErrorCode).toBe('21610');
 
       const start = await handsetSends(fx.url, handset, { to: '+15559200001', body: 'START' });
       expect(

@@ -169,11 +169,19 @@ export class Dispatcher {
     if (sender.phoneNumber === req.to) {
       throw new TwilioApiError(400, 21266, "'To' and 'From' number cannot be the same");
     }
-    if (this.state.optOuts.has(optOutKey(sender, req.to))) {
-      throw new TwilioApiError(400, 21610, 'Attempt to send to unsubscribed recipient');
-    }
     const segments = countSegments(req.body).segments;
-    this.checkQueueBound(sender, segments);
+    // Refused at create when sent from a number; a Messaging Service accepts the message and
+    // fails it afterwards (status callback `failed`), with 30001 for a full queue.
+    const refusal = this.state.optOuts.has(optOutKey(sender, req.to))
+      ? new TwilioApiError(400, 21610, 'Attempt to send to unsubscribed recipient')
+      : this.overQueueBound(sender, segments)
+        ? new TwilioApiError(
+            400,
+            21611,
+            "This 'From' number has exceeded the maximum number of queued messages",
+          )
+        : null;
+    if (refusal && !service) throw refusal;
 
     const message = this.newMessage({
       accountSid: account.sid,
@@ -188,6 +196,11 @@ export class Dispatcher {
       statusCallback: req.statusCallback || service?.statusCallback || null,
       status: service ? 'accepted' : 'queued',
     });
+    if (refusal) {
+      const code = refusal.code === 21611 ? 30001 : refusal.code;
+      this.state.later(0, () => this.fail(message, 'failed', code));
+      return message;
+    }
     this.enqueue(message, sender, segments, req.mediaUrls);
     if (service) this.state.later(0, () => this.promote(message, sender, segments));
     return message;
@@ -266,20 +279,15 @@ export class Dispatcher {
     return message;
   }
 
-  private checkQueueBound(sender: PhoneNumber, segments: number): void {
+  /** Whether the sender's queue already holds more than the bound's worth of traffic. */
+  private overQueueBound(sender: PhoneNumber, segments: number): boolean {
     const lane = this.lanes.get(sender.phoneNumber);
-    if (!lane) return;
+    if (!lane) return false;
     const queued = lane.queue.reduce((sum, item) => sum + item.segments, 0);
     const backlogMs =
       Math.max(0, lane.nextAt - Date.now()) + ((queued + segments) * 1000) / lane.rate;
     // One message's own airtime does not count against the bound; only the wait ahead of it does.
-    if (backlogMs - (segments * 1000) / lane.rate > this.state.settings.queueBoundSeconds * 1000) {
-      throw new TwilioApiError(
-        400,
-        21611,
-        "This 'From' number has exceeded the maximum number of queued messages",
-      );
-    }
+    return backlogMs - (segments * 1000) / lane.rate > this.state.settings.queueBoundSeconds * 1000;
   }
 
   private enqueue(
