@@ -9,7 +9,7 @@ import { openStore } from '../src/db/store.js';
 import { type RunningEmulator, startEmulator } from '../src/emulator/index.js';
 import { enqueueOutbound } from '../src/outbound/outbox.js';
 import { collect, spawnTs, waitForOutput } from './helpers/processes.js';
-import { call, freePort } from './helpers/stack.js';
+import { call, eventually, freePort } from './helpers/stack.js';
 import { createTestDatabase, dropTestDatabase, TEST_DATABASE_URL } from './helpers/store.js';
 
 const APP_SECRET = 'k'.repeat(64);
@@ -129,6 +129,13 @@ describe('a crash with messages in the outbox', () => {
     expect(atCrash).toBeLessThan(TOTAL);
 
     await control('DELETE', '/_emulator/faults');
+    // After the restart, Twilio creates some messages and still answers 500: the ambiguous
+    // outcome must not send them twice either.
+    await control('POST', '/_emulator/faults', {
+      endpoint: 'messages.create',
+      mode: 'create-then-500',
+      ratio: 0.05,
+    });
     const second = spawnTs('src/cli.ts', ['start'], env);
     const secondExit = collect(second);
     await waitForOutput(second, /API and health/);
@@ -140,6 +147,17 @@ describe('a crash with messages in the outbox', () => {
       });
       all = (await ours()).messages;
     }
+    // Each message created-then-500 is looked up on Twilio at its next attempt, where a resend
+    // would otherwise go: wait for at least as many lookups (recovery's own come on top),
+    // then count.
+    const [ambiguous] = (await control('GET', '/_emulator/faults')).faults as { applied: number }[];
+    await eventually(async () => {
+      const { requests } = (await control('GET', '/_emulator/requests')) as unknown as {
+        requests: { endpoint: string }[];
+      };
+      return requests.filter((r) => r.endpoint === 'messages.list').length >= ambiguous!.applied;
+    }, 30_000);
+    all = (await ours()).messages;
     second.kill('SIGTERM');
     expect((await secondExit).code).toBe(0);
 
