@@ -103,10 +103,11 @@ export async function receiveFromHandset(
     date: new Date(message.dateCreated).toISOString(),
   });
 
-  const keyword = handlesKeywords(number) ? classifyKeyword(send.body) : null;
+  const keyword = handlesKeywords(number) ? classifyKeyword(send.body, number.kind) : null;
   let autoReply: string | null = null;
-  if (keyword) {
-    const key = optOutKey(number, send.handset);
+  const key = optOutKey(number, send.handset);
+  // An opted-out handset gets no answer to HELP: nothing is sent to it until it opts in.
+  if (keyword && !(keyword.type === 'HELP' && state.optOuts.has(key))) {
     if (keyword.type === 'STOP') state.optOuts.add(key);
     if (keyword.type === 'START') state.optOuts.delete(key);
     autoReply = defaultReply(number.kind, keyword.type, keyword.word);

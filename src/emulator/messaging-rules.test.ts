@@ -67,6 +67,35 @@ describe('create-time rules', () => {
 });
 
 describe('opt-out keywords', () => {
+  it('on a toll-free number lifts an opt-out only on START or UNSTOP, and answers no HELP meanwhile', async () => {
+    await fx.addNumber('+18885550123', { kind: 'toll-free', smsUrl: `${hook.url}/sms`, mps: 100 });
+    const handset = '+15559000020';
+    const send = (body: string) => handsetSends(fx.url, handset, { to: '+18885550123', body });
+    const canText = () =>
+      fx.client.messages
+        .create({ from: '+18885550123', to: handset, body: 'hello' })
+        .then(() => true)
+        .catch((e: { code: number }) => (e.code === 21610 ? false : Promise.reject(e)));
+
+    expect((await send('STOP')).autoReply).toMatch(/NETWORK MSG/);
+    expect(await canText()).toBe(false);
+    expect((await send('YES')).autoReply).toBeNull();
+    expect(await canText()).toBe(false);
+    expect((await send('HELP')).autoReply).toBeNull();
+    expect((await send('UNSTOP')).autoReply).toMatch(/begin receiving messages again/);
+    expect(await canText()).toBe(true);
+    expect((await send('HELP')).autoReply).toMatch(/Reply STOP/);
+  });
+
+  it('leaves SMS keywords alone on a WhatsApp sender outside a Messaging Service', async () => {
+    await fx.addNumber('whatsapp:+15559100077', { kind: 'whatsapp', smsUrl: `${hook.url}/sms` });
+    const handset = 'whatsapp:+15559000021';
+    const stop = await handsetSends(fx.url, handset, { to: 'whatsapp:+15559100077', body: 'STOP' });
+    expect(stop.autoReply).toBeNull();
+    const [hooked] = await hook.waitFor((r) => r.params.MessageSid === stop.sid);
+    expect(hooked?.params.Body).toBe('STOP');
+  });
+
   it('STOP blocks with 21610 and auto-replies; START unblocks; the keywords still reach the webhook', async () => {
     const handset = '+15559000010';
     const ok = await fx.client.messages.create({

@@ -18,10 +18,18 @@ const KEYWORDS: Record<string, KeywordType> = {
   INFO: 'HELP',
 };
 
-/** Twilio only reacts to a keyword that is the whole message (trimmed, any case). */
-export function classifyKeyword(body: string): { type: KeywordType; word: string } | null {
+/**
+ * Twilio only reacts to a keyword that is the whole message (trimmed, any case). On a
+ * toll-free number the carrier handles opt-out, and only START and UNSTOP opt back in
+ * ([Twilio support for opt-out keywords](https://help.twilio.com/hc/en-us/articles/223134027-Twilio-support-for-opt-out-keywords-SMS-STOP-filtering-)).
+ */
+export function classifyKeyword(
+  body: string,
+  kind: SenderKind = 'long-code',
+): { type: KeywordType; word: string } | null {
   const word = body.trim().toUpperCase();
   const type = KEYWORDS[word];
+  if (kind === 'toll-free' && word === 'YES') return null;
   return type ? { type, word } : null;
 }
 
@@ -53,7 +61,11 @@ export function optOutKey(number: PhoneNumber, handset: string): string {
   return `${number.serviceSid ?? number.phoneNumber}|${handset}`;
 }
 
-/** Twilio leaves keyword handling of a short code outside a Messaging Service to the sender. */
+/**
+ * Twilio leaves keyword handling of a short code outside a Messaging Service to the sender,
+ * and SMS keywords mean nothing on a WhatsApp sender of its own (WhatsApp users block).
+ */
 export function handlesKeywords(number: PhoneNumber): boolean {
-  return number.kind !== 'short-code' || number.serviceSid !== null;
+  if (number.serviceSid !== null) return true;
+  return number.kind !== 'short-code' && number.kind !== 'whatsapp';
 }
