@@ -141,10 +141,11 @@ export async function receiveFromHandset(
   let answer = primaryAnswer;
   let fallback: AttemptOutcome | null = null;
   if (!answer.ok && target.fallbackUrl) {
+    // The fallback request says what went wrong with the primary URL, as Twilio's does.
     const second = await sendSignedRequest(
       target.fallbackUrl,
       target.fallbackMethod,
-      params,
+      { ...params, ErrorCode: String(answer.errorCode), ErrorUrl: target.url },
       account.authToken,
       timeout,
     );
@@ -241,34 +242,40 @@ function webhookParams(
   send: HandsetSend,
   optOutType: KeywordType | null,
 ): Record<string, string> {
+  const whatsapp = send.handset.startsWith('whatsapp:');
   const params: Record<string, string> = {
-    ToCountry: number.location.country,
-    ToState: number.location.state,
     SmsMessageSid: message.sid,
     NumMedia: String(message.media.length),
-    ToCity: number.location.city,
-    FromZip: send.from.zip ?? '',
     SmsSid: message.sid,
-    FromState: send.from.state ?? '',
     SmsStatus: 'received',
-    FromCity: send.from.city ?? '',
     Body: message.body,
-    FromCountry: send.from.country ?? 'US',
     To: number.phoneNumber,
-    ToZip: number.location.zip,
     NumSegments: String(message.numSegments),
     MessageSid: message.sid,
     AccountSid: message.accountSid,
     From: message.from ?? send.handset,
     ApiVersion: '2010-04-01',
   };
+  // Carrier geography comes with SMS only; a WhatsApp message has none.
+  if (!whatsapp) {
+    Object.assign(params, {
+      ToCountry: number.location.country,
+      ToState: number.location.state,
+      ToCity: number.location.city,
+      ToZip: number.location.zip,
+      FromZip: send.from.zip ?? '',
+      FromState: send.from.state ?? '',
+      FromCity: send.from.city ?? '',
+      FromCountry: send.from.country ?? 'US',
+    });
+  }
   if (message.messagingServiceSid) params.MessagingServiceSid = message.messagingServiceSid;
   message.media.forEach((m, i) => {
     params[`MediaContentType${i}`] = m.contentType;
     params[`MediaUrl${i}`] = mediaContentUrl(publicUrl, m);
   });
   if (optOutType) params.OptOutType = optOutType;
-  if (send.handset.startsWith('whatsapp:')) {
+  if (whatsapp) {
     params.WaId = send.handset.slice('whatsapp:+'.length);
     if (send.profileName) params.ProfileName = send.profileName;
   }
@@ -277,7 +284,7 @@ function webhookParams(
 
 type Answer =
   | { ok: true; messages: TwimlMessage[]; outcome: AttemptOutcome }
-  | { ok: false; outcome: AttemptOutcome };
+  | { ok: false; outcome: AttemptOutcome; errorCode: number };
 
 /** A 2xx answer whose body is empty or valid TwiML succeeds; anything else calls for the fallback. */
 function evaluate(attempt: WebhookAttempt): Answer {
@@ -287,10 +294,15 @@ function evaluate(attempt: WebhookAttempt): Answer {
     status: attempt.status,
     error: attempt.error,
   };
-  if (attempt.status === null || attempt.status < 200 || attempt.status > 299) {
+  if (attempt.status === null) {
+    // No connection, or no answer in time: Twilio's 11205 (HTTP connection failure).
+    return { ok: false, outcome, errorCode: 11205 };
+  }
+  if (attempt.status < 200 || attempt.status > 299) {
     return {
       ok: false,
-      outcome: { ...outcome, error: outcome.error ?? `HTTP ${attempt.status} (11200)` },
+      outcome: { ...outcome, error: `HTTP ${attempt.status} (11200)` },
+      errorCode: 11200,
     };
   }
   if (attempt.body.trim() === '') return { ok: true, messages: [], outcome };
@@ -301,6 +313,7 @@ function evaluate(attempt: WebhookAttempt): Answer {
     return {
       ok: false,
       outcome: { ...outcome, error: `document parse failure (12100): ${err.message}` },
+      errorCode: 12100,
     };
   }
 }

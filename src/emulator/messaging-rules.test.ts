@@ -294,6 +294,10 @@ describe('WhatsApp', () => {
       WaId: '15559000060',
       ProfileName: 'Ana',
     });
+    // No carrier geography on WhatsApp.
+    for (const field of ['FromCountry', 'FromCity', 'FromState', 'FromZip', 'ToCountry']) {
+      expect(req?.params, field).not.toHaveProperty(field);
+    }
     const reply = await fx.client.messages.create({
       from: 'whatsapp:+15559300001',
       to: handset,

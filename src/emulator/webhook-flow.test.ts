@@ -211,6 +211,9 @@ describe('handset → webhook → twilio client reply → handset', () => {
       expect(req?.url).toBe(`${fallback.url}/fb?k=v`);
       expect(signed(fx.account.authToken, req!)).toBe(true);
       expect(req?.params.Body).toBe('anyone?');
+      expect(req?.params.ErrorCode).toBe('11200');
+      expect(req?.params.ErrorUrl).toBe(`${hook.url}/broken`);
+      expect(req?.headers['content-type']).toBe('application/x-www-form-urlencoded; charset=utf-8');
       const [reply] = await waitForInbox(fx.url, handset, 1);
       expect(reply?.body).toBe('from the fallback');
     } finally {
@@ -240,6 +243,7 @@ describe('handset → webhook → twilio client reply → handset', () => {
       expect(sent.webhook?.error).toMatch(/200 ms/);
       expect(sent.webhook?.fallbackUsed).toBe(true);
       expect(fallback.requests.map((r) => r.params.MessageSid)).toEqual([sent.sid]);
+      expect(fallback.requests[0]?.params.ErrorCode).toBe('11205');
     } finally {
       hook.answer(() => ({}));
       await fetch(`${fx.url}/_emulator/settings`, {

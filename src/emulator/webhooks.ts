@@ -40,7 +40,8 @@ export async function sendSignedRequest(
     'User-Agent': 'TwilioProxy/1.1',
     Accept: '*/*',
   };
-  if (method === 'POST') headers['Content-Type'] = 'application/x-www-form-urlencoded';
+  if (method === 'POST')
+    headers['Content-Type'] = 'application/x-www-form-urlencoded; charset=utf-8';
   try {
     const res = await fetch(target, {
       method,
