@@ -60,6 +60,8 @@ export interface ReceiverAnswer {
   contentType?: string;
   /** Hold the answer this long (to provoke the emulator's webhook timeout). */
   delayMs?: number;
+  /** Close the connection without answering. */
+  reset?: boolean;
 }
 
 export interface Receiver {
@@ -97,6 +99,10 @@ export async function startReceiver(): Promise<Receiver> {
       requests.push(received);
       for (const l of listeners) l();
       const a = answerFn(received);
+      if (a.reset) {
+        req.socket.destroy();
+        return;
+      }
       const respond = (): void => {
         res.writeHead(a.status ?? 200, { 'Content-Type': a.contentType ?? 'text/xml' });
         res.end(a.body ?? '');

@@ -222,6 +222,22 @@ describe('handset → webhook → twilio client reply → handset', () => {
     }
   });
 
+  it('tries a connection that failed once more before falling back, as Twilio does', async () => {
+    await fx.addNumber('+15557100008', { smsUrl: `${hook.url}/flaky` });
+    let resets = 0;
+    hook.answer((r) => (r.url.endsWith('/flaky') && resets++ === 0 ? { reset: true } : {}));
+    try {
+      const sent = await handsetSends(fx.url, '+15557000008', {
+        to: '+15557100008',
+        body: 'second time lucky',
+      });
+      expect(sent.webhook).toMatchObject({ status: 200, fallbackUsed: false });
+      expect(hook.requests.filter((r) => r.params.MessageSid === sent.sid)).toHaveLength(2);
+    } finally {
+      hook.answer(() => ({}));
+    }
+  });
+
   it('falls back when the primary does not answer within the webhook timeout', async () => {
     const fallback = await startReceiver();
     await fetch(`${fx.url}/_emulator/settings`, {

@@ -42,33 +42,51 @@ export async function sendSignedRequest(
   };
   if (method === 'POST')
     headers['Content-Type'] = 'application/x-www-form-urlencoded; charset=utf-8';
-  try {
-    const res = await fetch(target, {
-      method,
-      headers,
-      body: method === 'POST' ? form : undefined,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await res.text();
-    return {
-      url,
-      method,
-      status: res.status,
-      contentType: res.headers.get('content-type'),
-      body: text.slice(0, MAX_ANSWER_BYTES),
-      error: null,
-    };
-  } catch (err) {
-    const timedOut = err instanceof Error && err.name === 'TimeoutError';
-    return {
-      url,
-      method,
-      status: null,
-      contentType: null,
-      body: '',
-      error: timedOut ? `no answer within ${timeoutMs} ms` : `connection error: ${describe(err)}`,
-    };
+  // Twilio retries a failed connection once, within the same total budget
+  // (https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides: rc=1, rp=ct,
+  // tt=15000), never a request that connected and then went unanswered.
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(target, {
+        method,
+        headers,
+        body: method === 'POST' ? form : undefined,
+        signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
+      });
+      const text = await res.text();
+      return {
+        url,
+        method,
+        status: res.status,
+        contentType: res.headers.get('content-type'),
+        body: text.slice(0, MAX_ANSWER_BYTES),
+        error: null,
+      };
+    } catch (err) {
+      const timedOut = err instanceof Error && err.name === 'TimeoutError';
+      if (!timedOut && attempt < 2 && connectionFailed(err) && Date.now() < deadline) continue;
+      return {
+        url,
+        method,
+        status: null,
+        contentType: null,
+        body: '',
+        error: timedOut ? `no answer within ${timeoutMs} ms` : `connection error: ${describe(err)}`,
+      };
+    }
   }
+}
+
+/** A connection refused or reset before any answer: worth the one retry Twilio makes. */
+function connectionFailed(err: unknown): boolean {
+  const code = err instanceof Error && (err.cause as { code?: unknown } | undefined)?.code;
+  return (
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === 'UND_ERR_SOCKET' ||
+    code === 'EPIPE'
+  );
 }
 
 export interface FetchedMedia {
