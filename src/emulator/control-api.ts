@@ -5,7 +5,12 @@ import { newSecret, newSid } from './format.js';
 import { InboundError, receiveFromHandset } from './inbound.js';
 import type { Dispatcher } from './outbound.js';
 import { messageView, numberJson } from './serializers.js';
-import { type EmulatorEvent, type EmulatorState, newMessagingService } from './state.js';
+import {
+  DEFAULT_HANDSET_SETTINGS,
+  type EmulatorEvent,
+  type EmulatorState,
+  newMessagingService,
+} from './state.js';
 import {
   type CallbackDisorder,
   type HttpMethod,
@@ -429,22 +434,31 @@ export function registerControlApi(
     },
   );
 
-  app.post<{ Params: { phone: string }; Body: { deliveryErrorCode: number | null } }>(
+  app.post<{
+    Params: { phone: string };
+    Body: { deliveryErrorCode?: number | null; readReceipts?: boolean; partialMms?: boolean };
+  }>(
     '/_emulator/handsets/:phone/settings',
     {
       schema: {
         body: {
           type: 'object',
-          required: ['deliveryErrorCode'],
-          properties: { deliveryErrorCode: { type: ['integer', 'null'] } },
+          additionalProperties: false,
+          properties: {
+            deliveryErrorCode: { type: ['integer', 'null'] },
+            readReceipts: { type: 'boolean' },
+            partialMms: { type: 'boolean' },
+          },
         },
       },
     },
     async (req) => {
-      state.handsetSettings.set(req.params.phone, {
-        deliveryErrorCode: req.body.deliveryErrorCode,
-      });
-      return { handset: req.params.phone, deliveryErrorCode: req.body.deliveryErrorCode };
+      const settings = {
+        ...(state.handsetSettings.get(req.params.phone) ?? DEFAULT_HANDSET_SETTINGS),
+        ...req.body,
+      };
+      state.handsetSettings.set(req.params.phone, settings);
+      return { handset: req.params.phone, ...settings };
     },
   );
 

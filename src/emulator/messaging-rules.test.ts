@@ -315,6 +315,61 @@ describe('WhatsApp', () => {
   });
 });
 
+describe('outcomes past delivered', () => {
+  it('reports read for WhatsApp when the handset reads, and partially_delivered for an MMS taken in part', async () => {
+    await fx.addNumber('whatsapp:+15559300002', { smsUrl: `${hook.url}/wa` });
+    const reader = 'whatsapp:+15559000061';
+    const silent = 'whatsapp:+15559000062';
+    await control(fx.url, 'POST', `/_emulator/handsets/${encodeURIComponent(silent)}/settings`, {
+      readReceipts: false,
+    });
+    const toReader = await fx.client.messages.create({
+      from: 'whatsapp:+15559300002',
+      to: reader,
+      body: 'seen?',
+      statusCallback: `${hook.url}/outcomes`,
+    });
+    const toSilent = await fx.client.messages.create({
+      from: 'whatsapp:+15559300002',
+      to: silent,
+      body: 'seen?',
+      statusCallback: `${hook.url}/outcomes`,
+    });
+    await waitForMessage(fx.url, toReader.sid, (m) => m.status === 'read');
+    const readCallbacks = await hook.waitFor((r) => r.params.MessageSid === toReader.sid, 4);
+    expect(readCallbacks.map((r) => r.params.MessageStatus)).toEqual([
+      'sending',
+      'sent',
+      'delivered',
+      'read',
+    ]);
+    await waitForMessage(fx.url, toSilent.sid, (m) => m.status === 'delivered');
+
+    const partial = '+15559000063';
+    await control(fx.url, 'POST', `/_emulator/handsets/${encodeURIComponent(partial)}/settings`, {
+      partialMms: true,
+    });
+    const mms = await fx.client.messages.create({
+      from: '+15559100001',
+      to: partial,
+      body: 'two pictures',
+      mediaUrl: [`${hook.url}/a.png`, `${hook.url}/b.png`],
+      statusCallback: `${hook.url}/outcomes`,
+    });
+    const done = await waitForMessage(fx.url, mms.sid, (m) => m.status === 'partially_delivered');
+    expect(done.errorCode).toBe(30008);
+    const [outcome] = await hook.waitFor(
+      (r) => r.params.MessageSid === mms.sid && r.params.MessageStatus === 'partially_delivered',
+    );
+    expect(outcome?.params.ErrorCode).toBe('30008');
+    expect(
+      hook.requests
+        .filter((r) => r.params.MessageSid === toSilent.sid)
+        .map((r) => r.params.MessageStatus),
+    ).not.toContain('read');
+  });
+});
+
 describe('REST details', () => {
   it('pages lists with next_page_uri and filters by To and DateSent', async () => {
     const handset = '+15559000030';

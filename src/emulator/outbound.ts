@@ -3,7 +3,7 @@ import { newSid } from './format.js';
 import { optOutKey } from './opt-out.js';
 import { countSegments } from './segments.js';
 import { openMediaUrl } from './serializers.js';
-import type { EmulatorState } from './state.js';
+import { DEFAULT_HANDSET_SETTINGS, type EmulatorState } from './state.js';
 import type {
   Account,
   Direction,
@@ -71,6 +71,8 @@ const MAX_MEDIA = 10;
 
 const FINAL: ReadonlySet<MessageStatus> = new Set([
   'delivered',
+  'partially_delivered',
+  'read',
   'undelivered',
   'failed',
   'received',
@@ -390,13 +392,27 @@ export class Dispatcher {
       this.state.setStatus(message, 'sent');
       this.statusCallback(message);
       this.state.later(delays.delivered, () => {
-        const errorCode = this.state.handsetSettings.get(message.to)?.deliveryErrorCode ?? null;
-        if (errorCode !== null) {
-          this.fail(message, 'undelivered', errorCode);
+        const handset = this.state.handsetSettings.get(message.to) ?? DEFAULT_HANDSET_SETTINGS;
+        if (handset.deliveryErrorCode !== null) {
+          this.fail(message, 'undelivered', handset.deliveryErrorCode);
           return;
         }
-        this.state.setStatus(message, 'delivered');
+        if (handset.partialMms && message.media.length > 1) {
+          // Twilio's outcome for an MMS the handset took only in part; the first picture arrives.
+          message.media = message.media.slice(0, 1);
+          message.errorCode = 30008;
+          message.errorMessage = deliveryErrorMessages[30008] ?? null;
+          this.state.setStatus(message, 'partially_delivered');
+        } else {
+          this.state.setStatus(message, 'delivered');
+        }
         this.statusCallback(message);
+        if (message.to.startsWith('whatsapp:') && handset.readReceipts) {
+          this.state.later(delays.delivered, () => {
+            this.state.setStatus(message, 'read');
+            this.statusCallback(message);
+          });
+        }
         const publicUrl = this.state.publicUrl();
         this.state.addHandsetMessage({
           sid: message.sid,

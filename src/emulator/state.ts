@@ -32,7 +32,17 @@ export type EmulatorEvent =
 interface HandsetSettings {
   /** When set, messages to this handset end `undelivered` with this error code after `sent`. */
   deliveryErrorCode: number | null;
+  /** A WhatsApp handset that reports reading: delivered messages move on to `read`. */
+  readReceipts: boolean;
+  /** The handset takes an MMS with several pictures only in part: `partially_delivered`. */
+  partialMms: boolean;
 }
+
+export const DEFAULT_HANDSET_SETTINGS: HandsetSettings = {
+  deliveryErrorCode: null,
+  readReceipts: true,
+  partialMms: false,
+};
 
 const REQUEST_LOG_LIMIT = 1000;
 

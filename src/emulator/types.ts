@@ -14,6 +14,8 @@ export type MessageStatus =
   | 'sending'
   | 'sent'
   | 'delivered'
+  | 'partially_delivered'
+  | 'read'
   | 'undelivered'
   | 'failed'
   | 'received'
