@@ -169,6 +169,34 @@ describe('opt-out keywords', () => {
 });
 
 describe('Messaging Service', () => {
+  it('sends from the number with the recipient’s area code, then sticks to it', async () => {
+    const first = await fx.addNumber('+15559200031');
+    const newYork = await fx.addNumber('+12125550031');
+    const service = await fx.client.messaging.v1.services.create({ friendlyName: 'Pool' });
+    for (const number of [first, newYork]) {
+      await fx.client.messaging.v1
+        .services(service.sid)
+        .phoneNumbers.create({ phoneNumberSid: number.sid });
+    }
+    const sendTo = async (to: string) => {
+      const sent = await fx.client.messages.create({
+        messagingServiceSid: service.sid,
+        to,
+        body: 'from the pool',
+      });
+      return (await waitForMessage(fx.url, sent.sid, (m) => m.from !== null)).from;
+    };
+    expect(await sendTo('+12125550199')).toBe('+12125550031');
+    expect(await sendTo('+14155550199')).toBe('+15559200031');
+    // A San Francisco number joins; the recipient keeps the number it already knows.
+    const sanFrancisco = await fx.addNumber('+14155550031');
+    await fx.client.messaging.v1
+      .services(service.sid)
+      .phoneNumbers.create({ phoneNumberSid: sanFrancisco.sid });
+    expect(await sendTo('+14155550199')).toBe('+15559200031');
+    expect(await sendTo('+14155550288')).toBe('+14155550031');
+  });
+
   it('routes inbound to InboundRequestUrl with MessagingServiceSid and OptOutType; opt-out covers the service', async () => {
     const serviceHook = await startReceiver();
     try {

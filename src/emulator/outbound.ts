@@ -10,6 +10,7 @@ import type {
   MediaItem,
   Message,
   MessageStatus,
+  MessagingService,
   PhoneNumber,
 } from './types.js';
 import { type FetchedMedia, fetchMedia, sendSignedRequest } from './webhooks.js';
@@ -154,8 +155,7 @@ export class Dispatcher {
         );
       }
     } else if (service) {
-      const first = service.numberSids[0];
-      sender = first ? this.state.numbers.get(first) : undefined;
+      sender = this.pickSender(service, req.to);
       if (!sender) {
         throw new TwilioApiError(400, 21704, 'The Messaging Service contains no phone numbers');
       }
@@ -204,8 +204,33 @@ export class Dispatcher {
       return message;
     }
     this.enqueue(message, sender, segments, req.mediaUrls);
-    if (service) this.state.later(0, () => this.promote(message, sender, segments));
+    if (service) {
+      this.state.stickySenders.set(`${service.sid}|${req.to}`, sender.sid);
+      this.state.later(0, () => this.promote(message, sender, segments));
+    }
     return message;
+  }
+
+  /**
+   * The number a Messaging Service sends from, as Twilio's sender pool picks it: the one it
+   * last used for this recipient (Sticky Sender), else one with the recipient's area code
+   * (Area Code Geomatch, North American numbers), else the first of the recipient's channel
+   * ([Messaging Services](https://www.twilio.com/docs/messaging/services)).
+   */
+  private pickSender(service: MessagingService, to: string): PhoneNumber | undefined {
+    const whatsapp = to.startsWith('whatsapp:');
+    const pool = service.numberSids
+      .map((sid) => this.state.numbers.get(sid))
+      .filter((n): n is PhoneNumber => n !== undefined)
+      .filter((n) => n.phoneNumber.startsWith('whatsapp:') === whatsapp);
+    const sticky = this.state.stickySenders.get(`${service.sid}|${to}`);
+    const areaCode = (address: string) => /^(?:whatsapp:)?\+1(\d{3})\d{7}$/.exec(address)?.[1];
+    return (
+      pool.find((n) => n.sid === sticky) ??
+      pool.find((n) => areaCode(to) !== undefined && areaCode(n.phoneNumber) === areaCode(to)) ??
+      pool[0] ??
+      (service.numberSids[0] ? this.state.numbers.get(service.numberSids[0]) : undefined)
+    );
   }
 
   /** A TwiML `<Message>` answer: an outbound-reply from the business number, paced like any other. */

@@ -86,6 +86,8 @@ export class EmulatorState {
   readonly media = new Map<string, MediaItem>();
   /** `${scope}|${handset}` where scope is a Messaging Service SID or the business number. */
   readonly optOuts = new Set<string>();
+  /** Sticky Sender: the number a Messaging Service last sent from to a recipient, by `service|to`. */
+  readonly stickySenders = new Map<string, string>();
   readonly handsetMessages: HandsetMessage[] = [];
   readonly handsetSettings = new Map<string, HandsetSettings>();
   readonly requestLog: RequestLogEntry[] = [];
@@ -200,6 +202,7 @@ export class EmulatorState {
     this.messages.clear();
     this.media.clear();
     this.optOuts.clear();
+    this.stickySenders.clear();
     this.handsetMessages.length = 0;
     this.handsetSettings.clear();
     this.requestLog.length = 0;
