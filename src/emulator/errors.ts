@@ -29,6 +29,7 @@ export const deliveryErrorMessages: Record<number, string> = {
   11200: 'HTTP retrieval failure',
   21610: 'Attempt to send to unsubscribed recipient',
   30001: 'Queue overflow',
+  63034: 'Media exceeds size limit',
   30003: 'Unreachable destination handset',
   30005: 'Unknown destination handset',
   30006: 'Landline or unreachable carrier',

@@ -10,6 +10,7 @@ export const faultEndpoints = [
   'messages.delete',
   'media.list',
   'media.fetch',
+  'media.delete',
   'numbers.list',
   'numbers.fetch',
   'numbers.update',

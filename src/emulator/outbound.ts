@@ -69,6 +69,8 @@ const MAGIC_TO: Record<string, (to: string) => TwilioApiError> = {
 const ADDRESS = /^(whatsapp:)?\+[1-9]\d{6,14}$/;
 const MAX_BODY = 1600;
 const MAX_MEDIA = 10;
+/** An MMS's media, all together, at most (Twilio's error 63034 beyond). */
+const MAX_MEDIA_BYTES = 5 * 1024 * 1024;
 
 const FINAL: ReadonlySet<MessageStatus> = new Set([
   'delivered',
@@ -117,6 +119,12 @@ export class Dispatcher {
     }
     if (req.mediaUrls.length > MAX_MEDIA) {
       throw new TwilioApiError(400, 21623, 'The number of media files exceeds the maximum of 10.');
+    }
+    const malformed = req.mediaUrls.filter(
+      (url) => !URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol),
+    );
+    if (malformed.length > 0) {
+      throw new TwilioApiError(400, 21620, `Media urls: ${malformed.join(', ')} are invalid.`);
     }
     const magic = MAGIC_TO[req.to];
     if (magic) throw magic(req.to);
@@ -380,6 +388,10 @@ export class Dispatcher {
         if (item.message.status !== 'queued') continue;
         if (!media.ok) {
           this.fail(item.message, 'failed', 11200);
+          continue;
+        }
+        if (media.items.reduce((sum, m) => sum + m.bytes.length, 0) > MAX_MEDIA_BYTES) {
+          this.fail(item.message, 'failed', 63034);
           continue;
         }
         this.attachMedia(item.message, media.items);

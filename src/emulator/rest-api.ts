@@ -319,6 +319,14 @@ export function registerRestApi(
     const media = ownMedia(ctx);
     return { status: 200, bytes: media.bytes, contentType: media.contentType };
   });
+  add('DELETE', `${A}/Messages/:MessageSid/Media/:Sid.json`, 'media.delete', (ctx) => {
+    const media = ownMedia(ctx);
+    const message = liveMessage(ctx, ctx.params.MessageSid);
+    message.media = message.media.filter((m) => m !== media);
+    state.media.delete(media.sid);
+    state.touchMessage(message);
+    return { status: 204, json: undefined };
+  });
 
   add('GET', `${A}/IncomingPhoneNumbers.json`, 'numbers.list', (ctx) => {
     const phone = one(ctx.query.PhoneNumber);

@@ -333,4 +333,33 @@ describe('handset → webhook → twilio client reply → handset', () => {
     expect(cb?.params.ErrorCode).toBe('11200');
     hook.answer(() => ({}));
   });
+
+  it('refuses a malformed MediaUrl (21620), fails media over 5 MB (63034), deletes media', async () => {
+    await fx.addNumber('+15557100010');
+    const send = (mediaUrl: string[]) =>
+      fx.client.messages.create({ to: '+15557000010', from: '+15557100010', mediaUrl });
+    await expect(send(['not a url'])).rejects.toMatchObject({ status: 400, code: 21620 });
+
+    hook.answer((r) =>
+      r.url.endsWith('/huge.png')
+        ? { body: 'x'.repeat(5 * 1024 * 1024 + 1), contentType: 'image/png' }
+        : r.url.endsWith('/small.png')
+          ? { body: 'tiny', contentType: 'image/png' }
+          : {},
+    );
+    try {
+      const huge = await send([`${hook.url}/huge.png`]);
+      const failed = await waitForMessage(fx.url, huge.sid, (m) => m.status === 'failed');
+      expect(failed.errorCode).toBe(63034);
+
+      const small = await send([`${hook.url}/small.png`]);
+      await waitForMessage(fx.url, small.sid, (m) => m.status === 'delivered');
+      const [media] = await fx.client.messages(small.sid).media.list();
+      expect(media?.contentType).toBe('image/png');
+      expect(await fx.client.messages(small.sid).media(media!.sid).remove()).toBe(true);
+      expect(await fx.client.messages(small.sid).media.list()).toEqual([]);
+    } finally {
+      hook.answer(() => ({}));
+    }
+  });
 });
