@@ -601,6 +601,17 @@ export function registerControlApi(
     },
   );
 
+  // Twilio's media CDN: presigned URLs, which refuse a request that also carries credentials
+  // (a client must not forward the API's Authorization across the redirect).
+  app.get<{ Params: { sid: string } }>('/_emulator/cdn/:sid', async (req, reply) => {
+    if (req.headers.authorization) {
+      return bad(reply, 400, 'Only one auth mechanism allowed; the URL is already signed');
+    }
+    const media = state.media.get(req.params.sid);
+    if (!media) return bad(reply, 404, `no media ${req.params.sid}`);
+    return reply.type(media.contentType).send(media.bytes);
+  });
+
   app.get<{ Params: { sid: string } }>('/_emulator/media/:sid', async (req, reply) => {
     const media = state.media.get(req.params.sid);
     if (!media) return bad(reply, 404, `no media ${req.params.sid}`);

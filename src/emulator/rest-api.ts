@@ -26,7 +26,8 @@ interface Ctx {
 
 type Result =
   | { status: number; json: unknown }
-  | { status: number; bytes: Buffer; contentType: string };
+  | { status: number; bytes: Buffer; contentType: string }
+  | { status: number; location: string };
 
 interface Route {
   method: 'GET' | 'POST' | 'DELETE';
@@ -315,10 +316,11 @@ export function registerRestApi(
   add('GET', `${A}/Messages/:MessageSid/Media/:Sid.json`, 'media.fetch', (ctx) =>
     json(200, mediaJson(ownMedia(ctx))),
   );
-  add('GET', `${A}/Messages/:MessageSid/Media/:Sid`, 'media.fetch', (ctx) => {
-    const media = ownMedia(ctx);
-    return { status: 200, bytes: media.bytes, contentType: media.contentType };
-  });
+  // The content itself is on Twilio's CDN: the authenticated URL redirects there.
+  add('GET', `${A}/Messages/:MessageSid/Media/:Sid`, 'media.fetch', (ctx) => ({
+    status: 307,
+    location: `/_emulator/cdn/${ownMedia(ctx).sid}`,
+  }));
   add('DELETE', `${A}/Messages/:MessageSid/Media/:Sid.json`, 'media.delete', (ctx) => {
     const media = ownMedia(ctx);
     const message = liveMessage(ctx, ctx.params.MessageSid);
@@ -515,7 +517,9 @@ export function registerRestApi(
       errorCode: result.status >= 400 && typeof body.code === 'number' ? body.code : null,
     });
     reply.code(result.status);
-    if ('bytes' in result) {
+    if ('location' in result) {
+      await reply.header('Location', result.location).send();
+    } else if ('bytes' in result) {
       await reply.type(result.contentType).send(result.bytes);
     } else if (result.json === undefined) {
       await reply.send();

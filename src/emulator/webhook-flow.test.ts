@@ -299,7 +299,12 @@ describe('handset → webhook → twilio client reply → handset', () => {
         ),
       ).toBe(true);
       expect(req?.params[`MediaContentType${i}`]).toBe(picture.contentType);
-      const res = await fetch(url, { headers: { Authorization: auth } });
+      // The authenticated URL redirects to the CDN, which refuses the credentials.
+      const redirect = await fetch(url, { headers: { Authorization: auth }, redirect: 'manual' });
+      expect(redirect.status).toBe(307);
+      const cdn = new URL(redirect.headers.get('location') ?? '', url).toString();
+      expect((await fetch(cdn, { headers: { Authorization: auth } })).status).toBe(400);
+      const res = await fetch(cdn);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe(picture.contentType);
       expect(Buffer.from(await res.arrayBuffer()).equals(picture.bytes)).toBe(true);

@@ -173,6 +173,22 @@ describe('fetchTwilioMedia', () => {
     expect(seenElsewhere).toHaveLength(0);
   });
 
+  it('follows a redirect on the Twilio host (its CDN path) without the credentials', async () => {
+    const seen: (string | undefined)[] = [];
+    twilioAnswer = (path) => {
+      seen.push(lastAuthorization);
+      return path.startsWith('/cdn/')
+        ? { status: 200, headers: { 'content-type': 'image/png' }, body: Buffer.from('cdn') }
+        : { status: 307, headers: { location: '/cdn/ME1?signed=1' } };
+    };
+    const file = await fetchTwilioMedia(`${twilioUrl}${mediaPath()}`, options());
+    expect(file.bytes.toString()).toBe('cdn');
+    expect(seen).toEqual([
+      `Basic ${Buffer.from(`${ACCOUNT}:token`).toString('base64')}`,
+      undefined,
+    ]);
+  });
+
   it('follows no redirect to a private or plain-http address', async () => {
     redirectTo(`${elsewhereUrl}/cdn/file.png`);
     const error = await fetchTwilioMedia(`${twilioUrl}${mediaPath()}`, options()).catch(

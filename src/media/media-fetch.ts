@@ -106,9 +106,9 @@ export interface MediaCredentials {
 /**
  * Downloads one MediaUrl of an inbound MMS. Credentials go only to Twilio's media path of the
  * account's own messages, on api.twilio.com or the configured Twilio base URL (the
- * emulator); a redirect elsewhere (Twilio's CDN) is followed without them, over https, and
- * only to a host whose every address is globally reachable, connecting to those very
- * addresses.
+ * emulator), and never across a redirect. A redirect elsewhere (Twilio's CDN) is followed
+ * over https, and only to a host whose every address is globally reachable, connecting to
+ * those very addresses.
  */
 export async function fetchTwilioMedia(
   url: string,
@@ -135,9 +135,11 @@ export async function fetchTwilioMedia(
 
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const trusted = trustedOrigins.has(target.origin);
+    // The credentials are for the media URL itself: a redirect (Twilio's CDN, a presigned
+    // URL that refuses them) never gets them, even on Twilio's own host.
     const response = await get(
       target,
-      trusted ? { authorization } : {},
+      hop === 0 ? { authorization } : {},
       trusted ? undefined : await checkedLookup(target, options.resolve ?? resolveWithDns),
     );
     const status = response.statusCode ?? 0;
