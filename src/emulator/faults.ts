@@ -53,8 +53,8 @@ interface Fault extends FaultSpec {
 export type FaultAction =
   | { kind: 'error'; error: TwilioApiError }
   | { kind: 'delay'; ms: number }
-  | { kind: 'after'; then: 'error'; error: TwilioApiError }
-  | { kind: 'after'; then: 'drop' };
+  | { kind: 'after'; afterwards: 'error'; error: TwilioApiError }
+  | { kind: 'after'; afterwards: 'drop' };
 
 export class FaultSwitch {
   private faults: Fault[] = [];
@@ -106,10 +106,10 @@ function actionFor(fault: Fault): FaultAction {
     case 'create-then-500':
       return {
         kind: 'after',
-        then: 'error',
+        afterwards: 'error',
         error: new TwilioApiError(500, 20500, 'Internal Server Error'),
       };
     case 'create-then-drop':
-      return { kind: 'after', then: 'drop' };
+      return { kind: 'after', afterwards: 'drop' };
   }
 }

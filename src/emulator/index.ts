@@ -29,7 +29,7 @@ export interface EmulatorOptions {
   publicUrl?: string;
   statusDelaysMs?: StatusDelays;
   webhookTimeoutMs?: number;
-  /** Seconds of traffic a sender may have queued before create answers 21611; default 4 hours. */
+  /** Seconds of traffic a sender may have queued before create answers 21611; default 10 hours, as on Twilio. */
   queueBoundSeconds?: number;
   /** Status callbacks skipped, repeated and out of order, as Twilio sometimes sends them. */
   callbackDisorder?: CallbackDisorder;

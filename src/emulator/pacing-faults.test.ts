@@ -99,7 +99,34 @@ describe('pacing per sender', () => {
       );
       expect(stored.messages).toHaveLength(3);
     } finally {
-      await control(fx.url, 'POST', '/_emulator/settings', { queueBoundSeconds: 14_400 });
+      await control(fx.url, 'POST', '/_emulator/settings', { queueBoundSeconds: 36_000 });
+    }
+  });
+
+  it('through a Messaging Service accepts every message and fails the overflow with 30001', async () => {
+    await control(fx.url, 'POST', '/_emulator/settings', { queueBoundSeconds: 2 });
+    try {
+      const number = await fx.addNumber('+15556100004', { kind: 'long-code' });
+      const service = await fx.client.messaging.v1.services.create({ friendlyName: 'Overflow' });
+      await fx.client.messaging.v1
+        .services(service.sid)
+        .phoneNumbers.create({ phoneNumberSid: number.sid });
+      const created = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          fx.client.messages.create({
+            messagingServiceSid: service.sid,
+            to: '+15556000005',
+            body: `s${i}`,
+          }),
+        ),
+      );
+      expect(created.map((m) => m.status)).toEqual(Array(6).fill('accepted'));
+      const failed = await Promise.all(
+        created.slice(3).map((m) => waitForMessage(fx.url, m.sid, (v) => v.status === 'failed')),
+      );
+      expect(failed.map((m) => m.errorCode)).toEqual([30001, 30001, 30001]);
+    } finally {
+      await control(fx.url, 'POST', '/_emulator/settings', { queueBoundSeconds: 36_000 });
     }
   });
 });

@@ -487,8 +487,8 @@ export function registerRestApi(
         form: asRecord(req.body),
         path,
       });
-      if (fault?.kind === 'after' && fault.then === 'error') throw fault.error;
-      if (fault?.kind === 'after' && fault.then === 'drop') {
+      if (fault?.kind === 'after' && fault.afterwards === 'error') throw fault.error;
+      if (fault?.kind === 'after' && fault.afterwards === 'drop') {
         state.logRequest({
           method: req.method,
           path: req.url,

@@ -164,7 +164,7 @@ export function serviceJson(s: MessagingService): Record<string, unknown> {
     us_app_to_person_registered: false,
     use_inbound_webhook_on_number: s.useInboundWebhookOnNumber,
     usecase: 'undeclared',
-    validity_period: 14400,
+    validity_period: 36_000,
   };
 }
 

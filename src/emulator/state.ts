@@ -70,7 +70,7 @@ export function defaultSettings(): Settings {
   return {
     statusDelaysMs: { sending: 50, sent: 100, delivered: 200 },
     webhookTimeoutMs: 15_000,
-    queueBoundSeconds: 4 * 60 * 60,
+    queueBoundSeconds: 10 * 60 * 60,
     callbackDisorder: null,
   };
 }

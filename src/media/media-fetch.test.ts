@@ -175,11 +175,12 @@ describe('fetchTwilioMedia', () => {
 
   it('follows a redirect on the Twilio host (its CDN path) without the credentials', async () => {
     const seen: (string | undefined)[] = [];
+    const png: Record<string, string> = { 'content-type': 'image/png' };
+    const toCdn: Record<string, string> = { location: '/cdn/ME1?signed=1' };
     twilioAnswer = (path) => {
       seen.push(lastAuthorization);
-      return path.startsWith('/cdn/')
-        ? { status: 200, headers: { 'content-type': 'image/png' }, body: Buffer.from('cdn') }
-        : { status: 307, headers: { location: '/cdn/ME1?signed=1' } };
+      if (path.startsWith('/cdn/')) return { status: 200, headers: png, body: Buffer.from('cdn') };
+      return { status: 307, headers: toCdn };
     };
     const file = await fetchTwilioMedia(`${twilioUrl}${mediaPath()}`, options());
     expect(file.bytes.toString()).toBe('cdn');
