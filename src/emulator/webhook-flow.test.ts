@@ -118,6 +118,30 @@ describe('handset → webhook → twilio client reply → handset', () => {
     expect(fetched.dateSent).toBeInstanceOf(Date);
   });
 
+  it('keeps one slow status-callback endpoint from holding up other messages’ callbacks', async () => {
+    await fx.addNumber('+15557100011', { mps: 50 });
+    hook.answer((r) => (r.url.endsWith('/slow-status') ? { delayMs: 3000 } : {}));
+    try {
+      const send = (path: string) =>
+        fx.client.messages.create({
+          to: '+15557000011',
+          from: '+15557100011',
+          body: path,
+          statusCallback: `${hook.url}${path}`,
+        });
+      const slow = await send('/slow-status');
+      const fast = await send('/fast-status');
+      await hook.waitFor(
+        (r) => r.params.MessageSid === fast.sid && r.params.MessageStatus === 'delivered',
+      );
+      // The slow endpoint has not answered its first callback yet; the fast one got all three.
+      expect(hook.requests.filter((r) => r.params.MessageSid === slow.sid)).toHaveLength(1);
+      expect(hook.requests.filter((r) => r.params.MessageSid === fast.sid)).toHaveLength(3);
+    } finally {
+      hook.answer(() => ({}));
+    }
+  });
+
   it('skips, repeats and reorders callbacks under callbackDisorder, never losing an outcome', async () => {
     await fx.addNumber('+15557100009');
     const send = async (body: string) =>
