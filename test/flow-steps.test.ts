@@ -5,7 +5,7 @@ import { eq } from 'drizzle-orm';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQueue } from '../src/admin/queues.js';
-import { conversations, media, messages } from '../src/db/schema.js';
+import { contacts, conversations, media, messages } from '../src/db/schema.js';
 import { phoneNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
 
@@ -214,6 +214,27 @@ describe('WhatsApp', () => {
     await stack.received(handset, 'Hi on WhatsApp');
     const conversation = await conversationOf(handset);
     expect(conversation.customerAddress).toBe(handset);
+  });
+
+  it('keeps the ad a customer came from, and their profile name, on the contact', async () => {
+    const { number } = await stack.addNumber({
+      kind: 'whatsapp',
+      address: `whatsapp:${phoneNumber()}`,
+    });
+    const handset = `whatsapp:${phoneNumber()}`;
+    await stack.control('POST', `/_emulator/handsets/${encodeURIComponent(handset)}/messages`, {
+      to: number.address,
+      body: 'Is the sale still on?',
+      profileName: 'Ana',
+      referral: { headline: 'Spring sale', sourceType: 'ad', sourceUrl: 'https://fb.me/ad1' },
+    });
+    const [contact] = await stack.db.select().from(contacts).where(eq(contacts.address, handset));
+    expect(contact?.attributes).toEqual({
+      profileName: 'Ana',
+      referralHeadline: 'Spring sale',
+      referralSourceType: 'ad',
+      referralSourceUrl: 'https://fb.me/ad1',
+    });
   });
 });
 

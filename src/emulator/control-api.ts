@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { type FaultSpec, faultEndpoints, faultModes } from './faults.js';
 import { newSecret, newSid } from './format.js';
-import { InboundError, receiveFromHandset } from './inbound.js';
+import { type HandsetSend, InboundError, receiveFromHandset } from './inbound.js';
 import type { Dispatcher } from './outbound.js';
 import { messageView, numberJson } from './serializers.js';
 import {
@@ -84,6 +84,8 @@ interface HandsetBody {
   fromZip?: string;
   fromCountry?: string;
   profileName?: string;
+  button?: HandsetSend['button'];
+  referral?: HandsetSend['referral'];
 }
 
 interface SettingsBody {
@@ -371,6 +373,23 @@ export function registerControlApi(
             fromZip: { type: 'string' },
             fromCountry: { type: 'string' },
             profileName: { type: 'string' },
+            button: {
+              type: 'object',
+              required: ['text', 'payload'],
+              additionalProperties: false,
+              properties: { text: { type: 'string' }, payload: { type: 'string' } },
+            },
+            referral: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                body: { type: 'string' },
+                headline: { type: 'string' },
+                sourceId: { type: 'string' },
+                sourceType: { type: 'string' },
+                sourceUrl: { type: 'string' },
+              },
+            },
           },
         },
       },
@@ -388,6 +407,8 @@ export function registerControlApi(
           })),
           from: { city: b.fromCity, state: b.fromState, zip: b.fromZip, country: b.fromCountry },
           profileName: b.profileName,
+          button: b.button,
+          referral: b.referral,
         });
       } catch (err) {
         if (err instanceof InboundError) return bad(reply, err.status, err.message);

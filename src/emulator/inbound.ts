@@ -22,6 +22,18 @@ export interface HandsetSend {
   from: Partial<Location>;
   /** WhatsApp only: the sender's profile name. */
   profileName: string | undefined;
+  /** WhatsApp only: the quick-reply button tapped (its text is also the body). */
+  button?: { text: string; payload: string } | undefined;
+  /** WhatsApp only: the click-to-WhatsApp ad or post the customer came from. */
+  referral?:
+    | {
+        body?: string;
+        headline?: string;
+        sourceId?: string;
+        sourceType?: string;
+        sourceUrl?: string;
+      }
+    | undefined;
 }
 
 export interface AttemptOutcome {
@@ -278,6 +290,22 @@ function webhookParams(
   if (whatsapp) {
     params.WaId = send.handset.slice('whatsapp:+'.length);
     if (send.profileName) params.ProfileName = send.profileName;
+    if (send.button) {
+      params.ButtonText = send.button.text;
+      params.ButtonPayload = send.button.payload;
+    }
+    // Twilio's Referral* fields, present only for a conversation started from an ad or post.
+    const referral = send.referral ?? {};
+    for (const [key, field] of [
+      ['body', 'ReferralBody'],
+      ['headline', 'ReferralHeadline'],
+      ['sourceId', 'ReferralSourceId'],
+      ['sourceType', 'ReferralSourceType'],
+      ['sourceUrl', 'ReferralSourceUrl'],
+    ] as const) {
+      const value = referral[key];
+      if (value) params[field] = value;
+    }
   }
   return params;
 }

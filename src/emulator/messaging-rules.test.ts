@@ -326,6 +326,22 @@ describe('WhatsApp', () => {
     for (const field of ['FromCountry', 'FromCity', 'FromState', 'FromZip', 'ToCountry']) {
       expect(req?.params, field).not.toHaveProperty(field);
     }
+    expect(req?.params).not.toHaveProperty('ButtonPayload');
+    expect(req?.params).not.toHaveProperty('ReferralSourceUrl');
+    const tapped = await handsetSends(fx.url, handset, {
+      to: 'whatsapp:+15559300001',
+      body: 'Track my order',
+      button: { text: 'Track my order', payload: 'track-order' },
+      referral: { headline: 'Spring sale', sourceType: 'ad', sourceUrl: 'https://fb.me/ad1' },
+    });
+    const [tap] = await hook.waitFor((r) => r.params.MessageSid === tapped.sid);
+    expect(tap?.params).toMatchObject({
+      ButtonText: 'Track my order',
+      ButtonPayload: 'track-order',
+      ReferralHeadline: 'Spring sale',
+      ReferralSourceType: 'ad',
+      ReferralSourceUrl: 'https://fb.me/ad1',
+    });
     const reply = await fx.client.messages.create({
       from: 'whatsapp:+15559300001',
       to: handset,

@@ -269,9 +269,22 @@ function mediaOf(params: Record<string, string>): InboundMessage['media'] {
   }));
 }
 
+/**
+ * What Twilio tells of the customer, for their contact: where the carrier places them, their
+ * WhatsApp profile name, and the ad or post a WhatsApp conversation started from.
+ */
 function locationOf(params: Record<string, string>): Record<string, string> {
   const location: Record<string, string> = {};
-  for (const field of ['FromCity', 'FromState', 'FromZip', 'FromCountry', 'ProfileName']) {
+  for (const field of [
+    'FromCity',
+    'FromState',
+    'FromZip',
+    'FromCountry',
+    'ProfileName',
+    'ReferralHeadline',
+    'ReferralSourceType',
+    'ReferralSourceUrl',
+  ]) {
     const value = params[field];
     if (value) location[field.replace(/^From/, '').replace(/^./, (c) => c.toLowerCase())] = value;
   }
