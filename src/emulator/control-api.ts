@@ -71,6 +71,7 @@ interface ServiceBody {
   statusCallback?: string | null;
   useInboundWebhookOnNumber?: boolean;
   advancedOptOut?: boolean;
+  keywords?: MessagingService['keywords'];
   /** Phone numbers (E.164 or PN SIDs) to add, in sending order. */
   numbers?: string[];
 }
@@ -104,6 +105,16 @@ const serviceProperties = {
   statusCallback: { type: ['string', 'null'] },
   useInboundWebhookOnNumber: { type: 'boolean' },
   advancedOptOut: { type: 'boolean' },
+  keywords: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    properties: Object.fromEntries(
+      ['STOP', 'START', 'HELP'].map((type) => [
+        type,
+        { type: 'array', items: { type: 'string', minLength: 1 } },
+      ]),
+    ),
+  },
   numbers: { type: 'array', items: { type: 'string' } },
 };
 
@@ -307,6 +318,7 @@ export function registerControlApi(
     service.useInboundWebhookOnNumber =
       b.useInboundWebhookOnNumber ?? service.useInboundWebhookOnNumber;
     service.advancedOptOut = b.advancedOptOut ?? service.advancedOptOut;
+    if (b.keywords !== undefined) service.keywords = b.keywords;
     service.dateUpdated = Date.now();
     for (const n of members) state.addToService(service, n);
     return null;

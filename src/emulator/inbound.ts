@@ -115,7 +115,10 @@ export async function receiveFromHandset(
     date: new Date(message.dateCreated).toISOString(),
   });
 
-  const keyword = handlesKeywords(number) ? classifyKeyword(send.body, number.kind) : null;
+  const service = number.serviceSid ? state.services.get(number.serviceSid) : undefined;
+  const keyword = handlesKeywords(number)
+    ? classifyKeyword(send.body, number.kind, service?.advancedOptOut ? service.keywords : null)
+    : null;
   let autoReply: string | null = null;
   const key = optOutKey(number, send.handset);
   // An opted-out handset gets no answer to HELP: nothing is sent to it until it opts in.
@@ -134,7 +137,6 @@ export async function receiveFromHandset(
       date: new Date().toISOString(),
     });
   }
-  const service = number.serviceSid ? state.services.get(number.serviceSid) : undefined;
   const optOutType = keyword && service?.advancedOptOut ? keyword.type : null;
 
   const target = webhookTarget(state, number);

@@ -169,6 +169,41 @@ describe('opt-out keywords', () => {
 });
 
 describe('Messaging Service', () => {
+  it('under Advanced Opt-Out, honours custom keywords and forgets removed ones', async () => {
+    const number = await fx.addNumber('+15559200041', { smsUrl: `${hook.url}/aoo` });
+    const service = await fx.client.messaging.v1.services.create({
+      friendlyName: 'French',
+      inboundRequestUrl: `${hook.url}/aoo`,
+      useInboundWebhookOnNumber: false,
+    });
+    await fx.client.messaging.v1
+      .services(service.sid)
+      .phoneNumbers.create({ phoneNumberSid: number.sid });
+    await control(fx.url, 'POST', `/_emulator/services/${service.sid}`, {
+      advancedOptOut: true,
+      keywords: { STOP: ['ARRET', 'STOP'], HELP: [] },
+    });
+    const handset = '+15559000041';
+    const say = async (body: string) => {
+      const sent = await handsetSends(fx.url, handset, { to: '+15559200041', body });
+      const [req] = await hook.waitFor((r) => r.params.MessageSid === sent.sid);
+      return { autoReply: sent.autoReply, optOutType: req?.params.OptOutType };
+    };
+    const canText = () =>
+      fx.client.messages
+        .create({ from: '+15559200041', to: handset, body: 'bonjour' })
+        .then(() => true)
+        .catch((e: { code: number }) => (e.code === 21610 ? false : Promise.reject(e)));
+
+    expect(await say('cancel')).toEqual({ autoReply: null, optOutType: undefined });
+    expect(await say('help')).toEqual({ autoReply: null, optOutType: undefined });
+    expect(await canText()).toBe(true);
+    expect((await say(' Arret ')).optOutType).toBe('STOP');
+    expect(await canText()).toBe(false);
+    expect((await say('START')).optOutType).toBe('START');
+    expect(await canText()).toBe(true);
+  });
+
   it('sends from the number with the recipient’s area code, then sticks to it', async () => {
     const first = await fx.addNumber('+15559200031');
     const newYork = await fx.addNumber('+12125550031');

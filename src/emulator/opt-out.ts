@@ -26,11 +26,19 @@ const KEYWORDS: Record<string, KeywordType> = {
 export function classifyKeyword(
   body: string,
   kind: SenderKind = 'long-code',
+  custom: Partial<Record<KeywordType, string[]>> | null = null,
 ): { type: KeywordType; word: string } | null {
   const word = body.trim().toUpperCase();
-  const type = KEYWORDS[word];
   if (kind === 'toll-free' && word === 'YES') return null;
-  return type ? { type, word } : null;
+  // Advanced Opt-Out's lists replace the defaults of the categories they name.
+  for (const type of ['STOP', 'START', 'HELP'] as const) {
+    if (custom?.[type]?.some((keyword) => keyword.trim().toUpperCase() === word)) {
+      return { type, word };
+    }
+  }
+  const type = KEYWORDS[word];
+  if (!type || custom?.[type] !== undefined) return null;
+  return { type, word };
 }
 
 /** Twilio's default keyword replies; toll-free numbers answer with the carrier's network texts. */

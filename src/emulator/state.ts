@@ -60,6 +60,7 @@ export function newMessagingService(accountSid: string, friendlyName: string): M
     statusCallback: null,
     useInboundWebhookOnNumber: false,
     advancedOptOut: false,
+    keywords: null,
     numberSids: [],
     dateCreated: now,
     dateUpdated: now,

@@ -78,6 +78,11 @@ export interface MessagingService {
   useInboundWebhookOnNumber: boolean;
   /** Advanced Opt-Out: adds OptOutType to inbound webhooks. */
   advancedOptOut: boolean;
+  /**
+   * Advanced Opt-Out's own keywords per category, replacing Twilio's defaults for each
+   * category given (an empty list removes them all); null: the defaults.
+   */
+  keywords: Partial<Record<'STOP' | 'START' | 'HELP', string[]>> | null;
   /** Member numbers in the order they were added; the first one sends. */
   numberSids: string[];
   dateCreated: number;
