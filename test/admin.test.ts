@@ -150,11 +150,18 @@ describe('numbers', () => {
       effectiveSendRate: 1,
       webhookUrl: `${stack.config.publicUrl}/webhooks/twilio/messages`,
     });
+    const whatsappAddress = `whatsapp:${phoneNumber()}`;
+    await stack.control('POST', '/_emulator/numbers', {
+      accountSid: stack.twilio.sid,
+      phoneNumber: whatsappAddress,
+      kind: 'whatsapp',
+    });
     const whatsapp = await api('POST', '/api/admin/numbers', admin, {
       accountId: stack.account.id,
-      address: `whatsapp:${phoneNumber()}`,
+      address: whatsappAddress,
     });
-    expect(await whatsapp.json()).toMatchObject({ kind: 'whatsapp', effectiveSendRate: 80 });
+    const whatsappNumber = (await whatsapp.json()) as { id: string };
+    expect(whatsappNumber).toMatchObject({ kind: 'whatsapp', effectiveSendRate: 80 });
 
     const configured = await api(
       'POST',
@@ -170,6 +177,25 @@ describe('numbers', () => {
       `${stack.config.publicUrl}/webhooks/twilio/messages`,
     );
     expect(onTwilio).toBe(true);
+
+    // A WhatsApp sender is configured on the sender (Senders API), where Twilio reads it.
+    const sender = await api(
+      'POST',
+      `/api/admin/numbers/${whatsappNumber.id}/configure-twilio`,
+      admin,
+      {},
+    );
+    expect(await sender.json()).toMatchObject({
+      configured: 'whatsapp-sender',
+      sid: expect.stringMatching(/^XE/),
+    });
+    const afterSender = (await stack.control('GET', '/_emulator/numbers')) as {
+      phoneNumber: string;
+      smsUrl: string;
+    }[];
+    expect(afterSender.find((n) => n.phoneNumber === whatsappAddress)?.smsUrl).toBe(
+      `${stack.config.publicUrl}/webhooks/twilio/messages`,
+    );
   });
 });
 

@@ -2,7 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
-import { createTwilioClient, describeTwilioError } from '../channels/twilio/client.js';
+import {
+  createTwilioClient,
+  describeTwilioError,
+  pointWhatsAppSender,
+} from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
@@ -191,8 +195,22 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
               statusCallbackUrl,
             };
           }
+          if (number.kind === 'whatsapp') {
+            // A WhatsApp sender's webhooks are on the sender (Senders API), not on a number.
+            const sid = await pointWhatsAppSender(client, number.address, {
+              callbackUrl: webhookUrl,
+              statusCallbackUrl,
+            });
+            if (!sid) {
+              throw new AppError(
+                'unprocessable',
+                `Twilio has no WhatsApp sender ${number.address} on this account`,
+              );
+            }
+            return { configured: 'whatsapp-sender', sid, webhookUrl, statusCallbackUrl };
+          }
           const [incoming] = await client.incomingPhoneNumbers.list({
-            phoneNumber: number.address.replace(/^whatsapp:/, ''),
+            phoneNumber: number.address,
             limit: 1,
           });
           if (!incoming) {

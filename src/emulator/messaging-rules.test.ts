@@ -394,6 +394,32 @@ describe('WhatsApp', () => {
   });
 });
 
+describe('WhatsApp senders', () => {
+  it('are configured through the Senders API, not as phone numbers', async () => {
+    await fx.addNumber('whatsapp:+15559300003', { smsUrl: `${hook.url}/old` });
+    const senders = await fx.client.messaging.v2.channelsSenders.list({ channel: 'whatsapp' });
+    const sender = senders.find((one) => one.senderId === 'whatsapp:+15559300003');
+    expect(sender?.sid).toMatch(/^XE[0-9a-f]{32}$/);
+    const numbers = await fx.client.incomingPhoneNumbers.list({ phoneNumber: '+15559300003' });
+    expect(numbers).toEqual([]);
+
+    // The library sends the body as given: Twilio's JSON is snake_case.
+    const update = {
+      webhook: { callback_url: `${hook.url}/sender`, callback_method: 'POST' },
+    } as unknown as Parameters<
+      ReturnType<typeof fx.client.messaging.v2.channelsSenders>['update']
+    >[0];
+    const updated = await fx.client.messaging.v2.channelsSenders(sender!.sid).update(update);
+    expect(updated.webhook).toMatchObject({ callbackUrl: `${hook.url}/sender` });
+    const sent = await handsetSends(fx.url, 'whatsapp:+15559000070', {
+      to: 'whatsapp:+15559300003',
+      body: 'hola',
+    });
+    const [req] = await hook.waitFor((r) => r.params.MessageSid === sent.sid);
+    expect(req?.url).toBe(`${hook.url}/sender`);
+  });
+});
+
 describe('outcomes past delivered', () => {
   it('reports read for WhatsApp when the handset reads, and partially_delivered for an MMS taken in part', async () => {
     await fx.addNumber('whatsapp:+15559300002', { smsUrl: `${hook.url}/wa` });

@@ -10,6 +10,8 @@ import {
   mediaJson,
   messageJson,
   numberJson,
+  senderJson,
+  senderSid,
   serviceJson,
   serviceNumberJson,
 } from './serializers.js';
@@ -199,7 +201,12 @@ export function registerRestApi(
   };
   const ownNumber = (ctx: Ctx, sid: string | undefined): PhoneNumber => {
     const n = sid ? state.numbers.get(sid) : undefined;
-    if (!n || n.accountSid !== ctx.account.sid) throw notFound(ctx.path);
+    if (!n || n.accountSid !== ctx.account.sid || n.kind === 'whatsapp') throw notFound(ctx.path);
+    return n;
+  };
+  const ownSender = (ctx: Ctx, sid: string | undefined): PhoneNumber => {
+    const n = sid?.startsWith('XE') ? state.numbers.get(`PN${sid.slice(2)}`) : undefined;
+    if (!n || n.accountSid !== ctx.account.sid || n.kind !== 'whatsapp') throw notFound(ctx.path);
     return n;
   };
   const ownService = (ctx: Ctx, sid: string | undefined): MessagingService => {
@@ -330,12 +337,14 @@ export function registerRestApi(
     return { status: 204, json: undefined };
   });
 
+  // A WhatsApp sender is not a phone-number resource: it lives in the Senders API below.
   add('GET', `${A}/IncomingPhoneNumbers.json`, 'numbers.list', (ctx) => {
     const phone = one(ctx.query.PhoneNumber);
     const friendly = one(ctx.query.FriendlyName);
     const items = [...state.numbers.values()].filter(
       (n) =>
         n.accountSid === ctx.account.sid &&
+        n.kind !== 'whatsapp' &&
         (phone === undefined || n.phoneNumber.includes(phone)) &&
         (friendly === undefined || n.friendlyName === friendly),
     );
@@ -362,6 +371,42 @@ export function registerRestApi(
     n.friendlyName = one(f.FriendlyName) ?? n.friendlyName;
     n.dateUpdated = Date.now();
     return json(200, numberJson(n));
+  });
+
+  // WhatsApp senders (https://www.twilio.com/docs/whatsapp/api/senders): JSON in and out,
+  // their webhook is where inbound WhatsApp messages go.
+  add('GET', '/v2/Channels/Senders', 'senders.list', (ctx) => {
+    if (one(ctx.query.Channel)?.toLowerCase() !== 'whatsapp') {
+      throw new TwilioApiError(400, 20001, 'Channel must be whatsapp');
+    }
+    const items = [...state.numbers.values()]
+      .filter((n) => n.accountSid === ctx.account.sid && n.kind === 'whatsapp')
+      .map((n) => ({ ...n, sid: senderSid(n) }));
+    return json(200, pageV1(items, ctx, '/v2/Channels/Senders', 'senders', senderJson));
+  });
+  add('GET', '/v2/Channels/Senders/:Sid', 'senders.fetch', (ctx) => {
+    const n = ownSender(ctx, ctx.params.Sid);
+    return json(200, senderJson(n));
+  });
+  add('POST', '/v2/Channels/Senders/:Sid', 'senders.update', (ctx) => {
+    const n = ownSender(ctx, ctx.params.Sid);
+    const webhook = ctx.form.webhook;
+    if (webhook !== undefined) {
+      if (!webhook || typeof webhook !== 'object' || Array.isArray(webhook)) {
+        throw new TwilioApiError(400, 20001, 'webhook must be an object');
+      }
+      const w = webhook as Record<string, unknown>;
+      const text = (value: unknown, fallback: string) =>
+        typeof value === 'string' ? value : fallback;
+      n.smsUrl = text(w.callback_url, n.smsUrl);
+      n.smsMethod = method(w.callback_method, n.smsMethod);
+      n.smsFallbackUrl = text(w.fallback_url, n.smsFallbackUrl);
+      n.smsFallbackMethod = method(w.fallback_method, n.smsFallbackMethod);
+      n.statusCallback = text(w.status_callback_url, n.statusCallback);
+      n.statusCallbackMethod = method(w.status_callback_method, n.statusCallbackMethod);
+    }
+    n.dateUpdated = Date.now();
+    return json(200, senderJson(n));
   });
 
   add('GET', '/v1/Services', 'services.list', (ctx) => {
@@ -528,7 +573,7 @@ export function registerRestApi(
     }
   };
 
-  for (const prefix of ['/2010-04-01/*', '/v1/*', '/v1']) {
+  for (const prefix of ['/2010-04-01/*', '/v1/*', '/v1', '/v2/*']) {
     app.route({ method: ['GET', 'POST', 'DELETE'], url: prefix, handler: handle });
   }
 

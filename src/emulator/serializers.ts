@@ -225,3 +225,34 @@ export function messageView(m: Message, publicUrl: string): Record<string, unkno
     deleted: m.deleted,
   };
 }
+
+/** The Senders API's SID for a WhatsApp sender (the emulator keeps it as a number). */
+export function senderSid(n: PhoneNumber): string {
+  return `XE${n.sid.slice(2)}`;
+}
+
+export function senderJson(n: PhoneNumber): Record<string, unknown> {
+  return {
+    sid: senderSid(n),
+    status: 'ONLINE',
+    sender_id: n.phoneNumber,
+    configuration: {
+      waba_id: null,
+      verification_method: null,
+      verification_code: null,
+      voice_application_sid: null,
+    },
+    webhook: {
+      callback_url: n.smsUrl || null,
+      callback_method: n.smsMethod,
+      fallback_url: n.smsFallbackUrl || null,
+      fallback_method: n.smsFallbackMethod,
+      status_callback_url: n.statusCallback || null,
+      status_callback_method: n.statusCallbackMethod,
+    },
+    profile: { name: n.friendlyName || null },
+    properties: { quality_rating: 'HIGH', messaging_limit: '1K' },
+    offline_reasons: null,
+    url: `https://messaging.twilio.com/v2/Channels/Senders/${senderSid(n)}`,
+  };
+}

@@ -106,7 +106,11 @@ function ConfigureButton({
         method: 'POST',
       });
       const target =
-        done.configured === 'messaging-service' ? 'Messaging Service' : 'Twilio number';
+        done.configured === 'messaging-service'
+          ? 'Messaging Service'
+          : done.configured === 'whatsapp-sender'
+            ? 'WhatsApp sender'
+            : 'Twilio number';
       notify({
         variant: 'success',
         content: `${number.address}: ${target} ${done.sid} now sends incoming messages to ${done.webhookUrl} and delivery statuses to ${done.statusCallbackUrl}.`,

@@ -32,7 +32,7 @@ export interface NumberRow {
 
 /** What POST /api/admin/numbers/:id/configure-twilio answers. */
 export interface TwilioConfigured {
-  configured: 'number' | 'messaging-service';
+  configured: 'number' | 'messaging-service' | 'whatsapp-sender';
   sid: string;
   webhookUrl: string;
   statusCallbackUrl: string;
