@@ -27,6 +27,7 @@ export function notFound(path: string): TwilioApiError {
 /** Error texts for delivery failures recorded on Message resources. */
 export const deliveryErrorMessages: Record<number, string> = {
   11200: 'HTTP retrieval failure',
+  12300: 'Invalid Content-Type',
   21610: 'Attempt to send to unsubscribed recipient',
   30001: 'Queue overflow',
   63034: 'Media exceeds size limit',

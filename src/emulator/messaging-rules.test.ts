@@ -454,6 +454,7 @@ describe('outcomes past delivered', () => {
     await control(fx.url, 'POST', `/_emulator/handsets/${encodeURIComponent(partial)}/settings`, {
       partialMms: true,
     });
+    hook.answer((r) => (r.url.endsWith('.png') ? { contentType: 'image/png', body: 'png' } : {}));
     const mms = await fx.client.messages.create({
       from: '+15559100001',
       to: partial,
@@ -467,6 +468,7 @@ describe('outcomes past delivered', () => {
       (r) => r.params.MessageSid === mms.sid && r.params.MessageStatus === 'partially_delivered',
     );
     expect(outcome?.params.ErrorCode).toBe('30008');
+    hook.answer(() => ({}));
     expect(
       hook.requests
         .filter((r) => r.params.MessageSid === toSilent.sid)

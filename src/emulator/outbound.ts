@@ -71,6 +71,12 @@ const MAX_BODY = 1600;
 const MAX_MEDIA = 10;
 /** An MMS's media, all together, at most (Twilio's error 63034 beyond). */
 const MAX_MEDIA_BYTES = 5 * 1024 * 1024;
+/**
+ * Content types Twilio accepts for MMS media; anything else fails the message with 12300
+ * ([Accepted content types for media](https://www.twilio.com/docs/sms/accepted-mime-types)).
+ */
+const ACCEPTED_MEDIA =
+  /^(image\/(jpeg|jpg|gif|png|bmp|tiff)|audio\/(basic|L24|mp4|mpeg|ogg|vorbis|vnd\.rn-realaudio|vnd\.wave|3gpp|3gpp2|ac3|webm|amr-nb|amr)|video\/(mpeg|mp4|quicktime|webm|3gpp|3gpp2|3gpp-tt|H261|H263|H263-1998|H263-2000|H264)|text\/(vcard|x-vcard|csv|rtf|richtext|calendar|directory)|application\/(pdf|vcard|vnd\.apple\.pkpass|msword|vnd\.ms-excel|vnd\.ms-powerpoint|vnd\.openxmlformats-officedocument\.[a-z.]+))$/;
 
 const FINAL: ReadonlySet<MessageStatus> = new Set([
   'delivered',
@@ -392,6 +398,10 @@ export class Dispatcher {
         }
         if (media.items.reduce((sum, m) => sum + m.bytes.length, 0) > MAX_MEDIA_BYTES) {
           this.fail(item.message, 'failed', 63034);
+          continue;
+        }
+        if (!media.items.every((m) => ACCEPTED_MEDIA.test(m.contentType))) {
+          this.fail(item.message, 'failed', 12300);
           continue;
         }
         this.attachMedia(item.message, media.items);

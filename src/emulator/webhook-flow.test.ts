@@ -363,7 +363,7 @@ describe('handset → webhook → twilio client reply → handset', () => {
     hook.answer(() => ({}));
   });
 
-  it('refuses a malformed MediaUrl (21620), fails media over 5 MB (63034), deletes media', async () => {
+  it('refuses a malformed MediaUrl (21620), fails media over 5 MB (63034) or of a type MMS does not carry (12300), deletes media', async () => {
     await fx.addNumber('+15557100010');
     const send = (mediaUrl: string[]) =>
       fx.client.messages.create({ to: '+15557000010', from: '+15557100010', mediaUrl });
@@ -374,12 +374,18 @@ describe('handset → webhook → twilio client reply → handset', () => {
         ? { body: 'x'.repeat(5 * 1024 * 1024 + 1), contentType: 'image/png' }
         : r.url.endsWith('/small.png')
           ? { body: 'tiny', contentType: 'image/png' }
-          : {},
+          : r.url.endsWith('/program.exe')
+            ? { body: 'MZ', contentType: 'application/x-msdownload' }
+            : {},
     );
     try {
       const huge = await send([`${hook.url}/huge.png`]);
       const failed = await waitForMessage(fx.url, huge.sid, (m) => m.status === 'failed');
       expect(failed.errorCode).toBe(63034);
+
+      const program = await send([`${hook.url}/program.exe`]);
+      const refused = await waitForMessage(fx.url, program.sid, (m) => m.status === 'failed');
+      expect(refused.errorCode).toBe(12300);
 
       const small = await send([`${hook.url}/small.png`]);
       await waitForMessage(fx.url, small.sid, (m) => m.status === 'delivered');

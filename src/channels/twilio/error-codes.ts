@@ -29,6 +29,7 @@ const REASONS: Record<number, string> = {
   63016: 'Outside the 24-hour WhatsApp window: only an approved template can be sent',
   63034: 'The attachments exceed 5 MB together',
   11200: 'An attachment could not be fetched',
+  12300: 'An attachment is of a type text messages cannot carry',
 };
 
 const PERMANENT = new Set([
