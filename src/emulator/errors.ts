@@ -29,6 +29,8 @@ export const deliveryErrorMessages: Record<number, string> = {
   11200: 'HTTP retrieval failure',
   12300: 'Invalid Content-Type',
   21610: 'Attempt to send to unsubscribed recipient',
+  21612: 'The To phone number is not currently reachable via SMS',
+  21614: 'To number is not a valid mobile number',
   30001: 'Queue overflow',
   63034: 'Media exceeds size limit',
   30003: 'Unreachable destination handset',

@@ -60,6 +60,30 @@ describe('create-time rules', () => {
     expect(await storedCount()).toBe(before);
   });
 
+  it('through a Messaging Service, accepts an unreachable recipient and fails it afterwards', async () => {
+    const number = await fx.addNumber('+15559200051');
+    const service = await fx.client.messaging.v1.services.create({ friendlyName: 'Unreachable' });
+    await fx.client.messaging.v1
+      .services(service.sid)
+      .phoneNumbers.create({ phoneNumberSid: number.sid });
+    const sent = await fx.client.messages.create({
+      messagingServiceSid: service.sid,
+      to: '+15005550002',
+      body: 'hello?',
+    });
+    expect(sent.status).toBe('accepted');
+    const failed = await waitForMessage(fx.url, sent.sid, (m) => m.status === 'failed');
+    expect(failed.errorCode).toBe(21612);
+    // A malformed number is refused at create, service or not.
+    await expect(
+      fx.client.messages.create({
+        messagingServiceSid: service.sid,
+        to: '+15005550001',
+        body: 'x',
+      }),
+    ).rejects.toMatchObject({ status: 400, code: 21211 });
+  });
+
   it('rejects a From the account does not own and a missing body', async () => {
     expect(await createError({ from: '+15550000000' })).toEqual({ status: 400, code: 21606 });
     expect(await createError({ body: '' })).toEqual({ status: 400, code: 21602 });

@@ -46,6 +46,9 @@ interface Lane {
 }
 
 /** Twilio's test-credential magic To numbers, answered at create time. */
+/** Recipient errors a Messaging Service reports by status callback rather than at create. */
+const DEFERRED_WITH_SERVICE = new Set([21610, 21612, 21614]);
+
 const MAGIC_TO: Record<string, (to: string) => TwilioApiError> = {
   '+15005550001': (to) =>
     new TwilioApiError(400, 21211, `The 'To' number ${to} is not a valid phone number.`),
@@ -132,8 +135,12 @@ export class Dispatcher {
     if (malformed.length > 0) {
       throw new TwilioApiError(400, 21620, `Media urls: ${malformed.join(', ')} are invalid.`);
     }
-    const magic = MAGIC_TO[req.to];
-    if (magic) throw magic(req.to);
+    const magic = MAGIC_TO[req.to]?.(req.to);
+    // Through a Messaging Service, an unreachable or unsubscribed recipient fails after
+    // creation; a malformed number or a closed region is refused at once either way.
+    if (magic && (!req.messagingServiceSid || !DEFERRED_WITH_SERVICE.has(magic.code))) {
+      throw magic;
+    }
     if (!ADDRESS.test(req.to)) {
       throw new TwilioApiError(
         400,
@@ -188,15 +195,17 @@ export class Dispatcher {
     const segments = countSegments(req.body).segments;
     // Refused at create when sent from a number; a Messaging Service accepts the message and
     // fails it afterwards (status callback `failed`), with 30001 for a full queue.
-    const refusal = this.state.optOuts.has(optOutKey(sender, req.to))
-      ? new TwilioApiError(400, 21610, 'Attempt to send to unsubscribed recipient')
-      : this.overQueueBound(sender, segments)
-        ? new TwilioApiError(
-            400,
-            21611,
-            "This 'From' number has exceeded the maximum number of queued messages",
-          )
-        : null;
+    const refusal = magic
+      ? magic
+      : this.state.optOuts.has(optOutKey(sender, req.to))
+        ? new TwilioApiError(400, 21610, 'Attempt to send to unsubscribed recipient')
+        : this.overQueueBound(sender, segments)
+          ? new TwilioApiError(
+              400,
+              21611,
+              "This 'From' number has exceeded the maximum number of queued messages",
+            )
+          : null;
     if (refusal && !service) throw refusal;
 
     const message = this.newMessage({
