@@ -16,6 +16,7 @@ type Spec = {
 };
 const api2010 = JSON.parse(readFileSync(`${specDir}twilio_api_v2010.json`, 'utf8')) as Spec;
 const messagingV1 = JSON.parse(readFileSync(`${specDir}twilio_messaging_v1.json`, 'utf8')) as Spec;
+const messagingV2 = JSON.parse(readFileSync(`${specDir}twilio_messaging_v2.json`, 'utf8')) as Spec;
 
 /**
  * Makes every property an object schema lists required, so a field the emulator forgets fails
@@ -25,7 +26,14 @@ function requireAll(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(requireAll);
   if (typeof node !== 'object' || node === null) return node;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(node)) out[k] = k === 'examples' ? v : requireAll(v);
+  for (const [k, v] of Object.entries(node)) {
+    if (k === 'examples') out[k] = v;
+    else if (k === 'properties' && typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      // The map of property schemas is not a schema itself, even with a property named
+      // `properties` (a WhatsApp sender has one).
+      out[k] = Object.fromEntries(Object.entries(v).map(([name, sub]) => [name, requireAll(sub)]));
+    } else out[k] = requireAll(v);
+  }
   if (
     typeof out.properties === 'object' &&
     out.properties !== null &&
@@ -231,5 +239,13 @@ describe("responses match Twilio's OpenAPI description", () => {
       '200',
     );
     expect(messageValidate({ num_segments: 1 })).toBe(false);
+  });
+  it('WhatsApp senders fetch', async () => {
+    await fx.addNumber('whatsapp:+15558100009', { kind: 'whatsapp' });
+    const list = await rest(fx, 'GET', '/v2/Channels/Senders?Channel=whatsapp');
+    expect(list.status).toBe(200);
+    const [sender] = list.json.senders as { sid: string }[];
+    const fetched = await rest(fx, 'GET', `/v2/Channels/Senders/${sender?.sid}`);
+    expectValid(validator(messagingV2, '/v2/Channels/Senders/{Sid}', 'get', '200'), fetched.json);
   });
 });
