@@ -51,8 +51,8 @@ function stored(outcome: InboundOutcome) {
 }
 
 /**
- * Starts the batcher's two batches with a text each, so that everything received next,
- * synchronously, waits for the following batch together.
+ * Two texts from another handset, received in the same turn of the event loop as what the
+ * test sends next: they share its batch, so the batch holds more than the messages under test.
  */
 function occupy(batcher: InboundBatcher, from: string): Promise<InboundOutcome>[] {
   return [

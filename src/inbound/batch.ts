@@ -1,52 +1,44 @@
 import { eq, inArray, sql } from 'drizzle-orm';
 import type { NumberRow } from '../admin/numbers.js';
 import { classifyKeyword } from '../consent/consent.js';
+import { GroupCommit } from '../db/group-commit.js';
 import { contacts, messages, numbers } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
 import type { Flow } from '../flows/flows.js';
 import { appendEvents } from '../realtime/event-log.js';
 import { type InboundMessage, type InboundOutcome, receiveInbound } from './receive.js';
 
-/**
- * Messages stored in one transaction at most. A batch's statements grow with it (one row of
- * parameters per message) while its commit costs the same: 64 keeps a batch of short texts
- * well under a millisecond of planning and one WAL flush for all.
- */
-const MAX_BATCH = 64;
-/**
- * Batches being stored at once. The next batch gathers what arrives while these commit, so
- * under load batches grow by themselves and at rest a message waits for nobody: the only
- * linger is the rest of the event loop's turn (see #scheduleBatches).
- */
-const MAX_IN_FLIGHT = 2;
-
 interface Waiting {
   number: NumberRow;
   inbound: InboundMessage;
   receivedAt: Date;
   flow: Flow | undefined;
-  resolve(outcome: InboundOutcome): void;
-  reject(error: unknown): void;
 }
 
 /**
- * Group commit for inbound messages. A text into a conversation that is already open — the
- * bulk of a contact center's traffic — is stored together with the texts that arrived with it:
- * one transaction and a few set-based statements per batch, and each webhook is answered once
- * its batch has committed. Everything else takes the per-message path (`receiveInbound`):
- * pictures, consent keywords, and texts that open a conversation (they run the flow).
- *
- * A batch that fails is split in two until the message that fails it is alone; that message
- * then takes the per-message path, whose error is its webhook's alone.
+ * Group commit for inbound messages (see db/group-commit.ts). A text into a conversation
+ * that is already open — the bulk of a contact center's traffic — is stored together with
+ * the texts that arrived with it: one transaction and a few set-based statements per batch
+ * of up to 64, and each webhook is answered once its batch has committed. Everything else
+ * takes the per-message path (`receiveInbound`): pictures, consent keywords, texts that open
+ * a conversation (they run the flow), and a text that failed its batch.
  */
 export class InboundBatcher {
   readonly #db: Db;
-  #waiting: Waiting[] = [];
-  #inFlight = 0;
-  #scheduled = false;
+  readonly #batches: GroupCommit<Waiting, InboundOutcome>;
 
   constructor(db: Db) {
     this.#db = db;
+    this.#batches = new GroupCommit({
+      maxBatch: 64,
+      maxInFlight: 2,
+      // A second delivery of a SID waits for a later batch, where the first is stored (or
+      // being stored: the unique index makes it wait for that commit) and it is answered as
+      // the duplicate it is.
+      distinctKey: (item) => item.inbound.messageSid,
+      commit: (batch) => db.transaction((tx) => storeIntoOpenConversations(tx, batch)),
+      alone: (item) => receiveInbound(db, item.number, item.flow, item.inbound, item.receivedAt),
+    });
   }
 
   receive(
@@ -61,86 +53,7 @@ export class InboundBatcher {
     ) {
       return receiveInbound(this.#db, number, flow, inbound, receivedAt);
     }
-    return new Promise((resolve, reject) => {
-      this.#waiting.push({ number, flow, inbound, receivedAt, resolve, reject });
-      this.#scheduleBatches();
-    });
-  }
-
-  /**
-   * Starts batches once the event loop has read every request that has arrived. PGlite runs
-   * a query synchronously and hands its connection on in microtasks, so a batch started at
-   * once would run to its commit before the next request is even parsed: every batch would
-   * hold one message.
-   */
-  #scheduleBatches(): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      this.#startBatches();
-    });
-  }
-
-  #startBatches(): void {
-    while (this.#inFlight < MAX_IN_FLIGHT && this.#waiting.length > 0) {
-      const batch = this.#takeBatch();
-      this.#inFlight++;
-      void this.#store(batch).finally(() => {
-        this.#inFlight--;
-        this.#scheduleBatches();
-      });
-    }
-  }
-
-  /**
-   * The next batch: up to MAX_BATCH waiting messages, each MessageSid once. A second delivery
-   * of a SID waits for a later batch, where the first is stored (or being stored: the unique
-   * index makes it wait for that commit) and it is answered as the duplicate it is.
-   */
-  #takeBatch(): Waiting[] {
-    const batch: Waiting[] = [];
-    const later: Waiting[] = [];
-    const sids = new Set<string>();
-    for (const item of this.#waiting) {
-      if (batch.length < MAX_BATCH && !sids.has(item.inbound.messageSid)) {
-        sids.add(item.inbound.messageSid);
-        batch.push(item);
-      } else {
-        later.push(item);
-      }
-    }
-    this.#waiting = later;
-    return batch;
-  }
-
-  async #store(batch: Waiting[]): Promise<void> {
-    let stored: Map<Waiting, InboundOutcome>;
-    try {
-      stored = await this.#db.transaction((tx) => storeIntoOpenConversations(tx, batch));
-    } catch {
-      if (batch.length > 1) {
-        const half = Math.ceil(batch.length / 2);
-        await this.#store(batch.slice(0, half));
-        await this.#store(batch.slice(half));
-        return;
-      }
-      stored = new Map();
-    }
-    // Answered only now that the batch has committed: an answered webhook is durable.
-    for (const [item, outcome] of stored) item.resolve(outcome);
-    // The rest need the flow (a new conversation) or failed alone: one at a time, each in its
-    // own transactions, concurrently (on PostgreSQL each takes a connection of the pool).
-    await Promise.all(
-      batch
-        .filter((item) => !stored.has(item))
-        .map((item) =>
-          receiveInbound(this.#db, item.number, item.flow, item.inbound, item.receivedAt).then(
-            item.resolve,
-            item.reject,
-          ),
-        ),
-    );
+    return this.#batches.submit({ number, flow, inbound, receivedAt });
   }
 }
 

@@ -17,9 +17,9 @@ import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { flowOfNumber } from '../flows/flows.js';
 import {
-  advanceMessageStatus,
-  findMessageOfAccount,
   fromTwilioStatus,
+  type StatusReport,
+  statusReportBatches,
 } from '../outbound/delivery-status.js';
 import { InboundBatcher } from './batch.js';
 import type { InboundMessage } from './receive.js';
@@ -148,6 +148,7 @@ function refuse(request: FastifyRequest, reply: FastifyReply, error: unknown) {
  */
 export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): void {
   const inboundBatcher = new InboundBatcher(deps.db);
+  const statusReports = statusReportBatches(deps.db);
   app.post(WEBHOOK_PATH, { schema: { hide: true } }, async (request, reply) => {
     try {
       const form = readForm(request);
@@ -215,24 +216,23 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
       const twilioStatus = params.MessageStatus ?? params.SmsStatus;
       const status = twilioStatus ? fromTwilioStatus(twilioStatus) : undefined;
       if (!status) throw new AppError('bad_request', 'field MessageStatus is missing or unknown');
+      const report: StatusReport = {
+        messageSid,
+        accountId: account.id,
+        status,
+        errorCode:
+          params.ErrorCode && ERROR_CODE.test(params.ErrorCode) ? Number(params.ErrorCode) : null,
+        errorMessage: params.ErrorMessage ?? null,
+      };
       // The callback can overtake the dispatcher storing the SID Twilio just returned.
-      let message = await findMessageOfAccount(deps.db, messageSid, account.id);
-      for (let attempt = 0; !message && attempt < 10; attempt++) {
+      let known = await statusReports.submit(report);
+      for (let attempt = 0; !known && attempt < 10; attempt++) {
         await delay(200);
-        message = await findMessageOfAccount(deps.db, messageSid, account.id);
+        known = await statusReports.submit(report);
       }
-      if (!message) {
+      if (!known) {
         throw new AppError('forbidden', `no message ${messageSid} of account ${accountSid}`);
       }
-      const errorCode =
-        params.ErrorCode && ERROR_CODE.test(params.ErrorCode) ? Number(params.ErrorCode) : null;
-      await deps.db.transaction((tx) =>
-        advanceMessageStatus(tx, message.id, {
-          status,
-          errorCode,
-          errorMessage: params.ErrorMessage ?? null,
-        }),
-      );
       return reply.status(204).send();
     } catch (error) {
       return refuse(request, reply, error);

@@ -1,8 +1,9 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { reasonFor } from '../channels/twilio/error-codes.js';
 import { consentSender, learnOptOut } from '../consent/consent.js';
+import { GroupCommit } from '../db/group-commit.js';
 import { MESSAGE_STATUSES, messages, numbers } from '../db/schema.js';
-import type { Executor, Tx } from '../db/store.js';
+import type { Db, Tx } from '../db/store.js';
 import { appendEvent } from '../realtime/event-log.js';
 
 declare module '../realtime/event-log.js' {
@@ -118,20 +119,48 @@ export async function advanceMessageStatus(
   return true;
 }
 
+/** A status callback's news, for the account whose token signed it. */
+export interface StatusReport {
+  messageSid: string;
+  accountId: string;
+  status: MessageStatus;
+  errorCode: number | null;
+  errorMessage: string | null;
+}
+
 /**
- * The message with this Twilio SID sent or received on a number of this account: a callback
- * names a SID, and only the account that owns the message's number may move it. A message of
- * another account is not found, exactly like an unknown one.
+ * Status callbacks applied in groups (see db/group-commit.ts): a sent message brings two or
+ * three of them, so under load they outnumber every other write, and one commit each held
+ * the dispatcher to half its senders' rates. Resolves false when no message of the account
+ * has that SID (yet: the callback can overtake the dispatcher storing it).
  */
-export async function findMessageOfAccount(
-  db: Executor,
-  twilioSid: string,
-  accountId: string,
-): Promise<{ id: string } | undefined> {
-  const [row] = await db
-    .select({ id: messages.id })
+export function statusReportBatches(db: Db): GroupCommit<StatusReport, boolean> {
+  return new GroupCommit({
+    maxBatch: 64,
+    maxInFlight: 2,
+    commit: (batch) => db.transaction((tx) => applyStatusReports(tx, batch)),
+    alone: async (report) =>
+      (await db.transaction((tx) => applyStatusReports(tx, [report]))).get(report) ?? false,
+  });
+}
+
+async function applyStatusReports(
+  tx: Tx,
+  batch: StatusReport[],
+): Promise<Map<StatusReport, boolean>> {
+  const rows = await tx
+    .select({ id: messages.id, sid: messages.twilioSid, accountId: numbers.accountId })
     .from(messages)
     .innerJoin(numbers, eq(numbers.id, messages.numberId))
-    .where(and(eq(messages.twilioSid, twilioSid), eq(numbers.accountId, accountId)));
-  return row;
+    .where(inArray(messages.twilioSid, [...new Set(batch.map((report) => report.messageSid))]));
+  // Only the account that owns the message's number may move it: a message of another
+  // account is not found, exactly like an unknown one.
+  const idOf = new Map(rows.map((row) => [`${row.sid} ${row.accountId}`, row.id]));
+  const applied = new Map<StatusReport, boolean>();
+  for (const report of batch) {
+    const id = idOf.get(`${report.messageSid} ${report.accountId}`);
+    if (id) await advanceMessageStatus(tx, id, report);
+    applied.set(report, id !== undefined);
+  }
+  return applied;
 }
