@@ -4,7 +4,8 @@ import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession } from '../src/auth/sessions.js';
 import { createUser } from '../src/auth/users.js';
-import { consents, contacts, conversations, events, media, messages } from '../src/db/schema.js';
+import { isOptedOut } from '../src/consent/consent.js';
+import { conversations, events, media, messages } from '../src/db/schema.js';
 import { phoneNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
 
@@ -260,14 +261,7 @@ describe('consent keywords', () => {
       flow: { name: 'Consent', helpMessage: 'Reply STOP to opt out. Call 555-0100 for help.' },
     });
     const handset = phoneNumber();
-    const consentOf = async () => {
-      const [row] = await stack.db
-        .select({ optedOut: consents.optedOut })
-        .from(consents)
-        .innerJoin(contacts, eq(contacts.id, consents.contactId))
-        .where(and(eq(contacts.address, handset), eq(consents.sender, number.address)));
-      return row?.optedOut;
-    };
+    const consentOf = () => isOptedOut(stack.db, handset, number.address);
     await stack.text(handset, number.address, '  stop ');
     expect(await consentOf()).toBe(true);
     await stack.text(handset, number.address, 'START');
@@ -286,14 +280,7 @@ describe('toll-free consent', () => {
   it('is lifted by START or UNSTOP only: a YES to a toll-free number is a text like any other', async () => {
     const { number } = await stack.addNumber({ kind: 'toll-free' });
     const handset = phoneNumber();
-    const consentOf = async () => {
-      const [row] = await stack.db
-        .select({ optedOut: consents.optedOut })
-        .from(consents)
-        .innerJoin(contacts, eq(contacts.id, consents.contactId))
-        .where(and(eq(contacts.address, handset), eq(consents.sender, number.address)));
-      return row?.optedOut;
-    };
+    const consentOf = () => isOptedOut(stack.db, handset, number.address);
     await stack.text(handset, number.address, 'STOP');
     expect(await consentOf()).toBe(true);
     await stack.text(handset, number.address, 'Yes');

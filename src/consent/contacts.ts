@@ -1,6 +1,6 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { contacts } from '../db/schema.js';
-import type { Executor } from '../db/store.js';
+import type { Executor, Tx } from '../db/store.js';
 
 export type Contact = typeof contacts.$inferSelect;
 
@@ -23,6 +23,37 @@ export async function upsertContact(
     })
     .returning();
   return written!;
+}
+
+/**
+ * What Twilio told of several senders (FromCity, …, by address) merged into their contacts,
+ * as upsertContact does for one: only the contacts it changes are written, in address order,
+ * so two batches cannot deadlock on them.
+ */
+export async function mergeContactAttributes(
+  tx: Tx,
+  told: ReadonlyMap<string, Record<string, string>>,
+): Promise<void> {
+  if (told.size === 0) return;
+  const known = await tx
+    .select({ address: contacts.address, attributes: contacts.attributes })
+    .from(contacts)
+    .where(inArray(contacts.address, [...told.keys()]));
+  const knownOf = new Map(known.map((row) => [row.address, row.attributes]));
+  const changed = [...told]
+    .filter(([address, attributes]) => {
+      const current = knownOf.get(address);
+      return current === undefined || !containsAll(current, attributes);
+    })
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (changed.length === 0) return;
+  await tx
+    .insert(contacts)
+    .values(changed.map(([address, attributes]) => ({ address, attributes })))
+    .onConflictDoUpdate({
+      target: contacts.address,
+      set: { attributes: sql`${contacts.attributes} || excluded.attributes` },
+    });
 }
 
 function containsAll(known: Record<string, string>, told: Record<string, string>): boolean {

@@ -1,8 +1,9 @@
 import { eq, inArray, sql } from 'drizzle-orm';
 import type { NumberRow } from '../admin/numbers.js';
 import { classifyKeyword } from '../consent/consent.js';
+import { mergeContactAttributes } from '../consent/contacts.js';
 import { GroupCommit } from '../db/group-commit.js';
-import { contacts, messages, numbers } from '../db/schema.js';
+import { messages, numbers } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
 import type { Flow } from '../flows/flows.js';
 import { appendEvents } from '../realtime/event-log.js';
@@ -66,7 +67,11 @@ async function storeIntoOpenConversations(
   batch: Waiting[],
 ): Promise<Map<Waiting, InboundOutcome>> {
   const outcomes = new Map<Waiting, InboundOutcome>();
-  await mergeContactAttributes(tx, batch);
+  const told = new Map<string, Record<string, string>>();
+  for (const item of batch) {
+    told.set(item.inbound.from, { ...told.get(item.inbound.from), ...item.inbound.location });
+  }
+  await mergeContactAttributes(tx, told);
 
   // Locked in id order, so two batches cannot deadlock; a conversation closed meanwhile is
   // not returned (the lock waits for the close to commit, then re-checks the state), and its
@@ -184,35 +189,4 @@ async function storeIntoOpenConversations(
 
 function conversationKey(item: Waiting): string {
   return `${item.number.id} ${item.inbound.from}`;
-}
-
-/**
- * What Twilio told of each sender (FromCity, …) merged into its contact, writing only the
- * contacts it changes: a returning customer's text reads its row and writes nothing. Rows
- * are written in address order, as in any other batch, so two batches cannot deadlock.
- */
-async function mergeContactAttributes(tx: Tx, batch: Waiting[]): Promise<void> {
-  const told = new Map<string, Record<string, string>>();
-  for (const item of batch) {
-    told.set(item.inbound.from, { ...told.get(item.inbound.from), ...item.inbound.location });
-  }
-  const known = await tx
-    .select({ address: contacts.address, attributes: contacts.attributes })
-    .from(contacts)
-    .where(inArray(contacts.address, [...told.keys()]));
-  const knownOf = new Map(known.map((row) => [row.address, row.attributes]));
-  const changed = [...told]
-    .filter(([address, attributes]) => {
-      const current = knownOf.get(address);
-      return current === undefined || Object.entries(attributes).some(([k, v]) => current[k] !== v);
-    })
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (changed.length === 0) return;
-  await tx
-    .insert(contacts)
-    .values(changed.map(([address, attributes]) => ({ address, attributes })))
-    .onConflictDoUpdate({
-      target: contacts.address,
-      set: { attributes: sql`${contacts.attributes} || excluded.attributes` },
-    });
 }
