@@ -6,7 +6,9 @@
  * figure comes with its ratios. Phases per store:
  *   - texts into existing conversations, as fast as answered;
  *   - the same at a fixed offered rate (BENCH_RATE, default 1,000/s): achieved rate and p99;
- *   - texts that each open a new conversation.
+ *   - texts that each open a new conversation, as fast as answered, then at a steady
+ *     BENCH_STEADY_RATE (default 50/s): how fast routing offers them to the queue's agents,
+ *     and the wait from queued to offered.
  * Run: npx tsx bench/inbound.ts
  *   BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 100), BENCH_HANDSETS (default 500)
  */
@@ -20,14 +22,31 @@ const SECONDS = process.env.BENCH_SECONDS ?? '10';
 const CONNECTIONS = process.env.BENCH_CONNECTIONS ?? '100';
 const HANDSETS = process.env.BENCH_HANDSETS ?? '500';
 const RATE = process.env.BENCH_RATE ?? '1000';
+/** New conversations per second in the phase that measures queued → offered at a steady pace. */
+const STEADY_RATE = process.env.BENCH_STEADY_RATE ?? '50';
 const PG_URL = process.env.DATABASE_URL || process.env.TEST_DATABASE_URL || undefined;
 
 const tsx = (args: string[], env: Record<string, string> = {}) =>
   spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, BENCH_SECONDS: SECONDS, BENCH_CONNECTIONS: CONNECTIONS, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+
+/** What bench/serve-parley.ts says of the conversations opened since it was last asked. */
+interface RoutingFigures {
+  conversations: number;
+  offered: number;
+  offered_per_second: number | null;
+  p50: number | null;
+  p99: number | null;
+}
+
+async function routingFigures(server: ChildProcess): Promise<RoutingFigures> {
+  const answer = waitForOutput(server, /routing (\{.*\})\n/);
+  server.stdin!.write('routing\n');
+  return JSON.parse((await answer)[1]!) as RoutingFigures;
+}
 
 async function lastJsonLine<T>(child: ChildProcess, what: string): Promise<T> {
   const done = await collect(child);
@@ -40,22 +59,26 @@ async function against(
   script: string,
   env: Record<string, string>,
   loads: Record<string, string>[],
-): Promise<{ figures: LoadFigures[]; peakMiB: number }> {
+): Promise<{ figures: (LoadFigures & { routing: RoutingFigures })[]; peakMiB: number }> {
   const server = tsx([script], env);
   const exited = collect(server);
   try {
     const [, ...target] = await waitForOutput(server, /ready (\S+) (\S+) (\S+) (\S+) (\S+)/);
-    const figures: LoadFigures[] = [];
+    const figures: (LoadFigures & { routing: RoutingFigures })[] = [];
     for (const load of loads) {
-      figures.push(
-        await lastJsonLine<LoadFigures>(
-          tsx(['bench/load-webhooks.ts', ...(target as string[])], {
-            BENCH_HANDSETS: HANDSETS,
-            ...load,
-          }),
-          'load generator',
-        ),
+      if (script === 'bench/serve-parley.ts') await routingFigures(server);
+      const sent = await lastJsonLine<LoadFigures>(
+        tsx(['bench/load-webhooks.ts', ...(target as string[])], {
+          BENCH_HANDSETS: HANDSETS,
+          ...load,
+        }),
+        'load generator',
       );
+      const routing =
+        script === 'bench/serve-parley.ts'
+          ? await routingFigures(server)
+          : { conversations: 0, offered: 0, offered_per_second: null, p50: null, p99: null };
+      figures.push({ ...sent, routing });
     }
     return { figures, peakMiB: memoryOf(server.pid!).peak / 1024 / 1024 };
   } finally {
@@ -67,6 +90,8 @@ async function against(
 const latency = (f: LoadFigures) =>
   `p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(5)} ms  errors ${f.errors}`;
 const label = (text: string) => text.padEnd(44);
+const offered = (r: RoutingFigures) =>
+  `${r.offered} of ${r.conversations} offered, ${(r.offered_per_second ?? 0).toFixed(0)}/s; queued → offered p50 ${(r.p50 ?? 0).toFixed(0)} ms, p99 ${(r.p99 ?? 0).toFixed(0)} ms`;
 
 const lines: string[] = [];
 const {
@@ -91,6 +116,7 @@ for (const [store, serverUrl] of stores) {
         { BENCH_WORKLOAD: 'existing' },
         { BENCH_WORKLOAD: 'existing', BENCH_RATE: RATE },
         { BENCH_WORKLOAD: 'new' },
+        { BENCH_WORKLOAD: 'new', BENCH_RATE: STEADY_RATE },
       ],
     );
     return { raw: raw.rowsPerSecond, parley };
@@ -98,13 +124,21 @@ for (const [store, serverUrl] of stores) {
   const { raw, parley } = serverUrl
     ? await withScratchDatabase(serverUrl, run)
     : await run(undefined);
-  const [existing, fixed, fresh] = parley.figures as [LoadFigures, LoadFigures, LoadFigures];
+  const [existing, fixed, fresh, steady] = parley.figures as [
+    LoadFigures,
+    LoadFigures,
+    LoadFigures & { routing: RoutingFigures },
+    LoadFigures & { routing: RoutingFigures },
+  ];
   lines.push(
     `${label(`${store}: raw single-row inserts`)} ${raw.toFixed(0).padStart(6)} rows/s`,
     `${label(`${store}: texts into existing conversations`)} ${existing.rps.toFixed(0).padStart(6)} req/s  ${latency(existing)}`,
     `${label('')} ${(existing.rps / raw).toFixed(2)}x raw inserts, ${(existing.rps / bare!.rps).toFixed(2)}x bare Fastify`,
     `${label(`${store}: ${RATE}/s offered, existing conversations`)} ${fixed.rps.toFixed(0).padStart(6)} req/s  ${latency(fixed)}`,
     `${label(`${store}: texts opening new conversations`)} ${fresh.rps.toFixed(0).padStart(6)} req/s  ${latency(fresh)}`,
+    `${label('')} ${offered(fresh.routing)}`,
+    `${label(`${store}: ${STEADY_RATE}/s new conversations`)} ${steady.rps.toFixed(0).padStart(6)} req/s  ${latency(steady)}`,
+    `${label('')} ${offered(steady.routing)}`,
     `${label(`${store}: Parley's peak RSS`)} ${parley.peakMiB.toFixed(0).padStart(6)} MiB`,
   );
 }

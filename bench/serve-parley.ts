@@ -1,14 +1,22 @@
 /**
  * Starts the Parley of a source tree (this one, or another checkout given as the first
- * argument, e.g. the commit before a change) with one account and one number, prints
- * `ready <url> <publicUrl> <accountSid> <authToken> <number>` and serves until SIGTERM.
- * DATABASE_URL selects PostgreSQL; otherwise a new embedded store.
+ * argument, e.g. the commit before a change) with one account and one number, whose flow
+ * hands new conversations to a queue of BENCH_AGENTS agents (default 1,000, 20 conversations
+ * each, available, desks open); prints `ready <url> <publicUrl> <accountSid> <authToken>
+ * <number>` and serves until SIGTERM. DATABASE_URL selects PostgreSQL; otherwise a new
+ * embedded store.
+ *
+ * A line `routing` on stdin is answered with `routing <json>`: the conversations opened
+ * since the previous such line, once routing has placed them (or 10 s have passed), how
+ * many were offered, at what rate, and the queued → offered wait (p50, p99, ms).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
+import { sql } from 'drizzle-orm';
 
 const root = resolve(process.argv[2] ?? '.');
 const load = (path: string) => import(pathToFileURL(join(root, path)).href);
@@ -17,6 +25,7 @@ const { createLogger } = await load('src/logger.ts');
 const { startParley } = await load('src/parley.ts');
 const { createAccount } = await load('src/admin/accounts.ts');
 const { createNumber } = await load('src/admin/numbers.ts');
+const { queryRows } = await load('src/db/store.ts');
 
 const port = 20_000 + Math.floor(Math.random() * 20_000);
 const config = loadConfig({
@@ -37,6 +46,62 @@ const account = await createAccount(parley.store.db, parley.secretBox, {
   authToken,
 });
 await createNumber(parley.store.db, { accountId: account.id, address: number });
+// Written in SQL, so that the checkout of any commit gets the same queue and agents.
+const db = parley.store.db;
+await db.execute(sql`
+  WITH queue AS (
+         INSERT INTO queues (name, strategy, offer_timeout_seconds)
+         VALUES ('bench', 'longest-idle', 3600) RETURNING id),
+       flow AS (INSERT INTO flows (name, queue_id) SELECT 'bench', id FROM queue RETURNING id)
+  UPDATE numbers SET flow_id = (SELECT id FROM flow) WHERE address = ${number}`);
+await db.execute(sql`
+  INSERT INTO users (email, name, role, password_hash, presence, capacity_sms)
+  SELECT 'agent' || i || '@bench.test', 'agent ' || i, 'agent', 'unused', 'available', 20
+  FROM generate_series(1, ${Number(process.env.BENCH_AGENTS ?? 1000)}) AS i`);
+await db.execute(sql`
+  INSERT INTO queue_members (queue_id, user_id)
+  SELECT q.id, u.id FROM queues q, users u WHERE q.name = 'bench' AND u.role = 'agent'`);
+await db.execute(sql`
+  INSERT INTO desks (user_id, seen_at)
+  SELECT id, now() + interval '1 day' FROM users WHERE role = 'agent'`);
+
+let mark = new Date(0);
+async function routingFigures() {
+  const since = mark;
+  mark = new Date();
+  const waiting = async () => {
+    const [row] = await queryRows(
+      db,
+      sql`SELECT count(*)::int AS n FROM conversations
+          WHERE state = 'queued' AND created_at >= ${since.toISOString()}`,
+    );
+    return Number(row.n);
+  };
+  for (let i = 0; i < 100 && (await waiting()) > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const [row] = await queryRows(
+    db,
+    sql`
+    SELECT count(*)::int AS conversations, count(o.id)::int AS offered,
+           (count(o.id) / nullif(extract(epoch FROM max(o.created_at) - min(c.created_at)), 0))::float8
+             AS offered_per_second,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM o.created_at - c.queued_at) * 1000)::float8 AS p50,
+           percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM o.created_at - c.queued_at) * 1000)::float8 AS p99
+    FROM conversations c
+    LEFT JOIN offers o ON o.conversation_id = c.id
+    WHERE c.created_at >= ${since.toISOString()} AND c.created_at < ${mark.toISOString()}`,
+  );
+  return row;
+}
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line.trim() !== 'routing') return;
+  routingFigures().then(
+    (figures) => process.stdout.write(`routing ${JSON.stringify(figures)}\n`),
+    (error: unknown) =>
+      process.stdout.write(`routing ${JSON.stringify({ error: String(error) })}\n`),
+  );
+});
 process.stdout.write(
   `ready ${parley.url} ${config.publicUrl} ${accountSid} ${authToken} ${number}\n`,
 );

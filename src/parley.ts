@@ -95,9 +95,12 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       },
     });
     workers.push(dispatcher, media, flows);
-    workers.push(
-      startRoutingWorker({ store, logger, presenceGraceSeconds: config.presenceGraceSeconds }),
-    );
+    const routing = startRoutingWorker({
+      store,
+      logger,
+      presenceGraceSeconds: config.presenceGraceSeconds,
+    });
+    workers.push(routing);
     workers.push(startEventSequencer({ store, logger }));
     const realtime = createRealtimeGateway({
       store,
@@ -113,6 +116,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
         );
       },
       mediaDue: () => media.wake(),
+      queued: (queueId) => routing.wake({ queueId }),
     };
     // Only a commit that queued a message wakes the dispatcher; others find it by polling.
     store.onCommit((tx) => {

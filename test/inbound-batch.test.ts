@@ -1,10 +1,12 @@
-import { eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NumberRow } from '../src/admin/numbers.js';
+import { createQueue } from '../src/admin/queues.js';
 import { closeConversation } from '../src/conversations/conversations.js';
-import { conversations, events, messages } from '../src/db/schema.js';
+import { affinities, conversations, events, messages, outbox, users } from '../src/db/schema.js';
 import { queryRows, type Store } from '../src/db/store.js';
+import { createFlow, type Flow } from '../src/flows/flows.js';
 import { InboundBatcher } from '../src/inbound/batch.js';
 import type { InboundMessage, InboundOutcome } from '../src/inbound/receive.js';
 import { buildNumber, hex, phoneNumber } from './helpers/factories.js';
@@ -177,7 +179,7 @@ describe('group commit of inbound texts', () => {
       .select({ state: conversations.state, address: conversations.customerAddress })
       .from(conversations)
       .where(eq(conversations.id, late!.conversationId!));
-    expect(reopened).toEqual({ state: 'flow', address: leaving });
+    expect(reopened).toEqual({ state: 'queued', address: leaving });
   });
 
   it.skipIf(!TEST_DATABASE_URL)(
@@ -218,6 +220,195 @@ describe('group commit of inbound texts', () => {
         expect(inClosed).toHaveLength(1);
       } finally {
         await closer.end();
+      }
+    },
+  );
+});
+
+describe('new conversations in a batch', () => {
+  /** Texts from new customers received in one turn of the event loop: one batch. */
+  function burst(batcher: InboundBatcher, flow: Flow, texts: InboundMessage[], at?: Date) {
+    return Promise.all(texts.map((inbound) => batcher.receive(number, flow, inbound, at)));
+  }
+
+  async function eventsOf(conversationId: string) {
+    return queryRows<{ type: string; xid: string }>(
+      store.db,
+      sql`SELECT type, xid::text AS xid FROM events WHERE conversation_id = ${conversationId}
+           ORDER BY xid, id`,
+    );
+  }
+
+  it('opens, greets and queues a burst of new customers in one transaction, two texts of one customer in one conversation', async () => {
+    const queue = await createQueue(store.db, { name: `burst ${hex(4)}` });
+    const flow = await createFlow(store.db, {
+      name: 'Burst',
+      businessName: 'Acme',
+      queueId: queue.id,
+      initialMessage: 'Thanks for writing to {businessName}.',
+    });
+    const batcher = new InboundBatcher(store.db);
+    const handsets = Array.from({ length: 5 }, () => phoneNumber());
+    const texts = [
+      ...handsets.map((from, i) => text(from, `new ${i}`)),
+      text(handsets[0]!, 'and another thing'),
+    ];
+    const outcomes = (await burst(batcher, flow, texts)).map(stored);
+
+    const conversationIds = outcomes.map((outcome) => outcome.conversationId!);
+    expect(new Set(conversationIds).size).toBe(5);
+    expect(conversationIds[5]).toBe(conversationIds[0]);
+    for (const outcome of outcomes) {
+      expect(outcome).toMatchObject({ queuedIn: queue.id, flowDue: false });
+    }
+    const rows = await store.db
+      .select({ id: conversations.id, state: conversations.state, queueId: conversations.queueId })
+      .from(conversations)
+      .where(inArray(conversations.customerAddress, handsets));
+    expect(rows).toHaveLength(5);
+    for (const row of rows) expect(row).toMatchObject({ state: 'queued', queueId: queue.id });
+    const greetings = await store.db
+      .select({ to: messages.toAddress, body: messages.body, sender: outbox.sender })
+      .from(messages)
+      .innerJoin(outbox, eq(outbox.messageId, messages.id))
+      .where(inArray(messages.toAddress, handsets));
+    expect(greetings.map((g) => g.to).sort()).toEqual([...handsets].sort());
+    for (const greeting of greetings) {
+      expect(greeting).toMatchObject({
+        body: 'Thanks for writing to Acme.',
+        sender: number.address,
+      });
+    }
+
+    const first = await eventsOf(conversationIds[0]!);
+    expect(first.map((event) => event.type)).toEqual([
+      'conversation.opened',
+      'message.received',
+      'message.received',
+      'flow.hours-checked',
+      'message.queued',
+      'conversation.queued',
+    ]);
+    const xids = new Set<string>();
+    for (const id of conversationIds) for (const event of await eventsOf(id)) xids.add(event.xid);
+    expect(xids.size).toBe(1);
+  });
+
+  it('leaves the flow step due when the flow has a bot, or the customer an affinity with an agent', async () => {
+    const botFlow = await createFlow(store.db, { name: 'Bot', botUrl: 'http://127.0.0.1:9/bot' });
+    const plainFlow = await createFlow(store.db, { name: 'Plain' });
+    const [agent] = await store.db
+      .insert(users)
+      .values({
+        email: `agent-${hex(4)}@example.test`,
+        name: 'Agent',
+        role: 'agent',
+        passwordHash: 'unused',
+      })
+      .returning();
+    const [withBot, withAffinity, plain] = [phoneNumber(), phoneNumber(), phoneNumber()];
+    await store.db.insert(affinities).values({
+      numberId: number.id,
+      customerAddress: withAffinity,
+      agentId: agent!.id,
+      originalText: 'Your order shipped; any questions?',
+      expiresAt: new Date(Date.now() + 3_600_000),
+    });
+    const batcher = new InboundBatcher(store.db);
+    const outcomes = (
+      await Promise.all([
+        batcher.receive(number, botFlow, text(withBot, 'hi bot')),
+        batcher.receive(number, plainFlow, text(withAffinity, 'about my order')),
+        batcher.receive(number, plainFlow, text(plain, 'hello')),
+      ])
+    ).map(stored);
+    expect(outcomes.map(({ flowDue, queuedIn }) => ({ flowDue, queuedIn }))).toEqual([
+      { flowDue: true, queuedIn: null },
+      { flowDue: true, queuedIn: null },
+      { flowDue: false, queuedIn: null },
+    ]);
+    const states = await store.db
+      .select({ address: conversations.customerAddress, state: conversations.state })
+      .from(conversations)
+      .where(inArray(conversations.customerAddress, [withBot, withAffinity, plain]));
+    expect(Object.fromEntries(states.map((row) => [row.address, row.state]))).toEqual({
+      [withBot]: 'flow',
+      [withAffinity]: 'flow',
+      [plain]: 'queued',
+    });
+  });
+
+  it('answers the replay of a text whose conversation has closed as a duplicate, and opens nothing', async () => {
+    const batcher = new InboundBatcher(store.db);
+    const handset = phoneNumber();
+    const original = text(handset, 'only once');
+    const first = stored(await batcher.receive(number, undefined, original));
+    await store.db.transaction((tx) =>
+      closeConversation(tx, first.conversationId!, { reason: 'ended' }),
+    );
+    const [replay] = await Promise.all([
+      batcher.receive(number, undefined, original),
+      ...occupy(batcher, phoneNumber()),
+    ]);
+    expect(replay).toEqual({ duplicate: true, sameAccount: true });
+    const opened = await store.db
+      .select({ id: conversations.id })
+      .from(conversations)
+      .where(eq(conversations.customerAddress, handset));
+    expect(opened).toHaveLength(1);
+  });
+
+  it('closes at once, with the out-of-hours response, a conversation opened out of hours when the flow says so', async () => {
+    const flow = await createFlow(store.db, {
+      name: 'Weekdays',
+      timeZone: 'UTC',
+      outOfHoursAction: 'close',
+      outOfHoursMessage: 'We are closed; write again on Monday.',
+      hours: [{ weekday: 1, opensAt: '09:00', closesAt: '17:00' }],
+    });
+    const sunday = new Date('2026-11-29T12:00:00Z');
+    const batcher = new InboundBatcher(store.db);
+    const [late, during] = [phoneNumber(), phoneNumber()];
+    const outcomes = (
+      await Promise.all([
+        batcher.receive(number, flow, text(late, 'anyone there?'), sunday),
+        batcher.receive(number, undefined, text(during, 'hello'), sunday),
+      ])
+    ).map(stored);
+    const [closed] = await store.db
+      .select({ state: conversations.state, reason: conversations.closeReason })
+      .from(conversations)
+      .where(eq(conversations.id, outcomes[0]!.conversationId!));
+    expect(closed).toEqual({ state: 'closed', reason: 'out-of-hours' });
+    const [answer] = await store.db
+      .select({ body: messages.body })
+      .from(messages)
+      .where(and(eq(messages.toAddress, late), eq(messages.direction, 'outbound')));
+    expect(answer?.body).toBe('We are closed; write again on Monday.');
+    expect(outcomes[1]!.queuedIn).toBeNull();
+  });
+
+  it.skipIf(!TEST_DATABASE_URL)(
+    'opens one conversation when two batches on two connections open it at once',
+    async () => {
+      const batchers = [new InboundBatcher(store.db), new InboundBatcher(store.db)];
+      for (let round = 0; round < 5; round++) {
+        const handsets = Array.from({ length: 10 }, () => phoneNumber());
+        const outcomes = (
+          await Promise.all(
+            batchers.flatMap((batcher, b) =>
+              handsets.map((from) => batcher.receive(number, undefined, text(from, `via ${b}`))),
+            ),
+          )
+        ).map(stored);
+        for (let i = 0; i < handsets.length; i++) {
+          expect(outcomes[i]!.conversationId).toBe(outcomes[handsets.length + i]!.conversationId);
+        }
+        const open = await store.db
+          .select({ id: conversations.id })
+          .from(conversations)
+          .where(inArray(conversations.customerAddress, handsets));
+        expect(open).toHaveLength(handsets.length);
       }
     },
   );

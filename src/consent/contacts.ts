@@ -28,32 +28,37 @@ export async function upsertContact(
 /**
  * What Twilio told of several senders (FromCity, …, by address) merged into their contacts,
  * as upsertContact does for one: only the contacts it changes are written, in address order,
- * so two batches cannot deadlock on them.
+ * so two batches cannot deadlock on them. Returns each sender's contact id.
  */
 export async function mergeContactAttributes(
   tx: Tx,
   told: ReadonlyMap<string, Record<string, string>>,
-): Promise<void> {
-  if (told.size === 0) return;
+): Promise<Map<string, string>> {
+  const idOf = new Map<string, string>();
+  if (told.size === 0) return idOf;
   const known = await tx
-    .select({ address: contacts.address, attributes: contacts.attributes })
+    .select({ id: contacts.id, address: contacts.address, attributes: contacts.attributes })
     .from(contacts)
     .where(inArray(contacts.address, [...told.keys()]));
   const knownOf = new Map(known.map((row) => [row.address, row.attributes]));
+  for (const row of known) idOf.set(row.address, row.id);
   const changed = [...told]
     .filter(([address, attributes]) => {
       const current = knownOf.get(address);
       return current === undefined || !containsAll(current, attributes);
     })
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (changed.length === 0) return;
-  await tx
+  if (changed.length === 0) return idOf;
+  const written = await tx
     .insert(contacts)
     .values(changed.map(([address, attributes]) => ({ address, attributes })))
     .onConflictDoUpdate({
       target: contacts.address,
       set: { attributes: sql`${contacts.attributes} || excluded.attributes` },
-    });
+    })
+    .returning({ id: contacts.id, address: contacts.address });
+  for (const row of written) idOf.set(row.address, row.id);
+  return idOf;
 }
 
 function containsAll(known: Record<string, string>, told: Record<string, string>): boolean {

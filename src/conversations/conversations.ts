@@ -3,7 +3,7 @@ import { conversations, flows, numbers, offers, users } from '../db/schema.js';
 import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
-import { appendEvent } from '../realtime/event-log.js';
+import { appendEvent, appendEvents } from '../realtime/event-log.js';
 import { cancelPendingOffer } from '../routing/offers.js';
 import { wakeRouting } from '../routing/wake-ups.js';
 
@@ -82,6 +82,69 @@ export async function openConversationIn(
   }
   const existing = await findOpenConversation(tx, key.numberId, key.customerAddress);
   return existing ? { conversation: existing, created: false } : undefined;
+}
+
+/** A conversation a customer's text opens, with when they wrote. */
+export interface NewConversation {
+  numberId: string;
+  contactId: string;
+  customerAddress: string;
+  /** The customer's text: their last activity, and the moment its flow work falls due. */
+  at: Date;
+}
+
+/**
+ * Opens customers' conversations in one statement, as openConversationIn does one: each
+ * pair with no open conversation gets one, in its flow with its step due. A pair already
+ * open, or opened by a transaction still running (the insert waits for it), is left out:
+ * it is absent from the map returned, of conversation ids by `pairKey`.
+ */
+export async function openConversations(
+  tx: Tx,
+  opening: readonly NewConversation[],
+): Promise<Map<string, string>> {
+  const opened = new Map<string, string>();
+  if (opening.length === 0) return opened;
+  const pairs = opening.map((key) => ({
+    number_id: key.numberId,
+    contact_id: key.contactId,
+    customer_address: key.customerAddress,
+    at: key.at,
+  }));
+  // Inserted in pair order, so that two transactions opening the same pairs wait for each
+  // other in one order and cannot deadlock.
+  const rows = await queryRows<{ id: string; number_id: string; customer_address: string }>(
+    tx,
+    sql`INSERT INTO conversations (number_id, contact_id, customer_address, origin,
+                                   last_message_at, flow_due_at)
+        SELECT k.number_id, k.contact_id, k.customer_address, 'customer', k.at, k.at
+          FROM jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb)
+            AS k(number_id uuid, contact_id uuid, customer_address text, at timestamptz)
+         ORDER BY k.number_id, k.customer_address
+        ON CONFLICT (number_id, customer_address) WHERE state <> 'closed' DO NOTHING
+        RETURNING id, number_id, customer_address`,
+  );
+  for (const row of rows) opened.set(pairKey(row.number_id, row.customer_address), row.id);
+  await appendEvents(
+    tx,
+    'conversation.opened',
+    opening
+      .filter((key) => opened.has(pairKey(key.numberId, key.customerAddress)))
+      .map((key) => ({
+        refs: { conversationId: opened.get(pairKey(key.numberId, key.customerAddress))! },
+        payload: {
+          numberId: key.numberId,
+          customerAddress: key.customerAddress,
+          origin: 'customer' as const,
+        },
+      })),
+  );
+  return opened;
+}
+
+/** A (number, customer) pair as a map key. */
+export function pairKey(numberId: string, customerAddress: string): string {
+  return `${numberId} ${customerAddress}`;
 }
 
 export async function findOpenConversation(

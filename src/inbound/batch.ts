@@ -2,11 +2,20 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import type { NumberRow } from '../admin/numbers.js';
 import { classifyKeyword } from '../consent/consent.js';
 import { mergeContactAttributes } from '../consent/contacts.js';
+import {
+  type NewConversation,
+  openConversations,
+  pairKey,
+} from '../conversations/conversations.js';
 import { GroupCommit } from '../db/group-commit.js';
 import { messages, numbers } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
-import type { Flow } from '../flows/flows.js';
+import { type Flow, isFlowOpen } from '../flows/flows.js';
+import { renderTemplate } from '../flows/templates.js';
+import { enqueueOutbounds } from '../outbound/outbox.js';
 import { appendEvents } from '../realtime/event-log.js';
+import { pairsWithAffinity } from '../routing/affinity.js';
+import { queueFromFlow } from '../routing/queueing.js';
 import { type InboundMessage, type InboundOutcome, receiveInbound } from './receive.js';
 
 interface Waiting {
@@ -17,12 +26,13 @@ interface Waiting {
 }
 
 /**
- * Group commit for inbound messages (see db/group-commit.ts). A text into a conversation
- * that is already open — the bulk of a contact center's traffic — is stored together with
- * the texts that arrived with it: one transaction and a few set-based statements per batch
- * of up to 64, and each webhook is answered once its batch has committed. Everything else
- * takes the per-message path (`receiveInbound`): pictures, consent keywords, texts that open
- * a conversation (they run the flow), and a text that failed its batch.
+ * Group commit for inbound messages (see db/group-commit.ts). Texts — into conversations
+ * already open, the bulk of a contact center's traffic, and texts opening one, a burst of
+ * which follows a campaign or an outage — are stored together with the texts that arrived
+ * with them: one transaction and a few set-based statements per batch of up to 64, and
+ * each webhook is answered once its batch has committed. The rest takes the per-message
+ * path (`receiveInbound`): pictures, consent keywords, a text the batch left out (see
+ * storeBatch), and a text that failed its batch.
  */
 export class InboundBatcher {
   readonly #db: Db;
@@ -37,7 +47,7 @@ export class InboundBatcher {
       // being stored: the unique index makes it wait for that commit) and it is answered as
       // the duplicate it is.
       distinctKey: (item) => item.inbound.messageSid,
-      commit: (batch) => db.transaction((tx) => storeIntoOpenConversations(tx, batch)),
+      commit: (batch) => db.transaction((tx) => storeBatch(tx, batch)),
       alone: (item) => receiveInbound(db, item.number, item.flow, item.inbound, item.receivedAt),
     });
   }
@@ -59,23 +69,23 @@ export class InboundBatcher {
 }
 
 /**
- * Stores the batch's texts whose sender has an open conversation with the number they wrote
- * to, in the caller's transaction; returns their outcomes. The others are left out.
+ * Stores the batch's texts in the caller's transaction and returns their outcomes: those
+ * into conversations already open, and those that open one (with the flow's first step:
+ * the hours check, the initial or out-of-hours response, and, when the flow has nothing
+ * more to do first, the hand-over to routing). Left out, for the per-message path: a text
+ * whose conversation opened or closed under the batch, a stored SID's replay that would
+ * open a conversation, and one that the flow closes out of hours.
  */
-async function storeIntoOpenConversations(
-  tx: Tx,
-  batch: Waiting[],
-): Promise<Map<Waiting, InboundOutcome>> {
+async function storeBatch(tx: Tx, batch: Waiting[]): Promise<Map<Waiting, InboundOutcome>> {
   const outcomes = new Map<Waiting, InboundOutcome>();
   const told = new Map<string, Record<string, string>>();
   for (const item of batch) {
     told.set(item.inbound.from, { ...told.get(item.inbound.from), ...item.inbound.location });
   }
-  await mergeContactAttributes(tx, told);
+  const contactOf = await mergeContactAttributes(tx, told);
 
   // Locked in id order, so two batches cannot deadlock; a conversation closed meanwhile is
-  // not returned (the lock waits for the close to commit, then re-checks the state), and its
-  // customer's text opens the next one on the per-message path, as a single text would.
+  // not returned (the lock waits for the close to commit, then re-checks the state).
   const keys = [...new Map(batch.map((item) => [conversationKey(item), item])).values()].map(
     (item) => ({ number_id: item.number.id, address: item.inbound.from }),
   );
@@ -90,8 +100,14 @@ async function storeIntoOpenConversations(
            FOR NO KEY UPDATE OF c`,
   );
   const conversationOf = new Map(
-    open.map((row) => [`${row.number_id} ${row.customer_address}`, row.id]),
+    open.map((row) => [pairKey(row.number_id, row.customer_address), row.id]),
   );
+  const opened = await openConversationsFor(
+    tx,
+    batch.filter((item) => !conversationOf.has(conversationKey(item))),
+    contactOf,
+  );
+  for (const [key, id] of opened) conversationOf.set(key, id);
   const placed = batch.filter((item) => conversationOf.has(conversationKey(item)));
   if (placed.length === 0) return outcomes;
 
@@ -142,23 +158,28 @@ async function storeIntoOpenConversations(
   }
   if (fresh.length === 0) return outcomes;
 
-  // The customer's activity, and flow work due for a conversation still with the bot.
+  // The customer's activity, and flow work due for a conversation still with the bot (a
+  // conversation opened here has both already).
   const lastAt = new Map<string, Date>();
   for (const item of fresh) {
+    if (opened.has(conversationKey(item))) continue;
     const id = conversationOf.get(conversationKey(item))!;
     const known = lastAt.get(id);
     if (!known || known < item.receivedAt) lastAt.set(id, item.receivedAt);
   }
-  const touched = await queryRows<{ id: string; flow_due: boolean }>(
-    tx,
-    sql`UPDATE conversations c
-           SET last_message_at = k.at,
-               flow_due_at = CASE WHEN c.state = 'flow' THEN k.at ELSE c.flow_due_at END
-          FROM jsonb_to_recordset(${JSON.stringify([...lastAt].map(([id, at]) => ({ id, at })))}::jsonb)
-            AS k(id uuid, at timestamptz)
-         WHERE c.id = k.id
-     RETURNING c.id, c.flow_due_at IS NOT NULL AS flow_due`,
-  );
+  const touched =
+    lastAt.size === 0
+      ? []
+      : await queryRows<{ id: string; flow_due: boolean }>(
+          tx,
+          sql`UPDATE conversations c
+                 SET last_message_at = k.at,
+                     flow_due_at = CASE WHEN c.state = 'flow' THEN k.at ELSE c.flow_due_at END
+                FROM jsonb_to_recordset(${JSON.stringify([...lastAt].map(([id, at]) => ({ id, at })))}::jsonb)
+                  AS k(id uuid, at timestamptz)
+               WHERE c.id = k.id
+           RETURNING c.id, c.flow_due_at IS NOT NULL AS flow_due`,
+        );
   const flowDue = new Map(touched.map((row) => [row.id, row.flow_due]));
 
   await appendEvents(
@@ -174,19 +195,129 @@ async function storeIntoOpenConversations(
       },
     })),
   );
+  const queuedIn = await startFlows(
+    tx,
+    fresh.filter((item) => opened.has(conversationKey(item))),
+    opened,
+  );
   for (const item of fresh) {
     const conversationId = conversationOf.get(conversationKey(item))!;
+    const queueId = queuedIn.get(conversationId);
     outcomes.set(item, {
       duplicate: false,
       messageId: messageIdOf.get(item.inbound.messageSid)!,
       conversationId,
-      flowDue: flowDue.get(conversationId) ?? false,
+      flowDue:
+        queueId === undefined && (flowDue.get(conversationId) ?? opened.has(conversationKey(item))),
       mediaPending: false,
+      queuedIn: queueId ?? null,
     });
   }
   return outcomes;
 }
 
+/**
+ * Opens the conversations of texts from customers with none open. Left out (absent from
+ * the map returned): texts whose SID is stored already (a replay must not open anything),
+ * and texts that the flow closes because it is out of hours.
+ */
+async function openConversationsFor(
+  tx: Tx,
+  unplaced: Waiting[],
+  contactOf: ReadonlyMap<string, string>,
+): Promise<Map<string, string>> {
+  if (unplaced.length === 0) return new Map();
+  const stored = new Set(
+    (
+      await tx
+        .select({ sid: messages.twilioSid })
+        .from(messages)
+        .where(
+          inArray(
+            messages.twilioSid,
+            unplaced.map((item) => item.inbound.messageSid),
+          ),
+        )
+    ).map((row) => row.sid),
+  );
+  const opening = new Map<string, NewConversation>();
+  for (const item of unplaced) {
+    const key = conversationKey(item);
+    if (opening.has(key) || stored.has(item.inbound.messageSid)) continue;
+    const { flow } = item;
+    if (flow && flow.outOfHoursAction === 'close' && !isFlowOpen(flow, item.receivedAt)) continue;
+    opening.set(key, {
+      numberId: item.number.id,
+      contactId: contactOf.get(item.inbound.from)!,
+      customerAddress: item.inbound.from,
+      at: item.receivedAt,
+    });
+  }
+  return openConversations(tx, [...opening.values()]);
+}
+
+/**
+ * The first step of the flows of conversations just opened (`first`: their opening texts
+ * and any that followed in the batch): the hours check and its response, then the hand-over
+ * to routing of those whose flow has nothing to do before it (no bot, no queue position
+ * to send, no affinity to honour: those stay due for the flow runner). Returns the queue
+ * each conversation handed over entered.
+ */
+async function startFlows(
+  tx: Tx,
+  first: Waiting[],
+  opened: ReadonlyMap<string, string>,
+): Promise<Map<string, string | null>> {
+  const starting = [...new Map(first.map((item) => [conversationKey(item), item])).values()];
+  const hours = starting.flatMap((item) =>
+    item.flow ? [{ item, flow: item.flow, open: isFlowOpen(item.flow, item.receivedAt) }] : [],
+  );
+  const conversationIdOf = (item: Waiting) => opened.get(conversationKey(item))!;
+  await appendEvents(
+    tx,
+    'flow.hours-checked',
+    hours.map(({ item, open }) => ({
+      refs: { conversationId: conversationIdOf(item) },
+      payload: { open },
+    })),
+  );
+  await enqueueOutbounds(
+    tx,
+    hours.flatMap(({ item, flow, open }) => {
+      const body = open ? flow.initialMessage : flow.outOfHoursMessage;
+      return body
+        ? [
+            {
+              conversationId: conversationIdOf(item),
+              numberId: item.number.id,
+              to: item.inbound.from,
+              body: renderTemplate(body, { businessName: flow.businessName }),
+              author: 'flow' as const,
+            },
+          ]
+        : [];
+    }),
+  );
+
+  const ready = starting.filter((item) => !item.flow?.botUrl && !item.flow?.queuePositionMessage);
+  const withAffinity = new Set(
+    (
+      await pairsWithAffinity(
+        tx,
+        ready.map((item) => ({ numberId: item.number.id, customerAddress: item.inbound.from })),
+      )
+    ).map((pair) => pairKey(pair.numberId, pair.customerAddress)),
+  );
+  const handed = ready
+    .filter((item) => !withAffinity.has(conversationKey(item)))
+    .map((item) => ({
+      conversationId: conversationIdOf(item),
+      queueId: item.flow?.queueId ?? null,
+    }));
+  await queueFromFlow(tx, handed);
+  return new Map(handed.map((entry) => [entry.conversationId, entry.queueId]));
+}
+
 function conversationKey(item: Waiting): string {
-  return `${item.number.id} ${item.inbound.from}`;
+  return pairKey(item.number.id, item.inbound.from);
 }

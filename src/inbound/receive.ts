@@ -49,6 +49,8 @@ export type InboundOutcome =
       /** The flow has work to do after the response (bot step or hand-over to routing). */
       flowDue: boolean;
       mediaPending: boolean;
+      /** The conversation was handed to routing in this queue (null: none, or not now). */
+      queuedIn: string | null;
     };
 
 /**
@@ -198,11 +200,25 @@ async function receiveIn(
           reason: 'out-of-hours',
           sendFinalResponse: false,
         });
-        return { duplicate: false, messageId: message.id, conversationId, flowDue, mediaPending };
+        return {
+          duplicate: false,
+          messageId: message.id,
+          conversationId,
+          flowDue,
+          mediaPending,
+          queuedIn: null,
+        };
       }
     }
   }
-  return { duplicate: false, messageId: message.id, conversationId, flowDue, mediaPending };
+  return {
+    duplicate: false,
+    messageId: message.id,
+    conversationId,
+    flowDue,
+    mediaPending,
+    queuedIn: null,
+  };
 }
 
 /** Marks the customer's activity, and flow work due when the conversation is new or with the bot. */

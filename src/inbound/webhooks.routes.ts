@@ -28,6 +28,8 @@ import type { InboundMessage } from './receive.js';
 export interface InboundKicks {
   flowDue(conversationId: string): void;
   mediaDue(): void;
+  /** A conversation entered this queue: this instance's routing can place it now. */
+  queued(queueId: string): void;
 }
 
 export interface WebhookDeps {
@@ -190,9 +192,10 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
           'duplicate delivery of a stored message',
         );
       } else {
-        const { conversationId, flowDue, mediaPending } = outcome;
+        const { conversationId, flowDue, mediaPending, queuedIn } = outcome;
         if (flowDue && conversationId) deps.kicks.flowDue(conversationId);
         if (mediaPending) deps.kicks.mediaDue();
+        if (queuedIn) deps.kicks.queued(queuedIn);
       }
       return reply.type('text/xml').send(EMPTY_TWIML);
     } catch (error) {

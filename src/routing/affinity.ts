@@ -102,6 +102,25 @@ export async function findAffinity(
   return row;
 }
 
+/** Of these (number, customer) pairs, those with an unexpired affinity. */
+export async function pairsWithAffinity(
+  db: Executor,
+  pairs: readonly { numberId: string; customerAddress: string }[],
+): Promise<{ numberId: string; customerAddress: string }[]> {
+  if (pairs.length === 0) return [];
+  const rows = await queryRows<{ number_id: string; customer_address: string }>(
+    db,
+    sql`SELECT a.number_id, a.customer_address
+          FROM affinities a
+          JOIN jsonb_to_recordset(${JSON.stringify(
+            pairs.map((p) => ({ number_id: p.numberId, customer_address: p.customerAddress })),
+          )}::jsonb) AS k(number_id uuid, customer_address text)
+            ON a.number_id = k.number_id AND a.customer_address = k.customer_address
+         WHERE a.expires_at > now()`,
+  );
+  return rows.map((row) => ({ numberId: row.number_id, customerAddress: row.customer_address }));
+}
+
 /**
  * Deletes expired affinities, a batch at a time, claimed with SKIP LOCKED so instances
  * share the work. Returns how many it deleted.

@@ -4,9 +4,9 @@
 import { eq, sql } from 'drizzle-orm';
 import { channelOfKind } from '../admin/addresses.js';
 import { conversations, flows, numbers, queues } from '../db/schema.js';
-import { type Db, queryRows } from '../db/store.js';
+import { type Db, queryRows, type Tx } from '../db/store.js';
 import { AppError } from '../errors.js';
-import { appendEvent } from '../realtime/event-log.js';
+import { appendEvent, appendEvents } from '../realtime/event-log.js';
 import { findAffinity } from './affinity.js';
 import { lockAgent } from './agents.js';
 import { offerJustQueued } from './assignment.js';
@@ -90,6 +90,45 @@ export async function queueConversation(
     if (await offerJustQueued(tx, conversationId, channel, queue)) return;
     await wakeRouting(tx, { queueId: queue.id });
   });
+}
+
+/**
+ * queueConversation for conversations just opened in the caller's transaction, in a few
+ * statements for all: each waits in its queue (or, without one, for a supervisor) from now,
+ * and every instance's routing is woken for those queues at commit. The caller leaves out
+ * conversations with an affinity (queueConversation offers those to the affinity's agent).
+ * Returns the queues woken.
+ */
+export async function queueFromFlow(
+  tx: Tx,
+  entries: readonly { conversationId: string; queueId: string | null }[],
+): Promise<string[]> {
+  if (entries.length === 0) return [];
+  const queued = await queryRows<{ id: string; queue_id: string | null }>(
+    tx,
+    sql`UPDATE conversations c
+           SET state = 'queued', queue_id = k.queue_id, queued_at = now(), agent_id = NULL,
+               flow_due_at = NULL, flow_claimed_by = NULL
+          FROM jsonb_to_recordset(${JSON.stringify(
+            entries.map((e) => ({ id: e.conversationId, queue_id: e.queueId })),
+          )}::jsonb) AS k(id uuid, queue_id uuid)
+         WHERE c.id = k.id AND c.state = 'flow'
+     RETURNING c.id, c.queue_id`,
+  );
+  const queueOf = new Map(queued.map((row) => [row.id, row.queue_id]));
+  await appendEvents(
+    tx,
+    'conversation.queued',
+    entries
+      .filter((e) => queueOf.has(e.conversationId))
+      .map((e) => ({
+        refs: { conversationId: e.conversationId },
+        payload: { queueId: e.queueId },
+      })),
+  );
+  const queueIds = [...new Set(queued.flatMap((row) => (row.queue_id ? [row.queue_id] : [])))];
+  for (const queueId of queueIds) await wakeRouting(tx, { queueId });
+  return queueIds;
 }
 
 export interface QueuePosition {

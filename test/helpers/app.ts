@@ -36,7 +36,7 @@ export function serverDeps(store: Store, config: Config): ServerDeps {
     mediaStore: new MediaStore(join(mkdtempSync(join(tmpdir(), 'parley-media-')), 'media')),
     clients: new TwilioClients(store.db, secretBox, config.twilioApiUrl, configCache),
     configCache,
-    kicks: { flowDue: () => {}, mediaDue: () => {} },
+    kicks: { flowDue: () => {}, mediaDue: () => {}, queued: () => {} },
   };
 }
 
