@@ -1,5 +1,6 @@
 /**
- * Inbound webhooks into existing conversations, before and after a change, in one run:
+ * Inbound webhooks (into existing conversations, or with BENCH_WORKLOAD=new each opening
+ * one, then also how fast routing offered them), before and after a change, in one run:
  * each Parley (this tree, and the checkout given as BENCH_BEFORE) serves in a process of
  * its own, and the load generator (bench/load-webhooks.ts) runs in a third. Prints req/s,
  * p50 / p99 latency and the server's resident memory per store, and the after/before ratio.
@@ -13,6 +14,7 @@ import { resolve } from 'node:path';
 import { collect, REPO_ROOT, waitForOutput } from '../test/helpers/processes.js';
 import { withScratchDatabase } from '../test/helpers/store.js';
 import { memoryOf } from './process-memory.js';
+import { describeRouting, routingFigures } from './routing-figures.js';
 import type { LoadFigures } from './signed-webhooks.js';
 
 const PG_URL = process.env.TEST_DATABASE_URL || undefined;
@@ -23,7 +25,7 @@ const tsx = (args: string[], env: Record<string, string> = {}) =>
   spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
 
 async function measure(tree: string, databaseUrl: string | undefined) {
@@ -34,10 +36,15 @@ async function measure(tree: string, databaseUrl: string | undefined) {
   const exited = collect(server);
   try {
     const [, ...target] = await waitForOutput(server, /ready (\S+) (\S+) (\S+) (\S+) (\S+)/);
+    await routingFigures(server);
     const load = await collect(tsx(['bench/load-webhooks.ts', ...(target as string[])]));
     if (load.code !== 0) throw new Error(`load generator failed: ${load.stderr}`);
     const figures = JSON.parse(load.stdout.trim().split('\n').at(-1)!) as LoadFigures;
-    return { ...figures, rssMiB: memoryOf(server.pid!).peak / 1024 / 1024 };
+    return {
+      ...figures,
+      routing: await routingFigures(server),
+      rssMiB: memoryOf(server.pid!).peak / 1024 / 1024,
+    };
   } finally {
     server.kill('SIGTERM');
     await exited;
@@ -57,6 +64,7 @@ for (const [store, serverUrl] of stores) {
     lines.push(
       `${`${store}, ${label}`.padEnd(20)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(5)} ms  errors ${r.errors}  peak RSS ${r.rssMiB.toFixed(0)} MiB`,
     );
+    if (r.routing.conversations > 0) lines.push(`${''.padEnd(20)} ${describeRouting(r.routing)}`);
   }
   if (results.before && results.after) {
     lines.push(

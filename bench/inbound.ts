@@ -16,6 +16,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { collect, REPO_ROOT, waitForOutput } from '../test/helpers/processes.js';
 import { withScratchDatabase } from '../test/helpers/store.js';
 import { memoryOf } from './process-memory.js';
+import { describeRouting, type RoutingFigures, routingFigures } from './routing-figures.js';
 import type { LoadFigures } from './signed-webhooks.js';
 
 const SECONDS = process.env.BENCH_SECONDS ?? '10';
@@ -32,21 +33,6 @@ const tsx = (args: string[], env: Record<string, string> = {}) =>
     env: { ...process.env, BENCH_SECONDS: SECONDS, BENCH_CONNECTIONS: CONNECTIONS, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-
-/** What bench/serve-parley.ts says of the conversations opened since it was last asked. */
-interface RoutingFigures {
-  conversations: number;
-  offered: number;
-  offered_per_second: number | null;
-  p50: number | null;
-  p99: number | null;
-}
-
-async function routingFigures(server: ChildProcess): Promise<RoutingFigures> {
-  const answer = waitForOutput(server, /routing (\{.*\})\n/);
-  server.stdin!.write('routing\n');
-  return JSON.parse((await answer)[1]!) as RoutingFigures;
-}
 
 async function lastJsonLine<T>(child: ChildProcess, what: string): Promise<T> {
   const done = await collect(child);
@@ -90,9 +76,6 @@ async function against(
 const latency = (f: LoadFigures) =>
   `p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(5)} ms  errors ${f.errors}`;
 const label = (text: string) => text.padEnd(44);
-const offered = (r: RoutingFigures) =>
-  `${r.offered} of ${r.conversations} offered, ${(r.offered_per_second ?? 0).toFixed(0)}/s; queued → offered p50 ${(r.p50 ?? 0).toFixed(0)} ms, p99 ${(r.p99 ?? 0).toFixed(0)} ms`;
-
 const lines: string[] = [];
 const {
   figures: [bare],
@@ -136,9 +119,9 @@ for (const [store, serverUrl] of stores) {
     `${label('')} ${(existing.rps / raw).toFixed(2)}x raw inserts, ${(existing.rps / bare!.rps).toFixed(2)}x bare Fastify`,
     `${label(`${store}: ${RATE}/s offered, existing conversations`)} ${fixed.rps.toFixed(0).padStart(6)} req/s  ${latency(fixed)}`,
     `${label(`${store}: texts opening new conversations`)} ${fresh.rps.toFixed(0).padStart(6)} req/s  ${latency(fresh)}`,
-    `${label('')} ${offered(fresh.routing)}`,
+    `${label('')} ${describeRouting(fresh.routing)}`,
     `${label(`${store}: ${STEADY_RATE}/s new conversations`)} ${steady.rps.toFixed(0).padStart(6)} req/s  ${latency(steady)}`,
-    `${label('')} ${offered(steady.routing)}`,
+    `${label('')} ${describeRouting(steady.routing)}`,
     `${label(`${store}: Parley's peak RSS`)} ${parley.peakMiB.toFixed(0).padStart(6)} MiB`,
   );
 }

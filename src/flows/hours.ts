@@ -17,13 +17,13 @@ export function isValidTimeZone(timeZone: string): boolean {
   }
 }
 
-/** The local date (`YYYY-MM-DD`), weekday and time (`HH:MM:SS`) of an instant in a zone. */
-export function localTime(
-  at: Date,
-  timeZone: string,
-): { date: string; weekday: number; time: string } {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-US', {
+/** One formatter per zone: building one costs far more than formatting with it. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', {
       timeZone,
       weekday: 'short',
       year: 'numeric',
@@ -33,7 +33,19 @@ export function localTime(
       minute: '2-digit',
       second: '2-digit',
       hourCycle: 'h23',
-    })
+    });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
+/** The local date (`YYYY-MM-DD`), weekday and time (`HH:MM:SS`) of an instant in a zone. */
+export function localTime(
+  at: Date,
+  timeZone: string,
+): { date: string; weekday: number; time: string } {
+  const parts = Object.fromEntries(
+    formatterFor(timeZone)
       .formatToParts(at)
       .map((p) => [p.type, p.value]),
   );
@@ -52,6 +64,7 @@ export function isOpen(
   at: Date,
   schedule: { timeZone: string; hours: OpeningInterval[]; holidays: string[] },
 ): boolean {
+  if (schedule.hours.length === 0 && schedule.holidays.length === 0) return true;
   const local = localTime(at, schedule.timeZone);
   if (schedule.holidays.includes(local.date)) return false;
   if (schedule.hours.length === 0) return true;

@@ -8,7 +8,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { channelOfKind } from '../admin/addresses.js';
 import { conversations, offers } from '../db/schema.js';
 import { type Executor, queryRows, type Tx } from '../db/store.js';
-import { appendEvent } from '../realtime/event-log.js';
+import { appendEvent, appendEvents } from '../realtime/event-log.js';
 import type { CancelReason, OfferReason } from './events.js';
 import { wakeRouting } from './wake-ups.js';
 
@@ -68,29 +68,45 @@ export async function handOverAll(tx: Tx, handovers: readonly Handover[]): Promi
                        FROM (VALUES ${rows}) AS v(id, agent_id, state)
                        WHERE c.id = v.id`);
   const byConversation = new Map(created.map((offer) => [offer.conversationId, offer]));
-  for (const h of handovers) {
-    const offer = byConversation.get(h.conversationId)!;
-    const refs = { conversationId: h.conversationId, agentId: h.agentId };
-    if (h.autoAccept) {
-      await appendEvent(tx, 'conversation.assigned', refs, {
-        agentId: h.agentId,
-        previousAgentId: null,
-        via: 'auto-accept',
-        reason: h.reason,
-        originalText: h.originalText,
-        byUserId: null,
-      });
-    } else {
-      await appendEvent(tx, 'offer.created', refs, {
-        offerId: offer.id,
-        agentId: h.agentId,
-        reason: h.reason,
-        originalText: h.originalText,
-        expiresAt: offer.expiresAt.toISOString(),
-        queueId: h.queueId,
-      });
-    }
-  }
+  const refs = (h: Handover) => ({ conversationId: h.conversationId, agentId: h.agentId });
+  // One statement per event type: a batch of offers is one round trip, not one per offer.
+  await appendEvents(
+    tx,
+    'conversation.assigned',
+    handovers
+      .filter((h) => h.autoAccept)
+      .map((h) => ({
+        refs: refs(h),
+        payload: {
+          agentId: h.agentId,
+          previousAgentId: null,
+          via: 'auto-accept' as const,
+          reason: h.reason,
+          originalText: h.originalText,
+          byUserId: null,
+        },
+      })),
+  );
+  await appendEvents(
+    tx,
+    'offer.created',
+    handovers
+      .filter((h) => !h.autoAccept)
+      .map((h) => {
+        const offer = byConversation.get(h.conversationId)!;
+        return {
+          refs: refs(h),
+          payload: {
+            offerId: offer.id,
+            agentId: h.agentId,
+            reason: h.reason,
+            originalText: h.originalText,
+            expiresAt: offer.expiresAt.toISOString(),
+            queueId: h.queueId,
+          },
+        };
+      }),
+  );
   return handovers.map((h) => byConversation.get(h.conversationId)!.id);
 }
 
