@@ -5,6 +5,7 @@ import { loadOrCreateAppSecret, SecretBox } from './admin/secret-box.js';
 import { TwilioClients } from './channels/twilio/clients.js';
 import type { Config } from './config.js';
 import { ConfigCache } from './db/config-cache.js';
+import { vacuumWhereDue } from './db/maintenance.js';
 import { openStore, type Store } from './db/store.js';
 import {
   advanceFlow,
@@ -95,6 +96,20 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       },
     });
     workers.push(dispatcher, media, flows);
+    if (store.kind === 'pglite') {
+      workers.push(
+        startLoopWorker({
+          name: 'embedded-vacuum',
+          intervalMs: 30_000,
+          logger,
+          tick: async () => {
+            const tables = await vacuumWhereDue(db);
+            if (tables.length > 0) logger.debug({ tables }, 'embedded store vacuumed');
+            return false;
+          },
+        }),
+      );
+    }
     const routing = startRoutingWorker({
       store,
       logger,

@@ -2,8 +2,9 @@ import { asc, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertContact } from '../src/consent/contacts.js';
 import { openConversation } from '../src/conversations/conversations.js';
+import { vacuumWhereDue } from '../src/db/maintenance.js';
 import { conversations, events, messages, offers, users } from '../src/db/schema.js';
-import { queryRows, type Store } from '../src/db/store.js';
+import { openStore, queryRows, type Store } from '../src/db/store.js';
 import { isUniqueViolation } from '../src/errors.js';
 import { appendEvent, lastEventSeq } from '../src/realtime/event-log.js';
 import { numberEvents } from '../src/realtime/sequencer.js';
@@ -236,5 +237,31 @@ describe('the event log', () => {
         .set({ seq: before + 1000 })
         .where(eq(events.id, ids[0]!)),
     ).rejects.toThrow();
+  });
+});
+
+describe('the embedded store’s autovacuum', () => {
+  it('vacuums and analyzes a table once enough of it changed, and leaves it alone after', async () => {
+    const embedded = await openStore({});
+    try {
+      await embedded.migrate();
+      const addresses = Array.from({ length: 500 }, () => phoneNumber());
+      for (const address of addresses) await upsertContact(embedded.db, address);
+      await embedded.db.execute(sql`UPDATE contacts SET name = 'renamed'`);
+
+      expect(await vacuumWhereDue(embedded.db)).toContain('contacts');
+      const [stats] = await queryRows<{ dead: number; analyzed: boolean; tuples: number }>(
+        embedded.db,
+        sql`SELECT s.n_dead_tup::int AS dead, s.last_analyze IS NOT NULL AS analyzed,
+                   c.reltuples::int AS tuples
+              FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+             WHERE s.relname = 'contacts'`,
+      );
+      // The planner now knows the table's size, where it had the empty table's statistics.
+      expect(stats).toEqual({ dead: 0, analyzed: true, tuples: 500 });
+      expect(await vacuumWhereDue(embedded.db)).not.toContain('contacts');
+    } finally {
+      await embedded.close();
+    }
   });
 });
