@@ -78,7 +78,6 @@ export async function eligibleCandidates(
     capacity: { sms: row.capacity_sms, whatsapp: row.capacity_whatsapp },
     load: { sms: row.load_sms, whatsapp: row.load_whatsapp },
     gone: false,
-    busyElsewhere: false,
   }));
 }
 
@@ -111,8 +110,6 @@ export async function lockAgent(
   options: {
     queueId?: string | null;
     excludeConversationId?: string;
-    /** Answer undefined at once, rather than wait, when another transaction holds the row. */
-    skipLocked?: boolean;
   } = {},
 ): Promise<LockedAgent | undefined> {
   const [row] = await queryRows<{
@@ -127,7 +124,7 @@ export async function lockAgent(
           ${channel === 'whatsapp' ? sql`u.capacity_whatsapp` : sql`u.capacity_sms`} AS capacity
         FROM users u ${options.queueId ? sql`JOIN queues q ON q.id = ${options.queueId}` : sql``}
         WHERE u.id = ${agentId}
-        FOR NO KEY UPDATE OF u ${options.skipLocked ? sql`SKIP LOCKED` : sql``}`,
+        FOR NO KEY UPDATE OF u`,
   );
   if (!row) return undefined;
   const [load] = await queryRows<{ n: number }>(

@@ -7,8 +7,9 @@
  *      instances never work on the same one;
  *   2. choose an agent for each by the queue's strategy, in memory (candidate-pool.ts),
  *      agents who already held that conversation last;
- *   3. lock the chosen agents' rows (FOR NO KEY UPDATE SKIP LOCKED: an agent locked by another
- *      instance's batch is left to it) and read their load again, in a new statement, so it
+ *   3. lock the chosen agents' rows, in id order (an agent another instance's batch holds is
+ *      waited for, not skipped: the strategy's order holds across instances, and the wait
+ *      lasts one short transaction) and read their load again, in a new statement, so it
  *      includes every decision committed before the lock was granted;
  *   4. offer (or, auto-accepting, assign) each conversation whose agent is locked, eligible
  *      and under capacity; the others stay waiting and are claimed again next batch.
@@ -35,8 +36,6 @@ export interface AssignScope {
 
 /** Conversations claimed per transaction. */
 const BATCH = 32;
-/** Passes run again, after a short pause, while other instances held agents we wanted. */
-const CONTENDED_PASSES = 10;
 const CHANNELS: readonly Channel[] = ['sms', 'whatsapp'];
 
 interface WaitingQueue {
@@ -68,29 +67,14 @@ export async function assignWaiting(
   options: { shouldStop?: () => boolean } = {},
 ): Promise<number> {
   if (scope.queueIds?.length === 0) return 0;
-  const shouldStop = options.shouldStop ?? (() => false);
-  let handed = 0;
-  for (let pass = 0; pass < CONTENDED_PASSES && !shouldStop(); pass++) {
-    const result = await assignPass(db, scope, shouldStop);
-    handed += result.handed;
-    // Agents another instance was placing conversations with may still have room once it
-    // commits; look again shortly rather than leave the rest to the next wake-up.
-    if (!result.contended) break;
-    await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
-  }
-  return handed;
+  return assignPass(db, scope, options.shouldStop ?? (() => false));
 }
 
-async function assignPass(
-  db: Db,
-  scope: AssignScope,
-  shouldStop: () => boolean,
-): Promise<{ handed: number; contended: boolean }> {
+async function assignPass(db: Db, scope: AssignScope, shouldStop: () => boolean): Promise<number> {
   // One object per agent for the whole pass, so that the pools of every queue they are in
   // see the load this pass gave them.
   const agents = new Map<string, Candidate>();
   let handed = 0;
-  let starved = false;
   for (const queue of await waitingQueues(db, scope)) {
     if (shouldStop()) break;
     const found = await eligibleCandidates(db, queue.id, scope.agentId);
@@ -104,14 +88,9 @@ async function assignPass(
       sms: new CandidatePool(queue.strategy, 'sms', members),
       whatsapp: new CandidatePool(queue.strategy, 'whatsapp', members),
     };
-    const drained = await drainQueue(db, queue, pools, agents, shouldStop);
-    handed += drained.handed;
-    starved ||= drained.starved;
+    handed += await drainQueue(db, queue, pools, shouldStop);
   }
-  // Only worth another look if conversations were left for want of agents that another
-  // instance was holding at the time.
-  const contended = starved && [...agents.values()].some((agent) => agent.busyElsewhere);
-  return { handed, contended };
+  return handed;
 }
 
 /** Queues with waiting conversations, highest priority first, then the longest waiting. */
@@ -145,38 +124,29 @@ async function waitingQueues(db: Executor, scope: AssignScope): Promise<WaitingQ
 }
 
 /**
- * Places the queue's waiting conversations batch by batch. `starved`: it stopped because
- * no agent had room, not because nothing was waiting.
+ * Places the queue's waiting conversations batch by batch, until none waits or no agent
+ * has room. Returns how many it handed over.
  */
 async function drainQueue(
   db: Db,
   queue: WaitingQueue,
   pools: Pools,
-  agents: ReadonlyMap<string, Candidate>,
   shouldStop: () => boolean,
-): Promise<{ handed: number; starved: boolean }> {
+): Promise<number> {
   let handed = 0;
   while (!shouldStop()) {
     const withRoom = CHANNELS.filter((channel) => pools[channel].hasRoom());
-    if (withRoom.length === 0) return { handed, starved: true };
+    if (withRoom.length === 0) break;
     // With room on one channel only, only that channel's conversations can be placed.
     const channel = withRoom.length === 1 ? withRoom[0]! : null;
     const batch = await inTransaction(db, (tx) => placeBatch(tx, queue, channel, pools));
     if (batch.claimed === 0) break;
     handed += batch.handed;
-    // A batch that placed nothing has marked the agents it tried full, gone or busy
-    // elsewhere, so the next one tries others, or the loop ends when none has room. After
-    // progress, agents busy elsewhere a moment ago are worth trying again.
-    if (batch.handed > 0) {
-      for (const agent of agents.values()) {
-        if (!agent.busyElsewhere) continue;
-        agent.busyElsewhere = false;
-        for (const pool of Object.values(pools)) pool.touched(agent);
-      }
-    }
+    // A batch that placed nothing has marked the agents it tried full or gone, so the next
+    // one tries others, or the loop ends when none has room.
     for (const pool of Object.values(pools)) pool.compact();
   }
-  return { handed, starved: false };
+  return handed;
 }
 
 interface Claimed {
@@ -224,9 +194,7 @@ async function placeBatch(
   for (const plan of plans) {
     const { agent, channel: planChannel } = plan;
     const current = locked.get(agent.id);
-    if (!current) {
-      agent.busyElsewhere = true;
-    } else if (!current.eligible) {
+    if (!current?.eligible) {
       agent.gone = true;
     } else {
       agent.capacity.sms = current.capacitySms;
@@ -356,8 +324,9 @@ export async function offerJustQueued(
         LIMIT ${FAST_PATH_CANDIDATES}`,
   );
   for (const { id } of candidates) {
-    // An agent locked elsewhere is being given a conversation: try the next one.
-    const agent = await lockAgent(tx, id, channel, { queueId: queue.id, skipLocked: true });
+    // An agent locked elsewhere is being given a conversation: wait, then look at their
+    // room again (the strategy's choice holds unless that filled them).
+    const agent = await lockAgent(tx, id, channel, { queueId: queue.id });
     if (!agent?.eligible || agent.load >= agent.capacity) continue;
     await handOverAll(tx, [
       {
@@ -387,8 +356,8 @@ interface LockedCandidate {
 }
 
 /**
- * Locks the agents' rows, skipping those another transaction holds (so batches on two
- * instances never wait for each other), then reads the locked agents' loads in a second
+ * Locks the agents' rows in id order (two batches wanting the same agents wait for each
+ * other in one order, so they cannot deadlock), then reads their loads in a second
  * statement: its snapshot, taken after the locks were granted, includes every earlier
  * decision for these agents.
  */
@@ -412,7 +381,7 @@ async function lockAgents(
         FROM users u JOIN queues q ON q.id = ${queueId}
         WHERE u.id IN (${ids})
         ORDER BY u.id
-        FOR NO KEY UPDATE OF u SKIP LOCKED`,
+        FOR NO KEY UPDATE OF u`,
   );
   const locked = new Map<string, LockedCandidate>(
     rows.map((row) => [

@@ -20,12 +20,10 @@ export interface Candidate {
   readonly load: Record<Channel, number>;
   /** No longer eligible (presence, membership, skills changed): out for the rest of the pass. */
   gone: boolean;
-  /** Locked by another transaction placing conversations: skipped for the rest of the pass. */
-  busyElsewhere: boolean;
 }
 
 export function freeCapacity(agent: Candidate, channel: Channel): number {
-  return agent.gone || agent.busyElsewhere ? 0 : agent.capacity[channel] - agent.load[channel];
+  return agent.gone ? 0 : agent.capacity[channel] - agent.load[channel];
 }
 
 /** Agents whose previous handovers of this conversation count against them: id → times. */

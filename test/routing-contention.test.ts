@@ -1,0 +1,95 @@
+/**
+ * Two instances placing conversations with the same agents: the queue's strategy order
+ * holds. An agent whose row another instance holds (it is giving them a conversation) is
+ * waited for, then given the next one if they still have room, rather than skipped for
+ * the next agent in line. PostgreSQL only: the other instance is a second connection.
+ */
+import { eq, sql } from 'drizzle-orm';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { users } from '../src/db/schema.js';
+import { queryRows, type Store } from '../src/db/store.js';
+import { assignWaiting, queueConversation } from '../src/routing/index.js';
+import { buildNumber } from './helpers/factories.js';
+import { eventually } from './helpers/stack.js';
+import { openTestStore, TEST_DATABASE_URL } from './helpers/store.js';
+import {
+  type Agent,
+  buildAgent,
+  buildQueue,
+  conversationInFlow,
+  conversationRow,
+} from './routing-fixtures.js';
+
+let store: Store & { databaseUrl?: string };
+beforeAll(async () => {
+  if (TEST_DATABASE_URL) store = await openTestStore();
+});
+afterAll(() => store?.close());
+
+const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
+
+/**
+ * Runs `place` while another connection holds the agent's row as routing does, and lets
+ * that transaction commit only once `place` is waiting for it.
+ */
+async function whileHeldElsewhere<T>(agent: Agent, place: () => Promise<T>): Promise<T> {
+  const other = new pg.Client({ connectionString: store.databaseUrl });
+  await other.connect();
+  try {
+    await other.query('BEGIN');
+    await other.query('SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE', [agent.id]);
+    const placing = place();
+    await eventually(async () => {
+      const [row] = await queryRows<{ waiting: number }>(
+        store.db,
+        sql`SELECT count(*)::int AS waiting FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      return row!.waiting > 0;
+    }, 10_000);
+    await other.query('COMMIT');
+    return await placing;
+  } finally {
+    await other.end();
+  }
+}
+
+describe.skipIf(!TEST_DATABASE_URL)('routing under two-instance contention', () => {
+  async function longestIdleQueue() {
+    const first = await buildAgent(store.db, { lastConversationEndedAt: minutesAgo(60) });
+    const second = await buildAgent(store.db, { lastConversationEndedAt: minutesAgo(5) });
+    const queue = await buildQueue(store.db, [first, second], { strategy: 'longest-idle' });
+    return { first, second, queue, number: await buildNumber(store.db) };
+  }
+
+  it('a conversation just queued waits for the longest-idle agent held elsewhere, not the next', async () => {
+    const { first, queue, number } = await longestIdleQueue();
+    const conversation = await conversationInFlow(store.db, number.id);
+    await whileHeldElsewhere(first, () => queueConversation(store.db, conversation.id, queue.id));
+    expect(await conversationRow(store.db, conversation.id)).toMatchObject({
+      state: 'offered',
+      agentId: first.id,
+    });
+  });
+
+  it('a pass over waiting conversations waits for the agent held elsewhere too', async () => {
+    const { first, second, queue, number } = await longestIdleQueue();
+    for (const agent of [first, second]) {
+      await store.db.update(users).set({ presence: 'away' }).where(eq(users.id, agent.id));
+    }
+    const conversation = await conversationInFlow(store.db, number.id);
+    await queueConversation(store.db, conversation.id, queue.id);
+    for (const agent of [first, second]) {
+      await store.db.update(users).set({ presence: 'available' }).where(eq(users.id, agent.id));
+    }
+    const handed = await whileHeldElsewhere(first, () =>
+      assignWaiting(store.db, { queueIds: [queue.id] }),
+    );
+    expect(handed).toBe(1);
+    expect(await conversationRow(store.db, conversation.id)).toMatchObject({
+      state: 'offered',
+      agentId: first.id,
+    });
+  });
+});
