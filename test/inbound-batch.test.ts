@@ -12,6 +12,7 @@ import type { InboundMessage, InboundOutcome } from '../src/inbound/receive.js';
 import { buildNumber, hex, phoneNumber } from './helpers/factories.js';
 import { eventually } from './helpers/stack.js';
 import { openTestStore, TEST_DATABASE_URL } from './helpers/store.js';
+import { buildAgent, buildQueue } from './routing-fixtures.js';
 
 let store: Store & { databaseUrl?: string };
 let number: NumberRow;
@@ -292,6 +293,29 @@ describe('new conversations in a batch', () => {
     const xids = new Set<string>();
     for (const id of conversationIds) for (const event of await eventsOf(id)) xids.add(event.xid);
     expect(xids.size).toBe(1);
+  });
+
+  it('offers a conversation opened with few others to an available agent in the same transaction', async () => {
+    const agent = await buildAgent(store.db);
+    const queue = await buildQueue(store.db, [agent]);
+    const flow = await createFlow(store.db, { name: 'Staffed', queueId: queue.id });
+    const batcher = new InboundBatcher(store.db);
+    const outcome = stored(await batcher.receive(number, flow, text(phoneNumber(), 'hello?')));
+    expect(outcome).toMatchObject({ flowDue: false, queuedIn: null });
+    const [row] = await store.db
+      .select({ state: conversations.state, agentId: conversations.agentId })
+      .from(conversations)
+      .where(eq(conversations.id, outcome.conversationId!));
+    expect(row).toEqual({ state: 'offered', agentId: agent.id });
+    const logged = await eventsOf(outcome.conversationId!);
+    expect(logged.map((event) => event.type)).toEqual([
+      'conversation.opened',
+      'message.received',
+      'flow.hours-checked',
+      'conversation.queued',
+      'offer.created',
+    ]);
+    expect(new Set(logged.map((event) => event.xid)).size).toBe(1);
   });
 
   it('leaves the flow step due when the flow has a bot, or the customer an affinity with an agent', async () => {

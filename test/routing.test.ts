@@ -143,6 +143,24 @@ describe('strategies', () => {
   });
 });
 
+describe('a conversation just queued', () => {
+  it('places the few conversations waiting before it first, in their order, then itself if there is room', async () => {
+    const number = await buildNumber(db);
+    const agent = await buildAgent(db, { capacitySms: 2, presence: 'away' });
+    const queue = await buildQueue(db, [agent]);
+    const first = await queueNew(number.id, queue.id);
+    const second = await queueNew(number.id, queue.id);
+    // Back without setPresence, which would place them itself: nobody is placing them now.
+    await db.update(users).set({ presence: 'available' }).where(eq(users.id, agent.id));
+
+    const third = await queueNew(number.id, queue.id);
+    expect(third).toMatchObject({ state: 'queued', agentId: null });
+    for (const earlier of [first, second]) {
+      expect(await whoHolds(earlier.id)).toEqual({ state: 'offered', agentId: agent.id });
+    }
+  });
+});
+
 describe('strategies, in a pass over waiting conversations (the workers’ path)', () => {
   /** Queues conversations while the agents are away, then brings them back and runs a pass. */
   async function placedInOnePass(agents: Agent[], queueOverrides: Partial<Queue>, count: number) {

@@ -1,4 +1,5 @@
 import { eq, inArray, sql } from 'drizzle-orm';
+import { channelOfKind } from '../admin/addresses.js';
 import type { NumberRow } from '../admin/numbers.js';
 import { classifyKeyword } from '../consent/consent.js';
 import { mergeContactAttributes } from '../consent/contacts.js';
@@ -195,22 +196,23 @@ async function storeBatch(tx: Tx, batch: Waiting[]): Promise<Map<Waiting, Inboun
       },
     })),
   );
-  const queuedIn = await startFlows(
+  const started = await startFlows(
     tx,
     fresh.filter((item) => opened.has(conversationKey(item))),
     opened,
   );
   for (const item of fresh) {
     const conversationId = conversationOf.get(conversationKey(item))!;
-    const queueId = queuedIn.get(conversationId);
+    const stillInFlow = opened.has(conversationKey(item))
+      ? !started.handedOver.has(conversationId)
+      : (flowDue.get(conversationId) ?? false);
     outcomes.set(item, {
       duplicate: false,
       messageId: messageIdOf.get(item.inbound.messageSid)!,
       conversationId,
-      flowDue:
-        queueId === undefined && (flowDue.get(conversationId) ?? opened.has(conversationKey(item))),
+      flowDue: stillInFlow,
       mediaPending: false,
-      queuedIn: queueId ?? null,
+      queuedIn: started.waitingIn.get(conversationId) ?? null,
     });
   }
   return outcomes;
@@ -260,14 +262,14 @@ async function openConversationsFor(
  * The first step of the flows of conversations just opened (`first`: their opening texts
  * and any that followed in the batch): the hours check and its response, then the hand-over
  * to routing of those whose flow has nothing to do before it (no bot, no queue position
- * to send, no affinity to honour: those stay due for the flow runner). Returns the queue
- * each conversation handed over entered.
+ * to send, no affinity to honour: those stay due for the flow runner). Returns the
+ * conversations handed over, and the queue each one still waiting there waits in.
  */
 async function startFlows(
   tx: Tx,
   first: Waiting[],
   opened: ReadonlyMap<string, string>,
-): Promise<Map<string, string | null>> {
+): Promise<{ handedOver: Set<string>; waitingIn: Map<string, string> }> {
   const starting = [...new Map(first.map((item) => [conversationKey(item), item])).values()];
   const hours = starting.flatMap((item) =>
     item.flow ? [{ item, flow: item.flow, open: isFlowOpen(item.flow, item.receivedAt) }] : [],
@@ -308,14 +310,17 @@ async function startFlows(
       )
     ).map((pair) => pairKey(pair.numberId, pair.customerAddress)),
   );
-  const handed = ready
+  const handing = ready
     .filter((item) => !withAffinity.has(conversationKey(item)))
     .map((item) => ({
       conversationId: conversationIdOf(item),
       queueId: item.flow?.queueId ?? null,
+      channel: channelOfKind(item.number.kind),
     }));
-  await queueFromFlow(tx, handed);
-  return new Map(handed.map((entry) => [entry.conversationId, entry.queueId]));
+  return {
+    handedOver: new Set(handing.map((entry) => entry.conversationId)),
+    waitingIn: await queueFromFlow(tx, handing),
+  };
 }
 
 function conversationKey(item: Waiting): string {

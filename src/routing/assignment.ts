@@ -255,14 +255,19 @@ export interface QueueSettings {
 /** Candidates the fast path reads, in order, before leaving the conversation to a pass. */
 const FAST_PATH_CANDIDATES = 4;
 
+/** Older waiting conversations the fast path places before the new one; more are a pass's. */
+const FAST_PATH_OLDER = 4;
+
 /**
  * Places a conversation just queued, in the caller's transaction (which holds its row
  * lock): to the agent with room the queue's strategy prefers, agents who held it before
  * last. One query ranks the members and reads their loads only as far down the ranking as
  * it must (least-busy ranks by load, so it reads them all), so a busy queue with thousands
- * of members costs a few lookups rather than a pass. Returns false, leaving it waiting,
- * when nobody has room, or when older conversations on its channel wait in the queue: those
- * go first, through assignWaiting.
+ * of members costs a few lookups rather than a pass. Older conversations waiting on its
+ * channel go first: a few are placed here, before it (those another transaction is placing
+ * are left to it); with more, or when one of them finds nobody with room, it returns
+ * false and leaves the queue to assignWaiting. Otherwise, while conversations arrive faster
+ * than a pass takes, each would wait for the next pass.
  */
 export async function offerJustQueued(
   tx: Tx,
@@ -270,14 +275,29 @@ export async function offerJustQueued(
   channel: Channel,
   queue: QueueSettings,
 ): Promise<boolean> {
-  const [older] = await queryRows<{ waiting: boolean }>(
+  const older = await queryRows<{ id: string }>(
     tx,
-    sql`SELECT EXISTS (
-          SELECT 1 FROM conversations c JOIN numbers n ON n.id = c.number_id
-          WHERE c.queue_id = ${queue.id} AND c.state = 'queued' AND c.id <> ${conversationId}
-            AND ${onChannel(channel)}) AS waiting`,
+    sql`SELECT c.id FROM conversations c JOIN numbers n ON n.id = c.number_id
+        WHERE c.queue_id = ${queue.id} AND c.state = 'queued' AND c.id <> ${conversationId}
+          AND ${onChannel(channel)}
+        ORDER BY c.queued_at, c.id
+        LIMIT ${FAST_PATH_OLDER + 1}
+        FOR NO KEY UPDATE OF c SKIP LOCKED`,
   );
-  if (older?.waiting) return false;
+  if (older.length > FAST_PATH_OLDER) return false;
+  for (const { id } of older) {
+    if (!(await offerToPreferred(tx, id, channel, queue))) return false;
+  }
+  return offerToPreferred(tx, conversationId, channel, queue);
+}
+
+/** The fast path's placement of one conversation, whose row the caller holds. */
+async function offerToPreferred(
+  tx: Tx,
+  conversationId: string,
+  channel: Channel,
+  queue: QueueSettings,
+): Promise<boolean> {
   const cursor = queue.strategy === 'round-robin' ? await lockRoundRobinCursor(tx, queue.id) : null;
   const capacity = channel === 'whatsapp' ? sql`u.capacity_whatsapp` : sql`u.capacity_sms`;
   // CandidatePool's orders, previous holders last. Ranked before loads are read (except

@@ -1,8 +1,8 @@
 /**
  * Conversations entering queues, and where they stand there.
  */
-import { eq, sql } from 'drizzle-orm';
-import { channelOfKind } from '../admin/addresses.js';
+import { eq, inArray, sql } from 'drizzle-orm';
+import { type Channel, channelOfKind } from '../admin/addresses.js';
 import { conversations, flows, numbers, queues } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
 import { AppError } from '../errors.js';
@@ -92,18 +92,23 @@ export async function queueConversation(
   });
 }
 
+/** Conversations queued together up to this many are offered at once; a burst is a pass's work. */
+const OFFERED_AT_ONCE_MAX = 4;
+
 /**
  * queueConversation for conversations just opened in the caller's transaction, in a few
- * statements for all: each waits in its queue (or, without one, for a supervisor) from now,
- * and every instance's routing is woken for those queues at commit. The caller leaves out
- * conversations with an affinity (queueConversation offers those to the affinity's agent).
- * Returns the queues woken.
+ * statements for all: each waits in its queue (or, without one, for a supervisor) from
+ * now. A few are offered in the same transaction, as queueConversation offers one; the
+ * queues of the others (a burst) are woken on every instance at commit, for a pass. The
+ * caller leaves out conversations with an affinity (queueConversation offers those to the
+ * affinity's agent). Returns the conversations left waiting, with the queue woken for them.
  */
 export async function queueFromFlow(
   tx: Tx,
-  entries: readonly { conversationId: string; queueId: string | null }[],
-): Promise<string[]> {
-  if (entries.length === 0) return [];
+  entries: readonly { conversationId: string; queueId: string | null; channel: Channel }[],
+): Promise<Map<string, string>> {
+  const waiting = new Map<string, string>();
+  if (entries.length === 0) return waiting;
   const queued = await queryRows<{ id: string; queue_id: string | null }>(
     tx,
     sql`UPDATE conversations c
@@ -116,19 +121,41 @@ export async function queueFromFlow(
      RETURNING c.id, c.queue_id`,
   );
   const queueOf = new Map(queued.map((row) => [row.id, row.queue_id]));
+  const inQueues = entries.filter((e) => queueOf.has(e.conversationId));
   await appendEvents(
     tx,
     'conversation.queued',
-    entries
-      .filter((e) => queueOf.has(e.conversationId))
-      .map((e) => ({
-        refs: { conversationId: e.conversationId },
-        payload: { queueId: e.queueId },
-      })),
+    inQueues.map((e) => ({
+      refs: { conversationId: e.conversationId },
+      payload: { queueId: e.queueId },
+    })),
   );
-  const queueIds = [...new Set(queued.flatMap((row) => (row.queue_id ? [row.queue_id] : [])))];
-  for (const queueId of queueIds) await wakeRouting(tx, { queueId });
-  return queueIds;
+  const toPlace = inQueues.filter((e) => e.queueId !== null);
+  if (toPlace.length > 0 && toPlace.length <= OFFERED_AT_ONCE_MAX) {
+    const settings = new Map(
+      (
+        await tx
+          .select({
+            id: queues.id,
+            strategy: queues.strategy,
+            offerTimeoutSeconds: queues.offerTimeoutSeconds,
+            autoAccept: queues.autoAccept,
+          })
+          .from(queues)
+          .where(inArray(queues.id, [...new Set(toPlace.map((e) => e.queueId!))]))
+      ).map((queue) => [queue.id, queue]),
+    );
+    for (const entry of toPlace) {
+      const queue = settings.get(entry.queueId!);
+      if (!queue || !(await offerJustQueued(tx, entry.conversationId, entry.channel, queue))) {
+        waiting.set(entry.conversationId, entry.queueId!);
+      }
+    }
+  } else {
+    for (const entry of toPlace) waiting.set(entry.conversationId, entry.queueId!);
+  }
+  for (const queueId of new Set(waiting.values())) await wakeRouting(tx, { queueId });
+  return waiting;
 }
 
 export interface QueuePosition {
