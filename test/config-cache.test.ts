@@ -30,6 +30,7 @@ let otherStore: Store | undefined;
 let secretBox: SecretBox;
 let first: FastifyInstance;
 let second: FastifyInstance;
+let secondCache: ConfigCache;
 beforeAll(async () => {
   store = await openTestStore();
   const config = loadConfig({ LOG_LEVEL: 'silent', PUBLIC_URL });
@@ -37,9 +38,10 @@ beforeAll(async () => {
   secretBox = deps.secretBox;
   first = await buildServer({ ...deps, configCache: new ConfigCache(LONG_TTL_MS) });
   otherStore = store.databaseUrl ? await openStore({ databaseUrl: store.databaseUrl }) : undefined;
+  secondCache = new ConfigCache(LONG_TTL_MS);
   second = await buildServer({
     ...serverDeps(otherStore ?? store, config),
-    configCache: new ConfigCache(LONG_TTL_MS),
+    configCache: secondCache,
   });
 });
 afterAll(async () => {
@@ -121,8 +123,14 @@ describe('cached configuration', () => {
   });
 
   it('reads the configuration once per lifetime, not per webhook', async () => {
+    let cleared = 0;
+    secondCache.onClear(() => {
+      cleared += 1;
+    });
     const account = await addAccount();
     const number = await createNumber(store.db, { accountId: account.id, address: phoneNumber() });
+    // Both announcements heard: one arriving after the first text would rightly drop it.
+    await eventually(async () => cleared >= 2 || undefined, 5000);
     expect(await text(second, account, number.address, account.authToken)).toBe(200);
     // Changed behind the admin's back (no announcement): this instance keeps what it read.
     await store.db
