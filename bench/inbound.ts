@@ -122,7 +122,7 @@ for (const [store, serverUrl] of stores) {
     `${label('')} ${describeRouting(fresh.routing)}`,
     `${label(`${store}: ${STEADY_RATE}/s new conversations`)} ${steady.rps.toFixed(0).padStart(6)} req/s  ${latency(steady)}`,
     `${label('')} ${describeRouting(steady.routing)}`,
-    `${label(`${store}: Parley's peak RSS`)} ${parley.peakMiB.toFixed(0).padStart(6)} MiB`,
+    `${label(`${store}: Parley's peak RSS (under tsx)`)} ${parley.peakMiB.toFixed(0).padStart(6)} MiB`,
   );
 }
 process.stdout.write(
