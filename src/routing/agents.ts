@@ -110,6 +110,8 @@ export async function lockAgent(
   options: {
     queueId?: string | null;
     excludeConversationId?: string;
+    /** Answer undefined at once, rather than wait, when another transaction holds the row. */
+    skipLocked?: boolean;
   } = {},
 ): Promise<LockedAgent | undefined> {
   const [row] = await queryRows<{
@@ -124,7 +126,7 @@ export async function lockAgent(
           ${channel === 'whatsapp' ? sql`u.capacity_whatsapp` : sql`u.capacity_sms`} AS capacity
         FROM users u ${options.queueId ? sql`JOIN queues q ON q.id = ${options.queueId}` : sql``}
         WHERE u.id = ${agentId}
-        FOR NO KEY UPDATE OF u`,
+        FOR NO KEY UPDATE OF u ${options.skipLocked ? sql`SKIP LOCKED` : sql``}`,
   );
   if (!row) return undefined;
   const [load] = await queryRows<{ n: number }>(

@@ -261,7 +261,7 @@ const FAST_PATH_OLDER = 4;
 /**
  * Places a conversation just queued, in the caller's transaction (which holds its row
  * lock): to the agent with room the queue's strategy prefers, agents who held it before
- * last. One query ranks the members and reads their loads only as far down the ranking as
+ * last; when that agent is locked by another transaction, to nobody (a pass will). One query ranks the members and reads their loads only as far down the ranking as
  * it must (least-busy ranks by load, so it reads them all), so a busy queue with thousands
  * of members costs a few lookups rather than a pass. Older conversations waiting on its
  * channel go first: a few are placed here, before it (those another transaction is placing
@@ -344,10 +344,13 @@ async function offerToPreferred(
         LIMIT ${FAST_PATH_CANDIDATES}`,
   );
   for (const { id } of candidates) {
-    // An agent locked elsewhere is being given a conversation: wait, then look at their
-    // room again (the strategy's choice holds unless that filled them).
-    const agent = await lockAgent(tx, id, channel, { queueId: queue.id });
-    if (!agent?.eligible || agent.load >= agent.capacity) continue;
+    // An agent locked elsewhere is being given a conversation. The fast path does not wait
+    // (a transaction offering several conversations would hold one agent while waiting for
+    // another, against the id order passes lock in) nor skip them for the next in line: it
+    // leaves the conversation to a pass, which waits for them.
+    const agent = await lockAgent(tx, id, channel, { queueId: queue.id, skipLocked: true });
+    if (!agent) return false;
+    if (!agent.eligible || agent.load >= agent.capacity) continue;
     await handOverAll(tx, [
       {
         conversationId,
