@@ -11,7 +11,7 @@ import { InboundBatcher } from '../src/inbound/batch.js';
 import type { InboundMessage, InboundOutcome } from '../src/inbound/receive.js';
 import { buildNumber, hex, phoneNumber } from './helpers/factories.js';
 import { eventually } from './helpers/stack.js';
-import { openTestStore, TEST_DATABASE_URL } from './helpers/store.js';
+import { openTestStore, someoneWaitsForALock, TEST_DATABASE_URL } from './helpers/store.js';
 import { buildAgent, buildQueue } from './routing-fixtures.js';
 
 let store: Store & { databaseUrl?: string };
@@ -202,14 +202,7 @@ describe('group commit of inbound texts', () => {
           batcher.receive(number, undefined, text(staying, 'meanwhile')),
         ]);
         // The batch holding the closing conversation's text waits on the close's row lock.
-        await eventually(async () => {
-          const [row] = await queryRows<{ waiting: number }>(
-            store.db,
-            sql`SELECT count(*)::int AS waiting FROM pg_stat_activity
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-          );
-          return row!.waiting > 0;
-        }, 10_000);
+        await eventually(() => someoneWaitsForALock(store.db), 10_000);
         await closer.query('COMMIT');
         const [late, kept] = (await arriving).map(stored);
         expect(kept!.conversationId).toBe(open);

@@ -5,15 +5,15 @@
  * next conversation if they still have room. PostgreSQL only: the other instance is a
  * second connection.
  */
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { users } from '../src/db/schema.js';
-import { queryRows, type Store } from '../src/db/store.js';
+import type { Store } from '../src/db/store.js';
 import { assignWaiting, queueConversation } from '../src/routing/index.js';
 import { buildNumber } from './helpers/factories.js';
 import { eventually } from './helpers/stack.js';
-import { openTestStore, TEST_DATABASE_URL } from './helpers/store.js';
+import { openTestStore, someoneWaitsForALock, TEST_DATABASE_URL } from './helpers/store.js';
 import {
   type Agent,
   buildAgent,
@@ -43,14 +43,7 @@ async function whileHeldElsewhere<T>(agent: Agent, place: () => Promise<T>): Pro
     const placing = place();
     // Its failure is reported by the await below, not as an unhandled rejection meanwhile.
     placing.catch(() => undefined);
-    await eventually(async () => {
-      const [row] = await queryRows<{ waiting: number }>(
-        store.db,
-        sql`SELECT count(*)::int AS waiting FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      );
-      return row!.waiting > 0;
-    }, 10_000);
+    await eventually(() => someoneWaitsForALock(store.db), 10_000);
     await other.query('COMMIT');
     return await placing;
   } finally {

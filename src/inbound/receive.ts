@@ -200,14 +200,6 @@ async function receiveIn(
           reason: 'out-of-hours',
           sendFinalResponse: false,
         });
-        return {
-          duplicate: false,
-          messageId: message.id,
-          conversationId,
-          flowDue,
-          mediaPending,
-          queuedIn: null,
-        };
       }
     }
   }

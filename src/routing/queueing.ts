@@ -9,7 +9,7 @@ import { AppError } from '../errors.js';
 import { appendEvent, appendEvents } from '../realtime/event-log.js';
 import { findAffinity } from './affinity.js';
 import { lockAgent } from './agents.js';
-import { offerJustQueued } from './assignment.js';
+import { offerJustQueued, type QueueSettings } from './assignment.js';
 import { DEFAULT_OFFER_TIMEOUT_SECONDS, handOver } from './offers.js';
 import { inTransaction } from './transactions.js';
 import { wakeRouting } from './wake-ups.js';
@@ -46,17 +46,9 @@ export async function queueConversation(
     if (conversation.state !== 'flow') return;
 
     const targetQueueId = queueId ?? conversation.flowQueueId;
-    const [queue] = targetQueueId
-      ? await tx
-          .select({
-            id: queues.id,
-            strategy: queues.strategy,
-            offerTimeoutSeconds: queues.offerTimeoutSeconds,
-            autoAccept: queues.autoAccept,
-          })
-          .from(queues)
-          .where(eq(queues.id, targetQueueId))
-      : [];
+    const queue = targetQueueId
+      ? (await queueSettings(tx, [targetQueueId])).get(targetQueueId)
+      : undefined;
     if (targetQueueId && !queue) throw new AppError('not_found', `no queue ${targetQueueId}`);
     await tx
       .update(conversations)
@@ -132,19 +124,7 @@ export async function queueFromFlow(
   );
   const toPlace = inQueues.filter((e) => e.queueId !== null);
   if (toPlace.length > 0 && toPlace.length <= OFFERED_AT_ONCE_MAX) {
-    const settings = new Map(
-      (
-        await tx
-          .select({
-            id: queues.id,
-            strategy: queues.strategy,
-            offerTimeoutSeconds: queues.offerTimeoutSeconds,
-            autoAccept: queues.autoAccept,
-          })
-          .from(queues)
-          .where(inArray(queues.id, [...new Set(toPlace.map((e) => e.queueId!))]))
-      ).map((queue) => [queue.id, queue]),
-    );
+    const settings = await queueSettings(tx, [...new Set(toPlace.map((e) => e.queueId!))]);
     for (const entry of toPlace) {
       const queue = settings.get(entry.queueId!);
       if (!queue || !(await offerJustQueued(tx, entry.conversationId, entry.channel, queue))) {
@@ -156,6 +136,20 @@ export async function queueFromFlow(
   }
   for (const queueId of new Set(waiting.values())) await wakeRouting(tx, { queueId });
   return waiting;
+}
+
+/** What offering needs of these queues, by id; a queue that does not exist is absent. */
+async function queueSettings(tx: Tx, ids: readonly string[]): Promise<Map<string, QueueSettings>> {
+  const rows = await tx
+    .select({
+      id: queues.id,
+      strategy: queues.strategy,
+      offerTimeoutSeconds: queues.offerTimeoutSeconds,
+      autoAccept: queues.autoAccept,
+    })
+    .from(queues)
+    .where(inArray(queues.id, [...ids]));
+  return new Map(rows.map((queue) => [queue.id, queue]));
 }
 
 export interface QueuePosition {

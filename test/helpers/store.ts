@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import pg from 'pg';
-import { openStore, type Store } from '../../src/db/store.js';
+import { type Executor, openStore, queryRows, type Store } from '../../src/db/store.js';
 
 /** The PostgreSQL server to test against, when set; otherwise tests use in-memory PGlite. */
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
@@ -72,4 +73,14 @@ async function withAdmin<T>(
   } finally {
     await client.end();
   }
+}
+
+/** Whether some session of this database is waiting for a lock (PostgreSQL). */
+export async function someoneWaitsForALock(db: Executor): Promise<boolean> {
+  const [row] = await queryRows<{ waiting: number }>(
+    db,
+    sql`SELECT count(*)::int AS waiting FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+  );
+  return row!.waiting > 0;
 }
