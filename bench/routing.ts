@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { openStore, queryRows, type Store } from '../src/db/store.js';
 import { createLogger } from '../src/logger.js';
+import { eligibleCandidates } from '../src/routing/agents.js';
 import {
   queueConversation,
   ROUTING_CHANNEL,
@@ -65,6 +66,31 @@ async function insertFixtures(store: Store): Promise<void> {
   await db.execute(
     sql`ANALYZE users, queues, queue_members, contacts, conversations, numbers, accounts`,
   );
+}
+
+/**
+ * How long a pass takes to rank the members of the largest queue with their loads
+ * (eligibleCandidates), with every agent's conversations in place: the cost each routing
+ * pass pays per queue before placing anything.
+ */
+async function rankingTimes(store: Store): Promise<{ members: number; p50: number; p99: number }> {
+  const [queue] = await queryRows<{ queue_id: string; members: number }>(
+    store.db,
+    sql`SELECT queue_id, count(*)::int AS members FROM queue_members
+        GROUP BY queue_id ORDER BY count(*) DESC LIMIT 1`,
+  );
+  const times: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const started = performance.now();
+    await eligibleCandidates(store.db, queue!.queue_id);
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  return {
+    members: queue!.members,
+    p50: times[Math.floor(times.length * 0.5)]!,
+    p99: times[Math.floor(times.length * 0.99)]!,
+  };
 }
 
 interface Waits {
@@ -173,6 +199,8 @@ const figures = await withScratchDatabase(PG_URL, async (url) => {
     const percentile = (p: number) =>
       steadyWaits[Math.min(steadyWaits.length - 1, Math.floor(p * steadyWaits.length))]! / 1000;
 
+    const ranking = await rankingTimes(first);
+
     const [over] = await queryRows<{ n: number }>(
       first.db,
       sql`SELECT count(*)::int AS n FROM (
@@ -189,6 +217,7 @@ const figures = await withScratchDatabase(PG_URL, async (url) => {
         max: steadyWaits[steadyWaits.length - 1]! / 1000,
       },
       steadyByWorker: called.size,
+      ranking,
       overCapacity: over!.n,
       rssBefore,
     };
@@ -210,6 +239,7 @@ process.stdout.write(
     `  queued → offered: ${seconds(figures.burst)}`,
     `steady: ${STEADY} queued one by one at ${RATE}/s through queueConversation (${figures.steadyByWorker} placed by a worker, the rest at once)`,
     `  queued → offered: ${seconds(figures.steady)}`,
+    `ranking a ${figures.ranking.members}-member queue with its agents' loads (per pass, per queue): p50 ${figures.ranking.p50.toFixed(2)} ms, p99 ${figures.ranking.p99.toFixed(2)} ms`,
     `agents over capacity: ${figures.overCapacity}`,
     `RSS: ${mib(figures.rssBefore)} before queueing, peak ${mib(Math.max(...rssSamples))}`,
   ].join('\n')}\n`,
