@@ -2,24 +2,33 @@
  * Two instances placing conversations with the same agents: the queue's strategy order
  * holds. An agent whose row another instance holds (it is giving them a conversation) is
  * never skipped for the next agent in line: a pass waits for them, then gives them the
- * next conversation if they still have room. PostgreSQL only: the other instance is a
- * second connection.
+ * next conversation if they still have room. And a transaction that changes several
+ * agents' load (kept on their rows) takes their rows in the order passes do, so it never
+ * deadlocks with one. PostgreSQL only: the other instance is a second connection.
  */
 import { eq } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { users } from '../src/db/schema.js';
+import { conversations, users } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
-import { assignWaiting, queueConversation } from '../src/routing/index.js';
+import {
+  assignWaiting,
+  expireOffers,
+  queueConversation,
+  reassignConversation,
+} from '../src/routing/index.js';
 import { buildNumber } from './helpers/factories.js';
 import { eventually } from './helpers/stack.js';
 import { openTestStore, someoneWaitsForALock, TEST_DATABASE_URL } from './helpers/store.js';
 import {
   type Agent,
+  agentsWithWrongLoad,
   buildAgent,
   buildQueue,
   conversationInFlow,
   conversationRow,
+  expireOfferNow,
+  pendingOffer,
 } from './routing-fixtures.js';
 
 let store: Store & { databaseUrl?: string };
@@ -50,6 +59,78 @@ async function whileHeldElsewhere<T>(agent: Agent, place: () => Promise<T>): Pro
     await other.end();
   }
 }
+
+/**
+ * Plays a routing pass on another connection around `change`: it holds the agent with the
+ * lower id, and once `change` waits for a lock, takes the agent with the higher id. With a
+ * deadlock timeout of 10 ms, a cycle between the two is reported on this connection at once
+ * (rather than after a second, to a `change` that retries): that lock must be granted.
+ */
+async function againstAPass<T>(agents: [Agent, Agent], change: () => Promise<T>): Promise<T> {
+  const [low, high] = [...agents].sort((a, b) => (a.id < b.id ? -1 : 1)) as [Agent, Agent];
+  const pass = new pg.Client({ connectionString: store.databaseUrl });
+  await pass.connect();
+  try {
+    await pass.query(`SET deadlock_timeout = '10ms'`);
+    await pass.query('BEGIN');
+    await pass.query('SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE', [low.id]);
+    const changing = change();
+    changing.catch(() => undefined);
+    await eventually(() => someoneWaitsForALock(store.db), 10_000);
+    await pass.query('SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE', [high.id]);
+    await pass.query('COMMIT');
+    return await changing;
+  } finally {
+    await pass.end();
+  }
+}
+
+describe.skipIf(!TEST_DATABASE_URL)('changing several agents’ load against a pass', () => {
+  it('a supervisor moving a conversation between two agents takes their rows in id order', async () => {
+    // From the lower id to the higher: the pass holds the first and then wants the second.
+    const [from, to] = [await buildAgent(store.db), await buildAgent(store.db)].sort((a, b) =>
+      a.id < b.id ? -1 : 1,
+    ) as [Agent, Agent];
+    const number = await buildNumber(store.db);
+    const conversation = await conversationInFlow(store.db, number.id);
+    await store.db
+      .update(conversations)
+      .set({ state: 'active', agentId: from.id })
+      .where(eq(conversations.id, conversation.id));
+    const supervisor = { id: from.id, role: 'supervisor' as const };
+
+    await againstAPass([from, to], () =>
+      reassignConversation(store.db, conversation.id, supervisor, to.id),
+    );
+    expect(await conversationRow(store.db, conversation.id)).toMatchObject({
+      state: 'active',
+      agentId: to.id,
+    });
+    expect(await agentsWithWrongLoad(store.db)).toEqual([]);
+  });
+
+  it('offers of two agents timing out together take their rows in id order', async () => {
+    const agents: [Agent, Agent] = [await buildAgent(store.db), await buildAgent(store.db)];
+    const number = await buildNumber(store.db);
+    const offered = [];
+    // The higher id's offer expires first, so the order of expiry is not the order of ids.
+    for (const agent of [...agents].sort((a, b) => (a.id < b.id ? 1 : -1))) {
+      const queue = await buildQueue(store.db, [agent]);
+      const conversation = await conversationInFlow(store.db, number.id);
+      await queueConversation(store.db, conversation.id, queue.id);
+      const offer = await pendingOffer(store.db, conversation.id);
+      await expireOfferNow(store.db, offer!.id);
+      offered.push(conversation.id);
+    }
+
+    const { expired } = await againstAPass(agents, () => expireOffers(store.db, 10));
+    expect(expired).toBe(2);
+    for (const id of offered) {
+      expect(await conversationRow(store.db, id)).toMatchObject({ state: 'queued', agentId: null });
+    }
+    expect(await agentsWithWrongLoad(store.db)).toEqual([]);
+  });
+});
 
 describe.skipIf(!TEST_DATABASE_URL)('routing under two-instance contention', () => {
   async function longestIdleQueue() {

@@ -11,7 +11,7 @@ import {
   queues,
   users,
 } from '../src/db/schema.js';
-import type { Db, Executor } from '../src/db/store.js';
+import { type Db, type Executor, queryRows } from '../src/db/store.js';
 import { hex, phoneNumber } from './helpers/factories.js';
 
 export type Agent = typeof users.$inferSelect;
@@ -122,4 +122,23 @@ export async function giveActive(db: Db, agent: Agent, numberId: string, count: 
       .set({ state: 'active', agentId: agent.id })
       .where(eq(conversations.id, conversation.id));
   }
+}
+
+/**
+ * Agents whose kept load (users.load_*, maintained by a trigger) differs from a count of
+ * their conversations offered or active, per channel: none, whatever happened.
+ */
+export async function agentsWithWrongLoad(db: Executor) {
+  return queryRows<{ id: string; kept: string; counted: string }>(
+    db,
+    sql`SELECT u.id, u.load_sms || '/' || u.load_whatsapp AS kept,
+          count(c.id) FILTER (WHERE n.kind <> 'whatsapp') || '/' ||
+          count(c.id) FILTER (WHERE n.kind = 'whatsapp') AS counted
+        FROM users u
+        LEFT JOIN conversations c ON c.agent_id = u.id AND c.state IN ('offered', 'active')
+        LEFT JOIN numbers n ON n.id = c.number_id
+        GROUP BY u.id
+        HAVING u.load_sms <> count(c.id) FILTER (WHERE n.kind <> 'whatsapp')
+            OR u.load_whatsapp <> count(c.id) FILTER (WHERE n.kind = 'whatsapp')`,
+  );
 }

@@ -1,11 +1,12 @@
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { conversations, users } from '../src/db/schema.js';
 import { queueConversation } from '../src/routing/index.js';
 import { buildTestApp, type SignedIn, signIn, type TestApp } from './helpers/app.js';
 import { buildNumber } from './helpers/factories.js';
 import {
   type Agent,
+  agentsWithWrongLoad,
   buildAgent,
   buildFlow,
   buildQueue,
@@ -27,6 +28,7 @@ beforeAll(async () => {
   await t.store.db.update(users).set({ capacitySms: 20 });
 });
 afterAll(() => t?.close());
+afterEach(async () => expect(await agentsWithWrongLoad(t.store.db)).toEqual([]));
 
 const call = (method: 'GET' | 'POST' | 'PUT', url: string, who?: SignedIn, payload?: unknown) =>
   t.app.inject({

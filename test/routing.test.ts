@@ -1,5 +1,5 @@
 import { eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readTranscript } from '../src/conversations/conversations.routes.js';
 import { affinities, conversations, messages, offers, queues, users } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
@@ -23,6 +23,7 @@ import { buildNumber } from './helpers/factories.js';
 import { openTestStore } from './helpers/store.js';
 import {
   type Agent,
+  agentsWithWrongLoad,
   buildAgent,
   buildFlow,
   buildQueue,
@@ -43,6 +44,8 @@ beforeAll(async () => {
   db = store.db;
 });
 afterAll(() => store?.close());
+// Whatever a test did to conversations, every agent's kept load matches their conversations.
+afterEach(async () => expect(await agentsWithWrongLoad(db)).toEqual([]));
 
 const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
 const supervisor = { id: '00000000-0000-4000-8000-000000000001', role: 'supervisor' as const };

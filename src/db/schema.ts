@@ -47,13 +47,20 @@ export const users = pgTable(
     name: text('name').notNull(),
     role: text('role', { enum: ['admin', 'supervisor', 'agent'] }).notNull(),
     passwordHash: text('password_hash').notNull(),
-    /** Busy (at capacity) is derived from active conversations, never stored. */
+    /** Busy (at capacity) is derived from the load below, never stored. */
     presence: text('presence', { enum: ['available', 'away', 'offline'] })
       .notNull()
       .default('offline'),
     presenceChangedAt: at('presence_changed_at').notNull().defaultNow(),
     capacitySms: smallint('capacity_sms').notNull().default(3),
     capacityWhatsapp: smallint('capacity_whatsapp').notNull().default(3),
+    /**
+     * Conversations offered to or active with this agent, per channel: their load, kept by
+     * the conversations_agent_load trigger (migration 0016) so that ranking a queue's
+     * members reads a column rather than counting conversations for each of them.
+     */
+    loadSms: smallint('load_sms').notNull().default(0),
+    loadWhatsapp: smallint('load_whatsapp').notNull().default(0),
     /** { skillName: level } */
     skills: jsonb('skills').$type<Record<string, number>>().notNull().default({}),
     languages: text('languages').array().notNull().default(sql`'{}'::text[]`),

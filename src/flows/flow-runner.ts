@@ -6,7 +6,13 @@ import type { Db } from '../db/store.js';
 import { holderGone } from '../instances.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent } from '../realtime/event-log.js';
-import { queueConversation, queuePosition, wakeRouting } from '../routing/index.js';
+import {
+  inTransaction,
+  lockAgentsInOrder,
+  queueConversation,
+  queuePosition,
+  wakeRouting,
+} from '../routing/index.js';
 import { type Flow, flowOfNumber } from './flows.js';
 import { renderTemplate } from './templates.js';
 
@@ -247,7 +253,7 @@ export async function dueFlowConversations(
  * response. Claims with SKIP LOCKED so instances share the work. Returns how many closed.
  */
 export async function closeInactiveConversations(db: Db, limit: number): Promise<number> {
-  return db.transaction(async (tx) => {
+  return inTransaction(db, async (tx) => {
     const due = await tx
       .select({ id: conversations.id, agentId: conversations.agentId })
       .from(conversations)
@@ -262,6 +268,11 @@ export async function closeInactiveConversations(db: Db, limit: number): Promise
       )
       .limit(limit)
       .for('no key update', { of: conversations, skipLocked: true });
+    // Closing lowers each agent's load, on their row: several agents' rows, in routing's order.
+    await lockAgentsInOrder(
+      tx,
+      due.map((c) => c.agentId),
+    );
     for (const { id } of due) await closeConversation(tx, id, { reason: 'inactivity' });
     // The agents have room again: routing can offer them the next waiting conversation now.
     for (const agentId of new Set(due.map((c) => c.agentId))) {

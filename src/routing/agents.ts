@@ -34,13 +34,15 @@ export const ELIGIBLE_FOR_QUEUE = sql.raw(`(
     WHERE NOT coalesce((u.skills -> required.skill) >= required.level, false))
 )`);
 
-/** SQL: the load of agent `u` per channel, as columns load_sms and load_whatsapp. */
-const LOAD_BY_CHANNEL = sql.raw(`(
-  SELECT count(*) FILTER (WHERE n.kind <> 'whatsapp')::int AS load_sms,
-         count(*) FILTER (WHERE n.kind = 'whatsapp')::int AS load_whatsapp
-  FROM conversations c JOIN numbers n ON n.id = c.number_id
-  WHERE c.agent_id = u.id AND c.state IN ('offered', 'active')
-)`);
+/** SQL: agent `u`'s load on the channel (kept by a trigger on conversations, schema.ts). */
+export function loadOn(channel: Channel): SQL {
+  return channel === 'whatsapp' ? sql`u.load_whatsapp` : sql`u.load_sms`;
+}
+
+/** SQL: agent `u`'s capacity on the channel. */
+export function capacityOn(channel: Channel): SQL {
+  return channel === 'whatsapp' ? sql`u.capacity_whatsapp` : sql`u.capacity_sms`;
+}
 
 interface CandidateRow {
   id: string;
@@ -63,13 +65,12 @@ export async function eligibleCandidates(
   const rows = await queryRows<CandidateRow>(
     db,
     sql`SELECT u.id, (extract(epoch FROM u.last_conversation_ended_at) * 1000)::float8 AS last_ended_ms,
-          u.capacity_sms, u.capacity_whatsapp, l.load_sms, l.load_whatsapp
+          u.capacity_sms, u.capacity_whatsapp, u.load_sms, u.load_whatsapp
         FROM queues q
         JOIN queue_members qm ON qm.queue_id = q.id
         JOIN users u ON u.id = qm.user_id
-        CROSS JOIN LATERAL ${LOAD_BY_CHANNEL} l
         WHERE q.id = ${queueId} AND ${ELIGIBLE_FOR_QUEUE}
-          AND (l.load_sms < u.capacity_sms OR l.load_whatsapp < u.capacity_whatsapp)
+          AND (u.load_sms < u.capacity_sms OR u.load_whatsapp < u.capacity_whatsapp)
           ${agentId ? sql`AND u.id = ${agentId}` : sql``}`,
   );
   return rows.map((row) => ({
@@ -94,10 +95,11 @@ export interface LockedAgent {
 }
 
 /**
- * Locks the agent's row and reads their load on the channel. Every transaction that adds to
- * an agent's load holds this lock from here to commit, so the load read here (a new
- * statement, hence a new snapshot, after the lock was granted) includes every earlier
- * decision for this agent, on any instance. Undefined when there is no such user.
+ * Locks the agent's row and reads their load on the channel. Every transaction that changes
+ * an agent's load updates this row (the load is kept on it), and one that adds to it holds
+ * this lock from here to commit, so the load read under the lock (a locking read returns the
+ * row's latest version once the lock is granted) includes every earlier decision for this
+ * agent, on any instance. Undefined when there is no such user.
  *
  * NO KEY UPDATE rather than UPDATE: setting conversations.agent_id takes a KEY SHARE lock
  * on the user row (the foreign key), which NO KEY UPDATE does not wait for; the same holds
@@ -109,32 +111,42 @@ export async function lockAgent(
   channel: Channel,
   options: {
     queueId?: string | null;
+    /** A conversation of theirs not to count: it is the one being decided. */
     excludeConversationId?: string;
     /** Answer undefined at once, rather than wait, when another transaction holds the row. */
     skipLocked?: boolean;
   } = {},
 ): Promise<LockedAgent | undefined> {
-  const [row] = await queryRows<{
-    presence: Presence;
-    enabled: boolean;
-    eligible: boolean;
-    capacity: number;
-  }>(
+  const excluded = options.excludeConversationId
+    ? sql`(SELECT count(*)::int FROM conversations c JOIN numbers n ON n.id = c.number_id
+           WHERE c.id = ${options.excludeConversationId} AND c.agent_id = u.id
+             AND c.state IN ('offered', 'active') AND ${onChannel(channel)})`
+    : sql`0`;
+  const [row] = await queryRows<Omit<LockedAgent, 'id'>>(
     tx,
     sql`SELECT u.presence, u.disabled_at IS NULL AS enabled,
           ${options.queueId ? sql`${ELIGIBLE_FOR_QUEUE}` : sql`true`} AS eligible,
-          ${channel === 'whatsapp' ? sql`u.capacity_whatsapp` : sql`u.capacity_sms`} AS capacity
+          ${capacityOn(channel)} AS capacity, ${loadOn(channel)} - ${excluded} AS load
         FROM users u ${options.queueId ? sql`JOIN queues q ON q.id = ${options.queueId}` : sql``}
         WHERE u.id = ${agentId}
         FOR NO KEY UPDATE OF u ${options.skipLocked ? sql`SKIP LOCKED` : sql``}`,
   );
-  if (!row) return undefined;
-  const [load] = await queryRows<{ n: number }>(
-    tx,
-    sql`SELECT count(*)::int AS n
-        FROM conversations c JOIN numbers n ON n.id = c.number_id
-        WHERE c.agent_id = ${agentId} AND c.state IN ('offered', 'active') AND ${onChannel(channel)}
-          ${options.excludeConversationId ? sql`AND c.id <> ${options.excludeConversationId}` : sql``}`,
+  return row && { id: agentId, ...row };
+}
+
+/**
+ * Locks the rows of agents whose load the caller is about to change, in id order: a
+ * transaction moving conversations between several agents (or ending several agents'
+ * conversations) takes their locks in the order routing's passes take them, so the two
+ * cannot deadlock.
+ */
+export async function lockAgentsInOrder(tx: Tx, agentIds: Iterable<string | null>): Promise<void> {
+  const ids = [...new Set([...agentIds].filter((id): id is string => id !== null))];
+  if (ids.length === 0) return;
+  await tx.execute(
+    sql`SELECT 1 FROM users WHERE id IN (${sql.join(
+      ids.map((id) => sql`${id}`),
+      sql`, `,
+    )}) ORDER BY id FOR NO KEY UPDATE`,
   );
-  return { id: agentId, ...row, load: load!.n };
 }

@@ -21,7 +21,14 @@
 import { eq, type SQL, sql } from 'drizzle-orm';
 import { queues } from '../db/schema.js';
 import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
-import { ELIGIBLE_FOR_QUEUE, eligibleCandidates, lockAgent, onChannel } from './agents.js';
+import {
+  capacityOn,
+  ELIGIBLE_FOR_QUEUE,
+  eligibleCandidates,
+  loadOn,
+  lockAgent,
+  onChannel,
+} from './agents.js';
 import { type Candidate, CandidatePool, type Channel, type Strategy } from './candidate-pool.js';
 import { type Handover, handOverAll } from './offers.js';
 import { inTransaction } from './transactions.js';
@@ -261,9 +268,9 @@ const FAST_PATH_OLDER = 4;
 /**
  * Places a conversation just queued, in the caller's transaction (which holds its row
  * lock): to the agent with room the queue's strategy prefers, agents who held it before
- * last; when that agent is locked by another transaction, to nobody (a pass will). One query ranks the members and reads their loads only as far down the ranking as
- * it must (least-busy ranks by load, so it reads them all), so a busy queue with thousands
- * of members costs a few lookups rather than a pass. Older conversations waiting on its
+ * last; when that agent is locked by another transaction, to nobody (a pass will). One query
+ * ranks the members with room (their load is a column), so a busy queue with thousands of
+ * members costs one query rather than a pass. Older conversations waiting on its
  * channel go first: a few are placed here, before it (those another transaction is placing
  * are left to it); with more, or when one of them finds nobody with room, it returns
  * false and leaves the queue to assignWaiting. Otherwise, while conversations arrive faster
@@ -299,48 +306,26 @@ async function offerToPreferred(
   queue: QueueSettings,
 ): Promise<boolean> {
   const cursor = queue.strategy === 'round-robin' ? await lockRoundRobinCursor(tx, queue.id) : null;
-  const capacity = channel === 'whatsapp' ? sql`u.capacity_whatsapp` : sql`u.capacity_sms`;
-  // CandidatePool's orders, previous holders last. Ranked before loads are read (except
-  // least-busy), and the outer ORDER BY repeats the inner one, so PostgreSQL reads loads
-  // down the ranking only until it has enough agents with room.
-  const ranking: Record<Strategy, { inner: SQL; outer: SQL }> = {
-    'longest-idle': {
-      inner: sql`ORDER BY times, last_ended ASC NULLS FIRST, id`,
-      outer: sql`top.times, top.last_ended ASC NULLS FIRST, top.id`,
-    },
-    'round-robin': {
-      inner: sql`ORDER BY times, wrapped, id`,
-      outer: sql`top.times, top.wrapped, top.id`,
-    },
-    'least-busy': {
-      inner: sql``,
-      outer: sql`top.times, top.capacity - l.load DESC, top.last_ended ASC NULLS FIRST, top.id`,
-    },
+  // CandidatePool's orders, previous holders last.
+  const ranking: Record<Strategy, SQL> = {
+    'longest-idle': sql`times, u.last_conversation_ended_at ASC NULLS FIRST, u.id`,
+    'round-robin': sql`times, (${cursor}::uuid IS NOT NULL AND u.id <= ${cursor}::uuid), u.id`,
+    'least-busy': sql`times, ${capacityOn(channel)} - ${loadOn(channel)} DESC,
+                      u.last_conversation_ended_at ASC NULLS FIRST, u.id`,
   };
-  const { inner, outer } = ranking[queue.strategy];
   const candidates = await queryRows<{ id: string }>(
     tx,
     // MATERIALIZED: read the conversation's previous holders once, not once per member.
     sql`WITH previous AS MATERIALIZED (
           SELECT ${PREVIOUS_HOLDERS} AS holders FROM conversations c WHERE c.id = ${conversationId})
-        SELECT top.id
-        FROM (
-          SELECT u.id, u.last_conversation_ended_at AS last_ended, ${capacity} AS capacity,
-                 coalesce((previous.holders ->> u.id::text)::int, 0) AS times,
-                 (${cursor}::uuid IS NOT NULL AND u.id <= ${cursor}::uuid) AS wrapped
-          FROM previous
-          CROSS JOIN queues q
-          JOIN queue_members qm ON qm.queue_id = q.id
-          JOIN users u ON u.id = qm.user_id
-          WHERE q.id = ${queue.id} AND ${ELIGIBLE_FOR_QUEUE}
-          ${inner}
-          OFFSET 0) top
-        CROSS JOIN LATERAL (
-          SELECT count(*)::int AS load
-          FROM conversations c JOIN numbers n ON n.id = c.number_id
-          WHERE c.agent_id = top.id AND c.state IN ('offered', 'active') AND ${onChannel(channel)}) l
-        WHERE l.load < top.capacity
-        ORDER BY ${outer}
+        SELECT u.id, coalesce((previous.holders ->> u.id::text)::int, 0) AS times
+        FROM previous
+        CROSS JOIN queues q
+        JOIN queue_members qm ON qm.queue_id = q.id
+        JOIN users u ON u.id = qm.user_id
+        WHERE q.id = ${queue.id} AND ${ELIGIBLE_FOR_QUEUE}
+          AND ${loadOn(channel)} < ${capacityOn(channel)}
+        ORDER BY ${ranking[queue.strategy]}
         LIMIT ${FAST_PATH_CANDIDATES}`,
   );
   for (const { id } of candidates) {
@@ -380,63 +365,46 @@ interface LockedCandidate {
 
 /**
  * Locks the agents' rows in id order (two batches wanting the same agents wait for each
- * other in one order, so they cannot deadlock), then reads their loads in a second
- * statement: its snapshot, taken after the locks were granted, includes every earlier
- * decision for these agents.
+ * other in one order, so they cannot deadlock) and reads their loads from them: a locking
+ * read returns each row's latest version, whose load includes every earlier decision for
+ * that agent.
  */
 async function lockAgents(
   tx: Tx,
   queueId: string,
   agentIds: readonly string[],
 ): Promise<Map<string, LockedCandidate>> {
-  const ids = sql.join(
-    agentIds.map((id) => sql`${id}`),
-    sql`, `,
-  );
   const rows = await queryRows<{
     id: string;
     eligible: boolean;
     capacity_sms: number;
     capacity_whatsapp: number;
+    load_sms: number;
+    load_whatsapp: number;
   }>(
     tx,
-    sql`SELECT u.id, ${ELIGIBLE_FOR_QUEUE} AS eligible, u.capacity_sms, u.capacity_whatsapp
+    sql`SELECT u.id, ${ELIGIBLE_FOR_QUEUE} AS eligible, u.capacity_sms, u.capacity_whatsapp,
+          u.load_sms, u.load_whatsapp
         FROM users u JOIN queues q ON q.id = ${queueId}
-        WHERE u.id IN (${ids})
+        WHERE u.id IN (${sql.join(
+          agentIds.map((id) => sql`${id}`),
+          sql`, `,
+        )})
         ORDER BY u.id
         FOR NO KEY UPDATE OF u`,
   );
-  const locked = new Map<string, LockedCandidate>(
+  return new Map(
     rows.map((row) => [
       row.id,
       {
         eligible: row.eligible,
         capacitySms: row.capacity_sms,
         capacityWhatsapp: row.capacity_whatsapp,
-        loadSms: 0,
-        loadWhatsapp: 0,
+        loadSms: row.load_sms,
+        loadWhatsapp: row.load_whatsapp,
       },
     ]),
   );
-  if (locked.size === 0) return locked;
-  const loads = await queryRows<{ agent_id: string; sms: number; whatsapp: number }>(
-    tx,
-    sql`SELECT c.agent_id,
-          count(*) FILTER (WHERE n.kind <> 'whatsapp')::int AS sms,
-          count(*) FILTER (WHERE n.kind = 'whatsapp')::int AS whatsapp
-        FROM conversations c JOIN numbers n ON n.id = c.number_id
-        WHERE c.agent_id IN (${sql.join(
-          [...locked.keys()].map((id) => sql`${id}`),
-          sql`, `,
-        )}) AND c.state IN ('offered', 'active')
-        GROUP BY c.agent_id`,
-  );
-  for (const load of loads) {
-    const agent = locked.get(load.agent_id)!;
-    agent.loadSms = load.sms;
-    agent.loadWhatsapp = load.whatsapp;
-  }
-  return locked;
 }
 
 /**

@@ -11,7 +11,7 @@ import { conversations, numbers, queues, users } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { appendEvent } from '../realtime/event-log.js';
-import { lockAgent } from './agents.js';
+import { lockAgent, lockAgentsInOrder } from './agents.js';
 import { assignWaiting } from './assignment.js';
 import { cancelPendingOffer, DEFAULT_OFFER_TIMEOUT_SECONDS, handOver } from './offers.js';
 import { inTransaction } from './transactions.js';
@@ -132,6 +132,8 @@ export async function transferConversation(
       throw new AppError('conflict', 'the conversation is already with that agent', 'toAgentId');
     }
     const from = conversation.agentId;
+    // The conversation leaves one agent's load for another's: both rows, in routing's order.
+    await lockAgentsInOrder(tx, [from, toAgentId]);
     await cancelPendingOffer(tx, conversation.id, 'transferred', { requeue: false });
     if (toQueueId) {
       await tx
@@ -192,6 +194,8 @@ export async function reassignConversation(
     if (conversation.agentId === agentId && conversation.state === 'active') {
       throw new AppError('conflict', 'the conversation is already with that agent', 'agentId');
     }
+    // The conversation leaves one agent's load for another's: both rows, in routing's order.
+    await lockAgentsInOrder(tx, [conversation.agentId, agentId]);
     // A conversation offered to this very agent is in their load already.
     const agent = await lockAgent(tx, agentId, conversation.channel, {
       excludeConversationId: conversation.id,

@@ -4,6 +4,7 @@
  */
 
 export { expireAffinities, recordAffinity } from './affinity.js';
+export { lockAgentsInOrder } from './agents.js';
 export { type AssignScope, assignWaiting } from './assignment.js';
 export { deskRefreshMs, recordDesksSeen } from './desks.js';
 export type { CancelReason, OfferReason, Presence, PresenceReason } from './events.js';
@@ -30,6 +31,7 @@ export {
   startRoutingWorker,
 } from './routing-worker.js';
 export { overflowWaiting, requeueOfflineAgents } from './timers.js';
+export { inTransaction } from './transactions.js';
 export {
   type AgentLoad,
   listMyConversations,

@@ -6,6 +6,7 @@ import { conversations, offers } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { appendEvent } from '../realtime/event-log.js';
+import { lockAgentsInOrder } from './agents.js';
 import { assignWaiting } from './assignment.js';
 import { releaseToQueue } from './offers.js';
 import { inTransaction } from './transactions.js';
@@ -163,6 +164,11 @@ export async function expireOffers(
       )
       .for('no key update', { skipLocked: true });
     const byId = new Map(locked.map((row) => [row.id, row]));
+    // Settling lowers each agent's load, on their row: several agents' rows, in routing's order.
+    await lockAgentsInOrder(
+      tx,
+      due.filter((offer) => byId.has(offer.conversation_id)).map((offer) => offer.agent_id),
+    );
     const queueIds = new Set<string>();
     for (const offer of due) {
       const conversation = byId.get(offer.conversation_id);

@@ -105,8 +105,7 @@ export async function requeueOfflineAgents(
           WHERE u.presence = 'offline' AND q.offline_requeue_seconds IS NOT NULL
             AND u.presence_changed_at <= now() - make_interval(secs => q.offline_requeue_seconds)
           LIMIT ${limit}
-          FOR NO KEY UPDATE OF c SKIP LOCKED
-          FOR SHARE OF u SKIP LOCKED`,
+          FOR NO KEY UPDATE OF c, u SKIP LOCKED`,
     );
     const queueIds = new Set<string>();
     for (const row of due) {

@@ -158,9 +158,7 @@ export async function queueStats(
     db,
     sql`SELECT u.id, u.name, u.presence,
           (extract(epoch FROM u.presence_changed_at) * 1000)::float8 AS presence_changed_ms,
-          u.capacity_sms, u.capacity_whatsapp,
-          count(c.id) FILTER (WHERE n.kind <> 'whatsapp')::int AS load_sms,
-          count(c.id) FILTER (WHERE n.kind = 'whatsapp')::int AS load_whatsapp,
+          u.capacity_sms, u.capacity_whatsapp, u.load_sms, u.load_whatsapp,
           EXISTS (SELECT 1 FROM queue_members m JOIN flows f ON f.queue_id = m.queue_id
                   JOIN numbers sn ON sn.flow_id = f.id
                   WHERE m.user_id = u.id AND sn.kind <> 'whatsapp') AS serves_sms,
@@ -168,11 +166,8 @@ export async function queueStats(
                   JOIN numbers sn ON sn.flow_id = f.id
                   WHERE m.user_id = u.id AND sn.kind = 'whatsapp') AS serves_whatsapp
         FROM users u
-        LEFT JOIN conversations c ON c.agent_id = u.id AND c.state IN ('offered', 'active')
-        LEFT JOIN numbers n ON n.id = c.number_id
         WHERE u.disabled_at IS NULL
           AND EXISTS (SELECT 1 FROM queue_members m WHERE m.user_id = u.id)
-        GROUP BY u.id
         ORDER BY u.name, u.id`,
   );
   const agents: AgentLoad[] = agentRows.map((row) => ({
