@@ -52,7 +52,7 @@ try {
   const lines = [
     `bench/outbound — ${plan.length} messages over ${senders.length} senders, store ${stack.parley.store.kind}`,
     `dispatched: ${(plan.length / span).toFixed(1)} msg/s over ${span.toFixed(2)} s; sum of sender rates ${sumOfRates} msg/s (ratio ${(plan.length / span / sumOfRates).toFixed(3)})`,
-    'highest one-second count per sender (limit in brackets):',
+    'per sender: highest one-second count [limit], own pace over its first to last send, when:',
   ];
   for (const { number, rate } of senders) {
     const sent = arrivals
@@ -62,8 +62,10 @@ try {
     let highest = 0;
     for (const start of sent)
       highest = Math.max(highest, sent.filter((t) => t >= start && t < start + 1000).length);
+    // Its own pace: from its first send to its last, and when it started after the first send.
+    const own = (sent.length - 1) / ((sent.at(-1)! - sent[0]!) / 1000);
     lines.push(
-      `  ${number.kind.padEnd(10)} ${number.address.padEnd(13)} ${String(highest).padStart(4)} [${rate}]`,
+      `  ${number.kind.padEnd(10)} ${number.address.padEnd(13)} ${String(highest).padStart(4)} [${rate}]  ${own.toFixed(2)}/s from +${((sent[0]! - Math.min(...times)) / 1000).toFixed(2)} s to +${((sent.at(-1)! - Math.min(...times)) / 1000).toFixed(2)} s`,
     );
   }
   lines.push(`RSS: ${(process.memoryUsage().rss / 1024 / 1024).toFixed(0)} MiB`);

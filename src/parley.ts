@@ -16,8 +16,9 @@ import type { InboundKicks } from './inbound/webhooks.routes.js';
 import { type Instance, startInstance } from './instances.js';
 import { downloadNextMedia } from './media/media-downloads.js';
 import { MediaStore } from './media/media-store.js';
-import { SendSpacing, startOutboxDispatcher } from './outbound/dispatcher.js';
+import { startOutboxDispatcher } from './outbound/dispatcher.js';
 import { queuedOutbound } from './outbound/outbox.js';
+import { SenderWindows } from './outbound/sender-window.js';
 import { createRealtimeGateway } from './realtime/gateway.js';
 import { startEventSequencer } from './realtime/sequencer.js';
 import { deskRefreshMs } from './routing/desks.js';
@@ -68,7 +69,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       publicUrl: config.publicUrl,
       logger,
       retryBaseMs: config.outboxRetryBaseMs,
-      spacing: new SendSpacing(),
+      windows: new SenderWindows(),
     });
     const media = startLoopWorker({
       name: 'media-downloads',

@@ -17,10 +17,10 @@ import {
   type DispatcherDeps,
   msUntilNextSlot,
   reconcileSending,
-  SendSpacing,
   sendClaimed,
 } from '../src/outbound/dispatcher.js';
 import { enqueueOutbound, queuedOutbound } from '../src/outbound/outbox.js';
+import { SenderWindows } from '../src/outbound/sender-window.js';
 import { buildNumber, phoneNumber } from './helpers/factories.js';
 import { call } from './helpers/stack.js';
 import { openTestStore } from './helpers/store.js';
@@ -59,7 +59,7 @@ beforeAll(async () => {
     publicUrl: 'http://127.0.0.1:9',
     logger: createLogger('silent'),
     retryBaseMs: 1000,
-    spacing: new SendSpacing(),
+    windows: new SenderWindows(),
     instance: liveInstance,
   };
 });

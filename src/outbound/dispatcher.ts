@@ -12,6 +12,7 @@ import { holderGone, type Instance } from '../instances.js';
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
 import { signedMediaUrl } from './attachments.js';
 import { advanceMessageStatus, fromTwilioStatus } from './delivery-status.js';
+import type { SenderWindows } from './sender-window.js';
 
 export interface DispatcherDeps {
   db: Db;
@@ -21,30 +22,9 @@ export interface DispatcherDeps {
   logger: FastifyBaseLogger;
   /** First retry delay; each further one doubles, with jitter, up to 5 minutes. */
   retryBaseMs: number;
-  spacing: SendSpacing;
+  windows: SenderWindows;
   /** This process: its claims carry its id, and it sends only while it may act on them. */
   instance: Pick<Instance, 'id' | 'mayAct' | 'beat'>;
-}
-
-/**
- * The moment this process last started a send per sender. Slots booked in the database are
- * spaced; this keeps the sends that actually leave this process spaced too when timers fire
- * late together.
- */
-export class SendSpacing {
-  readonly #lastStart = new Map<string, number>();
-
-  async take(sender: string, intervalMs: number): Promise<void> {
-    for (;;) {
-      const earliest = (this.#lastStart.get(sender) ?? 0) + intervalMs;
-      const now = Date.now();
-      if (now >= earliest) {
-        this.#lastStart.set(sender, now);
-        return;
-      }
-      await delay(earliest - now);
-    }
-  }
 }
 
 /** A claimed outbox row with what sending it needs. */
@@ -62,6 +42,9 @@ interface Claim {
   dueAt: number;
   /** Seconds this message holds its sender: segments / rate, with the margin. */
   holdSeconds: number;
+  segments: number;
+  /** The sender's rate, in segments per second. */
+  rate: number;
   /** A fast sender, with several sends in flight (see PIPELINE_MIN_RATE). */
   pipelined: boolean;
   /** The recipient opted out of this sender since the message was queued. */
@@ -80,10 +63,11 @@ interface Claim {
  */
 const LOOKAHEAD_MS = 500;
 /**
- * Parley paces 5% under a sender's nominal rate, so that the few milliseconds by which a
- * send can miss its slot never put more than the rate into any one-second window.
+ * Slots are booked 2% under a sender's nominal rate: room for sends of two instances to
+ * arrive a little out of their slots. Within an instance, SenderWindows keeps every
+ * one-second window at Twilio's door at or under the rate whatever the delays.
  */
-const PACING_MARGIN = 1.05;
+const PACING_MARGIN = 1.02;
 /**
  * Below this rate (segments per second) a sender has one send in flight at a time: the
  * next starts only after the previous answered, so a slow request can never let two reach
@@ -183,7 +167,8 @@ export async function claimOutbound(db: Db, instanceId: string): Promise<Claim[]
     const claims: Claim[] = [];
     for (const row of rows) {
       if (claims.length > 0 && slot > horizon) break;
-      const holdSeconds = ((row.segments ?? 1) / sender.rate) * PACING_MARGIN;
+      const segments = row.segments ?? 1;
+      const holdSeconds = (segments / sender.rate) * PACING_MARGIN;
       claims.push({
         outboxId: row.outbox_id,
         messageId: row.message_id,
@@ -198,6 +183,8 @@ export async function claimOutbound(db: Db, instanceId: string): Promise<Claim[]
         // and converting through "time left" would add the transaction's own delay instead.
         dueAt: slot,
         holdSeconds,
+        segments,
+        rate: sender.rate,
         pipelined,
         optedOut: row.opted_out,
         mediaIds: row.media_ids ?? [],
@@ -245,16 +232,34 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
   // Everything slow is done: now wait for the slot, so the send itself is on time.
   const wait = claim.dueAt - Date.now();
   if (wait > 0) await delay(wait);
-  // Timers that a busy event loop fired late fire together; space their sends again.
-  await deps.spacing.take(claim.sender, (claim.holdSeconds * 1000) / PACING_MARGIN);
-  if (wait < -LATE_TOLERANCE_MS) {
-    // Sent late (a busy store or event loop): the sender's next slot counts from now, so a
-    // punctual next message cannot follow this one closer than the rate allows.
+  // Sent late (a busy store or event loop): the sender's next slot counts from now, so a
+  // punctual next message cannot follow this one closer than the rate allows. Booked while
+  // the send goes, not before it: waiting for a busy store here made every late send later
+  // still, and a backlog of them late by seconds.
+  const pushing = wait < -LATE_TOLERANCE_MS ? pushNextSlot(deps, claim) : undefined;
+  try {
+    await sendNow(deps, claim, client);
+  } finally {
+    await pushing;
+  }
+}
+
+async function pushNextSlot(deps: DispatcherDeps, claim: Claim): Promise<void> {
+  try {
     await deps.db.execute(
       sql`UPDATE senders SET next_at = greatest(next_at, clock_timestamp() + make_interval(secs => ${claim.holdSeconds}))
           WHERE sender = ${claim.sender}`,
     );
+  } catch (error) {
+    deps.logger.error(
+      { err: error, sender: claim.sender },
+      'could not move a late sender’s next slot',
+    );
   }
+}
+
+/** The send itself, at its slot, and its outcome. */
+async function sendNow(deps: DispatcherDeps, claim: Claim, client: TwilioClient): Promise<void> {
   if (!deps.instance.mayAct() && !(await reclaim(deps, claim))) {
     // Others counted this process as dead and took the message over.
     deps.logger.warn(
@@ -289,18 +294,22 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
       return;
     }
   }
+  // Timers that a busy event loop fired late fire together: the window spaces them again.
+  const answered = await deps.windows.start(claim.sender, claim.segments, claim.rate);
   try {
-    const created = await client.messages.create({
-      to: claim.to,
-      body: claim.body,
-      ...(claim.mediaIds.length > 0 && {
-        mediaUrl: claim.mediaIds.map((id) => signedMediaUrl(deps.secretBox, deps.publicUrl, id)),
-      }),
-      statusCallback: `${deps.publicUrl}${STATUS_CALLBACK_PATH}`,
-      ...(claim.messagingServiceSid
-        ? { messagingServiceSid: claim.messagingServiceSid }
-        : { from: claim.from }),
-    });
+    const created = await client.messages
+      .create({
+        to: claim.to,
+        body: claim.body,
+        ...(claim.mediaIds.length > 0 && {
+          mediaUrl: claim.mediaIds.map((id) => signedMediaUrl(deps.secretBox, deps.publicUrl, id)),
+        }),
+        statusCallback: `${deps.publicUrl}${STATUS_CALLBACK_PATH}`,
+        ...(claim.messagingServiceSid
+          ? { messagingServiceSid: claim.messagingServiceSid }
+          : { from: claim.from }),
+      })
+      .finally(answered);
     await finish(deps.db, claim, {
       sid: created.sid,
       status: created.status,
@@ -501,6 +510,8 @@ export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
       messagingServiceSid: row.messaging_service_sid,
       dueAt: Date.now(),
       holdSeconds: 0,
+      segments: 1,
+      rate: 1,
       pipelined: true,
       optedOut: false,
       mediaIds: [],
