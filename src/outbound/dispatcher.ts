@@ -7,7 +7,7 @@ import { describeTwilioError, type TwilioClient } from '../channels/twilio/clien
 import type { TwilioClients } from '../channels/twilio/clients.js';
 import { isRetryable, reasonFor } from '../channels/twilio/error-codes.js';
 import { messages, outbox } from '../db/schema.js';
-import { type Db, queryRows } from '../db/store.js';
+import { type Db, type Executor, queryRows } from '../db/store.js';
 import { holderGone, type Instance } from '../instances.js';
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
 import { signedMediaUrl } from './attachments.js';
@@ -378,50 +378,69 @@ async function finish(
     | { failed: { code: number | null; message: string } },
   takenAt?: string,
 ): Promise<boolean> {
+  if ('sid' in outcome) {
+    const status = fromTwilioStatus(outcome.status);
+    // The common case, Twilio having queued it, is one statement: on the embedded store
+    // each statement (BEGIN and COMMIT too) costs a protocol exchange.
+    if (!status || status === 'queued') return recordSent(db, claim, outcome, takenAt);
+    return db.transaction(async (tx) => {
+      if (!(await recordSent(tx, claim, outcome, takenAt))) return false;
+      await advanceMessageStatus(tx, claim.messageId, { status });
+      return true;
+    });
+  }
   return db.transaction(async (tx) => {
     const [settled] = await tx
       .update(outbox)
-      .set(
-        'sid' in outcome
-          ? { state: 'done', lastError: null }
-          : { state: 'failed', lastError: outcome.failed.message },
-      )
-      .where(
-        and(
-          eq(outbox.id, claim.outboxId),
-          eq(outbox.state, 'sending'),
-          takenAt === undefined ? undefined : sql`${outbox.claimedAt} = ${takenAt}::timestamptz`,
-        ),
-      )
+      .set({ state: 'failed', lastError: outcome.failed.message })
+      .where(settleable(claim, takenAt))
       .returning({ id: outbox.id });
     if (!settled) return false;
-    if ('sid' in outcome && outcome.answeredAtMs !== undefined && !claim.pipelined) {
-      // Twilio counts a send when the request reaches it, somewhere before the answer came:
-      // the next send from this sender waits a whole slot (without the margin) from the
-      // answer. From the answer, not from now: a busy store would otherwise add its own
-      // delay to every gap.
-      await tx.execute(
-        sql`UPDATE senders SET next_at = greatest(next_at, to_timestamp(${outcome.answeredAtMs / 1000}) + make_interval(secs => ${claim.holdSeconds / PACING_MARGIN}))
-            WHERE sender = ${claim.sender}`,
-      );
-    }
-    if ('sid' in outcome) {
-      await tx
-        .update(messages)
-        .set({ twilioSid: outcome.sid })
-        .where(eq(messages.id, claim.messageId));
-      const status = fromTwilioStatus(outcome.status);
-      if (status && status !== 'queued')
-        await advanceMessageStatus(tx, claim.messageId, { status });
-    } else {
-      await advanceMessageStatus(tx, claim.messageId, {
-        status: 'failed',
-        errorCode: outcome.failed.code,
-        errorMessage: outcome.failed.message,
-      });
-    }
+    await advanceMessageStatus(tx, claim.messageId, {
+      status: 'failed',
+      errorCode: outcome.failed.code,
+      errorMessage: outcome.failed.message,
+    });
     return true;
   });
+}
+
+/** The claim's outbox row, while it is still `sending` under the lease `takenAt`, if given. */
+function settleable(claim: Claim, takenAt: string | undefined) {
+  return and(
+    eq(outbox.id, claim.outboxId),
+    eq(outbox.state, 'sending'),
+    takenAt === undefined ? undefined : sql`${outbox.claimedAt} = ${takenAt}::timestamptz`,
+  );
+}
+
+/** Settles the row as done and stores the message's SID, in one statement. */
+async function recordSent(
+  db: Executor,
+  claim: Claim,
+  outcome: { sid: string; answeredAtMs?: number },
+  takenAt: string | undefined,
+): Promise<boolean> {
+  // Twilio counts a send when the request reaches it, somewhere before the answer came: a
+  // slow sender's next send waits a whole slot (without the margin) from the answer. From
+  // the answer, not from now: a busy store would otherwise add its own delay to every gap.
+  const paced = outcome.answeredAtMs !== undefined && !claim.pipelined;
+  const [row] = await queryRows<{ settled: boolean }>(
+    db,
+    sql`WITH settled AS (
+          UPDATE outbox SET state = 'done', last_error = NULL
+          WHERE ${settleable(claim, takenAt)}
+          RETURNING id),
+        paced AS (
+          UPDATE senders SET next_at = greatest(next_at, to_timestamp(${(outcome.answeredAtMs ?? 0) / 1000})
+                                                          + make_interval(secs => ${claim.holdSeconds / PACING_MARGIN}))
+          WHERE sender = ${claim.sender} AND ${paced} AND EXISTS (SELECT 1 FROM settled)),
+        named AS (
+          UPDATE messages SET twilio_sid = ${outcome.sid}
+          WHERE id = ${claim.messageId} AND EXISTS (SELECT 1 FROM settled))
+        SELECT EXISTS (SELECT 1 FROM settled) AS settled`,
+  );
+  return row!.settled;
 }
 
 async function retryLater(
