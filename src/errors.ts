@@ -31,6 +31,12 @@ export class AppError extends Error {
   }
 }
 
+/** A deadlock or serialization failure: the same transaction, run again, may succeed. */
+export function isRetryableConflict(error: unknown): boolean {
+  const code = findPgError(error)?.code;
+  return code === '40P01' || code === '40001';
+}
+
 /** PostgreSQL's SQLSTATE for a unique violation, the same on PGlite and on a server. */
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   const pgError = findPgError(error);

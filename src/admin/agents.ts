@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { createUser, newUserSchema, type UserView } from '../auth/users.js';
 import { users } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 import { wakeRouting } from '../routing/wake-ups.js';
 
@@ -37,7 +38,7 @@ const view = {
 /** A user with an agent's routing profile; never the password hash. */
 export async function createAgent(db: Db, input: AgentInput): Promise<UserView> {
   const { capacitySms, capacityWhatsapp, skills, languages, ...user } = input;
-  return db.transaction(async (tx) => {
+  return inTransaction(db, async (tx) => {
     const created = await createUser(tx, user);
     const profile = {
       ...(capacitySms !== undefined && { capacitySms }),

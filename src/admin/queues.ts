@@ -2,6 +2,7 @@ import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { queueMembers, queues, users } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 import { wakeRouting } from '../routing/wake-ups.js';
 
@@ -28,7 +29,7 @@ export async function createQueue(
   input: QueueInput,
 ): Promise<QueueRow & { memberIds: string[] }> {
   const { memberIds, ...fields } = input;
-  const id = await db.transaction(async (tx) => {
+  const id = await inTransaction(db, async (tx) => {
     await checkOverflowQueue(tx, null, fields.overflowQueueId);
     const [row] = await tx.insert(queues).values(fields).returning({ id: queues.id });
     if (memberIds) await replaceMembers(tx, row!.id, memberIds);
@@ -43,7 +44,7 @@ export async function updateQueue(
   input: Partial<QueueInput>,
 ): Promise<QueueRow & { memberIds: string[] }> {
   const { memberIds, ...fields } = input;
-  await db.transaction(async (tx) => {
+  await inTransaction(db, async (tx) => {
     await checkOverflowQueue(tx, id, fields.overflowQueueId);
     const [row] = Object.keys(fields).length
       ? await tx.update(queues).set(fields).where(eq(queues.id, id)).returning({ id: queues.id })

@@ -1,6 +1,7 @@
 import { and, eq, ne, or, sql } from 'drizzle-orm';
 import { conversations, flows, numbers, offers, users } from '../db/schema.js';
 import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent, appendEvents } from '../realtime/event-log.js';
@@ -41,7 +42,7 @@ export async function openConversation(
 ): Promise<{ conversation: Conversation; created: boolean }> {
   // A retry covers the rare case where the conversation we collided with closes before we read it.
   for (let attempt = 0; attempt < 5; attempt++) {
-    const result = await db.transaction((tx) => openConversationIn(tx, key));
+    const result = await inTransaction(db, (tx) => openConversationIn(tx, key));
     if (result) return result;
   }
   throw new Error(

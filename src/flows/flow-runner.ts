@@ -3,11 +3,11 @@ import type { FastifyBaseLogger } from 'fastify';
 import { closeConversation } from '../conversations/conversations.js';
 import { conversations, flows, media, messages, numbers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { holderGone } from '../instances.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent } from '../realtime/event-log.js';
 import {
-  inTransaction,
   lockAgentsInOrder,
   queueConversation,
   queuePosition,
@@ -90,7 +90,7 @@ export async function advanceFlow(deps: FlowDeps, conversationId: string): Promi
     return;
   }
   if (action === 'close') {
-    await deps.db.transaction((tx) => closeConversation(tx, conversationId, { reason: 'bot' }));
+    await inTransaction(deps.db, (tx) => closeConversation(tx, conversationId, { reason: 'bot' }));
     return;
   }
   await deps.db
@@ -104,7 +104,7 @@ export async function advanceFlow(deps: FlowDeps, conversationId: string): Promi
 async function sendQueuePosition(db: Db, flow: Flow, conversationId: string): Promise<void> {
   const position = await queuePosition(db, conversationId);
   if (!position) return;
-  await db.transaction(async (tx) => {
+  await inTransaction(db, async (tx) => {
     const [conversation] = await tx
       .select()
       .from(conversations)
@@ -182,7 +182,7 @@ async function askBot(
       { conversationId: conversation.id, error: lastError },
       'bot did not answer; handing over',
     );
-    await deps.db.transaction((tx) =>
+    await inTransaction(deps.db, (tx) =>
       appendEvent(
         tx,
         'flow.bot-failed',
@@ -199,7 +199,7 @@ async function askBot(
     answer.attributes && typeof answer.attributes === 'object' && !Array.isArray(answer.attributes)
       ? (answer.attributes as Record<string, unknown>)
       : undefined;
-  await deps.db.transaction(async (tx) => {
+  await inTransaction(deps.db, async (tx) => {
     if (attributes) {
       await tx
         .update(conversations)

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { announceConfigChange } from '../db/config-cache.js';
 import { flowHolidays, flowHours, flows, numbers, queues } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 import { isOpen, isValidTimeZone, type OpeningInterval } from './hours.js';
 
@@ -69,7 +70,7 @@ export interface Flow extends FlowRow {
 export async function createFlow(db: Db, input: FlowInput): Promise<Flow> {
   await assertQueue(db, input.queueId);
   const { hours, holidays, ...fields } = input;
-  const id = await db.transaction(async (tx) => {
+  const id = await inTransaction(db, async (tx) => {
     const [row] = await tx.insert(flows).values(fields).returning({ id: flows.id });
     await replaceSchedule(tx, row!.id, hours ?? [], holidays ?? []);
     await announceConfigChange(tx);
@@ -81,7 +82,7 @@ export async function createFlow(db: Db, input: FlowInput): Promise<Flow> {
 export async function updateFlow(db: Db, id: string, input: Partial<FlowInput>): Promise<Flow> {
   await assertQueue(db, input.queueId);
   const { hours, holidays, ...fields } = input;
-  await db.transaction(async (tx) => {
+  await inTransaction(db, async (tx) => {
     const [row] = Object.keys(fields).length
       ? await tx.update(flows).set(fields).where(eq(flows.id, id)).returning({ id: flows.id })
       : await tx.select({ id: flows.id }).from(flows).where(eq(flows.id, id));

@@ -11,6 +11,7 @@ import {
 import { GroupCommit } from '../db/group-commit.js';
 import { messages, numbers } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { type Flow, isFlowOpen } from '../flows/flows.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbounds } from '../outbound/outbox.js';
@@ -48,7 +49,7 @@ export class InboundBatcher {
       // being stored: the unique index makes it wait for that commit) and it is answered as
       // the duplicate it is.
       distinctKey: (item) => item.inbound.messageSid,
-      commit: (batch) => db.transaction((tx) => storeBatch(tx, batch)),
+      commit: (batch) => inTransaction(db, (tx) => storeBatch(tx, batch)),
       alone: (item) => receiveInbound(db, item.number, item.flow, item.inbound, item.receivedAt),
     });
   }

@@ -9,6 +9,7 @@ import {
 } from '../conversations/conversations.js';
 import { conversations, media, messages, numbers } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { type Flow, isFlowOpen } from '../flows/flows.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
@@ -67,7 +68,7 @@ export async function receiveInbound(
   now = new Date(),
 ): Promise<InboundOutcome> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const outcome = await db.transaction((tx) => receiveIn(tx, number, flow, inbound, now));
+    const outcome = await inTransaction(db, (tx) => receiveIn(tx, number, flow, inbound, now));
     if (outcome) return outcome;
   }
   throw new Error(`could not place message ${inbound.messageSid} in a conversation`);

@@ -3,6 +3,7 @@ import { getAccountCredentials } from '../admin/accounts.js';
 import type { SecretBox } from '../admin/secret-box.js';
 import { media, messages, numbers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { appendEvent } from '../realtime/event-log.js';
 import { fetchTwilioMedia, MediaFetchError } from './media-fetch.js';
 import type { MediaStore } from './media-store.js';
@@ -31,7 +32,7 @@ const LEASE_MS = 120_000;
  * it found work.
  */
 export async function downloadNextMedia(deps: MediaDeps): Promise<boolean> {
-  const claimed = await deps.db.transaction(async (tx) => {
+  const claimed = await inTransaction(deps.db, async (tx) => {
     const [row] = await tx
       .select({
         id: media.id,
@@ -76,7 +77,7 @@ export async function downloadNextMedia(deps: MediaDeps): Promise<boolean> {
       maxBytes: deps.maxBytes,
     });
     const { sha256, size } = await deps.mediaStore.put(file.bytes);
-    await deps.db.transaction(async (tx) => {
+    await inTransaction(deps.db, async (tx) => {
       const [row] = await tx
         .update(media)
         .set({
@@ -101,7 +102,7 @@ export async function downloadNextMedia(deps: MediaDeps): Promise<boolean> {
     const attempts = claimed.attempts + 1;
     const willRetry =
       (!(error instanceof MediaFetchError) || error.retryable) && attempts < MAX_ATTEMPTS;
-    await deps.db.transaction(async (tx) => {
+    await inTransaction(deps.db, async (tx) => {
       await tx
         .update(media)
         .set({

@@ -7,6 +7,7 @@ import { upsertContact } from '../consent/contacts.js';
 import { openConversationIn } from '../conversations/conversations.js';
 import { conversations, flows, numbers, queueMembers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 import { appendEvent } from '../realtime/event-log.js';
 import { recordAffinity } from '../routing/index.js';
@@ -71,7 +72,7 @@ export async function sendAgentReply(
     consentSender(conversation),
     conversationId,
   );
-  return db.transaction((tx) =>
+  return inTransaction(db, (tx) =>
     enqueueOutbound(tx, {
       conversationId,
       numberId: conversation.numberId,
@@ -120,7 +121,7 @@ export async function originate(
   }
   await refuseIfOptedOut(db, to, consentSender(number), null);
 
-  return db.transaction(async (tx) => {
+  return inTransaction(db, async (tx) => {
     let conversationId: string | null = null;
     if (input.strategy === 'assign-now') {
       const contact = await upsertContact(tx, to);
@@ -185,7 +186,7 @@ export async function originate(
 async function refuseIfOptedOut(db: Db, to: string, sender: string, conversationId: string | null) {
   if (!(await isOptedOut(db, to, sender))) return;
   if (conversationId) {
-    await db.transaction((tx) =>
+    await inTransaction(db, (tx) =>
       appendEvent(tx, 'message.refused', { conversationId }, { to, reason: OPTED_OUT }),
     );
   }

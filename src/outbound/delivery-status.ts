@@ -4,6 +4,7 @@ import { consentSender, learnOptOut } from '../consent/consent.js';
 import { GroupCommit } from '../db/group-commit.js';
 import { MESSAGE_STATUSES, messages, numbers } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { appendEvent } from '../realtime/event-log.js';
 
 declare module '../realtime/event-log.js' {
@@ -138,9 +139,9 @@ export function statusReportBatches(db: Db): GroupCommit<StatusReport, boolean> 
   return new GroupCommit({
     maxBatch: 64,
     maxInFlight: 2,
-    commit: (batch) => db.transaction((tx) => applyStatusReports(tx, batch)),
+    commit: (batch) => inTransaction(db, (tx) => applyStatusReports(tx, batch)),
     alone: async (report) =>
-      (await db.transaction((tx) => applyStatusReports(tx, [report]))).get(report) ?? false,
+      (await inTransaction(db, (tx) => applyStatusReports(tx, [report]))).get(report) ?? false,
   });
 }
 

@@ -8,6 +8,7 @@ import type { TwilioClients } from '../channels/twilio/clients.js';
 import { isRetryable, reasonFor } from '../channels/twilio/error-codes.js';
 import { messages, outbox } from '../db/schema.js';
 import { type Db, type Executor, queryRows } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { holderGone, type Instance } from '../instances.js';
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
 import { signedMediaUrl } from './attachments.js';
@@ -108,7 +109,7 @@ const senderMayClaim = sql`EXISTS (SELECT 1 FROM outbox o WHERE o.sender = s.sen
  * next slot comes first, so every sender stays busy.
  */
 export async function claimOutbound(db: Db, instanceId: string): Promise<Claim[]> {
-  return db.transaction(async (tx) => {
+  return inTransaction(db, async (tx) => {
     const lookahead = sql`make_interval(secs => CASE WHEN s.rate >= ${PIPELINE_MIN_RATE}
       THEN ${LOOKAHEAD_MS / 1000} ELSE least(${LOOKAHEAD_MS / 1000}, 0.5 / s.rate) END)`;
     const [sender] = await queryRows<{
@@ -383,13 +384,13 @@ async function finish(
     // The common case, Twilio having queued it, is one statement: on the embedded store
     // each statement (BEGIN and COMMIT too) costs a protocol exchange.
     if (!status || status === 'queued') return recordSent(db, claim, outcome, takenAt);
-    return db.transaction(async (tx) => {
+    return inTransaction(db, async (tx) => {
       if (!(await recordSent(tx, claim, outcome, takenAt))) return false;
       await advanceMessageStatus(tx, claim.messageId, { status });
       return true;
     });
   }
-  return db.transaction(async (tx) => {
+  return inTransaction(db, async (tx) => {
     const [settled] = await tx
       .update(outbox)
       .set({ state: 'failed', lastError: outcome.failed.message })

@@ -33,6 +33,7 @@
 import { sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { type Db, type Executor, queryRows, type Store } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
 import { appendedEvents, EVENTS_CHANNEL } from './event-log.js';
 
@@ -62,7 +63,7 @@ export type Numbering =
 
 /** Numbers the events that can no longer be preceded (see the opening comment). */
 export async function numberEvents(db: Db, limit = BATCH): Promise<Numbering> {
-  return db.transaction(async (tx) => {
+  return inTransaction(db, async (tx) => {
     // Statistics taken while the log was empty (an ANALYZE at install, and no autovacuum)
     // would plan scans of the whole log; the partial index is always the way in.
     const [lock] = await queryRows<{ locked: boolean }>(

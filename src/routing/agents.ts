@@ -5,7 +5,10 @@
  * Load: the conversations offered to or active with an agent, per channel. Pending offers
  * count, so an agent is never offered more than they could accept; "busy" (at capacity) is
  * derived from it and never stored. The one deliberate excess is an affinity offer on a flow
- * that allows offering beyond capacity.
+ * that allows offering beyond capacity. The load is kept on the agent's row by a trigger on
+ * conversations (migration 0016), so a conversation moving between agents, or several
+ * agents' conversations ending in one transaction, lock their rows: in id order, first
+ * (lockAgentsInOrder), as passes do.
  */
 import { type SQL, sql } from 'drizzle-orm';
 import { type Executor, queryRows, type Tx } from '../db/store.js';

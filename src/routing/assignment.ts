@@ -21,6 +21,7 @@
 import { eq, type SQL, sql } from 'drizzle-orm';
 import { queues } from '../db/schema.js';
 import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import {
   capacityOn,
   ELIGIBLE_FOR_QUEUE,
@@ -31,7 +32,6 @@ import {
 } from './agents.js';
 import { type Candidate, CandidatePool, type Channel, type Strategy } from './candidate-pool.js';
 import { type Handover, handOverAll } from './offers.js';
-import { inTransaction } from './transactions.js';
 
 /** Where to look; everywhere when empty. */
 export interface AssignScope {

@@ -9,12 +9,12 @@ import type { Role } from '../auth/users.js';
 import { closeConversation } from '../conversations/conversations.js';
 import { conversations, numbers, queues, users } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 import { appendEvent } from '../realtime/event-log.js';
 import { lockAgent, lockAgentsInOrder } from './agents.js';
 import { assignWaiting } from './assignment.js';
 import { cancelPendingOffer, DEFAULT_OFFER_TIMEOUT_SECONDS, handOver } from './offers.js';
-import { inTransaction } from './transactions.js';
 import { wakeRouting } from './wake-ups.js';
 
 /** Who is acting, as routing needs to know them. */

@@ -31,7 +31,6 @@ export {
   startRoutingWorker,
 } from './routing-worker.js';
 export { overflowWaiting, requeueOfflineAgents } from './timers.js';
-export { inTransaction } from './transactions.js';
 export {
   type AgentLoad,
   listMyConversations,

@@ -5,13 +5,13 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import { type Channel, channelOfKind } from '../admin/addresses.js';
 import { conversations, flows, numbers, queues } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 import { appendEvent, appendEvents } from '../realtime/event-log.js';
 import { findAffinity } from './affinity.js';
 import { lockAgent } from './agents.js';
 import { offerJustQueued, type QueueSettings } from './assignment.js';
 import { DEFAULT_OFFER_TIMEOUT_SECONDS, handOver } from './offers.js';
-import { inTransaction } from './transactions.js';
 import { wakeRouting } from './wake-ups.js';
 
 /**

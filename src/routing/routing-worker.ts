@@ -7,13 +7,13 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { DEFAULT_PRESENCE_GRACE_SECONDS } from '../config.js';
 import type { Store } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import type { Worker } from '../parley.js';
 import { expireAffinities } from './affinity.js';
 import { type AssignScope, assignWaiting } from './assignment.js';
 import { expireOffers } from './offer-decisions.js';
 import { setDesertedAgentsOffline } from './presence.js';
 import { overflowWaiting, requeueOfflineAgents } from './timers.js';
-import { inTransaction } from './transactions.js';
 import { parseRoutingHint, ROUTING_CHANNEL, type RoutingHint } from './wake-ups.js';
 
 export interface RoutingWorkerOptions {

@@ -6,9 +6,9 @@
 import { eq, sql } from 'drizzle-orm';
 import { conversations } from '../db/schema.js';
 import { type Db, queryRows } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent } from '../realtime/event-log.js';
-import { inTransaction } from './transactions.js';
 import { wakeRouting } from './wake-ups.js';
 
 interface Overflowing {
