@@ -61,4 +61,47 @@ describe('status reports', () => {
     expect(rows.map((row) => row.status)).toEqual(Array(5).fill('delivered'));
     expect(new Set(rows.map((row) => row.xmin)).size).toBe(1);
   });
+
+  it('in one batch, move each message once to the furthest status reported, with one event each', async () => {
+    const number = await buildNumber(store.db);
+    const [late, failed] = await sentMessages(number.id, 2);
+    const batches = statusReportBatches(store.db);
+    const report = (
+      sid: string,
+      status: StatusReport['status'],
+      errorCode: number | null = null,
+    ): StatusReport => ({
+      messageSid: sid,
+      accountId: number.accountId,
+      status,
+      errorCode,
+      errorMessage: null,
+    });
+    // A late `sent` after `delivered`; two outcomes, of which the first stands.
+    await Promise.all([
+      batches.submit(report(late!.twilioSid!, 'delivered')),
+      batches.submit(report(late!.twilioSid!, 'sent')),
+      batches.submit(report(failed!.twilioSid!, 'undelivered', 30003)),
+      batches.submit(report(failed!.twilioSid!, 'delivered')),
+    ]);
+    const rows = await queryRows<{ id: string; status: string; error_code: number | null }>(
+      store.db,
+      sql`SELECT id, status, error_code FROM messages WHERE id IN (${late!.id}, ${failed!.id})`,
+    );
+    expect(Object.fromEntries(rows.map((row) => [row.id, [row.status, row.error_code]]))).toEqual({
+      [late!.id]: ['delivered', null],
+      [failed!.id]: ['undelivered', 30003],
+    });
+    const events = await queryRows<{ message_id: string; status: string }>(
+      store.db,
+      sql`SELECT payload->>'messageId' AS message_id, payload->>'status' AS status FROM events
+          WHERE type = 'message.status' AND payload->>'messageId' IN (${late!.id}, ${failed!.id})`,
+    );
+    expect(events.map((event) => [event.message_id, event.status]).sort()).toEqual(
+      [
+        [late!.id, 'delivered'],
+        [failed!.id, 'undelivered'],
+      ].sort(),
+    );
+  });
 });

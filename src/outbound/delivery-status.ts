@@ -1,11 +1,11 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { reasonFor } from '../channels/twilio/error-codes.js';
 import { consentSender, learnOptOut } from '../consent/consent.js';
 import { GroupCommit } from '../db/group-commit.js';
-import { MESSAGE_STATUSES, messages, numbers } from '../db/schema.js';
-import type { Db, Tx } from '../db/store.js';
+import { type MESSAGE_STATUSES, messages, numbers } from '../db/schema.js';
+import { type Db, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
-import { appendEvent } from '../realtime/event-log.js';
+import { appendEvents } from '../realtime/event-log.js';
 
 declare module '../realtime/event-log.js' {
   interface EventPayloads {
@@ -78,46 +78,102 @@ export function fromTwilioStatus(status: string): MessageStatus | undefined {
 export async function advanceMessageStatus(
   tx: Tx,
   messageId: string,
-  update: { status: MessageStatus; errorCode?: number | null; errorMessage?: string | null },
+  update: Omit<StatusChange, 'messageId'>,
 ): Promise<boolean> {
-  const lower = MESSAGE_STATUSES.filter((s) => RANK[s] < RANK[update.status]);
-  const explained = WITH_ERROR.has(update.status);
-  const errorCode = explained ? (update.errorCode ?? null) : null;
-  const errorMessage = explained
-    ? reasonFor(
-        errorCode,
-        update.errorMessage ?? `Twilio reported the message ${update.status.replace('_', ' ')}`,
-      )
-    : null;
-  const [row] = await tx
-    .update(messages)
-    .set({ status: update.status, ...(explained && { errorCode, errorMessage }) })
-    .where(and(eq(messages.id, messageId), inArray(messages.status, lower)))
-    .returning({
-      conversationId: messages.conversationId,
-      agentId: messages.agentId,
-      numberId: messages.numberId,
-      toAddress: messages.toAddress,
-    });
-  if (!row) return false;
-  if (errorCode === OPTED_OUT) {
+  return (await advanceMessageStatuses(tx, [{ messageId, ...update }])).has(messageId);
+}
+
+export interface StatusChange {
+  messageId: string;
+  status: MessageStatus;
+  errorCode?: number | null;
+  errorMessage?: string | null;
+}
+
+/** SQL: the rank of message `m`'s status (RANK, as a CASE). */
+const RANK_OF_STATUS = sql.raw(
+  `(CASE m.status ${Object.entries(RANK)
+    .map(([status, rank]) => `WHEN '${status}' THEN ${rank}`)
+    .join(' ')} END)`,
+);
+
+/**
+ * advanceMessageStatus for several messages (each at most once) in one statement, and their
+ * events in one more: status callbacks outnumber every other write. Returns the ids of the
+ * messages that moved.
+ */
+export async function advanceMessageStatuses(
+  tx: Tx,
+  changes: readonly StatusChange[],
+): Promise<Set<string>> {
+  if (changes.length === 0) return new Set();
+  const entries = changes.map((change) => {
+    const explained = WITH_ERROR.has(change.status);
+    const errorCode = explained ? (change.errorCode ?? null) : null;
+    return {
+      id: change.messageId,
+      status: change.status,
+      rank: RANK[change.status],
+      explained,
+      error_code: errorCode,
+      error_message: explained
+        ? reasonFor(
+            errorCode,
+            change.errorMessage ?? `Twilio reported the message ${change.status.replace('_', ' ')}`,
+          )
+        : null,
+    };
+  });
+  const moved = await queryRows<{
+    id: string;
+    conversation_id: string | null;
+    agent_id: string | null;
+    number_id: string;
+    to_address: string;
+    status: MessageStatus;
+    error_code: number | null;
+    error_message: string | null;
+  }>(
+    tx,
+    sql`UPDATE messages m
+           SET status = c.status,
+               error_code = CASE WHEN c.explained THEN c.error_code ELSE m.error_code END,
+               error_message = CASE WHEN c.explained THEN c.error_message ELSE m.error_message END
+          FROM jsonb_to_recordset(${JSON.stringify(entries)}::jsonb)
+            AS c(id uuid, status text, rank int, explained boolean, error_code int, error_message text)
+         WHERE m.id = c.id AND ${RANK_OF_STATUS} < c.rank
+     RETURNING m.id, m.conversation_id, m.agent_id, m.number_id, m.to_address, c.status,
+               c.error_code, c.error_message`,
+  );
+  // The events in the order of the changes, whatever order the update met the rows in.
+  const order = new Map(changes.map((change, i) => [change.messageId, i]));
+  moved.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+  for (const row of moved) {
+    if (row.error_code !== OPTED_OUT) continue;
     const [number] = await tx
       .select({ address: numbers.address, messagingServiceSid: numbers.messagingServiceSid })
       .from(numbers)
-      .where(eq(numbers.id, row.numberId));
+      .where(eq(numbers.id, row.number_id));
     await learnOptOut(tx, {
-      customerAddress: row.toAddress,
+      customerAddress: row.to_address,
       sender: consentSender(number!),
-      conversationId: row.conversationId,
+      conversationId: row.conversation_id,
     });
   }
-  await appendEvent(
+  await appendEvents(
     tx,
     'message.status',
-    { conversationId: row.conversationId, agentId: row.agentId },
-    { messageId, status: update.status, errorCode, errorMessage },
+    moved.map((row) => ({
+      refs: { conversationId: row.conversation_id, agentId: row.agent_id },
+      payload: {
+        messageId: row.id,
+        status: row.status,
+        errorCode: row.error_code,
+        errorMessage: row.error_message,
+      },
+    })),
   );
-  return true;
+  return new Set(moved.map((row) => row.id));
 }
 
 /** A status callback's news, for the account whose token signed it. */
@@ -158,10 +214,20 @@ async function applyStatusReports(
   // account is not found, exactly like an unknown one.
   const idOf = new Map(rows.map((row) => [`${row.sid} ${row.accountId}`, row.id]));
   const applied = new Map<StatusReport, boolean>();
+  // One change per message: a batch can hold its `sent` and its `delivered`. The furthest
+  // (of two outcomes, the first) is where applying them one by one would end; the steps
+  // before it, within one commit, are not logged.
+  const furthest = new Map<string, StatusReport>();
   for (const report of batch) {
     const id = idOf.get(`${report.messageSid} ${report.accountId}`);
-    if (id) await advanceMessageStatus(tx, id, report);
     applied.set(report, id !== undefined);
+    if (!id) continue;
+    const known = furthest.get(id);
+    if (!known || RANK[report.status] > RANK[known.status]) furthest.set(id, report);
   }
+  await advanceMessageStatuses(
+    tx,
+    [...furthest].map(([messageId, report]) => ({ messageId, ...report })),
+  );
   return applied;
 }
