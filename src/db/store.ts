@@ -10,6 +10,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
 import { acquireDataDirLock, type DataDirLock } from './lock.js';
 import { initPgliteDataDir } from './pglite-initdb.js';
+import { withOneExchangeQueries } from './pglite-protocol.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -84,7 +85,10 @@ async function openPglite(options: StoreOptions): Promise<Store> {
     throw error;
   }
   const commits = new Set<(tx: Tx) => void>();
-  const db = announceCommits(drizzlePglite({ client, schema }) as unknown as Db, commits);
+  const db = announceCommits(
+    drizzlePglite({ client: withOneExchangeQueries(client), schema }) as unknown as Db,
+    commits,
+  );
   return {
     kind: 'pglite',
     db,
