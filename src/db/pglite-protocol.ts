@@ -56,7 +56,7 @@ async function exchange(
   syncToFs: boolean,
 ): Promise<Results> {
   const { serialize } = protocol;
-  const message = concat([
+  const message = Buffer.concat([
     serialize.parse({ text }),
     serialize.bind({ values: params.map(asText) }),
     serialize.describe({ type: 'P' }),
@@ -84,14 +84,4 @@ function arrayLiteral(values: readonly unknown[]): string {
     return `"${asText(item)!.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
   });
   return `{${items.join(',')}}`;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

@@ -41,8 +41,6 @@ interface Claim {
   messagingServiceSid: string | null;
   /** When the sender's pacing slot for this message opens (epoch ms, this process's clock). */
   dueAt: number;
-  /** Seconds this message holds its sender: segments / rate, with the margin. */
-  holdSeconds: number;
   segments: number;
   /** The sender's rate, in segments per second. */
   rate: number;
@@ -69,6 +67,11 @@ const LOOKAHEAD_MS = 500;
  * one-second window at Twilio's door at or under the rate whatever the delays.
  */
 const PACING_MARGIN = 1.02;
+
+/** Seconds a message holds its sender's slot: segments / rate, with the margin. */
+function holdSeconds(segments: number, rate: number): number {
+  return (segments / rate) * PACING_MARGIN;
+}
 /**
  * Below this rate (segments per second) a sender has one send in flight at a time: the
  * next starts only after the previous answered, so a slow request can never let two reach
@@ -169,7 +172,6 @@ export async function claimOutbound(db: Db, instanceId: string): Promise<Claim[]
     for (const row of rows) {
       if (claims.length > 0 && slot > horizon) break;
       const segments = row.segments ?? 1;
-      const holdSeconds = (segments / sender.rate) * PACING_MARGIN;
       claims.push({
         outboxId: row.outbox_id,
         messageId: row.message_id,
@@ -183,7 +185,6 @@ export async function claimOutbound(db: Db, instanceId: string): Promise<Claim[]
         // Slots are epoch times on the database's clock; the hosts' clocks are NTP-synced,
         // and converting through "time left" would add the transaction's own delay instead.
         dueAt: slot,
-        holdSeconds,
         segments,
         rate: sender.rate,
         pipelined,
@@ -192,7 +193,7 @@ export async function claimOutbound(db: Db, instanceId: string): Promise<Claim[]
         claimedAt: new Date(nowMs),
         uncertainSince: row.uncertain_since && new Date(row.uncertain_since),
       });
-      slot += holdSeconds * 1000;
+      slot += holdSeconds(segments, sender.rate) * 1000;
     }
     if (claims.length === 0) return [];
     const ids = claims.map((c) => c.outboxId);
@@ -248,7 +249,7 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
 async function pushNextSlot(deps: DispatcherDeps, claim: Claim): Promise<void> {
   try {
     await deps.db.execute(
-      sql`UPDATE senders SET next_at = greatest(next_at, clock_timestamp() + make_interval(secs => ${claim.holdSeconds}))
+      sql`UPDATE senders SET next_at = greatest(next_at, clock_timestamp() + make_interval(secs => ${holdSeconds(claim.segments, claim.rate)}))
           WHERE sender = ${claim.sender}`,
     );
   } catch (error) {
@@ -434,7 +435,7 @@ async function recordSent(
           RETURNING id),
         paced AS (
           UPDATE senders SET next_at = greatest(next_at, to_timestamp(${(outcome.answeredAtMs ?? 0) / 1000})
-                                                          + make_interval(secs => ${claim.holdSeconds / PACING_MARGIN}))
+                                                          + make_interval(secs => ${claim.segments / claim.rate}))
           WHERE sender = ${claim.sender} AND ${paced} AND EXISTS (SELECT 1 FROM settled)),
         named AS (
           UPDATE messages SET twilio_sid = ${outcome.sid}
@@ -529,7 +530,6 @@ export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
       accountId: row.account_id,
       messagingServiceSid: row.messaging_service_sid,
       dueAt: Date.now(),
-      holdSeconds: 0,
       segments: 1,
       rate: 1,
       pipelined: true,
