@@ -16,7 +16,7 @@ import type { InboundKicks } from './inbound/webhooks.routes.js';
 import { type Instance, startInstance } from './instances.js';
 import { downloadNextMedia } from './media/media-downloads.js';
 import { MediaStore } from './media/media-store.js';
-import { startOutboxDispatcher } from './outbound/dispatcher.js';
+import { pipelineMinRate, sentSettlements, startOutboxDispatcher } from './outbound/dispatcher.js';
 import { queuedOutbound } from './outbound/outbox.js';
 import { SenderWindows } from './outbound/sender-window.js';
 import { createRealtimeGateway } from './realtime/gateway.js';
@@ -70,6 +70,8 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       logger,
       retryBaseMs: config.outboxRetryBaseMs,
       windows: new SenderWindows(),
+      settlements: sentSettlements(db),
+      pipelineMinRate: pipelineMinRate(store),
     });
     const media = startLoopWorker({
       name: 'media-downloads',

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../src/admin/accounts.js';
 import { createNumber, type NumberRow } from '../src/admin/numbers.js';
 import { SecretBox } from '../src/admin/secret-box.js';
 import { TwilioClients } from '../src/channels/twilio/clients.js';
 import { ConfigCache } from '../src/db/config-cache.js';
-import { conversations, outbox, senders } from '../src/db/schema.js';
+import { conversations, messages, outbox, senders } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
 import { type RunningEmulator, startEmulator } from '../src/emulator/index.js';
 import { dueFlowConversations } from '../src/flows/flow-runner.js';
@@ -16,8 +16,10 @@ import {
   claimOutbound,
   type DispatcherDeps,
   msUntilNextSlot,
+  pipelineMinRate,
   reconcileSending,
   sendClaimed,
+  sentSettlements,
 } from '../src/outbound/dispatcher.js';
 import { enqueueOutbound, queuedOutbound } from '../src/outbound/outbox.js';
 import { SenderWindows } from '../src/outbound/sender-window.js';
@@ -60,6 +62,8 @@ beforeAll(async () => {
     logger: createLogger('silent'),
     retryBaseMs: 1000,
     windows: new SenderWindows(),
+    settlements: sentSettlements(store.db),
+    pipelineMinRate: pipelineMinRate({ kind: 'postgres' }),
     instance: liveInstance,
   };
 });
@@ -69,12 +73,12 @@ afterAll(async () => {
   await emulator?.close();
 });
 
-/** Queues a message from the long code and returns its outbox row's id. */
-async function queue(body: string): Promise<string> {
+/** Queues a message from the number (the long code) and returns its outbox row's id. */
+async function queue(body: string, number = longCode): Promise<string> {
   const message = await store.db.transaction((tx) =>
     enqueueOutbound(tx, {
       conversationId: null,
-      numberId: longCode.id,
+      numberId: number.id,
       to: phoneNumber(),
       body,
       author: 'flow',
@@ -212,6 +216,43 @@ describe('outbox recovery', () => {
     await sendClaimed({ ...deps, instance: stalled }, claim!);
     expect(await bodiesAtTwilio()).toContain('recovery held');
     expect(await outboxState(held)).toBe('done');
+  });
+
+  it('settles sends Twilio queued together, except a row a reconciler took back meanwhile', async () => {
+    await freeLongCode();
+    const shortCode = await createNumber(store.db, {
+      accountId: longCode.accountId,
+      address: String(10_000 + Math.floor(Math.random() * 89_999)),
+      kind: 'short-code',
+    });
+    const rows = [
+      await queue('grouped one', shortCode),
+      await queue('grouped two', shortCode),
+      await queue('grouped three', shortCode),
+    ];
+    const claims = await claimOutbound(store.db, liveInstance.id);
+    expect(claims.map((claim) => claim.outboxId)).toEqual(rows);
+    expect(claims.every((claim) => claim.pipelined)).toBe(true);
+    // The third send's lease ran out and a reconciler, finding nothing on Twilio, reset it.
+    await store.db.update(outbox).set({ state: 'pending' }).where(eq(outbox.id, rows[2]!));
+    const sids = claims.map(() => `SM${randomUUID().replace(/-/g, '')}`);
+    const settled = await Promise.all(
+      claims.map((claim, i) => deps.settlements.submit({ claim, sid: sids[i]! })),
+    );
+    expect(settled).toEqual([true, true, false]);
+    const stored = await store.db
+      .select({ id: messages.id, sid: messages.twilioSid })
+      .from(messages)
+      .where(
+        inArray(
+          messages.id,
+          claims.map((claim) => claim.messageId),
+        ),
+      );
+    const sidOf = new Map(stored.map((row) => [row.id, row.sid]));
+    expect(claims.map((claim) => sidOf.get(claim.messageId))).toEqual([sids[0], sids[1], null]);
+    expect(await Promise.all(rows.map(outboxState))).toEqual(['done', 'done', 'pending']);
+    await store.db.update(outbox).set({ state: 'done' }).where(eq(outbox.id, rows[2]!));
   });
 
   it('announces the commits that queued a message, so only they wake the dispatcher', async () => {

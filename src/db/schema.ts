@@ -531,7 +531,10 @@ export const outbox = pgTable(
   },
   (t) => [
     unique('outbox_message_key').on(t.messageId),
-    index('outbox_due_idx').on(t.nextAttemptAt).where(sql`${t.state} = 'pending'`),
+    // Every lookup of due rows is per sender: whether it has one, and its next ones in order.
+    index('outbox_sender_due_idx')
+      .on(t.sender, t.nextAttemptAt, t.createdAt)
+      .where(sql`${t.state} = 'pending'`),
     index('outbox_sending_idx').on(t.claimedAt).where(sql`${t.state} = 'sending'`),
   ],
 );

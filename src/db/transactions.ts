@@ -10,10 +10,18 @@ const ATTEMPTS = 4;
  * rare; it covers the orders nobody foresaw, which would otherwise reach a user as an
  * error. `work` may run more than once, so it changes nothing but the database.
  */
-export async function inTransaction<T>(db: Db, work: (tx: Tx) => Promise<T>): Promise<T> {
+export function inTransaction<T>(db: Db, work: (tx: Tx) => Promise<T>): Promise<T> {
+  return retryingConflicts(() => db.transaction(work));
+}
+
+/**
+ * Runs work (a transaction, or one statement that locks several rows) again when
+ * PostgreSQL aborted it as a deadlock victim or a serialization failure.
+ */
+export async function retryingConflicts<T>(work: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction(work);
+      return await work();
     } catch (error) {
       if (attempt >= ATTEMPTS || !isRetryableConflict(error)) throw error;
     }

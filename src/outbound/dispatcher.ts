@@ -6,9 +6,10 @@ import type { SecretBox } from '../admin/secret-box.js';
 import { describeTwilioError, type TwilioClient } from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
 import { isRetryable, reasonFor } from '../channels/twilio/error-codes.js';
+import { GroupCommit } from '../db/group-commit.js';
 import { messages, outbox } from '../db/schema.js';
-import { type Db, type Executor, queryRows } from '../db/store.js';
-import { inTransaction } from '../db/transactions.js';
+import { type Db, type Executor, queryRows, type Store } from '../db/store.js';
+import { inTransaction, retryingConflicts } from '../db/transactions.js';
 import { holderGone, type Instance } from '../instances.js';
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
 import { signedMediaUrl } from './attachments.js';
@@ -24,6 +25,10 @@ export interface DispatcherDeps {
   /** First retry delay; each further one doubles, with jitter, up to 5 minutes. */
   retryBaseMs: number;
   windows: SenderWindows;
+  /** Senders of at least this rate keep several sends in flight (pipelineMinRate). */
+  pipelineMinRate: number;
+  /** Where pipelined sends that Twilio queued are settled, in groups (sentSettlements). */
+  settlements: GroupCommit<SentMessage, boolean>;
   /** This process: its claims carry its id, and it sends only while it may act on them. */
   instance: Pick<Instance, 'id' | 'mayAct' | 'beat'>;
 }
@@ -44,7 +49,7 @@ interface Claim {
   segments: number;
   /** The sender's rate, in segments per second. */
   rate: number;
-  /** A fast sender, with several sends in flight (see PIPELINE_MIN_RATE). */
+  /** A sender with several sends in flight (see pipelineMinRate). */
   pipelined: boolean;
   /** The recipient opted out of this sender since the message was queued. */
   optedOut: boolean;
@@ -55,11 +60,7 @@ interface Claim {
   uncertainSince: Date | null;
 }
 
-/**
- * How far ahead of its pacing slot a message may be claimed (it is sent at the slot). A
- * slow sender's is at most half a slot, so that its previous send has answered, and moved
- * the slot if it ran long, before the next is claimed.
- */
+/** How far ahead of its pacing slot a message may be claimed (it is sent at the slot). */
 const LOOKAHEAD_MS = 500;
 /**
  * Slots are booked 2% under a sender's nominal rate: room for sends of two instances to
@@ -73,11 +74,21 @@ function holdSeconds(segments: number, rate: number): number {
   return (segments / rate) * PACING_MARGIN;
 }
 /**
- * Below this rate (segments per second) a sender has one send in flight at a time: the
- * next starts only after the previous answered, so a slow request can never let two reach
- * Twilio closer than the rate allows. Faster senders (short codes, WhatsApp) pipeline.
+ * Below this rate (segments per second) a sender has one send in flight at a time when
+ * instances share the store: the next starts only after the previous answered, and its
+ * slot, booked in the shared row, counts from that answer, so two instances' sends can never
+ * reach Twilio closer than the rate allows. Faster senders (short codes, WhatsApp) pipeline.
  */
-const PIPELINE_MIN_RATE = 10;
+const SHARED_PIPELINE_MIN_RATE = 10;
+
+/**
+ * The rate from which senders pipeline, for a store: the embedded one admits one instance,
+ * whose SenderWindows see every send and so alone keep each sender within its rate at
+ * Twilio's door; waiting for each answer there only lost the answer's latency per send.
+ */
+export function pipelineMinRate(store: Pick<Store, 'kind'>): number {
+  return store.kind === 'pglite' ? 0 : SHARED_PIPELINE_MIN_RATE;
+}
 const MAX_ATTEMPTS = 8;
 /** Lateness that the pacing margin absorbs without moving the sender's next slot. */
 const LATE_TOLERANCE_MS = 10;
@@ -91,18 +102,32 @@ export const SENDING_LEASE_MS = 20_000;
 const MAX_BATCH = 50;
 
 /**
- * A sender that has a due message and may send it: a slow sender keeps one send in flight,
+ * A sender that has a due message and may send it (its earliest due row, read from the
+ * sender's end of outbox_sender_due_idx: a subquery the planner cannot turn into a join
+ * over every pending row of every sender): a slow sender keeps one send in flight,
  * so it waits while it has a row `sending` — unless that row's holder is dead: its send
  * started before the holder's silence, seconds ago, so the next one keeps the pace, and the
  * row itself waits for reconciliation without holding up the customers behind it. The claim
  * and the wait until the next claim use this one rule; were they to differ, the dispatcher
  * would spin on a sender it cannot take.
  */
-const senderMayClaim = sql`EXISTS (SELECT 1 FROM outbox o WHERE o.sender = s.sender
-      AND o.state = 'pending' AND o.next_attempt_at <= now())
-    AND (s.rate >= ${PIPELINE_MIN_RATE} OR NOT EXISTS (
+function senderMayClaim(minRate: number) {
+  return sql`(SELECT min(o.next_attempt_at) FROM outbox o
+      WHERE o.sender = s.sender AND o.state = 'pending') <= now()
+    AND (s.rate >= ${minRate} OR NOT EXISTS (
       SELECT 1 FROM outbox x WHERE x.sender = s.sender AND x.state = 'sending'
         AND NOT (x.claimed_by IS NOT NULL AND ${holderGone(sql`x.claimed_by`)})))`;
+}
+
+/**
+ * How far ahead of its slot sender `s` may be claimed: the lookahead, and for a slow sender
+ * with one send in flight at most half a slot, so that its previous send has answered, and
+ * moved the slot if it ran long, before the next is claimed.
+ */
+function claimAhead(minRate: number) {
+  return sql`make_interval(secs => CASE WHEN s.rate >= ${minRate}
+    THEN ${LOOKAHEAD_MS / 1000} ELSE least(${LOOKAHEAD_MS / 1000}, 0.5 / s.rate) END)`;
+}
 
 /**
  * Claims due messages of one sender whose pacing slots open within the lookahead, books
@@ -111,10 +136,12 @@ const senderMayClaim = sql`EXISTS (SELECT 1 FROM outbox o WHERE o.sender = s.sen
  * lets other dispatchers take other senders meanwhile. The sender chosen is the one whose
  * next slot comes first, so every sender stays busy.
  */
-export async function claimOutbound(db: Db, instanceId: string): Promise<Claim[]> {
+export async function claimOutbound(
+  db: Db,
+  instanceId: string,
+  minRate = SHARED_PIPELINE_MIN_RATE,
+): Promise<Claim[]> {
   return inTransaction(db, async (tx) => {
-    const lookahead = sql`make_interval(secs => CASE WHEN s.rate >= ${PIPELINE_MIN_RATE}
-      THEN ${LOOKAHEAD_MS / 1000} ELSE least(${LOOKAHEAD_MS / 1000}, 0.5 / s.rate) END)`;
     const [sender] = await queryRows<{
       sender: string;
       rate: number;
@@ -126,13 +153,13 @@ export async function claimOutbound(db: Db, instanceId: string): Promise<Claim[]
                  extract(epoch FROM greatest(s.next_at, now())) * 1000 AS start_ms,
                  extract(epoch FROM now()) * 1000 AS now_ms
           FROM senders s
-          WHERE s.next_at <= now() + ${lookahead} AND ${senderMayClaim}
+          WHERE s.next_at <= now() + ${claimAhead(minRate)} AND ${senderMayClaim(minRate)}
           ORDER BY s.next_at
           LIMIT 1
           FOR UPDATE SKIP LOCKED`,
     );
     if (!sender) return [];
-    const pipelined = sender.rate >= PIPELINE_MIN_RATE;
+    const pipelined = sender.rate >= minRate;
     const rows = await queryRows<{
       outbox_id: string;
       message_id: string;
@@ -312,11 +339,15 @@ async function sendNow(deps: DispatcherDeps, claim: Claim, client: TwilioClient)
           : { from: claim.from }),
       })
       .finally(answered);
-    await finish(deps.db, claim, {
-      sid: created.sid,
-      status: created.status,
-      answeredAtMs: Date.now(),
-    });
+    if (claim.pipelined && twilioQueued(created.status)) {
+      await deps.settlements.submit({ claim, sid: created.sid });
+    } else {
+      await finish(deps.db, claim, {
+        sid: created.sid,
+        status: created.status,
+        answeredAtMs: Date.now(),
+      });
+    }
   } catch (error) {
     const failure = describeTwilioError(error);
     if (isRetryable(failure) && claim.attempts < MAX_ATTEMPTS) {
@@ -381,13 +412,14 @@ async function finish(
   takenAt?: string,
 ): Promise<boolean> {
   if ('sid' in outcome) {
-    const status = fromTwilioStatus(outcome.status);
     // The common case, Twilio having queued it, is one statement: on the embedded store
     // each statement (BEGIN and COMMIT too) costs a protocol exchange.
-    if (!status || status === 'queued') return recordSent(db, claim, outcome, takenAt);
+    if (twilioQueued(outcome.status)) return recordSent(db, claim, outcome, takenAt);
     return inTransaction(db, async (tx) => {
       if (!(await recordSent(tx, claim, outcome, takenAt))) return false;
-      await advanceMessageStatus(tx, claim.messageId, { status });
+      await advanceMessageStatus(tx, claim.messageId, {
+        status: fromTwilioStatus(outcome.status)!,
+      });
       return true;
     });
   }
@@ -405,6 +437,62 @@ async function finish(
     });
     return true;
   });
+}
+
+/** Twilio took the message and has only queued it (or said nothing we know): no status to move. */
+function twilioQueued(twilioStatus: string): boolean {
+  const status = fromTwilioStatus(twilioStatus);
+  return !status || status === 'queued';
+}
+
+/** A pipelined send that Twilio queued: its row to settle and the SID to store. */
+export interface SentMessage {
+  claim: Claim;
+  sid: string;
+}
+
+/**
+ * Settles of pipelined sends, in groups (see db/group-commit.ts): a short code's answers
+ * come a hundred a second, and a statement each kept the embedded store's one thread so
+ * busy that answers waited for it, and a window counted from answers filled slowly. A slow
+ * sender's settle also moves its next slot, so it keeps its own statement (recordSent).
+ */
+export function sentSettlements(db: Db): GroupCommit<SentMessage, boolean> {
+  return new GroupCommit({
+    maxBatch: 100,
+    maxInFlight: 2,
+    commit: (batch) => retryingConflicts(() => settleSent(db, batch)),
+    alone: (sent) => recordSent(db, sent.claim, { sid: sent.sid }, undefined),
+  });
+}
+
+/** Settles the rows still `sending` as done and stores their SIDs, in one statement. */
+async function settleSent(
+  db: Db,
+  batch: readonly SentMessage[],
+): Promise<Map<SentMessage, boolean>> {
+  const entries = batch.map(({ claim, sid }) => ({
+    outbox_id: claim.outboxId,
+    message_id: claim.messageId,
+    sid,
+  }));
+  const settled = await queryRows<{ id: string }>(
+    db,
+    sql`WITH sent AS (
+          SELECT * FROM jsonb_to_recordset(${JSON.stringify(entries)}::jsonb)
+            AS s(outbox_id uuid, message_id uuid, sid text)),
+        settled AS (
+          UPDATE outbox o SET state = 'done', last_error = NULL
+          FROM sent s WHERE o.id = s.outbox_id AND o.state = 'sending'
+          RETURNING o.id),
+        named AS (
+          UPDATE messages m SET twilio_sid = s.sid
+          FROM sent s JOIN settled d ON d.id = s.outbox_id
+          WHERE m.id = s.message_id)
+        SELECT id FROM settled`,
+  );
+  const done = new Set(settled.map((row) => row.id));
+  return new Map(batch.map((sent) => [sent, done.has(sent.claim.outboxId)]));
 }
 
 /** The claim's outbox row, while it is still `sending` under the lease `takenAt`, if given. */
@@ -592,12 +680,16 @@ async function findOnTwilio(
 }
 
 /** Milliseconds until a sender with due messages may be claimed again, if any is waiting. */
-export async function msUntilNextSlot(db: Db): Promise<boolean | number> {
+export async function msUntilNextSlot(
+  db: Db,
+  minRate = SHARED_PIPELINE_MIN_RATE,
+): Promise<boolean | number> {
   const [row] = await queryRows<{ wait_ms: number | null }>(
     db,
-    sql`SELECT (extract(epoch FROM min(s.next_at - make_interval(secs => CASE WHEN s.rate >= ${PIPELINE_MIN_RATE} THEN ${LOOKAHEAD_MS / 1000} ELSE least(${LOOKAHEAD_MS / 1000}, 0.5 / s.rate) END)) - now()) * 1000)::float8 AS wait_ms
+    sql`SELECT (extract(epoch FROM min(s.next_at - ${claimAhead(minRate)}) - now()) * 1000)::float8
+                 AS wait_ms
         FROM senders s
-        WHERE ${senderMayClaim}`,
+        WHERE ${senderMayClaim(minRate)}`,
   );
   return row?.wait_ms === null || row?.wait_ms === undefined ? false : Number(row.wait_ms);
 }
@@ -627,8 +719,8 @@ export function startOutboxDispatcher(
         await reconcileSending(deps);
       }
       while (inFlight.size < MAX_IN_FLIGHT) {
-        const claims = await claimOutbound(deps.db, deps.instance.id);
-        if (claims.length === 0) return msUntilNextSlot(deps.db);
+        const claims = await claimOutbound(deps.db, deps.instance.id, deps.pipelineMinRate);
+        if (claims.length === 0) return msUntilNextSlot(deps.db, deps.pipelineMinRate);
         for (const claim of claims) startSending(claim);
       }
       return false;
