@@ -16,7 +16,11 @@ import type { InboundKicks } from './inbound/webhooks.routes.js';
 import { type Instance, startInstance } from './instances.js';
 import { downloadNextMedia } from './media/media-downloads.js';
 import { MediaStore } from './media/media-store.js';
-import { pipelineMinRate, sentSettlements, startOutboxDispatcher } from './outbound/dispatcher.js';
+import {
+  sentSettlements,
+  sharedWindowBelowRate,
+  startOutboxDispatcher,
+} from './outbound/dispatcher.js';
 import { queuedOutbound } from './outbound/outbox.js';
 import { SenderWindows } from './outbound/sender-window.js';
 import { createRealtimeGateway } from './realtime/gateway.js';
@@ -71,7 +75,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       retryBaseMs: config.outboxRetryBaseMs,
       windows: new SenderWindows(),
       settlements: sentSettlements(db),
-      pipelineMinRate: pipelineMinRate(store),
+      sharedWindowBelowRate: sharedWindowBelowRate(store),
     });
     const media = startLoopWorker({
       name: 'media-downloads',

@@ -7,7 +7,7 @@ import { SecretBox } from '../src/admin/secret-box.js';
 import { TwilioClients } from '../src/channels/twilio/clients.js';
 import { ConfigCache } from '../src/db/config-cache.js';
 import { conversations, messages, outbox, senders } from '../src/db/schema.js';
-import type { Store } from '../src/db/store.js';
+import { queryRows, type Store } from '../src/db/store.js';
 import { type RunningEmulator, startEmulator } from '../src/emulator/index.js';
 import { dueFlowConversations } from '../src/flows/flow-runner.js';
 import { type Instance, startInstance } from '../src/instances.js';
@@ -16,10 +16,10 @@ import {
   claimOutbound,
   type DispatcherDeps,
   msUntilNextSlot,
-  pipelineMinRate,
   reconcileSending,
   sendClaimed,
   sentSettlements,
+  sharedWindowBelowRate,
 } from '../src/outbound/dispatcher.js';
 import { enqueueOutbound, queuedOutbound } from '../src/outbound/outbox.js';
 import { SenderWindows } from '../src/outbound/sender-window.js';
@@ -63,7 +63,7 @@ beforeAll(async () => {
     retryBaseMs: 1000,
     windows: new SenderWindows(),
     settlements: sentSettlements(store.db),
-    pipelineMinRate: pipelineMinRate({ kind: 'postgres' }),
+    sharedWindowBelowRate: sharedWindowBelowRate({ kind: 'postgres' }),
     instance: liveInstance,
   };
 });
@@ -232,7 +232,7 @@ describe('outbox recovery', () => {
     ];
     const claims = await claimOutbound(store.db, liveInstance.id);
     expect(claims.map((claim) => claim.outboxId)).toEqual(rows);
-    expect(claims.every((claim) => claim.pipelined)).toBe(true);
+    expect(claims.some((claim) => claim.sharedWindow)).toBe(false);
     // The third send's lease ran out and a reconciler, finding nothing on Twilio, reset it.
     await store.db.update(outbox).set({ state: 'pending' }).where(eq(outbox.id, rows[2]!));
     const sids = claims.map(() => `SM${randomUUID().replace(/-/g, '')}`);
@@ -253,6 +253,50 @@ describe('outbox recovery', () => {
     expect(claims.map((claim) => sidOf.get(claim.messageId))).toEqual([sids[0], sids[1], null]);
     expect(await Promise.all(rows.map(outboxState))).toEqual(['done', 'done', 'pending']);
     await store.db.update(outbox).set({ state: 'done' }).where(eq(outbox.id, rows[2]!));
+  });
+
+  it('claims a slow sender only as its window in the store leaves room, and says when it will', async () => {
+    await freeLongCode();
+    const tollFree = await createNumber(store.db, {
+      accountId: longCode.accountId,
+      address: `+1888${String(Math.floor(Math.random() * 10_000_000)).padStart(7, '0')}`,
+      kind: 'toll-free',
+    });
+    const rows = [
+      await queue('window one', tollFree),
+      await queue('window two', tollFree),
+      await queue('window three', tollFree),
+    ];
+    const answered = async (...inMs: number[]) => {
+      const [row] = await queryRows<{ until_ms: number[] }>(
+        store.db,
+        sql`UPDATE senders SET answered_until = array(
+              SELECT now() + make_interval(secs => x / 1000.0)
+              FROM unnest(${`{${inMs.join(',')}}`}::float8[]) x ORDER BY x),
+              next_at = now()
+            WHERE sender = ${tollFree.address}
+            RETURNING array(SELECT extract(epoch FROM u) * 1000 FROM unnest(answered_until) u
+                            ORDER BY u)::float8[] AS until_ms`,
+      );
+      return row!.until_ms.map(Number);
+    };
+    // Three answers (its rate) within the last second, the first leaving in 900 ms: no
+    // room until 500 ms (the lookahead) before that, whichever instance asks.
+    await answered(900, 950, 970);
+    expect(await claimOutbound(store.db, liveInstance.id)).toEqual([]);
+    const wait = await msUntilNextSlot(store.db);
+    expect(wait).toBeGreaterThan(200);
+    expect(wait).toBeLessThanOrEqual(400);
+    // Two answers: room for one send now and, once the first answer leaves, one more.
+    const until = await answered(200, 900);
+    const claims = await claimOutbound(store.db, liveInstance.id);
+    expect(claims.map((claim) => claim.outboxId)).toEqual(rows.slice(0, 2));
+    expect(claims.every((claim) => claim.sharedWindow)).toBe(true);
+    expect(claims[1]!.dueAt).toBeGreaterThanOrEqual(until[0]!);
+    // Two sends in flight and one answer: full until an answer comes back.
+    expect(await claimOutbound(store.db, liveInstance.id)).toEqual([]);
+    expect(await msUntilNextSlot(store.db)).toBe(false);
+    await store.db.update(outbox).set({ state: 'done' }).where(eq(outbox.sender, tollFree.address));
   });
 
   it('announces the commits that queued a message, so only they wake the dispatcher', async () => {

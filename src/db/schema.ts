@@ -550,6 +550,14 @@ export const senders = pgTable(
     /** Segments per second. */
     rate: real('rate').notNull(),
     nextAt: at('next_at').notNull().defaultNow(),
+    /**
+     * A slow sender's window shared by instances (dispatcher.ts, SHARED_WINDOW_BELOW_RATE):
+     * per segment Twilio answered, when it stops counting (its answer plus a second).
+     */
+    answeredUntil: timestamp('answered_until', { withTimezone: true })
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
   },
   (t) => [check('senders_rate_check', sql`${t.rate} > 0`)],
 );

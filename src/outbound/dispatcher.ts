@@ -25,9 +25,9 @@ export interface DispatcherDeps {
   /** First retry delay; each further one doubles, with jitter, up to 5 minutes. */
   retryBaseMs: number;
   windows: SenderWindows;
-  /** Senders of at least this rate keep several sends in flight (pipelineMinRate). */
-  pipelineMinRate: number;
-  /** Where pipelined sends that Twilio queued are settled, in groups (sentSettlements). */
+  /** Senders under this rate keep their window in the store (sharedWindowBelowRate). */
+  sharedWindowBelowRate: number;
+  /** Where sends that Twilio queued are settled, in groups (sentSettlements). */
   settlements: GroupCommit<SentMessage, boolean>;
   /** This process: its claims carry its id, and it sends only while it may act on them. */
   instance: Pick<Instance, 'id' | 'mayAct' | 'beat'>;
@@ -49,8 +49,11 @@ interface Claim {
   segments: number;
   /** The sender's rate, in segments per second. */
   rate: number;
-  /** A sender with several sends in flight (see pipelineMinRate). */
-  pipelined: boolean;
+  /**
+   * The sender's window is kept in the store, for every instance (sharedWindowBelowRate):
+   * settling the send records its answer there.
+   */
+  sharedWindow: boolean;
   /** The recipient opted out of this sender since the message was queued. */
   optedOut: boolean;
   /** The message's attachments, in order. */
@@ -74,20 +77,25 @@ function holdSeconds(segments: number, rate: number): number {
   return (segments / rate) * PACING_MARGIN;
 }
 /**
- * Below this rate (segments per second) a sender has one send in flight at a time when
- * instances share the store: the next starts only after the previous answered, and its
- * slot, booked in the shared row, counts from that answer, so two instances' sends can never
- * reach Twilio closer than the rate allows. Faster senders (short codes, WhatsApp) pipeline.
+ * Below this rate (segments per second), when instances share the store, a sender's
+ * one-second window is kept in the store rather than in each process (SenderWindows): a
+ * send is claimed only while the sends in flight (claimed and unanswered, counted from
+ * their claim) and those answered less than a second ago (senders.answered_until, written
+ * by the same statement that settles the send, on the database's clock) leave room for its
+ * segments. That is SenderWindows' proof across instances: a request reaches Twilio between
+ * its claim and its answer. Two instances could otherwise each fill a slow sender's window:
+ * for a long code, two sends in one second. Faster senders (short codes, WhatsApp) keep the
+ * window in the process, where a shared one would be written a hundred times a second,
+ * and leave the cross-instance case to the 2% margin of their booked slots.
  */
-const SHARED_PIPELINE_MIN_RATE = 10;
+const SHARED_WINDOW_BELOW_RATE = 10;
 
 /**
- * The rate from which senders pipeline, for a store: the embedded one admits one instance,
- * whose SenderWindows see every send and so alone keep each sender within its rate at
- * Twilio's door; waiting for each answer there only lost the answer's latency per send.
+ * The rate below which senders keep their window in the store, for a store: the embedded
+ * one admits one instance, whose SenderWindows see every send of every sender.
  */
-export function pipelineMinRate(store: Pick<Store, 'kind'>): number {
-  return store.kind === 'pglite' ? 0 : SHARED_PIPELINE_MIN_RATE;
+export function sharedWindowBelowRate(store: Pick<Store, 'kind'>): number {
+  return store.kind === 'pglite' ? 0 : SHARED_WINDOW_BELOW_RATE;
 }
 const MAX_ATTEMPTS = 8;
 /** Lateness that the pacing margin absorbs without moving the sender's next slot. */
@@ -101,33 +109,44 @@ export const SENDING_LEASE_MS = 20_000;
 /** How many messages of one sender a claim may take at once. */
 const MAX_BATCH = 50;
 
+/** Segments of sender `s`'s sends in flight: claimed by a live holder and not settled. */
+const IN_FLIGHT = sql`(SELECT coalesce(sum(coalesce(m.segments, 1)), 0) FROM outbox x
+    JOIN messages m ON m.id = x.message_id
+    WHERE x.sender = s.sender AND x.state = 'sending'
+      AND NOT (x.claimed_by IS NOT NULL AND ${holderGone(sql`x.claimed_by`)}))`;
+const LOOKAHEAD = sql`make_interval(secs => ${LOOKAHEAD_MS / 1000})`;
 /**
- * A sender that has a due message and may send it (its earliest due row, read from the
- * sender's end of outbox_sender_due_idx: a subquery the planner cannot turn into a join
- * over every pending row of every sender): a slow sender keeps one send in flight,
- * so it waits while it has a row `sending` — unless that row's holder is dead: its send
- * started before the holder's silence, seconds ago, so the next one keeps the pace, and the
- * row itself waits for reconciliation without holding up the customers behind it. The claim
- * and the wait until the next claim use this one rule; were they to differ, the dispatcher
- * would spin on a sender it cannot take.
+ * Segments of sender `s` that Twilio answered less than a second before the lookahead's
+ * end: a send claimed now goes at the latest then, and not before the others leave.
  */
-function senderMayClaim(minRate: number) {
-  return sql`(SELECT min(o.next_attempt_at) FROM outbox o
-      WHERE o.sender = s.sender AND o.state = 'pending') <= now()
-    AND (s.rate >= ${minRate} OR NOT EXISTS (
-      SELECT 1 FROM outbox x WHERE x.sender = s.sender AND x.state = 'sending'
-        AND NOT (x.claimed_by IS NOT NULL AND ${holderGone(sql`x.claimed_by`)})))`;
+const ANSWERED = sql`(SELECT count(*) FROM unnest(s.answered_until) u WHERE u > now() + ${LOOKAHEAD})`;
+
+/**
+ * For each sender `s`: its first due row (`first`, read from the sender's end of
+ * outbox_sender_due_idx: a lateral subquery the planner cannot turn into a join over every
+ * pending row of every sender) and what its shared window counts now (`w`; nothing for a
+ * sender whose window is in the process). A send of a holder that died started before its
+ * silence, seconds ago, so it no longer counts: the row itself waits for reconciliation
+ * without holding up the customers behind it.
+ */
+function senderWindow(belowRate: number) {
+  return sql`CROSS JOIN LATERAL (
+      SELECT o.next_attempt_at AS due_at, coalesce(m.segments, 1) AS segments
+      FROM outbox o JOIN messages m ON m.id = o.message_id
+      WHERE o.sender = s.sender AND o.state = 'pending'
+      ORDER BY o.next_attempt_at, o.created_at LIMIT 1) first
+    CROSS JOIN LATERAL (
+      SELECT CASE WHEN s.rate >= ${belowRate} THEN 0 ELSE ${IN_FLIGHT} END AS in_flight,
+             CASE WHEN s.rate >= ${belowRate} THEN 0 ELSE ${ANSWERED} END AS answered) w`;
 }
 
 /**
- * How far ahead of its slot sender `s` may be claimed: the lookahead, and for a slow sender
- * with one send in flight at most half a slot, so that its previous send has answered, and
- * moved the slot if it ran long, before the next is claimed.
+ * Sender `s` (with senderWindow) may be claimed: its first row is due and fits its window
+ * (a message of more segments than the rate goes alone, in an empty window). The claim and
+ * the wait until the next claim use this one rule; were they to differ, the dispatcher
+ * would spin on a sender it cannot take.
  */
-function claimAhead(minRate: number) {
-  return sql`make_interval(secs => CASE WHEN s.rate >= ${minRate}
-    THEN ${LOOKAHEAD_MS / 1000} ELSE least(${LOOKAHEAD_MS / 1000}, 0.5 / s.rate) END)`;
-}
+const FITS = sql`w.in_flight + w.answered + least(first.segments, s.rate) <= s.rate`;
 
 /**
  * Claims due messages of one sender whose pacing slots open within the lookahead, books
@@ -139,7 +158,7 @@ function claimAhead(minRate: number) {
 export async function claimOutbound(
   db: Db,
   instanceId: string,
-  minRate = SHARED_PIPELINE_MIN_RATE,
+  belowRate = SHARED_WINDOW_BELOW_RATE,
 ): Promise<Claim[]> {
   return inTransaction(db, async (tx) => {
     const [sender] = await queryRows<{
@@ -152,14 +171,31 @@ export async function claimOutbound(
       sql`SELECT s.sender, s.rate,
                  extract(epoch FROM greatest(s.next_at, now())) * 1000 AS start_ms,
                  extract(epoch FROM now()) * 1000 AS now_ms
-          FROM senders s
-          WHERE s.next_at <= now() + ${claimAhead(minRate)} AND ${senderMayClaim(minRate)}
+          FROM senders s ${senderWindow(belowRate)}
+          WHERE s.next_at <= now() + ${LOOKAHEAD} AND first.due_at <= now() AND ${FITS}
           ORDER BY s.next_at
           LIMIT 1
-          FOR UPDATE SKIP LOCKED`,
+          FOR UPDATE OF s SKIP LOCKED`,
     );
     if (!sender) return [];
-    const pipelined = sender.rate >= minRate;
+    const sharedWindow = sender.rate < belowRate;
+    // Read again under the sender's lock, in a new snapshot: a claim of another instance
+    // that committed while this one waited is in it. Only claims add to the window, and
+    // they all take this lock.
+    let inFlight = 0;
+    let answeredUntil: number[] = [];
+    if (sharedWindow) {
+      const [window] = await queryRows<{ in_flight: number; answered_until_ms: number[] }>(
+        tx,
+        sql`SELECT w.in_flight::float8 AS in_flight,
+                   array(SELECT extract(epoch FROM u) * 1000 FROM unnest(s.answered_until) u
+                         WHERE u > now() ORDER BY u)::float8[] AS answered_until_ms
+            FROM senders s ${senderWindow(belowRate)} WHERE s.sender = ${sender.sender}`,
+      );
+      if (!window) return [];
+      inFlight = window.in_flight;
+      answeredUntil = window.answered_until_ms.map(Number);
+    }
     const rows = await queryRows<{
       outbox_id: string;
       message_id: string;
@@ -187,18 +223,26 @@ export async function claimOutbound(
           JOIN numbers n ON n.id = m.number_id
           WHERE o.sender = ${sender.sender} AND o.state = 'pending' AND o.next_attempt_at <= now()
           ORDER BY o.next_attempt_at, o.created_at
-          LIMIT ${pipelined ? MAX_BATCH : 1}
+          LIMIT ${MAX_BATCH}
           FOR UPDATE OF o SKIP LOCKED`,
     );
     // Slots follow one another from the sender's next free moment; take those that open
-    // within the lookahead (always at least the first).
+    // within the lookahead (always at least the first) and fit the shared window, if any.
     const nowMs = Number(sender.now_ms);
-    const horizon = nowMs + (pipelined ? LOOKAHEAD_MS : Math.min(LOOKAHEAD_MS, 500 / sender.rate));
+    const horizon = nowMs + LOOKAHEAD_MS;
     let slot = Number(sender.start_ms);
     const claims: Claim[] = [];
     for (const row of rows) {
-      if (claims.length > 0 && slot > horizon) break;
       const segments = row.segments ?? 1;
+      if (sharedWindow) {
+        // Each send claimed counts as in flight; it goes once enough answers have left.
+        const room = sender.rate - inFlight - Math.min(segments, sender.rate);
+        if (room < 0) break;
+        const leaving = answeredUntil.length - Math.floor(room);
+        if (leaving > 0) slot = Math.max(slot, answeredUntil[leaving - 1]!);
+        inFlight += segments;
+      }
+      if (claims.length > 0 && slot > horizon) break;
       claims.push({
         outboxId: row.outbox_id,
         messageId: row.message_id,
@@ -214,7 +258,7 @@ export async function claimOutbound(
         dueAt: slot,
         segments,
         rate: sender.rate,
-        pipelined,
+        sharedWindow,
         optedOut: row.opted_out,
         mediaIds: row.media_ids ?? [],
         claimedAt: new Date(nowMs),
@@ -339,14 +383,10 @@ async function sendNow(deps: DispatcherDeps, claim: Claim, client: TwilioClient)
           : { from: claim.from }),
       })
       .finally(answered);
-    if (claim.pipelined && twilioQueued(created.status)) {
+    if (!claim.sharedWindow && twilioQueued(created.status)) {
       await deps.settlements.submit({ claim, sid: created.sid });
     } else {
-      await finish(deps.db, claim, {
-        sid: created.sid,
-        status: created.status,
-        answeredAtMs: Date.now(),
-      });
+      await finish(deps.db, claim, { sid: created.sid, status: created.status });
     }
   } catch (error) {
     const failure = describeTwilioError(error);
@@ -406,17 +446,15 @@ async function reclaim(deps: DispatcherDeps, claim: Claim): Promise<boolean> {
 async function finish(
   db: Db,
   claim: Claim,
-  outcome:
-    | { sid: string; status: string; answeredAtMs?: number }
-    | { failed: { code: number | null; message: string } },
+  outcome: { sid: string; status: string } | { failed: { code: number | null; message: string } },
   takenAt?: string,
 ): Promise<boolean> {
   if ('sid' in outcome) {
     // The common case, Twilio having queued it, is one statement: on the embedded store
     // each statement (BEGIN and COMMIT too) costs a protocol exchange.
-    if (twilioQueued(outcome.status)) return recordSent(db, claim, outcome, takenAt);
+    if (twilioQueued(outcome.status)) return recordSent(db, claim, outcome.sid, takenAt);
     return inTransaction(db, async (tx) => {
-      if (!(await recordSent(tx, claim, outcome, takenAt))) return false;
+      if (!(await recordSent(tx, claim, outcome.sid, takenAt))) return false;
       await advanceMessageStatus(tx, claim.messageId, {
         status: fromTwilioStatus(outcome.status)!,
       });
@@ -445,24 +483,25 @@ function twilioQueued(twilioStatus: string): boolean {
   return !status || status === 'queued';
 }
 
-/** A pipelined send that Twilio queued: its row to settle and the SID to store. */
+/** A send that Twilio queued: its row to settle and the SID to store. */
 export interface SentMessage {
   claim: Claim;
   sid: string;
 }
 
 /**
- * Settles of pipelined sends, in groups (see db/group-commit.ts): a short code's answers
- * come a hundred a second, and a statement each kept the embedded store's one thread so
- * busy that answers waited for it, and a window counted from answers filled slowly. A slow
- * sender's settle also moves its next slot, so it keeps its own statement (recordSent).
+ * Settles of sends, in groups (see db/group-commit.ts): a short code's answers come a
+ * hundred a second, and a statement each kept the embedded store's one thread so busy that
+ * answers waited for it, and a window counted from answers filled slowly. A send whose
+ * window is shared also records its answer in the sender's row, so it keeps its own
+ * statement (recordSent).
  */
 export function sentSettlements(db: Db): GroupCommit<SentMessage, boolean> {
   return new GroupCommit({
     maxBatch: 100,
     maxInFlight: 2,
     commit: (batch) => retryingConflicts(() => settleSent(db, batch)),
-    alone: (sent) => recordSent(db, sent.claim, { sid: sent.sid }, undefined),
+    alone: (sent) => recordSent(db, sent.claim, sent.sid, undefined),
   });
 }
 
@@ -504,29 +543,30 @@ function settleable(claim: Claim, takenAt: string | undefined) {
   );
 }
 
-/** Settles the row as done and stores the message's SID, in one statement. */
+/**
+ * Settles the row as done and stores the message's SID, in one statement; for a sender
+ * whose window is shared, the answer also counts in its window for a second from now (the
+ * answer came before this statement: the window can only be longer than Twilio's).
+ */
 async function recordSent(
   db: Executor,
   claim: Claim,
-  outcome: { sid: string; answeredAtMs?: number },
+  sid: string,
   takenAt: string | undefined,
 ): Promise<boolean> {
-  // Twilio counts a send when the request reaches it, somewhere before the answer came: a
-  // slow sender's next send waits a whole slot (without the margin) from the answer. From
-  // the answer, not from now: a busy store would otherwise add its own delay to every gap.
-  const paced = outcome.answeredAtMs !== undefined && !claim.pipelined;
   const [row] = await queryRows<{ settled: boolean }>(
     db,
     sql`WITH settled AS (
           UPDATE outbox SET state = 'done', last_error = NULL
           WHERE ${settleable(claim, takenAt)}
           RETURNING id),
-        paced AS (
-          UPDATE senders SET next_at = greatest(next_at, to_timestamp(${(outcome.answeredAtMs ?? 0) / 1000})
-                                                          + make_interval(secs => ${claim.segments / claim.rate}))
-          WHERE sender = ${claim.sender} AND ${paced} AND EXISTS (SELECT 1 FROM settled)),
+        counted AS (
+          UPDATE senders
+          SET answered_until = array(SELECT u FROM unnest(answered_until) u WHERE u > now())
+                               || array_fill(now() + interval '1 second', ARRAY[${claim.segments}::int])
+          WHERE sender = ${claim.sender} AND ${claim.sharedWindow} AND EXISTS (SELECT 1 FROM settled)),
         named AS (
-          UPDATE messages SET twilio_sid = ${outcome.sid}
+          UPDATE messages SET twilio_sid = ${sid}
           WHERE id = ${claim.messageId} AND EXISTS (SELECT 1 FROM settled))
         SELECT EXISTS (SELECT 1 FROM settled) AS settled`,
   );
@@ -620,7 +660,7 @@ export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
       dueAt: Date.now(),
       segments: 1,
       rate: 1,
-      pipelined: true,
+      sharedWindow: false,
       optedOut: false,
       mediaIds: [],
       claimedAt: new Date(row.sent_claimed_at),
@@ -679,17 +719,30 @@ async function findOnTwilio(
   return undefined;
 }
 
-/** Milliseconds until a sender with due messages may be claimed again, if any is waiting. */
+/**
+ * Milliseconds until a sender with due messages may be claimed again, if any is waiting:
+ * its next slot less the lookahead, and for a full shared window, until all but the
+ * answers that leave room for its first message are within the lookahead of leaving (with
+ * a send in flight, its answer wakes the dispatcher).
+ */
 export async function msUntilNextSlot(
   db: Db,
-  minRate = SHARED_PIPELINE_MIN_RATE,
+  belowRate = SHARED_WINDOW_BELOW_RATE,
 ): Promise<boolean | number> {
   const [row] = await queryRows<{ wait_ms: number | null }>(
     db,
-    sql`SELECT (extract(epoch FROM min(s.next_at - ${claimAhead(minRate)}) - now()) * 1000)::float8
+    sql`SELECT (extract(epoch FROM min(greatest(s.next_at - ${LOOKAHEAD}, room.at)) - now()) * 1000)::float8
                  AS wait_ms
-        FROM senders s
-        WHERE ${senderMayClaim(minRate)}`,
+        FROM senders s ${senderWindow(belowRate)}
+        CROSS JOIN LATERAL (
+          SELECT CASE
+            WHEN ${FITS} THEN now()
+            WHEN w.in_flight > 0 THEN NULL
+            ELSE (SELECT u - ${LOOKAHEAD} FROM unnest(s.answered_until) u WHERE u > now()
+                  ORDER BY u DESC OFFSET floor(s.rate - least(first.segments, s.rate))::int
+                  LIMIT 1)
+          END AS at) room
+        WHERE first.due_at <= now() AND room.at IS NOT NULL`,
   );
   return row?.wait_ms === null || row?.wait_ms === undefined ? false : Number(row.wait_ms);
 }
@@ -719,8 +772,8 @@ export function startOutboxDispatcher(
         await reconcileSending(deps);
       }
       while (inFlight.size < MAX_IN_FLIGHT) {
-        const claims = await claimOutbound(deps.db, deps.instance.id, deps.pipelineMinRate);
-        if (claims.length === 0) return msUntilNextSlot(deps.db, deps.pipelineMinRate);
+        const claims = await claimOutbound(deps.db, deps.instance.id, deps.sharedWindowBelowRate);
+        if (claims.length === 0) return msUntilNextSlot(deps.db, deps.sharedWindowBelowRate);
         for (const claim of claims) startSending(claim);
       }
       return false;

@@ -1,0 +1,1 @@
+ALTER TABLE "senders" ADD COLUMN "answered_until" timestamp with time zone[] DEFAULT '{}' NOT NULL;
