@@ -299,6 +299,35 @@ describe('outbox recovery', () => {
     await store.db.update(outbox).set({ state: 'done' }).where(eq(outbox.sender, tollFree.address));
   });
 
+  it("counts a send whose outcome is unknown in its slow sender's window, and retries it", async () => {
+    await freeLongCode();
+    await store.db
+      .update(senders)
+      .set({ answeredUntil: sql`'{}'` })
+      .where(eq(senders.sender, longCode.address));
+    const lost = await queue('window lost answer');
+    const [claim] = await claimOutbound(store.db, liveInstance.id);
+    expect(claim?.outboxId).toBe(lost);
+    // Nothing listens there: the request may or may not have left, as far as Parley knows.
+    const unreachable = new TwilioClients(
+      store.db,
+      deps.secretBox,
+      'http://127.0.0.1:9',
+      new ConfigCache(),
+    );
+    await sendClaimed({ ...deps, clients: unreachable }, claim!);
+    const [row] = await store.db.select().from(outbox).where(eq(outbox.id, lost));
+    expect(row?.state).toBe('pending');
+    expect(row?.uncertainSince).not.toBeNull();
+    const [window] = await queryRows<{ counted: number }>(
+      store.db,
+      sql`SELECT count(*)::int AS counted FROM senders s, unnest(s.answered_until) u
+          WHERE s.sender = ${longCode.address} AND u > now()`,
+    );
+    expect(window?.counted).toBe(1);
+    await store.db.update(outbox).set({ state: 'done' }).where(eq(outbox.id, lost));
+  });
+
   it('announces the commits that queued a message, so only they wake the dispatcher', async () => {
     const queuedByCommit: boolean[] = [];
     const stop = store.onCommit((tx) => queuedByCommit.push(queuedOutbound(tx)));

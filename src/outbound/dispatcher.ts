@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { STATUS_CALLBACK_PATH } from '../admin/numbers.js';
 import type { SecretBox } from '../admin/secret-box.js';
@@ -560,17 +560,24 @@ async function recordSent(
           UPDATE outbox SET state = 'done', last_error = NULL
           WHERE ${settleable(claim, takenAt)}
           RETURNING id),
-        counted AS (
-          UPDATE senders
-          SET answered_until = array(SELECT u FROM unnest(answered_until) u WHERE u > now())
-                               || array_fill(now() + interval '1 second', ARRAY[${claim.segments}::int])
-          WHERE sender = ${claim.sender} AND ${claim.sharedWindow} AND EXISTS (SELECT 1 FROM settled)),
+        counted AS (${countInWindow(claim, sql.raw('settled'))}),
         named AS (
           UPDATE messages SET twilio_sid = ${sid}
           WHERE id = ${claim.messageId} AND EXISTS (SELECT 1 FROM settled))
         SELECT EXISTS (SELECT 1 FROM settled) AS settled`,
   );
   return row!.settled;
+}
+
+/**
+ * SQL: counts the claim's segments in its sender's shared window (if it has one) for a
+ * second from now, when the CTE `done` holds a row: the claim's row left `sending` in it.
+ */
+function countInWindow(claim: Claim, done: SQL): SQL {
+  return sql`UPDATE senders
+    SET answered_until = array(SELECT u FROM unnest(answered_until) u WHERE u > now())
+                         || array_fill(now() + interval '1 second', ARRAY[${claim.segments}::int])
+    WHERE sender = ${claim.sender} AND ${claim.sharedWindow} AND EXISTS (SELECT 1 FROM ${done})`;
 }
 
 async function retryLater(
@@ -582,25 +589,24 @@ async function retryLater(
   // Exponential backoff with jitter: base, 2 × base, 4 × base … capped at 5 minutes.
   const backoffMs =
     Math.min(300_000, deps.retryBaseMs * 2 ** (claim.attempts - 1)) * (0.5 + Math.random());
-  await deps.db
-    .update(outbox)
-    .set({
-      state: 'pending',
-      nextAttemptAt: new Date(Date.now() + backoffMs),
-      lastError: error,
-      // The first unanswered attempt's claim bounds where on Twilio to look.
-      ...(options.uncertain && {
-        uncertainSince: sql`coalesce(${outbox.uncertainSince}, ${claim.claimedAt.toISOString()}::timestamptz)`,
-      }),
-    })
-    // Only while the row is still this send's: one a reconciler took or settled is left alone.
-    .where(
-      and(
-        eq(outbox.id, claim.outboxId),
-        eq(outbox.state, 'sending'),
-        eq(outbox.claimedBy, deps.instance.id),
-      ),
-    );
+  const uncertain = options.uncertain === true;
+  // Only while the row is still this send's: one a reconciler took or settled is left
+  // alone. An attempt whose outcome is unknown may have reached Twilio: it counts in the
+  // sender's window like an answered one.
+  await deps.db.execute(
+    sql`WITH retried AS (
+          UPDATE outbox
+          SET state = 'pending', next_attempt_at = ${new Date(Date.now() + backoffMs).toISOString()}::timestamptz,
+              last_error = ${error},
+              -- The first unanswered attempt's claim bounds where on Twilio to look.
+              uncertain_since = CASE WHEN ${uncertain}
+                THEN coalesce(uncertain_since, ${claim.claimedAt.toISOString()}::timestamptz)
+                ELSE uncertain_since END
+          WHERE id = ${claim.outboxId} AND state = 'sending' AND claimed_by = ${deps.instance.id}
+          RETURNING id),
+        counted AS (${countInWindow({ ...claim, sharedWindow: claim.sharedWindow && uncertain }, sql.raw('retried'))})
+        SELECT count(*) FROM retried`,
+  );
 }
 
 /**
