@@ -1,11 +1,13 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import { inArray } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { acquireDataDirLock, DataDirLockedError } from '../src/db/lock.js';
+import { initPgliteDataDir } from '../src/db/pglite-initdb.js';
 import { contacts } from '../src/db/schema.js';
-import { openStore } from '../src/db/store.js';
+import { MIGRATIONS_FOLDER, openStore } from '../src/db/store.js';
 import { collect, runCli, spawnTs } from './helpers/processes.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'parley-store-'));
@@ -60,6 +62,25 @@ describe('memory of the embedded store', () => {
     expect(first).toBeLessThanOrEqual(250);
     expect(later).toBeLessThanOrEqual(250);
   }, 180_000);
+
+  // Creating the schema grows the WASM memory of the instance that does it, which never
+  // shrinks: a first start leaves it to the short-lived process that also runs initdb.
+  it('creates a new data directory with every migration applied, before the process opens it', async () => {
+    const pgData = join(tempDir(), 'pglite');
+    await initPgliteDataDir(pgData, [...PGlite.defaultStartParams], MIGRATIONS_FOLDER);
+    const journal = JSON.parse(
+      readFileSync(join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8'),
+    ) as { entries: unknown[] };
+    const created = await PGlite.create(pgData);
+    try {
+      const applied = await created.query<{ count: number }>(
+        'SELECT count(*)::int AS count FROM drizzle.__drizzle_migrations',
+      );
+      expect(applied.rows[0]!.count).toBe(journal.entries.length);
+    } finally {
+      await created.close();
+    }
+  }, 60_000);
 });
 
 describe('durability of the embedded store', () => {

@@ -4,16 +4,27 @@ import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 
-// PGlite's CommonJS entry, so that the child below can require it by absolute path from
-// wherever this module runs (src under tsx or vitest, dist under node).
-const PGLITE_ENTRY = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+// The CommonJS entries of PGlite and Drizzle's PGlite migrator, so that the child below can
+// require them by absolute path from wherever this module runs (src under tsx or vitest,
+// dist under node).
+const resolve = createRequire(import.meta.url).resolve;
+const ENTRIES = JSON.stringify({
+  pglite: resolve('@electric-sql/pglite'),
+  drizzle: resolve('drizzle-orm/pglite'),
+  migrator: resolve('drizzle-orm/pglite/migrator'),
+});
 
-// argv: the PGlite entry, the directory to create, the JSON of the start parameters.
+// argv: the entries, the directory to create, the JSON of the start parameters, the
+// migrations folder.
 const CHILD_SCRIPT = `
-const [entry, dir, startParams] = process.argv.slice(1);
-require(entry)
+const [entries, dir, startParams, migrationsFolder] = process.argv.slice(1);
+const { pglite, drizzle, migrator } = JSON.parse(entries);
+require(pglite)
   .PGlite.create(dir, { startParams: JSON.parse(startParams) })
-  .then((pg) => pg.close())
+  .then(async (pg) => {
+    await require(migrator).migrate(require(drizzle).drizzle({ client: pg }), { migrationsFolder });
+    await pg.close();
+  })
   .then(
     () => process.exit(0),
     (error) => {
@@ -24,15 +35,21 @@ require(entry)
 `;
 
 /**
- * Creates the PGlite database in pgData when it holds none. PGlite runs initdb inside the
- * process, through a second Postgres instance whose WASM memory (~430 MiB) stays referenced for
- * the life of the process. Here it runs in a short-lived child process instead, whose memory
- * the OS takes back when it exits; the caller then opens the finished directory. The child
+ * Creates the PGlite database in pgData when it holds none, with every migration applied.
+ * PGlite runs initdb inside the process, through a second Postgres instance whose WASM memory
+ * (~430 MiB) stays referenced for the life of the process, and creating the schema grows the
+ * WASM memory of the instance that does it (which never shrinks) by some 50 MiB. Here both
+ * run in a short-lived child process instead, whose memory the OS takes back when it exits;
+ * the caller then opens the finished directory, and its own migrate finds nothing to do. The child
  * builds it beside pgData and it is renamed into place once complete, so that an interrupted
  * first start leaves no half-made database behind, only a scratch directory the next one clears
  * (the data directory's lock, held by the caller, keeps other processes out meanwhile).
  */
-export async function initPgliteDataDir(pgData: string, startParams: string[]): Promise<void> {
+export async function initPgliteDataDir(
+  pgData: string,
+  startParams: string[],
+  migrationsFolder: string,
+): Promise<void> {
   if (existsSync(join(pgData, 'PG_VERSION'))) return;
   // Named per process: a child orphaned by a killed first start may still be writing its own.
   const scratch = `${pgData}.initdb-${process.pid}`;
@@ -43,7 +60,7 @@ export async function initPgliteDataDir(pgData: string, startParams: string[]): 
   }
   const child = spawn(
     process.execPath,
-    ['-e', CHILD_SCRIPT, PGLITE_ENTRY, scratch, JSON.stringify(startParams)],
+    ['-e', CHILD_SCRIPT, ENTRIES, scratch, JSON.stringify(startParams), migrationsFolder],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

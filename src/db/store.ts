@@ -58,7 +58,7 @@ export interface StoreOptions {
 
 // Resolves to <package>/src/db/migrations both from src/db (tsx) and from dist/db (tsc),
 // so the SQL files ship once, in src, and are never copied.
-const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../src/db/migrations', import.meta.url));
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../src/db/migrations', import.meta.url));
 // Any constant works; it only has to be the same in every instance.
 const MIGRATION_LOCK_KEY = 7_331_001;
 
@@ -78,7 +78,7 @@ async function openPglite(options: StoreOptions): Promise<Store> {
   const pgData = options.dataDir ? join(options.dataDir, 'pglite') : undefined;
   let client: PGlite;
   try {
-    if (pgData) await initPgliteDataDir(pgData, PGLITE_START_PARAMS);
+    if (pgData) await initPgliteDataDir(pgData, PGLITE_START_PARAMS, MIGRATIONS_FOLDER);
     client = await PGlite.create(pgData, { startParams: PGLITE_START_PARAMS });
   } catch (error) {
     lock?.release();
