@@ -107,12 +107,15 @@ async function leaveSending(
     .where(eq(outbox.id, outboxId));
 }
 
-/** Earlier tests leave the long code with a send in flight and its next slot booked. */
+/**
+ * Earlier tests leave the long code with a send in flight, its next slot booked and answers
+ * in its window.
+ */
 async function freeLongCode(): Promise<void> {
   await store.db.update(outbox).set({ state: 'done' }).where(eq(outbox.sender, longCode.address));
   await store.db
     .update(senders)
-    .set({ nextAt: sql`now()` })
+    .set({ nextAt: sql`now()`, answeredUntil: sql`'{}'` })
     .where(eq(senders.sender, longCode.address));
 }
 
@@ -280,19 +283,20 @@ describe('outbox recovery', () => {
       );
       return row!.until_ms.map(Number);
     };
-    // Three answers (its rate) within the last second, the first leaving in 900 ms: no
-    // room until 500 ms (the lookahead) before that, whichever instance asks.
-    await answered(900, 950, 970);
+    // Three answers (its rate) still counted, the first for 2.9 s more: no room until
+    // 500 ms (the lookahead) before it leaves, whichever instance asks.
+    await answered(2900, 2950, 2970);
     expect(await claimOutbound(store.db, liveInstance.id)).toEqual([]);
     const wait = await msUntilNextSlot(store.db);
-    expect(wait).toBeGreaterThan(200);
-    expect(wait).toBeLessThanOrEqual(400);
-    // Two answers: room for one send now and, once the first answer leaves, one more.
-    const until = await answered(200, 900);
+    expect(wait).toBeGreaterThan(1900);
+    expect(wait).toBeLessThanOrEqual(2400);
+    // Two answers: room for one send now and, once the first answer leaves (before its
+    // booked slot would have come), one more, at that moment.
+    const until = await answered(450, 2900);
     const claims = await claimOutbound(store.db, liveInstance.id);
     expect(claims.map((claim) => claim.outboxId)).toEqual(rows.slice(0, 2));
     expect(claims.every((claim) => claim.sharedWindow)).toBe(true);
-    expect(claims[1]!.dueAt).toBeGreaterThanOrEqual(until[0]!);
+    expect(claims[1]!.dueAt).toBeCloseTo(until[0]!, 0);
     // Two sends in flight and one answer: full until an answer comes back.
     expect(await claimOutbound(store.db, liveInstance.id)).toEqual([]);
     expect(await msUntilNextSlot(store.db)).toBe(false);
@@ -301,10 +305,6 @@ describe('outbox recovery', () => {
 
   it("counts a send whose outcome is unknown in its slow sender's window, and retries it", async () => {
     await freeLongCode();
-    await store.db
-      .update(senders)
-      .set({ answeredUntil: sql`'{}'` })
-      .where(eq(senders.sender, longCode.address));
     const lost = await queue('window lost answer');
     const [claim] = await claimOutbound(store.db, liveInstance.id);
     expect(claim?.outboxId).toBe(lost);
@@ -326,6 +326,50 @@ describe('outbox recovery', () => {
     );
     expect(window?.counted).toBe(1);
     await store.db.update(outbox).set({ state: 'done' }).where(eq(outbox.id, lost));
+  });
+
+  it('does not send a message that waited past half its lease and was taken over meanwhile', async () => {
+    await freeLongCode();
+    const overtaken = await queue('recovery overtaken');
+    const [claim] = await claimOutbound(store.db, liveInstance.id);
+    expect(claim?.outboxId).toBe(overtaken);
+    // It waited 11 s for its window; meanwhile this process's own reconciler took the row.
+    claim!.claimedAt = new Date(Date.now() - 11_000);
+    await store.db
+      .update(outbox)
+      .set({ claimedAt: sql`now() + interval '1 millisecond'` })
+      .where(eq(outbox.id, overtaken));
+    await sendClaimed(deps, claim!);
+    expect(await bodiesAtTwilio()).not.toContain('recovery overtaken');
+    expect(await outboxState(overtaken)).toBe('sending');
+
+    await freeLongCode();
+    const held = await queue('recovery held long');
+    const [holding] = await claimOutbound(store.db, liveInstance.id);
+    holding!.claimedAt = new Date(Date.now() - 11_000);
+    await sendClaimed(deps, holding!);
+    expect(await bodiesAtTwilio()).toContain('recovery held long');
+    expect(await outboxState(held)).toBe('done');
+  });
+
+  it('moves the sender’s next slot when its window held a send past its slot', async () => {
+    await freeLongCode();
+    const windows = new SenderWindows();
+    // A send of this process answered just now: the long code's window is full for a second.
+    (await windows.start(longCode.address, 1, 1))();
+    const held = await queue('recovery window held');
+    const [claim] = await claimOutbound(store.db, liveInstance.id);
+    expect(claim?.outboxId).toBe(held);
+    await sendClaimed({ ...deps, windows }, claim!);
+    const sentAt = Date.now();
+    const [row] = await queryRows<{ next_ms: number }>(
+      store.db,
+      sql`SELECT extract(epoch FROM next_at) * 1000 AS next_ms FROM senders
+          WHERE sender = ${longCode.address}`,
+    );
+    // Booked at the claim, next_at was a second after the slot; the send went a second late.
+    expect(Number(row!.next_ms)).toBeGreaterThan(claim!.dueAt + 1500);
+    expect(Number(row!.next_ms)).toBeLessThanOrEqual(sentAt + 1100);
   });
 
   it('announces the commits that queued a message, so only they wake the dispatcher', async () => {

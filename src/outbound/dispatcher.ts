@@ -59,6 +59,11 @@ interface Claim {
   /** The message's attachments, in order. */
   mediaIds: string[];
   claimedAt: Date;
+  /**
+   * The row's claimed_at as this claim holds it (the database's text): a reconciler that
+   * takes the row over, or a renewal, changes it.
+   */
+  lease: string;
   /** An earlier attempt's outcome is unknown since then (see outbox.uncertainSince). */
   uncertainSince: Date | null;
 }
@@ -166,11 +171,12 @@ export async function claimOutbound(
       rate: number;
       start_ms: number;
       now_ms: number;
+      lease: string;
     }>(
       tx,
       sql`SELECT s.sender, s.rate,
                  extract(epoch FROM greatest(s.next_at, now())) * 1000 AS start_ms,
-                 extract(epoch FROM now()) * 1000 AS now_ms
+                 extract(epoch FROM now()) * 1000 AS now_ms, now()::text AS lease
           FROM senders s ${senderWindow(belowRate)}
           WHERE s.next_at <= now() + ${LOOKAHEAD} AND first.due_at <= now() AND ${FITS}
           ORDER BY s.next_at
@@ -262,6 +268,8 @@ export async function claimOutbound(
         optedOut: row.opted_out,
         mediaIds: row.media_ids ?? [],
         claimedAt: new Date(nowMs),
+        // The booking below sets claimed_at to now(), the same in the whole transaction.
+        lease: sender.lease,
         uncertainSince: row.uncertain_since && new Date(row.uncertain_since),
       });
       slot += holdSeconds(segments, sender.rate) * 1000;
@@ -369,6 +377,42 @@ async function sendNow(deps: DispatcherDeps, claim: Claim, client: TwilioClient)
   }
   // Timers that a busy event loop fired late fire together: the window spaces them again.
   const answered = await deps.windows.start(claim.sender, claim.segments, claim.rate);
+  // The window holds sends a little longer than the booked slots assume (each answer's
+  // latency), so claims gain on sends. For a sender slow enough that the sends in flight
+  // (MAX_IN_FLIGHT) would not bound its queue here to half a lease, a send that starts a
+  // lookahead after its slot moves the next slot to count from now: claims then stay about
+  // a lookahead ahead of the sends, instead of queueing them until their lease runs out.
+  // Not at every small delay: spacing a burst the window allows would cost the rate, and a
+  // statement per send the embedded store's throughput.
+  const outruns = claim.rate * (SENDING_LEASE_MS / 2 / 1000) < MAX_IN_FLIGHT;
+  const pushing =
+    outruns && Date.now() - claim.dueAt > LOOKAHEAD_MS ? pushNextSlot(deps, claim) : undefined;
+  try {
+    // Held for half its lease: renewed before it goes, or not sent if a reconciler took the
+    // row meanwhile (it may send it again).
+    if (Date.now() - claim.claimedAt.getTime() > SENDING_LEASE_MS / 2) {
+      if (!(await renewLease(deps, claim))) {
+        answered();
+        deps.logger.warn(
+          { messageId: claim.messageId },
+          'not sending: the message waited past its lease and was taken over',
+        );
+        return;
+      }
+    }
+    await sendWithin(deps, claim, client, answered);
+  } finally {
+    await pushing;
+  }
+}
+
+/** The request to Twilio, within the window's count (`answered`), and its outcome. */
+async function sendWithin(
+  deps: DispatcherDeps,
+  claim: Claim,
+  client: TwilioClient,
+  answered: () => void,
+): Promise<void> {
   try {
     const created = await client.messages
       .create({
@@ -408,6 +452,7 @@ async function sendNow(deps: DispatcherDeps, claim: Claim, client: TwilioClient)
     } else {
       await finish(deps.db, claim, {
         failed: { code: failure.code, message: reasonFor(failure.code, failure.message) },
+        uncertain: failure.status === null || failure.status >= 500,
       });
     }
   }
@@ -425,18 +470,26 @@ async function reclaim(deps: DispatcherDeps, claim: Claim): Promise<boolean> {
   } catch {
     return false;
   }
-  const [renewed] = await deps.db
-    .update(outbox)
-    .set({ claimedAt: sql`now()` })
-    .where(
-      and(
-        eq(outbox.id, claim.outboxId),
-        eq(outbox.state, 'sending'),
-        eq(outbox.claimedBy, deps.instance.id),
-      ),
-    )
-    .returning({ id: outbox.id });
-  return renewed !== undefined && deps.instance.mayAct();
+  return (await renewLease(deps, claim)) && deps.instance.mayAct();
+}
+
+/**
+ * Renews the claim's lease while the row is still `sending` under it and held by this
+ * process (a reconciler taking it over, this process's own included, changes claimed_at);
+ * true when renewed. The row then outlasts the send's own timeout before anyone may
+ * reconcile it.
+ */
+async function renewLease(deps: DispatcherDeps, claim: Claim): Promise<boolean> {
+  const [renewed] = await queryRows<{ lease: string }>(
+    deps.db,
+    sql`UPDATE outbox SET claimed_at = now()
+        WHERE id = ${claim.outboxId} AND state = 'sending' AND claimed_by = ${deps.instance.id}
+          AND claimed_at = ${claim.lease}::timestamptz
+        RETURNING claimed_at::text AS lease`,
+  );
+  if (!renewed) return false;
+  claim.lease = renewed.lease;
+  return true;
 }
 
 /**
@@ -446,7 +499,13 @@ async function reclaim(deps: DispatcherDeps, claim: Claim): Promise<boolean> {
 async function finish(
   db: Db,
   claim: Claim,
-  outcome: { sid: string; status: string } | { failed: { code: number | null; message: string } },
+  outcome:
+    | { sid: string; status: string }
+    | {
+        failed: { code: number | null; message: string };
+        /** Twilio gave no clear answer: the message may have reached it. */
+        uncertain?: boolean;
+      },
   takenAt?: string,
 ): Promise<boolean> {
   if ('sid' in outcome) {
@@ -468,6 +527,9 @@ async function finish(
       .where(settleable(claim, takenAt))
       .returning({ id: outbox.id });
     if (!settled) return false;
+    if (outcome.uncertain && claim.sharedWindow) {
+      await tx.execute(sql`WITH done AS (SELECT 1) ${countInWindow(claim, sql.raw('done'))}`);
+    }
     await advanceMessageStatus(tx, claim.messageId, {
       status: 'failed',
       errorCode: outcome.failed.code,
@@ -670,6 +732,7 @@ export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
       optedOut: false,
       mediaIds: [],
       claimedAt: new Date(row.sent_claimed_at),
+      lease: row.taken_at,
       uncertainSince: null,
     };
     const client = await deps.clients.forAccount(claim.accountId);
