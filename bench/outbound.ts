@@ -1,4 +1,4 @@
-import { phoneNumber } from '../test/helpers/factories.js';
+import { phoneNumber, tollFreeNumber } from '../test/helpers/factories.js';
 import { Stack } from '../test/helpers/stack.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -18,7 +18,7 @@ try {
         s.kind === 'short-code'
           ? String(shortCode++)
           : s.kind === 'toll-free'
-            ? `+1888${String(Math.floor(Math.random() * 10_000_000)).padStart(7, '0')}`
+            ? tollFreeNumber()
             : phoneNumber();
       const { number } = await stack.addNumber({ kind: s.kind, address });
       senders.push({ number, rate: s.rate });

@@ -11,6 +11,7 @@ import {
   startOutboxDispatcher,
 } from '../src/outbound/dispatcher.js';
 import { SenderWindows } from '../src/outbound/sender-window.js';
+import { shortCodeNumber, tollFreeNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
 import { TEST_DATABASE_URL } from './helpers/store.js';
 
@@ -53,7 +54,7 @@ describe('pacing', () => {
     );
     const shortCode = await stack.addNumber({
       kind: 'short-code',
-      address: String(10_000 + Math.floor(Math.random() * 89_999)),
+      address: shortCodeNumber(),
     });
     const plan = [
       ...longCodes.flatMap(({ number }) => Array.from({ length: 8 }, () => number)),
@@ -95,7 +96,7 @@ describe.skipIf(!TEST_DATABASE_URL)('pacing with two instances on one PostgreSQL
     const longCode = await stack.addNumber({ kind: 'long-code' });
     const tollFree = await stack.addNumber({
       kind: 'toll-free',
-      address: `+1888${String(Math.floor(Math.random() * 10_000_000)).padStart(7, '0')}`,
+      address: tollFreeNumber(),
     });
     // A second instance: its own pool, process identity, windows and dispatcher.
     const second = await openStore({ databaseUrl: stack.config.databaseUrl });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession } from '../src/auth/sessions.js';
 import { createUser } from '../src/auth/users.js';
 import { conversations, messages } from '../src/db/schema.js';
-import { phoneNumber } from './helpers/factories.js';
+import { phoneNumber, shortCodeNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
 
 let stack: Stack;
@@ -132,7 +132,7 @@ describe('sending through Twilio', () => {
   it('sends each message once when Twilio created it but answered 500 or hung up', async () => {
     const shortCode = await stack.addNumber({
       kind: 'short-code',
-      address: String(10_000 + Math.floor(Math.random() * 89_999)),
+      address: shortCodeNumber(),
     });
     await stack.control('POST', '/_emulator/faults', {
       endpoint: 'messages.create',

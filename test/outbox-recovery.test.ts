@@ -23,7 +23,7 @@ import {
 } from '../src/outbound/dispatcher.js';
 import { enqueueOutbound, queuedOutbound } from '../src/outbound/outbox.js';
 import { SenderWindows } from '../src/outbound/sender-window.js';
-import { buildNumber, phoneNumber } from './helpers/factories.js';
+import { buildNumber, phoneNumber, shortCodeNumber, tollFreeNumber } from './helpers/factories.js';
 import { call } from './helpers/stack.js';
 import { openTestStore } from './helpers/store.js';
 import { conversationInFlow } from './routing-fixtures.js';
@@ -225,7 +225,7 @@ describe('outbox recovery', () => {
     await freeLongCode();
     const shortCode = await createNumber(store.db, {
       accountId: longCode.accountId,
-      address: String(10_000 + Math.floor(Math.random() * 89_999)),
+      address: shortCodeNumber(),
       kind: 'short-code',
     });
     const rows = [
@@ -262,7 +262,7 @@ describe('outbox recovery', () => {
     await freeLongCode();
     const tollFree = await createNumber(store.db, {
       accountId: longCode.accountId,
-      address: `+1888${String(Math.floor(Math.random() * 10_000_000)).padStart(7, '0')}`,
+      address: tollFreeNumber(),
       kind: 'toll-free',
     });
     const rows = [

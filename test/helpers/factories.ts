@@ -11,6 +11,16 @@ export function phoneNumber(): string {
   return `+1555${String(Math.floor(Math.random() * 10_000_000)).padStart(7, '0')}`;
 }
 
+/** A random US toll-free number. */
+export function tollFreeNumber(): string {
+  return `+1888${String(Math.floor(Math.random() * 10_000_000)).padStart(7, '0')}`;
+}
+
+/** A random five-digit short code. */
+export function shortCodeNumber(): string {
+  return String(10_000 + Math.floor(Math.random() * 89_999));
+}
+
 export async function buildAccount(
   db: Executor,
   overrides: Partial<typeof accounts.$inferInsert> = {},
