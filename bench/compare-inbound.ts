@@ -6,6 +6,8 @@
  * p50 / p99 latency and the server's resident memory per store, and the after/before ratio.
  *   BENCH_BEFORE=/path/to/old/checkout npx tsx bench/compare-inbound.ts
  *   TEST_DATABASE_URL adds PostgreSQL (a scratch database per run);
+ *   BENCH_STORES=pglite or =postgres measures one store only; BENCH_ROUNDS=n alternates
+ *   before and after n times (the machine's noise shows in the spread);
  *   BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_HANDSETS, BENCH_WORKLOAD, BENCH_RATE as for
  *   bench/load-webhooks.ts.
  */
@@ -51,25 +53,30 @@ async function measure(tree: string, databaseUrl: string | undefined) {
   }
 }
 
-const stores: [string, string | undefined][] = [['PGlite', undefined]];
-if (PG_URL) stores.push(['PostgreSQL', PG_URL]);
+const only = process.env.BENCH_STORES;
+const stores: [string, string | undefined][] = [];
+if (only !== 'postgres') stores.push(['PGlite', undefined]);
+if (PG_URL && only !== 'pglite') stores.push(['PostgreSQL', PG_URL]);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 1);
 const lines: string[] = [];
 for (const [store, serverUrl] of stores) {
-  const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
-  for (const [label, tree] of trees) {
-    results[label] = serverUrl
-      ? await withScratchDatabase(serverUrl, (url) => measure(tree, url))
-      : await measure(tree, undefined);
-    const r = results[label]!;
-    lines.push(
-      `${`${store}, ${label}`.padEnd(20)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(5)} ms  errors ${r.errors}  peak RSS ${r.rssMiB.toFixed(0)} MiB`,
-    );
-    if (r.routing.conversations > 0) lines.push(`${''.padEnd(20)} ${describeRouting(r.routing)}`);
-  }
-  if (results.before && results.after) {
-    lines.push(
-      `${`${store}, after/before`.padEnd(20)} ${(results.after.rps / results.before.rps).toFixed(2)}x req/s`,
-    );
+  for (let round = 0; round < rounds; round++) {
+    const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
+    for (const [label, tree] of trees) {
+      results[label] = serverUrl
+        ? await withScratchDatabase(serverUrl, (url) => measure(tree, url))
+        : await measure(tree, undefined);
+      const r = results[label]!;
+      lines.push(
+        `${`${store}, ${label}`.padEnd(20)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(5)} ms  errors ${r.errors}  peak RSS ${r.rssMiB.toFixed(0)} MiB`,
+      );
+      if (r.routing.conversations > 0) lines.push(`${''.padEnd(20)} ${describeRouting(r.routing)}`);
+    }
+    if (results.before && results.after) {
+      lines.push(
+        `${`${store}, after/before`.padEnd(20)} ${(results.after.rps / results.before.rps).toFixed(2)}x req/s`,
+      );
+    }
   }
 }
 process.stdout.write(
