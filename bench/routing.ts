@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { openStore, queryRows, type Store } from '../src/db/store.js';
 import { createLogger } from '../src/logger.js';
-import { eligibleCandidates } from '../src/routing/agents.js';
+import { rankedCandidates } from '../src/routing/agents.js';
+import type { Strategy } from '../src/routing/candidate-pool.js';
 import {
   queueConversation,
   ROUTING_CHANNEL,
@@ -68,29 +69,40 @@ async function insertFixtures(store: Store): Promise<void> {
   );
 }
 
+/** Candidates a pass reads first from a queue (its pool's first page). */
+const FIRST_PAGE = 16;
+
 /**
- * How long a pass takes to rank the members of the largest queue with their loads
- * (eligibleCandidates), with every agent's conversations in place: the cost each routing
- * pass pays per queue before placing anything.
+ * How long a pass takes to rank the members of a queue of each strategy with their loads
+ * (the first page of its candidate pool, from the queue's rank index), with every agent's
+ * conversations in place: the cost each routing pass pays per queue before placing anything.
  */
-async function rankingTimes(store: Store): Promise<{ members: number; p50: number; p99: number }> {
-  const [queue] = await queryRows<{ queue_id: string; members: number }>(
+async function rankingTimes(
+  store: Store,
+): Promise<{ strategy: string; members: number; p50: number; p99: number }[]> {
+  const largest = await queryRows<{ queue_id: string; strategy: Strategy; members: number }>(
     store.db,
-    sql`SELECT queue_id, count(*)::int AS members FROM queue_members
-        GROUP BY queue_id ORDER BY count(*) DESC LIMIT 1`,
+    sql`SELECT DISTINCT ON (q.strategy) qm.queue_id, q.strategy, count(*)::int AS members
+        FROM queue_members qm JOIN queues q ON q.id = qm.queue_id
+        GROUP BY qm.queue_id, q.strategy ORDER BY q.strategy, count(*) DESC`,
   );
-  const times: number[] = [];
-  for (let i = 0; i < 200; i++) {
-    const started = performance.now();
-    await eligibleCandidates(store.db, queue!.queue_id);
-    times.push(performance.now() - started);
+  const figures = [];
+  for (const queue of largest) {
+    const times: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const started = performance.now();
+      await rankedCandidates(store.db, queue.queue_id, 'sms', { after: null, limit: FIRST_PAGE });
+      times.push(performance.now() - started);
+    }
+    times.sort((a, b) => a - b);
+    figures.push({
+      strategy: queue.strategy,
+      members: queue.members,
+      p50: times[Math.floor(times.length * 0.5)]!,
+      p99: times[Math.floor(times.length * 0.99)]!,
+    });
   }
-  times.sort((a, b) => a - b);
-  return {
-    members: queue!.members,
-    p50: times[Math.floor(times.length * 0.5)]!,
-    p99: times[Math.floor(times.length * 0.99)]!,
-  };
+  return figures;
 }
 
 interface Waits {
@@ -239,7 +251,10 @@ process.stdout.write(
     `  queued → offered: ${seconds(figures.burst)}`,
     `steady: ${STEADY} queued one by one at ${RATE}/s through queueConversation (${figures.steadyByWorker} placed by a worker, the rest at once)`,
     `  queued → offered: ${seconds(figures.steady)}`,
-    `ranking a ${figures.ranking.members}-member queue with its agents' loads (per pass, per queue): p50 ${figures.ranking.p50.toFixed(2)} ms, p99 ${figures.ranking.p99.toFixed(2)} ms`,
+    ...figures.ranking.map(
+      (r) =>
+        `ranking a ${r.members}-member ${r.strategy} queue with its agents' loads (a pass's first ${FIRST_PAGE} candidates): p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`,
+    ),
     `agents over capacity: ${figures.overCapacity}`,
     `RSS: ${mib(figures.rssBefore)} before queueing, peak ${mib(Math.max(...rssSamples))}`,
   ].join('\n')}\n`,

@@ -1,5 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createQueue, updateQueue } from '../src/admin/queues.js';
 import { readTranscript } from '../src/conversations/conversations.routes.js';
 import { affinities, conversations, messages, offers, queues, users } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
@@ -32,6 +33,7 @@ import {
   eventTypes,
   expireOfferNow,
   giveActive,
+  membersWithWrongRank,
   offersOf,
   pendingOffer,
   type Queue,
@@ -44,8 +46,12 @@ beforeAll(async () => {
   db = store.db;
 });
 afterAll(() => store?.close());
-// Whatever a test did to conversations, every agent's kept load matches their conversations.
-afterEach(async () => expect(await agentsWithWrongLoad(db)).toEqual([]));
+// Whatever a test did to conversations, every agent's kept load matches their conversations,
+// and every member's kept place in their queue's order matches their agent and queue.
+afterEach(async () => {
+  expect(await agentsWithWrongLoad(db)).toEqual([]);
+  expect(await membersWithWrongRank(db)).toEqual([]);
+});
 
 const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
 const supervisor = { id: '00000000-0000-4000-8000-000000000001', role: 'supervisor' as const };
@@ -105,6 +111,26 @@ describe('strategies', () => {
     const first = await queueNew(number.id, queue.id);
     const second = await queueNew(number.id, queue.id);
     expect([first.agentId, second.agentId]).toEqual([none.id, one.id]);
+  });
+
+  it("follows an admin's change of strategy and members at once", async () => {
+    const number = await buildNumber(db);
+    const idleLongest = await buildAgent(db, { lastConversationEndedAt: minutesAgo(90) });
+    const mostRoom = await buildAgent(db, {
+      capacitySms: 5,
+      lastConversationEndedAt: minutesAgo(1),
+    });
+    const queue = await createQueue(db, {
+      name: `changing ${idleLongest.id.slice(0, 4)}`,
+      strategy: 'longest-idle',
+      memberIds: [idleLongest.id],
+    });
+    expect((await queueNew(number.id, queue.id)).agentId).toBe(idleLongest.id);
+    await updateQueue(db, queue.id, {
+      strategy: 'least-busy',
+      memberIds: [idleLongest.id, mostRoom.id],
+    });
+    expect((await queueNew(number.id, queue.id)).agentId).toBe(mostRoom.id);
   });
 
   it('offers only to members with the required skill levels and the queue language', async () => {
@@ -218,6 +244,90 @@ describe('strategies, in a pass over waiting conversations (the workers’ path)
       one.id,
       none.id,
     ]);
+  });
+});
+
+describe('strategies over more members than a pass reads at once', () => {
+  /** Agents in one statement, with distinct idle times and capacities as given. */
+  async function manyAgents(count: number, capacity: (i: number) => number) {
+    const rows = await db
+      .insert(users)
+      .values(
+        Array.from({ length: count }, (_, i) => ({
+          email: `many-${i}-${Math.random().toString(36).slice(2)}@example.com`,
+          name: `many ${i}`,
+          role: 'agent' as const,
+          passwordHash: 'unused',
+          presence: 'available' as const,
+          capacitySms: capacity(i),
+          lastConversationEndedAt: i % 7 === 0 ? null : minutesAgo(1000 - ((i * 37) % 997)),
+        })),
+      )
+      .returning();
+    return rows;
+  }
+
+  /** Queues the conversations, then places them all in one pass, in queue order. */
+  async function placedInOnePass(queue: Queue, count: number) {
+    const number = await buildNumber(db);
+    const waiting = [];
+    for (let i = 0; i < count; i++) {
+      const conversation = await conversationInFlow(db, number.id);
+      waiting.push(conversation);
+    }
+    // Queued directly, as a burst would leave them, so that a pass (not the fast path of
+    // queueConversation) places them, oldest first.
+    for (const [i, conversation] of waiting.entries()) {
+      await db
+        .update(conversations)
+        .set({
+          state: 'queued',
+          queueId: queue.id,
+          queuedAt: sql`now() - make_interval(secs => ${count - i})`,
+        })
+        .where(eq(conversations.id, conversation.id));
+    }
+    expect(await assignWaiting(db, { queueIds: [queue.id] })).toBe(count);
+    return Promise.all(waiting.map(async (c) => (await conversationRow(db, c.id)).agentId));
+  }
+
+  const idle = (agent: Agent) => agent.lastConversationEndedAt?.getTime() ?? -Infinity;
+  const byIdle = (a: Agent, b: Agent) => idle(a) - idle(b) || (a.id < b.id ? -1 : 1);
+
+  it('longest-idle fills the longest idle first, across pages', async () => {
+    const agents = await manyAgents(150, () => 1);
+    const queue = await buildQueue(db, agents, { strategy: 'longest-idle' });
+    const placed = await placedInOnePass(queue, 150);
+    expect(placed).toEqual([...agents].sort(byIdle).map((a) => a.id));
+  });
+
+  it('round-robin goes round from after the last offered member, lap after lap', async () => {
+    const agents = await manyAgents(150, () => 2);
+    const byId = [...agents].sort((a, b) => (a.id < b.id ? -1 : 1));
+    const queue = await buildQueue(db, agents, {
+      strategy: 'round-robin',
+      lastOfferedAgentId: byId[99]!.id,
+    });
+    const placed = await placedInOnePass(queue, 300);
+    expect(placed).toEqual(Array.from({ length: 300 }, (_, i) => byId[(100 + i) % 150]!.id));
+    const [row] = await db.select().from(queues).where(eq(queues.id, queue.id));
+    expect(row!.lastOfferedAgentId).toBe(byId[99]!.id);
+  });
+
+  it('least-busy gives each next one to whoever has the most room then, read or not', async () => {
+    const agents = await manyAgents(150, (i) => 1 + ((i * 13) % 5));
+    const queue = await buildQueue(db, agents, { strategy: 'least-busy' });
+    // The order the strategy defines, one conversation at a time.
+    const room = new Map(agents.map((a) => [a.id, a.capacitySms]));
+    const expected: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const best = [...agents]
+        .filter((a) => room.get(a.id)! > 0)
+        .sort((a, b) => room.get(b.id)! - room.get(a.id)! || byIdle(a, b))[0]!;
+      expected.push(best.id);
+      room.set(best.id, room.get(best.id)! - 1);
+    }
+    expect(await placedInOnePass(queue, 400)).toEqual(expected);
   });
 });
 

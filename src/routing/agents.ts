@@ -11,8 +11,8 @@
  * (lockAgentsInOrder), as passes do.
  */
 import { type SQL, sql } from 'drizzle-orm';
-import { type Executor, queryRows, type Tx } from '../db/store.js';
-import type { Candidate, Channel } from './candidate-pool.js';
+import { type Executor, queryPrepared, queryRows, type Tx } from '../db/store.js';
+import type { Candidate, Channel, RankKey } from './candidate-pool.js';
 import type { Presence } from './events.js';
 
 export type { Channel } from './candidate-pool.js';
@@ -22,66 +22,85 @@ export function onChannel(channel: Channel): SQL {
   return channel === 'whatsapp' ? sql`n.kind = 'whatsapp'` : sql`n.kind <> 'whatsapp'`;
 }
 
-/**
- * SQL: agent `u` may take the conversations of queue `q` now: available, enabled, a member,
- * speaking the queue's language (if it has one) and at or above every required skill level.
- */
-export const ELIGIBLE_FOR_QUEUE = sql.raw(`(
-  u.presence = 'available' AND u.disabled_at IS NULL
-  AND EXISTS (SELECT 1 FROM queue_members m WHERE m.queue_id = q.id AND m.user_id = u.id)
+// Agent `u` may take the conversations of queue `q` now, membership aside: available,
+// enabled, speaking the queue's language (if it has one) and at or above every required
+// skill level.
+const QUALIFIED = `u.presence = 'available' AND u.disabled_at IS NULL
   AND (q.language IS NULL OR EXISTS (
     SELECT 1 FROM unnest(u.languages) AS spoken(language)
     WHERE lower(spoken.language) = lower(q.language)))
   AND NOT EXISTS (
     SELECT 1 FROM jsonb_each(q.required_skills) AS required(skill, level)
-    WHERE NOT coalesce((u.skills -> required.skill) >= required.level, false))
-)`);
+    WHERE NOT coalesce((u.skills -> required.skill) >= required.level, false))`;
+
+/** SQL: agent `u` may take the conversations of queue `q` now: a member, and as above. */
+export const ELIGIBLE_FOR_QUEUE = sql.raw(`(${QUALIFIED}
+  AND EXISTS (SELECT 1 FROM queue_members m WHERE m.queue_id = q.id AND m.user_id = u.id))`);
 
 /** SQL: agent `u`'s load on the channel (kept by a trigger on conversations, schema.ts). */
-export function loadOn(channel: Channel): SQL {
+function loadOn(channel: Channel): SQL {
   return channel === 'whatsapp' ? sql`u.load_whatsapp` : sql`u.load_sms`;
 }
 
 /** SQL: agent `u`'s capacity on the channel. */
-export function capacityOn(channel: Channel): SQL {
+function capacityOn(channel: Channel): SQL {
   return channel === 'whatsapp' ? sql`u.capacity_whatsapp` : sql`u.capacity_sms`;
 }
 
-interface CandidateRow {
+interface RankedRow {
   id: string;
   last_ended_ms: number | null;
   capacity_sms: number;
   capacity_whatsapp: number;
   load_sms: number;
   load_whatsapp: number;
+  rank: number;
+  idle: string;
 }
 
 /**
- * The queue's eligible agents with room on some channel, with their load, for an assignment
- * pass (or only `agentId`, when one agent's freed capacity is all there is to place).
+ * The queue's eligible members with room on the channel, in its strategy's order (kept in
+ * queue_members' ranks and read from their index), after `after`; or only `agentId`, when
+ * one agent's freed capacity is all there is to place.
  */
-export async function eligibleCandidates(
+export async function rankedCandidates(
   db: Executor,
   queueId: string,
-  agentId?: string,
-): Promise<Candidate[]> {
-  const rows = await queryRows<CandidateRow>(
+  channel: Channel,
+  options: { after: RankKey | null; limit: number; agentId?: string },
+): Promise<{ agent: Candidate; key: RankKey }[]> {
+  const rank = channel === 'whatsapp' ? sql`qm.whatsapp_rank` : sql`qm.sms_rank`;
+  const { after, agentId } = options;
+  // Prepared, with the limit written in (a page size: a few distinct values), so that
+  // PostgreSQL settles on the plan that walks the rank index and stops.
+  const rows = await queryPrepared<RankedRow>(
     db,
     sql`SELECT u.id, (extract(epoch FROM u.last_conversation_ended_at) * 1000)::float8 AS last_ended_ms,
-          u.capacity_sms, u.capacity_whatsapp, u.load_sms, u.load_whatsapp
-        FROM queues q
-        JOIN queue_members qm ON qm.queue_id = q.id
+          u.capacity_sms, u.capacity_whatsapp, u.load_sms, u.load_whatsapp,
+          ${rank} AS rank, qm.idle_rank::text AS idle
+        FROM queue_members qm
+        JOIN queues q ON q.id = qm.queue_id
         JOIN users u ON u.id = qm.user_id
-        WHERE q.id = ${queueId} AND ${ELIGIBLE_FOR_QUEUE}
-          AND (u.load_sms < u.capacity_sms OR u.load_whatsapp < u.capacity_whatsapp)
-          ${agentId ? sql`AND u.id = ${agentId}` : sql``}`,
+        WHERE qm.queue_id = ${queueId} AND ${rank} IS NOT NULL AND ${sql.raw(QUALIFIED)}
+          ${after ? sql`AND (${rank}, qm.idle_rank, qm.user_id) > (${after.rank}::smallint, ${after.idle}::timestamptz, ${after.id}::uuid)` : sql``}
+          ${agentId ? sql`AND qm.user_id = ${agentId}` : sql``}
+        ORDER BY ${rank}, qm.idle_rank, qm.user_id
+        LIMIT ${sql.raw(String(Math.trunc(options.limit)))}`,
   );
   return rows.map((row) => ({
-    id: row.id,
-    lastEndedAt: row.last_ended_ms,
-    capacity: { sms: row.capacity_sms, whatsapp: row.capacity_whatsapp },
-    load: { sms: row.load_sms, whatsapp: row.load_whatsapp },
-    gone: false,
+    agent: {
+      id: row.id,
+      lastEndedAt: row.last_ended_ms,
+      capacity: { sms: row.capacity_sms, whatsapp: row.capacity_whatsapp },
+      load: { sms: row.load_sms, whatsapp: row.load_whatsapp },
+      gone: false,
+    },
+    key: {
+      rank: row.rank,
+      idle: row.idle,
+      idleMs: row.idle === '-infinity' ? Number.NEGATIVE_INFINITY : (row.last_ended_ms ?? 0),
+      id: row.id,
+    },
   }));
 }
 

@@ -18,18 +18,11 @@
  * refuses a second pending offer. The in-memory ranking only saves a query per assignment;
  * batching saves a commit per assignment.
  */
-import { eq, type SQL, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { queues } from '../db/schema.js';
 import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
-import {
-  capacityOn,
-  ELIGIBLE_FOR_QUEUE,
-  eligibleCandidates,
-  loadOn,
-  lockAgent,
-  onChannel,
-} from './agents.js';
+import { ELIGIBLE_FOR_QUEUE, lockAgent, onChannel, rankedCandidates } from './agents.js';
 import { type Candidate, CandidatePool, type Channel, type Strategy } from './candidate-pool.js';
 import { type Handover, handOverAll } from './offers.js';
 
@@ -50,6 +43,7 @@ interface WaitingQueue {
   strategy: Strategy;
   offer_timeout_seconds: number;
   auto_accept: boolean;
+  last_offered_agent_id: string | null;
 }
 
 /** SQL: the previous offers and assignments of conversation `c`, as { agentId: times }. */
@@ -84,18 +78,31 @@ async function assignPass(db: Db, scope: AssignScope, shouldStop: () => boolean)
   let handed = 0;
   for (const queue of await waitingQueues(db, scope)) {
     if (shouldStop()) break;
-    const found = await eligibleCandidates(db, queue.id, scope.agentId);
-    const members = found.map((agent) => {
-      const known = agents.get(agent.id);
-      if (known) return known;
-      agents.set(agent.id, agent);
-      return agent;
-    });
-    const pools: Pools = {
-      sms: new CandidatePool(queue.strategy, 'sms', members),
-      whatsapp: new CandidatePool(queue.strategy, 'whatsapp', members),
-    };
-    handed += await drainQueue(db, queue, pools, shouldStop);
+    const pool = (channel: Channel) =>
+      new CandidatePool(
+        queue.strategy,
+        channel,
+        async (executor, after, limit) => {
+          const page = await rankedCandidates(executor, queue.id, channel, {
+            after,
+            limit,
+            agentId: scope.agentId,
+          });
+          return page.map(({ agent, key }) => {
+            const known = agents.get(agent.id);
+            if (known) return { agent: known, key };
+            agents.set(agent.id, agent);
+            return { agent, key };
+          });
+        },
+        { start: queue.last_offered_agent_id },
+      );
+    handed += await drainQueue(
+      db,
+      queue,
+      { sms: pool('sms'), whatsapp: pool('whatsapp') },
+      shouldStop,
+    );
   }
   return handed;
 }
@@ -105,7 +112,7 @@ async function waitingQueues(db: Executor, scope: AssignScope): Promise<WaitingQ
   const ids = scope.queueIds;
   return queryRows<WaitingQueue>(
     db,
-    sql`SELECT q.id, q.strategy, q.offer_timeout_seconds, q.auto_accept
+    sql`SELECT q.id, q.strategy, q.offer_timeout_seconds, q.auto_accept, q.last_offered_agent_id
         FROM queues q
         CROSS JOIN LATERAL (
           SELECT c.queued_at FROM conversations c
@@ -142,7 +149,8 @@ async function drainQueue(
 ): Promise<number> {
   let handed = 0;
   while (!shouldStop()) {
-    const withRoom = CHANNELS.filter((channel) => pools[channel].hasRoom());
+    const withRoom: Channel[] = [];
+    for (const channel of CHANNELS) if (await pools[channel].hasRoom(db)) withRoom.push(channel);
     if (withRoom.length === 0) break;
     // With room on one channel only, only that channel's conversations can be placed.
     const channel = withRoom.length === 1 ? withRoom[0]! : null;
@@ -184,7 +192,7 @@ async function placeBatch(
   for (const conversation of claimed) {
     const conversationChannel: Channel = conversation.whatsapp ? 'whatsapp' : 'sms';
     const pool = pools[conversationChannel];
-    const agent = pool.best(new Map(Object.entries(conversation.previous)), cursor);
+    const agent = await pool.best(tx, new Map(Object.entries(conversation.previous)), cursor);
     if (!agent) continue;
     agent.load[conversationChannel] += 1;
     pool.touched(agent);
@@ -268,13 +276,13 @@ const FAST_PATH_OLDER = 4;
 /**
  * Places a conversation just queued, in the caller's transaction (which holds its row
  * lock): to the agent with room the queue's strategy prefers, agents who held it before
- * last; when that agent is locked by another transaction, to nobody (a pass will). One query
- * ranks the members with room (their load is a column), so a busy queue with thousands of
- * members costs one query rather than a pass. Older conversations waiting on its
- * channel go first: a few are placed here, before it (those another transaction is placing
- * are left to it); with more, or when one of them finds nobody with room, it returns
- * false and leaves the queue to assignWaiting. Otherwise, while conversations arrive faster
- * than a pass takes, each would wait for the next pass.
+ * last; when that agent is locked by another transaction, to nobody (a pass will). The
+ * candidates are read from the front of the strategy's index, so a busy queue with
+ * thousands of members costs a short page rather than a pass. Older conversations waiting
+ * on its channel go first: a few are placed here, before it (those another transaction is
+ * placing are left to it); with more, or when one of them finds nobody with room, it
+ * returns false and leaves the queue to assignWaiting. Otherwise, while conversations
+ * arrive faster than a pass takes, each would wait for the next pass.
  */
 export async function offerJustQueued(
   tx: Tx,
@@ -282,64 +290,76 @@ export async function offerJustQueued(
   channel: Channel,
   queue: QueueSettings,
 ): Promise<boolean> {
-  const older = await queryRows<{ id: string }>(
+  const waiting = await queryRows<Claimed>(
     tx,
-    sql`SELECT c.id FROM conversations c JOIN numbers n ON n.id = c.number_id
-        WHERE c.queue_id = ${queue.id} AND c.state = 'queued' AND c.id <> ${conversationId}
-          AND ${onChannel(channel)}
-        ORDER BY c.queued_at, c.id
-        LIMIT ${FAST_PATH_OLDER + 1}
-        FOR NO KEY UPDATE OF c SKIP LOCKED`,
+    sql`WITH older AS (
+          SELECT c.id, c.queued_at FROM conversations c JOIN numbers n ON n.id = c.number_id
+          WHERE c.queue_id = ${queue.id} AND c.state = 'queued' AND c.id <> ${conversationId}
+            AND ${onChannel(channel)}
+          ORDER BY c.queued_at, c.id
+          LIMIT ${FAST_PATH_OLDER + 1}
+          FOR NO KEY UPDATE OF c SKIP LOCKED)
+        SELECT c.id, ${PREVIOUS_HOLDERS} AS previous
+        FROM (SELECT id, queued_at, 0 AS place FROM older
+              UNION ALL SELECT ${conversationId}::uuid, NULL, 1) c
+        ORDER BY c.place, c.queued_at, c.id`,
   );
-  if (older.length > FAST_PATH_OLDER) return false;
-  for (const { id } of older) {
-    if (!(await offerToPreferred(tx, id, channel, queue))) return false;
+  if (waiting.length > FAST_PATH_OLDER + 1) return false;
+  let cursor = queue.strategy === 'round-robin' ? await lockRoundRobinCursor(tx, queue.id) : null;
+  const pool = new CandidatePool(
+    queue.strategy,
+    channel,
+    (db, after, limit) => rankedCandidates(db, queue.id, channel, { after, limit }),
+    { start: cursor, firstPage: FAST_PATH_CANDIDATES },
+  );
+  let placed = true;
+  for (const conversation of waiting) {
+    const agentId = await offerToPreferred(tx, conversation, channel, queue, pool, cursor);
+    if (!agentId) {
+      placed = false;
+      break;
+    }
+    if (queue.strategy === 'round-robin') cursor = agentId;
   }
-  return offerToPreferred(tx, conversationId, channel, queue);
+  if (queue.strategy === 'round-robin' && cursor) {
+    await tx.update(queues).set({ lastOfferedAgentId: cursor }).where(eq(queues.id, queue.id));
+  }
+  return placed;
 }
 
-/** The fast path's placement of one conversation, whose row the caller holds. */
+/**
+ * The fast path's placement of one conversation, whose row the caller holds. Returns the
+ * agent it was offered to.
+ */
 async function offerToPreferred(
   tx: Tx,
-  conversationId: string,
+  conversation: Claimed,
   channel: Channel,
   queue: QueueSettings,
-): Promise<boolean> {
-  const cursor = queue.strategy === 'round-robin' ? await lockRoundRobinCursor(tx, queue.id) : null;
-  // CandidatePool's orders, previous holders last.
-  const ranking: Record<Strategy, SQL> = {
-    'longest-idle': sql`times, u.last_conversation_ended_at ASC NULLS FIRST, u.id`,
-    'round-robin': sql`times, (${cursor}::uuid IS NOT NULL AND u.id <= ${cursor}::uuid), u.id`,
-    'least-busy': sql`times, ${capacityOn(channel)} - ${loadOn(channel)} DESC,
-                      u.last_conversation_ended_at ASC NULLS FIRST, u.id`,
-  };
-  const candidates = await queryRows<{ id: string }>(
-    tx,
-    // MATERIALIZED: read the conversation's previous holders once, not once per member.
-    sql`WITH previous AS MATERIALIZED (
-          SELECT ${PREVIOUS_HOLDERS} AS holders FROM conversations c WHERE c.id = ${conversationId})
-        SELECT u.id, coalesce((previous.holders ->> u.id::text)::int, 0) AS times
-        FROM previous
-        CROSS JOIN queues q
-        JOIN queue_members qm ON qm.queue_id = q.id
-        JOIN users u ON u.id = qm.user_id
-        WHERE q.id = ${queue.id} AND ${ELIGIBLE_FOR_QUEUE}
-          AND ${loadOn(channel)} < ${capacityOn(channel)}
-        ORDER BY ${ranking[queue.strategy]}
-        LIMIT ${FAST_PATH_CANDIDATES}`,
-  );
-  for (const { id } of candidates) {
+  pool: CandidatePool,
+  cursor: string | null,
+): Promise<string | undefined> {
+  const previous = new Map(Object.entries(conversation.previous));
+  for (let tries = 0; tries < FAST_PATH_CANDIDATES; tries++) {
+    const candidate = await pool.best(tx, previous, cursor);
+    if (!candidate) return undefined;
     // An agent locked elsewhere is being given a conversation. The fast path does not wait
     // (a transaction offering several conversations would hold one agent while waiting for
     // another, against the id order passes lock in) nor skip them for the next in line: it
     // leaves the conversation to a pass, which waits for them.
-    const agent = await lockAgent(tx, id, channel, { queueId: queue.id, skipLocked: true });
-    if (!agent) return false;
-    if (!agent.eligible || agent.load >= agent.capacity) continue;
+    const agent = await lockAgent(tx, candidate.id, channel, {
+      queueId: queue.id,
+      skipLocked: true,
+    });
+    if (!agent) return undefined;
+    if (!agent.eligible || agent.load >= agent.capacity) {
+      candidate.gone = true;
+      continue;
+    }
     await handOverAll(tx, [
       {
-        conversationId,
-        agentId: id,
+        conversationId: conversation.id,
+        agentId: candidate.id,
         reason: 'queue',
         originalText: null,
         queueId: queue.id,
@@ -347,12 +367,11 @@ async function offerToPreferred(
         autoAccept: queue.autoAccept,
       },
     ]);
-    if (queue.strategy === 'round-robin') {
-      await tx.update(queues).set({ lastOfferedAgentId: id }).where(eq(queues.id, queue.id));
-    }
-    return true;
+    candidate.load[channel] = agent.load + 1;
+    pool.touched(candidate);
+    return candidate.id;
   }
-  return false;
+  return undefined;
 }
 
 interface LockedCandidate {
