@@ -1,6 +1,6 @@
-import { eq, inArray, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { contacts } from '../db/schema.js';
-import type { Executor, Tx } from '../db/store.js';
+import { type Executor, queryPrepared, type Tx } from '../db/store.js';
 
 export type Contact = typeof contacts.$inferSelect;
 
@@ -36,10 +36,15 @@ export async function mergeContactAttributes(
 ): Promise<Map<string, string>> {
   const idOf = new Map<string, string>();
   if (told.size === 0) return idOf;
-  const known = await tx
-    .select({ id: contacts.id, address: contacts.address, attributes: contacts.attributes })
-    .from(contacts)
-    .where(inArray(contacts.address, [...told.keys()]));
+  const known = await queryPrepared<{
+    id: string;
+    address: string;
+    attributes: Record<string, string>;
+  }>(
+    tx,
+    sql`SELECT id, address, attributes FROM contacts
+        WHERE address IN (SELECT jsonb_array_elements_text(${JSON.stringify([...told.keys()])}::jsonb))`,
+  );
   const knownOf = new Map(known.map((row) => [row.address, row.attributes]));
   for (const row of known) idOf.set(row.address, row.id);
   const changed = [...told]

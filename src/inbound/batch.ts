@@ -10,7 +10,7 @@ import {
 } from '../conversations/conversations.js';
 import { GroupCommit } from '../db/group-commit.js';
 import { messages, numbers } from '../db/schema.js';
-import { type Db, queryRows, type Tx } from '../db/store.js';
+import { type Db, queryPrepared, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { type Flow, isFlowOpen } from '../flows/flows.js';
 import { renderTemplate } from '../flows/templates.js';
@@ -91,7 +91,7 @@ async function storeBatch(tx: Tx, batch: Waiting[]): Promise<Map<Waiting, Inboun
   const keys = [...new Map(batch.map((item) => [conversationKey(item), item])).values()].map(
     (item) => ({ number_id: item.number.id, address: item.inbound.from }),
   );
-  const open = await queryRows<{ id: string; number_id: string; customer_address: string }>(
+  const open = await queryPrepared<{ id: string; number_id: string; customer_address: string }>(
     tx,
     sql`SELECT c.id, c.number_id, c.customer_address
           FROM conversations c
@@ -124,7 +124,7 @@ async function storeBatch(tx: Tx, batch: Waiting[]): Promise<Map<Waiting, Inboun
     twilio_sid: item.inbound.messageSid,
     created_at: item.receivedAt,
   }));
-  const inserted = await queryRows<{ id: string; twilio_sid: string }>(
+  const inserted = await queryPrepared<{ id: string; twilio_sid: string }>(
     tx,
     sql`INSERT INTO messages (conversation_id, number_id, direction, author, from_address,
                               to_address, body, twilio_sid, status, created_at)
@@ -172,7 +172,7 @@ async function storeBatch(tx: Tx, batch: Waiting[]): Promise<Map<Waiting, Inboun
   const touched =
     lastAt.size === 0
       ? []
-      : await queryRows<{ id: string; flow_due: boolean }>(
+      : await queryPrepared<{ id: string; flow_due: boolean }>(
           tx,
           sql`UPDATE conversations c
                  SET last_message_at = k.at,

@@ -1,6 +1,6 @@
 import { asc, gt, max, sql } from 'drizzle-orm';
 import { events } from '../db/schema.js';
-import type { Executor, Tx } from '../db/store.js';
+import { type Executor, queryPrepared, type Tx } from '../db/store.js';
 
 /** Every event type and its payload: the typed map that writers and the gateway share. */
 export interface EventPayloads {
@@ -72,7 +72,8 @@ export async function appendEvents<T extends EventType>(
     agent_id: refs.agentId ?? null,
     payload,
   }));
-  await tx.execute(
+  await queryPrepared(
+    tx,
     sql`INSERT INTO events (type, conversation_id, agent_id, payload)
         SELECT ${type}, (e.item->>'conversation_id')::uuid, (e.item->>'agent_id')::uuid,
                e.item->'payload'
