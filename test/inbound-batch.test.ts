@@ -73,6 +73,37 @@ async function transactionsOf(messageIds: string[]): Promise<Set<string>> {
 }
 
 describe('group commit of inbound texts', () => {
+  it('stores texts whose contact learns something with the rest of their batch, in one transaction', async () => {
+    const batcher = new InboundBatcher(store.db);
+    const [known, moved] = [phoneNumber(), phoneNumber()];
+    const [knownConversation, movedConversation] = await openConversations(batcher, [known, moved]);
+    const outcomes = await Promise.all([
+      batcher.receive(number, undefined, text(known, 'same place')),
+      batcher.receive(number, undefined, {
+        ...text(moved, 'new place'),
+        location: { FromCity: 'OSLO', FromCountry: 'NO' },
+      }),
+    ]);
+    expect(outcomes.map((outcome) => stored(outcome).conversationId)).toEqual([
+      knownConversation,
+      movedConversation,
+    ]);
+    expect((await transactionsOf(outcomes.map((outcome) => stored(outcome).messageId))).size).toBe(
+      1,
+    );
+    const [contact] = await queryRows<{ attributes: Record<string, string> }>(
+      store.db,
+      sql`SELECT attributes FROM contacts WHERE address = ${moved}`,
+    );
+    expect(contact!.attributes).toMatchObject({ FromCity: 'OSLO', FromCountry: 'NO' });
+    const bodies = await store.db
+      .select({ body: messages.body })
+      .from(messages)
+      .where(eq(messages.conversationId, movedConversation!))
+      .orderBy(messages.createdAt);
+    expect(bodies.map((row) => row.body)).toEqual(['hello', 'new place']);
+  });
+
   it('stores a batch in one transaction, a duplicate in it once, another account’s SID not at all', async () => {
     const batcher = new InboundBatcher(store.db);
     const handsets = Array.from({ length: 6 }, () => phoneNumber());

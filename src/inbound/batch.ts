@@ -15,7 +15,7 @@ import { inTransaction } from '../db/transactions.js';
 import { type Flow, isFlowOpen } from '../flows/flows.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbounds } from '../outbound/outbox.js';
-import { appendEvents } from '../realtime/event-log.js';
+import { appendEvents, appendEventsFrom } from '../realtime/event-log.js';
 import { pairsWithAffinity } from '../routing/affinity.js';
 import { queueFromFlow } from '../routing/queueing.js';
 import { type InboundMessage, type InboundOutcome, receiveInbound } from './receive.js';
@@ -80,6 +80,145 @@ export class InboundBatcher {
  */
 async function storeBatch(tx: Tx, batch: Waiting[]): Promise<Map<Waiting, InboundOutcome>> {
   const outcomes = new Map<Waiting, InboundOutcome>();
+  const rest = await storeIntoOpen(tx, batch, outcomes);
+  if (rest.length > 0) await storeOthers(tx, rest, outcomes);
+  return outcomes;
+}
+
+interface StoredIntoOpen {
+  n: number;
+  conversation_id: string;
+  message_id: string | null;
+  flow_due: boolean | null;
+}
+
+/**
+ * The common case in one statement: texts into conversations already open, from contacts
+ * that already hold what Twilio tells of them (FromCity, …). Locks the open conversations
+ * in id order (as storeOthers does, so two batches cannot deadlock), stores the texts (a
+ * stored SID is a replay: nothing is written for it), touches the conversations and logs
+ * the events. Sets the outcomes of the texts it placed and returns the others, for
+ * storeOthers in the same transaction.
+ */
+async function storeIntoOpen(
+  tx: Tx,
+  batch: Waiting[],
+  outcomes: Map<Waiting, InboundOutcome>,
+): Promise<Waiting[]> {
+  const rows = batch.map((item, n) => ({
+    n,
+    number_id: item.number.id,
+    address: item.inbound.from,
+    to_address: item.number.address,
+    body: item.inbound.body,
+    twilio_sid: item.inbound.messageSid,
+    created_at: item.receivedAt,
+    told: item.inbound.location,
+  }));
+  const stored = await queryPrepared<StoredIntoOpen>(
+    tx,
+    sql`WITH k AS (
+          SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS k(n int,
+            number_id uuid, address text, to_address text, body text, twilio_sid text,
+            created_at timestamptz, told jsonb)),
+        open AS MATERIALIZED (
+          SELECT c.id, c.number_id, c.customer_address FROM conversations c
+          WHERE (c.number_id, c.customer_address) IN (SELECT number_id, address FROM k)
+            AND c.state <> 'closed'
+          ORDER BY c.id
+          FOR NO KEY UPDATE OF c),
+        placed AS MATERIALIZED (
+          SELECT k.*, o.id AS conversation_id FROM k
+          JOIN open o ON o.number_id = k.number_id AND o.customer_address = k.address
+          WHERE EXISTS (SELECT 1 FROM contacts ct
+                        WHERE ct.address = k.address AND ct.attributes @> k.told)),
+        inserted AS (
+          INSERT INTO messages (conversation_id, number_id, direction, author, from_address,
+                                to_address, body, twilio_sid, status, created_at)
+          SELECT conversation_id, number_id, 'inbound', 'customer', address, to_address, body,
+                 twilio_sid, 'received', created_at
+            FROM placed ORDER BY n
+          ON CONFLICT (twilio_sid) DO NOTHING
+          RETURNING id, twilio_sid),
+        fresh AS MATERIALIZED (
+          SELECT p.*, i.id AS message_id FROM placed p JOIN inserted i USING (twilio_sid)),
+        touched AS (
+          UPDATE conversations c
+             SET last_message_at = t.at,
+                 flow_due_at = CASE WHEN c.state = 'flow' THEN t.at ELSE c.flow_due_at END
+            FROM (SELECT conversation_id, max(created_at) AS at FROM fresh
+                  GROUP BY conversation_id) t
+           WHERE c.id = t.conversation_id
+          RETURNING c.id, c.flow_due_at IS NOT NULL AS flow_due),
+        logged AS (${appendEventsFrom(
+          tx,
+          'message.received',
+          sql`SELECT n, conversation_id, NULL::uuid AS agent_id,
+                     jsonb_build_object('messageId', message_id, 'from', address, 'body', body,
+                                        'numMedia', 0) AS payload
+                FROM fresh`,
+        )})
+        SELECT p.n, p.conversation_id, f.message_id, t.flow_due
+          FROM placed p
+          LEFT JOIN fresh f USING (n)
+          LEFT JOIN touched t ON t.id = p.conversation_id`,
+  );
+  const replayed: Waiting[] = [];
+  for (const row of stored) {
+    const item = batch[row.n]!;
+    if (row.message_id === null) {
+      replayed.push(item);
+      continue;
+    }
+    outcomes.set(item, {
+      duplicate: false,
+      messageId: row.message_id,
+      conversationId: row.conversation_id,
+      flowDue: row.flow_due ?? false,
+      mediaPending: false,
+      queuedIn: null,
+    });
+  }
+  await replayOutcomes(tx, replayed, outcomes);
+  const placed = new Set(stored.map((row) => row.n));
+  return batch.filter((_, n) => !placed.has(n));
+}
+
+/** Outcomes of replayed SIDs: duplicates, and whether the stored one is the same account's. */
+async function replayOutcomes(
+  tx: Tx,
+  replayed: Waiting[],
+  outcomes: Map<Waiting, InboundOutcome>,
+): Promise<void> {
+  if (replayed.length === 0) return;
+  const owners = await tx
+    .select({ sid: messages.twilioSid, accountId: numbers.accountId })
+    .from(messages)
+    .innerJoin(numbers, eq(numbers.id, messages.numberId))
+    .where(
+      inArray(
+        messages.twilioSid,
+        replayed.map((item) => item.inbound.messageSid),
+      ),
+    );
+  const ownerOf = new Map(owners.map((row) => [row.sid!, row.accountId]));
+  for (const item of replayed) {
+    outcomes.set(item, {
+      duplicate: true,
+      sameAccount: ownerOf.get(item.inbound.messageSid) === item.number.accountId,
+    });
+  }
+}
+
+/**
+ * The rest of a batch, in the caller's transaction: texts whose contact learns something,
+ * and texts that open a conversation (see storeBatch).
+ */
+async function storeOthers(
+  tx: Tx,
+  batch: Waiting[],
+  outcomes: Map<Waiting, InboundOutcome>,
+): Promise<void> {
   const told = new Map<string, Record<string, string>>();
   for (const item of batch) {
     told.set(item.inbound.from, { ...told.get(item.inbound.from), ...item.inbound.location });
@@ -111,7 +250,7 @@ async function storeBatch(tx: Tx, batch: Waiting[]): Promise<Map<Waiting, Inboun
   );
   for (const [key, id] of opened) conversationOf.set(key, id);
   const placed = batch.filter((item) => conversationOf.has(conversationKey(item)));
-  if (placed.length === 0) return outcomes;
+  if (placed.length === 0) return;
 
   // The MessageSid's unique constraint makes a replayed or fallback delivery a no-op. The
   // rows travel as one JSON parameter: far cheaper to build and send than ten per message.
@@ -138,27 +277,12 @@ async function storeBatch(tx: Tx, batch: Waiting[]): Promise<Map<Waiting, Inboun
   );
   const messageIdOf = new Map(inserted.map((row) => [row.twilio_sid, row.id]));
   const fresh = placed.filter((item) => messageIdOf.has(item.inbound.messageSid));
-  const replayed = placed.filter((item) => !messageIdOf.has(item.inbound.messageSid));
-  if (replayed.length > 0) {
-    const owners = await tx
-      .select({ sid: messages.twilioSid, accountId: numbers.accountId })
-      .from(messages)
-      .innerJoin(numbers, eq(numbers.id, messages.numberId))
-      .where(
-        inArray(
-          messages.twilioSid,
-          replayed.map((item) => item.inbound.messageSid),
-        ),
-      );
-    const ownerOf = new Map(owners.map((row) => [row.sid!, row.accountId]));
-    for (const item of replayed) {
-      outcomes.set(item, {
-        duplicate: true,
-        sameAccount: ownerOf.get(item.inbound.messageSid) === item.number.accountId,
-      });
-    }
-  }
-  if (fresh.length === 0) return outcomes;
+  await replayOutcomes(
+    tx,
+    placed.filter((item) => !messageIdOf.has(item.inbound.messageSid)),
+    outcomes,
+  );
+  if (fresh.length === 0) return;
 
   // The customer's activity, and flow work due for a conversation still with the bot (a
   // conversation opened here has both already).
@@ -216,7 +340,6 @@ async function storeBatch(tx: Tx, batch: Waiting[]): Promise<Map<Waiting, Inboun
       queuedIn: started.waitingIn.get(conversationId) ?? null,
     });
   }
-  return outcomes;
 }
 
 /**

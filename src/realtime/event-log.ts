@@ -1,4 +1,4 @@
-import { asc, gt, max, sql } from 'drizzle-orm';
+import { asc, gt, max, type SQL, sql } from 'drizzle-orm';
 import { events } from '../db/schema.js';
 import { type Executor, queryPrepared, type Tx } from '../db/store.js';
 
@@ -81,6 +81,18 @@ export async function appendEvents<T extends EventType>(
          ORDER BY e.n`,
   );
   appending.add(tx);
+}
+
+/**
+ * SQL for a data-modifying step of a larger statement: appends an event of the type for each
+ * row of `rows` (a query giving conversation_id, agent_id, payload, and n: the events take
+ * the rows' order by n), so a writer can store a change and its events in one round trip. The
+ * statement must run in `tx`, which this marks as having appended events.
+ */
+export function appendEventsFrom<T extends EventType>(tx: Tx, type: T, rows: SQL): SQL {
+  appending.add(tx);
+  return sql`INSERT INTO events (type, conversation_id, agent_id, payload)
+             SELECT ${type}, r.conversation_id, r.agent_id, r.payload FROM (${rows}) r ORDER BY r.n`;
 }
 
 /** A committed event as readers of the log see it. */
