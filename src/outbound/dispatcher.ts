@@ -8,7 +8,7 @@ import type { TwilioClients } from '../channels/twilio/clients.js';
 import { isRetryable, reasonFor } from '../channels/twilio/error-codes.js';
 import { GroupCommit } from '../db/group-commit.js';
 import { messages, outbox } from '../db/schema.js';
-import { type Db, type Executor, queryRows, type Store } from '../db/store.js';
+import { type Db, type Executor, queryPrepared, queryRows, type Store } from '../db/store.js';
 import { inTransaction, retryingConflicts } from '../db/transactions.js';
 import { holderGone, type Instance } from '../instances.js';
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
@@ -166,7 +166,7 @@ export async function claimOutbound(
   belowRate = SHARED_WINDOW_BELOW_RATE,
 ): Promise<Claim[]> {
   return inTransaction(db, async (tx) => {
-    const [sender] = await queryRows<{
+    const [sender] = await queryPrepared<{
       sender: string;
       rate: number;
       start_ms: number;
@@ -191,7 +191,7 @@ export async function claimOutbound(
     let inFlight = 0;
     let answeredUntil: number[] = [];
     if (sharedWindow) {
-      const [window] = await queryRows<{ in_flight: number; answered_until_ms: number[] }>(
+      const [window] = await queryPrepared<{ in_flight: number; answered_until_ms: number[] }>(
         tx,
         sql`SELECT w.in_flight::float8 AS in_flight,
                    array(SELECT extract(epoch FROM u) * 1000 FROM unnest(s.answered_until) u
@@ -202,7 +202,7 @@ export async function claimOutbound(
       inFlight = window.in_flight;
       answeredUntil = window.answered_until_ms.map(Number);
     }
-    const rows = await queryRows<{
+    const rows = await queryPrepared<{
       outbox_id: string;
       message_id: string;
       attempts: number;

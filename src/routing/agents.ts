@@ -11,7 +11,7 @@
  * (lockAgentsInOrder), as passes do.
  */
 import { type SQL, sql } from 'drizzle-orm';
-import { type Executor, queryPrepared, queryRows, type Tx } from '../db/store.js';
+import { type Executor, queryPrepared, type Tx } from '../db/store.js';
 import type { Candidate, Channel, RankKey } from './candidate-pool.js';
 import type { Presence } from './events.js';
 
@@ -144,7 +144,7 @@ export async function lockAgent(
            WHERE c.id = ${options.excludeConversationId} AND c.agent_id = u.id
              AND c.state IN ('offered', 'active') AND ${onChannel(channel)})`
     : sql`0`;
-  const [row] = await queryRows<Omit<LockedAgent, 'id'>>(
+  const [row] = await queryPrepared<Omit<LockedAgent, 'id'>>(
     tx,
     sql`SELECT u.presence, u.disabled_at IS NULL AS enabled,
           ${options.queueId ? sql`${ELIGIBLE_FOR_QUEUE}` : sql`true`} AS eligible,

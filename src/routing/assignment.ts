@@ -20,7 +20,7 @@
  */
 import { eq, sql } from 'drizzle-orm';
 import { queues } from '../db/schema.js';
-import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
+import { type Db, type Executor, queryPrepared, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { ELIGIBLE_FOR_QUEUE, lockAgent, onChannel, rankedCandidates } from './agents.js';
 import { type Candidate, CandidatePool, type Channel, type Strategy } from './candidate-pool.js';
@@ -290,7 +290,7 @@ export async function offerJustQueued(
   channel: Channel,
   queue: QueueSettings,
 ): Promise<boolean> {
-  const waiting = await queryRows<Claimed>(
+  const waiting = await queryPrepared<Claimed>(
     tx,
     sql`WITH older AS (
           SELECT c.id, c.queued_at FROM conversations c JOIN numbers n ON n.id = c.number_id
@@ -431,7 +431,7 @@ async function lockAgents(
  * from the same queue take turns rather than both starting after the same agent.
  */
 async function lockRoundRobinCursor(tx: Tx, queueId: string): Promise<string | null> {
-  const [row] = await queryRows<{ last_offered_agent_id: string | null }>(
+  const [row] = await queryPrepared<{ last_offered_agent_id: string | null }>(
     tx,
     sql`SELECT last_offered_agent_id FROM queues WHERE id = ${queueId} FOR NO KEY UPDATE`,
   );
