@@ -155,12 +155,13 @@ export async function membersWithWrongRank(db: Executor) {
         JOIN users u ON u.id = qm.user_id
         JOIN queues q ON q.id = qm.queue_id,
         LATERAL (SELECT u.presence = 'available' AND u.disabled_at IS NULL AS ready) r
-        WHERE (qm.sms_rank, qm.whatsapp_rank, qm.idle_rank) IS DISTINCT FROM (
+        WHERE (qm.sms_rank, qm.whatsapp_rank, qm.idle_rank, qm.by_load) IS DISTINCT FROM (
           CASE WHEN r.ready AND u.load_sms < u.capacity_sms THEN
             CASE WHEN q.strategy = 'least-busy' THEN u.load_sms - u.capacity_sms ELSE 0 END END,
           CASE WHEN r.ready AND u.load_whatsapp < u.capacity_whatsapp THEN
             CASE WHEN q.strategy = 'least-busy' THEN u.load_whatsapp - u.capacity_whatsapp ELSE 0 END END,
           CASE WHEN q.strategy = 'round-robin' OR u.last_conversation_ended_at IS NULL
-            THEN '-infinity'::timestamptz ELSE u.last_conversation_ended_at END)`,
+            THEN '-infinity'::timestamptz ELSE u.last_conversation_ended_at END,
+          q.strategy = 'least-busy')`,
   );
 }

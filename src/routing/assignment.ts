@@ -290,7 +290,7 @@ export async function offerJustQueued(
   channel: Channel,
   queue: QueueSettings,
 ): Promise<boolean> {
-  const waiting = await queryPrepared<Claimed>(
+  const waiting = await queryPrepared<Omit<Claimed, 'whatsapp'>>(
     tx,
     sql`WITH older AS (
           SELECT c.id, c.queued_at FROM conversations c JOIN numbers n ON n.id = c.number_id
@@ -333,7 +333,7 @@ export async function offerJustQueued(
  */
 async function offerToPreferred(
   tx: Tx,
-  conversation: Claimed,
+  conversation: Omit<Claimed, 'whatsapp'>,
   channel: Channel,
   queue: QueueSettings,
   pool: CandidatePool,

@@ -208,6 +208,8 @@ export class CandidatePool {
    * the pass's start, then from the first id up to it), loading the order up to there.
    */
   private async indexAfter(db: Executor, cursor: string): Promise<number> {
+    // The pass's own start is the last place in its order: the next is the first.
+    if (cursor === this.start) return 0;
     const lap = (id: string) => (this.start !== null && id <= this.start ? 1 : 0);
     const isAfter = (id: string) =>
       lap(id) > lap(cursor) || (lap(id) === lap(cursor) && id > cursor);
