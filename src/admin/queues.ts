@@ -1,4 +1,4 @@
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { queueMembers, queues, users } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
@@ -98,10 +98,18 @@ async function replaceMembers(tx: Executor, queueId: string, memberIds: string[]
     const [user] = await tx.select({ id: users.id }).from(users).where(eq(users.id, userId));
     if (!user) throw new AppError('bad_request', `user ${userId} does not exist`, 'memberIds');
   }
+  // A member's rank in the queue follows their agent's row (migration 0019): the agents
+  // leaving and joining are share-locked in id order, as routing locks them, so this waits
+  // for an assignment in flight instead of deadlocking with it.
+  const joining = [...new Set(memberIds)].sort();
+  await tx.execute(
+    sql`SELECT 1 FROM users
+        WHERE id IN (SELECT user_id FROM queue_members WHERE queue_id = ${queueId})
+           OR id IN (SELECT value::uuid FROM jsonb_array_elements_text(${JSON.stringify(joining)}::jsonb))
+        ORDER BY id FOR SHARE`,
+  );
   await tx.delete(queueMembers).where(eq(queueMembers.queueId, queueId));
-  if (memberIds.length) {
-    await tx
-      .insert(queueMembers)
-      .values([...new Set(memberIds)].map((userId) => ({ queueId, userId })));
+  if (joining.length) {
+    await tx.insert(queueMembers).values(joining.map((userId) => ({ queueId, userId })));
   }
 }

@@ -22,6 +22,8 @@ LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN strategy = 'round-robin' THEN '-infinity'::timestamptz
               ELSE coalesce(last_ended, '-infinity'::timestamptz) END
 $$;--> statement-breakpoint
+-- The agent's and the queue's rows are read under a share lock: a change of either that is
+-- not committed yet (whose trigger cannot see this membership) is waited for and read.
 CREATE FUNCTION parley_queue_members_rank_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   SELECT parley_member_rank(q.strategy, u.presence, u.disabled_at, u.capacity_sms, u.load_sms),
@@ -29,7 +31,8 @@ BEGIN
          parley_member_idle_rank(q.strategy, u.last_conversation_ended_at),
          q.strategy = 'least-busy'
     INTO NEW.sms_rank, NEW.whatsapp_rank, NEW.idle_rank, NEW.by_load
-    FROM users u, queues q WHERE u.id = NEW.user_id AND q.id = NEW.queue_id;
+    FROM users u, queues q WHERE u.id = NEW.user_id AND q.id = NEW.queue_id
+    FOR SHARE OF u, q;
   RETURN NEW;
 END $$;--> statement-breakpoint
 CREATE TRIGGER queue_members_rank_insert BEFORE INSERT OR UPDATE OF queue_id, user_id ON queue_members
@@ -112,8 +115,12 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;--> statement-breakpoint
+-- The members' agents are share-locked first, in id order as routing locks them: a load
+-- change not committed yet is waited for (then read), and the two cannot deadlock.
 CREATE FUNCTION parley_queues_member_ranks() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  PERFORM 1 FROM users u JOIN queue_members m ON m.user_id = u.id
+  WHERE m.queue_id = NEW.id ORDER BY u.id FOR SHARE OF u;
   UPDATE queue_members m
   SET sms_rank = parley_member_rank(NEW.strategy, u.presence, u.disabled_at, u.capacity_sms, u.load_sms),
       whatsapp_rank = parley_member_rank(NEW.strategy, u.presence, u.disabled_at, u.capacity_whatsapp, u.load_whatsapp),
