@@ -73,6 +73,35 @@ async function transactionsOf(messageIds: string[]): Promise<Set<string>> {
 }
 
 describe('group commit of inbound texts', () => {
+  it("keeps a sender's texts in order when only the first tells something new", async () => {
+    const batcher = new InboundBatcher(store.db);
+    const from = phoneNumber();
+    const [conversationId] = await openConversations(batcher, [from]);
+    const earlier = new Date(Date.now() - 1000);
+    const later = new Date();
+    const outcomes = await Promise.all([
+      batcher.receive(
+        number,
+        undefined,
+        { ...text(from, 'moved'), location: { FromCity: 'BERGEN' } },
+        earlier,
+      ),
+      batcher.receive(number, undefined, text(from, 'still here'), later),
+    ]);
+    const ids = outcomes.map((outcome) => stored(outcome).messageId);
+    const received = await store.db
+      .select({ payload: events.payload })
+      .from(events)
+      .where(and(eq(events.type, 'message.received'), eq(events.conversationId, conversationId!)))
+      .orderBy(events.id);
+    expect(received.map((row) => row.payload.messageId).slice(-2)).toEqual(ids);
+    const [row] = await store.db
+      .select({ lastMessageAt: conversations.lastMessageAt })
+      .from(conversations)
+      .where(eq(conversations.id, conversationId!));
+    expect(row!.lastMessageAt?.getTime()).toBe(later.getTime());
+  });
+
   it('stores texts whose contact learns something with the rest of their batch, in one transaction', async () => {
     const batcher = new InboundBatcher(store.db);
     const [known, moved] = [phoneNumber(), phoneNumber()];

@@ -94,11 +94,13 @@ interface StoredIntoOpen {
 
 /**
  * The common case in one statement: texts into conversations already open, from contacts
- * that already hold what Twilio tells of them (FromCity, …). Locks the open conversations
- * in id order (as storeOthers does, so two batches cannot deadlock), stores the texts (a
- * stored SID is a replay: nothing is written for it), touches the conversations and logs
- * the events. Sets the outcomes of the texts it placed and returns the others, for
- * storeOthers in the same transaction.
+ * that already hold what each of their texts tells (FromCity, …). Locks those open
+ * conversations in id order (as storeOthers does, so two batches cannot deadlock), stores
+ * the texts (a stored SID is a replay: nothing is written for it), touches the
+ * conversations and logs the events. Sets the outcomes of the texts it placed and returns
+ * the others, for storeOthers in the same transaction. A sender's texts all take one of
+ * the two ways: the other writes the contact before locking the conversation, as the
+ * per-message path does, and keeps their texts in order.
  */
 async function storeIntoOpen(
   tx: Tx,
@@ -121,17 +123,22 @@ async function storeIntoOpen(
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS k(n int,
             number_id uuid, address text, to_address text, body text, twilio_sid text,
             created_at timestamptz, told jsonb)),
+        known AS (
+          SELECT DISTINCT k.address FROM k
+          WHERE NOT EXISTS (
+            SELECT 1 FROM k told WHERE told.address = k.address AND NOT EXISTS (
+              SELECT 1 FROM contacts ct
+              WHERE ct.address = told.address AND ct.attributes @> told.told))),
         open AS MATERIALIZED (
           SELECT c.id, c.number_id, c.customer_address FROM conversations c
-          WHERE (c.number_id, c.customer_address) IN (SELECT number_id, address FROM k)
+          WHERE (c.number_id, c.customer_address) IN (
+                  SELECT number_id, address FROM k WHERE address IN (SELECT address FROM known))
             AND c.state <> 'closed'
           ORDER BY c.id
           FOR NO KEY UPDATE OF c),
         placed AS MATERIALIZED (
           SELECT k.*, o.id AS conversation_id FROM k
-          JOIN open o ON o.number_id = k.number_id AND o.customer_address = k.address
-          WHERE EXISTS (SELECT 1 FROM contacts ct
-                        WHERE ct.address = k.address AND ct.attributes @> k.told)),
+          JOIN open o ON o.number_id = k.number_id AND o.customer_address = k.address),
         inserted AS (
           INSERT INTO messages (conversation_id, number_id, direction, author, from_address,
                                 to_address, body, twilio_sid, status, created_at)
