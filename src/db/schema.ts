@@ -179,7 +179,6 @@ export const queueMembers = pgTable(
   (t) => [
     primaryKey({ columns: [t.queueId, t.userId] }),
     index('queue_members_user_idx').on(t.userId),
-    index('queue_members_by_load_idx').on(t.userId).where(sql`${t.byLoad}`),
     index('queue_members_sms_rank_idx')
       .on(t.queueId, t.smsRank, t.idleRank, t.userId)
       .where(sql`${t.smsRank} IS NOT NULL`),

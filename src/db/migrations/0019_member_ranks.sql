@@ -3,7 +3,6 @@ ALTER TABLE "queue_members" ADD COLUMN "whatsapp_rank" smallint;--> statement-br
 ALTER TABLE "queue_members" ADD COLUMN "idle_rank" timestamp with time zone DEFAULT '-infinity' NOT NULL;--> statement-breakpoint
 ALTER TABLE "queue_members" ADD COLUMN "by_load" boolean DEFAULT false NOT NULL;--> statement-breakpoint
 CREATE INDEX "queue_members_user_idx" ON "queue_members" USING btree ("user_id");--> statement-breakpoint
-CREATE INDEX "queue_members_by_load_idx" ON "queue_members" USING btree ("user_id") WHERE "queue_members"."by_load";--> statement-breakpoint
 CREATE INDEX "queue_members_sms_rank_idx" ON "queue_members" USING btree ("queue_id","sms_rank","idle_rank","user_id") WHERE "queue_members"."sms_rank" IS NOT NULL;--> statement-breakpoint
 CREATE INDEX "queue_members_whatsapp_rank_idx" ON "queue_members" USING btree ("queue_id","whatsapp_rank","idle_rank","user_id") WHERE "queue_members"."whatsapp_rank" IS NOT NULL;--> statement-breakpoint
 -- A queue member's place in the queue's strategy order on a channel (schema.ts, queue_members):
