@@ -313,16 +313,19 @@ export async function offerJustQueued(
     { start: cursor, firstPage: FAST_PATH_CANDIDATES },
   );
   let placed = true;
+  let lastOffered: string | undefined;
   for (const conversation of waiting) {
     const agentId = await offerToPreferred(tx, conversation, channel, queue, pool, cursor);
     if (!agentId) {
       placed = false;
       break;
     }
+    lastOffered = agentId;
     if (queue.strategy === 'round-robin') cursor = agentId;
   }
-  if (queue.strategy === 'round-robin' && cursor) {
-    await tx.update(queues).set({ lastOfferedAgentId: cursor }).where(eq(queues.id, queue.id));
+  // The cursor moves only when someone was offered one.
+  if (queue.strategy === 'round-robin' && lastOffered) {
+    await tx.update(queues).set({ lastOfferedAgentId: lastOffered }).where(eq(queues.id, queue.id));
   }
   return placed;
 }
