@@ -147,6 +147,11 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
     connectionString: url,
     max: options.maxConnections ?? 10,
     connectionTimeoutMillis: 10_000,
+    // Parley's statements are short OLTP lookups. Planned on small or never-analysed
+    // tables, some (the dispatcher's wait for a sender slot) are estimated above
+    // jit_above_cost and JIT-compiled on every call: ~75 ms of server CPU for a query
+    // that reads no row.
+    options: '-c jit=off',
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', (error) => options.onError?.(error));
