@@ -65,11 +65,16 @@ export type Numbering =
 export async function numberEvents(db: Db, limit = BATCH): Promise<Numbering> {
   return inTransaction(db, async (tx) => {
     // Statistics taken while the log was empty (an ANALYZE at install, and no autovacuum)
-    // would plan scans of the whole log; the partial index is always the way in.
+    // would plan scans of the whole log; the partial index is always the way in. A plain
+    // index scan, not a bitmap one: it stops at the limit, and it marks the entries of rows
+    // numbered since as dead when it passes them, where a bitmap scan visits their heap
+    // pages again on every run until a vacuum (at 1,000 events/s: 2,660 entries read to
+    // find 19, 240 pages instead of 15).
     const [lock] = await queryRows<{ locked: boolean }>(
       tx,
       sql`SELECT pg_try_advisory_xact_lock(${SEQUENCER_LOCK}) AS locked,
-                 set_config('enable_seqscan', 'off', true)`,
+                 set_config('enable_seqscan', 'off', true),
+                 set_config('enable_bitmapscan', 'off', true)`,
     );
     if (!lock?.locked) return { busy: true };
     // One statement: the snapshot that decides which events are ready is the one the
