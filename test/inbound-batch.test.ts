@@ -102,7 +102,7 @@ describe('group commit of inbound texts', () => {
     expect(row!.lastMessageAt?.getTime()).toBe(later.getTime());
   });
 
-  it('stores texts whose contact learns something with the rest of their batch, in one transaction', async () => {
+  it('stores texts whose contact learns something in their batch: the others in one statement, they in one transaction', async () => {
     const batcher = new InboundBatcher(store.db);
     const [known, moved] = [phoneNumber(), phoneNumber()];
     const [knownConversation, movedConversation] = await openConversations(batcher, [known, moved]);
@@ -118,7 +118,7 @@ describe('group commit of inbound texts', () => {
       movedConversation,
     ]);
     expect((await transactionsOf(outcomes.map((outcome) => stored(outcome).messageId))).size).toBe(
-      1,
+      2,
     );
     const [contact] = await queryRows<{ attributes: Record<string, string> }>(
       store.db,
@@ -221,6 +221,49 @@ describe('group commit of inbound texts', () => {
         ),
       );
     expect(rows.map((row) => row.body).sort()).toEqual(['ok 0', 'ok 1', 'ok 2', 'ok 4', 'ok 5']);
+  });
+
+  it('answers texts into open conversations as stored when a text opening one poisons the rest of their batch', async () => {
+    const batcher = new InboundBatcher(store.db);
+    const [talking, chatting, poisoning, arriving] = [
+      phoneNumber(),
+      phoneNumber(),
+      phoneNumber(),
+      phoneNumber(),
+    ];
+    await openConversations(batcher, [talking, chatting]);
+    const inbound = [
+      text(talking, 'into an open one'),
+      text(chatting, 'into another'),
+      text(poisoning, 'poison'),
+      text(arriving, 'opens one'),
+    ];
+    const settled = await Promise.allSettled(
+      inbound.map((message) => batcher.receive(number, undefined, message)),
+    );
+    expect(settled.map((result) => result.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    for (const result of settled) {
+      if (result.status === 'fulfilled') expect(stored(result.value).messageId).toBeTruthy();
+    }
+    const rows = await store.db
+      .select({ body: messages.body })
+      .from(messages)
+      .where(
+        inArray(
+          messages.twilioSid,
+          inbound.map((message) => message.messageSid),
+        ),
+      );
+    expect(rows.map((row) => row.body).sort()).toEqual([
+      'into an open one',
+      'into another',
+      'opens one',
+    ]);
   });
 
   it('puts a text whose conversation was closed into a new conversation, its neighbour into theirs', async () => {

@@ -67,10 +67,11 @@ export interface Store {
    */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /**
-   * Calls onCommit with each transaction of `db.transaction` (not a nested one) once it has
-   * committed; returns a function that stops calling it. A wake-up hint for this process.
+   * Calls onCommit with each transaction of `db.transaction` (not a nested one), and each
+   * handle of inOneStatement, once it has committed; returns a function that stops calling
+   * it. A wake-up hint for this process.
    */
-  onCommit(listener: (tx: Tx) => void): () => void;
+  onCommit(listener: (committed: Executor) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -112,7 +113,7 @@ async function openPglite(options: StoreOptions): Promise<Store> {
     lock?.release();
     throw error;
   }
-  const commits = new Set<(tx: Tx) => void>();
+  const commits = new Set<(committed: Executor) => void>();
   const db = announceCommits(
     drizzlePglite({ client: withOneExchangeQueries(client), schema }) as unknown as Db,
     commits,
@@ -155,7 +156,7 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', (error) => options.onError?.(error));
-  const commits = new Set<(tx: Tx) => void>();
+  const commits = new Set<(committed: Executor) => void>();
   const db = announceCommits(drizzleNodePg({ client: pool, schema }) as unknown as Db, commits);
   // Fail at start-up, not at the first request, when the server is unreachable.
   await pool.query('SELECT 1');
@@ -199,8 +200,11 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
   };
 }
 
+const commitListeners = new WeakMap<Db, ReadonlySet<(committed: Executor) => void>>();
+
 /** Makes `db.transaction` call the listeners with its transaction after each commit. */
-function announceCommits(db: Db, listeners: ReadonlySet<(tx: Tx) => void>): Db {
+function announceCommits(db: Db, listeners: ReadonlySet<(committed: Executor) => void>): Db {
+  commitListeners.set(db, listeners);
   const transaction = db.transaction.bind(db);
   db.transaction = async (work, config) => {
     let committed: Tx | undefined;
@@ -212,6 +216,20 @@ function announceCommits(db: Db, listeners: ReadonlySet<(tx: Tx) => void>): Db {
     return result;
   };
   return db;
+}
+
+/**
+ * Runs work, whose writes are one statement, on the database outside any transaction:
+ * PostgreSQL makes a lone statement a transaction of its own, so BEGIN and COMMIT would be
+ * two more round trips, each waiting for a turn of the event loop. work gets a handle of
+ * its own to `db`, on which it marks what it did (events appended, messages queued) as it
+ * would on a transaction; once work resolves, onCommit's listeners are called with it.
+ */
+export async function inOneStatement<T>(db: Db, work: (db: Db) => Promise<T>): Promise<T> {
+  const statement = Object.create(db) as Db;
+  const result = await work(statement);
+  for (const listener of commitListeners.get(db) ?? []) listener(statement);
+  return result;
 }
 
 function subscribe<T>(listeners: Set<T>, listener: T): () => void {

@@ -10,8 +10,8 @@ import {
 } from '../conversations/conversations.js';
 import { GroupCommit } from '../db/group-commit.js';
 import { messages, numbers } from '../db/schema.js';
-import { type Db, queryPrepared, type Tx } from '../db/store.js';
-import { inTransaction } from '../db/transactions.js';
+import { type Db, type Executor, inOneStatement, queryPrepared, type Tx } from '../db/store.js';
+import { inTransaction, retryingConflicts } from '../db/transactions.js';
 import { type Flow, isFlowOpen } from '../flows/flows.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbounds } from '../outbound/outbox.js';
@@ -31,8 +31,9 @@ interface Waiting {
  * Group commit for inbound messages (see db/group-commit.ts). Texts — into conversations
  * already open, the bulk of a contact center's traffic, and texts opening one, a burst of
  * which follows a campaign or an outage — are stored together with the texts that arrived
- * with them: one transaction and a few set-based statements per batch of up to 64, and
- * each webhook is answered once its batch has committed. The rest takes the per-message
+ * with them, up to 64 at a time: those into open conversations in one statement, the
+ * others in one transaction of a few set-based statements, and each webhook is answered
+ * once its text has committed. The rest takes the per-message
  * path (`receiveInbound`): pictures, consent keywords, a text the batch left out (see
  * storeBatch), and a text that failed its batch.
  */
@@ -49,7 +50,7 @@ export class InboundBatcher {
       // being stored: the unique index makes it wait for that commit) and it is answered as
       // the duplicate it is.
       distinctKey: (item) => item.inbound.messageSid,
-      commit: (batch) => inTransaction(db, (tx) => storeBatch(tx, batch)),
+      commit: (batch) => storeBatch(db, batch),
       alone: (item) => receiveInbound(db, item.number, item.flow, item.inbound, item.receivedAt),
     });
   }
@@ -71,17 +72,30 @@ export class InboundBatcher {
 }
 
 /**
- * Stores the batch's texts in the caller's transaction and returns their outcomes: those
- * into conversations already open, and those that open one (with the flow's first step:
- * the hours check, the initial or out-of-hours response, and, when the flow has nothing
- * more to do first, the hand-over to routing). Left out, for the per-message path: a text
- * whose conversation opened or closed under the batch, a stored SID's replay that would
- * open a conversation, and one that the flow closes out of hours.
+ * Stores the batch's texts and returns their outcomes: those into conversations already
+ * open, in one statement that is its own transaction, then, in one transaction, the others
+ * and those that open a conversation (with the flow's first step: the hours check, the
+ * initial or out-of-hours response, and, when the flow has nothing more to do first, the
+ * hand-over to routing). The two parts hold different senders' texts (see storeIntoOpen),
+ * so neither needs the other's commit. Left out, for the per-message path: a text whose
+ * conversation opened or closed under the batch, a stored SID's replay that would open a
+ * conversation, one that the flow closes out of hours, and the second part's texts when
+ * its transaction failed (the first part's are stored, and answered).
  */
-async function storeBatch(tx: Tx, batch: Waiting[]): Promise<Map<Waiting, InboundOutcome>> {
+async function storeBatch(db: Db, batch: Waiting[]): Promise<Map<Waiting, InboundOutcome>> {
   const outcomes = new Map<Waiting, InboundOutcome>();
-  const rest = await storeIntoOpen(tx, batch, outcomes);
-  if (rest.length > 0) await storeOthers(tx, rest, outcomes);
+  const rest = await storeIntoOpen(db, batch, outcomes);
+  if (rest.length === 0) return outcomes;
+  try {
+    const others = await inTransaction(db, async (tx) => {
+      const stored = new Map<Waiting, InboundOutcome>();
+      await storeOthers(tx, rest, stored);
+      return stored;
+    });
+    for (const [item, outcome] of others) outcomes.set(item, outcome);
+  } catch {
+    // Each of the rest takes the per-message path, which stores it or reports its own error.
+  }
   return outcomes;
 }
 
@@ -97,13 +111,13 @@ interface StoredIntoOpen {
  * that already hold what each of their texts tells (FromCity, …). Locks those open
  * conversations in id order (as storeOthers does, so two batches cannot deadlock), stores
  * the texts (a stored SID is a replay: nothing is written for it), touches the
- * conversations and logs the events. Sets the outcomes of the texts it placed and returns
- * the others, for storeOthers in the same transaction. A sender's texts all take one of
- * the two ways: the other writes the contact before locking the conversation, as the
- * per-message path does, and keeps their texts in order.
+ * conversations and logs the events, all committed with the statement. Sets the outcomes
+ * of the texts it placed and returns the others, for storeOthers. A sender's texts all
+ * take one of the two ways: the other writes the contact before locking the conversation,
+ * as the per-message path does, and keeps their texts in order.
  */
 async function storeIntoOpen(
-  tx: Tx,
+  db: Db,
   batch: Waiting[],
   outcomes: Map<Waiting, InboundOutcome>,
 ): Promise<Waiting[]> {
@@ -117,9 +131,11 @@ async function storeIntoOpen(
     created_at: item.receivedAt,
     told: item.inbound.location,
   }));
-  const stored = await queryPrepared<StoredIntoOpen>(
-    tx,
-    sql`WITH k AS (
+  const stored = await retryingConflicts(() =>
+    inOneStatement(db, (statement) =>
+      queryPrepared<StoredIntoOpen>(
+        statement,
+        sql`WITH k AS (
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS k(n int,
             number_id uuid, address text, to_address text, body text, twilio_sid text,
             created_at timestamptz, told jsonb)),
@@ -158,7 +174,7 @@ async function storeIntoOpen(
            WHERE c.id = t.conversation_id
           RETURNING c.id, c.flow_due_at IS NOT NULL AS flow_due),
         logged AS (${appendEventsFrom(
-          tx,
+          statement,
           'message.received',
           sql`SELECT n, conversation_id, NULL::uuid AS agent_id,
                      jsonb_build_object('messageId', message_id, 'from', address, 'body', body,
@@ -169,6 +185,8 @@ async function storeIntoOpen(
           FROM placed p
           LEFT JOIN fresh f USING (n)
           LEFT JOIN touched t ON t.id = p.conversation_id`,
+      ),
+    ),
   );
   const replayed: Waiting[] = [];
   for (const row of stored) {
@@ -186,14 +204,14 @@ async function storeIntoOpen(
       queuedIn: null,
     });
   }
-  await replayOutcomes(tx, replayed, outcomes);
+  await replayOutcomes(db, replayed, outcomes);
   const placed = new Set(stored.map((row) => row.n));
   return batch.filter((_, n) => !placed.has(n));
 }
 
 /** Outcomes of replayed SIDs: duplicates, and whether the stored one is the same account's. */
 async function replayOutcomes(
-  tx: Tx,
+  tx: Executor,
   replayed: Waiting[],
   outcomes: Map<Waiting, InboundOutcome>,
 ): Promise<void> {

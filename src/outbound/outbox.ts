@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { inArray, sql } from 'drizzle-orm';
 import { DEFAULT_SEND_RATE } from '../admin/addresses.js';
 import { conversations, media, messages, numbers, outbox, senders } from '../db/schema.js';
-import type { Tx } from '../db/store.js';
+import type { Executor, Tx } from '../db/store.js';
 import { appendEvents } from '../realtime/event-log.js';
 import type { Attachment } from './attachments.js';
 import { countSegments } from './segments.js';
@@ -23,10 +23,10 @@ declare module '../realtime/event-log.js' {
 export type OutboundAuthor = 'agent' | 'flow' | 'bot';
 
 /** Transactions that queued outbound messages, so that their commit can wake the dispatcher. */
-const queuing = new WeakSet<Tx>();
+const queuing = new WeakSet<Executor>();
 
 /** True when the transaction (the one passed to enqueueOutbound) queued a message. */
-export function queuedOutbound(tx: Tx): boolean {
+export function queuedOutbound(tx: Executor): boolean {
   return queuing.has(tx);
 }
 export type OutboundMessage = typeof messages.$inferSelect;

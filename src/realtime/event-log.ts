@@ -24,10 +24,13 @@ export interface EventRefs {
 export const EVENTS_CHANNEL = 'parley_events';
 
 /** Transactions that appended events, so that their commit can wake the sequencer. */
-const appending = new WeakSet<Tx>();
+const appending = new WeakSet<Executor>();
 
-/** True when events were appended in the transaction (the one passed to appendEvent). */
-export function appendedEvents(tx: Tx): boolean {
+/**
+ * True when events were appended in the transaction (the one passed to appendEvent, or
+ * inOneStatement's handle).
+ */
+export function appendedEvents(tx: Executor): boolean {
   return appending.has(tx);
 }
 
@@ -87,9 +90,10 @@ export async function appendEvents<T extends EventType>(
  * SQL for a data-modifying step of a larger statement: appends an event of the type for each
  * row of `rows` (a query giving conversation_id, agent_id, payload, and n: the events take
  * the rows' order by n), so a writer can store a change and its events in one round trip. The
- * statement must run in `tx`, which this marks as having appended events.
+ * statement must run in `tx` (a transaction or inOneStatement's handle), which this marks as
+ * having appended events.
  */
-export function appendEventsFrom<T extends EventType>(tx: Tx, type: T, rows: SQL): SQL {
+export function appendEventsFrom<T extends EventType>(tx: Executor, type: T, rows: SQL): SQL {
   appending.add(tx);
   return sql`INSERT INTO events (type, conversation_id, agent_id, payload)
              SELECT ${type}, r.conversation_id, r.agent_id, r.payload FROM (${rows}) r ORDER BY r.n`;
