@@ -28,14 +28,7 @@ import { startEventSequencer } from './realtime/sequencer.js';
 import { deskRefreshMs } from './routing/desks.js';
 import { startRoutingWorker } from './routing/routing-worker.js';
 import { buildServer } from './server.js';
-import { startLoopWorker } from './worker-loop.js';
-
-/** A background loop (timers, dispatchers) that the process starts after listening. */
-export interface Worker {
-  readonly name: string;
-  /** Finishes the current unit of work and stops claiming more. */
-  stop(): Promise<void>;
-}
+import { startLoopWorker, type Worker } from './worker-loop.js';
 
 export interface RunningParley {
   readonly url: string;

@@ -1,5 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Worker } from './parley.js';
+
+/** A background loop (timers, dispatchers) that the process starts after listening. */
+export interface Worker {
+  readonly name: string;
+  /** Finishes the current unit of work and stops claiming more. */
+  stop(): Promise<void>;
+}
 
 export interface LoopWorker extends Worker {
   /** Runs the next tick now instead of at the next interval (a wake-up hint). */

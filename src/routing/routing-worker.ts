@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { DEFAULT_PRESENCE_GRACE_SECONDS } from '../config.js';
 import type { Store } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
-import type { Worker } from '../parley.js';
+import type { Worker } from '../worker-loop.js';
 import { expireAffinities } from './affinity.js';
 import { type AssignScope, assignWaiting } from './assignment.js';
 import { expireOffers } from './offer-decisions.js';
