@@ -7,11 +7,7 @@ import type { Config } from './config.js';
 import { ConfigCache } from './db/config-cache.js';
 import { vacuumWhereDue } from './db/maintenance.js';
 import { openStore, type Store } from './db/store.js';
-import {
-  advanceFlow,
-  closeInactiveConversations,
-  dueFlowConversations,
-} from './flows/flow-runner.js';
+import { startFlowRunner } from './flows/flow-runner.js';
 import type { InboundKicks } from './inbound/webhooks.routes.js';
 import { type Instance, startInstance } from './instances.js';
 import { downloadNextMedia } from './media/media-downloads.js';
@@ -83,18 +79,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
           maxBytes: config.mediaMaxBytes,
         }),
     });
-    const flowDeps = { db, logger, instanceId: instance.id };
-    const flows = startLoopWorker({
-      name: 'flow-timers',
-      intervalMs: 1000,
-      logger,
-      tick: async () => {
-        const due = await dueFlowConversations(db, flowDeps.instanceId, 20);
-        for (const id of due) await advanceFlow(flowDeps, id);
-        const closed = await closeInactiveConversations(db, 50);
-        return due.length === 20 || closed === 50;
-      },
-    });
+    const flows = startFlowRunner({ db, logger, instanceId: instance.id });
     workers.push(dispatcher, media, flows);
     if (store.kind === 'pglite') {
       workers.push(
@@ -125,11 +110,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
     workers.push(realtime);
 
     const kicks: InboundKicks = {
-      flowDue: (conversationId) => {
-        advanceFlow(flowDeps, conversationId).catch((error: unknown) =>
-          logger.error({ err: error, conversationId }, 'flow step failed'),
-        );
-      },
+      flowDue: (conversationId) => flows.advance(conversationId),
       mediaDue: () => media.wake(),
       queued: (queueId) => routing.wake({ queueId }),
     };

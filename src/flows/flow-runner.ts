@@ -13,6 +13,7 @@ import {
   queuePosition,
   wakeRouting,
 } from '../routing/index.js';
+import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
 import { type Flow, flowOfNumber } from './flows.js';
 import { renderTemplate } from './templates.js';
 
@@ -280,4 +281,51 @@ export async function closeInactiveConversations(db: Db, limit: number): Promise
     }
     return due.length;
   });
+}
+
+/** Conversations a tick of the flow runner advances, and closes for inactivity, at most. */
+const DUE_PER_TICK = 20;
+const CLOSED_PER_TICK = 50;
+
+export interface FlowRunner extends LoopWorker {
+  /** Advances a conversation's flow now (its message just arrived); stop() waits for it. */
+  advance(conversationId: string): void;
+}
+
+/**
+ * The flow runner of one instance: advances the flows of conversations whose step is due
+ * (a kick missed, a crashed instance's lease run out) and closes those quiet past their
+ * flow's limit, every second; and advances a conversation at once when asked.
+ */
+export function startFlowRunner(deps: FlowDeps): FlowRunner {
+  const advancing = new Set<Promise<void>>();
+  const worker = startLoopWorker({
+    name: 'flow-runner',
+    intervalMs: 1000,
+    logger: deps.logger,
+    tick: async () => {
+      const due = await dueFlowConversations(deps.db, deps.instanceId, DUE_PER_TICK);
+      for (const id of due) await advanceFlow(deps, id);
+      const closed = await closeInactiveConversations(deps.db, CLOSED_PER_TICK);
+      return due.length === DUE_PER_TICK || closed === CLOSED_PER_TICK;
+    },
+  });
+  let stopped = false;
+  return {
+    ...worker,
+    advance: (conversationId) => {
+      // After stop the lease stays on the conversation: the next instance's sweep takes it.
+      if (stopped) return;
+      const step: Promise<void> = advanceFlow(deps, conversationId)
+        .catch((error: unknown) =>
+          deps.logger.error({ err: error, conversationId }, 'flow step failed'),
+        )
+        .finally(() => advancing.delete(step));
+      advancing.add(step);
+    },
+    stop: async () => {
+      stopped = true;
+      await Promise.all([worker.stop(), ...advancing]);
+    },
+  };
 }
