@@ -3,12 +3,8 @@ import { openStore, queryRows, type Store } from '../src/db/store.js';
 import { createLogger } from '../src/logger.js';
 import { rankedCandidates } from '../src/routing/agents.js';
 import type { Strategy } from '../src/routing/candidate-pool.js';
-import {
-  queueConversation,
-  ROUTING_CHANNEL,
-  type RoutingWorker,
-  startRoutingWorker,
-} from '../src/routing/index.js';
+import { queueConversation, ROUTING_CHANNEL } from '../src/routing/index.js';
+import { type RoutingWorker, startRoutingWorker } from '../src/routing/routing-worker.js';
 import { withScratchDatabase } from '../test/helpers/store.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);

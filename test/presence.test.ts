@@ -10,13 +10,8 @@ import { type Executor, openStore, type Store } from '../src/db/store.js';
 import { createLogger } from '../src/logger.js';
 import { type RunningParley, startParley } from '../src/parley.js';
 import { createRealtimeGateway, type RealtimeGateway } from '../src/realtime/gateway.js';
-import {
-  deskRefreshMs,
-  queueConversation,
-  type RoutingWorker,
-  setPresence,
-  startRoutingWorker,
-} from '../src/routing/index.js';
+import { deskRefreshMs, queueConversation, setPresence } from '../src/routing/index.js';
+import { type RoutingWorker, startRoutingWorker } from '../src/routing/routing-worker.js';
 import { buildServer } from '../src/server.js';
 import { type SignedIn, serverDeps, signIn } from './helpers/app.js';
 import { buildNumber } from './helpers/factories.js';

@@ -25,11 +25,10 @@ import {
   listPendingOffers,
   type Presence,
   queueConversation,
-  type RoutingWorker,
   rejectOffer,
   setPresence,
-  startRoutingWorker,
 } from '../src/routing/index.js';
+import { type RoutingWorker, startRoutingWorker } from '../src/routing/routing-worker.js';
 import { buildNumber } from './helpers/factories.js';
 import { createTestDatabase, dropTestDatabase, TEST_DATABASE_URL } from './helpers/store.js';
 import { type Agent, buildAgent, buildQueue } from './routing-fixtures.js';

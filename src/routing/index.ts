@@ -1,6 +1,8 @@
 /**
  * Routing: presence, capacity, queues and their strategies, offers, affinity, transfers.
- * What other modules call; everything else in this folder is routing's own.
+ * What other modules call; everything else in this folder is routing's own. Its routes and
+ * its worker are not here: only the transport (server.ts) and the composition (parley.ts)
+ * take those, from their own files.
  */
 
 export { expireAffinities, recordAffinity } from './affinity.js';
@@ -24,12 +26,6 @@ export {
   setPresence,
 } from './presence.js';
 export { type QueuePosition, queueConversation, queuePosition } from './queueing.js';
-export { registerRoutingRoutes } from './routing.routes.js';
-export {
-  type RoutingWorker,
-  type RoutingWorkerOptions,
-  startRoutingWorker,
-} from './routing-worker.js';
 export { overflowWaiting, requeueOfflineAgents } from './timers.js';
 export {
   type AgentLoad,
