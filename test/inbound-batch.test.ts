@@ -223,7 +223,7 @@ describe('group commit of inbound texts', () => {
     expect(rows.map((row) => row.body).sort()).toEqual(['ok 0', 'ok 1', 'ok 2', 'ok 4', 'ok 5']);
   });
 
-  it('answers texts into open conversations as stored when a text opening one poisons the rest of their batch', async () => {
+  it('answers texts into open conversations as stored, and keeps a new sender’s texts in order, when a text poisons the rest of their batch', async () => {
     const batcher = new InboundBatcher(store.db);
     const [talking, chatting, poisoning, arriving] = [
       phoneNumber(),
@@ -232,11 +232,13 @@ describe('group commit of inbound texts', () => {
       phoneNumber(),
     ];
     await openConversations(batcher, [talking, chatting]);
+    const arrivals = ['first', 'second', 'third', 'fourth'].map((body) => text(arriving, body));
     const inbound = [
       text(talking, 'into an open one'),
       text(chatting, 'into another'),
+      arrivals[0]!,
       text(poisoning, 'poison'),
-      text(arriving, 'opens one'),
+      ...arrivals.slice(1),
     ];
     const settled = await Promise.allSettled(
       inbound.map((message) => batcher.receive(number, undefined, message)),
@@ -244,26 +246,28 @@ describe('group commit of inbound texts', () => {
     expect(settled.map((result) => result.status)).toEqual([
       'fulfilled',
       'fulfilled',
+      'fulfilled',
       'rejected',
       'fulfilled',
+      'fulfilled',
+      'fulfilled',
     ]);
-    for (const result of settled) {
-      if (result.status === 'fulfilled') expect(stored(result.value).messageId).toBeTruthy();
-    }
-    const rows = await store.db
-      .select({ body: messages.body })
-      .from(messages)
-      .where(
-        inArray(
-          messages.twilioSid,
-          inbound.map((message) => message.messageSid),
-        ),
-      );
-    expect(rows.map((row) => row.body).sort()).toEqual([
-      'into an open one',
-      'into another',
-      'opens one',
-    ]);
+    const messageIds = settled.flatMap((result) =>
+      result.status === 'fulfilled' ? [stored(result.value).messageId!] : [],
+    );
+    expect(messageIds.every(Boolean)).toBe(true);
+    const rows = await queryRows<{ body: string; xid: string }>(
+      store.db,
+      sql`SELECT body, xmin::text AS xid FROM messages WHERE id IN ${messageIds}`,
+    );
+    expect(rows.map((row) => row.body).sort()).toEqual(
+      ['first', 'fourth', 'into an open one', 'into another', 'second', 'third'].sort(),
+    );
+    // Stored one after the other, in the order they came (on PostgreSQL, texts left to the
+    // per-message path at once would race each other).
+    const xidOf = new Map(rows.map((row) => [row.body, BigInt(row.xid)]));
+    const arrivalXids = ['first', 'second', 'third', 'fourth'].map((body) => xidOf.get(body)!);
+    expect(arrivalXids).toEqual([...arrivalXids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
   });
 
   it('puts a text whose conversation was closed into a new conversation, its neighbour into theirs', async () => {

@@ -79,24 +79,44 @@ export class InboundBatcher {
  * hand-over to routing). The two parts hold different senders' texts (see storeIntoOpen),
  * so neither needs the other's commit. Left out, for the per-message path: a text whose
  * conversation opened or closed under the batch, a stored SID's replay that would open a
- * conversation, one that the flow closes out of hours, and the second part's texts when
- * its transaction failed (the first part's are stored, and answered).
+ * conversation, one that the flow closes out of hours, and a text of the second part that
+ * fails alone (see storeRest).
+ *
+ * Once the first statement has committed this never rejects: a rejected batch is stored
+ * again in halves, where its texts just stored would read as replays.
  */
 async function storeBatch(db: Db, batch: Waiting[]): Promise<Map<Waiting, InboundOutcome>> {
   const outcomes = new Map<Waiting, InboundOutcome>();
   const rest = await storeIntoOpen(db, batch, outcomes);
-  if (rest.length === 0) return outcomes;
-  try {
-    const others = await inTransaction(db, async (tx) => {
-      const stored = new Map<Waiting, InboundOutcome>();
-      await storeOthers(tx, rest, stored);
-      return stored;
-    });
-    for (const [item, outcome] of others) outcomes.set(item, outcome);
-  } catch {
-    // Each of the rest takes the per-message path, which stores it or reports its own error.
-  }
+  await storeRest(db, rest, outcomes);
   return outcomes;
+}
+
+/**
+ * The second part of a batch, in one transaction; when it fails, in halves, one after the
+ * other, until a failing text is alone and left out. So the others are stored in their
+ * order, as GroupCommit would store a failed batch, and a sender's texts never race each
+ * other on the per-message path.
+ */
+async function storeRest(
+  db: Db,
+  rest: Waiting[],
+  outcomes: Map<Waiting, InboundOutcome>,
+): Promise<void> {
+  if (rest.length === 0) return;
+  try {
+    const stored = await inTransaction(db, async (tx) => {
+      const attempt = new Map<Waiting, InboundOutcome>();
+      await storeOthers(tx, rest, attempt);
+      return attempt;
+    });
+    for (const [item, outcome] of stored) outcomes.set(item, outcome);
+  } catch {
+    if (rest.length === 1) return;
+    const half = Math.ceil(rest.length / 2);
+    await storeRest(db, rest.slice(0, half), outcomes);
+    await storeRest(db, rest.slice(half), outcomes);
+  }
 }
 
 interface StoredIntoOpen {
@@ -204,7 +224,8 @@ async function storeIntoOpen(
       queuedIn: null,
     });
   }
-  await replayOutcomes(db, replayed, outcomes);
+  // The statement has committed: a failure here leaves the replays to the per-message path.
+  await replayOutcomes(db, replayed, outcomes).catch(() => {});
   const placed = new Set(stored.map((row) => row.n));
   return batch.filter((_, n) => !placed.has(n));
 }
