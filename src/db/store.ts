@@ -148,11 +148,15 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
     connectionString: url,
     max: options.maxConnections ?? 10,
     connectionTimeoutMillis: 10_000,
-    // Parley's statements are short OLTP lookups. Planned on small or never-analysed
+    // Parley's statements are short OLTP statements. Planned on small or never-analysed
     // tables, some (the dispatcher's wait for a sender slot) are estimated above
-    // jit_above_cost and JIT-compiled on every call: ~75 ms of server CPU for a query
-    // that reads no row.
-    options: '-c jit=off',
+    // jit_above_cost and JIT-compiled on every call: ~75 ms of server CPU for a query that
+    // reads no row. Set on each new connection before the pool hands it out, rather than
+    // as a startup option, which would override the operator's PGOPTIONS and which
+    // PgBouncer refuses.
+    onConnect: async (client: pg.ClientBase) => {
+      await client.query('SET jit = off');
+    },
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', (error) => options.onError?.(error));
