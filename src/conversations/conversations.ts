@@ -7,6 +7,7 @@ import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent, appendEvents } from '../realtime/event-log.js';
 import { cancelPendingOffer } from '../routing/offers.js';
 import { wakeRouting } from '../routing/wake-ups.js';
+import { type CloseReason, markClosed } from './lifecycle.js';
 
 declare module '../realtime/event-log.js' {
   interface EventPayloads {
@@ -20,9 +21,6 @@ declare module '../realtime/event-log.js' {
 }
 
 export type Conversation = typeof conversations.$inferSelect;
-
-/** Why a conversation ended: an agent or supervisor ended it, the flow did, or it went quiet. */
-export type CloseReason = 'ended' | 'out-of-hours' | 'bot' | 'inactivity' | 'opted-out';
 
 export interface ConversationKey {
   numberId: string;
@@ -201,15 +199,7 @@ export async function closeConversation(
   conversationId: string,
   close: { reason: CloseReason; byUserId?: string | null; sendFinalResponse?: boolean },
 ): Promise<boolean> {
-  const [closed] = await tx
-    .update(conversations)
-    .set({ state: 'closed', closedAt: new Date(), closeReason: close.reason, flowDueAt: null })
-    .where(and(eq(conversations.id, conversationId), ne(conversations.state, 'closed')))
-    .returning({
-      numberId: conversations.numberId,
-      customerAddress: conversations.customerAddress,
-      agentId: conversations.agentId,
-    });
+  const closed = await markClosed(tx, conversationId, close.reason);
   if (!closed) return false;
   // A pending offer (a new conversation's, or a transfer's while active) would otherwise hold
   // its agent's capacity until it expired.

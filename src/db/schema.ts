@@ -315,6 +315,8 @@ export const consents = pgTable(
 );
 
 // ── conversations and their messages ────────────────────────────────────────────────────
+// A conversation's row is written by src/conversations/ alone: opened in conversations.ts,
+// every later change (its state above all) in lifecycle.ts.
 export const CONVERSATION_STATES = ['flow', 'queued', 'offered', 'active', 'closed'] as const;
 
 export const conversations = pgTable(

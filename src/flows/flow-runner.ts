@@ -1,10 +1,15 @@
-import { and, desc, eq, inArray, isNotNull, lte, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { closeConversation } from '../conversations/conversations.js';
+import {
+  endFlowStep,
+  flowStepFree,
+  leaseFlowStep,
+  mergeAttributes,
+} from '../conversations/lifecycle.js';
 import { conversations, flows, media, messages, numbers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
-import { holderGone } from '../instances.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent } from '../realtime/event-log.js';
 import {
@@ -44,60 +49,25 @@ export interface FlowDeps {
 const LEASE_MS = 60_000;
 
 /**
- * A conversation whose flow step may be taken now: due, or held by an instance that died
- * (the lease is as long as a slow bot may take, far longer than a crash should cost).
- */
-const flowStepFree = (instanceId: string) =>
-  or(
-    lte(conversations.flowDueAt, sql`now()`),
-    and(
-      isNotNull(conversations.flowClaimedBy),
-      // Never its own: a process whose heartbeat lags is not dead to itself.
-      ne(conversations.flowClaimedBy, instanceId),
-      holderGone(conversations.flowClaimedBy),
-    ),
-  );
-
-/**
  * Runs the flow's steps that follow a customer's message: the bot, if the flow has one,
  * then the hand-over to routing and the queue-position message. Safe to call from several
  * places (the webhook, the sweep, another instance): a lease on flow_due_at admits one.
  */
 export async function advanceFlow(deps: FlowDeps, conversationId: string): Promise<void> {
-  const [claimed] = await deps.db
-    .update(conversations)
-    .set({
-      flowDueAt: sql`now() + make_interval(secs => ${LEASE_MS / 1000})`,
-      flowClaimedBy: deps.instanceId,
-    })
-    .where(
-      and(
-        eq(conversations.id, conversationId),
-        isNotNull(conversations.flowDueAt),
-        flowStepFree(deps.instanceId),
-        eq(conversations.state, 'flow'),
-      ),
-    )
-    .returning();
+  const claimed = await leaseFlowStep(deps.db, conversationId, deps.instanceId, LEASE_MS);
   if (!claimed) return;
   const flow = await flowOfNumber(deps.db, claimed.numberId);
   const action = flow?.botUrl ? await askBot(deps, flow, claimed) : 'handover';
 
   if (action === 'continue') {
-    await deps.db
-      .update(conversations)
-      .set({ flowDueAt: null, flowClaimedBy: null })
-      .where(eq(conversations.id, conversationId));
+    await endFlowStep(deps.db, conversationId);
     return;
   }
   if (action === 'close') {
     await inTransaction(deps.db, (tx) => closeConversation(tx, conversationId, { reason: 'bot' }));
     return;
   }
-  await deps.db
-    .update(conversations)
-    .set({ flowDueAt: null, flowClaimedBy: null })
-    .where(eq(conversations.id, conversationId));
+  await endFlowStep(deps.db, conversationId);
   await queueConversation(deps.db, conversationId, flow?.queueId ?? null);
   if (flow?.queuePositionMessage) await sendQueuePosition(deps.db, flow, conversationId);
 }
@@ -201,14 +171,7 @@ async function askBot(
       ? (answer.attributes as Record<string, unknown>)
       : undefined;
   await inTransaction(deps.db, async (tx) => {
-    if (attributes) {
-      await tx
-        .update(conversations)
-        .set({
-          attributes: sql`${conversations.attributes} || ${JSON.stringify(attributes)}::jsonb`,
-        })
-        .where(eq(conversations.id, conversation.id));
-    }
+    if (attributes) await mergeAttributes(tx, conversation.id, attributes);
     if (reply) {
       await enqueueOutbound(tx, {
         conversationId: conversation.id,

@@ -8,6 +8,7 @@ import {
   openConversations,
   pairKey,
 } from '../conversations/conversations.js';
+import { touchedByCustomerFrom } from '../conversations/lifecycle.js';
 import { GroupCommit } from '../db/group-commit.js';
 import { messages, numbers } from '../db/schema.js';
 import { type Db, type Executor, inOneStatement, queryPrepared, type Tx } from '../db/store.js';
@@ -185,14 +186,9 @@ async function storeIntoOpen(
           RETURNING id, twilio_sid),
         fresh AS MATERIALIZED (
           SELECT p.*, i.id AS message_id FROM placed p JOIN inserted i USING (twilio_sid)),
-        touched AS (
-          UPDATE conversations c
-             SET last_message_at = t.at,
-                 flow_due_at = CASE WHEN c.state = 'flow' THEN t.at ELSE c.flow_due_at END
-            FROM (SELECT conversation_id, max(created_at) AS at FROM fresh
-                  GROUP BY conversation_id) t
-           WHERE c.id = t.conversation_id
-          RETURNING c.id, c.flow_due_at IS NOT NULL AS flow_due),
+        touched AS (${touchedByCustomerFrom(
+          sql`SELECT conversation_id, max(created_at) AS at FROM fresh GROUP BY conversation_id`,
+        )}),
         logged AS (${appendEventsFrom(
           statement,
           'message.received',
@@ -344,13 +340,11 @@ async function storeOthers(
       ? []
       : await queryPrepared<{ id: string; flow_due: boolean }>(
           tx,
-          sql`UPDATE conversations c
-                 SET last_message_at = k.at,
-                     flow_due_at = CASE WHEN c.state = 'flow' THEN k.at ELSE c.flow_due_at END
-                FROM jsonb_to_recordset(${JSON.stringify([...lastAt].map(([id, at]) => ({ id, at })))}::jsonb)
-                  AS k(id uuid, at timestamptz)
-               WHERE c.id = k.id
-           RETURNING c.id, c.flow_due_at IS NOT NULL AS flow_due`,
+          touchedByCustomerFrom(
+            sql`SELECT k.id AS conversation_id, k.at
+                  FROM jsonb_to_recordset(${JSON.stringify([...lastAt].map(([id, at]) => ({ id, at })))}::jsonb)
+                    AS k(id uuid, at timestamptz)`,
+          ),
         );
   const flowDue = new Map(touched.map((row) => [row.id, row.flow_due]));
 

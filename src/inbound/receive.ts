@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { NumberRow } from '../admin/numbers.js';
 import { classifyKeyword, consentSender, recordConsent } from '../consent/consent.js';
 import { upsertContact } from '../consent/contacts.js';
@@ -7,7 +7,8 @@ import {
   findOpenConversation,
   openConversationIn,
 } from '../conversations/conversations.js';
-import { conversations, media, messages, numbers } from '../db/schema.js';
+import { touchedByCustomer } from '../conversations/lifecycle.js';
+import { media, messages, numbers } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { type Flow, isFlowOpen } from '../flows/flows.js';
@@ -190,8 +191,7 @@ async function receiveIn(
   let flowDue = false;
   if (conversationId && !keyword) {
     // A new conversation, or one still with the bot, has flow work due after the answer.
-    const conversation = await touchConversation(tx, conversationId, now);
-    flowDue = conversation.flowDueAt !== null;
+    ({ flowDue } = await touchedByCustomer(tx, conversationId, now));
     if (created && flow) {
       const open = isFlowOpen(flow, now);
       await appendEvent(tx, 'flow.hours-checked', { conversationId }, { open });
@@ -212,17 +212,4 @@ async function receiveIn(
     mediaPending,
     queuedIn: null,
   };
-}
-
-/** Marks the customer's activity, and flow work due when the conversation is new or with the bot. */
-async function touchConversation(tx: Tx, conversationId: string, now: Date) {
-  const [row] = await tx
-    .update(conversations)
-    .set({
-      lastMessageAt: now,
-      flowDueAt: sql`CASE WHEN ${conversations.state} = 'flow' THEN ${now.toISOString()}::timestamptz ELSE ${conversations.flowDueAt} END`,
-    })
-    .where(eq(conversations.id, conversationId))
-    .returning({ flowDueAt: conversations.flowDueAt });
-  return row!;
 }

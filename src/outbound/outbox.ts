@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { inArray, sql } from 'drizzle-orm';
 import { DEFAULT_SEND_RATE } from '../admin/addresses.js';
-import { conversations, media, messages, numbers, outbox, senders } from '../db/schema.js';
+import { touchedByParley } from '../conversations/lifecycle.js';
+import { media, messages, numbers, outbox, senders } from '../db/schema.js';
 import type { Executor, Tx } from '../db/store.js';
 import { appendEvents } from '../realtime/event-log.js';
 import type { Attachment } from './attachments.js';
@@ -148,13 +149,8 @@ export async function enqueueOutbounds(
   const active = [
     ...new Set(inputs.flatMap((input) => (input.conversationId ? [input.conversationId] : []))),
   ];
-  if (active.length > 0) {
-    // Replies count as activity for the flow's inactivity timer.
-    await tx
-      .update(conversations)
-      .set({ lastMessageAt: rows[0]!.createdAt })
-      .where(inArray(conversations.id, active));
-  }
+  // Replies count as activity for the flow's inactivity timer.
+  await touchedByParley(tx, active, rows[0]!.createdAt);
   await appendEvents(
     tx,
     'message.queued',

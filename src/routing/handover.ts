@@ -7,6 +7,7 @@ import { eq, sql } from 'drizzle-orm';
 import { type Channel, channelOfKind } from '../admin/addresses.js';
 import type { Role } from '../auth/users.js';
 import { closeConversation } from '../conversations/conversations.js';
+import { markActive, markQueued } from '../conversations/lifecycle.js';
 import { conversations, numbers, queues, users } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
@@ -136,10 +137,7 @@ export async function transferConversation(
     await lockAgentsInOrder(tx, [from, toAgentId]);
     await cancelPendingOffer(tx, conversation.id, 'transferred', { requeue: false });
     if (toQueueId) {
-      await tx
-        .update(conversations)
-        .set({ state: 'queued', queueId: toQueueId, queuedAt: sql`now()`, agentId: null })
-        .where(eq(conversations.id, conversation.id));
+      await markQueued(tx, conversation.id, toQueueId);
       await wakeRouting(tx, { queueId: toQueueId });
     } else {
       const agent = await lockAgent(tx, toAgentId!, conversation.channel);
@@ -208,10 +206,7 @@ export async function reassignConversation(
     }
     const previous = conversation.agentId;
     await cancelPendingOffer(tx, conversation.id, 'reassigned', { requeue: false });
-    await tx
-      .update(conversations)
-      .set({ state: 'active', agentId })
-      .where(eq(conversations.id, conversation.id));
+    await markActive(tx, conversation.id, agentId);
     if (previous && previous !== agentId) await wakeRouting(tx, { agentId: previous });
     await appendEvent(
       tx,

@@ -1,7 +1,8 @@
 /**
  * An agent's answer to an offer, and the offer timeout that answers for them.
  */
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
+import { markOfferAccepted } from '../conversations/lifecycle.js';
 import { conversations, offers } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
@@ -109,10 +110,7 @@ async function settle(
   const refs = { conversationId, agentId };
   switch (state) {
     case 'accepted':
-      await tx
-        .update(conversations)
-        .set({ state: 'active' })
-        .where(and(eq(conversations.id, conversationId), eq(conversations.state, 'offered')));
+      await markOfferAccepted(tx, conversationId);
       await appendEvent(tx, 'offer.accepted', refs, { offerId, agentId });
       return;
     case 'rejected':

@@ -6,7 +6,8 @@
 
 import { and, eq, sql } from 'drizzle-orm';
 import { channelOfKind } from '../admin/addresses.js';
-import { conversations, offers } from '../db/schema.js';
+import { markHandedOver, markOfferWithdrawn } from '../conversations/lifecycle.js';
+import { offers } from '../db/schema.js';
 import { type Executor, queryRows, type Tx } from '../db/store.js';
 import { appendEvent, appendEvents } from '../realtime/event-log.js';
 import type { CancelReason, OfferReason } from './events.js';
@@ -57,16 +58,7 @@ export async function handOverAll(tx: Tx, handovers: readonly Handover[]): Promi
       conversationId: offers.conversationId,
       expiresAt: offers.expiresAt,
     });
-  const rows = sql.join(
-    handovers.map(
-      (h) =>
-        sql`(${h.conversationId}::uuid, ${h.agentId}::uuid, ${h.autoAccept ? 'active' : 'offered'})`,
-    ),
-    sql`, `,
-  );
-  await tx.execute(sql`UPDATE conversations c SET state = v.state, agent_id = v.agent_id
-                       FROM (VALUES ${rows}) AS v(id, agent_id, state)
-                       WHERE c.id = v.id`);
+  await markHandedOver(tx, handovers);
   const byConversation = new Map(created.map((offer) => [offer.conversationId, offer]));
   const refs = (h: Handover) => ({ conversationId: h.conversationId, agentId: h.agentId });
   // One statement per event type: a batch of offers is one round trip, not one per offer.
@@ -142,13 +134,9 @@ export async function cancelPendingOffer(
  * and every instance is woken to offer it to someone else.
  */
 export async function releaseToQueue(tx: Tx, conversationId: string): Promise<string | null> {
-  const [row] = await tx
-    .update(conversations)
-    .set({ state: 'queued', agentId: null })
-    .where(and(eq(conversations.id, conversationId), eq(conversations.state, 'offered')))
-    .returning({ queueId: conversations.queueId });
-  if (row?.queueId) await wakeRouting(tx, { queueId: row.queueId });
-  return row?.queueId ?? null;
+  const queueId = await markOfferWithdrawn(tx, conversationId);
+  if (queueId) await wakeRouting(tx, { queueId });
+  return queueId;
 }
 
 /** An agent's pending offer, with what the desk shows to decide on it. */

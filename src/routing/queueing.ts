@@ -3,6 +3,7 @@
  */
 import { eq, inArray, sql } from 'drizzle-orm';
 import { type Channel, channelOfKind } from '../admin/addresses.js';
+import { markQueued, markQueuedFromFlow } from '../conversations/lifecycle.js';
 import { conversations, flows, numbers, queues } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
@@ -50,10 +51,7 @@ export async function queueConversation(
       ? (await queueSettings(tx, [targetQueueId])).get(targetQueueId)
       : undefined;
     if (targetQueueId && !queue) throw new AppError('not_found', `no queue ${targetQueueId}`);
-    await tx
-      .update(conversations)
-      .set({ state: 'queued', queueId: targetQueueId, queuedAt: sql`now()`, agentId: null })
-      .where(eq(conversations.id, conversationId));
+    await markQueued(tx, conversationId, targetQueueId);
     await appendEvent(tx, 'conversation.queued', { conversationId }, { queueId: targetQueueId });
 
     const channel = channelOfKind(conversation.kind);
@@ -101,17 +99,7 @@ export async function queueFromFlow(
 ): Promise<Map<string, string>> {
   const waiting = new Map<string, string>();
   if (entries.length === 0) return waiting;
-  const queued = await queryRows<{ id: string; queue_id: string | null }>(
-    tx,
-    sql`UPDATE conversations c
-           SET state = 'queued', queue_id = k.queue_id, queued_at = now(), agent_id = NULL,
-               flow_due_at = NULL, flow_claimed_by = NULL
-          FROM jsonb_to_recordset(${JSON.stringify(
-            entries.map((e) => ({ id: e.conversationId, queue_id: e.queueId })),
-          )}::jsonb) AS k(id uuid, queue_id uuid)
-         WHERE c.id = k.id AND c.state = 'flow'
-     RETURNING c.id, c.queue_id`,
-  );
+  const queued = await markQueuedFromFlow(tx, entries);
   const queueOf = new Map(queued.map((row) => [row.id, row.queue_id]));
   const inQueues = entries.filter((e) => queueOf.has(e.conversationId));
   await appendEvents(

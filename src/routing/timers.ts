@@ -3,8 +3,8 @@
  * instances polling at once share the work: queues' max wait (overflow), agents offline too
  * long (requeue). Offer timeouts are in offer-decisions.ts, affinity expiry in affinity.ts.
  */
-import { eq, sql } from 'drizzle-orm';
-import { conversations } from '../db/schema.js';
+import { sql } from 'drizzle-orm';
+import { markQueued, moveToQueue } from '../conversations/lifecycle.js';
 import { type Db, queryRows } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
@@ -52,10 +52,7 @@ export async function overflowWaiting(
     const queueIds = new Set<string>();
     for (const row of due) {
       if (row.overflow_queue_id) {
-        await tx
-          .update(conversations)
-          .set({ queueId: row.overflow_queue_id, queuedAt: sql`now()` })
-          .where(eq(conversations.id, row.id));
+        await moveToQueue(tx, row.id, row.overflow_queue_id);
         await wakeRouting(tx, { queueId: row.overflow_queue_id });
         queueIds.add(row.overflow_queue_id);
       }
@@ -109,10 +106,7 @@ export async function requeueOfflineAgents(
     );
     const queueIds = new Set<string>();
     for (const row of due) {
-      await tx
-        .update(conversations)
-        .set({ state: 'queued', queueId: row.queue_id, queuedAt: sql`now()`, agentId: null })
-        .where(eq(conversations.id, row.id));
+      await markQueued(tx, row.id, row.queue_id);
       await wakeRouting(tx, { queueId: row.queue_id });
       queueIds.add(row.queue_id);
       await appendEvent(
