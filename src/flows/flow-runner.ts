@@ -262,29 +262,31 @@ export interface FlowRunner extends LoopWorker {
  */
 export function startFlowRunner(deps: FlowDeps): FlowRunner {
   const advancing = new Set<Promise<void>>();
+  let stopped = false;
+  const step = (conversationId: string) =>
+    advanceFlow(deps, conversationId).catch((error: unknown) =>
+      deps.logger.error({ err: error, conversationId }, 'flow step failed'),
+    );
   const worker = startLoopWorker({
     name: 'flow-runner',
     intervalMs: 1000,
     logger: deps.logger,
     tick: async () => {
       const due = await dueFlowConversations(deps.db, deps.instanceId, DUE_PER_TICK);
-      for (const id of due) await advanceFlow(deps, id);
+      // A slow bot holds one step; stopping waits for it, not for the rest of the tick.
+      for (const id of due) if (!stopped) await step(id);
+      if (stopped) return false;
       const closed = await closeInactiveConversations(deps.db, CLOSED_PER_TICK);
       return due.length === DUE_PER_TICK || closed === CLOSED_PER_TICK;
     },
   });
-  let stopped = false;
   return {
     ...worker,
     advance: (conversationId) => {
-      // After stop the lease stays on the conversation: the next instance's sweep takes it.
+      // After stop the step stays due: the next sweep, of any instance, takes it.
       if (stopped) return;
-      const step: Promise<void> = advanceFlow(deps, conversationId)
-        .catch((error: unknown) =>
-          deps.logger.error({ err: error, conversationId }, 'flow step failed'),
-        )
-        .finally(() => advancing.delete(step));
-      advancing.add(step);
+      const running: Promise<void> = step(conversationId).finally(() => advancing.delete(running));
+      advancing.add(running);
     },
     stop: async () => {
       stopped = true;
