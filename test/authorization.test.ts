@@ -10,8 +10,12 @@ import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conversations } from '../src/db/schema.js';
 import { buildTestApp, signIn, type TestApp } from './helpers/app.js';
-import { buildNumber } from './helpers/factories.js';
-import { buildQueue, conversationInFlow, conversationRow } from './routing-fixtures.js';
+import {
+  buildNumber,
+  buildQueue,
+  conversationInFlow,
+  conversationRow,
+} from './helpers/factories.js';
 
 let t: TestApp;
 beforeAll(async () => {

@@ -3,8 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conversations, messages, users } from '../src/db/schema.js';
 import { queueConversation } from '../src/routing/index.js';
 import { buildTestApp, type SignedIn, signIn, type TestApp } from './helpers/app.js';
-import { buildNumber, phoneNumber } from './helpers/factories.js';
-import { buildFlow, buildQueue, conversationInFlow } from './routing-fixtures.js';
+import {
+  buildFlow,
+  buildNumber,
+  buildQueue,
+  conversationInFlow,
+  phoneNumber,
+} from './helpers/factories.js';
 
 let t: TestApp;
 let agent: SignedIn;

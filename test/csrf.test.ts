@@ -11,9 +11,14 @@ import { createServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conversations, messages, users } from '../src/db/schema.js';
 import { buildTestApp, type SignedIn, signIn, type TestApp } from './helpers/app.js';
-import { buildNumber, hex, phoneNumber } from './helpers/factories.js';
+import {
+  buildNumber,
+  conversationInFlow,
+  conversationRow,
+  hex,
+  phoneNumber,
+} from './helpers/factories.js';
 import { upgradeStatus as upgradeStatusAt } from './helpers/ws.js';
-import { conversationInFlow, conversationRow } from './routing-fixtures.js';
 
 /** Parley's origin in these tests (PUBLIC_URL https://parley.test) and a neighbour's. */
 const OWN = 'https://parley.test';

@@ -3,8 +3,7 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { numbers, users } from '../src/db/schema.js';
 import { buildTestApp, type SignedIn, signIn, type TestApp } from './helpers/app.js';
-import { buildNumber, phoneNumber } from './helpers/factories.js';
-import { buildFlow, buildQueue } from './routing-fixtures.js';
+import { buildFlow, buildNumber, buildQueue, phoneNumber } from './helpers/factories.js';
 
 let t: TestApp;
 beforeAll(async () => {

@@ -9,10 +9,9 @@ import { queryRows, type Store } from '../src/db/store.js';
 import { createFlow, type Flow } from '../src/flows/flows.js';
 import { InboundBatcher } from '../src/inbound/batch.js';
 import type { InboundMessage, InboundOutcome } from '../src/inbound/receive.js';
-import { buildNumber, hex, phoneNumber } from './helpers/factories.js';
+import { buildAgent, buildNumber, buildQueue, hex, phoneNumber } from './helpers/factories.js';
 import { eventually } from './helpers/stack.js';
 import { openTestStore, someoneWaitsForALock, TEST_DATABASE_URL } from './helpers/store.js';
-import { buildAgent, buildQueue } from './routing-fixtures.js';
 
 let store: Store & { databaseUrl?: string };
 let number: NumberRow;

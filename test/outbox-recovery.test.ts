@@ -23,10 +23,15 @@ import {
 } from '../src/outbound/dispatcher.js';
 import { enqueueOutbound, queuedOutbound } from '../src/outbound/outbox.js';
 import { SenderWindows } from '../src/outbound/sender-window.js';
-import { buildNumber, phoneNumber, shortCodeNumber, tollFreeNumber } from './helpers/factories.js';
+import {
+  buildNumber,
+  conversationInFlow,
+  phoneNumber,
+  shortCodeNumber,
+  tollFreeNumber,
+} from './helpers/factories.js';
 import { call } from './helpers/stack.js';
 import { openTestStore } from './helpers/store.js';
-import { conversationInFlow } from './routing-fixtures.js';
 
 let emulator: RunningEmulator;
 let store: Store;

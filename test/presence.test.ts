@@ -14,7 +14,13 @@ import { deskRefreshMs, queueConversation, setPresence } from '../src/routing/in
 import { type RoutingWorker, startRoutingWorker } from '../src/routing/routing-worker.js';
 import { buildServer } from '../src/server.js';
 import { type SignedIn, serverDeps, signIn } from './helpers/app.js';
-import { buildNumber } from './helpers/factories.js';
+import {
+  buildAgent,
+  buildNumber,
+  buildQueue,
+  conversationInFlow,
+  pendingOffer,
+} from './helpers/factories.js';
 import { eventually } from './helpers/stack.js';
 import {
   createTestDatabase,
@@ -23,7 +29,6 @@ import {
   TEST_DATABASE_URL,
 } from './helpers/store.js';
 import { WebSocket, type WsClient } from './helpers/ws.js';
-import { buildAgent, buildQueue, conversationInFlow, pendingOffer } from './routing-fixtures.js';
 
 const GRACE_SECONDS = 3;
 const silent = createLogger('silent');

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queues } from '../src/db/schema.js';
 import { buildTestApp, type SignedIn, signIn, type TestApp } from './helpers/app.js';
-import { buildQueue } from './routing-fixtures.js';
+import { buildQueue } from './helpers/factories.js';
 
 let t: TestApp;
 let admin: SignedIn;

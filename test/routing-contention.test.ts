@@ -17,19 +17,19 @@ import {
   queueConversation,
   reassignConversation,
 } from '../src/routing/index.js';
-import { buildNumber } from './helpers/factories.js';
-import { eventually } from './helpers/stack.js';
-import { openTestStore, someoneWaitsForALock, TEST_DATABASE_URL } from './helpers/store.js';
 import {
   type Agent,
   agentsWithWrongLoad,
   buildAgent,
+  buildNumber,
   buildQueue,
   conversationInFlow,
   conversationRow,
   expireOfferNow,
   pendingOffer,
-} from './routing-fixtures.js';
+} from './helpers/factories.js';
+import { eventually } from './helpers/stack.js';
+import { openTestStore, someoneWaitsForALock, TEST_DATABASE_URL } from './helpers/store.js';
 
 let store: Store & { databaseUrl?: string };
 beforeAll(async () => {

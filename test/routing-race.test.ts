@@ -29,9 +29,8 @@ import {
   setPresence,
 } from '../src/routing/index.js';
 import { type RoutingWorker, startRoutingWorker } from '../src/routing/routing-worker.js';
-import { buildNumber } from './helpers/factories.js';
+import { type Agent, buildAgent, buildNumber, buildQueue } from './helpers/factories.js';
 import { createTestDatabase, dropTestDatabase, TEST_DATABASE_URL } from './helpers/store.js';
-import { type Agent, buildAgent, buildQueue } from './routing-fixtures.js';
 
 const AGENTS = 20;
 const CONVERSATIONS = 500;

@@ -8,18 +8,18 @@ import type { Store } from '../src/db/store.js';
 import { createLogger } from '../src/logger.js';
 import { wakeRouting } from '../src/routing/index.js';
 import { type RoutingWorker, startRoutingWorker } from '../src/routing/routing-worker.js';
-import { buildNumber } from './helpers/factories.js';
-import { eventually } from './helpers/stack.js';
-import { openTestStore, TEST_DATABASE_URL } from './helpers/store.js';
 import {
   buildAgent,
+  buildNumber,
   buildQueue,
   conversationInFlow,
   conversationRow,
   expireOfferNow,
   offersOf,
   pendingOffer,
-} from './routing-fixtures.js';
+} from './helpers/factories.js';
+import { eventually } from './helpers/stack.js';
+import { openTestStore, TEST_DATABASE_URL } from './helpers/store.js';
 
 let store: Store;
 let worker: RoutingWorker;

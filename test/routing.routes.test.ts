@@ -3,17 +3,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { conversations, users } from '../src/db/schema.js';
 import { queueConversation } from '../src/routing/index.js';
 import { buildTestApp, type SignedIn, signIn, type TestApp } from './helpers/app.js';
-import { buildNumber } from './helpers/factories.js';
 import {
   type Agent,
   agentsWithWrongLoad,
   buildAgent,
   buildFlow,
+  buildNumber,
   buildQueue,
   conversationInFlow,
   conversationRow,
   pendingOffer,
-} from './routing-fixtures.js';
+} from './helpers/factories.js';
 
 let t: TestApp;
 let agent: SignedIn;

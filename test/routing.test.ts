@@ -20,13 +20,12 @@ import {
   setPresence,
   transferConversation,
 } from '../src/routing/index.js';
-import { buildNumber } from './helpers/factories.js';
-import { openTestStore } from './helpers/store.js';
 import {
   type Agent,
   agentsWithWrongLoad,
   buildAgent,
   buildFlow,
+  buildNumber,
   buildQueue,
   conversationInFlow,
   conversationRow,
@@ -37,7 +36,8 @@ import {
   offersOf,
   pendingOffer,
   type Queue,
-} from './routing-fixtures.js';
+} from './helpers/factories.js';
+import { openTestStore } from './helpers/store.js';
 
 let store: Store;
 let db: Store['db'];
