@@ -5,11 +5,11 @@ import { createAgent } from './admin/agents.js';
 import { createNumber, listNumbers, WEBHOOK_PATH } from './admin/numbers.js';
 import { createQueue } from './admin/queues.js';
 import { createQuickReply } from './admin/quick-replies.js';
-import type { SecretBox } from './admin/secret-box.js';
 import { hashPassword } from './auth/passwords.js';
 import { users } from './db/schema.js';
 import type { Db } from './db/store.js';
 import { createFlow } from './flows/flows.js';
+import type { SecretBox } from './secret-box.js';
 
 const DEMO_ACCOUNT = 'Demo (Twilio emulator)';
 const DEMO_NUMBERS = ['+15555550100', '+18885550100'];

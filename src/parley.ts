@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { loadOrCreateAppSecret, SecretBox } from './admin/secret-box.js';
 import { TwilioClients } from './channels/twilio/clients.js';
 import type { Config } from './config.js';
 import { ConfigCache } from './db/config-cache.js';
@@ -23,6 +22,7 @@ import { createRealtimeGateway } from './realtime/gateway.js';
 import { startEventSequencer } from './realtime/sequencer.js';
 import { deskRefreshMs } from './routing/desks.js';
 import { startRoutingWorker } from './routing/routing-worker.js';
+import { loadOrCreateAppSecret, SecretBox } from './secret-box.js';
 import { buildServer } from './server.js';
 import { startLoopWorker, type Worker } from './worker-loop.js';
 

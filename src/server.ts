@@ -10,7 +10,6 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import { registerAdminRoutes } from './admin/admin.routes.js';
-import type { SecretBox } from './admin/secret-box.js';
 import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerAuthentication } from './auth/guard.js';
 import type { TwilioClients } from './channels/twilio/clients.js';
@@ -27,6 +26,7 @@ import type { RealtimeGateway } from './realtime/gateway.js';
 import { closeWebSockets, registerRealtimeRoutes } from './realtime/realtime.routes.js';
 import { eventLogLag } from './realtime/sequencer.js';
 import { registerRoutingRoutes } from './routing/routing.routes.js';
+import type { SecretBox } from './secret-box.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { findWebRoot, registerWebApp } from './web-app.js';
 

@@ -3,7 +3,6 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../src/admin/accounts.js';
 import { createNumber, type NumberRow } from '../src/admin/numbers.js';
-import { SecretBox } from '../src/admin/secret-box.js';
 import { TwilioClients } from '../src/channels/twilio/clients.js';
 import { ConfigCache } from '../src/db/config-cache.js';
 import { conversations, messages, outbox, senders } from '../src/db/schema.js';
@@ -23,6 +22,7 @@ import {
 } from '../src/outbound/dispatcher.js';
 import { enqueueOutbound, queuedOutbound } from '../src/outbound/outbox.js';
 import { SenderWindows } from '../src/outbound/sender-window.js';
+import { SecretBox } from '../src/secret-box.js';
 import {
   buildNumber,
   conversationInFlow,

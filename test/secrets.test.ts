@@ -2,10 +2,10 @@ import { Writable } from 'node:stream';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, getAccountCredentials } from '../src/admin/accounts.js';
-import { SecretBox } from '../src/admin/secret-box.js';
 import { accounts } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
 import { createLogger } from '../src/logger.js';
+import { SecretBox } from '../src/secret-box.js';
 import { hex } from './helpers/factories.js';
 import { openTestStore } from './helpers/store.js';
 

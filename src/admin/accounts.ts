@@ -4,7 +4,7 @@ import { announceConfigChange } from '../db/config-cache.js';
 import { accounts } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
 import { AppError, isUniqueViolation } from '../errors.js';
-import type { SecretBox } from './secret-box.js';
+import type { SecretBox } from '../secret-box.js';
 
 const accountName = z.string().trim().min(1, { error: 'name must not be empty' });
 const authToken = z.string().min(1, { error: 'authToken must not be empty' });

@@ -11,6 +11,7 @@ import type { TwilioClients } from '../channels/twilio/clients.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { createFlow, flowInput, getFlow, listFlows, updateFlow } from '../flows/flows.js';
+import type { SecretBox } from '../secret-box.js';
 import {
   type AccountCredentials,
   accountPatchSchema,
@@ -43,7 +44,6 @@ import {
   quickReplyInput,
   updateQuickReply,
 } from './quick-replies.js';
-import type { SecretBox } from './secret-box.js';
 
 export interface AdminDeps {
   db: Db;

@@ -1,17 +1,17 @@
 import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
+import { DEFAULT_SEND_RATE, inferNumberKind, normaliseAddress } from '../addresses.js';
 import { announceConfigChange } from '../db/config-cache.js';
-import { accounts, flows, numbers } from '../db/schema.js';
+import { accounts, flows, NUMBER_KINDS, numbers } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
 import { AppError, isUniqueViolation } from '../errors.js';
-import { DEFAULT_SEND_RATE, inferNumberKind, normaliseAddress } from './addresses.js';
 
 export type NumberRow = typeof numbers.$inferSelect;
 
 export const numberInput = z.object({
   accountId: z.uuid({ error: 'accountId must be the id of an account' }),
   address: z.string().min(1, { error: 'address must not be empty' }),
-  kind: z.enum(['long-code', 'toll-free', 'short-code', 'whatsapp']).optional(),
+  kind: z.enum(NUMBER_KINDS).optional(),
   name: z.string().trim().max(100).optional(),
   messagingServiceSid: z
     .string()

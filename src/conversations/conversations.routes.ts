@@ -2,7 +2,7 @@ import { and, asc, desc, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { channelOfKind } from '../admin/addresses.js';
+import { channelOfKind } from '../addresses.js';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import {
   CONVERSATION_STATES,

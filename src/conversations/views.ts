@@ -4,7 +4,7 @@
  */
 
 import { sql } from 'drizzle-orm';
-import { type Channel, channelOfKind } from '../admin/addresses.js';
+import { type Channel, channelOfKind } from '../addresses.js';
 import { CONVERSATION_STATES } from '../db/schema.js';
 import { type Executor, queryRows } from '../db/store.js';
 

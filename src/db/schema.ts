@@ -116,7 +116,7 @@ export const accounts = pgTable(
     id: id(),
     name: text('name').notNull(),
     accountSid: text('account_sid').notNull(),
-    /** AES-256-GCM under APP_SECRET (see admin/secret-box.ts); never returned, never logged. */
+    /** AES-256-GCM under APP_SECRET (see secret-box.ts); never returned, never logged. */
     authTokenEnc: text('auth_token_enc').notNull(),
     apiKeySid: text('api_key_sid'),
     apiKeySecretEnc: text('api_key_secret_enc'),
@@ -247,6 +247,9 @@ export const flowHolidays = pgTable(
   (t) => [primaryKey({ columns: [t.flowId, t.day] })],
 );
 
+/** What a business number is to Twilio; each has its own rules (pace, origination, window). */
+export const NUMBER_KINDS = ['long-code', 'toll-free', 'short-code', 'whatsapp'] as const;
+
 export const numbers = pgTable(
   'numbers',
   {
@@ -256,7 +259,7 @@ export const numbers = pgTable(
       .references(() => accounts.id, { onDelete: 'restrict' }),
     /** E.164 (`+15551234567`), a short code, or `whatsapp:+…`. */
     address: text('address').notNull(),
-    kind: text('kind', { enum: ['long-code', 'toll-free', 'short-code', 'whatsapp'] }).notNull(),
+    kind: text('kind', { enum: NUMBER_KINDS }).notNull(),
     name: text('name').notNull().default(''),
     twilioSid: text('twilio_sid'),
     messagingServiceSid: text('messaging_service_sid'),

@@ -1,5 +1,5 @@
 import { eq, inArray, sql } from 'drizzle-orm';
-import { channelOfKind } from '../admin/addresses.js';
+import { channelOfKind } from '../addresses.js';
 import type { NumberRow } from '../admin/numbers.js';
 import { classifyKeyword } from '../consent/consent.js';
 import { mergeContactAttributes } from '../consent/contacts.js';

@@ -9,7 +9,6 @@ import {
   STATUS_CALLBACK_PATH,
   WEBHOOK_PATH,
 } from '../admin/numbers.js';
-import type { SecretBox } from '../admin/secret-box.js';
 import { verifyTwilioSignature } from '../channels/twilio/signature.js';
 import { numberWithOpenConversationInService } from '../conversations/conversations.js';
 import type { ConfigCache } from '../db/config-cache.js';
@@ -21,6 +20,7 @@ import {
   type StatusReport,
   statusReportBatches,
 } from '../outbound/delivery-status.js';
+import type { SecretBox } from '../secret-box.js';
 import { InboundBatcher } from './batch.js';
 import type { InboundMessage } from './receive.js';
 

@@ -1,10 +1,10 @@
 import { and, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm';
 import { getAccountCredentials } from '../admin/accounts.js';
-import type { SecretBox } from '../admin/secret-box.js';
 import { media, messages, numbers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { appendEvent } from '../realtime/event-log.js';
+import type { SecretBox } from '../secret-box.js';
 import { fetchTwilioMedia, MediaFetchError } from './media-fetch.js';
 import type { MediaStore } from './media-store.js';
 

@@ -1,6 +1,6 @@
 import { asc, desc, eq, sql } from 'drizzle-orm';
 import type { CountryCode } from 'libphonenumber-js';
-import { normalisePhone } from '../admin/addresses.js';
+import { type NumberKind, normalisePhone } from '../addresses.js';
 import type { AuthUser } from '../auth/sessions.js';
 import { consentSender, isOptedOut } from '../consent/consent.js';
 import { upsertContact } from '../consent/contacts.js';
@@ -195,7 +195,7 @@ export interface SenderNumber {
   id: string;
   address: string;
   name: string;
-  kind: 'long-code' | 'toll-free' | 'short-code' | 'whatsapp';
+  kind: NumberKind;
   /** The one an origination uses when it names no number. */
   default: boolean;
 }

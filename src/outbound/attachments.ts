@@ -1,5 +1,5 @@
-import type { SecretBox } from '../admin/secret-box.js';
 import { AppError } from '../errors.js';
+import type { SecretBox } from '../secret-box.js';
 
 /** Types Twilio delivers as MMS (it fully supports JPEG, GIF and PNG; the others pass through). */
 export const ACCEPTED_TYPES = new Set([

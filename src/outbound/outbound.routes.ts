@@ -4,13 +4,13 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { CountryCode } from 'libphonenumber-js';
 import { getCountries } from 'libphonenumber-js';
 import { z } from 'zod';
-import type { SecretBox } from '../admin/secret-box.js';
 import { currentUser, registerSignedInRoutes } from '../auth/guard.js';
 import { readableConversation } from '../conversations/conversations.routes.js';
-import { media } from '../db/schema.js';
+import { media, NUMBER_KINDS } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import type { MediaStore } from '../media/media-store.js';
+import type { SecretBox } from '../secret-box.js';
 import {
   defaultSenderNumber,
   listSenderNumbers,
@@ -111,7 +111,7 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
                 id: z.string(),
                 address: z.string(),
                 name: z.string(),
-                kind: z.enum(['long-code', 'toll-free', 'short-code', 'whatsapp']),
+                kind: z.enum(NUMBER_KINDS),
                 default: z.boolean(),
               }),
             ),

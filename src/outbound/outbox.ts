@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { inArray, sql } from 'drizzle-orm';
-import { DEFAULT_SEND_RATE } from '../admin/addresses.js';
+import { DEFAULT_SEND_RATE } from '../addresses.js';
 import { touchedByParley } from '../conversations/lifecycle.js';
 import { media, messages, numbers, outbox, senders } from '../db/schema.js';
 import type { Executor, Tx } from '../db/store.js';

@@ -8,7 +8,7 @@
  * the database, then reports back with `touched` (and `compact` now and then, to forget
  * agents without room).
  */
-import type { Channel } from '../admin/addresses.js';
+import type { Channel } from '../addresses.js';
 import type { Executor } from '../db/store.js';
 
 export type { Channel };

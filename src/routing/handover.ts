@@ -4,7 +4,7 @@
  * messages and events; only who holds it changes.
  */
 import { eq, sql } from 'drizzle-orm';
-import { type Channel, channelOfKind } from '../admin/addresses.js';
+import { type Channel, channelOfKind } from '../addresses.js';
 import type { Role } from '../auth/users.js';
 import { closeConversation } from '../conversations/conversations.js';
 import { markActive, markQueued } from '../conversations/lifecycle.js';

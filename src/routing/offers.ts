@@ -5,7 +5,7 @@
  */
 
 import { and, eq, sql } from 'drizzle-orm';
-import { channelOfKind } from '../admin/addresses.js';
+import { channelOfKind } from '../addresses.js';
 import { markHandedOver, markOfferWithdrawn } from '../conversations/lifecycle.js';
 import { offers } from '../db/schema.js';
 import { type Executor, queryRows, type Tx } from '../db/store.js';

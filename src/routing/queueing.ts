@@ -2,7 +2,7 @@
  * Conversations entering queues, and where they stand there.
  */
 import { eq, inArray, sql } from 'drizzle-orm';
-import { type Channel, channelOfKind } from '../admin/addresses.js';
+import { type Channel, channelOfKind } from '../addresses.js';
 import { markQueued, markQueuedFromFlow } from '../conversations/lifecycle.js';
 import { conversations, flows, numbers, queues } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';

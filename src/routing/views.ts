@@ -4,7 +4,7 @@
  */
 
 import { sql } from 'drizzle-orm';
-import { channelOfKind } from '../admin/addresses.js';
+import { channelOfKind } from '../addresses.js';
 import type { Role } from '../auth/users.js';
 import { type LastMessage, readStates } from '../conversations/views.js';
 import { type Executor, queryRows } from '../db/store.js';

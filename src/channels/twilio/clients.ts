@@ -1,7 +1,7 @@
 import { getAccountCredentials } from '../../admin/accounts.js';
-import type { SecretBox } from '../../admin/secret-box.js';
 import type { ConfigCache } from '../../db/config-cache.js';
 import type { Executor } from '../../db/store.js';
+import type { SecretBox } from '../../secret-box.js';
 import { createTwilioClient, type TwilioClient } from './client.js';
 
 /**

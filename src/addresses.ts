@@ -3,8 +3,9 @@ import {
   isPossiblePhoneNumber,
   parsePhoneNumberFromString,
 } from 'libphonenumber-js';
+import type { NUMBER_KINDS } from './db/schema.js';
 
-export type NumberKind = 'long-code' | 'toll-free' | 'short-code' | 'whatsapp';
+export type NumberKind = (typeof NUMBER_KINDS)[number];
 
 /** What carries a conversation: WhatsApp on a WhatsApp sender, SMS on every other number. */
 export type Channel = 'sms' | 'whatsapp';
