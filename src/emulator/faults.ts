@@ -32,9 +32,18 @@ export type FaultEndpoint = (typeof faultEndpoints)[number];
  * `429`, `500`: refused before anything happens. `slow`: answered after delayMs.
  * `create-then-500`, `create-then-drop`: the request is carried out (a message created and
  * sent), then answered 500 or the connection closed without an answer — the ambiguous outcome
- * every client of a non-idempotent API must handle.
+ * every client of a non-idempotent API must handle. `create-then-slow`: carried out, then
+ * answered after delayMs, so the message's status callbacks reach the client before the
+ * answer with its SID.
  */
-export const faultModes = ['429', '500', 'slow', 'create-then-500', 'create-then-drop'] as const;
+export const faultModes = [
+  '429',
+  '500',
+  'slow',
+  'create-then-500',
+  'create-then-drop',
+  'create-then-slow',
+] as const;
 export type FaultMode = (typeof faultModes)[number];
 
 export interface FaultSpec {
@@ -57,7 +66,8 @@ export type FaultAction =
   | { kind: 'error'; error: TwilioApiError }
   | { kind: 'delay'; ms: number }
   | { kind: 'after'; afterwards: 'error'; error: TwilioApiError }
-  | { kind: 'after'; afterwards: 'drop' };
+  | { kind: 'after'; afterwards: 'drop' }
+  | { kind: 'after'; afterwards: 'delay'; ms: number };
 
 export class FaultSwitch {
   private faults: Fault[] = [];
@@ -114,5 +124,7 @@ function actionFor(fault: Fault): FaultAction {
       };
     case 'create-then-drop':
       return { kind: 'after', afterwards: 'drop' };
+    case 'create-then-slow':
+      return { kind: 'after', afterwards: 'delay', ms: fault.delayMs ?? 5000 };
   }
 }

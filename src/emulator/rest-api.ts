@@ -533,6 +533,9 @@ export function registerRestApi(
         path,
       });
       if (fault?.kind === 'after' && fault.afterwards === 'error') throw fault.error;
+      if (fault?.kind === 'after' && fault.afterwards === 'delay') {
+        await new Promise((resolve) => setTimeout(resolve, fault.ms));
+      }
       if (fault?.kind === 'after' && fault.afterwards === 'drop') {
         state.logRequest({
           method: req.method,
