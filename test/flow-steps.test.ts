@@ -182,6 +182,27 @@ describe('status callbacks', () => {
     expect(forged.status).toBe(403);
   });
 
+  it('that arrive before Twilio answers the send are held, then applied to the message', async () => {
+    const { number } = await stack.addNumber({
+      flow: { name: 'Slow answer', initialMessage: 'Welcome, slowly!' },
+    });
+    // Twilio carries out the next send and answers it 3 s later: its callbacks come first.
+    await stack.control('POST', '/_emulator/faults', {
+      endpoint: 'messages.create',
+      mode: 'create-then-slow',
+      count: 1,
+      delayMs: 3000,
+    });
+    const handset = phoneNumber();
+    await stack.text(handset, number.address, 'hi');
+    await stack.received(handset, 'Welcome, slowly!');
+    const outbound = await eventually(async () => {
+      const [row] = await stack.db.select().from(messages).where(eq(messages.toAddress, handset));
+      return row?.status === 'delivered' && row.twilioSid ? row : undefined;
+    });
+    expect(outbound.body).toBe('Welcome, slowly!');
+  });
+
   it('keeps the error code and a readable reason when the handset is unreachable', async () => {
     const { number } = await stack.addNumber({
       flow: { name: 'Undelivered', initialMessage: 'Hello?' },

@@ -1,8 +1,13 @@
 import { inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { messages } from '../src/db/schema.js';
+import { heldStatusReports, messages, outbox } from '../src/db/schema.js';
 import { queryRows, type Store } from '../src/db/store.js';
-import { type StatusReport, statusReportBatches } from '../src/outbound/delivery-status.js';
+import {
+  applyHeldStatusReports,
+  holdStatusReport,
+  type StatusReport,
+  statusReportBatches,
+} from '../src/outbound/delivery-status.js';
 import { buildNumber, hex, phoneNumber } from './helpers/factories.js';
 import { openTestStore } from './helpers/store.js';
 
@@ -103,5 +108,83 @@ describe('status reports', () => {
         [failed!.id, 'undelivered'],
       ].sort(),
     );
+  });
+});
+
+describe('a status report that overtakes the dispatcher', () => {
+  /** A message whose send Twilio has not answered yet: its outbox row `sending`, no SID. */
+  async function inFlight(numberId: string) {
+    const [message] = await store.db
+      .insert(messages)
+      .values({
+        numberId,
+        direction: 'outbound',
+        author: 'agent',
+        fromAddress: '+15550000000',
+        toAddress: phoneNumber(),
+        body: 'on its way',
+        status: 'queued',
+      })
+      .returning();
+    await store.db
+      .insert(outbox)
+      .values({ messageId: message!.id, sender: 'test', state: 'sending', claimedAt: new Date() });
+    return message!;
+  }
+  const report = (messageSid: string, accountId: string, status: StatusReport['status']) => ({
+    messageSid,
+    accountId,
+    status,
+    errorCode: null,
+    errorMessage: null,
+  });
+  const statusOf = async (id: string) =>
+    (await store.db.select({ status: messages.status }).from(messages).where(sql`id = ${id}`))[0]!
+      .status;
+
+  it('is held while its account awaits an answer, and applied once the SID is stored', async () => {
+    const number = await buildNumber(store.db);
+    const message = await inFlight(number.id);
+    const sid = `SM${hex(16)}`;
+    expect(await statusReportBatches(store.db).submit(report(sid, number.accountId, 'sent'))).toBe(
+      false,
+    );
+    expect(await holdStatusReport(store.db, report(sid, number.accountId, 'sent'))).toBe(true);
+    expect(await holdStatusReport(store.db, report(sid, number.accountId, 'delivered'))).toBe(true);
+    expect(await applyHeldStatusReports(store.db)).toBe(0);
+    expect(await statusOf(message.id)).toBe('queued');
+
+    // The dispatcher stores the SID Twilio answered with.
+    await store.db.update(messages).set({ twilioSid: sid }).where(sql`id = ${message.id}`);
+    await store.db.update(outbox).set({ state: 'done' }).where(sql`message_id = ${message.id}`);
+    expect(await applyHeldStatusReports(store.db)).toBe(2);
+    expect(await statusOf(message.id)).toBe('delivered');
+    expect(await applyHeldStatusReports(store.db)).toBe(0);
+    const held = await store.db.select().from(heldStatusReports).where(sql`message_sid = ${sid}`);
+    expect(held).toEqual([]);
+  });
+
+  it('is applied at once when the SID was stored before it was held', async () => {
+    const number = await buildNumber(store.db);
+    const pending = await inFlight(number.id);
+    const [stored] = await sentMessages(number.id, 1);
+    expect(
+      await holdStatusReport(store.db, report(stored!.twilioSid!, number.accountId, 'delivered')),
+    ).toBe(true);
+    expect(await statusOf(stored!.id)).toBe('delivered');
+    expect(await statusOf(pending.id)).toBe('queued');
+  });
+
+  it('is not held for an account with no send awaiting an answer, nor for another account', async () => {
+    const idle = await buildNumber(store.db);
+    expect(await holdStatusReport(store.db, report(`SM${hex(16)}`, idle.accountId, 'sent'))).toBe(
+      false,
+    );
+    const busy = await buildNumber(store.db);
+    await inFlight(busy.id);
+    const sid = `SM${hex(16)}`;
+    expect(await holdStatusReport(store.db, report(sid, idle.accountId, 'sent'))).toBe(false);
+    const held = await store.db.select().from(heldStatusReports).where(sql`message_sid = ${sid}`);
+    expect(held).toEqual([]);
   });
 });

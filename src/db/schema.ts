@@ -568,6 +568,28 @@ export const outbox = pgTable(
 );
 
 /**
+ * Status callbacks that overtook the dispatcher: Twilio reported on a SID before Parley
+ * stored it (its answer to the send was slow, or lost and found again by reconciliation).
+ * Kept only while the account had sends in flight, applied once the SID is stored, and
+ * dropped after an hour (src/outbound/delivery-status.ts).
+ */
+export const heldStatusReports = pgTable(
+  'held_status_reports',
+  {
+    id: id(),
+    messageSid: text('message_sid').notNull(),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    status: text('status', { enum: MESSAGE_STATUSES }).notNull(),
+    errorCode: integer('error_code'),
+    errorMessage: text('error_message'),
+    receivedAt: at('received_at').notNull().defaultNow(),
+  },
+  (t) => [index('held_status_reports_sid_idx').on(t.messageSid)],
+);
+
+/**
  * Pacing state per sender, shared by every instance: a dispatcher may hand a message from a
  * sender to Twilio only when next_at has passed, and pushes it on by segments / rate.
  */

@@ -1,5 +1,4 @@
 import { STATUS_CODES } from 'node:http';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { findAccountBySid, getAccountCredentials } from '../admin/accounts.js';
 import {
@@ -17,6 +16,7 @@ import { AppError } from '../errors.js';
 import { flowOfNumber } from '../flows/flows.js';
 import {
   fromTwilioStatus,
+  holdStatusReport,
   type StatusReport,
   statusReportBatches,
 } from '../outbound/delivery-status.js';
@@ -227,12 +227,13 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
           params.ErrorCode && ERROR_CODE.test(params.ErrorCode) ? Number(params.ErrorCode) : null,
         errorMessage: params.ErrorMessage ?? null,
       };
-      // The callback can overtake the dispatcher storing the SID Twilio just returned.
-      let known = await statusReports.submit(report);
-      for (let attempt = 0; !known && attempt < 10; attempt++) {
-        await delay(200);
-        known = await statusReports.submit(report);
-      }
+      // The callback can overtake the dispatcher storing the SID Twilio just returned: then
+      // it is held for the dispatcher, while the account has a send it awaits the answer
+      // of. A last look covers a SID stored between the first and the hold.
+      const known =
+        (await statusReports.submit(report)) ||
+        (await holdStatusReport(deps.db, report)) ||
+        (await statusReports.submit(report));
       if (!known) {
         throw new AppError('forbidden', `no message ${messageSid} of account ${accountSid}`);
       }

@@ -231,3 +231,78 @@ async function applyStatusReports(
   );
   return applied;
 }
+
+/** How long a held report waits for its SID: far longer than any answer or reconciliation. */
+const HELD_FOR = sql`interval '1 hour'`;
+
+/**
+ * Holds a report on a SID Parley has not stored, if the account has a send whose outcome
+ * Parley does not know yet (a row `sending`, or one whose last attempt went unanswered, with
+ * no SID): Twilio's callbacks can overtake its answer to the send. Returns false, holding
+ * nothing, when it has none: the report is then of no message of Parley's. Once held, it is
+ * applied at once if the SID was stored meanwhile; applyHeldStatusReports takes the rest.
+ */
+export async function holdStatusReport(db: Db, report: StatusReport): Promise<boolean> {
+  const [held] = await queryRows<{ id: string }>(
+    db,
+    sql`INSERT INTO held_status_reports (message_sid, account_id, status, error_code, error_message)
+        SELECT ${report.messageSid}, ${report.accountId}::uuid, ${report.status},
+               ${report.errorCode}::int, ${report.errorMessage}
+        WHERE EXISTS (
+          SELECT 1 FROM outbox o
+            JOIN messages m ON m.id = o.message_id
+            JOIN numbers n ON n.id = m.number_id
+          WHERE (o.state = 'sending' OR (o.state = 'pending' AND o.uncertain_since IS NOT NULL))
+            AND m.twilio_sid IS NULL AND n.account_id = ${report.accountId}::uuid)
+        RETURNING id`,
+  );
+  if (!held) return false;
+  await applyHeldStatusReports(db, [report.messageSid]);
+  return true;
+}
+
+/**
+ * Applies the held reports whose SID Parley has stored since (of these SIDs, or of any),
+ * in the order they came, and drops those held past an hour: their message never became
+ * Parley's. Returns how many it applied.
+ */
+export async function applyHeldStatusReports(db: Db, sids?: readonly string[]): Promise<number> {
+  return inTransaction(db, async (tx) => {
+    await tx.execute(sql`DELETE FROM held_status_reports WHERE received_at < now() - ${HELD_FOR}`);
+    // Row by row through the SID's unique index: the table is small, and never analysed.
+    const rows = await queryRows<{
+      message_sid: string;
+      account_id: string;
+      status: MessageStatus;
+      error_code: number | null;
+      error_message: string | null;
+      received: number;
+    }>(
+      tx,
+      sql`DELETE FROM held_status_reports h
+          WHERE h.id IN (
+            SELECT held.id FROM held_status_reports held
+            CROSS JOIN LATERAL (
+              SELECT 1 FROM messages m JOIN numbers n ON n.id = m.number_id
+              WHERE m.twilio_sid = held.message_sid AND n.account_id = held.account_id
+              LIMIT 1) stored
+            ${sids ? sql`WHERE held.message_sid IN ${sids}` : sql``})
+          RETURNING h.message_sid, h.account_id, h.status, h.error_code, h.error_message,
+                    extract(epoch FROM h.received_at)::float8 AS received`,
+    );
+    if (rows.length === 0) return 0;
+    await applyStatusReports(
+      tx,
+      rows
+        .sort((a, b) => a.received - b.received)
+        .map((row) => ({
+          messageSid: row.message_sid,
+          accountId: row.account_id,
+          status: row.status,
+          errorCode: row.error_code,
+          errorMessage: row.error_message,
+        })),
+    );
+    return rows.length;
+  });
+}

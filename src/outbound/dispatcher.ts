@@ -13,7 +13,11 @@ import { holderGone, type Instance } from '../instances.js';
 import type { SecretBox } from '../secret-box.js';
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
 import { signedMediaUrl } from './attachments.js';
-import { advanceMessageStatus, fromTwilioStatus } from './delivery-status.js';
+import {
+  advanceMessageStatus,
+  applyHeldStatusReports,
+  fromTwilioStatus,
+} from './delivery-status.js';
 import type { SenderWindows } from './sender-window.js';
 
 export interface DispatcherDeps {
@@ -818,6 +822,11 @@ export async function msUntilNextSlot(
 
 /** How many sends one instance keeps in flight, across all senders. */
 const MAX_IN_FLIGHT = 256;
+/**
+ * How often status callbacks held for a SID not yet stored (see holdStatusReport) are
+ * applied, once this instance's settle, another's, or reconciliation has stored it.
+ */
+const APPLY_HELD_EVERY_MS = 1_000;
 /** Rows qualify only after the 20 s lease, so looking more often gains little. */
 const RECONCILE_EVERY_MS = 5_000;
 
@@ -831,6 +840,7 @@ export function startOutboxDispatcher(
 ): LoopWorker {
   const inFlight = new Set<Promise<void>>();
   let reconciledAt = 0;
+  let heldAppliedAt = 0;
   const worker = startLoopWorker({
     name: 'outbox-dispatcher',
     intervalMs: options.pollMs ?? 100,
@@ -839,6 +849,10 @@ export function startOutboxDispatcher(
       if (Date.now() - reconciledAt > RECONCILE_EVERY_MS) {
         reconciledAt = Date.now();
         await reconcileSending(deps);
+      }
+      if (Date.now() - heldAppliedAt > APPLY_HELD_EVERY_MS) {
+        heldAppliedAt = Date.now();
+        await applyHeldStatusReports(deps.db);
       }
       while (inFlight.size < MAX_IN_FLIGHT) {
         const claims = await claimOutbound(deps.db, deps.instance.id, deps.sharedWindowBelowRate);
