@@ -164,18 +164,17 @@ describe('a status report that overtakes the dispatcher', () => {
     expect(held).toEqual([]);
   });
 
-  it('is applied at once when the SID was stored before it was held', async () => {
+  it('is not held once its SID is stored: the route’s last look applies it', async () => {
     const number = await buildNumber(store.db);
-    const pending = await inFlight(number.id);
+    await inFlight(number.id);
     const [stored] = await sentMessages(number.id, 1);
-    expect(
-      await holdStatusReport(store.db, report(stored!.twilioSid!, number.accountId, 'delivered')),
-    ).toBe(true);
+    const delivered = report(stored!.twilioSid!, number.accountId, 'delivered');
+    expect(await holdStatusReport(store.db, delivered)).toBe(false);
+    expect(await statusReportBatches(store.db).submit(delivered)).toBe(true);
     expect(await statusOf(stored!.id)).toBe('delivered');
-    expect(await statusOf(pending.id)).toBe('queued');
   });
 
-  it('is not held for an account with no send awaiting an answer, nor for another account', async () => {
+  it('is not held for an account with no send awaiting an answer, nor for another account’s SID', async () => {
     const idle = await buildNumber(store.db);
     expect(await holdStatusReport(store.db, report(`SM${hex(16)}`, idle.accountId, 'sent'))).toBe(
       false,
@@ -184,6 +183,11 @@ describe('a status report that overtakes the dispatcher', () => {
     await inFlight(busy.id);
     const sid = `SM${hex(16)}`;
     expect(await holdStatusReport(store.db, report(sid, idle.accountId, 'sent'))).toBe(false);
+    // A SID another account's message has is never the answer this account awaits.
+    const [others] = await sentMessages(idle.id, 1);
+    expect(
+      await holdStatusReport(store.db, report(others!.twilioSid!, busy.accountId, 'sent')),
+    ).toBe(false);
     const held = await store.db.select().from(heldStatusReports).where(sql`message_sid = ${sid}`);
     expect(held).toEqual([]);
   });

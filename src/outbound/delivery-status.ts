@@ -236,11 +236,12 @@ async function applyStatusReports(
 const HELD_FOR = sql`interval '1 hour'`;
 
 /**
- * Holds a report on a SID Parley has not stored, if the account has a send whose outcome
- * Parley does not know yet (a row `sending`, or one whose last attempt went unanswered, with
- * no SID): Twilio's callbacks can overtake its answer to the send. Returns false, holding
- * nothing, when it has none: the report is then of no message of Parley's. Once held, it is
- * applied at once if the SID was stored meanwhile; applyHeldStatusReports takes the rest.
+ * Holds a report on a SID no message has, if the account has a send whose outcome Parley
+ * does not know yet (a row `sending`, or one whose last attempt went unanswered, with no
+ * SID): Twilio's callbacks can overtake its answer to the send. Returns false, holding
+ * nothing, otherwise (a SID another account's message has is never this account's answer).
+ * Once held, it is applied at once if the SID was stored meanwhile; applyHeldStatusReports
+ * takes the rest.
  */
 export async function holdStatusReport(db: Db, report: StatusReport): Promise<boolean> {
   const [held] = await queryRows<{ id: string }>(
@@ -254,6 +255,7 @@ export async function holdStatusReport(db: Db, report: StatusReport): Promise<bo
             JOIN numbers n ON n.id = m.number_id
           WHERE (o.state = 'sending' OR (o.state = 'pending' AND o.uncertain_since IS NOT NULL))
             AND m.twilio_sid IS NULL AND n.account_id = ${report.accountId}::uuid)
+          AND NOT EXISTS (SELECT 1 FROM messages WHERE twilio_sid = ${report.messageSid})
         RETURNING id`,
   );
   if (!held) return false;
@@ -268,8 +270,7 @@ export async function holdStatusReport(db: Db, report: StatusReport): Promise<bo
  */
 export async function applyHeldStatusReports(db: Db, sids?: readonly string[]): Promise<number> {
   return inTransaction(db, async (tx) => {
-    await tx.execute(sql`DELETE FROM held_status_reports WHERE received_at < now() - ${HELD_FOR}`);
-    // Row by row through the SID's unique index: the table is small, and never analysed.
+    // Each held report's SID looked up through the messages' unique index on it.
     const rows = await queryRows<{
       message_sid: string;
       account_id: string;
@@ -290,6 +291,7 @@ export async function applyHeldStatusReports(db: Db, sids?: readonly string[]): 
           RETURNING h.message_sid, h.account_id, h.status, h.error_code, h.error_message,
                     extract(epoch FROM h.received_at)::float8 AS received`,
     );
+    await tx.execute(sql`DELETE FROM held_status_reports WHERE received_at < now() - ${HELD_FOR}`);
     if (rows.length === 0) return 0;
     await applyStatusReports(
       tx,
