@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createQueue, updateQueue } from '../src/admin/queues.js';
-import { readTranscript } from '../src/conversations/conversations.routes.js';
+import { readTranscript } from '../src/conversations/views.js';
 import { affinities, conversations, messages, offers, queues, users } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
 import {

@@ -1,12 +1,26 @@
 /**
  * Read models over conversations for the desk and the supervisor: what a user has not read
- * yet, and the list of conversations by state. Reads only.
+ * yet, the list of conversations by state, a conversation's transcript and a contact's
+ * history. Reads only.
  */
 
-import { sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import { type Channel, channelOfKind } from '../addresses.js';
-import { CONVERSATION_STATES } from '../db/schema.js';
-import { type Executor, queryRows } from '../db/store.js';
+import {
+  CONVERSATION_STATES,
+  consents,
+  contacts,
+  conversations,
+  flows,
+  media,
+  messages,
+  numbers,
+  offers,
+  queues,
+  users,
+} from '../db/schema.js';
+import { type Db, type Executor, queryRows } from '../db/store.js';
+import { AppError } from '../errors.js';
 
 export type ConversationState = (typeof CONVERSATION_STATES)[number];
 
@@ -145,4 +159,168 @@ export async function listConversations(
     createdAt: new Date(row.created_ms),
     closedAt: date(row.closed_ms),
   }));
+}
+
+/** A conversation with its messages and their media, each message naming its agent. */
+export async function readTranscript(db: Db, conversationId: string) {
+  const [row] = await db
+    .select({
+      id: conversations.id,
+      state: conversations.state,
+      origin: conversations.origin,
+      numberId: conversations.numberId,
+      numberAddress: numbers.address,
+      messagingServiceSid: numbers.messagingServiceSid,
+      contactId: conversations.contactId,
+      customerAddress: conversations.customerAddress,
+      agentId: conversations.agentId,
+      agentName: users.name,
+      queueId: conversations.queueId,
+      queueName: queues.name,
+      numberKind: numbers.kind,
+      flowAllowsAttachments: flows.allowAttachments,
+      attributes: conversations.attributes,
+      createdAt: conversations.createdAt,
+      closedAt: conversations.closedAt,
+      closeReason: conversations.closeReason,
+    })
+    .from(conversations)
+    .innerJoin(numbers, eq(numbers.id, conversations.numberId))
+    .leftJoin(flows, eq(flows.id, numbers.flowId))
+    .leftJoin(queues, eq(queues.id, conversations.queueId))
+    .leftJoin(users, eq(users.id, conversations.agentId))
+    .where(eq(conversations.id, conversationId));
+  if (!row) throw new AppError('not_found', 'no such conversation');
+  const { numberKind, flowAllowsAttachments, ...fields } = row;
+  const conversation = {
+    ...fields,
+    channel: channelOfKind(numberKind),
+    // The composer offers attachments unless the number's flow refuses them.
+    allowAttachments: flowAllowsAttachments ?? true,
+  };
+  // Each message names its agent: a conversation may have changed hands since.
+  const rows = (
+    await db
+      .select({ message: messages, agentName: users.name })
+      .from(messages)
+      .leftJoin(users, eq(users.id, messages.agentId))
+      .where(eq(messages.conversationId, conversationId))
+      .orderBy(asc(messages.createdAt))
+  ).map((row) => ({ ...row.message, agentName: row.agentName }));
+  const mediaRows = rows.length
+    ? await db
+        .select()
+        .from(media)
+        .where(
+          inArray(
+            media.messageId,
+            rows.map((m) => m.id),
+          ),
+        )
+        .orderBy(asc(media.position))
+    : [];
+  const [contact] = await db.select().from(contacts).where(eq(contacts.id, conversation.contactId));
+  const [consent] = await db
+    .select({ optedOut: consents.optedOut, changedAt: consents.changedAt })
+    .from(consents)
+    .where(
+      and(
+        eq(consents.contactId, conversation.contactId),
+        eq(consents.sender, conversation.messagingServiceSid ?? conversation.numberAddress),
+      ),
+    );
+  // The agent's original text when this conversation answers their origination.
+  const [affinityOffer] = await db
+    .select({ originalText: offers.originalText })
+    .from(offers)
+    .where(and(eq(offers.conversationId, conversationId), isNotNull(offers.originalText)))
+    .orderBy(desc(offers.createdAt))
+    .limit(1);
+  return {
+    conversation,
+    originalText: affinityOffer?.originalText ?? null,
+    contact: contact && {
+      id: contact.id,
+      address: contact.address,
+      name: contact.name,
+      location: contact.attributes,
+      optedOut: consent?.optedOut ?? false,
+    },
+    messages: rows.map((m) => ({
+      id: m.id,
+      direction: m.direction,
+      author: m.author,
+      agentId: m.agentId,
+      agentName: m.agentName,
+      body: m.body,
+      status: m.status,
+      errorCode: m.errorCode,
+      errorMessage: m.errorMessage,
+      segments: m.segments,
+      createdAt: m.createdAt,
+      media: mediaRows
+        .filter((x) => x.messageId === m.id)
+        .map((x) => ({
+          id: x.id,
+          contentType: x.contentType,
+          status: x.status,
+          url: x.status === 'stored' ? `/api/media/${x.id}` : null,
+        })),
+    })),
+  };
+}
+
+/** A contact, their consent per sender, and their past conversations. */
+export async function contactHistory(db: Db, contactId: string) {
+  const [contact] = await db.select().from(contacts).where(eq(contacts.id, contactId));
+  if (!contact) throw new AppError('not_found', 'no such contact');
+  const past = await db
+    .select({
+      id: conversations.id,
+      state: conversations.state,
+      numberAddress: numbers.address,
+      agentId: conversations.agentId,
+      agentName: users.name,
+      createdAt: conversations.createdAt,
+      closedAt: conversations.closedAt,
+      closeReason: conversations.closeReason,
+    })
+    .from(conversations)
+    .innerJoin(numbers, eq(numbers.id, conversations.numberId))
+    .leftJoin(users, eq(users.id, conversations.agentId))
+    .where(eq(conversations.contactId, contactId))
+    .orderBy(desc(conversations.createdAt));
+  // Originations sent `on-reply` belong to no conversation until the customer answers.
+  const originations = await db
+    .select({
+      messageId: messages.id,
+      numberAddress: numbers.address,
+      agentId: messages.agentId,
+      agentName: users.name,
+      body: messages.body,
+      status: messages.status,
+      createdAt: messages.createdAt,
+    })
+    .from(messages)
+    .innerJoin(numbers, eq(numbers.id, messages.numberId))
+    .leftJoin(users, eq(users.id, messages.agentId))
+    .where(
+      and(
+        eq(messages.toAddress, contact.address),
+        eq(messages.author, 'agent'),
+        isNull(messages.conversationId),
+      ),
+    )
+    .orderBy(desc(messages.createdAt))
+    .limit(100);
+  return {
+    contact: {
+      id: contact.id,
+      address: contact.address,
+      name: contact.name,
+      location: contact.attributes,
+    },
+    conversations: past,
+    originations,
+  };
 }
