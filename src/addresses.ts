@@ -8,7 +8,8 @@ import type { NUMBER_KINDS } from './db/schema.js';
 export type NumberKind = (typeof NUMBER_KINDS)[number];
 
 /** What carries a conversation: WhatsApp on a WhatsApp sender, SMS on every other number. */
-export type Channel = 'sms' | 'whatsapp';
+export const CHANNELS = ['sms', 'whatsapp'] as const;
+export type Channel = (typeof CHANNELS)[number];
 
 export function channelOfKind(kind: string): Channel {
   return kind === 'whatsapp' ? 'whatsapp' : 'sms';

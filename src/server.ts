@@ -2,14 +2,17 @@ import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
+  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { registerAdminRoutes } from './admin/admin.routes.js';
+import { apiErrorSchema } from './api-schemas.js';
 import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerAuthentication } from './auth/guard.js';
 import type { TwilioClients } from './channels/twilio/clients.js';
@@ -17,7 +20,7 @@ import type { Config } from './config.js';
 import { registerConversationRoutes } from './conversations/conversations.routes.js';
 import { type ConfigCache, followConfigChanges } from './db/config-cache.js';
 import type { Store } from './db/store.js';
-import { AppError, ERROR_STATUS, type ErrorCode } from './errors.js';
+import { AppError, errorCodeOf } from './errors.js';
 import { type InboundKicks, registerWebhookRoutes } from './inbound/webhooks.routes.js';
 import { registerMediaRoutes } from './media/media.routes.js';
 import type { MediaStore } from './media/media-store.js';
@@ -55,6 +58,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     // Keep-alive sockets would otherwise hold a graceful shutdown open until they time out.
     forceCloseConnections: 'idle',
+    // A URL the router cannot take (malformed, a parameter over its length): the API's shape.
+    frameworkErrors: (error, request, reply) => {
+      request.log.info({ err: error }, 'request refused');
+      const status = error.statusCode ?? 400;
+      (reply as FastifyReply)
+        .status(status)
+        .send({ error: errorCodeOf(status), message: error.message });
+    },
   });
 
   // Responses finished while closing end their connection, so that keep-alive clients
@@ -74,6 +85,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // Every documented route answers errors in one shape; declared here once, not per route.
+  app.addHook('onRoute', (route) => {
+    if (!route.schema || route.schema.hide) return;
+    route.schema.response = {
+      '4xx': apiErrorSchema,
+      '5xx': apiErrorSchema,
+      ...(route.schema.response as object | undefined),
+    };
+  });
 
   app.setErrorHandler((error, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(error)) {
@@ -114,18 +134,39 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       security: [{ bearer: [] }, { cookie: [] }],
     },
     transform: jsonSchemaTransform,
+    // Schemas with a `.meta({ id })` become components, named in the generated web types.
+    transformObject: jsonSchemaTransformObject,
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.get('/healthz', { schema: { summary: 'The process is up', tags: ['health'] } }, async () => ({
-    status: 'ok',
-  }));
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        summary: 'The process is up',
+        tags: ['health'],
+        response: { 200: z.object({ status: z.literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
   app.get(
     '/readyz',
     {
       schema: {
         summary: 'The database answers; how many committed events wait for their seq',
         tags: ['health'],
+        response: {
+          200: z.object({
+            status: z.literal('ready'),
+            store: z.enum(['pglite', 'postgres']),
+            eventLog: z.object({ unnumbered: z.number(), oldestMs: z.number() }),
+          }),
+          503: z.object({
+            status: z.literal('unavailable'),
+            store: z.enum(['pglite', 'postgres']),
+          }),
+        },
       },
     },
     async (request, reply) => {
@@ -133,10 +174,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         await deps.store.ping();
         // Events wait while a transaction older than theirs runs; see realtime/sequencer.ts.
         const eventLog = await eventLogLag(deps.store.db);
-        return { status: 'ready', store: deps.store.kind, eventLog };
+        return { status: 'ready' as const, store: deps.store.kind, eventLog };
       } catch (error) {
         request.log.warn({ err: error }, 'database does not answer');
-        return reply.status(503).send({ status: 'unavailable', store: deps.store.kind });
+        return reply.status(503).send({ status: 'unavailable' as const, store: deps.store.kind });
       }
     },
   );
@@ -181,13 +222,4 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await registerWebApp(app, deps.webRoot === undefined ? findWebRoot() : deps.webRoot || undefined);
 
   return app;
-}
-
-/** The API's error code for a status Fastify gave (415 for a body type no route takes, …). */
-const CODE_OF_STATUS = new Map(
-  (Object.entries(ERROR_STATUS) as [ErrorCode, number][]).map(([code, status]) => [status, code]),
-);
-
-function errorCodeOf(status: number): ErrorCode {
-  return CODE_OF_STATUS.get(status) ?? 'bad_request';
 }

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** Prefixes that belong to the server; an unknown path under them is a JSON 404. */
 const SERVER_PATHS = ['/api/', '/webhooks/', '/media/', '/openapi.json', '/healthz', '/readyz'];
@@ -35,6 +35,7 @@ export async function registerWebApp(
         .type('text/plain')
         .send('The web app is not built. Run `npm run build` (npm start does it), then reload.\n'),
     );
+    app.setNotFoundHandler((request, reply) => notFound(request, reply));
     return;
   }
   await app.register(fastifyStatic, {
@@ -65,8 +66,13 @@ export async function registerWebApp(
       !path.includes('.');
     if (isPage)
       return reply.type('text/html').header('cache-control', 'no-cache').sendFile('index.html');
-    return reply
-      .status(404)
-      .send({ error: 'not_found', message: `no route ${request.method} ${path}` });
+    return notFound(request, reply);
   });
+}
+
+function notFound(request: FastifyRequest, reply: FastifyReply) {
+  const path = request.url.split('?')[0] ?? '/';
+  return reply
+    .status(404)
+    .send({ error: 'not_found', message: `no route ${request.method} ${path}` });
 }

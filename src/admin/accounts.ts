@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm';
+import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
 import { announceConfigChange } from '../db/config-cache.js';
 import { accounts } from '../db/schema.js';
@@ -103,13 +104,10 @@ export async function updateAccount(
 }
 
 /** An account as the API shows it: the SIDs, never a secret. */
-export interface AccountView {
-  id: string;
-  name: string;
-  accountSid: string;
-  apiKeySid: string | null;
-  createdAt: Date;
-}
+export const accountView = createSelectSchema(accounts)
+  .pick({ id: true, name: true, accountSid: true, apiKeySid: true, createdAt: true })
+  .meta({ id: 'Account' });
+export type AccountView = z.output<typeof accountView>;
 
 export interface AccountCredentials {
   accountSid: string;

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { idParams, noContent } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import {
   createTwilioClient,
@@ -10,11 +11,20 @@ import {
 import type { TwilioClients } from '../channels/twilio/clients.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
-import { createFlow, flowInput, getFlow, listFlows, updateFlow } from '../flows/flows.js';
+import {
+  createFlow,
+  flowInput,
+  flowSummaryView,
+  flowView,
+  getFlow,
+  listFlows,
+  updateFlow,
+} from '../flows/flows.js';
 import type { SecretBox } from '../secret-box.js';
 import {
   type AccountCredentials,
   accountPatchSchema,
+  accountView,
   changesCredentials,
   createAccount,
   getAccountCredentials,
@@ -23,18 +33,34 @@ import {
   patchedCredentials,
   updateAccount,
 } from './accounts.js';
-import { agentInput, agentPatch, createAgent, listAgents, updateAgent } from './agents.js';
+import {
+  agentInput,
+  agentPatch,
+  agentView,
+  createAgent,
+  listAgents,
+  updateAgent,
+} from './agents.js';
 import {
   createNumber,
   getNumber,
   listNumbers,
   numberInput,
+  numberView,
   presentNumber,
   STATUS_CALLBACK_PATH,
   updateNumber,
   WEBHOOK_PATH,
 } from './numbers.js';
-import { createQueue, getQueue, listQueues, queueInput, updateQueue } from './queues.js';
+import {
+  createQueue,
+  getQueue,
+  listQueues,
+  queueInput,
+  queueSummaryView,
+  queueView,
+  updateQueue,
+} from './queues.js';
 import {
   createQuickReply,
   deleteQuickReply,
@@ -52,14 +78,23 @@ export interface AdminDeps {
   publicUrl: string;
 }
 
-const idParams = z.object({ id: z.uuid({ error: 'id must be a UUID' }) });
-const quickReplyView = z.object({
-  id: z.string(),
-  title: z.string(),
-  body: z.string(),
-  queueId: z.string().nullable(),
-  createdAt: z.iso.datetime(),
-});
+const quickReplyView = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    body: z.string(),
+    queueId: z.string().nullable(),
+    createdAt: z.iso.datetime(),
+  })
+  .meta({ id: 'QuickReply' });
+const twilioConfiguration = z
+  .object({
+    configured: z.enum(['messaging-service', 'whatsapp-sender', 'number']),
+    sid: z.string(),
+    webhookUrl: z.string(),
+    statusCallbackUrl: z.string(),
+  })
+  .meta({ id: 'TwilioConfiguration' });
 const quickReplyJson = (row: QuickReply) => ({ ...row, createdAt: row.createdAt.toISOString() });
 
 /**
@@ -73,7 +108,14 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
 
     app.get(
       '/api/admin/accounts',
-      { ...admin, schema: { tags: ['admin'], summary: 'Twilio accounts (no secrets)' } },
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'Twilio accounts (no secrets)',
+          response: { 200: z.array(accountView) },
+        },
+      },
       () => listAccounts(deps.db),
     );
 
@@ -85,6 +127,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           tags: ['admin'],
           summary: 'Add a Twilio account; the credentials are checked against Twilio first',
           body: newAccountSchema,
+          response: { 201: accountView },
         },
       },
       async (request, reply) => {
@@ -112,6 +155,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
             'Rename an account or rotate its credentials (Auth Token, API key); new credentials are checked against Twilio first',
           params: idParams,
           body: accountPatchSchema,
+          response: { 200: accountView },
         },
       },
       async (request) => {
@@ -129,7 +173,14 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
 
     app.get(
       '/api/admin/numbers',
-      { ...admin, schema: { tags: ['admin'], summary: 'Numbers, with the URLs to give Twilio' } },
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'Numbers, with the URLs to give Twilio',
+          response: { 200: z.array(numberView) },
+        },
+      },
       async () => (await listNumbers(deps.db)).map((n) => presentNumber(n, deps.publicUrl)),
     );
 
@@ -141,6 +192,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           tags: ['admin'],
           summary: 'Add a number (E.164, short code or whatsapp:+…)',
           body: numberInput,
+          response: { 201: numberView },
         },
       },
       async (request, reply) =>
@@ -158,6 +210,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           summary: "Change a number's kind, name, Messaging Service, flow or send rate",
           params: idParams,
           body: numberInput.omit({ accountId: true, address: true }).partial(),
+          response: { 200: numberView },
         },
       },
       async (request) =>
@@ -172,6 +225,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           tags: ['admin'],
           summary: "Point the Twilio number (or its Messaging Service) at Parley's webhook URLs",
           params: idParams,
+          response: { 200: twilioConfiguration },
         },
       },
       async (request) => {
@@ -189,7 +243,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
               useInboundWebhookOnNumber: false,
             });
             return {
-              configured: 'messaging-service',
+              configured: 'messaging-service' as const,
               sid: number.messagingServiceSid,
               webhookUrl,
               statusCallbackUrl,
@@ -207,7 +261,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
                 `Twilio has no WhatsApp sender ${number.address} on this account`,
               );
             }
-            return { configured: 'whatsapp-sender', sid, webhookUrl, statusCallbackUrl };
+            return { configured: 'whatsapp-sender' as const, sid, webhookUrl, statusCallbackUrl };
           }
           const [incoming] = await client.incomingPhoneNumbers.list({
             phoneNumber: number.address,
@@ -224,7 +278,12 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
             smsMethod: 'POST',
             statusCallback: statusCallbackUrl,
           });
-          return { configured: 'number', sid: incoming.sid, webhookUrl, statusCallbackUrl };
+          return {
+            configured: 'number' as const,
+            sid: incoming.sid,
+            webhookUrl,
+            statusCallbackUrl,
+          };
         } catch (error) {
           if (error instanceof AppError) throw error;
           const failure = describeTwilioError(error);
@@ -233,8 +292,13 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
       },
     );
 
-    app.get('/api/admin/flows', { ...admin, schema: { tags: ['admin'], summary: 'Flows' } }, () =>
-      listFlows(deps.db),
+    app.get(
+      '/api/admin/flows',
+      {
+        ...admin,
+        schema: { tags: ['admin'], summary: 'Flows', response: { 200: z.array(flowSummaryView) } },
+      },
+      () => listFlows(deps.db),
     );
 
     app.post(
@@ -245,6 +309,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           tags: ['admin'],
           summary: 'Add a flow with its hours and messages',
           body: flowInput,
+          response: { 201: flowView },
         },
       },
       async (request, reply) => reply.status(201).send(await createFlow(deps.db, request.body)),
@@ -258,6 +323,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           tags: ['admin'],
           summary: 'A flow with its hours and holidays',
           params: idParams,
+          response: { 200: flowView },
         },
       },
       (request) => getFlow(deps.db, request.params.id),
@@ -272,13 +338,23 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           summary: 'Change a flow; hours and holidays replace the old ones',
           params: idParams,
           body: flowInput.partial(),
+          response: { 200: flowView },
         },
       },
       (request) => updateFlow(deps.db, request.params.id, request.body),
     );
 
-    app.get('/api/admin/queues', { ...admin, schema: { tags: ['admin'], summary: 'Queues' } }, () =>
-      listQueues(deps.db),
+    app.get(
+      '/api/admin/queues',
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'Queues',
+          response: { 200: z.array(queueSummaryView) },
+        },
+      },
+      () => listQueues(deps.db),
     );
 
     app.post(
@@ -289,6 +365,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           tags: ['admin'],
           summary: 'Add a queue with its members and strategy',
           body: queueInput,
+          response: { 201: queueView },
         },
       },
       async (request, reply) => reply.status(201).send(await createQueue(deps.db, request.body)),
@@ -298,7 +375,12 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
       '/api/admin/queues/:id',
       {
         ...admin,
-        schema: { tags: ['admin'], summary: 'A queue with its members', params: idParams },
+        schema: {
+          tags: ['admin'],
+          summary: 'A queue with its members',
+          params: idParams,
+          response: { 200: queueView },
+        },
       },
       (request) => getQueue(deps.db, request.params.id),
     );
@@ -312,6 +394,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           summary: 'Change a queue; memberIds replaces the members',
           params: idParams,
           body: queueInput.partial(),
+          response: { 200: queueView },
         },
       },
       (request) => updateQueue(deps.db, request.params.id, request.body),
@@ -319,7 +402,14 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
 
     app.get(
       '/api/admin/agents',
-      { ...admin, schema: { tags: ['admin'], summary: 'Users with their routing profile' } },
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'Users with their routing profile',
+          response: { 200: z.array(agentView) },
+        },
+      },
       () => listAgents(deps.db),
     );
 
@@ -331,6 +421,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           tags: ['admin'],
           summary: 'Add a user (agent, supervisor or admin)',
           body: agentInput,
+          response: { 201: agentView },
         },
       },
       async (request, reply) => reply.status(201).send(await createAgent(deps.db, request.body)),
@@ -345,6 +436,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           summary: "Change a user's role, capacity, skills, languages, or disable them",
           params: idParams,
           body: agentPatch,
+          response: { 200: agentView },
         },
       },
       (request) => updateAgent(deps.db, request.params.id, request.body),
@@ -398,7 +490,12 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
       '/api/admin/quick-replies/:id',
       {
         ...admin,
-        schema: { tags: ['admin'], summary: 'Delete a quick reply', params: idParams },
+        schema: {
+          tags: ['admin'],
+          summary: 'Delete a quick reply',
+          params: idParams,
+          response: { 204: noContent },
+        },
       },
       async (request, reply) => {
         await deleteQuickReply(deps.db, request.params.id);
@@ -414,7 +511,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           summary:
             'Quick replies I may use, by title: those for everyone and those of my queues (supervisors and admins: all)',
           response: {
-            200: z.array(quickReplyView.omit({ createdAt: true })),
+            200: z.array(quickReplyView.omit({ createdAt: true }).meta({ id: 'QuickReplyForUse' })),
           },
         },
       },

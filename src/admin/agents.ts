@@ -1,6 +1,7 @@
 import { asc, eq } from 'drizzle-orm';
+import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
-import { createUser, newUserSchema, type UserView } from '../auth/users.js';
+import { createUser, newUserSchema } from '../auth/users.js';
 import { users } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
@@ -35,8 +36,25 @@ const view = {
   disabledAt: users.disabledAt,
 };
 
-/** A user with an agent's routing profile; never the password hash. */
-export async function createAgent(db: Db, input: AgentInput): Promise<UserView> {
+/** A user with an agent's routing profile, as admins see it; never the password hash. */
+export const agentView = createSelectSchema(users, { skills: z.record(z.string(), z.number()) })
+  .pick({
+    id: true,
+    email: true,
+    name: true,
+    role: true,
+    presence: true,
+    capacitySms: true,
+    capacityWhatsapp: true,
+    skills: true,
+    languages: true,
+    disabledAt: true,
+  })
+  .meta({ id: 'Agent' });
+export type AgentView = z.output<typeof agentView>;
+
+/** A user with an agent's routing profile. */
+export async function createAgent(db: Db, input: AgentInput): Promise<AgentView> {
   const { capacitySms, capacityWhatsapp, skills, languages, ...user } = input;
   return inTransaction(db, async (tx) => {
     const created = await createUser(tx, user);
@@ -50,7 +68,8 @@ export async function createAgent(db: Db, input: AgentInput): Promise<UserView> 
     if (Object.keys(profile).length > 0) {
       await tx.update(users).set(profile).where(eq(users.id, created.id));
     }
-    return created;
+    const [agent] = await tx.select(view).from(users).where(eq(users.id, created.id));
+    return agent!;
   });
 }
 

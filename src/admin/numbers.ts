@@ -1,4 +1,5 @@
 import { asc, eq } from 'drizzle-orm';
+import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
 import { DEFAULT_SEND_RATE, inferNumberKind, normaliseAddress } from '../addresses.js';
 import { announceConfigChange } from '../db/config-cache.js';
@@ -30,11 +31,15 @@ export const numberInput = z.object({
 export type NumberInput = z.infer<typeof numberInput>;
 
 /** A number as the API shows it, with the URLs to paste into Twilio's console. */
-export interface NumberView extends NumberRow {
-  effectiveSendRate: number;
-  webhookUrl: string;
-  statusCallbackUrl: string;
-}
+export const numberView = createSelectSchema(numbers)
+  .extend({
+    /** Messages per second: the number's own rate, else its kind's default. */
+    effectiveSendRate: z.number(),
+    webhookUrl: z.string(),
+    statusCallbackUrl: z.string(),
+  })
+  .meta({ id: 'Number' });
+export type NumberView = z.output<typeof numberView>;
 
 export const WEBHOOK_PATH = '/webhooks/twilio/messages';
 export const STATUS_CALLBACK_PATH = '/webhooks/twilio/status';

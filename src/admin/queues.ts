@@ -1,4 +1,5 @@
 import { asc, eq, sql } from 'drizzle-orm';
+import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
 import { queueMembers, queues, users } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
@@ -23,6 +24,16 @@ export const queueInput = z.object({
 });
 export type QueueInput = z.infer<typeof queueInput>;
 export type QueueRow = typeof queues.$inferSelect;
+
+/** A queue as listed (round-robin's cursor is routing's business); read one: its members too. */
+export const queueSummaryView = createSelectSchema(queues, {
+  requiredSkills: z.record(z.string(), z.number()),
+})
+  .omit({ lastOfferedAgentId: true })
+  .meta({ id: 'QueueSummary' });
+export const queueView = queueSummaryView
+  .extend({ memberIds: z.array(z.string()) })
+  .meta({ id: 'Queue' });
 
 export async function createQueue(
   db: Db,

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { idParams, noContent } from '../api-schemas.js';
 import { users } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
@@ -19,21 +20,25 @@ import {
 } from './sign-in-limit.js';
 import { ROLES } from './users.js';
 
-const apiTokenView = z.object({
-  id: z.string(),
-  userId: z.string(),
-  name: z.string().nullable(),
-  createdAt: z.iso.datetime(),
-  expiresAt: z.iso.datetime().nullable().describe('Null: never expires'),
-  lastUsedAt: z.iso.datetime().nullable().describe('To the minute; null: never used'),
-});
+const apiTokenView = z
+  .object({
+    id: z.string(),
+    userId: z.string(),
+    name: z.string().nullable(),
+    createdAt: z.iso.datetime(),
+    expiresAt: z.iso.datetime().nullable().describe('Null: never expires'),
+    lastUsedAt: z.iso.datetime().nullable().describe('To the minute; null: never used'),
+  })
+  .meta({ id: 'ApiToken' });
 
-const userView = z.object({
-  id: z.string(),
-  email: z.string(),
-  name: z.string(),
-  role: z.enum(ROLES),
-});
+const userView = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    name: z.string(),
+    role: z.enum(ROLES),
+  })
+  .meta({ id: 'User' });
 
 export function registerAuthRoutes(
   parent: FastifyInstance,
@@ -89,6 +94,7 @@ export function registerAuthRoutes(
         schema: {
           tags: ['auth'],
           summary: 'Sign out; the last browser session to sign out sets the presence to offline',
+          response: { 204: noContent },
         },
       },
       async (request, reply) => {
@@ -135,7 +141,7 @@ export function registerAuthRoutes(
               .optional()
               .describe('Days until the token stops working; absent: it never expires'),
           }),
-          response: { 201: apiTokenView.extend({ token: z.string() }) },
+          response: { 201: apiTokenView.extend({ token: z.string() }).meta({ id: 'NewApiToken' }) },
         },
       },
       async (request, reply) => {
@@ -182,7 +188,8 @@ export function registerAuthRoutes(
         schema: {
           tags: ['auth'],
           summary: "Revoke an API token: own tokens, or (admins) anyone's",
-          params: z.object({ id: z.uuid({ error: 'id must be a UUID' }) }),
+          params: idParams,
+          response: { 204: noContent },
         },
       },
       async (request, reply) => {

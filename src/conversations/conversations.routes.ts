@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { CHANNELS } from '../addresses.js';
+import { idParams, noContent } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
-import { CONVERSATION_STATES } from '../db/schema.js';
+import { CONVERSATION_STATES, MESSAGE_STATUSES } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { canReadConversation, markConversationRead } from './conversations.js';
@@ -13,7 +15,6 @@ import {
   readTranscript,
 } from './views.js';
 
-const idParams = z.object({ id: z.uuid({ error: 'id must be a UUID' }) });
 const listQuery = z.object({
   state: z
     .enum(CONVERSATION_FILTERS, {
@@ -27,21 +28,117 @@ const listQuery = z.object({
     .max(500, { error: 'limit must be between 1 and 500' })
     .default(200),
 });
-const conversationSummary = z.object({
-  id: z.string(),
-  state: z.enum(CONVERSATION_STATES),
-  customerAddress: z.string(),
-  numberAddress: z.string(),
-  channel: z.enum(['sms', 'whatsapp']),
-  queueId: z.string().nullable(),
-  queueName: z.string().nullable(),
-  agentId: z.string().nullable(),
-  agentName: z.string().nullable(),
-  queuedAt: z.iso.datetime().nullable(),
-  lastMessageAt: z.iso.datetime(),
-  createdAt: z.iso.datetime(),
-  closedAt: z.iso.datetime().nullable(),
-});
+const conversationSummary = z
+  .object({
+    id: z.string(),
+    state: z.enum(CONVERSATION_STATES),
+    customerAddress: z.string(),
+    numberAddress: z.string(),
+    channel: z.enum(CHANNELS),
+    queueId: z.string().nullable(),
+    queueName: z.string().nullable(),
+    agentId: z.string().nullable(),
+    agentName: z.string().nullable(),
+    queuedAt: z.iso.datetime().nullable(),
+    lastMessageAt: z.iso.datetime(),
+    createdAt: z.iso.datetime(),
+    closedAt: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'ConversationSummary' });
+const channel = z.enum(CHANNELS);
+const transcriptView = z
+  .object({
+    conversation: z.object({
+      id: z.string(),
+      state: z.enum(CONVERSATION_STATES),
+      origin: z.enum(['customer', 'agent']),
+      numberId: z.string(),
+      numberAddress: z.string(),
+      messagingServiceSid: z.string().nullable(),
+      contactId: z.string(),
+      customerAddress: z.string(),
+      agentId: z.string().nullable(),
+      agentName: z.string().nullable(),
+      queueId: z.string().nullable(),
+      queueName: z.string().nullable(),
+      channel,
+      allowAttachments: z.boolean(),
+      attributes: z.record(z.string(), z.unknown()),
+      createdAt: z.date(),
+      closedAt: z.date().nullable(),
+      closeReason: z.string().nullable(),
+    }),
+    /** The agent's original text, when this conversation answers their origination. */
+    originalText: z.string().nullable(),
+    contact: z
+      .object({
+        id: z.string(),
+        address: z.string(),
+        name: z.string().nullable(),
+        location: z.record(z.string(), z.string()),
+        optedOut: z.boolean(),
+      })
+      .optional(),
+    messages: z.array(
+      z.object({
+        id: z.string(),
+        direction: z.enum(['inbound', 'outbound']),
+        author: z.enum(['customer', 'agent', 'flow', 'bot']),
+        agentId: z.string().nullable(),
+        agentName: z.string().nullable(),
+        body: z.string(),
+        status: z.enum(MESSAGE_STATUSES),
+        errorCode: z.number().nullable(),
+        errorMessage: z.string().nullable(),
+        segments: z.number().nullable(),
+        createdAt: z.date(),
+        media: z.array(
+          z.object({
+            id: z.string(),
+            contentType: z.string(),
+            status: z.enum(['pending', 'stored', 'failed', 'refused']),
+            /** Where an agent fetches it, once stored. */
+            url: z.string().nullable(),
+          }),
+        ),
+      }),
+    ),
+  })
+  .meta({ id: 'Transcript' });
+const contactHistoryView = z
+  .object({
+    contact: z.object({
+      id: z.string(),
+      address: z.string(),
+      name: z.string().nullable(),
+      location: z.record(z.string(), z.string()),
+    }),
+    conversations: z.array(
+      z.object({
+        id: z.string(),
+        state: z.enum(CONVERSATION_STATES),
+        numberAddress: z.string(),
+        agentId: z.string().nullable(),
+        agentName: z.string().nullable(),
+        createdAt: z.date(),
+        closedAt: z.date().nullable(),
+        closeReason: z.string().nullable(),
+      }),
+    ),
+    /** Agents' texts sent `on-reply` that no conversation holds yet. */
+    originations: z.array(
+      z.object({
+        messageId: z.string(),
+        numberAddress: z.string(),
+        agentId: z.string().nullable(),
+        agentName: z.string().nullable(),
+        body: z.string(),
+        status: z.enum(MESSAGE_STATUSES),
+        createdAt: z.date(),
+      }),
+    ),
+  })
+  .meta({ id: 'ContactHistory' });
 const isoOrNull = (date: Date | null) => (date ? date.toISOString() : null);
 
 /**
@@ -87,6 +184,7 @@ export function registerConversationRoutes(parent: FastifyInstance, deps: { db: 
           tags: ['conversations'],
           summary: 'A conversation with its transcript, media, delivery statuses and contact',
           params: idParams,
+          response: { 200: transcriptView },
         },
       },
       async (request) => readTranscript(deps.db, request.params.id),
@@ -101,6 +199,7 @@ export function registerConversationRoutes(parent: FastifyInstance, deps: { db: 
           summary:
             "Mark a conversation read up to now: its unread count is 0 until the customer's next message",
           params: idParams,
+          response: { 204: noContent },
         },
       },
       async (request, reply) => {
@@ -118,6 +217,7 @@ export function registerConversationRoutes(parent: FastifyInstance, deps: { db: 
           tags: ['conversations'],
           summary: "A contact's past conversations and agents' originations to them",
           params: idParams,
+          response: { 200: contactHistoryView },
         },
       },
       async (request) => {

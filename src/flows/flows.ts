@@ -1,4 +1,5 @@
 import { asc, eq } from 'drizzle-orm';
+import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
 import { announceConfigChange } from '../db/config-cache.js';
 import { flowHolidays, flowHours, flows, numbers, queues } from '../db/schema.js';
@@ -66,6 +67,15 @@ export interface Flow extends FlowRow {
   hours: OpeningInterval[];
   holidays: { day: string; name: string }[];
 }
+
+/** A flow as listed; as read one by one, with its hours and holidays too. */
+export const flowSummaryView = createSelectSchema(flows).meta({ id: 'FlowSummary' });
+export const flowView = flowSummaryView
+  .extend({
+    hours: z.array(z.object({ weekday: z.number(), opensAt: z.string(), closesAt: z.string() })),
+    holidays: z.array(z.object({ day: z.string(), name: z.string() })),
+  })
+  .meta({ id: 'Flow' });
 
 export async function createFlow(db: Db, input: FlowInput): Promise<Flow> {
   await assertQueue(db, input.queueId);

@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { idParams } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes } from '../auth/guard.js';
 import { canReadConversation } from '../conversations/conversations.js';
 import { media, messages } from '../db/schema.js';
@@ -22,7 +23,18 @@ export function registerMediaRoutes(
         schema: {
           tags: ['media'],
           summary: 'The bytes of a stored picture or file',
-          params: z.object({ id: z.uuid({ error: 'id must be a UUID' }) }),
+          params: idParams,
+          response: {
+            200: {
+              description:
+                'The bytes: pictures, audio and video with their content type, inline; anything else as an application/octet-stream attachment',
+              content: {
+                'application/octet-stream': {
+                  schema: z.custom<Buffer>().meta({ type: 'string', format: 'binary' }),
+                },
+              },
+            },
+          },
         },
       },
       async (request, reply) => {

@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { CountryCode } from 'libphonenumber-js';
 import { getCountries } from 'libphonenumber-js';
 import { z } from 'zod';
+import { idParams } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes } from '../auth/guard.js';
 import { readableConversation } from '../conversations/conversations.routes.js';
 import { media, NUMBER_KINDS } from '../db/schema.js';
@@ -24,6 +25,7 @@ import {
   uploadToken,
   verifyMediaUrl,
 } from './attachments.js';
+import { messageView } from './outbox.js';
 import { countSegments } from './segments.js';
 
 export interface OutboundDeps {
@@ -49,8 +51,9 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
           tags: ['conversations'],
           summary:
             'Reply in a conversation assigned to me; answers at once with the message queued',
-          params: z.object({ id: z.uuid({ error: 'id must be a UUID' }) }),
+          params: idParams,
           body: z.object({ body: messageBody.default(''), attachments: attachmentTokens }),
+          response: { 202: messageView },
         },
       },
       async (request, reply) => {
@@ -81,6 +84,15 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
             attachments: attachmentTokens,
             strategy: z.enum(['assign-now', 'on-reply']).default('on-reply'),
           }),
+          response: {
+            202: z
+              .object({
+                message: messageView,
+                /** Null until the customer answers, for an `on-reply` origination. */
+                conversationId: z.string().nullable(),
+              })
+              .meta({ id: 'Origination' }),
+          },
         },
       },
       async (request, reply) => {
@@ -107,13 +119,15 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
             "Numbers I may start a conversation from: my queues' numbers first; default is the one used when I name none",
           response: {
             200: z.array(
-              z.object({
-                id: z.string(),
-                address: z.string(),
-                name: z.string(),
-                kind: z.enum(NUMBER_KINDS),
-                default: z.boolean(),
-              }),
+              z
+                .object({
+                  id: z.string(),
+                  address: z.string(),
+                  name: z.string(),
+                  kind: z.enum(NUMBER_KINDS),
+                  default: z.boolean(),
+                })
+                .meta({ id: 'SenderNumber' }),
             ),
           },
         },
@@ -128,6 +142,18 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
           tags: ['conversations'],
           summary: 'Segment count and encoding (GSM-7 or UCS-2) of a text, for the composer',
           body: z.object({ text: z.string().max(1600) }),
+          response: {
+            200: z
+              .object({
+                encoding: z.enum(['GSM-7', 'UCS-2']),
+                segments: z.number(),
+                /** Septets (GSM-7) or UTF-16 code units (UCS-2) of the text. */
+                units: z.number(),
+                /** What one more segment would hold. */
+                perSegment: z.number(),
+              })
+              .meta({ id: 'SegmentCount' }),
+          },
         },
       },
       async (request) => countSegments(request.body.text),
@@ -147,6 +173,17 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
           schema: {
             tags: ['conversations'],
             summary: 'Upload an attachment (raw bytes); returns its token',
+            response: {
+              201: z
+                .object({
+                  /** What a message's `attachments` names; signed, so only this server's. */
+                  token: z.string(),
+                  sha256: z.string(),
+                  size: z.number(),
+                  contentType: z.string(),
+                })
+                .meta({ id: 'Upload' }),
+            },
           },
         },
         async (request, reply) => {

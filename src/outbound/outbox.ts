@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { inArray, sql } from 'drizzle-orm';
+import { createSelectSchema } from 'drizzle-zod';
 import { DEFAULT_SEND_RATE } from '../addresses.js';
 import { touchedByParley } from '../conversations/lifecycle.js';
 import { media, messages, numbers, outbox, senders } from '../db/schema.js';
@@ -31,6 +32,8 @@ export function queuedOutbound(tx: Executor): boolean {
   return queuing.has(tx);
 }
 export type OutboundMessage = typeof messages.$inferSelect;
+/** A message as the API shows it. */
+export const messageView = createSelectSchema(messages).meta({ id: 'Message' });
 
 export interface NewOutbound {
   /** Null for an `on-reply` origination, which opens no conversation until the customer answers. */

@@ -19,6 +19,7 @@
  * batching saves a commit per assignment.
  */
 import { eq, sql } from 'drizzle-orm';
+import { CHANNELS } from '../addresses.js';
 import { queues } from '../db/schema.js';
 import { type Db, type Executor, queryPrepared, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
@@ -36,7 +37,6 @@ export interface AssignScope {
 
 /** Conversations claimed per transaction. */
 const BATCH = 32;
-const CHANNELS: readonly Channel[] = ['sms', 'whatsapp'];
 
 interface WaitingQueue {
   id: string;

@@ -6,6 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { CHANNELS } from '../addresses.js';
+import { idParams, noContent } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import { ROLES } from '../auth/users.js';
 import { readableConversation } from '../conversations/conversations.routes.js';
@@ -17,54 +19,59 @@ import { PRESENCES, type PresenceView, setPresence } from './presence.js';
 import { queuePosition } from './queueing.js';
 import { directory, listMyConversations, queueStats } from './views.js';
 
-const idParams = z.object({ id: z.uuid({ error: 'id must be a UUID' }) });
 const presenceBody = z.object({
   presence: z.enum(PRESENCES, { error: `presence must be one of ${PRESENCES.join(', ')}` }),
 });
-const presenceView = z.object({
-  agentId: z.string(),
-  presence: z.enum(PRESENCES),
-  presenceChangedAt: z.iso.datetime(),
-});
-const channel = z.enum(['sms', 'whatsapp']);
-const offerView = z.object({
-  id: z.string(),
-  conversationId: z.string(),
-  reason: z.enum(['queue', 'affinity', 'transfer']),
-  originalText: z.string().nullable(),
-  transferNote: z.string().nullable(),
-  expiresAt: z.iso.datetime(),
-  createdAt: z.iso.datetime(),
-  conversation: z.object({
+const presenceView = z
+  .object({
+    agentId: z.string(),
+    presence: z.enum(PRESENCES),
+    presenceChangedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'Presence' });
+const channel = z.enum(CHANNELS);
+const offerView = z
+  .object({
+    id: z.string(),
+    conversationId: z.string(),
+    reason: z.enum(['queue', 'affinity', 'transfer']),
+    originalText: z.string().nullable(),
+    transferNote: z.string().nullable(),
+    expiresAt: z.iso.datetime(),
+    createdAt: z.iso.datetime(),
+    conversation: z.object({
+      customerAddress: z.string(),
+      numberId: z.string(),
+      numberAddress: z.string(),
+      channel,
+      queueId: z.string().nullable(),
+      queueName: z.string().nullable(),
+      queuedAt: z.iso.datetime().nullable(),
+      lastMessageAt: z.iso.datetime(),
+    }),
+  })
+  .meta({ id: 'Offer' });
+const myConversationView = z
+  .object({
+    id: z.string(),
+    state: z.enum(['offered', 'active']),
     customerAddress: z.string(),
     numberId: z.string(),
     numberAddress: z.string(),
     channel,
     queueId: z.string().nullable(),
-    queueName: z.string().nullable(),
-    queuedAt: z.iso.datetime().nullable(),
     lastMessageAt: z.iso.datetime(),
-  }),
-});
-const myConversationView = z.object({
-  id: z.string(),
-  state: z.enum(['offered', 'active']),
-  customerAddress: z.string(),
-  numberId: z.string(),
-  numberAddress: z.string(),
-  channel,
-  queueId: z.string().nullable(),
-  lastMessageAt: z.iso.datetime(),
-  offerId: z.string().nullable(),
-  unread: z.number().int(),
-  lastMessage: z
-    .object({
-      body: z.string(),
-      direction: z.enum(['inbound', 'outbound']),
-      createdAt: z.iso.datetime(),
-    })
-    .nullable(),
-});
+    offerId: z.string().nullable(),
+    unread: z.number().int(),
+    lastMessage: z
+      .object({
+        body: z.string(),
+        direction: z.enum(['inbound', 'outbound']),
+        createdAt: z.iso.datetime(),
+      })
+      .nullable(),
+  })
+  .meta({ id: 'MyConversation' });
 const transferBody = z
   .object({
     toAgentId: z.uuid({ error: 'toAgentId must be a UUID' }).optional(),
@@ -81,44 +88,48 @@ const presenceCounts = z.object({
   offline: z.number(),
   busy: z.number(),
 });
-const statsView = z.object({
-  queues: z.array(
-    z.object({
-      id: z.string(),
-      name: z.string(),
-      priority: z.number(),
-      strategy: z.string(),
-      waiting: z.number(),
-      longestWaitSeconds: z.number(),
-      offered: z.number(),
-      active: z.number(),
-      agents: presenceCounts,
-    }),
-  ),
-  agents: z.array(
-    z.object({
-      id: z.string(),
-      name: z.string(),
-      presence: z.enum(PRESENCES),
-      presenceChangedAt: z.iso.datetime(),
-      load: z.object({ sms: z.number(), whatsapp: z.number() }),
-      capacity: z.object({ sms: z.number(), whatsapp: z.number() }),
-      busy: z.boolean(),
-    }),
-  ),
-});
+const statsView = z
+  .object({
+    queues: z.array(
+      z.object({
+        id: z.string(),
+        name: z.string(),
+        priority: z.number(),
+        strategy: z.string(),
+        waiting: z.number(),
+        longestWaitSeconds: z.number(),
+        offered: z.number(),
+        active: z.number(),
+        agents: presenceCounts,
+      }),
+    ),
+    agents: z.array(
+      z.object({
+        id: z.string(),
+        name: z.string(),
+        presence: z.enum(PRESENCES),
+        presenceChangedAt: z.iso.datetime(),
+        load: z.object({ sms: z.number(), whatsapp: z.number() }),
+        capacity: z.object({ sms: z.number(), whatsapp: z.number() }),
+        busy: z.boolean(),
+      }),
+    ),
+  })
+  .meta({ id: 'QueueStats' });
 
-const directoryView = z.object({
-  agents: z.array(
-    z.object({
-      id: z.string(),
-      name: z.string(),
-      role: z.enum(ROLES),
-      presence: z.enum(PRESENCES),
-    }),
-  ),
-  queues: z.array(z.object({ id: z.string(), name: z.string() })),
-});
+const directoryView = z
+  .object({
+    agents: z.array(
+      z.object({
+        id: z.string(),
+        name: z.string(),
+        role: z.enum(ROLES),
+        presence: z.enum(PRESENCES),
+      }),
+    ),
+    queues: z.array(z.object({ id: z.string(), name: z.string() })),
+  })
+  .meta({ id: 'Directory' });
 
 const iso = (date: Date) => date.toISOString();
 const isoOrNull = (date: Date | null) => (date ? date.toISOString() : null);
@@ -215,6 +226,7 @@ export function registerRoutingRoutes(parent: FastifyInstance, deps: { db: Db })
           tags: ['routing'],
           summary: 'Reject my offer: the conversation is offered to another agent',
           params: idParams,
+          response: { 204: noContent },
         },
       },
       async (request, reply) => {
@@ -256,6 +268,7 @@ export function registerRoutingRoutes(parent: FastifyInstance, deps: { db: Db })
             'Transfer a conversation, with a note, to an agent (offered to them) or a queue; by its agent, or a supervisor or admin',
           params: idParams,
           body: transferBody,
+          response: { 204: noContent },
         },
       },
       async (request, reply) => {
@@ -283,6 +296,7 @@ export function registerRoutingRoutes(parent: FastifyInstance, deps: { db: Db })
             'Give a conversation to an agent directly, active at once (supervisors and admins)',
           params: idParams,
           body: z.object({ agentId: z.uuid({ error: 'agentId must be a UUID' }) }),
+          response: { 204: noContent },
         },
       },
       async (request, reply) => {
@@ -305,6 +319,7 @@ export function registerRoutingRoutes(parent: FastifyInstance, deps: { db: Db })
           summary:
             'End a conversation (final response and survey are sent); by its agent, or a supervisor or admin',
           params: idParams,
+          response: { 204: noContent },
         },
       },
       async (request, reply) => {
