@@ -135,7 +135,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
     transform: jsonSchemaTransform,
     // Schemas with a `.meta({ id })` become components, named in the generated web types.
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (document) => withoutUnusedSchemas(jsonSchemaTransformObject(document)),
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -222,4 +222,35 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await registerWebApp(app, deps.webRoot === undefined ? findWebRoot() : deps.webRoot || undefined);
 
   return app;
+}
+
+/**
+ * The transform names each component twice, as read (`X`) and as written (`XInput`); keep
+ * those a route refers to (responses are read, bodies written), so the document and the
+ * web app's types name each shape once.
+ */
+function withoutUnusedSchemas<T extends object>(document: T): T {
+  const components = (document as { components?: { schemas?: Record<string, unknown> } })
+    .components;
+  const schemas = components?.schemas;
+  if (!schemas) return document;
+  const referenced = (value: unknown) => {
+    const text = JSON.stringify(value);
+    return new Set([...text.matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]));
+  };
+  const used = referenced({ ...document, components: { ...components, schemas: {} } });
+  // Components may refer to each other.
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const name of [...used]) {
+      for (const inner of referenced(schemas[name as string])) {
+        if (!used.has(inner)) {
+          used.add(inner);
+          grew = true;
+        }
+      }
+    }
+  }
+  const kept = Object.fromEntries(Object.entries(schemas).filter(([name]) => used.has(name)));
+  return { ...document, components: { ...components, schemas: kept } };
 }

@@ -1,12 +1,19 @@
 /**
  * The web app's one way to call Parley's REST API: same origin, the session cookie, JSON in
- * and out, and errors as ApiError carrying the server's code, message and field.
+ * and out, and errors as ApiError carrying the server's code, message and field. The shapes
+ * of its answers are generated from the server's OpenAPI document (api-types.ts).
  */
+
+import type { components } from './api-types';
+
+/** The named shapes the server answers with (`npm run api:types` regenerates them). */
+export type Schemas = components['schemas'];
+type ErrorCode = Schemas['ApiError']['error'];
 
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode | 'error',
     message: string,
     readonly field?: string,
   ) {
@@ -46,7 +53,7 @@ export async function api<T>(
   const text = await response.text();
   const data: unknown = text ? JSON.parse(text) : undefined;
   if (!response.ok) {
-    const error = (data ?? {}) as { error?: string; message?: string; field?: string };
+    const error = (data ?? {}) as Partial<Schemas['ApiError']>;
     if (response.status === 401 && !path.startsWith('/api/auth/login')) {
       for (const listener of signedOutListeners) listener();
     }

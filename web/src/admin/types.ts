@@ -1,133 +1,43 @@
 /**
- * The rows the admin API answers with, as JSON (dates are ISO strings). Mirrors
- * src/admin/*.ts and src/flows/flows.ts; keep the API's field names.
+ * The rows the admin API answers with, as the server documents them (api-types.ts,
+ * generated), and the choices its forms offer.
  */
+import type { Schemas } from '../api';
 
-export interface Account {
-  id: string;
-  name: string;
-  accountSid: string;
-  apiKeySid: string | null;
-  createdAt: string;
-}
-
-export const NUMBER_KINDS = ['long-code', 'toll-free', 'short-code', 'whatsapp'] as const;
-export type NumberKind = (typeof NUMBER_KINDS)[number];
-
-export interface NumberRow {
-  id: string;
-  accountId: string;
-  address: string;
-  kind: NumberKind;
-  name: string;
-  twilioSid: string | null;
-  messagingServiceSid: string | null;
-  flowId: string | null;
-  sendRate: number | null;
-  effectiveSendRate: number;
-  webhookUrl: string;
-  statusCallbackUrl: string;
-  createdAt: string;
-}
+export type Account = Schemas['Account'];
+export type NumberRow = Schemas['Number'];
+export type NumberKind = NumberRow['kind'];
+export const NUMBER_KINDS = [
+  'long-code',
+  'toll-free',
+  'short-code',
+  'whatsapp',
+] as const satisfies readonly NumberKind[];
 
 /** What POST /api/admin/numbers/:id/configure-twilio answers. */
-export interface TwilioConfigured {
-  configured: 'number' | 'messaging-service' | 'whatsapp-sender';
-  sid: string;
-  webhookUrl: string;
-  statusCallbackUrl: string;
-}
+export type TwilioConfigured = Schemas['TwilioConfiguration'];
 
-export interface OpeningInterval {
-  /** 0 = Sunday … 6 = Saturday. */
-  weekday: number;
-  opensAt: string;
-  closesAt: string;
-}
-
-export interface Holiday {
-  day: string;
-  name: string;
-}
-
-export interface FlowRow {
-  id: string;
-  name: string;
-  businessName: string;
-  timeZone: string;
-  queueId: string | null;
-  initialMessage: string | null;
-  outOfHoursMessage: string | null;
-  outOfHoursAction: 'queue' | 'close';
-  queuePositionMessage: string | null;
-  finalMessage: string | null;
-  helpMessage: string | null;
-  botUrl: string | null;
-  botRetries: number;
-  botTimeoutMs: number;
-  allowAttachments: boolean;
-  attachmentsRefusedMessage: string | null;
-  inactivityCloseMinutes: number | null;
-  surveyMessage: string | null;
-  affinityTtlHours: number;
-  affinityBeyondCapacity: boolean;
-  createdAt: string;
-}
-
+export type FlowRow = Schemas['FlowSummary'];
 /** GET /api/admin/flows/:id adds the schedule to the row. */
-export interface Flow extends FlowRow {
-  hours: OpeningInterval[];
-  holidays: Holiday[];
-}
+export type Flow = Schemas['Flow'];
+export type OpeningInterval = Flow['hours'][number];
+export type Holiday = Flow['holidays'][number];
 
-export const STRATEGIES = ['longest-idle', 'round-robin', 'least-busy'] as const;
-export type Strategy = (typeof STRATEGIES)[number];
+export type QueueRow = Schemas['QueueSummary'];
+/** GET /api/admin/queues/:id adds the members; the list does not. */
+export type Queue = Schemas['Queue'];
+export type Strategy = QueueRow['strategy'];
+export const STRATEGIES = [
+  'longest-idle',
+  'round-robin',
+  'least-busy',
+] as const satisfies readonly Strategy[];
 
 /** { skillName: level 0..10 } */
 export type Skills = Record<string, number>;
 
-export interface QueueRow {
-  id: string;
-  name: string;
-  strategy: Strategy;
-  priority: number;
-  offerTimeoutSeconds: number;
-  autoAccept: boolean;
-  maxWaitSeconds: number | null;
-  overflowQueueId: string | null;
-  overflowMessage: string | null;
-  requiredSkills: Skills;
-  language: string | null;
-  offlineRequeueSeconds: number | null;
-  createdAt: string;
-}
+export type Agent = Schemas['Agent'];
+export type Role = Agent['role'];
+export const ROLES = ['agent', 'supervisor', 'admin'] as const satisfies readonly Role[];
 
-/** GET /api/admin/queues/:id adds the members; the list does not. */
-export interface Queue extends QueueRow {
-  memberIds: string[];
-}
-
-export const ROLES = ['agent', 'supervisor', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
-
-export interface Agent {
-  id: string;
-  email: string;
-  name: string;
-  role: Role;
-  presence: 'available' | 'away' | 'offline';
-  capacitySms: number;
-  capacityWhatsapp: number;
-  skills: Skills;
-  languages: string[];
-  disabledAt: string | null;
-}
-
-export interface QuickReply {
-  id: string;
-  title: string;
-  body: string;
-  /** null: offered in every queue. */
-  queueId: string | null;
-  createdAt: string;
-}
+export type QuickReply = Schemas['QuickReply'];
