@@ -8,10 +8,16 @@ import { createSession, endSession } from '../src/auth/sessions.js';
 import { loadConfig } from '../src/config.js';
 import { events } from '../src/db/schema.js';
 import { openStore, type Store, type Tx } from '../src/db/store.js';
+import {
+  CLOSE_CODES,
+  type EventMessage,
+  type EventPayloads,
+  type EventType,
+  type ServerMessage,
+} from '../src/events.js';
 import { createLogger } from '../src/logger.js';
-import { appendEvent, type EventPayloads, type EventType } from '../src/realtime/event-log.js';
+import { appendEvent } from '../src/realtime/event-log.js';
 import { createRealtimeGateway, type RealtimeGateway } from '../src/realtime/gateway.js';
-import { CLOSE_CODES, type EventMessage, type ServerMessage } from '../src/realtime/protocol.js';
 import { eventLogLag, numberEvents, startEventSequencer } from '../src/realtime/sequencer.js';
 import { buildServer } from '../src/server.js';
 import type { Worker } from '../src/worker-loop.js';

@@ -17,13 +17,13 @@ import { openConversation } from '../src/conversations/conversations.js';
 import { conversations, events, offers, users } from '../src/db/schema.js';
 import { openStore, type Store } from '../src/db/store.js';
 import { AppError } from '../src/errors.js';
+import type { Presence } from '../src/events.js';
 import { createLogger } from '../src/logger.js';
 import {
   acceptOffer,
   endConversation,
   listMyConversations,
   listPendingOffers,
-  type Presence,
   queueConversation,
   rejectOffer,
   setPresence,

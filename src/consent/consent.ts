@@ -4,12 +4,6 @@ import type { Executor, Tx } from '../db/store.js';
 import { appendEvent } from '../realtime/event-log.js';
 import { upsertContact } from './contacts.js';
 
-declare module '../realtime/event-log.js' {
-  interface EventPayloads {
-    'consent.changed': { contactId: string; sender: string; optedOut: boolean; keyword: string };
-  }
-}
-
 /** Twilio's default opt-out, opt-in and help keywords, matched on the whole trimmed body. */
 const OPT_OUT = new Set([
   'STOP',

@@ -4,9 +4,10 @@ import { z } from 'zod';
 import { CHANNELS } from '../addresses.js';
 import { idParams, noContent } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
-import { CONVERSATION_STATES, MESSAGE_STATUSES } from '../db/schema.js';
+import { CONVERSATION_STATES } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
+import { MESSAGE_STATUSES } from '../events.js';
 import { canReadConversation, markConversationRead } from './conversations.js';
 import {
   CONVERSATION_FILTERS,

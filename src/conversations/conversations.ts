@@ -2,23 +2,13 @@ import { and, eq, ne, or, sql } from 'drizzle-orm';
 import { conversations, flows, numbers, offers, users } from '../db/schema.js';
 import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
+import type { CloseReason } from '../events.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent, appendEvents } from '../realtime/event-log.js';
 import { cancelPendingOffer } from '../routing/offers.js';
 import { wakeRouting } from '../routing/wake-ups.js';
-import { type CloseReason, markClosed } from './lifecycle.js';
-
-declare module '../realtime/event-log.js' {
-  interface EventPayloads {
-    'conversation.opened': {
-      numberId: string;
-      customerAddress: string;
-      origin: 'customer' | 'agent';
-    };
-    'conversation.closed': { reason: CloseReason; byUserId: string | null };
-  }
-}
+import { markClosed } from './lifecycle.js';
 
 export type Conversation = typeof conversations.$inferSelect;
 

@@ -16,10 +16,8 @@
 import { and, eq, inArray, isNotNull, lte, ne, or, type SQL, sql } from 'drizzle-orm';
 import { conversations } from '../db/schema.js';
 import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
+import type { CloseReason } from '../events.js';
 import { holderGone } from '../instances.js';
-
-/** Why a conversation ended: an agent or supervisor ended it, the flow did, or it went quiet. */
-export type CloseReason = 'ended' | 'out-of-hours' | 'bot' | 'inactivity' | 'opted-out';
 
 /** Waits in the queue from now, with no agent (from the flow, a transfer, a requeue). */
 export async function markQueued(

@@ -31,6 +31,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { MESSAGE_STATUSES, PRESENCES } from '../events.js';
 
 const id = () => uuid('id').primaryKey().defaultRandom();
 /** A 64-bit transaction id (PostgreSQL's xid8), read as its decimal text. */
@@ -48,9 +49,7 @@ export const users = pgTable(
     role: text('role', { enum: ['admin', 'supervisor', 'agent'] }).notNull(),
     passwordHash: text('password_hash').notNull(),
     /** Busy (at capacity) is derived from the load below, never stored. */
-    presence: text('presence', { enum: ['available', 'away', 'offline'] })
-      .notNull()
-      .default('offline'),
+    presence: text('presence', { enum: PRESENCES }).notNull().default('offline'),
     presenceChangedAt: at('presence_changed_at').notNull().defaultNow(),
     capacitySms: smallint('capacity_sms').notNull().default(3),
     capacityWhatsapp: smallint('capacity_whatsapp').notNull().default(3),
@@ -368,18 +367,6 @@ export const conversations = pgTable(
     ),
   ],
 );
-
-export const MESSAGE_STATUSES = [
-  'received',
-  'queued',
-  'sending',
-  'sent',
-  'delivered',
-  'partially_delivered',
-  'undelivered',
-  'failed',
-  'read',
-] as const;
 
 export const messages = pgTable(
   'messages',

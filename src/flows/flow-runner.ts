@@ -10,6 +10,7 @@ import {
 import { conversations, flows, media, messages, numbers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
+import type { BotAction } from '../events.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent } from '../realtime/event-log.js';
 import {
@@ -21,15 +22,6 @@ import {
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
 import { type Flow, flowOfNumber } from './flows.js';
 import { renderTemplate } from './templates.js';
-
-declare module '../realtime/event-log.js' {
-  interface EventPayloads {
-    'flow.bot-answered': { action: BotAction; replied: boolean };
-    'flow.bot-failed': { error: string; attempts: number };
-  }
-}
-
-export type BotAction = 'continue' | 'handover' | 'close';
 
 /** What a bot may answer; every field optional. */
 interface BotAnswer {

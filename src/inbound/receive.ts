@@ -16,19 +16,6 @@ import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent } from '../realtime/event-log.js';
 
-declare module '../realtime/event-log.js' {
-  interface EventPayloads {
-    'message.received': {
-      messageId: string;
-      from: string;
-      body: string;
-      numMedia: number;
-    };
-    'flow.hours-checked': { open: boolean };
-    'media.refused': { messageId: string; count: number };
-  }
-}
-
 /** What Parley takes from Twilio's incoming-message webhook. */
 export interface InboundMessage {
   messageSid: string;

@@ -8,13 +8,6 @@ import type { SecretBox } from '../secret-box.js';
 import { fetchTwilioMedia, MediaFetchError } from './media-fetch.js';
 import type { MediaStore } from './media-store.js';
 
-declare module '../realtime/event-log.js' {
-  interface EventPayloads {
-    'media.stored': { mediaId: string; messageId: string; contentType: string; size: number };
-    'media.failed': { mediaId: string; messageId: string; error: string; willRetry: boolean };
-  }
-}
-
 export interface MediaDeps {
   db: Db;
   secretBox: SecretBox;

@@ -10,26 +10,11 @@ import { conversations, flows, numbers, queueMembers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
+import type { OriginationStrategy } from '../events.js';
 import { appendEvent } from '../realtime/event-log.js';
 import { recordAffinity } from '../routing/index.js';
 import type { Attachment } from './attachments.js';
 import { enqueueOutbound, type OutboundMessage } from './outbox.js';
-
-declare module '../realtime/event-log.js' {
-  interface EventPayloads {
-    'message.refused': { to: string; reason: string };
-    'origination.sent': {
-      messageId: string;
-      numberId: string;
-      to: string;
-      body: string;
-      strategy: OriginationStrategy;
-      conversationId: string | null;
-    };
-  }
-}
-
-export type OriginationStrategy = 'assign-now' | 'on-reply';
 
 const OPTED_OUT =
   'the customer has opted out of messages from this number (replied STOP); they must text START first';

@@ -2,23 +2,11 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import { reasonFor } from '../channels/twilio/error-codes.js';
 import { consentSender, learnOptOut } from '../consent/consent.js';
 import { GroupCommit } from '../db/group-commit.js';
-import { type MESSAGE_STATUSES, messages, numbers } from '../db/schema.js';
+import { messages, numbers } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
+import type { MessageStatus } from '../events.js';
 import { appendEvents } from '../realtime/event-log.js';
-
-declare module '../realtime/event-log.js' {
-  interface EventPayloads {
-    'message.status': {
-      messageId: string;
-      status: MessageStatus;
-      errorCode: number | null;
-      errorMessage: string | null;
-    };
-  }
-}
-
-export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 /**
  * How far along a message is. Callbacks can arrive out of order (a late `sent` after

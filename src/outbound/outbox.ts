@@ -5,24 +5,10 @@ import { DEFAULT_SEND_RATE } from '../addresses.js';
 import { touchedByParley } from '../conversations/lifecycle.js';
 import { media, messages, numbers, outbox, senders } from '../db/schema.js';
 import type { Executor, Tx } from '../db/store.js';
+import type { OutboundAuthor } from '../events.js';
 import { appendEvents } from '../realtime/event-log.js';
 import type { Attachment } from './attachments.js';
 import { countSegments } from './segments.js';
-
-declare module '../realtime/event-log.js' {
-  interface EventPayloads {
-    'message.queued': {
-      messageId: string;
-      numberId: string;
-      to: string;
-      body: string;
-      author: OutboundAuthor;
-      attachments: number;
-    };
-  }
-}
-
-export type OutboundAuthor = 'agent' | 'flow' | 'bot';
 
 /** Transactions that queued outbound messages, so that their commit can wake the dispatcher. */
 const queuing = new WeakSet<Executor>();

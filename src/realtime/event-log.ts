@@ -1,16 +1,7 @@
 import { asc, gt, max, type SQL, sql } from 'drizzle-orm';
 import { events } from '../db/schema.js';
 import { type Executor, queryPrepared, type Tx } from '../db/store.js';
-
-/** Every event type and its payload: the typed map that writers and the gateway share. */
-export interface EventPayloads {
-  'conversation.opened': {
-    numberId: string;
-    customerAddress: string;
-    origin: 'customer' | 'agent';
-  };
-}
-export type EventType = keyof EventPayloads;
+import type { EventPayloads, EventType } from '../events.js';
 
 export interface EventRefs {
   conversationId?: string | null;

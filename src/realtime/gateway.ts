@@ -10,11 +10,11 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { AuthUser } from '../auth/sessions.js';
 import { DEFAULT_PRESENCE_GRACE_SECONDS } from '../config.js';
 import type { Store } from '../db/store.js';
+import { CLOSE_CODES } from '../events.js';
 import { deskRefreshMs, recordDesksSeen } from '../routing/desks.js';
 import type { Worker } from '../worker-loop.js';
 import { startLoopWorker } from '../worker-loop.js';
 import { Connection, type GatewaySocket } from './connection.js';
-import { CLOSE_CODES } from './protocol.js';
 import { LogTail } from './tailer.js';
 
 export interface RealtimeGatewayOptions {

@@ -5,9 +5,9 @@ import { credentialOf } from '../auth/guard.js';
 import { authenticateToken } from '../auth/sessions.js';
 import type { Store } from '../db/store.js';
 import { AppError } from '../errors.js';
+import { CLOSE_CODES } from '../events.js';
 import type { GatewaySocket } from './connection.js';
 import { createRealtimeGateway, type RealtimeGateway } from './gateway.js';
-import { CLOSE_CODES } from './protocol.js';
 
 export interface RealtimeRoutesDeps {
   store: Store;

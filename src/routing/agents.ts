@@ -12,8 +12,8 @@
  */
 import { type SQL, sql } from 'drizzle-orm';
 import { type Executor, queryPrepared, type Tx } from '../db/store.js';
+import type { Presence } from '../events.js';
 import type { Candidate, Channel, RankKey } from './candidate-pool.js';
-import type { Presence } from './events.js';
 
 export type { Channel } from './candidate-pool.js';
 

@@ -9,7 +9,6 @@ export { expireAffinities, recordAffinity } from './affinity.js';
 export { lockAgentsInOrder } from './agents.js';
 export { type AssignScope, assignWaiting } from './assignment.js';
 export { deskRefreshMs, recordDesksSeen } from './desks.js';
-export type { CancelReason, OfferReason, Presence, PresenceReason } from './events.js';
 export {
   type Actor,
   endConversation,
@@ -20,7 +19,6 @@ export {
 export { acceptOffer, expireOffers, rejectOffer } from './offer-decisions.js';
 export { listPendingOffers, type PendingOffer } from './offers.js';
 export {
-  PRESENCES,
   type PresenceView,
   setDesertedAgentsOffline,
   setPresence,

@@ -9,8 +9,8 @@ import { channelOfKind } from '../addresses.js';
 import { markHandedOver, markOfferWithdrawn } from '../conversations/lifecycle.js';
 import { offers } from '../db/schema.js';
 import { type Executor, queryRows, type Tx } from '../db/store.js';
+import type { CancelReason, OfferReason } from '../events.js';
 import { appendEvent, appendEvents } from '../realtime/event-log.js';
-import type { CancelReason, OfferReason } from './events.js';
 import { wakeRouting } from './wake-ups.js';
 
 /** Seconds an offer waits for the agent when the conversation has no queue to say. */

@@ -9,14 +9,12 @@ import { conversations, users } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
+import type { Presence, PresenceReason } from '../events.js';
 import { appendEvent } from '../realtime/event-log.js';
 import { assignWaiting } from './assignment.js';
 import { claimDesertedDesks } from './desks.js';
-import type { Presence, PresenceReason } from './events.js';
 import { cancelPendingOffer } from './offers.js';
 import { wakeRouting } from './wake-ups.js';
-
-export const PRESENCES = ['available', 'away', 'offline'] as const satisfies readonly Presence[];
 
 export interface PresenceView {
   agentId: string;

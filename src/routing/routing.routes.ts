@@ -12,10 +12,11 @@ import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.
 import { ROLES } from '../auth/users.js';
 import { readableConversation } from '../conversations/conversations.routes.js';
 import type { Db } from '../db/store.js';
+import { PRESENCES } from '../events.js';
 import { endConversation, reassignConversation, transferConversation } from './handover.js';
 import { acceptOffer, rejectOffer } from './offer-decisions.js';
 import { listPendingOffers } from './offers.js';
-import { PRESENCES, type PresenceView, setPresence } from './presence.js';
+import { type PresenceView, setPresence } from './presence.js';
 import { queuePosition } from './queueing.js';
 import { directory, listMyConversations, queueStats } from './views.js';
 

@@ -8,7 +8,7 @@ import { channelOfKind } from '../addresses.js';
 import type { Role } from '../auth/users.js';
 import { type LastMessage, readStates } from '../conversations/views.js';
 import { type Executor, queryRows } from '../db/store.js';
-import type { Presence } from './events.js';
+import type { Presence } from '../events.js';
 
 export interface MyConversation {
   id: string;

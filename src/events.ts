@@ -1,0 +1,183 @@
+/**
+ * Parley's live events: every type and its payload, and how they travel on the WebSocket
+ * (GET /api/events). Written once, here: the writers (appendEvent), the gateway and the web
+ * app import it, the web app as types, so this file imports nothing.
+ *
+ * What routing's events mean for the conversation, so that a reader of the log can rebuild
+ * who holds what:
+ * - conversation.queued / conversation.requeued: waiting in queueId, held by nobody;
+ * - offer.created: offered to agentId (held by them, counting toward their capacity);
+ * - offer.accepted: active with that agent;
+ * - offer.rejected / offer.timed-out / offer.canceled: waiting again, held by nobody
+ *   (canceled because the conversation closed: closed);
+ * - conversation.assigned: active with agentId, without an offer (auto-accept, reassign);
+ * - conversation.transferred: released by fromAgentId; waiting in toQueueId, or followed by
+ *   an offer.created for toAgentId;
+ * - conversation.overflowed: moved on to toQueueId and/or sent the overflow message.
+ */
+
+export const PRESENCES = ['available', 'away', 'offline'] as const;
+export type Presence = (typeof PRESENCES)[number];
+/** Why a presence changed when no person set it. */
+export type PresenceReason = 'no-desk-connection';
+
+export type OfferReason = 'queue' | 'affinity' | 'transfer';
+/** Why a pending offer was withdrawn before the agent decided. */
+export type CancelReason =
+  | 'agent-unavailable'
+  | 'conversation-closed'
+  | 'reassigned'
+  | 'transferred';
+
+/** Why a conversation ended: an agent or supervisor ended it, the flow did, or it went quiet. */
+export type CloseReason = 'ended' | 'out-of-hours' | 'bot' | 'inactivity' | 'opted-out';
+
+export const MESSAGE_STATUSES = [
+  'received',
+  'queued',
+  'sending',
+  'sent',
+  'delivered',
+  'partially_delivered',
+  'undelivered',
+  'failed',
+  'read',
+] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+export type OutboundAuthor = 'agent' | 'flow' | 'bot';
+export type OriginationStrategy = 'assign-now' | 'on-reply';
+export type BotAction = 'continue' | 'handover' | 'close';
+
+/** Every event type and its payload. */
+export interface EventPayloads {
+  'conversation.opened': {
+    numberId: string;
+    customerAddress: string;
+    origin: 'customer' | 'agent';
+  };
+  'conversation.closed': { reason: CloseReason; byUserId: string | null };
+  'message.received': {
+    messageId: string;
+    from: string;
+    body: string;
+    numMedia: number;
+  };
+  'flow.hours-checked': { open: boolean };
+  'media.refused': { messageId: string; count: number };
+  'conversation.queued': { queueId: string | null };
+  'offer.created': {
+    offerId: string;
+    agentId: string;
+    reason: OfferReason;
+    originalText: string | null;
+    /** ISO 8601. */
+    expiresAt: string;
+    queueId: string | null;
+  };
+  'offer.accepted': { offerId: string; agentId: string };
+  'offer.rejected': { offerId: string; agentId: string };
+  'offer.timed-out': { offerId: string; agentId: string };
+  'offer.canceled': { offerId: string; agentId: string; why: CancelReason };
+  'conversation.assigned': {
+    agentId: string;
+    previousAgentId: string | null;
+    via: 'auto-accept' | 'reassign';
+    reason: OfferReason | null;
+    originalText: string | null;
+    byUserId: string | null;
+  };
+  'conversation.transferred': {
+    fromAgentId: string | null;
+    toAgentId: string | null;
+    toQueueId: string | null;
+    note: string | null;
+    byUserId: string;
+  };
+  'conversation.requeued': { queueId: string; fromAgentId: string; reason: 'agent-offline' };
+  'conversation.overflowed': {
+    fromQueueId: string;
+    toQueueId: string | null;
+    messageId: string | null;
+  };
+  'agent.presence-changed': {
+    presence: Presence;
+    previous: Presence;
+    byUserId: string | null;
+    /** Absent when byUserId set it (events before reasons existed have none either). */
+    reason?: PresenceReason;
+  };
+  'affinity.recorded': {
+    numberId: string;
+    customerAddress: string;
+    agentId: string;
+    messageId: string | null;
+    /** ISO 8601. */
+    expiresAt: string;
+  };
+  'affinity.expired': { numberId: string; customerAddress: string; agentId: string };
+  'flow.bot-answered': { action: BotAction; replied: boolean };
+  'flow.bot-failed': { error: string; attempts: number };
+  'message.queued': {
+    messageId: string;
+    numberId: string;
+    to: string;
+    body: string;
+    author: OutboundAuthor;
+    attachments: number;
+  };
+  'message.refused': { to: string; reason: string };
+  'origination.sent': {
+    messageId: string;
+    numberId: string;
+    to: string;
+    body: string;
+    strategy: OriginationStrategy;
+    conversationId: string | null;
+  };
+  'message.status': {
+    messageId: string;
+    status: MessageStatus;
+    errorCode: number | null;
+    errorMessage: string | null;
+  };
+  'media.stored': { mediaId: string; messageId: string; contentType: string; size: number };
+  'media.failed': { mediaId: string; messageId: string; error: string; willRetry: boolean };
+  'consent.changed': { contactId: string; sender: string; optedOut: boolean; keyword: string };
+}
+export type EventType = keyof EventPayloads;
+
+/** One event of the log as it goes on the wire; `type` tells the payload's shape. */
+export type EventMessage = {
+  [T in EventType]: {
+    seq: number;
+    type: T;
+    conversationId: string | null;
+    agentId: string | null;
+    payload: EventPayloads[T];
+    /** ISO 8601. */
+    createdAt: string;
+  };
+}[EventType];
+
+/** Sent once the client has every event up to `seq` it may see; live events follow. */
+export interface ReadyMessage {
+  type: 'ready';
+  seq: number;
+}
+
+export type ServerMessage = EventMessage | ReadyMessage;
+
+/** Why the server closed the socket, and what the client should do. */
+export const CLOSE_CODES = {
+  /** The server is shutting down: reconnect (to any instance) with after=<last seq>. */
+  goingAway: 1001,
+  /** Something failed on the server: reconnect after a pause with after=<last seq>. */
+  internalError: 1011,
+  /** The client read too slowly and its backlog passed the limit: reconnect with after=<last seq>. */
+  lagging: 4001,
+  /** `after` is beyond the end of the log (a restored database?): reload, reconnect without it. */
+  badResume: 4400,
+  /** The session or token is no longer valid: sign in again. */
+  unauthorized: 4401,
+} as const;
