@@ -20,7 +20,7 @@ const AdminConsole = lazy(() =>
 type Auth = { state: 'loading' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me };
 
 /** Where each role lands after signing in. */
-export function homeOf(me: Me): string {
+function homeOf(me: Me): string {
   if (me.role === 'admin') return '/admin';
   if (me.role === 'supervisor') return '/supervisor';
   return '/desk';

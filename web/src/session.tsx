@@ -10,7 +10,7 @@ export interface Me {
   role: Role;
 }
 
-export interface Session {
+interface Session {
   me: Me;
   live: LiveEvents;
   signOut: () => void;

@@ -12,9 +12,9 @@ import { PlusIcon } from '@twilio-paste/icons/esm/PlusIcon';
 import { Fragment, type ReactNode, useEffect, useRef, useState } from 'react';
 import { errorText } from '../api';
 import { NoticeCallout } from './NoticeCallout';
-import { isMissingRoute, type Loaded } from './useApi';
+import type { Loaded } from './useApi';
 
-export interface Column<T> {
+interface Column<T> {
   header: string;
   cell: (row: T) => ReactNode;
   /** Short values that read badly broken ("long-code", "1/s (default)"). */
@@ -206,10 +206,8 @@ function Rows<T extends { id: string }>({
 }) {
   if (list.error) {
     return (
-      <NoticeCallout variant={isMissingRoute(list.error) ? 'warning' : 'error'}>
-        {isMissingRoute(list.error)
-          ? `This server does not offer ${title.toLowerCase()} yet (${errorText(list.error)}).`
-          : `Could not load ${title.toLowerCase()}: ${errorText(list.error)}`}
+      <NoticeCallout variant="error">
+        Could not load {title.toLowerCase()}: {errorText(list.error)}
       </NoticeCallout>
     );
   }

@@ -38,10 +38,6 @@ export function parseList(text: string): string[] {
 /** A select's "none" option: its value is '', the API's is null. */
 export const NONE = '';
 
-export function idOrNull(value: string): string | null {
-  return value === NONE ? null : value;
-}
-
 /** { billing: 5, french: 3 } → "billing 5, french 3", for a table cell. */
 export function skillsText(skills: Record<string, number>): string {
   const entries = Object.entries(skills);

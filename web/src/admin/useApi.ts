@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import { ApiError, api } from '../api';
+import { api } from '../api';
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -36,11 +36,6 @@ export function useApi<T>(path: string): Loaded<T> {
 
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
   return { data, error, loading, reload };
-}
-
-/** Whether a load failed because the server has no such route (yet). */
-export function isMissingRoute(error: unknown): boolean {
-  return error instanceof ApiError && error.status === 404;
 }
 
 /** id → name, for showing references (a number's flow, a queue's overflow) by name. */

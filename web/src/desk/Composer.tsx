@@ -35,7 +35,7 @@ export interface Attachment {
 }
 
 /** Uploads one file's bytes; the token it returns goes with the message. */
-export async function uploadAttachment(file: File): Promise<Attachment> {
+async function uploadAttachment(file: File): Promise<Attachment> {
   const uploaded = await api<{ token: string }>('/api/uploads', {
     method: 'POST',
     raw: file,
@@ -45,7 +45,7 @@ export async function uploadAttachment(file: File): Promise<Attachment> {
 }
 
 /** Segments and encoding of the text so far, counted by the server as Twilio counts them. */
-export function useSegments(text: string): SegmentCount | null {
+function useSegments(text: string): SegmentCount | null {
   const [count, setCount] = useState<SegmentCount | null>(null);
   useEffect(() => {
     if (!text) {

@@ -15,7 +15,7 @@ import type { Sender } from './types';
 type Strategy = 'assign-now' | 'on-reply';
 
 /** The country a national number is read in: the browser's region, else the US. */
-export function browserCountry(): CountryCode {
+function browserCountry(): CountryCode {
   const region = navigator.language.split('-')[1]?.toUpperCase();
   return region && (getCountries() as string[]).includes(region) ? (region as CountryCode) : 'US';
 }

@@ -27,7 +27,6 @@ export function ReassignModal({
   onClose: () => void;
   onReassigned: () => void;
 }) {
-  const _headingId = useId();
   const selectId = useId();
   const helpId = useId();
   const [agents, setAgents] = useState<DirectoryAgent[] | null>(null);
