@@ -1,8 +1,7 @@
 import { Spinner } from '@twilio-paste/core/spinner';
 import type { ReactNode } from 'react';
-import { errorText } from '../api';
+import { useResource } from '../useResource';
 import { NoticeCallout } from './NoticeCallout';
-import { useApi } from './useApi';
 
 /**
  * Loads one row in full before its form opens (a flow's hours, a queue's members are not in
@@ -18,14 +17,14 @@ export function LoadThen<T>({
   what: string;
   children: (data: T) => ReactNode;
 }) {
-  const { data, error } = useApi<T>(path);
+  const { data, error } = useResource<T>(path);
   if (error) {
     return (
       <NoticeCallout variant="error">
-        Could not load {what}: {errorText(error)}
+        Could not load {what}: {error}
       </NoticeCallout>
     );
   }
-  if (data === undefined) return <Spinner decorative={false} title={`Loading ${what}`} />;
+  if (data === null) return <Spinner decorative={false} title={`Loading ${what}`} />;
   return children(data);
 }

@@ -11,8 +11,8 @@ import { EditIcon } from '@twilio-paste/icons/esm/EditIcon';
 import { PlusIcon } from '@twilio-paste/icons/esm/PlusIcon';
 import { Fragment, type ReactNode, useEffect, useRef, useState } from 'react';
 import { errorText } from '../api';
+import type { Resource } from '../useResource';
 import { NoticeCallout } from './NoticeCallout';
-import type { Loaded } from './useApi';
 
 interface Column<T> {
   header: string;
@@ -57,7 +57,7 @@ export function ResourceSection<T extends { id: string }>({
   /** "queue", for "New queue", "Edit queue …". */
   noun: string;
   intro: ReactNode;
-  list: Loaded<T[]>;
+  list: Resource<T[]>;
   columns: Column<T>[];
   rowLabel: (row: T) => string;
   renderForm: (slot: FormSlot<T>) => ReactNode;
@@ -98,7 +98,7 @@ export function ResourceSection<T extends { id: string }>({
       await onDelete(row);
       setNotice({ variant: 'success', content: `Deleted ${noun} “${rowLabel(row)}”.` });
       if (editing?.row?.id === row.id) setEditing(null);
-      list.reload();
+      list.refresh();
     } catch (failure) {
       setNotice({ variant: 'error', content: errorText(failure) });
     }
@@ -158,7 +158,7 @@ export function ResourceSection<T extends { id: string }>({
             onSaved: (content) => {
               setNotice({ variant: 'success', content });
               close();
-              list.reload();
+              list.refresh();
             },
             onCancel: close,
           })}
@@ -199,7 +199,7 @@ function Rows<T extends { id: string }>({
   actions,
 }: {
   title: string;
-  list: Loaded<T[]>;
+  list: Resource<T[]>;
   columns: Column<T>[];
   /** Absent (false) when rows have no buttons: no empty column then. */
   actions: ((row: T) => ReactNode) | false;
@@ -207,7 +207,7 @@ function Rows<T extends { id: string }>({
   if (list.error) {
     return (
       <NoticeCallout variant="error">
-        Could not load {title.toLowerCase()}: {errorText(list.error)}
+        Could not load {title.toLowerCase()}: {list.error}
       </NoticeCallout>
     );
   }

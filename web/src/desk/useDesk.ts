@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { api } from '../api';
 import type { LiveEvent } from '../live';
 import { useSession } from '../session';
-import { useLiveConnected, useLiveResource } from '../useLiveResource';
+import { useLiveConnected, useResource } from '../useResource';
 import { chime, showOfferCount } from './notify';
 import type { Directory, MyConversation, Offer, Presence } from './types';
 
@@ -25,7 +25,7 @@ async function loadMyLists() {
  */
 export function useDesk() {
   const { me, live } = useSession();
-  const lists = useLiveResource(loadMyLists, changesMyLists, 100);
+  const lists = useResource(loadMyLists, { liveWhen: changesMyLists, throttleMs: 100 });
   const connected = useLiveConnected();
   const [presence, setPresenceState] = useState<Presence | null>(null);
   const knownOffers = useRef(new Set<string>());
