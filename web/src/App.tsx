@@ -1,5 +1,3 @@
-import { Box } from '@twilio-paste/core/box';
-import { Spinner } from '@twilio-paste/core/spinner';
 import { lazy, Suspense, useEffect, useMemo, useState } from 'react';
 import { api, onSignedOut } from './api';
 import { Desk } from './desk/Desk';
@@ -8,6 +6,7 @@ import { LiveEvents } from './live';
 import { navigate, usePath } from './router';
 import { Shell } from './Shell';
 import { type Me, SessionContext } from './session';
+import { LoadState } from './ui/LoadState';
 
 // Agents never load the supervisor view or the admin console.
 const SupervisorView = lazy(() =>
@@ -36,7 +35,7 @@ export function App() {
     return onSignedOut(() => setAuth({ state: 'signed-out' }));
   }, []);
 
-  if (auth.state === 'loading') return <Loading />;
+  if (auth.state === 'loading') return <LoadState what="Parley" />;
   if (auth.state === 'signed-out') {
     return <Login onSignedIn={(me) => setAuth({ state: 'signed-in', me })} />;
   }
@@ -70,7 +69,7 @@ function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => v
   return (
     <SessionContext.Provider value={session}>
       <Shell pages={allowed} current={page ?? homeOf(me)}>
-        <Suspense fallback={<Loading />}>
+        <Suspense fallback={<LoadState what="the page" />}>
           {page === '/desk' && <Desk />}
           {page === '/supervisor' && <SupervisorView />}
           {page === '/admin' && <AdminConsole />}
@@ -84,12 +83,4 @@ function pagesFor(me: Me): string[] {
   if (me.role === 'admin') return ['/desk', '/supervisor', '/admin'];
   if (me.role === 'supervisor') return ['/desk', '/supervisor'];
   return ['/desk'];
-}
-
-function Loading() {
-  return (
-    <Box display="flex" justifyContent="center" padding="space200">
-      <Spinner decorative={false} title="Loading" size="sizeIcon80" />
-    </Box>
-  );
 }

@@ -4,13 +4,13 @@ import { Button } from '@twilio-paste/core/button';
 import { Heading } from '@twilio-paste/core/heading';
 import { Paragraph } from '@twilio-paste/core/paragraph';
 import { ScreenReaderOnly } from '@twilio-paste/core/screen-reader-only';
-import { Spinner } from '@twilio-paste/core/spinner';
 import { Table, TBody, Td, THead, Th, Tr } from '@twilio-paste/core/table';
 import { DeleteIcon } from '@twilio-paste/icons/esm/DeleteIcon';
 import { EditIcon } from '@twilio-paste/icons/esm/EditIcon';
 import { PlusIcon } from '@twilio-paste/icons/esm/PlusIcon';
 import { Fragment, type ReactNode, useEffect, useRef, useState } from 'react';
 import { errorText } from '../api';
+import { LoadState } from '../ui/LoadState';
 import type { Resource } from '../useResource';
 import { NoticeCallout } from './NoticeCallout';
 
@@ -204,14 +204,9 @@ function Rows<T extends { id: string }>({
   /** Absent (false) when rows have no buttons: no empty column then. */
   actions: ((row: T) => ReactNode) | false;
 }) {
-  if (list.error) {
-    return (
-      <NoticeCallout variant="error">
-        Could not load {title.toLowerCase()}: {list.error}
-      </NoticeCallout>
-    );
+  if (list.error || !list.data) {
+    return <LoadState what={title.toLowerCase()} error={list.error} />;
   }
-  if (!list.data) return <Spinner decorative={false} title={`Loading ${title.toLowerCase()}`} />;
   if (list.data.length === 0) {
     return <Paragraph marginBottom="space0">No {title.toLowerCase()} yet.</Paragraph>;
   }
