@@ -9,7 +9,7 @@ import { type CountryCode, getCountries, parsePhoneNumberFromString } from 'libp
 import { useEffect, useId, useState } from 'react';
 import { ApiError, api, errorText } from '../api';
 import { FormDialog } from '../ui/FormDialog';
-import { type Attachment, AttachmentPicker, SegmentCounter } from './Composer';
+import { type Attachment, AttachmentCards, AttachmentPicker, SegmentCounter } from './Composer';
 import type { Sender } from './types';
 
 type Strategy = 'assign-now' | 'on-reply';
@@ -177,6 +177,7 @@ export function NewMessageDialog({
       <Box display="flex" flexWrap="wrap" columnGap="space30" alignItems="center">
         <AttachmentPicker attachments={attachments} onChange={setAttachments} onError={setError} />
       </Box>
+      <AttachmentCards attachments={attachments} onChange={setAttachments} />
     </FormDialog>
   );
 }
