@@ -212,33 +212,31 @@ function Rows<T extends { id: string }>({
   }
   return (
     // Wide tables scroll sideways inside the page on a phone instead of widening it.
-    <Box overflowX="auto" maxWidth="100%">
-      <Table aria-label={title} striped>
-        <THead>
-          <Tr>
-            {columns.map((column) => (
-              <Th key={column.header}>{column.header}</Th>
-            ))}
-            {actions && (
-              <Th>
-                <ScreenReaderOnly>Actions</ScreenReaderOnly>
-              </Th>
-            )}
-          </Tr>
-        </THead>
-        <TBody>
-          {list.data.map((row) => (
-            <Tr key={row.id}>
-              {columns.map((column) => (
-                <Td key={column.header} whiteSpace={column.nowrap ? 'nowrap' : undefined}>
-                  {column.cell(row)}
-                </Td>
-              ))}
-              {actions && <Td whiteSpace="nowrap">{actions(row)}</Td>}
-            </Tr>
+    <Table aria-label={title} striped scrollHorizontally>
+      <THead>
+        <Tr>
+          {columns.map((column) => (
+            <Th key={column.header}>{column.header}</Th>
           ))}
-        </TBody>
-      </Table>
-    </Box>
+          {actions && (
+            <Th>
+              <ScreenReaderOnly>Actions</ScreenReaderOnly>
+            </Th>
+          )}
+        </Tr>
+      </THead>
+      <TBody>
+        {list.data.map((row) => (
+          <Tr key={row.id}>
+            {columns.map((column) => (
+              <Td key={column.header} whiteSpace={column.nowrap ? 'nowrap' : undefined}>
+                {column.cell(row)}
+              </Td>
+            ))}
+            {actions && <Td whiteSpace="nowrap">{actions(row)}</Td>}
+          </Tr>
+        ))}
+      </TBody>
+    </Table>
   );
 }

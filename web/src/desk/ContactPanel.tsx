@@ -7,6 +7,7 @@ import {
   DescriptionListTerm,
 } from '@twilio-paste/core/description-list';
 import { Heading } from '@twilio-paste/core/heading';
+import { ListItem, UnorderedList } from '@twilio-paste/core/list';
 import { Text } from '@twilio-paste/core/text';
 import { useEffect, useState } from 'react';
 import { api } from '../api';
@@ -81,26 +82,22 @@ export function ContactPanel({ transcript }: { transcript: Transcript }) {
           None
         </Text>
       ) : (
-        <Box as="ul" paddingLeft="space40" margin="space0">
+        <UnorderedList marginBottom="space0">
           {past.map((conversation) => (
-            <Box as="li" key={conversation.id} marginBottom="space20">
-              <Text as="span" fontSize="fontSize20">
-                {day(conversation.createdAt)} · {conversation.agentName ?? 'no agent'} ·{' '}
-                {conversation.state === 'closed'
-                  ? (conversation.closeReason ?? 'closed')
-                  : conversation.state}
-              </Text>
-            </Box>
+            <ListItem key={conversation.id}>
+              {day(conversation.createdAt)} · {conversation.agentName ?? 'no agent'} ·{' '}
+              {conversation.state === 'closed'
+                ? (conversation.closeReason ?? 'closed')
+                : conversation.state}
+            </ListItem>
           ))}
           {history?.originations.map((origination) => (
-            <Box as="li" key={origination.messageId} marginBottom="space20">
-              <Text as="span" fontSize="fontSize20">
-                {day(origination.createdAt)} · {origination.agentName ?? 'agent'} wrote “
-                {origination.body}”
-              </Text>
-            </Box>
+            <ListItem key={origination.messageId}>
+              {day(origination.createdAt)} · {origination.agentName ?? 'agent'} wrote “
+              {origination.body}”
+            </ListItem>
           ))}
-        </Box>
+        </UnorderedList>
       )}
     </Box>
   );
