@@ -58,31 +58,40 @@ function fileSize(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
+interface Segments {
+  count: SegmentCount | null;
+  /** Why the server did not count them, if it did not. */
+  failure: string | null;
+}
+
 /** Segments and encoding of the text so far, counted by the server as Twilio counts them. */
-function useSegments(text: string): SegmentCount | null {
-  const [count, setCount] = useState<SegmentCount | null>(null);
+function useSegments(text: string): Segments {
+  const [segments, setSegments] = useState<Segments>({ count: null, failure: null });
   useEffect(() => {
     if (!text) {
-      setCount(null);
+      setSegments({ count: null, failure: null });
       return;
     }
     const timer = setTimeout(() => {
-      api<SegmentCount>('/api/segments', { body: { text } })
-        .then(setCount)
-        .catch(() => setCount(null));
+      api<SegmentCount>('/api/segments', { body: { text } }).then(
+        (count) => setSegments({ count, failure: null }),
+        (failure: unknown) => setSegments({ count: null, failure: errorText(failure) }),
+      );
     }, 150);
     return () => clearTimeout(timer);
   }, [text]);
-  return count;
+  return segments;
 }
 
 export function SegmentCounter({ text, id, hint }: { text: string; id: string; hint: string }) {
-  const count = useSegments(text);
+  const { count, failure } = useSegments(text);
   return (
-    <HelpText id={id}>
-      {count
-        ? `${text.length} characters · ${count.segments} segment${count.segments === 1 ? '' : 's'} (${count.encoding})`
-        : hint}
+    <HelpText id={id} variant={failure ? 'warning' : 'default'}>
+      {failure
+        ? `Could not count the segments: ${failure}`
+        : count
+          ? `${text.length} characters · ${count.segments} segment${count.segments === 1 ? '' : 's'} (${count.encoding})`
+          : hint}
     </HelpText>
   );
 }
@@ -166,14 +175,20 @@ export function AttachmentCards({
   );
 }
 
-function QuickReplies({ onPick }: { onPick: (body: string) => void }) {
+function QuickReplies({
+  onPick,
+  onError,
+}: {
+  onPick: (body: string) => void;
+  onError: (message: string) => void;
+}) {
   const menu = useMenuState();
   const [replies, setReplies] = useState<QuickReply[]>([]);
   useEffect(() => {
-    api<QuickReply[]>('/api/quick-replies')
-      .then(setReplies)
-      .catch(() => setReplies([]));
-  }, []);
+    api<QuickReply[]>('/api/quick-replies').then(setReplies, (failure: unknown) =>
+      onError(`Could not load the quick replies: ${errorText(failure)}`),
+    );
+  }, [onError]);
   if (replies.length === 0) return null;
   return (
     <>
@@ -326,7 +341,7 @@ export function Composer({
             onError={setError}
           />
         )}
-        <QuickReplies onPick={insert} />
+        <QuickReplies onPick={insert} onError={setError} />
         <Box flexGrow={1} />
         <Button variant="primary" type="submit" loading={sending}>
           Send
