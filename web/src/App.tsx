@@ -1,5 +1,5 @@
 import { lazy, Suspense, useEffect, useMemo, useState } from 'react';
-import { api, onSignedOut } from './api';
+import { ApiError, api, errorText, onSignedOut } from './api';
 import { Desk } from './desk/Desk';
 import { Login } from './Login';
 import { LiveEvents } from './live';
@@ -16,7 +16,10 @@ const AdminConsole = lazy(() =>
   import('./admin/AdminConsole').then((module) => ({ default: module.AdminConsole })),
 );
 
-type Auth = { state: 'loading' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me };
+type Auth =
+  | { state: 'loading' }
+  | { state: 'signed-out'; problem?: string }
+  | { state: 'signed-in'; me: Me };
 
 /** Where each role lands after signing in. */
 function homeOf(me: Me): string {
@@ -29,15 +32,27 @@ export function App() {
   const [auth, setAuth] = useState<Auth>({ state: 'loading' });
 
   useEffect(() => {
-    api<Me>('/api/me')
-      .then((me) => setAuth({ state: 'signed-in', me }))
-      .catch(() => setAuth({ state: 'signed-out' }));
+    api<Me>('/api/me').then(
+      (me) => setAuth({ state: 'signed-in', me }),
+      // 401: nobody is signed in here. Any other failure is said on the sign-in page.
+      (failure: unknown) =>
+        setAuth(
+          failure instanceof ApiError && failure.status === 401
+            ? { state: 'signed-out' }
+            : {
+                state: 'signed-out',
+                problem: `Could not check whether you are signed in: ${errorText(failure)}`,
+              },
+        ),
+    );
     return onSignedOut(() => setAuth({ state: 'signed-out' }));
   }, []);
 
   if (auth.state === 'loading') return <LoadState what="Parley" />;
   if (auth.state === 'signed-out') {
-    return <Login onSignedIn={(me) => setAuth({ state: 'signed-in', me })} />;
+    return (
+      <Login problem={auth.problem} onSignedIn={(me) => setAuth({ state: 'signed-in', me })} />
+    );
   }
   return <SignedIn me={auth.me} onSignedOut={() => setAuth({ state: 'signed-out' })} />;
 }
@@ -53,9 +68,8 @@ function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => v
     () => ({
       me,
       live,
-      signOut: () => {
-        api('/api/auth/logout', { method: 'POST' }).finally(signedOut);
-      },
+      // Signed out only once the server says so: until then offers still come.
+      signOut: () => api<void>('/api/auth/logout', { method: 'POST' }).then(signedOut),
     }),
     [me, live, signedOut],
   );

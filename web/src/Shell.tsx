@@ -2,9 +2,11 @@ import { Box } from '@twilio-paste/core/box';
 import { Button } from '@twilio-paste/core/button';
 import { Text } from '@twilio-paste/core/text';
 import { Topbar, TopbarActions } from '@twilio-paste/core/topbar';
-import { type ReactNode, useId } from 'react';
+import { type ReactNode, useId, useState } from 'react';
+import { errorText } from './api';
 import { navigate } from './router';
 import { useSession } from './session';
+import { ErrorCallout } from './ui/ErrorCallout';
 
 const TITLES: Record<string, string> = {
   '/desk': 'Desk',
@@ -24,6 +26,13 @@ export function Shell({
 }) {
   const { me, signOut } = useSession();
   const topbarId = useId();
+  const [signOutFailure, setSignOutFailure] = useState<string | null>(null);
+  const signOutNow = () => {
+    setSignOutFailure(null);
+    signOut().catch((failure: unknown) =>
+      setSignOutFailure(`Could not sign out: ${errorText(failure)}`),
+    );
+  };
   return (
     <Box display="flex" flexDirection="column" height="100vh" backgroundColor="colorBackgroundBody">
       {/* Paste's Topbar is a div: the header element makes it the page's banner landmark. */}
@@ -59,13 +68,18 @@ export function Shell({
               <Text as="span" color="colorTextWeak">
                 {me.name} · {me.role}
               </Text>
-              <Button variant="secondary" size="small" onClick={signOut}>
+              <Button variant="secondary" size="small" onClick={signOutNow}>
                 Sign out
               </Button>
             </Box>
           </TopbarActions>
         </Topbar>
       </Box>
+      {signOutFailure && (
+        <Box paddingX="space50" paddingTop="space30">
+          <ErrorCallout>{signOutFailure}</ErrorCallout>
+        </Box>
+      )}
       <Box as="main" flexGrow={1} minHeight="0" overflow="auto">
         {children}
       </Box>
