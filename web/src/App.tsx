@@ -1,13 +1,12 @@
-import { Box } from '@twilio-paste/core/box';
-import { Spinner } from '@twilio-paste/core/spinner';
 import { lazy, Suspense, useEffect, useMemo, useState } from 'react';
-import { api, onSignedOut } from './api';
+import { ApiError, api, errorText, onSignedOut } from './api';
 import { Desk } from './desk/Desk';
 import { Login } from './Login';
 import { LiveEvents } from './live';
 import { navigate, usePath } from './router';
 import { Shell } from './Shell';
 import { type Me, SessionContext } from './session';
+import { LoadState } from './ui/LoadState';
 
 // Agents never load the supervisor view or the admin console.
 const SupervisorView = lazy(() =>
@@ -17,10 +16,13 @@ const AdminConsole = lazy(() =>
   import('./admin/AdminConsole').then((module) => ({ default: module.AdminConsole })),
 );
 
-type Auth = { state: 'loading' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me };
+type Auth =
+  | { state: 'loading' }
+  | { state: 'signed-out'; problem?: string }
+  | { state: 'signed-in'; me: Me };
 
 /** Where each role lands after signing in. */
-export function homeOf(me: Me): string {
+function homeOf(me: Me): string {
   if (me.role === 'admin') return '/admin';
   if (me.role === 'supervisor') return '/supervisor';
   return '/desk';
@@ -30,15 +32,27 @@ export function App() {
   const [auth, setAuth] = useState<Auth>({ state: 'loading' });
 
   useEffect(() => {
-    api<Me>('/api/me')
-      .then((me) => setAuth({ state: 'signed-in', me }))
-      .catch(() => setAuth({ state: 'signed-out' }));
+    api<Me>('/api/me').then(
+      (me) => setAuth({ state: 'signed-in', me }),
+      // 401: nobody is signed in here. Any other failure is said on the sign-in page.
+      (failure: unknown) =>
+        setAuth(
+          failure instanceof ApiError && failure.status === 401
+            ? { state: 'signed-out' }
+            : {
+                state: 'signed-out',
+                problem: `Could not check whether you are signed in: ${errorText(failure)}`,
+              },
+        ),
+    );
     return onSignedOut(() => setAuth({ state: 'signed-out' }));
   }, []);
 
-  if (auth.state === 'loading') return <Loading />;
+  if (auth.state === 'loading') return <LoadState what="Parley" />;
   if (auth.state === 'signed-out') {
-    return <Login onSignedIn={(me) => setAuth({ state: 'signed-in', me })} />;
+    return (
+      <Login problem={auth.problem} onSignedIn={(me) => setAuth({ state: 'signed-in', me })} />
+    );
   }
   return <SignedIn me={auth.me} onSignedOut={() => setAuth({ state: 'signed-out' })} />;
 }
@@ -54,9 +68,8 @@ function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => v
     () => ({
       me,
       live,
-      signOut: () => {
-        api('/api/auth/logout', { method: 'POST' }).finally(signedOut);
-      },
+      // Signed out only once the server says so: until then offers still come.
+      signOut: () => api<void>('/api/auth/logout', { method: 'POST' }).then(signedOut),
     }),
     [me, live, signedOut],
   );
@@ -70,7 +83,7 @@ function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => v
   return (
     <SessionContext.Provider value={session}>
       <Shell pages={allowed} current={page ?? homeOf(me)}>
-        <Suspense fallback={<Loading />}>
+        <Suspense fallback={<LoadState what="the page" />}>
           {page === '/desk' && <Desk />}
           {page === '/supervisor' && <SupervisorView />}
           {page === '/admin' && <AdminConsole />}
@@ -84,12 +97,4 @@ function pagesFor(me: Me): string[] {
   if (me.role === 'admin') return ['/desk', '/supervisor', '/admin'];
   if (me.role === 'supervisor') return ['/desk', '/supervisor'];
   return ['/desk'];
-}
-
-function Loading() {
-  return (
-    <Box display="flex" justifyContent="center" padding="space200">
-      <Spinner decorative={false} title="Loading" size="sizeIcon80" />
-    </Box>
-  );
 }

@@ -11,10 +11,17 @@ import { api, errorText } from './api';
 import type { Me } from './session';
 import { ErrorCallout } from './ui/ErrorCallout';
 
-export function Login({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
+/** The sign-in form; `problem` is why the app could not tell whether someone is signed in. */
+export function Login({
+  problem,
+  onSignedIn,
+}: {
+  problem?: string | undefined;
+  onSignedIn: (me: Me) => void;
+}) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(problem ?? null);
   const [busy, setBusy] = useState(false);
   const emailId = useId();
   const passwordId = useId();

@@ -10,10 +10,11 @@ export interface Me {
   role: Role;
 }
 
-export interface Session {
+interface Session {
   me: Me;
   live: LiveEvents;
-  signOut: () => void;
+  /** Rejects, leaving the user signed in, when the server did not end the session. */
+  signOut: () => Promise<void>;
 }
 
 export const SessionContext = createContext<Session | null>(null);

@@ -1,10 +1,10 @@
 import { api } from '../api';
+import { useResource } from '../useResource';
 import { textOrUndefined } from './convert';
 import { EntityForm } from './EntityForm';
 import { FieldGrid, TextField } from './fields';
 import { type FormSlot, ResourceSection } from './ResourceSection';
 import type { Account } from './types';
-import { useApi } from './useApi';
 import { useDraft } from './useDraft';
 
 /**
@@ -12,7 +12,7 @@ import { useDraft } from './useDraft';
  * rotated (checked with Twilio again), but its Account SID never changes.
  */
 export function AccountsSection() {
-  const list = useApi<Account[]>('/api/admin/accounts');
+  const list = useResource<Account[]>('/api/admin/accounts');
   return (
     <ResourceSection
       title="Accounts"

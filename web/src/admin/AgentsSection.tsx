@@ -4,18 +4,18 @@ import { InlineCode } from '@twilio-paste/core/inline-code';
 import { useState } from 'react';
 import { api } from '../api';
 import { useSession } from '../session';
+import { useResource } from '../useResource';
 import { numberOrDefault, numberText, parseList, skillsText } from './convert';
 import { EntityForm, FieldSet } from './EntityForm';
 import { FieldGrid, SelectField, SwitchField, TextField } from './fields';
 import { type FormSlot, ResourceSection } from './ResourceSection';
 import { type SkillRow, SkillsField, skillRows, skillsOf } from './SkillsField';
 import { type Agent, ROLES } from './types';
-import { useApi } from './useApi';
 import { useDraft } from './useDraft';
 
 /** Users: agents, supervisors and admins, with the routing profile agents are picked by. */
 export function AgentsSection() {
-  const list = useApi<Agent[]>('/api/admin/agents');
+  const list = useResource<Agent[]>('/api/admin/agents');
   return (
     <ResourceSection
       title="Agents"

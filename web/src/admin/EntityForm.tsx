@@ -1,7 +1,7 @@
 import { Box } from '@twilio-paste/core/box';
 import { Button } from '@twilio-paste/core/button';
 import { Card } from '@twilio-paste/core/card';
-import { Form, FormSection, FormSectionHeading } from '@twilio-paste/core/form';
+import { Form, FormActions, FormSection, FormSectionHeading } from '@twilio-paste/core/form';
 import { Heading } from '@twilio-paste/core/heading';
 import { type ReactNode, useEffect, useId, useRef } from 'react';
 import { NoticeCallout } from './NoticeCallout';
@@ -45,14 +45,14 @@ export function EntityForm<D>({
           </Heading>
           {form.formError && <NoticeCallout variant="error">{form.formError}</NoticeCallout>}
           {children}
-          <Box display="flex" columnGap="space40" flexWrap="wrap">
+          <FormActions>
             <Button type="submit" variant="primary" loading={form.busy}>
               {saveLabel}
             </Button>
             <Button type="button" variant="secondary" onClick={onCancel}>
               Cancel
             </Button>
-          </Box>
+          </FormActions>
         </Form>
       </Card>
     </Box>

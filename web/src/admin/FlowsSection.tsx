@@ -1,5 +1,6 @@
 import { api } from '../api';
-import { NONE, numberOrDefault, numberOrNull, numberText, textOrNull } from './convert';
+import { useResource } from '../useResource';
+import { NONE, namesById, numberOrDefault, numberOrNull, numberText, textOrNull } from './convert';
 import { EntityForm, FieldSet } from './EntityForm';
 import { FieldGrid, SelectField, SwitchField, TextAreaField, TextField } from './fields';
 import { LoadThen } from './LoadThen';
@@ -13,13 +14,12 @@ import {
   withoutKeys,
 } from './ScheduleFields';
 import type { Flow, FlowRow, QueueRow } from './types';
-import { namesById, useApi } from './useApi';
 import { useDraft } from './useDraft';
 
 /** Flows: what happens to a conversation before an agent has it. */
 export function FlowsSection() {
-  const list = useApi<FlowRow[]>('/api/admin/flows');
-  const queues = useApi<QueueRow[]>('/api/admin/queues');
+  const list = useResource<FlowRow[]>('/api/admin/flows');
+  const queues = useResource<QueueRow[]>('/api/admin/queues');
   const queueNames = namesById(queues.data);
 
   return (

@@ -1,8 +1,6 @@
-import { Spinner } from '@twilio-paste/core/spinner';
 import type { ReactNode } from 'react';
-import { errorText } from '../api';
-import { NoticeCallout } from './NoticeCallout';
-import { useApi } from './useApi';
+import { LoadState } from '../ui/LoadState';
+import { useResource } from '../useResource';
 
 /**
  * Loads one row in full before its form opens (a flow's hours, a queue's members are not in
@@ -14,18 +12,11 @@ export function LoadThen<T>({
   children,
 }: {
   path: string;
-  /** "the flow", for the spinner and the error. */
+  /** "the flow", for the spinner and the error (see LoadState). */
   what: string;
   children: (data: T) => ReactNode;
 }) {
-  const { data, error } = useApi<T>(path);
-  if (error) {
-    return (
-      <NoticeCallout variant="error">
-        Could not load {what}: {errorText(error)}
-      </NoticeCallout>
-    );
-  }
-  if (data === undefined) return <Spinner decorative={false} title={`Loading ${what}`} />;
+  const { data, error } = useResource<T>(path);
+  if (data === null) return <LoadState what={what} error={error} />;
   return children(data);
 }

@@ -11,7 +11,7 @@ export function NoticeCallout({
   onDismiss,
   children,
 }: {
-  variant: 'success' | 'error' | 'warning';
+  variant: 'success' | 'error';
   onDismiss?: () => void;
   children: ReactNode;
 }) {

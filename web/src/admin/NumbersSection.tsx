@@ -5,8 +5,9 @@ import { Paragraph } from '@twilio-paste/core/paragraph';
 import { ScreenReaderOnly } from '@twilio-paste/core/screen-reader-only';
 import { useState } from 'react';
 import { api, errorText } from '../api';
+import { useResource } from '../useResource';
 import { CopyField } from './CopyField';
-import { NONE, numberOrNull, numberText, textOrNull } from './convert';
+import { NONE, namesById, numberOrNull, numberText, textOrNull } from './convert';
 import { EntityForm } from './EntityForm';
 import { type Choice, FieldGrid, SelectField, TextField } from './fields';
 import { type FormSlot, type Notice, ResourceSection } from './ResourceSection';
@@ -18,14 +19,13 @@ import {
   type NumberRow,
   type TwilioConfigured,
 } from './types';
-import { namesById, useApi } from './useApi';
 import { useDraft } from './useDraft';
 
 /** Addresses Parley answers on, with the URLs Twilio must call for each. */
 export function NumbersSection() {
-  const list = useApi<NumberRow[]>('/api/admin/numbers');
-  const accounts = useApi<Account[]>('/api/admin/accounts');
-  const flows = useApi<FlowRow[]>('/api/admin/flows');
+  const list = useResource<NumberRow[]>('/api/admin/numbers');
+  const accounts = useResource<Account[]>('/api/admin/accounts');
+  const flows = useResource<FlowRow[]>('/api/admin/flows');
   const accountNames = namesById(accounts.data);
   const flowNames = namesById(flows.data);
 

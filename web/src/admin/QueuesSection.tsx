@@ -1,5 +1,14 @@
 import { api } from '../api';
-import { NONE, numberOrDefault, numberOrNull, numberText, skillsText, textOrNull } from './convert';
+import { useResource } from '../useResource';
+import {
+  NONE,
+  namesById,
+  numberOrDefault,
+  numberOrNull,
+  numberText,
+  skillsText,
+  textOrNull,
+} from './convert';
 import { EntityForm, FieldSet } from './EntityForm';
 import {
   ChecklistField,
@@ -13,7 +22,6 @@ import { LoadThen } from './LoadThen';
 import { type FormSlot, ResourceSection } from './ResourceSection';
 import { type SkillRow, SkillsField, skillRows, skillsOf } from './SkillsField';
 import { type Agent, type Queue, type QueueRow, STRATEGIES, type Strategy } from './types';
-import { namesById, useApi } from './useApi';
 import { useDraft } from './useDraft';
 
 const STRATEGY_LABELS: Record<Strategy, string> = {
@@ -24,8 +32,8 @@ const STRATEGY_LABELS: Record<Strategy, string> = {
 
 /** Queues: who takes a flow's conversations, and how they are offered. */
 export function QueuesSection() {
-  const list = useApi<QueueRow[]>('/api/admin/queues');
-  const agents = useApi<Agent[]>('/api/admin/agents');
+  const list = useResource<QueueRow[]>('/api/admin/queues');
+  const agents = useResource<Agent[]>('/api/admin/agents');
   const queueNames = namesById(list.data);
 
   return (

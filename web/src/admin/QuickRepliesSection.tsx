@@ -1,20 +1,20 @@
 import { Box } from '@twilio-paste/core/box';
 import { Truncate } from '@twilio-paste/core/truncate';
 import { api } from '../api';
-import { NONE } from './convert';
+import { useResource } from '../useResource';
+import { NONE, namesById } from './convert';
 import { EntityForm } from './EntityForm';
 import { FieldGrid, SelectField, TextAreaField, TextField } from './fields';
 import { type FormSlot, ResourceSection } from './ResourceSection';
 import type { QueueRow, QuickReply } from './types';
-import { namesById, useApi } from './useApi';
 import { useDraft } from './useDraft';
 
 const PATH = '/api/admin/quick-replies';
 
 /** Canned answers agents insert in the desk, for every queue or one. */
 export function QuickRepliesSection() {
-  const list = useApi<QuickReply[]>(PATH);
-  const queues = useApi<QueueRow[]>('/api/admin/queues');
+  const list = useResource<QuickReply[]>(PATH);
+  const queues = useResource<QueueRow[]>('/api/admin/queues');
   const queueNames = namesById(queues.data);
 
   return (

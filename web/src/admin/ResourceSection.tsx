@@ -4,17 +4,17 @@ import { Button } from '@twilio-paste/core/button';
 import { Heading } from '@twilio-paste/core/heading';
 import { Paragraph } from '@twilio-paste/core/paragraph';
 import { ScreenReaderOnly } from '@twilio-paste/core/screen-reader-only';
-import { Spinner } from '@twilio-paste/core/spinner';
 import { Table, TBody, Td, THead, Th, Tr } from '@twilio-paste/core/table';
 import { DeleteIcon } from '@twilio-paste/icons/esm/DeleteIcon';
 import { EditIcon } from '@twilio-paste/icons/esm/EditIcon';
 import { PlusIcon } from '@twilio-paste/icons/esm/PlusIcon';
 import { Fragment, type ReactNode, useEffect, useRef, useState } from 'react';
 import { errorText } from '../api';
+import { LoadState } from '../ui/LoadState';
+import type { Resource } from '../useResource';
 import { NoticeCallout } from './NoticeCallout';
-import { isMissingRoute, type Loaded } from './useApi';
 
-export interface Column<T> {
+interface Column<T> {
   header: string;
   cell: (row: T) => ReactNode;
   /** Short values that read badly broken ("long-code", "1/s (default)"). */
@@ -57,7 +57,7 @@ export function ResourceSection<T extends { id: string }>({
   /** "queue", for "New queue", "Edit queue …". */
   noun: string;
   intro: ReactNode;
-  list: Loaded<T[]>;
+  list: Resource<T[]>;
   columns: Column<T>[];
   rowLabel: (row: T) => string;
   renderForm: (slot: FormSlot<T>) => ReactNode;
@@ -98,7 +98,7 @@ export function ResourceSection<T extends { id: string }>({
       await onDelete(row);
       setNotice({ variant: 'success', content: `Deleted ${noun} “${rowLabel(row)}”.` });
       if (editing?.row?.id === row.id) setEditing(null);
-      list.reload();
+      list.refresh();
     } catch (failure) {
       setNotice({ variant: 'error', content: errorText(failure) });
     }
@@ -158,7 +158,7 @@ export function ResourceSection<T extends { id: string }>({
             onSaved: (content) => {
               setNotice({ variant: 'success', content });
               close();
-              list.reload();
+              list.refresh();
             },
             onCancel: close,
           })}
@@ -199,53 +199,44 @@ function Rows<T extends { id: string }>({
   actions,
 }: {
   title: string;
-  list: Loaded<T[]>;
+  list: Resource<T[]>;
   columns: Column<T>[];
   /** Absent (false) when rows have no buttons: no empty column then. */
   actions: ((row: T) => ReactNode) | false;
 }) {
-  if (list.error) {
-    return (
-      <NoticeCallout variant={isMissingRoute(list.error) ? 'warning' : 'error'}>
-        {isMissingRoute(list.error)
-          ? `This server does not offer ${title.toLowerCase()} yet (${errorText(list.error)}).`
-          : `Could not load ${title.toLowerCase()}: ${errorText(list.error)}`}
-      </NoticeCallout>
-    );
+  if (list.error || !list.data) {
+    return <LoadState what={title.toLowerCase()} error={list.error} />;
   }
-  if (!list.data) return <Spinner decorative={false} title={`Loading ${title.toLowerCase()}`} />;
   if (list.data.length === 0) {
     return <Paragraph marginBottom="space0">No {title.toLowerCase()} yet.</Paragraph>;
   }
   return (
     // Wide tables scroll sideways inside the page on a phone instead of widening it.
-    <Box overflowX="auto" maxWidth="100%">
-      <Table aria-label={title} striped>
-        <THead>
-          <Tr>
-            {columns.map((column) => (
-              <Th key={column.header}>{column.header}</Th>
-            ))}
-            {actions && (
-              <Th>
-                <ScreenReaderOnly>Actions</ScreenReaderOnly>
-              </Th>
-            )}
-          </Tr>
-        </THead>
-        <TBody>
-          {list.data.map((row) => (
-            <Tr key={row.id}>
-              {columns.map((column) => (
-                <Td key={column.header} whiteSpace={column.nowrap ? 'nowrap' : undefined}>
-                  {column.cell(row)}
-                </Td>
-              ))}
-              {actions && <Td whiteSpace="nowrap">{actions(row)}</Td>}
-            </Tr>
+    <Table aria-label={title} striped scrollHorizontally>
+      <THead>
+        <Tr>
+          {columns.map((column) => (
+            <Th key={column.header}>{column.header}</Th>
           ))}
-        </TBody>
-      </Table>
-    </Box>
+          {actions && (
+            <Th>
+              <ScreenReaderOnly>Actions</ScreenReaderOnly>
+            </Th>
+          )}
+        </Tr>
+      </THead>
+      <TBody>
+        {list.data.map((row) => (
+          <Tr key={row.id}>
+            {columns.map((column) => (
+              <Td key={column.header} whiteSpace={column.nowrap ? 'nowrap' : undefined}>
+                {column.cell(row)}
+              </Td>
+            ))}
+            {actions && <Td whiteSpace="nowrap">{actions(row)}</Td>}
+          </Tr>
+        ))}
+      </TBody>
+    </Table>
   );
 }

@@ -38,8 +38,9 @@ export function parseList(text: string): string[] {
 /** A select's "none" option: its value is '', the API's is null. */
 export const NONE = '';
 
-export function idOrNull(value: string): string | null {
-  return value === NONE ? null : value;
+/** id → name, for showing references (a number's flow, a queue's overflow) by name. */
+export function namesById(rows: { id: string; name: string }[] | null): Map<string, string> {
+  return new Map((rows ?? []).map((row) => [row.id, row.name]));
 }
 
 /** { billing: 5, french: 3 } → "billing 5, french 3", for a table cell. */

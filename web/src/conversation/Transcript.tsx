@@ -1,3 +1,4 @@
+import { Anchor } from '@twilio-paste/core/anchor';
 import { Box } from '@twilio-paste/core/box';
 import {
   ChatBookend,
@@ -101,6 +102,7 @@ function Message({ message, author }: { message: TranscriptMessage; author: stri
                 key={item.id}
                 media={item}
                 label={`Attachment ${index + 1} from ${author}`}
+                inverse={message.direction === 'outbound'}
               />
             ))}
           </Box>
@@ -130,8 +132,19 @@ function Message({ message, author }: { message: TranscriptMessage; author: stri
   );
 }
 
-/** Pictures as thumbnails that open full size; other files as links; the rest say why not. */
-function Attachment({ media, label }: { media: TranscriptMedia; label: string }) {
+/**
+ * Pictures as thumbnails that open full size; other files as links (light on the dark
+ * bubbles of outbound messages); the rest say why not.
+ */
+function Attachment({
+  media,
+  label,
+  inverse,
+}: {
+  media: TranscriptMedia;
+  label: string;
+  inverse: boolean;
+}) {
   if (!media.url) {
     const why =
       media.status === 'pending'
@@ -147,7 +160,13 @@ function Attachment({ media, label }: { media: TranscriptMedia; label: string })
   }
   if (media.contentType.startsWith('image/')) {
     return (
-      <a href={media.url} target="_blank" rel="noreferrer" aria-label={`${label}, open full size`}>
+      <Anchor
+        href={media.url}
+        target="_blank"
+        rel="noreferrer"
+        variant={inverse ? 'inverse' : 'default'}
+        aria-label={`${label}, open full size`}
+      >
         {/* A fixed square keeps the log from jumping as pictures load. */}
         <img
           src={media.url}
@@ -157,13 +176,18 @@ function Attachment({ media, label }: { media: TranscriptMedia; label: string })
           data-testid="media-thumbnail"
           style={{ display: 'block', objectFit: 'cover', borderRadius: '4px' }}
         />
-      </a>
+      </Anchor>
     );
   }
   return (
-    <a href={media.url} target="_blank" rel="noreferrer">
-      {label} ({media.contentType})
-    </a>
+    <Anchor
+      href={media.url}
+      target="_blank"
+      rel="noreferrer"
+      variant={inverse ? 'inverse' : 'default'}
+    >
+      {`${label} (${media.contentType})`}
+    </Anchor>
   );
 }
 

@@ -1,7 +1,13 @@
 import { Box } from '@twilio-paste/core/box';
 import { Button } from '@twilio-paste/core/button';
 import { Callout, CalloutText } from '@twilio-paste/core/callout';
-import { ChatComposer, ChatComposerContainer } from '@twilio-paste/core/chat-composer';
+import {
+  ChatComposer,
+  ChatComposerAttachmentCard,
+  ChatComposerAttachmentDescription,
+  ChatComposerAttachmentGroup,
+  ChatComposerContainer,
+} from '@twilio-paste/core/chat-composer';
 import { HelpText } from '@twilio-paste/core/help-text';
 import { Label } from '@twilio-paste/core/label';
 import {
@@ -19,7 +25,6 @@ import { Menu, MenuButton, MenuItem, useMenuState } from '@twilio-paste/core/men
 import { Text } from '@twilio-paste/core/text';
 import { AttachIcon } from '@twilio-paste/icons/esm/AttachIcon';
 import { ChevronDownIcon } from '@twilio-paste/icons/esm/ChevronDownIcon';
-import { CloseIcon } from '@twilio-paste/icons/esm/CloseIcon';
 import { useEffect, useId, useRef, useState } from 'react';
 import { api, errorText } from '../api';
 import { ErrorCallout } from '../ui/ErrorCallout';
@@ -32,48 +37,66 @@ const ACCEPT =
 export interface Attachment {
   token: string;
   name: string;
+  /** The file's type and size as the browser read them, for its card. */
+  type: string;
+  size: number;
 }
 
 /** Uploads one file's bytes; the token it returns goes with the message. */
-export async function uploadAttachment(file: File): Promise<Attachment> {
+async function uploadAttachment(file: File): Promise<Attachment> {
   const uploaded = await api<{ token: string }>('/api/uploads', {
     method: 'POST',
     raw: file,
     contentType: file.type || 'application/octet-stream',
   });
-  return { token: uploaded.token, name: file.name };
+  return { token: uploaded.token, name: file.name, type: file.type || 'file', size: file.size };
+}
+
+function fileSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+interface Segments {
+  count: SegmentCount | null;
+  /** Why the server did not count them, if it did not. */
+  failure: string | null;
 }
 
 /** Segments and encoding of the text so far, counted by the server as Twilio counts them. */
-export function useSegments(text: string): SegmentCount | null {
-  const [count, setCount] = useState<SegmentCount | null>(null);
+function useSegments(text: string): Segments {
+  const [segments, setSegments] = useState<Segments>({ count: null, failure: null });
   useEffect(() => {
     if (!text) {
-      setCount(null);
+      setSegments({ count: null, failure: null });
       return;
     }
     const timer = setTimeout(() => {
-      api<SegmentCount>('/api/segments', { body: { text } })
-        .then(setCount)
-        .catch(() => setCount(null));
+      api<SegmentCount>('/api/segments', { body: { text } }).then(
+        (count) => setSegments({ count, failure: null }),
+        (failure: unknown) => setSegments({ count: null, failure: errorText(failure) }),
+      );
     }, 150);
     return () => clearTimeout(timer);
   }, [text]);
-  return count;
+  return segments;
 }
 
 export function SegmentCounter({ text, id, hint }: { text: string; id: string; hint: string }) {
-  const count = useSegments(text);
+  const { count, failure } = useSegments(text);
   return (
-    <HelpText id={id}>
-      {count
-        ? `${text.length} characters · ${count.segments} segment${count.segments === 1 ? '' : 's'} (${count.encoding})`
-        : hint}
+    <HelpText id={id} variant={failure ? 'warning' : 'default'}>
+      {failure
+        ? `Could not count the segments: ${failure}`
+        : count
+          ? `${text.length} characters · ${count.segments} segment${count.segments === 1 ? '' : 's'} (${count.encoding})`
+          : hint}
     </HelpText>
   );
 }
 
-/** Choose a file and upload it; shows chosen files with a remove button each. */
+/** Choose files and upload them; AttachmentCards shows them. */
 export function AttachmentPicker({
   attachments,
   onChange,
@@ -118,32 +141,54 @@ export function AttachmentPicker({
         <AttachIcon decorative />
         Attach
       </Button>
-      {attachments.map((attachment) => (
-        <Box key={attachment.token} display="inline-flex" alignItems="center" columnGap="space10">
-          <Text as="span" fontSize="fontSize20">
-            {attachment.name}
-          </Text>
-          <Button
-            variant="secondary_icon"
-            size="reset"
-            onClick={() => onChange(attachments.filter((a) => a !== attachment))}
-          >
-            <CloseIcon decorative={false} title={`Remove ${attachment.name}`} />
-          </Button>
-        </Box>
-      ))}
     </>
   );
 }
 
-function QuickReplies({ onPick }: { onPick: (body: string) => void }) {
+/** The files chosen so far, a card each with its remove button. */
+export function AttachmentCards({
+  attachments,
+  onChange,
+}: {
+  attachments: Attachment[];
+  onChange: (next: Attachment[]) => void;
+}) {
+  if (attachments.length === 0) return null;
+  return (
+    <ChatComposerAttachmentGroup columns={[1, 2]}>
+      {attachments.map((attachment) => (
+        <ChatComposerAttachmentCard
+          key={attachment.token}
+          attachmentIcon={<AttachIcon decorative />}
+          i18nDismissLabel={`Remove ${attachment.name}`}
+          onDismiss={() => onChange(attachments.filter((a) => a !== attachment))}
+        >
+          <Text as="div" fontWeight="fontWeightSemibold" wordBreak="break-word">
+            {attachment.name}
+          </Text>
+          <ChatComposerAttachmentDescription>
+            {`${attachment.type} · ${fileSize(attachment.size)}`}
+          </ChatComposerAttachmentDescription>
+        </ChatComposerAttachmentCard>
+      ))}
+    </ChatComposerAttachmentGroup>
+  );
+}
+
+function QuickReplies({
+  onPick,
+  onError,
+}: {
+  onPick: (body: string) => void;
+  onError: (message: string) => void;
+}) {
   const menu = useMenuState();
   const [replies, setReplies] = useState<QuickReply[]>([]);
   useEffect(() => {
-    api<QuickReply[]>('/api/quick-replies')
-      .then(setReplies)
-      .catch(() => setReplies([]));
-  }, []);
+    api<QuickReply[]>('/api/quick-replies').then(setReplies, (failure: unknown) =>
+      onError(`Could not load the quick replies: ${errorText(failure)}`),
+    );
+  }, [onError]);
   if (replies.length === 0) return null;
   return (
     <>
@@ -278,6 +323,7 @@ export function Composer({
           <ClearEditorPlugin />
           <EnterSends onEnter={send} />
         </ChatComposer>
+        <AttachmentCards attachments={attachments} onChange={setAttachments} />
       </ChatComposerContainer>
       <SegmentCounter text={text} id={helpId} hint="Enter sends, Shift+Enter starts a new line" />
       <Box
@@ -295,7 +341,7 @@ export function Composer({
             onError={setError}
           />
         )}
-        <QuickReplies onPick={insert} />
+        <QuickReplies onPick={insert} onError={setError} />
         <Box flexGrow={1} />
         <Button variant="primary" type="submit" loading={sending}>
           Send

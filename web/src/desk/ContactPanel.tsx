@@ -7,9 +7,10 @@ import {
   DescriptionListTerm,
 } from '@twilio-paste/core/description-list';
 import { Heading } from '@twilio-paste/core/heading';
+import { ListItem, UnorderedList } from '@twilio-paste/core/list';
 import { Text } from '@twilio-paste/core/text';
-import { useEffect, useState } from 'react';
-import { api } from '../api';
+import { LoadState } from '../ui/LoadState';
+import { useResource } from '../useResource';
 import type { ContactHistory, Transcript } from './types';
 
 /**
@@ -28,15 +29,7 @@ function day(iso: string): string {
 /** Who the customer is: number, location, opt-out state, and what happened before. */
 export function ContactPanel({ transcript }: { transcript: Transcript }) {
   const contact = transcript.contact;
-  const [history, setHistory] = useState<ContactHistory | null>(null);
-  useEffect(() => {
-    if (!contact) return;
-    api<ContactHistory>(`/api/contacts/${contact.id}/history`)
-      .then(setHistory)
-      .catch(() => setHistory(null));
-  }, [contact]);
   if (!contact) return null;
-  const past = history?.conversations.filter((c) => c.id !== transcript.conversation.id) ?? [];
 
   return (
     <Box as="aside" aria-label="Contact" padding="space50" data-testid="contact-panel">
@@ -73,35 +66,45 @@ export function ContactPanel({ transcript }: { transcript: Transcript }) {
           </DescriptionListDetails>
         </DescriptionListSet>
       </DescriptionList>
+      <History contactId={contact.id} conversationId={transcript.conversation.id} />
+    </Box>
+  );
+}
+
+/** The customer's other conversations and the texts agents sent them first. */
+function History({ contactId, conversationId }: { contactId: string; conversationId: string }) {
+  const history = useResource<ContactHistory>(`/api/contacts/${contactId}/history`);
+  const past = history.data?.conversations.filter((c) => c.id !== conversationId) ?? [];
+  const originations = history.data?.originations ?? [];
+  return (
+    <>
       <Heading as="h3" variant="heading50">
         Past conversations
       </Heading>
-      {past.length === 0 && (history?.originations.length ?? 0) === 0 ? (
-        <Text as="p" color="colorTextWeak">
-          None
-        </Text>
-      ) : (
-        <Box as="ul" paddingLeft="space40" margin="space0">
-          {past.map((conversation) => (
-            <Box as="li" key={conversation.id} marginBottom="space20">
-              <Text as="span" fontSize="fontSize20">
+      <LoadState what="past conversations" loading={history.data === null} error={history.error} />
+      {history.data &&
+        (past.length === 0 && originations.length === 0 ? (
+          <Text as="p" color="colorTextWeak">
+            None
+          </Text>
+        ) : (
+          <UnorderedList marginBottom="space0">
+            {past.map((conversation) => (
+              <ListItem key={conversation.id}>
                 {day(conversation.createdAt)} · {conversation.agentName ?? 'no agent'} ·{' '}
                 {conversation.state === 'closed'
                   ? (conversation.closeReason ?? 'closed')
                   : conversation.state}
-              </Text>
-            </Box>
-          ))}
-          {history?.originations.map((origination) => (
-            <Box as="li" key={origination.messageId} marginBottom="space20">
-              <Text as="span" fontSize="fontSize20">
+              </ListItem>
+            ))}
+            {originations.map((origination) => (
+              <ListItem key={origination.messageId}>
                 {day(origination.createdAt)} · {origination.agentName ?? 'agent'} wrote “
                 {origination.body}”
-              </Text>
-            </Box>
-          ))}
-        </Box>
-      )}
-    </Box>
+              </ListItem>
+            ))}
+          </UnorderedList>
+        ))}
+    </>
   );
 }

@@ -3,7 +3,6 @@ import { Box } from '@twilio-paste/core/box';
 import { Button } from '@twilio-paste/core/button';
 import { ButtonGroup } from '@twilio-paste/core/button-group';
 import { Heading } from '@twilio-paste/core/heading';
-import { Spinner } from '@twilio-paste/core/spinner';
 import { Text } from '@twilio-paste/core/text';
 import { ArrowBackIcon } from '@twilio-paste/icons/esm/ArrowBackIcon';
 import { useEffect, useState } from 'react';
@@ -12,6 +11,7 @@ import { Transcript } from '../conversation/Transcript';
 import { useTranscript } from '../conversation/useTranscript';
 import { useSession } from '../session';
 import { ErrorCallout } from '../ui/ErrorCallout';
+import { LoadState } from '../ui/LoadState';
 import { Composer } from './Composer';
 import { ContactPanel } from './ContactPanel';
 import { TransferDialog } from './TransferDialog';
@@ -62,11 +62,7 @@ export function ConversationView({
   if (!transcript) {
     return (
       <Box padding="space60">
-        {error ? (
-          <ErrorCallout>{error}</ErrorCallout>
-        ) : (
-          <Spinner decorative={false} title="Loading the conversation" />
-        )}
+        <LoadState what="the conversation" error={loadError} />
       </Box>
     );
   }

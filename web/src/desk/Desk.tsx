@@ -21,8 +21,9 @@ const NARROW = '(max-width: 767px)';
 
 /** The agent desk: presence, offers, my conversations, the open conversation. */
 export function Desk() {
-  const desk = useDesk();
   const toaster = useToaster();
+  // Failures of what the desk does by itself: nothing on screen waits for them.
+  const desk = useDesk((message) => toaster.push({ message, variant: 'error' }));
   const narrow = useMediaQuery(NARROW);
   const path = usePath();
   const selectedId = path.startsWith('/desk/') ? path.slice('/desk/'.length) : null;

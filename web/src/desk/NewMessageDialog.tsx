@@ -9,13 +9,13 @@ import { type CountryCode, getCountries, parsePhoneNumberFromString } from 'libp
 import { useEffect, useId, useState } from 'react';
 import { ApiError, api, errorText } from '../api';
 import { FormDialog } from '../ui/FormDialog';
-import { type Attachment, AttachmentPicker, SegmentCounter } from './Composer';
+import { type Attachment, AttachmentCards, AttachmentPicker, SegmentCounter } from './Composer';
 import type { Sender } from './types';
 
 type Strategy = 'assign-now' | 'on-reply';
 
 /** The country a national number is read in: the browser's region, else the US. */
-export function browserCountry(): CountryCode {
+function browserCountry(): CountryCode {
   const region = navigator.language.split('-')[1]?.toUpperCase();
   return region && (getCountries() as string[]).includes(region) ? (region as CountryCode) : 'US';
 }
@@ -177,6 +177,7 @@ export function NewMessageDialog({
       <Box display="flex" flexWrap="wrap" columnGap="space30" alignItems="center">
         <AttachmentPicker attachments={attachments} onChange={setAttachments} onError={setError} />
       </Box>
+      <AttachmentCards attachments={attachments} onChange={setAttachments} />
     </FormDialog>
   );
 }

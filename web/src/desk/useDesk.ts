@@ -1,8 +1,8 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
-import { api } from '../api';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { api, errorText } from '../api';
 import type { LiveEvent } from '../live';
 import { useSession } from '../session';
-import { useLiveConnected, useLiveResource } from '../useLiveResource';
+import { useLiveConnected, useResource } from '../useResource';
 import { chime, showOfferCount } from './notify';
 import type { Directory, MyConversation, Offer, Presence } from './types';
 
@@ -21,11 +21,18 @@ async function loadMyLists() {
 /**
  * The desk's live state: my presence, pending offers and conversations. Loaded over REST,
  * then read again when the event stream says something changed for me (the server sends
- * an agent only their own events) and after every reconnect; never on a timer.
+ * an agent only their own events) and after every reconnect; never on a timer. What fails
+ * in the background (reading my presence, marking a conversation read) goes to `onFailure`
+ * as a sentence for the agent.
  */
-export function useDesk() {
+export function useDesk(onFailure: (message: string) => void) {
   const { me, live } = useSession();
-  const lists = useLiveResource(loadMyLists, changesMyLists, 100);
+  // The latest callback, without re-running the effects that report through it.
+  const report = useRef(onFailure);
+  useLayoutEffect(() => {
+    report.current = onFailure;
+  });
+  const lists = useResource(loadMyLists, { liveWhen: changesMyLists, throttleMs: 100 });
   const connected = useLiveConnected();
   const [presence, setPresenceState] = useState<Presence | null>(null);
   const knownOffers = useRef(new Set<string>());
@@ -42,12 +49,13 @@ export function useDesk() {
   useEffect(() => () => showOfferCount(0), []);
 
   useEffect(() => {
-    api<Directory>('/api/directory')
-      .then((directory) => {
+    api<Directory>('/api/directory').then(
+      (directory) => {
         const mine = directory.agents.find((agent) => agent.id === me.id);
         if (mine) setPresenceState(mine.presence);
-      })
-      .catch(() => undefined);
+      },
+      (failure: unknown) => report.current(`Could not read your presence: ${errorText(failure)}`),
+    );
     return live.subscribe((event) => {
       if (event.type === 'agent.presence-changed' && event.agentId === me.id) {
         setPresenceState(event.payload.presence as Presence);
@@ -66,9 +74,11 @@ export function useDesk() {
   const { refresh } = lists;
   const markRead = useCallback(
     (conversationId: string) => {
-      api(`/api/conversations/${conversationId}/read`, { method: 'POST' })
-        .then(refresh)
-        .catch(() => undefined);
+      api(`/api/conversations/${conversationId}/read`, { method: 'POST' }).then(
+        refresh,
+        (failure: unknown) =>
+          report.current(`Could not mark the conversation read: ${errorText(failure)}`),
+      );
     },
     [refresh],
   );

@@ -8,8 +8,8 @@ import { Text } from '@twilio-paste/core/text';
 import { useState } from 'react';
 import { api, errorText } from '../api';
 import { ErrorCallout } from '../ui/ErrorCallout';
+import { LoadState } from '../ui/LoadState';
 import { formatDuration, formatWhen, secondsSince, useNow } from './clock';
-import { LoadState } from './LoadState';
 import { PresenceMenu } from './PresenceMenu';
 import { PRESENCE_LOOK } from './presence';
 import { TableScroller } from './TableScroller';
@@ -48,7 +48,7 @@ export function AgentsSection({
           <ErrorCallout>{actionError}</ErrorCallout>
         </Box>
       )}
-      <LoadState what="agents" loading={agents === null} error={error} />
+      <LoadState what="the agents" loading={agents === null} error={error} />
       {agents && agents.length === 0 && <Paragraph>No agent is a member of a queue.</Paragraph>}
       {agents && agents.length > 0 && (
         <TableScroller label="Agents table">

@@ -8,9 +8,9 @@ import { Option, Select } from '@twilio-paste/core/select';
 import { Table, TBody, Td, THead, Th, Tr } from '@twilio-paste/core/table';
 import { Text } from '@twilio-paste/core/text';
 import { useId } from 'react';
+import { LoadState } from '../ui/LoadState';
 import { formatDuration, formatWhen, secondsSince, useNow } from './clock';
 import { canReassign, STATE_LOOK } from './conversationLook';
-import { LoadState } from './LoadState';
 import { TableScroller } from './TableScroller';
 import type { ConversationFilter, ConversationSummary } from './types';
 import { CONVERSATION_LIMIT } from './useSupervisorData';
@@ -72,7 +72,7 @@ export function ConversationsSection({
           </Select>
         </Box>
       </Box>
-      <LoadState what="conversations" loading={conversations === null} error={error} />
+      <LoadState what="the conversations" loading={conversations === null} error={error} />
       {conversations && conversations.length === 0 && (
         <Paragraph>No conversations to show ({filterLabel.toLowerCase()}).</Paragraph>
       )}

@@ -3,8 +3,8 @@ import { Heading } from '@twilio-paste/core/heading';
 import { Paragraph } from '@twilio-paste/core/paragraph';
 import { Table, TBody, Td, THead, Th, Tr } from '@twilio-paste/core/table';
 import { Text } from '@twilio-paste/core/text';
+import { LoadState } from '../ui/LoadState';
 import { formatDuration, useNow } from './clock';
-import { LoadState } from './LoadState';
 import { TableScroller } from './TableScroller';
 import type { QueueStat } from './types';
 
@@ -23,7 +23,7 @@ export function QueuesSection({
       <Heading as="h2" variant="heading30" id="supervisor-queues">
         Queues
       </Heading>
-      <LoadState what="queues" loading={queues === null} error={error} />
+      <LoadState what="the queues" loading={queues === null} error={error} />
       {queues && queues.length === 0 && <Paragraph>No queues are configured.</Paragraph>}
       {queues && queues.length > 0 && (
         <TableScroller label="Queues table">

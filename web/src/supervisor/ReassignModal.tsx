@@ -2,10 +2,10 @@ import { Box } from '@twilio-paste/core/box';
 import { HelpText } from '@twilio-paste/core/help-text';
 import { Label } from '@twilio-paste/core/label';
 import { Option, Select } from '@twilio-paste/core/select';
-import { Spinner } from '@twilio-paste/core/spinner';
 import { useEffect, useId, useState } from 'react';
 import { api, errorText } from '../api';
 import { FormDialog } from '../ui/FormDialog';
+import { LoadState } from '../ui/LoadState';
 import { PRESENCE_LOOK } from './presence';
 import type { ConversationSummary, Directory } from './types';
 
@@ -27,7 +27,6 @@ export function ReassignModal({
   onClose: () => void;
   onReassigned: () => void;
 }) {
-  const _headingId = useId();
   const selectId = useId();
   const helpId = useId();
   const [agents, setAgents] = useState<DirectoryAgent[] | null>(null);
@@ -82,9 +81,8 @@ export function ReassignModal({
       canSubmit={Boolean(agentId)}
       error={error}
     >
-      {agents === null && !error && (
-        <Spinner decorative={false} title="Loading agents" size="sizeIcon50" />
-      )}
+      {/* A failure to load shows as the dialog's error. */}
+      {agents === null && !error && <LoadState what="the agents" />}
       {agents && (
         <Box>
           <Label htmlFor={selectId} required>

@@ -3,7 +3,7 @@ import { Callout, CalloutText } from '@twilio-paste/core/callout';
 import { Heading } from '@twilio-paste/core/heading';
 import { Stack } from '@twilio-paste/core/stack';
 import { useState } from 'react';
-import { useLiveConnected } from '../useLiveResource';
+import { useLiveConnected } from '../useResource';
 import { AgentsSection } from './AgentsSection';
 import { ConversationsSection } from './ConversationsSection';
 import { QueuesSection } from './QueuesSection';

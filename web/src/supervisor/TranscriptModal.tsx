@@ -1,12 +1,11 @@
 import { Badge } from '@twilio-paste/core/badge';
 import { Box } from '@twilio-paste/core/box';
 import { Modal, ModalBody, ModalHeader, ModalHeading } from '@twilio-paste/core/modal';
-import { Spinner } from '@twilio-paste/core/spinner';
 import { Text } from '@twilio-paste/core/text';
 import { type ReactNode, useId } from 'react';
 import { Transcript } from '../conversation/Transcript';
 import { useTranscript } from '../conversation/useTranscript';
-import { ErrorCallout } from '../ui/ErrorCallout';
+import { LoadState } from '../ui/LoadState';
 import { STATE_LOOK } from './conversationLook';
 import type { Transcript as TranscriptData } from './types';
 
@@ -34,14 +33,7 @@ export function TranscriptModal({
         </ModalHeading>
       </ModalHeader>
       <ModalBody>
-        {error && (
-          <Box marginBottom="space50">
-            <ErrorCallout>{error}</ErrorCallout>
-          </Box>
-        )}
-        {!data && !error && (
-          <Spinner decorative={false} title="Loading transcript" size="sizeIcon70" />
-        )}
+        <LoadState what="the transcript" loading={data === null} error={error} />
         {data && (
           <>
             <Summary transcript={data} />

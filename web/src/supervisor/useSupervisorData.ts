@@ -1,7 +1,5 @@
 /** The supervisor page's two live lists, each refreshed by the events that change it. */
-import { useCallback } from 'react';
-import { api } from '../api';
-import { useLiveResource } from '../useLiveResource';
+import { useResource } from '../useResource';
 import { changesConversationList, changesStats } from './events';
 import type { ConversationFilter, ConversationSummary, QueueStats } from './types';
 
@@ -9,17 +7,12 @@ import type { ConversationFilter, ConversationSummary, QueueStats } from './type
 export const CONVERSATION_LIMIT = 100;
 
 export function useQueueStats() {
-  const load = useCallback(() => api<QueueStats>('/api/queues/stats'), []);
-  return useLiveResource(load, changesStats);
+  return useResource<QueueStats>('/api/queues/stats', { liveWhen: changesStats });
 }
 
 export function useConversationList(filter: ConversationFilter) {
-  const load = useCallback(
-    () =>
-      api<ConversationSummary[]>(
-        `/api/conversations?state=${encodeURIComponent(filter)}&limit=${CONVERSATION_LIMIT}`,
-      ),
-    [filter],
+  return useResource<ConversationSummary[]>(
+    `/api/conversations?state=${encodeURIComponent(filter)}&limit=${CONVERSATION_LIMIT}`,
+    { liveWhen: changesConversationList },
   );
-  return useLiveResource(load, changesConversationList);
 }

@@ -1,34 +1,50 @@
 /**
- * Data that the server's event log keeps fresh: loaded once, then loaded again when a
- * relevant live event arrives or the live stream reconnects (events may have been missed
- * while it was down). Refreshes are throttled so that a burst of events (a queue draining,
- * a busy conversation) costs one request per `throttleMs`, not one per event. No polling.
+ * The web app's one way to load data and keep it: loaded when the view mounts and again on
+ * `refresh()` (after an action of the page). Live data (`liveWhen`) is also loaded again
+ * when a relevant live event arrives or the live stream reconnects (events may have been
+ * missed while it was down). Refreshes are throttled so that a burst of events (a queue
+ * draining, a busy conversation) costs one request per `throttleMs`, not one per event.
+ * No polling.
  */
-import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { errorText } from './api';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { api, errorText } from './api';
 import type { LiveEvent } from './live';
 import { useSession } from './session';
 
-export interface LiveResource<T> {
+export interface Resource<T> {
+  /** Null until the first answer, and again after what to load changed. */
   data: T | null;
   /** Date.now() when `data` arrived: the moment its durations were true. */
   loadedAt: number | null;
+  /** The failure of the last load, if it failed (any data shown is from before it). */
   error: string | null;
   /** Asks for fresh data (after an action of this page), within the same throttle. */
   refresh: () => void;
 }
 
+export interface ResourceOptions {
+  /** Live events after which the data is loaded again; without it only `refresh()` does. */
+  liveWhen?: (event: LiveEvent) => boolean;
+  /** At most one load per this many ms; by default 300 for live data, 0 otherwise. */
+  throttleMs?: number;
+}
+
 /**
- * `load` must be stable (useCallback) and changes when what to load changes (a filter);
- * the resource then starts again from nothing. Live refreshes replace data in place.
+ * `source` is a path to GET, or a function that loads (several requests, say), which must be
+ * stable (useCallback) and changes when what to load changes (a filter). A new source starts
+ * the resource again from nothing; refreshes replace data in place. `liveWhen` may be a new
+ * function on every render.
  */
-export function useLiveResource<T>(
-  load: () => Promise<T>,
-  isRelevant: (event: LiveEvent) => boolean,
-  throttleMs = 300,
-): LiveResource<T> {
+export function useResource<T>(
+  source: string | (() => Promise<T>),
+  { liveWhen, throttleMs = liveWhen ? 300 : 0 }: ResourceOptions = {},
+): Resource<T> {
   const { live } = useSession();
-  const [state, setState] = useState<Omit<LiveResource<T>, 'refresh'>>({
+  const load = useMemo(
+    () => (typeof source === 'string' ? () => api<T>(source) : source),
+    [source],
+  );
+  const [state, setState] = useState<Omit<Resource<T>, 'refresh'>>({
     data: null,
     loadedAt: null,
     error: null,
@@ -55,9 +71,9 @@ export function useLiveResource<T>(
 
   // The timer calls the latest fetchNow, and events the latest predicate, without
   // resubscribing to the stream on every render.
-  const latest = useRef({ fetchNow, isRelevant });
+  const latest = useRef({ fetchNow, liveWhen });
   useLayoutEffect(() => {
-    latest.current = { fetchNow, isRelevant };
+    latest.current = { fetchNow, liveWhen };
   });
 
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
@@ -68,8 +84,15 @@ export function useLiveResource<T>(
       latest.current.fetchNow();
     }, throttleMs);
   }, [throttleMs]);
+  useEffect(
+    () => () => {
+      if (timer.current !== null) clearTimeout(timer.current);
+      timer.current = null;
+    },
+    [],
+  );
 
-  // A new `load` asks for other data (another filter): what is shown, and answers still on
+  // A new source asks for other data (another filter): what is shown, and answers still on
   // their way, belong to the old one and must not appear under the new one.
   useEffect(() => {
     applied.current = issued.current;
@@ -77,9 +100,11 @@ export function useLiveResource<T>(
     fetchNow();
   }, [fetchNow]);
 
+  const isLive = liveWhen !== undefined;
   useEffect(() => {
+    if (!isLive) return;
     const offEvent = live.subscribe((event) => {
-      if (latest.current.isRelevant(event)) schedule();
+      if (latest.current.liveWhen?.(event)) schedule();
     });
     const offStatus = live.onStatus((connected) => {
       if (connected) schedule();
@@ -87,10 +112,8 @@ export function useLiveResource<T>(
     return () => {
       offEvent();
       offStatus();
-      if (timer.current !== null) clearTimeout(timer.current);
-      timer.current = null;
     };
-  }, [live, schedule]);
+  }, [live, schedule, isLive]);
 
   return { ...state, refresh: schedule };
 }
