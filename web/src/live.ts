@@ -1,23 +1,15 @@
 /**
  * The live event stream (GET /api/events): one WebSocket per tab, resumed from the last seq
- * after any drop, so the desk never misses an event and never polls.
+ * after any drop, so the desk never misses an event and never polls. The messages, their
+ * payloads and the close codes are the server's own (src/events.ts, which imports nothing).
  */
+import { CLOSE_CODES, type EventMessage, type ServerMessage } from '../../src/events';
 
-export interface LiveEvent {
-  seq: number;
-  type: string;
-  conversationId: string | null;
-  agentId: string | null;
-  payload: Record<string, unknown>;
-  createdAt: string;
-}
+/** One event of the log; `type` tells the payload's shape. */
+export type LiveEvent = EventMessage;
 
 type Handler = (event: LiveEvent) => void;
 type StatusHandler = (connected: boolean) => void;
-
-/** Close codes from src/realtime/protocol.ts after which resuming makes no sense. */
-const UNAUTHORIZED = 4401;
-const BAD_RESUME = 4400;
 
 export class LiveEvents {
   private socket: WebSocket | null = null;
@@ -56,25 +48,25 @@ export class LiveEvents {
     const socket = new WebSocket(`${scheme}://${location.host}/api/events${after}`);
     this.socket = socket;
     socket.onmessage = (message) => {
-      const data = JSON.parse(String(message.data)) as LiveEvent | { type: 'ready'; seq: number };
+      const data = JSON.parse(String(message.data)) as ServerMessage;
       this.lastSeq = Math.max(this.lastSeq ?? 0, data.seq);
       if (data.type === 'ready') {
         this.retryMs = 500;
         for (const handler of this.statusHandlers) handler(true);
         return;
       }
-      for (const handler of this.handlers) handler(data as LiveEvent);
+      for (const handler of this.handlers) handler(data);
     };
     socket.onclose = (close) => {
       if (this.socket !== socket) return;
       this.socket = null;
       for (const handler of this.statusHandlers) handler(false);
       if (this.stopped) return;
-      if (close.code === UNAUTHORIZED) {
+      if (close.code === CLOSE_CODES.unauthorized) {
         this.onUnauthorized();
         return;
       }
-      if (close.code === BAD_RESUME) this.lastSeq = null;
+      if (close.code === CLOSE_CODES.badResume) this.lastSeq = null;
       setTimeout(() => this.connect(), this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, 10_000);
     };

@@ -58,7 +58,7 @@ export function useDesk(onFailure: (message: string) => void) {
     );
     return live.subscribe((event) => {
       if (event.type === 'agent.presence-changed' && event.agentId === me.id) {
-        setPresenceState(event.payload.presence as Presence);
+        setPresenceState(event.payload.presence);
       }
     });
   }, [live, me.id]);

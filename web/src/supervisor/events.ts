@@ -1,8 +1,4 @@
-/**
- * Which live events change what the supervisor sees. The event types are those the server
- * declares in its `interface EventPayloads` (src/routing/events.ts,
- * src/conversations/conversations.ts, src/inbound/receive.ts, src/outbound/outbox.ts, …).
- */
+/** Which live events change what the supervisor sees (the types: src/events.ts). */
 import type { LiveEvent } from '../live';
 
 /** Routing and lifecycle: who holds a conversation, queue lengths, loads. */
