@@ -8,6 +8,7 @@ import {
   pointWhatsAppSender,
 } from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
+import { webhookUrls } from '../channels/twilio/webhooks.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { createFlow, flowInput, getFlow, listFlows, updateFlow } from '../flows/flows.js';
@@ -30,9 +31,7 @@ import {
   listNumbers,
   numberInput,
   presentNumber,
-  STATUS_CALLBACK_PATH,
   updateNumber,
-  WEBHOOK_PATH,
 } from './numbers.js';
 import { createQueue, getQueue, listQueues, queueInput, updateQueue } from './queues.js';
 import {
@@ -70,6 +69,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
   registerSignedInRoutes(parent, (group) => {
     const app = group.withTypeProvider<ZodTypeProvider>();
     const admin = { onRequest: requireRole('admin') };
+    const urls = webhookUrls(deps.publicUrl);
 
     app.get(
       '/api/admin/accounts',
@@ -130,7 +130,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
     app.get(
       '/api/admin/numbers',
       { ...admin, schema: { tags: ['admin'], summary: 'Numbers, with the URLs to give Twilio' } },
-      async () => (await listNumbers(deps.db)).map((n) => presentNumber(n, deps.publicUrl)),
+      async () => (await listNumbers(deps.db)).map((n) => presentNumber(n, urls)),
     );
 
     app.post(
@@ -144,9 +144,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request, reply) =>
-        reply
-          .status(201)
-          .send(presentNumber(await createNumber(deps.db, request.body), deps.publicUrl)),
+        reply.status(201).send(presentNumber(await createNumber(deps.db, request.body), urls)),
     );
 
     app.patch(
@@ -161,7 +159,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request) =>
-        presentNumber(await updateNumber(deps.db, request.params.id, request.body), deps.publicUrl),
+        presentNumber(await updateNumber(deps.db, request.params.id, request.body), urls),
     );
 
     app.post(
@@ -178,8 +176,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         const number = await getNumber(deps.db, request.params.id);
         const credentials = await getAccountCredentials(deps.db, deps.secretBox, number.accountId);
         const client = createTwilioClient(credentials, deps.clients.apiUrl);
-        const webhookUrl = `${deps.publicUrl}${WEBHOOK_PATH}`;
-        const statusCallbackUrl = `${deps.publicUrl}${STATUS_CALLBACK_PATH}`;
+        const { webhookUrl, statusCallbackUrl } = urls;
         try {
           if (number.messagingServiceSid) {
             await client.messaging.v1.services(number.messagingServiceSid).update({

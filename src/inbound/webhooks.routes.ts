@@ -1,14 +1,9 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { findAccountBySid, getAccountCredentials } from '../admin/accounts.js';
-import {
-  findNumberForWebhook,
-  getNumber,
-  type NumberRow,
-  STATUS_CALLBACK_PATH,
-  WEBHOOK_PATH,
-} from '../admin/numbers.js';
+import { findNumberForWebhook, getNumber, type NumberRow } from '../admin/numbers.js';
 import { verifyTwilioSignature } from '../channels/twilio/signature.js';
+import { STATUS_CALLBACK_PATH, WEBHOOK_PATH } from '../channels/twilio/webhooks.js';
 import { numberWithOpenConversationInService } from '../conversations/conversations.js';
 import type { ConfigCache } from '../db/config-cache.js';
 import type { Db } from '../db/store.js';

@@ -1,10 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
-import { STATUS_CALLBACK_PATH } from '../admin/numbers.js';
 import { describeTwilioError, type TwilioClient } from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
 import { isRetryable, reasonFor } from '../channels/twilio/error-codes.js';
+import { STATUS_CALLBACK_PATH } from '../channels/twilio/webhooks.js';
 import { GroupCommit } from '../db/group-commit.js';
 import { messages, outbox } from '../db/schema.js';
 import { type Db, type Executor, queryPrepared, queryRows, type Store } from '../db/store.js';
