@@ -380,6 +380,8 @@ export const MESSAGE_STATUSES = [
   'failed',
   'read',
 ] as const;
+/** How far along a message is, in Parley's words (outbound/delivery-status.ts moves it). */
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 export const messages = pgTable(
   'messages',

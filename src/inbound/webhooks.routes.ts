@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { findAccountBySid, getAccountCredentials } from '../admin/accounts.js';
 import { findNumberForWebhook, getNumber, type NumberRow } from '../admin/numbers.js';
+import { fromTwilioStatus } from '../channels/twilio/message-status.js';
 import { verifyTwilioSignature } from '../channels/twilio/signature.js';
 import { STATUS_CALLBACK_PATH, WEBHOOK_PATH } from '../channels/twilio/webhooks.js';
 import { numberWithOpenConversationInService } from '../conversations/conversations.js';
@@ -10,7 +11,6 @@ import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { flowOfNumber } from '../flows/flows.js';
 import {
-  fromTwilioStatus,
   holdStatusReport,
   type StatusReport,
   statusReportBatches,
