@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { NumberRow } from '../admin/numbers.js';
+import type { InboundMessage } from '../channels/twilio/webhooks.js';
 import { classifyKeyword, consentSender, recordConsent } from '../consent/consent.js';
 import { upsertContact } from '../consent/contacts.js';
 import {
@@ -27,18 +28,6 @@ declare module '../realtime/event-log.js' {
     'flow.hours-checked': { open: boolean };
     'media.refused': { messageId: string; count: number };
   }
-}
-
-/** What Parley takes from Twilio's incoming-message webhook. */
-export interface InboundMessage {
-  messageSid: string;
-  from: string;
-  to: string;
-  body: string;
-  media: { url: string; contentType: string }[];
-  optOutType?: string | undefined;
-  /** FromCity, FromState, FromZip, FromCountry, as Twilio knows them. */
-  location: Record<string, string>;
 }
 
 export type InboundOutcome =
