@@ -45,6 +45,17 @@ export type InboundOutcome =
     };
 
 /**
+ * Work a received message leaves due for after Twilio's answer (InboundOutcome's flowDue,
+ * mediaPending, queuedIn); each kick is only a hint to a worker.
+ */
+export interface InboundKicks {
+  flowDue(conversationId: string): void;
+  mediaDue(): void;
+  /** A conversation entered this queue: this instance's routing can place it now. */
+  queued(queueId: string): void;
+}
+
+/**
  * Stores one inbound message exactly once and applies what must happen before Twilio gets
  * its answer, in one transaction: consent keywords, the conversation (found or opened),
  * the hours check and the initial or out-of-hours response, the attachment policy. Slow

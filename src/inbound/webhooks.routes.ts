@@ -26,14 +26,7 @@ import {
 } from '../outbound/delivery-status.js';
 import type { SecretBox } from '../secret-box.js';
 import { InboundBatcher } from './batch.js';
-
-/** Work the webhook leaves due for after its answer; each kick is only a hint to a worker. */
-export interface InboundKicks {
-  flowDue(conversationId: string): void;
-  mediaDue(): void;
-  /** A conversation entered this queue: this instance's routing can place it now. */
-  queued(queueId: string): void;
-}
+import type { InboundKicks } from './receive.js';
 
 export interface WebhookDeps {
   db: Db;
