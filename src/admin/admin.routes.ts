@@ -2,12 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
-import {
-  createTwilioClient,
-  describeTwilioError,
-  pointWhatsAppSender,
-} from '../channels/twilio/client.js';
+import { createTwilioClient, describeTwilioError } from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
+import { configureNumberWebhooks } from '../channels/twilio/number-webhooks.js';
 import { webhookUrls } from '../channels/twilio/webhooks.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
@@ -176,57 +173,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         const number = await getNumber(deps.db, request.params.id);
         const credentials = await getAccountCredentials(deps.db, deps.secretBox, number.accountId);
         const client = createTwilioClient(credentials, deps.clients.apiUrl);
-        const { webhookUrl, statusCallbackUrl } = urls;
-        try {
-          if (number.messagingServiceSid) {
-            await client.messaging.v1.services(number.messagingServiceSid).update({
-              inboundRequestUrl: webhookUrl,
-              inboundMethod: 'POST',
-              statusCallback: statusCallbackUrl,
-              useInboundWebhookOnNumber: false,
-            });
-            return {
-              configured: 'messaging-service',
-              sid: number.messagingServiceSid,
-              webhookUrl,
-              statusCallbackUrl,
-            };
-          }
-          if (number.kind === 'whatsapp') {
-            // A WhatsApp sender's webhooks are on the sender (Senders API), not on a number.
-            const sid = await pointWhatsAppSender(client, number.address, {
-              callbackUrl: webhookUrl,
-              statusCallbackUrl,
-            });
-            if (!sid) {
-              throw new AppError(
-                'unprocessable',
-                `Twilio has no WhatsApp sender ${number.address} on this account`,
-              );
-            }
-            return { configured: 'whatsapp-sender', sid, webhookUrl, statusCallbackUrl };
-          }
-          const [incoming] = await client.incomingPhoneNumbers.list({
-            phoneNumber: number.address,
-            limit: 1,
-          });
-          if (!incoming) {
-            throw new AppError(
-              'unprocessable',
-              `Twilio has no number ${number.address} on this account`,
-            );
-          }
-          await client.incomingPhoneNumbers(incoming.sid).update({
-            smsUrl: webhookUrl,
-            smsMethod: 'POST',
-            statusCallback: statusCallbackUrl,
-          });
-          return { configured: 'number', sid: incoming.sid, webhookUrl, statusCallbackUrl };
-        } catch (error) {
-          if (error instanceof AppError) throw error;
-          const failure = describeTwilioError(error);
-          throw new AppError('unavailable', `Twilio did not take the change: ${failure.message}`);
-        }
+        return configureNumberWebhooks(client, number, urls);
       },
     );
 

@@ -56,31 +56,3 @@ export function describeTwilioError(error: unknown): TwilioFailure {
   }
   return { status: null, code: null, message: String(error) };
 }
-
-/**
- * Points a WhatsApp sender's webhooks (Twilio's Senders API) at the given URLs; returns the
- * sender's SID, or undefined when the account has no such sender. The library sends the
- * update body as given, and the API reads it as snake_case JSON.
- */
-export async function pointWhatsAppSender(
-  client: TwilioClient,
-  senderId: string,
-  urls: { callbackUrl: string; statusCallbackUrl: string },
-): Promise<string | undefined> {
-  const senders = await client.messaging.v2.channelsSenders.list({ channel: 'whatsapp' });
-  const sender = senders.find((one) => one.senderId === senderId);
-  if (!sender) return undefined;
-  const body = {
-    webhook: {
-      callback_url: urls.callbackUrl,
-      callback_method: 'POST',
-      status_callback_url: urls.statusCallbackUrl,
-      status_callback_method: 'POST',
-    },
-  };
-  type UpdateBody = Parameters<
-    ReturnType<TwilioClient['messaging']['v2']['channelsSenders']>['update']
-  >[0];
-  await client.messaging.v2.channelsSenders(sender.sid).update(body as unknown as UpdateBody);
-  return sender.sid;
-}
