@@ -2,16 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
-import { createTwilioClient, describeTwilioError } from '../channels/twilio/client.js';
+import { checkTwilioCredentials, createTwilioClient } from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
 import { configureNumberWebhooks } from '../channels/twilio/number-webhooks.js';
 import { webhookUrls } from '../channels/twilio/webhooks.js';
 import type { Db } from '../db/store.js';
-import { AppError } from '../errors.js';
 import { createFlow, flowInput, getFlow, listFlows, updateFlow } from '../flows/flows.js';
 import type { SecretBox } from '../secret-box.js';
 import {
-  type AccountCredentials,
   accountPatchSchema,
   changesCredentials,
   createAccount,
@@ -86,7 +84,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
       },
       async (request, reply) => {
         const body = request.body;
-        await checkWithTwilio(
+        await checkTwilioCredentials(
           {
             accountSid: body.accountSid,
             authToken: body.authToken,
@@ -115,7 +113,10 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         const { id } = request.params;
         if (changesCredentials(request.body)) {
           const current = await getAccountCredentials(deps.db, deps.secretBox, id);
-          await checkWithTwilio(patchedCredentials(current, request.body), deps.clients.apiUrl);
+          await checkTwilioCredentials(
+            patchedCredentials(current, request.body),
+            deps.clients.apiUrl,
+          );
         }
         const account = await updateAccount(deps.db, deps.secretBox, id, request.body);
         // The announcement clears every instance's clients when it arrives; this one at once.
@@ -365,25 +366,4 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
       (request) => quickRepliesFor(deps.db, currentUser(request)),
     );
   });
-}
-
-/** Twilio's Account fetch with these credentials: 422 when Twilio refuses them. */
-async function checkWithTwilio(credentials: AccountCredentials, apiUrl: string): Promise<void> {
-  const client = createTwilioClient(credentials, apiUrl);
-  try {
-    await client.api.v2010.accounts(credentials.accountSid).fetch();
-  } catch (error) {
-    const failure = describeTwilioError(error);
-    if (failure.status === 401 || failure.status === 403 || failure.status === 404) {
-      throw new AppError(
-        'unprocessable',
-        `Twilio refused these credentials: ${failure.message}`,
-        'authToken',
-      );
-    }
-    throw new AppError(
-      'unavailable',
-      `Twilio could not be reached to check the credentials: ${failure.message}`,
-    );
-  }
 }

@@ -1,6 +1,7 @@
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient.js';
 import type { AccountCredentials } from '../../admin/accounts.js';
+import { AppError } from '../../errors.js';
 
 export type TwilioClient = ReturnType<typeof twilio>;
 
@@ -55,4 +56,28 @@ export function describeTwilioError(error: unknown): TwilioFailure {
     return { status, code, message: typeof e.message === 'string' ? e.message : String(error) };
   }
   return { status: null, code: null, message: String(error) };
+}
+
+/** Twilio's Account fetch with these credentials: 422 when Twilio refuses them. */
+export async function checkTwilioCredentials(
+  credentials: AccountCredentials,
+  apiUrl: string,
+): Promise<void> {
+  const client = createTwilioClient(credentials, apiUrl);
+  try {
+    await client.api.v2010.accounts(credentials.accountSid).fetch();
+  } catch (error) {
+    const failure = describeTwilioError(error);
+    if (failure.status === 401 || failure.status === 403 || failure.status === 404) {
+      throw new AppError(
+        'unprocessable',
+        `Twilio refused these credentials: ${failure.message}`,
+        'authToken',
+      );
+    }
+    throw new AppError(
+      'unavailable',
+      `Twilio could not be reached to check the credentials: ${failure.message}`,
+    );
+  }
 }
