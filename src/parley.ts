@@ -7,7 +7,7 @@ import { ConfigCache } from './db/config-cache.js';
 import { vacuumWhereDue } from './db/maintenance.js';
 import { openStore, type Store } from './db/store.js';
 import { startFlowRunner } from './flows/flow-runner.js';
-import type { InboundKicks } from './inbound/webhooks.routes.js';
+import type { InboundKicks } from './inbound/receive.js';
 import { type Instance, startInstance } from './instances.js';
 import { downloadNextMedia } from './media/media-downloads.js';
 import { MediaStore } from './media/media-store.js';

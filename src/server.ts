@@ -21,7 +21,8 @@ import { registerConversationRoutes } from './conversations/conversations.routes
 import { type ConfigCache, followConfigChanges } from './db/config-cache.js';
 import type { Store } from './db/store.js';
 import { AppError, errorCodeOf } from './errors.js';
-import { type InboundKicks, registerWebhookRoutes } from './inbound/webhooks.routes.js';
+import type { InboundKicks } from './inbound/receive.js';
+import { registerWebhookRoutes } from './inbound/webhooks.routes.js';
 import { registerMediaRoutes } from './media/media.routes.js';
 import type { MediaStore } from './media/media-store.js';
 import { registerOutboundRoutes } from './outbound/outbound.routes.js';

@@ -5,13 +5,17 @@ import { eq, sql } from 'drizzle-orm';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../src/admin/accounts.js';
-import { type NumberRow, STATUS_CALLBACK_PATH, WEBHOOK_PATH } from '../src/admin/numbers.js';
+import type { NumberRow } from '../src/admin/numbers.js';
+import {
+  STATUS_CALLBACK_PATH,
+  storableText,
+  WEBHOOK_PATH,
+} from '../src/channels/twilio/webhooks.js';
 import { loadConfig } from '../src/config.js';
 import { isOptedOut } from '../src/consent/consent.js';
 import { upsertContact } from '../src/consent/contacts.js';
 import { contacts, events, messages } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
-import { storableText } from '../src/inbound/webhooks.routes.js';
 import { createLogger } from '../src/logger.js';
 import type { SecretBox } from '../src/secret-box.js';
 import { buildServer } from '../src/server.js';

@@ -3,14 +3,11 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams, noContent } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
-import {
-  createTwilioClient,
-  describeTwilioError,
-  pointWhatsAppSender,
-} from '../channels/twilio/client.js';
+import { checkTwilioCredentials, createTwilioClient } from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
+import { configureNumberWebhooks } from '../channels/twilio/number-webhooks.js';
+import { webhookUrls } from '../channels/twilio/webhooks.js';
 import type { Db } from '../db/store.js';
-import { AppError } from '../errors.js';
 import {
   createFlow,
   flowInput,
@@ -22,7 +19,6 @@ import {
 } from '../flows/flows.js';
 import type { SecretBox } from '../secret-box.js';
 import {
-  type AccountCredentials,
   accountPatchSchema,
   accountView,
   changesCredentials,
@@ -48,9 +44,7 @@ import {
   numberInput,
   numberView,
   presentNumber,
-  STATUS_CALLBACK_PATH,
   updateNumber,
-  WEBHOOK_PATH,
 } from './numbers.js';
 import {
   createQueue,
@@ -105,6 +99,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
   registerSignedInRoutes(parent, (group) => {
     const app = group.withTypeProvider<ZodTypeProvider>();
     const admin = { onRequest: requireRole('admin') };
+    const urls = webhookUrls(deps.publicUrl);
 
     app.get(
       '/api/admin/accounts',
@@ -132,7 +127,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
       },
       async (request, reply) => {
         const body = request.body;
-        await checkWithTwilio(
+        await checkTwilioCredentials(
           {
             accountSid: body.accountSid,
             authToken: body.authToken,
@@ -162,7 +157,10 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         const { id } = request.params;
         if (changesCredentials(request.body)) {
           const current = await getAccountCredentials(deps.db, deps.secretBox, id);
-          await checkWithTwilio(patchedCredentials(current, request.body), deps.clients.apiUrl);
+          await checkTwilioCredentials(
+            patchedCredentials(current, request.body),
+            deps.clients.apiUrl,
+          );
         }
         const account = await updateAccount(deps.db, deps.secretBox, id, request.body);
         // The announcement clears every instance's clients when it arrives; this one at once.
@@ -181,7 +179,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           response: { 200: z.array(numberView) },
         },
       },
-      async () => (await listNumbers(deps.db)).map((n) => presentNumber(n, deps.publicUrl)),
+      async () => (await listNumbers(deps.db)).map((n) => presentNumber(n, urls)),
     );
 
     app.post(
@@ -196,9 +194,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request, reply) =>
-        reply
-          .status(201)
-          .send(presentNumber(await createNumber(deps.db, request.body), deps.publicUrl)),
+        reply.status(201).send(presentNumber(await createNumber(deps.db, request.body), urls)),
     );
 
     app.patch(
@@ -214,7 +210,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request) =>
-        presentNumber(await updateNumber(deps.db, request.params.id, request.body), deps.publicUrl),
+        presentNumber(await updateNumber(deps.db, request.params.id, request.body), urls),
     );
 
     app.post(
@@ -232,63 +228,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         const number = await getNumber(deps.db, request.params.id);
         const credentials = await getAccountCredentials(deps.db, deps.secretBox, number.accountId);
         const client = createTwilioClient(credentials, deps.clients.apiUrl);
-        const webhookUrl = `${deps.publicUrl}${WEBHOOK_PATH}`;
-        const statusCallbackUrl = `${deps.publicUrl}${STATUS_CALLBACK_PATH}`;
-        try {
-          if (number.messagingServiceSid) {
-            await client.messaging.v1.services(number.messagingServiceSid).update({
-              inboundRequestUrl: webhookUrl,
-              inboundMethod: 'POST',
-              statusCallback: statusCallbackUrl,
-              useInboundWebhookOnNumber: false,
-            });
-            return {
-              configured: 'messaging-service' as const,
-              sid: number.messagingServiceSid,
-              webhookUrl,
-              statusCallbackUrl,
-            };
-          }
-          if (number.kind === 'whatsapp') {
-            // A WhatsApp sender's webhooks are on the sender (Senders API), not on a number.
-            const sid = await pointWhatsAppSender(client, number.address, {
-              callbackUrl: webhookUrl,
-              statusCallbackUrl,
-            });
-            if (!sid) {
-              throw new AppError(
-                'unprocessable',
-                `Twilio has no WhatsApp sender ${number.address} on this account`,
-              );
-            }
-            return { configured: 'whatsapp-sender' as const, sid, webhookUrl, statusCallbackUrl };
-          }
-          const [incoming] = await client.incomingPhoneNumbers.list({
-            phoneNumber: number.address,
-            limit: 1,
-          });
-          if (!incoming) {
-            throw new AppError(
-              'unprocessable',
-              `Twilio has no number ${number.address} on this account`,
-            );
-          }
-          await client.incomingPhoneNumbers(incoming.sid).update({
-            smsUrl: webhookUrl,
-            smsMethod: 'POST',
-            statusCallback: statusCallbackUrl,
-          });
-          return {
-            configured: 'number' as const,
-            sid: incoming.sid,
-            webhookUrl,
-            statusCallbackUrl,
-          };
-        } catch (error) {
-          if (error instanceof AppError) throw error;
-          const failure = describeTwilioError(error);
-          throw new AppError('unavailable', `Twilio did not take the change: ${failure.message}`);
-        }
+        return configureNumberWebhooks(client, number, urls);
       },
     );
 
@@ -518,25 +458,4 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
       (request) => quickRepliesFor(deps.db, currentUser(request)),
     );
   });
-}
-
-/** Twilio's Account fetch with these credentials: 422 when Twilio refuses them. */
-async function checkWithTwilio(credentials: AccountCredentials, apiUrl: string): Promise<void> {
-  const client = createTwilioClient(credentials, apiUrl);
-  try {
-    await client.api.v2010.accounts(credentials.accountSid).fetch();
-  } catch (error) {
-    const failure = describeTwilioError(error);
-    if (failure.status === 401 || failure.status === 403 || failure.status === 404) {
-      throw new AppError(
-        'unprocessable',
-        `Twilio refused these credentials: ${failure.message}`,
-        'authToken',
-      );
-    }
-    throw new AppError(
-      'unavailable',
-      `Twilio could not be reached to check the credentials: ${failure.message}`,
-    );
-  }
 }

@@ -41,15 +41,16 @@ export const numberView = createSelectSchema(numbers)
   .meta({ id: 'Number' });
 export type NumberView = z.output<typeof numberView>;
 
-export const WEBHOOK_PATH = '/webhooks/twilio/messages';
-export const STATUS_CALLBACK_PATH = '/webhooks/twilio/status';
-
-export function presentNumber(row: NumberRow, publicUrl: string): NumberView {
+/** The number with its effective send rate and the webhook URLs (the Twilio adapter's). */
+export function presentNumber(
+  row: NumberRow,
+  urls: { webhookUrl: string; statusCallbackUrl: string },
+): NumberView {
   return {
     ...row,
     effectiveSendRate: row.sendRate ?? DEFAULT_SEND_RATE[row.kind],
-    webhookUrl: `${publicUrl}${WEBHOOK_PATH}`,
-    statusCallbackUrl: `${publicUrl}${STATUS_CALLBACK_PATH}`,
+    webhookUrl: urls.webhookUrl,
+    statusCallbackUrl: urls.statusCallbackUrl,
   };
 }
 

@@ -1,6 +1,7 @@
 import { eq, inArray, sql } from 'drizzle-orm';
 import { channelOfKind } from '../addresses.js';
 import type { NumberRow } from '../admin/numbers.js';
+import type { InboundMessage } from '../channels/twilio/webhooks.js';
 import { classifyKeyword } from '../consent/consent.js';
 import { mergeContactAttributes } from '../consent/contacts.js';
 import {
@@ -19,7 +20,7 @@ import { enqueueOutbounds } from '../outbound/outbox.js';
 import { appendEvents, appendEventsFrom } from '../realtime/event-log.js';
 import { pairsWithAffinity } from '../routing/affinity.js';
 import { queueFromFlow } from '../routing/queueing.js';
-import { type InboundMessage, type InboundOutcome, receiveInbound } from './receive.js';
+import { type InboundOutcome, receiveInbound } from './receive.js';
 
 interface Waiting {
   number: NumberRow;

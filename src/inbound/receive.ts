@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { NumberRow } from '../admin/numbers.js';
+import type { InboundMessage } from '../channels/twilio/webhooks.js';
 import { classifyKeyword, consentSender, recordConsent } from '../consent/consent.js';
 import { upsertContact } from '../consent/contacts.js';
 import {
@@ -16,18 +17,6 @@ import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { appendEvent } from '../realtime/event-log.js';
 
-/** What Parley takes from Twilio's incoming-message webhook. */
-export interface InboundMessage {
-  messageSid: string;
-  from: string;
-  to: string;
-  body: string;
-  media: { url: string; contentType: string }[];
-  optOutType?: string | undefined;
-  /** FromCity, FromState, FromZip, FromCountry, as Twilio knows them. */
-  location: Record<string, string>;
-}
-
 export type InboundOutcome =
   /** Stored before; `sameAccount` false: the SID is another account's message, nothing changed. */
   | { duplicate: true; sameAccount: boolean }
@@ -41,6 +30,17 @@ export type InboundOutcome =
       /** The conversation was handed to routing in this queue (null: none, or not now). */
       queuedIn: string | null;
     };
+
+/**
+ * Work a received message leaves due for after Twilio's answer (InboundOutcome's flowDue,
+ * mediaPending, queuedIn); each kick is only a hint to a worker.
+ */
+export interface InboundKicks {
+  flowDue(conversationId: string): void;
+  mediaDue(): void;
+  /** A conversation entered this queue: this instance's routing can place it now. */
+  queued(queueId: string): void;
+}
 
 /**
  * Stores one inbound message exactly once and applies what must happen before Twilio gets

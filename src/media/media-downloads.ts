@@ -1,11 +1,15 @@
 import { and, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm';
 import { getAccountCredentials } from '../admin/accounts.js';
+import {
+  fetchTwilioMedia,
+  MediaFetchError,
+  mediaCredentials,
+} from '../channels/twilio/media-fetch.js';
 import { media, messages, numbers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { appendEvent } from '../realtime/event-log.js';
 import type { SecretBox } from '../secret-box.js';
-import { fetchTwilioMedia, MediaFetchError } from './media-fetch.js';
 import type { MediaStore } from './media-store.js';
 
 export interface MediaDeps {
@@ -61,11 +65,7 @@ export async function downloadNextMedia(deps: MediaDeps): Promise<boolean> {
   try {
     const credentials = await getAccountCredentials(deps.db, deps.secretBox, claimed.accountId);
     const file = await fetchTwilioMedia(claimed.sourceUrl ?? '', {
-      credentials: {
-        accountSid: credentials.accountSid,
-        username: credentials.apiKeySid ?? credentials.accountSid,
-        password: credentials.apiKeySecret ?? credentials.authToken,
-      },
+      credentials: mediaCredentials(credentials),
       twilioApiUrl: deps.twilioApiUrl,
       maxBytes: deps.maxBytes,
     });

@@ -1,5 +1,5 @@
 import { eq, inArray, sql } from 'drizzle-orm';
-import { reasonFor } from '../channels/twilio/error-codes.js';
+import { OPTED_OUT, reasonFor } from '../channels/twilio/error-codes.js';
 import { consentSender, learnOptOut } from '../consent/consent.js';
 import { GroupCommit } from '../db/group-commit.js';
 import { messages, numbers } from '../db/schema.js';
@@ -27,37 +27,12 @@ const RANK: Record<MessageStatus, number> = {
   read: 5,
 };
 
-/** Twilio's answer for a recipient who opted out of the sender. */
-const OPTED_OUT = 21610;
-
 /** Outcomes that come with Twilio's error code and a reason for the agent. */
 const WITH_ERROR: ReadonlySet<MessageStatus> = new Set([
   'failed',
   'undelivered',
   'partially_delivered',
 ]);
-
-/** Twilio's message statuses in Parley's words. */
-export function fromTwilioStatus(status: string): MessageStatus | undefined {
-  switch (status) {
-    case 'accepted':
-    case 'scheduled':
-    case 'queued':
-      return 'queued';
-    case 'sending':
-    case 'sent':
-    case 'delivered':
-    case 'partially_delivered':
-    case 'undelivered':
-    case 'failed':
-    case 'read':
-      return status;
-    case 'canceled':
-      return 'failed';
-    default:
-      return undefined;
-  }
-}
 
 /**
  * Moves an outbound message's status forward (never back), keeping the error code and a

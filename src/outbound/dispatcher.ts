@@ -1,10 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
-import { STATUS_CALLBACK_PATH } from '../admin/numbers.js';
 import { describeTwilioError, type TwilioClient } from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
 import { isRetryable, reasonFor } from '../channels/twilio/error-codes.js';
+import { fromTwilioStatus, onlyQueued } from '../channels/twilio/message-status.js';
+import { STATUS_CALLBACK_PATH } from '../channels/twilio/webhooks.js';
 import { GroupCommit } from '../db/group-commit.js';
 import { messages, outbox } from '../db/schema.js';
 import { type Db, type Executor, queryPrepared, queryRows, type Store } from '../db/store.js';
@@ -13,11 +14,7 @@ import { holderGone, type Instance } from '../instances.js';
 import type { SecretBox } from '../secret-box.js';
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
 import { signedMediaUrl } from './attachments.js';
-import {
-  advanceMessageStatus,
-  applyHeldStatusReports,
-  fromTwilioStatus,
-} from './delivery-status.js';
+import { advanceMessageStatus, applyHeldStatusReports } from './delivery-status.js';
 import type { SenderWindows } from './sender-window.js';
 
 export interface DispatcherDeps {
@@ -431,7 +428,7 @@ async function sendWithin(
           : { from: claim.from }),
       })
       .finally(answered);
-    if (!claim.sharedWindow && twilioQueued(created.status)) {
+    if (!claim.sharedWindow && onlyQueued(created.status)) {
       await deps.settlements.submit({ claim, sid: created.sid });
     } else {
       await finish(deps.db, claim, { sid: created.sid, status: created.status });
@@ -515,7 +512,7 @@ async function finish(
   if ('sid' in outcome) {
     // The common case, Twilio having queued it, is one statement: on the embedded store
     // each statement (BEGIN and COMMIT too) costs a protocol exchange.
-    if (twilioQueued(outcome.status)) return recordSent(db, claim, outcome.sid, takenAt);
+    if (onlyQueued(outcome.status)) return recordSent(db, claim, outcome.sid, takenAt);
     return inTransaction(db, async (tx) => {
       if (!(await recordSent(tx, claim, outcome.sid, takenAt))) return false;
       await advanceMessageStatus(tx, claim.messageId, {
@@ -541,12 +538,6 @@ async function finish(
     });
     return true;
   });
-}
-
-/** Twilio took the message and has only queued it (or said nothing we know): no status to move. */
-function twilioQueued(twilioStatus: string): boolean {
-  const status = fromTwilioStatus(twilioStatus);
-  return !status || status === 'queued';
 }
 
 /** A send that Twilio queued: its row to settle and the SID to store. */

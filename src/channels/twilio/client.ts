@@ -1,6 +1,7 @@
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient.js';
 import type { AccountCredentials } from '../../admin/accounts.js';
+import { AppError } from '../../errors.js';
 
 export type TwilioClient = ReturnType<typeof twilio>;
 
@@ -57,30 +58,26 @@ export function describeTwilioError(error: unknown): TwilioFailure {
   return { status: null, code: null, message: String(error) };
 }
 
-/**
- * Points a WhatsApp sender's webhooks (Twilio's Senders API) at the given URLs; returns the
- * sender's SID, or undefined when the account has no such sender. The library sends the
- * update body as given, and the API reads it as snake_case JSON.
- */
-export async function pointWhatsAppSender(
-  client: TwilioClient,
-  senderId: string,
-  urls: { callbackUrl: string; statusCallbackUrl: string },
-): Promise<string | undefined> {
-  const senders = await client.messaging.v2.channelsSenders.list({ channel: 'whatsapp' });
-  const sender = senders.find((one) => one.senderId === senderId);
-  if (!sender) return undefined;
-  const body = {
-    webhook: {
-      callback_url: urls.callbackUrl,
-      callback_method: 'POST',
-      status_callback_url: urls.statusCallbackUrl,
-      status_callback_method: 'POST',
-    },
-  };
-  type UpdateBody = Parameters<
-    ReturnType<TwilioClient['messaging']['v2']['channelsSenders']>['update']
-  >[0];
-  await client.messaging.v2.channelsSenders(sender.sid).update(body as unknown as UpdateBody);
-  return sender.sid;
+/** Twilio's Account fetch with these credentials: 422 when Twilio refuses them. */
+export async function checkTwilioCredentials(
+  credentials: AccountCredentials,
+  apiUrl: string,
+): Promise<void> {
+  const client = createTwilioClient(credentials, apiUrl);
+  try {
+    await client.api.v2010.accounts(credentials.accountSid).fetch();
+  } catch (error) {
+    const failure = describeTwilioError(error);
+    if (failure.status === 401 || failure.status === 403 || failure.status === 404) {
+      throw new AppError(
+        'unprocessable',
+        `Twilio refused these credentials: ${failure.message}`,
+        'authToken',
+      );
+    }
+    throw new AppError(
+      'unavailable',
+      `Twilio could not be reached to check the credentials: ${failure.message}`,
+    );
+  }
 }

@@ -32,6 +32,9 @@ const REASONS: Record<number, string> = {
   12300: 'An attachment is of a type text messages cannot carry',
 };
 
+/** Twilio's answer for a recipient who opted out of the sender. */
+export const OPTED_OUT = 21610;
+
 const PERMANENT = new Set([
   20003, 21211, 21408, 21606, 21610, 21612, 21614, 21617, 21619, 21620, 21621, 21623,
 ]);

@@ -1,11 +1,13 @@
 import twilio from 'twilio';
+import { AppError } from '../../errors.js';
+import type { WebhookForm } from './webhooks.js';
 
 /**
  * Checks X-Twilio-Signature. Twilio signs the exact URL it was given — so Parley rebuilds it
  * from PUBLIC_URL, not from the Host header a proxy may have rewritten — plus the POST
  * parameters, with the account's auth token.
  */
-export function verifyTwilioSignature(input: {
+function verifyTwilioSignature(input: {
   authToken: string;
   signature: string | undefined;
   publicUrl: string;
@@ -18,4 +20,40 @@ export function verifyTwilioSignature(input: {
   return twilio.validateRequest(input.authToken, input.signature, url, input.params)
     ? 'valid'
     : 'mismatch';
+}
+
+/**
+ * Refuses (403) a webhook that the account's auth token did not sign, or that names another
+ * account than this one.
+ */
+export function authenticateWebhook(
+  form: WebhookForm,
+  input: {
+    credentials: { accountSid: string; authToken: string };
+    /** The X-Twilio-Signature header as received: anything but one value is missing. */
+    signature: string | string[] | undefined;
+    publicUrl: string;
+    /** Path and query string as received. */
+    pathAndQuery: string;
+  },
+): void {
+  const { credentials, publicUrl, pathAndQuery } = input;
+  const outcome = verifyTwilioSignature({
+    authToken: credentials.authToken,
+    signature: typeof input.signature === 'string' ? input.signature : undefined,
+    publicUrl,
+    pathAndQuery,
+    params: form.signed,
+  });
+  if (outcome === 'missing') throw new AppError('forbidden', 'no X-Twilio-Signature header');
+  if (outcome === 'mismatch') {
+    throw new AppError(
+      'forbidden',
+      `X-Twilio-Signature does not match ${publicUrl}${pathAndQuery} with the account's auth token`,
+    );
+  }
+  // A request signed by the account's token still names the account it is about.
+  if (form.params.AccountSid !== credentials.accountSid) {
+    throw new AppError('forbidden', `AccountSid is not ${credentials.accountSid}`);
+  }
 }

@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import type { AccountCredentials } from '../../admin/accounts.js';
 
 export class MediaFetchError extends Error {
   constructor(
@@ -101,6 +102,15 @@ export interface MediaCredentials {
   /** Basic auth user and password: Account SID + token, or API key SID + secret. */
   username: string;
   password: string;
+}
+
+/** An account's credentials for its media: its API key when it has one, else its auth token. */
+export function mediaCredentials(account: AccountCredentials): MediaCredentials {
+  return {
+    accountSid: account.accountSid,
+    username: account.apiKeySid ?? account.accountSid,
+    password: account.apiKeySecret ?? account.authToken,
+  };
 }
 
 /**
