@@ -1,10 +1,10 @@
 import { and, eq } from 'drizzle-orm';
 import { consents, contacts } from '../db/schema.js';
 import type { Executor, Tx } from '../db/store.js';
-import { appendEvent } from '../realtime/event-log.js';
+import { appendEvent } from '../event-log.js';
 import { upsertContact } from './contacts.js';
 
-declare module '../realtime/event-log.js' {
+declare module '../event-log.js' {
   interface EventPayloads {
     'consent.changed': { contactId: string; sender: string; optedOut: boolean; keyword: string };
   }

@@ -2,14 +2,14 @@ import { and, eq, ne, or, sql } from 'drizzle-orm';
 import { conversations, flows, numbers, offers, users } from '../db/schema.js';
 import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
+import { appendEvent, appendEvents } from '../event-log.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
-import { appendEvent, appendEvents } from '../realtime/event-log.js';
 import { cancelPendingOffer } from '../routing/offers.js';
 import { wakeRouting } from '../routing/wake-ups.js';
 import { type CloseReason, markClosed } from './lifecycle.js';
 
-declare module '../realtime/event-log.js' {
+declare module '../event-log.js' {
   interface EventPayloads {
     'conversation.opened': {
       numberId: string;

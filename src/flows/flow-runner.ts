@@ -10,8 +10,8 @@ import {
 import { conversations, flows, media, messages, numbers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
+import { appendEvent } from '../event-log.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
-import { appendEvent } from '../realtime/event-log.js';
 import {
   lockAgentsInOrder,
   queueConversation,
@@ -22,7 +22,7 @@ import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
 import { type Flow, flowOfNumber } from './flows.js';
 import { renderTemplate } from './templates.js';
 
-declare module '../realtime/event-log.js' {
+declare module '../event-log.js' {
   interface EventPayloads {
     'flow.bot-answered': { action: BotAction; replied: boolean };
     'flow.bot-failed': { error: string; attempts: number };

@@ -11,12 +11,12 @@ import { touchedByCustomer } from '../conversations/lifecycle.js';
 import { media, messages, numbers } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
+import { appendEvent } from '../event-log.js';
 import { type Flow, isFlowOpen } from '../flows/flows.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
-import { appendEvent } from '../realtime/event-log.js';
 
-declare module '../realtime/event-log.js' {
+declare module '../event-log.js' {
   interface EventPayloads {
     'message.received': {
       messageId: string;

@@ -3,12 +3,12 @@ import { getAccountCredentials } from '../admin/accounts.js';
 import { media, messages, numbers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
-import { appendEvent } from '../realtime/event-log.js';
+import { appendEvent } from '../event-log.js';
 import type { SecretBox } from '../secret-box.js';
 import { fetchTwilioMedia, MediaFetchError } from './media-fetch.js';
 import type { MediaStore } from './media-store.js';
 
-declare module '../realtime/event-log.js' {
+declare module '../event-log.js' {
   interface EventPayloads {
     'media.stored': { mediaId: string; messageId: string; contentType: string; size: number };
     'media.failed': { mediaId: string; messageId: string; error: string; willRetry: boolean };

@@ -10,12 +10,12 @@ import { conversations, flows, numbers, queueMembers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
-import { appendEvent } from '../realtime/event-log.js';
+import { appendEvent } from '../event-log.js';
 import { recordAffinity } from '../routing/index.js';
 import type { Attachment } from './attachments.js';
 import { enqueueOutbound, type OutboundMessage } from './outbox.js';
 
-declare module '../realtime/event-log.js' {
+declare module '../event-log.js' {
   interface EventPayloads {
     'message.refused': { to: string; reason: string };
     'origination.sent': {

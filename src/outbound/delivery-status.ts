@@ -5,9 +5,9 @@ import { GroupCommit } from '../db/group-commit.js';
 import { type MESSAGE_STATUSES, messages, numbers } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
-import { appendEvents } from '../realtime/event-log.js';
+import { appendEvents } from '../event-log.js';
 
-declare module '../realtime/event-log.js' {
+declare module '../event-log.js' {
   interface EventPayloads {
     'message.status': {
       messageId: string;

@@ -4,11 +4,11 @@ import { DEFAULT_SEND_RATE } from '../addresses.js';
 import { touchedByParley } from '../conversations/lifecycle.js';
 import { media, messages, numbers, outbox, senders } from '../db/schema.js';
 import type { Executor, Tx } from '../db/store.js';
-import { appendEvents } from '../realtime/event-log.js';
+import { appendEvents } from '../event-log.js';
 import type { Attachment } from './attachments.js';
 import { countSegments } from './segments.js';
 
-declare module '../realtime/event-log.js' {
+declare module '../event-log.js' {
   interface EventPayloads {
     'message.queued': {
       messageId: string;

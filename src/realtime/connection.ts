@@ -6,7 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { type AuthUser, authenticateToken, type TokenKind } from '../auth/sessions.js';
 import type { Db } from '../db/store.js';
-import { lastEventSeq, readEventsAfter } from './event-log.js';
+import { lastEventSeq, readEventsAfter } from '../event-log.js';
 import { CLOSE_CODES, eventMessage, type ReadyMessage } from './protocol.js';
 import type { LiveSubscriber, LogTail, OutgoingEvent } from './tailer.js';
 import {

@@ -8,7 +8,7 @@
  * seq into account too (events it may not see move the log on without being sent), and
  * resumes from it after any close except CLOSE_CODES.unauthorized and badResume.
  */
-import type { EventPayloads, EventType, LoggedEvent } from './event-log.js';
+import type { EventPayloads, EventType, LoggedEvent } from '../event-log.js';
 
 /** One event of the log as it goes on the wire; `type` tells the payload's shape. */
 export type EventMessage = {

@@ -8,7 +8,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Store } from '../db/store.js';
-import { EVENTS_CHANNEL, type LoggedEvent, lastEventSeq, readEventsAfter } from './event-log.js';
+import { EVENTS_CHANNEL, type LoggedEvent, lastEventSeq, readEventsAfter } from '../event-log.js';
 import { eventMessage } from './protocol.js';
 import {
   type ConversationReaders,

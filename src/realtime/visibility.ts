@@ -18,7 +18,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import type { Role } from '../auth/users.js';
 import { conversations, offers } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
-import type { LoggedEvent } from './event-log.js';
+import type { LoggedEvent } from '../event-log.js';
 
 /** The user behind a connection, as far as visibility goes. */
 export interface Viewer {

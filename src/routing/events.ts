@@ -23,7 +23,7 @@ export type CancelReason =
   | 'reassigned'
   | 'transferred';
 
-declare module '../realtime/event-log.js' {
+declare module '../event-log.js' {
   interface EventPayloads {
     'conversation.queued': { queueId: string | null };
     'offer.created': {

@@ -7,7 +7,7 @@ import { conversations, offers } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
-import { appendEvent } from '../realtime/event-log.js';
+import { appendEvent } from '../event-log.js';
 import { lockAgentsInOrder } from './agents.js';
 import { assignWaiting } from './assignment.js';
 import { releaseToQueue } from './offers.js';

@@ -9,7 +9,7 @@ import { channelOfKind } from '../addresses.js';
 import { markHandedOver, markOfferWithdrawn } from '../conversations/lifecycle.js';
 import { offers } from '../db/schema.js';
 import { type Executor, queryRows, type Tx } from '../db/store.js';
-import { appendEvent, appendEvents } from '../realtime/event-log.js';
+import { appendEvent, appendEvents } from '../event-log.js';
 import type { CancelReason, OfferReason } from './events.js';
 import { wakeRouting } from './wake-ups.js';
 

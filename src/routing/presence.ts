@@ -9,7 +9,7 @@ import { conversations, users } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
-import { appendEvent } from '../realtime/event-log.js';
+import { appendEvent } from '../event-log.js';
 import { assignWaiting } from './assignment.js';
 import { claimDesertedDesks } from './desks.js';
 import type { Presence, PresenceReason } from './events.js';

@@ -8,7 +8,7 @@ import { conversations, flows, numbers, queues } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
-import { appendEvent, appendEvents } from '../realtime/event-log.js';
+import { appendEvent, appendEvents } from '../event-log.js';
 import { findAffinity } from './affinity.js';
 import { lockAgent } from './agents.js';
 import { offerJustQueued, type QueueSettings } from './assignment.js';

@@ -7,8 +7,8 @@ import { sql } from 'drizzle-orm';
 import { markQueued, moveToQueue } from '../conversations/lifecycle.js';
 import { type Db, queryRows } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
+import { appendEvent } from '../event-log.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
-import { appendEvent } from '../realtime/event-log.js';
 import { wakeRouting } from './wake-ups.js';
 
 interface Overflowing {
