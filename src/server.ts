@@ -25,6 +25,7 @@ import { registerOutboundRoutes } from './outbound/outbound.routes.js';
 import type { RealtimeGateway } from './realtime/gateway.js';
 import { closeWebSockets, registerRealtimeRoutes } from './realtime/realtime.routes.js';
 import { eventLogLag } from './realtime/sequencer.js';
+import { setPresence } from './routing/index.js';
 import { registerRoutingRoutes } from './routing/routing.routes.js';
 import type { SecretBox } from './secret-box.js';
 import { registerSecurityHeaders } from './security-headers.js';
@@ -177,6 +178,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerAuthRoutes(app, {
     db: deps.store.db,
     secureCookies: deps.config.publicUrl.startsWith('https:'),
+    lastSessionEnded: async (userId) => {
+      await setPresence(deps.store.db, userId, 'offline', userId);
+    },
   });
   await registerWebApp(app, deps.webRoot === undefined ? findWebRoot() : deps.webRoot || undefined);
 

@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { users } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
-import { setPresence } from '../routing/presence.js';
 import { type ApiToken, createApiToken, listApiTokens, revokeApiToken } from './api-tokens.js';
 import { currentUser, registerSignedInRoutes, SESSION_COOKIE } from './guard.js';
 import { verifyPassword } from './passwords.js';
@@ -35,10 +34,17 @@ const userView = z.object({
   role: z.enum(ROLES),
 });
 
-export function registerAuthRoutes(
-  parent: FastifyInstance,
-  deps: { db: Db; secureCookies: boolean },
-): void {
+export interface AuthDeps {
+  db: Db;
+  secureCookies: boolean;
+  /**
+   * The user signed out of their last browser session: their working day is over. Routing
+   * sets them offline (given by the composition: routing sits above auth).
+   */
+  lastSessionEnded: (userId: string) => Promise<void>;
+}
+
+export function registerAuthRoutes(parent: FastifyInstance, deps: AuthDeps): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
 
   app.post(
@@ -97,7 +103,7 @@ export function registerAuthRoutes(
         // Signing out of the last browser session ends the working day: no more offers (a
         // pending one goes to another agent). Another open desk keeps the presence.
         if ((await countLiveSessions(deps.db, user.id)) === 0) {
-          await setPresence(deps.db, user.id, 'offline', user.id);
+          await deps.lastSessionEnded(user.id);
         }
         reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
         return reply.status(204).send();
