@@ -18,6 +18,7 @@ import { registerConversationRoutes } from './conversations/conversations.routes
 import { type ConfigCache, followConfigChanges } from './db/config-cache.js';
 import type { Store } from './db/store.js';
 import { AppError, ERROR_STATUS, type ErrorCode } from './errors.js';
+import { closeConversation } from './flows/closing.js';
 import { type InboundKicks, registerWebhookRoutes } from './inbound/webhooks.routes.js';
 import { registerMediaRoutes } from './media/media.routes.js';
 import type { MediaStore } from './media/media-store.js';
@@ -162,7 +163,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.addHook('onClose', stopFollowingConfig);
   registerMediaRoutes(app, { db: deps.store.db, mediaStore: deps.mediaStore });
   registerConversationRoutes(app, { db: deps.store.db });
-  registerRoutingRoutes(app, { db: deps.store.db });
+  registerRoutingRoutes(app, { db: deps.store.db, closeConversation });
   registerRealtimeRoutes(app, { store: deps.store, logger: deps.logger, gateway: deps.realtime });
   registerOutboundRoutes(app, {
     db: deps.store.db,

@@ -17,6 +17,7 @@ import { openConversation } from '../src/conversations/conversations.js';
 import { conversations, events, offers, users } from '../src/db/schema.js';
 import { openStore, type Store } from '../src/db/store.js';
 import { AppError } from '../src/errors.js';
+import { closeConversation } from '../src/flows/closing.js';
 import { createLogger } from '../src/logger.js';
 import {
   acceptOffer,
@@ -148,7 +149,12 @@ describe.skipIf(!TEST_DATABASE_URL)('routing across two instances on one Postgre
           }
           for (const mine of await listMyConversations(store.db, agent.id)) {
             if (mine.state === 'active' && Math.random() < 0.5) {
-              await endConversation(store.db, mine.id, { id: agent.id, role: 'agent' });
+              await endConversation(
+                store.db,
+                mine.id,
+                { id: agent.id, role: 'agent' },
+                closeConversation,
+              );
             }
           }
         } catch (error) {

@@ -4,6 +4,7 @@ import { createQueue, updateQueue } from '../src/admin/queues.js';
 import { readTranscript } from '../src/conversations/views.js';
 import { affinities, conversations, messages, offers, queues, users } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
+import { closeConversation } from '../src/flows/closing.js';
 import {
   acceptOffer,
   assignWaiting,
@@ -564,9 +565,14 @@ describe('end, transfer, reassign', () => {
     expect(waiting.state).toBe('queued');
 
     await expect(
-      endConversation(db, first, { id: (await buildAgent(db)).id, role: 'agent' }),
+      endConversation(
+        db,
+        first,
+        { id: (await buildAgent(db)).id, role: 'agent' },
+        closeConversation,
+      ),
     ).rejects.toMatchObject({ code: 'not_found' });
-    await endConversation(db, first, { id: agent.id, role: 'agent' });
+    await endConversation(db, first, { id: agent.id, role: 'agent' }, closeConversation);
 
     const closed = await conversationRow(db, first);
     expect({ state: closed.state, reason: closed.closeReason }).toEqual({
@@ -578,11 +584,11 @@ describe('end, transfer, reassign', () => {
     const [after] = await db.select().from(users).where(eq(users.id, agent.id));
     expect(after!.lastConversationEndedAt).not.toBeNull();
     expect(await whoHolds(waiting.id)).toEqual({ state: 'offered', agentId: agent.id });
-    await expect(endConversation(db, first, { id: agent.id, role: 'agent' })).rejects.toMatchObject(
-      {
-        code: 'conflict',
-      },
-    );
+    await expect(
+      endConversation(db, first, { id: agent.id, role: 'agent' }, closeConversation),
+    ).rejects.toMatchObject({
+      code: 'conflict',
+    });
   });
 
   it('transfer to an agent keeps the conversation and its transcript; only the agent changes', async () => {

@@ -1,6 +1,5 @@
 import { and, desc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
-import { closeConversation } from '../conversations/conversations.js';
 import {
   endFlowStep,
   flowStepFree,
@@ -19,6 +18,7 @@ import {
   wakeRouting,
 } from '../routing/index.js';
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
+import { closeConversation } from './closing.js';
 import { type Flow, flowOfNumber } from './flows.js';
 import { renderTemplate } from './templates.js';
 

@@ -6,7 +6,6 @@
 import { eq, sql } from 'drizzle-orm';
 import { type Channel, channelOfKind } from '../addresses.js';
 import type { Role } from '../auth/users.js';
-import { closeConversation } from '../conversations/conversations.js';
 import { markActive, markQueued } from '../conversations/lifecycle.js';
 import { conversations, numbers, queues, users } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
@@ -78,10 +77,25 @@ async function lockForActor(
 }
 
 /**
- * Ends a conversation: closed with the flow's final response (and survey), the agent's
- * capacity freed and given to the next waiting conversation.
+ * Closes a conversation ended by `byUserId` in the caller's transaction, with the flow's
+ * final response and survey: flows/closing.ts, above routing, given by the composition.
  */
-export async function endConversation(db: Db, conversationId: string, actor: Actor): Promise<void> {
+export type CloseEnded = (
+  tx: Tx,
+  conversationId: string,
+  close: { reason: 'ended'; byUserId: string },
+) => Promise<unknown>;
+
+/**
+ * Ends a conversation: closed by `close` (with the flow's final response and survey), the
+ * agent's capacity freed and given to the next waiting conversation.
+ */
+export async function endConversation(
+  db: Db,
+  conversationId: string,
+  actor: Actor,
+  close: CloseEnded,
+): Promise<void> {
   const freed = await inTransaction(db, async (tx) => {
     const conversation = await lockForActor(tx, conversationId, actor);
     const holder =
@@ -98,7 +112,7 @@ export async function endConversation(db: Db, conversationId: string, actor: Act
       }
       await wakeRouting(tx, { agentId: holder });
     }
-    await closeConversation(tx, conversation.id, { reason: 'ended', byUserId: actor.id });
+    await close(tx, conversation.id, { reason: 'ended', byUserId: actor.id });
     return holder;
   });
   if (freed) await assignWaiting(db, { agentId: freed });

@@ -12,13 +12,14 @@ export { deskRefreshMs, recordDesksSeen } from './desks.js';
 export type { CancelReason, OfferReason, Presence, PresenceReason } from './events.js';
 export {
   type Actor,
+  type CloseEnded,
   endConversation,
   reassignConversation,
   type TransferTarget,
   transferConversation,
 } from './handover.js';
 export { acceptOffer, expireOffers, rejectOffer } from './offer-decisions.js';
-export { listPendingOffers, type PendingOffer } from './offers.js';
+export { cancelPendingOffer, listPendingOffers, type PendingOffer } from './offers.js';
 export {
   PRESENCES,
   type PresenceView,
