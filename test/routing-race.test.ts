@@ -19,6 +19,7 @@ import { openStore, type Store } from '../src/db/store.js';
 import { AppError } from '../src/errors.js';
 import { closeConversation } from '../src/flows/closing.js';
 import { createLogger } from '../src/logger.js';
+import { enqueueOutbound } from '../src/outbound/outbox.js';
 import {
   acceptOffer,
   endConversation,
@@ -63,6 +64,7 @@ describe.skipIf(!TEST_DATABASE_URL)('routing across two instances on one Postgre
       startRoutingWorker({
         store,
         logger: createLogger('silent'),
+        queueMessage: enqueueOutbound,
         timerIntervalMs: 100,
         sweepIntervalMs: 1000,
       }),

@@ -5,6 +5,7 @@ import { readTranscript } from '../src/conversations/views.js';
 import { affinities, conversations, messages, offers, queues, users } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
 import { closeConversation } from '../src/flows/closing.js';
+import { enqueueOutbound } from '../src/outbound/outbox.js';
 import {
   acceptOffer,
   assignWaiting,
@@ -749,13 +750,13 @@ describe('max wait', () => {
     const overflow = await buildQueue(db, [backup]);
     const main = await buildQueue(db, [], { maxWaitSeconds: 60, overflowQueueId: overflow.id });
     const conversation = await queueNew(number.id, main.id);
-    expect((await overflowWaiting(db, 10)).overflowed).toBe(0);
+    expect((await overflowWaiting(db, 10, enqueueOutbound)).overflowed).toBe(0);
 
     await db
       .update(conversations)
       .set({ queuedAt: sql`now() - interval '61 seconds'` })
       .where(eq(conversations.id, conversation.id));
-    const { overflowed, queueIds } = await overflowWaiting(db, 10);
+    const { overflowed, queueIds } = await overflowWaiting(db, 10, enqueueOutbound);
     expect({ overflowed, queueIds }).toEqual({ overflowed: 1, queueIds: [overflow.id] });
     await assignWaiting(db, { queueIds });
     expect(await whoHolds(conversation.id)).toEqual({ state: 'offered', agentId: backup.id });
@@ -772,8 +773,8 @@ describe('max wait', () => {
       .update(conversations)
       .set({ queuedAt: sql`now() - interval '31 seconds'` })
       .where(eq(conversations.id, conversation.id));
-    expect((await overflowWaiting(db, 10)).overflowed).toBe(1);
-    expect((await overflowWaiting(db, 10)).overflowed).toBe(0);
+    expect((await overflowWaiting(db, 10, enqueueOutbound)).overflowed).toBe(1);
+    expect((await overflowWaiting(db, 10, enqueueOutbound)).overflowed).toBe(0);
     const sent = await db
       .select()
       .from(messages)

@@ -27,7 +27,7 @@ export {
   setPresence,
 } from './presence.js';
 export { type QueuePosition, queueConversation, queuePosition } from './queueing.js';
-export { overflowWaiting, requeueOfflineAgents } from './timers.js';
+export { overflowWaiting, type QueueMessage, requeueOfflineAgents } from './timers.js';
 export {
   type AgentLoad,
   listMyConversations,

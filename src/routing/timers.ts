@@ -5,11 +5,19 @@
  */
 import { sql } from 'drizzle-orm';
 import { markQueued, moveToQueue } from '../conversations/lifecycle.js';
-import { type Db, queryRows } from '../db/store.js';
+import { type Db, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { appendEvent } from '../event-log.js';
-import { enqueueOutbound } from '../outbound/outbox.js';
 import { wakeRouting } from './wake-ups.js';
+
+/**
+ * Queues an automated message to the customer in the caller's transaction, returning it:
+ * the outbox's enqueueOutbound (outbound/ sits above routing; the composition gives it).
+ */
+export type QueueMessage = (
+  tx: Tx,
+  message: { conversationId: string; numberId: string; to: string; body: string; author: 'flow' },
+) => Promise<{ id: string }>;
 
 interface Overflowing {
   id: string;
@@ -29,6 +37,7 @@ interface Overflowing {
 export async function overflowWaiting(
   db: Db,
   limit: number,
+  queueMessage: QueueMessage,
 ): Promise<{ overflowed: number; queueIds: string[] }> {
   return inTransaction(db, async (tx) => {
     const due = await queryRows<Overflowing>(
@@ -57,7 +66,7 @@ export async function overflowWaiting(
         queueIds.add(row.overflow_queue_id);
       }
       const message = row.overflow_message
-        ? await enqueueOutbound(tx, {
+        ? await queueMessage(tx, {
             conversationId: row.id,
             numberId: row.number_id,
             to: row.customer_address,
