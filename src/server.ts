@@ -19,6 +19,7 @@ import { type ConfigCache, followConfigChanges } from './db/config-cache.js';
 import type { Store } from './db/store.js';
 import { AppError, ERROR_STATUS, type ErrorCode } from './errors.js';
 import { closeConversation } from './flows/closing.js';
+import { registerFlowRoutes } from './flows/flows.routes.js';
 import { type InboundKicks, registerWebhookRoutes } from './inbound/webhooks.routes.js';
 import { registerMediaRoutes } from './media/media.routes.js';
 import type { MediaStore } from './media/media-store.js';
@@ -176,6 +177,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     clients: deps.clients,
     publicUrl: deps.config.publicUrl,
   });
+  registerFlowRoutes(app, { db: deps.store.db });
   registerAuthRoutes(app, {
     db: deps.store.db,
     secureCookies: deps.config.publicUrl.startsWith('https:'),

@@ -10,7 +10,6 @@ import {
 import type { TwilioClients } from '../channels/twilio/clients.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
-import { createFlow, flowInput, getFlow, listFlows, updateFlow } from '../flows/flows.js';
 import type { SecretBox } from '../secret-box.js';
 import {
   type AccountCredentials,
@@ -63,8 +62,9 @@ const quickReplyView = z.object({
 const quickReplyJson = (row: QuickReply) => ({ ...row, createdAt: row.createdAt.toISOString() });
 
 /**
- * Configuration of accounts, numbers, flows, queues, agents and quick replies: admins only;
- * and the quick replies a signed-in user may use, which the desk reads.
+ * Configuration of accounts, numbers, queues, agents and quick replies (flows are
+ * flows.routes.ts's): admins only; and the quick replies a signed-in user may use, which
+ * the desk reads.
  */
 export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): void {
   registerSignedInRoutes(parent, (group) => {
@@ -231,50 +231,6 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           throw new AppError('unavailable', `Twilio did not take the change: ${failure.message}`);
         }
       },
-    );
-
-    app.get('/api/admin/flows', { ...admin, schema: { tags: ['admin'], summary: 'Flows' } }, () =>
-      listFlows(deps.db),
-    );
-
-    app.post(
-      '/api/admin/flows',
-      {
-        ...admin,
-        schema: {
-          tags: ['admin'],
-          summary: 'Add a flow with its hours and messages',
-          body: flowInput,
-        },
-      },
-      async (request, reply) => reply.status(201).send(await createFlow(deps.db, request.body)),
-    );
-
-    app.get(
-      '/api/admin/flows/:id',
-      {
-        ...admin,
-        schema: {
-          tags: ['admin'],
-          summary: 'A flow with its hours and holidays',
-          params: idParams,
-        },
-      },
-      (request) => getFlow(deps.db, request.params.id),
-    );
-
-    app.patch(
-      '/api/admin/flows/:id',
-      {
-        ...admin,
-        schema: {
-          tags: ['admin'],
-          summary: 'Change a flow; hours and holidays replace the old ones',
-          params: idParams,
-          body: flowInput.partial(),
-        },
-      },
-      (request) => updateFlow(deps.db, request.params.id, request.body),
     );
 
     app.get('/api/admin/queues', { ...admin, schema: { tags: ['admin'], summary: 'Queues' } }, () =>
