@@ -5,7 +5,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import { getCountries } from 'libphonenumber-js';
 import { z } from 'zod';
 import { currentUser, registerSignedInRoutes } from '../auth/guard.js';
-import { readableConversation } from '../conversations/conversations.routes.js';
+import { readableConversation } from '../conversations/access.js';
 import { media, NUMBER_KINDS } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';

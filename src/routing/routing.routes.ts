@@ -8,7 +8,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import { ROLES } from '../auth/users.js';
-import { readableConversation } from '../conversations/conversations.routes.js';
+import { readableConversation } from '../conversations/access.js';
 import type { Db } from '../db/store.js';
 import {
   type CloseEnded,
