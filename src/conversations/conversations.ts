@@ -1,5 +1,5 @@
-import { and, eq, ne, or, sql } from 'drizzle-orm';
-import { conversations, numbers, offers } from '../db/schema.js';
+import { and, eq, ne, sql } from 'drizzle-orm';
+import { conversations, numbers } from '../db/schema.js';
 import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { appendEvent, appendEvents } from '../event-log.js';
@@ -181,32 +181,6 @@ export async function numberWithOpenConversationInService(
     )
     .limit(1);
   return row?.numberId;
-}
-
-/**
- * Whether a user may read a conversation (transcript, media): supervisors and admins read
- * any; an agent reads the conversations assigned to them and those offered to them now.
- */
-export async function canReadConversation(
-  db: Executor,
-  user: { id: string; role: 'admin' | 'supervisor' | 'agent' },
-  conversationId: string,
-): Promise<boolean> {
-  if (user.role !== 'agent') return true;
-  const [row] = await db
-    .select({ id: conversations.id })
-    .from(conversations)
-    .where(
-      and(
-        eq(conversations.id, conversationId),
-        or(
-          eq(conversations.agentId, user.id),
-          sql`EXISTS (SELECT 1 FROM ${offers} WHERE ${offers.conversationId} = ${conversations.id}
-                AND ${offers.agentId} = ${user.id} AND ${offers.state} = 'pending')`,
-        ),
-      ),
-    );
-  return row !== undefined;
 }
 
 /**

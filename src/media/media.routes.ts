@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { currentUser, registerSignedInRoutes } from '../auth/guard.js';
-import { canReadConversation } from '../conversations/conversations.js';
+import { canReadConversation } from '../conversations/access.js';
 import { media, messages } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
