@@ -1,8 +1,6 @@
-import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { users } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { type ApiToken, createApiToken, listApiTokens, revokeApiToken } from './api-tokens.js';
@@ -16,7 +14,7 @@ import {
   reserveAttempt,
   signInKey,
 } from './sign-in-limit.js';
-import { ROLES } from './users.js';
+import { findUserForSignIn, ROLES } from './users.js';
 
 const apiTokenView = z.object({
   id: z.string(),
@@ -68,10 +66,7 @@ export function registerAuthRoutes(parent: FastifyInstance, deps: AuthDeps): voi
         reply.header('retry-after', String(attempt.retryAfterSeconds));
         throw new AppError('too_many_requests', 'too many failed sign-ins; try again later');
       }
-      const [user] = await deps.db
-        .select()
-        .from(users)
-        .where(sql`lower(${users.email}) = lower(${request.body.email})`);
+      const user = await findUserForSignIn(deps.db, request.body.email);
       // Checked for unknown and disabled accounts too, so that every refusal takes as long.
       const passwordMatches = await verifyPassword(request.body.password, user?.passwordHash);
       if (!user || user.disabledAt !== null || !passwordMatches) {
