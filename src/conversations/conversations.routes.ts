@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { CHANNELS } from '../addresses.js';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import { CONVERSATION_STATES } from '../db/schema.js';
 import type { Db } from '../db/store.js';
@@ -33,7 +34,7 @@ const conversationSummary = z.object({
   state: z.enum(CONVERSATION_STATES),
   customerAddress: z.string(),
   numberAddress: z.string(),
-  channel: z.enum(['sms', 'whatsapp']),
+  channel: z.enum(CHANNELS),
   queueId: z.string().nullable(),
   queueName: z.string().nullable(),
   agentId: z.string().nullable(),

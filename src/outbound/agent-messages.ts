@@ -1,6 +1,12 @@
 import { asc, desc, eq, sql } from 'drizzle-orm';
 import type { CountryCode } from 'libphonenumber-js';
-import { type NumberKind, normalisePhone } from '../addresses.js';
+import {
+  addressOnChannel,
+  channelOfKind,
+  type NumberKind,
+  normalisePhone,
+  withoutChannelPrefix,
+} from '../addresses.js';
 import type { AuthUser } from '../auth/sessions.js';
 import { consentSender, isOptedOut } from '../consent/consent.js';
 import { upsertContact } from '../consent/contacts.js';
@@ -108,7 +114,7 @@ export async function originate(
   const [number] = await db.select().from(numbers).where(eq(numbers.id, input.numberId));
   if (!number)
     throw new AppError('bad_request', `number ${input.numberId} does not exist`, 'numberId');
-  const phone = normalisePhone(input.to.replace(/^whatsapp:/, ''), input.defaultCountry);
+  const phone = normalisePhone(withoutChannelPrefix(input.to), input.defaultCountry);
   if (!phone) {
     throw new AppError(
       'bad_request',
@@ -116,7 +122,7 @@ export async function originate(
       'to',
     );
   }
-  const to = number.kind === 'whatsapp' ? `whatsapp:${phone}` : phone;
+  const to = addressOnChannel(phone, channelOfKind(number.kind));
   if (!input.body.trim() && input.attachments.length === 0) {
     throw new AppError('bad_request', 'a message needs text or an attachment', 'body');
   }

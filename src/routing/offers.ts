@@ -5,7 +5,7 @@
  */
 
 import { and, eq, sql } from 'drizzle-orm';
-import { channelOfKind } from '../addresses.js';
+import { type Channel, channelOfKind } from '../addresses.js';
 import { markHandedOver, markOfferWithdrawn } from '../conversations/lifecycle.js';
 import { offers } from '../db/schema.js';
 import { type Executor, queryRows, type Tx } from '../db/store.js';
@@ -152,7 +152,7 @@ export interface PendingOffer {
     customerAddress: string;
     numberId: string;
     numberAddress: string;
-    channel: 'sms' | 'whatsapp';
+    channel: Channel;
     queueId: string | null;
     queueName: string | null;
     queuedAt: Date | null;

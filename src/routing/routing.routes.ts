@@ -3,9 +3,11 @@
  * queue statistics, queue positions and the directory of transfer targets. Thin: parse,
  * authorise, call one function.
  */
+
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { CHANNELS } from '../addresses.js';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import { ROLES } from '../auth/users.js';
 import { readableConversation } from '../conversations/access.js';
@@ -31,7 +33,7 @@ const presenceView = z.object({
   presence: z.enum(PRESENCES),
   presenceChangedAt: z.iso.datetime(),
 });
-const channel = z.enum(['sms', 'whatsapp']);
+const channel = z.enum(CHANNELS);
 const offerView = z.object({
   id: z.string(),
   conversationId: z.string(),
