@@ -5,19 +5,12 @@
  * (routing's endConversation), by the composition.
  */
 import { eq } from 'drizzle-orm';
-import { type CloseReason, markClosed } from '../conversations/lifecycle.js';
+import { type Closed, type CloseReason, markClosed } from '../conversations/lifecycle.js';
 import { flows, numbers, users } from '../db/schema.js';
 import type { Tx } from '../db/store.js';
-import { appendEvent } from '../event-log.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
 import { cancelPendingOffer, wakeRouting } from '../routing/index.js';
 import { renderTemplate } from './templates.js';
-
-declare module '../event-log.js' {
-  interface EventPayloads {
-    'conversation.closed': { reason: CloseReason; byUserId: string | null };
-  }
-}
 
 /**
  * Closes an open conversation in the caller's transaction, withdraws its pending offer, and
@@ -29,44 +22,42 @@ export async function closeConversation(
   conversationId: string,
   close: { reason: CloseReason; byUserId?: string | null; sendFinalResponse?: boolean },
 ): Promise<boolean> {
-  const closed = await markClosed(tx, conversationId, close.reason);
-  if (!closed) return false;
-  // A pending offer (a new conversation's, or a transfer's while active) would otherwise hold
-  // its agent's capacity until it expired.
-  const offeredTo = await cancelPendingOffer(tx, conversationId, 'conversation-closed', {
-    requeue: false,
+  const closing = { reason: close.reason, byUserId: close.byUserId ?? null };
+  const wasOpen = await markClosed(tx, conversationId, closing, async (closed) => {
+    // A pending offer (a new conversation's, or a transfer's while active) would otherwise
+    // hold its agent's capacity until it expired.
+    const offeredTo = await cancelPendingOffer(tx, conversationId, 'conversation-closed', {
+      requeue: false,
+    });
+    if (offeredTo) await wakeRouting(tx, { agentId: offeredTo });
+    if (close.sendFinalResponse ?? true) await sendFinalResponse(tx, conversationId, closed);
   });
-  if (offeredTo) await wakeRouting(tx, { agentId: offeredTo });
-  if (close.sendFinalResponse ?? true) {
-    const [flow] = await tx
-      .select({
-        finalMessage: flows.finalMessage,
-        surveyMessage: flows.surveyMessage,
-        businessName: flows.businessName,
-      })
-      .from(numbers)
-      .innerJoin(flows, eq(flows.id, numbers.flowId))
-      .where(eq(numbers.id, closed.numberId));
-    const [agent] = closed.agentId
-      ? await tx.select({ name: users.name }).from(users).where(eq(users.id, closed.agentId))
-      : [];
-    const values = { businessName: flow?.businessName, agentName: agent?.name };
-    for (const template of [flow?.finalMessage, flow?.surveyMessage]) {
-      if (!template) continue;
-      await enqueueOutbound(tx, {
-        conversationId,
-        numberId: closed.numberId,
-        to: closed.customerAddress,
-        body: renderTemplate(template, values),
-        author: 'flow',
-      });
-    }
+  return wasOpen !== undefined;
+}
+
+/** Queues the flow's final response and survey, in the agent's name where they use it. */
+async function sendFinalResponse(tx: Tx, conversationId: string, closed: Closed): Promise<void> {
+  const [flow] = await tx
+    .select({
+      finalMessage: flows.finalMessage,
+      surveyMessage: flows.surveyMessage,
+      businessName: flows.businessName,
+    })
+    .from(numbers)
+    .innerJoin(flows, eq(flows.id, numbers.flowId))
+    .where(eq(numbers.id, closed.numberId));
+  const [agent] = closed.agentId
+    ? await tx.select({ name: users.name }).from(users).where(eq(users.id, closed.agentId))
+    : [];
+  const values = { businessName: flow?.businessName, agentName: agent?.name };
+  for (const template of [flow?.finalMessage, flow?.surveyMessage]) {
+    if (!template) continue;
+    await enqueueOutbound(tx, {
+      conversationId,
+      numberId: closed.numberId,
+      to: closed.customerAddress,
+      body: renderTemplate(template, values),
+      author: 'flow',
+    });
   }
-  await appendEvent(
-    tx,
-    'conversation.closed',
-    { conversationId, agentId: closed.agentId },
-    { reason: close.reason, byUserId: close.byUserId ?? null },
-  );
-  return true;
 }

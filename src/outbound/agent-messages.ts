@@ -11,7 +11,7 @@ import type { AuthUser } from '../auth/sessions.js';
 import { consentSender, isOptedOut } from '../consent/consent.js';
 import { upsertContact } from '../consent/contacts.js';
 import { openConversationIn } from '../conversations/conversations.js';
-import { markActive } from '../conversations/lifecycle.js';
+import { markOpenedForAgent } from '../conversations/lifecycle.js';
 import { conversations, flows, numbers, queueMembers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
@@ -148,7 +148,7 @@ export async function originate(
         );
       }
       if (created) {
-        await markActive(tx, conversation.id, user.id);
+        await markOpenedForAgent(tx, conversation.id, user.id);
       }
       conversationId = conversation.id;
     }

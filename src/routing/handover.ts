@@ -6,12 +6,11 @@
 import { eq, sql } from 'drizzle-orm';
 import { type Channel, channelOfKind } from '../addresses.js';
 import type { Role } from '../auth/users.js';
-import { markActive, markQueued } from '../conversations/lifecycle.js';
+import { markReassigned, markTransferred } from '../conversations/lifecycle.js';
 import { conversations, numbers, queues, users } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
-import { appendEvent } from '../event-log.js';
 import { lockAgent, lockAgentsInOrder } from './agents.js';
 import { assignWaiting } from './assignment.js';
 import { cancelPendingOffer, DEFAULT_OFFER_TIMEOUT_SECONDS, handOver } from './offers.js';
@@ -150,11 +149,8 @@ export async function transferConversation(
     // The conversation leaves one agent's load for another's: both rows, in routing's order.
     await lockAgentsInOrder(tx, [from, toAgentId]);
     await cancelPendingOffer(tx, conversation.id, 'transferred', { requeue: false });
-    if (toQueueId) {
-      await markQueued(tx, conversation.id, toQueueId);
-      await wakeRouting(tx, { queueId: toQueueId });
-    } else {
-      const agent = await lockAgent(tx, toAgentId!, conversation.channel);
+    if (toAgentId) {
+      const agent = await lockAgent(tx, toAgentId, conversation.channel);
       if (!agent?.enabled) throw new AppError('bad_request', 'no such agent', 'toAgentId');
       if (agent.presence !== 'available') {
         throw new AppError('conflict', `that agent is ${agent.presence}`, 'toAgentId');
@@ -167,13 +163,15 @@ export async function transferConversation(
         );
       }
     }
+    await markTransferred(tx, conversation.id, {
+      fromAgentId: from,
+      toAgentId,
+      toQueueId,
+      note,
+      byUserId: actor.id,
+    });
+    if (toQueueId) await wakeRouting(tx, { queueId: toQueueId });
     if (from) await wakeRouting(tx, { agentId: from });
-    await appendEvent(
-      tx,
-      'conversation.transferred',
-      { conversationId: conversation.id, agentId: from },
-      { fromAgentId: from, toAgentId, toQueueId, note, byUserId: actor.id },
-    );
     if (toAgentId) {
       await handOver(tx, {
         conversationId: conversation.id,
@@ -220,21 +218,12 @@ export async function reassignConversation(
     }
     const previous = conversation.agentId;
     await cancelPendingOffer(tx, conversation.id, 'reassigned', { requeue: false });
-    await markActive(tx, conversation.id, agentId);
+    await markReassigned(tx, conversation.id, {
+      agentId,
+      previousAgentId: previous,
+      byUserId: actor.id,
+    });
     if (previous && previous !== agentId) await wakeRouting(tx, { agentId: previous });
-    await appendEvent(
-      tx,
-      'conversation.assigned',
-      { conversationId: conversation.id, agentId },
-      {
-        agentId,
-        previousAgentId: previous,
-        via: 'reassign',
-        reason: null,
-        originalText: null,
-        byUserId: actor.id,
-      },
-    );
     return previous !== agentId ? previous : null;
   });
   if (from) await assignWaiting(db, { agentId: from });
