@@ -1,3 +1,4 @@
+import { type SQL, sql } from 'drizzle-orm';
 import {
   type CountryCode,
   isPossiblePhoneNumber,
@@ -11,8 +12,35 @@ export type NumberKind = (typeof NUMBER_KINDS)[number];
 export const CHANNELS = ['sms', 'whatsapp'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
+/** The prefix of a WhatsApp address: `whatsapp:+15551234567`. */
+const WHATSAPP_PREFIX = 'whatsapp:';
+
+/** The channel of a number of this kind: the one rule, of which kindOnChannel is the SQL. */
 export function channelOfKind(kind: string): Channel {
   return kind === 'whatsapp' ? 'whatsapp' : 'sms';
+}
+
+/**
+ * SQL: a number whose kind is `kind` (a column, such as sql`n.kind`) is on the channel;
+ * channelOfKind in a query.
+ */
+export function kindOnChannel(kind: SQL, channel: Channel): SQL {
+  return channel === 'whatsapp' ? sql`${kind} = 'whatsapp'` : sql`${kind} <> 'whatsapp'`;
+}
+
+/** The channel of an address: WhatsApp for `whatsapp:+…`, SMS for any other. */
+export function channelOfAddress(address: string): Channel {
+  return address.startsWith(WHATSAPP_PREFIX) ? 'whatsapp' : 'sms';
+}
+
+/** A customer's address on the channel, for their E.164 phone number. */
+export function addressOnChannel(phone: string, channel: Channel): string {
+  return channel === 'whatsapp' ? `${WHATSAPP_PREFIX}${phone}` : phone;
+}
+
+/** The phone number of an address as typed, without its `whatsapp:` prefix, if any. */
+export function withoutChannelPrefix(address: string): string {
+  return address.startsWith(WHATSAPP_PREFIX) ? address.slice(WHATSAPP_PREFIX.length) : address;
 }
 
 const TOLL_FREE_NANP = /^\+18(00|33|44|55|66|77|88)\d{7}$/;
@@ -24,8 +52,8 @@ const TOLL_FREE_NANP = /^\+18(00|33|44|55|66|77|88)\d{7}$/;
 export function normaliseAddress(input: string, defaultCountry?: CountryCode): string | undefined {
   const trimmed = input.trim();
   if (/^whatsapp:/i.test(trimmed)) {
-    const phone = normalisePhone(trimmed.slice('whatsapp:'.length), defaultCountry);
-    return phone ? `whatsapp:${phone}` : undefined;
+    const phone = normalisePhone(trimmed.slice(WHATSAPP_PREFIX.length), defaultCountry);
+    return phone ? addressOnChannel(phone, 'whatsapp') : undefined;
   }
   if (/^\d{3,8}$/.test(trimmed)) return trimmed;
   return normalisePhone(trimmed, defaultCountry);
@@ -43,7 +71,7 @@ export function normalisePhone(input: string, defaultCountry?: CountryCode): str
 }
 
 export function inferNumberKind(address: string): NumberKind {
-  if (address.startsWith('whatsapp:')) return 'whatsapp';
+  if (channelOfAddress(address) === 'whatsapp') return 'whatsapp';
   if (/^\d+$/.test(address)) return 'short-code';
   if (TOLL_FREE_NANP.test(address)) return 'toll-free';
   return 'long-code';

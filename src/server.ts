@@ -21,6 +21,8 @@ import { registerConversationRoutes } from './conversations/conversations.routes
 import { type ConfigCache, followConfigChanges } from './db/config-cache.js';
 import type { Store } from './db/store.js';
 import { AppError, errorCodeOf } from './errors.js';
+import { closeConversation } from './flows/closing.js';
+import { registerFlowRoutes } from './flows/flows.routes.js';
 import type { InboundKicks } from './inbound/receive.js';
 import { registerWebhookRoutes } from './inbound/webhooks.routes.js';
 import { registerMediaRoutes } from './media/media.routes.js';
@@ -29,6 +31,7 @@ import { registerOutboundRoutes } from './outbound/outbound.routes.js';
 import type { RealtimeGateway } from './realtime/gateway.js';
 import { closeWebSockets, registerRealtimeRoutes } from './realtime/realtime.routes.js';
 import { eventLogLag } from './realtime/sequencer.js';
+import { setPresence } from './routing/index.js';
 import { registerRoutingRoutes } from './routing/routing.routes.js';
 import type { SecretBox } from './secret-box.js';
 import { registerSecurityHeaders } from './security-headers.js';
@@ -203,7 +206,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.addHook('onClose', stopFollowingConfig);
   registerMediaRoutes(app, { db: deps.store.db, mediaStore: deps.mediaStore });
   registerConversationRoutes(app, { db: deps.store.db });
-  registerRoutingRoutes(app, { db: deps.store.db });
+  registerRoutingRoutes(app, { db: deps.store.db, closeConversation });
   registerRealtimeRoutes(app, { store: deps.store, logger: deps.logger, gateway: deps.realtime });
   registerOutboundRoutes(app, {
     db: deps.store.db,
@@ -216,9 +219,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     clients: deps.clients,
     publicUrl: deps.config.publicUrl,
   });
+  registerFlowRoutes(app, { db: deps.store.db });
   registerAuthRoutes(app, {
     db: deps.store.db,
     secureCookies: deps.config.publicUrl.startsWith('https:'),
+    lastSessionEnded: async (userId) => {
+      await setPresence(deps.store.db, userId, 'offline', userId);
+    },
   });
   await registerWebApp(app, deps.webRoot === undefined ? findWebRoot() : deps.webRoot || undefined);
 

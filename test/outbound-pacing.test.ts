@@ -39,6 +39,20 @@ function busiestSecond(times: readonly number[]): number {
   );
 }
 
+/** The longest wait between two of a sender's consecutive arrivals at Twilio. */
+function longestGap(times: readonly number[]): number {
+  return Math.max(0, ...times.slice(1).map((t, i) => t - times[i]!));
+}
+
+/**
+ * The longest wait allowed between two consecutive arrivals of a sender at Twilio. Pacing
+ * spaces a long code's sends by a second plus Twilio's answer and the store's latency, which
+ * a loaded machine stretches, gap by gap (so a slow run does not add up to a failure as a
+ * bound on the whole run did); a send left waiting for a claim's lease (20 s) leaves a gap
+ * of seconds even when the sender's later sends go ahead of it.
+ */
+const STALL_MS = 4000;
+
 let stack: Stack;
 beforeAll(async () => {
   // The emulator runs in its own process: what it records as arrival times is then not
@@ -48,7 +62,7 @@ beforeAll(async () => {
 afterAll(() => stack?.close());
 
 describe('pacing', () => {
-  it('keeps every sender under its rate and finishes near the bound of the busiest', async () => {
+  it('keeps every sender under its rate, and no send stalls', async () => {
     const longCodes = await Promise.all(
       [1, 2, 3].map(() => stack.addNumber({ kind: 'long-code' })),
     );
@@ -71,23 +85,25 @@ describe('pacing', () => {
       ...longCodes.map(({ number }) => [number.address, 1] as const),
       [shortCode.number.address, 100],
     ]);
+    await stack.control('POST', '/_emulator/settings', {
+      statusDelaysMs: { sending: 5, sent: 5, delivered: 5 },
+    });
+    // Measured on the emulator's own clock, its arrival times relative to each other: a
+    // loaded machine delays sends, which only spreads them, and never fails the rate. How
+    // long the whole run took is not asserted (it is the machine's as much as Parley's;
+    // bench/outbound measures the throughput): a stall is, as one long gap.
     for (const [sender, times] of bySender) {
       expect(busiestSecond(times), `${sender} in one second`).toBeLessThanOrEqual(
         rates.get(sender)!,
       );
+      expect(longestGap(times), `${sender}'s longest wait between sends`).toBeLessThan(STALL_MS);
     }
-    await stack.control('POST', '/_emulator/settings', {
-      statusDelaysMs: { sending: 5, sent: 5, delivered: 5 },
-    });
-    // The busiest senders are the long codes with 8 messages each: 7 gaps of a second, each
-    // counted from Twilio's answer to the previous send, so each also holds that answer's
-    // latency and the store's (hundreds of ms on PGlite while other test files load the
-    // machine). The bound catches a stall — a send left waiting for a 20 s lease or for the
-    // 5 s reconcile sweep — not the rate, which is bench/outbound's measure.
-    const all = [...bySender.values()].flat();
-    const seconds = (Math.max(...all) - Math.min(...all)) / 1000;
-    expect(seconds).toBeGreaterThanOrEqual(7);
-    expect(seconds).toBeLessThan(7 + 5);
+    // 8 sends of a long code, at most one in any second: 7 s at least.
+    for (const { number } of longCodes) {
+      const times = bySender.get(number.address)!;
+      expect(times).toHaveLength(8);
+      expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(7000);
+    }
   });
 });
 

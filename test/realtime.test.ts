@@ -8,6 +8,7 @@ import { createSession, endSession } from '../src/auth/sessions.js';
 import { loadConfig } from '../src/config.js';
 import { events } from '../src/db/schema.js';
 import { openStore, type Store, type Tx } from '../src/db/store.js';
+import { appendEvent } from '../src/event-log.js';
 import {
   CLOSE_CODES,
   type EventMessage,
@@ -16,7 +17,6 @@ import {
   type ServerMessage,
 } from '../src/events.js';
 import { createLogger } from '../src/logger.js';
-import { appendEvent } from '../src/realtime/event-log.js';
 import { createRealtimeGateway, type RealtimeGateway } from '../src/realtime/gateway.js';
 import { eventLogLag, numberEvents, startEventSequencer } from '../src/realtime/sequencer.js';
 import { buildServer } from '../src/server.js';

@@ -18,7 +18,9 @@ import { conversations, events, offers, users } from '../src/db/schema.js';
 import { openStore, type Store } from '../src/db/store.js';
 import { AppError } from '../src/errors.js';
 import type { Presence } from '../src/events.js';
+import { closeConversation } from '../src/flows/closing.js';
 import { createLogger } from '../src/logger.js';
+import { enqueueOutbound } from '../src/outbound/outbox.js';
 import {
   acceptOffer,
   endConversation,
@@ -62,6 +64,7 @@ describe.skipIf(!TEST_DATABASE_URL)('routing across two instances on one Postgre
       startRoutingWorker({
         store,
         logger: createLogger('silent'),
+        queueMessage: enqueueOutbound,
         timerIntervalMs: 100,
         sweepIntervalMs: 1000,
       }),
@@ -148,7 +151,12 @@ describe.skipIf(!TEST_DATABASE_URL)('routing across two instances on one Postgre
           }
           for (const mine of await listMyConversations(store.db, agent.id)) {
             if (mine.state === 'active' && Math.random() < 0.5) {
-              await endConversation(store.db, mine.id, { id: agent.id, role: 'agent' });
+              await endConversation(
+                store.db,
+                mine.id,
+                { id: agent.id, role: 'agent' },
+                closeConversation,
+              );
             }
           }
         } catch (error) {

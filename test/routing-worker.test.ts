@@ -2,10 +2,11 @@ import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { updateAgent } from '../src/admin/agents.js';
 import { updateQueue } from '../src/admin/queues.js';
-import { closeConversation } from '../src/conversations/conversations.js';
 import { conversations, events } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
+import { closeConversation } from '../src/flows/closing.js';
 import { createLogger } from '../src/logger.js';
+import { enqueueOutbound } from '../src/outbound/outbox.js';
 import { wakeRouting } from '../src/routing/index.js';
 import { type RoutingWorker, startRoutingWorker } from '../src/routing/routing-worker.js';
 import {
@@ -28,6 +29,7 @@ beforeAll(async () => {
   worker = startRoutingWorker({
     store,
     logger: createLogger('silent'),
+    queueMessage: enqueueOutbound,
     timerIntervalMs: 50,
     // Long enough that only a wake-up can explain an assignment within the test.
     sweepIntervalMs: 60_000,

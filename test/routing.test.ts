@@ -4,6 +4,8 @@ import { createQueue, updateQueue } from '../src/admin/queues.js';
 import { readTranscript } from '../src/conversations/views.js';
 import { affinities, conversations, messages, offers, queues, users } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
+import { closeConversation } from '../src/flows/closing.js';
+import { enqueueOutbound } from '../src/outbound/outbox.js';
 import {
   acceptOffer,
   assignWaiting,
@@ -564,9 +566,14 @@ describe('end, transfer, reassign', () => {
     expect(waiting.state).toBe('queued');
 
     await expect(
-      endConversation(db, first, { id: (await buildAgent(db)).id, role: 'agent' }),
+      endConversation(
+        db,
+        first,
+        { id: (await buildAgent(db)).id, role: 'agent' },
+        closeConversation,
+      ),
     ).rejects.toMatchObject({ code: 'not_found' });
-    await endConversation(db, first, { id: agent.id, role: 'agent' });
+    await endConversation(db, first, { id: agent.id, role: 'agent' }, closeConversation);
 
     const closed = await conversationRow(db, first);
     expect({ state: closed.state, reason: closed.closeReason }).toEqual({
@@ -578,11 +585,11 @@ describe('end, transfer, reassign', () => {
     const [after] = await db.select().from(users).where(eq(users.id, agent.id));
     expect(after!.lastConversationEndedAt).not.toBeNull();
     expect(await whoHolds(waiting.id)).toEqual({ state: 'offered', agentId: agent.id });
-    await expect(endConversation(db, first, { id: agent.id, role: 'agent' })).rejects.toMatchObject(
-      {
-        code: 'conflict',
-      },
-    );
+    await expect(
+      endConversation(db, first, { id: agent.id, role: 'agent' }, closeConversation),
+    ).rejects.toMatchObject({
+      code: 'conflict',
+    });
   });
 
   it('transfer to an agent keeps the conversation and its transcript; only the agent changes', async () => {
@@ -743,13 +750,13 @@ describe('max wait', () => {
     const overflow = await buildQueue(db, [backup]);
     const main = await buildQueue(db, [], { maxWaitSeconds: 60, overflowQueueId: overflow.id });
     const conversation = await queueNew(number.id, main.id);
-    expect((await overflowWaiting(db, 10)).overflowed).toBe(0);
+    expect((await overflowWaiting(db, 10, enqueueOutbound)).overflowed).toBe(0);
 
     await db
       .update(conversations)
       .set({ queuedAt: sql`now() - interval '61 seconds'` })
       .where(eq(conversations.id, conversation.id));
-    const { overflowed, queueIds } = await overflowWaiting(db, 10);
+    const { overflowed, queueIds } = await overflowWaiting(db, 10, enqueueOutbound);
     expect({ overflowed, queueIds }).toEqual({ overflowed: 1, queueIds: [overflow.id] });
     await assignWaiting(db, { queueIds });
     expect(await whoHolds(conversation.id)).toEqual({ state: 'offered', agentId: backup.id });
@@ -766,8 +773,8 @@ describe('max wait', () => {
       .update(conversations)
       .set({ queuedAt: sql`now() - interval '31 seconds'` })
       .where(eq(conversations.id, conversation.id));
-    expect((await overflowWaiting(db, 10)).overflowed).toBe(1);
-    expect((await overflowWaiting(db, 10)).overflowed).toBe(0);
+    expect((await overflowWaiting(db, 10, enqueueOutbound)).overflowed).toBe(1);
+    expect((await overflowWaiting(db, 10, enqueueOutbound)).overflowed).toBe(0);
     const sent = await db
       .select()
       .from(messages)

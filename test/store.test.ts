@@ -6,7 +6,7 @@ import { vacuumWhereDue } from '../src/db/maintenance.js';
 import { conversations, events, messages, offers, users } from '../src/db/schema.js';
 import { openStore, queryRows, type Store } from '../src/db/store.js';
 import { isUniqueViolation } from '../src/errors.js';
-import { appendEvent, lastEventSeq } from '../src/realtime/event-log.js';
+import { appendEvent, lastEventSeq } from '../src/event-log.js';
 import { numberEvents } from '../src/realtime/sequencer.js';
 import { buildNumber, phoneNumber } from './helpers/factories.js';
 import { openTestStore } from './helpers/store.js';

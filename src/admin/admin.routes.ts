@@ -8,15 +8,6 @@ import type { TwilioClients } from '../channels/twilio/clients.js';
 import { configureNumberWebhooks } from '../channels/twilio/number-webhooks.js';
 import { webhookUrls } from '../channels/twilio/webhooks.js';
 import type { Db } from '../db/store.js';
-import {
-  createFlow,
-  flowInput,
-  flowSummaryView,
-  flowView,
-  getFlow,
-  listFlows,
-  updateFlow,
-} from '../flows/flows.js';
 import type { SecretBox } from '../secret-box.js';
 import {
   accountPatchSchema,
@@ -92,8 +83,9 @@ const twilioConfiguration = z
 const quickReplyJson = (row: QuickReply) => ({ ...row, createdAt: row.createdAt.toISOString() });
 
 /**
- * Configuration of accounts, numbers, flows, queues, agents and quick replies: admins only;
- * and the quick replies a signed-in user may use, which the desk reads.
+ * Configuration of accounts, numbers, queues, agents and quick replies (flows are
+ * flows.routes.ts's): admins only; and the quick replies a signed-in user may use, which
+ * the desk reads.
  */
 export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): void {
   registerSignedInRoutes(parent, (group) => {
@@ -230,58 +222,6 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         const client = createTwilioClient(credentials, deps.clients.apiUrl);
         return configureNumberWebhooks(client, number, urls);
       },
-    );
-
-    app.get(
-      '/api/admin/flows',
-      {
-        ...admin,
-        schema: { tags: ['admin'], summary: 'Flows', response: { 200: z.array(flowSummaryView) } },
-      },
-      () => listFlows(deps.db),
-    );
-
-    app.post(
-      '/api/admin/flows',
-      {
-        ...admin,
-        schema: {
-          tags: ['admin'],
-          summary: 'Add a flow with its hours and messages',
-          body: flowInput,
-          response: { 201: flowView },
-        },
-      },
-      async (request, reply) => reply.status(201).send(await createFlow(deps.db, request.body)),
-    );
-
-    app.get(
-      '/api/admin/flows/:id',
-      {
-        ...admin,
-        schema: {
-          tags: ['admin'],
-          summary: 'A flow with its hours and holidays',
-          params: idParams,
-          response: { 200: flowView },
-        },
-      },
-      (request) => getFlow(deps.db, request.params.id),
-    );
-
-    app.patch(
-      '/api/admin/flows/:id',
-      {
-        ...admin,
-        schema: {
-          tags: ['admin'],
-          summary: 'Change a flow; hours and holidays replace the old ones',
-          params: idParams,
-          body: flowInput.partial(),
-          response: { 200: flowView },
-        },
-      },
-      (request) => updateFlow(deps.db, request.params.id, request.body),
     );
 
     app.get(

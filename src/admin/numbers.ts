@@ -1,7 +1,13 @@
 import { asc, eq } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
-import { DEFAULT_SEND_RATE, inferNumberKind, normaliseAddress } from '../addresses.js';
+import {
+  channelOfAddress,
+  channelOfKind,
+  DEFAULT_SEND_RATE,
+  inferNumberKind,
+  normaliseAddress,
+} from '../addresses.js';
 import { announceConfigChange } from '../db/config-cache.js';
 import { accounts, flows, NUMBER_KINDS, numbers } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
@@ -64,7 +70,7 @@ export async function createNumber(db: Executor, input: NumberInput): Promise<Nu
     );
   }
   const kind = input.kind ?? inferNumberKind(address);
-  if ((kind === 'whatsapp') !== address.startsWith('whatsapp:')) {
+  if (channelOfKind(kind) !== channelOfAddress(address)) {
     throw new AppError('bad_request', 'kind whatsapp goes with a whatsapp:+… address', 'kind');
   }
   await assertExists(db, input);

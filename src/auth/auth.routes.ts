@@ -1,12 +1,9 @@
-import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams, noContent } from '../api-schemas.js';
-import { users } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
-import { setPresence } from '../routing/presence.js';
 import { type ApiToken, createApiToken, listApiTokens, revokeApiToken } from './api-tokens.js';
 import { currentUser, registerSignedInRoutes, SESSION_COOKIE } from './guard.js';
 import { verifyPassword } from './passwords.js';
@@ -18,7 +15,7 @@ import {
   reserveAttempt,
   signInKey,
 } from './sign-in-limit.js';
-import { ROLES } from './users.js';
+import { findUserForSignIn, ROLES } from './users.js';
 
 const apiTokenView = z
   .object({
@@ -40,10 +37,17 @@ const userView = z
   })
   .meta({ id: 'User' });
 
-export function registerAuthRoutes(
-  parent: FastifyInstance,
-  deps: { db: Db; secureCookies: boolean },
-): void {
+export interface AuthDeps {
+  db: Db;
+  secureCookies: boolean;
+  /**
+   * The user signed out of their last browser session: their working day is over. Routing
+   * sets them offline (given by the composition: routing sits above auth).
+   */
+  lastSessionEnded: (userId: string) => Promise<void>;
+}
+
+export function registerAuthRoutes(parent: FastifyInstance, deps: AuthDeps): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
 
   app.post(
@@ -67,10 +71,7 @@ export function registerAuthRoutes(
         reply.header('retry-after', String(attempt.retryAfterSeconds));
         throw new AppError('too_many_requests', 'too many failed sign-ins; try again later');
       }
-      const [user] = await deps.db
-        .select()
-        .from(users)
-        .where(sql`lower(${users.email}) = lower(${request.body.email})`);
+      const user = await findUserForSignIn(deps.db, request.body.email);
       // Checked for unknown and disabled accounts too, so that every refusal takes as long.
       const passwordMatches = await verifyPassword(request.body.password, user?.passwordHash);
       if (!user || user.disabledAt !== null || !passwordMatches) {
@@ -103,7 +104,7 @@ export function registerAuthRoutes(
         // Signing out of the last browser session ends the working day: no more offers (a
         // pending one goes to another agent). Another open desk keeps the presence.
         if ((await countLiveSessions(deps.db, user.id)) === 0) {
-          await setPresence(deps.db, user.id, 'offline', user.id);
+          await deps.lastSessionEnded(user.id);
         }
         reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
         return reply.status(204).send();

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { users } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
@@ -42,4 +43,16 @@ export async function createUser(db: Executor, input: NewUser): Promise<UserView
     }
     throw error;
   }
+}
+
+/**
+ * The user signing in with this email (any case), with their password hash and whether
+ * they are disabled: for checking a sign-in only. Undefined when there is none.
+ */
+export async function findUserForSignIn(
+  db: Executor,
+  email: string,
+): Promise<typeof users.$inferSelect | undefined> {
+  const [user] = await db.select().from(users).where(sql`lower(${users.email}) = lower(${email})`);
+  return user;
 }

@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { consents, contacts } from '../db/schema.js';
 import type { Executor, Tx } from '../db/store.js';
-import { appendEvent } from '../realtime/event-log.js';
+import { appendEvent } from '../event-log.js';
 import { upsertContact } from './contacts.js';
 
 /** Twilio's default opt-out, opt-in and help keywords, matched on the whole trimmed body. */

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CHANNELS } from '../addresses.js';
@@ -8,7 +8,8 @@ import { CONVERSATION_STATES } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { MESSAGE_STATUSES } from '../events.js';
-import { canReadConversation, markConversationRead } from './conversations.js';
+import { readableConversation } from './access.js';
+import { markConversationRead } from './conversations.js';
 import {
   CONVERSATION_FILTERS,
   contactHistory,
@@ -235,18 +236,4 @@ export function registerConversationRoutes(parent: FastifyInstance, deps: { db: 
       },
     );
   });
-}
-
-/**
- * The preHandler of every route of one conversation (`:id`), run once its params are valid:
- * the one rule of who may read it (canReadConversation). Others' conversations are reported
- * absent, not forbidden, so an agent learns nothing of them.
- */
-export function readableConversation(db: Db) {
-  return async (request: FastifyRequest) => {
-    const { id } = request.params as { id: string };
-    if (!(await canReadConversation(db, currentUser(request), id))) {
-      throw new AppError('not_found', 'no such conversation');
-    }
-  };
 }

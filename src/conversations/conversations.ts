@@ -1,14 +1,8 @@
-import { and, eq, ne, or, sql } from 'drizzle-orm';
-import { conversations, flows, numbers, offers, users } from '../db/schema.js';
+import { and, eq, ne, sql } from 'drizzle-orm';
+import { conversations, numbers } from '../db/schema.js';
 import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
-import type { CloseReason } from '../events.js';
-import { renderTemplate } from '../flows/templates.js';
-import { enqueueOutbound } from '../outbound/outbox.js';
-import { appendEvent, appendEvents } from '../realtime/event-log.js';
-import { cancelPendingOffer } from '../routing/offers.js';
-import { wakeRouting } from '../routing/wake-ups.js';
-import { markClosed } from './lifecycle.js';
+import { appendEvent, appendEvents } from '../event-log.js';
 
 export type Conversation = typeof conversations.$inferSelect;
 
@@ -177,84 +171,6 @@ export async function numberWithOpenConversationInService(
     )
     .limit(1);
   return row?.numberId;
-}
-
-/**
- * Closes an open conversation in the caller's transaction, withdraws its pending offer, and
- * queues the flow's final response and survey. The next text from the customer opens a new conversation.
- * Returns false when the conversation was not open (already closed by someone else).
- */
-export async function closeConversation(
-  tx: Tx,
-  conversationId: string,
-  close: { reason: CloseReason; byUserId?: string | null; sendFinalResponse?: boolean },
-): Promise<boolean> {
-  const closed = await markClosed(tx, conversationId, close.reason);
-  if (!closed) return false;
-  // A pending offer (a new conversation's, or a transfer's while active) would otherwise hold
-  // its agent's capacity until it expired.
-  const offeredTo = await cancelPendingOffer(tx, conversationId, 'conversation-closed', {
-    requeue: false,
-  });
-  if (offeredTo) await wakeRouting(tx, { agentId: offeredTo });
-  if (close.sendFinalResponse ?? true) {
-    const [flow] = await tx
-      .select({
-        finalMessage: flows.finalMessage,
-        surveyMessage: flows.surveyMessage,
-        businessName: flows.businessName,
-      })
-      .from(numbers)
-      .innerJoin(flows, eq(flows.id, numbers.flowId))
-      .where(eq(numbers.id, closed.numberId));
-    const [agent] = closed.agentId
-      ? await tx.select({ name: users.name }).from(users).where(eq(users.id, closed.agentId))
-      : [];
-    const values = { businessName: flow?.businessName, agentName: agent?.name };
-    for (const template of [flow?.finalMessage, flow?.surveyMessage]) {
-      if (!template) continue;
-      await enqueueOutbound(tx, {
-        conversationId,
-        numberId: closed.numberId,
-        to: closed.customerAddress,
-        body: renderTemplate(template, values),
-        author: 'flow',
-      });
-    }
-  }
-  await appendEvent(
-    tx,
-    'conversation.closed',
-    { conversationId, agentId: closed.agentId },
-    { reason: close.reason, byUserId: close.byUserId ?? null },
-  );
-  return true;
-}
-
-/**
- * Whether a user may read a conversation (transcript, media): supervisors and admins read
- * any; an agent reads the conversations assigned to them and those offered to them now.
- */
-export async function canReadConversation(
-  db: Executor,
-  user: { id: string; role: 'admin' | 'supervisor' | 'agent' },
-  conversationId: string,
-): Promise<boolean> {
-  if (user.role !== 'agent') return true;
-  const [row] = await db
-    .select({ id: conversations.id })
-    .from(conversations)
-    .where(
-      and(
-        eq(conversations.id, conversationId),
-        or(
-          eq(conversations.agentId, user.id),
-          sql`EXISTS (SELECT 1 FROM ${offers} WHERE ${offers.conversationId} = ${conversations.id}
-                AND ${offers.agentId} = ${user.id} AND ${offers.state} = 'pending')`,
-        ),
-      ),
-    );
-  return row !== undefined;
 }
 
 /**

@@ -1,6 +1,8 @@
 /**
  * A conversation's lifecycle: the one module that writes a conversation's row once it is
- * open (conversations.ts opens it, in the flow). Its state moves so:
+ * open (conversations.ts opens it, in the flow), and appends the event of each change of
+ * state it makes, in the same transaction: a change and its event cannot be separated, and
+ * nobody else appends them. Its state moves so:
  *
  *   flow ─► queued ─► offered ─► active ─► closed
  *
@@ -9,26 +11,35 @@
  * transferred, agent offline), and from any open state to closed. Each function is one
  * step. Those given a transaction run in it, after the caller has taken the locks its
  * protocol needs (routing's order is written out in routing/assignment.ts and
- * routing/agents.ts), and the caller appends the event that says why the step was taken.
- * Besides the state: the queue it waits in, the customer's last activity, the flow step's
- * lease and the attributes a bot collected.
+ * routing/agents.ts). The event follows the change at once; where the step has
+ * consequences that come before its event in the log (the offer withdrawn and the final
+ * response of a close, the message of an overflow), the step runs the caller's `effects`
+ * between the change and its event. Besides the state, without events of their own: the
+ * customer's last activity, the flow step's lease and the attributes a bot collected.
  */
 import { and, eq, inArray, isNotNull, lte, ne, or, type SQL, sql } from 'drizzle-orm';
 import { conversations } from '../db/schema.js';
 import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
-import type { CloseReason } from '../events.js';
+import { appendEvent, appendEvents } from '../event-log.js';
+import type { CancelReason, CloseReason, EventPayloads, OfferReason } from '../events.js';
 import { holderGone } from '../instances.js';
 
-/** Waits in the queue from now, with no agent (from the flow, a transfer, a requeue). */
+/** Sets a conversation waiting in the queue from now, with no agent. */
+async function setQueued(tx: Tx, conversationId: string, queueId: string | null): Promise<void> {
+  await tx
+    .update(conversations)
+    .set({ state: 'queued', queueId, queuedAt: sql`now()`, agentId: null })
+    .where(eq(conversations.id, conversationId));
+}
+
+/** Handed to routing by its flow: waits in the queue from now, with no agent. */
 export async function markQueued(
   tx: Tx,
   conversationId: string,
   queueId: string | null,
 ): Promise<void> {
-  await tx
-    .update(conversations)
-    .set({ state: 'queued', queueId, queuedAt: sql`now()`, agentId: null })
-    .where(eq(conversations.id, conversationId));
+  await setQueued(tx, conversationId, queueId);
+  await appendEvent(tx, 'conversation.queued', { conversationId }, { queueId });
 }
 
 /**
@@ -39,7 +50,7 @@ export async function markQueuedFromFlow(
   tx: Tx,
   entries: readonly { conversationId: string; queueId: string | null }[],
 ): Promise<{ id: string; queue_id: string | null }[]> {
-  return queryRows<{ id: string; queue_id: string | null }>(
+  const queued = await queryRows<{ id: string; queue_id: string | null }>(
     tx,
     sql`UPDATE conversations c
            SET state = 'queued', queue_id = k.queue_id, queued_at = now(), agent_id = NULL,
@@ -50,13 +61,72 @@ export async function markQueuedFromFlow(
          WHERE c.id = k.id AND c.state = 'flow'
      RETURNING c.id, c.queue_id`,
   );
+  const ids = new Set(queued.map((row) => row.id));
+  await appendEvents(
+    tx,
+    'conversation.queued',
+    entries
+      .filter((e) => ids.has(e.conversationId))
+      .map((e) => ({
+        refs: { conversationId: e.conversationId },
+        payload: { queueId: e.queueId },
+      })),
+  );
+  return queued;
 }
 
-/** Offered to an agent, or given to them at once (an auto-accepting queue): one statement. */
-export async function markHandedOver(
+/**
+ * Transferred: to a queue, it waits there from now, with no agent; to an agent, it stays
+ * with its holder until routing offers it to them, next in the same transaction (an
+ * offer.created follows this event).
+ */
+export async function markTransferred(
   tx: Tx,
-  handovers: readonly { conversationId: string; agentId: string; autoAccept: boolean }[],
+  conversationId: string,
+  transfer: EventPayloads['conversation.transferred'],
 ): Promise<void> {
+  if (transfer.toQueueId) await setQueued(tx, conversationId, transfer.toQueueId);
+  await appendEvent(
+    tx,
+    'conversation.transferred',
+    { conversationId, agentId: transfer.fromAgentId },
+    transfer,
+  );
+}
+
+/** Its agent has been offline too long: it waits in the queue again, from now. */
+export async function markRequeued(
+  tx: Tx,
+  conversationId: string,
+  requeue: { queueId: string; fromAgentId: string },
+): Promise<void> {
+  await setQueued(tx, conversationId, requeue.queueId);
+  await appendEvent(
+    tx,
+    'conversation.requeued',
+    { conversationId, agentId: requeue.fromAgentId },
+    { queueId: requeue.queueId, fromAgentId: requeue.fromAgentId, reason: 'agent-offline' },
+  );
+}
+
+/** A conversation handed to an agent, with the offer that records it. */
+export interface HandedOver {
+  conversationId: string;
+  agentId: string;
+  /** Active at once, the offer accepted for the agent (an auto-accepting queue). */
+  autoAccept: boolean;
+  offerId: string;
+  reason: OfferReason;
+  originalText: string | null;
+  expiresAt: Date;
+  queueId: string | null;
+}
+
+/**
+ * Offered to an agent, or given to them at once (an auto-accepting queue): one statement,
+ * then one for each event type, however many there are.
+ */
+export async function markHandedOver(tx: Tx, handovers: readonly HandedOver[]): Promise<void> {
   if (handovers.length === 0) return;
   const rows = sql.join(
     handovers.map(
@@ -68,61 +138,204 @@ export async function markHandedOver(
   await tx.execute(sql`UPDATE conversations c SET state = v.state, agent_id = v.agent_id
                        FROM (VALUES ${rows}) AS v(id, agent_id, state)
                        WHERE c.id = v.id`);
+  const refs = (h: HandedOver) => ({ conversationId: h.conversationId, agentId: h.agentId });
+  await appendEvents(
+    tx,
+    'conversation.assigned',
+    handovers
+      .filter((h) => h.autoAccept)
+      .map((h) => ({
+        refs: refs(h),
+        payload: {
+          agentId: h.agentId,
+          previousAgentId: null,
+          via: 'auto-accept' as const,
+          reason: h.reason,
+          originalText: h.originalText,
+          byUserId: null,
+        },
+      })),
+  );
+  await appendEvents(
+    tx,
+    'offer.created',
+    handovers
+      .filter((h) => !h.autoAccept)
+      .map((h) => ({
+        refs: refs(h),
+        payload: {
+          offerId: h.offerId,
+          agentId: h.agentId,
+          reason: h.reason,
+          originalText: h.originalText,
+          expiresAt: h.expiresAt.toISOString(),
+          queueId: h.queueId,
+        },
+      })),
+  );
 }
 
+/** How a pending offer ended without an accept, as its event says. */
+export type OfferEnd =
+  | { type: 'offer.rejected' | 'offer.timed-out'; offerId: string; agentId: string }
+  | { type: 'offer.canceled'; offerId: string; agentId: string; why: CancelReason };
+
 /**
- * An offered conversation waits again, keeping its place (queued_at) in its queue. Returns
- * its queue; null when it was no longer offered, or waits in no queue.
+ * The conversation's pending offer ended without an accept. With `requeue`, an offered
+ * conversation waits again, keeping its place (queued_at) in its queue; without (it is
+ * closing, or another step of the same transaction says where it goes) it stays as it is.
+ * The offer's event is appended either way. Returns the queue it waits in again; null when
+ * it was not requeued, or waits in no queue.
  */
-export async function markOfferWithdrawn(tx: Tx, conversationId: string): Promise<string | null> {
-  const [row] = await tx
-    .update(conversations)
-    .set({ state: 'queued', agentId: null })
-    .where(and(eq(conversations.id, conversationId), eq(conversations.state, 'offered')))
-    .returning({ queueId: conversations.queueId });
-  return row?.queueId ?? null;
+export async function markOfferEnded(
+  tx: Tx,
+  conversationId: string,
+  end: OfferEnd,
+  options: { requeue: boolean },
+): Promise<string | null> {
+  let queueId: string | null = null;
+  if (options.requeue) {
+    const [row] = await tx
+      .update(conversations)
+      .set({ state: 'queued', agentId: null })
+      .where(and(eq(conversations.id, conversationId), eq(conversations.state, 'offered')))
+      .returning({ queueId: conversations.queueId });
+    queueId = row?.queueId ?? null;
+  }
+  const refs = { conversationId, agentId: end.agentId };
+  const offer = { offerId: end.offerId, agentId: end.agentId };
+  if (end.type === 'offer.canceled') {
+    await appendEvent(tx, end.type, refs, { ...offer, why: end.why });
+  } else {
+    await appendEvent(tx, end.type, refs, offer);
+  }
+  return queueId;
 }
 
 /** The agent accepted the offer: active with them, if it is still offered. */
-export async function markOfferAccepted(tx: Tx, conversationId: string): Promise<void> {
+export async function markOfferAccepted(
+  tx: Tx,
+  conversationId: string,
+  offer: { offerId: string; agentId: string },
+): Promise<void> {
   await tx
     .update(conversations)
     .set({ state: 'active' })
     .where(and(eq(conversations.id, conversationId), eq(conversations.state, 'offered')));
+  await appendEvent(
+    tx,
+    'offer.accepted',
+    { conversationId, agentId: offer.agentId },
+    { offerId: offer.offerId, agentId: offer.agentId },
+  );
 }
 
-/** Active with an agent chosen directly (a supervisor's reassignment, an agent's outreach). */
-export async function markActive(tx: Tx, conversationId: string, agentId: string): Promise<void> {
+/** Sets a conversation active with an agent chosen directly. */
+async function setActive(tx: Tx, conversationId: string, agentId: string): Promise<void> {
   await tx
     .update(conversations)
     .set({ state: 'active', agentId })
     .where(eq(conversations.id, conversationId));
 }
 
-/** Closed, if it was open. Returns what closing it needs to know, or nothing if it was not. */
+/** A supervisor gave the conversation to an agent: active with them at once. */
+export async function markReassigned(
+  tx: Tx,
+  conversationId: string,
+  reassign: { agentId: string; previousAgentId: string | null; byUserId: string },
+): Promise<void> {
+  await setActive(tx, conversationId, reassign.agentId);
+  await appendEvent(
+    tx,
+    'conversation.assigned',
+    { conversationId, agentId: reassign.agentId },
+    {
+      agentId: reassign.agentId,
+      previousAgentId: reassign.previousAgentId,
+      via: 'reassign',
+      reason: null,
+      originalText: null,
+      byUserId: reassign.byUserId,
+    },
+  );
+}
+
+/**
+ * Opened by an agent's outreach (assign-now), active with them at once. No event of its
+ * own: after conversation.opened (origin: agent), the origination's event says it
+ * (origination.sent, naming the agent and the message, which the caller appends once the
+ * message is queued).
+ */
+export async function markOpenedForAgent(
+  tx: Tx,
+  conversationId: string,
+  agentId: string,
+): Promise<void> {
+  await setActive(tx, conversationId, agentId);
+}
+
+/** What closing a conversation needs to know of it. */
+export interface Closed {
+  numberId: string;
+  customerAddress: string;
+  agentId: string | null;
+}
+
+/**
+ * Closed, if it was open: then `effects` run (the caller's consequences of the close: its
+ * pending offer withdrawn, the final response queued), and conversation.closed follows
+ * them. Returns what was closed, or nothing (and runs nothing) if it was not open.
+ */
 export async function markClosed(
   tx: Tx,
   conversationId: string,
-  reason: CloseReason,
-): Promise<{ numberId: string; customerAddress: string; agentId: string | null } | undefined> {
+  close: { reason: CloseReason; byUserId: string | null },
+  effects: (closed: Closed) => Promise<void>,
+): Promise<Closed | undefined> {
   const [closed] = await tx
     .update(conversations)
-    .set({ state: 'closed', closedAt: new Date(), closeReason: reason, flowDueAt: null })
+    .set({ state: 'closed', closedAt: new Date(), closeReason: close.reason, flowDueAt: null })
     .where(and(eq(conversations.id, conversationId), ne(conversations.state, 'closed')))
     .returning({
       numberId: conversations.numberId,
       customerAddress: conversations.customerAddress,
       agentId: conversations.agentId,
     });
+  if (!closed) return undefined;
+  await effects(closed);
+  await appendEvent(
+    tx,
+    'conversation.closed',
+    { conversationId, agentId: closed.agentId },
+    { reason: close.reason, byUserId: close.byUserId },
+  );
   return closed;
 }
 
-/** Waits in another queue from now, in the same state (overflow). */
-export async function moveToQueue(tx: Tx, conversationId: string, queueId: string): Promise<void> {
-  await tx
-    .update(conversations)
-    .set({ queueId, queuedAt: sql`now()` })
-    .where(eq(conversations.id, conversationId));
+/**
+ * Overflowed from its queue past the queue's max wait: to `toQueueId`, if any, where it
+ * waits from now, in the same state. Then `effects` run (the caller's: the overflow
+ * message, whose id they return, or null), and conversation.overflowed follows them.
+ */
+export async function markOverflowed(
+  tx: Tx,
+  conversationId: string,
+  overflow: { fromQueueId: string; toQueueId: string | null },
+  effects: () => Promise<string | null>,
+): Promise<void> {
+  if (overflow.toQueueId) {
+    await tx
+      .update(conversations)
+      .set({ queueId: overflow.toQueueId, queuedAt: sql`now()` })
+      .where(eq(conversations.id, conversationId));
+  }
+  const messageId = await effects();
+  await appendEvent(
+    tx,
+    'conversation.overflowed',
+    { conversationId },
+    { fromQueueId: overflow.fromQueueId, toQueueId: overflow.toQueueId, messageId },
+  );
 }
 
 /**

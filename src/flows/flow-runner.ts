@@ -1,6 +1,5 @@
 import { and, desc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
-import { closeConversation } from '../conversations/conversations.js';
 import {
   endFlowStep,
   flowStepFree,
@@ -10,9 +9,9 @@ import {
 import { conversations, flows, media, messages, numbers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
+import { appendEvent } from '../event-log.js';
 import type { BotAction } from '../events.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
-import { appendEvent } from '../realtime/event-log.js';
 import {
   lockAgentsInOrder,
   queueConversation,
@@ -20,6 +19,7 @@ import {
   wakeRouting,
 } from '../routing/index.js';
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
+import { closeConversation } from './closing.js';
 import { type Flow, flowOfNumber } from './flows.js';
 import { renderTemplate } from './templates.js';
 

@@ -3,19 +3,16 @@ import type { NumberRow } from '../admin/numbers.js';
 import type { InboundMessage } from '../channels/twilio/webhooks.js';
 import { classifyKeyword, consentSender, recordConsent } from '../consent/consent.js';
 import { upsertContact } from '../consent/contacts.js';
-import {
-  closeConversation,
-  findOpenConversation,
-  openConversationIn,
-} from '../conversations/conversations.js';
+import { findOpenConversation, openConversationIn } from '../conversations/conversations.js';
 import { touchedByCustomer } from '../conversations/lifecycle.js';
 import { media, messages, numbers } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
+import { appendEvent } from '../event-log.js';
+import { closeConversation } from '../flows/closing.js';
 import { type Flow, isFlowOpen } from '../flows/flows.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbound } from '../outbound/outbox.js';
-import { appendEvent } from '../realtime/event-log.js';
 
 export type InboundOutcome =
   /** Stored before; `sameAccount` false: the SID is another account's message, nothing changed. */

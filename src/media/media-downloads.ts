@@ -8,7 +8,7 @@ import {
 import { media, messages, numbers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
-import { appendEvent } from '../realtime/event-log.js';
+import { appendEvent } from '../event-log.js';
 import type { SecretBox } from '../secret-box.js';
 import type { MediaStore } from './media-store.js';
 

@@ -1,13 +1,12 @@
-import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes } from '../auth/guard.js';
-import { canReadConversation } from '../conversations/conversations.js';
-import { media, messages } from '../db/schema.js';
+import { canReadConversation } from '../conversations/access.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
+import { findMedia } from './media.js';
 import type { MediaStore } from './media-store.js';
 
 /** Media bytes for signed-in users who may read the conversation the media belongs to. */
@@ -38,16 +37,7 @@ export function registerMediaRoutes(
         },
       },
       async (request, reply) => {
-        const [row] = await deps.db
-          .select({
-            status: media.status,
-            sha256: media.sha256,
-            contentType: media.contentType,
-            conversationId: messages.conversationId,
-          })
-          .from(media)
-          .innerJoin(messages, eq(messages.id, media.messageId))
-          .where(eq(media.id, request.params.id));
+        const row = await findMedia(deps.db, request.params.id);
         // Media of a conversation the user may not read is reported as absent, not forbidden.
         const readable =
           row?.conversationId &&

@@ -1,17 +1,23 @@
 import { asc, desc, eq, sql } from 'drizzle-orm';
 import type { CountryCode } from 'libphonenumber-js';
-import { type NumberKind, normalisePhone } from '../addresses.js';
+import {
+  addressOnChannel,
+  channelOfKind,
+  type NumberKind,
+  normalisePhone,
+  withoutChannelPrefix,
+} from '../addresses.js';
 import type { AuthUser } from '../auth/sessions.js';
 import { consentSender, isOptedOut } from '../consent/consent.js';
 import { upsertContact } from '../consent/contacts.js';
 import { openConversationIn } from '../conversations/conversations.js';
-import { markActive } from '../conversations/lifecycle.js';
+import { markOpenedForAgent } from '../conversations/lifecycle.js';
 import { conversations, flows, numbers, queueMembers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
+import { appendEvent } from '../event-log.js';
 import type { OriginationStrategy } from '../events.js';
-import { appendEvent } from '../realtime/event-log.js';
 import { recordAffinity } from '../routing/index.js';
 import type { Attachment } from './attachments.js';
 import { enqueueOutbound, type OutboundMessage } from './outbox.js';
@@ -93,7 +99,7 @@ export async function originate(
   const [number] = await db.select().from(numbers).where(eq(numbers.id, input.numberId));
   if (!number)
     throw new AppError('bad_request', `number ${input.numberId} does not exist`, 'numberId');
-  const phone = normalisePhone(input.to.replace(/^whatsapp:/, ''), input.defaultCountry);
+  const phone = normalisePhone(withoutChannelPrefix(input.to), input.defaultCountry);
   if (!phone) {
     throw new AppError(
       'bad_request',
@@ -101,7 +107,7 @@ export async function originate(
       'to',
     );
   }
-  const to = number.kind === 'whatsapp' ? `whatsapp:${phone}` : phone;
+  const to = addressOnChannel(phone, channelOfKind(number.kind));
   if (!input.body.trim() && input.attachments.length === 0) {
     throw new AppError('bad_request', 'a message needs text or an attachment', 'body');
   }
@@ -127,7 +133,7 @@ export async function originate(
         );
       }
       if (created) {
-        await markActive(tx, conversation.id, user.id);
+        await markOpenedForAgent(tx, conversation.id, user.id);
       }
       conversationId = conversation.id;
     }

@@ -5,8 +5,8 @@ import { GroupCommit } from '../db/group-commit.js';
 import { messages, numbers } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
+import { appendEvents } from '../event-log.js';
 import type { MessageStatus } from '../events.js';
-import { appendEvents } from '../realtime/event-log.js';
 
 /**
  * How far along a message is. Callbacks can arrive out of order (a late `sent` after

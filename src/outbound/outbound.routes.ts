@@ -1,4 +1,3 @@
-import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { CountryCode } from 'libphonenumber-js';
@@ -6,10 +5,11 @@ import { getCountries } from 'libphonenumber-js';
 import { z } from 'zod';
 import { idParams } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes } from '../auth/guard.js';
-import { readableConversation } from '../conversations/conversations.routes.js';
-import { media, NUMBER_KINDS } from '../db/schema.js';
+import { readableConversation } from '../conversations/access.js';
+import { NUMBER_KINDS } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
+import { findMedia } from '../media/media.js';
 import type { MediaStore } from '../media/media-store.js';
 import type { SecretBox } from '../secret-box.js';
 import {
@@ -222,7 +222,7 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
       if (!verifyMediaUrl(deps.secretBox, request.params.id, expires, signature)) {
         throw new AppError('forbidden', 'the link is invalid or has expired');
       }
-      const [row] = await deps.db.select().from(media).where(eq(media.id, request.params.id));
+      const row = await findMedia(deps.db, request.params.id);
       if (!row?.sha256) throw new AppError('not_found', 'no such media');
       return reply.type(row.contentType).send(await deps.mediaStore.get(row.sha256));
     },

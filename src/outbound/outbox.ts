@@ -5,8 +5,8 @@ import { DEFAULT_SEND_RATE } from '../addresses.js';
 import { touchedByParley } from '../conversations/lifecycle.js';
 import { media, messages, numbers, outbox, senders } from '../db/schema.js';
 import type { Executor, Tx } from '../db/store.js';
+import { appendEvents } from '../event-log.js';
 import type { OutboundAuthor } from '../events.js';
-import { appendEvents } from '../realtime/event-log.js';
 import type { Attachment } from './attachments.js';
 import { countSegments } from './segments.js';
 

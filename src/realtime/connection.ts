@@ -5,20 +5,13 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { type AuthUser, authenticateToken, type TokenKind } from '../auth/sessions.js';
+import { type ConversationReaders, readersOf } from '../conversations/access.js';
 import type { Db } from '../db/store.js';
+import { lastEventSeq, readEventsAfter } from '../event-log.js';
 import { CLOSE_CODES, type ReadyMessage } from '../events.js';
-import { lastEventSeq, readEventsAfter } from './event-log.js';
 import { eventMessage } from './protocol.js';
 import type { LiveSubscriber, LogTail, OutgoingEvent } from './tailer.js';
-import {
-  type ConversationReaders,
-  conversationIdsOf,
-  mayView,
-  NO_READERS,
-  needsReaders,
-  readersOf,
-  type Viewer,
-} from './visibility.js';
+import { conversationIdsOf, mayView, NO_READERS, needsReaders, type Viewer } from './visibility.js';
 
 /**
  * What the gateway uses of a server-side WebSocket of the `ws` library (whose types are

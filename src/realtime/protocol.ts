@@ -8,8 +8,9 @@
  * seq into account too (events it may not see move the log on without being sent), and
  * resumes from it after any close except CLOSE_CODES.unauthorized and badResume.
  */
+
+import type { LoggedEvent } from '../event-log.js';
 import type { EventMessage } from '../events.js';
-import type { LoggedEvent } from './event-log.js';
 
 export function eventMessage(event: LoggedEvent): EventMessage {
   // The log is written only through appendEvent, which types each payload by its event type.

@@ -34,8 +34,8 @@ import { sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { type Db, type Executor, queryRows, type Store } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
+import { appendedEvents, EVENTS_CHANNEL } from '../event-log.js';
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
-import { appendedEvents, EVENTS_CHANNEL } from './event-log.js';
 
 // Any constant works; it only has to be the same in every instance (7331001 migrates).
 const SEQUENCER_LOCK = 7_331_003;

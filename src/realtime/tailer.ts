@@ -7,17 +7,11 @@
  * given (sequencer.ts), so following `seq > position` misses nothing.
  */
 import type { FastifyBaseLogger } from 'fastify';
+import { type ConversationReaders, readersOf } from '../conversations/access.js';
 import type { Store } from '../db/store.js';
-import { EVENTS_CHANNEL, type LoggedEvent, lastEventSeq, readEventsAfter } from './event-log.js';
+import { EVENTS_CHANNEL, type LoggedEvent, lastEventSeq, readEventsAfter } from '../event-log.js';
 import { eventMessage } from './protocol.js';
-import {
-  type ConversationReaders,
-  conversationIdsOf,
-  NO_READERS,
-  needsReaders,
-  readersOf,
-  type Viewer,
-} from './visibility.js';
+import { conversationIdsOf, NO_READERS, needsReaders, type Viewer } from './visibility.js';
 
 /** An event read from the log, with its wire form serialised once for every connection. */
 export interface OutgoingEvent {

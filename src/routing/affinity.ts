@@ -5,7 +5,7 @@
 import { and, eq, gt, sql } from 'drizzle-orm';
 import { affinities, flows, numbers } from '../db/schema.js';
 import { type Executor, queryRows, type Tx } from '../db/store.js';
-import { appendEvent } from '../realtime/event-log.js';
+import { appendEvent } from '../event-log.js';
 
 /** How long an origination routes the reply back when the number's flow does not say. */
 export const DEFAULT_AFFINITY_TTL_HOURS = 168;

@@ -11,6 +11,7 @@
  * (lockAgentsInOrder), as passes do.
  */
 import { type SQL, sql } from 'drizzle-orm';
+import { kindOnChannel } from '../addresses.js';
 import { type Executor, queryPrepared, type Tx } from '../db/store.js';
 import type { Presence } from '../events.js';
 import type { Candidate, Channel, RankKey } from './candidate-pool.js';
@@ -19,7 +20,7 @@ export type { Channel } from './candidate-pool.js';
 
 /** SQL: the number aliased `n` is on the channel. */
 export function onChannel(channel: Channel): SQL {
-  return channel === 'whatsapp' ? sql`n.kind = 'whatsapp'` : sql`n.kind <> 'whatsapp'`;
+  return kindOnChannel(sql`n.kind`, channel);
 }
 
 // Agent `u` may take the conversations of queue `q` now, membership aside: available,

@@ -19,7 +19,7 @@
  * batching saves a commit per assignment.
  */
 import { eq, sql } from 'drizzle-orm';
-import { CHANNELS } from '../addresses.js';
+import { CHANNELS, channelOfKind } from '../addresses.js';
 import { queues } from '../db/schema.js';
 import { type Db, type Executor, queryPrepared, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
@@ -166,7 +166,8 @@ async function drainQueue(
 
 interface Claimed {
   id: string;
-  whatsapp: boolean;
+  /** Its number's kind. */
+  kind: string;
   /** { agentId: times } of earlier offers and assignments of this conversation. */
   previous: Record<string, number>;
 }
@@ -190,7 +191,7 @@ async function placeBatch(
   // Choose, counting each choice into the agent's load so the next choice sees it.
   const plans: Plan[] = [];
   for (const conversation of claimed) {
-    const conversationChannel: Channel = conversation.whatsapp ? 'whatsapp' : 'sms';
+    const conversationChannel = channelOfKind(conversation.kind);
     const pool = pools[conversationChannel];
     const agent = await pool.best(tx, new Map(Object.entries(conversation.previous)), cursor);
     if (!agent) continue;
@@ -250,7 +251,7 @@ async function placeBatch(
 async function claimOldest(tx: Tx, queueId: string, channel: Channel | null): Promise<Claimed[]> {
   return queryRows<Claimed>(
     tx,
-    sql`SELECT c.id, n.kind = 'whatsapp' AS whatsapp, ${PREVIOUS_HOLDERS} AS previous
+    sql`SELECT c.id, n.kind, ${PREVIOUS_HOLDERS} AS previous
         FROM conversations c JOIN numbers n ON n.id = c.number_id
         WHERE c.queue_id = ${queueId} AND c.state = 'queued'
           ${channel ? sql`AND ${onChannel(channel)}` : sql``}
@@ -290,7 +291,7 @@ export async function offerJustQueued(
   channel: Channel,
   queue: QueueSettings,
 ): Promise<boolean> {
-  const waiting = await queryPrepared<Omit<Claimed, 'whatsapp'>>(
+  const waiting = await queryPrepared<Omit<Claimed, 'kind'>>(
     tx,
     sql`WITH older AS (
           SELECT c.id, c.queued_at FROM conversations c JOIN numbers n ON n.id = c.number_id
@@ -336,7 +337,7 @@ export async function offerJustQueued(
  */
 async function offerToPreferred(
   tx: Tx,
-  conversation: Omit<Claimed, 'whatsapp'>,
+  conversation: Omit<Claimed, 'kind'>,
   channel: Channel,
   queue: QueueSettings,
   pool: CandidatePool,

@@ -6,13 +6,11 @@
 import { eq, sql } from 'drizzle-orm';
 import { type Channel, channelOfKind } from '../addresses.js';
 import type { Role } from '../auth/users.js';
-import { closeConversation } from '../conversations/conversations.js';
-import { markActive, markQueued } from '../conversations/lifecycle.js';
+import { markReassigned, markTransferred } from '../conversations/lifecycle.js';
 import { conversations, numbers, queues, users } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
-import { appendEvent } from '../realtime/event-log.js';
 import { lockAgent, lockAgentsInOrder } from './agents.js';
 import { assignWaiting } from './assignment.js';
 import { cancelPendingOffer, DEFAULT_OFFER_TIMEOUT_SECONDS, handOver } from './offers.js';
@@ -78,10 +76,25 @@ async function lockForActor(
 }
 
 /**
- * Ends a conversation: closed with the flow's final response (and survey), the agent's
- * capacity freed and given to the next waiting conversation.
+ * Closes a conversation ended by `byUserId` in the caller's transaction, with the flow's
+ * final response and survey: flows/closing.ts, above routing, given by the composition.
  */
-export async function endConversation(db: Db, conversationId: string, actor: Actor): Promise<void> {
+export type CloseEnded = (
+  tx: Tx,
+  conversationId: string,
+  close: { reason: 'ended'; byUserId: string },
+) => Promise<unknown>;
+
+/**
+ * Ends a conversation: closed by `close` (with the flow's final response and survey), the
+ * agent's capacity freed and given to the next waiting conversation.
+ */
+export async function endConversation(
+  db: Db,
+  conversationId: string,
+  actor: Actor,
+  close: CloseEnded,
+): Promise<void> {
   const freed = await inTransaction(db, async (tx) => {
     const conversation = await lockForActor(tx, conversationId, actor);
     const holder =
@@ -98,7 +111,7 @@ export async function endConversation(db: Db, conversationId: string, actor: Act
       }
       await wakeRouting(tx, { agentId: holder });
     }
-    await closeConversation(tx, conversation.id, { reason: 'ended', byUserId: actor.id });
+    await close(tx, conversation.id, { reason: 'ended', byUserId: actor.id });
     return holder;
   });
   if (freed) await assignWaiting(db, { agentId: freed });
@@ -136,11 +149,8 @@ export async function transferConversation(
     // The conversation leaves one agent's load for another's: both rows, in routing's order.
     await lockAgentsInOrder(tx, [from, toAgentId]);
     await cancelPendingOffer(tx, conversation.id, 'transferred', { requeue: false });
-    if (toQueueId) {
-      await markQueued(tx, conversation.id, toQueueId);
-      await wakeRouting(tx, { queueId: toQueueId });
-    } else {
-      const agent = await lockAgent(tx, toAgentId!, conversation.channel);
+    if (toAgentId) {
+      const agent = await lockAgent(tx, toAgentId, conversation.channel);
       if (!agent?.enabled) throw new AppError('bad_request', 'no such agent', 'toAgentId');
       if (agent.presence !== 'available') {
         throw new AppError('conflict', `that agent is ${agent.presence}`, 'toAgentId');
@@ -153,13 +163,15 @@ export async function transferConversation(
         );
       }
     }
+    await markTransferred(tx, conversation.id, {
+      fromAgentId: from,
+      toAgentId,
+      toQueueId,
+      note,
+      byUserId: actor.id,
+    });
+    if (toQueueId) await wakeRouting(tx, { queueId: toQueueId });
     if (from) await wakeRouting(tx, { agentId: from });
-    await appendEvent(
-      tx,
-      'conversation.transferred',
-      { conversationId: conversation.id, agentId: from },
-      { fromAgentId: from, toAgentId, toQueueId, note, byUserId: actor.id },
-    );
     if (toAgentId) {
       await handOver(tx, {
         conversationId: conversation.id,
@@ -206,21 +218,12 @@ export async function reassignConversation(
     }
     const previous = conversation.agentId;
     await cancelPendingOffer(tx, conversation.id, 'reassigned', { requeue: false });
-    await markActive(tx, conversation.id, agentId);
+    await markReassigned(tx, conversation.id, {
+      agentId,
+      previousAgentId: previous,
+      byUserId: actor.id,
+    });
     if (previous && previous !== agentId) await wakeRouting(tx, { agentId: previous });
-    await appendEvent(
-      tx,
-      'conversation.assigned',
-      { conversationId: conversation.id, agentId },
-      {
-        agentId,
-        previousAgentId: previous,
-        via: 'reassign',
-        reason: null,
-        originalText: null,
-        byUserId: actor.id,
-      },
-    );
     return previous !== agentId ? previous : null;
   });
   if (from) await assignWaiting(db, { agentId: from });

@@ -11,20 +11,21 @@ export { type AssignScope, assignWaiting } from './assignment.js';
 export { deskRefreshMs, recordDesksSeen } from './desks.js';
 export {
   type Actor,
+  type CloseEnded,
   endConversation,
   reassignConversation,
   type TransferTarget,
   transferConversation,
 } from './handover.js';
 export { acceptOffer, expireOffers, rejectOffer } from './offer-decisions.js';
-export { listPendingOffers, type PendingOffer } from './offers.js';
+export { cancelPendingOffer, listPendingOffers, type PendingOffer } from './offers.js';
 export {
   type PresenceView,
   setDesertedAgentsOffline,
   setPresence,
 } from './presence.js';
 export { type QueuePosition, queueConversation, queuePosition } from './queueing.js';
-export { overflowWaiting, requeueOfflineAgents } from './timers.js';
+export { overflowWaiting, type QueueMessage, requeueOfflineAgents } from './timers.js';
 export {
   type AgentLoad,
   listMyConversations,

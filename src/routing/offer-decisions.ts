@@ -2,12 +2,11 @@
  * An agent's answer to an offer, and the offer timeout that answers for them.
  */
 import { eq, inArray, sql } from 'drizzle-orm';
-import { markOfferAccepted } from '../conversations/lifecycle.js';
+import { markOfferAccepted, markOfferEnded } from '../conversations/lifecycle.js';
 import { conversations, offers } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
-import { appendEvent } from '../realtime/event-log.js';
 import { lockAgentsInOrder } from './agents.js';
 import { assignWaiting } from './assignment.js';
 import { releaseToQueue } from './offers.js';
@@ -107,26 +106,23 @@ async function settle(
   state: Final,
 ): Promise<void> {
   await tx.update(offers).set({ state, decidedAt: sql`now()` }).where(eq(offers.id, offerId));
-  const refs = { conversationId, agentId };
   switch (state) {
     case 'accepted':
-      await markOfferAccepted(tx, conversationId);
-      await appendEvent(tx, 'offer.accepted', refs, { offerId, agentId });
+      await markOfferAccepted(tx, conversationId, { offerId, agentId });
       return;
     case 'rejected':
-      await releaseToQueue(tx, conversationId);
-      await appendEvent(tx, 'offer.rejected', refs, { offerId, agentId });
+      await releaseToQueue(tx, conversationId, { type: 'offer.rejected', offerId, agentId });
       return;
     case 'timed-out':
-      await releaseToQueue(tx, conversationId);
-      await appendEvent(tx, 'offer.timed-out', refs, { offerId, agentId });
+      await releaseToQueue(tx, conversationId, { type: 'offer.timed-out', offerId, agentId });
       return;
     case 'canceled':
-      await appendEvent(tx, 'offer.canceled', refs, {
-        offerId,
-        agentId,
-        why: 'conversation-closed',
-      });
+      await markOfferEnded(
+        tx,
+        conversationId,
+        { type: 'offer.canceled', offerId, agentId, why: 'conversation-closed' },
+        { requeue: false },
+      );
       return;
   }
 }

@@ -5,12 +5,11 @@
  */
 
 import { and, eq, sql } from 'drizzle-orm';
-import { channelOfKind } from '../addresses.js';
-import { markHandedOver, markOfferWithdrawn } from '../conversations/lifecycle.js';
+import { type Channel, channelOfKind } from '../addresses.js';
+import { markHandedOver, markOfferEnded, type OfferEnd } from '../conversations/lifecycle.js';
 import { offers } from '../db/schema.js';
 import { type Executor, queryRows, type Tx } from '../db/store.js';
 import type { CancelReason, OfferReason } from '../events.js';
-import { appendEvent, appendEvents } from '../realtime/event-log.js';
 import { wakeRouting } from './wake-ups.js';
 
 /** Seconds an offer waits for the agent when the conversation has no queue to say. */
@@ -58,46 +57,13 @@ export async function handOverAll(tx: Tx, handovers: readonly Handover[]): Promi
       conversationId: offers.conversationId,
       expiresAt: offers.expiresAt,
     });
-  await markHandedOver(tx, handovers);
   const byConversation = new Map(created.map((offer) => [offer.conversationId, offer]));
-  const refs = (h: Handover) => ({ conversationId: h.conversationId, agentId: h.agentId });
-  // One statement per event type: a batch of offers is one round trip, not one per offer.
-  await appendEvents(
+  await markHandedOver(
     tx,
-    'conversation.assigned',
-    handovers
-      .filter((h) => h.autoAccept)
-      .map((h) => ({
-        refs: refs(h),
-        payload: {
-          agentId: h.agentId,
-          previousAgentId: null,
-          via: 'auto-accept' as const,
-          reason: h.reason,
-          originalText: h.originalText,
-          byUserId: null,
-        },
-      })),
-  );
-  await appendEvents(
-    tx,
-    'offer.created',
-    handovers
-      .filter((h) => !h.autoAccept)
-      .map((h) => {
-        const offer = byConversation.get(h.conversationId)!;
-        return {
-          refs: refs(h),
-          payload: {
-            offerId: offer.id,
-            agentId: h.agentId,
-            reason: h.reason,
-            originalText: h.originalText,
-            expiresAt: offer.expiresAt.toISOString(),
-            queueId: h.queueId,
-          },
-        };
-      }),
+    handovers.map((h) => {
+      const offer = byConversation.get(h.conversationId)!;
+      return { ...h, offerId: offer.id, expiresAt: offer.expiresAt };
+    }),
   );
   return handovers.map((h) => byConversation.get(h.conversationId)!.id);
 }
@@ -119,22 +85,23 @@ export async function cancelPendingOffer(
     .where(and(eq(offers.conversationId, conversationId), eq(offers.state, 'pending')))
     .returning({ id: offers.id, agentId: offers.agentId });
   if (!offer) return undefined;
-  if (options.requeue) await releaseToQueue(tx, conversationId);
-  await appendEvent(
-    tx,
-    'offer.canceled',
-    { conversationId, agentId: offer.agentId },
-    { offerId: offer.id, agentId: offer.agentId, why },
-  );
+  const end = { type: 'offer.canceled' as const, offerId: offer.id, agentId: offer.agentId, why };
+  if (options.requeue) await releaseToQueue(tx, conversationId, end);
+  else await markOfferEnded(tx, conversationId, end, { requeue: false });
   return offer.agentId;
 }
 
 /**
- * An offered conversation goes back to waiting, keeping its place (queued_at) in its queue,
- * and every instance is woken to offer it to someone else.
+ * The offer ended without an accept: an offered conversation goes back to waiting, keeping
+ * its place (queued_at) in its queue, and every instance is woken to offer it to someone
+ * else.
  */
-export async function releaseToQueue(tx: Tx, conversationId: string): Promise<string | null> {
-  const queueId = await markOfferWithdrawn(tx, conversationId);
+export async function releaseToQueue(
+  tx: Tx,
+  conversationId: string,
+  end: OfferEnd,
+): Promise<string | null> {
+  const queueId = await markOfferEnded(tx, conversationId, end, { requeue: true });
   if (queueId) await wakeRouting(tx, { queueId });
   return queueId;
 }
@@ -152,7 +119,7 @@ export interface PendingOffer {
     customerAddress: string;
     numberId: string;
     numberAddress: string;
-    channel: 'sms' | 'whatsapp';
+    channel: Channel;
     queueId: string | null;
     queueName: string | null;
     queuedAt: Date | null;

@@ -8,7 +8,6 @@ import { conversations, flows, numbers, queues } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
-import { appendEvent, appendEvents } from '../realtime/event-log.js';
 import { findAffinity } from './affinity.js';
 import { lockAgent } from './agents.js';
 import { offerJustQueued, type QueueSettings } from './assignment.js';
@@ -52,7 +51,6 @@ export async function queueConversation(
       : undefined;
     if (targetQueueId && !queue) throw new AppError('not_found', `no queue ${targetQueueId}`);
     await markQueued(tx, conversationId, targetQueueId);
-    await appendEvent(tx, 'conversation.queued', { conversationId }, { queueId: targetQueueId });
 
     const channel = channelOfKind(conversation.kind);
     const affinity = await findAffinity(tx, conversation.numberId, conversation.customerAddress);
@@ -99,17 +97,8 @@ export async function queueFromFlow(
 ): Promise<Map<string, string>> {
   const waiting = new Map<string, string>();
   if (entries.length === 0) return waiting;
-  const queued = await markQueuedFromFlow(tx, entries);
-  const queueOf = new Map(queued.map((row) => [row.id, row.queue_id]));
-  const inQueues = entries.filter((e) => queueOf.has(e.conversationId));
-  await appendEvents(
-    tx,
-    'conversation.queued',
-    inQueues.map((e) => ({
-      refs: { conversationId: e.conversationId },
-      payload: { queueId: e.queueId },
-    })),
-  );
+  const queued = new Set((await markQueuedFromFlow(tx, entries)).map((row) => row.id));
+  const inQueues = entries.filter((e) => queued.has(e.conversationId));
   const toPlace = inQueues.filter((e) => e.queueId !== null);
   if (toPlace.length > 0 && toPlace.length <= OFFERED_AT_ONCE_MAX) {
     const settings = await queueSettings(tx, [...new Set(toPlace.map((e) => e.queueId!))]);

@@ -13,12 +13,14 @@ import { expireAffinities } from './affinity.js';
 import { type AssignScope, assignWaiting } from './assignment.js';
 import { expireOffers } from './offer-decisions.js';
 import { setDesertedAgentsOffline } from './presence.js';
-import { overflowWaiting, requeueOfflineAgents } from './timers.js';
+import { overflowWaiting, type QueueMessage, requeueOfflineAgents } from './timers.js';
 import { parseRoutingHint, ROUTING_CHANNEL, type RoutingHint } from './wake-ups.js';
 
 export interface RoutingWorkerOptions {
   store: Store;
   logger: FastifyBaseLogger;
+  /** Queues a queue's overflow message (the outbox's enqueueOutbound). */
+  queueMessage: QueueMessage;
   /** How often due timers are looked for. */
   timerIntervalMs?: number;
   /** How often every queue is looked at regardless of wake-ups. */
@@ -122,7 +124,7 @@ export function startRoutingWorker(options: RoutingWorkerOptions): RoutingWorker
     let more = false;
     const offers = await expireOffers(db, BATCH);
     if (offers.expired > 0) log.info({ expired: offers.expired }, 'offers timed out');
-    const overflow = await overflowWaiting(db, BATCH);
+    const overflow = await overflowWaiting(db, BATCH, options.queueMessage);
     if (overflow.overflowed > 0) log.info({ overflowed: overflow.overflowed }, 'queues overflowed');
     const offline = await requeueOfflineAgents(db, BATCH);
     if (offline.requeued > 0)

@@ -10,10 +10,15 @@ import { CHANNELS } from '../addresses.js';
 import { idParams, noContent } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import { ROLES } from '../auth/users.js';
-import { readableConversation } from '../conversations/conversations.routes.js';
+import { readableConversation } from '../conversations/access.js';
 import type { Db } from '../db/store.js';
 import { PRESENCES } from '../events.js';
-import { endConversation, reassignConversation, transferConversation } from './handover.js';
+import {
+  type CloseEnded,
+  endConversation,
+  reassignConversation,
+  transferConversation,
+} from './handover.js';
 import { acceptOffer, rejectOffer } from './offer-decisions.js';
 import { listPendingOffers } from './offers.js';
 import { type PresenceView, setPresence } from './presence.js';
@@ -139,8 +144,14 @@ const presenceJson = (view: PresenceView) => ({
   presenceChangedAt: iso(view.presenceChangedAt),
 });
 
+export interface RoutingRouteDeps {
+  db: Db;
+  /** How an ended conversation closes (the flow's closing, above routing). */
+  closeConversation: CloseEnded;
+}
+
 /** Registers routing's routes, for signed-in users only. */
-export function registerRoutingRoutes(parent: FastifyInstance, deps: { db: Db }): void {
+export function registerRoutingRoutes(parent: FastifyInstance, deps: RoutingRouteDeps): void {
   registerSignedInRoutes(parent, (group) => {
     const app = group.withTypeProvider<ZodTypeProvider>();
     const { db } = deps;
@@ -324,7 +335,7 @@ export function registerRoutingRoutes(parent: FastifyInstance, deps: { db: Db })
         },
       },
       async (request, reply) => {
-        await endConversation(db, request.params.id, currentUser(request));
+        await endConversation(db, request.params.id, currentUser(request), deps.closeConversation);
         return reply.status(204).send();
       },
     );

@@ -4,12 +4,19 @@
  * long (requeue). Offer timeouts are in offer-decisions.ts, affinity expiry in affinity.ts.
  */
 import { sql } from 'drizzle-orm';
-import { markQueued, moveToQueue } from '../conversations/lifecycle.js';
-import { type Db, queryRows } from '../db/store.js';
+import { markOverflowed, markRequeued } from '../conversations/lifecycle.js';
+import { type Db, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
-import { enqueueOutbound } from '../outbound/outbox.js';
-import { appendEvent } from '../realtime/event-log.js';
 import { wakeRouting } from './wake-ups.js';
+
+/**
+ * Queues an automated message to the customer in the caller's transaction, returning it:
+ * the outbox's enqueueOutbound (outbound/ sits above routing; the composition gives it).
+ */
+export type QueueMessage = (
+  tx: Tx,
+  message: { conversationId: string; numberId: string; to: string; body: string; author: 'flow' },
+) => Promise<{ id: string }>;
 
 interface Overflowing {
   id: string;
@@ -29,6 +36,7 @@ interface Overflowing {
 export async function overflowWaiting(
   db: Db,
   limit: number,
+  queueMessage: QueueMessage,
 ): Promise<{ overflowed: number; queueIds: string[] }> {
   return inTransaction(db, async (tx) => {
     const due = await queryRows<Overflowing>(
@@ -51,30 +59,23 @@ export async function overflowWaiting(
     );
     const queueIds = new Set<string>();
     for (const row of due) {
-      if (row.overflow_queue_id) {
-        await moveToQueue(tx, row.id, row.overflow_queue_id);
-        await wakeRouting(tx, { queueId: row.overflow_queue_id });
-        queueIds.add(row.overflow_queue_id);
-      }
-      const message = row.overflow_message
-        ? await enqueueOutbound(tx, {
-            conversationId: row.id,
-            numberId: row.number_id,
-            to: row.customer_address,
-            body: row.overflow_message,
-            author: 'flow',
-          })
-        : null;
-      await appendEvent(
-        tx,
-        'conversation.overflowed',
-        { conversationId: row.id },
-        {
-          fromQueueId: row.queue_id,
-          toQueueId: row.overflow_queue_id,
-          messageId: message?.id ?? null,
-        },
-      );
+      const toQueueId = row.overflow_queue_id;
+      await markOverflowed(tx, row.id, { fromQueueId: row.queue_id, toQueueId }, async () => {
+        if (toQueueId) {
+          await wakeRouting(tx, { queueId: toQueueId });
+          queueIds.add(toQueueId);
+        }
+        const message = row.overflow_message
+          ? await queueMessage(tx, {
+              conversationId: row.id,
+              numberId: row.number_id,
+              to: row.customer_address,
+              body: row.overflow_message,
+              author: 'flow',
+            })
+          : null;
+        return message?.id ?? null;
+      });
     }
     return { overflowed: due.length, queueIds: [...queueIds] };
   });
@@ -106,15 +107,9 @@ export async function requeueOfflineAgents(
     );
     const queueIds = new Set<string>();
     for (const row of due) {
-      await markQueued(tx, row.id, row.queue_id);
+      await markRequeued(tx, row.id, { queueId: row.queue_id, fromAgentId: row.agent_id });
       await wakeRouting(tx, { queueId: row.queue_id });
       queueIds.add(row.queue_id);
-      await appendEvent(
-        tx,
-        'conversation.requeued',
-        { conversationId: row.id, agentId: row.agent_id },
-        { queueId: row.queue_id, fromAgentId: row.agent_id, reason: 'agent-offline' },
-      );
     }
     return { requeued: due.length, queueIds: [...queueIds] };
   });

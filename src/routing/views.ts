@@ -4,7 +4,7 @@
  */
 
 import { sql } from 'drizzle-orm';
-import { channelOfKind } from '../addresses.js';
+import { type Channel, channelOfKind, kindOnChannel } from '../addresses.js';
 import type { Role } from '../auth/users.js';
 import { type LastMessage, readStates } from '../conversations/views.js';
 import { type Executor, queryRows } from '../db/store.js';
@@ -16,7 +16,7 @@ export interface MyConversation {
   customerAddress: string;
   numberId: string;
   numberAddress: string;
-  channel: 'sms' | 'whatsapp';
+  channel: Channel;
   queueId: string | null;
   lastMessageAt: Date;
   /** The pending offer, while the conversation is offered to the agent. */
@@ -161,10 +161,11 @@ export async function queueStats(
           u.capacity_sms, u.capacity_whatsapp, u.load_sms, u.load_whatsapp,
           EXISTS (SELECT 1 FROM queue_members m JOIN flows f ON f.queue_id = m.queue_id
                   JOIN numbers sn ON sn.flow_id = f.id
-                  WHERE m.user_id = u.id AND sn.kind <> 'whatsapp') AS serves_sms,
+                  WHERE m.user_id = u.id AND ${kindOnChannel(sql`sn.kind`, 'sms')}) AS serves_sms,
           EXISTS (SELECT 1 FROM queue_members m JOIN flows f ON f.queue_id = m.queue_id
                   JOIN numbers sn ON sn.flow_id = f.id
-                  WHERE m.user_id = u.id AND sn.kind = 'whatsapp') AS serves_whatsapp
+                  WHERE m.user_id = u.id AND ${kindOnChannel(sql`sn.kind`, 'whatsapp')})
+                  AS serves_whatsapp
         FROM users u
         WHERE u.disabled_at IS NULL
           AND EXISTS (SELECT 1 FROM queue_members m WHERE m.user_id = u.id)

@@ -1878,268 +1878,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/admin/flows": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Flows */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["FlowSummary"][];
-                    };
-                };
-                /** @description Default Response */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-                /** @description Default Response */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        /** Add a flow with its hours and messages */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        name: string;
-                        businessName?: string;
-                        timeZone?: string;
-                        /** Format: uuid */
-                        queueId?: string | null;
-                        initialMessage?: string | null;
-                        outOfHoursMessage?: string | null;
-                        /** @enum {string} */
-                        outOfHoursAction?: "queue" | "close";
-                        queuePositionMessage?: string | null;
-                        finalMessage?: string | null;
-                        helpMessage?: string | null;
-                        /** Format: uri */
-                        botUrl?: string | null;
-                        botRetries?: number;
-                        botTimeoutMs?: number;
-                        allowAttachments?: boolean;
-                        attachmentsRefusedMessage?: string | null;
-                        inactivityCloseMinutes?: number | null;
-                        surveyMessage?: string | null;
-                        affinityTtlHours?: number;
-                        affinityBeyondCapacity?: boolean;
-                        hours?: {
-                            weekday: number;
-                            opensAt: string;
-                            closesAt: string;
-                        }[];
-                        holidays?: {
-                            /** Format: date */
-                            day: string;
-                            name?: string;
-                        }[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Flow"];
-                    };
-                };
-                /** @description Default Response */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-                /** @description Default Response */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/admin/flows/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** A flow with its hours and holidays */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Flow"];
-                    };
-                };
-                /** @description Default Response */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-                /** @description Default Response */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        /** Change a flow; hours and holidays replace the old ones */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        name?: string;
-                        businessName?: string;
-                        timeZone?: string;
-                        /** Format: uuid */
-                        queueId?: string | null;
-                        initialMessage?: string | null;
-                        outOfHoursMessage?: string | null;
-                        /** @enum {string} */
-                        outOfHoursAction?: "queue" | "close";
-                        queuePositionMessage?: string | null;
-                        finalMessage?: string | null;
-                        helpMessage?: string | null;
-                        /** Format: uri */
-                        botUrl?: string | null;
-                        botRetries?: number;
-                        botTimeoutMs?: number;
-                        allowAttachments?: boolean;
-                        attachmentsRefusedMessage?: string | null;
-                        inactivityCloseMinutes?: number | null;
-                        surveyMessage?: string | null;
-                        affinityTtlHours?: number;
-                        affinityBeyondCapacity?: boolean;
-                        hours?: {
-                            weekday: number;
-                            opensAt: string;
-                            closesAt: string;
-                        }[];
-                        holidays?: {
-                            /** Format: date */
-                            day: string;
-                            name?: string;
-                        }[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Flow"];
-                    };
-                };
-                /** @description Default Response */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-                /** @description Default Response */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-            };
-        };
-        trace?: never;
-    };
     "/api/admin/queues": {
         parameters: {
             query?: never;
@@ -2808,6 +2546,268 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/flows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Flows */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FlowSummary"][];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Add a flow with its hours and messages */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        businessName?: string;
+                        timeZone?: string;
+                        /** Format: uuid */
+                        queueId?: string | null;
+                        initialMessage?: string | null;
+                        outOfHoursMessage?: string | null;
+                        /** @enum {string} */
+                        outOfHoursAction?: "queue" | "close";
+                        queuePositionMessage?: string | null;
+                        finalMessage?: string | null;
+                        helpMessage?: string | null;
+                        /** Format: uri */
+                        botUrl?: string | null;
+                        botRetries?: number;
+                        botTimeoutMs?: number;
+                        allowAttachments?: boolean;
+                        attachmentsRefusedMessage?: string | null;
+                        inactivityCloseMinutes?: number | null;
+                        surveyMessage?: string | null;
+                        affinityTtlHours?: number;
+                        affinityBeyondCapacity?: boolean;
+                        hours?: {
+                            weekday: number;
+                            opensAt: string;
+                            closesAt: string;
+                        }[];
+                        holidays?: {
+                            /** Format: date */
+                            day: string;
+                            name?: string;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Flow"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/flows/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A flow with its hours and holidays */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Flow"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a flow; hours and holidays replace the old ones */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name?: string;
+                        businessName?: string;
+                        timeZone?: string;
+                        /** Format: uuid */
+                        queueId?: string | null;
+                        initialMessage?: string | null;
+                        outOfHoursMessage?: string | null;
+                        /** @enum {string} */
+                        outOfHoursAction?: "queue" | "close";
+                        queuePositionMessage?: string | null;
+                        finalMessage?: string | null;
+                        helpMessage?: string | null;
+                        /** Format: uri */
+                        botUrl?: string | null;
+                        botRetries?: number;
+                        botTimeoutMs?: number;
+                        allowAttachments?: boolean;
+                        attachmentsRefusedMessage?: string | null;
+                        inactivityCloseMinutes?: number | null;
+                        surveyMessage?: string | null;
+                        affinityTtlHours?: number;
+                        affinityBeyondCapacity?: boolean;
+                        hours?: {
+                            weekday: number;
+                            opensAt: string;
+                            closesAt: string;
+                        }[];
+                        holidays?: {
+                            /** Format: date */
+                            day: string;
+                            name?: string;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Flow"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/api/auth/logout": {
         parameters: {
             query?: never;
@@ -3094,69 +3094,6 @@ export interface components {
             field?: string;
             requestId?: string;
         };
-        FlowSummary: {
-            /** Format: uuid */
-            id: string;
-            name: string;
-            businessName: string;
-            timeZone: string;
-            /** Format: uuid */
-            queueId: string | null;
-            initialMessage: string | null;
-            outOfHoursMessage: string | null;
-            /** @enum {string} */
-            outOfHoursAction: "queue" | "close";
-            queuePositionMessage: string | null;
-            finalMessage: string | null;
-            helpMessage: string | null;
-            botUrl: string | null;
-            botRetries: number;
-            botTimeoutMs: number;
-            allowAttachments: boolean;
-            attachmentsRefusedMessage: string | null;
-            inactivityCloseMinutes: number | null;
-            surveyMessage: string | null;
-            affinityTtlHours: number;
-            affinityBeyondCapacity: boolean;
-            /** Format: date-time */
-            createdAt: string;
-        };
-        Flow: {
-            /** Format: uuid */
-            id: string;
-            name: string;
-            businessName: string;
-            timeZone: string;
-            /** Format: uuid */
-            queueId: string | null;
-            initialMessage: string | null;
-            outOfHoursMessage: string | null;
-            /** @enum {string} */
-            outOfHoursAction: "queue" | "close";
-            queuePositionMessage: string | null;
-            finalMessage: string | null;
-            helpMessage: string | null;
-            botUrl: string | null;
-            botRetries: number;
-            botTimeoutMs: number;
-            allowAttachments: boolean;
-            attachmentsRefusedMessage: string | null;
-            inactivityCloseMinutes: number | null;
-            surveyMessage: string | null;
-            affinityTtlHours: number;
-            affinityBeyondCapacity: boolean;
-            /** Format: date-time */
-            createdAt: string;
-            hours: {
-                weekday: number;
-                opensAt: string;
-                closesAt: string;
-            }[];
-            holidays: {
-                day: string;
-                name: string;
-            }[];
-        };
         Agent: {
             /** Format: uuid */
             id: string;
@@ -3277,31 +3214,6 @@ export interface components {
             /** @enum {string} */
             role: "admin" | "supervisor" | "agent";
         };
-        Message: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            conversationId: string | null;
-            /** Format: uuid */
-            numberId: string;
-            /** @enum {string} */
-            direction: "inbound" | "outbound";
-            /** @enum {string} */
-            author: "customer" | "agent" | "flow" | "bot";
-            /** Format: uuid */
-            agentId: string | null;
-            fromAddress: string;
-            toAddress: string;
-            body: string;
-            twilioSid: string | null;
-            /** @enum {string} */
-            status: "received" | "queued" | "sending" | "sent" | "delivered" | "partially_delivered" | "undelivered" | "failed" | "read";
-            errorCode: number | null;
-            errorMessage: string | null;
-            segments: number | null;
-            /** Format: date-time */
-            createdAt: string;
-        };
         ConversationSummary: {
             id: string;
             /** @enum {string} */
@@ -3418,6 +3330,94 @@ export interface components {
                 status: "received" | "queued" | "sending" | "sent" | "delivered" | "partially_delivered" | "undelivered" | "failed" | "read";
                 /** Format: date-time */
                 createdAt: string;
+            }[];
+        };
+        Message: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            conversationId: string | null;
+            /** Format: uuid */
+            numberId: string;
+            /** @enum {string} */
+            direction: "inbound" | "outbound";
+            /** @enum {string} */
+            author: "customer" | "agent" | "flow" | "bot";
+            /** Format: uuid */
+            agentId: string | null;
+            fromAddress: string;
+            toAddress: string;
+            body: string;
+            twilioSid: string | null;
+            /** @enum {string} */
+            status: "received" | "queued" | "sending" | "sent" | "delivered" | "partially_delivered" | "undelivered" | "failed" | "read";
+            errorCode: number | null;
+            errorMessage: string | null;
+            segments: number | null;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        FlowSummary: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            businessName: string;
+            timeZone: string;
+            /** Format: uuid */
+            queueId: string | null;
+            initialMessage: string | null;
+            outOfHoursMessage: string | null;
+            /** @enum {string} */
+            outOfHoursAction: "queue" | "close";
+            queuePositionMessage: string | null;
+            finalMessage: string | null;
+            helpMessage: string | null;
+            botUrl: string | null;
+            botRetries: number;
+            botTimeoutMs: number;
+            allowAttachments: boolean;
+            attachmentsRefusedMessage: string | null;
+            inactivityCloseMinutes: number | null;
+            surveyMessage: string | null;
+            affinityTtlHours: number;
+            affinityBeyondCapacity: boolean;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        Flow: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            businessName: string;
+            timeZone: string;
+            /** Format: uuid */
+            queueId: string | null;
+            initialMessage: string | null;
+            outOfHoursMessage: string | null;
+            /** @enum {string} */
+            outOfHoursAction: "queue" | "close";
+            queuePositionMessage: string | null;
+            finalMessage: string | null;
+            helpMessage: string | null;
+            botUrl: string | null;
+            botRetries: number;
+            botTimeoutMs: number;
+            allowAttachments: boolean;
+            attachmentsRefusedMessage: string | null;
+            inactivityCloseMinutes: number | null;
+            surveyMessage: string | null;
+            affinityTtlHours: number;
+            affinityBeyondCapacity: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            hours: {
+                weekday: number;
+                opensAt: string;
+                closesAt: string;
+            }[];
+            holidays: {
+                day: string;
+                name: string;
             }[];
         };
         Presence: {

@@ -1,7 +1,14 @@
 import { asc, gt, max, type SQL, sql } from 'drizzle-orm';
-import { events } from '../db/schema.js';
-import { type Executor, queryPrepared, type Tx } from '../db/store.js';
-import type { EventPayloads, EventType } from '../events.js';
+import { events } from './db/schema.js';
+import { type Executor, queryPrepared, type Tx } from './db/store.js';
+import type { EventPayloads, EventType } from './events.js';
+
+/**
+ * The event log: what every module appends in its own transaction, and what the realtime
+ * gateway (realtime/) reads and numbers. Kernel, below every module that writes events, so
+ * that they can all append without depending on the gateway. The events' types and
+ * payloads are in events.ts.
+ */
 
 export interface EventRefs {
   conversationId?: string | null;
@@ -28,7 +35,7 @@ export function appendedEvents(tx: Executor): boolean {
 /**
  * Appends an event inside the caller's transaction, so the event exists exactly when the
  * change it describes does. Its `seq`, the position readers follow, is given after commit by
- * the sequencer (sequencer.ts), in (transaction id, id) order. Returns the event's row id.
+ * the sequencer (realtime/sequencer.ts), in (transaction id, id) order. Returns the event's row id.
  */
 export async function appendEvent<T extends EventType>(
   tx: Tx,

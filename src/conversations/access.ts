@@ -1,0 +1,91 @@
+/**
+ * Who may read a conversation (its transcript, media and live events), written once:
+ * supervisors and admins read every conversation; an agent reads those assigned to them and
+ * the one offered to them now. The REST routes ask it of one conversation for one user
+ * (canReadConversation, readableConversation); the realtime gateway of a batch of events'
+ * conversations for every connection at once (readersOf). Both read the agents' side of the
+ * rule from one statement, agentReaders.
+ */
+import { type SQL, sql } from 'drizzle-orm';
+import type { FastifyRequest } from 'fastify';
+import { currentUser } from '../auth/guard.js';
+import type { Role } from '../auth/users.js';
+import { type Db, type Executor, queryRows } from '../db/store.js';
+import { AppError } from '../errors.js';
+
+/** Whether the role reads every conversation (supervisors and admins), not only its own. */
+export function readsEveryConversation(role: Role): boolean {
+  return role !== 'agent';
+}
+
+/**
+ * SQL: the agents who may read the conversations whose ids `ids` lists, as rows
+ * (conversation_id, agent_id): the agent the conversation is assigned to, and the agent of
+ * its pending offer.
+ */
+function agentReaders(ids: SQL): SQL {
+  return sql`SELECT c.id AS conversation_id, c.agent_id FROM conversations c
+              WHERE c.id IN (${ids}) AND c.agent_id IS NOT NULL
+             UNION
+             SELECT o.conversation_id, o.agent_id FROM offers o
+              WHERE o.conversation_id IN (${ids}) AND o.state = 'pending'`;
+}
+
+/** Whether the user may read the conversation now (absent conversations: no). */
+export async function canReadConversation(
+  db: Executor,
+  user: { id: string; role: Role },
+  conversationId: string,
+): Promise<boolean> {
+  if (readsEveryConversation(user.role)) return true;
+  const rows = await queryRows<{ agent_id: string }>(
+    db,
+    sql`SELECT r.agent_id FROM (${agentReaders(sql`${conversationId}::uuid`)}) r
+        WHERE r.agent_id = ${user.id}`,
+  );
+  return rows.length > 0;
+}
+
+/** For each conversation, the agents who may read it now (supervisors and admins aside). */
+export type ConversationReaders = ReadonlyMap<string, ReadonlySet<string>>;
+
+/**
+ * The agents who may read each of the conversations now, in one query for a whole batch
+ * (canReadConversation asks one conversation for one user). A conversation no agent may
+ * read is absent.
+ */
+export async function readersOf(
+  db: Executor,
+  conversationIds: readonly string[],
+): Promise<ConversationReaders> {
+  if (conversationIds.length === 0) return new Map();
+  const ids = sql.join(
+    conversationIds.map((id) => sql`${id}::uuid`),
+    sql`, `,
+  );
+  const rows = await queryRows<{ conversation_id: string; agent_id: string }>(
+    db,
+    agentReaders(ids),
+  );
+  const readers = new Map<string, Set<string>>();
+  for (const row of rows) {
+    const agents = readers.get(row.conversation_id) ?? new Set<string>();
+    agents.add(row.agent_id);
+    readers.set(row.conversation_id, agents);
+  }
+  return readers;
+}
+
+/**
+ * The preHandler of every route of one conversation (`:id`), run once its params are valid:
+ * canReadConversation. Others' conversations are reported absent, not forbidden, so an
+ * agent learns nothing of them.
+ */
+export function readableConversation(db: Db) {
+  return async (request: FastifyRequest) => {
+    const { id } = request.params as { id: string };
+    if (!(await canReadConversation(db, currentUser(request), id))) {
+      throw new AppError('not_found', 'no such conversation');
+    }
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * Closing a conversation, with what the flow says at the end: a use case over the
+ * conversation's lifecycle, routing (its pending offer) and the outbox (the final response
+ * and survey). Above routing, which is given it where an agent ends a conversation
+ * (routing's endConversation), by the composition.
+ */
+import { eq } from 'drizzle-orm';
+import { type Closed, markClosed } from '../conversations/lifecycle.js';
+import { flows, numbers, users } from '../db/schema.js';
+import type { Tx } from '../db/store.js';
+import type { CloseReason } from '../events.js';
+import { enqueueOutbound } from '../outbound/outbox.js';
+import { cancelPendingOffer, wakeRouting } from '../routing/index.js';
+import { renderTemplate } from './templates.js';
+
+/**
+ * Closes an open conversation in the caller's transaction, withdraws its pending offer, and
+ * queues the flow's final response and survey. The next text from the customer opens a new conversation.
+ * Returns false when the conversation was not open (already closed by someone else).
+ */
+export async function closeConversation(
+  tx: Tx,
+  conversationId: string,
+  close: { reason: CloseReason; byUserId?: string | null; sendFinalResponse?: boolean },
+): Promise<boolean> {
+  const closing = { reason: close.reason, byUserId: close.byUserId ?? null };
+  const wasOpen = await markClosed(tx, conversationId, closing, async (closed) => {
+    // A pending offer (a new conversation's, or a transfer's while active) would otherwise
+    // hold its agent's capacity until it expired.
+    const offeredTo = await cancelPendingOffer(tx, conversationId, 'conversation-closed', {
+      requeue: false,
+    });
+    if (offeredTo) await wakeRouting(tx, { agentId: offeredTo });
+    if (close.sendFinalResponse ?? true) await sendFinalResponse(tx, conversationId, closed);
+  });
+  return wasOpen !== undefined;
+}
+
+/** Queues the flow's final response and survey, in the agent's name where they use it. */
+async function sendFinalResponse(tx: Tx, conversationId: string, closed: Closed): Promise<void> {
+  const [flow] = await tx
+    .select({
+      finalMessage: flows.finalMessage,
+      surveyMessage: flows.surveyMessage,
+      businessName: flows.businessName,
+    })
+    .from(numbers)
+    .innerJoin(flows, eq(flows.id, numbers.flowId))
+    .where(eq(numbers.id, closed.numberId));
+  const [agent] = closed.agentId
+    ? await tx.select({ name: users.name }).from(users).where(eq(users.id, closed.agentId))
+    : [];
+  const values = { businessName: flow?.businessName, agentName: agent?.name };
+  for (const template of [flow?.finalMessage, flow?.surveyMessage]) {
+    if (!template) continue;
+    await enqueueOutbound(tx, {
+      conversationId,
+      numberId: closed.numberId,
+      to: closed.customerAddress,
+      body: renderTemplate(template, values),
+      author: 'flow',
+    });
+  }
+}
