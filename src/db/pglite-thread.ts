@@ -86,28 +86,17 @@ export class PgliteThread {
   >();
   #nextId = 1;
   readonly #turns = new Turns();
-  /** Per channel: its listeners, once LISTEN has taken effect. */
-  readonly #channels = new Map<string, Promise<Set<(payload: string) => void>>>();
-  readonly #onError: (error: Error) => void;
+  readonly #listeners = new Map<string, Set<(payload: string) => void>>();
   #failed: Error | undefined;
-  #closing: Promise<void> | undefined;
 
-  private constructor(worker: Worker, onError: (error: Error) => void) {
+  private constructor(worker: Worker) {
     this.#worker = worker;
-    this.#onError = onError;
   }
 
-  /**
-   * Starts the worker on the database in dataDir (in memory when absent). onError hears of
-   * what fails outside any caller's query: a notification listener that threw.
-   */
-  static async open(
-    dataDir: string | undefined,
-    startParams: string[],
-    onError: (error: Error) => void = () => {},
-  ): Promise<PgliteThread> {
+  /** Starts the worker on the database in dataDir (in memory when absent). */
+  static async open(dataDir: string | undefined, startParams: string[]): Promise<PgliteThread> {
     const worker = startWorker({ dataDir, startParams });
-    const thread = new PgliteThread(worker, onError);
+    const thread = new PgliteThread(worker);
     await new Promise<void>((resolve, reject) => {
       const onExit = (code: number) => reject(new Error(`the PGlite thread exited (${code})`));
       worker.once('error', reject);
@@ -125,12 +114,7 @@ export class PgliteThread {
     worker.on('message', (reply: ThreadReply) => thread.#settle(reply));
     worker.on('error', (error) => thread.#fail(error));
     worker.on('exit', (code) => thread.#fail(new Error(`the PGlite thread exited (${code})`)));
-    try {
-      await thread.#addArrayParsers();
-    } catch (error) {
-      await thread.close().catch(() => {});
-      throw error;
-    }
+    await thread.#addArrayParsers();
     return thread;
   }
 
@@ -178,10 +162,10 @@ export class PgliteThread {
         const result = await callback(tx);
         if (!closed) {
           closed = true;
-          const messages = await this.#exchange(concat([protocol.serialize.query('COMMIT')]), true);
+          const messages = await this.#exchange(protocol.serialize.query('COMMIT'), true);
           // COMMIT of a transaction that failed answers ROLLBACK instead of an error.
           if (messages.some((m) => m.name === 'commandComplete' && commandOf(m) === 'ROLLBACK')) {
-            throw new TransactionAbortedError();
+            throw new Error('Transaction was rolled back instead of committed');
           }
         }
         return result;
@@ -195,48 +179,31 @@ export class PgliteThread {
     });
   }
 
-  /**
-   * LISTEN on channel; resolves once it has taken effect. Notifications come with the answer
-   * of whichever statement committed them, and reach the listeners after it.
-   */
+  /** LISTEN on channel; notifications come with the answer of whichever statement committed them. */
   async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
-    let listening = this.#channels.get(channel);
-    if (!listening) {
-      listening = this.exec(`LISTEN ${channel}`).then(() => new Set());
-      this.#channels.set(channel, listening);
-      // A LISTEN that failed is forgotten, so that the caller's retry sends it again.
-      listening.catch(() => {
-        if (this.#channels.get(channel) === listening) this.#channels.delete(channel);
-      });
+    let listeners = this.#listeners.get(channel);
+    if (!listeners) {
+      listeners = new Set();
+      this.#listeners.set(channel, listeners);
+      await this.exec(`LISTEN ${channel}`);
     }
-    const listeners = await listening;
     listeners.add(onNotify);
     return async () => {
       listeners.delete(onNotify);
-      if (listeners.size === 0 && this.#channels.get(channel) === listening) {
-        this.#channels.delete(channel);
+      if (listeners.size === 0 && this.#listeners.get(channel) === listeners) {
+        this.#listeners.delete(channel);
         if (!this.#closed) await this.exec(`UNLISTEN ${channel}`);
       }
     };
   }
 
-  /** Closes the database, then ends the thread; every caller waits for the same close. */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      try {
-        await this.#turns.run(async () => {
-          this.#closed = true;
-          // A thread that already died has nothing left to close.
-          await this.#request({ id: this.#nextId++, op: 'close' }).catch((error: unknown) => {
-            if (!this.#failed) throw error;
-          });
-        });
-      } finally {
-        this.#closed = true;
-        await this.#worker.terminate();
-      }
-    })();
-    return this.#closing;
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#turns.run(async () => {
+      this.#closed = true;
+      await this.#request({ id: this.#nextId++, op: 'close' });
+    });
+    await this.#worker.terminate();
   }
 
   async #extended<T>(
@@ -246,7 +213,7 @@ export class PgliteThread {
     syncToFs: boolean,
   ): Promise<Results<T>> {
     const { serialize } = protocol;
-    const message = concat([
+    const message = Buffer.concat([
       serialize.parse({ text }),
       serialize.bind({ values: params.map(asText) }),
       serialize.describe({ type: 'P' }),
@@ -258,7 +225,7 @@ export class PgliteThread {
   }
 
   async #simple(text: string, syncToFs: boolean): Promise<Results[]> {
-    const messages = await this.#exchange(concat([protocol.serialize.query(text)]), syncToFs);
+    const messages = await this.#exchange(protocol.serialize.query(text), syncToFs);
     return parse.parseResults(messages, this.parsers);
   }
 
@@ -281,11 +248,7 @@ export class PgliteThread {
     if (this.#failed) return Promise.reject(this.#failed);
     return new Promise((resolve, reject) => {
       this.#pending.set(request.id, { resolve, reject });
-      // The message's buffer is its own (concat): handed over, not copied.
-      this.#worker.postMessage(
-        request,
-        request.op === 'exchange' ? [request.message.buffer as ArrayBuffer] : [],
-      );
+      this.#worker.postMessage(request);
     });
   }
 
@@ -299,26 +262,16 @@ export class PgliteThread {
   }
 
   #fail(error: Error): void {
-    this.#failed ??= error;
+    if (this.#closed) return;
+    this.#failed = error;
     for (const pending of this.#pending.values()) pending.reject(error);
     this.#pending.clear();
   }
 
-  // After the answer is handled, as PGlite does, so that a listener cannot fail the
-  // statement that committed the notification.
   #notify(notification: Notification): void {
-    this.#channels.get(notification.channel)?.then(
-      (listeners) => {
-        for (const listener of listeners) {
-          try {
-            listener(notification.payload);
-          } catch (error) {
-            this.#onError(error instanceof Error ? error : new Error(String(error)));
-          }
-        }
-      },
-      () => {},
-    );
+    for (const listener of this.#listeners.get(notification.channel) ?? []) {
+      listener(notification.payload);
+    }
   }
 
   // PGlite adds a parser for each array type when it starts; so does this client.
@@ -346,25 +299,6 @@ export class PgliteThread {
 interface Notification {
   channel: string;
   payload: string;
-}
-
-/** COMMIT of a transaction whose statement failed answers ROLLBACK: PGlite's error for it. */
-class TransactionAbortedError extends Error {
-  readonly code = '25P02';
-  constructor() {
-    super('Transaction was rolled back instead of committed');
-  }
-}
-
-/** Protocol messages in one buffer of their own, so that it can be handed to the worker. */
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const message = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    message.set(part, offset);
-    offset += part.length;
-  }
-  return message;
 }
 
 function commandOf(message: BackendMessage): string | undefined {

@@ -108,7 +108,7 @@ async function openPglite(options: StoreOptions): Promise<Store> {
   let client: PgliteThread;
   try {
     if (pgData) await initPgliteDataDir(pgData, PGLITE_START_PARAMS, MIGRATIONS_FOLDER);
-    client = await PgliteThread.open(pgData, PGLITE_START_PARAMS, options.onError);
+    client = await PgliteThread.open(pgData, PGLITE_START_PARAMS);
   } catch (error) {
     lock?.release();
     throw error;
