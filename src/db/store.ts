@@ -16,7 +16,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
 import { acquireDataDirLock, type DataDirLock } from './lock.js';
 import { initPgliteDataDir } from './pglite-initdb.js';
-import { PgliteThread } from './pglite-thread.js';
+import { withOneExchangeQueries } from './pglite-protocol.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -105,17 +105,17 @@ async function openPglite(options: StoreOptions): Promise<Store> {
   let lock: DataDirLock | undefined;
   if (options.dataDir) lock = acquireDataDirLock(options.dataDir);
   const pgData = options.dataDir ? join(options.dataDir, 'pglite') : undefined;
-  let client: PgliteThread;
+  let client: PGlite;
   try {
     if (pgData) await initPgliteDataDir(pgData, PGLITE_START_PARAMS, MIGRATIONS_FOLDER);
-    client = await PgliteThread.open(pgData, PGLITE_START_PARAMS);
+    client = await PGlite.create(pgData, { startParams: PGLITE_START_PARAMS });
   } catch (error) {
     lock?.release();
     throw error;
   }
   const commits = new Set<(committed: Executor) => void>();
   const db = announceCommits(
-    drizzlePglite({ client: client.asPglite(), schema }) as unknown as Db,
+    drizzlePglite({ client: withOneExchangeQueries(client), schema }) as unknown as Db,
     commits,
   );
   return {
@@ -123,9 +123,7 @@ async function openPglite(options: StoreOptions): Promise<Store> {
     db,
     onCommit: (listener) => subscribe(commits, listener),
     migrate: () =>
-      migratePglite(drizzlePglite({ client: client.asPglite(), schema }), {
-        migrationsFolder: MIGRATIONS_FOLDER,
-      }),
+      migratePglite(drizzlePglite({ client, schema }), { migrationsFolder: MIGRATIONS_FOLDER }),
     ping: async () => {
       await client.query('SELECT 1');
     },
