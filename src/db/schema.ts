@@ -1,6 +1,14 @@
 /**
- * Parley's tables, grouped by the module of DESIGN.md that owns them. Only the owning module
- * queries a group; the others go through that module's functions.
+ * Parley's tables, grouped by the module of DESIGN.md that owns them. The owner writes its
+ * tables; others call its functions to change them. Where a row has parts owned apart, the
+ * part says whose it is:
+ * - users: auth writes who a user is, admin/agents.ts their routing profile (capacity,
+ *   skills, languages, disabled), routing what it keeps of them (presence, load by trigger,
+ *   when they last finished a conversation), the row routing locks to place work;
+ * - queues: admin writes their settings, routing the round-robin cursor;
+ * - messages and media: inbound writes what it receives (in its set-based statements),
+ *   outbound what it sends and how it went, media/ what it downloads.
+ * Reads still join across groups in the read models (routing's views, transcripts).
  *
  * The product's core rules are constraints here, so no later code path and no second
  * instance can break them:
