@@ -21,7 +21,8 @@ export type Presence = (typeof PRESENCES)[number];
 /** Why a presence changed when no person set it. */
 export type PresenceReason = 'no-desk-connection';
 
-export type OfferReason = 'queue' | 'affinity' | 'transfer';
+export const OFFER_REASONS = ['queue', 'affinity', 'transfer'] as const;
+export type OfferReason = (typeof OFFER_REASONS)[number];
 /** Why a pending offer was withdrawn before the agent decided. */
 export type CancelReason =
   | 'agent-unavailable'

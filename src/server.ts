@@ -54,6 +54,8 @@ export interface ServerDeps {
   webRoot?: string;
 }
 
+const storeKind = z.enum(['pglite', 'postgres'] satisfies Store['kind'][]);
+
 /** The Fastify app assembled from Parley's modules; listening is the caller's business. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -163,12 +165,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         response: {
           200: z.object({
             status: z.literal('ready'),
-            store: z.enum(['pglite', 'postgres']),
+            store: storeKind,
             eventLog: z.object({ unnumbered: z.number(), oldestMs: z.number() }),
           }),
           503: z.object({
             status: z.literal('unavailable'),
-            store: z.enum(['pglite', 'postgres']),
+            store: storeKind,
           }),
         },
       },

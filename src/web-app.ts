@@ -35,7 +35,7 @@ export async function registerWebApp(
         .type('text/plain')
         .send('The web app is not built. Run `npm run build` (npm start does it), then reload.\n'),
     );
-    app.setNotFoundHandler((request, reply) => notFound(request, reply));
+    app.setNotFoundHandler(notFound);
     return;
   }
   await app.register(fastifyStatic, {

@@ -5,7 +5,10 @@ import { idParams, noContent } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import { checkTwilioCredentials, createTwilioClient } from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
-import { configureNumberWebhooks } from '../channels/twilio/number-webhooks.js';
+import {
+  CONFIGURED_RESOURCES,
+  configureNumberWebhooks,
+} from '../channels/twilio/number-webhooks.js';
 import { webhookUrls } from '../channels/twilio/webhooks.js';
 import type { Db } from '../db/store.js';
 import type { SecretBox } from '../secret-box.js';
@@ -74,7 +77,7 @@ const quickReplyView = z
   .meta({ id: 'QuickReply' });
 const twilioConfiguration = z
   .object({
-    configured: z.enum(['messaging-service', 'whatsapp-sender', 'number']),
+    configured: z.enum(CONFIGURED_RESOURCES),
     sid: z.string(),
     webhookUrl: z.string(),
     statusCallbackUrl: z.string(),

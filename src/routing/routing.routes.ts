@@ -12,7 +12,7 @@ import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.
 import { ROLES } from '../auth/users.js';
 import { readableConversation } from '../conversations/access.js';
 import type { Db } from '../db/store.js';
-import { PRESENCES } from '../events.js';
+import { OFFER_REASONS, PRESENCES } from '../events.js';
 import {
   type CloseEnded,
   endConversation,
@@ -40,7 +40,7 @@ const offerView = z
   .object({
     id: z.string(),
     conversationId: z.string(),
-    reason: z.enum(['queue', 'affinity', 'transfer']),
+    reason: z.enum(OFFER_REASONS),
     originalText: z.string().nullable(),
     transferNote: z.string().nullable(),
     expiresAt: z.iso.datetime(),

@@ -3,9 +3,12 @@ import { AppError } from '../../errors.js';
 import { describeTwilioError, type TwilioClient } from './client.js';
 import type { WebhookUrls } from './webhooks.js';
 
+/** The kinds of Twilio resource whose webhooks "Set in Twilio" points at Parley. */
+export const CONFIGURED_RESOURCES = ['messaging-service', 'whatsapp-sender', 'number'] as const;
+
 /** What "Set in Twilio" changed: which kind of Twilio resource, and its SID. */
 export interface ConfiguredWebhooks extends WebhookUrls {
-  configured: 'messaging-service' | 'whatsapp-sender' | 'number';
+  configured: (typeof CONFIGURED_RESOURCES)[number];
   sid: string;
 }
 
