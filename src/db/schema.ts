@@ -7,7 +7,8 @@
  *   when they last finished a conversation), the row routing locks to place work;
  * - queues: admin writes their settings, routing the round-robin cursor;
  * - messages and media: inbound writes what it receives (in its set-based statements),
- *   outbound what it sends and how it went, media/ what it downloads.
+ *   outbound what it sends and how it went, media/ what it downloads;
+ * - content_templates: content/ alone (synced from Twilio); flows and queues name them.
  * Reads still join across groups in the read models (routing's views, transcripts).
  *
  * The product's core rules are constraints here, so no later code path and no second
@@ -40,6 +41,24 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import { MESSAGE_STATUSES, PRESENCES } from '../events.js';
+
+/** The flow's messages Parley sends on its own; each may name a template for a closed window. */
+export const AUTOMATED_MESSAGES = [
+  'initial',
+  'outOfHours',
+  'queuePosition',
+  'help',
+  'attachmentsRefused',
+  'overflow',
+  'final',
+  'survey',
+] as const;
+export type AutomatedMessage = (typeof AUTOMATED_MESSAGES)[number];
+/** A content template and the values of its placeholders (which may use `{{customerName}}`…). */
+export interface TemplateChoice {
+  contentSid: string;
+  variables: Record<string, string>;
+}
 
 const id = () => uuid('id').primaryKey().defaultRandom();
 /** A 64-bit transaction id (PostgreSQL's xid8), read as its decimal text. */
@@ -156,6 +175,8 @@ export const queues = pgTable('queues', {
   offlineRequeueSeconds: integer('offline_requeue_seconds').default(600),
   /** Round-robin's cursor: the agent offered last. */
   lastOfferedAgentId: uuid('last_offered_agent_id'),
+  /** Content SIDs of the templates the queue's agents may pick; empty: every approved one. */
+  contentSids: text('content_sids').array().notNull().default(sql`'{}'::text[]`),
   createdAt: createdAt(),
 });
 
@@ -220,6 +241,14 @@ export const flows = pgTable('flows', {
   affinityTtlHours: integer('affinity_ttl_hours').notNull().default(168),
   /** Offer an affinity's agent the reply even when at capacity ("keep same agent"). */
   affinityBeyondCapacity: boolean('affinity_beyond_capacity').notNull().default(false),
+  /**
+   * Per automated message (final, survey, …): the approved content template sent in its
+   * place when the customer-service window of a WhatsApp conversation has closed.
+   */
+  windowTemplates: jsonb('window_templates')
+    .$type<Partial<Record<AutomatedMessage, TemplateChoice>>>()
+    .notNull()
+    .default({}),
   createdAt: createdAt(),
 });
 
@@ -293,6 +322,34 @@ export const quickReplies = pgTable(
     createdAt: createdAt(),
   },
   (t) => [index('quick_replies_queue_idx').on(t.queueId)],
+);
+
+// ── content: templates synced from Twilio's Content API ─────────────────────────────────
+/** An account's content template, as Twilio's Content API last told of it. */
+export const contentTemplates = pgTable(
+  'content_templates',
+  {
+    id: id(),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    /** Twilio's Content SID, `HX…`. */
+    sid: text('sid').notNull(),
+    friendlyName: text('friendly_name').notNull(),
+    language: text('language').notNull(),
+    /** What the customer reads, with `{{1}}`-style placeholders: its main type's body. */
+    body: text('body').notNull(),
+    /** Placeholder → sample value, as defined on Twilio. */
+    variables: jsonb('variables').$type<Record<string, string>>().notNull().default({}),
+    /** Its content types: `twilio/text`, `twilio/media`, `twilio/quick-reply`, … */
+    types: text('types').array().notNull().default(sql`'{}'::text[]`),
+    /** WhatsApp's verdict: approved, pending, rejected, paused, disabled, unsubmitted, … */
+    whatsappStatus: text('whatsapp_status').notNull().default('unsubmitted'),
+    whatsappCategory: text('whatsapp_category'),
+    rejectionReason: text('rejection_reason'),
+    syncedAt: at('synced_at').notNull().defaultNow(),
+  },
+  (t) => [unique('content_templates_account_sid_key').on(t.accountId, t.sid)],
 );
 
 // ── consent: contacts and opt-outs per sender ───────────────────────────────────────────
@@ -399,6 +456,11 @@ export const messages = pgTable(
     errorCode: integer('error_code'),
     errorMessage: text('error_message'),
     segments: smallint('segments'),
+    /** An outbound content template (Twilio's ContentSid) and its variables; body is its text. */
+    contentSid: text('content_sid'),
+    contentVariables: jsonb('content_variables').$type<Record<string, string>>(),
+    /** How Twilio carried an outbound message through an RCS sender: as RCS, or SMS/MMS fallback. */
+    sentAs: text('sent_as', { enum: ['rcs', 'sms', 'mms'] }),
     createdAt: createdAt(),
   },
   (t) => [

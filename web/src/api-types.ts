@@ -3150,6 +3150,7 @@ export interface components {
             };
             language: string | null;
             offlineRequeueSeconds: number | null;
+            contentSids: string[];
             /** Format: date-time */
             createdAt: string;
         };
@@ -3171,6 +3172,7 @@ export interface components {
             };
             language: string | null;
             offlineRequeueSeconds: number | null;
+            contentSids: string[];
             /** Format: date-time */
             createdAt: string;
             memberIds: string[];
@@ -3354,6 +3356,12 @@ export interface components {
             errorCode: number | null;
             errorMessage: string | null;
             segments: number | null;
+            contentSid: string | null;
+            contentVariables: (((string | number | boolean) | null) | {
+                [key: string]: unknown;
+            } | unknown[]) | null;
+            /** @enum {string|null} */
+            sentAs: "rcs" | "sms" | "mms" | null;
             /** Format: date-time */
             createdAt: string;
         };
@@ -3381,6 +3389,9 @@ export interface components {
             surveyMessage: string | null;
             affinityTtlHours: number;
             affinityBeyondCapacity: boolean;
+            windowTemplates: ((string | number | boolean) | null) | {
+                [key: string]: unknown;
+            } | unknown[];
             /** Format: date-time */
             createdAt: string;
         };
@@ -3408,6 +3419,9 @@ export interface components {
             surveyMessage: string | null;
             affinityTtlHours: number;
             affinityBeyondCapacity: boolean;
+            windowTemplates: ((string | number | boolean) | null) | {
+                [key: string]: unknown;
+            } | unknown[];
             /** Format: date-time */
             createdAt: string;
             hours: {
