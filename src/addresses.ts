@@ -12,6 +12,22 @@ export type NumberKind = (typeof NUMBER_KINDS)[number];
 export const CHANNELS = ['sms', 'whatsapp'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
+/**
+ * Whether the channel limits a business to the customer-service window: free text only
+ * within 24 hours of the customer's last message (WhatsApp's and Messenger's rule).
+ */
+export function hasServiceWindow(channel: Channel): boolean {
+  return channel !== 'sms';
+}
+
+/** How long after a customer's last message the channel accepts free text. */
+export const SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** Whether an approved content template may be sent on the channel outside the window. */
+export function acceptsTemplates(channel: Channel): boolean {
+  return channel === 'whatsapp';
+}
+
 /** The prefix of a WhatsApp address: `whatsapp:+15551234567`. */
 const WHATSAPP_PREFIX = 'whatsapp:';
 
