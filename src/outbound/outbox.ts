@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
-import { channelOfKind, DEFAULT_SEND_RATE, hasServiceWindow } from '../addresses.js';
+import {
+  channelOfKind,
+  DEFAULT_SEND_RATE,
+  hasServiceWindow,
+  type NumberKind,
+} from '../addresses.js';
 import { type ResolvedTemplate, resolveTemplate } from '../content/content-templates.js';
 import { touchedByParley } from '../conversations/lifecycle.js';
 import {
@@ -83,15 +88,6 @@ export async function enqueueOutbounds(
   requested: readonly NewOutbound[],
 ): Promise<(OutboundMessage | undefined)[]> {
   if (requested.length === 0) return [];
-  const allowed = await withinServiceWindows(tx, requested);
-  const inputs = allowed.flatMap((input) => (input ? [input] : []));
-  const sent = await enqueueAllowed(tx, inputs);
-  let next = 0;
-  return allowed.map((input) => (input ? sent[next++] : undefined));
-}
-
-async function enqueueAllowed(tx: Tx, inputs: readonly NewOutbound[]): Promise<OutboundMessage[]> {
-  if (inputs.length === 0) return [];
   const numberRows = await tx
     .select({
       id: numbers.id,
@@ -99,10 +95,41 @@ async function enqueueAllowed(tx: Tx, inputs: readonly NewOutbound[]): Promise<O
       kind: numbers.kind,
       sendRate: numbers.sendRate,
       messagingServiceSid: numbers.messagingServiceSid,
+      accountId: numbers.accountId,
+      windowTemplates: flows.windowTemplates,
+      businessName: flows.businessName,
     })
     .from(numbers)
-    .where(inArray(numbers.id, [...new Set(inputs.map((input) => input.numberId))]));
+    .leftJoin(flows, eq(flows.id, numbers.flowId))
+    .where(inArray(numbers.id, [...new Set(requested.map((input) => input.numberId))]));
   const numberOf = new Map(numberRows.map((row) => [row.id, row]));
+  const allowed = await withinServiceWindows(tx, requested, numberOf);
+  const inputs = allowed.flatMap((input) => (input ? [input] : []));
+  const sent = await enqueueAllowed(tx, inputs, numberOf);
+  let next = 0;
+  return allowed.map((input) => (input ? sent[next++] : undefined));
+}
+
+/** The sending numbers of a batch, with their flow's window templates. */
+type Senders = ReadonlyMap<
+  string,
+  {
+    address: string;
+    kind: NumberKind;
+    sendRate: number | null;
+    messagingServiceSid: string | null;
+    accountId: string;
+    windowTemplates: typeof flows.$inferSelect.windowTemplates | null;
+    businessName: string | null;
+  }
+>;
+
+async function enqueueAllowed(
+  tx: Tx,
+  inputs: readonly NewOutbound[],
+  numberOf: Senders,
+): Promise<OutboundMessage[]> {
+  if (inputs.length === 0) return [];
   const senderOf = (numberId: string) => {
     const number = numberOf.get(numberId);
     if (!number) throw new Error(`number ${numberId} does not exist`);
@@ -211,20 +238,8 @@ async function enqueueAllowed(tx: Tx, inputs: readonly NewOutbound[]): Promise<O
 async function withinServiceWindows(
   tx: Tx,
   inputs: readonly NewOutbound[],
+  numberOf: Senders,
 ): Promise<(NewOutbound | undefined)[]> {
-  const numberIds = [...new Set(inputs.map((input) => input.numberId))];
-  const kinds = await tx
-    .select({
-      id: numbers.id,
-      kind: numbers.kind,
-      accountId: numbers.accountId,
-      windowTemplates: flows.windowTemplates,
-      businessName: flows.businessName,
-    })
-    .from(numbers)
-    .leftJoin(flows, eq(flows.id, numbers.flowId))
-    .where(inArray(numbers.id, numberIds));
-  const numberOf = new Map(kinds.map((row) => [row.id, row]));
   const windowed = inputs.filter((input) => {
     const kind = numberOf.get(input.numberId)?.kind;
     return kind !== undefined && hasServiceWindow(channelOfKind(kind));
@@ -288,11 +303,7 @@ async function automatedInClosedWindow(
   tx: Tx,
   input: NewOutbound,
   window: ServiceWindow,
-  number: {
-    accountId: string;
-    windowTemplates: typeof flows.$inferSelect.windowTemplates | null;
-    businessName: string | null;
-  },
+  number: NonNullable<ReturnType<Senders['get']>>,
 ): Promise<NewOutbound | string> {
   const kind = input.automated?.kind;
   const choice = kind ? number.windowTemplates?.[kind] : undefined;
