@@ -203,6 +203,8 @@ export function messageView(m: Message, publicUrl: string): Record<string, unkno
     from: m.from,
     to: m.to,
     body: m.body,
+    channel: m.channel,
+    contentSid: m.contentSid,
     status: m.status,
     errorCode: m.errorCode,
     errorMessage: m.errorMessage,

@@ -7,7 +7,7 @@ import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient.js';
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from './index.js';
 
-const TWILIO_HOSTS = /^https:\/\/(api|messaging)\.twilio\.com(?=\/)/;
+const TWILIO_HOSTS = /^https:\/\/(api|messaging|content)\.twilio\.com(?=\/)/;
 
 /** The official RequestClient, with Twilio's hosts rewritten to the emulator's base URL. */
 export class EmulatorRequestClient extends twilio.RequestClient {
