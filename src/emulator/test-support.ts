@@ -156,6 +156,8 @@ export interface MessageView {
   from: string | null;
   to: string;
   body: string;
+  channel: string;
+  contentSid: string | null;
   status: string;
   errorCode: number | null;
   sentAtMs: number | null;
@@ -192,6 +194,7 @@ export interface InboxMessage {
   from: string;
   to: string;
   kind: string;
+  channel: string;
   body: string;
   media: { sid: string; contentType: string; url: string }[];
 }
