@@ -499,7 +499,7 @@ export function registerControlApi(
           additionalProperties: false,
           properties: {
             sender: { type: 'string', minLength: 1 },
-            at: { type: ['string', 'number'] },
+            at: { anyOf: [{ type: 'string' }, { type: 'number' }] },
           },
         },
       },

@@ -17,6 +17,7 @@ type Spec = {
 const api2010 = JSON.parse(readFileSync(`${specDir}twilio_api_v2010.json`, 'utf8')) as Spec;
 const messagingV1 = JSON.parse(readFileSync(`${specDir}twilio_messaging_v1.json`, 'utf8')) as Spec;
 const messagingV2 = JSON.parse(readFileSync(`${specDir}twilio_messaging_v2.json`, 'utf8')) as Spec;
+const contentV1 = JSON.parse(readFileSync(`${specDir}twilio_content_v1.json`, 'utf8')) as Spec;
 
 /**
  * Makes every property an object schema lists required, so a field the emulator forgets fails
@@ -73,6 +74,19 @@ function validator(spec: Spec, path: string, method: string, status: string) {
 function expectValid(validate: ReturnType<typeof validator>, body: unknown): void {
   const ok = validate(body);
   expect(ok ? [] : validate.errors?.map((e) => `${e.instancePath} ${e.message}`)).toEqual([]);
+}
+
+/** The Content API takes JSON bodies. */
+async function restJson(fx: Fixture, method: string, path: string, body: unknown) {
+  const res = await fetch(`${fx.url}${path}`, {
+    method,
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${fx.account.sid}:${fx.account.authToken}`).toString('base64')}`,
+      'Content-Type': 'application/json',
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
 async function rest(
@@ -240,6 +254,58 @@ describe("responses match Twilio's OpenAPI description", () => {
     );
     expect(messageValidate({ num_segments: 1 })).toBe(false);
   });
+  it('Content create, fetch, list, approval create and fetch, ContentAndApprovals list', async () => {
+    const created = await restJson(fx, 'POST', '/v1/Content', {
+      friendly_name: 'receipt',
+      language: 'en',
+      variables: { 1: 'name' },
+      types: {
+        'twilio/media': { body: 'Receipt for {{1}}', media: ['https://example.test/r.pdf'] },
+        'twilio/text': { body: 'Receipt for {{1}}' },
+      },
+    });
+    expect(created.status).toBe(201);
+    expectValid(validator(contentV1, '/v1/Content', 'post', '201'), created.json);
+    const sid = String(created.json.sid);
+
+    const fetched = await rest(fx, 'GET', `/v1/Content/${sid}`);
+    expectValid(validator(contentV1, '/v1/Content/{Sid}', 'get', '200'), fetched.json);
+    const listed = await rest(fx, 'GET', '/v1/Content?PageSize=1');
+    expectValid(validator(contentV1, '/v1/Content', 'get', '200'), listed.json);
+    expect(listed.json.meta).toMatchObject({ key: 'contents', page_size: 1 });
+
+    const approval = await restJson(fx, 'POST', `/v1/Content/${sid}/ApprovalRequests/whatsapp`, {
+      name: 'receipt',
+      category: 'UTILITY',
+    });
+    expect(approval.status).toBe(201);
+    expectValid(
+      validator(contentV1, '/v1/Content/{ContentSid}/ApprovalRequests/whatsapp', 'post', '201'),
+      approval.json,
+    );
+    const approvalFetched = await rest(fx, 'GET', `/v1/Content/${sid}/ApprovalRequests`);
+    expectValid(
+      validator(contentV1, '/v1/Content/{Sid}/ApprovalRequests', 'get', '200'),
+      approvalFetched.json,
+    );
+    expect(approvalFetched.json.whatsapp).toMatchObject({
+      type: 'whatsapp',
+      name: 'receipt',
+      content_type: 'twilio/media',
+    });
+    const both = await rest(fx, 'GET', '/v1/ContentAndApprovals');
+    expectValid(validator(contentV1, '/v1/ContentAndApprovals', 'get', '200'), both.json);
+
+    const deleted = await fetch(`${fx.url}/v1/Content/${sid}`, {
+      method: 'DELETE',
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${fx.account.sid}:${fx.account.authToken}`).toString('base64')}`,
+      },
+    });
+    expect(deleted.status).toBe(204);
+    expect((await rest(fx, 'GET', `/v1/Content/${sid}`)).status).toBe(404);
+  });
+
   it('WhatsApp senders fetch', async () => {
     await fx.addNumber('whatsapp:+15558100009', { kind: 'whatsapp' });
     const list = await rest(fx, 'GET', '/v2/Channels/Senders?Channel=whatsapp');
