@@ -123,6 +123,12 @@ describe('WhatsApp customer-service window', () => {
     expect(failed.errorCode).toBe(63016);
   });
 
+  it('refuses to backdate a window with a sender it does not know', async () => {
+    await expect(lastWrote('whatsapp:+15557000006', 'whatsapp:+15550000000', 1)).rejects.toThrow(
+      /404/,
+    );
+  });
+
   it('reopens when the customer writes again', async () => {
     const customer = 'whatsapp:+15557000005';
     await lastWrote(customer, WA_SENDER, 48);

@@ -508,6 +508,8 @@ export function registerControlApi(
       const { sender, at } = req.body;
       const ms = typeof at === 'number' ? at : Date.parse(at);
       if (!Number.isFinite(ms)) return bad(reply, 400, `at: ${String(at)} is not a time`);
+      // A sender the emulator does not know would make the backdating silently meaningless.
+      if (!state.numberByPhone(sender)) return bad(reply, 404, `no emulated sender ${sender}`);
       state.recordInbound(sender, req.params.phone, ms);
       return {
         handset: req.params.phone,
