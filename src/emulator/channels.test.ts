@@ -4,6 +4,7 @@ import {
   control,
   type Fixture,
   handsetSends,
+  type MessageView,
   type Receiver,
   startFixture,
   startReceiver,
@@ -44,6 +45,12 @@ function lastWrote(handset: string, sender: string, hoursAgo: number) {
     at: new Date(Date.now() - hoursAgo * HOUR).toISOString(),
   });
 }
+
+/**
+ * Delivered, whatever came after: a WhatsApp message moves on to `read` moments later, and a
+ * poll may see it only then.
+ */
+const wasDelivered = (m: MessageView) => m.history.some((h) => h.status === 'delivered');
 
 /** The status callbacks of a message, once `count` have arrived. */
 async function callbacks(sid: string, count: number) {
@@ -94,7 +101,7 @@ describe('WhatsApp customer-service window', () => {
     const regular = 'whatsapp:+15557000003';
     expect((await lastWrote(regular, WA_SENDER, 23)).windowOpen).toBe(true);
     const reply = await fx.client.messages.create({ from: WA_SENDER, to: regular, body: 'Yes!' });
-    const delivered = await waitForMessage(fx.url, reply.sid, (m) => m.status === 'delivered');
+    const delivered = await waitForMessage(fx.url, reply.sid, wasDelivered);
     expect(delivered.errorCode).toBeNull();
   });
 
@@ -109,7 +116,7 @@ describe('WhatsApp customer-service window', () => {
       contentSid: approved.sid,
       contentVariables: JSON.stringify({ 1: 'Alice' }),
     });
-    const delivered = await waitForMessage(fx.url, ok.sid, (m) => m.status === 'delivered');
+    const delivered = await waitForMessage(fx.url, ok.sid, wasDelivered);
     expect(delivered).toMatchObject({
       body: 'Hello Alice, your order has shipped.',
       contentSid: approved.sid,
@@ -121,6 +128,28 @@ describe('WhatsApp customer-service window', () => {
     });
     const failed = await waitForMessage(fx.url, notYet.sid, (m) => m.status === 'failed');
     expect(failed.errorCode).toBe(63016);
+  });
+
+  it('through a Messaging Service, answers accepted with no from, then fails from the WhatsApp sender', async () => {
+    await fx.addNumber('whatsapp:+15557100002');
+    const service = await control<{ sid: string }>(fx.url, 'POST', '/_emulator/services', {
+      accountSid: fx.account.sid,
+      numbers: ['whatsapp:+15557100002'],
+    });
+    const sent = await fx.client.messages.create({
+      messagingServiceSid: service.sid,
+      to: 'whatsapp:+15557000007',
+      body: 'Your order shipped',
+      statusCallback: `${hook.url}/status`,
+    });
+    expect(sent).toMatchObject({ status: 'accepted', from: null });
+    const [failed] = await callbacks(sent.sid, 1);
+    expect(failed).toMatchObject({
+      MessageStatus: 'failed',
+      ErrorCode: '63016',
+      From: 'whatsapp:+15557100002',
+      MessagingServiceSid: service.sid,
+    });
   });
 
   it('refuses to backdate a window with a sender it does not know', async () => {
@@ -136,7 +165,7 @@ describe('WhatsApp customer-service window', () => {
     await waitForMessage(fx.url, before.sid, (m) => m.status === 'failed');
     await handsetSends(fx.url, customer, { to: WA_SENDER, body: 'I am back' });
     const after = await fx.client.messages.create({ from: WA_SENDER, to: customer, body: 'hi!' });
-    await waitForMessage(fx.url, after.sid, (m) => m.status === 'delivered');
+    await waitForMessage(fx.url, after.sid, wasDelivered);
     const [received] = await waitForInbox(fx.url, customer, 1);
     expect(received).toMatchObject({ sid: after.sid, body: 'hi!', channel: 'whatsapp' });
   });
@@ -212,7 +241,7 @@ describe('Facebook Messenger', () => {
     const stop = await handsetSends(fx.url, user, { to: PAGE, body: 'STOP' });
     expect(stop.autoReply).toBeNull();
     const after = await fx.client.messages.create({ from: PAGE, to: user, body: 'Noted.' });
-    await waitForMessage(fx.url, after.sid, (m) => m.status === 'delivered');
+    await waitForMessage(fx.url, after.sid, wasDelivered);
   });
 });
 
@@ -238,7 +267,7 @@ describe('RCS through a Messaging Service', () => {
       body: 'Your table is ready',
     });
     expect(sent).toMatchObject({ status: 'accepted', from: null });
-    const delivered = await waitForMessage(fx.url, sent.sid, (m) => m.status === 'delivered');
+    const delivered = await waitForMessage(fx.url, sent.sid, wasDelivered);
     expect(delivered).toMatchObject({ from: RCS_AGENT, to: handset, channel: 'rcs' });
     const statuses = await callbacks(sent.sid, 4);
     expect(statuses.map((p) => [p.MessageStatus, p.From])).toEqual([
@@ -263,7 +292,7 @@ describe('RCS through a Messaging Service', () => {
       to: handset,
       body: 'Your table is ready',
     });
-    const delivered = await waitForMessage(fx.url, sent.sid, (m) => m.status === 'delivered');
+    const delivered = await waitForMessage(fx.url, sent.sid, wasDelivered);
     expect(delivered).toMatchObject({ from: '+15557300001', channel: 'sms' });
     const statuses = await callbacks(sent.sid, 4);
     expect(new Set(statuses.map((p) => p.From))).toEqual(new Set(['+15557300001']));

@@ -252,9 +252,13 @@ export class Dispatcher {
       status: service ? 'accepted' : 'queued',
     });
     if (windowFailure) {
-      // The sender was picked; the channel refused the message.
-      message.from = sender.phoneNumber;
-      this.state.later(0, () => this.fail(message, 'failed', 63016));
+      // The (service's) sender is picked, then the channel refuses the message; the answer to
+      // create still shows what Twilio shows at that point (from=null through a service).
+      const from = sender.phoneNumber;
+      this.state.later(0, () => {
+        message.from = from;
+        this.fail(message, 'failed', 63016);
+      });
       return message;
     }
     if (refusal) {
