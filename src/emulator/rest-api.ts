@@ -16,6 +16,7 @@ import { type Dispatcher, isFinal } from './outbound.js';
 import {
   accountJson,
   accountPath,
+  channelSenderJson,
   MESSAGING_HOST,
   mediaJson,
   messageJson,
@@ -229,9 +230,14 @@ export function registerRestApi(
     if (!c || c.accountSid !== ctx.account.sid) throw notFound(ctx.path);
     return c;
   };
-  const ownSender = (ctx: Ctx, sid: string | undefined): PhoneNumber => {
+  /** A WhatsApp, Messenger or RCS sender by its XE SID (the emulator keeps it as a number). */
+  const channelSender = (ctx: Ctx, sid: string | undefined): PhoneNumber | undefined => {
     const n = sid?.startsWith('XE') ? state.numbers.get(`PN${sid.slice(2)}`) : undefined;
-    if (!n || n.accountSid !== ctx.account.sid || n.kind !== 'whatsapp') throw notFound(ctx.path);
+    return n && n.accountSid === ctx.account.sid && kindChannel(n.kind) !== 'sms' ? n : undefined;
+  };
+  const ownSender = (ctx: Ctx, sid: string | undefined): PhoneNumber => {
+    const n = channelSender(ctx, sid);
+    if (n?.kind !== 'whatsapp') throw notFound(ctx.path);
     return n;
   };
   const ownService = (ctx: Ctx, sid: string | undefined): MessagingService => {
@@ -467,11 +473,12 @@ export function registerRestApi(
     return json(200, serviceJson(service));
   });
 
+  // Messenger and RCS senders are the service's ChannelSenders (below), not PhoneNumbers.
   add('GET', '/v1/Services/:ServiceSid/PhoneNumbers', 'services.numbers.list', (ctx) => {
     const service = ownService(ctx, ctx.params.ServiceSid);
     const items = service.numberSids.flatMap((sid) => {
       const n = state.numbers.get(sid);
-      return n ? [n] : [];
+      return n && n.kind !== 'messenger' && n.kind !== 'rcs' ? [n] : [];
     });
     return json(
       200,
@@ -574,6 +581,58 @@ export function registerRestApi(
       ),
     );
   });
+
+  // ChannelSenders (https://www.twilio.com/docs/messaging/api/channelsender-resource): the
+  // service's WhatsApp, Messenger and RCS senders, by XE SID.
+  add('GET', '/v1/Services/:ServiceSid/ChannelSenders', 'services.senders.list', (ctx) => {
+    const service = ownService(ctx, ctx.params.ServiceSid);
+    const items = service.numberSids
+      .map((sid) => state.numbers.get(sid))
+      .filter((n): n is PhoneNumber => n !== undefined && kindChannel(n.kind) !== 'sms')
+      .map((n) => ({ ...n, sid: senderSid(n), number: n }));
+    return json(
+      200,
+      pageV1(items, ctx, `/v1/Services/${service.sid}/ChannelSenders`, 'senders', (item) =>
+        channelSenderJson(service, item.number),
+      ),
+    );
+  });
+  add('POST', '/v1/Services/:ServiceSid/ChannelSenders', 'services.senders.create', (ctx) => {
+    const service = ownService(ctx, ctx.params.ServiceSid);
+    const sid = one(ctx.form.Sid);
+    if (!sid)
+      throw new TwilioApiError(400, 20001, 'Missing required parameter Sid in the post body');
+    const n = channelSender(ctx, sid);
+    if (!n)
+      throw new TwilioApiError(400, 20404, `Channel Sender ${sid} was not found in this account`);
+    if (n.serviceSid !== null) {
+      throw new TwilioApiError(409, 21710, 'The Channel Sender is already in a Messaging Service.');
+    }
+    state.addToService(service, n);
+    return json(201, channelSenderJson(service, n));
+  });
+  const serviceSender = (ctx: Ctx) => {
+    const service = ownService(ctx, ctx.params.ServiceSid);
+    const n = channelSender(ctx, ctx.params.Sid);
+    if (!n || n.serviceSid !== service.sid) throw notFound(ctx.path);
+    return { service, n };
+  };
+  add('GET', '/v1/Services/:ServiceSid/ChannelSenders/:Sid', 'services.senders.fetch', (ctx) => {
+    const { service, n } = serviceSender(ctx);
+    return json(200, channelSenderJson(service, n));
+  });
+  add(
+    'DELETE',
+    '/v1/Services/:ServiceSid/ChannelSenders/:Sid',
+    'services.senders.delete',
+    (ctx) => {
+      const { service, n } = serviceSender(ctx);
+      service.numberSids = service.numberSids.filter((s) => s !== n.sid);
+      n.serviceSid = null;
+      n.dateUpdated = Date.now();
+      return { status: 204, json: undefined };
+    },
+  );
 
   const handle = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const path = req.url.split('?')[0] ?? req.url;

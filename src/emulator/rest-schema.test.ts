@@ -3,7 +3,13 @@ import { createRequire } from 'node:module';
 import { Ajv, type SchemaObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Fixture, handsetSends, startFixture, waitForMessage } from './test-support.js';
+import {
+  control,
+  type Fixture,
+  handsetSends,
+  startFixture,
+  waitForMessage,
+} from './test-support.js';
 
 // Twilio's published OpenAPI descriptions, shipped in @twilio-alpha/mcp.
 const require = createRequire(import.meta.url);
@@ -304,6 +310,62 @@ describe("responses match Twilio's OpenAPI description", () => {
     });
     expect(deleted.status).toBe(204);
     expect((await rest(fx, 'GET', `/v1/Content/${sid}`)).status).toBe(404);
+  });
+
+  it('Messaging Service ChannelSenders add, list, fetch and remove', async () => {
+    await fx.addNumber('messenger:104000000000077', { kind: 'messenger' });
+    await fx.addNumber('rcs:schema_agent', { kind: 'rcs' });
+    const service = await rest(fx, 'POST', '/v1/Services', { FriendlyName: 'Channels' });
+    const base = `/v1/Services/${service.json.sid}/ChannelSenders`;
+    const senders = await control<{ sid: string; phoneNumber: string }[]>(
+      fx.url,
+      'GET',
+      '/_emulator/numbers',
+    );
+    const xe = (address: string) =>
+      `XE${senders.find((n) => n.phoneNumber === address)?.sid.slice(2)}`;
+    for (const address of ['messenger:104000000000077', 'rcs:schema_agent']) {
+      const added = await rest(fx, 'POST', base, { Sid: xe(address) });
+      expect(added.status).toBe(201);
+      expectValid(
+        validator(messagingV1, '/v1/Services/{MessagingServiceSid}/ChannelSenders', 'post', '201'),
+        added.json,
+      );
+    }
+    const listed = await rest(fx, 'GET', base);
+    expectValid(
+      validator(messagingV1, '/v1/Services/{MessagingServiceSid}/ChannelSenders', 'get', '200'),
+      listed.json,
+    );
+    expect(
+      (listed.json.senders as { sender: string; sender_type: string }[]).map((x) => [
+        x.sender,
+        x.sender_type,
+      ]),
+    ).toEqual([
+      ['messenger:104000000000077', 'Messenger'],
+      ['rcs:schema_agent', 'RCS'],
+    ]);
+    const fetched = await rest(fx, 'GET', `${base}/${xe('rcs:schema_agent')}`);
+    expectValid(
+      validator(
+        messagingV1,
+        '/v1/Services/{MessagingServiceSid}/ChannelSenders/{Sid}',
+        'get',
+        '200',
+      ),
+      fetched.json,
+    );
+    const numbers = await rest(fx, 'GET', `/v1/Services/${service.json.sid}/PhoneNumbers`);
+    expect(numbers.json.phone_numbers).toEqual([]);
+    const removed = await fetch(`${fx.url}${base}/${xe('rcs:schema_agent')}`, {
+      method: 'DELETE',
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${fx.account.sid}:${fx.account.authToken}`).toString('base64')}`,
+      },
+    });
+    expect(removed.status).toBe(204);
+    expect((await rest(fx, 'GET', base)).json.senders).toHaveLength(1);
   });
 
   it('WhatsApp senders fetch', async () => {
