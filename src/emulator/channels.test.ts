@@ -219,6 +219,23 @@ describe('Facebook Messenger', () => {
     expect(received?.media.map((m) => m.contentType)).toEqual(['image/png']);
   });
 
+  it('sends a Content template, approved or not, inside the window: Messenger has no WhatsApp approval', async () => {
+    const user = 'messenger:2400000000000006';
+    await handsetSends(fx.url, user, { to: PAGE, body: 'Where is my order?' });
+    const pending = await template('pending');
+    const sent = await fx.client.messages.create({
+      from: PAGE,
+      to: user,
+      contentSid: pending.sid,
+      contentVariables: JSON.stringify({ 1: 'Bo' }),
+    });
+    const delivered = await waitForMessage(fx.url, sent.sid, wasDelivered);
+    expect(delivered).toMatchObject({
+      body: 'Hello Bo, your order has shipped.',
+      channel: 'messenger',
+    });
+  });
+
   it('fails a message to a user who wrote 25 hours ago, or who never wrote, with 63016', async () => {
     const lapsed = 'messenger:2400000000000003';
     await lastWrote(lapsed, PAGE, 25);
