@@ -3,7 +3,7 @@ import { iso8601, newSid } from './format.js';
 import type { ApprovalStatus, ContentTemplate, WhatsAppApproval } from './types.js';
 
 /**
- * Content API templates (https://www.twilio.com/docs/content/content-api-resources): their JSON
+ * Content API templates (shapes from Twilio's published twilio_content_v1.json): their JSON
  * and how a message created with ContentSid / ContentVariables turns into text and media.
  */
 
