@@ -5,7 +5,7 @@ import { createUser, ROLES, type Role } from './auth/users.js';
 import { type Config, ConfigError, isLoopback, loadConfig, readEnvFile } from './config.js';
 import { DataDirLockedError } from './db/lock.js';
 import { openStore } from './db/store.js';
-import { prepareDemo } from './demo.js';
+import { DEMO_NUMBERS, prepareDemo } from './demo.js';
 import { startEmulator } from './emulator/index.js';
 import { AppError } from './errors.js';
 import { createLogger } from './logger.js';
@@ -66,7 +66,7 @@ async function start(options: { demo?: boolean; emulatorPort: string }): Promise
               ? `(WARNING: listening on ${cfg.emulatorHost}, its unauthenticated control API is open to the network)`
               : '(loopback only; EMULATOR_HOST exposes it)'
           }\n` +
-          `  Demo numbers:    +15555550100, +18885550100\n` +
+          `  Demo numbers:    ${DEMO_NUMBERS.join(', ')}\n` +
           `  Demo users (passwords are new at every start):\n${logins
             .map((l) => `    ${l.role.padEnd(10)} ${l.email.padEnd(20)} ${l.password}`)
             .join('\n')}\n`

@@ -6,14 +6,50 @@ import { createNumber, listNumbers } from './admin/numbers.js';
 import { createQueue } from './admin/queues.js';
 import { createQuickReply } from './admin/quick-replies.js';
 import { hashPassword } from './auth/passwords.js';
+import { createTwilioClient } from './channels/twilio/client.js';
 import { WEBHOOK_PATH } from './channels/twilio/webhooks.js';
+import { syncContentTemplates } from './content/content-templates.js';
 import { users } from './db/schema.js';
 import type { Db } from './db/store.js';
-import { createFlow } from './flows/flows.js';
+import { createFlow, listFlows } from './flows/flows.js';
 import type { SecretBox } from './secret-box.js';
 
 const DEMO_ACCOUNT = 'Demo (Twilio emulator)';
-const DEMO_NUMBERS = ['+15555550100', '+18885550100'];
+export const DEMO_NUMBERS = ['+15555550100', '+18885550100', 'whatsapp:+15555550101'];
+/**
+ * Content templates the emulator is taught at every start (it keeps nothing), with SIDs of
+ * their own so that a flow's choice of one survives a restart.
+ */
+const DEMO_TEMPLATES = [
+  {
+    sid: 'HX00000000000000000000000000000001',
+    friendlyName: 'order_shipped',
+    body: 'Hi {{1}}, your order {{2}} has shipped. Reply here with any question.',
+    variables: { 1: 'Ann', 2: 'A-1138' },
+    status: 'approved',
+  },
+  {
+    sid: 'HX00000000000000000000000000000002',
+    friendlyName: 'follow_up',
+    body: 'Hi {{1}}, this is {{2}} from Parley Demo. Do you still need help? Reply to continue.',
+    variables: { 1: 'Ann', 2: 'Ada' },
+    status: 'approved',
+  },
+  {
+    sid: 'HX00000000000000000000000000000003',
+    friendlyName: 'conversation_closed',
+    body: 'Thanks for chatting with {{1}}. Write to us here anytime.',
+    variables: { 1: 'Parley Demo' },
+    status: 'approved',
+  },
+  {
+    sid: 'HX00000000000000000000000000000004',
+    friendlyName: 'spring_offer',
+    body: 'Hi {{1}}, this week only: 20% off everything with code {{2}}.',
+    variables: { 1: 'Ann', 2: 'SPRING' },
+    status: 'pending',
+  },
+] as const;
 const DEMO_QUICK_REPLIES = [
   { title: 'Greeting', body: 'Hi, thanks for texting us! How can I help?' },
   { title: 'Closing', body: 'Is there anything else I can help you with?' },
@@ -51,8 +87,9 @@ export async function prepareDemo(
       accountSid: `AC${randomBytes(16).toString('hex')}`,
       authToken: randomBytes(16).toString('hex'),
     });
-    await seed(db, account.id);
+    await seed(db);
   }
+  await addMissingNumbers(db, account.id);
   const credentials = await getAccountCredentials(db, secretBox, account.id);
   await control(emulatorUrl, '/_emulator/accounts', {
     sid: credentials.accountSid,
@@ -68,6 +105,18 @@ export async function prepareDemo(
       smsUrl: `${publicUrl}${WEBHOOK_PATH}`,
     });
   }
+  for (const template of DEMO_TEMPLATES) {
+    await control(emulatorUrl, '/_emulator/contents', {
+      sid: template.sid,
+      accountSid: credentials.accountSid,
+      friendlyName: template.friendlyName,
+      types: { 'twilio/text': { body: template.body } },
+      variables: template.variables,
+      whatsapp: { status: template.status, category: 'UTILITY' },
+    });
+  }
+  const client = createTwilioClient(credentials, emulatorUrl);
+  await syncContentTemplates(db, { forAccount: async () => client }, account.id);
 
   const logins: DemoLogin[] = [];
   for (const agent of DEMO_AGENTS) {
@@ -84,7 +133,7 @@ export async function prepareDemo(
   return logins;
 }
 
-async function seed(db: Db, accountId: string): Promise<void> {
+async function seed(db: Db): Promise<void> {
   const members: string[] = [];
   for (const agent of DEMO_AGENTS) {
     const created = await createAgent(db, {
@@ -101,7 +150,7 @@ async function seed(db: Db, accountId: string): Promise<void> {
     offerTimeoutSeconds: 30,
     memberIds: members,
   });
-  const flow = await createFlow(db, {
+  await createFlow(db, {
     name: 'Support',
     businessName: 'Parley Demo',
     timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
@@ -118,12 +167,24 @@ async function seed(db: Db, accountId: string): Promise<void> {
     queuePositionMessage: 'You are number {queuePosition} in line.',
     finalMessage: 'Thanks for chatting with {businessName}. Text us anytime.',
     helpMessage: '{businessName}: reply STOP to opt out, START to opt back in.',
+    // On WhatsApp a day after the customer's last message, only a template goes out.
+    windowTemplates: {
+      final: { contentSid: DEMO_TEMPLATES[2].sid, variables: { 1: '{{businessName}}' } },
+    },
   });
-  for (const address of DEMO_NUMBERS) {
-    await createNumber(db, { accountId, address, flowId: flow.id, name: 'Demo' });
-  }
   for (const quickReply of DEMO_QUICK_REPLIES) {
     await createQuickReply(db, { ...quickReply, queueId: queue.id });
+  }
+}
+
+/** The demo numbers, on the Support flow: all on first start, those added since on later ones. */
+async function addMissingNumbers(db: Db, accountId: string): Promise<void> {
+  const existing = new Set((await listNumbers(db)).map((number) => number.address));
+  const missing = DEMO_NUMBERS.filter((address) => !existing.has(address));
+  if (missing.length === 0) return;
+  const flow = (await listFlows(db)).find((f) => f.name === 'Support');
+  for (const address of missing) {
+    await createNumber(db, { accountId, address, flowId: flow?.id ?? null, name: 'Demo' });
   }
 }
 

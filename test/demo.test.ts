@@ -73,7 +73,16 @@ describe('npm start (the demo)', () => {
     const numbers = (await (await fetch(`${emulator}/_emulator/numbers`)).json()) as {
       phoneNumber: string;
     }[];
-    expect(numbers.map((n) => n.phoneNumber).sort()).toEqual(['+15555550100', '+18885550100']);
+    expect(numbers.map((n) => n.phoneNumber).sort()).toEqual([
+      '+15555550100',
+      '+18885550100',
+      'whatsapp:+15555550101',
+    ]);
+    // The demo's content templates, taught to the emulator again and synced into Parley.
+    const contents = (await (await fetch(`${emulator}/_emulator/contents`)).json()) as {
+      sid: string;
+    }[];
+    expect(contents.map((c) => c.sid)).toContain('HX00000000000000000000000000000001');
     // Seeded once: the second start added no second set of quick replies.
     const relogin = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {
       method: 'POST',

@@ -71,7 +71,7 @@ export function fillPlaceholders(body: string, values: Readonly<Record<string, s
  */
 export async function syncContentTemplates(
   db: Db,
-  clients: TwilioClients,
+  clients: Pick<TwilioClients, 'forAccount'>,
   accountId: string,
 ): Promise<{ synced: number; removed: number }> {
   const [account] = await db
@@ -152,7 +152,7 @@ export const whatsappApprovalRequest = z.object({
 /** Submits a synced template to WhatsApp's review through Twilio, and keeps the new status. */
 export async function submitForWhatsappApproval(
   db: Db,
-  clients: TwilioClients,
+  clients: Pick<TwilioClients, 'forAccount'>,
   id: string,
   request: z.infer<typeof whatsappApprovalRequest>,
 ): Promise<ContentTemplate> {

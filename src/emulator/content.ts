@@ -32,6 +32,8 @@ export const UNSUBMITTED: WhatsAppApproval = {
 };
 
 export interface NewContent {
+  /** A SID of the caller's choosing (the control API's, to keep one across restarts). */
+  sid?: string | undefined;
   accountSid: string;
   friendlyName: string;
   language: string;
@@ -41,9 +43,10 @@ export interface NewContent {
 
 export function newContent(init: NewContent): ContentTemplate {
   const now = Date.now();
+  const { sid, ...parts } = init;
   return {
-    sid: newSid('HX'),
-    ...init,
+    sid: sid ?? newSid('HX'),
+    ...parts,
     whatsapp: { ...UNSUBMITTED },
     dateCreated: now,
     dateUpdated: now,

@@ -101,6 +101,7 @@ interface HandsetBody {
 }
 
 interface ContentBody {
+  sid?: string;
   accountSid: string;
   friendlyName?: string;
   language?: string;
@@ -603,6 +604,7 @@ export function registerControlApi(
           required: ['accountSid', 'types'],
           additionalProperties: false,
           properties: {
+            sid: SID('HX'),
             accountSid: SID('AC'),
             friendlyName: { type: 'string' },
             language: { type: 'string', minLength: 1 },
@@ -616,6 +618,7 @@ export function registerControlApi(
     async (req, reply) => {
       const b = req.body;
       if (!state.accounts.has(b.accountSid)) return bad(reply, 404, `no account ${b.accountSid}`);
+      if (b.sid && state.contents.has(b.sid)) return bad(reply, 409, `content ${b.sid} exists`);
       let parts: ReturnType<typeof parseContentBody>;
       try {
         parts = parseContentBody({
@@ -628,7 +631,7 @@ export function registerControlApi(
         if (err instanceof TwilioApiError) return bad(reply, 400, err.message);
         throw err;
       }
-      const content = newContent({ accountSid: b.accountSid, ...parts });
+      const content = newContent({ sid: b.sid, accountSid: b.accountSid, ...parts });
       if (b.whatsapp) applyApproval(content, b.whatsapp);
       state.contents.set(content.sid, content);
       return reply
