@@ -1709,7 +1709,7 @@ export interface paths {
                         accountId: string;
                         address: string;
                         /** @enum {string} */
-                        kind?: "long-code" | "toll-free" | "short-code" | "whatsapp";
+                        kind?: "long-code" | "toll-free" | "short-code" | "whatsapp" | "messenger";
                         name?: string;
                         messagingServiceSid?: string | null;
                         /** Format: uuid */
@@ -1781,7 +1781,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        kind?: "long-code" | "toll-free" | "short-code" | "whatsapp";
+                        kind?: "long-code" | "toll-free" | "short-code" | "whatsapp" | "messenger";
                         name?: string;
                         messagingServiceSid?: string | null;
                         /** Format: uuid */
@@ -2174,6 +2174,7 @@ export interface paths {
                         password: string;
                         capacitySms?: number;
                         capacityWhatsapp?: number;
+                        capacityMessenger?: number;
                         skills?: {
                             [key: string]: number;
                         };
@@ -2245,6 +2246,7 @@ export interface paths {
                     "application/json": {
                         capacitySms?: number;
                         capacityWhatsapp?: number;
+                        capacityMessenger?: number;
                         skills?: {
                             [key: string]: number;
                         };
@@ -3105,6 +3107,7 @@ export interface components {
             presence: "available" | "away" | "offline";
             capacitySms: number;
             capacityWhatsapp: number;
+            capacityMessenger: number;
             skills: {
                 [key: string]: number;
             };
@@ -3119,7 +3122,7 @@ export interface components {
             accountId: string;
             address: string;
             /** @enum {string} */
-            kind: "long-code" | "toll-free" | "short-code" | "whatsapp";
+            kind: "long-code" | "toll-free" | "short-code" | "whatsapp" | "messenger";
             name: string;
             twilioSid: string | null;
             messagingServiceSid: string | null;
@@ -3223,7 +3226,7 @@ export interface components {
             customerAddress: string;
             numberAddress: string;
             /** @enum {string} */
-            channel: "sms" | "whatsapp";
+            channel: "sms" | "whatsapp" | "messenger";
             queueId: string | null;
             queueName: string | null;
             agentId: string | null;
@@ -3254,7 +3257,7 @@ export interface components {
                 queueId: string | null;
                 queueName: string | null;
                 /** @enum {string} */
-                channel: "sms" | "whatsapp";
+                channel: "sms" | "whatsapp" | "messenger";
                 allowAttachments: boolean;
                 attributes: {
                     [key: string]: unknown;
@@ -3457,7 +3460,7 @@ export interface components {
                 numberId: string;
                 numberAddress: string;
                 /** @enum {string} */
-                channel: "sms" | "whatsapp";
+                channel: "sms" | "whatsapp" | "messenger";
                 queueId: string | null;
                 queueName: string | null;
                 /** Format: date-time */
@@ -3474,7 +3477,7 @@ export interface components {
             numberId: string;
             numberAddress: string;
             /** @enum {string} */
-            channel: "sms" | "whatsapp";
+            channel: "sms" | "whatsapp" | "messenger";
             queueId: string | null;
             /** Format: date-time */
             lastMessageAt: string;
@@ -3515,10 +3518,12 @@ export interface components {
                 load: {
                     sms: number;
                     whatsapp: number;
+                    messenger: number;
                 };
                 capacity: {
                     sms: number;
                     whatsapp: number;
+                    messenger: number;
                 };
                 busy: boolean;
             }[];
@@ -3546,7 +3551,7 @@ export interface components {
             address: string;
             name: string;
             /** @enum {string} */
-            kind: "long-code" | "toll-free" | "short-code" | "whatsapp";
+            kind: "long-code" | "toll-free" | "short-code" | "whatsapp" | "messenger";
             default: boolean;
         };
         SegmentCount: {
