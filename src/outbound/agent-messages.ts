@@ -1,7 +1,8 @@
-import { asc, desc, eq, sql } from 'drizzle-orm';
+import { asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { CountryCode } from 'libphonenumber-js';
 import {
   addressOnChannel,
+  businessMayStart,
   channelOfKind,
   type NumberKind,
   normalisePhone,
@@ -12,14 +13,14 @@ import { consentSender, isOptedOut } from '../consent/consent.js';
 import { upsertContact } from '../consent/contacts.js';
 import { openConversationIn } from '../conversations/conversations.js';
 import { markOpenedForAgent } from '../conversations/lifecycle.js';
-import { conversations, flows, numbers, queueMembers } from '../db/schema.js';
+import { conversations, flows, NUMBER_KINDS, numbers, queueMembers } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 import { appendEvent } from '../event-log.js';
 import type { OriginationStrategy } from '../events.js';
 import { recordAffinity } from '../routing/index.js';
-import type { Attachment } from './attachments.js';
+import { type Attachment, assertAttachmentsFit } from './attachments.js';
 import { enqueueOutbound, type OutboundMessage } from './outbox.js';
 
 const OPTED_OUT =
@@ -43,6 +44,7 @@ export async function sendAgentReply(
       numberId: conversations.numberId,
       customerAddress: conversations.customerAddress,
       address: numbers.address,
+      kind: numbers.kind,
       messagingServiceSid: numbers.messagingServiceSid,
     })
     .from(conversations)
@@ -58,6 +60,7 @@ export async function sendAgentReply(
       `the conversation is ${conversation.state}; only an active one takes replies`,
     );
   }
+  assertAttachmentsFit(channelOfKind(conversation.kind), input.attachments);
   await refuseIfOptedOut(
     db,
     conversation.customerAddress,
@@ -99,6 +102,14 @@ export async function originate(
   const [number] = await db.select().from(numbers).where(eq(numbers.id, input.numberId));
   if (!number)
     throw new AppError('bad_request', `number ${input.numberId} does not exist`, 'numberId');
+  const channel = channelOfKind(number.kind);
+  if (!businessMayStart(channel)) {
+    throw new AppError(
+      'bad_request',
+      `number ${number.address} is a Messenger page: Messenger conversations start only when the customer writes to the page, so agents cannot start one there`,
+      'numberId',
+    );
+  }
   const phone = normalisePhone(withoutChannelPrefix(input.to), input.defaultCountry);
   if (!phone) {
     throw new AppError(
@@ -107,7 +118,7 @@ export async function originate(
       'to',
     );
   }
-  const to = addressOnChannel(phone, channelOfKind(number.kind));
+  const to = addressOnChannel(phone, channel);
   if (!input.body.trim() && input.attachments.length === 0) {
     throw new AppError('bad_request', 'a message needs text or an attachment', 'body');
   }
@@ -191,10 +202,14 @@ export interface SenderNumber {
   default: boolean;
 }
 
+/** The kinds of number a business may write first from: not Messenger pages. */
+const ORIGINATING_KINDS = NUMBER_KINDS.filter((kind) => businessMayStart(channelOfKind(kind)));
+
 /**
  * The numbers a user may originate from, for the composer's picker. Originations take any
- * configured number from any role, so all are listed: first those whose flow routes to a
- * queue the user is in, then the others, each group oldest first. The first is the default.
+ * configured number from any role on a channel where the business may write first, so all
+ * those are listed: first those whose flow routes to a queue the user is in, then the
+ * others, each group oldest first. The first is the default.
  */
 export async function listSenderNumbers(db: Db, userId: string): Promise<SenderNumber[]> {
   const ofMyQueue = sql`EXISTS (SELECT 1 FROM ${flows}
@@ -203,6 +218,7 @@ export async function listSenderNumbers(db: Db, userId: string): Promise<SenderN
   const rows = await db
     .select({ id: numbers.id, address: numbers.address, name: numbers.name, kind: numbers.kind })
     .from(numbers)
+    .where(inArray(numbers.kind, ORIGINATING_KINDS))
     .orderBy(desc(ofMyQueue), asc(numbers.createdAt), asc(numbers.id));
   return rows.map((row, index) => ({ ...row, default: index === 0 }));
 }

@@ -27,6 +27,7 @@ const REASONS: Record<number, string> = {
   30032: 'The toll-free number is not verified',
   30034: 'The sender number is not registered for A2P 10DLC',
   63016: 'Outside the 24-hour WhatsApp window: only an approved template can be sent',
+  63039: 'Facebook warns that this page writes to people outside the 24-hour window too often',
   63034: 'The attachments exceed 5 MB together',
   11200: 'An attachment could not be fetched',
   12300: 'An attachment is of a type text messages cannot carry',
