@@ -1694,7 +1694,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Add a number (E.164, short code or whatsapp:+…) */
+        /** Add a number (E.164, short code, whatsapp:+… or messenger:<page id>) */
         post: {
             parameters: {
                 query?: never;
