@@ -171,12 +171,26 @@ describe('a person writing to a Messenger page', () => {
     });
   });
 
-  it("queues the agent's reply with an attachment to the person, from the page", async () => {
+  it("stores the person's attachment, and queues the agent's reply with one to the person, from the page", async () => {
     const mine = await agent({ messenger: 2 });
     const number = await page([mine]);
     const person = `messenger:${fbId()}`;
-    await write(number.address, person, 'Can you send the invoice?');
+    // The person's photo is stored for download from Twilio, as an MMS picture is.
+    const photoUrl = `https://api.twilio.com/2010-04-01/Accounts/${account.sid}/Messages/MM${hex(16)}/Media/ME${hex(16)}`;
+    await write(number.address, person, 'Can you send the invoice?', {
+      NumMedia: '1',
+      MediaUrl0: photoUrl,
+      MediaContentType0: 'image/jpeg',
+    });
     const conversation = await routed(number.id, person);
+    const received = await t.store.db
+      .select({ contentType: media.contentType, sourceUrl: media.sourceUrl, status: media.status })
+      .from(media)
+      .innerJoin(messages, eq(messages.id, media.messageId))
+      .where(eq(messages.conversationId, conversation.id));
+    expect(received).toEqual([
+      { contentType: 'image/jpeg', sourceUrl: photoUrl, status: 'pending' },
+    ]);
     const offer = await pendingOffer(t.store.db, conversation.id);
     expect((await api(mine, 'POST', `/api/offers/${offer!.id}/accept`)).statusCode).toBe(200);
 
