@@ -8,9 +8,28 @@ import type { NUMBER_KINDS } from './db/schema.js';
 
 export type NumberKind = (typeof NUMBER_KINDS)[number];
 
-/** What carries a conversation: WhatsApp on a WhatsApp sender, SMS on every other number. */
-export const CHANNELS = ['sms', 'whatsapp'] as const;
+/**
+ * What carries a conversation: WhatsApp on a WhatsApp sender, Messenger on a Facebook page,
+ * SMS on every other number.
+ */
+export const CHANNELS = ['sms', 'whatsapp', 'messenger'] as const;
 export type Channel = (typeof CHANNELS)[number];
+
+/** A value for each channel, as `make` gives it: per-channel loads, capacities, columns. */
+export function perChannel<T>(make: (channel: Channel) => T): Record<Channel, T> {
+  return { sms: make('sms'), whatsapp: make('whatsapp'), messenger: make('messenger') };
+}
+
+/**
+ * The channels whose addresses carry a prefix (`whatsapp:+1…`, `messenger:<id>`); each is
+ * also the kind of the numbers on it. SMS is every other address and kind.
+ */
+const PREFIXED_CHANNELS = ['whatsapp', 'messenger'] as const;
+type PrefixedChannel = (typeof PREFIXED_CHANNELS)[number];
+
+function prefixedChannelOf(address: string): PrefixedChannel | undefined {
+  return PREFIXED_CHANNELS.find((channel) => address.startsWith(`${channel}:`));
+}
 
 /**
  * Whether the channel limits a business to the customer-service window: free text only
@@ -28,12 +47,17 @@ export function acceptsTemplates(channel: Channel): boolean {
   return channel === 'whatsapp';
 }
 
-/** The prefix of a WhatsApp address: `whatsapp:+15551234567`. */
-const WHATSAPP_PREFIX = 'whatsapp:';
+/**
+ * Whether the business may write first on the channel. Messenger is user-initiated: a page
+ * can only answer a person who wrote to it, so agents cannot originate there.
+ */
+export function businessMayStart(channel: Channel): boolean {
+  return channel !== 'messenger';
+}
 
 /** The channel of a number of this kind: the one rule, of which kindOnChannel is the SQL. */
 export function channelOfKind(kind: string): Channel {
-  return kind === 'whatsapp' ? 'whatsapp' : 'sms';
+  return PREFIXED_CHANNELS.find((channel) => channel === kind) ?? 'sms';
 }
 
 /**
@@ -41,35 +65,49 @@ export function channelOfKind(kind: string): Channel {
  * channelOfKind in a query.
  */
 export function kindOnChannel(kind: SQL, channel: Channel): SQL {
-  return channel === 'whatsapp' ? sql`${kind} = 'whatsapp'` : sql`${kind} <> 'whatsapp'`;
+  if (channel !== 'sms') return sql`${kind} = ${sql.raw(`'${channel}'`)}`;
+  return sql`${kind} NOT IN (${sql.raw(PREFIXED_CHANNELS.map((c) => `'${c}'`).join(', '))})`;
 }
 
-/** The channel of an address: WhatsApp for `whatsapp:+…`, SMS for any other. */
+/** The channel of an address: WhatsApp for `whatsapp:+…`, Messenger for `messenger:…`, else SMS. */
 export function channelOfAddress(address: string): Channel {
-  return address.startsWith(WHATSAPP_PREFIX) ? 'whatsapp' : 'sms';
+  return prefixedChannelOf(address) ?? 'sms';
 }
 
-/** A customer's address on the channel, for their E.164 phone number. */
-export function addressOnChannel(phone: string, channel: Channel): string {
-  return channel === 'whatsapp' ? `${WHATSAPP_PREFIX}${phone}` : phone;
+/**
+ * A customer's address on the channel, for their E.164 phone number (or, on Messenger, the
+ * page-scoped id Twilio gives them).
+ */
+export function addressOnChannel(id: string, channel: Channel): string {
+  return channel === 'sms' ? id : `${channel}:${id}`;
 }
 
-/** The phone number of an address as typed, without its `whatsapp:` prefix, if any. */
+/** An address as typed, without its `whatsapp:` or `messenger:` prefix, if any. */
 export function withoutChannelPrefix(address: string): string {
-  return address.startsWith(WHATSAPP_PREFIX) ? address.slice(WHATSAPP_PREFIX.length) : address;
+  const channel = prefixedChannelOf(address);
+  return channel ? address.slice(channel.length + 1) : address;
 }
 
 const TOLL_FREE_NANP = /^\+18(00|33|44|55|66|77|88)\d{7}$/;
 
+/** A Facebook page id or page-scoped user id: digits, as Twilio writes them after `messenger:`. */
+const MESSENGER_ID = /^\d{1,64}$/;
+
 /**
  * A business or customer address as Parley keeps it: E.164 (`+15551234567`), a short code
- * (digits only) or `whatsapp:+…`. Returns undefined when it is none of these.
+ * (digits only), `whatsapp:+…` or `messenger:<page or user id>`. Returns undefined when it is
+ * none of these.
  */
 export function normaliseAddress(input: string, defaultCountry?: CountryCode): string | undefined {
   const trimmed = input.trim();
-  if (/^whatsapp:/i.test(trimmed)) {
-    const phone = normalisePhone(trimmed.slice(WHATSAPP_PREFIX.length), defaultCountry);
-    return phone ? addressOnChannel(phone, 'whatsapp') : undefined;
+  const channel = prefixedChannelOf(trimmed.toLowerCase());
+  if (channel === 'messenger') {
+    const id = trimmed.slice(channel.length + 1).trim();
+    return MESSENGER_ID.test(id) ? addressOnChannel(id, channel) : undefined;
+  }
+  if (channel === 'whatsapp') {
+    const phone = normalisePhone(trimmed.slice(channel.length + 1), defaultCountry);
+    return phone ? addressOnChannel(phone, channel) : undefined;
   }
   if (/^\d{3,8}$/.test(trimmed)) return trimmed;
   return normalisePhone(trimmed, defaultCountry);
@@ -87,16 +125,23 @@ export function normalisePhone(input: string, defaultCountry?: CountryCode): str
 }
 
 export function inferNumberKind(address: string): NumberKind {
-  if (channelOfAddress(address) === 'whatsapp') return 'whatsapp';
+  const channel = prefixedChannelOf(address);
+  if (channel) return channel;
   if (/^\d+$/.test(address)) return 'short-code';
   if (TOLL_FREE_NANP.test(address)) return 'toll-free';
   return 'long-code';
 }
 
-/** Segments per second Twilio allows each kind of sender by default. */
+/**
+ * Segments per second Twilio allows each kind of sender by default. Twilio publishes no
+ * throughput for a Messenger page; its replies are one customer at a time, so Parley paces
+ * a page like a WhatsApp sender (80/s, Twilio's default for one), high enough never to hold
+ * an agent's reply back, and an admin can lower it per page.
+ */
 export const DEFAULT_SEND_RATE: Record<NumberKind, number> = {
   'long-code': 1,
   'toll-free': 3,
   'short-code': 100,
   whatsapp: 80,
+  messenger: 80,
 };

@@ -197,6 +197,56 @@ describe('numbers', () => {
       `${stack.config.publicUrl}/webhooks/twilio/messages`,
     );
   });
+
+  it('adds a Messenger page, sets its webhooks through its Messaging Service only', async () => {
+    const pageAddress = `messenger:${Date.now()}${Math.floor(Math.random() * 1000)}`;
+    const created = await api('POST', '/api/admin/numbers', admin, {
+      accountId: stack.account.id,
+      address: ` Messenger:${pageAddress.slice('messenger:'.length)} `,
+    });
+    expect(created.status).toBe(201);
+    const page = (await created.json()) as { id: string };
+    expect(page).toMatchObject({ address: pageAddress, kind: 'messenger', effectiveSendRate: 80 });
+
+    // A page is not a phone number, and a phone number is not a page.
+    const asLongCode = await api('PATCH', `/api/admin/numbers/${page.id}`, admin, {
+      kind: 'long-code',
+    });
+    expect(asLongCode.status).toBe(400);
+    expect(await asLongCode.json()).toMatchObject({ field: 'kind' });
+    const phoneAsPage = await api('POST', '/api/admin/numbers', admin, {
+      accountId: stack.account.id,
+      address: phoneNumber(),
+      kind: 'messenger',
+    });
+    expect(phoneAsPage.status).toBe(400);
+    expect(await phoneAsPage.json()).toMatchObject({ field: 'kind' });
+
+    // Twilio keeps a page's own callback URL in its Console: Parley says so.
+    const alone = await api('POST', `/api/admin/numbers/${page.id}/configure-twilio`, admin, {});
+    expect(alone.status).toBe(422);
+    expect(((await alone.json()) as { message: string }).message).toMatch(/Console/);
+
+    // In a Messaging Service, the service's webhooks are set.
+    const service = (await stack.control('POST', '/_emulator/services', {
+      accountSid: stack.twilio.sid,
+      useInboundWebhookOnNumber: true,
+    })) as { sid: string };
+    await api('PATCH', `/api/admin/numbers/${page.id}`, admin, {
+      messagingServiceSid: service.sid,
+    });
+    const viaService = await api(
+      'POST',
+      `/api/admin/numbers/${page.id}/configure-twilio`,
+      admin,
+      {},
+    );
+    expect(viaService.status).toBe(200);
+    expect(await viaService.json()).toMatchObject({
+      configured: 'messaging-service',
+      sid: service.sid,
+    });
+  });
 });
 
 describe('flows and queues', () => {
@@ -241,6 +291,7 @@ describe('flows and queues', () => {
       role: 'agent',
       password: 'correct horse battery',
       capacitySms: 5,
+      capacityMessenger: 0,
       languages: ['en', 'es'],
     });
     expect(agent.status).toBe(201);
@@ -253,6 +304,7 @@ describe('flows and queues', () => {
     expect(await queue.json()).toMatchObject({ language: 'es', memberIds: [id] });
     const listed = await (await api('GET', '/api/admin/agents', admin)).text();
     expect(listed).toContain('"capacitySms":5');
+    expect(listed).toContain('"capacityMessenger":0');
     expect(listed).not.toContain('password');
   });
 

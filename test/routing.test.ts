@@ -2,7 +2,15 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createQueue, updateQueue } from '../src/admin/queues.js';
 import { readTranscript } from '../src/conversations/views.js';
-import { affinities, conversations, messages, offers, queues, users } from '../src/db/schema.js';
+import {
+  affinities,
+  conversations,
+  messages,
+  offers,
+  queueMembers,
+  queues,
+  users,
+} from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
 import { closeConversation } from '../src/flows/closing.js';
 import { enqueueOutbound } from '../src/outbound/outbox.js';
@@ -340,7 +348,15 @@ describe('offers and capacity', () => {
       kind: 'whatsapp',
       address: `whatsapp:+1555${Date.now() % 10_000_000}`,
     });
-    const agent = await buildAgent(db, { capacitySms: 2, capacityWhatsapp: 1 });
+    const messenger = await buildNumber(db, {
+      kind: 'messenger',
+      address: `messenger:${Date.now()}${Math.floor(Math.random() * 1000)}`,
+    });
+    const agent = await buildAgent(db, {
+      capacitySms: 2,
+      capacityWhatsapp: 1,
+      capacityMessenger: 2,
+    });
     const queue = await buildQueue(db, [agent]);
 
     const queued = [];
@@ -350,9 +366,38 @@ describe('offers and capacity', () => {
     const wa1 = await queueNew(whatsapp.id, queue.id);
     const wa2 = await queueNew(whatsapp.id, queue.id);
     expect([wa1.state, wa2.state]).toEqual(['offered', 'queued']);
+    // So has Messenger: two more.
+    const fb = [];
+    for (let i = 0; i < 3; i++) fb.push(await queueNew(messenger.id, queue.id));
+    expect(fb.map((c) => c.state)).toEqual(['offered', 'offered', 'queued']);
+    expect(await conversationRow(db, fb[0]!.id)).toMatchObject({ agentId: agent.id });
     // Accepting does not make room; the pending offer already counted.
     await acceptOffer(db, (await pendingOffer(db, queued[0]!.id))!.id, agent.id);
     expect(await assignWaiting(db, { queueIds: [queue.id] })).toBe(0);
+  });
+
+  it('places a Messenger conversation behind a batch of SMS ones nobody has room for', async () => {
+    const sms = await buildNumber(db);
+    const messenger = await buildNumber(db, {
+      kind: 'messenger',
+      address: `messenger:${Date.now()}${Math.floor(Math.random() * 1000)}`,
+    });
+    const queue = await buildQueue(db, []);
+    // More waiting SMS conversations than a batch claims, all older than the Messenger one,
+    // and an agent with room on two channels, neither of them SMS.
+    const waitingSms = [];
+    for (let i = 0; i < 40; i++) waitingSms.push(await queueNew(sms.id, queue.id));
+    const waitingMessenger = await queueNew(messenger.id, queue.id);
+    const agent = await buildAgent(db, {
+      capacitySms: 0,
+      capacityWhatsapp: 1,
+      capacityMessenger: 1,
+    });
+    await db.insert(queueMembers).values({ queueId: queue.id, userId: agent.id });
+
+    expect(await assignWaiting(db, { queueIds: [queue.id] })).toBe(1);
+    expect(await whoHolds(waitingMessenger.id)).toEqual({ state: 'offered', agentId: agent.id });
+    expect((await whoHolds(waitingSms[0]!.id)).state).toBe('queued');
   });
 
   it('a timed-out offer moves on to another agent', async () => {

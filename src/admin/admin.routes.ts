@@ -183,7 +183,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         ...admin,
         schema: {
           tags: ['admin'],
-          summary: 'Add a number (E.164, short code or whatsapp:+…)',
+          summary: 'Add a number (E.164, short code, whatsapp:+… or messenger:<page id>)',
           body: numberInput,
           response: { 201: numberView },
         },

@@ -11,6 +11,7 @@ import { wakeRouting } from '../routing/wake-ups.js';
 const agentProfile = z.object({
   capacitySms: z.number().int().min(0).max(50).optional(),
   capacityWhatsapp: z.number().int().min(0).max(50).optional(),
+  capacityMessenger: z.number().int().min(0).max(50).optional(),
   skills: z.record(z.string(), z.number().int().min(0).max(10)).optional(),
   languages: z.array(z.string().trim().min(2).max(10)).optional(),
 });
@@ -31,6 +32,7 @@ const view = {
   presence: users.presence,
   capacitySms: users.capacitySms,
   capacityWhatsapp: users.capacityWhatsapp,
+  capacityMessenger: users.capacityMessenger,
   skills: users.skills,
   languages: users.languages,
   disabledAt: users.disabledAt,
@@ -46,6 +48,7 @@ export const agentView = createSelectSchema(users, { skills: z.record(z.string()
     presence: true,
     capacitySms: true,
     capacityWhatsapp: true,
+    capacityMessenger: true,
     skills: true,
     languages: true,
     disabledAt: true,
@@ -55,12 +58,13 @@ export type AgentView = z.output<typeof agentView>;
 
 /** A user with an agent's routing profile. */
 export async function createAgent(db: Db, input: AgentInput): Promise<AgentView> {
-  const { capacitySms, capacityWhatsapp, skills, languages, ...user } = input;
+  const { capacitySms, capacityWhatsapp, capacityMessenger, skills, languages, ...user } = input;
   return inTransaction(db, async (tx) => {
     const created = await createUser(tx, user);
     const profile = {
       ...(capacitySms !== undefined && { capacitySms }),
       ...(capacityWhatsapp !== undefined && { capacityWhatsapp }),
+      ...(capacityMessenger !== undefined && { capacityMessenger }),
       ...(skills !== undefined && { skills }),
       ...(languages !== undefined && { languages }),
     };

@@ -6,6 +6,7 @@ import {
   channelOfKind,
   DEFAULT_SEND_RATE,
   inferNumberKind,
+  type NumberKind,
   normaliseAddress,
 } from '../addresses.js';
 import { announceConfigChange } from '../db/config-cache.js';
@@ -65,14 +66,12 @@ export async function createNumber(db: Executor, input: NumberInput): Promise<Nu
   if (!address) {
     throw new AppError(
       'bad_request',
-      'address must be an E.164 number (+15551234567), a short code, or whatsapp:+…',
+      'address must be an E.164 number (+15551234567), a short code, whatsapp:+… or messenger:<page id>',
       'address',
     );
   }
   const kind = input.kind ?? inferNumberKind(address);
-  if (channelOfKind(kind) !== channelOfAddress(address)) {
-    throw new AppError('bad_request', 'kind whatsapp goes with a whatsapp:+… address', 'kind');
-  }
+  assertKindFits(kind, address);
   await assertExists(db, input);
   try {
     const [row] = await db
@@ -103,6 +102,7 @@ export async function updateNumber(
   patch: Partial<Omit<NumberInput, 'accountId' | 'address'>>,
 ): Promise<NumberRow> {
   await assertExists(db, patch);
+  if (patch.kind !== undefined) assertKindFits(patch.kind, (await getNumber(db, id)).address);
   const [row] = await db
     .update(numbers)
     .set({
@@ -149,6 +149,16 @@ export async function findNumberForWebhook(
   }
   const [byAddress] = await db.select().from(numbers).where(eq(numbers.address, params.to));
   return byAddress;
+}
+
+/** The kind's channel is the address's: whatsapp with `whatsapp:+…`, messenger with `messenger:…`. */
+function assertKindFits(kind: NumberKind, address: string): void {
+  if (channelOfKind(kind) === channelOfAddress(address)) return;
+  throw new AppError(
+    'bad_request',
+    'kind whatsapp goes with a whatsapp:+… address, kind messenger with a messenger:<page id> address, the other kinds with a phone number or short code',
+    'kind',
+  );
 }
 
 async function assertExists(

@@ -24,7 +24,9 @@ export type ConsentKeyword = 'opt-out' | 'opt-in' | 'help';
  * What a customer's text to a number of this kind means for consent. Twilio's advanced
  * opt-out sends OptOutType (STOP / START / HELP) with the custom keywords it matched; when
  * present, it decides. On a toll-free number the opt-out is the carrier's, and only START
- * and UNSTOP lift it: a YES there re-subscribes nobody.
+ * and UNSTOP lift it: a YES there re-subscribes nobody. Twilio applies no keywords on
+ * Messenger and leaves a page to stop messaging whoever asks it to, so Parley's own list
+ * does it there; YES, an everyday chat answer, re-subscribes nobody there either.
  */
 export function classifyKeyword(
   body: string,
@@ -41,7 +43,8 @@ export function classifyKeyword(
   }
   const word = body.trim().toUpperCase();
   if (OPT_OUT.has(word)) return 'opt-out';
-  if (OPT_IN.has(word) && !(numberKind === 'toll-free' && word === 'YES')) return 'opt-in';
+  const yesIgnored = numberKind === 'toll-free' || numberKind === 'messenger';
+  if (OPT_IN.has(word) && !(yesIgnored && word === 'YES')) return 'opt-in';
   if (HELP.has(word)) return 'help';
   return undefined;
 }

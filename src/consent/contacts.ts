@@ -4,6 +4,15 @@ import { type Executor, queryPrepared, type Tx } from '../db/store.js';
 
 export type Contact = typeof contacts.$inferSelect;
 
+/**
+ * The contact's name as agents see it: the one kept on the contact, else the profile name
+ * the channel sent with their last message (WhatsApp's ProfileName, and Messenger's when
+ * Twilio sends one), which the inbound pipeline keeps as the `profileName` attribute.
+ */
+export function contactName(contact: Pick<Contact, 'name' | 'attributes'>): string | null {
+  return contact.name ?? contact.attributes.profileName ?? null;
+}
+
 /** Finds or creates the contact for an address, merging what Twilio told us of it. */
 export async function upsertContact(
   db: Executor,

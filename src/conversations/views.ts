@@ -6,6 +6,7 @@
 
 import { and, asc, desc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import { type Channel, channelOfKind } from '../addresses.js';
+import { contactName } from '../consent/contacts.js';
 import {
   CONVERSATION_STATES,
   consents,
@@ -247,7 +248,7 @@ export async function readTranscript(db: Db, conversationId: string) {
     contact: contact && {
       id: contact.id,
       address: contact.address,
-      name: contact.name,
+      name: contactName(contact),
       location: contact.attributes,
       optedOut: consent?.optedOut ?? false,
     },
@@ -324,7 +325,7 @@ export async function contactHistory(db: Db, contactId: string) {
     contact: {
       id: contact.id,
       address: contact.address,
-      name: contact.name,
+      name: contactName(contact),
       location: contact.attributes,
     },
     conversations: past,

@@ -68,13 +68,15 @@ export const users = pgTable(
     presenceChangedAt: at('presence_changed_at').notNull().defaultNow(),
     capacitySms: smallint('capacity_sms').notNull().default(3),
     capacityWhatsapp: smallint('capacity_whatsapp').notNull().default(3),
+    capacityMessenger: smallint('capacity_messenger').notNull().default(3),
     /**
      * Conversations offered to or active with this agent, per channel: their load, kept by
-     * the conversations_agent_load trigger (migration 0016) so that ranking a queue's
+     * the conversations_agent_load trigger (migrations 0016, 0022) so that ranking a queue's
      * members reads a column rather than counting conversations for each of them.
      */
     loadSms: smallint('load_sms').notNull().default(0),
     loadWhatsapp: smallint('load_whatsapp').notNull().default(0),
+    loadMessenger: smallint('load_messenger').notNull().default(0),
     /** { skillName: level } */
     skills: jsonb('skills').$type<Record<string, number>>().notNull().default({}),
     languages: text('languages').array().notNull().default(sql`'{}'::text[]`),
@@ -85,7 +87,10 @@ export const users = pgTable(
   },
   (t) => [
     uniqueIndex('users_email_key').on(sql`lower(${t.email})`),
-    check('users_capacity_check', sql`${t.capacitySms} >= 0 AND ${t.capacityWhatsapp} >= 0`),
+    check(
+      'users_capacity_check',
+      sql`${t.capacitySms} >= 0 AND ${t.capacityWhatsapp} >= 0 AND ${t.capacityMessenger} >= 0`,
+    ),
   ],
 );
 
@@ -179,7 +184,7 @@ export const queueMembers = pgTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     /**
      * The member's place in the queue's strategy order on each channel, kept by triggers
-     * from the agent's row and the queue's strategy (migration 0019), so that routing reads
+     * from the agent's row and the queue's strategy (migrations 0019, 0022), so that routing reads
      * the first candidates from an index instead of ranking every member: null while they
      * cannot take a conversation on the channel (not available, disabled or at capacity);
      * else their load minus capacity for least-busy, 0 for the other strategies. Then
@@ -188,6 +193,7 @@ export const queueMembers = pgTable(
      */
     smsRank: smallint('sms_rank'),
     whatsappRank: smallint('whatsapp_rank'),
+    messengerRank: smallint('messenger_rank'),
     idleRank: timestamp('idle_rank', { withTimezone: true }).notNull().default(sql`'-infinity'`),
     /** The queue ranks by load (least-busy): every change of the agent's load re-ranks. */
     byLoad: boolean('by_load').notNull().default(false),
@@ -201,6 +207,9 @@ export const queueMembers = pgTable(
     index('queue_members_whatsapp_rank_idx')
       .on(t.queueId, t.whatsappRank, t.idleRank, t.userId)
       .where(sql`${t.whatsappRank} IS NOT NULL`),
+    index('queue_members_messenger_rank_idx')
+      .on(t.queueId, t.messengerRank, t.idleRank, t.userId)
+      .where(sql`${t.messengerRank} IS NOT NULL`),
   ],
 );
 
@@ -272,7 +281,13 @@ export const flowHolidays = pgTable(
 );
 
 /** What a business number is to Twilio; each has its own rules (pace, origination, window). */
-export const NUMBER_KINDS = ['long-code', 'toll-free', 'short-code', 'whatsapp'] as const;
+export const NUMBER_KINDS = [
+  'long-code',
+  'toll-free',
+  'short-code',
+  'whatsapp',
+  'messenger',
+] as const;
 
 export const numbers = pgTable(
   'numbers',
@@ -281,7 +296,7 @@ export const numbers = pgTable(
     accountId: uuid('account_id')
       .notNull()
       .references(() => accounts.id, { onDelete: 'restrict' }),
-    /** E.164 (`+15551234567`), a short code, or `whatsapp:+…`. */
+    /** E.164 (`+15551234567`), a short code, `whatsapp:+…` or `messenger:<page id>`. */
     address: text('address').notNull(),
     kind: text('kind', { enum: NUMBER_KINDS }).notNull(),
     name: text('name').notNull().default(''),
@@ -345,7 +360,7 @@ export const contacts = pgTable(
   'contacts',
   {
     id: id(),
-    /** E.164 or `whatsapp:+…`, as Twilio sends it in From. */
+    /** E.164, `whatsapp:+…` or `messenger:<user id>`, as Twilio sends it in From. */
     address: text('address').notNull(),
     name: text('name'),
     /** What Twilio's webhook said of it (FromCity, FromState, …) and what agents added. */

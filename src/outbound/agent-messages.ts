@@ -1,7 +1,8 @@
-import { asc, desc, eq, sql } from 'drizzle-orm';
+import { asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { CountryCode } from 'libphonenumber-js';
 import {
   addressOnChannel,
+  businessMayStart,
   channelOfKind,
   type NumberKind,
   normalisePhone,
@@ -22,6 +23,7 @@ import {
   contacts,
   conversations,
   flows,
+  NUMBER_KINDS,
   numbers,
   queueMembers,
   type TemplateChoice,
@@ -32,7 +34,7 @@ import { AppError } from '../errors.js';
 import { appendEvent } from '../event-log.js';
 import type { OriginationStrategy } from '../events.js';
 import { recordAffinity } from '../routing/index.js';
-import type { Attachment } from './attachments.js';
+import { type Attachment, assertAttachmentsFit } from './attachments.js';
 import { enqueueOutbound, type OutboundMessage } from './outbox.js';
 
 const OPTED_OUT =
@@ -114,6 +116,7 @@ export async function sendAgentReply(
       numberId: conversations.numberId,
       customerAddress: conversations.customerAddress,
       address: numbers.address,
+      kind: numbers.kind,
       messagingServiceSid: numbers.messagingServiceSid,
     })
     .from(conversations)
@@ -129,6 +132,7 @@ export async function sendAgentReply(
       `the conversation is ${conversation.state}; only an active one takes replies`,
     );
   }
+  assertAttachmentsFit(channelOfKind(conversation.kind), input.attachments);
   await refuseIfOptedOut(
     db,
     conversation.customerAddress,
@@ -172,6 +176,13 @@ export async function originate(
   input: Origination,
 ): Promise<{ message: OutboundMessage; conversationId: string | null }> {
   const { number, to } = await recipientOf(db, input);
+  if (!businessMayStart(channelOfKind(number.kind))) {
+    throw new AppError(
+      'bad_request',
+      `number ${number.address} is a Messenger page: Messenger conversations start only when the customer writes to the page, so agents cannot start one there`,
+      'numberId',
+    );
+  }
   checkContent(input);
   await refuseIfOptedOut(db, to, consentSender(number), null);
   const template = await agentTemplate(db, user, input.template, {
@@ -287,10 +298,14 @@ export interface SenderNumber {
   default: boolean;
 }
 
+/** The kinds of number a business may write first from: not Messenger pages. */
+const ORIGINATING_KINDS = NUMBER_KINDS.filter((kind) => businessMayStart(channelOfKind(kind)));
+
 /**
  * The numbers a user may originate from, for the composer's picker. Originations take any
- * configured number from any role, so all are listed: first those whose flow routes to a
- * queue the user is in, then the others, each group oldest first. The first is the default.
+ * configured number from any role on a channel where the business may write first, so all
+ * those are listed: first those whose flow routes to a queue the user is in, then the
+ * others, each group oldest first. The first is the default.
  */
 export async function listSenderNumbers(db: Db, userId: string): Promise<SenderNumber[]> {
   const ofMyQueue = sql`EXISTS (SELECT 1 FROM ${flows}
@@ -299,6 +314,7 @@ export async function listSenderNumbers(db: Db, userId: string): Promise<SenderN
   const rows = await db
     .select({ id: numbers.id, address: numbers.address, name: numbers.name, kind: numbers.kind })
     .from(numbers)
+    .where(inArray(numbers.kind, ORIGINATING_KINDS))
     .orderBy(desc(ofMyQueue), asc(numbers.createdAt), asc(numbers.id));
   return rows.map((row, index) => ({ ...row, default: index === 0 }));
 }

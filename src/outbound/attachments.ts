@@ -1,3 +1,4 @@
+import type { Channel } from '../addresses.js';
 import { AppError } from '../errors.js';
 import type { SecretBox } from '../secret-box.js';
 
@@ -60,6 +61,39 @@ export function readUploadTokens(box: SecretBox, tokens: string[]): Attachment[]
     );
   }
   return attachments;
+}
+
+/**
+ * What Twilio delivers over Facebook Messenger: one attachment per message, JPEG, PNG, MP3,
+ * MP4 or PDF, up to 25 MB (Parley's 5 MB limit for every message stays below that).
+ */
+const MESSENGER_TYPES = new Set([
+  'image/jpeg',
+  'image/png',
+  'audio/mpeg',
+  'video/mp4',
+  'application/pdf',
+]);
+const MESSENGER_MAX_ATTACHMENTS = 1;
+
+/** Refuses attachments the channel cannot carry, naming what it can; a 400 on `attachments`. */
+export function assertAttachmentsFit(channel: Channel, attachments: readonly Attachment[]): void {
+  if (channel !== 'messenger') return;
+  if (attachments.length > MESSENGER_MAX_ATTACHMENTS) {
+    throw new AppError(
+      'bad_request',
+      `Messenger carries ${MESSENGER_MAX_ATTACHMENTS} attachment per message`,
+      'attachments',
+    );
+  }
+  const refused = attachments.find((a) => !MESSENGER_TYPES.has(a.contentType));
+  if (refused) {
+    throw new AppError(
+      'bad_request',
+      `Messenger does not carry ${refused.contentType}; attachments there may be ${[...MESSENGER_TYPES].join(', ')}`,
+      'attachments',
+    );
+  }
 }
 
 /** A URL Twilio can fetch an outbound attachment from, valid for an hour. */

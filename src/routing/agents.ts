@@ -6,12 +6,12 @@
  * count, so an agent is never offered more than they could accept; "busy" (at capacity) is
  * derived from it and never stored. The one deliberate excess is an affinity offer on a flow
  * that allows offering beyond capacity. The load is kept on the agent's row by a trigger on
- * conversations (migration 0016), so a conversation moving between agents, or several
+ * conversations (migrations 0016, 0022), so a conversation moving between agents, or several
  * agents' conversations ending in one transaction, lock their rows: in id order, first
  * (lockAgentsInOrder), as passes do.
  */
 import { type SQL, sql } from 'drizzle-orm';
-import { kindOnChannel } from '../addresses.js';
+import { CHANNELS, kindOnChannel, perChannel } from '../addresses.js';
 import { type Executor, queryPrepared, type Tx } from '../db/store.js';
 import type { Presence } from '../events.js';
 import type { Candidate, Channel, RankKey } from './candidate-pool.js';
@@ -38,23 +38,46 @@ const QUALIFIED = `u.presence = 'available' AND u.disabled_at IS NULL
 export const ELIGIBLE_FOR_QUEUE = sql.raw(`(${QUALIFIED}
   AND EXISTS (SELECT 1 FROM queue_members m WHERE m.queue_id = q.id AND m.user_id = u.id))`);
 
+// The per-channel columns are named after the channel (load_sms, capacity_whatsapp,
+// messenger_rank…), and a channel is one of CHANNELS, so writing its name into SQL is safe.
+
 /** SQL: agent `u`'s load on the channel (kept by a trigger on conversations, schema.ts). */
 function loadOn(channel: Channel): SQL {
-  return channel === 'whatsapp' ? sql`u.load_whatsapp` : sql`u.load_sms`;
+  return sql.raw(`u.load_${channel}`);
 }
 
 /** SQL: agent `u`'s capacity on the channel. */
 function capacityOn(channel: Channel): SQL {
-  return channel === 'whatsapp' ? sql`u.capacity_whatsapp` : sql`u.capacity_sms`;
+  return sql.raw(`u.capacity_${channel}`);
 }
 
-interface RankedRow {
+/** SQL: queue member `qm`'s rank on the channel (kept by triggers, schema.ts). */
+function rankOn(channel: Channel): SQL {
+  return sql.raw(`qm.${channel}_rank`);
+}
+
+/** SQL: agent `u`'s capacity and load on every channel, as `capacity_<channel>`, `load_<channel>`. */
+export const CAPACITIES_AND_LOADS = sql.raw(
+  CHANNELS.map((channel) => `u.capacity_${channel}, u.load_${channel}`).join(', '),
+);
+
+/** A row read with CAPACITIES_AND_LOADS. */
+export type CapacityAndLoadRow = Record<`capacity_${Channel}` | `load_${Channel}`, number>;
+
+/** The capacities and loads of such a row, by channel. */
+export function capacitiesAndLoads(row: CapacityAndLoadRow): {
+  capacity: Record<Channel, number>;
+  load: Record<Channel, number>;
+} {
+  return {
+    capacity: perChannel((channel) => row[`capacity_${channel}`]),
+    load: perChannel((channel) => row[`load_${channel}`]),
+  };
+}
+
+interface RankedRow extends CapacityAndLoadRow {
   id: string;
   last_ended_ms: number | null;
-  capacity_sms: number;
-  capacity_whatsapp: number;
-  load_sms: number;
-  load_whatsapp: number;
   rank: number;
   idle: string;
 }
@@ -70,15 +93,14 @@ export async function rankedCandidates(
   channel: Channel,
   options: { after: RankKey | null; limit: number; agentId?: string },
 ): Promise<{ agent: Candidate; key: RankKey }[]> {
-  const rank = channel === 'whatsapp' ? sql`qm.whatsapp_rank` : sql`qm.sms_rank`;
+  const rank = rankOn(channel);
   const { after, agentId } = options;
   // Prepared, with the limit written in (a page size: a few distinct values), so that
   // PostgreSQL settles on the plan that walks the rank index and stops.
   const rows = await queryPrepared<RankedRow>(
     db,
     sql`SELECT u.id, (extract(epoch FROM u.last_conversation_ended_at) * 1000)::float8 AS last_ended_ms,
-          u.capacity_sms, u.capacity_whatsapp, u.load_sms, u.load_whatsapp,
-          ${rank} AS rank, qm.idle_rank::text AS idle
+          ${CAPACITIES_AND_LOADS}, ${rank} AS rank, qm.idle_rank::text AS idle
         FROM queue_members qm
         JOIN queues q ON q.id = qm.queue_id
         JOIN users u ON u.id = qm.user_id
@@ -92,8 +114,7 @@ export async function rankedCandidates(
     agent: {
       id: row.id,
       lastEndedAt: row.last_ended_ms,
-      capacity: { sms: row.capacity_sms, whatsapp: row.capacity_whatsapp },
-      load: { sms: row.load_sms, whatsapp: row.load_whatsapp },
+      ...capacitiesAndLoads(row),
       gone: false,
     },
     key: {

@@ -19,11 +19,19 @@
  * batching saves a commit per assignment.
  */
 import { eq, sql } from 'drizzle-orm';
-import { CHANNELS, channelOfKind } from '../addresses.js';
+import { CHANNELS, channelOfKind, perChannel } from '../addresses.js';
 import { queues } from '../db/schema.js';
 import { type Db, type Executor, queryPrepared, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
-import { ELIGIBLE_FOR_QUEUE, lockAgent, onChannel, rankedCandidates } from './agents.js';
+import {
+  CAPACITIES_AND_LOADS,
+  type CapacityAndLoadRow,
+  capacitiesAndLoads,
+  ELIGIBLE_FOR_QUEUE,
+  lockAgent,
+  onChannel,
+  rankedCandidates,
+} from './agents.js';
 import { type Candidate, CandidatePool, type Channel, type Strategy } from './candidate-pool.js';
 import { type Handover, handOverAll } from './offers.js';
 
@@ -97,12 +105,7 @@ async function assignPass(db: Db, scope: AssignScope, shouldStop: () => boolean)
         },
         { start: queue.last_offered_agent_id },
       );
-    handed += await drainQueue(
-      db,
-      queue,
-      { sms: pool('sms'), whatsapp: pool('whatsapp') },
-      shouldStop,
-    );
+    handed += await drainQueue(db, queue, perChannel(pool), shouldStop);
   }
   return handed;
 }
@@ -152,9 +155,9 @@ async function drainQueue(
     const withRoom: Channel[] = [];
     for (const channel of CHANNELS) if (await pools[channel].hasRoom(db)) withRoom.push(channel);
     if (withRoom.length === 0) break;
-    // With room on one channel only, only that channel's conversations can be placed.
-    const channel = withRoom.length === 1 ? withRoom[0]! : null;
-    const batch = await inTransaction(db, (tx) => placeBatch(tx, queue, channel, pools));
+    // Without room on some channel, only the other channels' conversations can be placed.
+    const channels = withRoom.length === CHANNELS.length ? null : withRoom;
+    const batch = await inTransaction(db, (tx) => placeBatch(tx, queue, channels, pools));
     if (batch.claimed === 0) break;
     handed += batch.handed;
     // A batch that placed nothing has marked the agents it tried full or gone, so the next
@@ -181,10 +184,10 @@ interface Plan {
 async function placeBatch(
   tx: Tx,
   queue: WaitingQueue,
-  channel: Channel | null,
+  channels: readonly Channel[] | null,
   pools: Pools,
 ): Promise<{ claimed: number; handed: number }> {
-  const claimed = await claimOldest(tx, queue.id, channel);
+  const claimed = await claimOldest(tx, queue.id, channels);
   if (claimed.length === 0) return { claimed: 0, handed: 0 };
   let cursor = queue.strategy === 'round-robin' ? await lockRoundRobinCursor(tx, queue.id) : null;
 
@@ -213,14 +216,11 @@ async function placeBatch(
     if (!current?.eligible) {
       agent.gone = true;
     } else {
-      agent.capacity.sms = current.capacitySms;
-      agent.capacity.whatsapp = current.capacityWhatsapp;
       // The load read under the lock, plus what this batch has given them so far.
-      agent.load.sms = current.loadSms;
-      agent.load.whatsapp = current.loadWhatsapp;
+      Object.assign(agent.capacity, current.capacity);
+      Object.assign(agent.load, current.load);
       if (agent.load[planChannel] < agent.capacity[planChannel]) {
-        current.loadSms += planChannel === 'sms' ? 1 : 0;
-        current.loadWhatsapp += planChannel === 'whatsapp' ? 1 : 0;
+        current.load[planChannel] += 1;
         agent.load[planChannel] += 1;
         lastAgentId = agent.id;
         handovers.push({
@@ -248,13 +248,17 @@ async function placeBatch(
  * agents they were offered or assigned to before, from the event log (indexed by
  * conversation): a rejected or missed conversation goes to someone else.
  */
-async function claimOldest(tx: Tx, queueId: string, channel: Channel | null): Promise<Claimed[]> {
+async function claimOldest(
+  tx: Tx,
+  queueId: string,
+  channels: readonly Channel[] | null,
+): Promise<Claimed[]> {
   return queryRows<Claimed>(
     tx,
     sql`SELECT c.id, n.kind, ${PREVIOUS_HOLDERS} AS previous
         FROM conversations c JOIN numbers n ON n.id = c.number_id
         WHERE c.queue_id = ${queueId} AND c.state = 'queued'
-          ${channel ? sql`AND ${onChannel(channel)}` : sql``}
+          ${channels ? sql`AND (${sql.join(channels.map(onChannel), sql` OR `)})` : sql``}
         ORDER BY c.queued_at
         LIMIT ${BATCH}
         FOR NO KEY UPDATE OF c SKIP LOCKED`,
@@ -380,10 +384,8 @@ async function offerToPreferred(
 
 interface LockedCandidate {
   eligible: boolean;
-  capacitySms: number;
-  capacityWhatsapp: number;
-  loadSms: number;
-  loadWhatsapp: number;
+  capacity: Record<Channel, number>;
+  load: Record<Channel, number>;
 }
 
 /**
@@ -397,17 +399,9 @@ async function lockAgents(
   queueId: string,
   agentIds: readonly string[],
 ): Promise<Map<string, LockedCandidate>> {
-  const rows = await queryRows<{
-    id: string;
-    eligible: boolean;
-    capacity_sms: number;
-    capacity_whatsapp: number;
-    load_sms: number;
-    load_whatsapp: number;
-  }>(
+  const rows = await queryRows<{ id: string; eligible: boolean } & CapacityAndLoadRow>(
     tx,
-    sql`SELECT u.id, ${ELIGIBLE_FOR_QUEUE} AS eligible, u.capacity_sms, u.capacity_whatsapp,
-          u.load_sms, u.load_whatsapp
+    sql`SELECT u.id, ${ELIGIBLE_FOR_QUEUE} AS eligible, ${CAPACITIES_AND_LOADS}
         FROM users u JOIN queues q ON q.id = ${queueId}
         WHERE u.id IN (${sql.join(
           agentIds.map((id) => sql`${id}`),
@@ -417,16 +411,7 @@ async function lockAgents(
         FOR NO KEY UPDATE OF u`,
   );
   return new Map(
-    rows.map((row) => [
-      row.id,
-      {
-        eligible: row.eligible,
-        capacitySms: row.capacity_sms,
-        capacityWhatsapp: row.capacity_whatsapp,
-        loadSms: row.load_sms,
-        loadWhatsapp: row.load_whatsapp,
-      },
-    ]),
+    rows.map((row) => [row.id, { eligible: row.eligible, ...capacitiesAndLoads(row) }]),
   );
 }
 

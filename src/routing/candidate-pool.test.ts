@@ -43,8 +43,8 @@ function members(count: number): Candidate[] {
   return Array.from({ length: count }, (_, i) => ({
     id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
     lastEndedAt: 1_000_000 + ((i * 7919) % count),
-    capacity: { sms: 3, whatsapp: 3 },
-    load: { sms: 0, whatsapp: 0 },
+    capacity: { sms: 3, whatsapp: 3, messenger: 3 },
+    load: { sms: 0, whatsapp: 0, messenger: 0 },
     gone: false,
   }));
 }

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CHANNELS } from '../addresses.js';
+import { CHANNELS, perChannel } from '../addresses.js';
 import { idParams, noContent } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import { ROLES } from '../auth/users.js';
@@ -94,6 +94,8 @@ const presenceCounts = z.object({
   offline: z.number(),
   busy: z.number(),
 });
+/** A figure for each channel: an agent's load or capacity. */
+const perChannelNumbers = z.object(perChannel(() => z.number()));
 const statsView = z
   .object({
     queues: z.array(
@@ -115,8 +117,8 @@ const statsView = z
         name: z.string(),
         presence: z.enum(PRESENCES),
         presenceChangedAt: z.iso.datetime(),
-        load: z.object({ sms: z.number(), whatsapp: z.number() }),
-        capacity: z.object({ sms: z.number(), whatsapp: z.number() }),
+        load: perChannelNumbers,
+        capacity: perChannelNumbers,
         busy: z.boolean(),
       }),
     ),

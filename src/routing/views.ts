@@ -3,12 +3,13 @@
  * live figures. Reads only.
  */
 
-import { sql } from 'drizzle-orm';
-import { type Channel, channelOfKind, kindOnChannel } from '../addresses.js';
+import { type SQL, sql } from 'drizzle-orm';
+import { CHANNELS, type Channel, channelOfKind, kindOnChannel, perChannel } from '../addresses.js';
 import type { Role } from '../auth/users.js';
 import { type LastMessage, readStates } from '../conversations/views.js';
 import { type Executor, queryRows } from '../db/store.js';
 import type { Presence } from '../events.js';
+import { CAPACITIES_AND_LOADS, type CapacityAndLoadRow, capacitiesAndLoads } from './agents.js';
 
 export interface MyConversation {
   id: string;
@@ -114,72 +115,70 @@ export interface AgentLoad {
   name: string;
   presence: Presence;
   presenceChangedAt: Date;
-  load: { sms: number; whatsapp: number };
-  capacity: { sms: number; whatsapp: number };
+  load: Record<Channel, number>;
+  capacity: Record<Channel, number>;
   busy: boolean;
 }
 
 /**
  * At capacity on every channel the agent's queues take conversations from (through the
- * flows of their numbers), or on both when their queues serve no number yet: an agent full
- * on SMS in an SMS-only contact center is busy, whatever room is left for WhatsApp.
+ * flows of their numbers), or on every channel when their queues serve no number yet: an
+ * agent full on SMS in an SMS-only contact center is busy, whatever room is left for
+ * WhatsApp or Messenger.
  */
-function isFull(row: {
-  load_sms: number;
-  load_whatsapp: number;
-  capacity_sms: number;
-  capacity_whatsapp: number;
-  serves_sms: boolean;
-  serves_whatsapp: boolean;
-}): boolean {
-  const servesAny = row.serves_sms || row.serves_whatsapp;
-  const fullSms = row.load_sms >= row.capacity_sms;
-  const fullWhatsapp = row.load_whatsapp >= row.capacity_whatsapp;
-  if (!servesAny) return fullSms && fullWhatsapp;
-  return (!row.serves_sms || fullSms) && (!row.serves_whatsapp || fullWhatsapp);
+function isFull(
+  agent: Pick<AgentLoad, 'load' | 'capacity'>,
+  serves: Record<Channel, boolean>,
+): boolean {
+  const servesAny = CHANNELS.some((channel) => serves[channel]);
+  return CHANNELS.every(
+    (channel) => (servesAny && !serves[channel]) || agent.load[channel] >= agent.capacity[channel],
+  );
+}
+
+/** SQL: agent `u` is in a queue whose flow answers a number on the channel. */
+function servesChannel(channel: Channel): SQL {
+  return sql`EXISTS (SELECT 1 FROM queue_members m JOIN flows f ON f.queue_id = m.queue_id
+                     JOIN numbers sn ON sn.flow_id = f.id
+                     WHERE m.user_id = u.id AND ${kindOnChannel(sql`sn.kind`, channel)})
+               AS ${sql.raw(`serves_${channel}`)}`;
 }
 
 /** Every queue's waiting line and members, and every queue member's presence and load. */
 export async function queueStats(
   db: Executor,
 ): Promise<{ queues: QueueStats[]; agents: AgentLoad[] }> {
-  const agentRows = await queryRows<{
-    id: string;
-    name: string;
-    presence: Presence;
-    presence_changed_ms: number;
-    capacity_sms: number;
-    capacity_whatsapp: number;
-    load_sms: number;
-    load_whatsapp: number;
-    serves_sms: boolean;
-    serves_whatsapp: boolean;
-  }>(
+  const agentRows = await queryRows<
+    {
+      id: string;
+      name: string;
+      presence: Presence;
+      presence_changed_ms: number;
+    } & CapacityAndLoadRow &
+      Record<`serves_${Channel}`, boolean>
+  >(
     db,
     sql`SELECT u.id, u.name, u.presence,
           (extract(epoch FROM u.presence_changed_at) * 1000)::float8 AS presence_changed_ms,
-          u.capacity_sms, u.capacity_whatsapp, u.load_sms, u.load_whatsapp,
-          EXISTS (SELECT 1 FROM queue_members m JOIN flows f ON f.queue_id = m.queue_id
-                  JOIN numbers sn ON sn.flow_id = f.id
-                  WHERE m.user_id = u.id AND ${kindOnChannel(sql`sn.kind`, 'sms')}) AS serves_sms,
-          EXISTS (SELECT 1 FROM queue_members m JOIN flows f ON f.queue_id = m.queue_id
-                  JOIN numbers sn ON sn.flow_id = f.id
-                  WHERE m.user_id = u.id AND ${kindOnChannel(sql`sn.kind`, 'whatsapp')})
-                  AS serves_whatsapp
+          ${CAPACITIES_AND_LOADS},
+          ${sql.join(CHANNELS.map(servesChannel), sql`, `)}
         FROM users u
         WHERE u.disabled_at IS NULL
           AND EXISTS (SELECT 1 FROM queue_members m WHERE m.user_id = u.id)
         ORDER BY u.name, u.id`,
   );
-  const agents: AgentLoad[] = agentRows.map((row) => ({
-    id: row.id,
-    name: row.name,
-    presence: row.presence,
-    presenceChangedAt: new Date(row.presence_changed_ms),
-    load: { sms: row.load_sms, whatsapp: row.load_whatsapp },
-    capacity: { sms: row.capacity_sms, whatsapp: row.capacity_whatsapp },
-    busy: row.presence === 'available' && isFull(row),
-  }));
+  const agents: AgentLoad[] = agentRows.map((row) => {
+    const room = capacitiesAndLoads(row);
+    const serves = perChannel((channel) => row[`serves_${channel}`]);
+    return {
+      id: row.id,
+      name: row.name,
+      presence: row.presence,
+      presenceChangedAt: new Date(row.presence_changed_ms),
+      ...room,
+      busy: row.presence === 'available' && isFull(room, serves),
+    };
+  });
   const byId = new Map(agents.map((agent) => [agent.id, agent]));
 
   const queueRows = await queryRows<{

@@ -1,6 +1,7 @@
 /** Rows tests build (accounts, numbers, agents, queues, flows, conversations) and read back. */
 import { randomBytes } from 'node:crypto';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
+import { CHANNELS, type Channel, kindOnChannel } from '../../src/addresses.js';
 import { upsertContact } from '../../src/consent/contacts.js';
 import { openConversation } from '../../src/conversations/conversations.js';
 import {
@@ -61,7 +62,7 @@ export async function buildNumber(
 export type Agent = typeof users.$inferSelect;
 export type Queue = typeof queues.$inferSelect;
 
-/** An available agent with room for 3 SMS and 3 WhatsApp conversations unless told. */
+/** An available agent with room for 3 conversations on each channel unless told. */
 export async function buildAgent(
   db: Executor,
   overrides: Partial<typeof users.$inferInsert> = {},
@@ -173,17 +174,25 @@ export async function giveActive(db: Db, agent: Agent, numberId: string, count: 
  * their conversations offered or active, per channel: none, whatever happened.
  */
 export async function agentsWithWrongLoad(db: Executor) {
+  const kept = (channel: Channel) => sql.raw(`u.load_${channel}`);
+  const counted = (channel: Channel) =>
+    sql`count(c.id) FILTER (WHERE ${kindOnChannel(sql`n.kind`, channel)})`;
+  const slashed = (figure: (channel: Channel) => SQL) =>
+    sql.join(
+      CHANNELS.map((channel) => sql`${figure(channel)}::text`),
+      sql` || '/' || `,
+    );
   return queryRows<{ id: string; kept: string; counted: string }>(
     db,
-    sql`SELECT u.id, u.load_sms || '/' || u.load_whatsapp AS kept,
-          count(c.id) FILTER (WHERE n.kind <> 'whatsapp') || '/' ||
-          count(c.id) FILTER (WHERE n.kind = 'whatsapp') AS counted
+    sql`SELECT u.id, ${slashed(kept)} AS kept, ${slashed(counted)} AS counted
         FROM users u
         LEFT JOIN conversations c ON c.agent_id = u.id AND c.state IN ('offered', 'active')
         LEFT JOIN numbers n ON n.id = c.number_id
         GROUP BY u.id
-        HAVING u.load_sms <> count(c.id) FILTER (WHERE n.kind <> 'whatsapp')
-            OR u.load_whatsapp <> count(c.id) FILTER (WHERE n.kind = 'whatsapp')`,
+        HAVING ${sql.join(
+          CHANNELS.map((channel) => sql`${kept(channel)} <> ${counted(channel)}`),
+          sql` OR `,
+        )}`,
   );
 }
 
@@ -192,6 +201,12 @@ export async function agentsWithWrongLoad(db: Executor) {
  * from what their agent's row and the queue's strategy say it is.
  */
 export async function membersWithWrongRank(db: Executor) {
+  const expected = (channel: Channel) => {
+    const load = sql.raw(`u.load_${channel}`);
+    const capacity = sql.raw(`u.capacity_${channel}`);
+    return sql`CASE WHEN r.ready AND ${load} < ${capacity} THEN
+      CASE WHEN q.strategy = 'least-busy' THEN ${load} - ${capacity} ELSE 0 END END`;
+  };
   return queryRows<{ queue_id: string; user_id: string }>(
     db,
     sql`SELECT qm.queue_id, qm.user_id
@@ -199,11 +214,9 @@ export async function membersWithWrongRank(db: Executor) {
         JOIN users u ON u.id = qm.user_id
         JOIN queues q ON q.id = qm.queue_id,
         LATERAL (SELECT u.presence = 'available' AND u.disabled_at IS NULL AS ready) r
-        WHERE (qm.sms_rank, qm.whatsapp_rank, qm.idle_rank, qm.by_load) IS DISTINCT FROM (
-          CASE WHEN r.ready AND u.load_sms < u.capacity_sms THEN
-            CASE WHEN q.strategy = 'least-busy' THEN u.load_sms - u.capacity_sms ELSE 0 END END,
-          CASE WHEN r.ready AND u.load_whatsapp < u.capacity_whatsapp THEN
-            CASE WHEN q.strategy = 'least-busy' THEN u.load_whatsapp - u.capacity_whatsapp ELSE 0 END END,
+        WHERE (${sql.raw(CHANNELS.map((channel) => `qm.${channel}_rank`).join(', '))},
+               qm.idle_rank, qm.by_load) IS DISTINCT FROM (
+          ${sql.join(CHANNELS.map(expected), sql`, `)},
           CASE WHEN q.strategy = 'round-robin' OR u.last_conversation_ended_at IS NULL
             THEN '-infinity'::timestamptz ELSE u.last_conversation_ended_at END,
           q.strategy = 'least-busy')`,

@@ -1766,7 +1766,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Add a number (E.164, short code or whatsapp:+…) */
+        /** Add a number (E.164, short code, whatsapp:+… or messenger:<page id>) */
         post: {
             parameters: {
                 query?: never;
@@ -1781,7 +1781,7 @@ export interface paths {
                         accountId: string;
                         address: string;
                         /** @enum {string} */
-                        kind?: "long-code" | "toll-free" | "short-code" | "whatsapp";
+                        kind?: "long-code" | "toll-free" | "short-code" | "whatsapp" | "messenger";
                         name?: string;
                         messagingServiceSid?: string | null;
                         /** Format: uuid */
@@ -1853,7 +1853,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        kind?: "long-code" | "toll-free" | "short-code" | "whatsapp";
+                        kind?: "long-code" | "toll-free" | "short-code" | "whatsapp" | "messenger";
                         name?: string;
                         messagingServiceSid?: string | null;
                         /** Format: uuid */
@@ -2248,6 +2248,7 @@ export interface paths {
                         password: string;
                         capacitySms?: number;
                         capacityWhatsapp?: number;
+                        capacityMessenger?: number;
                         skills?: {
                             [key: string]: number;
                         };
@@ -2319,6 +2320,7 @@ export interface paths {
                     "application/json": {
                         capacitySms?: number;
                         capacityWhatsapp?: number;
+                        capacityMessenger?: number;
                         skills?: {
                             [key: string]: number;
                         };
@@ -3430,6 +3432,7 @@ export interface components {
             presence: "available" | "away" | "offline";
             capacitySms: number;
             capacityWhatsapp: number;
+            capacityMessenger: number;
             skills: {
                 [key: string]: number;
             };
@@ -3444,7 +3447,7 @@ export interface components {
             accountId: string;
             address: string;
             /** @enum {string} */
-            kind: "long-code" | "toll-free" | "short-code" | "whatsapp";
+            kind: "long-code" | "toll-free" | "short-code" | "whatsapp" | "messenger";
             name: string;
             twilioSid: string | null;
             messagingServiceSid: string | null;
@@ -3572,7 +3575,7 @@ export interface components {
         };
         ServiceWindow: {
             /** @enum {string} */
-            channel: "sms" | "whatsapp";
+            channel: "sms" | "whatsapp" | "messenger";
             open: boolean;
             /** Format: date-time */
             closesAt: string | null;
@@ -3587,7 +3590,7 @@ export interface components {
             customerAddress: string;
             numberAddress: string;
             /** @enum {string} */
-            channel: "sms" | "whatsapp";
+            channel: "sms" | "whatsapp" | "messenger";
             queueId: string | null;
             queueName: string | null;
             agentId: string | null;
@@ -3618,7 +3621,7 @@ export interface components {
                 queueId: string | null;
                 queueName: string | null;
                 /** @enum {string} */
-                channel: "sms" | "whatsapp";
+                channel: "sms" | "whatsapp" | "messenger";
                 allowAttachments: boolean;
                 serviceWindow: components["schemas"]["ServiceWindow"];
                 attributes: {
@@ -3837,7 +3840,7 @@ export interface components {
                 numberId: string;
                 numberAddress: string;
                 /** @enum {string} */
-                channel: "sms" | "whatsapp";
+                channel: "sms" | "whatsapp" | "messenger";
                 queueId: string | null;
                 queueName: string | null;
                 /** Format: date-time */
@@ -3854,7 +3857,7 @@ export interface components {
             numberId: string;
             numberAddress: string;
             /** @enum {string} */
-            channel: "sms" | "whatsapp";
+            channel: "sms" | "whatsapp" | "messenger";
             queueId: string | null;
             /** Format: date-time */
             lastMessageAt: string;
@@ -3895,10 +3898,12 @@ export interface components {
                 load: {
                     sms: number;
                     whatsapp: number;
+                    messenger: number;
                 };
                 capacity: {
                     sms: number;
                     whatsapp: number;
+                    messenger: number;
                 };
                 busy: boolean;
             }[];
@@ -3926,7 +3931,7 @@ export interface components {
             address: string;
             name: string;
             /** @enum {string} */
-            kind: "long-code" | "toll-free" | "short-code" | "whatsapp";
+            kind: "long-code" | "toll-free" | "short-code" | "whatsapp" | "messenger";
             default: boolean;
         };
         SegmentCount: {

@@ -34,6 +34,7 @@ const REASONS: Record<number, string> = {
   63016:
     'Outside the 24-hour customer-service window: WhatsApp takes only an approved template, Messenger nothing until the customer writes',
   63024: 'The recipient is not a valid address on this channel',
+  63039: 'Facebook warns that this page writes to people outside the 24-hour window too often',
   63034: 'The attachments exceed 5 MB together',
   11200: 'An attachment could not be fetched',
   12300: 'An attachment is of a type text messages cannot carry',

@@ -6,6 +6,10 @@ import type { WebhookUrls } from './webhooks.js';
 /** The kinds of Twilio resource whose webhooks "Set in Twilio" points at Parley. */
 export const CONFIGURED_RESOURCES = ['messaging-service', 'whatsapp-sender', 'number'] as const;
 
+/** Why "Set in Twilio" cannot point a Messenger page without a Messaging Service. */
+export const MESSENGER_NEEDS_SERVICE =
+  "Twilio sets a Messenger page's webhook only in its Console (Channels → Facebook Messenger → the page's Callback URL), not through its API: paste the webhook URL there, or add the page to a Messaging Service and give this number that service's SID, then Set in Twilio points the service at Parley";
+
 /** What "Set in Twilio" changed: which kind of Twilio resource, and its SID. */
 export interface ConfiguredWebhooks extends WebhookUrls {
   configured: (typeof CONFIGURED_RESOURCES)[number];
@@ -14,8 +18,12 @@ export interface ConfiguredWebhooks extends WebhookUrls {
 
 /**
  * Points a number's webhooks at Parley through Twilio's API: its Messaging Service's when it
- * has one, a WhatsApp sender's (Senders API), else the phone number's own. 422 when Twilio
- * has no such number or sender on the account, 503 when Twilio does not take the change.
+ * has one, a WhatsApp sender's (Senders API), else the phone number's own. A Messenger page
+ * needs a Messaging Service: Twilio keeps a page's own callback URL in the Console only
+ * (neither the Senders API nor a phone-number resource covers Messenger), while a Messaging
+ * Service that holds the page as a channel sender takes its webhooks through the API. 422
+ * when Twilio has no such number or sender on the account, or a page has no Messaging
+ * Service; 503 when Twilio does not take the change.
  */
 export async function configureNumberWebhooks(
   client: TwilioClient,
@@ -37,6 +45,9 @@ export async function configureNumberWebhooks(
         webhookUrl,
         statusCallbackUrl,
       };
+    }
+    if (number.kind === 'messenger') {
+      throw new AppError('unprocessable', MESSENGER_NEEDS_SERVICE);
     }
     if (number.kind === 'whatsapp') {
       // A WhatsApp sender's webhooks are on the sender (Senders API), not on a number.

@@ -170,7 +170,8 @@ function mediaOf(params: Record<string, string>): InboundMessage['media'] {
 
 /**
  * What Twilio tells of the customer, for their contact: where the carrier places them, their
- * WhatsApp profile name, and the ad or post a WhatsApp conversation started from.
+ * profile name (WhatsApp's; Messenger's too, should Twilio send one), and the ad or post a
+ * WhatsApp conversation started from.
  */
 function locationOf(params: Record<string, string>): Record<string, string> {
   const location: Record<string, string> = {};

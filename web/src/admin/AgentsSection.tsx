@@ -28,8 +28,8 @@ export function AgentsSection() {
         { header: 'Email', cell: (a) => a.email },
         { header: 'Role', cell: (a) => a.role },
         {
-          header: 'Capacity SMS / WhatsApp',
-          cell: (a) => `${a.capacitySms} / ${a.capacityWhatsapp}`,
+          header: 'Capacity SMS / WhatsApp / Messenger',
+          cell: (a) => `${a.capacitySms} / ${a.capacityWhatsapp} / ${a.capacityMessenger}`,
         },
         { header: 'Skills', cell: (a) => skillsText(a.skills) },
         { header: 'Languages', cell: (a) => a.languages.join(', ') || '—' },
@@ -59,6 +59,7 @@ interface AgentDraft {
   password: string;
   capacitySms: string;
   capacityWhatsapp: string;
+  capacityMessenger: string;
   skills: SkillRow[];
   languages: string;
   disabled: boolean;
@@ -72,6 +73,7 @@ function draftOf(agent: Agent | null): AgentDraft {
     password: '',
     capacitySms: numberText(agent?.capacitySms ?? 3),
     capacityWhatsapp: numberText(agent?.capacityWhatsapp ?? 3),
+    capacityMessenger: numberText(agent?.capacityMessenger ?? 3),
     skills: skillRows(agent?.skills ?? {}),
     languages: (agent?.languages ?? []).join(', '),
     disabled: agent?.disabledAt !== null && agent?.disabledAt !== undefined,
@@ -100,6 +102,7 @@ function AgentForm({ row, onSaved, onCancel }: FormSlot<Agent>) {
       name: draft.name,
       capacitySms: numberOrDefault(draft.capacitySms),
       capacityWhatsapp: numberOrDefault(draft.capacityWhatsapp),
+      capacityMessenger: numberOrDefault(draft.capacityMessenger),
       skills: skillsOf(draft.skills),
       languages: parseList(draft.languages),
     };
@@ -191,6 +194,14 @@ function AgentForm({ row, onSaved, onCancel }: FormSlot<Agent>) {
             max={50}
             help="Concurrent WhatsApp conversations, 0 to 50."
             {...form.bind('capacityWhatsapp')}
+          />
+          <TextField
+            label="Capacity Messenger"
+            type="number"
+            min={0}
+            max={50}
+            help="Concurrent Facebook Messenger conversations, 0 to 50."
+            {...form.bind('capacityMessenger')}
           />
           <TextField
             label="Languages"

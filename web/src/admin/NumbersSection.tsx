@@ -33,7 +33,7 @@ export function NumbersSection() {
     <ResourceSection
       title="Numbers"
       noun="number"
-      intro="Phone numbers, short codes and WhatsApp senders Parley answers on: which account they belong to, which flow greets the customer, how fast Parley may send from them."
+      intro="Phone numbers, short codes, WhatsApp senders and Facebook Messenger pages Parley answers on: which account they belong to, which flow greets the customer, how fast Parley may send from them."
       list={list}
       rowLabel={(n) => n.address}
       columns={[
@@ -75,6 +75,13 @@ function TwilioUrls({ numbers }: { numbers: NumberRow[] }) {
         In the Twilio Console, set “A message comes in” to the webhook URL (HTTP POST) and the
         status callback to the second URL, on the number or on its Messaging Service — or press “Set
         in Twilio” on a row and Parley does it with the account's credentials.
+      </Paragraph>
+      <Paragraph>
+        A Facebook Messenger page is the exception: Twilio takes a page's callback URL only in its
+        Console (Channels → Facebook Messenger → the page), not through its API. Paste the webhook
+        URL there, or put the page in a Messaging Service, give its number that service's SID, and
+        “Set in Twilio” sets the service. Customers start Messenger conversations: agents cannot
+        write first from a page.
       </Paragraph>
       {same && <NumberUrls number={first} />}
     </Card>
@@ -195,7 +202,7 @@ function NumberForm({
           help={
             row
               ? 'The address cannot change; add a new number instead.'
-              : 'E.164 (+15551234567), a short code (12345) or whatsapp:+15551234567.'
+              : 'E.164 (+15551234567), a short code (12345), whatsapp:+15551234567 or messenger: and the Facebook page id (messenger:104123456789012).'
           }
           {...form.bind('address')}
         />
@@ -210,7 +217,7 @@ function NumberForm({
         <SelectField
           label="Kind"
           options={kindChoices}
-          help="Sets the default send rate: long code 1/s, toll-free 3/s, short code 100/s."
+          help="Sets the default send rate: long code 1/s, toll-free 3/s, short code 100/s, WhatsApp and Messenger 80/s."
           {...form.bind('kind')}
         />
         <TextField label="Name" help="For people: shown to agents." {...form.bind('name')} />

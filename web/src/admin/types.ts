@@ -12,6 +12,7 @@ export const NUMBER_KINDS = [
   'toll-free',
   'short-code',
   'whatsapp',
+  'messenger',
 ] as const satisfies readonly NumberKind[];
 
 /** What POST /api/admin/numbers/:id/configure-twilio answers. */

@@ -26,7 +26,10 @@ function day(iso: string): string {
   return new Date(iso).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
 }
 
-/** Who the customer is: number, location, opt-out state, and what happened before. */
+/**
+ * Who the customer is: number (or Messenger id), name (theirs, or the profile name their
+ * channel sent), location, opt-out state, and what happened before.
+ */
 export function ContactPanel({ transcript }: { transcript: Transcript }) {
   const contact = transcript.contact;
   if (!contact) return null;
@@ -38,7 +41,10 @@ export function ContactPanel({ transcript }: { transcript: Transcript }) {
       </Heading>
       <DescriptionList>
         <DescriptionListSet>
-          <DescriptionListTerm>Number</DescriptionListTerm>
+          {/* A Messenger customer has no number, only the id Facebook gives them for the page. */}
+          <DescriptionListTerm>
+            {transcript.conversation.channel === 'messenger' ? 'Messenger id' : 'Number'}
+          </DescriptionListTerm>
           <DescriptionListDetails>{contact.address}</DescriptionListDetails>
         </DescriptionListSet>
         {contact.name && (

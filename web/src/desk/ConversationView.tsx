@@ -8,6 +8,7 @@ import { ArrowBackIcon } from '@twilio-paste/icons/esm/ArrowBackIcon';
 import { useEffect, useState } from 'react';
 import { api, errorText } from '../api';
 import { Transcript } from '../conversation/Transcript';
+import { CHANNEL_LABELS } from '../conversation/types';
 import { useTranscript } from '../conversation/useTranscript';
 import { useSession } from '../session';
 import { ErrorCallout } from '../ui/ErrorCallout';
@@ -102,7 +103,7 @@ export function ConversationView({
               {conversation.customerAddress}
             </Heading>
             <Text as="p" color="colorTextWeak" fontSize="fontSize20">
-              to {conversation.numberAddress}
+              {CHANNEL_LABELS[conversation.channel]} to {conversation.numberAddress}
               {conversation.queueName ? ` · ${conversation.queueName}` : ''} · {conversation.state}
             </Text>
           </Box>

@@ -6,6 +6,7 @@ import { Heading } from '@twilio-paste/core/heading';
 import { ProgressBar } from '@twilio-paste/core/progress-bar';
 import { Text } from '@twilio-paste/core/text';
 import { useEffect, useId, useState } from 'react';
+import { CHANNEL_LABELS } from '../conversation/types';
 import type { Offer } from './types';
 
 const REASONS: Record<Offer['reason'], string> = {
@@ -45,8 +46,8 @@ export function OfferCard({
         </Heading>
         <Text as="p" color="colorTextWeak" fontSize="fontSize20">
           {REASONS[offer.reason]}
-          {offer.conversation.queueName ? ` · ${offer.conversation.queueName}` : ''} · to{' '}
-          {offer.conversation.numberAddress}
+          {offer.conversation.queueName ? ` · ${offer.conversation.queueName}` : ''} ·{' '}
+          {CHANNEL_LABELS[offer.conversation.channel]} to {offer.conversation.numberAddress}
         </Text>
         {offer.originalText && (
           <Box marginTop="space30" padding="space30" backgroundColor="colorBackgroundWeak">

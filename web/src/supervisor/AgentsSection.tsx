@@ -7,6 +7,7 @@ import { Table, TBody, Td, THead, Th, Tr } from '@twilio-paste/core/table';
 import { Text } from '@twilio-paste/core/text';
 import { useState } from 'react';
 import { api, errorText } from '../api';
+import { CHANNEL_LABELS, CHANNELS } from '../conversation/types';
 import { ErrorCallout } from '../ui/ErrorCallout';
 import { LoadState } from '../ui/LoadState';
 import { formatDuration, formatWhen, secondsSince, useNow } from './clock';
@@ -58,8 +59,11 @@ export function AgentsSection({
                 <Th>Agent</Th>
                 <Th>Presence</Th>
                 <Th>Since</Th>
-                <Th textAlign="right">SMS</Th>
-                <Th textAlign="right">WhatsApp</Th>
+                {CHANNELS.map((channel) => (
+                  <Th key={channel} textAlign="right">
+                    {CHANNEL_LABELS[channel]}
+                  </Th>
+                ))}
                 <Th>Busy</Th>
                 <Th>Actions</Th>
               </Tr>
@@ -103,16 +107,15 @@ function AgentRow({
       <Td whiteSpace="nowrap">
         <PresenceSince iso={agent.presenceChangedAt} />
       </Td>
-      <Td textAlign="right">
-        <LoadFigure load={agent.load.sms} capacity={agent.capacity.sms} channel="SMS" />
-      </Td>
-      <Td textAlign="right">
-        <LoadFigure
-          load={agent.load.whatsapp}
-          capacity={agent.capacity.whatsapp}
-          channel="WhatsApp"
-        />
-      </Td>
+      {CHANNELS.map((channel) => (
+        <Td key={channel} textAlign="right">
+          <LoadFigure
+            load={agent.load[channel]}
+            capacity={agent.capacity[channel]}
+            channel={CHANNEL_LABELS[channel]}
+          />
+        </Td>
+      ))}
       <Td>
         {agent.busy ? (
           <Badge as="span" variant="warning">

@@ -8,6 +8,7 @@ import { Option, Select } from '@twilio-paste/core/select';
 import { Table, TBody, Td, THead, Th, Tr } from '@twilio-paste/core/table';
 import { Text } from '@twilio-paste/core/text';
 import { useId } from 'react';
+import { CHANNEL_LABELS } from '../conversation/types';
 import { LoadState } from '../ui/LoadState';
 import { formatDuration, formatWhen, secondsSince, useNow } from './clock';
 import { canReassign, STATE_LOOK } from './conversationLook';
@@ -135,7 +136,7 @@ function ConversationRow({
           fontWeight="fontWeightNormal"
           whiteSpace="nowrap"
         >
-          to {conversation.numberAddress}
+          {CHANNEL_LABELS[conversation.channel]} to {conversation.numberAddress}
         </Text>
       </Th>
       <Td>

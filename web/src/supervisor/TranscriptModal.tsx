@@ -4,6 +4,7 @@ import { Modal, ModalBody, ModalHeader, ModalHeading } from '@twilio-paste/core/
 import { Text } from '@twilio-paste/core/text';
 import { type ReactNode, useId } from 'react';
 import { Transcript } from '../conversation/Transcript';
+import { CHANNEL_LABELS } from '../conversation/types';
 import { useTranscript } from '../conversation/useTranscript';
 import { LoadState } from '../ui/LoadState';
 import { STATE_LOOK } from './conversationLook';
@@ -64,6 +65,7 @@ function Summary({ transcript }: { transcript: TranscriptData }) {
           {look.label}
         </Badge>
       </Fact>
+      <Fact term="Channel">{CHANNEL_LABELS[conversation.channel]}</Fact>
       <Fact term="Number">{conversation.numberAddress}</Fact>
       <Fact term="Agent">{conversation.agentName ?? 'None'}</Fact>
       {contact?.name && <Fact term="Contact">{contact.name}</Fact>}
