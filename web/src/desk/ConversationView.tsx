@@ -7,6 +7,7 @@ import { Text } from '@twilio-paste/core/text';
 import { ArrowBackIcon } from '@twilio-paste/icons/esm/ArrowBackIcon';
 import { useEffect, useState } from 'react';
 import { api, errorText } from '../api';
+import { useWindowState } from '../content/useWindowState';
 import { Transcript } from '../conversation/Transcript';
 import { useTranscript } from '../conversation/useTranscript';
 import { useSession } from '../session';
@@ -58,6 +59,10 @@ export function ConversationView({
       setError(errorText(failure));
     }
   };
+
+  const lastInboundAt =
+    transcript?.messages.findLast((message) => message.direction === 'inbound')?.createdAt ?? null;
+  const windowState = useWindowState(transcript?.conversation.serviceWindow ?? null, lastInboundAt);
 
   if (!transcript) {
     return (
@@ -153,8 +158,14 @@ export function ConversationView({
             >
               <Composer
                 conversationId={conversationId}
+                numberId={conversation.numberId}
                 allowAttachments={conversation.allowAttachments}
                 disabledReason={composerBlocked}
+                serviceWindow={{
+                  ...windowState,
+                  templatesAllowed: conversation.serviceWindow.templatesAllowed,
+                }}
+                customerName={transcript.contact?.name ?? null}
               />
             </Box>
           </>
