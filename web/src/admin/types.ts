@@ -41,3 +41,5 @@ export type Role = Agent['role'];
 export const ROLES = ['agent', 'supervisor', 'admin'] as const satisfies readonly Role[];
 
 export type QuickReply = Schemas['QuickReply'];
+
+export type { AdminContentTemplate, TemplateSync } from '../content/types';
