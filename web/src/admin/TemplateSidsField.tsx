@@ -1,0 +1,38 @@
+import { MultiselectCombobox } from '@twilio-paste/core/combobox';
+import { useState } from 'react';
+import type { ContentTemplate } from '../content/types';
+import type { Bound } from './useDraft';
+
+/** Several content templates by SID, chosen by name; a SID no longer synced stays listed. */
+export function TemplateSidsField({
+  value,
+  onChange,
+  error,
+  label,
+  help,
+  templates,
+}: Bound<string[]> & { label: string; help: string; templates: ContentTemplate[] }) {
+  const [filter, setFilter] = useState('');
+  const bySid = new Map(templates.map((t) => [t.sid, t]));
+  const all = [...new Set([...value, ...templates.map((t) => t.sid)])];
+  const name = (sid: string) => {
+    const template = bySid.get(sid);
+    return template ? `${template.friendlyName} (${template.language})` : `${sid} (not synced)`;
+  };
+  const wanted = filter.trim().toLowerCase();
+  const items = all.filter((sid) => !wanted || name(sid).toLowerCase().includes(wanted));
+  return (
+    <MultiselectCombobox
+      labelText={label}
+      selectedItemsLabelText="Templates chosen"
+      helpText={error ?? help}
+      hasError={Boolean(error)}
+      items={items}
+      itemToString={(sid: string | null) => (sid ? name(sid) : '')}
+      initialSelectedItems={value}
+      onSelectedItemsChange={({ selectedItems }) => onChange((selectedItems ?? []) as string[])}
+      onInputValueChange={({ inputValue }) => setFilter(inputValue ?? '')}
+      emptyState={() => <>No template matches.</>}
+    />
+  );
+}
