@@ -208,7 +208,9 @@ function QuickReplies({
           <MenuItem
             {...menu}
             key={reply.id}
-            onClick={() => {
+            onClick={(event) => {
+              // A menu item is a button inside the reply form: picking must not send the reply.
+              event.preventDefault();
               onPick(reply.body);
               menu.hide();
             }}
