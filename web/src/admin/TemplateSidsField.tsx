@@ -29,6 +29,7 @@ export function TemplateSidsField({
       hasError={Boolean(error)}
       items={items}
       itemToString={(sid: string | null) => (sid ? name(sid) : '')}
+      optionTemplate={(sid: string) => name(sid)}
       initialSelectedItems={value}
       onSelectedItemsChange={({ selectedItems }) => onChange((selectedItems ?? []) as string[])}
       onInputValueChange={({ inputValue }) => setFilter(inputValue ?? '')}
