@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { openStore, queryRows, type Store } from '../src/db/store.js';
 import { createLogger } from '../src/logger.js';
-import { enqueueOutbound } from '../src/outbound/outbox.js';
+import { enqueueAutomated } from '../src/outbound/outbox.js';
 import { rankedCandidates } from '../src/routing/agents.js';
 import type { Strategy } from '../src/routing/candidate-pool.js';
 import { queueConversation, ROUTING_CHANNEL } from '../src/routing/index.js';
@@ -148,7 +148,7 @@ const figures = await withScratchDatabase(PG_URL, async (url) => {
     await insertFixtures(first);
     const fixturesSeconds = (Date.now() - fixturesStarted) / 1000;
     workers = stores.map((store) =>
-      startRoutingWorker({ store, logger, queueMessage: enqueueOutbound }),
+      startRoutingWorker({ store, logger, queueMessage: enqueueAutomated }),
     );
     // Let the workers listen and find nothing to do before everything arrives at once.
     await new Promise((resolve) => setTimeout(resolve, 500));

@@ -47,6 +47,18 @@ export const MESSAGE_STATUSES = [
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 export type OutboundAuthor = 'agent' | 'flow' | 'bot';
+/** The flow's messages Parley sends on its own; each may name a template for a closed window. */
+export const AUTOMATED_MESSAGES = [
+  'initial',
+  'outOfHours',
+  'queuePosition',
+  'help',
+  'attachmentsRefused',
+  'overflow',
+  'final',
+  'survey',
+] as const;
+export type AutomatedMessage = (typeof AUTOMATED_MESSAGES)[number];
 export type OriginationStrategy = 'assign-now' | 'on-reply';
 export type BotAction = 'continue' | 'handover' | 'close';
 
@@ -126,8 +138,18 @@ export interface EventPayloads {
     body: string;
     author: OutboundAuthor;
     attachments: number;
+    /** Sent as this content template (its text is the body). */
+    contentSid: string | null;
   };
   'message.refused': { to: string; reason: string };
+  /** An automated message not sent: the customer-service window had closed. */
+  'message.skipped': {
+    numberId: string;
+    to: string;
+    body: string;
+    automated: AutomatedMessage | null;
+    reason: string;
+  };
   'origination.sent': {
     messageId: string;
     numberId: string;

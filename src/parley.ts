@@ -16,7 +16,7 @@ import {
   sharedWindowBelowRate,
   startOutboxDispatcher,
 } from './outbound/dispatcher.js';
-import { enqueueOutbound, queuedOutbound } from './outbound/outbox.js';
+import { enqueueAutomated, queuedOutbound } from './outbound/outbox.js';
 import { SenderWindows } from './outbound/sender-window.js';
 import { createRealtimeGateway } from './realtime/gateway.js';
 import { startEventSequencer } from './realtime/sequencer.js';
@@ -98,7 +98,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
     const routing = startRoutingWorker({
       store,
       logger,
-      queueMessage: enqueueOutbound,
+      queueMessage: enqueueAutomated,
       presenceGraceSeconds: config.presenceGraceSeconds,
     });
     workers.push(routing);

@@ -17,6 +17,7 @@ import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerAuthentication } from './auth/guard.js';
 import type { TwilioClients } from './channels/twilio/clients.js';
 import type { Config } from './config.js';
+import { registerContentRoutes } from './content/content.routes.js';
 import { registerConversationRoutes } from './conversations/conversations.routes.js';
 import { type ConfigCache, followConfigChanges } from './db/config-cache.js';
 import type { Store } from './db/store.js';
@@ -222,6 +223,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     publicUrl: deps.config.publicUrl,
   });
   registerFlowRoutes(app, { db: deps.store.db });
+  registerContentRoutes(app, { db: deps.store.db, clients: deps.clients });
   registerAuthRoutes(app, {
     db: deps.store.db,
     secureCookies: deps.config.publicUrl.startsWith('https:'),

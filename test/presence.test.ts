@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config.js';
 import { desks, events, users } from '../src/db/schema.js';
 import { type Executor, openStore, type Store } from '../src/db/store.js';
 import { createLogger } from '../src/logger.js';
-import { enqueueOutbound } from '../src/outbound/outbox.js';
+import { enqueueAutomated } from '../src/outbound/outbox.js';
 import { type RunningParley, startParley } from '../src/parley.js';
 import { createRealtimeGateway, type RealtimeGateway } from '../src/realtime/gateway.js';
 import { deskRefreshMs, queueConversation, setPresence } from '../src/routing/index.js';
@@ -251,7 +251,7 @@ describe('presence with two instances on one store', () => {
     routingB = startRoutingWorker({
       store: storeB,
       logger: silent,
-      queueMessage: enqueueOutbound,
+      queueMessage: enqueueAutomated,
       presenceGraceSeconds: GRACE_SECONDS,
       timerIntervalMs: 100,
     });

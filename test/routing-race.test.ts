@@ -20,7 +20,7 @@ import { AppError } from '../src/errors.js';
 import type { Presence } from '../src/events.js';
 import { closeConversation } from '../src/flows/closing.js';
 import { createLogger } from '../src/logger.js';
-import { enqueueOutbound } from '../src/outbound/outbox.js';
+import { enqueueAutomated } from '../src/outbound/outbox.js';
 import {
   acceptOffer,
   endConversation,
@@ -64,7 +64,7 @@ describe.skipIf(!TEST_DATABASE_URL)('routing across two instances on one Postgre
       startRoutingWorker({
         store,
         logger: createLogger('silent'),
-        queueMessage: enqueueOutbound,
+        queueMessage: enqueueAutomated,
         timerIntervalMs: 100,
         sweepIntervalMs: 1000,
       }),

@@ -6,7 +6,7 @@ import { conversations, events } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
 import { closeConversation } from '../src/flows/closing.js';
 import { createLogger } from '../src/logger.js';
-import { enqueueOutbound } from '../src/outbound/outbox.js';
+import { enqueueAutomated } from '../src/outbound/outbox.js';
 import { wakeRouting } from '../src/routing/index.js';
 import { type RoutingWorker, startRoutingWorker } from '../src/routing/routing-worker.js';
 import {
@@ -29,7 +29,7 @@ beforeAll(async () => {
   worker = startRoutingWorker({
     store,
     logger: createLogger('silent'),
-    queueMessage: enqueueOutbound,
+    queueMessage: enqueueAutomated,
     timerIntervalMs: 50,
     // Long enough that only a wake-up can explain an assignment within the test.
     sweepIntervalMs: 60_000,

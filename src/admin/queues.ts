@@ -1,6 +1,7 @@
 import { asc, eq, sql } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
+import { contentSid } from '../content/content-templates.js';
 import { queueMembers, queues, users } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
@@ -19,6 +20,8 @@ export const queueInput = z.object({
   requiredSkills: z.record(z.string(), z.number().int().min(0).max(10)).optional(),
   language: z.string().trim().min(2).max(10).nullable().optional(),
   offlineRequeueSeconds: z.number().int().min(0).nullable().optional(),
+  /** Content templates the queue's agents may pick; empty: every approved one. */
+  contentSids: z.array(contentSid).max(200).optional(),
   /** Replaces the members when given. */
   memberIds: z.array(z.uuid()).optional(),
 });

@@ -10,6 +10,7 @@ import { AppError } from '../errors.js';
 import { MESSAGE_STATUSES } from '../events.js';
 import { readableConversation } from './access.js';
 import { markConversationRead } from './conversations.js';
+import { serviceWindowView } from './service-window.js';
 import {
   CONVERSATION_FILTERS,
   contactHistory,
@@ -65,6 +66,7 @@ const transcriptView = z
       queueName: z.string().nullable(),
       channel,
       allowAttachments: z.boolean(),
+      serviceWindow: serviceWindowView,
       attributes: z.record(z.string(), z.unknown()),
       createdAt: z.date(),
       closedAt: z.date().nullable(),
@@ -93,6 +95,10 @@ const transcriptView = z
         errorCode: z.number().nullable(),
         errorMessage: z.string().nullable(),
         segments: z.number().nullable(),
+        /** Sent as this content template; body is its text. */
+        contentSid: z.string().nullable(),
+        /** How an RCS sender's Messaging Service carried it: as RCS, or SMS/MMS fallback. */
+        sentAs: z.enum(['rcs', 'sms', 'mms']).nullable(),
         createdAt: z.date(),
         media: z.array(
           z.object({

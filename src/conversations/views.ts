@@ -21,6 +21,7 @@ import {
 } from '../db/schema.js';
 import { type Db, type Executor, queryRows } from '../db/store.js';
 import { AppError } from '../errors.js';
+import { serviceWindow } from './service-window.js';
 
 export type ConversationState = (typeof CONVERSATION_STATES)[number];
 
@@ -197,6 +198,10 @@ export async function readTranscript(db: Db, conversationId: string) {
     channel: channelOfKind(numberKind),
     // The composer offers attachments unless the number's flow refuses them.
     allowAttachments: flowAllowsAttachments ?? true,
+    serviceWindow: await serviceWindow(db, {
+      numberId: fields.numberId,
+      customerAddress: fields.customerAddress,
+    }),
   };
   // Each message names its agent: a conversation may have changed hands since.
   const rows = (
@@ -257,6 +262,8 @@ export async function readTranscript(db: Db, conversationId: string) {
       errorCode: m.errorCode,
       errorMessage: m.errorMessage,
       segments: m.segments,
+      contentSid: m.contentSid,
+      sentAs: m.sentAs,
       createdAt: m.createdAt,
       media: mediaRows
         .filter((x) => x.messageId === m.id)

@@ -40,20 +40,8 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { MESSAGE_STATUSES, PRESENCES } from '../events.js';
+import { type AutomatedMessage, MESSAGE_STATUSES, PRESENCES } from '../events.js';
 
-/** The flow's messages Parley sends on its own; each may name a template for a closed window. */
-export const AUTOMATED_MESSAGES = [
-  'initial',
-  'outOfHours',
-  'queuePosition',
-  'help',
-  'attachmentsRefused',
-  'overflow',
-  'final',
-  'survey',
-] as const;
-export type AutomatedMessage = (typeof AUTOMATED_MESSAGES)[number];
 /** A content template and the values of its placeholders (which may use `{{customerName}}`…). */
 export interface TemplateChoice {
   contentSid: string;

@@ -9,7 +9,7 @@ import { type Closed, markClosed } from '../conversations/lifecycle.js';
 import { flows, numbers, users } from '../db/schema.js';
 import type { Tx } from '../db/store.js';
 import type { CloseReason } from '../events.js';
-import { enqueueOutbound } from '../outbound/outbox.js';
+import { enqueueAutomated } from '../outbound/outbox.js';
 import { cancelPendingOffer, wakeRouting } from '../routing/index.js';
 import { renderTemplate } from './templates.js';
 
@@ -51,14 +51,19 @@ async function sendFinalResponse(tx: Tx, conversationId: string, closed: Closed)
     ? await tx.select({ name: users.name }).from(users).where(eq(users.id, closed.agentId))
     : [];
   const values = { businessName: flow?.businessName, agentName: agent?.name };
-  for (const template of [flow?.finalMessage, flow?.surveyMessage]) {
-    if (!template) continue;
-    await enqueueOutbound(tx, {
+  const messages = [
+    { kind: 'final', text: flow?.finalMessage },
+    { kind: 'survey', text: flow?.surveyMessage },
+  ] as const;
+  for (const { kind, text } of messages) {
+    if (!text) continue;
+    await enqueueAutomated(tx, {
       conversationId,
       numberId: closed.numberId,
       to: closed.customerAddress,
-      body: renderTemplate(template, values),
+      body: renderTemplate(text, values),
       author: 'flow',
+      automated: { kind, agentName: agent?.name },
     });
   }
 }

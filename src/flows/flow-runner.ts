@@ -11,7 +11,7 @@ import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { appendEvent } from '../event-log.js';
 import type { BotAction } from '../events.js';
-import { enqueueOutbound } from '../outbound/outbox.js';
+import { enqueueAutomated } from '../outbound/outbox.js';
 import {
   lockAgentsInOrder,
   queueConversation,
@@ -74,7 +74,7 @@ async function sendQueuePosition(db: Db, flow: Flow, conversationId: string): Pr
       .where(and(eq(conversations.id, conversationId), eq(conversations.state, 'queued')));
     // Offered or taken in the meantime: the customer needs no position.
     if (!conversation) return;
-    await enqueueOutbound(tx, {
+    await enqueueAutomated(tx, {
       conversationId,
       numberId: conversation.numberId,
       to: conversation.customerAddress,
@@ -83,6 +83,7 @@ async function sendQueuePosition(db: Db, flow: Flow, conversationId: string): Pr
         businessName: flow.businessName,
       }),
       author: 'flow',
+      automated: { kind: 'queuePosition' },
     });
   });
 }
@@ -165,12 +166,13 @@ async function askBot(
   await inTransaction(deps.db, async (tx) => {
     if (attributes) await mergeAttributes(tx, conversation.id, attributes);
     if (reply) {
-      await enqueueOutbound(tx, {
+      await enqueueAutomated(tx, {
         conversationId: conversation.id,
         numberId: conversation.numberId,
         to: conversation.customerAddress,
         body: reply,
         author: 'bot',
+        automated: { kind: null },
       });
     }
     await appendEvent(

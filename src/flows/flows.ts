@@ -1,17 +1,21 @@
 import { asc, eq } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
+import { templateChoice } from '../content/content-templates.js';
 import { announceConfigChange } from '../db/config-cache.js';
 import { flowHolidays, flowHours, flows, numbers, queues } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
+import { AUTOMATED_MESSAGES } from '../events.js';
 import { isOpen, isValidTimeZone, type OpeningInterval } from './hours.js';
 
 const time = z
   .string()
   .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'times are HH:MM, 00:00 to 23:59' });
 const message = z.string().trim().max(1600).nullable().optional();
+/** Per automated message, the template sent instead once a WhatsApp window has closed. */
+const windowTemplates = z.partialRecord(z.enum(AUTOMATED_MESSAGES), templateChoice);
 
 export const flowInput = z.object({
   name: z.string().trim().min(1, { error: 'name must not be empty' }),
@@ -44,6 +48,7 @@ export const flowInput = z.object({
     .max(24 * 90)
     .optional(),
   affinityBeyondCapacity: z.boolean().optional(),
+  windowTemplates: windowTemplates.optional(),
   hours: z
     .array(
       z
@@ -69,7 +74,9 @@ export interface Flow extends FlowRow {
 }
 
 /** A flow as listed; as read one by one, with its hours and holidays too. */
-export const flowSummaryView = createSelectSchema(flows).meta({ id: 'FlowSummary' });
+export const flowSummaryView = createSelectSchema(flows, { windowTemplates }).meta({
+  id: 'FlowSummary',
+});
 export const flowView = flowSummaryView
   .extend({
     hours: z.array(z.object({ weekday: z.number(), opensAt: z.string(), closesAt: z.string() })),

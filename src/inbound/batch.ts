@@ -460,6 +460,7 @@ async function startFlows(
               to: item.inbound.from,
               body: renderTemplate(body, { businessName: flow.businessName }),
               author: 'flow' as const,
+              automated: { kind: open ? ('initial' as const) : ('outOfHours' as const) },
             },
           ]
         : [];

@@ -9,10 +9,11 @@ import { media, messages, numbers } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { appendEvent } from '../event-log.js';
+import type { AutomatedMessage } from '../events.js';
 import { closeConversation } from '../flows/closing.js';
 import { type Flow, isFlowOpen } from '../flows/flows.js';
 import { renderTemplate } from '../flows/templates.js';
-import { enqueueOutbound } from '../outbound/outbox.js';
+import { enqueueAutomated } from '../outbound/outbox.js';
 
 export type InboundOutcome =
   /** Stored before; `sameAccount` false: the SID is another account's message, nothing changed. */
@@ -93,14 +94,19 @@ async function receiveIn(
 
   const contact = await upsertContact(tx, inbound.from, inbound.location);
   const keyword = classifyKeyword(inbound.body, inbound.optOutType, number.kind);
-  const reply = (body: string | null | undefined, conversationId: string | null) =>
+  const reply = (
+    kind: AutomatedMessage,
+    body: string | null | undefined,
+    conversationId: string | null,
+  ) =>
     body
-      ? enqueueOutbound(tx, {
+      ? enqueueAutomated(tx, {
           conversationId,
           numberId: number.id,
           to: inbound.from,
           body: renderTemplate(body, { businessName: flow?.businessName }),
           author: 'flow',
+          automated: { kind },
         })
       : undefined;
 
@@ -138,7 +144,7 @@ async function receiveIn(
     );
     mediaPending = allowed;
     if (!allowed) {
-      await reply(flow?.attachmentsRefusedMessage, conversationId);
+      await reply('attachmentsRefused', flow?.attachmentsRefusedMessage, conversationId);
       await appendEvent(
         tx,
         'media.refused',
@@ -169,7 +175,7 @@ async function receiveIn(
       conversationId,
     });
   } else if (keyword === 'help') {
-    await reply(flow?.helpMessage, conversationId);
+    await reply('help', flow?.helpMessage, conversationId);
   }
 
   let flowDue = false;
@@ -179,7 +185,11 @@ async function receiveIn(
     if (created && flow) {
       const open = isFlowOpen(flow, now);
       await appendEvent(tx, 'flow.hours-checked', { conversationId }, { open });
-      await reply(open ? flow.initialMessage : flow.outOfHoursMessage, conversationId);
+      await reply(
+        open ? 'initial' : 'outOfHours',
+        open ? flow.initialMessage : flow.outOfHoursMessage,
+        conversationId,
+      );
       if (!open && flow.outOfHoursAction === 'close') {
         await closeConversation(tx, conversationId, {
           reason: 'out-of-hours',

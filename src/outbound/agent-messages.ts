@@ -10,10 +10,23 @@ import {
 import type { AuthUser } from '../auth/sessions.js';
 import { consentSender, isOptedOut } from '../consent/consent.js';
 import { upsertContact } from '../consent/contacts.js';
+import {
+  type ResolvedTemplate,
+  resolveTemplate,
+  templatesForNumber,
+} from '../content/content-templates.js';
 import { openConversationIn } from '../conversations/conversations.js';
 import { markOpenedForAgent } from '../conversations/lifecycle.js';
-import { conversations, flows, numbers, queueMembers } from '../db/schema.js';
-import type { Db } from '../db/store.js';
+import { type ServiceWindow, serviceWindow } from '../conversations/service-window.js';
+import {
+  contacts,
+  conversations,
+  flows,
+  numbers,
+  queueMembers,
+  type TemplateChoice,
+} from '../db/schema.js';
+import type { Db, Executor } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 import { appendEvent } from '../event-log.js';
@@ -25,16 +38,74 @@ import { enqueueOutbound, type OutboundMessage } from './outbox.js';
 const OPTED_OUT =
   'the customer has opted out of messages from this number (replied STOP); they must text START first';
 
+/** What an agent sends: text and attachments, or a content template with its values. */
+export interface AgentContent {
+  body: string;
+  attachments: Attachment[];
+  template?: TemplateChoice | undefined;
+}
+
+function checkContent(input: AgentContent): void {
+  if (input.template) {
+    if (input.body.trim() || input.attachments.length > 0) {
+      throw new AppError(
+        'bad_request',
+        'a template is sent on its own: leave body and attachments empty',
+        'body',
+      );
+    }
+  } else if (!input.body.trim() && input.attachments.length === 0) {
+    throw new AppError('bad_request', 'a message needs text or an attachment', 'body');
+  }
+}
+
+/**
+ * The agent's template choice, checked (the account has it, the channel takes it, every
+ * placeholder has a value, the queue allows it) and rendered; `{{customerName}}` and
+ * `{{agentName}}` in the values are filled in.
+ */
+async function agentTemplate(
+  db: Executor,
+  user: AuthUser,
+  choice: TemplateChoice | undefined,
+  where: { numberId: string; conversationId?: string; customerAddress: string },
+): Promise<ResolvedTemplate | undefined> {
+  if (!choice) return undefined;
+  const [number] = await db
+    .select({ accountId: numbers.accountId, kind: numbers.kind })
+    .from(numbers)
+    .where(eq(numbers.id, where.numberId));
+  if (!number)
+    throw new AppError('bad_request', `number ${where.numberId} does not exist`, 'numberId');
+  const [contact] = await db
+    .select({ name: contacts.name })
+    .from(contacts)
+    .where(eq(contacts.address, where.customerAddress));
+  const template = await resolveTemplate(
+    db,
+    { accountId: number.accountId, channel: channelOfKind(number.kind) },
+    choice,
+    { customerName: contact?.name ?? '', agentName: user.name },
+  );
+  const allowed = await templatesForNumber(db, where);
+  if (!allowed.some((t) => t.sid === template.contentSid)) {
+    throw new AppError(
+      'bad_request',
+      `template ${template.contentSid} is not among the templates this queue's agents may send`,
+      'template.contentSid',
+    );
+  }
+  return template;
+}
+
 /** An agent's reply in a conversation assigned to them, queued for sending at once. */
 export async function sendAgentReply(
   db: Db,
   user: AuthUser,
   conversationId: string,
-  input: { body: string; attachments: Attachment[] },
+  input: AgentContent,
 ): Promise<OutboundMessage> {
-  if (!input.body.trim() && input.attachments.length === 0) {
-    throw new AppError('bad_request', 'a message needs text or an attachment', 'body');
-  }
+  checkContent(input);
   const [conversation] = await db
     .select({
       id: conversations.id,
@@ -64,6 +135,11 @@ export async function sendAgentReply(
     consentSender(conversation),
     conversationId,
   );
+  const template = await agentTemplate(db, user, input.template, {
+    numberId: conversation.numberId,
+    conversationId,
+    customerAddress: conversation.customerAddress,
+  });
   return inTransaction(db, (tx) =>
     enqueueOutbound(tx, {
       conversationId,
@@ -73,16 +149,15 @@ export async function sendAgentReply(
       author: 'agent',
       agentId: user.id,
       attachments: input.attachments,
+      template,
     }),
   );
 }
 
-export interface Origination {
+export interface Origination extends AgentContent {
   to: string;
   defaultCountry?: CountryCode | undefined;
   numberId: string;
-  body: string;
-  attachments: Attachment[];
   strategy: OriginationStrategy;
 }
 
@@ -96,22 +171,14 @@ export async function originate(
   user: AuthUser,
   input: Origination,
 ): Promise<{ message: OutboundMessage; conversationId: string | null }> {
-  const [number] = await db.select().from(numbers).where(eq(numbers.id, input.numberId));
-  if (!number)
-    throw new AppError('bad_request', `number ${input.numberId} does not exist`, 'numberId');
-  const phone = normalisePhone(withoutChannelPrefix(input.to), input.defaultCountry);
-  if (!phone) {
-    throw new AppError(
-      'bad_request',
-      `to must be a phone number, in E.164 (+15551234567) or national format${input.defaultCountry ? ` for ${input.defaultCountry}` : ' with a defaultCountry'}`,
-      'to',
-    );
-  }
-  const to = addressOnChannel(phone, channelOfKind(number.kind));
-  if (!input.body.trim() && input.attachments.length === 0) {
-    throw new AppError('bad_request', 'a message needs text or an attachment', 'body');
-  }
+  const { number, to } = await recipientOf(db, input);
+  checkContent(input);
   await refuseIfOptedOut(db, to, consentSender(number), null);
+  const template = await agentTemplate(db, user, input.template, {
+    numberId: number.id,
+    customerAddress: to,
+  });
+  const text = template?.body ?? input.body;
 
   return inTransaction(db, async (tx) => {
     let conversationId: string | null = null;
@@ -145,13 +212,14 @@ export async function originate(
       author: 'agent',
       agentId: user.id,
       attachments: input.attachments,
+      template,
     });
     if (input.strategy === 'on-reply') {
       await recordAffinity(tx, {
         numberId: number.id,
         customerAddress: to,
         agentId: user.id,
-        originalText: input.body,
+        originalText: text,
         messageId: message.id,
       });
     }
@@ -163,13 +231,41 @@ export async function originate(
         messageId: message.id,
         numberId: number.id,
         to,
-        body: input.body,
+        body: text,
         strategy: input.strategy,
         conversationId,
       },
     );
     return { message, conversationId };
   });
+}
+
+/** The sending number and the customer's address on its channel, from the address as typed. */
+async function recipientOf(
+  db: Executor,
+  input: { numberId: string; to: string; defaultCountry?: CountryCode | undefined },
+) {
+  const [number] = await db.select().from(numbers).where(eq(numbers.id, input.numberId));
+  if (!number)
+    throw new AppError('bad_request', `number ${input.numberId} does not exist`, 'numberId');
+  const phone = normalisePhone(withoutChannelPrefix(input.to), input.defaultCountry);
+  if (!phone) {
+    throw new AppError(
+      'bad_request',
+      `to must be a phone number, in E.164 (+15551234567) or national format${input.defaultCountry ? ` for ${input.defaultCountry}` : ' with a defaultCountry'}`,
+      'to',
+    );
+  }
+  return { number, to: addressOnChannel(phone, channelOfKind(number.kind)) };
+}
+
+/** The customer-service window an origination to this customer would meet. */
+export async function originationWindow(
+  db: Db,
+  input: { numberId: string; to: string; defaultCountry?: CountryCode | undefined },
+): Promise<ServiceWindow> {
+  const { number, to } = await recipientOf(db, input);
+  return serviceWindow(db, { numberId: number.id, customerAddress: to });
 }
 
 async function refuseIfOptedOut(db: Db, to: string, sender: string, conversationId: string | null) {

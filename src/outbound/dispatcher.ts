@@ -43,6 +43,9 @@ interface Claim {
   to: string;
   from: string;
   body: string;
+  /** A content template sent in place of the body, and its placeholders' values. */
+  contentSid: string | null;
+  contentVariables: Record<string, string> | null;
   accountId: string;
   messagingServiceSid: string | null;
   /** When the sender's pacing slot for this message opens (epoch ms, this process's clock). */
@@ -210,6 +213,8 @@ export async function claimOutbound(
       to_address: string;
       from_address: string;
       body: string;
+      content_sid: string | null;
+      content_variables: Record<string, string> | null;
       segments: number | null;
       account_id: string;
       messaging_service_sid: string | null;
@@ -219,7 +224,8 @@ export async function claimOutbound(
     }>(
       tx,
       sql`SELECT o.id AS outbox_id, o.message_id, o.attempts, o.uncertain_since, m.to_address, m.from_address,
-                 m.body, m.segments, n.account_id, n.messaging_service_sid,
+                 m.body, m.content_sid, m.content_variables, m.segments, n.account_id,
+                 n.messaging_service_sid,
                  EXISTS (SELECT 1 FROM consents c JOIN contacts k ON k.id = c.contact_id
                          WHERE k.address = m.to_address AND c.sender = o.sender AND c.opted_out)
                    AS opted_out,
@@ -258,6 +264,8 @@ export async function claimOutbound(
         to: row.to_address,
         from: row.from_address,
         body: row.body,
+        contentSid: row.content_sid,
+        contentVariables: row.content_variables,
         accountId: row.account_id,
         messagingServiceSid: row.messaging_service_sid,
         // Slots are epoch times on the database's clock; the hosts' clocks are NTP-synced,
@@ -418,7 +426,13 @@ async function sendWithin(
     const created = await client.messages
       .create({
         to: claim.to,
-        body: claim.body,
+        // A template's text is Twilio's to render from its SID and values.
+        ...(claim.contentSid
+          ? {
+              contentSid: claim.contentSid,
+              contentVariables: JSON.stringify(claim.contentVariables ?? {}),
+            }
+          : { body: claim.body }),
         ...(claim.mediaIds.length > 0 && {
           mediaUrl: claim.mediaIds.map((id) => signedMediaUrl(deps.secretBox, deps.publicUrl, id)),
         }),
@@ -687,6 +701,8 @@ export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
     to_address: string;
     from_address: string;
     body: string;
+    content_sid: string | null;
+    content_variables: Record<string, string> | null;
     account_id: string;
     messaging_service_sid: string | null;
     sent_claimed_at: Date;
@@ -703,7 +719,8 @@ export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
           RETURNING o.id, o.message_id, o.sender, o.attempts, old.claimed_at AS sent_claimed_at,
                     o.claimed_at::text AS taken_at)
         SELECT t.id AS outbox_id, t.message_id, t.sender, t.attempts, m.to_address,
-               m.from_address, m.body, n.account_id, n.messaging_service_sid,
+               m.from_address, m.body, m.content_sid, m.content_variables, n.account_id,
+               n.messaging_service_sid,
                t.sent_claimed_at, t.taken_at
         FROM taken t
         JOIN messages m ON m.id = t.message_id
@@ -718,6 +735,8 @@ export async function reconcileSending(deps: DispatcherDeps): Promise<number> {
       to: row.to_address,
       from: row.from_address,
       body: row.body,
+      contentSid: row.content_sid,
+      contentVariables: row.content_variables,
       accountId: row.account_id,
       messagingServiceSid: row.messaging_service_sid,
       dueAt: Date.now(),

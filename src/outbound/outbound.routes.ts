@@ -5,7 +5,9 @@ import { getCountries } from 'libphonenumber-js';
 import { z } from 'zod';
 import { idParams } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes } from '../auth/guard.js';
+import { templateChoice } from '../content/content-templates.js';
 import { readableConversation } from '../conversations/access.js';
+import { serviceWindowView } from '../conversations/service-window.js';
 import { NUMBER_KINDS } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
@@ -16,6 +18,7 @@ import {
   defaultSenderNumber,
   listSenderNumbers,
   originate,
+  originationWindow,
   sendAgentReply,
 } from './agent-messages.js';
 import {
@@ -35,6 +38,12 @@ export interface OutboundDeps {
 }
 
 const countries = new Set<string>(getCountries());
+const defaultCountry = z
+  .string()
+  .refine((c) => countries.has(c), {
+    error: 'defaultCountry must be an ISO country code such as US',
+  })
+  .optional();
 const messageBody = z.string().max(1600, { error: 'body may have at most 1600 characters' });
 const attachmentTokens = z.array(z.string()).max(10).default([]);
 
@@ -52,7 +61,11 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
           summary:
             'Reply in a conversation assigned to me; answers at once with the message queued',
           params: idParams,
-          body: z.object({ body: messageBody.default(''), attachments: attachmentTokens }),
+          body: z.object({
+            body: messageBody.default(''),
+            attachments: attachmentTokens,
+            template: templateChoice.optional(),
+          }),
           response: { 202: messageView },
         },
       },
@@ -60,6 +73,7 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
         const message = await sendAgentReply(deps.db, currentUser(request), request.params.id, {
           body: request.body.body,
           attachments: readUploadTokens(deps.secretBox, request.body.attachments),
+          template: request.body.template,
         });
         return reply.status(202).send(message);
       },
@@ -73,15 +87,11 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
           summary: 'Start a conversation: text a customer, now assigned to me or on their reply',
           body: z.object({
             to: z.string().min(1, { error: 'to must be a phone number' }),
-            defaultCountry: z
-              .string()
-              .refine((c) => countries.has(c), {
-                error: 'defaultCountry must be an ISO country code such as US',
-              })
-              .optional(),
+            defaultCountry,
             numberId: z.uuid({ error: 'numberId must be the id of a number' }).optional(),
             body: messageBody.default(''),
             attachments: attachmentTokens,
+            template: templateChoice.optional(),
             strategy: z.enum(['assign-now', 'on-reply']).default('on-reply'),
           }),
           response: {
@@ -108,6 +118,28 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
         });
         return reply.status(202).send(result);
       },
+    );
+
+    app.get(
+      '/api/service-window',
+      {
+        schema: {
+          tags: ['conversations'],
+          summary:
+            "The customer-service window a message from this number to this customer meets now (WhatsApp, Messenger: 24 hours after the customer's last message)",
+          querystring: z.object({
+            numberId: z.uuid({ error: 'numberId must be the id of a number' }),
+            to: z.string().min(1, { error: 'to must be a phone number' }),
+            defaultCountry,
+          }),
+          response: { 200: serviceWindowView },
+        },
+      },
+      (request) =>
+        originationWindow(deps.db, {
+          ...request.query,
+          defaultCountry: request.query.defaultCountry as CountryCode | undefined,
+        }),
     );
 
     app.get(

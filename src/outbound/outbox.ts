@@ -1,12 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { inArray, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
-import { DEFAULT_SEND_RATE } from '../addresses.js';
+import {
+  channelOfKind,
+  DEFAULT_SEND_RATE,
+  hasServiceWindow,
+  type NumberKind,
+} from '../addresses.js';
+import { type ResolvedTemplate, resolveTemplate } from '../content/content-templates.js';
 import { touchedByParley } from '../conversations/lifecycle.js';
-import { media, messages, numbers, outbox, senders } from '../db/schema.js';
+import {
+  closedWindowReason,
+  type ServiceWindow,
+  serviceWindows,
+  windowKey,
+} from '../conversations/service-window.js';
+import { contacts, flows, media, messages, numbers, outbox, senders } from '../db/schema.js';
 import type { Executor, Tx } from '../db/store.js';
+import { AppError } from '../errors.js';
 import { appendEvents } from '../event-log.js';
-import type { OutboundAuthor } from '../events.js';
+import type { AutomatedMessage, OutboundAuthor } from '../events.js';
 import type { Attachment } from './attachments.js';
 import { countSegments } from './segments.js';
 
@@ -31,26 +44,50 @@ export interface NewOutbound {
   agentId?: string | null;
   /** Stored uploads, checked by readUploadTokens. */
   attachments?: Attachment[];
+  /** Sent as this content template, checked by resolveTemplate; body is its text. */
+  template?: ResolvedTemplate;
+  /**
+   * Which of the flow's messages this is: outside a closed customer-service window it is
+   * replaced by the flow's template for it, or not sent. Flow and bot messages only.
+   */
+  automated?: { kind: AutomatedMessage | null; agentName?: string | null | undefined };
 }
 
 /**
  * Records an outbound message and its outbox row in the caller's transaction: the message
- * exists exactly when it will be sent, and a crash before commit sends nothing.
+ * exists exactly when it will be sent, and a crash before commit sends nothing. Free text
+ * outside a closed customer-service window is refused (409).
  */
-export async function enqueueOutbound(tx: Tx, input: NewOutbound): Promise<OutboundMessage> {
+export async function enqueueOutbound(
+  tx: Tx,
+  input: Omit<NewOutbound, 'automated'>,
+): Promise<OutboundMessage> {
   const [message] = await enqueueOutbounds(tx, [input]);
   return message!;
 }
 
 /**
+ * enqueueOutbound for one of the flow's messages: outside a closed customer-service window
+ * it is replaced by the flow's template for it, or not sent (undefined).
+ */
+export async function enqueueAutomated(
+  tx: Tx,
+  input: NewOutbound & { automated: NonNullable<NewOutbound['automated']> },
+): Promise<OutboundMessage | undefined> {
+  const [message] = await enqueueOutbounds(tx, [input]);
+  return message;
+}
+
+/**
  * enqueueOutbound for several messages, in the same few statements however many there are
- * (a batch of flow replies). Returns the messages in the order given.
+ * (a batch of flow replies). Returns the messages in the order given, undefined for an
+ * automated one not sent.
  */
 export async function enqueueOutbounds(
   tx: Tx,
-  inputs: readonly NewOutbound[],
-): Promise<OutboundMessage[]> {
-  if (inputs.length === 0) return [];
+  requested: readonly NewOutbound[],
+): Promise<(OutboundMessage | undefined)[]> {
+  if (requested.length === 0) return [];
   const numberRows = await tx
     .select({
       id: numbers.id,
@@ -58,10 +95,41 @@ export async function enqueueOutbounds(
       kind: numbers.kind,
       sendRate: numbers.sendRate,
       messagingServiceSid: numbers.messagingServiceSid,
+      accountId: numbers.accountId,
+      windowTemplates: flows.windowTemplates,
+      businessName: flows.businessName,
     })
     .from(numbers)
-    .where(inArray(numbers.id, [...new Set(inputs.map((input) => input.numberId))]));
+    .leftJoin(flows, eq(flows.id, numbers.flowId))
+    .where(inArray(numbers.id, [...new Set(requested.map((input) => input.numberId))]));
   const numberOf = new Map(numberRows.map((row) => [row.id, row]));
+  const allowed = await withinServiceWindows(tx, requested, numberOf);
+  const inputs = allowed.flatMap((input) => (input ? [input] : []));
+  const sent = await enqueueAllowed(tx, inputs, numberOf);
+  let next = 0;
+  return allowed.map((input) => (input ? sent[next++] : undefined));
+}
+
+/** The sending numbers of a batch, with their flow's window templates. */
+type Senders = ReadonlyMap<
+  string,
+  {
+    address: string;
+    kind: NumberKind;
+    sendRate: number | null;
+    messagingServiceSid: string | null;
+    accountId: string;
+    windowTemplates: typeof flows.$inferSelect.windowTemplates | null;
+    businessName: string | null;
+  }
+>;
+
+async function enqueueAllowed(
+  tx: Tx,
+  inputs: readonly NewOutbound[],
+  numberOf: Senders,
+): Promise<OutboundMessage[]> {
+  if (inputs.length === 0) return [];
   const senderOf = (numberId: string) => {
     const number = numberOf.get(numberId);
     if (!number) throw new Error(`number ${numberId} does not exist`);
@@ -81,9 +149,11 @@ export async function enqueueOutbounds(
     agentId: input.agentId ?? null,
     fromAddress: senderOf(input.numberId).address,
     toAddress: input.to,
-    body: input.body,
+    body: input.template?.body ?? input.body,
     status: 'queued' as const,
-    segments: countSegments(input.body).segments,
+    segments: countSegments(input.template?.body ?? input.body).segments,
+    contentSid: input.template?.contentSid ?? null,
+    contentVariables: input.template?.variables ?? null,
   }));
   const stored = new Map(
     (await tx.insert(messages).values(values).returning()).map((row) => [row.id, row]),
@@ -149,11 +219,115 @@ export async function enqueueOutbounds(
         messageId: rows[i]!.id,
         numberId: input.numberId,
         to: input.to,
-        body: input.body,
+        body: input.template?.body ?? input.body,
         author: input.author,
         attachments: input.attachments?.length ?? 0,
+        contentSid: input.template?.contentSid ?? null,
       },
     })),
   );
   return rows;
+}
+
+/**
+ * The messages as they may go out on WhatsApp and Messenger: free text within the
+ * customer-service window; outside it an agent's free text is refused, a template passes
+ * where the channel takes one, and an automated message becomes the flow's template for it
+ * or is dropped with a `message.skipped` event saying why (undefined in its place).
+ */
+async function withinServiceWindows(
+  tx: Tx,
+  inputs: readonly NewOutbound[],
+  numberOf: Senders,
+): Promise<(NewOutbound | undefined)[]> {
+  const windowed = inputs.filter((input) => {
+    const kind = numberOf.get(input.numberId)?.kind;
+    return kind !== undefined && hasServiceWindow(channelOfKind(kind));
+  });
+  if (windowed.length === 0) return [...inputs];
+  const windows = await serviceWindows(
+    tx,
+    windowed.map((input) => ({ numberId: input.numberId, customerAddress: input.to })),
+  );
+  const skipped: { input: NewOutbound; reason: string }[] = [];
+  const allowed: (NewOutbound | undefined)[] = [];
+  for (const input of inputs) {
+    const window = windows.get(windowKey({ numberId: input.numberId, customerAddress: input.to }));
+    if (!window || window.open) {
+      allowed.push(input);
+      continue;
+    }
+    const reason = closedWindowReason(window);
+    if (input.template) {
+      if (!window.templatesAllowed) throw new AppError('conflict', reason, 'template');
+      allowed.push(input);
+    } else if (!input.automated) {
+      throw new AppError('conflict', reason, 'body');
+    } else {
+      const replaced = await automatedInClosedWindow(
+        tx,
+        input,
+        window,
+        numberOf.get(input.numberId)!,
+      );
+      if (typeof replaced === 'string') {
+        skipped.push({ input, reason: `${reason}; ${replaced}` });
+        allowed.push(undefined);
+      } else {
+        allowed.push(replaced);
+      }
+    }
+  }
+  await appendEvents(
+    tx,
+    'message.skipped',
+    skipped.map(({ input, reason }) => ({
+      refs: { conversationId: input.conversationId },
+      payload: {
+        numberId: input.numberId,
+        to: input.to,
+        body: input.body,
+        automated: input.automated?.kind ?? null,
+        reason,
+      },
+    })),
+  );
+  return allowed;
+}
+
+/**
+ * An automated message outside the window: the flow's template for it, with Parley's
+ * values filled in, or why it is not sent.
+ */
+async function automatedInClosedWindow(
+  tx: Tx,
+  input: NewOutbound,
+  window: ServiceWindow,
+  number: NonNullable<ReturnType<Senders['get']>>,
+): Promise<NewOutbound | string> {
+  const kind = input.automated?.kind;
+  const choice = kind ? number.windowTemplates?.[kind] : undefined;
+  if (!window.templatesAllowed) return 'not sent';
+  if (!choice) return 'not sent: the flow names no template for this message';
+  const [contact] = await tx
+    .select({ name: contacts.name })
+    .from(contacts)
+    .where(eq(contacts.address, input.to));
+  try {
+    const template = await resolveTemplate(
+      tx,
+      { accountId: number.accountId, channel: window.channel },
+      choice,
+      {
+        customerName: contact?.name ?? '',
+        agentName: input.automated?.agentName ?? '',
+        businessName: number.businessName ?? '',
+      },
+    );
+    return { ...input, template, attachments: [] };
+  } catch (error) {
+    if (error instanceof AppError)
+      return `not sent: the flow's template cannot be used (${error.message})`;
+    throw error;
+  }
 }

@@ -10,13 +10,21 @@ import { inTransaction } from '../db/transactions.js';
 import { wakeRouting } from './wake-ups.js';
 
 /**
- * Queues an automated message to the customer in the caller's transaction, returning it:
- * the outbox's enqueueOutbound (outbound/ sits above routing; the composition gives it).
+ * Queues an automated message to the customer in the caller's transaction, returning it
+ * (undefined when the customer-service window let it not be sent): the outbox's
+ * enqueueAutomated (outbound/ sits above routing; the composition gives it).
  */
 export type QueueMessage = (
   tx: Tx,
-  message: { conversationId: string; numberId: string; to: string; body: string; author: 'flow' },
-) => Promise<{ id: string }>;
+  message: {
+    conversationId: string;
+    numberId: string;
+    to: string;
+    body: string;
+    author: 'flow';
+    automated: { kind: 'overflow' };
+  },
+) => Promise<{ id: string } | undefined>;
 
 interface Overflowing {
   id: string;
@@ -72,6 +80,7 @@ export async function overflowWaiting(
               to: row.customer_address,
               body: row.overflow_message,
               author: 'flow',
+              automated: { kind: 'overflow' },
             })
           : null;
         return message?.id ?? null;

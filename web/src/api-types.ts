@@ -1201,6 +1201,13 @@ export interface paths {
                         body?: string;
                         /** @default [] */
                         attachments?: string[];
+                        template?: {
+                            contentSid: string;
+                            /** @default {} */
+                            variables?: {
+                                [key: string]: string;
+                            };
+                        };
                     };
                 };
             };
@@ -1268,6 +1275,13 @@ export interface paths {
                         body?: string;
                         /** @default [] */
                         attachments?: string[];
+                        template?: {
+                            contentSid: string;
+                            /** @default {} */
+                            variables?: {
+                                [key: string]: string;
+                            };
+                        };
                         /**
                          * @default on-reply
                          * @enum {string}
@@ -1306,6 +1320,64 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/service-window": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customer-service window a message from this number to this customer meets now (WhatsApp, Messenger: 24 hours after the customer's last message) */
+        get: {
+            parameters: {
+                query: {
+                    numberId: string;
+                    to: string;
+                    defaultCountry?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServiceWindow"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1951,6 +2023,7 @@ export interface paths {
                         };
                         language?: string | null;
                         offlineRequeueSeconds?: number | null;
+                        contentSids?: string[];
                         memberIds?: string[];
                     };
                 };
@@ -2072,6 +2145,7 @@ export interface paths {
                         };
                         language?: string | null;
                         offlineRequeueSeconds?: number | null;
+                        contentSids?: string[];
                         memberIds?: string[];
                     };
                 };
@@ -2626,6 +2700,15 @@ export interface paths {
                         surveyMessage?: string | null;
                         affinityTtlHours?: number;
                         affinityBeyondCapacity?: boolean;
+                        windowTemplates?: {
+                            [key: string]: {
+                                contentSid: string;
+                                /** @default {} */
+                                variables?: {
+                                    [key: string]: string;
+                                };
+                            };
+                        };
                         hours?: {
                             weekday: number;
                             opensAt: string;
@@ -2763,6 +2846,15 @@ export interface paths {
                         surveyMessage?: string | null;
                         affinityTtlHours?: number;
                         affinityBeyondCapacity?: boolean;
+                        windowTemplates?: {
+                            [key: string]: {
+                                contentSid: string;
+                                /** @default {} */
+                                variables?: {
+                                    [key: string]: string;
+                                };
+                            };
+                        };
                         hours?: {
                             weekday: number;
                             opensAt: string;
@@ -2806,6 +2898,175 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/api/admin/content-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Synced content templates with their WhatsApp approval, by account's */
+        get: {
+            parameters: {
+                query?: {
+                    accountId?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AdminContentTemplate"][];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/accounts/{id}/content-templates/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Read the account's content templates and their WhatsApp approval from Twilio's Content API */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContentTemplateSync"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/content-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Templates I may send from a number: approved for its channel, among its queue’s picks */
+        get: {
+            parameters: {
+                query: {
+                    numberId: string;
+                    conversationId?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContentTemplate"][];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/auth/logout": {
@@ -3132,6 +3393,35 @@ export interface components {
             webhookUrl: string;
             statusCallbackUrl: string;
         };
+        AdminContentTemplate: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            accountId: string;
+            sid: string;
+            friendlyName: string;
+            language: string;
+            body: string;
+            variables: {
+                [key: string]: string;
+            };
+            types: string[];
+            whatsappStatus: string;
+            whatsappCategory: string | null;
+            rejectionReason: string | null;
+            /** Format: date-time */
+            syncedAt: string;
+        };
+        ContentTemplate: {
+            sid: string;
+            friendlyName: string;
+            language: string;
+            body: string;
+            variables: {
+                [key: string]: string;
+            };
+            types: string[];
+        };
         QueueSummary: {
             /** Format: uuid */
             id: string;
@@ -3216,6 +3506,16 @@ export interface components {
             /** @enum {string} */
             role: "admin" | "supervisor" | "agent";
         };
+        ServiceWindow: {
+            /** @enum {string} */
+            channel: "sms" | "whatsapp";
+            open: boolean;
+            /** Format: date-time */
+            closesAt: string | null;
+            /** Format: date-time */
+            lastInboundAt: string | null;
+            templatesAllowed: boolean;
+        };
         ConversationSummary: {
             id: string;
             /** @enum {string} */
@@ -3256,6 +3556,7 @@ export interface components {
                 /** @enum {string} */
                 channel: "sms" | "whatsapp";
                 allowAttachments: boolean;
+                serviceWindow: components["schemas"]["ServiceWindow"];
                 attributes: {
                     [key: string]: unknown;
                 };
@@ -3289,6 +3590,9 @@ export interface components {
                 errorCode: number | null;
                 errorMessage: string | null;
                 segments: number | null;
+                contentSid: string | null;
+                /** @enum {string|null} */
+                sentAs: "rcs" | "sms" | "mms" | null;
                 /** Format: date-time */
                 createdAt: string;
                 media: {
@@ -3389,9 +3693,15 @@ export interface components {
             surveyMessage: string | null;
             affinityTtlHours: number;
             affinityBeyondCapacity: boolean;
-            windowTemplates: ((string | number | boolean) | null) | {
-                [key: string]: unknown;
-            } | unknown[];
+            windowTemplates: {
+                [key: string]: {
+                    contentSid: string;
+                    /** @default {} */
+                    variables: {
+                        [key: string]: string;
+                    };
+                };
+            };
             /** Format: date-time */
             createdAt: string;
         };
@@ -3419,9 +3729,15 @@ export interface components {
             surveyMessage: string | null;
             affinityTtlHours: number;
             affinityBeyondCapacity: boolean;
-            windowTemplates: ((string | number | boolean) | null) | {
-                [key: string]: unknown;
-            } | unknown[];
+            windowTemplates: {
+                [key: string]: {
+                    contentSid: string;
+                    /** @default {} */
+                    variables: {
+                        [key: string]: string;
+                    };
+                };
+            };
             /** Format: date-time */
             createdAt: string;
             hours: {
@@ -3567,6 +3883,10 @@ export interface components {
             title: string;
             body: string;
             queueId: string | null;
+        };
+        ContentTemplateSync: {
+            synced: number;
+            removed: number;
         };
         NewApiToken: {
             id: string;

@@ -16,6 +16,10 @@ const REASONS: Record<number, string> = {
   21617: 'The message body is too long',
   21619: 'The message has neither text nor attachments',
   21620: 'An attachment URL is invalid',
+  21654: 'Template values were sent without a template',
+  21655: 'The content template does not exist on this Twilio account',
+  21656:
+    "The template's values are invalid (empty, or with line breaks, tabs or long runs of spaces)",
   30001: "The message waited too long in the sender's queue on Twilio",
   30002: 'The Twilio account is suspended',
   30003: 'The handset is unreachable',
@@ -26,7 +30,10 @@ const REASONS: Record<number, string> = {
   30008: 'Delivery failed for an unknown reason',
   30032: 'The toll-free number is not verified',
   30034: 'The sender number is not registered for A2P 10DLC',
-  63016: 'Outside the 24-hour WhatsApp window: only an approved template can be sent',
+  63003: 'The channel could not find the recipient',
+  63016:
+    'Outside the 24-hour customer-service window: WhatsApp takes only an approved template, Messenger nothing until the customer writes',
+  63024: 'The recipient is not a valid address on this channel',
   63034: 'The attachments exceed 5 MB together',
   11200: 'An attachment could not be fetched',
   12300: 'An attachment is of a type text messages cannot carry',
@@ -36,7 +43,8 @@ const REASONS: Record<number, string> = {
 export const OPTED_OUT = 21610;
 
 const PERMANENT = new Set([
-  20003, 21211, 21408, 21606, 21610, 21612, 21614, 21617, 21619, 21620, 21621, 21623,
+  20003, 21211, 21408, 21606, 21610, 21612, 21614, 21617, 21619, 21620, 21621, 21623, 21654, 21655,
+  21656, 63003, 63016, 63024,
 ]);
 
 export function reasonFor(code: number | null, fallback: string): string {

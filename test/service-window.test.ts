@@ -1,0 +1,287 @@
+import { randomBytes } from 'node:crypto';
+import { and, eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createQueue } from '../src/admin/queues.js';
+import { createSession } from '../src/auth/sessions.js';
+import { createUser } from '../src/auth/users.js';
+import { contentTemplates, conversations, events, messages } from '../src/db/schema.js';
+import { closeConversation } from '../src/flows/closing.js';
+import { phoneNumber } from './helpers/factories.js';
+import { eventually, Stack } from './helpers/stack.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await Stack.start();
+});
+afterAll(() => stack?.close());
+
+const sid = () => `HX${randomBytes(16).toString('hex')}`;
+
+async function agent() {
+  const name = `agent-${randomBytes(3).toString('hex')}`;
+  const user = await createUser(stack.db, {
+    email: `${name}@example.com`,
+    name,
+    role: 'agent',
+    password: 'correct horse battery',
+  });
+  const { token } = await createSession(stack.db, user.id, 'api-token');
+  return {
+    user,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+  };
+}
+
+function api(path: string, headers: Record<string, string>, body?: unknown) {
+  return fetch(`${stack.parley.url}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers,
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+}
+
+/** A template of the stack's account, as a sync from Twilio would have stored it. */
+async function template(body: string, whatsappStatus = 'approved') {
+  const [row] = await stack.db
+    .insert(contentTemplates)
+    .values({
+      accountId: stack.account.id,
+      sid: sid(),
+      friendlyName: `template-${randomBytes(3).toString('hex')}`,
+      language: 'en',
+      body,
+      variables: { 1: 'Customer' },
+      types: ['twilio/text'],
+      whatsappStatus,
+    })
+    .returning();
+  return row!;
+}
+
+/**
+ * A WhatsApp customer who wrote in, their conversation active with a new agent. The
+ * customer's messages are moved `hoursAgo` into the past, as if they had written then.
+ */
+async function whatsappConversation(options: { flow?: { finalMessage: string } } = {}) {
+  const { number } = await stack.addNumber({
+    address: `whatsapp:${phoneNumber()}`,
+    kind: 'whatsapp',
+    ...(options.flow && { flow: { name: 'WhatsApp flow', ...options.flow } }),
+  });
+  const customer = `whatsapp:${phoneNumber()}`;
+  await stack.text(customer, number.address, 'Hello?');
+  const [conversation] = await stack.db
+    .select()
+    .from(conversations)
+    .where(eq(conversations.customerAddress, customer));
+  const me = await agent();
+  await stack.db
+    .update(conversations)
+    .set({ state: 'active', agentId: me.user.id })
+    .where(eq(conversations.id, conversation!.id));
+  const wroteAgo = (hours: number) =>
+    stack.db
+      .update(messages)
+      .set({ createdAt: sql`now() - make_interval(hours => ${hours})` })
+      .where(and(eq(messages.conversationId, conversation!.id), eq(messages.direction, 'inbound')));
+  return { number, customer, conversationId: conversation!.id, me, wroteAgo };
+}
+
+async function outboundOf(conversationId: string) {
+  return stack.db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.conversationId, conversationId), eq(messages.direction, 'outbound')));
+}
+
+describe('the WhatsApp customer-service window', () => {
+  it('is open for 24 hours after the customer wrote, and says when it closes', async () => {
+    const { conversationId, me, wroteAgo } = await whatsappConversation();
+    await wroteAgo(23);
+    const open = (await (await api(`/api/conversations/${conversationId}`, me.headers)).json()) as {
+      conversation: { serviceWindow: { open: boolean; closesAt: string; channel: string } };
+    };
+    expect(open.conversation.serviceWindow).toMatchObject({ open: true, channel: 'whatsapp' });
+    const left = Date.parse(open.conversation.serviceWindow.closesAt) - Date.now();
+    expect(left).toBeGreaterThan(59 * 60_000);
+    expect(left).toBeLessThan(61 * 60_000);
+
+    await wroteAgo(25);
+    const closed = (await (
+      await api(`/api/conversations/${conversationId}`, me.headers)
+    ).json()) as { conversation: { serviceWindow: { open: boolean; templatesAllowed: boolean } } };
+    expect(closed.conversation.serviceWindow).toMatchObject({
+      open: false,
+      templatesAllowed: true,
+    });
+  });
+
+  it('refuses free text after 24 hours with a 409 and queues nothing', async () => {
+    const { conversationId, me, wroteAgo } = await whatsappConversation();
+    await wroteAgo(25);
+    const response = await api(`/api/conversations/${conversationId}/messages`, me.headers, {
+      body: 'Are you still there?',
+    });
+    expect(response.status).toBe(409);
+    expect(await response.json()).toMatchObject({
+      error: 'conflict',
+      field: 'body',
+      message: expect.stringContaining('only an approved template'),
+    });
+    expect(await outboundOf(conversationId)).toEqual([]);
+  });
+
+  it('refuses unknown and unapproved templates and missing values with a 400 naming them', async () => {
+    const { conversationId, me, wroteAgo } = await whatsappConversation();
+    await wroteAgo(25);
+    const send = (template: unknown) =>
+      api(`/api/conversations/${conversationId}/messages`, me.headers, { template });
+
+    const unknown = await send({ contentSid: sid(), variables: {} });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ field: 'template.contentSid' });
+
+    const pending = await template('Hi {{1}}, we have news', 'pending');
+    const unapproved = await send({ contentSid: pending.sid, variables: { 1: 'Ann' } });
+    expect(unapproved.status).toBe(400);
+    expect(await unapproved.json()).toMatchObject({
+      field: 'template.contentSid',
+      message: expect.stringContaining('not approved for WhatsApp'),
+    });
+
+    const approved = await template('Hi {{1}}, your order {{2}} is ready');
+    const missing = await send({ contentSid: approved.sid, variables: { 1: 'Ann' } });
+    expect(missing.status).toBe(400);
+    expect(await missing.json()).toMatchObject({ field: 'template.variables.2' });
+
+    const stray = await send({
+      contentSid: approved.sid,
+      variables: { 1: 'Ann', 2: 'A1', 3: 'x' },
+    });
+    expect(stray.status).toBe(400);
+    expect(await stray.json()).toMatchObject({ field: 'template.variables.3' });
+
+    const multiline = await send({ contentSid: approved.sid, variables: { 1: 'Ann\nB', 2: 'A1' } });
+    expect(multiline.status).toBe(400);
+    expect(await multiline.json()).toMatchObject({ field: 'template.variables.1' });
+
+    const withText = await api(`/api/conversations/${conversationId}/messages`, me.headers, {
+      body: 'and some text',
+      template: { contentSid: approved.sid, variables: { 1: 'Ann', 2: 'A1' } },
+    });
+    expect(withText.status).toBe(400);
+    expect(await outboundOf(conversationId)).toEqual([]);
+  });
+
+  it('queues an approved template as its ContentSid and values, with its text as the body', async () => {
+    const { conversationId, me, wroteAgo } = await whatsappConversation();
+    await wroteAgo(25);
+    const approved = await template('Hi {{1}}, this is {{2}} from Acme');
+    const response = await api(`/api/conversations/${conversationId}/messages`, me.headers, {
+      template: {
+        contentSid: approved.sid,
+        variables: { 1: 'Ann', 2: '{{agentName}}' },
+      },
+    });
+    expect(response.status).toBe(202);
+    const [message] = await outboundOf(conversationId);
+    expect(message).toMatchObject({
+      contentSid: approved.sid,
+      contentVariables: { 1: 'Ann', 2: me.user.name },
+      body: `Hi Ann, this is ${me.user.name} from Acme`,
+    });
+  });
+
+  it('lists for the agent only approved templates, within the queue’s picks', async () => {
+    const { number, conversationId, me } = await whatsappConversation();
+    const approved = await template('Approved {{1}}');
+    const pending = await template('Pending {{1}}', 'pending');
+    const list = async () =>
+      (
+        (await (
+          await api(
+            `/api/content-templates?numberId=${number.id}&conversationId=${conversationId}`,
+            me.headers,
+          )
+        ).json()) as { sid: string }[]
+      ).map((t) => t.sid);
+    const sids = await list();
+    expect(sids).toContain(approved.sid);
+    expect(sids).not.toContain(pending.sid);
+
+    const picked = await template('Picked {{1}}');
+    const queue = await createQueue(stack.db, { name: 'Picky', contentSids: [picked.sid] });
+    await stack.db
+      .update(conversations)
+      .set({ queueId: queue.id })
+      .where(eq(conversations.id, conversationId));
+    expect(await list()).toEqual([picked.sid]);
+    const outside = await api(`/api/conversations/${conversationId}/messages`, me.headers, {
+      template: { contentSid: approved.sid, variables: { 1: 'x' } },
+    });
+    expect(outside.status).toBe(400);
+    expect(await outside.json()).toMatchObject({
+      field: 'template.contentSid',
+      message: expect.stringContaining("not among the templates this queue's agents may send"),
+    });
+  });
+
+  it('answers 404 to an agent naming a conversation they may not read', async () => {
+    const { number, conversationId } = await whatsappConversation();
+    const stranger = await agent();
+    const response = await api(
+      `/api/content-templates?numberId=${number.id}&conversationId=${conversationId}`,
+      stranger.headers,
+    );
+    expect(response.status).toBe(404);
+  });
+});
+
+describe('automated messages outside the window', () => {
+  it('are skipped with an event saying why when the flow names no template', async () => {
+    const { conversationId, wroteAgo } = await whatsappConversation({
+      flow: { finalMessage: 'Thanks for writing to us' },
+    });
+    await wroteAgo(25);
+    await stack.db.transaction((tx) => closeConversation(tx, conversationId, { reason: 'ended' }));
+    expect(await outboundOf(conversationId)).toEqual([]);
+    const [skipped] = await stack.db
+      .select()
+      .from(events)
+      .where(and(eq(events.conversationId, conversationId), eq(events.type, 'message.skipped')));
+    expect(skipped?.payload).toMatchObject({
+      automated: 'final',
+      body: 'Thanks for writing to us',
+      reason: expect.stringContaining('the flow names no template'),
+    });
+  });
+
+  it("use the flow's template for that message, with Parley's values filled in", async () => {
+    const approved = await template('Goodbye {{1}}, from {{2}}');
+    const { conversationId, customer, wroteAgo } = await whatsappConversation({
+      flow: { finalMessage: 'Thanks for writing to us' },
+    });
+    await stack.db.execute(
+      sql`UPDATE flows SET window_templates = ${JSON.stringify({
+        final: { contentSid: approved.sid, variables: { 1: 'friend', 2: '{{agentName}}' } },
+      })}::jsonb WHERE id = (SELECT flow_id FROM numbers n JOIN conversations c ON c.number_id = n.id WHERE c.id = ${conversationId})`,
+    );
+    await wroteAgo(25);
+    await stack.db.transaction((tx) => closeConversation(tx, conversationId, { reason: 'ended' }));
+    const [final] = await outboundOf(conversationId);
+    expect(final).toMatchObject({ contentSid: approved.sid, toAddress: customer });
+    expect(final?.body).toMatch(/^Goodbye friend, from agent-/);
+  });
+
+  it('go out as free text while the window is open', async () => {
+    const { conversationId, wroteAgo } = await whatsappConversation({
+      flow: { finalMessage: 'Thanks for writing to us' },
+    });
+    await wroteAgo(1);
+    await stack.db.transaction((tx) => closeConversation(tx, conversationId, { reason: 'ended' }));
+    await eventually(async () => {
+      const [final] = await outboundOf(conversationId);
+      return final?.body === 'Thanks for writing to us' && final.contentSid === null;
+    });
+  });
+});
