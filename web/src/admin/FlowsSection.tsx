@@ -19,7 +19,6 @@ import {
   type AutomatedMessage,
   type WindowTemplates,
   WindowTemplatesField,
-  windowTemplatesOf,
 } from './WindowTemplatesField';
 
 /** Flows: what happens to a conversation before an agent has it. */
@@ -117,7 +116,7 @@ function draftOf(flow: Flow | null): FlowDraft {
     surveyMessage: flow?.surveyMessage ?? '',
     affinityTtlHours: numberText(flow?.affinityTtlHours ?? 168),
     affinityBeyondCapacity: flow?.affinityBeyondCapacity ?? false,
-    windowTemplates: windowTemplatesOf(flow?.windowTemplates),
+    windowTemplates: flow?.windowTemplates ?? {},
   };
 }
 

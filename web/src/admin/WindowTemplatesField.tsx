@@ -16,7 +16,8 @@ export const AUTOMATED_MESSAGES = [
   'survey',
 ] as const;
 export type AutomatedMessage = (typeof AUTOMATED_MESSAGES)[number];
-export type WindowTemplates = Partial<Record<AutomatedMessage, TemplateChoice>>;
+/** Automated message → its template; only the messages that have one. */
+export type WindowTemplates = Record<string, TemplateChoice>;
 
 const LABELS: Record<AutomatedMessage, string> = {
   initial: 'Initial message',
@@ -28,19 +29,6 @@ const LABELS: Record<AutomatedMessage, string> = {
   final: 'Final message',
   survey: 'Survey message',
 };
-
-/** A flow's window templates as stored (JSON), keeping only well-formed entries. */
-export function windowTemplatesOf(stored: unknown): WindowTemplates {
-  if (typeof stored !== 'object' || stored === null) return {};
-  const entries = Object.entries(stored).filter(
-    ([key, choice]) =>
-      (AUTOMATED_MESSAGES as readonly string[]).includes(key) &&
-      typeof choice === 'object' &&
-      choice !== null &&
-      typeof (choice as TemplateChoice).contentSid === 'string',
-  );
-  return Object.fromEntries(entries) as WindowTemplates;
-}
 
 /**
  * Per automated message, the approved template sent in its place once a WhatsApp

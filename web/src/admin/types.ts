@@ -42,4 +42,7 @@ export const ROLES = ['agent', 'supervisor', 'admin'] as const satisfies readonl
 
 export type QuickReply = Schemas['QuickReply'];
 
-export type { AdminContentTemplate, TemplateSync } from '../content/types';
+/** A synced content template, with WhatsApp's verdict on it. */
+export type AdminContentTemplate = Schemas['AdminContentTemplate'];
+/** What POST /api/admin/accounts/:id/content-templates/sync answers. */
+export type TemplateSync = Schemas['ContentTemplateSync'];
