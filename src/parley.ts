@@ -11,11 +11,7 @@ import type { InboundKicks } from './inbound/receive.js';
 import { type Instance, startInstance } from './instances.js';
 import { downloadNextMedia } from './media/media-downloads.js';
 import { MediaStore } from './media/media-store.js';
-import {
-  sentSettlements,
-  sharedWindowBelowRate,
-  startOutboxDispatcher,
-} from './outbound/dispatcher.js';
+import { pacingFor, sentSettlements, startOutboxDispatcher } from './outbound/dispatcher.js';
 import { enqueueAutomated, queuedOutbound } from './outbound/outbox.js';
 import { SenderWindows } from './outbound/sender-window.js';
 import { createRealtimeGateway } from './realtime/gateway.js';
@@ -64,7 +60,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       retryBaseMs: config.outboxRetryBaseMs,
       windows: new SenderWindows(),
       settlements: sentSettlements(db),
-      sharedWindowBelowRate: sharedWindowBelowRate(store),
+      pacing: pacingFor(store),
     });
     const media = startLoopWorker({
       name: 'media-downloads',

@@ -5,11 +5,7 @@ import { ConfigCache } from '../src/db/config-cache.js';
 import { openStore, queryRows } from '../src/db/store.js';
 import { startInstance } from '../src/instances.js';
 import { createLogger } from '../src/logger.js';
-import {
-  sentSettlements,
-  sharedWindowBelowRate,
-  startOutboxDispatcher,
-} from '../src/outbound/dispatcher.js';
+import { pacingFor, sentSettlements, startOutboxDispatcher } from '../src/outbound/dispatcher.js';
 import { SenderWindows } from '../src/outbound/sender-window.js';
 import { shortCodeNumber, tollFreeNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
@@ -132,7 +128,7 @@ describe.skipIf(!TEST_DATABASE_URL)('pacing with two instances on one PostgreSQL
       retryBaseMs: 1000,
       windows: new SenderWindows(),
       settlements: sentSettlements(second.db),
-      sharedWindowBelowRate: sharedWindowBelowRate(second),
+      pacing: pacingFor(second),
       instance,
     });
     try {

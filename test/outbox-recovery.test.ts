@@ -15,10 +15,10 @@ import {
   claimOutbound,
   type DispatcherDeps,
   msUntilNextSlot,
+  pacingFor,
   reconcileSending,
   sendClaimed,
   sentSettlements,
-  sharedWindowBelowRate,
 } from '../src/outbound/dispatcher.js';
 import { enqueueOutbound, queuedOutbound } from '../src/outbound/outbox.js';
 import { SenderWindows } from '../src/outbound/sender-window.js';
@@ -68,7 +68,7 @@ beforeAll(async () => {
     retryBaseMs: 1000,
     windows: new SenderWindows(),
     settlements: sentSettlements(store.db),
-    sharedWindowBelowRate: sharedWindowBelowRate({ kind: 'postgres' }),
+    pacing: pacingFor({ kind: 'postgres' }),
     instance: liveInstance,
   };
 });

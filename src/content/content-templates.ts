@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { acceptsTemplates, type Channel, channelOfKind } from '../addresses.js';
 import { describeTwilioError } from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
-import { listContentTemplates } from '../channels/twilio/content.js';
+import { listContentTemplates, requestWhatsappApproval } from '../channels/twilio/content.js';
 import {
   accounts,
   contentTemplates,
@@ -140,6 +140,50 @@ export async function syncContentTemplates(
 
 /** The value an upsert's conflicting row proposed for the column. */
 const sqlExcluded = (column: string) => sql.raw(`excluded.${column}`);
+
+/** What WhatsApp's review needs: a template name of its own and a category. */
+export const whatsappApprovalRequest = z.object({
+  name: z.string().regex(/^[a-z0-9_]{1,512}$/, {
+    error: 'name may hold lowercase letters, digits and underscores only',
+  }),
+  category: z.enum(['UTILITY', 'MARKETING', 'AUTHENTICATION']),
+});
+
+/** Submits a synced template to WhatsApp's review through Twilio, and keeps the new status. */
+export async function submitForWhatsappApproval(
+  db: Db,
+  clients: TwilioClients,
+  id: string,
+  request: z.infer<typeof whatsappApprovalRequest>,
+): Promise<ContentTemplate> {
+  const [template] = await db.select().from(contentTemplates).where(eq(contentTemplates.id, id));
+  if (!template) throw new AppError('not_found', `content template ${id} does not exist`);
+  let approval: Awaited<ReturnType<typeof requestWhatsappApproval>>;
+  try {
+    approval = await requestWhatsappApproval(
+      await clients.forAccount(template.accountId),
+      template.sid,
+      request,
+    );
+  } catch (error) {
+    const failure = describeTwilioError(error);
+    throw new AppError(
+      failure.status !== null && failure.status < 500 ? 'unprocessable' : 'unavailable',
+      `Twilio did not take the approval request: ${failure.message}`,
+    );
+  }
+  const [updated] = await db
+    .update(contentTemplates)
+    .set({
+      whatsappStatus: approval.status,
+      whatsappCategory: approval.category ?? request.category,
+      rejectionReason: approval.rejectionReason,
+      syncedAt: new Date(),
+    })
+    .where(eq(contentTemplates.id, id))
+    .returning();
+  return updated!;
+}
 
 /** Every synced template, by account then name, for the admin console. */
 export async function listAllContentTemplates(

@@ -11,8 +11,10 @@ import {
   contentTemplateAdminView,
   contentTemplateView,
   listAllContentTemplates,
+  submitForWhatsappApproval,
   syncContentTemplates,
   templatesForNumber,
+  whatsappApprovalRequest,
 } from './content-templates.js';
 
 export interface ContentDeps {
@@ -65,6 +67,22 @@ export function registerContentRoutes(parent: FastifyInstance, deps: ContentDeps
         },
       },
       (request) => syncContentTemplates(deps.db, deps.clients, request.params.id),
+    );
+
+    app.post(
+      '/api/admin/content-templates/:id/whatsapp-approval',
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary: "Submit a template to WhatsApp's review through Twilio; answers its new status",
+          params: idParams,
+          body: whatsappApprovalRequest,
+          response: { 200: contentTemplateAdminView },
+        },
+      },
+      (request) =>
+        submitForWhatsappApproval(deps.db, deps.clients, request.params.id, request.body),
     );
 
     app.get(

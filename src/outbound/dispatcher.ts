@@ -26,8 +26,8 @@ export interface DispatcherDeps {
   /** First retry delay; each further one doubles, with jitter, up to 5 minutes. */
   retryBaseMs: number;
   windows: SenderWindows;
-  /** Senders under this rate keep their window in the store (sharedWindowBelowRate). */
-  sharedWindowBelowRate: number;
+  /** How this store's dispatchers pace senders (pacingFor). */
+  pacing: Pacing;
   /** Where sends that Twilio queued are settled, in groups (sentSettlements). */
   settlements: GroupCommit<SentMessage, boolean>;
   /** This process: its claims carry its id, and it sends only while it may act on them. */
@@ -74,16 +74,9 @@ interface Claim {
 
 /** How far ahead of its pacing slot a message may be claimed (it is sent at the slot). */
 const LOOKAHEAD_MS = 500;
-/**
- * Slots are booked 2% under a sender's nominal rate: room for sends of two instances to
- * arrive a little out of their slots. Within an instance, SenderWindows keeps every
- * one-second window at Twilio's door at or under the rate whatever the delays.
- */
-const PACING_MARGIN = 1.02;
-
 /** Seconds a message holds its sender's slot: segments / rate, with the margin. */
-function holdSeconds(segments: number, rate: number): number {
-  return (segments / rate) * PACING_MARGIN;
+function holdSeconds(segments: number, rate: number, pacing: Pacing): number {
+  return (segments / rate) * pacing.margin;
 }
 /**
  * Below this rate (segments per second), when instances share the store, a sender's
@@ -99,12 +92,31 @@ function holdSeconds(segments: number, rate: number): number {
  */
 const SHARED_WINDOW_BELOW_RATE = 10;
 
+/** How a store's dispatchers pace senders. */
+export interface Pacing {
+  /** Senders under this rate keep their one-second window in the store. */
+  sharedWindowBelowRate: number;
+  /**
+   * Slots are booked this much under a sender's nominal rate: room for sends of two
+   * instances to arrive a little out of their slots. Within an instance, SenderWindows
+   * keeps every one-second window at Twilio's door at or under the rate whatever the delays.
+   */
+  margin: number;
+}
+
+/** Pacing where instances share the store (PostgreSQL). */
+export const SHARED_PACING: Pacing = {
+  sharedWindowBelowRate: SHARED_WINDOW_BELOW_RATE,
+  margin: 1.02,
+};
+
 /**
- * The rate below which senders keep their window in the store, for a store: the embedded
- * one admits one instance, whose SenderWindows see every send of every sender.
+ * The pacing of a store's dispatchers: the embedded one admits one instance, whose
+ * SenderWindows see every send of every sender, so it keeps every window in the process
+ * and books slots at the full rate.
  */
-export function sharedWindowBelowRate(store: Pick<Store, 'kind'>): number {
-  return store.kind === 'pglite' ? 0 : SHARED_WINDOW_BELOW_RATE;
+export function pacingFor(store: Pick<Store, 'kind'>): Pacing {
+  return store.kind === 'pglite' ? { sharedWindowBelowRate: 0, margin: 1 } : SHARED_PACING;
 }
 const MAX_ATTEMPTS = 8;
 /** Lateness that the pacing margin absorbs without moving the sender's next slot. */
@@ -167,8 +179,9 @@ const FITS = sql`w.in_flight + w.answered + least(first.segments, s.rate) <= s.r
 export async function claimOutbound(
   db: Db,
   instanceId: string,
-  belowRate = SHARED_WINDOW_BELOW_RATE,
+  pacing = SHARED_PACING,
 ): Promise<Claim[]> {
+  const belowRate = pacing.sharedWindowBelowRate;
   return inTransaction(db, async (tx) => {
     const [sender] = await queryPrepared<{
       sender: string;
@@ -281,7 +294,7 @@ export async function claimOutbound(
         lease: sender.lease,
         uncertainSince: row.uncertain_since && new Date(row.uncertain_since),
       });
-      slot += holdSeconds(segments, sender.rate) * 1000;
+      slot += holdSeconds(segments, sender.rate, pacing) * 1000;
     }
     if (claims.length === 0) return [];
     const ids = claims.map((c) => c.outboxId);
@@ -337,7 +350,7 @@ export async function sendClaimed(deps: DispatcherDeps, claim: Claim): Promise<v
 async function pushNextSlot(deps: DispatcherDeps, claim: Claim): Promise<void> {
   try {
     await deps.db.execute(
-      sql`UPDATE senders SET next_at = greatest(next_at, clock_timestamp() + make_interval(secs => ${holdSeconds(claim.segments, claim.rate)}))
+      sql`UPDATE senders SET next_at = greatest(next_at, clock_timestamp() + make_interval(secs => ${holdSeconds(claim.segments, claim.rate, deps.pacing)}))
           WHERE sender = ${claim.sender}`,
     );
   } catch (error) {
@@ -808,10 +821,8 @@ async function findOnTwilio(
  * answers that leave room for its first message are within the lookahead of leaving (with
  * a send in flight, its answer wakes the dispatcher).
  */
-export async function msUntilNextSlot(
-  db: Db,
-  belowRate = SHARED_WINDOW_BELOW_RATE,
-): Promise<boolean | number> {
+export async function msUntilNextSlot(db: Db, pacing = SHARED_PACING): Promise<boolean | number> {
+  const belowRate = pacing.sharedWindowBelowRate;
   const [row] = await queryRows<{ wait_ms: number | null }>(
     db,
     sql`SELECT (extract(epoch FROM min(greatest(s.next_at - ${LOOKAHEAD}, room.at)) - now()) * 1000)::float8
@@ -865,8 +876,8 @@ export function startOutboxDispatcher(
         await applyHeldStatusReports(deps.db);
       }
       while (inFlight.size < MAX_IN_FLIGHT) {
-        const claims = await claimOutbound(deps.db, deps.instance.id, deps.sharedWindowBelowRate);
-        if (claims.length === 0) return msUntilNextSlot(deps.db, deps.sharedWindowBelowRate);
+        const claims = await claimOutbound(deps.db, deps.instance.id, deps.pacing);
+        if (claims.length === 0) return msUntilNextSlot(deps.db, deps.pacing);
         for (const claim of claims) startSending(claim);
       }
       return false;

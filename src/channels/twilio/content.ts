@@ -69,3 +69,13 @@ export async function listContentTemplates(client: TwilioClient): Promise<Twilio
     };
   });
 }
+
+/** Asks WhatsApp, through Twilio, to approve a template; answers the approval as it stands. */
+export async function requestWhatsappApproval(
+  client: TwilioClient,
+  sid: string,
+  request: { name: string; category: string },
+): Promise<TwilioContentTemplate['whatsapp']> {
+  const created = await client.content.v1.contents(sid).approvalCreate.create(request);
+  return whatsappApproval(created);
+}
