@@ -48,7 +48,7 @@ function useOutreachWindow(
     const timer = setTimeout(() => {
       const query = new URLSearchParams({ numberId: sender.id, to, defaultCountry: country });
       api<ServiceWindow>(`/api/service-window?${query}`).then(
-        (window) => current && setAnswer({ key, window, error: null }),
+        (answered) => current && setAnswer({ key, window: answered, error: null }),
         (failure: unknown) =>
           current && setAnswer({ key, window: null, error: errorText(failure) }),
       );
