@@ -31,7 +31,10 @@ export function TemplateSidsField({
       itemToString={(sid: string | null) => (sid ? name(sid) : '')}
       optionTemplate={(sid: string) => name(sid)}
       initialSelectedItems={value}
-      onSelectedItemsChange={({ selectedItems }) => onChange((selectedItems ?? []) as string[])}
+      // Paste calls this with the selected items themselves, not the state change its types say.
+      onSelectedItemsChange={(selected: unknown) =>
+        onChange(Array.isArray(selected) ? selected.filter((sid) => typeof sid === 'string') : [])
+      }
       onInputValueChange={({ inputValue }) => setFilter(inputValue ?? '')}
       emptyState={() => <>No template matches.</>}
     />
