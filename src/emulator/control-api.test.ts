@@ -149,7 +149,8 @@ describe('control API', () => {
       expect(res.headers.get('content-type')).toContain('text/html');
       const html = await res.text();
       expect(html).toContain("EventSource('/_emulator/events')");
-      expect(html).toContain('<label for="handset">');
+      expect(html).toContain('<label for="handset" id="handset-label">');
+      expect(html).toContain('<option value="messenger">');
     }
   });
 });

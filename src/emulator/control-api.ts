@@ -1,5 +1,14 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import {
+  approvalRequestJson,
+  approvalStatuses,
+  contentAndApprovalsJson,
+  contentJson,
+  newContent,
+  parseContentBody,
+} from './content.js';
+import { TwilioApiError } from './errors.js';
 import { type FaultSpec, faultEndpoints, faultModes } from './faults.js';
 import { newSecret, newSid } from './format.js';
 import { type HandsetSend, InboundError, receiveFromHandset } from './inbound.js';
@@ -12,7 +21,9 @@ import {
   newMessagingService,
 } from './state.js';
 import {
+  type ApprovalStatus,
   type CallbackDisorder,
+  type ContentTemplate,
   type HttpMethod,
   type MessagingService,
   type PhoneNumber,
@@ -89,6 +100,36 @@ interface HandsetBody {
   referral?: HandsetSend['referral'];
 }
 
+interface ContentBody {
+  accountSid: string;
+  friendlyName?: string;
+  language?: string;
+  variables?: Record<string, string>;
+  types: Record<string, Record<string, unknown>>;
+  whatsapp?: ApprovalBody;
+}
+
+interface ApprovalBody {
+  status: ApprovalStatus;
+  name?: string;
+  category?: string;
+  rejectionReason?: string;
+  allowCategoryChange?: boolean;
+}
+
+const APPROVAL_SCHEMA = {
+  type: 'object',
+  required: ['status'],
+  additionalProperties: false,
+  properties: {
+    status: { type: 'string', enum: [...approvalStatuses] },
+    name: { type: 'string' },
+    category: { type: 'string' },
+    rejectionReason: { type: 'string' },
+    allowCategoryChange: { type: 'boolean' },
+  },
+};
+
 interface SettingsBody {
   statusDelaysMs?: { sending?: number; sent?: number; delivered?: number };
   webhookTimeoutMs?: number;
@@ -121,6 +162,8 @@ const serviceProperties = {
 /** The kind a number most likely is, when the caller does not say. */
 function guessKind(phoneNumber: string): SenderKind {
   if (phoneNumber.startsWith('whatsapp:')) return 'whatsapp';
+  if (phoneNumber.startsWith('messenger:')) return 'messenger';
+  if (phoneNumber.startsWith('rcs:')) return 'rcs';
   if (/^\d{3,8}$/.test(phoneNumber)) return 'short-code';
   if (/^\+18(00|33|44|55|66|77|88)/.test(phoneNumber)) return 'toll-free';
   return 'long-code';
@@ -131,7 +174,24 @@ const NUMBER_FORMAT: Record<SenderKind, RegExp> = {
   'toll-free': /^\+[1-9]\d{6,14}$/,
   'short-code': /^\d{3,8}$/,
   whatsapp: /^whatsapp:\+[1-9]\d{6,14}$/,
+  /** A Facebook Page's id. */
+  messenger: /^messenger:\d{1,20}$/,
+  /** An RCS agent (sender) id. */
+  rcs: /^rcs:[A-Za-z0-9_.@-]{1,128}$/,
 };
+
+/** Sets a template's WhatsApp approval; a name and category default to the template's own. */
+function applyApproval(content: ContentTemplate, b: ApprovalBody): void {
+  const whatsapp = content.whatsapp;
+  content.whatsapp = {
+    status: b.status,
+    name: b.name ?? (whatsapp.name || content.friendlyName.toLowerCase().replace(/\W+/g, '_')),
+    category: b.category ?? (whatsapp.category || 'UTILITY'),
+    rejectionReason: b.status === 'rejected' ? (b.rejectionReason ?? whatsapp.rejectionReason) : '',
+    allowCategoryChange: b.allowCategoryChange ?? whatsapp.allowCategoryChange,
+  };
+  content.dateUpdated = Date.now();
+}
 
 function bad(reply: FastifyReply, status: number, error: string): FastifyReply {
   return reply.code(status).send({ error });
@@ -239,7 +299,7 @@ export function registerControlApi(
           properties: {
             accountSid: SID('AC'),
             phoneNumber: { type: 'string' },
-            kind: { type: 'string', enum: ['long-code', 'toll-free', 'short-code', 'whatsapp'] },
+            kind: { type: 'string', enum: Object.keys(senderRates) },
             mps: { type: 'number', exclusiveMinimum: 0 },
             friendlyName: { type: 'string' },
             smsUrl: URL_FIELD,
@@ -429,6 +489,37 @@ export function registerControlApi(
     },
   );
 
+  app.post<{ Params: { phone: string }; Body: { sender: string; at: string | number } }>(
+    '/_emulator/handsets/:phone/last-inbound',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['sender', 'at'],
+          additionalProperties: false,
+          properties: {
+            sender: { type: 'string', minLength: 1 },
+            at: { anyOf: [{ type: 'string' }, { type: 'number' }] },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const { sender, at } = req.body;
+      const ms = typeof at === 'number' ? at : Date.parse(at);
+      if (!Number.isFinite(ms)) return bad(reply, 400, `at: ${String(at)} is not a time`);
+      // A sender the emulator does not know would make the backdating silently meaningless.
+      if (!state.numberByPhone(sender)) return bad(reply, 404, `no emulated sender ${sender}`);
+      state.recordInbound(sender, req.params.phone, ms);
+      return {
+        handset: req.params.phone,
+        sender,
+        at: new Date(ms).toISOString(),
+        windowOpen: state.sessionOpen(sender, req.params.phone),
+      };
+    },
+  );
+
   app.get<{ Params: { phone: string }; Querystring: WaitQuery }>(
     '/_emulator/handsets/:phone/inbox',
     { schema: { querystring: WAIT_QUERY } },
@@ -469,7 +560,12 @@ export function registerControlApi(
 
   app.post<{
     Params: { phone: string };
-    Body: { deliveryErrorCode?: number | null; readReceipts?: boolean; partialMms?: boolean };
+    Body: {
+      deliveryErrorCode?: number | null;
+      readReceipts?: boolean;
+      partialMms?: boolean;
+      rcsCapable?: boolean;
+    };
   }>(
     '/_emulator/handsets/:phone/settings',
     {
@@ -481,6 +577,7 @@ export function registerControlApi(
             deliveryErrorCode: { type: ['integer', 'null'] },
             readReceipts: { type: 'boolean' },
             partialMms: { type: 'boolean' },
+            rcsCapable: { type: 'boolean' },
           },
         },
       },
@@ -492,6 +589,65 @@ export function registerControlApi(
       };
       state.handsetSettings.set(req.params.phone, settings);
       return { handset: req.params.phone, ...settings };
+    },
+  );
+
+  // Content templates made directly for an account, and WhatsApp's verdict on them.
+  app.post<{ Body: ContentBody }>(
+    '/_emulator/contents',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['accountSid', 'types'],
+          additionalProperties: false,
+          properties: {
+            accountSid: SID('AC'),
+            friendlyName: { type: 'string' },
+            language: { type: 'string', minLength: 1 },
+            variables: { type: 'object', additionalProperties: { type: 'string' } },
+            types: { type: 'object', additionalProperties: { type: 'object' } },
+            whatsapp: APPROVAL_SCHEMA,
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      if (!state.accounts.has(b.accountSid)) return bad(reply, 404, `no account ${b.accountSid}`);
+      let parts: ReturnType<typeof parseContentBody>;
+      try {
+        parts = parseContentBody({
+          friendly_name: b.friendlyName,
+          language: b.language ?? 'en',
+          variables: b.variables,
+          types: b.types,
+        });
+      } catch (err) {
+        if (err instanceof TwilioApiError) return bad(reply, 400, err.message);
+        throw err;
+      }
+      const content = newContent({ accountSid: b.accountSid, ...parts });
+      if (b.whatsapp) applyApproval(content, b.whatsapp);
+      state.contents.set(content.sid, content);
+      return reply
+        .code(201)
+        .send({ ...contentJson(content), approval_requests: approvalRequestJson(content) });
+    },
+  );
+
+  app.get('/_emulator/contents', async () =>
+    [...state.contents.values()].map(contentAndApprovalsJson),
+  );
+
+  app.post<{ Params: { sid: string }; Body: ApprovalBody }>(
+    '/_emulator/contents/:sid/approval',
+    { schema: { body: APPROVAL_SCHEMA } },
+    async (req, reply) => {
+      const content = state.contents.get(req.params.sid);
+      if (!content) return bad(reply, 404, `no content ${req.params.sid}`);
+      applyApproval(content, req.body);
+      return approvalRequestJson(content);
     },
   );
 

@@ -32,6 +32,8 @@ export const deliveryErrorMessages: Record<number, string> = {
   21612: 'The To phone number is not currently reachable via SMS',
   21614: 'To number is not a valid mobile number',
   30001: 'Queue overflow',
+  63016:
+    'Failed to send freeform message because you are outside the allowed window. If you are using WhatsApp, please use a Message Template.',
   63034: 'Media exceeds size limit',
   30003: 'Unreachable destination handset',
   30005: 'Unknown destination handset',

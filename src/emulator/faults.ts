@@ -25,6 +25,17 @@ export const faultEndpoints = [
   'services.numbers.create',
   'services.numbers.fetch',
   'services.numbers.delete',
+  'services.senders.list',
+  'services.senders.create',
+  'services.senders.fetch',
+  'services.senders.delete',
+  'content.list',
+  'content.create',
+  'content.fetch',
+  'content.delete',
+  'content.approval.fetch',
+  'content.approval.create',
+  'content.approvals.list',
 ] as const;
 
 export type FaultEndpoint = (typeof faultEndpoints)[number];

@@ -1,3 +1,4 @@
+import { channelOf, HANDSET_ADDRESS, kindChannel } from './channels.js';
 import { newSid } from './format.js';
 import {
   classifyKeyword,
@@ -66,8 +67,6 @@ export class InboundError extends Error {
   }
 }
 
-const HANDSET = /^(whatsapp:)?\+[1-9]\d{6,14}$/;
-
 interface Target {
   url: string;
   method: HttpMethod;
@@ -83,12 +82,13 @@ export async function receiveFromHandset(
 ): Promise<InboundResult> {
   const number = state.numberByPhone(send.to);
   if (!number) throw new InboundError(404, `no emulated number ${send.to}`);
-  if (!HANDSET.test(send.handset))
+  if (!HANDSET_ADDRESS.test(send.handset))
     throw new InboundError(400, `invalid handset address ${send.handset}`);
-  if (send.handset.startsWith('whatsapp:') !== number.phoneNumber.startsWith('whatsapp:')) {
+  const channel = channelOf(send.handset);
+  if (channel !== kindChannel(number.kind)) {
     throw new InboundError(
       400,
-      'a WhatsApp handset can only text a WhatsApp number, and vice versa',
+      `a ${channel} handset can only write to a ${channel} sender (${send.to} is ${number.kind})`,
     );
   }
   if (send.body === '' && send.media.length === 0)
@@ -100,12 +100,15 @@ export async function receiveFromHandset(
   const publicUrl = state.publicUrl();
 
   const message = storeInbound(state, number, send);
+  // The handset's message opens (or renews) the 24-hour window for this sender.
+  state.recordInbound(number.phoneNumber, send.handset, message.dateCreated);
   state.addHandsetMessage({
     sid: message.sid,
     handset: send.handset,
     business: number.phoneNumber,
     direction: 'from-handset',
     kind: 'message',
+    channel,
     body: message.body,
     media: message.media.map((m) => ({
       sid: m.sid,
@@ -132,6 +135,7 @@ export async function receiveFromHandset(
       business: number.phoneNumber,
       direction: 'to-handset',
       kind: 'auto-reply',
+      channel,
       body: autoReply,
       media: [],
       date: new Date().toISOString(),
@@ -208,6 +212,8 @@ function storeInbound(state: EmulatorState, number: PhoneNumber, send: HandsetSe
     from: send.handset,
     to: number.phoneNumber,
     body: send.body,
+    channel: channelOf(send.handset),
+    contentSid: null,
     direction: 'inbound',
     status: 'received',
     errorCode: null,
@@ -256,7 +262,7 @@ function webhookParams(
   send: HandsetSend,
   optOutType: KeywordType | null,
 ): Record<string, string> {
-  const whatsapp = send.handset.startsWith('whatsapp:');
+  const channel = channelOf(send.handset);
   const params: Record<string, string> = {
     SmsMessageSid: message.sid,
     NumMedia: String(message.media.length),
@@ -270,8 +276,8 @@ function webhookParams(
     From: message.from ?? send.handset,
     ApiVersion: '2010-04-01',
   };
-  // Carrier geography comes with SMS only; a WhatsApp message has none.
-  if (!whatsapp) {
+  // Carrier geography comes with SMS only; WhatsApp and Messenger messages have none.
+  if (channel === 'sms') {
     Object.assign(params, {
       ToCountry: number.location.country,
       ToState: number.location.state,
@@ -289,7 +295,7 @@ function webhookParams(
     params[`MediaUrl${i}`] = mediaContentUrl(publicUrl, m);
   });
   if (optOutType) params.OptOutType = optOutType;
-  if (whatsapp) {
+  if (channel === 'whatsapp') {
     params.WaId = send.handset.slice('whatsapp:+'.length);
     if (send.profileName) params.ProfileName = send.profileName;
     if (send.button) {

@@ -452,6 +452,10 @@ describe('outcomes past delivered', () => {
     await control(fx.url, 'POST', `/_emulator/handsets/${encodeURIComponent(silent)}/settings`, {
       readReceipts: false,
     });
+    // Free-form WhatsApp messages need the customer to have written within 24 hours.
+    for (const handset of [reader, silent]) {
+      await handsetSends(fx.url, handset, { to: 'whatsapp:+15559300002', body: 'hi' });
+    }
     const toReader = await fx.client.messages.create({
       from: 'whatsapp:+15559300002',
       to: reader,

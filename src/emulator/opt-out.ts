@@ -71,9 +71,12 @@ export function optOutKey(number: PhoneNumber, handset: string): string {
 
 /**
  * Twilio leaves keyword handling of a short code outside a Messaging Service to the sender,
- * and SMS keywords mean nothing on a WhatsApp sender of its own (WhatsApp users block).
+ * and SMS keywords mean nothing on a WhatsApp sender of its own (WhatsApp users block). On
+ * Messenger opt-out is the business's to manage, in or out of a service
+ * ([Send a message with Facebook Messenger](https://www.twilio.com/docs/messaging/tutorials/send-message-with-facebook-messenger)).
  */
 export function handlesKeywords(number: PhoneNumber): boolean {
+  if (number.kind === 'messenger') return false;
   if (number.serviceSid !== null) return true;
   return number.kind !== 'short-code' && number.kind !== 'whatsapp';
 }

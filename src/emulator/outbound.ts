@@ -1,3 +1,5 @@
+import { channelOf, HANDSET_ADDRESS, hasSessionWindow, kindChannel } from './channels.js';
+import { type RenderedContent, renderContent } from './content.js';
 import { deliveryErrorMessages, TwilioApiError } from './errors.js';
 import { newSid } from './format.js';
 import { optOutKey } from './opt-out.js';
@@ -6,6 +8,7 @@ import { openMediaUrl } from './serializers.js';
 import { DEFAULT_HANDSET_SETTINGS, type EmulatorState } from './state.js';
 import type {
   Account,
+  Channel,
   Direction,
   MediaItem,
   Message,
@@ -22,6 +25,9 @@ export interface OutboundRequest {
   messagingServiceSid: string | undefined;
   body: string;
   mediaUrls: string[];
+  contentSid: string | undefined;
+  /** ContentVariables as sent: a JSON string. */
+  contentVariables: string | undefined;
   statusCallback: string | undefined;
 }
 
@@ -45,10 +51,10 @@ interface Lane {
   running: boolean;
 }
 
-/** Twilio's test-credential magic To numbers, answered at create time. */
 /** Recipient errors a Messaging Service reports by status callback rather than at create. */
 const DEFERRED_WITH_SERVICE = new Set([21610, 21612, 21614]);
 
+/** Twilio's test-credential magic To numbers, answered at create time. */
 const MAGIC_TO: Record<string, (to: string) => TwilioApiError> = {
   '+15005550001': (to) =>
     new TwilioApiError(400, 21211, `The 'To' number ${to} is not a valid phone number.`),
@@ -69,7 +75,6 @@ const MAGIC_TO: Record<string, (to: string) => TwilioApiError> = {
     new TwilioApiError(400, 21614, `'To' number ${to} is not a valid mobile number`),
 };
 
-const ADDRESS = /^(whatsapp:)?\+[1-9]\d{6,14}$/;
 const MAX_BODY = 1600;
 const MAX_MEDIA = 10;
 /** An MMS's media, all together, at most (Twilio's error 63034 beyond). */
@@ -116,20 +121,33 @@ export class Dispatcher {
     if (!req.from && !req.messagingServiceSid) {
       throw new TwilioApiError(400, 21603, "A 'From' phone number is required.");
     }
-    if (req.body === '' && req.mediaUrls.length === 0) {
+    if (req.contentVariables !== undefined && !req.contentSid) {
+      throw new TwilioApiError(
+        400,
+        21654,
+        'ContentSid Required: a ContentSid must be given with ContentVariables.',
+      );
+    }
+    // A template replaces Body and MediaUrl: the message carries the rendered text and media.
+    const content: RenderedContent | null = req.contentSid
+      ? renderContent(this.state.contents, account.sid, req.contentSid, req.contentVariables)
+      : null;
+    const body = content ? content.body : req.body;
+    const mediaUrls = content ? content.mediaUrls : req.mediaUrls;
+    if (body === '' && mediaUrls.length === 0) {
       throw new TwilioApiError(400, 21602, 'Message body is required.');
     }
-    if (req.body.length > MAX_BODY) {
+    if (body.length > MAX_BODY) {
       throw new TwilioApiError(
         400,
         21617,
         'The concatenated message body exceeds the 1600 character limit.',
       );
     }
-    if (req.mediaUrls.length > MAX_MEDIA) {
+    if (mediaUrls.length > MAX_MEDIA) {
       throw new TwilioApiError(400, 21623, 'The number of media files exceeds the maximum of 10.');
     }
-    const malformed = req.mediaUrls.filter(
+    const malformed = mediaUrls.filter(
       (url) => !URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol),
     );
     if (malformed.length > 0) {
@@ -141,7 +159,7 @@ export class Dispatcher {
     if (magic && (!req.messagingServiceSid || !DEFERRED_WITH_SERVICE.has(magic.code))) {
       throw magic;
     }
-    if (!ADDRESS.test(req.to)) {
+    if (!HANDSET_ADDRESS.test(req.to)) {
       throw new TwilioApiError(
         400,
         21211,
@@ -162,7 +180,7 @@ export class Dispatcher {
     if (req.from) {
       sender = this.state.numberByPhone(req.from);
       if (!sender || sender.accountSid !== account.sid) {
-        if (req.from.startsWith('whatsapp:')) {
+        if (channelOf(req.from) !== 'sms') {
           throw new TwilioApiError(
             400,
             63007,
@@ -182,7 +200,10 @@ export class Dispatcher {
       }
     }
     if (!sender) throw new TwilioApiError(400, 21603, "A 'From' phone number is required.");
-    if (sender.phoneNumber.startsWith('whatsapp:') !== req.to.startsWith('whatsapp:')) {
+    // A Messaging Service's RCS sender carries messages addressed to phone numbers.
+    const channel: Channel = sender.kind === 'rcs' && !req.from ? 'rcs' : channelOf(req.to);
+    const senderChannel = kindChannel(sender.kind);
+    if (channel === 'rcs' ? channelOf(req.to) !== 'sms' : senderChannel !== channel) {
       throw new TwilioApiError(
         400,
         21910,
@@ -192,7 +213,14 @@ export class Dispatcher {
     if (sender.phoneNumber === req.to) {
       throw new TwilioApiError(400, 21266, "'To' and 'From' number cannot be the same");
     }
-    const segments = countSegments(req.body).segments;
+    // WhatsApp and Messenger take the message and then fail it (63016) when the handset has not
+    // written within 24 hours; on WhatsApp an approved template may go at any time.
+    const outsideWindow =
+      hasSessionWindow(channel) && !this.state.sessionOpen(sender.phoneNumber, req.to);
+    const windowFailure =
+      outsideWindow &&
+      (channel === 'messenger' || content?.template.whatsapp.status !== 'approved');
+    const segments = countSegments(body).segments;
     // Refused at create when sent from a number; a Messaging Service accepts the message and
     // fails it afterwards (status callback `failed`), with 30001 for a full queue.
     const refusal = magic
@@ -215,44 +243,61 @@ export class Dispatcher {
       // A Messaging Service picks the sender after accepting: Twilio answers from=null, 0 segments.
       from: service && !req.from ? null : sender.phoneNumber,
       to: req.to,
-      body: req.body,
+      body,
+      channel,
+      contentSid: content?.template.sid ?? null,
       numSegments: service && !req.from ? 0 : segments,
-      numMedia: req.mediaUrls.length,
+      numMedia: mediaUrls.length,
       statusCallback: req.statusCallback || service?.statusCallback || null,
       status: service ? 'accepted' : 'queued',
     });
+    if (windowFailure) {
+      // The (service's) sender is picked, then the channel refuses the message; the answer to
+      // create still shows what Twilio shows at that point (from=null through a service).
+      const from = sender.phoneNumber;
+      this.state.later(0, () => {
+        message.from = from;
+        this.fail(message, 'failed', 63016);
+      });
+      return message;
+    }
     if (refusal) {
       const code = refusal.code === 21611 ? 30001 : refusal.code;
       this.state.later(0, () => this.fail(message, 'failed', code));
       return message;
     }
-    this.enqueue(message, sender, segments, req.mediaUrls);
+    this.enqueue(message, sender, segments, mediaUrls);
     if (service) {
-      this.state.stickySenders.set(`${service.sid}|${req.to}`, sender.sid);
+      if (channel !== 'rcs') this.state.stickySenders.set(`${service.sid}|${req.to}`, sender.sid);
       this.state.later(0, () => this.promote(message, sender, segments));
     }
     return message;
   }
 
   /**
-   * The number a Messaging Service sends from, as Twilio's sender pool picks it: the one it
-   * last used for this recipient (Sticky Sender), else one with the recipient's area code
+   * The number a Messaging Service sends from, as Twilio's sender pool picks it: its RCS sender
+   * for a phone number whose handset takes RCS (RCS is the first-attempt channel), else the one
+   * it last used for this recipient (Sticky Sender), else one with the recipient's area code
    * (Area Code Geomatch, North American numbers), else the first of the recipient's channel
-   * ([Messaging Services](https://www.twilio.com/docs/messaging/services)).
+   * ([Messaging Services](https://www.twilio.com/docs/messaging/services),
+   * [RCS fallback](https://www.twilio.com/docs/rcs/send-an-rcs-message)).
    */
   private pickSender(service: MessagingService, to: string): PhoneNumber | undefined {
-    const whatsapp = to.startsWith('whatsapp:');
-    const pool = service.numberSids
+    const channel = channelOf(to);
+    const members = service.numberSids
       .map((sid) => this.state.numbers.get(sid))
-      .filter((n): n is PhoneNumber => n !== undefined)
-      .filter((n) => n.phoneNumber.startsWith('whatsapp:') === whatsapp);
+      .filter((n): n is PhoneNumber => n !== undefined);
+    const rcs = members.find((n) => n.kind === 'rcs');
+    const handset = this.state.handsetSettings.get(to) ?? DEFAULT_HANDSET_SETTINGS;
+    if (channel === 'sms' && rcs && handset.rcsCapable) return rcs;
+    const pool = members.filter((n) => kindChannel(n.kind) === channel);
     const sticky = this.state.stickySenders.get(`${service.sid}|${to}`);
     const areaCode = (address: string) => /^(?:whatsapp:)?\+1(\d{3})\d{7}$/.exec(address)?.[1];
     return (
       pool.find((n) => n.sid === sticky) ??
       pool.find((n) => areaCode(to) !== undefined && areaCode(n.phoneNumber) === areaCode(to)) ??
       pool[0] ??
-      (service.numberSids[0] ? this.state.numbers.get(service.numberSids[0]) : undefined)
+      members.find((n) => n.kind !== 'rcs')
     );
   }
 
@@ -272,6 +317,8 @@ export class Dispatcher {
       from: number.phoneNumber,
       to,
       body,
+      channel: kindChannel(number.kind),
+      contentSid: null,
       numSegments: segments,
       numMedia: mediaUrls.length,
       statusCallback,
@@ -304,6 +351,8 @@ export class Dispatcher {
     from: string | null;
     to: string;
     body: string;
+    channel: Channel;
+    contentSid: string | null;
     numSegments: number;
     numMedia: number;
     statusCallback: string | null;
@@ -463,7 +512,7 @@ export class Dispatcher {
           this.state.setStatus(message, 'delivered');
         }
         this.statusCallback(message);
-        if (message.to.startsWith('whatsapp:') && handset.readReceipts) {
+        if (message.channel === 'whatsapp' && handset.readReceipts) {
           this.state.later(delays.delivered, () => {
             this.state.setStatus(message, 'read');
             this.statusCallback(message);
@@ -476,6 +525,7 @@ export class Dispatcher {
           business: message.from ?? '',
           direction: 'to-handset',
           kind: 'message',
+          channel: message.channel,
           body: message.body,
           media: message.media.map((m) => ({
             sid: m.sid,

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
-// Self-contained page (no build step): a handset texting the emulator's numbers, live over SSE.
+// Self-contained page (no build step): a handset (SMS, WhatsApp or Messenger user) writing to
+// the emulator's senders, live over SSE.
 // The inline script avoids template literals so this file can hold it in one.
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -30,6 +31,7 @@ const PAGE = `<!doctype html>
   .from-handset { align-self: flex-end; background: var(--accent); color: #fff; border-bottom-right-radius: 4px; }
   .to-handset { align-self: flex-start; background: var(--in); border: 1px solid var(--line); border-bottom-left-radius: 4px; }
   .auto-reply { font-style: italic; }
+  .channel { font-weight: 600; }
   .meta { font-size: 11px; opacity: .75; margin-top: 2px; }
   .empty { color: var(--muted); text-align: center; margin: auto; padding: 24px; }
   form.compose { border-top: 1px solid var(--line); padding: 8px; background: #fbfbfd; }
@@ -48,11 +50,19 @@ const PAGE = `<!doctype html>
 <main>
   <section class="panel" aria-labelledby="setup-title">
     <h1 id="setup-title">Emulated handset</h1>
-    <label for="handset">This phone's number</label>
-    <input id="handset" list="recent" inputmode="tel" autocomplete="off" value="+15005550100" aria-describedby="handset-hint">
+    <label for="channel">Channel</label>
+    <select id="channel">
+      <option value="sms">SMS / MMS (a phone)</option>
+      <option value="whatsapp">WhatsApp user</option>
+      <option value="messenger">Facebook Messenger user</option>
+    </select>
+    <label for="handset" id="handset-label">This phone's number</label>
+    <input id="handset" list="recent" autocomplete="off" value="+15005550100" aria-describedby="handset-hint">
     <datalist id="recent"></datalist>
-    <div class="hint" id="handset-hint">E.164 (+15551234567) or whatsapp:+15551234567</div>
-    <label for="business">Texting the business number</label>
+    <div class="hint" id="handset-hint">E.164, e.g. +15551234567</div>
+    <label for="profile">Profile name (WhatsApp)</label>
+    <input id="profile" autocomplete="off" placeholder="optional">
+    <label for="business">Writing to the business sender</label>
     <select id="business"></select>
     <div class="hint"><button type="button" id="reload" aria-label="Reload the emulator's numbers">Reload numbers</button></div>
     <p class="hint" id="connection" role="status">Connecting to live events…</p>
@@ -79,11 +89,39 @@ const PAGE = `<!doctype html>
 <script>
 (function () {
   var $ = function (id) { return document.getElementById(id); };
-  var handsetInput = $('handset'), businessSelect = $('business'), thread = $('thread');
-  var seen = {};
+  var handsetInput = $('handset'), businessSelect = $('business'), channelSelect = $('channel'), thread = $('thread');
+  var seen = {}, numbers = [];
+  var PREFIX = { sms: '', whatsapp: 'whatsapp:', messenger: 'messenger:' };
+  var HINT = {
+    sms: ["This phone's number", 'E.164, e.g. +15551234567'],
+    whatsapp: ["This WhatsApp user's number", 'E.164, e.g. +15551234567 (sent as whatsapp:+15551234567)'],
+    messenger: ["This Messenger user's id", 'Digits, the page-scoped id, e.g. 2400000000000001 (sent as messenger:…)']
+  };
 
-  function handset() { return handsetInput.value.trim(); }
+  function channel() { return channelSelect.value; }
+  // The address without its channel prefix lives in the field; a pasted prefix picks the channel.
+  function normalize() {
+    var value = handsetInput.value.trim();
+    ['whatsapp', 'messenger'].forEach(function (c) {
+      if (value.indexOf(PREFIX[c]) === 0) { channelSelect.value = c; value = value.slice(PREFIX[c].length); }
+    });
+    handsetInput.value = value;
+    $('handset-label').textContent = HINT[channel()][0];
+    $('handset-hint').textContent = HINT[channel()][1];
+  }
+  function handset() { var v = handsetInput.value.trim(); return v ? PREFIX[channel()] + v : ''; }
   function business() { return businessSelect.value; }
+  function kindChannel(kind) { return kind === 'whatsapp' || kind === 'messenger' || kind === 'rcs' ? kind : 'sms'; }
+  // An SMS handset also hears from the RCS sender of the selected number's Messaging Service.
+  function rcsSenders() {
+    var chosen = numbers.filter(function (n) { return n.phoneNumber === business(); })[0];
+    if (!chosen || !chosen.serviceSid) return [];
+    return numbers.filter(function (n) { return n.kind === 'rcs' && n.serviceSid === chosen.serviceSid; })
+      .map(function (n) { return n.phoneNumber; });
+  }
+  function inThread(m) {
+    return m.handset === handset() && (m.business === business() || (m.channel === 'rcs' && rcsSenders().indexOf(m.business) >= 0));
+  }
   function handsetPath() { return '/_emulator/handsets/' + encodeURIComponent(handset()); }
 
   function remember(number) {
@@ -101,22 +139,27 @@ const PAGE = `<!doctype html>
   }
 
   function loadNumbers() {
-    return fetch('/_emulator/numbers').then(function (r) { return r.json(); }).then(function (numbers) {
+    return fetch('/_emulator/numbers').then(function (r) { return r.json(); }).then(function (all) {
+      numbers = all;
+      renderBusinesses();
+    });
+  }
+  function renderBusinesses() {
       var current = business();
+      var senders = numbers.filter(function (n) { return kindChannel(n.kind) === channel(); });
       businessSelect.textContent = '';
-      if (numbers.length === 0) {
-        var none = document.createElement('option'); none.value = ''; none.textContent = 'No numbers yet'; businessSelect.appendChild(none);
+      if (senders.length === 0) {
+        var none = document.createElement('option'); none.value = ''; none.textContent = 'No ' + channel() + ' senders yet'; businessSelect.appendChild(none);
       }
-      numbers.forEach(function (n) {
+      senders.forEach(function (n) {
         var o = document.createElement('option');
         o.value = n.phoneNumber;
         o.textContent = n.phoneNumber + ' (' + n.kind + (n.friendlyName && n.friendlyName !== n.phoneNumber ? ', ' + n.friendlyName : '') + ')';
         businessSelect.appendChild(o);
       });
       if (current) businessSelect.value = current;
-      if (!businessSelect.value && numbers[0]) businessSelect.value = numbers[0].phoneNumber;
+      if (!businessSelect.value && senders[0]) businessSelect.value = senders[0].phoneNumber;
       loadThread();
-    });
   }
 
   function bubble(m) {
@@ -137,6 +180,9 @@ const PAGE = `<!doctype html>
     var meta = document.createElement('div');
     meta.className = 'meta';
     meta.textContent = new Date(m.date).toLocaleTimeString() + (m.kind === 'auto-reply' ? ' · automatic reply' : '');
+    if (m.channel === 'rcs') {
+      var tag = document.createElement('span'); tag.className = 'channel'; tag.textContent = ' · RCS from ' + m.business; meta.appendChild(tag);
+    }
     div.appendChild(meta);
     thread.appendChild(div);
     thread.scrollTop = thread.scrollHeight;
@@ -148,13 +194,14 @@ const PAGE = `<!doctype html>
     $('peer').textContent = business() || 'No number selected';
     $('me').textContent = 'You are ' + handset();
     if (!handset() || !business()) return;
-    fetch(handsetPath() + '/thread?with=' + encodeURIComponent(business()))
+    fetch(handsetPath() + '/thread')
       .then(function (r) { return r.json(); })
       .then(function (page) {
-        if (page.messages.length === 0) {
+        var mine = page.messages.filter(inThread);
+        if (mine.length === 0) {
           var p = document.createElement('p'); p.className = 'empty'; p.textContent = 'No messages yet. Say hello.'; thread.appendChild(p);
         }
-        page.messages.forEach(bubble);
+        mine.forEach(bubble);
       });
   }
 
@@ -178,7 +225,8 @@ const PAGE = `<!doctype html>
       return fetch(handsetPath() + '/messages', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ to: business(), body: text, media: media })
+        body: JSON.stringify(Object.assign({ to: business(), body: text, media: media },
+          channel() === 'whatsapp' && $('profile').value.trim() ? { profileName: $('profile').value.trim() } : {}))
       });
     }).then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (res) {
@@ -195,7 +243,8 @@ const PAGE = `<!doctype html>
   $('text').addEventListener('keydown', function (e) {
     if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); $('compose').requestSubmit(); }
   });
-  handsetInput.addEventListener('change', loadThread);
+  handsetInput.addEventListener('change', function () { var before = channel(); normalize(); if (channel() !== before) renderBusinesses(); else loadThread(); });
+  channelSelect.addEventListener('change', function () { normalize(); renderBusinesses(); });
   businessSelect.addEventListener('change', loadThread);
   $('reload').addEventListener('click', loadNumbers);
 
@@ -204,10 +253,11 @@ const PAGE = `<!doctype html>
   events.addEventListener('error', function () { $('connection').textContent = 'Live events disconnected; retrying…'; });
   events.addEventListener('handset', function (e) {
     var m = JSON.parse(e.data);
-    if (m.handset === handset() && m.business === business()) bubble(m);
+    if (inThread(m)) bubble(m);
   });
 
   renderRecent();
+  normalize();
   loadNumbers();
 })();
 </script>

@@ -1,4 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { kindChannel } from './channels.js';
+import {
+  approvalFetchJson,
+  approvalRequestJson,
+  CONTENT_HOST,
+  contentAndApprovalsJson,
+  contentJson,
+  newContent,
+  parseContentBody,
+} from './content.js';
 import { errorBody, notFound, TwilioApiError } from './errors.js';
 import type { FaultEndpoint } from './faults.js';
 import { asRecord, formBool, many, one } from './format.js';
@@ -6,6 +16,7 @@ import { type Dispatcher, isFinal } from './outbound.js';
 import {
   accountJson,
   accountPath,
+  channelSenderJson,
   MESSAGING_HOST,
   mediaJson,
   messageJson,
@@ -16,7 +27,14 @@ import {
   serviceNumberJson,
 } from './serializers.js';
 import { type EmulatorState, newMessagingService } from './state.js';
-import type { Account, HttpMethod, Message, MessagingService, PhoneNumber } from './types.js';
+import type {
+  Account,
+  ContentTemplate,
+  HttpMethod,
+  Message,
+  MessagingService,
+  PhoneNumber,
+} from './types.js';
 
 interface Ctx {
   account: Account;
@@ -96,20 +114,21 @@ function page2010<T extends { sid: string }>(
   };
 }
 
-/** Twilio's read envelope for the v1 APIs (`meta` with absolute URLs). */
+/** Twilio's read envelope for the v1 APIs (`meta` with absolute URLs on the API's host). */
 function pageV1<T extends { sid: string }>(
   items: T[],
   ctx: Ctx,
   listPath: string,
   key: string,
   render: (item: T) => unknown,
+  host = MESSAGING_HOST,
 ): Record<string, unknown> {
   const { size, start, page } = paging(items, ctx.query);
   const slice = items.slice(start, start + size);
   const url = (p: number, token?: string): string => {
     const q = new URLSearchParams({ PageSize: String(size), Page: String(p) });
     if (token) q.set('PageToken', token);
-    return `${MESSAGING_HOST}${listPath}?${q.toString()}`;
+    return `${host}${listPath}?${q.toString()}`;
   };
   const last = slice[slice.length - 1];
   const hasNext = last !== undefined && start + size < items.length;
@@ -201,12 +220,24 @@ export function registerRestApi(
   };
   const ownNumber = (ctx: Ctx, sid: string | undefined): PhoneNumber => {
     const n = sid ? state.numbers.get(sid) : undefined;
-    if (!n || n.accountSid !== ctx.account.sid || n.kind === 'whatsapp') throw notFound(ctx.path);
+    if (!n || n.accountSid !== ctx.account.sid || kindChannel(n.kind) !== 'sms') {
+      throw notFound(ctx.path);
+    }
     return n;
   };
-  const ownSender = (ctx: Ctx, sid: string | undefined): PhoneNumber => {
+  const ownContent = (ctx: Ctx, sid: string | undefined): ContentTemplate => {
+    const c = sid ? state.contents.get(sid) : undefined;
+    if (!c || c.accountSid !== ctx.account.sid) throw notFound(ctx.path);
+    return c;
+  };
+  /** A WhatsApp, Messenger or RCS sender by its XE SID (the emulator keeps it as a number). */
+  const channelSender = (ctx: Ctx, sid: string | undefined): PhoneNumber | undefined => {
     const n = sid?.startsWith('XE') ? state.numbers.get(`PN${sid.slice(2)}`) : undefined;
-    if (!n || n.accountSid !== ctx.account.sid || n.kind !== 'whatsapp') throw notFound(ctx.path);
+    return n && n.accountSid === ctx.account.sid && kindChannel(n.kind) !== 'sms' ? n : undefined;
+  };
+  const ownSender = (ctx: Ctx, sid: string | undefined): PhoneNumber => {
+    const n = channelSender(ctx, sid);
+    if (n?.kind !== 'whatsapp') throw notFound(ctx.path);
     return n;
   };
   const ownService = (ctx: Ctx, sid: string | undefined): MessagingService => {
@@ -229,6 +260,8 @@ export function registerRestApi(
       messagingServiceSid: one(ctx.form.MessagingServiceSid),
       body: one(ctx.form.Body) ?? '',
       mediaUrls: many(ctx.form.MediaUrl),
+      contentSid: one(ctx.form.ContentSid),
+      contentVariables: one(ctx.form.ContentVariables),
       statusCallback: one(ctx.form.StatusCallback),
     });
     return json(201, messageJson(message));
@@ -337,14 +370,15 @@ export function registerRestApi(
     return { status: 204, json: undefined };
   });
 
-  // A WhatsApp sender is not a phone-number resource: it lives in the Senders API below.
+  // WhatsApp, Messenger and RCS senders are not phone-number resources (WhatsApp's live in
+  // the Senders API below).
   add('GET', `${A}/IncomingPhoneNumbers.json`, 'numbers.list', (ctx) => {
     const phone = one(ctx.query.PhoneNumber);
     const friendly = one(ctx.query.FriendlyName);
     const items = [...state.numbers.values()].filter(
       (n) =>
         n.accountSid === ctx.account.sid &&
-        n.kind !== 'whatsapp' &&
+        kindChannel(n.kind) === 'sms' &&
         (phone === undefined || n.phoneNumber.includes(phone)) &&
         (friendly === undefined || n.friendlyName === friendly),
     );
@@ -439,11 +473,12 @@ export function registerRestApi(
     return json(200, serviceJson(service));
   });
 
+  // Messenger and RCS senders are the service's ChannelSenders (below), not PhoneNumbers.
   add('GET', '/v1/Services/:ServiceSid/PhoneNumbers', 'services.numbers.list', (ctx) => {
     const service = ownService(ctx, ctx.params.ServiceSid);
     const items = service.numberSids.flatMap((sid) => {
       const n = state.numbers.get(sid);
-      return n ? [n] : [];
+      return n && n.kind !== 'messenger' && n.kind !== 'rcs' ? [n] : [];
     });
     return json(
       200,
@@ -495,6 +530,109 @@ export function registerRestApi(
     n.dateUpdated = Date.now();
     return { status: 204, json: undefined };
   });
+
+  // Content API (content.twilio.com): JSON in and out.
+  add('GET', '/v1/Content', 'content.list', (ctx) => {
+    const items = [...state.contents.values()].filter((c) => c.accountSid === ctx.account.sid);
+    return json(200, pageV1(items, ctx, '/v1/Content', 'contents', contentJson, CONTENT_HOST));
+  });
+  add('POST', '/v1/Content', 'content.create', (ctx) => {
+    const content = newContent({ accountSid: ctx.account.sid, ...parseContentBody(ctx.form) });
+    state.contents.set(content.sid, content);
+    return json(201, contentJson(content));
+  });
+  add('GET', '/v1/Content/:Sid', 'content.fetch', (ctx) =>
+    json(200, contentJson(ownContent(ctx, ctx.params.Sid))),
+  );
+  add('DELETE', '/v1/Content/:Sid', 'content.delete', (ctx) => {
+    state.contents.delete(ownContent(ctx, ctx.params.Sid).sid);
+    return { status: 204, json: undefined };
+  });
+  add('GET', '/v1/Content/:Sid/ApprovalRequests', 'content.approval.fetch', (ctx) =>
+    json(200, approvalFetchJson(ownContent(ctx, ctx.params.Sid))),
+  );
+  add('POST', '/v1/Content/:Sid/ApprovalRequests/whatsapp', 'content.approval.create', (ctx) => {
+    const content = ownContent(ctx, ctx.params.Sid);
+    const name = ctx.form.name;
+    const category = ctx.form.category;
+    if (typeof name !== 'string' || name === '') {
+      throw new TwilioApiError(400, 20001, 'Missing required parameter name in the post body');
+    }
+    if (typeof category !== 'string' || category === '') {
+      throw new TwilioApiError(400, 20001, 'Missing required parameter category in the post body');
+    }
+    // Twilio takes the request ("received") and passes it on to WhatsApp; the control API
+    // plays WhatsApp's answer.
+    content.whatsapp = { ...content.whatsapp, name, category, status: 'received' };
+    content.dateUpdated = Date.now();
+    return json(201, approvalRequestJson(content));
+  });
+  add('GET', '/v1/ContentAndApprovals', 'content.approvals.list', (ctx) => {
+    const items = [...state.contents.values()].filter((c) => c.accountSid === ctx.account.sid);
+    return json(
+      200,
+      pageV1(
+        items,
+        ctx,
+        '/v1/ContentAndApprovals',
+        'contents',
+        contentAndApprovalsJson,
+        CONTENT_HOST,
+      ),
+    );
+  });
+
+  // ChannelSenders (https://www.twilio.com/docs/messaging/api/channelsender-resource): the
+  // service's WhatsApp, Messenger and RCS senders, by XE SID.
+  add('GET', '/v1/Services/:ServiceSid/ChannelSenders', 'services.senders.list', (ctx) => {
+    const service = ownService(ctx, ctx.params.ServiceSid);
+    const items = service.numberSids
+      .map((sid) => state.numbers.get(sid))
+      .filter((n): n is PhoneNumber => n !== undefined && kindChannel(n.kind) !== 'sms')
+      .map((n) => ({ ...n, sid: senderSid(n), number: n }));
+    return json(
+      200,
+      pageV1(items, ctx, `/v1/Services/${service.sid}/ChannelSenders`, 'senders', (item) =>
+        channelSenderJson(service, item.number),
+      ),
+    );
+  });
+  add('POST', '/v1/Services/:ServiceSid/ChannelSenders', 'services.senders.create', (ctx) => {
+    const service = ownService(ctx, ctx.params.ServiceSid);
+    const sid = one(ctx.form.Sid);
+    if (!sid)
+      throw new TwilioApiError(400, 20001, 'Missing required parameter Sid in the post body');
+    const n = channelSender(ctx, sid);
+    if (!n)
+      throw new TwilioApiError(400, 20404, `Channel Sender ${sid} was not found in this account`);
+    if (n.serviceSid !== null) {
+      throw new TwilioApiError(409, 21710, 'The Channel Sender is already in a Messaging Service.');
+    }
+    state.addToService(service, n);
+    return json(201, channelSenderJson(service, n));
+  });
+  const serviceSender = (ctx: Ctx) => {
+    const service = ownService(ctx, ctx.params.ServiceSid);
+    const n = channelSender(ctx, ctx.params.Sid);
+    if (!n || n.serviceSid !== service.sid) throw notFound(ctx.path);
+    return { service, n };
+  };
+  add('GET', '/v1/Services/:ServiceSid/ChannelSenders/:Sid', 'services.senders.fetch', (ctx) => {
+    const { service, n } = serviceSender(ctx);
+    return json(200, channelSenderJson(service, n));
+  });
+  add(
+    'DELETE',
+    '/v1/Services/:ServiceSid/ChannelSenders/:Sid',
+    'services.senders.delete',
+    (ctx) => {
+      const { service, n } = serviceSender(ctx);
+      service.numberSids = service.numberSids.filter((s) => s !== n.sid);
+      n.serviceSid = null;
+      n.dateUpdated = Date.now();
+      return { status: 204, json: undefined };
+    },
+  );
 
   const handle = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const path = req.url.split('?')[0] ?? req.url;

@@ -3,7 +3,13 @@ import { createRequire } from 'node:module';
 import { Ajv, type SchemaObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Fixture, handsetSends, startFixture, waitForMessage } from './test-support.js';
+import {
+  control,
+  type Fixture,
+  handsetSends,
+  startFixture,
+  waitForMessage,
+} from './test-support.js';
 
 // Twilio's published OpenAPI descriptions, shipped in @twilio-alpha/mcp.
 const require = createRequire(import.meta.url);
@@ -17,6 +23,7 @@ type Spec = {
 const api2010 = JSON.parse(readFileSync(`${specDir}twilio_api_v2010.json`, 'utf8')) as Spec;
 const messagingV1 = JSON.parse(readFileSync(`${specDir}twilio_messaging_v1.json`, 'utf8')) as Spec;
 const messagingV2 = JSON.parse(readFileSync(`${specDir}twilio_messaging_v2.json`, 'utf8')) as Spec;
+const contentV1 = JSON.parse(readFileSync(`${specDir}twilio_content_v1.json`, 'utf8')) as Spec;
 
 /**
  * Makes every property an object schema lists required, so a field the emulator forgets fails
@@ -73,6 +80,19 @@ function validator(spec: Spec, path: string, method: string, status: string) {
 function expectValid(validate: ReturnType<typeof validator>, body: unknown): void {
   const ok = validate(body);
   expect(ok ? [] : validate.errors?.map((e) => `${e.instancePath} ${e.message}`)).toEqual([]);
+}
+
+/** The Content API takes JSON bodies. */
+async function restJson(fx: Fixture, method: string, path: string, body: unknown) {
+  const res = await fetch(`${fx.url}${path}`, {
+    method,
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${fx.account.sid}:${fx.account.authToken}`).toString('base64')}`,
+      'Content-Type': 'application/json',
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
 async function rest(
@@ -240,6 +260,114 @@ describe("responses match Twilio's OpenAPI description", () => {
     );
     expect(messageValidate({ num_segments: 1 })).toBe(false);
   });
+  it('Content create, fetch, list, approval create and fetch, ContentAndApprovals list', async () => {
+    const created = await restJson(fx, 'POST', '/v1/Content', {
+      friendly_name: 'receipt',
+      language: 'en',
+      variables: { 1: 'name' },
+      types: {
+        'twilio/media': { body: 'Receipt for {{1}}', media: ['https://example.test/r.pdf'] },
+        'twilio/text': { body: 'Receipt for {{1}}' },
+      },
+    });
+    expect(created.status).toBe(201);
+    expectValid(validator(contentV1, '/v1/Content', 'post', '201'), created.json);
+    const sid = String(created.json.sid);
+
+    const fetched = await rest(fx, 'GET', `/v1/Content/${sid}`);
+    expectValid(validator(contentV1, '/v1/Content/{Sid}', 'get', '200'), fetched.json);
+    const listed = await rest(fx, 'GET', '/v1/Content?PageSize=1');
+    expectValid(validator(contentV1, '/v1/Content', 'get', '200'), listed.json);
+    expect(listed.json.meta).toMatchObject({ key: 'contents', page_size: 1 });
+
+    const approval = await restJson(fx, 'POST', `/v1/Content/${sid}/ApprovalRequests/whatsapp`, {
+      name: 'receipt',
+      category: 'UTILITY',
+    });
+    expect(approval.status).toBe(201);
+    expectValid(
+      validator(contentV1, '/v1/Content/{ContentSid}/ApprovalRequests/whatsapp', 'post', '201'),
+      approval.json,
+    );
+    const approvalFetched = await rest(fx, 'GET', `/v1/Content/${sid}/ApprovalRequests`);
+    expectValid(
+      validator(contentV1, '/v1/Content/{Sid}/ApprovalRequests', 'get', '200'),
+      approvalFetched.json,
+    );
+    expect(approvalFetched.json.whatsapp).toMatchObject({
+      type: 'whatsapp',
+      name: 'receipt',
+      content_type: 'twilio/media',
+    });
+    const both = await rest(fx, 'GET', '/v1/ContentAndApprovals');
+    expectValid(validator(contentV1, '/v1/ContentAndApprovals', 'get', '200'), both.json);
+
+    const deleted = await fetch(`${fx.url}/v1/Content/${sid}`, {
+      method: 'DELETE',
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${fx.account.sid}:${fx.account.authToken}`).toString('base64')}`,
+      },
+    });
+    expect(deleted.status).toBe(204);
+    expect((await rest(fx, 'GET', `/v1/Content/${sid}`)).status).toBe(404);
+  });
+
+  it('Messaging Service ChannelSenders add, list, fetch and remove', async () => {
+    await fx.addNumber('messenger:104000000000077', { kind: 'messenger' });
+    await fx.addNumber('rcs:schema_agent', { kind: 'rcs' });
+    const service = await rest(fx, 'POST', '/v1/Services', { FriendlyName: 'Channels' });
+    const base = `/v1/Services/${service.json.sid}/ChannelSenders`;
+    const senders = await control<{ sid: string; phoneNumber: string }[]>(
+      fx.url,
+      'GET',
+      '/_emulator/numbers',
+    );
+    const xe = (address: string) =>
+      `XE${senders.find((n) => n.phoneNumber === address)?.sid.slice(2)}`;
+    for (const address of ['messenger:104000000000077', 'rcs:schema_agent']) {
+      const added = await rest(fx, 'POST', base, { Sid: xe(address) });
+      expect(added.status).toBe(201);
+      expectValid(
+        validator(messagingV1, '/v1/Services/{MessagingServiceSid}/ChannelSenders', 'post', '201'),
+        added.json,
+      );
+    }
+    const listed = await rest(fx, 'GET', base);
+    expectValid(
+      validator(messagingV1, '/v1/Services/{MessagingServiceSid}/ChannelSenders', 'get', '200'),
+      listed.json,
+    );
+    expect(
+      (listed.json.senders as { sender: string; sender_type: string }[]).map((x) => [
+        x.sender,
+        x.sender_type,
+      ]),
+    ).toEqual([
+      ['messenger:104000000000077', 'Messenger'],
+      ['rcs:schema_agent', 'RCS'],
+    ]);
+    const fetched = await rest(fx, 'GET', `${base}/${xe('rcs:schema_agent')}`);
+    expectValid(
+      validator(
+        messagingV1,
+        '/v1/Services/{MessagingServiceSid}/ChannelSenders/{Sid}',
+        'get',
+        '200',
+      ),
+      fetched.json,
+    );
+    const numbers = await rest(fx, 'GET', `/v1/Services/${service.json.sid}/PhoneNumbers`);
+    expect(numbers.json.phone_numbers).toEqual([]);
+    const removed = await fetch(`${fx.url}${base}/${xe('rcs:schema_agent')}`, {
+      method: 'DELETE',
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${fx.account.sid}:${fx.account.authToken}`).toString('base64')}`,
+      },
+    });
+    expect(removed.status).toBe(204);
+    expect((await rest(fx, 'GET', base)).json.senders).toHaveLength(1);
+  });
+
   it('WhatsApp senders fetch', async () => {
     await fx.addNumber('whatsapp:+15558100009', { kind: 'whatsapp' });
     const list = await rest(fx, 'GET', '/v2/Channels/Senders?Channel=whatsapp');

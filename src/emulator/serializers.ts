@@ -182,6 +182,27 @@ export function serviceNumberJson(s: MessagingService, n: PhoneNumber): Record<s
   };
 }
 
+const SENDER_TYPES: Partial<Record<PhoneNumber['kind'], string>> = {
+  whatsapp: 'WhatsApp',
+  messenger: 'Messenger',
+  rcs: 'RCS',
+};
+
+/** A WhatsApp, Messenger or RCS sender as a Messaging Service's ChannelSender. */
+export function channelSenderJson(s: MessagingService, n: PhoneNumber): Record<string, unknown> {
+  return {
+    account_sid: n.accountSid,
+    country_code: n.location.country,
+    date_created: iso8601(n.dateCreated),
+    date_updated: iso8601(n.dateUpdated),
+    messaging_service_sid: s.sid,
+    sender: n.phoneNumber,
+    sender_type: SENDER_TYPES[n.kind] ?? null,
+    sid: senderSid(n),
+    url: `${serviceUrl(s.sid)}/ChannelSenders/${senderSid(n)}`,
+  };
+}
+
 /** The media URL Twilio hands out in webhooks (Basic auth), on the emulator's public URL. */
 export function mediaContentUrl(publicUrl: string, media: MediaItem): string {
   return `${publicUrl}${accountPath(media.accountSid)}/Messages/${media.messageSid}/Media/${media.sid}`;
@@ -203,6 +224,8 @@ export function messageView(m: Message, publicUrl: string): Record<string, unkno
     from: m.from,
     to: m.to,
     body: m.body,
+    channel: m.channel,
+    contentSid: m.contentSid,
     status: m.status,
     errorCode: m.errorCode,
     errorMessage: m.errorMessage,

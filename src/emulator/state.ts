@@ -1,8 +1,10 @@
+import { SESSION_WINDOW_MS, sessionKey } from './channels.js';
 import { FaultSwitch } from './faults.js';
 import { newSid } from './format.js';
 import type {
   Account,
   ApiKey,
+  ContentTemplate,
   HandsetMessage,
   MediaItem,
   Message,
@@ -36,12 +38,15 @@ interface HandsetSettings {
   readReceipts: boolean;
   /** The handset takes an MMS with several pictures only in part: `partially_delivered`. */
   partialMms: boolean;
+  /** The handset takes RCS: a Messaging Service with an RCS sender reaches it over RCS. */
+  rcsCapable: boolean;
 }
 
 export const DEFAULT_HANDSET_SETTINGS: HandsetSettings = {
   deliveryErrorCode: null,
   readReceipts: true,
   partialMms: false,
+  rcsCapable: false,
 };
 
 const REQUEST_LOG_LIMIT = 1000;
@@ -85,6 +90,10 @@ export class EmulatorState {
   readonly services = new Map<string, MessagingService>();
   readonly messages = new Map<string, Message>();
   readonly media = new Map<string, MediaItem>();
+  /** Content API templates by HX SID. */
+  readonly contents = new Map<string, ContentTemplate>();
+  /** When a handset last wrote to a business sender (epoch ms), by `sender|handset`. */
+  readonly lastInbound = new Map<string, number>();
   /** `${scope}|${handset}` where scope is a Messaging Service SID or the business number. */
   readonly optOuts = new Set<string>();
   /** Sticky Sender: the number a Messaging Service last sent from to a recipient, by `service|to`. */
@@ -116,6 +125,16 @@ export class EmulatorState {
   nextSeq(): number {
     this.seq += 1;
     return this.seq;
+  }
+
+  /** Whether the handset wrote to the sender within the last 24 hours. */
+  sessionOpen(sender: string, handset: string, now = Date.now()): boolean {
+    const last = this.lastInbound.get(sessionKey(sender, handset));
+    return last !== undefined && now - last < SESSION_WINDOW_MS;
+  }
+
+  recordInbound(sender: string, handset: string, at: number): void {
+    this.lastInbound.set(sessionKey(sender, handset), at);
   }
 
   numberByPhone(phoneNumber: string): PhoneNumber | undefined {
@@ -195,7 +214,10 @@ export class EmulatorState {
     this.timers.add(timer);
   }
 
-  /** Clears traffic (messages, media, inboxes, opt-outs, faults, logs); with `all`, also configuration. */
+  /**
+   * Clears traffic (messages, media, inboxes, opt-outs, sessions, faults, logs); with `all`,
+   * also configuration (accounts, numbers, services, Content templates, settings).
+   */
   reset(all: boolean): void {
     this.generation += 1;
     for (const t of this.timers) clearTimeout(t);
@@ -203,6 +225,7 @@ export class EmulatorState {
     this.messages.clear();
     this.media.clear();
     this.optOuts.clear();
+    this.lastInbound.clear();
     this.stickySenders.clear();
     this.handsetMessages.length = 0;
     this.handsetSettings.clear();
@@ -213,6 +236,7 @@ export class EmulatorState {
       this.apiKeys.clear();
       this.numbers.clear();
       this.services.clear();
+      this.contents.clear();
       this.settings = structuredClone(this.initialSettings);
     }
     this.notify();

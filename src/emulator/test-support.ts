@@ -7,7 +7,7 @@ import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient.js';
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from './index.js';
 
-const TWILIO_HOSTS = /^https:\/\/(api|messaging)\.twilio\.com(?=\/)/;
+const TWILIO_HOSTS = /^https:\/\/(api|messaging|content)\.twilio\.com(?=\/)/;
 
 /** The official RequestClient, with Twilio's hosts rewritten to the emulator's base URL. */
 export class EmulatorRequestClient extends twilio.RequestClient {
@@ -156,6 +156,8 @@ export interface MessageView {
   from: string | null;
   to: string;
   body: string;
+  channel: string;
+  contentSid: string | null;
   status: string;
   errorCode: number | null;
   sentAtMs: number | null;
@@ -192,6 +194,7 @@ export interface InboxMessage {
   from: string;
   to: string;
   kind: string;
+  channel: string;
   body: string;
   media: { sid: string; contentType: string; url: string }[];
 }

@@ -1,12 +1,26 @@
-export type SenderKind = 'long-code' | 'toll-free' | 'short-code' | 'whatsapp';
+export type SenderKind =
+  | 'long-code'
+  | 'toll-free'
+  | 'short-code'
+  | 'whatsapp'
+  | 'messenger'
+  | 'rcs';
 
-/** Segments per second each kind of sender is allowed to send. */
+/**
+ * Segments per second each kind of sender is allowed to send. Twilio publishes no figure for
+ * Messenger or RCS senders; they get WhatsApp's 80, the rate of Twilio's other OTT channel.
+ */
 export const senderRates: Record<SenderKind, number> = {
   'long-code': 1,
   'toll-free': 3,
   'short-code': 100,
   whatsapp: 80,
+  messenger: 80,
+  rcs: 80,
 };
+
+/** The channel an address belongs to, told by its prefix (`whatsapp:`, `messenger:`, `rcs:`). */
+export type Channel = 'sms' | 'whatsapp' | 'messenger' | 'rcs';
 
 export type MessageStatus =
   | 'accepted'
@@ -112,6 +126,10 @@ export interface Message {
   from: string | null;
   to: string;
   body: string;
+  /** The channel it went (or is going) over; `rcs` for a Messaging Service's RCS sender. */
+  channel: Channel;
+  /** The Content template it was rendered from, if any. */
+  contentSid: string | null;
   direction: Direction;
   status: MessageStatus;
   errorCode: number | null;
@@ -148,9 +166,44 @@ export interface HandsetMessage {
   business: string;
   direction: 'to-handset' | 'from-handset';
   kind: 'message' | 'auto-reply';
+  /** Which channel carried it: an SMS handset receives `rcs` when its service sent over RCS. */
+  channel: Channel;
   body: string;
   media: HandsetMedia[];
   date: string;
+}
+
+/** WhatsApp approval states of a Content template (Twilio's `approval_requests.status`). */
+export type ApprovalStatus =
+  | 'unsubmitted'
+  | 'received'
+  | 'pending'
+  | 'approved'
+  | 'rejected'
+  | 'paused'
+  | 'disabled';
+
+export interface WhatsAppApproval {
+  name: string;
+  category: string;
+  status: ApprovalStatus;
+  rejectionReason: string;
+  allowCategoryChange: boolean;
+}
+
+/** A Content API template (HX…): its types as Twilio stores them, snake_case JSON included. */
+export interface ContentTemplate {
+  sid: string;
+  accountSid: string;
+  friendlyName: string;
+  language: string;
+  /** Placeholder name → sample value; also what a placeholder falls back to at send time. */
+  variables: Record<string, string>;
+  /** Content type (`twilio/text`, `twilio/media`, …) → its definition. */
+  types: Record<string, Record<string, unknown>>;
+  whatsapp: WhatsAppApproval;
+  dateCreated: number;
+  dateUpdated: number;
 }
 
 export interface StatusDelays {
