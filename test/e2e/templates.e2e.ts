@@ -67,6 +67,7 @@ beforeAll(async () => {
   // Templates made in Twilio's Content Template Builder: two approved by WhatsApp, one not.
   await seedTemplate('order_shipped', SHIPPED, { 1: 'Jo', 2: '1234' }, { status: 'approved' });
   await seedTemplate('conversation_closed', CLOSED, { 1: 'our shop' }, { status: 'approved' });
+  await seedTemplate('Delivery update', 'Your parcel is on its way.', {}, undefined);
   await seedTemplate(
     'spring_sale',
     'Everything half price this week!',
@@ -89,7 +90,7 @@ async function seedTemplate(
   friendlyName: string,
   body: string,
   variables: Record<string, string>,
-  whatsapp: { status: string; category?: string; rejectionReason?: string },
+  whatsapp: { status: string; category?: string; rejectionReason?: string } | undefined,
 ): Promise<void> {
   await stack.control('POST', '/_emulator/contents', {
     accountSid: stack.twilio.sid,
@@ -148,7 +149,7 @@ describe('WhatsApp templates in a browser', () => {
     await admin.getByRole('link', { name: 'Templates' }).click();
     await admin.getByRole('heading', { name: 'Templates', level: 1 }).waitFor();
     await admin.getByRole('button', { name: 'Sync from Twilio' }).click();
-    await admin.getByText('Synced 3 templates from “Test account”; removed 0.').waitFor();
+    await admin.getByText('Synced 4 templates from “Test account”; removed 0.').waitFor();
     const table = admin.getByRole('table', { name: 'Templates' });
     const shipped = table.getByRole('row').filter({ hasText: 'order_shipped' });
     await shipped.getByText('approved', { exact: true }).waitFor();
@@ -156,6 +157,17 @@ describe('WhatsApp templates in a browser', () => {
     const sale = table.getByRole('row').filter({ hasText: 'spring_sale' });
     await sale.getByText('rejected', { exact: true }).waitFor();
     await sale.getByText('Promotional content in a utility template').waitFor();
+    // One never submitted goes to WhatsApp's review from here.
+    const delivery = table.getByRole('row').filter({ hasText: 'Delivery update' });
+    await delivery.getByText('unsubmitted', { exact: true }).waitFor();
+    await delivery.getByRole('button', { name: 'Submit to WhatsApp Delivery update' }).click();
+    const review = admin.getByRole('dialog', { name: 'Submit “Delivery update” to WhatsApp' });
+    await expect
+      .poll(() => review.getByRole('textbox', { name: 'WhatsApp template name' }).inputValue())
+      .toBe('delivery_update');
+    await review.getByRole('button', { name: 'Submit' }).click();
+    await admin.getByText('Submitted “Delivery update” to WhatsApp: received.').waitFor();
+    await delivery.getByText('received', { exact: true }).waitFor();
     await admin.screenshot({ path: join(RESULTS_DIR, 'admin-templates.png'), fullPage: true });
 
     // The flow ends a conversation whose window has closed with a template.

@@ -2,20 +2,27 @@ import { Badge } from '@twilio-paste/core/badge';
 import { Box } from '@twilio-paste/core/box';
 import { Button } from '@twilio-paste/core/button';
 import { Heading } from '@twilio-paste/core/heading';
+import { HelpText } from '@twilio-paste/core/help-text';
+import { Input } from '@twilio-paste/core/input';
 import { Label } from '@twilio-paste/core/label';
 import { Paragraph } from '@twilio-paste/core/paragraph';
+import { ScreenReaderOnly } from '@twilio-paste/core/screen-reader-only';
 import { Option, Select } from '@twilio-paste/core/select';
 import { Table, TBody, Td, THead, Th, Tr } from '@twilio-paste/core/table';
 import { Text } from '@twilio-paste/core/text';
 import { Truncate } from '@twilio-paste/core/truncate';
 import { DownloadIcon } from '@twilio-paste/icons/esm/DownloadIcon';
 import { useId, useState } from 'react';
-import { api, errorText } from '../api';
+import { ApiError, api, errorText } from '../api';
+import { FormDialog } from '../ui/FormDialog';
 import { LoadState } from '../ui/LoadState';
 import { useResource } from '../useResource';
 import { NoticeCallout } from './NoticeCallout';
 import type { Notice } from './ResourceSection';
 import type { Account, AdminContentTemplate, TemplateSync } from './types';
+
+/** The categories WhatsApp reviews a template under. */
+const CATEGORIES = ['UTILITY', 'MARKETING', 'AUTHENTICATION'] as const;
 
 /** WhatsApp's verdicts: sendable, waiting, and refused (with Meta's reason). */
 const STATUS_VARIANTS: Record<string, 'success' | 'neutral' | 'error'> = {
@@ -38,6 +45,7 @@ export function TemplatesSection() {
   const [picked, setPicked] = useState<string | null>(null);
   const [syncing, setSyncing] = useState(false);
   const [notice, setNotice] = useState<Notice | null>(null);
+  const [submitting, setSubmitting] = useState<AdminContentTemplate | null>(null);
   const selectId = useId();
   const accountId = picked ?? accounts.data?.[0]?.id ?? '';
   const account = accounts.data?.find((a) => a.id === accountId);
@@ -73,7 +81,7 @@ export function TemplatesSection() {
         Content templates made in Twilio's Content Template Builder, as last synced. Outside
         WhatsApp's 24-hour customer-service window only an approved one can be sent: flows send them
         in place of their automated messages, agents pick them in the desk (those of their queue, if
-        it names any).
+        it names any). One not submitted yet can be sent to WhatsApp's review from here.
       </Paragraph>
       <LoadState what="the accounts" loading={accounts.data === null} error={accounts.error} />
       {accounts.data?.length === 0 && (
@@ -123,6 +131,9 @@ export function TemplatesSection() {
                 <Th>WhatsApp</Th>
                 <Th>Category</Th>
                 <Th>Content SID</Th>
+                <Th>
+                  <ScreenReaderOnly>Actions</ScreenReaderOnly>
+                </Th>
               </Tr>
             </THead>
             <TBody>
@@ -141,12 +152,128 @@ export function TemplatesSection() {
                   </Td>
                   <Td>{template.whatsappCategory ?? '—'}</Td>
                   <Td whiteSpace="nowrap">{template.sid}</Td>
+                  <Td whiteSpace="nowrap">
+                    {template.whatsappStatus === 'unsubmitted' && (
+                      <Button
+                        variant="secondary"
+                        size="small"
+                        onClick={() => {
+                          setNotice(null);
+                          setSubmitting(template);
+                        }}
+                      >
+                        Submit to WhatsApp
+                        <ScreenReaderOnly> {template.friendlyName}</ScreenReaderOnly>
+                      </Button>
+                    )}
+                  </Td>
                 </Tr>
               ))}
             </TBody>
           </Table>
         ))}
+      {submitting && (
+        <ApprovalDialog
+          key={submitting.id}
+          template={submitting}
+          onClose={() => setSubmitting(null)}
+          onSubmitted={(updated) => {
+            setSubmitting(null);
+            setNotice({
+              variant: 'success',
+              content: `Submitted “${updated.friendlyName}” to WhatsApp: ${updated.whatsappStatus}.`,
+            });
+            templates.refresh();
+          }}
+        />
+      )}
     </Box>
+  );
+}
+
+/** WhatsApp's review of one template: the name and category it is reviewed under. */
+function ApprovalDialog({
+  template,
+  onClose,
+  onSubmitted,
+}: {
+  template: AdminContentTemplate;
+  onClose: () => void;
+  onSubmitted: (updated: AdminContentTemplate) => void;
+}) {
+  const [name, setName] = useState(
+    template.friendlyName.toLowerCase().replace(/[^a-z0-9_]+/g, '_'),
+  );
+  const [category, setCategory] = useState<string>(template.whatsappCategory ?? 'UTILITY');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [fieldError, setFieldError] = useState<{ field: string; message: string } | null>(null);
+  const ids = { name: useId(), nameHelp: useId(), category: useId() };
+
+  const submit = async () => {
+    setBusy(true);
+    setError(null);
+    setFieldError(null);
+    try {
+      onSubmitted(
+        await api<AdminContentTemplate>(
+          `/api/admin/content-templates/${template.id}/whatsapp-approval`,
+          { body: { name, category } },
+        ),
+      );
+    } catch (failure) {
+      setError(errorText(failure));
+      if (failure instanceof ApiError && failure.field) {
+        setFieldError({ field: failure.field, message: failure.message });
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const nameError = fieldError?.field === 'name' ? fieldError.message : null;
+  return (
+    <FormDialog
+      heading={`Submit “${template.friendlyName}” to WhatsApp`}
+      isOpen
+      onClose={onClose}
+      onSubmit={submit}
+      submitLabel="Submit"
+      busy={busy}
+      error={error}
+    >
+      <Box>
+        <Label htmlFor={ids.name} required>
+          WhatsApp template name
+        </Label>
+        <Input
+          id={ids.name}
+          type="text"
+          value={name}
+          onChange={(event) => setName(event.target.value)}
+          hasError={Boolean(nameError)}
+          aria-describedby={ids.nameHelp}
+          required
+        />
+        <HelpText id={ids.nameHelp} variant={nameError ? 'error' : 'default'}>
+          {nameError ?? 'Lowercase letters, digits and underscores.'}
+        </HelpText>
+      </Box>
+      <Box>
+        <Label htmlFor={ids.category}>Category</Label>
+        <Select
+          id={ids.category}
+          value={category}
+          onChange={(event) => setCategory(event.target.value)}
+        >
+          {CATEGORIES.map((c) => (
+            <Option key={c} value={c}>
+              {c}
+            </Option>
+          ))}
+        </Select>
+      </Box>
+    </FormDialog>
   );
 }
 
