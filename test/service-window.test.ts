@@ -285,3 +285,115 @@ describe('automated messages outside the window', () => {
     });
   });
 });
+
+describe('templates through the emulator, as on Twilio', () => {
+  async function admin() {
+    const user = await createUser(stack.db, {
+      email: `admin-${randomBytes(3).toString('hex')}@example.com`,
+      name: 'Admin',
+      role: 'admin',
+      password: 'correct horse battery',
+    });
+    const { token } = await createSession(stack.db, user.id, 'api-token');
+    return { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  }
+
+  /** A template built on the emulator's account, with WhatsApp's verdict on it. */
+  async function twilioTemplate(body: string, status: string) {
+    const created = (await stack.control('POST', '/_emulator/contents', {
+      accountSid: stack.twilio.sid,
+      friendlyName: `order_${randomBytes(3).toString('hex')}`,
+      types: { 'twilio/text': { body } },
+      variables: { 1: 'Customer', 2: 'A-0' },
+      whatsapp: { status, category: 'UTILITY' },
+    })) as { sid: string };
+    return created.sid;
+  }
+
+  it('refuses free text after 24 hours, sends an approved template the handset reads rendered, and takes free text once the customer answers', async () => {
+    const approved = await twilioTemplate('Hi {{1}}, your order {{2}} has shipped', 'approved');
+    const pending = await twilioTemplate('Hi {{1}}, a new offer for you', 'pending');
+    const adminHeaders = await admin();
+    const sync = await api(
+      `/api/admin/accounts/${stack.account.id}/content-templates/sync`,
+      adminHeaders,
+      {},
+    );
+    expect(sync.status).toBe(200);
+    const listed = (await (
+      await api(`/api/admin/content-templates?accountId=${stack.account.id}`, adminHeaders)
+    ).json()) as { sid: string; whatsappStatus: string }[];
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ sid: approved, whatsappStatus: 'approved' }),
+        expect.objectContaining({ sid: pending, whatsappStatus: 'pending' }),
+      ]),
+    );
+
+    const { number, customer, conversationId, me, wroteAgo } = await whatsappConversation();
+    await wroteAgo(25);
+    await stack.control(
+      'POST',
+      `/_emulator/handsets/${encodeURIComponent(customer)}/last-inbound`,
+      {
+        sender: number.address,
+        at: Date.now() - 25 * 3600_000,
+      },
+    );
+    const refused = await api(`/api/conversations/${conversationId}/messages`, me.headers, {
+      body: 'Your order has shipped',
+    });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { message: string }).message).toMatch(
+      /customer-service window closed .* only an approved template/,
+    );
+    const unapproved = await api(`/api/conversations/${conversationId}/messages`, me.headers, {
+      template: { contentSid: pending, variables: { 1: 'Ann' } },
+    });
+    expect(unapproved.status).toBe(400);
+    expect(await unapproved.json()).toMatchObject({ field: 'template.contentSid' });
+
+    const sent = await api(`/api/conversations/${conversationId}/messages`, me.headers, {
+      template: { contentSid: approved, variables: { 1: 'Ann', 2: 'A-1138' } },
+    });
+    expect(sent.status).toBe(202);
+    await stack.received(customer, 'Hi Ann, your order A-1138 has shipped');
+    const { id } = (await sent.json()) as { id: string };
+    await eventually(async () => {
+      const [row] = await stack.db.select().from(messages).where(eq(messages.id, id));
+      return row?.status === 'delivered' || row?.status === 'read';
+    });
+
+    await stack.text(customer, number.address, 'Great, thanks!');
+    const again = await api(`/api/conversations/${conversationId}/messages`, me.headers, {
+      body: 'You are welcome',
+    });
+    expect(again.status).toBe(202);
+    await stack.received(customer, 'You are welcome');
+  });
+
+  it("reads Twilio's 63016, when the window closed on Twilio's side only, as a reason an agent understands", async () => {
+    const { number, customer, conversationId, me } = await whatsappConversation();
+    await stack.control(
+      'POST',
+      `/_emulator/handsets/${encodeURIComponent(customer)}/last-inbound`,
+      {
+        sender: number.address,
+        at: Date.now() - 25 * 3600_000,
+      },
+    );
+    const sent = await api(`/api/conversations/${conversationId}/messages`, me.headers, {
+      body: 'Still there?',
+    });
+    expect(sent.status).toBe(202);
+    const { id } = (await sent.json()) as { id: string };
+    const failed = await eventually(async () => {
+      const [row] = await stack.db.select().from(messages).where(eq(messages.id, id));
+      return row?.status === 'failed' ? row : undefined;
+    });
+    expect(failed).toMatchObject({
+      errorCode: 63016,
+      errorMessage: expect.stringContaining('customer-service window'),
+    });
+  });
+});

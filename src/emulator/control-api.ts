@@ -499,7 +499,8 @@ export function registerControlApi(
           additionalProperties: false,
           properties: {
             sender: { type: 'string', minLength: 1 },
-            at: { anyOf: [{ type: 'string' }, { type: 'number' }] },
+            // Number first: Fastify coerces types, and a number tried as a string would stay one.
+            at: { anyOf: [{ type: 'number' }, { type: 'string' }] },
           },
         },
       },
