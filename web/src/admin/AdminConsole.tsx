@@ -9,6 +9,7 @@ import { FlowsSection } from './FlowsSection';
 import { NumbersSection } from './NumbersSection';
 import { QueuesSection } from './QueuesSection';
 import { QuickRepliesSection } from './QuickRepliesSection';
+import { TemplatesSection } from './TemplatesSection';
 
 interface Section {
   path: string;
@@ -16,10 +17,14 @@ interface Section {
   Page: ComponentType;
 }
 
-/** In the order an admin sets Parley up: credentials, then numbers, flows, queues, people. */
+/**
+ * In the order an admin sets Parley up: credentials, then numbers, the templates flows and
+ * queues pick, flows, queues, people.
+ */
 const SECTIONS: Section[] = [
   { path: '/admin/accounts', label: 'Accounts', Page: AccountsSection },
   { path: '/admin/numbers', label: 'Numbers', Page: NumbersSection },
+  { path: '/admin/templates', label: 'Templates', Page: TemplatesSection },
   { path: '/admin/flows', label: 'Flows', Page: FlowsSection },
   { path: '/admin/queues', label: 'Queues', Page: QueuesSection },
   { path: '/admin/agents', label: 'Agents', Page: AgentsSection },

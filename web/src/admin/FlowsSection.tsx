@@ -13,13 +13,20 @@ import {
   withKeys,
   withoutKeys,
 } from './ScheduleFields';
-import type { Flow, FlowRow, QueueRow } from './types';
+import type { AdminContentTemplate, Flow, FlowRow, QueueRow } from './types';
 import { useDraft } from './useDraft';
+import {
+  type AutomatedMessage,
+  type WindowTemplates,
+  WindowTemplatesField,
+} from './WindowTemplatesField';
 
 /** Flows: what happens to a conversation before an agent has it. */
 export function FlowsSection() {
   const list = useResource<FlowRow[]>('/api/admin/flows');
   const queues = useResource<QueueRow[]>('/api/admin/queues');
+  const templates = useResource<AdminContentTemplate[]>('/api/admin/content-templates');
+  const approved = templates.data?.filter((t) => t.whatsappStatus === 'approved') ?? [];
   const queueNames = namesById(queues.data);
 
   return (
@@ -46,10 +53,12 @@ export function FlowsSection() {
         slot.row ? (
           // The list has no hours or holidays; the flow itself does.
           <LoadThen<Flow> path={`/api/admin/flows/${slot.row.id}`} what="the flow">
-            {(flow) => <FlowForm {...slot} flow={flow} queues={queues.data ?? []} />}
+            {(flow) => (
+              <FlowForm {...slot} flow={flow} queues={queues.data ?? []} templates={approved} />
+            )}
           </LoadThen>
         ) : (
-          <FlowForm {...slot} flow={null} queues={queues.data ?? []} />
+          <FlowForm {...slot} flow={null} queues={queues.data ?? []} templates={approved} />
         )
       }
     />
@@ -80,6 +89,7 @@ interface FlowDraft {
   surveyMessage: string;
   affinityTtlHours: string;
   affinityBeyondCapacity: boolean;
+  windowTemplates: WindowTemplates;
 }
 
 /** A new flow starts from the server's defaults. */
@@ -106,6 +116,7 @@ function draftOf(flow: Flow | null): FlowDraft {
     surveyMessage: flow?.surveyMessage ?? '',
     affinityTtlHours: numberText(flow?.affinityTtlHours ?? 168),
     affinityBeyondCapacity: flow?.affinityBeyondCapacity ?? false,
+    windowTemplates: flow?.windowTemplates ?? {},
   };
 }
 
@@ -132,7 +143,20 @@ function bodyOf(draft: FlowDraft) {
     surveyMessage: textOrNull(draft.surveyMessage),
     affinityTtlHours: numberOrDefault(draft.affinityTtlHours),
     affinityBeyondCapacity: draft.affinityBeyondCapacity,
+    windowTemplates: draft.windowTemplates,
   };
+}
+
+/** The automated messages the draft has text for; final and survey always. */
+function messagesWithText(draft: FlowDraft): AutomatedMessage[] {
+  const texts: [AutomatedMessage, string][] = [
+    ['initial', draft.initialMessage],
+    ['outOfHours', draft.outOfHoursMessage],
+    ['queuePosition', draft.queuePositionMessage],
+    ['help', draft.helpMessage],
+    ['attachmentsRefused', draft.attachmentsRefusedMessage],
+  ];
+  return [...texts.filter(([, text]) => text.trim()).map(([key]) => key), 'final', 'survey'];
 }
 
 /** IANA zones the browser knows, plus UTC (which Chrome leaves out) and the current one. */
@@ -146,7 +170,13 @@ function FlowForm({
   onSaved,
   onCancel,
   queues,
-}: Omit<FormSlot<FlowRow>, 'row'> & { flow: Flow | null; queues: QueueRow[] }) {
+  templates,
+}: Omit<FormSlot<FlowRow>, 'row'> & {
+  flow: Flow | null;
+  queues: QueueRow[];
+  /** The approved content templates, for a closed WhatsApp window. */
+  templates: AdminContentTemplate[];
+}) {
   const form = useDraft(draftOf(flow));
 
   const save = async () => {
@@ -241,6 +271,14 @@ function FlowForm({
           maxLength={1600}
           help="Sent after the final message. Empty: no survey."
           {...form.bind('surveyMessage')}
+        />
+      </FieldSet>
+
+      <FieldSet title="Once the WhatsApp window has closed">
+        <WindowTemplatesField
+          shown={messagesWithText(form.draft)}
+          templates={templates}
+          {...form.bind('windowTemplates')}
         />
       </FieldSet>
 

@@ -21,7 +21,15 @@ import {
 import { LoadThen } from './LoadThen';
 import { type FormSlot, ResourceSection } from './ResourceSection';
 import { type SkillRow, SkillsField, skillRows, skillsOf } from './SkillsField';
-import { type Agent, type Queue, type QueueRow, STRATEGIES, type Strategy } from './types';
+import { TemplateSidsField } from './TemplateSidsField';
+import {
+  type AdminContentTemplate,
+  type Agent,
+  type Queue,
+  type QueueRow,
+  STRATEGIES,
+  type Strategy,
+} from './types';
 import { useDraft } from './useDraft';
 
 const STRATEGY_LABELS: Record<Strategy, string> = {
@@ -34,6 +42,8 @@ const STRATEGY_LABELS: Record<Strategy, string> = {
 export function QueuesSection() {
   const list = useResource<QueueRow[]>('/api/admin/queues');
   const agents = useResource<Agent[]>('/api/admin/agents');
+  const templates = useResource<AdminContentTemplate[]>('/api/admin/content-templates');
+  const approved = templates.data?.filter((t) => t.whatsappStatus === 'approved') ?? [];
   const queueNames = namesById(list.data);
 
   return (
@@ -69,11 +79,18 @@ export function QueuesSection() {
                 queue={queue}
                 queues={list.data ?? []}
                 agents={agents.data ?? []}
+                templates={approved}
               />
             )}
           </LoadThen>
         ) : (
-          <QueueForm {...slot} queue={null} queues={list.data ?? []} agents={agents.data ?? []} />
+          <QueueForm
+            {...slot}
+            queue={null}
+            queues={list.data ?? []}
+            agents={agents.data ?? []}
+            templates={approved}
+          />
         )
       }
     />
@@ -93,6 +110,7 @@ interface QueueDraft {
   language: string;
   offlineRequeueSeconds: string;
   memberIds: string[];
+  contentSids: string[];
 }
 
 function draftOf(queue: Queue | null): QueueDraft {
@@ -110,6 +128,7 @@ function draftOf(queue: Queue | null): QueueDraft {
     // A new queue gets the server's default (10 minutes); empty on an existing one: never.
     offlineRequeueSeconds: queue ? numberText(queue.offlineRequeueSeconds) : '600',
     memberIds: queue?.memberIds ?? [],
+    contentSids: queue?.contentSids ?? [],
   };
 }
 
@@ -119,7 +138,14 @@ function QueueForm({
   onCancel,
   queues,
   agents,
-}: Omit<FormSlot<QueueRow>, 'row'> & { queue: Queue | null; queues: QueueRow[]; agents: Agent[] }) {
+  templates,
+}: Omit<FormSlot<QueueRow>, 'row'> & {
+  queue: Queue | null;
+  queues: QueueRow[];
+  agents: Agent[];
+  /** The approved content templates its agents may be given. */
+  templates: AdminContentTemplate[];
+}) {
   const form = useDraft(draftOf(queue));
   const { draft } = form;
 
@@ -137,6 +163,7 @@ function QueueForm({
       language: textOrNull(draft.language.trim()),
       offlineRequeueSeconds: numberOrNull(draft.offlineRequeueSeconds),
       memberIds: draft.memberIds,
+      contentSids: draft.contentSids,
     };
     const saved = queue
       ? await api<Queue>(`/api/admin/queues/${queue.id}`, { method: 'PATCH', body })
@@ -238,6 +265,13 @@ function QueueForm({
           label: `${a.name}${a.disabledAt ? ' (disabled)' : ''}`,
         }))}
         {...form.bind('memberIds')}
+      />
+
+      <TemplateSidsField
+        label="WhatsApp templates"
+        help="The approved templates this queue's agents may send. None chosen: every approved one."
+        templates={templates}
+        {...form.bind('contentSids')}
       />
     </EntityForm>
   );

@@ -99,7 +99,7 @@ function QuickReplyForm({
         label="Body"
         required
         maxLength={1600}
-        help={`The text sent to the customer; ${draft.body.length} of 1600 characters.`}
+        help={`The text sent to the customer; ${draft.body.length} of 1600 characters. {{customerName}} becomes the customer's name (nothing when unknown), {{agentName}} the agent's, when the agent inserts it.`}
         {...form.bind('body')}
       />
     </EntityForm>

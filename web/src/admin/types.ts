@@ -42,3 +42,8 @@ export type Role = Agent['role'];
 export const ROLES = ['agent', 'supervisor', 'admin'] as const satisfies readonly Role[];
 
 export type QuickReply = Schemas['QuickReply'];
+
+/** A synced content template, with WhatsApp's verdict on it. */
+export type AdminContentTemplate = Schemas['AdminContentTemplate'];
+/** What POST /api/admin/accounts/:id/content-templates/sync answers. */
+export type TemplateSync = Schemas['ContentTemplateSync'];

@@ -1,4 +1,5 @@
 import { Anchor } from '@twilio-paste/core/anchor';
+import { Badge } from '@twilio-paste/core/badge';
 import { Box } from '@twilio-paste/core/box';
 import {
   ChatBookend,
@@ -13,6 +14,9 @@ import {
 import { Text } from '@twilio-paste/core/text';
 import { useEffect, useRef } from 'react';
 import type { Transcript as TranscriptData, TranscriptMedia, TranscriptMessage } from './types';
+
+/** How an RCS-capable Messaging Service carried a message. */
+const SENT_AS: Record<string, string> = { rcs: 'RCS', sms: 'SMS fallback', mms: 'MMS fallback' };
 
 /** Statuses that mean an outbound message did not reach the customer. */
 const FAILED = new Set(['failed', 'undelivered', 'canceled']);
@@ -78,6 +82,8 @@ function Message({ message, author }: { message: TranscriptMessage; author: stri
   const failure = EXPLAINED.has(message.status)
     ? [message.errorCode, message.errorMessage].filter((part) => part !== null).join(' ')
     : '';
+  const carried = message.sentAs ? SENT_AS[message.sentAs] : undefined;
+  const how = [message.contentSid ? 'template' : null, carried].filter(Boolean).join(', ');
   return (
     <ChatMessage
       variant={message.direction === 'inbound' ? 'inbound' : 'outbound'}
@@ -109,11 +115,30 @@ function Message({ message, author }: { message: TranscriptMessage; author: stri
         )}
       </ChatBubble>
       <ChatMessageMeta
-        aria-label={`${author} at ${time}${status ? `, ${status}` : ''}${failure ? `: ${failure}` : ''}`}
+        aria-label={`${author} at ${time}${how ? ` (${how})` : ''}${status ? `, ${status}` : ''}${failure ? `: ${failure}` : ''}`}
       >
         <ChatMessageMetaItem>
           {author} · {time}
         </ChatMessageMetaItem>
+        {message.contentSid && (
+          <ChatMessageMetaItem>
+            <Badge as="span" variant="decorative10" size="small" data-testid="template-badge">
+              Template
+            </Badge>
+          </ChatMessageMetaItem>
+        )}
+        {carried && (
+          <ChatMessageMetaItem>
+            <Badge
+              as="span"
+              variant={message.sentAs === 'rcs' ? 'decorative30' : 'neutral'}
+              size="small"
+              data-testid="sent-as"
+            >
+              {carried}
+            </Badge>
+          </ChatMessageMetaItem>
+        )}
         {status && (
           <ChatMessageMetaItem>
             <Text

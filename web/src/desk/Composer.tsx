@@ -25,8 +25,16 @@ import { Menu, MenuButton, MenuItem, useMenuState } from '@twilio-paste/core/men
 import { Text } from '@twilio-paste/core/text';
 import { AttachIcon } from '@twilio-paste/icons/esm/AttachIcon';
 import { ChevronDownIcon } from '@twilio-paste/icons/esm/ChevronDownIcon';
+import { TimeIcon } from '@twilio-paste/icons/esm/TimeIcon';
 import { useEffect, useId, useRef, useState } from 'react';
-import { api, errorText } from '../api';
+import { ApiError, api, errorText } from '../api';
+import { timeLeftText } from '../content/serviceWindow';
+import { type TemplateError, templateErrorOf } from '../content/TemplateFields';
+import { TemplatePicker } from '../content/TemplatePicker';
+import { fillQuickReply } from '../content/templateText';
+import type { TemplateChoice } from '../content/types';
+import type { WindowState } from '../content/useWindowState';
+import { useSession } from '../session';
 import { ErrorCallout } from '../ui/ErrorCallout';
 import type { QuickReply, SegmentCount } from './types';
 
@@ -200,7 +208,9 @@ function QuickReplies({
           <MenuItem
             {...menu}
             key={reply.id}
-            onClick={() => {
+            onClick={(event) => {
+              // A menu item is a button inside the reply form: picking must not send the reply.
+              event.preventDefault();
               onPick(reply.body);
               menu.hide();
             }}
@@ -238,18 +248,23 @@ function EnterSends({ onEnter }: { onEnter: () => void }) {
 }
 
 /**
- * The reply box of an active conversation: Paste's ChatComposer (a Lexical editor) with
- * the segment counter, attachments when the flow allows them, quick replies and Send.
+ * Free text: Paste's ChatComposer (a Lexical editor) with the segment counter, attachments
+ * when the flow allows them, quick replies, the way to a template where the channel has
+ * them, and Send.
  */
-export function Composer({
+function ReplyComposer({
   conversationId,
   allowAttachments,
-  disabledReason,
+  customerName,
+  onTemplate,
 }: {
   conversationId: string;
   allowAttachments: boolean;
-  disabledReason: string | null;
+  customerName: string | null;
+  /** Switches to the template picker; absent where the channel has no templates. */
+  onTemplate: (() => void) | undefined;
 }) {
+  const { me } = useSession();
   const [text, setText] = useState('');
   const [attachments, setAttachments] = useState<Attachment[]>([]);
   const [error, setError] = useState<string | null>(null);
@@ -283,13 +298,6 @@ export function Composer({
     editor.current?.focus();
   };
 
-  if (disabledReason) {
-    return (
-      <Callout variant="neutral">
-        <CalloutText>{disabledReason}</CalloutText>
-      </Callout>
-    );
-  }
   return (
     <Box
       as="form"
@@ -341,12 +349,189 @@ export function Composer({
             onError={setError}
           />
         )}
-        <QuickReplies onPick={insert} onError={setError} />
+        <QuickReplies
+          onPick={(body) => insert(fillQuickReply(body, { customerName, agentName: me.name }))}
+          onError={setError}
+        />
+        {onTemplate && (
+          <Button variant="secondary" size="small" onClick={onTemplate}>
+            Template
+          </Button>
+        )}
         <Box flexGrow={1} />
         <Button variant="primary" type="submit" loading={sending}>
           Send
         </Button>
       </Box>
     </Box>
+  );
+}
+
+/** An approved template, filled in and previewed, sent in the conversation. */
+function TemplateComposer({
+  conversationId,
+  numberId,
+  onDone,
+}: {
+  conversationId: string;
+  numberId: string;
+  /** Back to free text, after a send or instead of one; absent while the window is closed. */
+  onDone: (() => void) | undefined;
+}) {
+  const [choice, setChoice] = useState<TemplateChoice | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [fault, setFault] = useState<TemplateError | undefined>(undefined);
+  const [sending, setSending] = useState(false);
+  const labelId = useId();
+
+  const send = async () => {
+    if (sending) return;
+    if (!choice) {
+      setFault({ at: 'contentSid', message: 'Choose a template' });
+      return;
+    }
+    setSending(true);
+    setError(null);
+    setFault(undefined);
+    try {
+      await api(`/api/conversations/${conversationId}/messages`, { body: { template: choice } });
+      setChoice(null);
+      onDone?.();
+    } catch (failure) {
+      setError(errorText(failure));
+      if (failure instanceof ApiError) {
+        setFault(templateErrorOf(failure.field, failure.message, 'template'));
+      }
+    } finally {
+      setSending(false);
+    }
+  };
+
+  return (
+    <Box
+      as="form"
+      aria-labelledby={labelId}
+      onSubmit={(event) => {
+        event.preventDefault();
+        send();
+      }}
+      display="flex"
+      flexDirection="column"
+      rowGap="space40"
+    >
+      <Text as="p" id={labelId} fontWeight="fontWeightSemibold">
+        Send a template
+      </Text>
+      {error && <ErrorCallout>{error}</ErrorCallout>}
+      <TemplatePicker
+        numberId={numberId}
+        conversationId={conversationId}
+        value={choice}
+        onChange={(next) => {
+          setChoice(next);
+          setFault(undefined);
+        }}
+        error={fault}
+      />
+      <Box display="flex" flexWrap="wrap" alignItems="center" columnGap="space30" rowGap="space20">
+        {onDone && (
+          <Button variant="secondary" size="small" onClick={onDone}>
+            Write a reply
+          </Button>
+        )}
+        <Box flexGrow={1} />
+        <Button variant="primary" type="submit" loading={sending}>
+          Send template
+        </Button>
+      </Box>
+    </Box>
+  );
+}
+
+/** "Window closes in 3 h 12 min", or that it has closed and what can be sent now. */
+function WindowStatus({ state }: { state: ComposerWindow }) {
+  const text = state.open
+    ? state.leftMs === null
+      ? null
+      : `Window closes in ${timeLeftText(state.leftMs)}`
+    : state.templatesAllowed
+      ? 'Window closed: send a template'
+      : 'Window closed: nothing can be sent until the customer writes again';
+  if (!text) return null;
+  return (
+    <Box display="flex" alignItems="center" columnGap="space20" marginBottom="space30">
+      <TimeIcon decorative color={state.open ? 'colorTextIconNeutral' : 'colorTextIconError'} />
+      <Text
+        as="p"
+        fontSize="fontSize20"
+        color={state.open ? 'colorTextWeak' : 'colorTextError'}
+        data-testid="service-window"
+      >
+        {text}
+      </Text>
+    </Box>
+  );
+}
+
+/** The customer-service window as the composer needs it (see useWindowState). */
+export interface ComposerWindow extends WindowState {
+  templatesAllowed: boolean;
+}
+
+/**
+ * The reply box of an active conversation: the customer-service window's countdown where
+ * the channel has one, then free text while it is open (or a template, on request), only a
+ * template once it has closed (WhatsApp), and nothing at all on a channel without them.
+ */
+export function Composer({
+  conversationId,
+  numberId,
+  allowAttachments,
+  disabledReason,
+  serviceWindow,
+  customerName,
+}: {
+  conversationId: string;
+  numberId: string;
+  allowAttachments: boolean;
+  disabledReason: string | null;
+  serviceWindow: ComposerWindow;
+  /** The contact's name, for quick replies' {{customerName}}. */
+  customerName: string | null;
+}) {
+  const [usingTemplate, setUsingTemplate] = useState(false);
+  if (disabledReason) {
+    return (
+      <Callout variant="neutral">
+        <CalloutText>{disabledReason}</CalloutText>
+      </Callout>
+    );
+  }
+  const closed = !serviceWindow.open;
+  return (
+    <>
+      <WindowStatus state={serviceWindow} />
+      {closed && !serviceWindow.templatesAllowed ? (
+        <Callout variant="neutral">
+          <CalloutText>
+            This channel accepts nothing from you outside the customer-service window. The
+            conversation can go on once the customer writes.
+          </CalloutText>
+        </Callout>
+      ) : closed || usingTemplate ? (
+        <TemplateComposer
+          conversationId={conversationId}
+          numberId={numberId}
+          onDone={closed ? undefined : () => setUsingTemplate(false)}
+        />
+      ) : (
+        <ReplyComposer
+          conversationId={conversationId}
+          allowAttachments={allowAttachments}
+          customerName={customerName}
+          onTemplate={serviceWindow.templatesAllowed ? () => setUsingTemplate(true) : undefined}
+        />
+      )}
+    </>
   );
 }

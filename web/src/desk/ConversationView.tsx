@@ -7,6 +7,7 @@ import { Text } from '@twilio-paste/core/text';
 import { ArrowBackIcon } from '@twilio-paste/icons/esm/ArrowBackIcon';
 import { useEffect, useState } from 'react';
 import { api, errorText } from '../api';
+import { useWindowState } from '../content/useWindowState';
 import { Transcript } from '../conversation/Transcript';
 import { CHANNEL_LABELS } from '../conversation/types';
 import { useTranscript } from '../conversation/useTranscript';
@@ -59,6 +60,10 @@ export function ConversationView({
       setError(errorText(failure));
     }
   };
+
+  const lastInboundAt =
+    transcript?.messages.findLast((message) => message.direction === 'inbound')?.createdAt ?? null;
+  const windowState = useWindowState(transcript?.conversation.serviceWindow ?? null, lastInboundAt);
 
   if (!transcript) {
     return (
@@ -154,8 +159,14 @@ export function ConversationView({
             >
               <Composer
                 conversationId={conversationId}
+                numberId={conversation.numberId}
                 allowAttachments={conversation.allowAttachments}
                 disabledReason={composerBlocked}
+                serviceWindow={{
+                  ...windowState,
+                  templatesAllowed: conversation.serviceWindow.templatesAllowed,
+                }}
+                customerName={transcript.contact?.name ?? null}
               />
             </Box>
           </>

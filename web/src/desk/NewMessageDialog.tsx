@@ -1,4 +1,5 @@
 import { Box } from '@twilio-paste/core/box';
+import { Button } from '@twilio-paste/core/button';
 import { HelpText } from '@twilio-paste/core/help-text';
 import { Input } from '@twilio-paste/core/input';
 import { Label } from '@twilio-paste/core/label';
@@ -8,6 +9,9 @@ import { TextArea } from '@twilio-paste/core/textarea';
 import { type CountryCode, getCountries, parsePhoneNumberFromString } from 'libphonenumber-js';
 import { useEffect, useId, useState } from 'react';
 import { ApiError, api, errorText } from '../api';
+import { type TemplateError, templateErrorOf } from '../content/TemplateFields';
+import { TemplatePicker } from '../content/TemplatePicker';
+import type { ServiceWindow, TemplateChoice } from '../content/types';
 import { FormDialog } from '../ui/FormDialog';
 import { type Attachment, AttachmentCards, AttachmentPicker, SegmentCounter } from './Composer';
 import type { Sender } from './types';
@@ -18,6 +22,43 @@ type Strategy = 'assign-now' | 'on-reply';
 function browserCountry(): CountryCode {
   const region = navigator.language.split('-')[1]?.toUpperCase();
   return region && (getCountries() as string[]).includes(region) ? (region as CountryCode) : 'US';
+}
+
+interface WindowAnswer {
+  /** What was asked: a change of number or address asks again. */
+  key: string;
+  window: ServiceWindow | null;
+  error: string | null;
+}
+
+/**
+ * The customer-service window between a WhatsApp sender and the address typed, asked once
+ * both are filled (after a pause in typing); null for other senders and while unknown.
+ */
+function useOutreachWindow(
+  sender: Sender | undefined,
+  to: string,
+  country: CountryCode,
+): { window: ServiceWindow | null; error: string | null } {
+  const key = sender?.kind === 'whatsapp' && to ? `${sender.id} ${to}` : null;
+  const [answer, setAnswer] = useState<WindowAnswer | null>(null);
+  useEffect(() => {
+    if (key === null || !sender) return;
+    let current = true;
+    const timer = setTimeout(() => {
+      const query = new URLSearchParams({ numberId: sender.id, to, defaultCountry: country });
+      api<ServiceWindow>(`/api/service-window?${query}`).then(
+        (answered) => current && setAnswer({ key, window: answered, error: null }),
+        (failure: unknown) =>
+          current && setAnswer({ key, window: null, error: errorText(failure) }),
+      );
+    }, 300);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [key, sender, to, country]);
+  return answer && answer.key === key ? answer : { window: null, error: null };
 }
 
 /**
@@ -39,6 +80,8 @@ export function NewMessageDialog({
   const [strategy, setStrategy] = useState<Strategy>('on-reply');
   const [body, setBody] = useState('');
   const [attachments, setAttachments] = useState<Attachment[]>([]);
+  const [template, setTemplate] = useState<TemplateChoice | null>(null);
+  const [templateAsked, setTemplateAsked] = useState(false);
   const [fieldError, setFieldError] = useState<{ field: string; message: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -70,9 +113,24 @@ export function NewMessageDialog({
       ? `Not a phone number (E.164 such as +15551234567, or a ${country} number)`
       : null;
 
+  const sender = senders.find((s) => s.id === numberId);
+  const outreach = useOutreachWindow(sender, parsed?.isPossible() ? to.trim() : '', country);
+  const windowClosed = outreach.window !== null && !outreach.window.open;
+  // Outside the window only a template goes; within it, one on request.
+  const usingTemplate =
+    sender?.kind === 'whatsapp' &&
+    (windowClosed || (templateAsked && outreach.window?.templatesAllowed !== false));
+  const templateFault: TemplateError | undefined = fieldError
+    ? templateErrorOf(fieldError.field, fieldError.message, 'template')
+    : undefined;
+
   const submit = async () => {
     if (!parsed?.isPossible()) {
       setFieldError({ field: 'to', message: toProblem ?? 'Enter the customer’s number' });
+      return;
+    }
+    if (usingTemplate && !template) {
+      setFieldError({ field: 'template.contentSid', message: 'Choose a template' });
       return;
     }
     setBusy(true);
@@ -84,18 +142,23 @@ export function NewMessageDialog({
           to: parsed.number,
           defaultCountry: country,
           numberId: numberId || undefined,
-          body,
-          attachments: attachments.map((a) => a.token),
+          ...(usingTemplate
+            ? { template }
+            : { body, attachments: attachments.map((a) => a.token) }),
           strategy,
         },
       });
       setTo('');
       setBody('');
       setAttachments([]);
+      setTemplate(null);
+      setTemplateAsked(false);
       onSent(result.conversationId);
     } catch (failure) {
       if (failure instanceof ApiError && failure.field) {
         setFieldError({ field: failure.field, message: failure.message });
+        // Only the number fields say it beside them; the message and the template here.
+        if (failure.field !== 'to' && failure.field !== 'numberId') setError(failure.message);
       } else setError(errorText(failure));
     } finally {
       setBusy(false);
@@ -159,25 +222,73 @@ export function NewMessageDialog({
           Open the conversation now (assign-now)
         </Radio>
       </RadioGroup>
-      <Box>
-        <Label htmlFor={ids.body} required>
-          Message
-        </Label>
-        <TextArea
-          id={ids.body}
-          name="body"
-          value={body}
-          onChange={(e) => setBody(e.target.value)}
-          aria-describedby={ids.bodyHelp}
-          hasError={fieldError?.field === 'body'}
-          required={attachments.length === 0}
-        />
-        <SegmentCounter text={body} id={ids.bodyHelp} hint="Counted in SMS segments as you type" />
-      </Box>
-      <Box display="flex" flexWrap="wrap" columnGap="space30" alignItems="center">
-        <AttachmentPicker attachments={attachments} onChange={setAttachments} onError={setError} />
-      </Box>
-      <AttachmentCards attachments={attachments} onChange={setAttachments} />
+      {outreach.error && (
+        <HelpText variant="warning">
+          {`Could not tell whether the customer-service window is open: ${outreach.error}`}
+        </HelpText>
+      )}
+      {windowClosed && (
+        <HelpText variant="default" data-testid="service-window">
+          {outreach.window?.templatesAllowed
+            ? 'The customer-service window is closed: only an approved template can start this conversation.'
+            : 'The customer-service window is closed: nothing can be sent until the customer writes.'}
+        </HelpText>
+      )}
+      {usingTemplate && sender ? (
+        <>
+          <TemplatePicker
+            numberId={sender.id}
+            value={template}
+            onChange={(next) => {
+              setTemplate(next);
+              if (templateFault) setFieldError(null);
+            }}
+            error={templateFault}
+          />
+          {!windowClosed && (
+            <Box>
+              <Button variant="secondary" size="small" onClick={() => setTemplateAsked(false)}>
+                Write a message
+              </Button>
+            </Box>
+          )}
+        </>
+      ) : (
+        <>
+          <Box>
+            <Label htmlFor={ids.body} required>
+              Message
+            </Label>
+            <TextArea
+              id={ids.body}
+              name="body"
+              value={body}
+              onChange={(e) => setBody(e.target.value)}
+              aria-describedby={ids.bodyHelp}
+              hasError={fieldError?.field === 'body'}
+              required={attachments.length === 0}
+            />
+            <SegmentCounter
+              text={body}
+              id={ids.bodyHelp}
+              hint="Counted in SMS segments as you type"
+            />
+          </Box>
+          <Box display="flex" flexWrap="wrap" columnGap="space30" alignItems="center">
+            <AttachmentPicker
+              attachments={attachments}
+              onChange={setAttachments}
+              onError={setError}
+            />
+            {sender?.kind === 'whatsapp' && outreach.window?.templatesAllowed !== false && (
+              <Button variant="secondary" size="small" onClick={() => setTemplateAsked(true)}>
+                Template
+              </Button>
+            )}
+          </Box>
+          <AttachmentCards attachments={attachments} onChange={setAttachments} />
+        </>
+      )}
     </FormDialog>
   );
 }
