@@ -4,8 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQueue } from '../src/admin/queues.js';
 import { createSession } from '../src/auth/sessions.js';
 import { createUser } from '../src/auth/users.js';
-import { contentTemplates, conversations, events, messages } from '../src/db/schema.js';
+import {
+  contentTemplates,
+  conversations,
+  events,
+  messages,
+  offers,
+  users,
+} from '../src/db/schema.js';
 import { closeConversation } from '../src/flows/closing.js';
+import { setPresence } from '../src/routing/presence.js';
 import { phoneNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
 
@@ -394,6 +402,64 @@ describe('templates through the emulator, as on Twilio', () => {
     expect(failed).toMatchObject({
       errorCode: 63016,
       errorMessage: expect.stringContaining('customer-service window'),
+    });
+  });
+});
+
+describe('Messenger through the emulator', () => {
+  /** A 2×2 red PNG. */
+  const PICTURE = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==',
+    'base64',
+  );
+  const fbId = () => String(10n ** 15n + BigInt(`0x${randomBytes(6).toString('hex')}`));
+
+  it('routes a person who writes to the page, and delivers the agent’s reply with a picture; agents cannot start one', async () => {
+    const me = await agent();
+    await stack.db.update(users).set({ capacityMessenger: 2 }).where(eq(users.id, me.user.id));
+    await setPresence(stack.db, me.user.id, 'available', me.user.id);
+    const queue = await createQueue(stack.db, { name: 'Messenger', memberIds: [me.user.id] });
+    const { number } = await stack.addNumber({
+      address: `messenger:${fbId()}`,
+      kind: 'messenger',
+      flow: { name: 'Page flow', queueId: queue.id },
+    });
+    const person = `messenger:${fbId()}`;
+    await stack.text(person, number.address, 'Do you ship to Canada?');
+
+    const offer = await eventually(async () => {
+      const [row] = await stack.db
+        .select({ id: offers.id, conversationId: offers.conversationId })
+        .from(offers)
+        .where(and(eq(offers.agentId, me.user.id), eq(offers.state, 'pending')));
+      return row;
+    });
+    expect((await api(`/api/offers/${offer.id}/accept`, me.headers, {})).status).toBe(200);
+
+    const upload = await fetch(`${stack.parley.url}/api/uploads`, {
+      method: 'POST',
+      headers: { authorization: me.headers.authorization, 'content-type': 'image/png' },
+      body: PICTURE,
+    });
+    const { token } = (await upload.json()) as { token: string };
+    const reply = await api(`/api/conversations/${offer.conversationId}/messages`, me.headers, {
+      body: 'Yes, here is the map',
+      attachments: [token],
+    });
+    expect(reply.status).toBe(202);
+    const received = await stack.received(person, 'Yes, here is the map');
+    expect(received.from).toBe(number.address);
+    expect(received.media).toEqual([expect.objectContaining({ contentType: 'image/png' })]);
+
+    const origination = await api('/api/originations', me.headers, {
+      to: person,
+      numberId: number.id,
+      body: 'Hello from the page',
+    });
+    expect(origination.status).toBe(400);
+    expect(await origination.json()).toMatchObject({
+      field: 'numberId',
+      message: expect.stringContaining('start only when the customer writes'),
     });
   });
 });

@@ -176,13 +176,6 @@ export async function originate(
   input: Origination,
 ): Promise<{ message: OutboundMessage; conversationId: string | null }> {
   const { number, to } = await recipientOf(db, input);
-  if (!businessMayStart(channelOfKind(number.kind))) {
-    throw new AppError(
-      'bad_request',
-      `number ${number.address} is a Messenger page: Messenger conversations start only when the customer writes to the page, so agents cannot start one there`,
-      'numberId',
-    );
-  }
   checkContent(input);
   await refuseIfOptedOut(db, to, consentSender(number), null);
   const template = await agentTemplate(db, user, input.template, {
@@ -251,7 +244,10 @@ export async function originate(
   });
 }
 
-/** The sending number and the customer's address on its channel, from the address as typed. */
+/**
+ * The sending number and the customer's address on its channel, from the address as typed;
+ * a number on which a business may not start a conversation (a Messenger page) is refused.
+ */
 async function recipientOf(
   db: Executor,
   input: { numberId: string; to: string; defaultCountry?: CountryCode | undefined },
@@ -259,6 +255,13 @@ async function recipientOf(
   const [number] = await db.select().from(numbers).where(eq(numbers.id, input.numberId));
   if (!number)
     throw new AppError('bad_request', `number ${input.numberId} does not exist`, 'numberId');
+  if (!businessMayStart(channelOfKind(number.kind))) {
+    throw new AppError(
+      'bad_request',
+      `number ${number.address} is a Messenger page: Messenger conversations start only when the customer writes to the page, so agents cannot start one there`,
+      'numberId',
+    );
+  }
   const phone = normalisePhone(withoutChannelPrefix(input.to), input.defaultCountry);
   if (!phone) {
     throw new AppError(
