@@ -38,6 +38,7 @@ import {
   numberInput,
   numberView,
   presentNumber,
+  recordRcsSender,
   updateNumber,
 } from './numbers.js';
 import {
@@ -81,6 +82,8 @@ const twilioConfiguration = z
     sid: z.string(),
     webhookUrl: z.string(),
     statusCallbackUrl: z.string(),
+    /** The Messaging Service's RCS sender, if it has one: Twilio tries RCS first. */
+    rcsSender: z.string().nullable(),
   })
   .meta({ id: 'TwilioConfiguration' });
 const quickReplyJson = (row: QuickReply) => ({ ...row, createdAt: row.createdAt.toISOString() });
@@ -223,7 +226,9 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         const number = await getNumber(deps.db, request.params.id);
         const credentials = await getAccountCredentials(deps.db, deps.secretBox, number.accountId);
         const client = createTwilioClient(credentials, deps.clients.apiUrl);
-        return configureNumberWebhooks(client, number, urls);
+        const configured = await configureNumberWebhooks(client, number, urls);
+        await recordRcsSender(deps.db, number.id, configured.rcsSender);
+        return configured;
       },
     );
 

@@ -108,8 +108,10 @@ export async function updateNumber(
     .set({
       ...(patch.kind !== undefined && { kind: patch.kind }),
       ...(patch.name !== undefined && { name: patch.name }),
+      // Another service: its RCS sender is found again by "Set in Twilio".
       ...(patch.messagingServiceSid !== undefined && {
         messagingServiceSid: patch.messagingServiceSid,
+        rcsSender: null,
       }),
       ...(patch.flowId !== undefined && { flowId: patch.flowId }),
       ...(patch.sendRate !== undefined && { sendRate: patch.sendRate }),
@@ -119,6 +121,16 @@ export async function updateNumber(
   if (!row) throw new AppError('not_found', `number ${id} does not exist`);
   await announceConfigChange(db);
   return row;
+}
+
+/** What "Set in Twilio" found of the number's Messaging Service: its RCS sender, if any. */
+export async function recordRcsSender(
+  db: Executor,
+  id: string,
+  rcsSender: string | null,
+): Promise<void> {
+  await db.update(numbers).set({ rcsSender }).where(eq(numbers.id, id));
+  await announceConfigChange(db);
 }
 
 export async function listNumbers(db: Executor): Promise<NumberRow[]> {

@@ -305,6 +305,12 @@ export const numbers = pgTable(
     flowId: uuid('flow_id').references(() => flows.id, { onDelete: 'set null' }),
     /** Segments per second; null: the kind's default. */
     sendRate: real('send_rate'),
+    /**
+     * The RCS sender (`rcs:<agent id>`) of the number's Messaging Service, as "Set in Twilio"
+     * last found it: Twilio tries RCS first and falls back to SMS/MMS, and the transcript
+     * says which carried each message. Null: the service has none.
+     */
+    rcsSender: text('rcs_sender'),
     createdAt: createdAt(),
   },
   (t) => [
@@ -644,6 +650,8 @@ export const heldStatusReports = pgTable(
     status: text('status', { enum: MESSAGE_STATUSES }).notNull(),
     errorCode: integer('error_code'),
     errorMessage: text('error_message'),
+    /** What carried the message (StatusCallback.carrier), for a service with an RCS sender. */
+    carrier: text('carrier', { enum: ['rcs', 'phone'] }),
     receivedAt: at('received_at').notNull().defaultNow(),
   },
   (t) => [index('held_status_reports_sid_idx').on(t.messageSid)],

@@ -1,5 +1,6 @@
 import { eq, inArray, sql } from 'drizzle-orm';
 import { OPTED_OUT, reasonFor } from '../channels/twilio/error-codes.js';
+import type { MessageCarrier } from '../channels/twilio/webhooks.js';
 import { consentSender, learnOptOut } from '../consent/consent.js';
 import { GroupCommit } from '../db/group-commit.js';
 import { messages, numbers } from '../db/schema.js';
@@ -51,6 +52,8 @@ export interface StatusChange {
   status: MessageStatus;
   errorCode?: number | null;
   errorMessage?: string | null;
+  /** What carried it, when the callback said (StatusCallback.carrier). */
+  carrier?: MessageCarrier | null;
 }
 
 /** SQL: the rank of message `m`'s status (RANK, as a CASE). */
@@ -78,6 +81,7 @@ export async function advanceMessageStatuses(
       status: change.status,
       rank: RANK[change.status],
       explained,
+      carrier: change.carrier ?? null,
       error_code: errorCode,
       error_message: explained
         ? reasonFor(
@@ -101,10 +105,19 @@ export async function advanceMessageStatuses(
     sql`UPDATE messages m
            SET status = c.status,
                error_code = CASE WHEN c.explained THEN c.error_code ELSE m.error_code END,
-               error_message = CASE WHEN c.explained THEN c.error_message ELSE m.error_message END
+               error_message = CASE WHEN c.explained THEN c.error_message ELSE m.error_message END,
+               -- Through a service with an RCS sender: RCS, or the SMS/MMS it fell back to.
+               sent_as = CASE
+                 WHEN c.carrier = 'rcs' THEN 'rcs'
+                 WHEN c.carrier = 'phone' AND n.rcs_sender IS NOT NULL THEN
+                   CASE WHEN EXISTS (SELECT 1 FROM media x WHERE x.message_id = m.id)
+                     THEN 'mms' ELSE 'sms' END
+                 ELSE m.sent_as END
           FROM jsonb_to_recordset(${JSON.stringify(entries)}::jsonb)
-            AS c(id uuid, status text, rank int, explained boolean, error_code int, error_message text)
-         WHERE m.id = c.id AND ${RANK_OF_STATUS} < c.rank
+            AS c(id uuid, status text, rank int, explained boolean, carrier text, error_code int,
+                 error_message text),
+               numbers n
+         WHERE m.id = c.id AND n.id = m.number_id AND ${RANK_OF_STATUS} < c.rank
      RETURNING m.id, m.conversation_id, m.agent_id, m.number_id, m.to_address, c.status,
                c.error_code, c.error_message`,
   );
@@ -146,6 +159,7 @@ export interface StatusReport {
   status: MessageStatus;
   errorCode: number | null;
   errorMessage: string | null;
+  carrier?: MessageCarrier | null;
 }
 
 /**
@@ -209,9 +223,10 @@ const HELD_FOR = sql`interval '1 hour'`;
 export async function holdStatusReport(db: Db, report: StatusReport): Promise<boolean> {
   const [held] = await queryRows<{ id: string }>(
     db,
-    sql`INSERT INTO held_status_reports (message_sid, account_id, status, error_code, error_message)
+    sql`INSERT INTO held_status_reports
+          (message_sid, account_id, status, error_code, error_message, carrier)
         SELECT ${report.messageSid}, ${report.accountId}::uuid, ${report.status},
-               ${report.errorCode}::int, ${report.errorMessage}
+               ${report.errorCode}::int, ${report.errorMessage}, ${report.carrier ?? null}
         WHERE EXISTS (
           SELECT 1 FROM outbox o
             JOIN messages m ON m.id = o.message_id
@@ -240,6 +255,7 @@ export async function applyHeldStatusReports(db: Db, sids?: readonly string[]): 
       status: MessageStatus;
       error_code: number | null;
       error_message: string | null;
+      carrier: MessageCarrier | null;
       received: number;
     }>(
       tx,
@@ -252,7 +268,7 @@ export async function applyHeldStatusReports(db: Db, sids?: readonly string[]): 
               LIMIT 1) stored
             ${sids ? sql`WHERE held.message_sid IN ${sids}` : sql``})
           RETURNING h.message_sid, h.account_id, h.status, h.error_code, h.error_message,
-                    extract(epoch FROM h.received_at)::float8 AS received`,
+                    h.carrier, extract(epoch FROM h.received_at)::float8 AS received`,
     );
     await tx.execute(sql`DELETE FROM held_status_reports WHERE received_at < now() - ${HELD_FOR}`);
     if (rows.length === 0) return 0;
@@ -266,6 +282,7 @@ export async function applyHeldStatusReports(db: Db, sids?: readonly string[]): 
           status: row.status,
           errorCode: row.error_code,
           errorMessage: row.error_message,
+          carrier: row.carrier,
         })),
     );
     return rows.length;

@@ -3454,6 +3454,7 @@ export interface components {
             /** Format: uuid */
             flowId: string | null;
             sendRate: number | null;
+            rcsSender: string | null;
             /** Format: date-time */
             createdAt: string;
             effectiveSendRate: number;
@@ -3548,6 +3549,7 @@ export interface components {
             sid: string;
             webhookUrl: string;
             statusCallbackUrl: string;
+            rcsSender: string | null;
         };
         ApiToken: {
             id: string;

@@ -14,6 +14,8 @@ export const MESSENGER_NEEDS_SERVICE =
 export interface ConfiguredWebhooks extends WebhookUrls {
   configured: (typeof CONFIGURED_RESOURCES)[number];
   sid: string;
+  /** The Messaging Service's RCS sender (`rcs:…`), through which Twilio tries RCS first. */
+  rcsSender: string | null;
 }
 
 /**
@@ -39,11 +41,15 @@ export async function configureNumberWebhooks(
         statusCallback: statusCallbackUrl,
         useInboundWebhookOnNumber: false,
       });
+      const senders = await client.messaging.v1
+        .services(number.messagingServiceSid)
+        .channelSenders.list();
       return {
         configured: 'messaging-service',
         sid: number.messagingServiceSid,
         webhookUrl,
         statusCallbackUrl,
+        rcsSender: senders.find((one) => /^rcs:/i.test(one.sender))?.sender ?? null,
       };
     }
     if (number.kind === 'messenger') {
@@ -61,7 +67,7 @@ export async function configureNumberWebhooks(
           `Twilio has no WhatsApp sender ${number.address} on this account`,
         );
       }
-      return { configured: 'whatsapp-sender', sid, webhookUrl, statusCallbackUrl };
+      return { configured: 'whatsapp-sender', sid, webhookUrl, statusCallbackUrl, rcsSender: null };
     }
     const [incoming] = await client.incomingPhoneNumbers.list({
       phoneNumber: number.address,
@@ -75,7 +81,13 @@ export async function configureNumberWebhooks(
       smsMethod: 'POST',
       statusCallback: statusCallbackUrl,
     });
-    return { configured: 'number', sid: incoming.sid, webhookUrl, statusCallbackUrl };
+    return {
+      configured: 'number',
+      sid: incoming.sid,
+      webhookUrl,
+      statusCallbackUrl,
+      rcsSender: null,
+    };
   } catch (error) {
     if (error instanceof AppError) throw error;
     const failure = describeTwilioError(error);

@@ -120,6 +120,19 @@ export interface StatusCallback {
   status: MessageStatus;
   errorCode: number | null;
   errorMessage: string | null;
+  /**
+   * What carried the message, from its From: an RCS sender (`rcs:…`) or a phone number (on
+   * a service with an RCS sender, the SMS/MMS fallback); null for other channels.
+   */
+  carrier: MessageCarrier | null;
+}
+
+export type MessageCarrier = 'rcs' | 'phone';
+
+function carrierOf(from: string | undefined): MessageCarrier | null {
+  if (!from) return null;
+  if (/^rcs:/i.test(from)) return 'rcs';
+  return /^\+?\d+$/.test(from) ? 'phone' : null;
 }
 
 /** An authenticated status callback as Parley's status; a 400 names the bad field. */
@@ -135,6 +148,7 @@ export function parseStatusCallback(form: WebhookForm): StatusCallback {
     errorCode:
       params.ErrorCode && ERROR_CODE.test(params.ErrorCode) ? Number(params.ErrorCode) : null,
     errorMessage: params.ErrorMessage ?? null,
+    carrier: carrierOf(params.From),
   };
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { updateNumber } from '../src/admin/numbers.js';
 import { createQueue } from '../src/admin/queues.js';
 import { createSession } from '../src/auth/sessions.js';
 import { createUser } from '../src/auth/users.js';
@@ -460,6 +461,71 @@ describe('Messenger through the emulator', () => {
     expect(await origination.json()).toMatchObject({
       field: 'numberId',
       message: expect.stringContaining('start only when the customer writes'),
+    });
+  });
+});
+
+describe('RCS through a Messaging Service', () => {
+  it('finds the service’s RCS sender at Set in Twilio, and shows each message as RCS or its SMS fallback', async () => {
+    const adminHeaders = await (async () => {
+      const user = await createUser(stack.db, {
+        email: `rcs-admin-${randomBytes(3).toString('hex')}@example.com`,
+        name: 'Admin',
+        role: 'admin',
+        password: 'correct horse battery',
+      });
+      const { token } = await createSession(stack.db, user.id, 'api-token');
+      return { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    })();
+    const { number } = await stack.addNumber();
+    const rcsSender = `rcs:acme_${randomBytes(3).toString('hex')}_agent`;
+    await stack.control('POST', '/_emulator/numbers', {
+      accountSid: stack.twilio.sid,
+      phoneNumber: rcsSender,
+      kind: 'rcs',
+    });
+    const service = (await stack.control('POST', '/_emulator/services', {
+      accountSid: stack.twilio.sid,
+      numbers: [number.address, rcsSender],
+    })) as { sid: string };
+    await updateNumber(stack.db, number.id, { messagingServiceSid: service.sid });
+    const configured = await api(
+      `/api/admin/numbers/${number.id}/configure-twilio`,
+      adminHeaders,
+      {},
+    );
+    expect(configured.status).toBe(200);
+    expect(await configured.json()).toMatchObject({ configured: 'messaging-service', rcsSender });
+
+    const me = await agent();
+    const capable = phoneNumber();
+    const plain = phoneNumber();
+    await stack.control('POST', `/_emulator/handsets/${encodeURIComponent(capable)}/settings`, {
+      rcsCapable: true,
+    });
+    const sentAs = async (to: string, body: string) => {
+      const response = await api('/api/originations', me.headers, {
+        to,
+        numberId: number.id,
+        body,
+        strategy: 'assign-now',
+      });
+      expect(response.status).toBe(202);
+      const { message } = (await response.json()) as { message: { id: string } };
+      const received = await stack.received(to, body);
+      const row = await eventually(async () => {
+        const [found] = await stack.db.select().from(messages).where(eq(messages.id, message.id));
+        return found?.status === 'delivered' ? found : undefined;
+      });
+      return { from: received.from, sentAs: row.sentAs };
+    };
+    expect(await sentAs(capable, 'Your table is ready')).toEqual({
+      from: rcsSender,
+      sentAs: 'rcs',
+    });
+    expect(await sentAs(plain, 'Your table is ready too')).toEqual({
+      from: number.address,
+      sentAs: 'sms',
     });
   });
 });
