@@ -6,6 +6,7 @@ import { createQueue } from '../src/admin/queues.js';
 import { createSession } from '../src/auth/sessions.js';
 import { createUser } from '../src/auth/users.js';
 import {
+  contacts,
   contentTemplates,
   conversations,
   events,
@@ -173,6 +174,24 @@ describe('the WhatsApp customer-service window', () => {
     const multiline = await send({ contentSid: approved.sid, variables: { 1: 'Ann\nB', 2: 'A1' } });
     expect(multiline.status).toBe(400);
     expect(await multiline.json()).toMatchObject({ field: 'template.variables.1' });
+
+    // A placeholder Twilio declares outside the text (a media path, a button's URL) too.
+    const [linked] = await stack.db
+      .insert(contentTemplates)
+      .values({
+        accountId: stack.account.id,
+        sid: sid(),
+        friendlyName: 'track_order',
+        language: 'en',
+        body: 'Track order {{1}} with the button below',
+        variables: { 1: 'A-0', 2: 'orders/A-0' },
+        types: ['twilio/call-to-action'],
+        whatsappStatus: 'approved',
+      })
+      .returning();
+    const withoutUrl = await send({ contentSid: linked!.sid, variables: { 1: 'A-1' } });
+    expect(withoutUrl.status).toBe(400);
+    expect(await withoutUrl.json()).toMatchObject({ field: 'template.variables.2' });
 
     const withText = await api(`/api/conversations/${conversationId}/messages`, me.headers, {
       body: 'and some text',
@@ -354,7 +373,7 @@ describe('templates through the emulator, as on Twilio', () => {
     });
     expect(refused.status).toBe(409);
     expect(((await refused.json()) as { message: string }).message).toMatch(
-      /customer-service window closed .* only an approved template/,
+      /customer-service window is closed .* only an approved template/,
     );
     const unapproved = await api(`/api/conversations/${conversationId}/messages`, me.headers, {
       template: { contentSid: pending, variables: { 1: 'Ann' } },
@@ -527,5 +546,74 @@ describe('RCS through a Messaging Service', () => {
       from: number.address,
       sentAs: 'sms',
     });
+  });
+});
+
+describe('templates the customer reads as Twilio renders them', () => {
+  it("are sent once when Twilio created one but answered 500, though Parley's copy of the text differs", async () => {
+    const created = (await stack.control('POST', '/_emulator/contents', {
+      accountSid: stack.twilio.sid,
+      friendlyName: `pick_time_${randomBytes(3).toString('hex')}`,
+      // Parley keeps the first body (the quick reply's); Twilio sends the text type's here.
+      types: {
+        'twilio/quick-reply': {
+          body: 'Pick a time, {{1}}',
+          actions: [{ title: 'Morning', id: 'am' }],
+        },
+        'twilio/text': { body: 'Reply with a time, {{1}}' },
+      },
+      variables: { 1: 'Customer' },
+      whatsapp: { status: 'approved', category: 'UTILITY' },
+    })) as { sid: string };
+    const user = await createUser(stack.db, {
+      email: `sync-${randomBytes(3).toString('hex')}@example.com`,
+      name: 'Admin',
+      role: 'admin',
+      password: 'correct horse battery',
+    });
+    const { token } = await createSession(stack.db, user.id, 'api-token');
+    const adminHeaders = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    expect(
+      (
+        await api(
+          `/api/admin/accounts/${stack.account.id}/content-templates/sync`,
+          adminHeaders,
+          {},
+        )
+      ).status,
+    ).toBe(200);
+
+    const { customer, conversationId, me } = await whatsappConversation();
+    // The name WhatsApp gave, the only one Parley has of this customer.
+    await stack.db
+      .update(contacts)
+      .set({ attributes: { profileName: 'Ann' } })
+      .where(eq(contacts.address, customer));
+    await stack.control('POST', '/_emulator/faults', {
+      endpoint: 'messages.create',
+      mode: 'create-then-500',
+      count: 1,
+    });
+    try {
+      const sent = await api(`/api/conversations/${conversationId}/messages`, me.headers, {
+        template: { contentSid: created.sid, variables: { 1: '{{customerName}}' } },
+      });
+      expect(sent.status).toBe(202);
+      const { id } = (await sent.json()) as { id: string };
+      const settled = await eventually(async () => {
+        const [row] = await stack.db.select().from(messages).where(eq(messages.id, id));
+        return row?.twilioSid ? row : undefined;
+      }, 30_000);
+      expect(settled.contentVariables).toEqual({ 1: 'Ann' });
+      await stack.received(customer, 'Reply with a time, Ann');
+      const onTwilio = (await stack.control(
+        'GET',
+        `/_emulator/messages?to=${encodeURIComponent(customer)}`,
+      )) as { messages: { sid: string; contentSid: string | null }[] };
+      const copies = onTwilio.messages.filter((m) => m.contentSid === created.sid);
+      expect(copies.map((m) => m.sid)).toEqual([settled.twilioSid]);
+    } finally {
+      await stack.control('DELETE', '/_emulator/faults');
+    }
   });
 });

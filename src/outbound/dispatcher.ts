@@ -798,9 +798,11 @@ async function findOnTwilio(
     ...(claim.messagingServiceSid ? {} : { from: claim.from }),
     limit: 100,
   });
+  // A template's text is Twilio's rendering for the channel, which Parley's copy may not
+  // match word for word: its SID, recipient and time must do.
   const matching = candidates.filter(
     (m) =>
-      m.body === claim.body &&
+      (claim.contentSid !== null || m.body === claim.body) &&
       (m.dateCreated?.getTime() ?? 0) >= since &&
       (!claim.messagingServiceSid || m.messagingServiceSid === claim.messagingServiceSid),
   );
