@@ -3,7 +3,7 @@
  * which of them an agent may send where, and a template choice checked and rendered into the
  * text the customer will read. The only module that writes content_templates.
  */
-import { and, asc, eq, inArray, notInArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, lt, notInArray, sql } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
 import { acceptsTemplates, type Channel, channelOfKind } from '../addresses.js';
@@ -74,6 +74,9 @@ export async function syncContentTemplates(
   clients: Pick<TwilioClients, 'forAccount'>,
   accountId: string,
 ): Promise<{ synced: number; removed: number }> {
+  // When this sync read Twilio: of two syncs at once, the one that read later wins, whichever
+  // commits last.
+  const syncedAt = new Date();
   const [account] = await db
     .select({ id: accounts.id })
     .from(accounts)
@@ -89,8 +92,9 @@ export async function syncContentTemplates(
       `Twilio's Content API did not give the templates: ${failure.message}`,
     );
   }
+  // A list read while templates were being created can name one twice.
+  templates = [...new Map(templates.map((t) => [t.sid, t])).values()];
   return inTransaction(db, async (tx) => {
-    const syncedAt = new Date();
     if (templates.length > 0) {
       await tx
         .insert(contentTemplates)
@@ -122,6 +126,7 @@ export async function syncContentTemplates(
             rejectionReason: sqlExcluded('rejection_reason'),
             syncedAt,
           },
+          setWhere: sql`${contentTemplates.syncedAt} <= excluded.synced_at`,
         });
     }
     const kept = templates.map((t) => t.sid);
@@ -130,6 +135,7 @@ export async function syncContentTemplates(
       .where(
         and(
           eq(contentTemplates.accountId, accountId),
+          lt(contentTemplates.syncedAt, syncedAt),
           kept.length > 0 ? notInArray(contentTemplates.sid, kept) : undefined,
         ),
       )
@@ -297,7 +303,11 @@ export async function resolveTemplate(
       'template.contentSid',
     );
   }
-  const needed = placeholdersOf(template.body);
+  // The text's placeholders, and those Twilio declares elsewhere (a media path, a button's
+  // URL): every one gets a value, so no sample value reaches the customer.
+  const needed = [
+    ...new Set([...placeholdersOf(template.body), ...Object.keys(template.variables)]),
+  ];
   const unknown = Object.keys(choice.variables).find((name) => !needed.includes(name));
   if (unknown !== undefined) {
     throw new AppError(

@@ -10,7 +10,7 @@ import {
 } from '../addresses.js';
 import type { AuthUser } from '../auth/sessions.js';
 import { consentSender, isOptedOut } from '../consent/consent.js';
-import { upsertContact } from '../consent/contacts.js';
+import { contactName, upsertContact } from '../consent/contacts.js';
 import {
   type ResolvedTemplate,
   resolveTemplate,
@@ -74,20 +74,29 @@ async function agentTemplate(
 ): Promise<ResolvedTemplate | undefined> {
   if (!choice) return undefined;
   const [number] = await db
-    .select({ accountId: numbers.accountId, kind: numbers.kind })
+    .select({
+      accountId: numbers.accountId,
+      kind: numbers.kind,
+      businessName: flows.businessName,
+    })
     .from(numbers)
+    .leftJoin(flows, eq(flows.id, numbers.flowId))
     .where(eq(numbers.id, where.numberId));
   if (!number)
     throw new AppError('bad_request', `number ${where.numberId} does not exist`, 'numberId');
   const [contact] = await db
-    .select({ name: contacts.name })
+    .select({ name: contacts.name, attributes: contacts.attributes })
     .from(contacts)
     .where(eq(contacts.address, where.customerAddress));
   const template = await resolveTemplate(
     db,
     { accountId: number.accountId, channel: channelOfKind(number.kind) },
     choice,
-    { customerName: contact?.name ?? '', agentName: user.name },
+    {
+      customerName: (contact && contactName(contact)) ?? '',
+      agentName: user.name,
+      businessName: number.businessName ?? '',
+    },
   );
   const allowed = await templatesForNumber(db, where);
   if (!allowed.some((t) => t.sid === template.contentSid)) {
@@ -273,13 +282,18 @@ async function recipientOf(
   return { number, to: addressOnChannel(phone, channelOfKind(number.kind)) };
 }
 
-/** The customer-service window an origination to this customer would meet. */
+/**
+ * The customer-service window an origination to this customer would meet. An agent learns
+ * whether it is open, not when the customer last wrote: any number can be asked about.
+ */
 export async function originationWindow(
   db: Db,
+  user: AuthUser,
   input: { numberId: string; to: string; defaultCountry?: CountryCode | undefined },
 ): Promise<ServiceWindow> {
   const { number, to } = await recipientOf(db, input);
-  return serviceWindow(db, { numberId: number.id, customerAddress: to });
+  const window = await serviceWindow(db, { numberId: number.id, customerAddress: to });
+  return user.role === 'agent' ? { ...window, closesAt: null, lastInboundAt: null } : window;
 }
 
 async function refuseIfOptedOut(db: Db, to: string, sender: string, conversationId: string | null) {

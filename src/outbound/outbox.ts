@@ -7,6 +7,7 @@ import {
   hasServiceWindow,
   type NumberKind,
 } from '../addresses.js';
+import { contactName } from '../consent/contacts.js';
 import { type ResolvedTemplate, resolveTemplate } from '../content/content-templates.js';
 import { touchedByParley } from '../conversations/lifecycle.js';
 import {
@@ -14,6 +15,7 @@ import {
   type ServiceWindow,
   serviceWindows,
   windowKey,
+  windowOf,
 } from '../conversations/service-window.js';
 import { contacts, flows, media, messages, numbers, outbox, senders } from '../db/schema.js';
 import type { Executor, Tx } from '../db/store.js';
@@ -252,7 +254,12 @@ async function withinServiceWindows(
   const skipped: { input: NewOutbound; reason: string }[] = [];
   const allowed: (NewOutbound | undefined)[] = [];
   for (const input of inputs) {
-    const window = windows.get(windowKey({ numberId: input.numberId, customerAddress: input.to }));
+    const kind = numberOf.get(input.numberId)?.kind;
+    const limited = kind !== undefined && hasServiceWindow(channelOfKind(kind));
+    // A windowed pair not found reads as a customer who never wrote: closed.
+    const window =
+      windows.get(windowKey({ numberId: input.numberId, customerAddress: input.to })) ??
+      (limited ? windowOf(kind, null) : undefined);
     if (!window || window.open) {
       allowed.push(input);
       continue;
@@ -310,7 +317,7 @@ async function automatedInClosedWindow(
   if (!window.templatesAllowed) return 'not sent';
   if (!choice) return 'not sent: the flow names no template for this message';
   const [contact] = await tx
-    .select({ name: contacts.name })
+    .select({ name: contacts.name, attributes: contacts.attributes })
     .from(contacts)
     .where(eq(contacts.address, input.to));
   try {
@@ -319,7 +326,7 @@ async function automatedInClosedWindow(
       { accountId: number.accountId, channel: window.channel },
       choice,
       {
-        customerName: contact?.name ?? '',
+        customerName: (contact && contactName(contact)) ?? '',
         agentName: input.automated?.agentName ?? '',
         businessName: number.businessName ?? '',
       },
