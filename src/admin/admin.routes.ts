@@ -227,7 +227,12 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         const credentials = await getAccountCredentials(deps.db, deps.secretBox, number.accountId);
         const client = createTwilioClient(credentials, deps.clients.apiUrl);
         const configured = await configureNumberWebhooks(client, number, urls);
-        await recordRcsSender(deps.db, number.id, configured.rcsSender);
+        if (configured.configured === 'messaging-service') {
+          await recordRcsSender(deps.db, number.id, {
+            serviceSid: configured.sid,
+            rcsSender: configured.rcsSender,
+          });
+        }
         return configured;
       },
     );

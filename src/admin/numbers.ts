@@ -1,4 +1,4 @@
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
 import {
@@ -123,13 +123,19 @@ export async function updateNumber(
   return row;
 }
 
-/** What "Set in Twilio" found of the number's Messaging Service: its RCS sender, if any. */
+/**
+ * What "Set in Twilio" found of the number's Messaging Service: its RCS sender, if any;
+ * kept only while the number is still on that service.
+ */
 export async function recordRcsSender(
   db: Executor,
   id: string,
-  rcsSender: string | null,
+  found: { serviceSid: string; rcsSender: string | null },
 ): Promise<void> {
-  await db.update(numbers).set({ rcsSender }).where(eq(numbers.id, id));
+  await db
+    .update(numbers)
+    .set({ rcsSender: found.rcsSender })
+    .where(and(eq(numbers.id, id), eq(numbers.messagingServiceSid, found.serviceSid)));
   await announceConfigChange(db);
 }
 

@@ -69,10 +69,12 @@ async function lastInbound(
   }>(
     db,
     sql`SELECT p.number_id, p.customer_address, n.kind,
-               (SELECT max(m.created_at) FROM contacts k
-                  JOIN conversations c ON c.contact_id = k.id AND c.number_id = p.number_id
-                  JOIN messages m ON m.conversation_id = c.id AND m.direction = 'inbound'
-                WHERE k.address = p.customer_address) AS last_inbound_at
+               CASE WHEN parley_channel_of_kind(n.kind) <> 'sms' THEN
+                 (SELECT max(m.created_at) FROM contacts k
+                    JOIN conversations c ON c.contact_id = k.id AND c.number_id = p.number_id
+                    JOIN messages m ON m.conversation_id = c.id AND m.direction = 'inbound'
+                  WHERE k.address = p.customer_address)
+               END AS last_inbound_at
         FROM (VALUES ${values}) AS p(number_id, customer_address)
         JOIN numbers n ON n.id = p.number_id`,
   );
@@ -84,7 +86,12 @@ async function lastInbound(
   );
 }
 
-function windowOf(kind: string, lastInboundAt: Date | null, now: number): ServiceWindow {
+/** The window on a number of this kind for a customer who last wrote then (null: never). */
+export function windowOf(
+  kind: string,
+  lastInboundAt: Date | null,
+  now = Date.now(),
+): ServiceWindow {
   const channel = channelOfKind(kind);
   if (!hasServiceWindow(channel)) {
     return { channel, open: true, closesAt: null, lastInboundAt, templatesAllowed: true };
@@ -124,12 +131,14 @@ export async function serviceWindow(db: Executor, pair: WindowPair): Promise<Ser
   return window;
 }
 
-/** Why free text cannot go out now, as an agent reads it. */
+/**
+ * Why free text cannot go out now, as an agent reads it: without the time the customer last
+ * wrote, which the transcript shows those who may read it.
+ */
 export function closedWindowReason(window: ServiceWindow): string {
   const channel = window.channel === 'whatsapp' ? 'WhatsApp' : 'Messenger';
-  const since = window.closesAt
-    ? `the customer-service window closed at ${window.closesAt.toISOString()} (24 hours after the customer's last message)`
-    : 'the customer has not written to this number, so the customer-service window is not open';
+  const since =
+    "the customer-service window is closed (it stays open 24 hours after the customer's last message)";
   return window.templatesAllowed
     ? `${since}: ${channel} accepts only an approved template until the customer writes again`
     : `${since}: ${channel} accepts no message from the business until the customer writes again`;

@@ -136,7 +136,7 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
         },
       },
       (request) =>
-        originationWindow(deps.db, {
+        originationWindow(deps.db, currentUser(request), {
           ...request.query,
           defaultCountry: request.query.defaultCountry as CountryCode | undefined,
         }),

@@ -192,7 +192,7 @@ describe('WhatsApp templates in a browser', () => {
     // The queue's agents get one template to pick from.
     await admin.getByRole('link', { name: 'Queues' }).click();
     await admin.getByRole('button', { name: 'Edit WhatsApp support' }).click();
-    await admin.getByRole('textbox', { name: 'WhatsApp templates' }).click();
+    await admin.getByRole('textbox', { name: 'Templates', exact: true }).click();
     await admin.getByRole('option', { name: 'order_shipped (en)' }).click();
     await admin.keyboard.press('Escape');
     await admin.getByRole('button', { name: 'Save' }).click();

@@ -41,15 +41,12 @@ export async function configureNumberWebhooks(
         statusCallback: statusCallbackUrl,
         useInboundWebhookOnNumber: false,
       });
-      const senders = await client.messaging.v1
-        .services(number.messagingServiceSid)
-        .channelSenders.list();
       return {
         configured: 'messaging-service',
         sid: number.messagingServiceSid,
         webhookUrl,
         statusCallbackUrl,
-        rcsSender: senders.find((one) => /^rcs:/i.test(one.sender))?.sender ?? null,
+        rcsSender: await rcsSenderOf(client, number.messagingServiceSid),
       };
     }
     if (number.kind === 'messenger') {
@@ -92,6 +89,19 @@ export async function configureNumberWebhooks(
     if (error instanceof AppError) throw error;
     const failure = describeTwilioError(error);
     throw new AppError('unavailable', `Twilio did not take the change: ${failure.message}`);
+  }
+}
+
+/**
+ * The Messaging Service's RCS sender, if it has one. An account without the channel senders
+ * feature answers an error: no RCS sender, and the webhooks just set stay set.
+ */
+async function rcsSenderOf(client: TwilioClient, serviceSid: string): Promise<string | null> {
+  try {
+    const senders = await client.messaging.v1.services(serviceSid).channelSenders.list();
+    return senders.find((one) => /^rcs:/i.test(one.sender))?.sender ?? null;
+  } catch {
+    return null;
   }
 }
 

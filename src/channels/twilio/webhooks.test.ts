@@ -96,11 +96,16 @@ describe('Twilio webhooks', () => {
       status: 'failed',
       errorCode: null,
       errorMessage: null,
+      carrier: null,
     });
     expect(callback({ SmsStatus: 'undelivered', ErrorCode: '30003' })).toMatchObject({
       status: 'undelivered',
       errorCode: 30003,
     });
+    // What carried it: an RCS sender, a phone number (an RCS service's fallback), or neither.
+    expect(callback({ MessageStatus: 'sent', From: 'rcs:acme_agent' }).carrier).toBe('rcs');
+    expect(callback({ MessageStatus: 'sent', From: '+15551234567' }).carrier).toBe('phone');
+    expect(callback({ MessageStatus: 'sent', From: 'whatsapp:+15551234567' }).carrier).toBe(null);
     expect(refusal(() => callback({ MessageStatus: 'lost' }))?.message).toBe(
       'field MessageStatus is missing or unknown',
     );

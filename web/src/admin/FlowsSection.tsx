@@ -147,7 +147,10 @@ function bodyOf(draft: FlowDraft) {
   };
 }
 
-/** The automated messages the draft has text for; final and survey always. */
+/**
+ * The automated messages the draft has text for (a template only replaces a message that is
+ * sent), and the queue's overflow message, whose text is the queue's.
+ */
 function messagesWithText(draft: FlowDraft): AutomatedMessage[] {
   const texts: [AutomatedMessage, string][] = [
     ['initial', draft.initialMessage],
@@ -155,8 +158,10 @@ function messagesWithText(draft: FlowDraft): AutomatedMessage[] {
     ['queuePosition', draft.queuePositionMessage],
     ['help', draft.helpMessage],
     ['attachmentsRefused', draft.attachmentsRefusedMessage],
+    ['final', draft.finalMessage],
+    ['survey', draft.surveyMessage],
   ];
-  return [...texts.filter(([, text]) => text.trim()).map(([key]) => key), 'final', 'survey'];
+  return [...texts.filter(([, text]) => text.trim()).map(([key]) => key), 'overflow'];
 }
 
 /** IANA zones the browser knows, plus UTC (which Chrome leaves out) and the current one. */

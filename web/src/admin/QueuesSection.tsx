@@ -268,8 +268,8 @@ function QueueForm({
       />
 
       <TemplateSidsField
-        label="WhatsApp templates"
-        help="The approved templates this queue's agents may send. None chosen: every approved one."
+        label="Templates"
+        help="The content templates this queue's agents may send (on WhatsApp, approved ones only). None chosen: every one."
         templates={templates}
         {...form.bind('contentSids')}
       />
