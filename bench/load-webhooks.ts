@@ -32,5 +32,6 @@ const figures = await sendSignedWebhooks({
   handsets: Number(process.env.BENCH_HANDSETS ?? 500),
   workload,
   rate: process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined,
+  areaCode: process.env.BENCH_AREA_CODE,
 });
 process.stdout.write(`${JSON.stringify(figures)}\n`);

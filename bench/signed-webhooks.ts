@@ -24,6 +24,8 @@ export interface WebhookLoad {
   workload: 'existing' | 'new';
   /** Requests per second offered in all, whatever the answers' pace; unset: as fast as answered. */
   rate?: number | undefined;
+  /** The customers' area code; unset: a random one. */
+  areaCode?: string | undefined;
 }
 
 export interface LoadFigures {
@@ -36,8 +38,9 @@ export interface LoadFigures {
 const PATH = '/webhooks/twilio/messages';
 
 export async function sendSignedWebhooks(load: WebhookLoad): Promise<LoadFigures> {
-  // Each run's customers are its own, so runs against one store never share conversations.
-  const prefix = String(Math.floor(Math.random() * 900) + 100);
+  // Each run's customers are its own, so runs against one store never share conversations:
+  // runs against one server name an area code each (two random ones meet one time in 900).
+  const prefix = load.areaCode ?? String(Math.floor(Math.random() * 800) + 200);
   const handset = (i: number) => `+1${prefix}${String(i).padStart(7, '0')}`;
   const signed = (from: string) => {
     const params = {
