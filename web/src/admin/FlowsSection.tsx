@@ -1,3 +1,4 @@
+import type { AutomatedMessage } from '../../../src/events';
 import { api } from '../api';
 import { useResource } from '../useResource';
 import { NONE, namesById, numberOrDefault, numberOrNull, numberText, textOrNull } from './convert';
@@ -15,11 +16,7 @@ import {
 } from './ScheduleFields';
 import type { AdminContentTemplate, Flow, FlowRow, QueueRow } from './types';
 import { useDraft } from './useDraft';
-import {
-  type AutomatedMessage,
-  type WindowTemplates,
-  WindowTemplatesField,
-} from './WindowTemplatesField';
+import { type WindowTemplates, WindowTemplatesField } from './WindowTemplatesField';
 
 /** Flows: what happens to a conversation before an agent has it. */
 export function FlowsSection() {

@@ -1,21 +1,10 @@
 import { Box } from '@twilio-paste/core/box';
 import { HelpText } from '@twilio-paste/core/help-text';
+import { AUTOMATED_MESSAGES, type AutomatedMessage } from '../../../src/events';
 import { TemplateFields } from '../content/TemplateFields';
 import type { ContentTemplate, TemplateChoice } from '../content/types';
 import type { Bound } from './useDraft';
 
-/** The flow's automated messages, in the order a conversation meets them. */
-export const AUTOMATED_MESSAGES = [
-  'initial',
-  'outOfHours',
-  'queuePosition',
-  'help',
-  'attachmentsRefused',
-  'overflow',
-  'final',
-  'survey',
-] as const;
-export type AutomatedMessage = (typeof AUTOMATED_MESSAGES)[number];
 /** Automated message → its template; only the messages that have one. */
 export type WindowTemplates = Record<string, TemplateChoice>;
 
