@@ -57,10 +57,15 @@ export const AUTOMATED_MESSAGES = [
   'overflow',
   'final',
   'survey',
+  'surveyComment',
+  'surveyThanks',
 ] as const;
 export type AutomatedMessage = (typeof AUTOMATED_MESSAGES)[number];
 export type OriginationStrategy = 'assign-now' | 'on-reply';
 export type BotAction = 'continue' | 'handover' | 'close';
+/** What answers a flow's survey: a score from 1 to 5, or yes / no (kept as 1 / 0). */
+export const SURVEY_SCALES = ['score', 'yes-no'] as const;
+export type SurveyScale = (typeof SURVEY_SCALES)[number];
 
 /** Every event type and its payload. */
 export interface EventPayloads {
@@ -167,6 +172,11 @@ export interface EventPayloads {
   'media.stored': { mediaId: string; messageId: string; contentType: string; size: number };
   'media.failed': { mediaId: string; messageId: string; error: string; willRetry: boolean };
   'consent.changed': { contactId: string; sender: string; optedOut: boolean; keyword: string };
+  /** The customer answered the survey of this (closed) conversation. */
+  'survey.answered': { messageId: string; scale: SurveyScale; score: number };
+  'survey.commented': { messageId: string; comment: string };
+  /** An internal note: in the transcript, never sent to the customer. */
+  'note.added': { noteId: string; authorId: string; body: string };
 }
 export type EventType = keyof EventPayloads;
 

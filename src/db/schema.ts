@@ -40,9 +40,15 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { type AutomatedMessage, MESSAGE_STATUSES, PRESENCES } from '../events.js';
+import { type AutomatedMessage, MESSAGE_STATUSES, PRESENCES, SURVEY_SCALES } from '../events.js';
 
 /** A content template and the values of its placeholders (which may use `{{customerName}}`…). */
+/** One of a queue's wrap-up codes: `code` is stored and reported, `label` is what agents read. */
+export interface DispositionCode {
+  code: string;
+  label: string;
+}
+
 export interface TemplateChoice {
   contentSid: string;
   variables: Record<string, string>;
@@ -170,6 +176,10 @@ export const queues = pgTable('queues', {
   lastOfferedAgentId: uuid('last_offered_agent_id'),
   /** Content SIDs of the templates the queue's agents may pick; empty: every approved one. */
   contentSids: text('content_sids').array().notNull().default(sql`'{}'::text[]`),
+  /** Wrap-up: the disposition codes agents pick from when they end a conversation. */
+  dispositions: jsonb('dispositions').$type<DispositionCode[]>().notNull().default([]),
+  /** Ending a conversation of this queue needs a disposition (when it has codes). */
+  dispositionRequired: boolean('disposition_required').notNull().default(false),
   createdAt: createdAt(),
 });
 
@@ -233,7 +243,16 @@ export const flows = pgTable('flows', {
   allowAttachments: boolean('allow_attachments').notNull().default(true),
   attachmentsRefusedMessage: text('attachments_refused_message'),
   inactivityCloseMinutes: integer('inactivity_close_minutes'),
+  /** The survey's question, sent after the final response when the conversation ends. */
   surveyMessage: text('survey_message'),
+  /** What answers it: a score from 1 to 5, or yes / no (kept as 1 / 0). */
+  surveyScale: text('survey_scale', { enum: SURVEY_SCALES }).notNull().default('score'),
+  /** How long after the question the customer's reply is taken as its answer. */
+  surveyWindowMinutes: integer('survey_window_minutes').notNull().default(1440),
+  /** Asked once the answer is in; the reply within the hour is kept as the comment. */
+  surveyCommentPrompt: text('survey_comment_prompt'),
+  /** Sent once the survey is complete (after the answer, or after the comment when asked). */
+  surveyThanksMessage: text('survey_thanks_message'),
   /** How long an agent's origination routes the customer's reply back to that agent. */
   affinityTtlHours: integer('affinity_ttl_hours').notNull().default(168),
   /** Offer an affinity's agent the reply even when at capacity ("keep same agent"). */
@@ -369,6 +388,9 @@ export const contacts = pgTable(
     /** E.164, `whatsapp:+…` or `messenger:<user id>`, as Twilio sends it in From. */
     address: text('address').notNull(),
     name: text('name'),
+    email: text('email'),
+    /** Agents' notes on the person (not on one conversation: those are conversation_notes). */
+    notes: text('notes'),
     /** What Twilio's webhook said of it (FromCity, FromState, …) and what agents added. */
     attributes: jsonb('attributes').$type<Record<string, string>>().notNull().default({}),
     createdAt: createdAt(),
@@ -422,6 +444,9 @@ export const conversations = pgTable(
     lastMessageAt: at('last_message_at').notNull().defaultNow(),
     closedAt: at('closed_at'),
     closeReason: text('close_reason'),
+    /** Wrap-up: the code of one of the queue's dispositions, and the agent's summary. */
+    disposition: text('disposition'),
+    wrapUpSummary: text('wrap_up_summary'),
     createdAt: createdAt(),
   },
   (t) => [
@@ -433,6 +458,8 @@ export const conversations = pgTable(
       .on(t.queueId, t.queuedAt)
       .where(sql`${t.state} = 'queued'`),
     index('conversations_contact_idx').on(t.contactId),
+    // Search and reports read conversations by when they started.
+    index('conversations_created_idx').on(t.createdAt, t.id),
     index('conversations_flow_due_idx').on(t.flowDueAt).where(sql`${t.flowDueAt} IS NOT NULL`),
     check('conversations_closed_check', sql`(${t.state} = 'closed') = (${t.closedAt} IS NOT NULL)`),
     check(
@@ -475,6 +502,59 @@ export const messages = pgTable(
   (t) => [
     unique('messages_twilio_sid_key').on(t.twilioSid),
     index('messages_conversation_idx').on(t.conversationId, t.createdAt),
+    // Full-text search over message bodies; 'simple': no stemming, any language.
+    index('messages_body_search_idx').using('gin', sql`to_tsvector('simple', ${t.body})`),
+    // Reports read messages by time; a BRIN index costs next to nothing to keep.
+    index('messages_created_brin').using('brin', t.createdAt),
+  ],
+);
+
+/**
+ * Internal notes on a conversation by agents and supervisors: in the transcript, never sent.
+ * Written by src/conversations/ (notes.ts).
+ */
+export const conversationNotes = pgTable(
+  'conversation_notes',
+  {
+    id: id(),
+    conversationId: uuid('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    authorId: uuid('author_id').references(() => users.id, { onDelete: 'set null' }),
+    body: text('body').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('conversation_notes_conversation_idx').on(t.conversationId, t.createdAt)],
+);
+
+/**
+ * The survey of an ended conversation (src/surveys/): asked when the flow's survey message
+ * was queued, answered by the customer's next text while `awaitingUntil` has not passed.
+ */
+export const surveyResponses = pgTable(
+  'survey_responses',
+  {
+    conversationId: uuid('conversation_id')
+      .primaryKey()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    numberId: uuid('number_id')
+      .notNull()
+      .references(() => numbers.id, { onDelete: 'restrict' }),
+    customerAddress: text('customer_address').notNull(),
+    scale: text('scale', { enum: SURVEY_SCALES }).notNull(),
+    askedAt: at('asked_at').notNull().defaultNow(),
+    /** Until when the customer's next text answers (or comments); null: nothing awaited. */
+    awaitingUntil: at('awaiting_until'),
+    /** 1–5 on the score scale; 1 (yes) or 0 (no). */
+    score: smallint('score'),
+    answeredAt: at('answered_at'),
+    comment: text('comment'),
+    commentedAt: at('commented_at'),
+  },
+  (t) => [
+    index('survey_responses_awaiting_idx')
+      .on(t.numberId, t.customerAddress, t.awaitingUntil)
+      .where(sql`${t.awaitingUntil} IS NOT NULL`),
   ],
 );
 
@@ -714,5 +794,7 @@ export const events = pgTable(
     index('events_agent_idx').on(t.agentId, t.seq),
     // The sequencer's work list: small, since events wait there only until numbered.
     index('events_unnumbered_idx').on(t.xid, t.id).where(sql`seq IS NULL`),
+    // Reports read the log by time; a BRIN index costs next to nothing to keep.
+    index('events_created_brin').using('brin', t.createdAt),
   ],
 );

@@ -17,6 +17,8 @@ const LABELS: Record<AutomatedMessage, string> = {
   overflow: 'Overflow message',
   final: 'Final message',
   survey: 'Survey message',
+  surveyComment: 'Survey comment prompt',
+  surveyThanks: 'Survey thanks message',
 };
 
 /**
