@@ -1,7 +1,8 @@
 /**
  * Who may read a conversation (its transcript, media and live events), written once:
- * supervisors and admins read every conversation; an agent reads those assigned to them and
- * the one offered to them now. The REST routes ask it of one conversation for one user
+ * supervisors and admins read every conversation; an agent reads those assigned to them (now
+ * or last), the one offered to them now, and the past conversations of a customer they are
+ * talking to now. The REST routes ask it of one conversation for one user
  * (canReadConversation, readableConversation); the realtime gateway of a batch of events'
  * conversations for every connection at once (readersOf). Both read the agents' side of the
  * rule from one statement, agentReaders.
@@ -19,16 +20,59 @@ export function readsEveryConversation(role: Role): boolean {
 }
 
 /**
+ * SQL: who holds each open conversation now, as rows (conversation_id, agent_id, contact_id):
+ * its agent and the agent of its pending offer.
+ */
+const HOLDERS = sql`SELECT h.id AS conversation_id, h.agent_id, h.contact_id FROM conversations h
+                     WHERE h.state <> 'closed' AND h.agent_id IS NOT NULL
+                    UNION
+                    SELECT o.conversation_id, o.agent_id, h.contact_id FROM offers o
+                      JOIN conversations h ON h.id = o.conversation_id
+                     WHERE o.state = 'pending'`;
+
+/**
  * SQL: the agents who may read the conversations whose ids `ids` lists, as rows
- * (conversation_id, agent_id): the agent the conversation is assigned to, and the agent of
- * its pending offer.
+ * (conversation_id, agent_id): the agent the conversation is (or was last) assigned to, the
+ * agent of its pending offer, and the agents holding an open conversation with the same
+ * contact (the customer's history is theirs to read while they talk to them).
  */
 function agentReaders(ids: SQL): SQL {
   return sql`SELECT c.id AS conversation_id, c.agent_id FROM conversations c
               WHERE c.id IN (${ids}) AND c.agent_id IS NOT NULL
              UNION
              SELECT o.conversation_id, o.agent_id FROM offers o
-              WHERE o.conversation_id IN (${ids}) AND o.state = 'pending'`;
+              WHERE o.conversation_id IN (${ids}) AND o.state = 'pending'
+             UNION
+             SELECT c.id, held.agent_id FROM conversations c
+               JOIN (${HOLDERS}) held ON held.contact_id = c.contact_id
+              WHERE c.id IN (${ids})`;
+}
+
+/**
+ * SQL condition on a conversation aliased `alias`: the agent `agentId` may read it (the rule
+ * of agentReaders, for queries that list conversations, such as search).
+ */
+export function readableByAgent(alias: SQL, agentId: string): SQL {
+  return sql`(${alias}.agent_id = ${agentId}::uuid
+              OR EXISTS (SELECT 1 FROM offers o WHERE o.conversation_id = ${alias}.id
+                            AND o.state = 'pending' AND o.agent_id = ${agentId}::uuid)
+              OR ${alias}.contact_id IN (SELECT held.contact_id FROM (${HOLDERS}) held
+                                          WHERE held.agent_id = ${agentId}::uuid))`;
+}
+
+/** Whether the agent holds an open conversation (assigned, or offered now) with the contact. */
+export async function agentHoldsContact(
+  db: Executor,
+  agentId: string,
+  contactId: string,
+): Promise<boolean> {
+  const rows = await queryRows<{ one: number }>(
+    db,
+    sql`SELECT 1 AS one FROM (${HOLDERS}) held
+         WHERE held.agent_id = ${agentId}::uuid AND held.contact_id = ${contactId}::uuid
+         LIMIT 1`,
+  );
+  return rows.length > 0;
 }
 
 /** Whether the user may read the conversation now (absent conversations: no). */

@@ -8,7 +8,7 @@ import { CONVERSATION_STATES } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { MESSAGE_STATUSES } from '../events.js';
-import { readableConversation } from './access.js';
+import { agentHoldsContact, readableConversation, readsEveryConversation } from './access.js';
 import { markConversationRead } from './conversations.js';
 import { serviceWindowView } from './service-window.js';
 import {
@@ -230,15 +230,14 @@ export function registerConversationRoutes(parent: FastifyInstance, deps: { db: 
       },
       async (request) => {
         const user = currentUser(request);
-        const history = await contactHistory(deps.db, request.params.id);
         // Agents see the history of contacts they are talking to now.
-        if (user.role === 'agent') {
-          const mine = history.conversations.some(
-            (c) => c.agentId === user.id && c.state !== 'closed',
-          );
-          if (!mine) throw new AppError('not_found', 'no such contact');
+        if (
+          !readsEveryConversation(user.role) &&
+          !(await agentHoldsContact(deps.db, user.id, request.params.id))
+        ) {
+          throw new AppError('not_found', 'no such contact');
         }
-        return history;
+        return contactHistory(deps.db, request.params.id);
       },
     );
   });
