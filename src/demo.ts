@@ -167,6 +167,9 @@ async function seed(db: Db): Promise<void> {
     queuePositionMessage: 'You are number {queuePosition} in line.',
     finalMessage: 'Thanks for chatting with {businessName}. Text us anytime.',
     helpMessage: '{businessName}: reply STOP to opt out, START to opt back in.',
+    surveyMessage: 'How did we do? Reply with a score from 1 (poor) to 5 (great).',
+    surveyCommentPrompt: 'Thank you! Anything we could do better? (optional)',
+    surveyThanksMessage: 'Thanks for your feedback.',
     // On WhatsApp a day after the customer's last message, only a template goes out.
     windowTemplates: {
       final: { contentSid: DEMO_TEMPLATES[2].sid, variables: { 1: '{{businessName}}' } },

@@ -11,11 +11,13 @@ import type { Tx } from '../db/store.js';
 import type { CloseReason } from '../events.js';
 import { enqueueAutomated } from '../outbound/outbox.js';
 import { cancelPendingOffer, wakeRouting } from '../routing/index.js';
+import { askSurvey } from '../surveys/surveys.js';
 import { renderTemplate } from './templates.js';
 
 /**
  * Closes an open conversation in the caller's transaction, withdraws its pending offer, and
- * queues the flow's final response and survey. The next text from the customer opens a new conversation.
+ * queues the flow's final response and survey. The customer's next text answers the survey
+ * when it is an answer (see surveys/), else opens a new conversation.
  * Returns false when the conversation was not open (already closed by someone else).
  */
 export async function closeConversation(
@@ -42,6 +44,8 @@ async function sendFinalResponse(tx: Tx, conversationId: string, closed: Closed)
     .select({
       finalMessage: flows.finalMessage,
       surveyMessage: flows.surveyMessage,
+      surveyScale: flows.surveyScale,
+      surveyWindowMinutes: flows.surveyWindowMinutes,
       businessName: flows.businessName,
     })
     .from(numbers)
@@ -57,7 +61,7 @@ async function sendFinalResponse(tx: Tx, conversationId: string, closed: Closed)
   ] as const;
   for (const { kind, text } of messages) {
     if (!text) continue;
-    await enqueueAutomated(tx, {
+    const queued = await enqueueAutomated(tx, {
       conversationId,
       numberId: closed.numberId,
       to: closed.customerAddress,
@@ -65,5 +69,15 @@ async function sendFinalResponse(tx: Tx, conversationId: string, closed: Closed)
       author: 'flow',
       automated: { kind, agentName: agent?.name },
     });
+    // A survey not sent (a closed WhatsApp window without its template) waits on nothing.
+    if (kind === 'survey' && queued && flow) {
+      await askSurvey(tx, {
+        conversationId,
+        numberId: closed.numberId,
+        customerAddress: closed.customerAddress,
+        scale: flow.surveyScale,
+        windowMinutes: flow.surveyWindowMinutes,
+      });
+    }
   }
 }

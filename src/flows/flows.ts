@@ -7,7 +7,7 @@ import { flowHolidays, flowHours, flows, numbers, queues } from '../db/schema.js
 import type { Db, Executor } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
-import { AUTOMATED_MESSAGES } from '../events.js';
+import { AUTOMATED_MESSAGES, SURVEY_SCALES } from '../events.js';
 import { isOpen, isValidTimeZone, type OpeningInterval } from './hours.js';
 
 const time = z
@@ -41,6 +41,15 @@ export const flowInput = z.object({
   attachmentsRefusedMessage: message,
   inactivityCloseMinutes: z.number().int().min(1).max(43_200).nullable().optional(),
   surveyMessage: message,
+  surveyScale: z.enum(SURVEY_SCALES).optional(),
+  surveyWindowMinutes: z
+    .number()
+    .int()
+    .min(5, { error: 'surveyWindowMinutes must be 5 minutes to 7 days' })
+    .max(10_080, { error: 'surveyWindowMinutes must be 5 minutes to 7 days' })
+    .optional(),
+  surveyCommentPrompt: message,
+  surveyThanksMessage: message,
   affinityTtlHours: z
     .number()
     .int()

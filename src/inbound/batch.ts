@@ -20,6 +20,7 @@ import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbounds } from '../outbound/outbox.js';
 import { pairsWithAffinity } from '../routing/affinity.js';
 import { queueFromFlow } from '../routing/queueing.js';
+import { pairsAwaitingSurvey } from '../surveys/surveys.js';
 import { type InboundOutcome, receiveInbound } from './receive.js';
 
 interface Waiting {
@@ -80,7 +81,8 @@ export class InboundBatcher {
  * initial or out-of-hours response, and, when the flow has nothing more to do first, the
  * hand-over to routing). The two parts hold different senders' texts (see storeIntoOpen),
  * so neither needs the other's commit. Left out, for the per-message path: a text whose
- * conversation opened or closed under the batch, a stored SID's replay that would open a
+ * conversation opened or closed under the batch, a text from a sender a survey waits on (it
+ * may be its answer: see surveys/), a stored SID's replay that would open a
  * conversation, one that the flow closes out of hours, and a text of the second part that
  * fails alone (see storeRest).
  *
@@ -286,9 +288,15 @@ async function storeOthers(
   const conversationOf = new Map(
     open.map((row) => [pairKey(row.number_id, row.customer_address), row.id]),
   );
+  // A sender a survey waits on may be answering it: the per-message path reads their text.
+  const unplaced = batch.filter((item) => !conversationOf.has(conversationKey(item)));
+  const surveyed = await pairsAwaitingSurvey(
+    tx,
+    unplaced.map((item) => ({ numberId: item.number.id, address: item.inbound.from })),
+  );
   const opened = await openConversationsFor(
     tx,
-    batch.filter((item) => !conversationOf.has(conversationKey(item))),
+    unplaced.filter((item) => !surveyed.has(conversationKey(item))),
     contactOf,
   );
   for (const [key, id] of opened) conversationOf.set(key, id);

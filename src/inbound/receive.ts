@@ -1,7 +1,12 @@
 import { eq } from 'drizzle-orm';
 import type { NumberRow } from '../admin/numbers.js';
 import type { InboundMessage } from '../channels/twilio/webhooks.js';
-import { classifyKeyword, consentSender, recordConsent } from '../consent/consent.js';
+import {
+  type ConsentKeyword,
+  classifyKeyword,
+  consentSender,
+  recordConsent,
+} from '../consent/consent.js';
 import { upsertContact } from '../consent/contacts.js';
 import { findOpenConversation, openConversationIn } from '../conversations/conversations.js';
 import { touchedByCustomer } from '../conversations/lifecycle.js';
@@ -14,6 +19,13 @@ import { closeConversation } from '../flows/closing.js';
 import { type Flow, isFlowOpen } from '../flows/flows.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueAutomated } from '../outbound/outbox.js';
+import {
+  awaitingSurvey,
+  endSurveyWait,
+  recordSurveyReply,
+  type SurveyReply,
+  surveyReplyOf,
+} from '../surveys/surveys.js';
 
 export type InboundOutcome =
   /** Stored before; `sameAccount` false: the SID is another account's message, nothing changed. */
@@ -110,10 +122,14 @@ async function receiveIn(
         })
       : undefined;
 
-  // A keyword joins the open conversation, if any, so the agent sees it; it opens none.
+  // The reply to the survey of a conversation just ended belongs to that conversation; a
+  // keyword joins the open conversation, if any, so the agent sees it; it opens none.
+  const surveyReply = await surveyReplyIn(tx, number.id, inbound, keyword);
   let conversationId: string | null;
   let created = false;
-  if (keyword) {
+  if (surveyReply) {
+    conversationId = surveyReply.survey.conversationId;
+  } else if (keyword) {
     conversationId = (await findOpenConversation(tx, number.id, inbound.from))?.id ?? null;
   } else {
     const opened = await openConversationIn(tx, {
@@ -166,6 +182,8 @@ async function receiveIn(
     },
   );
 
+  if (surveyReply) await recordSurveyReply(tx, surveyReply, message.id, flow);
+
   if (keyword === 'opt-out' || keyword === 'opt-in') {
     await recordConsent(tx, {
       contactId: contact.id,
@@ -179,7 +197,7 @@ async function receiveIn(
   }
 
   let flowDue = false;
-  if (conversationId && !keyword) {
+  if (conversationId && !keyword && !surveyReply) {
     // A new conversation, or one still with the bot, has flow work due after the answer.
     ({ flowDue } = await touchedByCustomer(tx, conversationId, now));
     if (created && flow) {
@@ -206,4 +224,22 @@ async function receiveIn(
     mediaPending,
     queuedIn: null,
   };
+}
+
+/**
+ * The text as the reply to a survey waiting on its sender, who has no open conversation on
+ * the number; a text that is no reply ends the wait. Never a stop or help keyword.
+ */
+async function surveyReplyIn(
+  tx: Tx,
+  numberId: string,
+  inbound: InboundMessage,
+  keyword: ConsentKeyword | undefined,
+): Promise<SurveyReply | undefined> {
+  if (keyword === 'opt-out' || keyword === 'help') return undefined;
+  const survey = await awaitingSurvey(tx, numberId, inbound.from);
+  if (!survey || (await findOpenConversation(tx, numberId, inbound.from))) return undefined;
+  const reply = surveyReplyOf(survey, inbound.body, inbound.media.length > 0);
+  if (!reply) await endSurveyWait(tx, survey);
+  return reply;
 }

@@ -2700,6 +2700,11 @@ export interface paths {
                         attachmentsRefusedMessage?: string | null;
                         inactivityCloseMinutes?: number | null;
                         surveyMessage?: string | null;
+                        /** @enum {string} */
+                        surveyScale?: "score" | "yes-no";
+                        surveyWindowMinutes?: number;
+                        surveyCommentPrompt?: string | null;
+                        surveyThanksMessage?: string | null;
                         affinityTtlHours?: number;
                         affinityBeyondCapacity?: boolean;
                         windowTemplates?: {
@@ -2846,6 +2851,11 @@ export interface paths {
                         attachmentsRefusedMessage?: string | null;
                         inactivityCloseMinutes?: number | null;
                         surveyMessage?: string | null;
+                        /** @enum {string} */
+                        surveyScale?: "score" | "yes-no";
+                        surveyWindowMinutes?: number;
+                        surveyCommentPrompt?: string | null;
+                        surveyThanksMessage?: string | null;
                         affinityTtlHours?: number;
                         affinityBeyondCapacity?: boolean;
                         windowTemplates?: {
@@ -3509,6 +3519,10 @@ export interface components {
             language: string | null;
             offlineRequeueSeconds: number | null;
             contentSids: string[];
+            dispositions: ((string | number | boolean) | null) | {
+                [key: string]: unknown;
+            } | unknown[];
+            dispositionRequired: boolean;
             /** Format: date-time */
             createdAt: string;
         };
@@ -3531,6 +3545,10 @@ export interface components {
             language: string | null;
             offlineRequeueSeconds: number | null;
             contentSids: string[];
+            dispositions: ((string | number | boolean) | null) | {
+                [key: string]: unknown;
+            } | unknown[];
+            dispositionRequired: boolean;
             /** Format: date-time */
             createdAt: string;
             memberIds: string[];
@@ -3760,6 +3778,11 @@ export interface components {
             attachmentsRefusedMessage: string | null;
             inactivityCloseMinutes: number | null;
             surveyMessage: string | null;
+            /** @enum {string} */
+            surveyScale: "score" | "yes-no";
+            surveyWindowMinutes: number;
+            surveyCommentPrompt: string | null;
+            surveyThanksMessage: string | null;
             affinityTtlHours: number;
             affinityBeyondCapacity: boolean;
             windowTemplates: {
@@ -3796,6 +3819,11 @@ export interface components {
             attachmentsRefusedMessage: string | null;
             inactivityCloseMinutes: number | null;
             surveyMessage: string | null;
+            /** @enum {string} */
+            surveyScale: "score" | "yes-no";
+            surveyWindowMinutes: number;
+            surveyCommentPrompt: string | null;
+            surveyThanksMessage: string | null;
             affinityTtlHours: number;
             affinityBeyondCapacity: boolean;
             windowTemplates: {

@@ -84,6 +84,10 @@ interface FlowDraft {
   attachmentsRefusedMessage: string;
   inactivityCloseMinutes: string;
   surveyMessage: string;
+  surveyScale: string;
+  surveyWindowHours: string;
+  surveyCommentPrompt: string;
+  surveyThanksMessage: string;
   affinityTtlHours: string;
   affinityBeyondCapacity: boolean;
   windowTemplates: WindowTemplates;
@@ -111,6 +115,10 @@ function draftOf(flow: Flow | null): FlowDraft {
     attachmentsRefusedMessage: flow?.attachmentsRefusedMessage ?? '',
     inactivityCloseMinutes: numberText(flow?.inactivityCloseMinutes),
     surveyMessage: flow?.surveyMessage ?? '',
+    surveyScale: flow?.surveyScale ?? 'score',
+    surveyWindowHours: numberText((flow?.surveyWindowMinutes ?? 1440) / 60),
+    surveyCommentPrompt: flow?.surveyCommentPrompt ?? '',
+    surveyThanksMessage: flow?.surveyThanksMessage ?? '',
     affinityTtlHours: numberText(flow?.affinityTtlHours ?? 168),
     affinityBeyondCapacity: flow?.affinityBeyondCapacity ?? false,
     windowTemplates: flow?.windowTemplates ?? {},
@@ -138,6 +146,10 @@ function bodyOf(draft: FlowDraft) {
     attachmentsRefusedMessage: textOrNull(draft.attachmentsRefusedMessage),
     inactivityCloseMinutes: numberOrNull(draft.inactivityCloseMinutes),
     surveyMessage: textOrNull(draft.surveyMessage),
+    surveyScale: draft.surveyScale === 'yes-no' ? ('yes-no' as const) : ('score' as const),
+    surveyWindowMinutes: Math.round(Number(draft.surveyWindowHours || 24) * 60),
+    surveyCommentPrompt: textOrNull(draft.surveyCommentPrompt),
+    surveyThanksMessage: textOrNull(draft.surveyThanksMessage),
     affinityTtlHours: numberOrDefault(draft.affinityTtlHours),
     affinityBeyondCapacity: draft.affinityBeyondCapacity,
     windowTemplates: draft.windowTemplates,
@@ -157,6 +169,8 @@ function messagesWithText(draft: FlowDraft): AutomatedMessage[] {
     ['attachmentsRefused', draft.attachmentsRefusedMessage],
     ['final', draft.finalMessage],
     ['survey', draft.surveyMessage],
+    ['surveyComment', draft.surveyCommentPrompt],
+    ['surveyThanks', draft.surveyThanksMessage],
   ];
   return [...texts.filter(([, text]) => text.trim()).map(([key]) => key), 'overflow'];
 }
@@ -268,12 +282,49 @@ function FlowForm({
             {...form.bind('helpMessage')}
           />
         </FieldGrid>
+      </FieldSet>
+
+      <FieldSet title="Survey">
         <TextAreaField
-          label="Survey message"
+          label="Survey question"
           maxLength={1600}
-          help="Sent after the final message. Empty: no survey."
+          help="Sent after the final message. The customer's answer is kept on the conversation instead of opening a new one. Empty: no survey."
           {...form.bind('surveyMessage')}
         />
+        <FieldGrid>
+          <SelectField
+            label="Answer"
+            options={[
+              { value: 'score', label: 'A score from 1 to 5' },
+              { value: 'yes-no', label: 'Yes or no' },
+            ]}
+            help="Anything else opens a new conversation."
+            {...form.bind('surveyScale')}
+          />
+          <TextField
+            label="Answer within (hours)"
+            type="number"
+            min={1}
+            max={168}
+            step="any"
+            help="A reply after this opens a new conversation."
+            {...form.bind('surveyWindowHours')}
+          />
+        </FieldGrid>
+        <FieldGrid>
+          <TextAreaField
+            label="Comment prompt"
+            maxLength={1600}
+            help="Optional: asked after the answer; the reply within the hour is kept as the comment."
+            {...form.bind('surveyCommentPrompt')}
+          />
+          <TextAreaField
+            label="Thanks message"
+            maxLength={1600}
+            help="Optional: sent once the survey is complete."
+            {...form.bind('surveyThanksMessage')}
+          />
+        </FieldGrid>
       </FieldSet>
 
       <FieldSet title="Once the WhatsApp window has closed">

@@ -1,0 +1,240 @@
+import { randomBytes } from 'node:crypto';
+import { and, eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createQueue } from '../src/admin/queues.js';
+import { createSession } from '../src/auth/sessions.js';
+import { createUser } from '../src/auth/users.js';
+import { conversations, events, offers, surveyResponses } from '../src/db/schema.js';
+import type { FlowInput } from '../src/flows/flows.js';
+import { setPresence } from '../src/routing/presence.js';
+import { parseSurveyAnswer } from '../src/surveys/surveys.js';
+import { phoneNumber } from './helpers/factories.js';
+import { eventually, Stack } from './helpers/stack.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await Stack.start();
+});
+afterAll(() => stack?.close());
+
+const QUESTION = 'How did we do? Reply 1 (poor) to 5 (great).';
+
+/** An available agent in a queue of their own, and a number whose flow routes to it. */
+async function setUp(flow: Partial<FlowInput> = {}) {
+  const name = `agent-${randomBytes(3).toString('hex')}`;
+  const user = await createUser(stack.db, {
+    email: `${name}@example.com`,
+    name,
+    role: 'agent',
+    password: 'correct horse battery',
+  });
+  const { token } = await createSession(stack.db, user.id, 'api-token');
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  await setPresence(stack.db, user.id, 'available', user.id);
+  const queue = await createQueue(stack.db, { name: `Queue ${name}`, memberIds: [user.id] });
+  const { number } = await stack.addNumber({
+    flow: {
+      name: `Flow ${name}`,
+      queueId: queue.id,
+      finalMessage: 'Thanks for contacting us.',
+      surveyMessage: QUESTION,
+      ...flow,
+    },
+  });
+  const post = (path: string, body: unknown = {}) =>
+    fetch(`${stack.parley.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+  return { user, number, post };
+}
+
+type Setup = Awaited<ReturnType<typeof setUp>>;
+
+/** The customer writes, the agent accepts and ends the conversation; the survey arrives. */
+async function endedConversation({ user, number, post }: Setup) {
+  const customer = phoneNumber();
+  await stack.text(customer, number.address, 'My parcel is late');
+  const offer = await pendingOfferTo(user.id);
+  expect((await post(`/api/offers/${offer.id}/accept`)).status).toBe(200);
+  expect((await post(`/api/conversations/${offer.conversationId}/end`)).status).toBe(204);
+  await stack.received(customer, QUESTION);
+  return { customer, conversationId: offer.conversationId };
+}
+
+function pendingOfferTo(agentId: string) {
+  return eventually(async () => {
+    const [row] = await stack.db
+      .select({ id: offers.id, conversationId: offers.conversationId })
+      .from(offers)
+      .where(and(eq(offers.agentId, agentId), eq(offers.state, 'pending')));
+    return row;
+  });
+}
+
+async function conversationsOf(customer: string) {
+  return stack.db
+    .select({ id: conversations.id, state: conversations.state })
+    .from(conversations)
+    .where(eq(conversations.customerAddress, customer));
+}
+
+async function offersTo(agentId: string) {
+  return stack.db.select().from(offers).where(eq(offers.agentId, agentId));
+}
+
+async function surveyOfConversation(conversationId: string) {
+  const [row] = await stack.db
+    .select()
+    .from(surveyResponses)
+    .where(eq(surveyResponses.conversationId, conversationId));
+  return row;
+}
+
+describe('the survey after a conversation ends', () => {
+  it('records "4" on the closed conversation: no new conversation, no offer, and the transcript says so', async () => {
+    const setup = await setUp({ surveyThanksMessage: 'Thank you for your feedback!' });
+    const { customer, conversationId } = await endedConversation(setup);
+
+    await stack.text(customer, setup.number.address, '4');
+    await stack.received(customer, 'Thank you for your feedback!');
+
+    expect(await surveyOfConversation(conversationId)).toMatchObject({
+      scale: 'score',
+      score: 4,
+      awaitingUntil: null,
+    });
+    expect(await conversationsOf(customer)).toEqual([{ id: conversationId, state: 'closed' }]);
+    expect(await offersTo(setup.user.id)).toHaveLength(1);
+    const answered = await stack.db
+      .select({ payload: events.payload })
+      .from(events)
+      .where(and(eq(events.conversationId, conversationId), eq(events.type, 'survey.answered')));
+    expect(answered).toEqual([{ payload: expect.objectContaining({ score: 4, scale: 'score' }) }]);
+  });
+
+  it('asks for a comment after the score and keeps the next text as it', async () => {
+    const setup = await setUp({
+      surveyCommentPrompt: 'Thanks! Anything we could do better?',
+      surveyThanksMessage: 'Noted, thank you.',
+    });
+    const { customer, conversationId } = await endedConversation(setup);
+
+    await stack.text(customer, setup.number.address, '2/5');
+    await stack.received(customer, 'Thanks! Anything we could do better?');
+    await stack.text(customer, setup.number.address, 'Answer faster please');
+    await stack.received(customer, 'Noted, thank you.');
+
+    expect(await surveyOfConversation(conversationId)).toMatchObject({
+      score: 2,
+      comment: 'Answer faster please',
+      awaitingUntil: null,
+    });
+    expect(await conversationsOf(customer)).toHaveLength(1);
+
+    // The survey is complete: the customer's next text is a new conversation.
+    await stack.text(customer, setup.number.address, 'Another question');
+    await pendingOfferTo(setup.user.id);
+    expect(await conversationsOf(customer)).toHaveLength(2);
+  });
+
+  it('takes yes or no on a yes/no survey', async () => {
+    const setup = await setUp({ surveyScale: 'yes-no', surveyMessage: QUESTION });
+    const { customer, conversationId } = await endedConversation(setup);
+    await stack.text(customer, setup.number.address, 'Yes!');
+    const survey = await eventually(async () => {
+      const row = await surveyOfConversation(conversationId);
+      return row?.score === null ? undefined : row;
+    });
+    expect(survey).toMatchObject({ scale: 'yes-no', score: 1 });
+    expect(await conversationsOf(customer)).toHaveLength(1);
+  });
+
+  it('opens a new conversation for a text that is not an answer, and ends the wait', async () => {
+    const setup = await setUp();
+    const { customer, conversationId } = await endedConversation(setup);
+
+    await stack.text(customer, setup.number.address, '5 items are still missing from my order');
+    const offer = await pendingOfferTo(setup.user.id);
+    expect(offer.conversationId).not.toBe(conversationId);
+    expect(await surveyOfConversation(conversationId)).toMatchObject({
+      score: null,
+      awaitingUntil: null,
+    });
+  });
+
+  it('opens a new conversation for a reply after the window (two days later)', async () => {
+    const setup = await setUp();
+    const { customer, conversationId } = await endedConversation(setup);
+    // As if the survey had been sent two days ago, with the default 24-hour window.
+    await stack.db
+      .update(surveyResponses)
+      .set({
+        askedAt: sql`now() - interval '2 days'`,
+        awaitingUntil: sql`now() - interval '1 day'`,
+      })
+      .where(eq(surveyResponses.conversationId, conversationId));
+
+    await stack.text(customer, setup.number.address, '4');
+    const offer = await pendingOfferTo(setup.user.id);
+    expect(offer.conversationId).not.toBe(conversationId);
+    expect((await surveyOfConversation(conversationId))?.score).toBeNull();
+  });
+
+  it('of two texts at once, takes one as the answer and opens one conversation for the other', async () => {
+    const setup = await setUp();
+    const { customer, conversationId } = await endedConversation(setup);
+
+    await Promise.all([
+      stack.text(customer, setup.number.address, '5'),
+      stack.text(customer, setup.number.address, '3'),
+    ]);
+    const survey = await surveyOfConversation(conversationId);
+    expect([3, 5]).toContain(survey?.score);
+    const all = await conversationsOf(customer);
+    expect(all).toHaveLength(2);
+    await pendingOfferTo(setup.user.id);
+  });
+
+  it('waits on nothing when the flow has no survey', async () => {
+    const setup = await setUp({ surveyMessage: null });
+    const customer = phoneNumber();
+    await stack.text(customer, setup.number.address, 'Hello');
+    const offer = await pendingOfferTo(setup.user.id);
+    expect((await setup.post(`/api/offers/${offer.id}/accept`)).status).toBe(200);
+    expect((await setup.post(`/api/conversations/${offer.conversationId}/end`)).status).toBe(204);
+    await stack.received(customer, 'Thanks for contacting us.');
+    expect(await surveyOfConversation(offer.conversationId)).toBeUndefined();
+
+    await stack.text(customer, setup.number.address, '5');
+    await pendingOfferTo(setup.user.id);
+    expect(await conversationsOf(customer)).toHaveLength(2);
+  });
+});
+
+describe('what counts as an answer', () => {
+  it.each([
+    ['4', 4],
+    [' 5. ', 5],
+    ['3/5', 3],
+    ['1 star', 1],
+    ['2 out of 5', 2],
+    ['Four', 4],
+    ['⭐️⭐️⭐️', 3],
+    ['★★★★★', 5],
+  ])('reads %j as the score %d', (text, score) => {
+    expect(parseSurveyAnswer('score', text)).toBe(score);
+  });
+
+  it.each(['0', '6', '45', '5 items are missing', 'thanks', '', '4?', 'call me'])(
+    'does not read %j as a score',
+    (text) => {
+      expect(parseSurveyAnswer('score', text)).toBeUndefined();
+    },
+  );
+
+  it('reads yes and no on a yes/no survey, and nothing else', () => {
+    expect(parseSurveyAnswer('yes-no', 'YES')).toBe(1);
+    expect(parseSurveyAnswer('yes-no', 'nope')).toBe(0);
+    expect(parseSurveyAnswer('yes-no', '👍')).toBe(1);
+    expect(parseSurveyAnswer('yes-no', '5')).toBeUndefined();
+    expect(parseSurveyAnswer('yes-no', 'yes but slow')).toBeUndefined();
+  });
+});
