@@ -6,8 +6,8 @@ import { createSession } from '../src/auth/sessions.js';
 import { createUser } from '../src/auth/users.js';
 import { conversations, events, offers, surveyResponses } from '../src/db/schema.js';
 import type { FlowInput } from '../src/flows/flows.js';
+import { parseSurveyAnswer } from '../src/flows/surveys.js';
 import { setPresence } from '../src/routing/presence.js';
-import { parseSurveyAnswer } from '../src/surveys/surveys.js';
 import { phoneNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
 

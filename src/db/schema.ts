@@ -528,7 +528,7 @@ export const conversationNotes = pgTable(
 );
 
 /**
- * The survey of an ended conversation (src/surveys/): asked when the flow's survey message
+ * The survey of an ended conversation (src/flows/surveys.ts): asked when the flow's survey message
  * was queued, answered by the customer's next text while `awaitingUntil` has not passed.
  */
 export const surveyResponses = pgTable(

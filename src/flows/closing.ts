@@ -11,13 +11,13 @@ import type { Tx } from '../db/store.js';
 import type { CloseReason } from '../events.js';
 import { enqueueAutomated } from '../outbound/outbox.js';
 import { cancelPendingOffer, wakeRouting } from '../routing/index.js';
-import { askSurvey } from '../surveys/surveys.js';
+import { askSurvey } from './surveys.js';
 import { renderTemplate } from './templates.js';
 
 /**
  * Closes an open conversation in the caller's transaction, withdraws its pending offer, and
  * queues the flow's final response and survey. The customer's next text answers the survey
- * when it is an answer (see surveys/), else opens a new conversation.
+ * when it is an answer (see flows/surveys.ts), else opens a new conversation.
  * Returns false when the conversation was not open (already closed by someone else).
  */
 export async function closeConversation(

@@ -16,11 +16,11 @@ import { type Db, type Executor, inOneStatement, queryPrepared, type Tx } from '
 import { inTransaction, retryingConflicts } from '../db/transactions.js';
 import { appendEvents, appendEventsFrom } from '../event-log.js';
 import { type Flow, isFlowOpen } from '../flows/flows.js';
+import { pairsAwaitingSurvey } from '../flows/surveys.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbounds } from '../outbound/outbox.js';
 import { pairsWithAffinity } from '../routing/affinity.js';
 import { queueFromFlow } from '../routing/queueing.js';
-import { pairsAwaitingSurvey } from '../surveys/surveys.js';
 import { type InboundOutcome, receiveInbound } from './receive.js';
 
 interface Waiting {
@@ -82,7 +82,7 @@ export class InboundBatcher {
  * hand-over to routing). The two parts hold different senders' texts (see storeIntoOpen),
  * so neither needs the other's commit. Left out, for the per-message path: a text whose
  * conversation opened or closed under the batch, a text from a sender a survey waits on (it
- * may be its answer: see surveys/), a stored SID's replay that would open a
+ * may be its answer: see flows/surveys.ts), a stored SID's replay that would open a
  * conversation, one that the flow closes out of hours, and a text of the second part that
  * fails alone (see storeRest).
  *

@@ -17,15 +17,15 @@ import { appendEvent } from '../event-log.js';
 import type { AutomatedMessage } from '../events.js';
 import { closeConversation } from '../flows/closing.js';
 import { type Flow, isFlowOpen } from '../flows/flows.js';
-import { renderTemplate } from '../flows/templates.js';
-import { enqueueAutomated } from '../outbound/outbox.js';
 import {
   awaitingSurvey,
   endSurveyWait,
   recordSurveyReply,
   type SurveyReply,
   surveyReplyOf,
-} from '../surveys/surveys.js';
+} from '../flows/surveys.js';
+import { renderTemplate } from '../flows/templates.js';
+import { enqueueAutomated } from '../outbound/outbox.js';
 
 export type InboundOutcome =
   /** Stored before; `sameAccount` false: the SID is another account's message, nothing changed. */

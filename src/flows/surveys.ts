@@ -13,9 +13,9 @@ import { surveyResponses } from '../db/schema.js';
 import { type Executor, queryPrepared, type Tx } from '../db/store.js';
 import { appendEvent } from '../event-log.js';
 import type { SurveyScale } from '../events.js';
-import type { Flow } from '../flows/flows.js';
-import { renderTemplate } from '../flows/templates.js';
 import { enqueueAutomated } from '../outbound/outbox.js';
+import type { Flow } from './flows.js';
+import { renderTemplate } from './templates.js';
 
 /** How long after the score the customer's next text is kept as their comment. */
 export const COMMENT_WINDOW_MS = 60 * 60 * 1000;
