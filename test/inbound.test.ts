@@ -6,7 +6,7 @@ import { createSession } from '../src/auth/sessions.js';
 import { createUser } from '../src/auth/users.js';
 import { isOptedOut } from '../src/consent/consent.js';
 import { conversations, events, media, messages } from '../src/db/schema.js';
-import { phoneNumber } from './helpers/factories.js';
+import { phoneNumber, shortCodeNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
 
 let stack: Stack;
@@ -256,23 +256,64 @@ describe('MMS', () => {
 });
 
 describe('consent keywords', () => {
-  it('opts out on STOP and back in on START, per sender, and answers HELP', async () => {
-    const { number } = await stack.addNumber({
-      flow: { name: 'Consent', helpMessage: 'Reply STOP to opt out. Call 555-0100 for help.' },
-    });
+  const HELP_TEXT = 'Reply STOP to opt out. Call 555-0100 for help.';
+
+  it('opts out on STOP and back in on START, per sender', async () => {
+    const { number } = await stack.addNumber({ flow: { name: 'Consent' } });
     const handset = phoneNumber();
     const consentOf = () => isOptedOut(stack.db, handset, number.address);
     await stack.text(handset, number.address, '  stop ');
     expect(await consentOf()).toBe(true);
     await stack.text(handset, number.address, 'START');
     expect(await consentOf()).toBe(false);
-
-    await stack.text(handset, number.address, 'help');
-    await stack.received(handset, 'Reply STOP to opt out. Call 555-0100 for help.');
     const changes = await stack.db.select().from(events).where(eq(events.type, 'consent.changed'));
     expect(changes.filter((e) => e.payload.contactId !== undefined).length).toBeGreaterThanOrEqual(
       2,
     );
+  });
+
+  it('closes the open conversation on STOP, sending nothing more, so no agent types into it', async () => {
+    const { number } = await stack.addNumber({
+      flow: { name: 'Stops', finalMessage: 'Bye from us', surveyMessage: 'Rate us 1-5' },
+    });
+    const handset = phoneNumber();
+    await stack.text(handset, number.address, 'I have a question');
+    await stack.text(handset, number.address, 'STOP');
+    const rows = await stack.db
+      .select({ state: conversations.state, closeReason: conversations.closeReason })
+      .from(conversations)
+      .where(eq(conversations.customerAddress, handset));
+    expect(rows).toEqual([{ state: 'closed', closeReason: 'opted-out' }]);
+    const sent = await stack.db
+      .select({ body: messages.body })
+      .from(messages)
+      .where(and(eq(messages.toAddress, handset), eq(messages.direction, 'outbound')));
+    expect(sent.map((m) => m.body)).not.toContain('Bye from us');
+    expect(sent.map((m) => m.body)).not.toContain('Rate us 1-5');
+  });
+
+  it('answers HELP once: Twilio answers on a long code, Parley on a short code of its own', async () => {
+    const flow = { name: 'Help', helpMessage: HELP_TEXT };
+    const { number: longCode } = await stack.addNumber({ flow });
+    const viaTwilio = phoneNumber();
+    await stack.text(viaTwilio, longCode.address, 'help');
+    const [twilios] = await stack.inbox(viaTwilio, 1);
+    expect(twilios?.body).not.toBe(HELP_TEXT);
+    const queued = await stack.db
+      .select({ body: messages.body })
+      .from(messages)
+      .where(and(eq(messages.toAddress, viaTwilio), eq(messages.direction, 'outbound')));
+    expect(queued).toEqual([]);
+
+    const { number: shortCode } = await stack.addNumber({
+      flow,
+      kind: 'short-code',
+      address: shortCodeNumber(),
+    });
+    const viaParley = phoneNumber();
+    await stack.text(viaParley, shortCode.address, 'HELP');
+    const inbox = await stack.inbox(viaParley, 1);
+    expect(inbox.map((m) => m.body)).toEqual([HELP_TEXT]);
   });
 });
 

@@ -53,6 +53,22 @@ export function classifyKeyword(
  * Consent is per sender, as Twilio keeps it: the number's address, or its Messaging Service
  * SID when the number belongs to one (an opt-out then covers every number of the service).
  */
+/**
+ * Whether Twilio answers STOP / START / HELP from this number itself: a number in a
+ * Messaging Service (its Advanced Opt-Out), a long code or toll-free number; not a short
+ * code of its own, a WhatsApp sender of its own, or a Messenger page, where the business
+ * answers. Parley sends its help message only where Twilio does not, so the customer gets
+ * one answer.
+ */
+export function twilioAnswersKeywords(number: {
+  kind: string;
+  messagingServiceSid: string | null;
+}): boolean {
+  if (number.kind === 'messenger') return false;
+  if (number.messagingServiceSid !== null) return true;
+  return number.kind !== 'short-code' && number.kind !== 'whatsapp';
+}
+
 export function consentSender(number: {
   address: string;
   messagingServiceSid: string | null;

@@ -149,6 +149,30 @@ export async function findOpenConversation(
 }
 
 /**
+ * The customer's open conversations on the numbers one consent sender covers: the number
+ * whose address it is, or every number of the Messaging Service whose SID it is.
+ */
+export async function openConversationsForSender(
+  db: Executor,
+  customerAddress: string,
+  sender: string,
+): Promise<string[]> {
+  const rows = await db
+    .select({ id: conversations.id })
+    .from(conversations)
+    .innerJoin(numbers, eq(numbers.id, conversations.numberId))
+    .where(
+      and(
+        eq(conversations.customerAddress, customerAddress),
+        ne(conversations.state, 'closed'),
+        sql`coalesce(${numbers.messagingServiceSid}, ${numbers.address}) = ${sender}`,
+      ),
+    )
+    .orderBy(conversations.id);
+  return rows.map((row) => row.id);
+}
+
+/**
  * The number of a Messaging Service on which the customer has an open conversation, if any.
  * A service's numbers are one sender pool (Twilio may answer from any, and consent is the
  * service's), so a text to any of them belongs to that conversation.

@@ -6,9 +6,14 @@ import {
   classifyKeyword,
   consentSender,
   recordConsent,
+  twilioAnswersKeywords,
 } from '../consent/consent.js';
 import { upsertContact } from '../consent/contacts.js';
-import { findOpenConversation, openConversationIn } from '../conversations/conversations.js';
+import {
+  findOpenConversation,
+  openConversationIn,
+  openConversationsForSender,
+} from '../conversations/conversations.js';
 import { touchedByCustomer } from '../conversations/lifecycle.js';
 import { media, messages, numbers } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
@@ -185,14 +190,21 @@ async function receiveIn(
   if (surveyReply) await recordSurveyReply(tx, surveyReply, message.id, flow);
 
   if (keyword === 'opt-out' || keyword === 'opt-in') {
+    const sender = consentSender(number);
     await recordConsent(tx, {
       contactId: contact.id,
-      sender: consentSender(number),
+      sender,
       optedOut: keyword === 'opt-out',
       keyword: inbound.body.trim().toUpperCase(),
       conversationId,
     });
-  } else if (keyword === 'help') {
+    // Nothing more can reach the customer from this sender: no agent should keep typing.
+    if (keyword === 'opt-out') {
+      for (const id of await openConversationsForSender(tx, inbound.from, sender)) {
+        await closeConversation(tx, id, { reason: 'opted-out', sendFinalResponse: false });
+      }
+    }
+  } else if (keyword === 'help' && !twilioAnswersKeywords(number)) {
     await reply('help', flow?.helpMessage, conversationId);
   }
 

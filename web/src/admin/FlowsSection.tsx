@@ -278,7 +278,7 @@ function FlowForm({
           <TextAreaField
             label="Help message"
             maxLength={1600}
-            help="The answer to HELP."
+            help="The answer to HELP where Twilio does not answer it (a short code or WhatsApp sender outside a Messaging Service, Messenger). Elsewhere Twilio answers: set its reply in the Messaging Service's Advanced Opt-Out."
             {...form.bind('helpMessage')}
           />
         </FieldGrid>
