@@ -281,7 +281,23 @@ describe('flows and queues', () => {
         { weekday: 2, opensAt: '08:00', closesAt: '12:00' },
       ],
       holidays: [{ day: '2026-12-25', name: 'Christmas' }],
+      // Hours without an out-of-hours message: saved, and said.
+      warnings: [expect.stringMatching(/^Out of hours, customers get no answer/)],
     });
+
+    const fixed = await api('PATCH', `/api/admin/flows/${flow.id}`, admin, {
+      outOfHoursMessage: 'We are closed; we will answer at 8.',
+    });
+    expect(await fixed.json()).toMatchObject({ warnings: [] });
+    const silentClose = await api('PATCH', `/api/admin/flows/${flow.id}`, admin, {
+      outOfHoursMessage: null,
+      outOfHoursAction: 'close',
+      queueId: null,
+    });
+    expect(((await silentClose.json()) as { warnings: string[] }).warnings).toEqual([
+      expect.stringMatching(/^Out of hours, conversations close without a word/),
+      expect.stringMatching(/no target queue/),
+    ]);
   });
 
   it('adds agents with capacity and puts them in a queue', async () => {

@@ -6,6 +6,7 @@ import { registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import type { Db } from '../db/store.js';
 import {
   createFlow,
+  describeFlow,
   flowInput,
   flowSummaryView,
   flowView,
@@ -40,7 +41,8 @@ export function registerFlowRoutes(parent: FastifyInstance, deps: { db: Db }): v
           response: { 201: flowView },
         },
       },
-      async (request, reply) => reply.status(201).send(await createFlow(deps.db, request.body)),
+      async (request, reply) =>
+        reply.status(201).send(describeFlow(await createFlow(deps.db, request.body))),
     );
 
     app.get(
@@ -54,7 +56,7 @@ export function registerFlowRoutes(parent: FastifyInstance, deps: { db: Db }): v
           response: { 200: flowView },
         },
       },
-      (request) => getFlow(deps.db, request.params.id),
+      async (request) => describeFlow(await getFlow(deps.db, request.params.id)),
     );
 
     app.patch(
@@ -69,7 +71,7 @@ export function registerFlowRoutes(parent: FastifyInstance, deps: { db: Db }): v
           response: { 200: flowView },
         },
       },
-      (request) => updateFlow(deps.db, request.params.id, request.body),
+      async (request) => describeFlow(await updateFlow(deps.db, request.params.id, request.body)),
     );
   });
 }

@@ -90,8 +90,42 @@ export const flowView = flowSummaryView
   .extend({
     hours: z.array(z.object({ weekday: z.number(), opensAt: z.string(), closesAt: z.string() })),
     holidays: z.array(z.object({ day: z.string(), name: z.string() })),
+    /** What the flow would do that its admin probably does not want, in sentences. */
+    warnings: z.array(z.string()),
   })
   .meta({ id: 'Flow' });
+
+/** A flow as the admin console shows it: with the warnings of flowWarnings. */
+export function describeFlow(flow: Flow): Flow & { warnings: string[] } {
+  return { ...flow, warnings: flowWarnings(flow) };
+}
+
+/**
+ * Settings that are valid but leave a customer without an answer, or a message without
+ * effect: saved as the admin asked, and said.
+ */
+export function flowWarnings(flow: Flow): string[] {
+  const warnings: string[] = [];
+  const hasHours = flow.hours.length > 0 || flow.holidays.length > 0;
+  if (hasHours && !flow.outOfHoursMessage) {
+    warnings.push(
+      flow.outOfHoursAction === 'close'
+        ? 'Out of hours, conversations close without a word to the customer: add an out-of-hours message.'
+        : 'Out of hours, customers get no answer while they wait in the queue: add an out-of-hours message, or close conversations out of hours with one.',
+    );
+  }
+  if (!flow.surveyMessage && (flow.surveyCommentPrompt || flow.surveyThanksMessage)) {
+    warnings.push(
+      'The survey comment prompt and thanks message are never sent without a survey question.',
+    );
+  }
+  if (!flow.queueId) {
+    warnings.push(
+      'Conversations have no target queue: no agent is offered them until a supervisor assigns them.',
+    );
+  }
+  return warnings;
+}
 
 export async function createFlow(db: Db, input: FlowInput): Promise<Flow> {
   await assertQueue(db, input.queueId);

@@ -3846,6 +3846,7 @@ export interface components {
                 day: string;
                 name: string;
             }[];
+            warnings: string[];
         };
         Presence: {
             agentId: string;

@@ -1,3 +1,5 @@
+import { Callout, CalloutHeading } from '@twilio-paste/core/callout';
+import { ListItem, UnorderedList } from '@twilio-paste/core/list';
 import type { AutomatedMessage } from '../../../src/events';
 import { api } from '../api';
 import { useResource } from '../useResource';
@@ -200,7 +202,7 @@ function FlowForm({
     const saved = flow
       ? await api<Flow>(`/api/admin/flows/${flow.id}`, { method: 'PATCH', body })
       : await api<Flow>('/api/admin/flows', { body });
-    onSaved(`${flow ? 'Saved' : 'Added'} flow “${saved.name}”.`);
+    onSaved([`${flow ? 'Saved' : 'Added'} flow “${saved.name}”.`, ...saved.warnings].join(' '));
   };
 
   return (
@@ -210,6 +212,16 @@ function FlowForm({
       onSave={save}
       onCancel={onCancel}
     >
+      {flow && flow.warnings.length > 0 && (
+        <Callout variant="warning">
+          <CalloutHeading as="h3">Check these settings</CalloutHeading>
+          <UnorderedList marginBottom="space0">
+            {flow.warnings.map((warning) => (
+              <ListItem key={warning}>{warning}</ListItem>
+            ))}
+          </UnorderedList>
+        </Callout>
+      )}
       <FieldSet title="General">
         <FieldGrid>
           <TextField label="Name" required {...form.bind('name')} />
