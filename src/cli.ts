@@ -8,7 +8,7 @@ import { openStore } from './db/store.js';
 import { DEMO_NUMBERS, prepareDemo } from './demo.js';
 import { startEmulator } from './emulator/index.js';
 import { AppError } from './errors.js';
-import { createLogger } from './logger.js';
+import { createLogger, logFormatOf } from './logger.js';
 import { startParley } from './parley.js';
 
 function config(): Config {
@@ -33,7 +33,8 @@ async function withStore<T>(
 
 async function start(options: { demo?: boolean; emulatorPort: string }): Promise<void> {
   let cfg = config();
-  const logger = createLogger(cfg.logLevel);
+  cfg = Object.freeze({ ...cfg, logFormat: logFormatOf(cfg.logFormat, process.stdout.isTTY) });
+  const logger = createLogger(cfg.logLevel, undefined, cfg.logFormat);
   // The demo runs on the embedded store with the emulator; a server configuration never does.
   const demo = options.demo === true && !cfg.databaseUrl;
   if (options.demo && !demo)
@@ -163,6 +164,7 @@ function checkConfig(): void {
     ['DATABASE_URL', cfg.databaseUrl ? redactUrl(cfg.databaseUrl) : '(embedded PGlite store)'],
     ['APP_SECRET', cfg.appSecret ? '(set)' : '(generated and kept in DATA_DIR)'],
     ['LOG_LEVEL', cfg.logLevel],
+    ['LOG_FORMAT', cfg.logFormat ?? '(pretty on a terminal, else json)'],
     ['TWILIO_API_URL', cfg.twilioApiUrl],
     ['MEDIA_MAX_BYTES', String(cfg.mediaMaxBytes)],
     ['OUTBOX_RETRY_BASE_MS', String(cfg.outboxRetryBaseMs)],

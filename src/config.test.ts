@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       DATABASE_URL: 'postgres://parley@db:5432/parley',
       APP_SECRET: 'x'.repeat(32),
       LOG_LEVEL: 'debug',
+      LOG_FORMAT: 'json',
       SHUTDOWN_TIMEOUT_MS: '5000',
       PRESENCE_GRACE_SECONDS: '30',
     });
@@ -46,6 +47,7 @@ describe('loadConfig', () => {
       dataDir: '/var/lib/parley',
       databaseUrl: 'postgres://parley@db:5432/parley',
       logLevel: 'debug',
+      logFormat: 'json',
       shutdownTimeoutMs: 5000,
       presenceGraceSeconds: 30,
     });
@@ -101,6 +103,7 @@ describe('loadConfig', () => {
       { LOG_LEVEL: 'loud' },
       'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent.',
     ],
+    [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT must be one of json, pretty.'],
     [
       { SHUTDOWN_TIMEOUT_MS: '10' },
       'SHUTDOWN_TIMEOUT_MS must be a whole number of milliseconds from 100 to 600000.',

@@ -4,6 +4,7 @@ import { parseEnv } from 'node:util';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_FORMATS = ['json', 'pretty'] as const;
 
 /** How long an available or away agent may be without a desk before going offline. */
 export const DEFAULT_PRESENCE_GRACE_SECONDS = 120;
@@ -38,6 +39,7 @@ const envSchema = z.object({
     .min(32, { error: 'at least 32 characters (for example: openssl rand -hex 32)' })
     .optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  LOG_FORMAT: z.enum(LOG_FORMATS, { error: `one of ${LOG_FORMATS.join(', ')}` }).optional(),
   TWILIO_API_URL: z
     .url({ protocol: /^https?$/, error: 'an http(s) URL such as https://api.twilio.com' })
     .default('https://api.twilio.com'),
@@ -68,6 +70,7 @@ const envSchema = z.object({
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface Config {
   readonly port: number;
@@ -85,6 +88,11 @@ export interface Config {
   /** Absent only for the embedded store, where it is generated and kept in dataDir. */
   readonly appSecret: string | undefined;
   readonly logLevel: LogLevel;
+  /**
+   * `json` lines (for a log collector), or `pretty`: readable lines and no line per request,
+   * for a person at a terminal. Absent: pretty when standard output is a terminal.
+   */
+  readonly logFormat: LogFormat | undefined;
   /**
    * Where Twilio's REST API and media live: https://api.twilio.com, or the emulator, which
    * serves every Twilio host Parley calls (api, messaging) under its one base URL.
@@ -146,6 +154,7 @@ export function loadConfig(env: Env): Config {
     databaseUrl: v.DATABASE_URL,
     appSecret: v.APP_SECRET,
     logLevel: v.LOG_LEVEL,
+    logFormat: v.LOG_FORMAT,
     twilioApiUrl: v.TWILIO_API_URL.replace(/\/+$/, ''),
     mediaMaxBytes: v.MEDIA_MAX_BYTES,
     outboxRetryBaseMs: v.OUTBOX_RETRY_BASE_MS,

@@ -1,5 +1,6 @@
 import { type DestinationStream, type Logger, pino, stdSerializers } from 'pino';
-import type { LogLevel } from './config.js';
+import pretty from 'pino-pretty';
+import type { LogFormat, LogLevel } from './config.js';
 
 /** Fields that hold secrets wherever they appear in a log line, one or two levels deep. */
 const SECRET_FIELDS = [
@@ -57,13 +58,25 @@ export function serializeError(error: unknown): unknown {
   return serialized;
 }
 
-export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+export function createLogger(
+  level: LogLevel,
+  destination?: DestinationStream,
+  format: LogFormat = 'json',
+): Logger {
   return pino(
     {
       level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: { err: serializeError },
     },
-    destination,
+    destination ??
+      (format === 'pretty'
+        ? pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' })
+        : undefined),
   );
+}
+
+/** The format asked for, else pretty lines for a person at a terminal and JSON for the rest. */
+export function logFormatOf(asked: LogFormat | undefined, isTerminal: boolean): LogFormat {
+  return asked ?? (isTerminal ? 'pretty' : 'json');
 }

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -61,6 +66,8 @@ const storeKind = z.enum(['pglite', 'postgres'] satisfies Store['kind'][]);
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
+    // A person at a terminal reads what happens, not a line per request; collectors get both.
+    logController: new LogController({ disableRequestLogging: deps.config.logFormat === 'pretty' }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // Keep-alive sockets would otherwise hold a graceful shutdown open until they time out.

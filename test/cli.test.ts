@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { isBuildCurrent, STAMP } from '../scripts/build-if-stale.mjs';
 import { verifyPassword } from '../src/auth/passwords.js';
 import { users } from '../src/db/schema.js';
 import { openStore } from '../src/db/store.js';
@@ -81,5 +82,32 @@ describe('parley CLI', () => {
     expect(result.stdout).toContain('postgres://parley:***@db.example.com/parley');
     expect(result.stdout).not.toContain('hunter2');
     expect(result.stdout).not.toContain('s'.repeat(40));
+  });
+});
+
+describe('npm start', () => {
+  it('builds only when a file the build reads changed after the last build', async () => {
+    const root = tempDir();
+    const { mkdirSync, utimesSync, writeFileSync } = await import('node:fs');
+    mkdirSync(join(root, 'src'));
+    mkdirSync(join(root, 'web'));
+    mkdirSync(join(root, 'dist', 'web'), { recursive: true });
+    writeFileSync(join(root, 'src', 'cli.ts'), 'export {};\n');
+    writeFileSync(join(root, 'package.json'), '{}\n');
+    expect(isBuildCurrent(root)).toBe(false);
+
+    writeFileSync(join(root, 'dist', 'web', 'index.html'), '<!doctype html>\n');
+    writeFileSync(join(root, STAMP), 'built\n');
+    const built = new Date(Date.now() - 60_000);
+    utimesSync(join(root, STAMP), built, built);
+    const before = new Date(built.getTime() - 60_000);
+    for (const path of ['src/cli.ts', 'src', 'web', 'package.json']) {
+      utimesSync(join(root, path), before, before);
+    }
+    expect(isBuildCurrent(root)).toBe(true);
+
+    mkdirSync(join(root, 'web', 'src'));
+    writeFileSync(join(root, 'web', 'src', 'App.tsx'), 'export {};\n');
+    expect(isBuildCurrent(root)).toBe(false);
   });
 });

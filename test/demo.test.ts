@@ -152,3 +152,25 @@ describe('the demo on every interface', () => {
     }
   });
 });
+
+describe('logs at a terminal', () => {
+  it('are readable lines without one per request (LOG_FORMAT=pretty, the default on a terminal)', async () => {
+    const port = await freePort();
+    const demo = await startDemo(
+      {
+        DATA_DIR: mkdtempSync(join(tmpdir(), 'parley-demo-')),
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+        LOG_FORMAT: 'pretty',
+      },
+      await freePort(),
+    );
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    demo.child.kill('SIGTERM');
+    const { code, stdout } = await demo.exit;
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/INFO.*Parley is listening/);
+    expect(stdout).not.toContain('{"level"');
+    expect(stdout).not.toMatch(/request completed|incoming request/);
+  });
+});

@@ -1,0 +1,3 @@
+export const STAMP: string;
+export function isBuildCurrent(root: string): boolean;
+export function buildIfStale(root: string): boolean;
