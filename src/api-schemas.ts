@@ -1,6 +1,7 @@
 /**
  * The pieces of the API's contract every route plugin shares: path ids, the answer with no
- * body, and the body of an error.
+ * body, the body of an error, and a queue's wrap-up code (written by the admin API, read in
+ * transcripts).
  */
 import { z } from 'zod';
 import { ERROR_STATUS, type ErrorCode } from './errors.js';
@@ -21,3 +22,22 @@ export const apiErrorSchema = z
     requestId: z.string().optional(),
   })
   .meta({ id: 'ApiError' });
+
+/** One wrap-up code: what is stored and reported (`code`), what agents read (`label`). */
+export const dispositionCode = z
+  .object({
+    code: z
+      .string()
+      .trim()
+      .min(1, { error: 'code must not be empty' })
+      .max(40, { error: 'code has at most 40 characters' })
+      .regex(/^[a-z0-9_-]+$/, {
+        error: 'code uses only lowercase letters, digits, - and _',
+      }),
+    label: z
+      .string()
+      .trim()
+      .min(1, { error: 'label must not be empty' })
+      .max(80, { error: 'label has at most 80 characters' }),
+  })
+  .meta({ id: 'Disposition' });

@@ -1,4 +1,4 @@
-import { asc, gt, max, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, max, type SQL, sql } from 'drizzle-orm';
 import { events } from './db/schema.js';
 import { type Executor, queryPrepared, type Tx } from './db/store.js';
 import type { EventPayloads, EventType } from './events.js';
@@ -132,6 +132,29 @@ export async function readEventsAfter(
     .limit(limit);
   // `seq > after` leaves out the unnumbered (null) ones; every type was written by appendEvent.
   return rows.map((row) => ({ ...row, seq: row.seq!, type: row.type as EventType }));
+}
+
+/** An event of one of the types `T`, its payload typed by its type. */
+export type EventOf<T extends EventType> = {
+  [K in T]: { type: K; payload: EventPayloads[K]; createdAt: Date };
+}[T];
+
+/**
+ * A conversation's events of the given types, numbered or not yet, in the order they were
+ * written (the transcript's history of who did what).
+ */
+export async function readConversationEvents<T extends EventType>(
+  db: Executor,
+  conversationId: string,
+  types: readonly T[],
+): Promise<EventOf<T>[]> {
+  const rows = await db
+    .select({ type: events.type, payload: events.payload, createdAt: events.createdAt })
+    .from(events)
+    .where(and(eq(events.conversationId, conversationId), inArray(events.type, [...types])))
+    .orderBy(asc(events.createdAt), asc(events.id));
+  // Every event was written by appendEvent, its payload typed by its type.
+  return rows as EventOf<T>[];
 }
 
 /** The position of the newest numbered event; 0 for an empty log. */

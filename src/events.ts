@@ -31,7 +31,8 @@ export type CancelReason =
   | 'transferred';
 
 /** Why a conversation ended: an agent or supervisor ended it, the flow did, or it went quiet. */
-export type CloseReason = 'ended' | 'out-of-hours' | 'bot' | 'inactivity' | 'opted-out';
+export const CLOSE_REASONS = ['ended', 'out-of-hours', 'bot', 'inactivity', 'opted-out'] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 export const MESSAGE_STATUSES = [
   'received',
@@ -74,7 +75,12 @@ export interface EventPayloads {
     customerAddress: string;
     origin: 'customer' | 'agent';
   };
-  'conversation.closed': { reason: CloseReason; byUserId: string | null };
+  'conversation.closed': {
+    reason: CloseReason;
+    byUserId: string | null;
+    /** The wrap-up code the closer picked; absent from events logged before wrap-up. */
+    disposition?: string | null;
+  };
   'message.received': {
     messageId: string;
     from: string;

@@ -1,12 +1,31 @@
 import { asc, eq, sql } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
+import { dispositionCode } from '../api-schemas.js';
 import { contentSid } from '../content/content-templates.js';
-import { queueMembers, queues, users } from '../db/schema.js';
+import { type DispositionCode, queueMembers, queues, users } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 import { wakeRouting } from '../routing/wake-ups.js';
+
+/** A queue's codes, each once: a repeated code points at its second place. */
+const dispositionList = z
+  .array(dispositionCode)
+  .max(100, { error: 'a queue has at most 100 dispositions' })
+  .superRefine((codes, context) => {
+    const seen = new Set<string>();
+    codes.forEach(({ code }, index) => {
+      if (seen.has(code)) {
+        context.addIssue({
+          code: 'custom',
+          message: `code ${code} is already in the list`,
+          path: [index, 'code'],
+        });
+      }
+      seen.add(code);
+    });
+  });
 
 export const queueInput = z.object({
   name: z.string().trim().min(1, { error: 'name must not be empty' }),
@@ -22,6 +41,10 @@ export const queueInput = z.object({
   offlineRequeueSeconds: z.number().int().min(0).nullable().optional(),
   /** Content templates the queue's agents may pick; empty: every approved one. */
   contentSids: z.array(contentSid).max(200).optional(),
+  /** Wrap-up codes agents pick from when they end a conversation of the queue. */
+  dispositions: dispositionList.optional(),
+  /** Ending needs one of the codes; the queue must then have some. */
+  dispositionRequired: z.boolean().optional(),
   /** Replaces the members when given. */
   memberIds: z.array(z.uuid()).optional(),
 });
@@ -31,6 +54,7 @@ export type QueueRow = typeof queues.$inferSelect;
 /** A queue as listed (round-robin's cursor is routing's business); read one: its members too. */
 export const queueSummaryView = createSelectSchema(queues, {
   requiredSkills: z.record(z.string(), z.number()),
+  dispositions: z.array(dispositionCode),
 })
   .omit({ lastOfferedAgentId: true })
   .meta({ id: 'QueueSummary' });
@@ -45,6 +69,7 @@ export async function createQueue(
   const { memberIds, ...fields } = input;
   const id = await inTransaction(db, async (tx) => {
     await checkOverflowQueue(tx, null, fields.overflowQueueId);
+    checkDispositions(fields.dispositions ?? [], fields.dispositionRequired ?? false);
     const [row] = await tx.insert(queues).values(fields).returning({ id: queues.id });
     if (memberIds) await replaceMembers(tx, row!.id, memberIds);
     return row!.id;
@@ -64,6 +89,14 @@ export async function updateQueue(
       ? await tx.update(queues).set(fields).where(eq(queues.id, id)).returning({ id: queues.id })
       : await tx.select({ id: queues.id }).from(queues).where(eq(queues.id, id));
     if (!row) throw new AppError('not_found', `queue ${id} does not exist`);
+    if (fields.dispositions !== undefined || fields.dispositionRequired !== undefined) {
+      // What the queue has after the change: one field may be changed without the other.
+      const [after] = await tx
+        .select({ dispositions: queues.dispositions, required: queues.dispositionRequired })
+        .from(queues)
+        .where(eq(queues.id, id));
+      checkDispositions(after!.dispositions, after!.required);
+    }
     if (memberIds) await replaceMembers(tx, id, memberIds);
     // New members, skills or limits may let a waiting conversation in now, not at the sweep.
     await wakeRouting(tx, { queueId: id });
@@ -86,6 +119,17 @@ export async function getQueue(
 
 export async function listQueues(db: Executor): Promise<QueueRow[]> {
   return db.select().from(queues).orderBy(asc(queues.name));
+}
+
+/** A queue that requires a disposition must offer some to pick from. */
+function checkDispositions(dispositions: readonly DispositionCode[], required: boolean): void {
+  if (required && dispositions.length === 0) {
+    throw new AppError(
+      'bad_request',
+      'dispositionRequired: add at least one disposition code before requiring one',
+      'dispositionRequired',
+    );
+  }
 }
 
 /** Overflow goes to another queue that exists: the column has no foreign key to say so. */

@@ -2,14 +2,15 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CHANNELS } from '../addresses.js';
-import { idParams, noContent } from '../api-schemas.js';
+import { dispositionCode, idParams, noContent } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import { CONVERSATION_STATES } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
-import { MESSAGE_STATUSES } from '../events.js';
+import { CLOSE_REASONS, MESSAGE_STATUSES } from '../events.js';
 import { agentHoldsContact, readableConversation, readsEveryConversation } from './access.js';
 import { markConversationRead } from './conversations.js';
+import { addNote } from './notes.js';
 import { serviceWindowView } from './service-window.js';
 import {
   CONVERSATION_FILTERS,
@@ -49,6 +50,49 @@ const conversationSummary = z
   })
   .meta({ id: 'ConversationSummary' });
 const channel = z.enum(CHANNELS);
+const named = z.object({ id: z.string().nullable(), name: z.string().nullable() });
+const done = {
+  at: z.date(),
+  /** Who did it: the note's author, who transferred, reassigned or ended it. */
+  actorId: z.string().nullable(),
+  actorName: z.string().nullable(),
+};
+const activityEntry = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('note'), ...done, noteId: z.string(), body: z.string() }),
+    z.object({
+      kind: z.literal('transfer'),
+      ...done,
+      fromAgent: named,
+      toAgent: named,
+      toQueue: named,
+      note: z.string().nullable(),
+    }),
+    z.object({ kind: z.literal('reassign'), ...done, fromAgent: named, toAgent: named }),
+    z.object({
+      kind: z.literal('closed'),
+      ...done,
+      reason: z.enum(CLOSE_REASONS),
+      disposition: dispositionCode.nullable(),
+    }),
+  ])
+  .meta({ id: 'ConversationActivity' });
+const noteBody = z.object({
+  body: z
+    .string()
+    .trim()
+    .min(1, { error: 'body must not be empty' })
+    .max(4000, { error: 'body has at most 4000 characters' }),
+});
+const noteView = z
+  .object({
+    id: z.string(),
+    conversationId: z.string(),
+    authorId: z.string().nullable(),
+    body: z.string(),
+    createdAt: z.date(),
+  })
+  .meta({ id: 'ConversationNote' });
 const transcriptView = z
   .object({
     conversation: z.object({
@@ -71,6 +115,12 @@ const transcriptView = z
       createdAt: z.date(),
       closedAt: z.date().nullable(),
       closeReason: z.string().nullable(),
+      /** The wrap-up code its closer picked (label from the queue's codes), and their summary. */
+      disposition: dispositionCode.nullable(),
+      wrapUpSummary: z.string().nullable(),
+      /** The queue's codes to end it with, and whether ending needs one. */
+      dispositions: z.array(dispositionCode),
+      dispositionRequired: z.boolean(),
     }),
     /** The agent's original text, when this conversation answers their origination. */
     originalText: z.string().nullable(),
@@ -83,6 +133,8 @@ const transcriptView = z
         optedOut: z.boolean(),
       })
       .optional(),
+    /** Notes, transfers, reassignments and the close, by time, each with who did it. */
+    activity: z.array(activityEntry),
     messages: z.array(
       z.object({
         id: z.string(),
@@ -196,6 +248,27 @@ export function registerConversationRoutes(parent: FastifyInstance, deps: { db: 
         },
       },
       async (request) => readTranscript(deps.db, request.params.id),
+    );
+
+    app.post(
+      '/api/conversations/:id/notes',
+      {
+        preHandler: readable,
+        schema: {
+          tags: ['conversations'],
+          summary:
+            'Add an internal note to a conversation (open or closed): in the transcript, never sent to the customer; by whoever may read it',
+          params: idParams,
+          body: noteBody,
+          response: { 201: noteView },
+        },
+      },
+      async (request, reply) =>
+        reply
+          .status(201)
+          .send(
+            await addNote(deps.db, request.params.id, currentUser(request).id, request.body.body),
+          ),
     );
 
     app.post(

@@ -281,20 +281,35 @@ export interface Closed {
   agentId: string | null;
 }
 
+/** What the person ending a conversation records of it: a disposition code and a summary. */
+export interface WrapUp {
+  disposition: string | null;
+  summary: string | null;
+}
+
 /**
- * Closed, if it was open: then `effects` run (the caller's consequences of the close: its
- * pending offer withdrawn, the final response queued), and conversation.closed follows
- * them. Returns what was closed, or nothing (and runs nothing) if it was not open.
+ * Closed, if it was open, with its wrap-up if someone ended it: then `effects` run (the
+ * caller's consequences of the close: its pending offer withdrawn, the final response
+ * queued), and conversation.closed follows them. Returns what was closed, or nothing (and
+ * runs nothing) if it was not open.
  */
 export async function markClosed(
   tx: Tx,
   conversationId: string,
-  close: { reason: CloseReason; byUserId: string | null },
+  close: { reason: CloseReason; byUserId: string | null; wrapUp?: WrapUp },
   effects: (closed: Closed) => Promise<void>,
 ): Promise<Closed | undefined> {
+  const disposition = close.wrapUp?.disposition ?? null;
   const [closed] = await tx
     .update(conversations)
-    .set({ state: 'closed', closedAt: new Date(), closeReason: close.reason, flowDueAt: null })
+    .set({
+      state: 'closed',
+      closedAt: new Date(),
+      closeReason: close.reason,
+      flowDueAt: null,
+      disposition,
+      wrapUpSummary: close.wrapUp?.summary ?? null,
+    })
     .where(and(eq(conversations.id, conversationId), ne(conversations.state, 'closed')))
     .returning({
       numberId: conversations.numberId,
@@ -307,7 +322,7 @@ export async function markClosed(
     tx,
     'conversation.closed',
     { conversationId, agentId: closed.agentId },
-    { reason: close.reason, byUserId: close.byUserId },
+    { reason: close.reason, byUserId: close.byUserId, disposition },
   );
   return closed;
 }

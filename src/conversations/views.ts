@@ -22,6 +22,7 @@ import {
 } from '../db/schema.js';
 import { type Db, type Executor, queryRows } from '../db/store.js';
 import { AppError } from '../errors.js';
+import { readActivity } from './activity.js';
 import { serviceWindow } from './service-window.js';
 
 export type ConversationState = (typeof CONVERSATION_STATES)[number];
@@ -185,6 +186,10 @@ export async function readTranscript(db: Db, conversationId: string) {
       createdAt: conversations.createdAt,
       closedAt: conversations.closedAt,
       closeReason: conversations.closeReason,
+      dispositionCode: conversations.disposition,
+      wrapUpSummary: conversations.wrapUpSummary,
+      queueDispositions: queues.dispositions,
+      queueDispositionRequired: queues.dispositionRequired,
     })
     .from(conversations)
     .innerJoin(numbers, eq(numbers.id, conversations.numberId))
@@ -193,9 +198,29 @@ export async function readTranscript(db: Db, conversationId: string) {
     .leftJoin(users, eq(users.id, conversations.agentId))
     .where(eq(conversations.id, conversationId));
   if (!row) throw new AppError('not_found', 'no such conversation');
-  const { numberKind, flowAllowsAttachments, ...fields } = row;
+  const {
+    numberKind,
+    flowAllowsAttachments,
+    dispositionCode,
+    queueDispositions,
+    queueDispositionRequired,
+    ...fields
+  } = row;
+  // The queue's codes now: what the End dialog offers, and the labels of the one picked.
+  const dispositions = queueDispositions ?? [];
   const conversation = {
     ...fields,
+    disposition:
+      dispositionCode === null
+        ? null
+        : {
+            code: dispositionCode,
+            label:
+              dispositions.find((choice) => choice.code === dispositionCode)?.label ??
+              dispositionCode,
+          },
+    dispositions,
+    dispositionRequired: dispositions.length > 0 && (queueDispositionRequired ?? false),
     channel: channelOfKind(numberKind),
     // The composer offers attachments unless the number's flow refuses them.
     allowAttachments: flowAllowsAttachments ?? true,
@@ -245,6 +270,7 @@ export async function readTranscript(db: Db, conversationId: string) {
   return {
     conversation,
     originalText: affinityOffer?.originalText ?? null,
+    activity: await readActivity(db, conversationId, dispositions),
     contact: contact && {
       id: contact.id,
       address: contact.address,

@@ -5,7 +5,7 @@
  * (routing's endConversation), by the composition.
  */
 import { eq } from 'drizzle-orm';
-import { type Closed, markClosed } from '../conversations/lifecycle.js';
+import { type Closed, markClosed, type WrapUp } from '../conversations/lifecycle.js';
 import { flows, numbers, users } from '../db/schema.js';
 import type { Tx } from '../db/store.js';
 import type { CloseReason } from '../events.js';
@@ -23,9 +23,15 @@ import { renderTemplate } from './templates.js';
 export async function closeConversation(
   tx: Tx,
   conversationId: string,
-  close: { reason: CloseReason; byUserId?: string | null; sendFinalResponse?: boolean },
+  close: {
+    reason: CloseReason;
+    byUserId?: string | null;
+    sendFinalResponse?: boolean;
+    /** What the agent who ended it picked and wrote; automatic closes have none. */
+    wrapUp?: WrapUp;
+  },
 ): Promise<boolean> {
-  const closing = { reason: close.reason, byUserId: close.byUserId ?? null };
+  const closing = { reason: close.reason, byUserId: close.byUserId ?? null, wrapUp: close.wrapUp };
   const wasOpen = await markClosed(tx, conversationId, closing, async (closed) => {
     // A pending offer (a new conversation's, or a transfer's while active) would otherwise
     // hold its agent's capacity until it expired.

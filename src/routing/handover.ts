@@ -6,7 +6,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { type Channel, channelOfKind } from '../addresses.js';
 import type { Role } from '../auth/users.js';
-import { markReassigned, markTransferred } from '../conversations/lifecycle.js';
+import { markReassigned, markTransferred, type WrapUp } from '../conversations/lifecycle.js';
 import { conversations, numbers, queues, users } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
@@ -82,21 +82,31 @@ async function lockForActor(
 export type CloseEnded = (
   tx: Tx,
   conversationId: string,
-  close: { reason: 'ended'; byUserId: string },
+  close: { reason: 'ended'; byUserId: string; wrapUp: WrapUp },
 ) => Promise<unknown>;
 
+/** What the person ending a conversation gives: a disposition code and a summary, both optional. */
+export interface EndRequest {
+  disposition?: string | undefined;
+  summary?: string | undefined;
+}
+
 /**
- * Ends a conversation: closed by `close` (with the flow's final response and survey), the
- * agent's capacity freed and given to the next waiting conversation.
+ * Ends a conversation: closed by `close` (with the flow's final response and survey) with
+ * its wrap-up, the agent's capacity freed and given to the next waiting conversation. The
+ * disposition must be one of the conversation's queue's codes, and is required when the
+ * queue says so.
  */
 export async function endConversation(
   db: Db,
   conversationId: string,
   actor: Actor,
   close: CloseEnded,
+  request: EndRequest = {},
 ): Promise<void> {
   const freed = await inTransaction(db, async (tx) => {
     const conversation = await lockForActor(tx, conversationId, actor);
+    const wrapUp = await checkWrapUp(tx, conversation.queueId, request);
     const holder =
       conversation.state === 'active' || conversation.state === 'offered'
         ? conversation.agentId
@@ -111,10 +121,49 @@ export async function endConversation(
       }
       await wakeRouting(tx, { agentId: holder });
     }
-    await close(tx, conversation.id, { reason: 'ended', byUserId: actor.id });
+    await close(tx, conversation.id, { reason: 'ended', byUserId: actor.id, wrapUp });
     return holder;
   });
   if (freed) await assignWaiting(db, { agentId: freed });
+}
+
+/**
+ * The wrap-up of an ending, checked against the queue's codes as they are now: an unknown
+ * code, or none where the queue requires one, is refused with the codes to pick from.
+ */
+async function checkWrapUp(tx: Tx, queueId: string | null, request: EndRequest): Promise<WrapUp> {
+  const disposition = request.disposition?.trim() || null;
+  const summary = request.summary?.trim() || null;
+  const [queue] = queueId
+    ? await tx
+        .select({
+          name: queues.name,
+          dispositions: queues.dispositions,
+          required: queues.dispositionRequired,
+        })
+        .from(queues)
+        .where(eq(queues.id, queueId))
+    : [];
+  const codes = queue?.dispositions ?? [];
+  const choices = codes.map((choice) => `${choice.code} (${choice.label})`).join(', ');
+  if (disposition === null) {
+    if (queue?.required && codes.length > 0) {
+      throw new AppError(
+        'bad_request',
+        `Pick a disposition to end this conversation (queue ${queue.name} requires one): ${choices}`,
+        'disposition',
+      );
+    }
+  } else if (!codes.some((choice) => choice.code === disposition)) {
+    throw new AppError(
+      'bad_request',
+      codes.length > 0
+        ? `disposition: ${disposition} is not one of queue ${queue!.name}'s dispositions: ${choices}`
+        : `disposition: ${queue ? `queue ${queue.name}` : 'a conversation without a queue'} has no dispositions to pick from`,
+      'disposition',
+    );
+  }
+  return { disposition, summary };
 }
 
 export type TransferTarget = { toAgentId: string } | { toQueueId: string };

@@ -88,6 +88,21 @@ const transferBody = z
     error: 'give exactly one of toAgentId and toQueueId',
     path: ['toAgentId'],
   });
+/** Optional (Fastify gives null for none): a queue without dispositions needs no body. */
+const endBody = z
+  .object({
+    disposition: z
+      .string()
+      .trim()
+      .max(40, { error: 'disposition has at most 40 characters' })
+      .optional(),
+    summary: z
+      .string()
+      .trim()
+      .max(2000, { error: 'summary has at most 2000 characters' })
+      .optional(),
+  })
+  .nullish();
 const presenceCounts = z.object({
   available: z.number(),
   away: z.number(),
@@ -331,13 +346,22 @@ export function registerRoutingRoutes(parent: FastifyInstance, deps: RoutingRout
         schema: {
           tags: ['routing'],
           summary:
-            'End a conversation (final response and survey are sent); by its agent, or a supervisor or admin',
+            'End a conversation (final response and survey are sent) with a disposition code of its queue and a summary; by its agent, or a supervisor or admin',
+          description:
+            "The disposition must be one of the queue's codes (the transcript lists them); a queue that requires one refuses an ending without it (400, field disposition).",
           params: idParams,
+          body: endBody,
           response: { 204: noContent },
         },
       },
       async (request, reply) => {
-        await endConversation(db, request.params.id, currentUser(request), deps.closeConversation);
+        await endConversation(
+          db,
+          request.params.id,
+          currentUser(request),
+          deps.closeConversation,
+          request.body ?? {},
+        );
         return reply.status(204).send();
       },
     );

@@ -199,7 +199,10 @@ describe('the agent desk in a browser', () => {
 
     // End: the customer gets the final response.
     await desk.getByRole('button', { name: 'End conversation' }).click();
-    await desk.getByRole('alertdialog').getByRole('button', { name: 'End conversation' }).click();
+    await desk
+      .getByRole('dialog', { name: 'End conversation' })
+      .getByRole('button', { name: 'End conversation' })
+      .click();
     await thread.getByText('Bye from E2E Shop, text us anytime.').waitFor();
     await desk.getByText('Choose a conversation, or accept an offer.').waitFor();
 
@@ -308,7 +311,7 @@ describe('the agent desk in a browser', () => {
 
     await desk.getByRole('button', { name: 'End conversation' }).focus();
     await desk.keyboard.press('Enter');
-    const confirm = desk.getByRole('alertdialog');
+    const confirm = desk.getByRole('dialog', { name: 'End conversation' });
     await confirm.getByRole('button', { name: 'End conversation' }).focus();
     await desk.keyboard.press('Enter');
     await phone.locator('#thread').getByText('Bye from E2E Shop, text us anytime.').waitFor();

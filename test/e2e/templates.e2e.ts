@@ -270,7 +270,10 @@ describe('WhatsApp templates in a browser', () => {
     await desk.reload();
     await windowStatus.getByText('Window closed: send a template').waitFor();
     await desk.getByRole('button', { name: 'End conversation' }).click();
-    await desk.getByRole('alertdialog').getByRole('button', { name: 'End conversation' }).click();
+    await desk
+      .getByRole('dialog', { name: 'End conversation' })
+      .getByRole('button', { name: 'End conversation' })
+      .click();
     await stack.received(HANDSET, 'Thanks for contacting E2E Shop. This conversation is closed.');
     await desk.close();
   });

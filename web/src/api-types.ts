@@ -371,6 +371,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/conversations/{id}/notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add an internal note to a conversation (open or closed): in the transcript, never sent to the customer; by whoever may read it */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        body: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConversationNote"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/conversations/{id}/read": {
         parameters: {
             query?: never;
@@ -962,7 +1024,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End a conversation (final response and survey are sent); by its agent, or a supervisor or admin */
+        /**
+         * End a conversation (final response and survey are sent) with a disposition code of its queue and a summary; by its agent, or a supervisor or admin
+         * @description The disposition must be one of the queue's codes (the transcript lists them); a queue that requires one refuses an ending without it (400, field disposition).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -972,7 +1037,14 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    "application/json": {
+                        disposition?: string;
+                        summary?: string;
+                    } | null;
+                };
+            };
             responses: {
                 /** @description Default Response */
                 204: {
@@ -2024,6 +2096,8 @@ export interface paths {
                         language?: string | null;
                         offlineRequeueSeconds?: number | null;
                         contentSids?: string[];
+                        dispositions?: components["schemas"]["DispositionInput"][];
+                        dispositionRequired?: boolean;
                         memberIds?: string[];
                     };
                 };
@@ -2146,6 +2220,8 @@ export interface paths {
                         language?: string | null;
                         offlineRequeueSeconds?: number | null;
                         contentSids?: string[];
+                        dispositions?: components["schemas"]["DispositionInput"][];
+                        dispositionRequired?: boolean;
                         memberIds?: string[];
                     };
                 };
@@ -3415,6 +3491,10 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        DispositionInput: {
+            code: string;
+            label: string;
+        };
         Account: {
             /** Format: uuid */
             id: string;
@@ -3430,6 +3510,10 @@ export interface components {
             message: string;
             field?: string;
             requestId?: string;
+        };
+        Disposition: {
+            code: string;
+            label: string;
         };
         Agent: {
             /** Format: uuid */
@@ -3519,9 +3603,7 @@ export interface components {
             language: string | null;
             offlineRequeueSeconds: number | null;
             contentSids: string[];
-            dispositions: ((string | number | boolean) | null) | {
-                [key: string]: unknown;
-            } | unknown[];
+            dispositions: components["schemas"]["Disposition"][];
             dispositionRequired: boolean;
             /** Format: date-time */
             createdAt: string;
@@ -3545,9 +3627,7 @@ export interface components {
             language: string | null;
             offlineRequeueSeconds: number | null;
             contentSids: string[];
-            dispositions: ((string | number | boolean) | null) | {
-                [key: string]: unknown;
-            } | unknown[];
+            dispositions: components["schemas"]["Disposition"][];
             dispositionRequired: boolean;
             /** Format: date-time */
             createdAt: string;
@@ -3624,6 +3704,69 @@ export interface components {
             /** Format: date-time */
             closedAt: string | null;
         };
+        ConversationActivity: {
+            /** @enum {string} */
+            kind: "note";
+            /** Format: date-time */
+            at: string;
+            actorId: string | null;
+            actorName: string | null;
+            noteId: string;
+            body: string;
+        } | {
+            /** @enum {string} */
+            kind: "transfer";
+            /** Format: date-time */
+            at: string;
+            actorId: string | null;
+            actorName: string | null;
+            fromAgent: {
+                id: string | null;
+                name: string | null;
+            };
+            toAgent: {
+                id: string | null;
+                name: string | null;
+            };
+            toQueue: {
+                id: string | null;
+                name: string | null;
+            };
+            note: string | null;
+        } | {
+            /** @enum {string} */
+            kind: "reassign";
+            /** Format: date-time */
+            at: string;
+            actorId: string | null;
+            actorName: string | null;
+            fromAgent: {
+                id: string | null;
+                name: string | null;
+            };
+            toAgent: {
+                id: string | null;
+                name: string | null;
+            };
+        } | {
+            /** @enum {string} */
+            kind: "closed";
+            /** Format: date-time */
+            at: string;
+            actorId: string | null;
+            actorName: string | null;
+            /** @enum {string} */
+            reason: "ended" | "out-of-hours" | "bot" | "inactivity" | "opted-out";
+            disposition: components["schemas"]["Disposition"] | null;
+        };
+        ConversationNote: {
+            id: string;
+            conversationId: string;
+            authorId: string | null;
+            body: string;
+            /** Format: date-time */
+            createdAt: string;
+        };
         Transcript: {
             conversation: {
                 id: string;
@@ -3652,6 +3795,10 @@ export interface components {
                 /** Format: date-time */
                 closedAt: string | null;
                 closeReason: string | null;
+                disposition: components["schemas"]["Disposition"] | null;
+                wrapUpSummary: string | null;
+                dispositions: components["schemas"]["Disposition"][];
+                dispositionRequired: boolean;
             };
             originalText: string | null;
             contact?: {
@@ -3663,6 +3810,7 @@ export interface components {
                 };
                 optedOut: boolean;
             };
+            activity: components["schemas"]["ConversationActivity"][];
             messages: {
                 id: string;
                 /** @enum {string} */

@@ -9,6 +9,12 @@ import {
   skillsText,
   textOrNull,
 } from './convert';
+import {
+  type DispositionRow,
+  DispositionsField,
+  dispositionRows,
+  dispositionsOf,
+} from './DispositionsField';
 import { EntityForm, FieldSet } from './EntityForm';
 import {
   ChecklistField,
@@ -68,6 +74,14 @@ export function QueuesSection() {
         },
         { header: 'Skills', cell: (q) => skillsText(q.requiredSkills) },
         { header: 'Language', cell: (q) => q.language ?? '—' },
+        {
+          header: 'Wrap-up',
+          cell: (q) =>
+            q.dispositions.length === 0
+              ? '—'
+              : `${q.dispositions.length} code${q.dispositions.length === 1 ? '' : 's'}${q.dispositionRequired ? ', required' : ''}`,
+          nowrap: true,
+        },
       ]}
       renderForm={(slot) =>
         slot.row ? (
@@ -111,6 +125,8 @@ interface QueueDraft {
   offlineRequeueSeconds: string;
   memberIds: string[];
   contentSids: string[];
+  dispositions: DispositionRow[];
+  dispositionRequired: boolean;
 }
 
 function draftOf(queue: Queue | null): QueueDraft {
@@ -129,6 +145,8 @@ function draftOf(queue: Queue | null): QueueDraft {
     offlineRequeueSeconds: queue ? numberText(queue.offlineRequeueSeconds) : '600',
     memberIds: queue?.memberIds ?? [],
     contentSids: queue?.contentSids ?? [],
+    dispositions: dispositionRows(queue?.dispositions ?? []),
+    dispositionRequired: queue?.dispositionRequired ?? false,
   };
 }
 
@@ -164,6 +182,8 @@ function QueueForm({
       offlineRequeueSeconds: numberOrNull(draft.offlineRequeueSeconds),
       memberIds: draft.memberIds,
       contentSids: draft.contentSids,
+      dispositions: dispositionsOf(draft.dispositions),
+      dispositionRequired: draft.dispositionRequired,
     };
     const saved = queue
       ? await api<Queue>(`/api/admin/queues/${queue.id}`, { method: 'PATCH', body })
@@ -254,6 +274,19 @@ function QueueForm({
           min={0}
           help="Conversations of an agent offline this long go back to the queue. Empty: never."
           {...form.bind('offlineRequeueSeconds')}
+        />
+      </FieldSet>
+
+      <FieldSet title="Wrap-up">
+        <DispositionsField
+          label="Dispositions"
+          help="What agents pick when they end a conversation: the code is stored and reported (lowercase letters, digits, - and _), the label is what they read."
+          {...form.bind('dispositions')}
+        />
+        <SwitchField
+          label="Require a disposition"
+          help="Agents cannot end a conversation of this queue without picking one."
+          {...form.bind('dispositionRequired')}
         />
       </FieldSet>
 

@@ -28,6 +28,8 @@ export type QueueRow = Schemas['QueueSummary'];
 /** GET /api/admin/queues/:id adds the members; the list does not. */
 export type Queue = Schemas['Queue'];
 export type Strategy = QueueRow['strategy'];
+/** One of a queue's wrap-up codes. */
+export type Disposition = Schemas['Disposition'];
 export const STRATEGIES = [
   'longest-idle',
   'round-robin',

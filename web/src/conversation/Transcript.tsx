@@ -13,7 +13,12 @@ import {
 } from '@twilio-paste/core/chat-log';
 import { Text } from '@twilio-paste/core/text';
 import { useEffect, useRef } from 'react';
-import type { Transcript as TranscriptData, TranscriptMedia, TranscriptMessage } from './types';
+import type {
+  TranscriptActivity,
+  Transcript as TranscriptData,
+  TranscriptMedia,
+  TranscriptMessage,
+} from './types';
 
 /** How an RCS-capable Messaging Service carried a message. */
 const SENT_AS: Record<string, string> = { rcs: 'RCS', sms: 'SMS fallback', mms: 'MMS fallback' };
@@ -31,19 +36,40 @@ const CLOSE_REASONS: Record<string, string> = {
   'opted-out': 'the customer opted out',
 };
 
+/** Messages and activity in one line of time; at the same instant a message comes first. */
+type Entry =
+  | { at: number; message: TranscriptMessage }
+  | { at: number; activity: TranscriptActivity; index: number };
+
+function timeline(transcript: TranscriptData): Entry[] {
+  const entries: Entry[] = [
+    ...transcript.messages.map((message) => ({ at: Date.parse(message.createdAt), message })),
+    ...transcript.activity.map((activity, index) => ({
+      at: Date.parse(activity.at),
+      activity,
+      index,
+    })),
+  ];
+  // Stable: each kind keeps the server's order within the same millisecond.
+  return entries.sort((a, b) => a.at - b.at || Number('activity' in a) - Number('activity' in b));
+}
+
 /**
  * The conversation as written: the customer's messages on the left, everything sent to
  * them (agents, automated replies, the bot) on the right, with who, when and delivery
  * status (Twilio's reason when one failed); pictures as thumbnails that open full size.
- * New messages scroll into view and are announced (role log).
+ * Between them, by time, what people did: internal notes (marked, never sent), transfers,
+ * reassignments and the close, with who did them. New entries scroll into view and are
+ * announced (role log). Reusable wherever a transcript is shown: it reads only its prop.
  */
 export function Transcript({ transcript }: { transcript: TranscriptData }) {
   const { conversation, messages, originalText } = transcript;
   const customer = transcript.contact?.name || conversation.customerAddress;
+  const entries = timeline(transcript);
   const end = useRef<HTMLDivElement>(null);
   useEffect(() => {
-    if (messages.length > 0) end.current?.scrollIntoView({ block: 'end' });
-  }, [messages.length]);
+    if (entries.length > 0) end.current?.scrollIntoView({ block: 'end' });
+  }, [entries.length]);
   return (
     <Box role="log" aria-label="Transcript" data-testid="transcript">
       <ChatLog>
@@ -56,9 +82,21 @@ export function Transcript({ transcript }: { transcript: TranscriptData }) {
           </ChatEvent>
         )}
         {messages.length === 0 && <ChatEvent>No messages yet.</ChatEvent>}
-        {messages.map((message) => (
-          <Message key={message.id} message={message} author={authorOf(message, customer)} />
-        ))}
+        {entries.map((entry) =>
+          'message' in entry ? (
+            <Message
+              key={entry.message.id}
+              message={entry.message}
+              author={authorOf(entry.message, customer)}
+            />
+          ) : (
+            <Activity
+              key={`activity-${entry.index}`}
+              activity={entry.activity}
+              summary={conversation.wrapUpSummary}
+            />
+          ),
+        )}
         {conversation.closedAt && (
           <ChatBookend>
             <ChatBookendItem>
@@ -154,6 +192,69 @@ function Message({ message, author }: { message: TranscriptMessage; author: stri
         )}
       </ChatMessageMeta>
     </ChatMessage>
+  );
+}
+
+/** An internal note as a marked box; the rest as a system line saying who did what. */
+function Activity({
+  activity,
+  summary,
+}: {
+  activity: TranscriptActivity;
+  /** The closer's wrap-up summary, shown with the close. */
+  summary: string | null;
+}) {
+  const time = formatDateTime(activity.at);
+  const who = activity.actorName ?? 'Someone';
+  if (activity.kind === 'note') {
+    return (
+      <Box
+        role="listitem"
+        marginY="space40"
+        marginX="space60"
+        padding="space40"
+        borderRadius="borderRadius30"
+        borderStyle="solid"
+        borderWidth="borderWidth10"
+        borderColor="colorBorderWarningWeak"
+        backgroundColor="colorBackgroundWarningWeakest"
+        data-testid="internal-note"
+      >
+        <Text as="p" fontSize="fontSize20" fontWeight="fontWeightSemibold" color="colorTextWeak">
+          Internal note · {who} · {time}
+        </Text>
+        <Text as="p" whiteSpace="pre-wrap" marginTop="space20">
+          {activity.body}
+        </Text>
+      </Box>
+    );
+  }
+  let line: string;
+  switch (activity.kind) {
+    case 'transfer': {
+      const target = activity.toAgent.id
+        ? (activity.toAgent.name ?? 'another agent')
+        : `queue ${activity.toQueue.name ?? '(removed)'}`;
+      const from = activity.fromAgent.id && activity.fromAgent.id !== activity.actorId;
+      line = `${who} transferred it${from ? ` from ${activity.fromAgent.name ?? 'an agent'}` : ''} to ${target}${activity.note ? `: “${activity.note}”` : ''}`;
+      break;
+    }
+    case 'reassign':
+      line = `${who} reassigned it${activity.fromAgent.id ? ` from ${activity.fromAgent.name ?? 'an agent'}` : ''} to ${activity.toAgent.name ?? 'an agent'}`;
+      break;
+    case 'closed':
+      line =
+        activity.reason === 'ended'
+          ? `${who} ended the conversation${activity.disposition ? ` · ${activity.disposition.label}` : ''}${summary ? `: “${summary}”` : ''}`
+          : `Closed ${CLOSE_REASONS[activity.reason] ?? activity.reason}`;
+      break;
+  }
+  return (
+    <ChatEvent>
+      <span data-testid={`activity-${activity.kind}`}>
+        {line} · {time}
+      </span>
+    </ChatEvent>
   );
 }
 

@@ -19,3 +19,5 @@ export type Directory = Schemas['Directory'];
 export type Transcript = Schemas['Transcript'];
 export type TranscriptMessage = Transcript['messages'][number];
 export type TranscriptMedia = TranscriptMessage['media'][number];
+/** A note, transfer, reassignment or close, with who did it. */
+export type TranscriptActivity = Transcript['activity'][number];

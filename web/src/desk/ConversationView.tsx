@@ -1,4 +1,3 @@
-import { AlertDialog } from '@twilio-paste/core/alert-dialog';
 import { Box } from '@twilio-paste/core/box';
 import { Button } from '@twilio-paste/core/button';
 import { ButtonGroup } from '@twilio-paste/core/button-group';
@@ -6,8 +5,8 @@ import { Heading } from '@twilio-paste/core/heading';
 import { Text } from '@twilio-paste/core/text';
 import { ArrowBackIcon } from '@twilio-paste/icons/esm/ArrowBackIcon';
 import { useEffect, useState } from 'react';
-import { api, errorText } from '../api';
 import { useWindowState } from '../content/useWindowState';
+import { NoteForm } from '../conversation/NoteForm';
 import { Transcript } from '../conversation/Transcript';
 import { CHANNEL_LABELS } from '../conversation/types';
 import { useTranscript } from '../conversation/useTranscript';
@@ -16,11 +15,12 @@ import { ErrorCallout } from '../ui/ErrorCallout';
 import { LoadState } from '../ui/LoadState';
 import { Composer } from './Composer';
 import { ContactPanel } from './ContactPanel';
+import { EndDialog } from './EndDialog';
 import { TransferDialog } from './TransferDialog';
 
 /**
- * One conversation: its header with transfer and end, the transcript kept live from the
- * event stream, the composer, and the contact panel.
+ * One conversation: its header with note, transfer and end, the transcript kept live from
+ * the event stream, the internal-note form when open, the composer, and the contact panel.
  */
 export function ConversationView({
   conversationId,
@@ -38,11 +38,10 @@ export function ConversationView({
   onSeen: () => void;
 }) {
   const { me } = useSession();
-  const { data: transcript, error: loadError } = useTranscript(conversationId);
-  const [actionError, setError] = useState<string | null>(null);
-  const error = actionError ?? loadError;
+  const { data: transcript, error, refresh } = useTranscript(conversationId);
   const [transferring, setTransferring] = useState(false);
-  const [confirmEnd, setConfirmEnd] = useState(false);
+  const [ending, setEnding] = useState(false);
+  const [noting, setNoting] = useState(false);
   // At phone width the contact panel takes the transcript's place while it is open.
   const [contactOpen, setContactOpen] = useState(false);
 
@@ -51,16 +50,6 @@ export function ConversationView({
     if (transcript) onSeen();
   }, [transcript, onSeen]);
 
-  const end = async () => {
-    setConfirmEnd(false);
-    try {
-      await api(`/api/conversations/${conversationId}/end`, { method: 'POST' });
-      onLeft();
-    } catch (failure) {
-      setError(errorText(failure));
-    }
-  };
-
   const lastInboundAt =
     transcript?.messages.findLast((message) => message.direction === 'inbound')?.createdAt ?? null;
   const windowState = useWindowState(transcript?.conversation.serviceWindow ?? null, lastInboundAt);
@@ -68,7 +57,7 @@ export function ConversationView({
   if (!transcript) {
     return (
       <Box padding="space60">
-        <LoadState what="the conversation" error={loadError} />
+        <LoadState what="the conversation" error={error} />
       </Box>
     );
   }
@@ -122,20 +111,26 @@ export function ConversationView({
               {contactOpen ? 'Transcript' : 'Contact'}
             </Button>
           )}
-          {mine && (
-            <ButtonGroup>
+          <ButtonGroup>
+            <Button
+              variant="secondary"
+              size="small"
+              aria-expanded={noting}
+              onClick={() => setNoting((open) => !open)}
+            >
+              Note
+            </Button>
+            {mine && (
               <Button variant="secondary" size="small" onClick={() => setTransferring(true)}>
                 Transfer
               </Button>
-              <Button
-                variant="destructive_secondary"
-                size="small"
-                onClick={() => setConfirmEnd(true)}
-              >
+            )}
+            {mine && (
+              <Button variant="destructive_secondary" size="small" onClick={() => setEnding(true)}>
                 End conversation
               </Button>
-            </ButtonGroup>
-          )}
+            )}
+          </ButtonGroup>
         </Box>
         {error && (
           <Box paddingX="space50" paddingTop="space30">
@@ -151,6 +146,18 @@ export function ConversationView({
             <Box flexGrow={1} overflowY="auto" minHeight="size10" paddingX="space50">
               <Transcript transcript={transcript} />
             </Box>
+            {noting && (
+              <Box
+                paddingX="space50"
+                paddingY="space40"
+                borderTopStyle="solid"
+                borderTopWidth="borderWidth10"
+                borderTopColor="colorBorderWarningWeak"
+                backgroundColor="colorBackgroundWarningWeakest"
+              >
+                <NoteForm conversationId={conversationId} onAdded={refresh} />
+              </Box>
+            )}
             <Box
               padding="space50"
               borderTopStyle="solid"
@@ -193,17 +200,15 @@ export function ConversationView({
           onLeft();
         }}
       />
-      <AlertDialog
-        heading="End this conversation?"
-        isOpen={confirmEnd}
-        onConfirm={end}
-        onConfirmLabel="End conversation"
-        onDismiss={() => setConfirmEnd(false)}
-        onDismissLabel="Keep it open"
-        destructive
-      >
-        The customer gets the final message. Their next text starts a new conversation.
-      </AlertDialog>
+      <EndDialog
+        conversation={conversation}
+        isOpen={ending}
+        onClose={() => setEnding(false)}
+        onEnded={() => {
+          setEnding(false);
+          onLeft();
+        }}
+      />
     </Box>
   );
 }

@@ -3,6 +3,7 @@ import { Box } from '@twilio-paste/core/box';
 import { Modal, ModalBody, ModalHeader, ModalHeading } from '@twilio-paste/core/modal';
 import { Text } from '@twilio-paste/core/text';
 import { type ReactNode, useId } from 'react';
+import { NoteForm } from '../conversation/NoteForm';
 import { Transcript } from '../conversation/Transcript';
 import { CHANNEL_LABELS } from '../conversation/types';
 import { useTranscript } from '../conversation/useTranscript';
@@ -11,8 +12,9 @@ import { STATE_LOOK } from './conversationLook';
 import type { Transcript as TranscriptData } from './types';
 
 /**
- * Any conversation's transcript, read-only, in a modal dialog (focus stays inside, Escape
- * closes). It follows the conversation live while open: new messages and statuses appear.
+ * Any conversation's transcript in a modal dialog (focus stays inside, Escape closes), with
+ * a form for an internal note. It follows the conversation live while open: new messages,
+ * statuses and notes appear.
  */
 export function TranscriptModal({
   conversationId,
@@ -24,7 +26,7 @@ export function TranscriptModal({
   onClose: () => void;
 }) {
   const headingId = useId();
-  const { data, error } = useTranscript(conversationId);
+  const { data, error, refresh } = useTranscript(conversationId);
 
   return (
     <Modal isOpen onDismiss={onClose} size="wide" ariaLabelledby={headingId}>
@@ -39,6 +41,14 @@ export function TranscriptModal({
           <>
             <Summary transcript={data} />
             <Transcript transcript={data} />
+            <Box
+              marginTop="space60"
+              padding="space50"
+              borderRadius="borderRadius30"
+              backgroundColor="colorBackgroundWarningWeakest"
+            >
+              <NoteForm conversationId={conversationId} onAdded={refresh} />
+            </Box>
           </>
         )}
       </ModalBody>
@@ -68,6 +78,7 @@ function Summary({ transcript }: { transcript: TranscriptData }) {
       <Fact term="Channel">{CHANNEL_LABELS[conversation.channel]}</Fact>
       <Fact term="Number">{conversation.numberAddress}</Fact>
       <Fact term="Agent">{conversation.agentName ?? 'None'}</Fact>
+      {conversation.disposition && <Fact term="Disposition">{conversation.disposition.label}</Fact>}
       {contact?.name && <Fact term="Contact">{contact.name}</Fact>}
       {contact?.optedOut && <Fact term="Consent">Opted out of this number</Fact>}
     </Box>
