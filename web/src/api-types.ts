@@ -425,14 +425,14 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/contacts/{id}/history": {
+    "/api/contacts/{id}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** A contact's past conversations and agents' originations to them */
+        /** A contact: name, email, notes and attributes, what bots collected, consent per sender, every conversation and pending originations */
         get: {
             parameters: {
                 query?: never;
@@ -450,7 +450,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ContactHistory"];
+                        "application/json": components["schemas"]["ContactRecord"];
                     };
                 };
                 /** @description Default Response */
@@ -478,7 +478,51 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Edit a contact's name, email, notes or custom attributes (null clears a field or deletes an attribute); other desks are told */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ContactEditInput"];
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContactRecord"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/api/agents/me/presence": {
@@ -3405,6 +3449,15 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ContactEditInput: {
+            name?: string | null;
+            /** Format: email */
+            email?: string | null;
+            notes?: string | null;
+            attributes?: {
+                [key: string]: string | null;
+            };
+        };
         Account: {
             /** Format: uuid */
             id: string;
@@ -3509,6 +3562,10 @@ export interface components {
             language: string | null;
             offlineRequeueSeconds: number | null;
             contentSids: string[];
+            dispositions: ((string | number | boolean) | null) | {
+                [key: string]: unknown;
+            } | unknown[];
+            dispositionRequired: boolean;
             /** Format: date-time */
             createdAt: string;
         };
@@ -3531,6 +3588,10 @@ export interface components {
             language: string | null;
             offlineRequeueSeconds: number | null;
             contentSids: string[];
+            dispositions: ((string | number | boolean) | null) | {
+                [key: string]: unknown;
+            } | unknown[];
+            dispositionRequired: boolean;
             /** Format: date-time */
             createdAt: string;
             memberIds: string[];
@@ -3574,6 +3635,73 @@ export interface components {
             name: string;
             /** @enum {string} */
             role: "admin" | "supervisor" | "agent";
+        };
+        ContactRecord: {
+            id: string;
+            address: string;
+            /** @enum {string} */
+            channel: "sms" | "whatsapp" | "messenger";
+            name: string | null;
+            displayName: string | null;
+            email: string | null;
+            notes: string | null;
+            attributes: {
+                [key: string]: string;
+            };
+            twilioAttributes: {
+                [key: string]: string;
+            };
+            collected: {
+                key: string;
+                value: string;
+                conversationId: string;
+                /** Format: date-time */
+                collectedAt: string;
+            }[];
+            consents: {
+                sender: string;
+                senderLabel: string;
+                optedOut: boolean;
+                /** Format: date-time */
+                changedAt: string | null;
+            }[];
+            conversations: {
+                id: string;
+                /** @enum {string} */
+                state: "flow" | "queued" | "offered" | "active" | "closed";
+                /** @enum {string} */
+                channel: "sms" | "whatsapp" | "messenger";
+                numberAddress: string;
+                queueName: string | null;
+                agentId: string | null;
+                agentName: string | null;
+                /** Format: date-time */
+                createdAt: string;
+                /** Format: date-time */
+                closedAt: string | null;
+                closeReason: string | null;
+                disposition: string | null;
+                wrapUpSummary: string | null;
+                survey: {
+                    /** @enum {string} */
+                    scale: "score" | "yes-no";
+                    score: number;
+                    comment: string | null;
+                } | null;
+            }[];
+            originations: {
+                messageId: string;
+                numberAddress: string;
+                agentId: string | null;
+                agentName: string | null;
+                body: string;
+                /** @enum {string} */
+                status: "received" | "queued" | "sending" | "sent" | "delivered" | "partially_delivered" | "undelivered" | "failed" | "read";
+                /** Format: date-time */
+                createdAt: string;
+            }[];
+            /** Format: date-time */
+            createdAt: string;
         };
         ServiceWindow: {
             /** @enum {string} */
@@ -3673,40 +3801,6 @@ export interface components {
                 }[];
             }[];
         };
-        ContactHistory: {
-            contact: {
-                id: string;
-                address: string;
-                name: string | null;
-                location: {
-                    [key: string]: string;
-                };
-            };
-            conversations: {
-                id: string;
-                /** @enum {string} */
-                state: "flow" | "queued" | "offered" | "active" | "closed";
-                numberAddress: string;
-                agentId: string | null;
-                agentName: string | null;
-                /** Format: date-time */
-                createdAt: string;
-                /** Format: date-time */
-                closedAt: string | null;
-                closeReason: string | null;
-            }[];
-            originations: {
-                messageId: string;
-                numberAddress: string;
-                agentId: string | null;
-                agentName: string | null;
-                body: string;
-                /** @enum {string} */
-                status: "received" | "queued" | "sending" | "sent" | "delivered" | "partially_delivered" | "undelivered" | "failed" | "read";
-                /** Format: date-time */
-                createdAt: string;
-            }[];
-        };
         Message: {
             /** Format: uuid */
             id: string;
@@ -3760,6 +3854,11 @@ export interface components {
             attachmentsRefusedMessage: string | null;
             inactivityCloseMinutes: number | null;
             surveyMessage: string | null;
+            /** @enum {string} */
+            surveyScale: "score" | "yes-no";
+            surveyWindowMinutes: number;
+            surveyCommentPrompt: string | null;
+            surveyThanksMessage: string | null;
             affinityTtlHours: number;
             affinityBeyondCapacity: boolean;
             windowTemplates: {
@@ -3796,6 +3895,11 @@ export interface components {
             attachmentsRefusedMessage: string | null;
             inactivityCloseMinutes: number | null;
             surveyMessage: string | null;
+            /** @enum {string} */
+            surveyScale: "score" | "yes-no";
+            surveyWindowMinutes: number;
+            surveyCommentPrompt: string | null;
+            surveyThanksMessage: string | null;
             affinityTtlHours: number;
             affinityBeyondCapacity: boolean;
             windowTemplates: {
