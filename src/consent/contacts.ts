@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, type SQL, sql } from 'drizzle-orm';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import { contacts } from '../db/schema.js';
 import { type Executor, queryPrepared, type Tx } from '../db/store.js';
@@ -124,6 +124,13 @@ function containsAll(known: Record<string, string>, told: Record<string, string>
   return Object.entries(told).every(([key, value]) => known[key] === value);
 }
 
+/** SQL: how many custom attributes (not Twilio's) the jsonb object `attributes` has. */
+function customCount(attributes: SQL): SQL {
+  return sql`(SELECT count(*) FROM jsonb_object_keys(${attributes}) AS k(key)
+               WHERE k.key NOT IN (SELECT jsonb_array_elements_text(
+                 ${JSON.stringify(TWILIO_ATTRIBUTES)}::jsonb)))`;
+}
+
 /**
  * Applies an edit to a contact. Attributes are merged by the UPDATE itself, never read and
  * written back, so that two agents setting different keys at once both keep theirs; the same
@@ -140,16 +147,15 @@ export async function updateContact(
   if (edit.email !== undefined) set.email = edit.email?.trim() || null;
   if (edit.notes !== undefined) set.notes = edit.notes?.trim() ? edit.notes : null;
   let within = sql`true`;
-  if (edit.attributes !== undefined) {
-    const entries = Object.entries(edit.attributes);
+  const entries = Object.entries(edit.attributes ?? {});
+  if (entries.length > 0) {
     const setting = Object.fromEntries(entries.filter(([, value]) => value !== null));
     const deleting = entries.filter(([, value]) => value === null).map(([key]) => key);
     const merged = sql`((${contacts.attributes} || ${JSON.stringify(setting)}::jsonb)
       - ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(deleting)}::jsonb)))`;
     set.attributes = merged;
-    within = sql`(SELECT count(*) FROM jsonb_object_keys(${merged}) AS k(key)
-                   WHERE k.key NOT IN (SELECT jsonb_array_elements_text(
-                     ${JSON.stringify(TWILIO_ATTRIBUTES)}::jsonb))) <= ${MAX_CUSTOM_ATTRIBUTES}`;
+    // An edit that adds none past the limit passes, even on a contact already over it.
+    within = sql`${customCount(merged)} <= greatest(${MAX_CUSTOM_ATTRIBUTES}::bigint, ${customCount(sql`${contacts.attributes}`)})`;
   }
   if (Object.keys(set).length === 0) {
     const [contact] = await tx.select().from(contacts).where(eq(contacts.id, contactId));
