@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
@@ -5,6 +7,11 @@ import { createAgent } from '../../src/admin/agents.js';
 import { createQueue } from '../../src/admin/queues.js';
 import { Stack } from '../helpers/stack.js';
 import { launchBrowser, RESULTS_DIR } from './browser.js';
+
+/** The part of axe-core's result the test reads. */
+interface AxeResults {
+  violations: { id: string; help: string; impact: string | null; nodes: unknown[] }[];
+}
 
 const HANDSET = '+15550007777';
 const PASSWORD = 'correct horse battery';
@@ -118,6 +125,19 @@ describe('the contact record in a browser', () => {
     await opened.getByText('Where is order 41?').waitFor();
     expect(await opened.getByText('Any news about my order?').count()).toBe(0);
     await desk.screenshot({ path: join(RESULTS_DIR, 'contact-record.png'), fullPage: true });
+    // axe-core on the page with a conversation open (through the debugger: the CSP refuses
+    // an inline script tag).
+    await desk.evaluate(
+      readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'),
+    );
+    const violations = await desk.evaluate(async () => {
+      const axe = (globalThis as unknown as { axe: { run: () => Promise<AxeResults> } }).axe;
+      const results = await axe.run();
+      return results.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
+    });
+    expect(violations).toEqual([]);
 
     // Back on the desk, the panel names the customer as edited.
     await desk.goBack();
