@@ -178,6 +178,12 @@ export interface EventPayloads {
   'media.stored': { mediaId: string; messageId: string; contentType: string; size: number };
   'media.failed': { mediaId: string; messageId: string; error: string; willRetry: boolean };
   'consent.changed': { contactId: string; sender: string; optedOut: boolean; keyword: string };
+  /**
+   * Someone edited the contact's record; `fields` names what the edit set (name, email, notes,
+   * attributes.<key>). Logged against the contact's latest conversation, so that the agents
+   * talking to them now see it too.
+   */
+  'contact.updated': { contactId: string; fields: string[]; byUserId: string };
   /** The customer answered the survey of this (closed) conversation. */
   'survey.answered': { messageId: string; scale: SurveyScale; score: number };
   'survey.commented': { messageId: string; comment: string };

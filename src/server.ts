@@ -22,6 +22,7 @@ import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerAuthentication } from './auth/guard.js';
 import type { TwilioClients } from './channels/twilio/clients.js';
 import type { Config } from './config.js';
+import { registerContactRoutes } from './contacts/contacts.routes.js';
 import { registerContentRoutes } from './content/content.routes.js';
 import { registerConversationRoutes } from './conversations/conversations.routes.js';
 import { type ConfigCache, followConfigChanges } from './db/config-cache.js';
@@ -216,6 +217,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.addHook('onClose', stopFollowingConfig);
   registerMediaRoutes(app, { db: deps.store.db, mediaStore: deps.mediaStore });
   registerConversationRoutes(app, { db: deps.store.db });
+  registerContactRoutes(app, { db: deps.store.db });
   registerRoutingRoutes(app, { db: deps.store.db, closeConversation });
   registerRealtimeRoutes(app, { store: deps.store, logger: deps.logger, gateway: deps.realtime });
   registerOutboundRoutes(app, {

@@ -244,8 +244,9 @@ describe("another agent's conversation", () => {
       ['POST', `/api/conversations/${id}/end`],
       ['POST', `/api/conversations/${id}/transfer`, { toQueueId: queue.id }],
       ['POST', `/api/conversations/${id}/read`],
-      ['GET', `/api/contacts/${conversation.contactId}/history`],
+      ['GET', `/api/contacts/${conversation.contactId}`],
       ['GET', `/api/conversations/${id}/queue-position`],
+      ['PATCH', `/api/contacts/${conversation.contactId}`, { notes: 'Written by someone else' }],
     ];
     for (const headers of [intruder.cookie, intruder.token]) {
       for (const [method, url, payload] of routes) {

@@ -1,8 +1,53 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, type SQL, sql } from 'drizzle-orm';
+import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import { contacts } from '../db/schema.js';
 import { type Executor, queryPrepared, type Tx } from '../db/store.js';
+import { AppError } from '../errors.js';
 
 export type Contact = typeof contacts.$inferSelect;
+
+/**
+ * The attributes Twilio's incoming-message webhook tells of a contact (FromCity, FromState,
+ * FromZip, FromCountry, ProfileName and the Referral fields, as channels/twilio's locationOf
+ * names them). Every message may rewrite them, so they are not the agents' to edit; every
+ * other key of `contacts.attributes` is a custom attribute that agents keep.
+ */
+export const TWILIO_ATTRIBUTES: readonly string[] = [
+  'city',
+  'state',
+  'zip',
+  'country',
+  'profileName',
+  'referralHeadline',
+  'referralSourceType',
+  'referralSourceUrl',
+];
+
+/** How many custom attributes a contact may have. */
+export const MAX_CUSTOM_ATTRIBUTES = 50;
+
+/** A contact's attributes apart: what Twilio told, and the custom ones agents keep. */
+export function splitAttributes(attributes: Record<string, string>): {
+  twilio: Record<string, string>;
+  custom: Record<string, string>;
+} {
+  const twilio: Record<string, string> = {};
+  const custom: Record<string, string> = {};
+  for (const [key, value] of Object.entries(attributes)) {
+    if (TWILIO_ATTRIBUTES.includes(key)) twilio[key] = value;
+    else custom[key] = value;
+  }
+  return { twilio, custom };
+}
+
+/** An edit of a contact's record: only the fields given change; null clears. */
+export interface ContactEdit {
+  name?: string | null;
+  email?: string | null;
+  notes?: string | null;
+  /** Custom attributes to set, by key; a null value deletes the key. */
+  attributes?: Record<string, string | null>;
+}
 
 /**
  * The contact's name as agents see it: the one kept on the contact, else the profile name
@@ -77,4 +122,60 @@ export async function mergeContactAttributes(
 
 function containsAll(known: Record<string, string>, told: Record<string, string>): boolean {
   return Object.entries(told).every(([key, value]) => known[key] === value);
+}
+
+/** SQL: how many custom attributes (not Twilio's) the jsonb object `attributes` has. */
+function customCount(attributes: SQL): SQL {
+  return sql`(SELECT count(*) FROM jsonb_object_keys(${attributes}) AS k(key)
+               WHERE k.key NOT IN (SELECT jsonb_array_elements_text(
+                 ${JSON.stringify(TWILIO_ATTRIBUTES)}::jsonb)))`;
+}
+
+/**
+ * Applies an edit to a contact. Attributes are merged by the UPDATE itself, never read and
+ * written back, so that two agents setting different keys at once both keep theirs; the same
+ * statement refuses an edit that would leave more than MAX_CUSTOM_ATTRIBUTES custom ones.
+ */
+export async function updateContact(
+  tx: Executor,
+  contactId: string,
+  edit: ContactEdit,
+): Promise<Contact> {
+  const set: PgUpdateSetSource<typeof contacts> = {};
+  // A blank field is an empty one: contactName then falls back to the profile name.
+  if (edit.name !== undefined) set.name = edit.name?.trim() || null;
+  if (edit.email !== undefined) set.email = edit.email?.trim() || null;
+  if (edit.notes !== undefined) set.notes = edit.notes?.trim() ? edit.notes : null;
+  let within = sql`true`;
+  const entries = Object.entries(edit.attributes ?? {});
+  if (entries.length > 0) {
+    const setting = Object.fromEntries(entries.filter(([, value]) => value !== null));
+    const deleting = entries.filter(([, value]) => value === null).map(([key]) => key);
+    const merged = sql`((${contacts.attributes} || ${JSON.stringify(setting)}::jsonb)
+      - ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(deleting)}::jsonb)))`;
+    set.attributes = merged;
+    // An edit that adds none past the limit passes, even on a contact already over it.
+    within = sql`${customCount(merged)} <= greatest(${MAX_CUSTOM_ATTRIBUTES}::bigint, ${customCount(sql`${contacts.attributes}`)})`;
+  }
+  if (Object.keys(set).length === 0) {
+    const [contact] = await tx.select().from(contacts).where(eq(contacts.id, contactId));
+    if (!contact) throw new AppError('not_found', 'no such contact');
+    return contact;
+  }
+  const [updated] = await tx
+    .update(contacts)
+    .set(set)
+    .where(sql`${contacts.id} = ${contactId} AND ${within}`)
+    .returning();
+  if (updated) return updated;
+  const [known] = await tx
+    .select({ id: contacts.id })
+    .from(contacts)
+    .where(eq(contacts.id, contactId));
+  if (!known) throw new AppError('not_found', 'no such contact');
+  throw new AppError(
+    'bad_request',
+    `a contact keeps at most ${MAX_CUSTOM_ATTRIBUTES} custom attributes: remove some first`,
+    'attributes',
+  );
 }

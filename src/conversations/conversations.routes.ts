@@ -8,16 +8,11 @@ import { CONVERSATION_STATES } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { CLOSE_REASONS, MESSAGE_STATUSES } from '../events.js';
-import { agentHoldsContact, readableConversation, readsEveryConversation } from './access.js';
+import { readableConversation } from './access.js';
 import { markConversationRead } from './conversations.js';
 import { addNote } from './notes.js';
 import { serviceWindowView } from './service-window.js';
-import {
-  CONVERSATION_FILTERS,
-  contactHistory,
-  listConversations,
-  readTranscript,
-} from './views.js';
+import { CONVERSATION_FILTERS, listConversations, readTranscript } from './views.js';
 
 const listQuery = z.object({
   state: z
@@ -165,45 +160,11 @@ const transcriptView = z
     ),
   })
   .meta({ id: 'Transcript' });
-const contactHistoryView = z
-  .object({
-    contact: z.object({
-      id: z.string(),
-      address: z.string(),
-      name: z.string().nullable(),
-      location: z.record(z.string(), z.string()),
-    }),
-    conversations: z.array(
-      z.object({
-        id: z.string(),
-        state: z.enum(CONVERSATION_STATES),
-        numberAddress: z.string(),
-        agentId: z.string().nullable(),
-        agentName: z.string().nullable(),
-        createdAt: z.date(),
-        closedAt: z.date().nullable(),
-        closeReason: z.string().nullable(),
-      }),
-    ),
-    /** Agents' texts sent `on-reply` that no conversation holds yet. */
-    originations: z.array(
-      z.object({
-        messageId: z.string(),
-        numberAddress: z.string(),
-        agentId: z.string().nullable(),
-        agentName: z.string().nullable(),
-        body: z.string(),
-        status: z.enum(MESSAGE_STATUSES),
-        createdAt: z.date(),
-      }),
-    ),
-  })
-  .meta({ id: 'ContactHistory' });
 const isoOrNull = (date: Date | null) => (date ? date.toISOString() : null);
 
 /**
- * Transcripts, read marks and contact history for whoever may read the conversation; the
- * list of conversations by state for supervisors.
+ * Transcripts and read marks for whoever may read the conversation; the list of
+ * conversations by state for supervisors.
  */
 export function registerConversationRoutes(parent: FastifyInstance, deps: { db: Db }): void {
   registerSignedInRoutes(parent, (group) => {
@@ -288,29 +249,6 @@ export function registerConversationRoutes(parent: FastifyInstance, deps: { db: 
           throw new AppError('not_found', 'no such conversation');
         }
         return reply.status(204).send();
-      },
-    );
-
-    app.get(
-      '/api/contacts/:id/history',
-      {
-        schema: {
-          tags: ['conversations'],
-          summary: "A contact's past conversations and agents' originations to them",
-          params: idParams,
-          response: { 200: contactHistoryView },
-        },
-      },
-      async (request) => {
-        const user = currentUser(request);
-        // Agents see the history of contacts they are talking to now.
-        if (
-          !readsEveryConversation(user.role) &&
-          !(await agentHoldsContact(deps.db, user.id, request.params.id))
-        ) {
-          throw new AppError('not_found', 'no such contact');
-        }
-        return contactHistory(deps.db, request.params.id);
       },
     );
   });

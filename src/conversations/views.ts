@@ -1,10 +1,9 @@
 /**
  * Read models over conversations for the desk and the supervisor: what a user has not read
- * yet, the list of conversations by state, a conversation's transcript and a contact's
- * history. Reads only.
+ * yet, the list of conversations by state and a conversation's transcript. Reads only.
  */
 
-import { and, asc, desc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import { type Channel, channelOfKind } from '../addresses.js';
 import { contactName } from '../consent/contacts.js';
 import {
@@ -301,60 +300,5 @@ export async function readTranscript(db: Db, conversationId: string) {
           url: x.status === 'stored' ? `/api/media/${x.id}` : null,
         })),
     })),
-  };
-}
-
-/** A contact, their consent per sender, and their past conversations. */
-export async function contactHistory(db: Db, contactId: string) {
-  const [contact] = await db.select().from(contacts).where(eq(contacts.id, contactId));
-  if (!contact) throw new AppError('not_found', 'no such contact');
-  const past = await db
-    .select({
-      id: conversations.id,
-      state: conversations.state,
-      numberAddress: numbers.address,
-      agentId: conversations.agentId,
-      agentName: users.name,
-      createdAt: conversations.createdAt,
-      closedAt: conversations.closedAt,
-      closeReason: conversations.closeReason,
-    })
-    .from(conversations)
-    .innerJoin(numbers, eq(numbers.id, conversations.numberId))
-    .leftJoin(users, eq(users.id, conversations.agentId))
-    .where(eq(conversations.contactId, contactId))
-    .orderBy(desc(conversations.createdAt));
-  // Originations sent `on-reply` belong to no conversation until the customer answers.
-  const originations = await db
-    .select({
-      messageId: messages.id,
-      numberAddress: numbers.address,
-      agentId: messages.agentId,
-      agentName: users.name,
-      body: messages.body,
-      status: messages.status,
-      createdAt: messages.createdAt,
-    })
-    .from(messages)
-    .innerJoin(numbers, eq(numbers.id, messages.numberId))
-    .leftJoin(users, eq(users.id, messages.agentId))
-    .where(
-      and(
-        eq(messages.toAddress, contact.address),
-        eq(messages.author, 'agent'),
-        isNull(messages.conversationId),
-      ),
-    )
-    .orderBy(desc(messages.createdAt))
-    .limit(100);
-  return {
-    contact: {
-      id: contact.id,
-      address: contact.address,
-      name: contactName(contact),
-      location: contact.attributes,
-    },
-    conversations: past,
-    originations,
   };
 }

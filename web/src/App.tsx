@@ -15,6 +15,12 @@ const SupervisorView = lazy(() =>
 const AdminConsole = lazy(() =>
   import('./admin/AdminConsole').then((module) => ({ default: module.AdminConsole })),
 );
+const ContactRecordPage = lazy(() =>
+  import('./contact/ContactRecordPage').then((module) => ({ default: module.ContactRecordPage })),
+);
+
+/** A contact's page, /contacts/{id}: every role, reached from a conversation (not the top bar). */
+const CONTACT_PATH = /^\/contacts\/([0-9a-f-]{36})$/;
 
 type Auth =
   | { state: 'loading' }
@@ -75,7 +81,10 @@ function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => v
   );
 
   const allowed = pagesFor(me);
-  const page = allowed.find((p) => path === p || path.startsWith(`${p}/`));
+  const contactId = CONTACT_PATH.exec(path)?.[1];
+  const page = contactId
+    ? '/contacts'
+    : allowed.find((p) => path === p || path.startsWith(`${p}/`));
   useEffect(() => {
     if (!page) navigate(homeOf(me));
   }, [page, me]);
@@ -87,6 +96,7 @@ function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => v
           {page === '/desk' && <Desk />}
           {page === '/supervisor' && <SupervisorView />}
           {page === '/admin' && <AdminConsole />}
+          {contactId && <ContactRecordPage key={contactId} contactId={contactId} />}
         </Suspense>
       </Shell>
     </SessionContext.Provider>

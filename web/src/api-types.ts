@@ -487,14 +487,14 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/contacts/{id}/history": {
+    "/api/contacts/{id}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** A contact's past conversations and agents' originations to them */
+        /** A contact: name, email, notes and attributes, what bots collected, consent per sender, every conversation and pending originations */
         get: {
             parameters: {
                 query?: never;
@@ -512,7 +512,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ContactHistory"];
+                        "application/json": components["schemas"]["ContactRecord"];
                     };
                 };
                 /** @description Default Response */
@@ -540,7 +540,51 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Edit a contact's name, email, notes or custom attributes (null clears a field or deletes an attribute); other desks are told */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ContactEditInput"];
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContactRecord"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/api/agents/me/presence": {
@@ -3495,6 +3539,15 @@ export interface components {
             code: string;
             label: string;
         };
+        ContactEditInput: {
+            name?: string | null;
+            /** Format: email */
+            email?: string | null;
+            notes?: string | null;
+            attributes?: {
+                [key: string]: string | null;
+            };
+        };
         Account: {
             /** Format: uuid */
             id: string;
@@ -3673,6 +3726,73 @@ export interface components {
             /** @enum {string} */
             role: "admin" | "supervisor" | "agent";
         };
+        ContactRecord: {
+            id: string;
+            address: string;
+            /** @enum {string} */
+            channel: "sms" | "whatsapp" | "messenger";
+            name: string | null;
+            displayName: string | null;
+            email: string | null;
+            notes: string | null;
+            attributes: {
+                [key: string]: string;
+            };
+            twilioAttributes: {
+                [key: string]: string;
+            };
+            collected: {
+                key: string;
+                value: string;
+                conversationId: string;
+                /** Format: date-time */
+                collectedAt: string;
+            }[];
+            consents: {
+                sender: string;
+                senderLabel: string;
+                optedOut: boolean;
+                /** Format: date-time */
+                changedAt: string | null;
+            }[];
+            conversations: {
+                id: string;
+                /** @enum {string} */
+                state: "flow" | "queued" | "offered" | "active" | "closed";
+                /** @enum {string} */
+                channel: "sms" | "whatsapp" | "messenger";
+                numberAddress: string;
+                queueName: string | null;
+                agentId: string | null;
+                agentName: string | null;
+                /** Format: date-time */
+                createdAt: string;
+                /** Format: date-time */
+                closedAt: string | null;
+                closeReason: string | null;
+                disposition: string | null;
+                wrapUpSummary: string | null;
+                survey: {
+                    /** @enum {string} */
+                    scale: "score" | "yes-no";
+                    score: number;
+                    comment: string | null;
+                } | null;
+            }[];
+            originations: {
+                messageId: string;
+                numberAddress: string;
+                agentId: string | null;
+                agentName: string | null;
+                body: string;
+                /** @enum {string} */
+                status: "received" | "queued" | "sending" | "sent" | "delivered" | "partially_delivered" | "undelivered" | "failed" | "read";
+                /** Format: date-time */
+                createdAt: string;
+            }[];
+            /** Format: date-time */
+            createdAt: string;
+        };
         ServiceWindow: {
             /** @enum {string} */
             channel: "sms" | "whatsapp" | "messenger";
@@ -3837,40 +3957,6 @@ export interface components {
                     status: "pending" | "stored" | "failed" | "refused";
                     url: string | null;
                 }[];
-            }[];
-        };
-        ContactHistory: {
-            contact: {
-                id: string;
-                address: string;
-                name: string | null;
-                location: {
-                    [key: string]: string;
-                };
-            };
-            conversations: {
-                id: string;
-                /** @enum {string} */
-                state: "flow" | "queued" | "offered" | "active" | "closed";
-                numberAddress: string;
-                agentId: string | null;
-                agentName: string | null;
-                /** Format: date-time */
-                createdAt: string;
-                /** Format: date-time */
-                closedAt: string | null;
-                closeReason: string | null;
-            }[];
-            originations: {
-                messageId: string;
-                numberAddress: string;
-                agentId: string | null;
-                agentName: string | null;
-                body: string;
-                /** @enum {string} */
-                status: "received" | "queued" | "sending" | "sent" | "delivered" | "partially_delivered" | "undelivered" | "failed" | "read";
-                /** Format: date-time */
-                createdAt: string;
             }[];
         };
         Message: {

@@ -8,10 +8,12 @@ import {
 } from '@twilio-paste/core/description-list';
 import { Heading } from '@twilio-paste/core/heading';
 import { ListItem, UnorderedList } from '@twilio-paste/core/list';
-import { Text } from '@twilio-paste/core/text';
+import { ContactRecordLink } from '../contact/ContactRecordLink';
+import { formatDay, PastConversations } from '../contact/PastConversations';
+import type { ContactRecord } from '../contact/types';
+import { useContactRecord } from '../contact/useContactRecord';
 import { LoadState } from '../ui/LoadState';
-import { useResource } from '../useResource';
-import type { ContactHistory, Transcript } from './types';
+import type { Transcript } from './types';
 
 /**
  * Where Twilio says the number is registered: its webhook's FromCity, FromState, FromZip
@@ -22,17 +24,27 @@ function location(attributes: Record<string, string>): string {
   return parts.filter(Boolean).join(', ') || 'Unknown';
 }
 
-function day(iso: string): string {
-  return new Date(iso).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
-}
-
 /**
  * Who the customer is: number (or Messenger id), name (theirs, or the profile name their
- * channel sent), location, opt-out state, and what happened before.
+ * channel sent), email, location, opt-out state, and what happened before, each past
+ * conversation opening in place; the whole record (to edit) on its own page.
  */
 export function ContactPanel({ transcript }: { transcript: Transcript }) {
   const contact = transcript.contact;
   if (!contact) return null;
+  return <ContactDetails transcript={transcript} contact={contact} />;
+}
+
+function ContactDetails({
+  transcript,
+  contact,
+}: {
+  transcript: Transcript;
+  contact: NonNullable<Transcript['contact']>;
+}) {
+  const record = useContactRecord(contact.id);
+  // The record follows edits live; the transcript's copy is there before it loads.
+  const name = record.data ? record.data.displayName : contact.name;
 
   return (
     <Box as="aside" aria-label="Contact" padding="space50" data-testid="contact-panel">
@@ -47,10 +59,16 @@ export function ContactPanel({ transcript }: { transcript: Transcript }) {
           </DescriptionListTerm>
           <DescriptionListDetails>{contact.address}</DescriptionListDetails>
         </DescriptionListSet>
-        {contact.name && (
+        {name && (
           <DescriptionListSet>
             <DescriptionListTerm>Name</DescriptionListTerm>
-            <DescriptionListDetails>{contact.name}</DescriptionListDetails>
+            <DescriptionListDetails>{name}</DescriptionListDetails>
+          </DescriptionListSet>
+        )}
+        {record.data?.email && (
+          <DescriptionListSet>
+            <DescriptionListTerm>Email</DescriptionListTerm>
+            <DescriptionListDetails>{record.data.email}</DescriptionListDetails>
           </DescriptionListSet>
         )}
         <DescriptionListSet>
@@ -72,45 +90,34 @@ export function ContactPanel({ transcript }: { transcript: Transcript }) {
           </DescriptionListDetails>
         </DescriptionListSet>
       </DescriptionList>
-      <History contactId={contact.id} conversationId={transcript.conversation.id} />
+      <Box marginY="space40">
+        <ContactRecordLink contactId={contact.id} />
+      </Box>
+      <LoadState what="past conversations" loading={record.data === null} error={record.error} />
+      {record.data && <History record={record.data} conversationId={transcript.conversation.id} />}
     </Box>
   );
 }
 
 /** The customer's other conversations and the texts agents sent them first. */
-function History({ contactId, conversationId }: { contactId: string; conversationId: string }) {
-  const history = useResource<ContactHistory>(`/api/contacts/${contactId}/history`);
-  const past = history.data?.conversations.filter((c) => c.id !== conversationId) ?? [];
-  const originations = history.data?.originations ?? [];
+function History({ record, conversationId }: { record: ContactRecord; conversationId: string }) {
+  const past = record.conversations.filter((c) => c.id !== conversationId);
   return (
     <>
       <Heading as="h3" variant="heading50">
         Past conversations
       </Heading>
-      <LoadState what="past conversations" loading={history.data === null} error={history.error} />
-      {history.data &&
-        (past.length === 0 && originations.length === 0 ? (
-          <Text as="p" color="colorTextWeak">
-            None
-          </Text>
-        ) : (
-          <UnorderedList marginBottom="space0">
-            {past.map((conversation) => (
-              <ListItem key={conversation.id}>
-                {day(conversation.createdAt)} · {conversation.agentName ?? 'no agent'} ·{' '}
-                {conversation.state === 'closed'
-                  ? (conversation.closeReason ?? 'closed')
-                  : conversation.state}
-              </ListItem>
-            ))}
-            {originations.map((origination) => (
-              <ListItem key={origination.messageId}>
-                {day(origination.createdAt)} · {origination.agentName ?? 'agent'} wrote “
-                {origination.body}”
-              </ListItem>
-            ))}
-          </UnorderedList>
-        ))}
+      <PastConversations conversations={past} headingAs="h4" />
+      {record.originations.length > 0 && (
+        <UnorderedList marginBottom="space0">
+          {record.originations.map((origination) => (
+            <ListItem key={origination.messageId}>
+              {formatDay(origination.createdAt)} · {origination.agentName ?? 'agent'} wrote “
+              {origination.body}”
+            </ListItem>
+          ))}
+        </UnorderedList>
+      )}
     </>
   );
 }

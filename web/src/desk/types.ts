@@ -7,7 +7,6 @@ export type { Directory, Presence, Transcript } from '../conversation/types';
 
 export type Offer = Schemas['Offer'];
 export type MyConversation = Schemas['MyConversation'];
-export type ContactHistory = Schemas['ContactHistory'];
 export type QuickReply = Schemas['QuickReplyForUse'];
 export type Sender = Schemas['SenderNumber'];
 export type SegmentCount = Schemas['SegmentCount'];

@@ -3,6 +3,7 @@ import { Box } from '@twilio-paste/core/box';
 import { Modal, ModalBody, ModalHeader, ModalHeading } from '@twilio-paste/core/modal';
 import { Text } from '@twilio-paste/core/text';
 import { type ReactNode, useId } from 'react';
+import { ContactRecordLink } from '../contact/ContactRecordLink';
 import { NoteForm } from '../conversation/NoteForm';
 import { Transcript } from '../conversation/Transcript';
 import { CHANNEL_LABELS } from '../conversation/types';
@@ -81,6 +82,11 @@ function Summary({ transcript }: { transcript: TranscriptData }) {
       {conversation.disposition && <Fact term="Disposition">{conversation.disposition.label}</Fact>}
       {contact?.name && <Fact term="Contact">{contact.name}</Fact>}
       {contact?.optedOut && <Fact term="Consent">Opted out of this number</Fact>}
+      {contact && (
+        <Fact term="Record">
+          <ContactRecordLink contactId={contact.id} />
+        </Fact>
+      )}
     </Box>
   );
 }

@@ -1,0 +1,167 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { createAgent } from '../../src/admin/agents.js';
+import { createQueue } from '../../src/admin/queues.js';
+import { Stack } from '../helpers/stack.js';
+import { launchBrowser, RESULTS_DIR } from './browser.js';
+
+/** The part of axe-core's result the test reads. */
+interface AxeResults {
+  violations: { id: string; help: string; impact: string | null; nodes: unknown[] }[];
+}
+
+const HANDSET = '+15550007777';
+const PASSWORD = 'correct horse battery';
+
+let stack: Stack;
+let browser: Browser;
+let businessNumber: string;
+
+beforeAll(async () => {
+  stack = await Stack.start();
+  browser = await launchBrowser();
+  const agent = await createAgent(stack.db, {
+    email: 'ada@contacts.test',
+    name: 'Ada',
+    role: 'agent',
+    password: PASSWORD,
+  });
+  await createAgent(stack.db, {
+    email: 'sam@contacts.test',
+    name: 'Sam',
+    role: 'supervisor',
+    password: PASSWORD,
+  });
+  const queue = await createQueue(stack.db, {
+    name: 'Support',
+    offerTimeoutSeconds: 120,
+    memberIds: [agent.id],
+  });
+  const { number } = await stack.addNumber({
+    flow: { name: 'Support', businessName: 'Contacts Shop', queueId: queue.id },
+  });
+  businessNumber = number.address;
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+async function signIn(page: Page, email: string): Promise<void> {
+  await page.goto(stack.parley.url);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+/** The customer texts; the agent accepts the offer and sees the text. */
+async function acceptText(desk: Page, body: string): Promise<void> {
+  await stack.text(HANDSET, businessNumber, body);
+  await desk.getByTestId('offer').getByRole('button', { name: 'Accept' }).click();
+  await desk.getByTestId('transcript').getByText(body).waitFor();
+}
+
+describe('the contact record in a browser', () => {
+  it('is edited from the desk, kept across a reload, and opens a past conversation in place', async () => {
+    const desk = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    onTestFailed(async () => {
+      await desk.screenshot({ path: join(RESULTS_DIR, 'failed-contact-record.png') });
+    });
+    await signIn(desk, 'ada@contacts.test');
+    await desk.getByText('Available', { exact: true }).click();
+    await expect.poll(() => desk.getByRole('radio', { name: 'Available' }).isChecked()).toBe(true);
+
+    // A first conversation, ended; then the customer writes again.
+    await acceptText(desk, 'Where is order 41?');
+    await desk.getByRole('button', { name: 'End conversation' }).click();
+    await desk.getByRole('alertdialog').getByRole('button', { name: 'End conversation' }).click();
+    await desk.getByText('Choose a conversation, or accept an offer.').waitFor();
+    await acceptText(desk, 'Any news about my order?');
+
+    // The contact panel opens the past conversation in place.
+    const panel = desk.getByTestId('contact-panel');
+    const pastInPanel = panel.getByTestId('past-conversations').getByRole('button').first();
+    await pastInPanel.click();
+    await panel.getByTestId('transcript').getByText('Where is order 41?').waitFor();
+
+    // The record: edit the name and a custom attribute.
+    await panel.getByRole('link', { name: 'Open contact record' }).click();
+    const record = desk.getByTestId('contact-record');
+    await record.getByRole('heading', { level: 1, name: HANDSET }).waitFor();
+    await record.getByRole('textbox', { name: 'Name', exact: true }).fill('Ana Lima');
+    await record.getByRole('button', { name: 'Add attribute' }).click();
+    await record.getByRole('textbox', { name: 'Attribute 1 name' }).fill('tier');
+    await record.getByRole('textbox', { name: 'Attribute 1 value' }).fill('gold');
+    await record.getByRole('button', { name: 'Save' }).click();
+    await record.getByRole('status').getByText('Saved').waitFor();
+    await record.getByRole('heading', { level: 1, name: 'Ana Lima' }).waitFor();
+
+    await desk.reload();
+    await record.getByRole('heading', { level: 1, name: 'Ana Lima' }).waitFor();
+    await expect
+      .poll(() => record.getByRole('textbox', { name: 'Name', exact: true }).inputValue())
+      .toBe('Ana Lima');
+    expect(await record.getByRole('textbox', { name: 'Attribute 1 name' }).inputValue()).toBe(
+      'tier',
+    );
+    expect(await record.getByRole('textbox', { name: 'Attribute 1 value' }).inputValue()).toBe(
+      'gold',
+    );
+    await record.getByRole('cell', { name: 'Subscribed' }).waitFor();
+    await desk.screenshot({ path: join(RESULTS_DIR, 'contact-record-details.png') });
+
+    // Both conversations are listed, newest first; the first one opens in place.
+    const conversations = record.getByTestId('past-conversations');
+    const headings = conversations.getByRole('button');
+    await expect.poll(() => headings.count()).toBe(2);
+    expect(await headings.nth(1).textContent()).toContain('ended');
+    await headings.nth(1).click();
+    const opened = conversations.getByTestId('transcript');
+    await opened.getByText('Where is order 41?').waitFor();
+    expect(await opened.getByText('Any news about my order?').count()).toBe(0);
+    await desk.screenshot({ path: join(RESULTS_DIR, 'contact-record.png'), fullPage: true });
+    // axe-core on the page with a conversation open (through the debugger: the CSP refuses
+    // an inline script tag).
+    await desk.evaluate(
+      readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'),
+    );
+    const violations = await desk.evaluate(async () => {
+      const axe = (globalThis as unknown as { axe: { run: () => Promise<AxeResults> } }).axe;
+      const results = await axe.run();
+      return results.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
+    });
+    expect(violations).toEqual([]);
+
+    // Back on the desk, the panel names the customer as edited.
+    await desk.goBack();
+    await panel.getByText('Ana Lima').waitFor();
+    await desk.close();
+  });
+
+  it("is reached by a supervisor from a conversation's transcript", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    onTestFailed(async () => {
+      await page.screenshot({ path: join(RESULTS_DIR, 'failed-contact-record-supervisor.png') });
+    });
+    await signIn(page, 'sam@contacts.test');
+    await page
+      .getByRole('button', { name: `Read conversation with ${HANDSET}` })
+      .first()
+      .click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('link', { name: 'Open contact record' }).click();
+    const record = page.getByTestId('contact-record');
+    await record.getByRole('heading', { level: 1, name: 'Ana Lima' }).waitFor();
+    expect(await record.getByRole('textbox', { name: 'Attribute 1 value' }).inputValue()).toBe(
+      'gold',
+    );
+    await page.close();
+  });
+});
