@@ -43,7 +43,9 @@ async function setUp(flow: Partial<FlowInput> = {}) {
   });
   const post = (path: string, body: unknown = {}) =>
     fetch(`${stack.parley.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
-  return { user, number, post };
+  const get = async (path: string) =>
+    (await fetch(`${stack.parley.url}${path}`, { headers })).json() as Promise<unknown>;
+  return { user, number, post, get };
 }
 
 type Setup = Awaited<ReturnType<typeof setUp>>;
@@ -108,6 +110,28 @@ describe('the survey after a conversation ends', () => {
       .from(events)
       .where(and(eq(events.conversationId, conversationId), eq(events.type, 'survey.answered')));
     expect(answered).toEqual([{ payload: expect.objectContaining({ score: 4, scale: 'score' }) }]);
+  });
+
+  it('shows the score and the comment in the transcript, as the customer’s', async () => {
+    const setup = await setUp({ surveyCommentPrompt: 'Anything to add?' });
+    const { customer, conversationId } = await endedConversation(setup);
+    await stack.text(customer, setup.number.address, '5');
+    await stack.received(customer, 'Anything to add?');
+    await stack.text(customer, setup.number.address, 'Quick and kind');
+    await eventually(
+      async () => (await surveyOfConversation(conversationId))?.comment ?? undefined,
+    );
+    const transcript = (await setup.get(`/api/conversations/${conversationId}`)) as {
+      activity: { kind: string; actorId: string | null }[];
+      messages: { body: string; direction: string }[];
+    };
+    expect(transcript.activity.filter((a) => a.kind.startsWith('survey'))).toEqual([
+      expect.objectContaining({ kind: 'survey', scale: 'score', score: 5, actorId: null }),
+      expect.objectContaining({ kind: 'survey-comment', comment: 'Quick and kind' }),
+    ]);
+    expect(transcript.messages.filter((m) => m.direction === 'inbound').map((m) => m.body)).toEqual(
+      ['My parcel is late', '5', 'Quick and kind'],
+    );
   });
 
   it('asks for a comment after the score and keeps the next text as it', async () => {

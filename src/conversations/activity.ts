@@ -1,14 +1,14 @@
 /**
  * What people did to a conversation besides messaging, for its transcript: internal notes,
  * transfers (with their notes), supervisors' reassignments and the close, each with who did
- * it. Read from the notes and the event log in a fixed number of queries, whatever the
+ * it, and the customer's survey answer and comment once it has closed. Read from the notes and the event log in a fixed number of queries, whatever the
  * length of the history: names of people and queues are looked up once for all entries.
  */
 import { asc, eq, inArray } from 'drizzle-orm';
 import { conversationNotes, type DispositionCode, queues, users } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
 import { readConversationEvents } from '../event-log.js';
-import type { CloseReason } from '../events.js';
+import type { CloseReason, SurveyScale } from '../events.js';
 
 interface Named {
   id: string | null;
@@ -34,6 +34,9 @@ export type Activity = Done &
       }
     | { kind: 'reassign'; fromAgent: Named; toAgent: Named }
     | { kind: 'closed'; reason: CloseReason; disposition: DispositionCode | null }
+    /** By the customer (no actor): their answer to the survey, and their comment. */
+    | { kind: 'survey'; scale: SurveyScale; score: number }
+    | { kind: 'survey-comment'; comment: string }
   );
 
 /**
@@ -54,6 +57,8 @@ export async function readActivity(
     'conversation.transferred',
     'conversation.assigned',
     'conversation.closed',
+    'survey.answered',
+    'survey.commented',
   ]);
   // Assignments by auto-accept are routing's own doing; only a supervisor's is activity.
   const done = logged.filter(
@@ -64,6 +69,7 @@ export async function readActivity(
   const queueIds = new Set<string>();
   for (const note of notes) if (note.authorId) userIds.add(note.authorId);
   for (const event of done) {
+    if (event.type === 'survey.answered' || event.type === 'survey.commented') continue;
     const p = event.payload;
     if (p.byUserId) userIds.add(p.byUserId);
     if (event.type === 'conversation.transferred') {
@@ -92,6 +98,29 @@ export async function readActivity(
     body: note.body,
   }));
   for (const event of done) {
+    if (event.type === 'survey.answered') {
+      const { scale, score } = event.payload;
+      activity.push({
+        kind: 'survey',
+        at: event.createdAt,
+        actorId: null,
+        actorName: null,
+        scale,
+        score,
+      });
+      continue;
+    }
+    if (event.type === 'survey.commented') {
+      const { comment } = event.payload;
+      activity.push({
+        kind: 'survey-comment',
+        at: event.createdAt,
+        actorId: null,
+        actorName: null,
+        comment,
+      });
+      continue;
+    }
     const by = person(event.payload.byUserId);
     const base = { at: event.createdAt, actorId: by.id, actorName: by.name };
     switch (event.type) {

@@ -7,7 +7,7 @@ import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.
 import { CONVERSATION_STATES } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
-import { CLOSE_REASONS, MESSAGE_STATUSES } from '../events.js';
+import { CLOSE_REASONS, MESSAGE_STATUSES, SURVEY_SCALES } from '../events.js';
 import { readableConversation } from './access.js';
 import { markConversationRead } from './conversations.js';
 import { addNote } from './notes.js';
@@ -70,6 +70,13 @@ const activityEntry = z
       reason: z.enum(CLOSE_REASONS),
       disposition: dispositionCode.nullable(),
     }),
+    z.object({
+      kind: z.literal('survey'),
+      ...done,
+      scale: z.enum(SURVEY_SCALES),
+      score: z.number(),
+    }),
+    z.object({ kind: z.literal('survey-comment'), ...done, comment: z.string() }),
   ])
   .meta({ id: 'ConversationActivity' });
 const noteBody = z.object({

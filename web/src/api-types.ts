@@ -3878,6 +3878,24 @@ export interface components {
             /** @enum {string} */
             reason: "ended" | "out-of-hours" | "bot" | "inactivity" | "opted-out";
             disposition: components["schemas"]["Disposition"] | null;
+        } | {
+            /** @enum {string} */
+            kind: "survey";
+            /** Format: date-time */
+            at: string;
+            actorId: string | null;
+            actorName: string | null;
+            /** @enum {string} */
+            scale: "score" | "yes-no";
+            score: number;
+        } | {
+            /** @enum {string} */
+            kind: "survey-comment";
+            /** Format: date-time */
+            at: string;
+            actorId: string | null;
+            actorName: string | null;
+            comment: string;
         };
         ConversationNote: {
             id: string;

@@ -248,6 +248,15 @@ function Activity({
           ? `${who} ended the conversation${activity.disposition ? ` · ${activity.disposition.label}` : ''}${summary ? `: “${summary}”` : ''}`
           : `Closed ${CLOSE_REASONS[activity.reason] ?? activity.reason}`;
       break;
+    case 'survey':
+      line =
+        activity.scale === 'score'
+          ? `The customer rated it ${activity.score} out of 5`
+          : `The customer answered the survey: ${activity.score === 1 ? 'yes' : 'no'}`;
+      break;
+    case 'survey-comment':
+      line = `The customer commented: “${activity.comment}”`;
+      break;
   }
   return (
     <ChatEvent>
