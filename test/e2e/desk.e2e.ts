@@ -317,6 +317,23 @@ describe('the agent desk in a browser', () => {
     await phone.locator('#thread').getByText('Bye from E2E Shop, text us anytime.').waitFor();
   });
 
+  it('shows the presence the server has, after a reload and when a supervisor changes it', async () => {
+    await setPresence(stack.db, graceId, 'away', graceId);
+    const desk = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await signIn(desk, 'grace@e2e.test');
+    const checked = (name: string) => desk.getByRole('radio', { name }).isChecked();
+    await expect.poll(() => checked('Away')).toBe(true);
+    await desk.reload();
+    await expect.poll(() => checked('Away')).toBe(true);
+    // A supervisor sets her available, then offline: the switch follows.
+    await setPresence(stack.db, graceId, 'available', adaId);
+    await expect.poll(() => checked('Available')).toBe(true);
+    expect(await checked('Away')).toBe(false);
+    await setPresence(stack.db, graceId, 'offline', adaId);
+    await expect.poll(() => checked('Offline')).toBe(true);
+    await desk.close();
+  });
+
   it('catches up on what happened while its live connection was down', async () => {
     await setPresence(stack.db, graceId, 'offline', graceId);
     // Every connection of the page to /api/events, through Playwright: the test drops the

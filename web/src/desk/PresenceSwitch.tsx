@@ -23,8 +23,10 @@ export function PresenceSwitch({
       value={presence ?? ''}
       onChange={(value) => onChange(value as Presence)}
     >
+      {/* Checked per button: Paste decides on the first render whether a radio is
+          controlled, and the group has no value until the presence has loaded. */}
       {(Object.keys(LABELS) as Presence[]).map((value) => (
-        <RadioButton key={value} value={value}>
+        <RadioButton key={value} value={value} checked={presence === value}>
           {LABELS[value]}
         </RadioButton>
       ))}
