@@ -69,6 +69,45 @@ async function mine(who: SignedIn, id: string): Promise<MineItem | undefined> {
   return (response.json() as MineItem[]).find((c) => c.id === id);
 }
 
+describe('the list preview', () => {
+  it('says who wrote the latest message: me, another agent by name, or the flow', async () => {
+    const db = t.store.db;
+    const conversation = await activeWith(agent);
+    const [row] = await db
+      .select()
+      .from(conversations)
+      .where(eq(conversations.id, conversation.id));
+    const outbound = (author: 'agent' | 'flow', agentId: string | null, body: string) =>
+      db.insert(messages).values({
+        conversationId: conversation.id,
+        numberId: row!.numberId,
+        direction: 'outbound',
+        author,
+        agentId,
+        fromAddress: 'us',
+        toAddress: row!.customerAddress,
+        body,
+        status: 'queued',
+      });
+    await outbound('flow', null, 'An agent will be with you shortly.');
+    expect((await mine(agent, conversation.id))?.lastMessage).toMatchObject({
+      author: 'flow',
+      agentId: null,
+    });
+    await outbound('agent', colleague.user.id, 'Passing you to my colleague');
+    expect((await mine(agent, conversation.id))?.lastMessage).toMatchObject({
+      author: 'agent',
+      agentId: colleague.user.id,
+      agentName: colleague.user.name,
+    });
+    await outbound('agent', agent.user.id, 'Hi, I can help');
+    expect((await mine(agent, conversation.id))?.lastMessage).toMatchObject({
+      author: 'agent',
+      agentId: agent.user.id,
+    });
+  });
+});
+
 describe('unread counts', () => {
   it("counts the customer's messages until read, then only those after", async () => {
     const conversation = await activeWith(agent);

@@ -29,6 +29,10 @@ export type ConversationState = (typeof CONVERSATION_STATES)[number];
 export interface LastMessage {
   body: string;
   direction: 'inbound' | 'outbound';
+  /** Who wrote it: the customer, an agent (agentId, agentName), the flow or the bot. */
+  author: 'customer' | 'agent' | 'flow' | 'bot';
+  agentId: string | null;
+  agentName: string | null;
   createdAt: Date;
 }
 
@@ -51,6 +55,9 @@ export async function readStates(
     unread: number;
     body: string | null;
     direction: 'inbound' | 'outbound' | null;
+    author: LastMessage['author'] | null;
+    agent_id: string | null;
+    agent_name: string | null;
     created_ms: number | null;
   }>(
     db,
@@ -58,13 +65,14 @@ export async function readStates(
           (SELECT count(*)::int FROM messages m
             WHERE m.conversation_id = c.id AND m.direction = 'inbound'
               AND (r.read_at IS NULL OR m.created_at > r.read_at)) AS unread,
-          last.body, last.direction, last.created_ms
+          last.body, last.direction, last.author, last.agent_id, last.agent_name, last.created_ms
         FROM conversations c
         LEFT JOIN conversation_reads r ON r.conversation_id = c.id AND r.user_id = ${userId}
         LEFT JOIN LATERAL (
-          SELECT m.body, m.direction,
+          SELECT m.body, m.direction, m.author, m.agent_id, u.name AS agent_name,
             (extract(epoch FROM m.created_at) * 1000)::float8 AS created_ms
-          FROM messages m WHERE m.conversation_id = c.id
+          FROM messages m LEFT JOIN users u ON u.id = m.agent_id
+          WHERE m.conversation_id = c.id
           ORDER BY m.created_at DESC, m.id DESC LIMIT 1) last ON true
         WHERE c.id IN (${sql.join(
           conversationIds.map((id) => sql`${id}`),
@@ -77,11 +85,14 @@ export async function readStates(
       {
         unread: row.unread,
         lastMessage:
-          row.direction === null || row.created_ms === null
+          row.direction === null || row.author === null || row.created_ms === null
             ? null
             : {
                 body: row.body ?? '',
                 direction: row.direction,
+                author: row.author,
+                agentId: row.agent_id,
+                agentName: row.agent_name,
                 createdAt: new Date(row.created_ms),
               },
       },

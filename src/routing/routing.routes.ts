@@ -73,6 +73,9 @@ const myConversationView = z
       .object({
         body: z.string(),
         direction: z.enum(['inbound', 'outbound']),
+        author: z.enum(['customer', 'agent', 'flow', 'bot']),
+        agentId: z.string().nullable(),
+        agentName: z.string().nullable(),
         createdAt: z.iso.datetime(),
       })
       .nullable(),

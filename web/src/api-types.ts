@@ -4150,6 +4150,10 @@ export interface components {
                 body: string;
                 /** @enum {string} */
                 direction: "inbound" | "outbound";
+                /** @enum {string} */
+                author: "customer" | "agent" | "flow" | "bot";
+                agentId: string | null;
+                agentName: string | null;
                 /** Format: date-time */
                 createdAt: string;
             } | null;

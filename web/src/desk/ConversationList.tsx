@@ -2,7 +2,19 @@ import { Badge } from '@twilio-paste/core/badge';
 import { Box } from '@twilio-paste/core/box';
 import { ScreenReaderOnly } from '@twilio-paste/core/screen-reader-only';
 import { Text } from '@twilio-paste/core/text';
+import { useSession } from '../session';
 import type { MyConversation } from './types';
+
+type LastMessage = NonNullable<MyConversation['lastMessage']>;
+
+/** Who wrote the preview's message, as its prefix: the customer's has none. */
+function writerOf(message: LastMessage, myId: string): string {
+  if (message.author === 'agent') {
+    return message.agentId === myId ? 'You: ' : `${message.agentName ?? 'Another agent'}: `;
+  }
+  if (message.author === 'flow' || message.author === 'bot') return 'Automated: ';
+  return '';
+}
 
 /** My active conversations, newest activity first, with their unread counts. */
 export function ConversationList({
@@ -14,6 +26,7 @@ export function ConversationList({
   selectedId: string | null;
   onSelect: (id: string) => void;
 }) {
+  const { me } = useSession();
   const active = conversations
     .filter((c) => c.state === 'active')
     .sort((a, b) => b.lastMessageAt.localeCompare(a.lastMessageAt));
@@ -71,7 +84,7 @@ export function ConversationList({
               </Box>
               <Text as="span" color="colorTextWeak" fontSize="fontSize20">
                 {conversation.lastMessage
-                  ? `${conversation.lastMessage.direction === 'outbound' ? 'You: ' : ''}${
+                  ? `${writerOf(conversation.lastMessage, me.id)}${
                       conversation.lastMessage.body || '(attachment)'
                     }`
                   : conversation.numberAddress}
