@@ -1,6 +1,7 @@
 import { lazy, Suspense, useEffect, useMemo, useState } from 'react';
 import { ApiError, api, errorText, onSignedOut } from './api';
 import { Desk } from './desk/Desk';
+import { clearDrafts } from './desk/drafts';
 import { Login } from './Login';
 import { LiveEvents } from './live';
 import { navigate, usePath } from './router';
@@ -51,7 +52,14 @@ export function App() {
               },
         ),
     );
-    return onSignedOut(() => setAuth({ state: 'signed-out' }));
+    // The server ended the session (expired, revoked, signed out elsewhere): say so; a reply
+    // being typed is kept as a draft (desk/drafts.ts) for after signing in again.
+    return onSignedOut(() =>
+      setAuth({
+        state: 'signed-out',
+        problem: 'Your session ended. Sign in again to go on; a reply you were typing is kept.',
+      }),
+    );
   }, []);
 
   if (auth.state === 'loading') return <LoadState what="Parley" />;
@@ -75,7 +83,11 @@ function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => v
       me,
       live,
       // Signed out only once the server says so: until then offers still come.
-      signOut: () => api<void>('/api/auth/logout', { method: 'POST' }).then(signedOut),
+      signOut: () =>
+        api<void>('/api/auth/logout', { method: 'POST' }).then(() => {
+          clearDrafts(me.id);
+          signedOut();
+        }),
     }),
     [me, live, signedOut],
   );

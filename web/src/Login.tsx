@@ -11,7 +11,10 @@ import { api, errorText } from './api';
 import type { Me } from './session';
 import { ErrorCallout } from './ui/ErrorCallout';
 
-/** The sign-in form; `problem` is why the app could not tell whether someone is signed in. */
+/**
+ * The sign-in form; `problem` says why it shows: the session ended, or the app could not
+ * tell whether someone is signed in.
+ */
 export function Login({
   problem,
   onSignedIn,

@@ -43,15 +43,35 @@ export async function api<T>(
     body = JSON.stringify(init.body);
     headers['content-type'] = 'application/json';
   }
-  const response = await fetch(path, {
-    method: init.method ?? (body ? 'POST' : 'GET'),
-    headers,
-    body,
-    credentials: 'same-origin',
-  });
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method: init.method ?? (body ? 'POST' : 'GET'),
+      headers,
+      body,
+      credentials: 'same-origin',
+    });
+  } catch {
+    // The browser's own words ("Failed to fetch", "NetworkError …") say nothing to a person.
+    throw new ApiError(
+      0,
+      'error',
+      'Parley could not be reached. Check your connection; it is tried again when you retry.',
+    );
+  }
   if (response.status === 204) return undefined as T;
   const text = await response.text();
-  const data: unknown = text ? JSON.parse(text) : undefined;
+  let data: unknown;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    // Not Parley's answer: a proxy or load balancer in between (502, 504, a login page).
+    throw new ApiError(
+      response.status,
+      'error',
+      `Parley did not answer (${response.status} ${response.statusText}): try again in a moment.`,
+    );
+  }
   if (!response.ok) {
     const error = (data ?? {}) as Partial<Schemas['ApiError']>;
     if (response.status === 401 && !path.startsWith('/api/auth/login')) {

@@ -11,6 +11,8 @@ import {
 import { HelpText } from '@twilio-paste/core/help-text';
 import { Label } from '@twilio-paste/core/label';
 import {
+  $createParagraphNode,
+  $createTextNode,
   $getRoot,
   $getSelection,
   $isRangeSelection,
@@ -36,6 +38,7 @@ import type { TemplateChoice } from '../content/types';
 import type { WindowState } from '../content/useWindowState';
 import { useSession } from '../session';
 import { ErrorCallout } from '../ui/ErrorCallout';
+import { keepDraft, readDraft } from './drafts';
 import type { QuickReply, SegmentCount } from './types';
 
 /** What the server accepts as an attachment (src/outbound/attachments.ts). */
@@ -265,7 +268,7 @@ function ReplyComposer({
   onTemplate: (() => void) | undefined;
 }) {
   const { me } = useSession();
-  const [text, setText] = useState('');
+  const [text, setText] = useState(() => readDraft(me.id, conversationId));
   const [attachments, setAttachments] = useState<Attachment[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
@@ -320,13 +323,27 @@ function ReplyComposer({
           config={{
             namespace: `reply-${conversationId}`,
             onError: (failure: Error) => setError(failure.message),
+            // The unsent draft of this conversation, one paragraph per line.
+            editorState: () => {
+              const draft = readDraft(me.id, conversationId);
+              if (!draft) return;
+              for (const line of draft.split('\n')) {
+                $getRoot().append($createParagraphNode().append($createTextNode(line)));
+              }
+            },
           }}
           ariaLabelledBy={labelId}
           ariaDescribedBy={helpId}
           placeholder="Type a reply"
           maxHeight="size20"
           editorInstanceRef={editor}
-          onChange={(state) => state.read(() => setText($getRoot().getTextContent()))}
+          onChange={(state) =>
+            state.read(() => {
+              const typed = $getRoot().getTextContent();
+              setText(typed);
+              keepDraft(me.id, conversationId, typed);
+            })
+          }
         >
           <ClearEditorPlugin />
           <EnterSends onEnter={send} />
