@@ -359,7 +359,7 @@ describe('the agent desk in a browser', () => {
     expect(connections[0]!.url).not.toContain('after=');
 
     await connections[0]!.route.close({ code: 1011, reason: 'dropped by the test' });
-    await desk.getByText('Connecting to live updates…').waitFor();
+    await desk.getByRole('alert').getByText('Live updates are interrupted').waitFor();
     const phone = await browser.newPage({ viewport: { width: 420, height: 800 } });
     await openPhone(phone, THIRD_HANDSET);
     await textFromPhone(phone, 'Anyone there while you were away?');
@@ -372,6 +372,8 @@ describe('the agent desk in a browser', () => {
     });
 
     release();
+    await desk.getByText('Live updates are back', { exact: false }).waitFor();
+    expect(await desk.getByText('Live updates are interrupted').count()).toBe(0);
     await desk.getByTestId('offer').getByText(THIRD_HANDSET).waitFor();
     const resumed = await eventually(async () => connections[1]);
     expect(resumed.url).toMatch(/after=\d+/);

@@ -16,6 +16,8 @@ export class LiveEvents {
   private lastSeq: number | null = null;
   private stopped = false;
   private retryMs = 500;
+  /** Null until the first connection is ready or fails. */
+  private connected: boolean | null = null;
   private readonly handlers = new Set<Handler>();
   private readonly statusHandlers = new Set<StatusHandler>();
 
@@ -37,8 +39,10 @@ export class LiveEvents {
     return () => this.handlers.delete(handler);
   }
 
+  /** Calls `handler` with the status now, when known, and on every change. */
   onStatus(handler: StatusHandler): () => void {
     this.statusHandlers.add(handler);
+    if (this.connected !== null) handler(this.connected);
     return () => this.statusHandlers.delete(handler);
   }
 
@@ -52,6 +56,7 @@ export class LiveEvents {
       this.lastSeq = Math.max(this.lastSeq ?? 0, data.seq);
       if (data.type === 'ready') {
         this.retryMs = 500;
+        this.connected = true;
         for (const handler of this.statusHandlers) handler(true);
         return;
       }
@@ -60,6 +65,7 @@ export class LiveEvents {
     socket.onclose = (close) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      this.connected = false;
       for (const handler of this.statusHandlers) handler(false);
       if (this.stopped) return;
       if (close.code === CLOSE_CODES.unauthorized) {

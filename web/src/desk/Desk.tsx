@@ -8,6 +8,7 @@ import { useCallback, useState } from 'react';
 import { api, errorText } from '../api';
 import { navigate, usePath } from '../router';
 import { ErrorCallout } from '../ui/ErrorCallout';
+import { LiveStatus } from '../ui/LiveStatus';
 import { useMediaQuery } from '../ui/useMediaQuery';
 import { ConversationList } from './ConversationList';
 import { ConversationView } from './ConversationView';
@@ -64,11 +65,13 @@ export function Desk() {
           presence={desk.presence}
           onChange={(presence) => act(() => desk.setPresence(presence))}
         />
-        {!desk.connected && (
-          <Text as="p" color="colorTextWeak" fontSize="fontSize20" role="status">
-            Connecting to live updates…
-          </Text>
-        )}
+        {/* Back from an outage: what failed meanwhile is stale, the desk reloads. */}
+        <LiveStatus
+          onBack={() => {
+            setError(null);
+            desk.refresh();
+          }}
+        />
         <Button variant="secondary" onClick={() => setComposing(true)}>
           <PlusIcon decorative />
           New message

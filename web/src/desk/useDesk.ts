@@ -2,7 +2,7 @@ import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react
 import { api, errorText } from '../api';
 import type { LiveEvent } from '../live';
 import { useSession } from '../session';
-import { useLiveConnected, useResource } from '../useResource';
+import { useResource } from '../useResource';
 import { chime, showOfferCount } from './notify';
 import type { Directory, MyConversation, Offer, Presence } from './types';
 
@@ -33,7 +33,6 @@ export function useDesk(onFailure: (message: string) => void) {
     report.current = onFailure;
   });
   const lists = useResource(loadMyLists, { liveWhen: changesMyLists, throttleMs: 100 });
-  const connected = useLiveConnected();
   const [presence, setPresenceState] = useState<Presence | null>(null);
   const knownOffers = useRef(new Set<string>());
   const offers = lists.data?.offers;
@@ -89,7 +88,6 @@ export function useDesk(onFailure: (message: string) => void) {
     offers: offers ?? [],
     conversations: lists.data?.conversations ?? [],
     error: lists.error,
-    connected: connected === true,
     refresh,
     markRead,
   };
