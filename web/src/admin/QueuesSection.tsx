@@ -25,6 +25,7 @@ import { TemplateSidsField } from './TemplateSidsField';
 import {
   type AdminContentTemplate,
   type Agent,
+  type NumberRow,
   type Queue,
   type QueueRow,
   STRATEGIES,
@@ -44,6 +45,9 @@ export function QueuesSection() {
   const agents = useResource<Agent[]>('/api/admin/agents');
   const templates = useResource<AdminContentTemplate[]>('/api/admin/content-templates');
   const approved = templates.data?.filter((t) => t.whatsappStatus === 'approved') ?? [];
+  const numbers = useResource<NumberRow[]>('/api/admin/numbers');
+  // A default sender is one agents could write first from: not a Messenger page.
+  const senders = numbers.data?.filter((n) => n.kind !== 'messenger') ?? [];
   const queueNames = namesById(list.data);
 
   return (
@@ -80,6 +84,7 @@ export function QueuesSection() {
                 queues={list.data ?? []}
                 agents={agents.data ?? []}
                 templates={approved}
+                senders={senders}
               />
             )}
           </LoadThen>
@@ -90,6 +95,7 @@ export function QueuesSection() {
             queues={list.data ?? []}
             agents={agents.data ?? []}
             templates={approved}
+            senders={senders}
           />
         )
       }
@@ -111,6 +117,7 @@ interface QueueDraft {
   offlineRequeueSeconds: string;
   memberIds: string[];
   contentSids: string[];
+  defaultSenderNumberId: string;
 }
 
 function draftOf(queue: Queue | null): QueueDraft {
@@ -129,6 +136,7 @@ function draftOf(queue: Queue | null): QueueDraft {
     offlineRequeueSeconds: queue ? numberText(queue.offlineRequeueSeconds) : '600',
     memberIds: queue?.memberIds ?? [],
     contentSids: queue?.contentSids ?? [],
+    defaultSenderNumberId: queue?.defaultSenderNumberId ?? NONE,
   };
 }
 
@@ -139,12 +147,14 @@ function QueueForm({
   queues,
   agents,
   templates,
+  senders,
 }: Omit<FormSlot<QueueRow>, 'row'> & {
   queue: Queue | null;
   queues: QueueRow[];
   agents: Agent[];
   /** The approved content templates its agents may be given. */
   templates: AdminContentTemplate[];
+  senders: NumberRow[];
 }) {
   const form = useDraft(draftOf(queue));
   const { draft } = form;
@@ -164,6 +174,8 @@ function QueueForm({
       offlineRequeueSeconds: numberOrNull(draft.offlineRequeueSeconds),
       memberIds: draft.memberIds,
       contentSids: draft.contentSids,
+      defaultSenderNumberId:
+        draft.defaultSenderNumberId === NONE ? null : draft.defaultSenderNumberId,
     };
     const saved = queue
       ? await api<Queue>(`/api/admin/queues/${queue.id}`, { method: 'PATCH', body })
@@ -272,6 +284,19 @@ function QueueForm({
         help="The content templates this queue's agents may send (on WhatsApp, approved ones only). None chosen: every one."
         templates={templates}
         {...form.bind('contentSids')}
+      />
+
+      <SelectField
+        label="Default sender"
+        options={[
+          { value: NONE, label: 'None: their first number' },
+          ...senders.map((n) => ({
+            value: n.id,
+            label: n.name ? `${n.name} (${n.address})` : n.address,
+          })),
+        ]}
+        help="The number members start conversations from unless they choose another: preselected in the desk's New message, used by the API and by email-to-SMS."
+        {...form.bind('defaultSenderNumberId')}
       />
     </EntityForm>
   );
