@@ -116,6 +116,15 @@ describe('loadConfig', () => {
       { PRESENCE_GRACE_SECONDS: 'two minutes' },
       'PRESENCE_GRACE_SECONDS must be a whole number of seconds from 1 to 86400.',
     ],
+    [
+      { SMS_EMAIL_DOMAIN: 'sms example' },
+      'SMS_EMAIL_DOMAIN must be a domain name such as sms.example.com.',
+    ],
+    [{ SMTP_PORT: '70000' }, 'SMTP_PORT must be a whole number from 0 to 65535.'],
+    [{ SMTP_HOST: 'a host' }, 'SMTP_HOST must be a host name or IP address, such as 127.0.0.1.'],
+    [{ SMS_EMAIL_STRATEGY: 'later' }, 'SMS_EMAIL_STRATEGY must be one of assign-now, on-reply.'],
+    [{ SMS_EMAIL_REQUIRE_AUTH: 'yes' }, 'SMS_EMAIL_REQUIRE_AUTH must be true or false.'],
+    [{ SMS_EMAIL_COUNTRY: 'XX' }, 'SMS_EMAIL_COUNTRY must be an ISO country code such as US.'],
   ])('refuses %o with one line naming the variable', (env, line) => {
     expect(problemsOf(env)).toEqual([line]);
   });
@@ -128,6 +137,34 @@ describe('loadConfig', () => {
 
   it('reports every bad variable at once', () => {
     expect(problemsOf({ PORT: 'x', LOG_LEVEL: 'y' })).toHaveLength(2);
+  });
+
+  it('turns email-to-SMS on with SMS_EMAIL_DOMAIN only, on loopback port 2525 by default', () => {
+    expect(loadConfig({}).smsEmail).toBeUndefined();
+    expect(loadConfig({ SMS_EMAIL_DOMAIN: 'SMS.Example.com' }).smsEmail).toEqual({
+      domain: 'sms.example.com',
+      port: 2525,
+      host: '127.0.0.1',
+      strategy: undefined,
+      requireAuth: false,
+      country: 'US',
+    });
+    expect(
+      loadConfig({
+        SMS_EMAIL_DOMAIN: 'sms.example.com',
+        SMTP_PORT: '25',
+        SMTP_HOST: '0.0.0.0',
+        SMS_EMAIL_STRATEGY: 'assign-now',
+        SMS_EMAIL_REQUIRE_AUTH: 'true',
+        SMS_EMAIL_COUNTRY: 'GB',
+      }).smsEmail,
+    ).toMatchObject({
+      port: 25,
+      host: '0.0.0.0',
+      strategy: 'assign-now',
+      requireAuth: true,
+      country: 'GB',
+    });
   });
 
   it('treats an empty variable as unset', () => {

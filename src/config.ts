@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
+import { type CountryCode, getCountries } from 'libphonenumber-js';
 import { z } from 'zod';
+import { ORIGINATION_STRATEGIES, type OriginationStrategy } from './events.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const LOG_FORMATS = ['json', 'pretty'] as const;
@@ -13,6 +15,8 @@ const hostAddress = z
   .string()
   .regex(/^[A-Za-z0-9.:[\]-]+$/, { error: 'a host name or IP address, such as 127.0.0.1' })
   .default('127.0.0.1');
+
+const COUNTRIES = new Set<string>(getCountries());
 
 /** What each variable expects, in the words of the one-line error a bad value produces. */
 const envSchema = z.object({
@@ -67,6 +71,27 @@ const envSchema = z.object({
     .min(1, { error: 'a whole number of seconds from 1 to 86400' })
     .max(86_400, { error: 'a whole number of seconds from 1 to 86400' })
     .default(DEFAULT_PRESENCE_GRACE_SECONDS),
+  SMS_EMAIL_DOMAIN: z
+    .string()
+    .regex(/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/, {
+      error: 'a domain name such as sms.example.com',
+    })
+    .optional(),
+  SMTP_PORT: z.coerce
+    .number({ error: 'a whole number from 0 to 65535' })
+    .int({ error: 'a whole number from 0 to 65535' })
+    .min(0, { error: 'a whole number from 0 to 65535' })
+    .max(65535, { error: 'a whole number from 0 to 65535' })
+    .default(2525),
+  SMTP_HOST: hostAddress,
+  SMS_EMAIL_STRATEGY: z
+    .enum(ORIGINATION_STRATEGIES, { error: `one of ${ORIGINATION_STRATEGIES.join(', ')}` })
+    .optional(),
+  SMS_EMAIL_REQUIRE_AUTH: z.enum(['true', 'false'], { error: 'true or false' }).default('false'),
+  SMS_EMAIL_COUNTRY: z
+    .string()
+    .refine((code) => COUNTRIES.has(code), { error: 'an ISO country code such as US' })
+    .default('US'),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -108,6 +133,22 @@ export interface Config {
    * before their presence becomes offline and their pending offers move on.
    */
   readonly presenceGraceSeconds: number;
+  /** Email-to-SMS origination; absent unless SMS_EMAIL_DOMAIN is set. */
+  readonly smsEmail: SmsEmailConfig | undefined;
+}
+
+export interface SmsEmailConfig {
+  /** Mail to `<phone>@<domain>` becomes a text to that phone. */
+  readonly domain: string;
+  readonly port: number;
+  /** Where the SMTP listener binds; loopback unless set (a relay MTA in front of it). */
+  readonly host: string;
+  /** Absent: the sender number's default strategy. */
+  readonly strategy: OriginationStrategy | undefined;
+  /** SMTP AUTH (the agent's email with their password or an API token) before MAIL FROM. */
+  readonly requireAuth: boolean;
+  /** The country a recipient in national format is read in. */
+  readonly country: CountryCode;
 }
 
 /** Every bad variable, one line each, so start-up can report them all at once. */
@@ -160,6 +201,16 @@ export function loadConfig(env: Env): Config {
     outboxRetryBaseMs: v.OUTBOX_RETRY_BASE_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     presenceGraceSeconds: v.PRESENCE_GRACE_SECONDS,
+    smsEmail: v.SMS_EMAIL_DOMAIN
+      ? Object.freeze({
+          domain: v.SMS_EMAIL_DOMAIN.toLowerCase(),
+          port: v.SMTP_PORT,
+          host: v.SMTP_HOST,
+          strategy: v.SMS_EMAIL_STRATEGY,
+          requireAuth: v.SMS_EMAIL_REQUIRE_AUTH === 'true',
+          country: v.SMS_EMAIL_COUNTRY as CountryCode,
+        })
+      : undefined,
   });
 }
 

@@ -62,7 +62,9 @@ export const AUTOMATED_MESSAGES = [
   'surveyThanks',
 ] as const;
 export type AutomatedMessage = (typeof AUTOMATED_MESSAGES)[number];
-export type OriginationStrategy = 'assign-now' | 'on-reply';
+/** How an agent's origination meets the customer's answer (DESIGN.md, lifecycle). */
+export const ORIGINATION_STRATEGIES = ['assign-now', 'on-reply'] as const;
+export type OriginationStrategy = (typeof ORIGINATION_STRATEGIES)[number];
 export type BotAction = 'continue' | 'handover' | 'close';
 /** What answers a flow's survey: a score from 1 to 5, or yes / no (kept as 1 / 0). */
 export const SURVEY_SCALES = ['score', 'yes-no'] as const;

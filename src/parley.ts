@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import { ConfigCache } from './db/config-cache.js';
 import { vacuumWhereDue } from './db/maintenance.js';
 import { openStore, type Store } from './db/store.js';
+import { type SmtpListener, startSmtpListener } from './email/smtp-listener.js';
 import { startFlowRunner } from './flows/flow-runner.js';
 import type { InboundKicks } from './inbound/receive.js';
 import { type Instance, startInstance } from './instances.js';
@@ -27,6 +28,8 @@ export interface RunningParley {
   readonly store: Store;
   readonly server: FastifyInstance;
   readonly secretBox: SecretBox;
+  /** The email-to-SMS listener, when SMS_EMAIL_DOMAIN is set. */
+  readonly smtp: SmtpListener | undefined;
   /** Stops accepting, finishes in-flight requests, stops the workers, then closes the store. */
   close(): Promise<void>;
 }
@@ -39,6 +42,8 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
     onError: (error) => logger.warn({ err: error }, 'database connection lost'),
   });
   const workers: Worker[] = [];
+  // Like the HTTP server, stopped before the workers: no new originations while they finish.
+  let smtp: SmtpListener | undefined;
   // Stopped after the workers: while it is registered, nobody takes over what they hold.
   let instance: Instance | undefined;
   try {
@@ -115,6 +120,14 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
     store.onCommit((tx) => {
       if (queuedOutbound(tx)) dispatcher.wake();
     });
+    if (config.smsEmail) {
+      smtp = await startSmtpListener({
+        db,
+        logger,
+        config: config.smsEmail,
+        shutdownTimeoutMs: config.shutdownTimeoutMs,
+      });
+    }
     const server = await buildServer({
       config,
       store,
@@ -139,10 +152,11 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       store,
       server,
       secretBox,
+      smtp,
       close: () => {
         closing ??= (async () => {
           try {
-            await server.close();
+            await Promise.all([server.close(), smtp?.stop()]);
             await Promise.all(workers.map((worker) => worker.stop()));
             await instance?.stop();
           } finally {
@@ -153,6 +167,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       },
     };
   } catch (error) {
+    await smtp?.stop();
     await Promise.all(workers.map((worker) => worker.stop()));
     await instance?.stop();
     await store.close();

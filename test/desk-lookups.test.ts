@@ -91,6 +91,7 @@ describe('numbers to send from', () => {
       address: ofMine.address,
       name: 'Support',
       kind: 'long-code',
+      defaultStrategy: 'on-reply',
       default: true,
     });
     expect(senders[1]).toMatchObject({ kind: 'whatsapp' });

@@ -42,6 +42,15 @@ import {
   updateNumber,
 } from './numbers.js';
 import {
+  createOriginationTemplate,
+  deleteOriginationTemplate,
+  listOriginationTemplates,
+  originationTemplateInput,
+  originationTemplateView,
+  presentOriginationTemplate,
+  updateOriginationTemplate,
+} from './origination-templates.js';
+import {
   createQueue,
   getQueue,
   listQueues,
@@ -89,9 +98,9 @@ const twilioConfiguration = z
 const quickReplyJson = (row: QuickReply) => ({ ...row, createdAt: row.createdAt.toISOString() });
 
 /**
- * Configuration of accounts, numbers, queues, agents and quick replies (flows are
- * flows.routes.ts's): admins only; and the quick replies a signed-in user may use, which
- * the desk reads.
+ * Configuration of accounts, numbers, queues, agents, quick replies and origination task
+ * templates (flows are flows.routes.ts's): admins only; and the quick replies a signed-in
+ * user may use, which the desk reads.
  */
 export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): void {
   registerSignedInRoutes(parent, (group) => {
@@ -392,6 +401,72 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
       },
       async (request, reply) => {
         await deleteQuickReply(deps.db, request.params.id);
+        return reply.status(204).send();
+      },
+    );
+
+    app.get(
+      '/api/admin/origination-templates',
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'Origination task templates, by name',
+          response: { 200: z.array(originationTemplateView) },
+        },
+      },
+      async () => (await listOriginationTemplates(deps.db)).map(presentOriginationTemplate),
+    );
+
+    app.post(
+      '/api/admin/origination-templates',
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary:
+            'Add an origination task template: a text with {{placeholders}}, sent from a fixed number with a fixed strategy',
+          body: originationTemplateInput,
+          response: { 201: originationTemplateView },
+        },
+      },
+      async (request, reply) =>
+        reply
+          .status(201)
+          .send(presentOriginationTemplate(await createOriginationTemplate(deps.db, request.body))),
+    );
+
+    app.patch(
+      '/api/admin/origination-templates/:id',
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary: "Change a task template's name, number, strategy or text",
+          params: idParams,
+          body: originationTemplateInput.partial(),
+          response: { 200: originationTemplateView },
+        },
+      },
+      async (request) =>
+        presentOriginationTemplate(
+          await updateOriginationTemplate(deps.db, request.params.id, request.body),
+        ),
+    );
+
+    app.delete(
+      '/api/admin/origination-templates/:id',
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'Delete a task template',
+          params: idParams,
+          response: { 204: noContent },
+        },
+      },
+      async (request, reply) => {
+        await deleteOriginationTemplate(deps.db, request.params.id);
         return reply.status(204).send();
       },
     );

@@ -2,6 +2,7 @@ import { and, asc, eq } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
 import {
+  businessMayStart,
   channelOfAddress,
   channelOfKind,
   DEFAULT_SEND_RATE,
@@ -9,12 +10,33 @@ import {
   type NumberKind,
   normaliseAddress,
 } from '../addresses.js';
+import type { Role } from '../auth/users.js';
 import { announceConfigChange } from '../db/config-cache.js';
-import { accounts, flows, NUMBER_KINDS, numbers } from '../db/schema.js';
+import { accounts, flows, NUMBER_KINDS, numbers, USER_ROLES } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
 import { AppError, isUniqueViolation } from '../errors.js';
+import { ORIGINATION_STRATEGIES } from '../events.js';
 
 export type NumberRow = typeof numbers.$inferSelect;
+
+/**
+ * Who may start conversations from a number of the kind unless an admin says otherwise:
+ * everyone on long codes, toll-free numbers and WhatsApp senders; admins only on a short
+ * code, whose carrier-approved campaign covers set messages, not an agent's free text; no
+ * one on a Messenger page, where the customer must write first.
+ */
+export function defaultOriginationRoles(kind: NumberKind): Role[] {
+  if (!businessMayStart(channelOfKind(kind))) return [];
+  return kind === 'short-code' ? ['admin'] : [...USER_ROLES];
+}
+
+/** The roles that may originate from the number now: none when origination is off. */
+export function originationRolesOf(
+  number: Pick<NumberRow, 'kind' | 'originationAllowed' | 'originationRoles'>,
+): Role[] {
+  if (!number.originationAllowed || !businessMayStart(channelOfKind(number.kind))) return [];
+  return number.originationRoles ?? defaultOriginationRoles(number.kind);
+}
 
 export const numberInput = z.object({
   accountId: z.uuid({ error: 'accountId must be the id of an account' }),
@@ -34,6 +56,17 @@ export const numberInput = z.object({
     .positive({ error: 'sendRate must be a positive number of segments per second' })
     .nullable()
     .optional(),
+  originationAllowed: z.boolean({ error: 'originationAllowed must be true or false' }).optional(),
+  /** Null: the kind's default (see defaultOriginationRoles). */
+  originationRoles: z
+    .array(z.enum(USER_ROLES, { error: `originationRoles may hold ${USER_ROLES.join(', ')}` }))
+    .nullable()
+    .optional(),
+  defaultStrategy: z
+    .enum(ORIGINATION_STRATEGIES, {
+      error: `defaultStrategy must be ${ORIGINATION_STRATEGIES.join(' or ')}`,
+    })
+    .optional(),
 });
 export type NumberInput = z.infer<typeof numberInput>;
 
@@ -42,6 +75,8 @@ export const numberView = createSelectSchema(numbers)
   .extend({
     /** Messages per second: the number's own rate, else its kind's default. */
     effectiveSendRate: z.number(),
+    /** Who may originate from it now: its roles, else its kind's, and none when not allowed. */
+    effectiveOriginationRoles: z.array(z.enum(USER_ROLES)),
     webhookUrl: z.string(),
     statusCallbackUrl: z.string(),
   })
@@ -56,6 +91,7 @@ export function presentNumber(
   return {
     ...row,
     effectiveSendRate: row.sendRate ?? DEFAULT_SEND_RATE[row.kind],
+    effectiveOriginationRoles: originationRolesOf(row),
     webhookUrl: urls.webhookUrl,
     statusCallbackUrl: urls.statusCallbackUrl,
   };
@@ -84,6 +120,9 @@ export async function createNumber(db: Executor, input: NumberInput): Promise<Nu
         messagingServiceSid: input.messagingServiceSid ?? null,
         flowId: input.flowId ?? null,
         sendRate: input.sendRate ?? null,
+        originationAllowed: input.originationAllowed ?? true,
+        originationRoles: uniqueRoles(input.originationRoles),
+        defaultStrategy: input.defaultStrategy ?? 'on-reply',
       })
       .returning();
     await announceConfigChange(db);
@@ -115,6 +154,13 @@ export async function updateNumber(
       }),
       ...(patch.flowId !== undefined && { flowId: patch.flowId }),
       ...(patch.sendRate !== undefined && { sendRate: patch.sendRate }),
+      ...(patch.originationAllowed !== undefined && {
+        originationAllowed: patch.originationAllowed,
+      }),
+      ...(patch.originationRoles !== undefined && {
+        originationRoles: uniqueRoles(patch.originationRoles),
+      }),
+      ...(patch.defaultStrategy !== undefined && { defaultStrategy: patch.defaultStrategy }),
     })
     .where(eq(numbers.id, id))
     .returning();
@@ -167,6 +213,10 @@ export async function findNumberForWebhook(
   }
   const [byAddress] = await db.select().from(numbers).where(eq(numbers.address, params.to));
   return byAddress;
+}
+
+function uniqueRoles(roles: Role[] | null | undefined): Role[] | null {
+  return roles ? [...new Set(roles)] : null;
 }
 
 /** The kind's channel is the address's: whatsapp with `whatsapp:+…`, messenger with `messenger:…`. */

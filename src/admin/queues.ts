@@ -1,9 +1,10 @@
 import { asc, eq, sql } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
+import { businessMayStart, channelOfKind } from '../addresses.js';
 import { dispositionCode } from '../api-schemas.js';
 import { contentSid } from '../content/content-templates.js';
-import { type DispositionCode, queueMembers, queues, users } from '../db/schema.js';
+import { type DispositionCode, numbers, queueMembers, queues, users } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
@@ -45,6 +46,11 @@ export const queueInput = z.object({
   dispositions: dispositionList.optional(),
   /** Ending needs one of the codes; the queue must then have some. */
   dispositionRequired: z.boolean().optional(),
+  /** The number members originate from when they name none; null: their first one. */
+  defaultSenderNumberId: z
+    .uuid({ error: 'defaultSenderNumberId must be the id of a number' })
+    .nullable()
+    .optional(),
   /** Replaces the members when given. */
   memberIds: z.array(z.uuid()).optional(),
 });
@@ -70,6 +76,7 @@ export async function createQueue(
   const id = await inTransaction(db, async (tx) => {
     await checkOverflowQueue(tx, null, fields.overflowQueueId);
     checkDispositions(fields.dispositions ?? [], fields.dispositionRequired ?? false);
+    await checkDefaultSender(tx, fields.defaultSenderNumberId);
     const [row] = await tx.insert(queues).values(fields).returning({ id: queues.id });
     if (memberIds) await replaceMembers(tx, row!.id, memberIds);
     return row!.id;
@@ -85,6 +92,7 @@ export async function updateQueue(
   const { memberIds, ...fields } = input;
   await inTransaction(db, async (tx) => {
     await checkOverflowQueue(tx, id, fields.overflowQueueId);
+    await checkDefaultSender(tx, fields.defaultSenderNumberId);
     const [row] = Object.keys(fields).length
       ? await tx.update(queues).set(fields).where(eq(queues.id, id)).returning({ id: queues.id })
       : await tx.select({ id: queues.id }).from(queues).where(eq(queues.id, id));
@@ -148,6 +156,25 @@ async function checkOverflowQueue(
     .where(eq(queues.id, overflowQueueId));
   if (!target) {
     throw new AppError('bad_request', `queue ${overflowQueueId} does not exist`, 'overflowQueueId');
+  }
+}
+
+/** A default sender is a number the business may write first from: not a Messenger page. */
+async function checkDefaultSender(tx: Executor, numberId: string | null | undefined) {
+  if (!numberId) return;
+  const [number] = await tx
+    .select({ address: numbers.address, kind: numbers.kind })
+    .from(numbers)
+    .where(eq(numbers.id, numberId));
+  if (!number) {
+    throw new AppError('bad_request', `number ${numberId} does not exist`, 'defaultSenderNumberId');
+  }
+  if (!businessMayStart(channelOfKind(number.kind))) {
+    throw new AppError(
+      'bad_request',
+      `number ${number.address} is a Messenger page, where agents cannot start conversations: it cannot be a default sender`,
+      'defaultSenderNumberId',
+    );
   }
 }
 

@@ -1,11 +1,11 @@
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { users } from '../db/schema.js';
+import { USER_ROLES, users } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
 import { AppError, isUniqueViolation } from '../errors.js';
 import { hashPassword } from './passwords.js';
 
-export const ROLES = ['admin', 'supervisor', 'agent'] as const;
+export const ROLES = USER_ROLES;
 export type Role = (typeof ROLES)[number];
 
 export const newUserSchema = z.object({

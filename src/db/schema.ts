@@ -21,6 +21,7 @@
  */
 import { sql } from 'drizzle-orm';
 import {
+  type AnyPgColumn,
   bigint,
   boolean,
   check,
@@ -40,7 +41,13 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { type AutomatedMessage, MESSAGE_STATUSES, PRESENCES, SURVEY_SCALES } from '../events.js';
+import {
+  type AutomatedMessage,
+  MESSAGE_STATUSES,
+  ORIGINATION_STRATEGIES,
+  PRESENCES,
+  SURVEY_SCALES,
+} from '../events.js';
 
 /** A content template and the values of its placeholders (which may use `{{customerName}}`…). */
 /** One of a queue's wrap-up codes: `code` is stored and reported, `label` is what agents read. */
@@ -61,13 +68,15 @@ const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull(
 const at = (name: string) => timestamp(name, { withTimezone: true });
 
 // ── auth: users (agents, supervisors, admins) ────────────────────────────────────────────
+export const USER_ROLES = ['admin', 'supervisor', 'agent'] as const;
+
 export const users = pgTable(
   'users',
   {
     id: id(),
     email: text('email').notNull(),
     name: text('name').notNull(),
-    role: text('role', { enum: ['admin', 'supervisor', 'agent'] }).notNull(),
+    role: text('role', { enum: USER_ROLES }).notNull(),
     passwordHash: text('password_hash').notNull(),
     /** Busy (at capacity) is derived from the load below, never stored. */
     presence: text('presence', { enum: PRESENCES }).notNull().default('offline'),
@@ -180,6 +189,16 @@ export const queues = pgTable('queues', {
   dispositions: jsonb('dispositions').$type<DispositionCode[]>().notNull().default([]),
   /** Ending a conversation of this queue needs a disposition (when it has codes). */
   dispositionRequired: boolean('disposition_required').notNull().default(false),
+  /**
+   * The number the queue's members originate from when they name none (the desk's New
+   * message, email-to-SMS); null: the first number they may originate from.
+   */
+  defaultSenderNumberId: uuid('default_sender_number_id').references(
+    (): AnyPgColumn => numbers.id,
+    {
+      onDelete: 'set null',
+    },
+  ),
   createdAt: createdAt(),
 });
 
@@ -330,6 +349,17 @@ export const numbers = pgTable(
      * says which carried each message. Null: the service has none.
      */
     rcsSender: text('rcs_sender'),
+    /** Whether agents may start conversations from the number at all. */
+    originationAllowed: boolean('origination_allowed').notNull().default(true),
+    /**
+     * The roles that may start conversations from it (when allowed); null: the kind's default
+     * (short codes: admins only, as a short code's campaign is approved for set messages).
+     */
+    originationRoles: text('origination_roles', { enum: USER_ROLES }).array(),
+    /** The strategy of an origination from this number that names none. */
+    defaultStrategy: text('default_strategy', { enum: ORIGINATION_STRATEGIES })
+      .notNull()
+      .default('on-reply'),
     createdAt: createdAt(),
   },
   (t) => [
@@ -350,6 +380,25 @@ export const quickReplies = pgTable(
     createdAt: createdAt(),
   },
   (t) => [index('quick_replies_queue_idx').on(t.queueId)],
+);
+
+/**
+ * Origination task templates: an admin's text with `{{placeholders}}`, sent from a fixed
+ * number with a fixed strategy; agents and API clients fill in the values.
+ */
+export const originationTemplates = pgTable(
+  'origination_templates',
+  {
+    id: id(),
+    name: text('name').notNull(),
+    numberId: uuid('number_id')
+      .notNull()
+      .references(() => numbers.id, { onDelete: 'cascade' }),
+    strategy: text('strategy', { enum: ORIGINATION_STRATEGIES }).notNull(),
+    body: text('body').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('origination_templates_name_key').on(sql`lower(${t.name})`)],
 );
 
 // ── content: templates synced from Twilio's Content API ─────────────────────────────────

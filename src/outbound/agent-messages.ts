@@ -1,13 +1,13 @@
-import { asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { CountryCode } from 'libphonenumber-js';
 import {
   addressOnChannel,
   businessMayStart,
   channelOfKind,
-  type NumberKind,
   normalisePhone,
   withoutChannelPrefix,
 } from '../addresses.js';
+import { fillOriginationTemplate, getOriginationTemplate } from '../admin/origination-templates.js';
 import type { AuthUser } from '../auth/sessions.js';
 import { consentSender, isOptedOut } from '../consent/consent.js';
 import { contactName, upsertContact } from '../consent/contacts.js';
@@ -19,15 +19,7 @@ import {
 import { openConversationIn } from '../conversations/conversations.js';
 import { markOpenedForAgent } from '../conversations/lifecycle.js';
 import { type ServiceWindow, serviceWindow } from '../conversations/service-window.js';
-import {
-  contacts,
-  conversations,
-  flows,
-  NUMBER_KINDS,
-  numbers,
-  queueMembers,
-  type TemplateChoice,
-} from '../db/schema.js';
+import { contacts, conversations, flows, numbers, type TemplateChoice } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
@@ -35,6 +27,7 @@ import { appendEvent } from '../event-log.js';
 import type { OriginationStrategy } from '../events.js';
 import { recordAffinity } from '../routing/index.js';
 import { type Attachment, assertAttachmentsFit } from './attachments.js';
+import { assertMayOriginate, defaultSenderNumber, type Originator } from './origination-senders.js';
 import { enqueueOutbound, type OutboundMessage } from './outbox.js';
 
 const OPTED_OUT =
@@ -68,7 +61,7 @@ function checkContent(input: AgentContent): void {
  */
 async function agentTemplate(
   db: Executor,
-  user: AuthUser,
+  user: Originator,
   choice: TemplateChoice | undefined,
   where: { numberId: string; conversationId?: string; customerAddress: string },
 ): Promise<ResolvedTemplate | undefined> {
@@ -170,21 +163,39 @@ export async function sendAgentReply(
 export interface Origination extends AgentContent {
   to: string;
   defaultCountry?: CountryCode | undefined;
-  numberId: string;
-  strategy: OriginationStrategy;
+  /** Absent: the user's default sender (their queue's, else their first number). */
+  numberId?: string | undefined;
+  /** Absent: the number's default strategy. */
+  strategy?: OriginationStrategy | undefined;
+  /** An origination task template: its number, strategy and text replace those above. */
+  templateId?: string | undefined;
+  /** Values of the task template's placeholders. */
+  variables?: Record<string, string> | undefined;
 }
 
 /**
  * An agent starts a conversation. `assign-now` opens it active and pinned to the agent at
  * once; `on-reply` only sends and records an affinity, so the customer's answer opens the
- * conversation and is offered to this agent first.
+ * conversation and is offered to this agent first. The number must allow the user's role
+ * to originate from it (403 otherwise).
  */
 export async function originate(
   db: Db,
-  user: AuthUser,
-  input: Origination,
+  user: Originator,
+  request: Origination,
 ): Promise<{ message: OutboundMessage; conversationId: string | null }> {
-  const { number, to } = await recipientOf(db, input);
+  const input = await withTaskTemplate(db, user, request);
+  const numberId = input.numberId ?? (await defaultSenderNumber(db, user));
+  if (!numberId) {
+    throw new AppError(
+      'bad_request',
+      'there is no number you may start conversations from; an admin allows it on a number',
+      'numberId',
+    );
+  }
+  const { number, to } = await recipientOf(db, { ...input, numberId });
+  assertMayOriginate(number, user.role);
+  const strategy = input.strategy ?? number.defaultStrategy;
   checkContent(input);
   await refuseIfOptedOut(db, to, consentSender(number), null);
   const template = await agentTemplate(db, user, input.template, {
@@ -195,7 +206,7 @@ export async function originate(
 
   return inTransaction(db, async (tx) => {
     let conversationId: string | null = null;
-    if (input.strategy === 'assign-now') {
+    if (strategy === 'assign-now') {
       const contact = await upsertContact(tx, to);
       const opened = await openConversationIn(tx, {
         numberId: number.id,
@@ -227,7 +238,7 @@ export async function originate(
       attachments: input.attachments,
       template,
     });
-    if (input.strategy === 'on-reply') {
+    if (strategy === 'on-reply') {
       await recordAffinity(tx, {
         numberId: number.id,
         customerAddress: to,
@@ -245,12 +256,43 @@ export async function originate(
         numberId: number.id,
         to,
         body: text,
-        strategy: input.strategy,
+        strategy,
         conversationId,
       },
     );
     return { message, conversationId };
   });
+}
+
+/**
+ * The origination with its task template applied: the template's number, strategy and
+ * filled-in text replace the request's (which names neither a text nor a content template).
+ */
+async function withTaskTemplate(
+  db: Executor,
+  user: Originator,
+  input: Origination,
+): Promise<Origination> {
+  if (input.templateId === undefined) {
+    if (input.variables !== undefined && Object.keys(input.variables).length > 0) {
+      throw new AppError('bad_request', 'variables go with a templateId', 'variables');
+    }
+    return input;
+  }
+  if (input.template || input.body.trim() || input.attachments.length > 0) {
+    throw new AppError(
+      'bad_request',
+      'a task template gives the text: leave body, attachments and template empty',
+      'templateId',
+    );
+  }
+  const template = await getOriginationTemplate(db, input.templateId, 'templateId');
+  return {
+    ...input,
+    numberId: template.numberId,
+    strategy: template.strategy,
+    body: fillOriginationTemplate(template, input.variables ?? {}, user.name),
+  };
 }
 
 /**
@@ -288,7 +330,7 @@ async function recipientOf(
  */
 export async function originationWindow(
   db: Db,
-  user: AuthUser,
+  user: Pick<AuthUser, 'role'>,
   input: { numberId: string; to: string; defaultCountry?: CountryCode | undefined },
 ): Promise<ServiceWindow> {
   const { number, to } = await recipientOf(db, input);
@@ -304,42 +346,4 @@ async function refuseIfOptedOut(db: Db, to: string, sender: string, conversation
     );
   }
   throw new AppError('conflict', OPTED_OUT, 'to');
-}
-
-export interface SenderNumber {
-  id: string;
-  address: string;
-  name: string;
-  kind: NumberKind;
-  /** The one an origination uses when it names no number. */
-  default: boolean;
-}
-
-/** The kinds of number a business may write first from: not Messenger pages. */
-const ORIGINATING_KINDS = NUMBER_KINDS.filter((kind) => businessMayStart(channelOfKind(kind)));
-
-/**
- * The numbers a user may originate from, for the composer's picker. Originations take any
- * configured number from any role on a channel where the business may write first, so all
- * those are listed: first those whose flow routes to a queue the user is in, then the
- * others, each group oldest first. The first is the default.
- */
-export async function listSenderNumbers(db: Db, userId: string): Promise<SenderNumber[]> {
-  const ofMyQueue = sql`EXISTS (SELECT 1 FROM ${flows}
-    JOIN ${queueMembers} ON ${queueMembers.queueId} = ${flows.queueId}
-    WHERE ${flows.id} = ${numbers.flowId} AND ${queueMembers.userId} = ${userId})`;
-  const rows = await db
-    .select({ id: numbers.id, address: numbers.address, name: numbers.name, kind: numbers.kind })
-    .from(numbers)
-    .where(inArray(numbers.kind, ORIGINATING_KINDS))
-    .orderBy(desc(ofMyQueue), asc(numbers.createdAt), asc(numbers.id));
-  return rows.map((row, index) => ({ ...row, default: index === 0 }));
-}
-
-/**
- * The number an agent originates from when they name none: one whose flow routes to a queue
- * the agent is in, else the first number configured (the default of listSenderNumbers).
- */
-export async function defaultSenderNumber(db: Db, agentId: string): Promise<string | undefined> {
-  return (await listSenderNumbers(db, agentId))[0]?.id;
 }

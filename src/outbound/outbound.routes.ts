@@ -3,6 +3,10 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { CountryCode } from 'libphonenumber-js';
 import { getCountries } from 'libphonenumber-js';
 import { z } from 'zod';
+import {
+  originationTemplateView,
+  presentOriginationTemplate,
+} from '../admin/origination-templates.js';
 import { idParams } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes } from '../auth/guard.js';
 import { templateChoice } from '../content/content-templates.js';
@@ -11,16 +15,11 @@ import { serviceWindowView } from '../conversations/service-window.js';
 import { NUMBER_KINDS } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
+import { ORIGINATION_STRATEGIES } from '../events.js';
 import { findMedia } from '../media/media.js';
 import type { MediaStore } from '../media/media-store.js';
 import type { SecretBox } from '../secret-box.js';
-import {
-  defaultSenderNumber,
-  listSenderNumbers,
-  originate,
-  originationWindow,
-  sendAgentReply,
-} from './agent-messages.js';
+import { originate, originationWindow, sendAgentReply } from './agent-messages.js';
 import {
   ACCEPTED_TYPES,
   MAX_TOTAL_BYTES,
@@ -28,6 +27,7 @@ import {
   uploadToken,
   verifyMediaUrl,
 } from './attachments.js';
+import { listSenderNumbers, originationTemplatesFor } from './origination-senders.js';
 import { messageView } from './outbox.js';
 import { countSegments } from './segments.js';
 
@@ -85,6 +85,8 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
         schema: {
           tags: ['conversations'],
           summary: 'Start a conversation: text a customer, now assigned to me or on their reply',
+          description:
+            "Without numberId: my default sender (my queue's, else my first number). Without strategy: the number's default. With templateId: the task template's number, strategy and text, its placeholders filled from variables. 403 when my role may not originate from the number.",
           body: z.object({
             to: z.string().min(1, { error: 'to must be a phone number' }),
             defaultCountry,
@@ -92,7 +94,20 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
             body: messageBody.default(''),
             attachments: attachmentTokens,
             template: templateChoice.optional(),
-            strategy: z.enum(['assign-now', 'on-reply']).default('on-reply'),
+            strategy: z
+              .enum(ORIGINATION_STRATEGIES, {
+                error: `strategy must be ${ORIGINATION_STRATEGIES.join(' or ')}`,
+              })
+              .optional(),
+            templateId: z
+              .uuid({ error: 'templateId must be the id of a task template' })
+              .optional(),
+            variables: z
+              .record(
+                z.string().max(40),
+                z.string().max(1600, { error: 'a value has at most 1600 characters' }),
+              )
+              .optional(),
           }),
           response: {
             202: z
@@ -106,14 +121,9 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
         },
       },
       async (request, reply) => {
-        const user = currentUser(request);
-        const numberId = request.body.numberId ?? (await defaultSenderNumber(deps.db, user.id));
-        if (!numberId)
-          throw new AppError('bad_request', 'no number is configured to send from', 'numberId');
-        const result = await originate(deps.db, user, {
+        const result = await originate(deps.db, currentUser(request), {
           ...request.body,
           defaultCountry: request.body.defaultCountry as CountryCode | undefined,
-          numberId,
           attachments: readUploadTokens(deps.secretBox, request.body.attachments),
         });
         return reply.status(202).send(result);
@@ -148,7 +158,7 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
         schema: {
           tags: ['conversations'],
           summary:
-            "Numbers I may start a conversation from: my queues' numbers first; default is the one used when I name none",
+            "Numbers my role may start a conversation from, with their default strategy: my queue's default sender first, then my queues' numbers; default is the one used when I name none",
           response: {
             200: z.array(
               z
@@ -157,6 +167,7 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
                   address: z.string(),
                   name: z.string(),
                   kind: z.enum(NUMBER_KINDS),
+                  defaultStrategy: z.enum(ORIGINATION_STRATEGIES),
                   default: z.boolean(),
                 })
                 .meta({ id: 'SenderNumber' }),
@@ -164,7 +175,23 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
           },
         },
       },
-      async (request) => listSenderNumbers(deps.db, currentUser(request).id),
+      async (request) => listSenderNumbers(deps.db, currentUser(request)),
+    );
+
+    app.get(
+      '/api/origination-templates',
+      {
+        schema: {
+          tags: ['conversations'],
+          summary:
+            'Task templates I may send (POST /api/originations with templateId and variables), by name',
+          response: { 200: z.array(originationTemplateView) },
+        },
+      },
+      async (request) =>
+        (await originationTemplatesFor(deps.db, currentUser(request))).map(
+          presentOriginationTemplate,
+        ),
     );
 
     app.post(

@@ -146,7 +146,7 @@ describe('WhatsApp templates in a browser', () => {
       await admin.screenshot({ path: join(RESULTS_DIR, 'failed-templates-admin.png') });
     });
     await signIn(admin, 'root@templates.test');
-    await admin.getByRole('link', { name: 'Templates' }).click();
+    await admin.getByRole('link', { name: 'Templates', exact: true }).click();
     await admin.getByRole('heading', { name: 'Templates', level: 1 }).waitFor();
     await admin.getByRole('button', { name: 'Sync from Twilio' }).click();
     await admin.getByText('Synced 4 templates from “Test account”; removed 0.').waitFor();

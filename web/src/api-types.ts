@@ -1372,7 +1372,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start a conversation: text a customer, now assigned to me or on their reply */
+        /**
+         * Start a conversation: text a customer, now assigned to me or on their reply
+         * @description Without numberId: my default sender (my queue's, else my first number). Without strategy: the number's default. With templateId: the task template's number, strategy and text, its placeholders filled from variables. 403 when my role may not originate from the number.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -1398,11 +1401,13 @@ export interface paths {
                                 [key: string]: string;
                             };
                         };
-                        /**
-                         * @default on-reply
-                         * @enum {string}
-                         */
+                        /** @enum {string} */
                         strategy?: "assign-now" | "on-reply";
+                        /** Format: uuid */
+                        templateId?: string;
+                        variables?: {
+                            [key: string]: string;
+                        };
                     };
                 };
             };
@@ -1507,7 +1512,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Numbers I may start a conversation from: my queues' numbers first; default is the one used when I name none */
+        /** Numbers my role may start a conversation from, with their default strategy: my queue's default sender first, then my queues' numbers; default is the one used when I name none */
         get: {
             parameters: {
                 query?: never;
@@ -1524,6 +1529,60 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["SenderNumber"][];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/origination-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Task templates I may send (POST /api/originations with templateId and variables), by name */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OriginationTemplate"][];
                     };
                 };
                 /** @description Default Response */
@@ -1903,6 +1962,10 @@ export interface paths {
                         /** Format: uuid */
                         flowId?: string | null;
                         sendRate?: number | null;
+                        originationAllowed?: boolean;
+                        originationRoles?: ("admin" | "supervisor" | "agent")[] | null;
+                        /** @enum {string} */
+                        defaultStrategy?: "assign-now" | "on-reply";
                     };
                 };
             };
@@ -1975,6 +2038,10 @@ export interface paths {
                         /** Format: uuid */
                         flowId?: string | null;
                         sendRate?: number | null;
+                        originationAllowed?: boolean;
+                        originationRoles?: ("admin" | "supervisor" | "agent")[] | null;
+                        /** @enum {string} */
+                        defaultStrategy?: "assign-now" | "on-reply";
                     };
                 };
             };
@@ -2142,6 +2209,8 @@ export interface paths {
                         contentSids?: string[];
                         dispositions?: components["schemas"]["DispositionInput"][];
                         dispositionRequired?: boolean;
+                        /** Format: uuid */
+                        defaultSenderNumberId?: string | null;
                         memberIds?: string[];
                     };
                 };
@@ -2266,6 +2335,8 @@ export interface paths {
                         contentSids?: string[];
                         dispositions?: components["schemas"]["DispositionInput"][];
                         dispositionRequired?: boolean;
+                        /** Format: uuid */
+                        defaultSenderNumberId?: string | null;
                         memberIds?: string[];
                     };
                 };
@@ -2664,6 +2735,214 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["QuickReply"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/admin/origination-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Origination task templates, by name */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OriginationTemplate"][];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Add an origination task template: a text with {{placeholders}}, sent from a fixed number with a fixed strategy */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        /** Format: uuid */
+                        numberId: string;
+                        /** @enum {string} */
+                        strategy: "assign-now" | "on-reply";
+                        body: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OriginationTemplate"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/origination-templates/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a task template */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change a task template's name, number, strategy or text */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name?: string;
+                        /** Format: uuid */
+                        numberId?: string;
+                        /** @enum {string} */
+                        strategy?: "assign-now" | "on-reply";
+                        body?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OriginationTemplate"];
                     };
                 };
                 /** @description Default Response */
@@ -3602,9 +3881,14 @@ export interface components {
             flowId: string | null;
             sendRate: number | null;
             rcsSender: string | null;
+            originationAllowed: boolean;
+            originationRoles: ("admin" | "supervisor" | "agent")[] | null;
+            /** @enum {string} */
+            defaultStrategy: "assign-now" | "on-reply";
             /** Format: date-time */
             createdAt: string;
             effectiveSendRate: number;
+            effectiveOriginationRoles: ("admin" | "supervisor" | "agent")[];
             webhookUrl: string;
             statusCallbackUrl: string;
         };
@@ -3637,6 +3921,19 @@ export interface components {
             };
             types: string[];
         };
+        OriginationTemplate: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** Format: uuid */
+            numberId: string;
+            /** @enum {string} */
+            strategy: "assign-now" | "on-reply";
+            body: string;
+            /** Format: date-time */
+            createdAt: string;
+            variables: string[];
+        };
         QueueSummary: {
             /** Format: uuid */
             id: string;
@@ -3658,6 +3955,8 @@ export interface components {
             contentSids: string[];
             dispositions: components["schemas"]["Disposition"][];
             dispositionRequired: boolean;
+            /** Format: uuid */
+            defaultSenderNumberId: string | null;
             /** Format: date-time */
             createdAt: string;
         };
@@ -3682,6 +3981,8 @@ export interface components {
             contentSids: string[];
             dispositions: components["schemas"]["Disposition"][];
             dispositionRequired: boolean;
+            /** Format: uuid */
+            defaultSenderNumberId: string | null;
             /** Format: date-time */
             createdAt: string;
             memberIds: string[];
@@ -4219,6 +4520,8 @@ export interface components {
             name: string;
             /** @enum {string} */
             kind: "long-code" | "toll-free" | "short-code" | "whatsapp" | "messenger";
+            /** @enum {string} */
+            defaultStrategy: "assign-now" | "on-reply";
             default: boolean;
         };
         SegmentCount: {

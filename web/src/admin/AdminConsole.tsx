@@ -7,6 +7,7 @@ import { AccountsSection } from './AccountsSection';
 import { AgentsSection } from './AgentsSection';
 import { FlowsSection } from './FlowsSection';
 import { NumbersSection } from './NumbersSection';
+import { OriginationTemplatesSection } from './OriginationTemplatesSection';
 import { QueuesSection } from './QueuesSection';
 import { QuickRepliesSection } from './QuickRepliesSection';
 import { TemplatesSection } from './TemplatesSection';
@@ -29,6 +30,7 @@ const SECTIONS: Section[] = [
   { path: '/admin/queues', label: 'Queues', Page: QueuesSection },
   { path: '/admin/agents', label: 'Agents', Page: AgentsSection },
   { path: '/admin/quick-replies', label: 'Quick replies', Page: QuickRepliesSection },
+  { path: '/admin/task-templates', label: 'Task templates', Page: OriginationTemplatesSection },
 ];
 
 /** Wide enough for a side navigation next to the tables (Paste's second breakpoint). */

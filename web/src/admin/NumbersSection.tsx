@@ -17,6 +17,7 @@ import {
   NUMBER_KINDS,
   type NumberKind,
   type NumberRow,
+  type Role,
   type TwilioConfigured,
 } from './types';
 import { useDraft } from './useDraft';
@@ -43,6 +44,13 @@ export function NumbersSection() {
         { header: 'Account', cell: (n) => accountNames.get(n.accountId) ?? n.accountId },
         { header: 'Flow', cell: (n) => (n.flowId ? (flowNames.get(n.flowId) ?? n.flowId) : '—') },
         { header: 'Messaging Service', cell: (n) => n.messagingServiceSid ?? '—' },
+        {
+          header: 'Agents may start',
+          cell: (n) =>
+            n.effectiveOriginationRoles.length === 0
+              ? 'No one'
+              : `${n.effectiveOriginationRoles.join(', ')}; ${n.defaultStrategy}`,
+        },
         {
           header: 'Send rate',
           cell: (n) => `${n.effectiveSendRate}/s${n.sendRate === null ? ' (default)' : ''}`,
@@ -135,6 +143,41 @@ function ConfigureButton({
   );
 }
 
+/**
+ * Who may start conversations from a number, as one choice: the API's originationAllowed
+ * (off: no one) and originationRoles (null: the kind's default) together.
+ */
+const ORIGINATION_CHOICES = {
+  default: { label: "The kind's default: admins on a short code, everyone elsewhere", roles: null },
+  everyone: { label: 'Everyone', roles: ['agent', 'supervisor', 'admin'] },
+  supervisors: { label: 'Supervisors and admins', roles: ['supervisor', 'admin'] },
+  admins: { label: 'Admins only', roles: ['admin'] },
+  off: { label: 'No one', roles: [] },
+} as const satisfies Record<string, { label: string; roles: readonly Role[] | null }>;
+type OriginationChoice = keyof typeof ORIGINATION_CHOICES | 'custom';
+
+function originationChoiceOf(row: NumberRow | null): OriginationChoice {
+  if (!row) return 'default';
+  if (!row.originationAllowed) return 'off';
+  if (row.originationRoles === null) return 'default';
+  const same = (roles: readonly Role[] | null) =>
+    roles !== null &&
+    roles.length === row.originationRoles?.length &&
+    roles.every((r) => row.originationRoles?.includes(r));
+  const found = (Object.keys(ORIGINATION_CHOICES) as (keyof typeof ORIGINATION_CHOICES)[]).find(
+    (key) => key !== 'off' && same(ORIGINATION_CHOICES[key].roles),
+  );
+  return found ?? 'custom';
+}
+
+/** The API fields for the choice; a custom set of roles made through the API is kept. */
+function originationFields(choice: string) {
+  if (choice === 'off') return { originationAllowed: false };
+  if (!(choice in ORIGINATION_CHOICES)) return { originationAllowed: true };
+  const { roles } = ORIGINATION_CHOICES[choice as keyof typeof ORIGINATION_CHOICES];
+  return { originationAllowed: true, originationRoles: roles === null ? null : [...roles] };
+}
+
 /** The kind select's "work it out from the address" choice. */
 const AUTOMATIC: string = '';
 
@@ -157,6 +200,8 @@ function NumberForm({
     messagingServiceSid: row?.messagingServiceSid ?? '',
     flowId: row?.flowId ?? NONE,
     sendRate: numberText(row?.sendRate),
+    originationRoles: originationChoiceOf(row) as string,
+    defaultStrategy: (row?.defaultStrategy ?? 'on-reply') as string,
   });
   const { draft } = form;
 
@@ -167,6 +212,8 @@ function NumberForm({
       messagingServiceSid: textOrNull(draft.messagingServiceSid.trim()),
       flowId: draft.flowId === NONE ? null : draft.flowId,
       sendRate: numberOrNull(draft.sendRate),
+      ...originationFields(draft.originationRoles),
+      defaultStrategy: draft.defaultStrategy === 'assign-now' ? 'assign-now' : 'on-reply',
     };
     // Account and address are who the number is: the API does not change them.
     const saved = row
@@ -247,6 +294,26 @@ function NumberForm({
           }
           help="Empty: the default for the kind."
           {...form.bind('sendRate')}
+        />
+        <SelectField
+          label="Who may start conversations"
+          options={[
+            ...Object.entries(ORIGINATION_CHOICES).map(([value, { label }]) => ({ value, label })),
+            ...(draft.originationRoles === 'custom'
+              ? [{ value: 'custom', label: `As set: ${row?.originationRoles?.join(', ')}` }]
+              : []),
+          ]}
+          help="Which roles may text a customer first from this number (desk, API, email-to-SMS). Short codes' campaigns are approved for set messages, so only admins by default."
+          {...form.bind('originationRoles')}
+        />
+        <SelectField
+          label="Default strategy"
+          options={[
+            { value: 'on-reply', label: "On reply: the customer's answer is offered to the agent" },
+            { value: 'assign-now', label: 'Assign now: the conversation opens with the agent' },
+          ]}
+          help="Preselected in the desk's New message; used when an origination names none."
+          {...form.bind('defaultStrategy')}
         />
       </FieldGrid>
       {row && <NumberUrls number={row} />}

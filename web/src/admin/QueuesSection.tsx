@@ -31,6 +31,7 @@ import { TemplateSidsField } from './TemplateSidsField';
 import {
   type AdminContentTemplate,
   type Agent,
+  type NumberRow,
   type Queue,
   type QueueRow,
   STRATEGIES,
@@ -50,6 +51,9 @@ export function QueuesSection() {
   const agents = useResource<Agent[]>('/api/admin/agents');
   const templates = useResource<AdminContentTemplate[]>('/api/admin/content-templates');
   const approved = templates.data?.filter((t) => t.whatsappStatus === 'approved') ?? [];
+  const numbers = useResource<NumberRow[]>('/api/admin/numbers');
+  // A default sender is one agents could write first from: not a Messenger page.
+  const senders = numbers.data?.filter((n) => n.kind !== 'messenger') ?? [];
   const queueNames = namesById(list.data);
 
   return (
@@ -94,6 +98,7 @@ export function QueuesSection() {
                 queues={list.data ?? []}
                 agents={agents.data ?? []}
                 templates={approved}
+                senders={senders}
               />
             )}
           </LoadThen>
@@ -104,6 +109,7 @@ export function QueuesSection() {
             queues={list.data ?? []}
             agents={agents.data ?? []}
             templates={approved}
+            senders={senders}
           />
         )
       }
@@ -127,6 +133,7 @@ interface QueueDraft {
   contentSids: string[];
   dispositions: DispositionRow[];
   dispositionRequired: boolean;
+  defaultSenderNumberId: string;
 }
 
 function draftOf(queue: Queue | null): QueueDraft {
@@ -147,6 +154,7 @@ function draftOf(queue: Queue | null): QueueDraft {
     contentSids: queue?.contentSids ?? [],
     dispositions: dispositionRows(queue?.dispositions ?? []),
     dispositionRequired: queue?.dispositionRequired ?? false,
+    defaultSenderNumberId: queue?.defaultSenderNumberId ?? NONE,
   };
 }
 
@@ -157,12 +165,14 @@ function QueueForm({
   queues,
   agents,
   templates,
+  senders,
 }: Omit<FormSlot<QueueRow>, 'row'> & {
   queue: Queue | null;
   queues: QueueRow[];
   agents: Agent[];
   /** The approved content templates its agents may be given. */
   templates: AdminContentTemplate[];
+  senders: NumberRow[];
 }) {
   const form = useDraft(draftOf(queue));
   const { draft } = form;
@@ -184,6 +194,8 @@ function QueueForm({
       contentSids: draft.contentSids,
       dispositions: dispositionsOf(draft.dispositions),
       dispositionRequired: draft.dispositionRequired,
+      defaultSenderNumberId:
+        draft.defaultSenderNumberId === NONE ? null : draft.defaultSenderNumberId,
     };
     const saved = queue
       ? await api<Queue>(`/api/admin/queues/${queue.id}`, { method: 'PATCH', body })
@@ -305,6 +317,19 @@ function QueueForm({
         help="The content templates this queue's agents may send (on WhatsApp, approved ones only). None chosen: every one."
         templates={templates}
         {...form.bind('contentSids')}
+      />
+
+      <SelectField
+        label="Default sender"
+        options={[
+          { value: NONE, label: 'None: their first number' },
+          ...senders.map((n) => ({
+            value: n.id,
+            label: n.name ? `${n.name} (${n.address})` : n.address,
+          })),
+        ]}
+        help="The number members start conversations from unless they choose another: preselected in the desk's New message, used by the API and by email-to-SMS."
+        {...form.bind('defaultSenderNumberId')}
       />
     </EntityForm>
   );

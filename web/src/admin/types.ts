@@ -49,3 +49,6 @@ export type QuickReply = Schemas['QuickReply'];
 export type AdminContentTemplate = Schemas['AdminContentTemplate'];
 /** What POST /api/admin/accounts/:id/content-templates/sync answers. */
 export type TemplateSync = Schemas['ContentTemplateSync'];
+
+/** An origination task template: a text with {{placeholders}}, its number and strategy. */
+export type OriginationTemplate = Schemas['OriginationTemplate'];

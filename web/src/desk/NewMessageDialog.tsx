@@ -12,8 +12,10 @@ import { ApiError, api, errorText } from '../api';
 import { type TemplateError, templateErrorOf } from '../content/TemplateFields';
 import { TemplatePicker } from '../content/TemplatePicker';
 import type { ServiceWindow, TemplateChoice } from '../content/types';
+import { useSession } from '../session';
 import { FormDialog } from '../ui/FormDialog';
 import { type Attachment, AttachmentCards, AttachmentPicker, SegmentCounter } from './Composer';
+import { type TaskChoice, type TaskTemplate, TaskTemplateFields } from './TaskTemplateFields';
 import type { Sender } from './types';
 
 type Strategy = 'assign-now' | 'on-reply';
@@ -63,7 +65,9 @@ function useOutreachWindow(
 
 /**
  * Text a customer first. `assign-now` opens the conversation with me at once; `on-reply`
- * only sends, and the customer's answer is offered back to me.
+ * only sends, and the customer's answer is offered back to me. The numbers offered are those
+ * my role may start conversations from, my queue's default sender preselected with its
+ * default strategy; or an admin's task template gives the number, strategy and text.
  */
 export function NewMessageDialog({
   isOpen,
@@ -85,6 +89,9 @@ export function NewMessageDialog({
   const [fieldError, setFieldError] = useState<{ field: string; message: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [tasks, setTasks] = useState<TaskTemplate[]>([]);
+  const [task, setTask] = useState<TaskChoice | null>(null);
+  const { me } = useSession();
   const country = browserCountry();
   const ids = {
     heading: useId(),
@@ -102,10 +109,21 @@ export function NewMessageDialog({
     api<Sender[]>('/api/numbers/senders')
       .then((list) => {
         setSenders(list);
-        setNumberId((list.find((s) => s.default) ?? list[0])?.id ?? '');
+        const preferred = list.find((s) => s.default) ?? list[0];
+        setNumberId(preferred?.id ?? '');
+        if (preferred) setStrategy(preferred.defaultStrategy);
       })
       .catch((failure) => setError(errorText(failure)));
+    api<TaskTemplate[]>('/api/origination-templates')
+      .then(setTasks)
+      .catch((failure) => setError(errorText(failure)));
   }, [isOpen]);
+
+  const chooseSender = (id: string) => {
+    setNumberId(id);
+    const chosen = senders.find((s) => s.id === id);
+    if (chosen) setStrategy(chosen.defaultStrategy);
+  };
 
   const parsed = to.trim() ? parsePhoneNumberFromString(to.trim(), country) : undefined;
   const toProblem =
@@ -129,7 +147,7 @@ export function NewMessageDialog({
       setFieldError({ field: 'to', message: toProblem ?? 'Enter the customer’s number' });
       return;
     }
-    if (usingTemplate && !template) {
+    if (!task && usingTemplate && !template) {
       setFieldError({ field: 'template.contentSid', message: 'Choose a template' });
       return;
     }
@@ -138,27 +156,35 @@ export function NewMessageDialog({
     setFieldError(null);
     try {
       const result = await api<{ conversationId: string | null }>('/api/originations', {
-        body: {
-          to: parsed.number,
-          defaultCountry: country,
-          numberId: numberId || undefined,
-          ...(usingTemplate
-            ? { template }
-            : { body, attachments: attachments.map((a) => a.token) }),
-          strategy,
-        },
+        body: task
+          ? { to: parsed.number, defaultCountry: country, ...task }
+          : {
+              to: parsed.number,
+              defaultCountry: country,
+              numberId: numberId || undefined,
+              ...(usingTemplate
+                ? { template }
+                : { body, attachments: attachments.map((a) => a.token) }),
+              strategy,
+            },
       });
       setTo('');
       setBody('');
       setAttachments([]);
       setTemplate(null);
       setTemplateAsked(false);
+      setTask(null);
       onSent(result.conversationId);
     } catch (failure) {
       if (failure instanceof ApiError && failure.field) {
         setFieldError({ field: failure.field, message: failure.message });
-        // Only the number fields say it beside them; the message and the template here.
-        if (failure.field !== 'to' && failure.field !== 'numberId') setError(failure.message);
+        // The fields shown say it beside them (the number, or a task template's); others here.
+        const besideField =
+          failure.field === 'to' ||
+          (task
+            ? failure.field === 'templateId' || failure.field.startsWith('variables.')
+            : failure.field === 'numberId');
+        if (!besideField) setError(failure.message);
       } else setError(errorText(failure));
     } finally {
       setBusy(false);
@@ -196,97 +222,128 @@ export function NewMessageDialog({
             (parsed?.isPossible() ? `Sends to ${parsed.number}` : `E.164, or a ${country} number`)}
         </HelpText>
       </Box>
-      <Box>
-        <Label htmlFor={ids.sender}>From</Label>
-        <Select id={ids.sender} value={numberId} onChange={(e) => setNumberId(e.target.value)}>
-          {senders.map((sender) => (
-            <Option key={sender.id} value={sender.id}>
-              {sender.name ? `${sender.name} (${sender.address})` : sender.address}
-            </Option>
-          ))}
-        </Select>
-        {fieldError?.field === 'numberId' && (
-          <HelpText variant="error">{fieldError.message}</HelpText>
-        )}
-      </Box>
-      <RadioGroup
-        name="strategy"
-        legend="When the customer answers"
-        value={strategy}
-        onChange={(value) => setStrategy(value as Strategy)}
-      >
-        <Radio value="on-reply" helpText="Their answer is offered to you first">
-          Offer me their reply (on-reply)
-        </Radio>
-        <Radio value="assign-now" helpText="The conversation is yours right away">
-          Open the conversation now (assign-now)
-        </Radio>
-      </RadioGroup>
-      {outreach.error && (
-        <HelpText variant="warning">
-          {`Could not tell whether the customer-service window is open: ${outreach.error}`}
-        </HelpText>
+      {tasks.length > 0 && (
+        <RadioGroup
+          name="kind"
+          legend="What to send"
+          value={task ? 'task' : 'message'}
+          onChange={(value) => {
+            setFieldError(null);
+            setTask(value === 'task' ? { templateId: tasks[0]?.id ?? '', variables: {} } : null);
+          }}
+          orientation="horizontal"
+        >
+          <Radio value="message">A message</Radio>
+          <Radio value="task">From a task template</Radio>
+        </RadioGroup>
       )}
-      {windowClosed && (
-        <HelpText variant="default" data-testid="service-window">
-          {outreach.window?.templatesAllowed
-            ? 'The customer-service window is closed: only an approved template can start this conversation.'
-            : 'The customer-service window is closed: nothing can be sent until the customer writes.'}
-        </HelpText>
-      )}
-      {usingTemplate && sender ? (
-        <>
-          <TemplatePicker
-            numberId={sender.id}
-            value={template}
-            onChange={(next) => {
-              setTemplate(next);
-              if (templateFault) setFieldError(null);
-            }}
-            error={templateFault}
-          />
-          {!windowClosed && (
-            <Box>
-              <Button variant="secondary" size="small" onClick={() => setTemplateAsked(false)}>
-                Write a message
-              </Button>
-            </Box>
-          )}
-        </>
+      {task ? (
+        <TaskTemplateFields
+          templates={tasks}
+          senders={senders}
+          agentName={me.name}
+          value={task}
+          onChange={(next) => {
+            setTask(next);
+            setFieldError(null);
+          }}
+          error={fieldError}
+        />
       ) : (
         <>
           <Box>
-            <Label htmlFor={ids.body} required>
-              Message
-            </Label>
-            <TextArea
-              id={ids.body}
-              name="body"
-              value={body}
-              onChange={(e) => setBody(e.target.value)}
-              aria-describedby={ids.bodyHelp}
-              hasError={fieldError?.field === 'body'}
-              required={attachments.length === 0}
-            />
-            <SegmentCounter
-              text={body}
-              id={ids.bodyHelp}
-              hint="Counted in SMS segments as you type"
-            />
-          </Box>
-          <Box display="flex" flexWrap="wrap" columnGap="space30" alignItems="center">
-            <AttachmentPicker
-              attachments={attachments}
-              onChange={setAttachments}
-              onError={setError}
-            />
-            {sender?.kind === 'whatsapp' && outreach.window?.templatesAllowed !== false && (
-              <Button variant="secondary" size="small" onClick={() => setTemplateAsked(true)}>
-                Template
-              </Button>
+            <Label htmlFor={ids.sender}>From</Label>
+            <Select id={ids.sender} value={numberId} onChange={(e) => chooseSender(e.target.value)}>
+              {senders.map((sender) => (
+                <Option key={sender.id} value={sender.id}>
+                  {sender.name ? `${sender.name} (${sender.address})` : sender.address}
+                </Option>
+              ))}
+            </Select>
+            {fieldError?.field === 'numberId' && (
+              <HelpText variant="error">{fieldError.message}</HelpText>
             )}
           </Box>
-          <AttachmentCards attachments={attachments} onChange={setAttachments} />
+          <RadioGroup
+            name="strategy"
+            legend="When the customer answers"
+            value={strategy}
+            onChange={(value) => setStrategy(value as Strategy)}
+          >
+            <Radio value="on-reply" helpText="Their answer is offered to you first">
+              Offer me their reply (on-reply)
+            </Radio>
+            <Radio value="assign-now" helpText="The conversation is yours right away">
+              Open the conversation now (assign-now)
+            </Radio>
+          </RadioGroup>
+          {outreach.error && (
+            <HelpText variant="warning">
+              {`Could not tell whether the customer-service window is open: ${outreach.error}`}
+            </HelpText>
+          )}
+          {windowClosed && (
+            <HelpText variant="default" data-testid="service-window">
+              {outreach.window?.templatesAllowed
+                ? 'The customer-service window is closed: only an approved template can start this conversation.'
+                : 'The customer-service window is closed: nothing can be sent until the customer writes.'}
+            </HelpText>
+          )}
+          {usingTemplate && sender ? (
+            <>
+              <TemplatePicker
+                numberId={sender.id}
+                value={template}
+                onChange={(next) => {
+                  setTemplate(next);
+                  if (templateFault) setFieldError(null);
+                }}
+                error={templateFault}
+              />
+              {!windowClosed && (
+                <Box>
+                  <Button variant="secondary" size="small" onClick={() => setTemplateAsked(false)}>
+                    Write a message
+                  </Button>
+                </Box>
+              )}
+            </>
+          ) : (
+            <>
+              <Box>
+                <Label htmlFor={ids.body} required>
+                  Message
+                </Label>
+                <TextArea
+                  id={ids.body}
+                  name="body"
+                  value={body}
+                  onChange={(e) => setBody(e.target.value)}
+                  aria-describedby={ids.bodyHelp}
+                  hasError={fieldError?.field === 'body'}
+                  required={attachments.length === 0}
+                />
+                <SegmentCounter
+                  text={body}
+                  id={ids.bodyHelp}
+                  hint="Counted in SMS segments as you type"
+                />
+              </Box>
+              <Box display="flex" flexWrap="wrap" columnGap="space30" alignItems="center">
+                <AttachmentPicker
+                  attachments={attachments}
+                  onChange={setAttachments}
+                  onError={setError}
+                />
+                {sender?.kind === 'whatsapp' && outreach.window?.templatesAllowed !== false && (
+                  <Button variant="secondary" size="small" onClick={() => setTemplateAsked(true)}>
+                    Template
+                  </Button>
+                )}
+              </Box>
+              <AttachmentCards attachments={attachments} onChange={setAttachments} />
+            </>
+          )}
         </>
       )}
     </FormDialog>

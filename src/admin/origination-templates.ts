@@ -1,0 +1,182 @@
+/**
+ * Origination task templates: texts an admin prepares for outreach ("Your order {{orderId}}
+ * is ready"), each sent from a fixed number with a fixed strategy. Agents and API clients
+ * pick one and give a value for each placeholder; the syntax is the `{{name}}` of quick
+ * replies and content templates, and `{{agentName}}` is filled with the sending agent's name.
+ */
+import { asc, eq } from 'drizzle-orm';
+import { createSelectSchema } from 'drizzle-zod';
+import { z } from 'zod';
+import { businessMayStart, channelOfKind } from '../addresses.js';
+import { fillPlaceholders, placeholdersOf } from '../content/content-templates.js';
+import { numbers, originationTemplates } from '../db/schema.js';
+import type { Executor } from '../db/store.js';
+import { AppError, isUniqueViolation } from '../errors.js';
+import { ORIGINATION_STRATEGIES } from '../events.js';
+
+/** Filled by Parley, never asked of the sender. */
+const AGENT_NAME = 'agentName';
+const MAX_TEXT = 1600;
+
+export const originationTemplateInput = z.object({
+  name: z
+    .string()
+    .trim()
+    .min(1, { error: 'name must not be empty' })
+    .max(100, { error: 'name has at most 100 characters' }),
+  numberId: z.uuid({ error: 'numberId must be the id of a number' }),
+  strategy: z.enum(ORIGINATION_STRATEGIES, {
+    error: `strategy must be ${ORIGINATION_STRATEGIES.join(' or ')}`,
+  }),
+  body: z
+    .string()
+    .max(MAX_TEXT, { error: `body has at most ${MAX_TEXT} characters` })
+    .refine((body) => body.trim() !== '', { error: 'body must not be empty' }),
+});
+export type OriginationTemplateInput = z.infer<typeof originationTemplateInput>;
+export type OriginationTemplate = typeof originationTemplates.$inferSelect;
+
+export const originationTemplateView = createSelectSchema(originationTemplates)
+  .extend({
+    createdAt: z.iso.datetime(),
+    /** The placeholders the sender fills in, in order of first use ({{agentName}} excluded). */
+    variables: z.array(z.string()),
+  })
+  .meta({ id: 'OriginationTemplate' });
+export type OriginationTemplateView = z.output<typeof originationTemplateView>;
+
+export function presentOriginationTemplate(row: OriginationTemplate): OriginationTemplateView {
+  return { ...row, createdAt: row.createdAt.toISOString(), variables: variablesOf(row.body) };
+}
+
+/** The placeholders a sender must give values for. */
+export function variablesOf(body: string): string[] {
+  return placeholdersOf(body).filter((name) => name !== AGENT_NAME);
+}
+
+export async function listOriginationTemplates(db: Executor): Promise<OriginationTemplate[]> {
+  return db
+    .select()
+    .from(originationTemplates)
+    .orderBy(asc(originationTemplates.name), asc(originationTemplates.id));
+}
+
+export async function getOriginationTemplate(
+  db: Executor,
+  id: string,
+  field?: string,
+): Promise<OriginationTemplate> {
+  const [row] = await db.select().from(originationTemplates).where(eq(originationTemplates.id, id));
+  if (!row) {
+    const message = `origination template ${id} does not exist`;
+    throw field ? new AppError('bad_request', message, field) : new AppError('not_found', message);
+  }
+  return row;
+}
+
+export async function createOriginationTemplate(
+  db: Executor,
+  input: OriginationTemplateInput,
+): Promise<OriginationTemplate> {
+  await assertSenderNumber(db, input.numberId);
+  return named(input.name, async () => {
+    const [row] = await db.insert(originationTemplates).values(input).returning();
+    return row!;
+  });
+}
+
+export async function updateOriginationTemplate(
+  db: Executor,
+  id: string,
+  patch: Partial<OriginationTemplateInput>,
+): Promise<OriginationTemplate> {
+  if (patch.numberId !== undefined) await assertSenderNumber(db, patch.numberId);
+  const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+  const [row] = await named(patch.name ?? '', () =>
+    Object.keys(fields).length
+      ? db
+          .update(originationTemplates)
+          .set(fields)
+          .where(eq(originationTemplates.id, id))
+          .returning()
+      : db.select().from(originationTemplates).where(eq(originationTemplates.id, id)),
+  );
+  if (!row) throw new AppError('not_found', `origination template ${id} does not exist`);
+  return row;
+}
+
+export async function deleteOriginationTemplate(db: Executor, id: string): Promise<void> {
+  const [row] = await db
+    .delete(originationTemplates)
+    .where(eq(originationTemplates.id, id))
+    .returning({ id: originationTemplates.id });
+  if (!row) throw new AppError('not_found', `origination template ${id} does not exist`);
+}
+
+/**
+ * The template's text with the sender's values: each placeholder needs one, and a value for
+ * a placeholder the template does not have is refused (a misspelt name would be lost).
+ */
+export function fillOriginationTemplate(
+  template: Pick<OriginationTemplate, 'name' | 'body'>,
+  variables: Readonly<Record<string, string>>,
+  agentName: string,
+): string {
+  const needed = variablesOf(template.body);
+  const unknown = Object.keys(variables).find((name) => !needed.includes(name));
+  if (unknown !== undefined) {
+    throw new AppError(
+      'bad_request',
+      `template "${template.name}" has no placeholder {{${unknown}}}`,
+      `variables.${unknown}`,
+    );
+  }
+  const values: Record<string, string> = { [AGENT_NAME]: agentName };
+  for (const name of needed) {
+    const value = variables[name]?.trim() ?? '';
+    if (value === '') {
+      throw new AppError(
+        'bad_request',
+        `template "${template.name}" needs a value for {{${name}}}`,
+        `variables.${name}`,
+      );
+    }
+    values[name] = value;
+  }
+  const text = fillPlaceholders(template.body, values);
+  if (text.length > MAX_TEXT) {
+    throw new AppError(
+      'bad_request',
+      `the filled-in text has ${text.length} characters; a message has at most ${MAX_TEXT}`,
+      'variables',
+    );
+  }
+  return text;
+}
+
+/** The template's number exists and is one a business may write first from. */
+async function assertSenderNumber(db: Executor, numberId: string): Promise<void> {
+  const [number] = await db
+    .select({ address: numbers.address, kind: numbers.kind })
+    .from(numbers)
+    .where(eq(numbers.id, numberId));
+  if (!number) throw new AppError('bad_request', `number ${numberId} does not exist`, 'numberId');
+  if (!businessMayStart(channelOfKind(number.kind))) {
+    throw new AppError(
+      'bad_request',
+      `number ${number.address} is a Messenger page, where agents cannot start conversations`,
+      'numberId',
+    );
+  }
+}
+
+async function named<T>(name: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (isUniqueViolation(error, 'origination_templates_name_key')) {
+      throw new AppError('conflict', `a template named "${name}" already exists`, 'name');
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * Email-to-SMS origination: an agent mails `<phone>@<SMS_EMAIL_DOMAIN>` from their
+ * registered address and the mail's new text goes to that phone as an origination from the
+ * agent, exactly as if they had used the desk's New message (same controls, same affinity).
+ *
+ * Mail is refused during the SMTP session, never accepted and dropped: the sending MTA
+ * writes the bounce with the reason given here. Each stage refuses what it can judge:
+ * MAIL FROM an address that is no enabled user's (or not the signed-in user's, with
+ * SMS_EMAIL_REQUIRE_AUTH), RCPT TO an address that is not a phone number at the domain,
+ * DATA with no text left once quoted text and signatures are removed, or that `originate`
+ * refuses (opted-out customer, origination not allowed, …): its sentence is the reason.
+ *
+ * The subject is ignored: a text has no subject, and mail apps fill it with "RE:" and the
+ * like. `<phone>+<sender>@domain` picks the sending number by its address (E.164 digits or
+ * a short code); otherwise the agent's queue's default sender sends.
+ */
+import { type ParsedMail, simpleParser } from 'mailparser';
+import type { Logger } from 'pino';
+import {
+  SMTPServer,
+  type SMTPServerAddress,
+  type SMTPServerAuthentication,
+  type SMTPServerSession,
+} from 'smtp-server';
+import { normalisePhone } from '../addresses.js';
+import { findNumberForWebhook, type NumberRow } from '../admin/numbers.js';
+import { verifyPassword } from '../auth/passwords.js';
+import { authenticateToken } from '../auth/sessions.js';
+import { clearFailures, reserveAttempt, signInKey } from '../auth/sign-in-limit.js';
+import { findUserForSignIn } from '../auth/users.js';
+import type { SmsEmailConfig } from '../config.js';
+import type { Db } from '../db/store.js';
+import { AppError } from '../errors.js';
+import { originate } from '../outbound/agent-messages.js';
+import { type Originator, queueDefaultSender } from '../outbound/origination-senders.js';
+import type { Worker } from '../worker-loop.js';
+import { replyText } from './reply-text.js';
+
+/** Mail is for a text: a megabyte is ample for one with its quoted thread and HTML part. */
+export const MAX_MAIL_BYTES = 1024 * 1024;
+const MAX_TEXT = 1600;
+
+export interface SmtpListener extends Worker {
+  /** The port it listens on (the configured one, or the one the system gave for 0). */
+  readonly port: number;
+}
+
+interface Deps {
+  db: Db;
+  logger: Logger;
+  config: SmsEmailConfig;
+  shutdownTimeoutMs: number;
+}
+
+/** An SMTP reply: the code, and the sentence the bounce will quote. */
+class SmtpRefusal extends Error {
+  constructor(
+    readonly responseCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function startSmtpListener(deps: Deps): Promise<SmtpListener> {
+  const { db, config } = deps;
+  const logger = deps.logger.child({ worker: 'email-to-sms' });
+
+  /** Logs the refusal (never a credential or the mail's text) and returns it for the reply. */
+  const refuse = (
+    session: SMTPServerSession,
+    code: number,
+    reason: string,
+    extra: Record<string, unknown> = {},
+  ) => {
+    logger.info(
+      { session: session.id, remote: session.remoteAddress, code, reason, ...extra },
+      'email-to-SMS mail refused',
+    );
+    return new SmtpRefusal(code, reason);
+  };
+
+  const mailFrom = async (address: SMTPServerAddress, session: SMTPServerSession) => {
+    const from = address.address;
+    const user = await findUserForSignIn(db, from);
+    if (!user) {
+      throw refuse(
+        session,
+        550,
+        `${from} is not the address of a Parley user: only agents' registered addresses may send texts by email`,
+        { from },
+      );
+    }
+    if (user.disabledAt !== null) {
+      throw refuse(session, 550, `${from} belongs to a disabled Parley user`, { from });
+    }
+    if (config.requireAuth && session.user !== user.id) {
+      throw refuse(session, 550, `${from} is not the address you signed in with`, { from });
+    }
+  };
+
+  const rcptTo = (address: SMTPServerAddress, session: SMTPServerSession) => {
+    if (session.envelope.rcptTo.length > 0) {
+      throw refuse(session, 452, 'one text per mail: send to each number in a mail of its own');
+    }
+    recipientOf(address.address, config, (code, reason) =>
+      refuse(session, code, reason, { to: address.address }),
+    );
+  };
+
+  const data = async (mail: ParsedMail, session: SMTPServerSession): Promise<string> => {
+    const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    const rcpt = session.envelope.rcptTo[0]?.address ?? '';
+    const context = { from, to: rcpt };
+    const refuseData = (reason: string) => refuse(session, 550, reason, context);
+    const recipient = recipientOf(rcpt, config, (_, reason) => refuseData(reason));
+    const user = await findUserForSignIn(db, from);
+    if (!user || user.disabledAt !== null) throw refuseData(`${from} is no enabled Parley user`);
+    const originator: Originator = { id: user.id, name: user.name, role: user.role };
+
+    const text = replyText(mail.text ?? '');
+    if (!text) {
+      throw refuseData('the message has no text after removing quoted text and signatures');
+    }
+    if (text.length > MAX_TEXT) {
+      throw refuseData(
+        `the text has ${text.length} characters after removing quoted text and signatures; a text has at most ${MAX_TEXT}`,
+      );
+    }
+    const sender = await senderOf(recipient.sender, originator, refuseData);
+    try {
+      const { message } = await originate(db, originator, {
+        to: recipient.phone,
+        numberId: sender.id,
+        strategy: config.strategy,
+        body: text,
+        attachments: [],
+      });
+      logger.info(
+        {
+          session: session.id,
+          from,
+          to: recipient.phone,
+          numberId: sender.id,
+          messageId: message.id,
+        },
+        'email-to-SMS mail accepted',
+      );
+      return `OK: texting ${recipient.phone} from ${sender.address}`;
+    } catch (error) {
+      if (error instanceof AppError) throw refuseData(error.message);
+      throw error;
+    }
+  };
+
+  /** The number named by the sub-address, else the user's queue's default sender. */
+  const senderOf = async (
+    named: string | undefined,
+    user: Originator,
+    refuseData: (reason: string) => SmtpRefusal,
+  ): Promise<NumberRow> => {
+    if (named) {
+      const number = await findNumberForWebhook(db, { to: named });
+      if (!number) throw refuseData(`${named} is not one of Parley's numbers`);
+      return number;
+    }
+    const fallback = await queueDefaultSender(db, user);
+    if (!fallback) {
+      throw refuseData(
+        `you have no default sender number: an admin sets one on your queue (Default sender), or write to <phone>+<sender number>@${config.domain}`,
+      );
+    }
+    return fallback;
+  };
+
+  const authenticate = async (auth: SMTPServerAuthentication, session: SMTPServerSession) => {
+    const email = auth.username ?? '';
+    const key = signInKey(session.remoteAddress, email);
+    const attempt = await reserveAttempt(db, key);
+    if (!attempt.allowed) {
+      throw refuse(session, 454, 'too many failed sign-ins; try again later', { from: email });
+    }
+    const user = await findUserForSignIn(db, email);
+    const password = auth.password ?? '';
+    let matches = false;
+    if (user && user.disabledAt === null) {
+      const byToken = await authenticateToken(db, password, 'api-token');
+      matches = byToken?.id === user.id || (await verifyPassword(password, user.passwordHash));
+    } else {
+      // As costly as a known address, so timing does not tell which addresses are users'.
+      await verifyPassword(password, undefined);
+    }
+    if (!user || user.disabledAt !== null || !matches) {
+      throw refuse(
+        session,
+        535,
+        'the email address and password (or API token) do not match an enabled Parley user',
+        { from: email },
+      );
+    }
+    await clearFailures(db, key);
+    return user.id;
+  };
+
+  const server = new SMTPServer({
+    name: config.domain,
+    banner: `Parley email-to-SMS for ${config.domain}`,
+    logger: false,
+    size: MAX_MAIL_BYTES,
+    authOptional: !config.requireAuth,
+    // AUTH is offered only when it is required: otherwise the sender address decides.
+    disabledCommands: config.requireAuth ? [] : ['AUTH'],
+    // The built-in STARTTLS certificate is self-signed; operators who expose the port put a
+    // relay with a real certificate in front, or keep it on a private network.
+    allowInsecureAuth: true,
+    closeTimeout: deps.shutdownTimeoutMs,
+    onAuth: (auth, session, callback) => {
+      authenticate(auth, session).then(
+        (user) => callback(null, { user }),
+        (error: unknown) => callback(asSmtpError(error, logger, session)),
+      );
+    },
+    onMailFrom: (address, session, callback) => {
+      mailFrom(address, session).then(
+        () => callback(),
+        (error: unknown) => callback(asSmtpError(error, logger, session)),
+      );
+    },
+    onRcptTo: (address, session, callback) => {
+      try {
+        rcptTo(address, session);
+        callback();
+      } catch (error) {
+        callback(asSmtpError(error, logger, session));
+      }
+    },
+    onData: (stream, session, callback) => {
+      simpleParser(stream)
+        .then((mail) => {
+          // Over the limit: smtp-server answers 552 itself once the stream has ended.
+          if (stream.sizeExceeded) return 'OK';
+          return data(mail, session);
+        })
+        .then(
+          (reply) => callback(null, reply),
+          (error: unknown) => callback(asSmtpError(error, logger, session)),
+        );
+    },
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (error) => logger.warn({ err: error }, 'SMTP listener error'));
+  const address = server.server.address();
+  const port = address && typeof address === 'object' ? address.port : config.port;
+  logger.info({ host: config.host, port, domain: config.domain }, 'email-to-SMS listening');
+  let stopping: Promise<void> | undefined;
+  return {
+    name: 'email-to-sms',
+    port,
+    stop: () => {
+      stopping ??= new Promise<void>((resolve) => server.close(() => resolve()));
+      return stopping;
+    },
+  };
+}
+
+/**
+ * The phone of `<phone>[+<sender>]@<domain>`: E.164 with or without its `+`, or national
+ * format in the configured country; the sender, if named, as a number's address.
+ */
+function recipientOf(
+  address: string,
+  config: SmsEmailConfig,
+  refuse: (code: number, reason: string) => SmtpRefusal,
+): { phone: string; sender: string | undefined } {
+  const at = address.lastIndexOf('@');
+  const local = address.slice(0, at);
+  const domain = address.slice(at + 1).toLowerCase();
+  if (at < 0 || domain !== config.domain) {
+    throw refuse(
+      550,
+      `${address} is not an address Parley texts: write to <phone number>@${config.domain}`,
+    );
+  }
+  const match = /^(\+?[\d().-]+)(?:\+(\d{3,15}))?$/.exec(local);
+  const typed = match?.[1] ?? '';
+  const phone = typed.startsWith('+')
+    ? normalisePhone(typed)
+    : (normalisePhone(typed, config.country) ?? normalisePhone(`+${typed}`));
+  if (!match || !phone) {
+    throw refuse(
+      553,
+      `${local} is not a phone number: write it in E.164 (14255550123 or +14255550123) or ${config.country} national format before @${config.domain}`,
+    );
+  }
+  const sub = match[2];
+  const sender = sub === undefined ? undefined : /^\d{3,8}$/.test(sub) ? sub : `+${sub}`;
+  return { phone, sender };
+}
+
+/** An SMTP reply for what went wrong: a refusal as it is, anything else a temporary 451. */
+function asSmtpError(error: unknown, logger: Logger, session: SMTPServerSession): SmtpRefusal {
+  if (error instanceof SmtpRefusal) return error;
+  logger.error({ err: error, session: session.id }, 'email-to-SMS mail failed');
+  return new SmtpRefusal(451, 'Parley could not take the mail now; try again later');
+}
