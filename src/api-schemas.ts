@@ -16,8 +16,10 @@ export const apiErrorSchema = z
   .object({
     error: z.enum([...(Object.keys(ERROR_STATUS) as ErrorCode[]), 'client_error']),
     message: z.string(),
-    /** The request field at fault, when one is. */
+    /** The request field at fault, when one is (the first, when several are). */
     field: z.string().optional(),
+    /** A refused request's every problem, one per field, each a sentence naming it. */
+    errors: z.array(z.object({ field: z.string().optional(), message: z.string() })).optional(),
     /** On a 500: the request's id, to find its log lines. */
     requestId: z.string().optional(),
   })

@@ -38,6 +38,7 @@ import { registerOutboundRoutes } from './outbound/outbound.routes.js';
 import type { RealtimeGateway } from './realtime/gateway.js';
 import { closeWebSockets, registerRealtimeRoutes } from './realtime/realtime.routes.js';
 import { eventLogLag } from './realtime/sequencer.js';
+import { requestProblems } from './request-problems.js';
 import { setPresence } from './routing/index.js';
 import { registerRoutingRoutes } from './routing/routing.routes.js';
 import type { SecretBox } from './secret-box.js';
@@ -112,11 +113,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((error, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(error)) {
-      const issue = error.validation[0];
-      const field = issue?.instancePath.replace(/^\//, '').replaceAll('/', '.') || undefined;
-      const message = `${field ?? error.validationContext ?? 'request'}: ${issue?.message ?? 'invalid'}`;
+      const errors = requestProblems(error.validation, error.validationContext);
+      const message = errors.map((problem) => problem.message).join(' ');
+      const field = errors[0]?.field;
       request.log.info({ field, message }, 'request refused');
-      return reply.status(400).send({ error: 'bad_request', message, field });
+      return reply.status(400).send({ error: 'bad_request', message, field, errors });
     }
     if (error instanceof AppError) {
       return reply

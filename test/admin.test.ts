@@ -254,6 +254,18 @@ describe('flows and queues', () => {
     const bad = await api('POST', '/api/admin/flows', admin, { name: 'x', timeZone: 'Mars/Base' });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ field: 'timeZone' });
+    // Every problem at once, each a sentence naming its field, for the form to mark them all.
+    const twice = await api('POST', '/api/admin/flows', admin, {
+      name: '',
+      botRetries: 99,
+      hours: [{ weekday: 1, opensAt: '18:00', closesAt: '09:00' }],
+    });
+    expect(twice.status).toBe(400);
+    expect(((await twice.json()) as { errors: unknown[] }).errors).toEqual([
+      { field: 'name', message: 'Name must not be empty.' },
+      { field: 'botRetries', message: 'Bot retries must be at most 10.' },
+      { field: 'hours.0', message: 'Hours, row 1: an interval must open before it closes.' },
+    ]);
 
     const queue = (await (
       await api('POST', '/api/admin/queues', admin, { name: 'Support', strategy: 'round-robin' })

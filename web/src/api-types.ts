@@ -3841,6 +3841,10 @@ export interface components {
             error: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "not_acceptable" | "request_timeout" | "conflict" | "gone" | "length_required" | "precondition_failed" | "payload_too_large" | "uri_too_long" | "unsupported_media_type" | "range_not_satisfiable" | "unprocessable" | "too_many_requests" | "headers_too_large" | "internal" | "unavailable" | "client_error";
             message: string;
             field?: string;
+            errors?: {
+                field?: string;
+                message: string;
+            }[];
             requestId?: string;
         };
         Disposition: {

@@ -10,12 +10,20 @@ import type { components } from './api-types';
 export type Schemas = components['schemas'];
 type ErrorCode = Schemas['ApiError']['error'];
 
+/** One problem of a refused request: its field's API path and a sentence naming it. */
+export interface RequestProblem {
+  field?: string | undefined;
+  message: string;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: ErrorCode | 'error',
     message: string,
     readonly field?: string,
+    /** Every problem of a refused request (a 400 of the request's schema), one per field. */
+    readonly problems: readonly RequestProblem[] = field ? [{ field, message }] : [],
   ) {
     super(message);
   }
@@ -82,6 +90,7 @@ export async function api<T>(
       error.error ?? 'error',
       error.message ?? `${response.status} ${response.statusText}`,
       error.field,
+      error.errors ?? (error.field ? [{ field: error.field, message: error.message ?? '' }] : []),
     );
   }
   return data as T;

@@ -1,8 +1,10 @@
 import { Box } from '@twilio-paste/core/box';
 import { Button } from '@twilio-paste/core/button';
+import { Callout, CalloutHeading } from '@twilio-paste/core/callout';
 import { Card } from '@twilio-paste/core/card';
 import { Form, FormActions, FormSection, FormSectionHeading } from '@twilio-paste/core/form';
 import { Heading } from '@twilio-paste/core/heading';
+import { ListItem, UnorderedList } from '@twilio-paste/core/list';
 import { type ReactNode, useEffect, useId, useRef } from 'react';
 import { NoticeCallout } from './NoticeCallout';
 import type { DraftForm } from './useDraft';
@@ -43,7 +45,19 @@ export function EntityForm<D>({
           <Heading as="h2" id={headingId} variant="heading30" marginBottom="space0">
             {title}
           </Heading>
-          {form.formError && <NoticeCallout variant="error">{form.formError}</NoticeCallout>}
+          {form.formErrors.length === 1 && (
+            <NoticeCallout variant="error">{form.formErrors[0]}</NoticeCallout>
+          )}
+          {form.formErrors.length > 1 && (
+            <Callout variant="error" role="alert">
+              <CalloutHeading as="h3">Fix these to save</CalloutHeading>
+              <UnorderedList marginBottom="space0">
+                {form.formErrors.map((line) => (
+                  <ListItem key={line}>{line}</ListItem>
+                ))}
+              </UnorderedList>
+            </Callout>
+          )}
           {children}
           <FormActions>
             <Button type="submit" variant="primary" loading={form.busy}>

@@ -18,8 +18,8 @@ export interface DraftForm<D> {
   draft: D;
   set: <K extends keyof D>(name: K, value: D[K]) => void;
   bind: <K extends keyof D & string>(name: K) => Bound<D[K]>;
-  /** The last failure, shown in a Callout at the top of the form. */
-  formError: string | null;
+  /** What the last failure said, shown in a Callout at the top of the form: one line each. */
+  formErrors: string[];
   busy: boolean;
   /** An onSubmit handler: runs `save`, and on failure shows the server's message. */
   submit: (save: () => Promise<void>) => (event: FormEvent) => void;
@@ -32,29 +32,33 @@ interface FieldError {
 }
 
 /**
- * The state of one create/edit form. Draft keys are the API's field names, so that a 400's
- * `field` ("offerTimeoutSeconds", "hours.2.opensAt") lands on the control that caused it.
+ * The state of one create/edit form. Draft keys are the API's field names, so that each of a
+ * 400's problems ("offerTimeoutSeconds", "hours.2.opensAt") lands on the control at fault,
+ * all of them at once.
  */
 export function useDraft<D extends object>(initial: D): DraftForm<D> {
   const prefix = useId();
   const [draft, setDraft] = useState(initial);
-  const [fieldError, setFieldError] = useState<FieldError | null>(null);
-  const [formError, setFormError] = useState<string | null>(null);
+  const [fieldErrors, setFieldErrors] = useState<FieldError[]>([]);
+  const [formErrors, setFormErrors] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
 
   const fieldId = (name: string) => `${prefix}-${name}`;
 
   const set = <K extends keyof D>(name: K, value: D[K]) => {
     setDraft((current) => ({ ...current, [name]: value }));
-    // Editing the field at fault answers its error, next to it and in the Callout above.
-    if (fieldError?.field === name) {
-      setFieldError(null);
-      setFormError(null);
+    // Editing a field at fault answers its error, next to it and in the Callout above.
+    const answered = fieldErrors.filter((error) => error.field === name);
+    if (answered.length > 0) {
+      setFieldErrors((current) => current.filter((error) => error.field !== name));
+      setFormErrors((current) =>
+        current.filter((line) => !answered.some((e) => e.message === line)),
+      );
     }
   };
 
   const bind = <K extends keyof D & string>(name: K): Bound<D[K]> => {
-    const error = fieldError?.field === name ? fieldError : undefined;
+    const error = fieldErrors.find((e) => e.field === name);
     return {
       id: fieldId(name),
       value: draft[name],
@@ -68,38 +72,36 @@ export function useDraft<D extends object>(initial: D): DraftForm<D> {
     event.preventDefault();
     if (busy) return;
     setBusy(true);
-    setFormError(null);
-    setFieldError(null);
+    setFormErrors([]);
+    setFieldErrors([]);
     save()
       .catch((failure: unknown) => {
-        setFormError(errorText(failure));
-        const error = fieldErrorOf(failure, Object.keys(initial));
-        if (!error) return;
-        setFieldError(error);
-        // Keyboard and screen-reader users land on the control to fix.
-        requestAnimationFrame(() => focusControl(document.getElementById(fieldId(error.field))));
+        const errors = fieldErrorsOf(failure, Object.keys(initial));
+        setFieldErrors(errors);
+        setFormErrors(
+          failure instanceof ApiError && failure.problems.length > 0
+            ? failure.problems.map((problem) => problem.message)
+            : [errorText(failure)],
+        );
+        const first = errors[0];
+        if (!first) return;
+        // Keyboard and screen-reader users land on the first control to fix.
+        requestAnimationFrame(() => focusControl(document.getElementById(fieldId(first.field))));
       })
       .finally(() => setBusy(false));
   };
 
-  return { draft, set, bind, formError, busy, submit };
+  return { draft, set, bind, formErrors, busy, submit };
 }
 
-/** The draft field a failure is about (the first segment of the API's `field`), if we have it. */
-function fieldErrorOf(failure: unknown, known: string[]): FieldError | undefined {
-  if (!(failure instanceof ApiError) || !failure.field) return undefined;
-  const [field = '', ...rest] = failure.field.split('.');
-  if (!known.includes(field)) return undefined;
-  return {
-    field,
-    at: rest.length ? rest.join('.') : undefined,
-    message: withoutPath(failure.message, failure.field),
-  };
-}
-
-/** Schema errors read "hours.2.opensAt: times are HH:MM"; next to the field the path is noise. */
-function withoutPath(message: string, path: string): string {
-  return message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
+/** The draft fields a failure is about (the first segment of each problem's field) we have. */
+function fieldErrorsOf(failure: unknown, known: string[]): FieldError[] {
+  if (!(failure instanceof ApiError)) return [];
+  return failure.problems.flatMap((problem) => {
+    const [field = '', ...rest] = (problem.field ?? '').split('.');
+    if (!known.includes(field)) return [];
+    return [{ field, at: rest.length ? rest.join('.') : undefined, message: problem.message }];
+  });
 }
 
 /** The control itself, or inside a list field (hours, skills) the input marked invalid. */
