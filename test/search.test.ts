@@ -326,6 +326,34 @@ describe('what an agent finds', () => {
   });
 });
 
+describe('what an agent finds by a common word', () => {
+  it("finds their own and a held contact's, not a colleague's, when many messages hold it", async () => {
+    const common = word();
+    const customer = phoneNumber();
+    const theirs = await conversation({ agent: colleague, customer, texts: [`${common} a`] });
+    const other = await conversation({ agent: colleague, texts: [`${common} b`] });
+    // More messages than FEW_MATCHES: the search walks the agent's conversations.
+    await t.store.db.execute(
+      sql`INSERT INTO messages (conversation_id, number_id, direction, author, from_address,
+                                to_address, body, status)
+          SELECT ${other.id}::uuid, ${numberId}::uuid, 'inbound', 'customer', 'x', 'us',
+                 ${`${common} again`} || i, 'received'
+          FROM generate_series(1, ${FEW_MATCHES + 1}) AS i`,
+    );
+    const mine = await conversation({ agent, texts: [`${common} c`] });
+    expect(idsOf(await search(agent, { q: common }))).toEqual([mine.id]);
+
+    const now = await conversation({ agent, customer, state: 'active', texts: [`${common} d`] });
+    expect(await allPages(agent, { q: common }, 1)).toEqual([now.id, mine.id, theirs.id]);
+    expect(idsOf(await search(supervisor, { q: common }))).toEqual([
+      now.id,
+      mine.id,
+      other.id,
+      theirs.id,
+    ]);
+  });
+});
+
 describe('bad requests', () => {
   it.each([
     ['limit=0', 'limit'],

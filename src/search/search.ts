@@ -20,7 +20,11 @@ import { type SQL, sql } from 'drizzle-orm';
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js';
 import { type Channel, channelOfKind, normalisePhone, withoutChannelPrefix } from '../addresses.js';
 import type { Role } from '../auth/users.js';
-import { readableByAgent, readsEveryConversation } from '../conversations/access.js';
+import {
+  readableBeyondOwn,
+  readableByAgent,
+  readsEveryConversation,
+} from '../conversations/access.js';
 import type { ConversationFilter, ConversationState } from '../conversations/views.js';
 import { CONTACT_SEARCH_TEXT } from '../db/schema.js';
 import { type Executor, queryRows } from '../db/store.js';
@@ -111,8 +115,10 @@ export async function searchConversations(
   if (search.from) filters.push(sql`c.created_at >= ${search.from.toISOString()}::timestamptz`);
   if (search.to) filters.push(sql`c.created_at < ${search.to.toISOString()}::timestamptz`);
   if (search.scoreMin !== undefined || search.scoreMax !== undefined) {
-    filters.push(sql`EXISTS (SELECT 1 FROM survey_responses s WHERE s.conversation_id = c.id
-                       AND s.score >= ${search.scoreMin ?? 0} AND s.score <= ${search.scoreMax ?? 5})`);
+    // A scalar subquery, not EXISTS (which the planner makes a join, after the words' check):
+    // a cheap lookup by key, checked before the words are.
+    filters.push(sql`(SELECT s.score FROM survey_responses s WHERE s.conversation_id = c.id)
+                       BETWEEN ${search.scoreMin ?? 0} AND ${search.scoreMax ?? 5}`);
   }
   if (search.phone !== undefined) {
     filters.push(sql`c.contact_id IN (${contactsByPhone(await phoneMatch(db, search))})`);
@@ -120,43 +126,72 @@ export async function searchConversations(
   if (search.name !== undefined) {
     filters.push(sql`c.contact_id IN (${contactsByName(search.name, 'name')})`);
   }
-  if (!readsEveryConversation(searcher.role)) filters.push(readableByAgent(sql`c`, searcher.id));
   const after = search.cursor === undefined ? undefined : decodeCursor(search.cursor);
   if (after) {
     filters.push(sql`(c.created_at, c.id) < (${after.at}::timestamptz, ${after.id}::uuid)`);
   }
+  const agent = readsEveryConversation(searcher.role) ? undefined : searcher.id;
+  const newest = (from: SQL, only: SQL[]) =>
+    sql`SELECT c.* FROM ${from} WHERE ${sql.join([sql`true`, ...filters, ...only], sql` AND `)}
+        ORDER BY c.created_at DESC, c.id DESC LIMIT ${search.limit + 1}`;
+  /**
+   * The page, walking conversations newest first, of those holding `only` too: an agent's
+   * own by their index, with the few others they may read added.
+   */
+  const walked = (only: SQL[]) =>
+    agent === undefined
+      ? newest(sql`conversations c`, only)
+      : sql`SELECT c.* FROM (
+              (${newest(sql`conversations c`, [...only, sql`c.agent_id = ${agent}::uuid`])})
+              UNION ALL
+              (${newest(sql`conversations c`, [
+                ...only,
+                sql`c.agent_id IS DISTINCT FROM ${agent}::uuid`,
+                sql`c.id IN (${readableBeyondOwn(agent)})`,
+              ])})) c
+            ORDER BY c.created_at DESC, c.id DESC LIMIT ${search.limit + 1}`;
 
-  let source = sql`conversations c`;
+  let page = walked([]);
   let snippet = sql`NULL::uuid AS match_id, NULL::text AS snippet, NULL::float8 AS match_ms`;
   let matching = sql``;
   if (search.words !== undefined) {
     const words = sql`websearch_to_tsquery('simple', ${requireWords(search.words, 'q')})`;
     const byName = sql`SELECT ct.id FROM contacts ct
                         WHERE to_tsvector('simple', ${CONTACT_SEARCH_TEXT}) @@ ${words}`;
+    // A conversation's messages, read by its index and not the words' one: OFFSET 0 keeps
+    // the planner from handing the words down into the scan, where it would read every
+    // message holding them (each time, or once into a hash) to intersect them with the
+    // conversation's.
+    const messagesOf = (order: SQL) => sql`(SELECT m.id, m.body, m.created_at FROM messages m
+                                            WHERE m.conversation_id = c.id ${order} OFFSET 0) m`;
     if (await hasFewMatches(db, words)) {
-      // The conversations holding the words, read from the indexes before anything else.
-      source = sql`(SELECT m.conversation_id AS id FROM messages m
-                     WHERE to_tsvector('simple', m.body) @@ ${words}
-                       AND m.conversation_id IS NOT NULL
-                    UNION
-                    SELECT n.id FROM conversations n WHERE n.contact_id IN (${byName})) hits
-                   JOIN conversations c ON c.id = hits.id`;
+      // The conversations holding the words, from the indexes; each then read by its key
+      // (OFFSET 0 again: not a scan of every conversation to join them).
+      const hits = sql`(SELECT m.conversation_id AS id FROM messages m
+                         WHERE to_tsvector('simple', m.body) @@ ${words}
+                           AND m.conversation_id IS NOT NULL
+                        UNION
+                        SELECT n.id FROM conversations n WHERE n.contact_id IN (${byName})) hits
+                       CROSS JOIN LATERAL (SELECT * FROM conversations c WHERE c.id = hits.id
+                                           OFFSET 0) c`;
+      page = newest(hits, agent === undefined ? [] : [readableByAgent(sql`c`, agent)]);
     } else {
-      filters.push(sql`(EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
-                                  AND to_tsvector('simple', m.body) @@ ${words})
-                        OR c.contact_id IN (${byName}))`);
+      page = walked([
+        sql`(EXISTS (SELECT 1 FROM ${messagesOf(sql``)} WHERE to_tsvector('simple', m.body) @@ ${words})
+             OR c.contact_id IN (${byName}))`,
+      ]);
     }
     snippet = sql`hit.id AS match_id,
       ts_headline('simple', hit.body, ${words},
                   'MaxFragments=1, MaxWords=24, MinWords=8, StartSel="", StopSel=""') AS snippet,
       (extract(epoch FROM hit.created_at) * 1000)::float8 AS match_ms`;
     matching = sql`LEFT JOIN LATERAL (
-        SELECT m.id, m.body, m.created_at FROM messages m
-         WHERE m.conversation_id = c.id AND to_tsvector('simple', m.body) @@ ${words}
+        SELECT m.id, m.body, m.created_at
+          FROM ${messagesOf(sql`ORDER BY m.created_at DESC, m.id DESC`)}
+         WHERE to_tsvector('simple', m.body) @@ ${words}
          ORDER BY m.created_at DESC, m.id DESC LIMIT 1) hit ON true`;
   }
 
-  const where = filters.length > 0 ? sql`WHERE ${sql.join(filters, sql` AND `)}` : sql``;
   const rows = await queryRows<HitRow>(
     db,
     sql`SELECT c.id, c.state, c.contact_id, c.customer_address, c.number_id, n.address AS number_address,
@@ -167,8 +202,7 @@ export async function searchConversations(
           (extract(epoch FROM c.closed_at) * 1000)::float8 AS closed_ms,
           ${cursorAt('c')} AS cursor_at,
           ${snippet}
-        FROM (SELECT c.* FROM ${source} ${where}
-              ORDER BY c.created_at DESC, c.id DESC LIMIT ${search.limit + 1}) c
+        FROM (${page}) c
         JOIN numbers n ON n.id = c.number_id
         JOIN contacts ct ON ct.id = c.contact_id
         LEFT JOIN queues q ON q.id = c.queue_id
