@@ -41,6 +41,7 @@ import { eventLogLag } from './realtime/sequencer.js';
 import { requestProblems } from './request-problems.js';
 import { setPresence } from './routing/index.js';
 import { registerRoutingRoutes } from './routing/routing.routes.js';
+import { registerSearchRoutes } from './search/search.routes.js';
 import type { SecretBox } from './secret-box.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { findWebRoot, registerWebApp } from './web-app.js';
@@ -233,6 +234,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     publicUrl: deps.config.publicUrl,
   });
   registerFlowRoutes(app, { db: deps.store.db });
+  registerSearchRoutes(app, { db: deps.store.db });
   registerContentRoutes(app, { db: deps.store.db, clients: deps.clients });
   registerAuthRoutes(app, {
     db: deps.store.db,

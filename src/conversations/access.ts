@@ -49,15 +49,28 @@ function agentReaders(ids: SQL): SQL {
 }
 
 /**
+ * SQL: the ids of the conversations the agent `agentId` may read besides those assigned to
+ * them (now or last): the one offered to them now, and the conversations of the contacts
+ * they hold. Few, so that a query listing an agent's conversations (search) can walk the
+ * agent's own by index and add these.
+ */
+export function readableBeyondOwn(agentId: string): SQL {
+  return sql`SELECT o.conversation_id FROM offers o
+              WHERE o.state = 'pending' AND o.agent_id = ${agentId}::uuid
+             UNION
+             SELECT b.id FROM conversations b
+              WHERE b.contact_id IN (SELECT held.contact_id FROM (${HOLDERS}) held
+                                      WHERE held.agent_id = ${agentId}::uuid)`;
+}
+
+/**
  * SQL condition on a conversation aliased `alias`: the agent `agentId` may read it (the rule
- * of agentReaders, for queries that list conversations, such as search).
+ * of agentReaders, for queries that list conversations, such as search): theirs, or one of
+ * readableBeyondOwn.
  */
 export function readableByAgent(alias: SQL, agentId: string): SQL {
   return sql`(${alias}.agent_id = ${agentId}::uuid
-              OR EXISTS (SELECT 1 FROM offers o WHERE o.conversation_id = ${alias}.id
-                            AND o.state = 'pending' AND o.agent_id = ${agentId}::uuid)
-              OR ${alias}.contact_id IN (SELECT held.contact_id FROM (${HOLDERS}) held
-                                          WHERE held.agent_id = ${agentId}::uuid))`;
+              OR ${alias}.id IN (${readableBeyondOwn(agentId)}))`;
 }
 
 /** Whether the agent holds an open conversation (assigned, or offered now) with the contact. */

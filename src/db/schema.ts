@@ -430,6 +430,13 @@ export const contentTemplates = pgTable(
 );
 
 // ── consent: contacts and opt-outs per sender ───────────────────────────────────────────
+/**
+ * SQL over a contact's columns (unqualified, as the index has them): the text search reads
+ * for it. Its expression must stay the index's, word for word, for the index to be used.
+ */
+export const CONTACT_SEARCH_TEXT = sql.raw(
+  `coalesce(name, '') || ' ' || coalesce(attributes ->> 'profileName', '') || ' ' || coalesce(email, '')`,
+);
 export const contacts = pgTable(
   'contacts',
   {
@@ -444,7 +451,11 @@ export const contacts = pgTable(
     attributes: jsonb('attributes').$type<Record<string, string>>().notNull().default({}),
     createdAt: createdAt(),
   },
-  (t) => [unique('contacts_address_key').on(t.address)],
+  (t) => [
+    unique('contacts_address_key').on(t.address),
+    // Search finds contacts by the words of their name, profile name and email (src/search/).
+    index('contacts_search_idx').using('gin', sql`to_tsvector('simple', ${CONTACT_SEARCH_TEXT})`),
+  ],
 );
 
 /** Consent of a contact towards one sender: a number's address or a Messaging Service SID. */
@@ -507,6 +518,8 @@ export const conversations = pgTable(
       .on(t.queueId, t.queuedAt)
       .where(sql`${t.state} = 'queued'`),
     index('conversations_contact_idx').on(t.contactId),
+    // Search by agent, and what an agent may read, newest first.
+    index('conversations_agent_created_idx').on(t.agentId, t.createdAt, t.id),
     // Search and reports read conversations by when they started.
     index('conversations_created_idx').on(t.createdAt, t.id),
     index('conversations_flow_due_idx').on(t.flowDueAt).where(sql`${t.flowDueAt} IS NOT NULL`),

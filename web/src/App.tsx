@@ -13,6 +13,9 @@ import { LoadState } from './ui/LoadState';
 const SupervisorView = lazy(() =>
   import('./supervisor/SupervisorView').then((module) => ({ default: module.SupervisorView })),
 );
+const SearchPage = lazy(() =>
+  import('./search/SearchPage').then((module) => ({ default: module.SearchPage })),
+);
 const AdminConsole = lazy(() =>
   import('./admin/AdminConsole').then((module) => ({ default: module.AdminConsole })),
 );
@@ -109,6 +112,7 @@ function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => v
           {page === '/supervisor' && <SupervisorView />}
           {page === '/admin' && <AdminConsole />}
           {contactId && <ContactRecordPage key={contactId} contactId={contactId} />}
+          {page === '/search' && <SearchPage />}
         </Suspense>
       </Shell>
     </SessionContext.Provider>
@@ -116,7 +120,7 @@ function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => v
 }
 
 function pagesFor(me: Me): string[] {
-  if (me.role === 'admin') return ['/desk', '/supervisor', '/admin'];
-  if (me.role === 'supervisor') return ['/desk', '/supervisor'];
-  return ['/desk'];
+  if (me.role === 'admin') return ['/desk', '/supervisor', '/search', '/admin'];
+  if (me.role === 'supervisor') return ['/desk', '/supervisor', '/search'];
+  return ['/desk', '/search'];
 }

@@ -11,6 +11,7 @@ import { ErrorCallout } from './ui/ErrorCallout';
 const TITLES: Record<string, string> = {
   '/desk': 'Desk',
   '/supervisor': 'Supervisor',
+  '/search': 'Search',
   '/admin': 'Admin',
 };
 

@@ -3311,6 +3311,141 @@ export interface paths {
         };
         trace?: never;
     };
+    "/api/search/conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Conversations by words in their messages (or contact name), phone number, name, agent, queue, number, state, disposition, score and start date, newest first (agents: those they may read) */
+        get: {
+            parameters: {
+                query?: {
+                    q?: string;
+                    phone?: string;
+                    defaultCountry?: string;
+                    name?: string;
+                    agentId?: string;
+                    queueId?: string;
+                    numberId?: string;
+                    state?: "open" | "flow" | "queued" | "offered" | "active" | "closed";
+                    disposition?: string;
+                    scoreMin?: number;
+                    scoreMax?: number;
+                    from?: string;
+                    to?: string;
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            results: components["schemas"]["ConversationHit"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/search/contacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Contacts by name, email or phone number, newest first (agents: contacts of conversations they may read) */
+        get: {
+            parameters: {
+                query?: {
+                    q?: string;
+                    defaultCountry?: string;
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            results: components["schemas"]["ContactHit"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/content-templates": {
         parameters: {
             query?: never;
@@ -4513,6 +4648,47 @@ export interface components {
                 id: string;
                 name: string;
             }[];
+        };
+        ConversationHit: {
+            id: string;
+            /** @enum {string} */
+            state: "flow" | "queued" | "offered" | "active" | "closed";
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            closedAt: string | null;
+            contactId: string;
+            customerAddress: string;
+            contactName: string | null;
+            numberId: string;
+            numberAddress: string;
+            /** @enum {string} */
+            channel: "sms" | "whatsapp" | "messenger";
+            queueId: string | null;
+            queueName: string | null;
+            agentId: string | null;
+            agentName: string | null;
+            disposition: string | null;
+            score: number | null;
+            /** @enum {string|null} */
+            scale: "score" | "yes-no" | null;
+            match: {
+                messageId: string;
+                snippet: string;
+                /** Format: date-time */
+                createdAt: string;
+            } | null;
+        };
+        ContactHit: {
+            id: string;
+            address: string;
+            name: string | null;
+            email: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            conversations: number;
+            /** Format: date-time */
+            lastConversationAt: string | null;
         };
         Origination: {
             message: components["schemas"]["Message"];

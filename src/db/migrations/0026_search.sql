@@ -1,0 +1,2 @@
+CREATE INDEX "contacts_search_idx" ON "contacts" USING gin (to_tsvector('simple', coalesce(name, '') || ' ' || coalesce(attributes ->> 'profileName', '') || ' ' || coalesce(email, '')));--> statement-breakpoint
+CREATE INDEX "conversations_agent_created_idx" ON "conversations" USING btree ("agent_id","created_at","id");
