@@ -8,12 +8,18 @@ import { Shell } from './Shell';
 import { type Me, SessionContext } from './session';
 import { LoadState } from './ui/LoadState';
 
-// Agents never load the supervisor view or the admin console.
+// Agents never load the supervisor view, the reports or the admin console.
 const SupervisorView = lazy(() =>
   import('./supervisor/SupervisorView').then((module) => ({ default: module.SupervisorView })),
 );
 const AdminConsole = lazy(() =>
   import('./admin/AdminConsole').then((module) => ({ default: module.AdminConsole })),
+);
+const ReportsPage = lazy(() =>
+  import('./reports/ReportsPage').then((module) => ({ default: module.ReportsPage })),
+);
+const WallboardPage = lazy(() =>
+  import('./reports/WallboardPage').then((module) => ({ default: module.WallboardPage })),
 );
 
 type Auth =
@@ -87,6 +93,8 @@ function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => v
           {page === '/desk' && <Desk />}
           {page === '/supervisor' && <SupervisorView />}
           {page === '/admin' && <AdminConsole />}
+          {page === '/reports' && <ReportsPage />}
+          {page === '/wallboard' && <WallboardPage />}
         </Suspense>
       </Shell>
     </SessionContext.Provider>
@@ -94,7 +102,7 @@ function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => v
 }
 
 function pagesFor(me: Me): string[] {
-  if (me.role === 'admin') return ['/desk', '/supervisor', '/admin'];
-  if (me.role === 'supervisor') return ['/desk', '/supervisor'];
+  if (me.role === 'admin') return ['/desk', '/supervisor', '/reports', '/wallboard', '/admin'];
+  if (me.role === 'supervisor') return ['/desk', '/supervisor', '/reports', '/wallboard'];
   return ['/desk'];
 }

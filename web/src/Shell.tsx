@@ -11,6 +11,8 @@ import { ErrorCallout } from './ui/ErrorCallout';
 const TITLES: Record<string, string> = {
   '/desk': 'Desk',
   '/supervisor': 'Supervisor',
+  '/reports': 'Reports',
+  '/wallboard': 'Wallboard',
   '/admin': 'Admin',
 };
 
