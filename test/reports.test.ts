@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HistoryPlan, planHistory, type Story, writeHistory } from '../bench/history.js';
+import { type Report as BuiltReport, reportCsv } from '../src/reports/reports.js';
 import { queueConversation } from '../src/routing/index.js';
 import { buildTestApp, type SignedIn, signIn, type TestApp } from './helpers/app.js';
 import { buildNumber, buildQueue, conversationInFlow } from './helpers/factories.js';
@@ -375,6 +376,22 @@ describe('a month of history', () => {
     expect(agentRow[2]).toBe(plan.agents[0]!.name);
     expect(rows.filter((r) => r[0] === 'disposition')).toHaveLength(json.dispositions.length);
     expect(rows.find((r) => r[0] === 'csat' && r[1] === 'yes')![3]).toBe(String(json.csat.yes));
+  });
+
+  it('writes names a spreadsheet would run as formulas as text, quoted', async () => {
+    const answer = await reportOf(period);
+    const built = {
+      ...answer,
+      period: { ...answer.period, from: FROM, to: END },
+      series: [],
+      byQueue: [],
+      byNumber: [],
+      byAgent: [{ ...answer.byAgent[0]!, id: 'a1', name: '=HYPERLINK("http://x","y"),1' }],
+    } as unknown as BuiltReport;
+    const agentLine = reportCsv(built)
+      .split('\r\n')
+      .find((line) => line.startsWith('agent,'))!;
+    expect(agentLine.startsWith(`agent,a1,"'=HYPERLINK(""http://x"",""y""),1",`)).toBe(true);
   });
 
   it('answers the month within 5 s on this store', async () => {

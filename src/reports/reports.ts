@@ -180,7 +180,7 @@ const GROUPING = { total: 15, queue: 7, agent: 11, number: 13, bucket: 14 } as c
  * CTEs ending in `f`: the conversations of the cohort, one row each with what happened to
  * them. Each conversation's events and messages are read by index, in lateral subqueries:
  * the cost grows with the cohort whatever the planner's statistics say (joins left to the
- * planner ran a 2,500-conversation month in minutes on a store not analyzed yet).
+ * planner were slower on a month, and took minutes on a store not analyzed yet).
  */
 function cohort(query: ReportQuery, bucket: Bucket): SQL {
   const from = sql`${iso(query.from)}::timestamptz`;
