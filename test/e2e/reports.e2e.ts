@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
@@ -36,6 +38,25 @@ async function signIn(page: Page, email: string): Promise<void> {
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+/** The part of axe-core's result the test reads. */
+interface AxeResults {
+  violations: { id: string; help: string; impact: string | null; nodes: unknown[] }[];
+}
+
+/** axe-core's serious and critical findings on the page, through the debugger (CSP). */
+async function seriousViolations(page: Page): Promise<string[]> {
+  await page.evaluate(
+    readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'),
+  );
+  return page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run: () => Promise<AxeResults> } }).axe;
+    const results = await axe.run();
+    return results.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
+  });
 }
 
 interface ReportAnswer {
@@ -95,6 +116,8 @@ describe('reports in a browser', () => {
     const csv = page.getByRole('link', { name: 'Download CSV' });
     expect(await csv.getAttribute('href')).toMatch(/^\/api\/reports\.csv\?from=/);
 
+    expect(await seriousViolations(page)).toEqual([]);
+
     // The page scrolls inside the app's main area: a tall window shows all of it.
     await page.setViewportSize({ width: 1400, height: 4200 });
     await page.screenshot({ path: join(RESULTS_DIR, 'reports.png') });
@@ -117,6 +140,7 @@ describe('reports in a browser', () => {
     await page.getByRole('group', { name: 'In', exact: true }).waitFor();
     expect(await tileValue(page, 'In')).toBe(String(board.report.totals.in));
     expect(await tileValue(page, 'Waiting now')).toBe('0');
+    expect(await seriousViolations(page)).toEqual([]);
     await page.screenshot({ path: join(RESULTS_DIR, 'wallboard.png') });
     await page.close();
   });
