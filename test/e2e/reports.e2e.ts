@@ -5,6 +5,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { planHistory, writeHistory } from '../../bench/history.js';
 import { createAgent } from '../../src/admin/agents.js';
+import { createQueue } from '../../src/admin/queues.js';
+import { phoneNumber } from '../helpers/factories.js';
 import { Stack } from '../helpers/stack.js';
 import { launchBrowser, RESULTS_DIR } from './browser.js';
 
@@ -141,6 +143,14 @@ describe('reports in a browser', () => {
     expect(await tileValue(page, 'In')).toBe(String(board.report.totals.in));
     expect(await tileValue(page, 'Waiting now')).toBe('0');
     expect(await seriousViolations(page)).toEqual([]);
+
+    // A customer texts a queue nobody serves: the board follows without a reload.
+    const queue = await createQueue(stack.db, { name: 'Nobody home', memberIds: [] });
+    const { number } = await stack.addNumber({ flow: { name: 'Waits', queueId: queue.id } });
+    await stack.text(phoneNumber(), number.address, 'Anyone there?');
+    await expect.poll(() => tileValue(page, 'Waiting now'), { timeout: 15_000 }).toBe('1');
+    expect(await tileValue(page, 'In')).toBe(String(board.report.totals.in + 1));
+    expect(await tileValue(page, 'Longest wait')).toMatch(/^\d+:\d\d$/);
     await page.screenshot({ path: join(RESULTS_DIR, 'wallboard.png') });
     await page.close();
   });
