@@ -38,6 +38,7 @@ import { registerOutboundRoutes } from './outbound/outbound.routes.js';
 import type { RealtimeGateway } from './realtime/gateway.js';
 import { closeWebSockets, registerRealtimeRoutes } from './realtime/realtime.routes.js';
 import { eventLogLag } from './realtime/sequencer.js';
+import { registerReportRoutes } from './reports/reports.routes.js';
 import { requestProblems } from './request-problems.js';
 import { setPresence } from './routing/index.js';
 import { registerRoutingRoutes } from './routing/routing.routes.js';
@@ -236,6 +237,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerFlowRoutes(app, { db: deps.store.db });
   registerSearchRoutes(app, { db: deps.store.db });
   registerContentRoutes(app, { db: deps.store.db, clients: deps.clients });
+  registerReportRoutes(app, { db: deps.store.db });
   registerAuthRoutes(app, {
     db: deps.store.db,
     secureCookies: deps.config.publicUrl.startsWith('https:'),

@@ -9,7 +9,7 @@ import { Shell } from './Shell';
 import { type Me, SessionContext } from './session';
 import { LoadState } from './ui/LoadState';
 
-// Agents never load the supervisor view or the admin console.
+// Agents never load the supervisor view, the reports or the admin console.
 const SupervisorView = lazy(() =>
   import('./supervisor/SupervisorView').then((module) => ({ default: module.SupervisorView })),
 );
@@ -25,6 +25,12 @@ const ContactRecordPage = lazy(() =>
 
 /** A contact's page, /contacts/{id}: every role, reached from a conversation (not the top bar). */
 const CONTACT_PATH = /^\/contacts\/([0-9a-f-]{36})$/;
+const ReportsPage = lazy(() =>
+  import('./reports/ReportsPage').then((module) => ({ default: module.ReportsPage })),
+);
+const WallboardPage = lazy(() =>
+  import('./reports/WallboardPage').then((module) => ({ default: module.WallboardPage })),
+);
 
 type Auth =
   | { state: 'loading' }
@@ -113,6 +119,8 @@ function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => v
           {page === '/admin' && <AdminConsole />}
           {contactId && <ContactRecordPage key={contactId} contactId={contactId} />}
           {page === '/search' && <SearchPage />}
+          {page === '/reports' && <ReportsPage />}
+          {page === '/wallboard' && <WallboardPage />}
         </Suspense>
       </Shell>
     </SessionContext.Provider>
@@ -120,7 +128,11 @@ function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => v
 }
 
 function pagesFor(me: Me): string[] {
-  if (me.role === 'admin') return ['/desk', '/supervisor', '/search', '/admin'];
-  if (me.role === 'supervisor') return ['/desk', '/supervisor', '/search'];
+  if (me.role === 'admin') {
+    return ['/desk', '/supervisor', '/search', '/reports', '/wallboard', '/admin'];
+  }
+  if (me.role === 'supervisor') {
+    return ['/desk', '/supervisor', '/search', '/reports', '/wallboard'];
+  }
   return ['/desk', '/search'];
 }

@@ -12,6 +12,8 @@ const TITLES: Record<string, string> = {
   '/desk': 'Desk',
   '/supervisor': 'Supervisor',
   '/search': 'Search',
+  '/reports': 'Reports',
+  '/wallboard': 'Wallboard',
   '/admin': 'Admin',
 };
 

@@ -3679,6 +3679,190 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Figures of the conversations customers started in [from, to): totals, per time bucket, queue, agent and number (supervisors and admins)
+         * @description Definitions of every figure: src/reports/reports.ts and the README. Buckets are hours for a period of up to 2 days, else days, in tz. Durations in seconds; serviceLevel in percent.
+         */
+        get: {
+            parameters: {
+                query: {
+                    from: string;
+                    to: string;
+                    tz?: string;
+                    queueId?: string;
+                    agentId?: string;
+                    numberId?: string;
+                    serviceLevelSeconds?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Report"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reports.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The same report as one CSV table: a row per group of figures, then per disposition, failure reason and CSAT score (supervisors and admins) */
+        get: {
+            parameters: {
+                query: {
+                    from: string;
+                    to: string;
+                    tz?: string;
+                    queueId?: string;
+                    agentId?: string;
+                    numberId?: string;
+                    serviceLevelSeconds?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The report as CSV */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": string;
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/wallboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Today's figures (from midnight in tz) and the queues and agents now (supervisors and admins) */
+        get: {
+            parameters: {
+                query?: {
+                    tz?: string;
+                    serviceLevelSeconds?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Wallboard"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/logout": {
         parameters: {
             query?: never;
@@ -4539,6 +4723,169 @@ export interface components {
                 name: string;
             }[];
             warnings: string[];
+        };
+        ReportFigures: {
+            in: number;
+            answered: number;
+            abandoned: number;
+            closedInFlow: number;
+            answeredWithinServiceLevel: number;
+            serviceLevel: number | null;
+            queueTimeMedian: number | null;
+            queueTimeP90: number | null;
+            firstResponseMedian: number | null;
+            firstResponseP90: number | null;
+            handleTimeMedian: number | null;
+            handleTimeP90: number | null;
+            transfers: number;
+            messagesIn: number;
+            messagesOut: number;
+            deliveryFailures: number;
+            csatAverage: number | null;
+            csatCount: number;
+        };
+        ReportGroup: {
+            in: number;
+            answered: number;
+            abandoned: number;
+            closedInFlow: number;
+            answeredWithinServiceLevel: number;
+            serviceLevel: number | null;
+            queueTimeMedian: number | null;
+            queueTimeP90: number | null;
+            firstResponseMedian: number | null;
+            firstResponseP90: number | null;
+            handleTimeMedian: number | null;
+            handleTimeP90: number | null;
+            transfers: number;
+            messagesIn: number;
+            messagesOut: number;
+            deliveryFailures: number;
+            csatAverage: number | null;
+            csatCount: number;
+            id: string | null;
+            name: string;
+        };
+        Report: {
+            period: {
+                /** Format: date-time */
+                from: string;
+                /** Format: date-time */
+                to: string;
+                timeZone: string;
+                /** @enum {string} */
+                bucket: "hour" | "day";
+                serviceLevelSeconds: number;
+            };
+            totals: components["schemas"]["ReportFigures"];
+            series: {
+                in: number;
+                answered: number;
+                abandoned: number;
+                closedInFlow: number;
+                answeredWithinServiceLevel: number;
+                serviceLevel: number | null;
+                queueTimeMedian: number | null;
+                queueTimeP90: number | null;
+                firstResponseMedian: number | null;
+                firstResponseP90: number | null;
+                handleTimeMedian: number | null;
+                handleTimeP90: number | null;
+                transfers: number;
+                messagesIn: number;
+                messagesOut: number;
+                deliveryFailures: number;
+                csatAverage: number | null;
+                csatCount: number;
+                /** Format: date-time */
+                bucketStart: string;
+            }[];
+            byQueue: components["schemas"]["ReportGroup"][];
+            byAgent: {
+                in: number;
+                answered: number;
+                abandoned: number;
+                closedInFlow: number;
+                answeredWithinServiceLevel: number;
+                serviceLevel: number | null;
+                queueTimeMedian: number | null;
+                queueTimeP90: number | null;
+                firstResponseMedian: number | null;
+                firstResponseP90: number | null;
+                handleTimeMedian: number | null;
+                handleTimeP90: number | null;
+                transfers: number;
+                messagesIn: number;
+                messagesOut: number;
+                deliveryFailures: number;
+                csatAverage: number | null;
+                csatCount: number;
+                id: string | null;
+                name: string;
+            }[];
+            byNumber: {
+                in: number;
+                answered: number;
+                abandoned: number;
+                closedInFlow: number;
+                answeredWithinServiceLevel: number;
+                serviceLevel: number | null;
+                queueTimeMedian: number | null;
+                queueTimeP90: number | null;
+                firstResponseMedian: number | null;
+                firstResponseP90: number | null;
+                handleTimeMedian: number | null;
+                handleTimeP90: number | null;
+                transfers: number;
+                messagesIn: number;
+                messagesOut: number;
+                deliveryFailures: number;
+                csatAverage: number | null;
+                csatCount: number;
+                id: string | null;
+                name: string;
+            }[];
+            dispositions: {
+                code: string;
+                label: string;
+                count: number;
+            }[];
+            csat: {
+                average: number | null;
+                count: number;
+                distribution: {
+                    score: number;
+                    count: number;
+                }[];
+                yes: number;
+                no: number;
+            };
+            failures: {
+                code: number | null;
+                reason: string;
+                count: number;
+            }[];
+        };
+        Wallboard: {
+            report: components["schemas"]["Report"];
+            live: {
+                waiting: number;
+                longestWaitSeconds: number;
+                offered: number;
+                active: number;
+                agents: {
+                    available: number;
+                    busy: number;
+                    away: number;
+                    offline: number;
+                };
+                queues: {
+                    id: string;
+                    name: string;
+                    waiting: number;
+                    longestWaitSeconds: number;
+                }[];
+            };
         };
         Presence: {
             agentId: string;
