@@ -1,12 +1,13 @@
 /**
- * Serves the built web app (desk, supervisor, admin) from dist/web: its assets as files, and
- * index.html for every other GET that is not the API, a webhook or media, so that /desk,
- * /supervisor and /admin/… load the app.
+ * Serves the built web app (desk, supervisor, admin, …) from dist/web: its assets as files,
+ * and index.html for every other GET or HEAD that is not the API, a webhook or media, so that
+ * /desk, /supervisor and /admin/… load the app (404 for a path that is no page of it).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { webPageOf } from './web-pages.js';
 
 /** Prefixes that belong to the server; an unknown path under them is a JSON 404. */
 const SERVER_PATHS = ['/api/', '/webhooks/', '/media/', '/openapi.json', '/healthz', '/readyz'];
@@ -61,12 +62,17 @@ export async function registerWebApp(
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
     const isPage =
-      request.method === 'GET' &&
+      (request.method === 'GET' || request.method === 'HEAD') &&
       !SERVER_PATHS.some((prefix) => path.startsWith(prefix)) &&
       !path.includes('.');
-    if (isPage)
-      return reply.type('text/html').header('cache-control', 'no-cache').sendFile('index.html');
-    return notFound(request, reply);
+    if (!isPage) return notFound(request, reply);
+    // Any other page-like path gets the app too, which says the page does not exist; its
+    // status says so to crawlers, link checkers and monitors.
+    return reply
+      .status(webPageOf(path) ? 200 : 404)
+      .type('text/html')
+      .header('cache-control', 'no-cache')
+      .sendFile('index.html');
   });
 }
 

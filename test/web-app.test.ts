@@ -59,12 +59,32 @@ describe('the web app', () => {
     '/desk/5b0f4c1e-9a57-4a49-9d59-0c4f3c0f8a11',
     '/supervisor',
     '/admin/numbers',
+    '/search',
+    '/reports',
+    '/wallboard',
+    '/contacts/5b0f4c1e-9a57-4a49-9d59-0c4f3c0f8a11',
   ])('answers %s with the app, never cached', async (url) => {
     const response = await app.inject({ url });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toContain('text/html');
     expect(response.headers['cache-control']).toBe('no-cache');
     expect(response.body).toContain('<div id="root">');
+  });
+
+  it('answers HEAD as GET, without a body', async () => {
+    const response = await app.inject({ method: 'HEAD', url: '/desk' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toContain('text/html');
+    expect(response.body).toBe('');
+  });
+
+  it('answers a path that is no page with a 404 and the app, which says so', async () => {
+    for (const method of ['GET', 'HEAD'] as const) {
+      const response = await app.inject({ method, url: '/no-such-page' });
+      expect(response.statusCode).toBe(404);
+      expect(response.headers['content-type']).toContain('text/html');
+    }
+    expect((await app.inject({ url: '/deskx' })).statusCode).toBe(404);
   });
 
   it('serves hashed assets as immutable files', async () => {

@@ -93,6 +93,19 @@ describe('an unsent reply', () => {
     await desk.close();
   });
 
+  it('shows a not-found page for an address that is no page, with the way home', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(stack.parley.url);
+    await signIn(page);
+    const response = await page.goto(`${stack.parley.url}/no-such-page`);
+    expect(response?.status()).toBe(404);
+    await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+    await page.getByRole('button', { name: 'Go to my home page' }).click();
+    await page.getByRole('list', { name: 'My conversations' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/desk');
+    await page.close();
+  });
+
   it('says in words that Parley could not be reached, and keeps the text', async () => {
     const desk = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await desk.goto(stack.parley.url);

@@ -1,4 +1,5 @@
 import { lazy, Suspense, useEffect, useMemo, useState } from 'react';
+import type { WebPage } from '../../src/web-pages';
 import { ApiError, api, errorText, onSignedOut } from './api';
 import { Desk } from './desk/Desk';
 import { clearDrafts } from './desk/drafts';
@@ -8,6 +9,7 @@ import { navigate, usePath } from './router';
 import { Shell } from './Shell';
 import { type Me, SessionContext } from './session';
 import { LoadState } from './ui/LoadState';
+import { NotFound } from './ui/NotFound';
 
 // Agents never load the supervisor view, the reports or the admin console.
 const SupervisorView = lazy(() =>
@@ -106,14 +108,16 @@ function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => v
   const page = contactId
     ? '/contacts'
     : allowed.find((p) => path === p || path.startsWith(`${p}/`));
+  // The bare address goes to this person's home page; any other unknown one says so.
   useEffect(() => {
-    if (!page) navigate(homeOf(me));
-  }, [page, me]);
+    if (path === '/') navigate(homeOf(me));
+  }, [path, me]);
 
   return (
     <SessionContext.Provider value={session}>
       <Shell pages={allowed} current={page ?? homeOf(me)}>
         <Suspense fallback={<LoadState what="the page" />}>
+          {!page && path !== '/' && <NotFound path={path} home={homeOf(me)} />}
           {page === '/desk' && <Desk />}
           {page === '/supervisor' && <SupervisorView />}
           {page === '/admin' && <AdminConsole />}
@@ -127,7 +131,8 @@ function SignedIn({ me, onSignedOut: signedOut }: { me: Me; onSignedOut: () => v
   );
 }
 
-function pagesFor(me: Me): string[] {
+/** The pages in this role's top bar (each one of the server's WEB_PAGES). */
+function pagesFor(me: Me): WebPage[] {
   if (me.role === 'admin') {
     return ['/desk', '/supervisor', '/search', '/reports', '/wallboard', '/admin'];
   }
