@@ -230,6 +230,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     secretBox: deps.secretBox,
     clients: deps.clients,
     publicUrl: deps.config.publicUrl,
+    closeConversation,
   });
   registerFlowRoutes(app, { db: deps.store.db });
   registerContentRoutes(app, { db: deps.store.db, clients: deps.clients });
