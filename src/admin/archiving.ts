@@ -80,7 +80,8 @@ export async function archiveNumber(
 ): Promise<void> {
   await inTransaction(db, async (tx) => {
     const number = await lockNumber(tx, id);
-    if (number.archivedAt) return;
+    // Again: nothing changes, unless told to close what texts opened since.
+    if (number.archivedAt && request.openConversations !== 'close') return;
     const open = await openConversationsOn(tx, id);
     if (open.length > 0 && request.openConversations !== 'close') {
       throw new AppError(
@@ -95,6 +96,7 @@ export async function archiveNumber(
         byUserId: request.byUserId,
       });
     }
+    if (number.archivedAt) return;
     await tx.update(numbers).set({ archivedAt: new Date() }).where(eq(numbers.id, id));
     await announceConfigChange(tx);
   });
