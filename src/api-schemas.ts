@@ -8,6 +8,14 @@ import { ERROR_STATUS, type ErrorCode } from './errors.js';
 
 export const idParams = z.object({ id: z.uuid({ error: 'id must be a UUID' }) });
 
+/** An admin list: archived rows are left out unless asked for (the console's "Show archived"). */
+export const archivedQuery = z.object({
+  archived: z
+    .enum(['exclude', 'include'], { error: 'archived must be exclude or include' })
+    .default('exclude'),
+});
+export type ArchivedFilter = z.infer<typeof archivedQuery>['archived'];
+
 /** A 204: done, nothing to say. */
 export const noContent = z.undefined();
 

@@ -80,7 +80,7 @@ export async function prepareDemo(
   emulatorUrl: string,
   publicUrl: string,
 ): Promise<DemoLogin[]> {
-  let account = (await listAccounts(db)).find((a) => a.name === DEMO_ACCOUNT);
+  let account = (await listAccounts(db, 'include')).find((a) => a.name === DEMO_ACCOUNT);
   if (!account) {
     account = await createAccount(db, secretBox, {
       name: DEMO_ACCOUNT,
@@ -96,7 +96,7 @@ export async function prepareDemo(
     authToken: credentials.authToken,
     friendlyName: DEMO_ACCOUNT,
   });
-  for (const number of await listNumbers(db)) {
+  for (const number of await listNumbers(db, 'include')) {
     if (number.accountId !== account.id) continue;
     await control(emulatorUrl, '/_emulator/numbers', {
       accountSid: credentials.accountSid,
@@ -182,10 +182,10 @@ async function seed(db: Db): Promise<void> {
 
 /** The demo numbers, on the Support flow: all on first start, those added since on later ones. */
 async function addMissingNumbers(db: Db, accountId: string): Promise<void> {
-  const existing = new Set((await listNumbers(db)).map((number) => number.address));
+  const existing = new Set((await listNumbers(db, 'include')).map((number) => number.address));
   const missing = DEMO_NUMBERS.filter((address) => !existing.has(address));
   if (missing.length === 0) return;
-  const flow = (await listFlows(db)).find((f) => f.name === 'Support');
+  const flow = (await listFlows(db, 'include')).find((f) => f.name === 'Support');
   for (const address of missing) {
     await createNumber(db, { accountId, address, flowId: flow?.id ?? null, name: 'Demo' });
   }

@@ -31,7 +31,14 @@ export type CancelReason =
   | 'transferred';
 
 /** Why a conversation ended: an agent or supervisor ended it, the flow did, or it went quiet. */
-export const CLOSE_REASONS = ['ended', 'out-of-hours', 'bot', 'inactivity', 'opted-out'] as const;
+export const CLOSE_REASONS = [
+  'ended',
+  'out-of-hours',
+  'bot',
+  'inactivity',
+  'opted-out',
+  'number-archived',
+] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 export const MESSAGE_STATUSES = [

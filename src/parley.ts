@@ -8,12 +8,13 @@ import { vacuumWhereDue } from './db/maintenance.js';
 import { openStore, type Store } from './db/store.js';
 import { type SmtpListener, startSmtpListener } from './email/smtp-listener.js';
 import { startFlowRunner } from './flows/flow-runner.js';
+import { queueOverflowMessage } from './flows/overflow-messages.js';
 import type { InboundKicks } from './inbound/receive.js';
 import { type Instance, startInstance } from './instances.js';
 import { downloadNextMedia } from './media/media-downloads.js';
 import { MediaStore } from './media/media-store.js';
 import { pacingFor, sentSettlements, startOutboxDispatcher } from './outbound/dispatcher.js';
-import { enqueueAutomated, queuedOutbound } from './outbound/outbox.js';
+import { queuedOutbound } from './outbound/outbox.js';
 import { SenderWindows } from './outbound/sender-window.js';
 import { createRealtimeGateway } from './realtime/gateway.js';
 import { startEventSequencer } from './realtime/sequencer.js';
@@ -99,7 +100,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
     const routing = startRoutingWorker({
       store,
       logger,
-      queueMessage: enqueueAutomated,
+      queueMessage: queueOverflowMessage,
       presenceGraceSeconds: config.presenceGraceSeconds,
     });
     workers.push(routing);

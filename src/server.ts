@@ -233,6 +233,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     secretBox: deps.secretBox,
     clients: deps.clients,
     publicUrl: deps.config.publicUrl,
+    closeConversation,
   });
   registerFlowRoutes(app, { db: deps.store.db });
   registerSearchRoutes(app, { db: deps.store.db });

@@ -1,6 +1,7 @@
-import { eq } from 'drizzle-orm';
+import { eq, isNull } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
+import type { ArchivedFilter } from '../api-schemas.js';
 import { announceConfigChange } from '../db/config-cache.js';
 import { accounts } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
@@ -105,7 +106,14 @@ export async function updateAccount(
 
 /** An account as the API shows it: the SIDs, never a secret. */
 export const accountView = createSelectSchema(accounts)
-  .pick({ id: true, name: true, accountSid: true, apiKeySid: true, createdAt: true })
+  .pick({
+    id: true,
+    name: true,
+    accountSid: true,
+    apiKeySid: true,
+    createdAt: true,
+    archivedAt: true,
+  })
   .meta({ id: 'Account' });
 export type AccountView = z.output<typeof accountView>;
 
@@ -122,6 +130,7 @@ const view = {
   accountSid: accounts.accountSid,
   apiKeySid: accounts.apiKeySid,
   createdAt: accounts.createdAt,
+  archivedAt: accounts.archivedAt,
 };
 
 export async function createAccount(
@@ -185,6 +194,10 @@ export async function findAccountBySid(
   return row && { id: row.id, authToken: box.open(row.authTokenEnc) };
 }
 
-export async function listAccounts(db: Executor): Promise<AccountView[]> {
-  return db.select(view).from(accounts).orderBy(accounts.name);
+export async function listAccounts(db: Executor, archived: ArchivedFilter): Promise<AccountView[]> {
+  return db
+    .select(view)
+    .from(accounts)
+    .where(archived === 'include' ? undefined : isNull(accounts.archivedAt))
+    .orderBy(accounts.name);
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { idParams, noContent } from '../api-schemas.js';
+import { archivedQuery, idParams, noContent } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import { checkTwilioCredentials, createTwilioClient } from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
@@ -31,6 +31,15 @@ import {
   listAgents,
   updateAgent,
 } from './agents.js';
+import {
+  archiveAccount,
+  archiveNumber,
+  archiveQueue,
+  type CloseForArchive,
+  restoreAccount,
+  restoreNumber,
+  restoreQueue,
+} from './archiving.js';
 import {
   createNumber,
   getNumber,
@@ -74,7 +83,17 @@ export interface AdminDeps {
   secretBox: SecretBox;
   clients: TwilioClients;
   publicUrl: string;
+  /** flows/closing.ts closeConversation, for archiving a number with its open conversations. */
+  closeConversation: CloseForArchive;
 }
+
+const archiveNumberQuery = z.object({
+  openConversations: z
+    .enum(['close'], {
+      error: 'openConversations may only be close: the open conversations are closed',
+    })
+    .optional(),
+});
 
 const quickReplyView = z
   .object({
@@ -114,11 +133,47 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         ...admin,
         schema: {
           tags: ['admin'],
-          summary: 'Twilio accounts (no secrets)',
+          summary: 'Twilio accounts (no secrets); archived ones with archived=include',
+          querystring: archivedQuery,
           response: { 200: z.array(accountView) },
         },
       },
-      () => listAccounts(deps.db),
+      (request) => listAccounts(deps.db, request.query.archived),
+    );
+
+    app.delete(
+      '/api/admin/accounts/:id',
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary:
+            'Archive an account (again: nothing changes); refused while it has numbers that are not archived',
+          params: idParams,
+          response: { 204: noContent },
+        },
+      },
+      async (request, reply) => {
+        await archiveAccount(deps.db, request.params.id);
+        return reply.status(204).send();
+      },
+    );
+
+    app.post(
+      '/api/admin/accounts/:id/restore',
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'Restore an archived account',
+          params: idParams,
+          response: { 204: noContent },
+        },
+      },
+      async (request, reply) => {
+        await restoreAccount(deps.db, request.params.id);
+        return reply.status(204).send();
+      },
     );
 
     app.post(
@@ -182,11 +237,53 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         ...admin,
         schema: {
           tags: ['admin'],
-          summary: 'Numbers, with the URLs to give Twilio',
+          summary: 'Numbers, with the URLs to give Twilio; archived ones with archived=include',
+          querystring: archivedQuery,
           response: { 200: z.array(numberView) },
         },
       },
-      async () => (await listNumbers(deps.db)).map((n) => presentNumber(n, urls)),
+      async (request) =>
+        (await listNumbers(deps.db, request.query.archived)).map((n) => presentNumber(n, urls)),
+    );
+
+    app.delete(
+      '/api/admin/numbers/:id',
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary:
+            'Archive a number: refused while it has open conversations unless openConversations=close closes them. Texts to it are still stored and answered',
+          params: idParams,
+          querystring: archiveNumberQuery,
+          response: { 204: noContent },
+        },
+      },
+      async (request, reply) => {
+        await archiveNumber(deps.db, request.params.id, {
+          openConversations: request.query.openConversations,
+          byUserId: currentUser(request).id,
+          close: deps.closeConversation,
+        });
+        return reply.status(204).send();
+      },
+    );
+
+    app.post(
+      '/api/admin/numbers/:id/restore',
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'Restore an archived number (its account must not be archived)',
+          params: idParams,
+          response: { 204: noContent },
+        },
+      },
+      async (request, reply) => {
+        await restoreNumber(deps.db, request.params.id);
+        return reply.status(204).send();
+      },
     );
 
     app.post(
@@ -252,11 +349,47 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         ...admin,
         schema: {
           tags: ['admin'],
-          summary: 'Queues',
+          summary: 'Queues; archived ones with archived=include',
+          querystring: archivedQuery,
           response: { 200: z.array(queueSummaryView) },
         },
       },
-      () => listQueues(deps.db),
+      (request) => listQueues(deps.db, request.query.archived),
+    );
+
+    app.delete(
+      '/api/admin/queues/:id',
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary:
+            "Archive a queue; refused while it is a flow's target or another queue's overflow, or conversations wait in it",
+          params: idParams,
+          response: { 204: noContent },
+        },
+      },
+      async (request, reply) => {
+        await archiveQueue(deps.db, request.params.id);
+        return reply.status(204).send();
+      },
+    );
+
+    app.post(
+      '/api/admin/queues/:id/restore',
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'Restore an archived queue',
+          params: idParams,
+          response: { 204: noContent },
+        },
+      },
+      async (request, reply) => {
+        await restoreQueue(deps.db, request.params.id);
+        return reply.status(204).send();
+      },
     );
 
     app.post(

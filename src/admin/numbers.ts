@@ -1,4 +1,4 @@
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, isNull } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
 import {
@@ -10,12 +10,14 @@ import {
   type NumberKind,
   normaliseAddress,
 } from '../addresses.js';
+import type { ArchivedFilter } from '../api-schemas.js';
 import type { Role } from '../auth/users.js';
 import { announceConfigChange } from '../db/config-cache.js';
 import { accounts, flows, NUMBER_KINDS, numbers, USER_ROLES } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
 import { AppError, isUniqueViolation } from '../errors.js';
 import { ORIGINATION_STRATEGIES } from '../events.js';
+import { assertNotArchived } from './archiving.js';
 
 export type NumberRow = typeof numbers.$inferSelect;
 
@@ -30,11 +32,12 @@ export function defaultOriginationRoles(kind: NumberKind): Role[] {
   return kind === 'short-code' ? ['admin'] : [...USER_ROLES];
 }
 
-/** The roles that may originate from the number now: none when origination is off. */
+/** The roles that may originate from the number now: none when origination is off or it is archived. */
 export function originationRolesOf(
-  number: Pick<NumberRow, 'kind' | 'originationAllowed' | 'originationRoles'>,
+  number: Pick<NumberRow, 'kind' | 'originationAllowed' | 'originationRoles' | 'archivedAt'>,
 ): Role[] {
-  if (!number.originationAllowed || !businessMayStart(channelOfKind(number.kind))) return [];
+  if (number.archivedAt || !number.originationAllowed) return [];
+  if (!businessMayStart(channelOfKind(number.kind))) return [];
   return number.originationRoles ?? defaultOriginationRoles(number.kind);
 }
 
@@ -129,7 +132,18 @@ export async function createNumber(db: Executor, input: NumberInput): Promise<Nu
     return row!;
   } catch (error) {
     if (isUniqueViolation(error, 'numbers_address_key')) {
-      throw new AppError('conflict', `number ${address} is already configured`, 'address');
+      // The address stays taken while archived: its texts still arrive and find it.
+      const [taken] = await db
+        .select({ archivedAt: numbers.archivedAt })
+        .from(numbers)
+        .where(eq(numbers.address, address));
+      throw new AppError(
+        'conflict',
+        taken?.archivedAt
+          ? `number ${address} is already configured and archived: restore it instead`
+          : `number ${address} is already configured`,
+        'address',
+      );
     }
     throw error;
   }
@@ -185,8 +199,12 @@ export async function recordRcsSender(
   await announceConfigChange(db);
 }
 
-export async function listNumbers(db: Executor): Promise<NumberRow[]> {
-  return db.select().from(numbers).orderBy(asc(numbers.address));
+export async function listNumbers(db: Executor, archived: ArchivedFilter): Promise<NumberRow[]> {
+  return db
+    .select()
+    .from(numbers)
+    .where(archived === 'include' ? undefined : isNull(numbers.archivedAt))
+    .orderBy(asc(numbers.address));
 }
 
 export async function getNumber(db: Executor, id: string): Promise<NumberRow> {
@@ -209,7 +227,9 @@ export async function findNumberForWebhook(
       .from(numbers)
       .where(eq(numbers.messagingServiceSid, params.messagingServiceSid));
     const exact = inService.find((n) => n.address === params.to);
-    if (exact ?? inService[0]) return exact ?? inService[0];
+    // An archived number still answers, but one in use speaks for the service first.
+    const any = inService.find((n) => !n.archivedAt) ?? inService[0];
+    if (exact ?? any) return exact ?? any;
   }
   const [byAddress] = await db.select().from(numbers).where(eq(numbers.address, params.to));
   return byAddress;
@@ -240,9 +260,11 @@ async function assertExists(
       .where(eq(accounts.id, refs.accountId));
     if (!account)
       throw new AppError('bad_request', `account ${refs.accountId} does not exist`, 'accountId');
+    await assertNotArchived(db, { kind: 'account', id: refs.accountId, field: 'accountId' });
   }
   if (refs.flowId) {
     const [flow] = await db.select({ id: flows.id }).from(flows).where(eq(flows.id, refs.flowId));
     if (!flow) throw new AppError('bad_request', `flow ${refs.flowId} does not exist`, 'flowId');
+    await assertNotArchived(db, { kind: 'flow', id: refs.flowId, field: 'flowId' });
   }
 }

@@ -1,14 +1,15 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { asc, eq, isNull, sql } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
 import { businessMayStart, channelOfKind } from '../addresses.js';
-import { dispositionCode } from '../api-schemas.js';
+import { type ArchivedFilter, dispositionCode } from '../api-schemas.js';
 import { contentSid } from '../content/content-templates.js';
 import { type DispositionCode, numbers, queueMembers, queues, users } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 import { wakeRouting } from '../routing/wake-ups.js';
+import { assertNotArchived } from './archiving.js';
 
 /** A queue's codes, each once: a repeated code points at its second place. */
 const dispositionList = z
@@ -75,6 +76,7 @@ export async function createQueue(
   const { memberIds, ...fields } = input;
   const id = await inTransaction(db, async (tx) => {
     await checkOverflowQueue(tx, null, fields.overflowQueueId);
+    checkMaxWait(fields);
     checkDispositions(fields.dispositions ?? [], fields.dispositionRequired ?? false);
     await checkDefaultSender(tx, fields.defaultSenderNumberId);
     const [row] = await tx.insert(queues).values(fields).returning({ id: queues.id });
@@ -97,6 +99,16 @@ export async function updateQueue(
       ? await tx.update(queues).set(fields).where(eq(queues.id, id)).returning({ id: queues.id })
       : await tx.select({ id: queues.id }).from(queues).where(eq(queues.id, id));
     if (!row) throw new AppError('not_found', `queue ${id} does not exist`);
+    // What the queue has after the change: the wait and its overflow may change apart.
+    const [overflow] = await tx
+      .select({
+        maxWaitSeconds: queues.maxWaitSeconds,
+        overflowQueueId: queues.overflowQueueId,
+        overflowMessage: queues.overflowMessage,
+      })
+      .from(queues)
+      .where(eq(queues.id, id));
+    checkMaxWait(overflow!);
     if (fields.dispositions !== undefined || fields.dispositionRequired !== undefined) {
       // What the queue has after the change: one field may be changed without the other.
       const [after] = await tx
@@ -125,8 +137,12 @@ export async function getQueue(
   return { ...row, memberIds: members.map((m) => m.userId) };
 }
 
-export async function listQueues(db: Executor): Promise<QueueRow[]> {
-  return db.select().from(queues).orderBy(asc(queues.name));
+export async function listQueues(db: Executor, archived: ArchivedFilter): Promise<QueueRow[]> {
+  return db
+    .select()
+    .from(queues)
+    .where(archived === 'include' ? undefined : isNull(queues.archivedAt))
+    .orderBy(asc(queues.name));
 }
 
 /** A queue that requires a disposition must offer some to pick from. */
@@ -140,7 +156,27 @@ function checkDispositions(dispositions: readonly DispositionCode[], required: b
   }
 }
 
-/** Overflow goes to another queue that exists: the column has no foreign key to say so. */
+/**
+ * A maximum wait needs something to happen when it is over: an overflow queue, or a message
+ * to the customer (or both); without either, the wait would end unnoticed.
+ */
+function checkMaxWait(queue: {
+  maxWaitSeconds?: number | null | undefined;
+  overflowQueueId?: string | null | undefined;
+  overflowMessage?: string | null | undefined;
+}): void {
+  if (queue.maxWaitSeconds == null || queue.overflowQueueId || queue.overflowMessage) return;
+  throw new AppError(
+    'bad_request',
+    'maxWaitSeconds: a maximum wait needs an overflow queue or an overflow message (or both), to say what happens when the wait is over',
+    'maxWaitSeconds',
+  );
+}
+
+/**
+ * Overflow goes to another queue that exists and is in use: the column has no foreign key
+ * to say so.
+ */
 async function checkOverflowQueue(
   tx: Executor,
   queueId: string | null,
@@ -157,6 +193,7 @@ async function checkOverflowQueue(
   if (!target) {
     throw new AppError('bad_request', `queue ${overflowQueueId} does not exist`, 'overflowQueueId');
   }
+  await assertNotArchived(tx, { kind: 'queue', id: overflowQueueId, field: 'overflowQueueId' });
 }
 
 /** A default sender is a number the business may write first from: not a Messenger page. */
@@ -169,6 +206,7 @@ async function checkDefaultSender(tx: Executor, numberId: string | null | undefi
   if (!number) {
     throw new AppError('bad_request', `number ${numberId} does not exist`, 'defaultSenderNumberId');
   }
+  await assertNotArchived(tx, { kind: 'number', id: numberId, field: 'defaultSenderNumberId' });
   if (!businessMayStart(channelOfKind(number.kind))) {
     throw new AppError(
       'bad_request',

@@ -1,4 +1,4 @@
-import { and, eq, ne, sql } from 'drizzle-orm';
+import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import { conversations, numbers } from '../db/schema.js';
 import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
@@ -215,4 +215,25 @@ export async function markConversationRead(
         RETURNING conversation_id`,
   );
   return rows.length > 0;
+}
+
+/** The open conversations on a number, oldest first (archiving the number must say what happens to them). */
+export async function openConversationsOn(db: Executor, numberId: string): Promise<string[]> {
+  const rows = await db
+    .select({ id: conversations.id })
+    .from(conversations)
+    .where(and(eq(conversations.numberId, numberId), ne(conversations.state, 'closed')))
+    .orderBy(conversations.createdAt, conversations.id);
+  return rows.map((row) => row.id);
+}
+
+/** How many conversations wait in a queue or are being offered from it. */
+export async function countWaitingIn(db: Executor, queueId: string): Promise<number> {
+  const [row] = await db
+    .select({ count: sql<number>`count(*)::int` })
+    .from(conversations)
+    .where(
+      and(eq(conversations.queueId, queueId), inArray(conversations.state, ['queued', 'offered'])),
+    );
+  return row?.count ?? 0;
 }

@@ -65,6 +65,11 @@ const id = () => uuid('id').primaryKey().defaultRandom();
 /** A 64-bit transaction id (PostgreSQL's xid8), read as its decimal text. */
 const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' });
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+/**
+ * When an admin archived the row: it leaves pickers and lists, and what it did (conversations,
+ * reports, transcripts) keeps its name. Null: in use.
+ */
+const archivedAt = () => timestamp('archived_at', { withTimezone: true });
 const at = (name: string) => timestamp(name, { withTimezone: true });
 
 // ── auth: users (agents, supervisors, admins) ────────────────────────────────────────────
@@ -155,6 +160,7 @@ export const accounts = pgTable(
     apiKeySid: text('api_key_sid'),
     apiKeySecretEnc: text('api_key_secret_enc'),
     createdAt: createdAt(),
+    archivedAt: archivedAt(),
   },
   (t) => [
     unique('accounts_account_sid_key').on(t.accountSid),
@@ -200,6 +206,7 @@ export const queues = pgTable('queues', {
     },
   ),
   createdAt: createdAt(),
+  archivedAt: archivedAt(),
 });
 
 export const queueMembers = pgTable(
@@ -285,6 +292,7 @@ export const flows = pgTable('flows', {
     .notNull()
     .default({}),
   createdAt: createdAt(),
+  archivedAt: archivedAt(),
 });
 
 /** Weekly schedule: one row per opening interval; no row for a weekday means closed. */
@@ -361,6 +369,7 @@ export const numbers = pgTable(
       .notNull()
       .default('on-reply'),
     createdAt: createdAt(),
+    archivedAt: archivedAt(),
   },
   (t) => [
     unique('numbers_address_key').on(t.address),

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { idParams } from '../api-schemas.js';
+import { archivedQuery, idParams, noContent } from '../api-schemas.js';
 import { registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import type { Db } from '../db/store.js';
+import { archiveFlow, restoreFlow } from './flow-archiving.js';
 import {
   createFlow,
   describeFlow,
@@ -25,9 +26,48 @@ export function registerFlowRoutes(parent: FastifyInstance, deps: { db: Db }): v
       '/api/admin/flows',
       {
         ...admin,
-        schema: { tags: ['admin'], summary: 'Flows', response: { 200: z.array(flowSummaryView) } },
+        schema: {
+          tags: ['admin'],
+          summary: 'Flows; archived ones with archived=include',
+          querystring: archivedQuery,
+          response: { 200: z.array(flowSummaryView) },
+        },
       },
-      () => listFlows(deps.db),
+      (request) => listFlows(deps.db, request.query.archived),
+    );
+
+    app.delete(
+      '/api/admin/flows/:id',
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'Archive a flow; refused while numbers use it',
+          params: idParams,
+          response: { 204: noContent },
+        },
+      },
+      async (request, reply) => {
+        await archiveFlow(deps.db, request.params.id);
+        return reply.status(204).send();
+      },
+    );
+
+    app.post(
+      '/api/admin/flows/:id/restore',
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'Restore an archived flow',
+          params: idParams,
+          response: { 204: noContent },
+        },
+      },
+      async (request, reply) => {
+        await restoreFlow(deps.db, request.params.id);
+        return reply.status(204).send();
+      },
     );
 
     app.post(

@@ -1,6 +1,8 @@
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, isNull } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
+import { assertNotArchived } from '../admin/archiving.js';
+import type { ArchivedFilter } from '../api-schemas.js';
 import { templateChoice } from '../content/content-templates.js';
 import { announceConfigChange } from '../db/config-cache.js';
 import { flowHolidays, flowHours, flows, numbers, queues } from '../db/schema.js';
@@ -184,8 +186,12 @@ export async function getFlow(db: Executor, id: string): Promise<Flow> {
   };
 }
 
-export async function listFlows(db: Executor): Promise<FlowRow[]> {
-  return db.select().from(flows).orderBy(asc(flows.name));
+export async function listFlows(db: Executor, archived: ArchivedFilter): Promise<FlowRow[]> {
+  return db
+    .select()
+    .from(flows)
+    .where(archived === 'include' ? undefined : isNull(flows.archivedAt))
+    .orderBy(asc(flows.name));
 }
 
 /** The flow of the number a conversation is on, if the number has one. */
@@ -227,4 +233,5 @@ async function assertQueue(db: Executor, queueId: string | null | undefined): Pr
   if (!queueId) return;
   const [queue] = await db.select({ id: queues.id }).from(queues).where(eq(queues.id, queueId));
   if (!queue) throw new AppError('bad_request', `queue ${queueId} does not exist`, 'queueId');
+  await assertNotArchived(db, { kind: 'queue', id: queueId, field: 'queueId' });
 }

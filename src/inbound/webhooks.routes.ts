@@ -94,6 +94,13 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
       authenticate(request, deps, credentials, form);
       const inbound = parseInboundMessage(form);
       const number = await numberOfConversation(deps, addressed, service, inbound.from);
+      if (number.archivedAt) {
+        // Never lose a text: stored and answered as before, and said where operators look.
+        request.log.warn(
+          { number: number.address },
+          'text to an archived number: stored and routed as before; restore the number or release it on Twilio',
+        );
+      }
       const flow = await deps.configCache.get(`flow-of-number:${number.id}`, () =>
         flowOfNumber(deps.db, number.id),
       );

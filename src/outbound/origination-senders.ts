@@ -37,9 +37,19 @@ export interface SenderNumber {
 
 /** 403 naming the setting when the user's role may not originate from the number. */
 export function assertMayOriginate(
-  number: Pick<NumberRow, 'address' | 'kind' | 'originationAllowed' | 'originationRoles'>,
+  number: Pick<
+    NumberRow,
+    'address' | 'kind' | 'originationAllowed' | 'originationRoles' | 'archivedAt'
+  >,
   role: Role,
 ): void {
+  if (number.archivedAt) {
+    throw new AppError(
+      'forbidden',
+      `number ${number.address} is archived: conversations cannot be started from it`,
+      'numberId',
+    );
+  }
   if (!number.originationAllowed) {
     throw new AppError(
       'forbidden',

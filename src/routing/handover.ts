@@ -186,10 +186,17 @@ export async function transferConversation(
     const toQueueId = 'toQueueId' in target ? target.toQueueId : null;
     if (toQueueId) {
       const [queue] = await tx
-        .select({ id: queues.id })
+        .select({ name: queues.name, archivedAt: queues.archivedAt })
         .from(queues)
         .where(eq(queues.id, toQueueId));
       if (!queue) throw new AppError('bad_request', 'no such queue', 'toQueueId');
+      if (queue.archivedAt) {
+        throw new AppError(
+          'bad_request',
+          `toQueueId: queue ${queue.name} is archived; transfer to another queue`,
+          'toQueueId',
+        );
+      }
     }
     if (toAgentId && toAgentId === conversation.agentId) {
       throw new AppError('conflict', 'the conversation is already with that agent', 'toAgentId');

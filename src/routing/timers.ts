@@ -10,9 +10,10 @@ import { inTransaction } from '../db/transactions.js';
 import { wakeRouting } from './wake-ups.js';
 
 /**
- * Queues an automated message to the customer in the caller's transaction, returning it
- * (undefined when the customer-service window let it not be sent): the outbox's
- * enqueueAutomated (outbound/ sits above routing; the composition gives it).
+ * Queues a queue's overflow message to the customer in the caller's transaction, returning
+ * it (undefined when the customer-service window let it not be sent), its placeholders filled
+ * with `placeholders` and the flow's business name: flows/overflow-messages.ts (above
+ * routing; the composition gives it).
  */
 export type QueueMessage = (
   tx: Tx,
@@ -23,6 +24,7 @@ export type QueueMessage = (
     body: string;
     author: 'flow';
     automated: { kind: 'overflow' };
+    placeholders: { queueName: string; waitMinutes: number };
   },
 ) => Promise<{ id: string } | undefined>;
 
@@ -33,6 +35,8 @@ interface Overflowing {
   customer_address: string;
   overflow_queue_id: string | null;
   overflow_message: string | null;
+  queue_name: string;
+  max_wait_seconds: number;
 }
 
 /**
@@ -50,7 +54,8 @@ export async function overflowWaiting(
     const due = await queryRows<Overflowing>(
       tx,
       sql`SELECT c.id, c.queue_id, c.number_id, c.customer_address,
-            target.id AS overflow_queue_id, q.overflow_message
+            target.id AS overflow_queue_id, q.overflow_message,
+            q.name AS queue_name, q.max_wait_seconds
           FROM queues q
           LEFT JOIN queues target ON target.id = q.overflow_queue_id AND target.id <> q.id
           JOIN conversations c ON c.queue_id = q.id AND c.state = 'queued'
@@ -81,6 +86,10 @@ export async function overflowWaiting(
               body: row.overflow_message,
               author: 'flow',
               automated: { kind: 'overflow' },
+              placeholders: {
+                queueName: row.queue_name,
+                waitMinutes: Math.ceil(row.max_wait_seconds / 60),
+              },
             })
           : null;
         return message?.id ?? null;

@@ -91,7 +91,7 @@ export async function directory(db: Executor): Promise<Directory> {
   );
   const queues = await queryRows<{ id: string; name: string }>(
     db,
-    sql`SELECT q.id, q.name FROM queues q ORDER BY q.name, q.id`,
+    sql`SELECT q.id, q.name FROM queues q WHERE q.archived_at IS NULL ORDER BY q.name, q.id`,
   );
   return { agents, queues };
 }
@@ -208,6 +208,8 @@ export async function queueStats(
           FROM conversations c
           WHERE c.state IN ('queued', 'offered', 'active') AND c.queue_id IS NOT NULL
           GROUP BY c.queue_id) counts ON counts.queue_id = q.id
+        -- An archived queue still shows while conversations are in it (with agents).
+        WHERE q.archived_at IS NULL OR counts.queue_id IS NOT NULL
         ORDER BY q.priority DESC, q.name`,
   );
   const queues = queueRows.map((row): QueueStats => {

@@ -1734,10 +1734,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Twilio accounts (no secrets) */
+        /** Twilio accounts (no secrets); archived ones with archived=include */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    archived?: "exclude" | "include";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -1839,7 +1841,45 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        delete?: never;
+        /** Archive an account (again: nothing changes); refused while it has numbers that are not archived */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         /** Rename an account or rotate its credentials (Auth Token, API key); new credentials are checked against Twilio first */
@@ -1894,6 +1934,60 @@ export interface paths {
         };
         trace?: never;
     };
+    "/api/admin/accounts/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restore an archived account */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/numbers": {
         parameters: {
             query?: never;
@@ -1901,10 +1995,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Numbers, with the URLs to give Twilio */
+        /** Numbers, with the URLs to give Twilio; archived ones with archived=include */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    archived?: "exclude" | "include";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -2015,7 +2111,47 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        delete?: never;
+        /** Archive a number: refused while it has open conversations unless openConversations=close closes them. Texts to it are still stored and answered */
+        delete: {
+            parameters: {
+                query?: {
+                    openConversations?: "close";
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         /** Change a number's kind, name, Messaging Service, flow or send rate */
@@ -2075,6 +2211,60 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/api/admin/numbers/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restore an archived number (its account must not be archived) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/admin/numbers/{id}/configure-twilio": {
@@ -2140,10 +2330,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Queues */
+        /** Queues; archived ones with archived=include */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    archived?: "exclude" | "include";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -2301,7 +2493,45 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        delete?: never;
+        /** Archive a queue; refused while it is a flow's target or another queue's overflow, or conversations wait in it */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         /** Change a queue; memberIds replaces the members */
@@ -2371,6 +2601,60 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/api/admin/queues/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restore an archived queue */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/admin/agents": {
@@ -3028,10 +3312,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Flows */
+        /** Flows; archived ones with archived=include */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    archived?: "exclude" | "include";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -3214,7 +3500,45 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        delete?: never;
+        /** Archive a flow; refused while numbers use it */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         /** Change a flow; hours and holidays replace the old ones */
@@ -3309,6 +3633,60 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/api/admin/flows/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restore an archived flow */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/search/conversations": {
@@ -4154,6 +4532,8 @@ export interface components {
             apiKeySid: string | null;
             /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
+            archivedAt: string | null;
         };
         ApiError: {
             /** @enum {string} */
@@ -4210,6 +4590,8 @@ export interface components {
             defaultStrategy: "assign-now" | "on-reply";
             /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
+            archivedAt: string | null;
             effectiveSendRate: number;
             effectiveOriginationRoles: ("admin" | "supervisor" | "agent")[];
             webhookUrl: string;
@@ -4282,6 +4664,8 @@ export interface components {
             defaultSenderNumberId: string | null;
             /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
+            archivedAt: string | null;
         };
         Queue: {
             /** Format: uuid */
@@ -4308,6 +4692,8 @@ export interface components {
             defaultSenderNumberId: string | null;
             /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
+            archivedAt: string | null;
             memberIds: string[];
         };
         QuickReply: {
@@ -4500,7 +4886,7 @@ export interface components {
             actorId: string | null;
             actorName: string | null;
             /** @enum {string} */
-            reason: "ended" | "out-of-hours" | "bot" | "inactivity" | "opted-out";
+            reason: "ended" | "out-of-hours" | "bot" | "inactivity" | "opted-out" | "number-archived";
             disposition: components["schemas"]["Disposition"] | null;
         } | {
             /** @enum {string} */
@@ -4672,6 +5058,8 @@ export interface components {
             };
             /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
+            archivedAt: string | null;
         };
         Flow: {
             /** Format: uuid */
@@ -4713,6 +5101,8 @@ export interface components {
             };
             /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
+            archivedAt: string | null;
             hours: {
                 weekday: number;
                 opensAt: string;

@@ -1,5 +1,5 @@
 import { api } from '../api';
-import { useResource } from '../useResource';
+import { useArchivable } from './Archiving';
 import { textOrUndefined } from './convert';
 import { EntityForm } from './EntityForm';
 import { FieldGrid, TextField } from './fields';
@@ -12,13 +12,14 @@ import { useDraft } from './useDraft';
  * rotated (checked with Twilio again), but its Account SID never changes.
  */
 export function AccountsSection() {
-  const list = useResource<Account[]>('/api/admin/accounts');
+  const archivable = useArchivable<Account>('/api/admin/accounts');
   return (
     <ResourceSection
       title="Accounts"
       noun="account"
       intro="Twilio credentials Parley sends with and checks webhooks against. Secrets are encrypted at rest and never shown again; Parley checks them with Twilio when you save."
-      list={list}
+      list={archivable.list}
+      archive={archivable}
       rowLabel={(account) => account.name}
       columns={[
         { header: 'Name', cell: (a) => a.name },

@@ -3,6 +3,7 @@ import { ListItem, UnorderedList } from '@twilio-paste/core/list';
 import type { AutomatedMessage } from '../../../src/events';
 import { api } from '../api';
 import { useResource } from '../useResource';
+import { useArchivable } from './Archiving';
 import { NONE, namesById, numberOrDefault, numberOrNull, numberText, textOrNull } from './convert';
 import { EntityForm, FieldSet } from './EntityForm';
 import { FieldGrid, SelectField, SwitchField, TextAreaField, TextField } from './fields';
@@ -22,7 +23,8 @@ import { type WindowTemplates, WindowTemplatesField } from './WindowTemplatesFie
 
 /** Flows: what happens to a conversation before an agent has it. */
 export function FlowsSection() {
-  const list = useResource<FlowRow[]>('/api/admin/flows');
+  const archivable = useArchivable<FlowRow>('/api/admin/flows');
+  const list = archivable.list;
   const queues = useResource<QueueRow[]>('/api/admin/queues');
   const templates = useResource<AdminContentTemplate[]>('/api/admin/content-templates');
   const approved = templates.data?.filter((t) => t.whatsappStatus === 'approved') ?? [];
@@ -34,6 +36,7 @@ export function FlowsSection() {
       noun="flow"
       intro="What a customer meets before an agent: operating hours, automated messages, an optional bot, the queue that takes over, attachments, inactivity close and the survey."
       list={list}
+      archive={archivable}
       rowLabel={(f) => f.name}
       columns={[
         { header: 'Name', cell: (f) => f.name },

@@ -6,6 +6,7 @@ import { ScreenReaderOnly } from '@twilio-paste/core/screen-reader-only';
 import { useState } from 'react';
 import { api, errorText } from '../api';
 import { useResource } from '../useResource';
+import { useArchivable } from './Archiving';
 import { CopyField } from './CopyField';
 import { NONE, namesById, numberOrNull, numberText, textOrNull } from './convert';
 import { EntityForm } from './EntityForm';
@@ -24,7 +25,8 @@ import { useDraft } from './useDraft';
 
 /** Addresses Parley answers on, with the URLs Twilio must call for each. */
 export function NumbersSection() {
-  const list = useResource<NumberRow[]>('/api/admin/numbers');
+  const archivable = useArchivable<NumberRow>('/api/admin/numbers');
+  const list = archivable.list;
   const accounts = useResource<Account[]>('/api/admin/accounts');
   const flows = useResource<FlowRow[]>('/api/admin/flows');
   const accountNames = namesById(accounts.data);
@@ -36,6 +38,10 @@ export function NumbersSection() {
       noun="number"
       intro="Phone numbers, short codes, WhatsApp senders and Facebook Messenger pages Parley answers on: which account they belong to, which flow greets the customer, how fast Parley may send from them."
       list={list}
+      archive={archivable}
+      archiveNote={() =>
+        'Texts to it are still stored and answered until you release it on Twilio; agents can no longer start conversations from it.'
+      }
       rowLabel={(n) => n.address}
       columns={[
         { header: 'Address', cell: (n) => n.address, nowrap: true },

@@ -1,5 +1,6 @@
 import { api } from '../api';
 import { useResource } from '../useResource';
+import { useArchivable } from './Archiving';
 import {
   NONE,
   namesById,
@@ -47,7 +48,8 @@ const STRATEGY_LABELS: Record<Strategy, string> = {
 
 /** Queues: who takes a flow's conversations, and how they are offered. */
 export function QueuesSection() {
-  const list = useResource<QueueRow[]>('/api/admin/queues');
+  const archivable = useArchivable<QueueRow>('/api/admin/queues');
+  const list = archivable.list;
   const agents = useResource<Agent[]>('/api/admin/agents');
   const templates = useResource<AdminContentTemplate[]>('/api/admin/content-templates');
   const approved = templates.data?.filter((t) => t.whatsappStatus === 'approved') ?? [];
@@ -62,6 +64,7 @@ export function QueuesSection() {
       noun="queue"
       intro="Agents who can take a flow's conversations: how the next agent is chosen, how long an offer waits, where conversations go when nobody takes them."
       list={list}
+      archive={archivable}
       rowLabel={(q) => q.name}
       columns={[
         { header: 'Name', cell: (q) => q.name },
@@ -95,7 +98,7 @@ export function QueuesSection() {
               <QueueForm
                 {...slot}
                 queue={queue}
-                queues={list.data ?? []}
+                queues={archivable.inUse}
                 agents={agents.data ?? []}
                 templates={approved}
                 senders={senders}
@@ -106,7 +109,7 @@ export function QueuesSection() {
           <QueueForm
             {...slot}
             queue={null}
-            queues={list.data ?? []}
+            queues={archivable.inUse}
             agents={agents.data ?? []}
             templates={approved}
             senders={senders}

@@ -1,4 +1,5 @@
 import { AlertDialog } from '@twilio-paste/core/alert-dialog';
+import { Badge } from '@twilio-paste/core/badge';
 import { Box } from '@twilio-paste/core/box';
 import { Button } from '@twilio-paste/core/button';
 import { Heading } from '@twilio-paste/core/heading';
@@ -9,9 +10,10 @@ import { DeleteIcon } from '@twilio-paste/icons/esm/DeleteIcon';
 import { EditIcon } from '@twilio-paste/icons/esm/EditIcon';
 import { PlusIcon } from '@twilio-paste/icons/esm/PlusIcon';
 import { Fragment, type ReactNode, useEffect, useRef, useState } from 'react';
-import { errorText } from '../api';
+import { ApiError, errorText } from '../api';
 import { LoadState } from '../ui/LoadState';
 import type { Resource } from '../useResource';
+import { type Archivable, ShowArchivedSwitch } from './Archiving';
 import { NoticeCallout } from './NoticeCallout';
 
 interface Column<T> {
@@ -36,6 +38,9 @@ export interface FormSlot<T> {
 
 type Editing<T> = { row: T | null } | null;
 
+/** The row being archived; `openConversations`: the server's count, asking what happens to them. */
+type Archiving<T> = { row: T; openConversations?: string } | null;
+
 /**
  * One admin section: its h1, a table of its rows, a "New …" button, and the create/edit
  * form above the table. Every section is this with its own columns and form.
@@ -52,6 +57,8 @@ export function ResourceSection<T extends { id: string }>({
   onDelete,
   aboveTable,
   canEdit = true,
+  archive,
+  archiveNote,
 }: {
   title: string;
   /** "queue", for "New queue", "Edit queue …". */
@@ -67,10 +74,15 @@ export function ResourceSection<T extends { id: string }>({
   aboveTable?: ReactNode;
   /** False where the API cannot change a row once made. */
   canEdit?: boolean;
+  /** Rows are archived, not deleted: an Archive / Restore button and a "Show archived" switch. */
+  archive?: Archivable<T>;
+  /** What archiving this row means beyond leaving lists, said in the confirmation. */
+  archiveNote?: (row: T) => ReactNode;
 }) {
   const [editing, setEditing] = useState<Editing<T>>(null);
   const [notice, setNotice] = useState<Notice | null>(null);
   const [deleting, setDeleting] = useState<T | null>(null);
+  const [archiving, setArchiving] = useState<Archiving<T>>(null);
   // Where the keyboard was before a form opened, to go back there when it closes.
   const opener = useRef<HTMLElement | null>(null);
   const noticeBox = useRef<HTMLDivElement>(null);
@@ -104,23 +116,81 @@ export function ResourceSection<T extends { id: string }>({
     }
   };
 
-  const actions = (row: T) => (
-    <Box display="flex" columnGap="space30">
-      {canEdit && (
-        <Button variant="secondary" size="small" onClick={() => open(row)}>
-          <EditIcon decorative />
-          Edit<ScreenReaderOnly> {rowLabel(row)}</ScreenReaderOnly>
+  const confirmArchive = async () => {
+    const current = archiving;
+    setArchiving(null);
+    if (!current || !archive) return;
+    const closing = current.openConversations !== undefined;
+    try {
+      await archive.archive(current.row, { closeOpenConversations: closing });
+      setNotice({
+        variant: 'success',
+        content: `Archived ${noun} “${rowLabel(current.row)}”${closing ? ' and closed its open conversations' : ''}.`,
+      });
+      if (editing?.row?.id === current.row.id) setEditing(null);
+      archive.list.refresh();
+    } catch (failure) {
+      if (
+        !closing &&
+        failure instanceof ApiError &&
+        failure.status === 409 &&
+        failure.field === 'openConversations'
+      ) {
+        // The server counted them: ask whether to close them rather than just refuse.
+        setArchiving({ row: current.row, openConversations: failure.message });
+        return;
+      }
+      setNotice({ variant: 'error', content: errorText(failure) });
+    }
+  };
+
+  const restore = async (row: T) => {
+    if (!archive) return;
+    try {
+      await archive.restore(row);
+      setNotice({ variant: 'success', content: `Restored ${noun} “${rowLabel(row)}”.` });
+      archive.list.refresh();
+    } catch (failure) {
+      setNotice({ variant: 'error', content: errorText(failure) });
+    }
+  };
+
+  const actions = (row: T) =>
+    archive?.isArchived(row) ? (
+      <Box display="flex" columnGap="space30" alignItems="center">
+        <Badge as="span" variant="neutral">
+          Archived
+        </Badge>
+        <Button variant="secondary" size="small" onClick={() => restore(row)}>
+          Restore<ScreenReaderOnly> {rowLabel(row)}</ScreenReaderOnly>
         </Button>
-      )}
-      {rowActions?.(row, setNotice)}
-      {onDelete && (
-        <Button variant="destructive_secondary" size="small" onClick={() => setDeleting(row)}>
-          <DeleteIcon decorative />
-          Delete<ScreenReaderOnly> {rowLabel(row)}</ScreenReaderOnly>
-        </Button>
-      )}
-    </Box>
-  );
+      </Box>
+    ) : (
+      <Box display="flex" columnGap="space30">
+        {canEdit && (
+          <Button variant="secondary" size="small" onClick={() => open(row)}>
+            <EditIcon decorative />
+            Edit<ScreenReaderOnly> {rowLabel(row)}</ScreenReaderOnly>
+          </Button>
+        )}
+        {rowActions?.(row, setNotice)}
+        {onDelete && (
+          <Button variant="destructive_secondary" size="small" onClick={() => setDeleting(row)}>
+            <DeleteIcon decorative />
+            Delete<ScreenReaderOnly> {rowLabel(row)}</ScreenReaderOnly>
+          </Button>
+        )}
+        {archive && (
+          <Button
+            variant="destructive_secondary"
+            size="small"
+            onClick={() => setArchiving({ row })}
+          >
+            Archive<ScreenReaderOnly> {rowLabel(row)}</ScreenReaderOnly>
+          </Button>
+        )}
+      </Box>
+    );
 
   return (
     <Box display="flex" flexDirection="column" rowGap="space70">
@@ -167,11 +237,19 @@ export function ResourceSection<T extends { id: string }>({
 
       {aboveTable}
 
+      {archive && <ShowArchivedSwitch archivable={archive} title={title} />}
+
       <Rows
         title={title}
         list={list}
         columns={columns}
-        actions={(canEdit || rowActions !== undefined || onDelete !== undefined) && actions}
+        actions={
+          (canEdit ||
+            rowActions !== undefined ||
+            onDelete !== undefined ||
+            archive !== undefined) &&
+          actions
+        }
       />
 
       {onDelete && (
@@ -185,6 +263,35 @@ export function ResourceSection<T extends { id: string }>({
           onDismissLabel="Keep it"
         >
           {deleting ? `“${rowLabel(deleting)}” will be removed. This cannot be undone.` : ''}
+        </AlertDialog>
+      )}
+
+      {archive && (
+        <AlertDialog
+          heading={
+            archiving?.openConversations ? 'Close its open conversations?' : `Archive ${noun}?`
+          }
+          isOpen={archiving !== null}
+          destructive
+          onConfirm={confirmArchive}
+          onConfirmLabel={archiving?.openConversations ? 'Close them and archive' : 'Archive'}
+          onDismiss={() => setArchiving(null)}
+          onDismissLabel="Keep it"
+        >
+          {archiving?.openConversations ? (
+            <>
+              {archiving.openConversations} Closing them sends each customer the flow's final
+              message; a customer who writes again starts a new conversation.
+            </>
+          ) : archiving ? (
+            <>
+              “{rowLabel(archiving.row)}” leaves lists and pickers; its conversations, transcripts
+              and reports keep its name. {archiveNote?.(archiving.row)} You can restore it under
+              “Show archived”.
+            </>
+          ) : (
+            ''
+          )}
         </AlertDialog>
       )}
     </Box>

@@ -34,6 +34,7 @@ const CLOSE_REASONS: Record<string, string> = {
   bot: 'by the bot',
   inactivity: 'after inactivity',
   'opted-out': 'the customer opted out',
+  'number-archived': 'the number was archived',
 };
 
 /** Messages and activity in one line of time; at the same instant a message comes first. */
