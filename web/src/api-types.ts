@@ -3096,6 +3096,7 @@ export interface paths {
                         botRetries?: number;
                         botTimeoutMs?: number;
                         allowAttachments?: boolean;
+                        allowAgentAttachments?: boolean;
                         attachmentsRefusedMessage?: string | null;
                         inactivityCloseMinutes?: number | null;
                         surveyMessage?: string | null;
@@ -3106,6 +3107,13 @@ export interface paths {
                         surveyThanksMessage?: string | null;
                         affinityTtlHours?: number;
                         affinityBeyondCapacity?: boolean;
+                        greetOutreachReplies?: boolean;
+                        language?: string;
+                        messageVariants?: {
+                            [key: string]: {
+                                [key: string]: string;
+                            };
+                        };
                         windowTemplates?: {
                             [key: string]: {
                                 contentSid: string;
@@ -3247,6 +3255,7 @@ export interface paths {
                         botRetries?: number;
                         botTimeoutMs?: number;
                         allowAttachments?: boolean;
+                        allowAgentAttachments?: boolean;
                         attachmentsRefusedMessage?: string | null;
                         inactivityCloseMinutes?: number | null;
                         surveyMessage?: string | null;
@@ -3257,6 +3266,13 @@ export interface paths {
                         surveyThanksMessage?: string | null;
                         affinityTtlHours?: number;
                         affinityBeyondCapacity?: boolean;
+                        greetOutreachReplies?: boolean;
+                        language?: string;
+                        messageVariants?: {
+                            [key: string]: {
+                                [key: string]: string;
+                            };
+                        };
                         windowTemplates?: {
                             [key: string]: {
                                 contentSid: string;
@@ -4328,6 +4344,7 @@ export interface components {
             botRetries: number;
             botTimeoutMs: number;
             allowAttachments: boolean;
+            allowAgentAttachments: boolean;
             attachmentsRefusedMessage: string | null;
             inactivityCloseMinutes: number | null;
             surveyMessage: string | null;
@@ -4338,6 +4355,13 @@ export interface components {
             surveyThanksMessage: string | null;
             affinityTtlHours: number;
             affinityBeyondCapacity: boolean;
+            greetOutreachReplies: boolean;
+            language: string;
+            messageVariants: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
             windowTemplates: {
                 [key: string]: {
                     contentSid: string;
@@ -4369,6 +4393,7 @@ export interface components {
             botRetries: number;
             botTimeoutMs: number;
             allowAttachments: boolean;
+            allowAgentAttachments: boolean;
             attachmentsRefusedMessage: string | null;
             inactivityCloseMinutes: number | null;
             surveyMessage: string | null;
@@ -4379,6 +4404,13 @@ export interface components {
             surveyThanksMessage: string | null;
             affinityTtlHours: number;
             affinityBeyondCapacity: boolean;
+            greetOutreachReplies: boolean;
+            language: string;
+            messageVariants: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
             windowTemplates: {
                 [key: string]: {
                     contentSid: string;
