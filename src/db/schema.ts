@@ -570,6 +570,10 @@ export const messages = pgTable(
     index('messages_body_search_idx').using('gin', sql`to_tsvector('simple', ${t.body})`),
     // Reports read messages by time; a BRIN index costs next to nothing to keep.
     index('messages_created_brin').using('brin', t.createdAt),
+    // An answered outreach finds the agent's messages sent with no conversation.
+    index('messages_unattached_idx')
+      .on(t.numberId, t.toAddress)
+      .where(sql`${t.conversationId} IS NULL`),
   ],
 );
 
