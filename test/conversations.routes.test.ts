@@ -286,10 +286,15 @@ describe('the transcript', () => {
     conversation: { allowAttachments: boolean; queueName: string | null; channel: string };
   }
 
-  it("tells the composer the flow's attachment policy, the queue and the channel", async () => {
+  it("tells the composer the flow's policy for agents' attachments, the queue and the channel", async () => {
     const db = t.store.db;
     const queue = await buildQueue(db, [], { name: 'Returns' });
-    const flow = await buildFlow(db, { allowAttachments: false, queueId: queue.id });
+    // Customers may send attachments here; agents may not: the composer follows the latter.
+    const flow = await buildFlow(db, {
+      allowAttachments: true,
+      allowAgentAttachments: false,
+      queueId: queue.id,
+    });
     const refusing = await buildNumber(db, {
       address: `whatsapp:${phoneNumber()}`,
       kind: 'whatsapp',

@@ -91,12 +91,18 @@ describe('origination on-reply', () => {
       .from(conversations)
       .where(eq(conversations.id, offer.conversationId));
     expect(conversation).toMatchObject({ state: 'active', agentId: ada.user.id });
+    // The conversation starts with the agent's text, which a banner would only repeat.
     const transcript = (await (
       await ada.call('GET', `/api/conversations/${offer.conversationId}`)
     ).json()) as {
-      originalText: string;
+      originalText: string | null;
+      messages: { author: string; body: string }[];
     };
-    expect(transcript.originalText).toBe('Your repair is ready. Reply to book a pickup.');
+    expect(transcript.messages.map((m) => [m.author, m.body])).toEqual([
+      ['agent', 'Your repair is ready. Reply to book a pickup.'],
+      ['customer', 'Tomorrow at 10?'],
+    ]);
+    expect(transcript.originalText).toBeNull();
   });
 
   it('goes to the queue when the originating agent is offline', async () => {

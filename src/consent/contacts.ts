@@ -120,6 +120,24 @@ export async function mergeContactAttributes(
   return idOf;
 }
 
+/**
+ * The languages customers asked to be written in (their contact's `language` attribute), by
+ * address; an address without one is absent.
+ */
+export async function contactLanguages(
+  db: Executor,
+  addresses: readonly string[],
+): Promise<Map<string, string>> {
+  if (addresses.length === 0) return new Map();
+  const rows = await queryPrepared<{ address: string; language: string }>(
+    db,
+    sql`SELECT address, attributes->>'language' AS language FROM contacts
+        WHERE address IN (SELECT jsonb_array_elements_text(${JSON.stringify([...new Set(addresses)])}::jsonb))
+          AND attributes ? 'language'`,
+  );
+  return new Map(rows.map((row) => [row.address, row.language]));
+}
+
 function containsAll(known: Record<string, string>, told: Record<string, string>): boolean {
   return Object.entries(told).every(([key, value]) => known[key] === value);
 }

@@ -111,6 +111,7 @@ const transcriptView = z
       queueId: z.string().nullable(),
       queueName: z.string().nullable(),
       channel,
+      /** Whether agents may send attachments here (the number's flow's agent switch). */
       allowAttachments: z.boolean(),
       serviceWindow: serviceWindowView,
       attributes: z.record(z.string(), z.unknown()),
@@ -124,7 +125,10 @@ const transcriptView = z
       dispositions: z.array(dispositionCode),
       dispositionRequired: z.boolean(),
     }),
-    /** The agent's original text, when this conversation answers their origination. */
+    /**
+     * The agent's original text, when this conversation answers their origination and its
+     * transcript does not start with it (conversations from before originations joined).
+     */
     originalText: z.string().nullable(),
     contact: z
       .object({

@@ -125,6 +125,40 @@ export async function openConversations(
   return opened;
 }
 
+/**
+ * Moves into conversations just opened the agents' messages to their customers that were
+ * sent with no conversation (on-reply originations) since the pair's previous conversation,
+ * so each transcript starts with what the agent wrote. Returns the conversations that got
+ * some.
+ */
+export async function attachOriginations(
+  tx: Tx,
+  opened: readonly { conversationId: string; numberId: string; customerAddress: string }[],
+): Promise<Set<string>> {
+  if (opened.length === 0) return new Set();
+  const rows = await queryRows<{ conversation_id: string }>(
+    tx,
+    sql`UPDATE messages m SET conversation_id = k.conversation_id
+          FROM jsonb_to_recordset(${JSON.stringify(
+            opened.map((o) => ({
+              conversation_id: o.conversationId,
+              number_id: o.numberId,
+              customer_address: o.customerAddress,
+            })),
+          )}::jsonb) AS k(conversation_id uuid, number_id uuid, customer_address text)
+         WHERE m.conversation_id IS NULL
+           AND m.direction = 'outbound' AND m.author = 'agent'
+           AND m.number_id = k.number_id AND m.to_address = k.customer_address
+           AND m.created_at > coalesce(
+                 (SELECT max(c.created_at) FROM conversations c
+                   WHERE c.number_id = k.number_id AND c.customer_address = k.customer_address
+                     AND c.id <> k.conversation_id),
+                 '-infinity')
+        RETURNING m.conversation_id`,
+  );
+  return new Set(rows.map((row) => row.conversation_id));
+}
+
 /** A (number, customer) pair as a map key. */
 export function pairKey(numberId: string, customerAddress: string): string {
   return `${numberId} ${customerAddress}`;

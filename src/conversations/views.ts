@@ -191,7 +191,7 @@ export async function readTranscript(db: Db, conversationId: string) {
       queueId: conversations.queueId,
       queueName: queues.name,
       numberKind: numbers.kind,
-      flowAllowsAttachments: flows.allowAttachments,
+      flowAllowsAgentAttachments: flows.allowAgentAttachments,
       attributes: conversations.attributes,
       createdAt: conversations.createdAt,
       closedAt: conversations.closedAt,
@@ -210,7 +210,7 @@ export async function readTranscript(db: Db, conversationId: string) {
   if (!row) throw new AppError('not_found', 'no such conversation');
   const {
     numberKind,
-    flowAllowsAttachments,
+    flowAllowsAgentAttachments,
     dispositionCode,
     queueDispositions,
     queueDispositionRequired,
@@ -232,8 +232,8 @@ export async function readTranscript(db: Db, conversationId: string) {
     dispositions,
     dispositionRequired: dispositions.length > 0 && (queueDispositionRequired ?? false),
     channel: channelOfKind(numberKind),
-    // The composer offers attachments unless the number's flow refuses them.
-    allowAttachments: flowAllowsAttachments ?? true,
+    // The composer offers attachments unless the number's flow refuses agents' ones.
+    allowAttachments: flowAllowsAgentAttachments ?? true,
     serviceWindow: await serviceWindow(db, {
       numberId: fields.numberId,
       customerAddress: fields.customerAddress,
@@ -270,7 +270,8 @@ export async function readTranscript(db: Db, conversationId: string) {
         eq(consents.sender, conversation.messagingServiceSid ?? conversation.numberAddress),
       ),
     );
-  // The agent's original text when this conversation answers their origination.
+  // The agent's original text when this conversation answers their origination and does
+  // not start with it (conversations opened before originations joined them).
   const [affinityOffer] = await db
     .select({ originalText: offers.originalText })
     .from(offers)
@@ -279,7 +280,7 @@ export async function readTranscript(db: Db, conversationId: string) {
     .limit(1);
   return {
     conversation,
-    originalText: affinityOffer?.originalText ?? null,
+    originalText: rows[0]?.author === 'agent' ? null : (affinityOffer?.originalText ?? null),
     activity: await readActivity(db, conversationId, dispositions),
     contact: contact && {
       id: contact.id,

@@ -61,6 +61,9 @@ export interface TemplateChoice {
   variables: Record<string, string>;
 }
 
+/** A flow's automated messages by language tag, each by kind (see flows/messages.ts). */
+export type MessageVariants = Record<string, Partial<Record<AutomatedMessage, string>>>;
+
 const id = () => uuid('id').primaryKey().defaultRandom();
 /** A 64-bit transaction id (PostgreSQL's xid8), read as its decimal text. */
 const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' });
@@ -266,7 +269,10 @@ export const flows = pgTable('flows', {
   botUrl: text('bot_url'),
   botRetries: smallint('bot_retries').notNull().default(2),
   botTimeoutMs: integer('bot_timeout_ms').notNull().default(5000),
+  /** Customers' attachments: refused ones are not fetched, and the customer is told. */
   allowAttachments: boolean('allow_attachments').notNull().default(true),
+  /** Agents' attachments: the server refuses replies and originations that carry them. */
+  allowAgentAttachments: boolean('allow_agent_attachments').notNull().default(true),
   attachmentsRefusedMessage: text('attachments_refused_message'),
   inactivityCloseMinutes: integer('inactivity_close_minutes'),
   /** The survey's question, sent after the final response when the conversation ends. */
@@ -283,6 +289,15 @@ export const flows = pgTable('flows', {
   affinityTtlHours: integer('affinity_ttl_hours').notNull().default(168),
   /** Offer an affinity's agent the reply even when at capacity ("keep same agent"). */
   affinityBeyondCapacity: boolean('affinity_beyond_capacity').notNull().default(false),
+  /**
+   * Whether a customer answering an agent's outreach gets the initial message too; off, the
+   * conversation opens with the agent's text and no greeting.
+   */
+  greetOutreachReplies: boolean('greet_outreach_replies').notNull().default(false),
+  /** The language of the messages above (BCP 47: en, es, fr-CA); routing uses queues' own. */
+  language: text('language').notNull().default('en'),
+  /** Per language, automated messages in that language in place of the ones above. */
+  messageVariants: jsonb('message_variants').$type<MessageVariants>().notNull().default({}),
   /**
    * Per automated message (final, survey, …): the approved content template sent in its
    * place when the customer-service window of a WhatsApp conversation has closed.
@@ -577,6 +592,10 @@ export const messages = pgTable(
     index('messages_body_search_idx').using('gin', sql`to_tsvector('simple', ${t.body})`),
     // Reports read messages by time; a BRIN index costs next to nothing to keep.
     index('messages_created_brin').using('brin', t.createdAt),
+    // An answered outreach finds the agent's messages sent with no conversation.
+    index('messages_unattached_idx')
+      .on(t.numberId, t.toAddress)
+      .where(sql`${t.conversationId} IS NULL`),
   ],
 );
 

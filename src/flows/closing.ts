@@ -5,12 +5,14 @@
  * (routing's endConversation), by the composition.
  */
 import { eq } from 'drizzle-orm';
+import { contactLanguages } from '../consent/contacts.js';
 import { type Closed, markClosed, type WrapUp } from '../conversations/lifecycle.js';
 import { flows, numbers, users } from '../db/schema.js';
 import type { Tx } from '../db/store.js';
 import type { CloseReason } from '../events.js';
 import { enqueueAutomated } from '../outbound/outbox.js';
 import { cancelPendingOffer, wakeRouting } from '../routing/index.js';
+import { customerLanguage, messageFor } from './messages.js';
 import { askSurvey } from './surveys.js';
 import { renderTemplate } from './templates.js';
 
@@ -46,26 +48,21 @@ export async function closeConversation(
 
 /** Queues the flow's final response and survey, in the agent's name where they use it. */
 async function sendFinalResponse(tx: Tx, conversationId: string, closed: Closed): Promise<void> {
-  const [flow] = await tx
-    .select({
-      finalMessage: flows.finalMessage,
-      surveyMessage: flows.surveyMessage,
-      surveyScale: flows.surveyScale,
-      surveyWindowMinutes: flows.surveyWindowMinutes,
-      businessName: flows.businessName,
-    })
+  const [row] = await tx
+    .select({ flow: flows })
     .from(numbers)
     .innerJoin(flows, eq(flows.id, numbers.flowId))
     .where(eq(numbers.id, closed.numberId));
+  if (!row) return;
+  const { flow } = row;
+  const languages = await contactLanguages(tx, [closed.customerAddress]);
+  const language = customerLanguage(flow, languages.get(closed.customerAddress));
   const [agent] = closed.agentId
     ? await tx.select({ name: users.name }).from(users).where(eq(users.id, closed.agentId))
     : [];
-  const values = { businessName: flow?.businessName, agentName: agent?.name };
-  const messages = [
-    { kind: 'final', text: flow?.finalMessage },
-    { kind: 'survey', text: flow?.surveyMessage },
-  ] as const;
-  for (const { kind, text } of messages) {
+  const values = { businessName: flow.businessName, agentName: agent?.name };
+  for (const kind of ['final', 'survey'] as const) {
+    const text = messageFor(flow, kind, language);
     if (!text) continue;
     const queued = await enqueueAutomated(tx, {
       conversationId,
@@ -76,7 +73,7 @@ async function sendFinalResponse(tx: Tx, conversationId: string, closed: Closed)
       automated: { kind, agentName: agent?.name },
     });
     // A survey not sent (a closed WhatsApp window without its template) waits on nothing.
-    if (kind === 'survey' && queued && flow) {
+    if (kind === 'survey' && queued) {
       await askSurvey(tx, {
         conversationId,
         numberId: closed.numberId,

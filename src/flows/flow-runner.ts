@@ -1,5 +1,6 @@
 import { and, desc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
+import { contactLanguages } from '../consent/contacts.js';
 import {
   endFlowStep,
   flowStepFree,
@@ -21,6 +22,7 @@ import {
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
 import { closeConversation } from './closing.js';
 import { type Flow, flowOfNumber } from './flows.js';
+import { customerLanguage, messageFor } from './messages.js';
 import { renderTemplate } from './templates.js';
 
 /** What a bot may answer; every field optional. */
@@ -74,11 +76,15 @@ async function sendQueuePosition(db: Db, flow: Flow, conversationId: string): Pr
       .where(and(eq(conversations.id, conversationId), eq(conversations.state, 'queued')));
     // Offered or taken in the meantime: the customer needs no position.
     if (!conversation) return;
+    const languages = await contactLanguages(tx, [conversation.customerAddress]);
+    const language = customerLanguage(flow, languages.get(conversation.customerAddress));
+    const text = messageFor(flow, 'queuePosition', language);
+    if (!text) return;
     await enqueueAutomated(tx, {
       conversationId,
       numberId: conversation.numberId,
       to: conversation.customerAddress,
-      body: renderTemplate(flow.queuePositionMessage!, {
+      body: renderTemplate(text, {
         queuePosition: position.position,
         businessName: flow.businessName,
       }),

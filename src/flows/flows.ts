@@ -11,6 +11,7 @@ import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 import { AUTOMATED_MESSAGES, SURVEY_SCALES } from '../events.js';
 import { isOpen, isValidTimeZone, type OpeningInterval } from './hours.js';
+import { FLOW_MESSAGE_KINDS } from './messages.js';
 
 const time = z
   .string()
@@ -18,6 +19,22 @@ const time = z
 const message = z.string().trim().max(1600).nullable().optional();
 /** Per automated message, the template sent instead once a WhatsApp window has closed. */
 const windowTemplates = z.partialRecord(z.enum(AUTOMATED_MESSAGES), templateChoice);
+
+/** A BCP 47 language tag as flows and contacts name languages: en, es, fr-CA, zh-Hant. */
+const LANGUAGE_TAG = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
+const LANGUAGE_ERROR = 'a language is a BCP 47 tag such as en, es or fr-CA';
+const languageTag = z.string().trim().regex(LANGUAGE_TAG, { error: LANGUAGE_ERROR });
+/** Per language, the automated messages in it; a message left out falls back to the main text. */
+const messageVariants = z
+  .record(z.string(), z.partialRecord(z.enum(FLOW_MESSAGE_KINDS), z.string().trim().max(1600)))
+  .superRefine((variants, ctx) => {
+    // Checked here rather than as the record's key schema, whose error names no language.
+    for (const tag of Object.keys(variants)) {
+      if (!LANGUAGE_TAG.test(tag)) {
+        ctx.addIssue({ code: 'custom', path: [tag], message: `“${tag}”: ${LANGUAGE_ERROR}` });
+      }
+    }
+  });
 
 export const flowInput = z.object({
   name: z.string().trim().min(1, { error: 'name must not be empty' }),
@@ -40,6 +57,7 @@ export const flowInput = z.object({
   botRetries: z.number().int().min(0).max(10).optional(),
   botTimeoutMs: z.number().int().min(100).max(30_000).optional(),
   allowAttachments: z.boolean().optional(),
+  allowAgentAttachments: z.boolean().optional(),
   attachmentsRefusedMessage: message,
   inactivityCloseMinutes: z.number().int().min(1).max(43_200).nullable().optional(),
   surveyMessage: message,
@@ -59,6 +77,9 @@ export const flowInput = z.object({
     .max(24 * 90)
     .optional(),
   affinityBeyondCapacity: z.boolean().optional(),
+  greetOutreachReplies: z.boolean().optional(),
+  language: languageTag.optional(),
+  messageVariants: messageVariants.optional(),
   windowTemplates: windowTemplates.optional(),
   hours: z
     .array(
@@ -85,9 +106,11 @@ export interface Flow extends FlowRow {
 }
 
 /** A flow as listed; as read one by one, with its hours and holidays too. */
-export const flowSummaryView = createSelectSchema(flows, { windowTemplates }).meta({
-  id: 'FlowSummary',
-});
+export const flowSummaryView = createSelectSchema(flows, { windowTemplates, messageVariants }).meta(
+  {
+    id: 'FlowSummary',
+  },
+);
 export const flowView = flowSummaryView
   .extend({
     hours: z.array(z.object({ weekday: z.number(), opensAt: z.string(), closesAt: z.string() })),

@@ -8,6 +8,7 @@
  * Owns the survey_responses table.
  */
 import { and, desc, eq, gt, isNotNull, sql } from 'drizzle-orm';
+import { contactLanguages } from '../consent/contacts.js';
 import { pairKey } from '../conversations/conversations.js';
 import { surveyResponses } from '../db/schema.js';
 import { type Executor, queryPrepared, type Tx } from '../db/store.js';
@@ -15,6 +16,7 @@ import { appendEvent } from '../event-log.js';
 import type { SurveyScale } from '../events.js';
 import { enqueueAutomated } from '../outbound/outbox.js';
 import type { Flow } from './flows.js';
+import { customerLanguage, messageFor } from './messages.js';
 import { renderTemplate } from './templates.js';
 
 /** How long after the score the customer's next text is kept as their comment. */
@@ -155,14 +157,14 @@ export async function recordSurveyReply(
 ): Promise<void> {
   const { survey } = reply;
   const refs = { conversationId: survey.conversationId };
-  let next: { kind: 'surveyComment' | 'surveyThanks'; text: string | null | undefined };
+  let next: 'surveyComment' | 'surveyThanks';
   if (reply.score === undefined) {
     await tx
       .update(surveyResponses)
       .set({ comment: reply.comment, commentedAt: sql`now()`, awaitingUntil: null })
       .where(eq(surveyResponses.conversationId, survey.conversationId));
     await appendEvent(tx, 'survey.commented', refs, { messageId, comment: reply.comment });
-    next = { kind: 'surveyThanks', text: flow?.surveyThanksMessage };
+    next = 'surveyThanks';
   } else {
     const askComment = Boolean(flow?.surveyCommentPrompt);
     await tx
@@ -180,18 +182,23 @@ export async function recordSurveyReply(
       scale: survey.scale,
       score: reply.score,
     });
-    next = askComment
-      ? { kind: 'surveyComment', text: flow?.surveyCommentPrompt }
-      : { kind: 'surveyThanks', text: flow?.surveyThanksMessage };
+    next = askComment ? 'surveyComment' : 'surveyThanks';
   }
-  if (!next.text) return;
+  if (!flow) return;
+  const languages = await contactLanguages(tx, [survey.customerAddress]);
+  const text = messageFor(
+    flow,
+    next,
+    customerLanguage(flow, languages.get(survey.customerAddress)),
+  );
+  if (!text) return;
   await enqueueAutomated(tx, {
     conversationId: survey.conversationId,
     numberId: survey.numberId,
     to: survey.customerAddress,
-    body: renderTemplate(next.text, { businessName: flow?.businessName }),
+    body: renderTemplate(text, { businessName: flow.businessName }),
     author: 'flow',
-    automated: { kind: next.kind },
+    automated: { kind: next },
   });
 }
 

@@ -3,7 +3,7 @@ import { channelOfKind } from '../addresses.js';
 import type { NumberRow } from '../admin/numbers.js';
 import type { InboundMessage } from '../channels/twilio/webhooks.js';
 import { classifyKeyword } from '../consent/consent.js';
-import { mergeContactAttributes } from '../consent/contacts.js';
+import { contactLanguages, mergeContactAttributes } from '../consent/contacts.js';
 import {
   type NewConversation,
   openConversations,
@@ -16,11 +16,12 @@ import { type Db, type Executor, inOneStatement, queryPrepared, type Tx } from '
 import { inTransaction, retryingConflicts } from '../db/transactions.js';
 import { appendEvents, appendEventsFrom } from '../event-log.js';
 import { type Flow, isFlowOpen } from '../flows/flows.js';
+import { customerLanguage, messageFor } from '../flows/messages.js';
 import { pairsAwaitingSurvey } from '../flows/surveys.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbounds } from '../outbound/outbox.js';
-import { pairsWithAffinity } from '../routing/affinity.js';
 import { queueFromFlow } from '../routing/queueing.js';
+import { greets, joinOutreach } from './outreach-replies.js';
 import { type InboundOutcome, receiveInbound } from './receive.js';
 
 interface Waiting {
@@ -433,10 +434,12 @@ async function openConversationsFor(
 
 /**
  * The first step of the flows of conversations just opened (`first`: their opening texts
- * and any that followed in the batch): the hours check and its response, then the hand-over
- * to routing of those whose flow has nothing to do before it (no bot, no queue position
- * to send, no affinity to honour: those stay due for the flow runner). Returns the
- * conversations handed over, and the queue each one still waiting there waits in.
+ * and any that followed in the batch): the agent's outreach each answers joins it, the
+ * hours check and its response (no greeting for an outreach reply unless the flow wants
+ * one), then the hand-over to routing of those whose flow has nothing to do before it (no
+ * bot, no queue position to send, no affinity to honour: those stay due for the flow
+ * runner). Returns the conversations handed over, and the queue each one still waiting
+ * there waits in.
  */
 async function startFlows(
   tx: Tx,
@@ -448,6 +451,18 @@ async function startFlows(
     item.flow ? [{ item, flow: item.flow, open: isFlowOpen(item.flow, item.receivedAt) }] : [],
   );
   const conversationIdOf = (item: Waiting) => opened.get(conversationKey(item))!;
+  const outreach = await joinOutreach(
+    tx,
+    starting.map((item) => ({
+      conversationId: conversationIdOf(item),
+      numberId: item.number.id,
+      customerAddress: item.inbound.from,
+    })),
+  );
+  const languageOf = await contactLanguages(
+    tx,
+    hours.map(({ item }) => item.inbound.from),
+  );
   await appendEvents(
     tx,
     'flow.hours-checked',
@@ -459,7 +474,10 @@ async function startFlows(
   await enqueueOutbounds(
     tx,
     hours.flatMap(({ item, flow, open }) => {
-      const body = open ? flow.initialMessage : flow.outOfHoursMessage;
+      const kind = open ? ('initial' as const) : ('outOfHours' as const);
+      if (open && !greets(flow, outreach.has(conversationIdOf(item)))) return [];
+      const language = customerLanguage(flow, languageOf.get(item.inbound.from));
+      const body = messageFor(flow, kind, language);
       return body
         ? [
             {
@@ -468,7 +486,7 @@ async function startFlows(
               to: item.inbound.from,
               body: renderTemplate(body, { businessName: flow.businessName }),
               author: 'flow' as const,
-              automated: { kind: open ? ('initial' as const) : ('outOfHours' as const) },
+              automated: { kind },
             },
           ]
         : [];
@@ -476,16 +494,8 @@ async function startFlows(
   );
 
   const ready = starting.filter((item) => !item.flow?.botUrl && !item.flow?.queuePositionMessage);
-  const withAffinity = new Set(
-    (
-      await pairsWithAffinity(
-        tx,
-        ready.map((item) => ({ numberId: item.number.id, customerAddress: item.inbound.from })),
-      )
-    ).map((pair) => pairKey(pair.numberId, pair.customerAddress)),
-  );
   const handing = ready
-    .filter((item) => !withAffinity.has(conversationKey(item)))
+    .filter((item) => !outreach.has(conversationIdOf(item)))
     .map((item) => ({
       conversationId: conversationIdOf(item),
       queueId: item.flow?.queueId ?? null,

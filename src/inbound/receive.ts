@@ -19,9 +19,9 @@ import { media, messages, numbers } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { appendEvent } from '../event-log.js';
-import type { AutomatedMessage } from '../events.js';
 import { closeConversation } from '../flows/closing.js';
 import { type Flow, isFlowOpen } from '../flows/flows.js';
+import { customerLanguage, type FlowMessageKind, messageFor } from '../flows/messages.js';
 import {
   awaitingSurvey,
   endSurveyWait,
@@ -31,6 +31,7 @@ import {
 } from '../flows/surveys.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueAutomated } from '../outbound/outbox.js';
+import { greets, joinOutreach } from './outreach-replies.js';
 
 export type InboundOutcome =
   /** Stored before; `sameAccount` false: the SID is another account's message, nothing changed. */
@@ -111,12 +112,10 @@ async function receiveIn(
 
   const contact = await upsertContact(tx, inbound.from, inbound.location);
   const keyword = classifyKeyword(inbound.body, inbound.optOutType, number.kind);
-  const reply = (
-    kind: AutomatedMessage,
-    body: string | null | undefined,
-    conversationId: string | null,
-  ) =>
-    body
+  const reply = (kind: FlowMessageKind, conversationId: string | null) => {
+    const body =
+      flow && messageFor(flow, kind, customerLanguage(flow, contact.attributes.language));
+    return body
       ? enqueueAutomated(tx, {
           conversationId,
           numberId: number.id,
@@ -126,6 +125,7 @@ async function receiveIn(
           automated: { kind },
         })
       : undefined;
+  };
 
   // The reply to the survey of a conversation just ended belongs to that conversation; a
   // keyword joins the open conversation, if any, so the agent sees it; it opens none.
@@ -165,7 +165,7 @@ async function receiveIn(
     );
     mediaPending = allowed;
     if (!allowed) {
-      await reply('attachmentsRefused', flow?.attachmentsRefusedMessage, conversationId);
+      await reply('attachmentsRefused', conversationId);
       await appendEvent(
         tx,
         'media.refused',
@@ -205,21 +205,25 @@ async function receiveIn(
       }
     }
   } else if (keyword === 'help' && !twilioAnswersKeywords(number)) {
-    await reply('help', flow?.helpMessage, conversationId);
+    await reply('help', conversationId);
   }
 
   let flowDue = false;
   if (conversationId && !keyword && !surveyReply) {
     // A new conversation, or one still with the bot, has flow work due after the answer.
     ({ flowDue } = await touchedByCustomer(tx, conversationId, now));
+    const outreachReply =
+      created &&
+      (
+        await joinOutreach(tx, [
+          { conversationId, numberId: number.id, customerAddress: inbound.from },
+        ])
+      ).has(conversationId);
     if (created && flow) {
       const open = isFlowOpen(flow, now);
       await appendEvent(tx, 'flow.hours-checked', { conversationId }, { open });
-      await reply(
-        open ? 'initial' : 'outOfHours',
-        open ? flow.initialMessage : flow.outOfHoursMessage,
-        conversationId,
-      );
+      if (!open) await reply('outOfHours', conversationId);
+      else if (greets(flow, outreachReply)) await reply('initial', conversationId);
       if (!open && flow.outOfHoursAction === 'close') {
         await closeConversation(tx, conversationId, {
           reason: 'out-of-hours',

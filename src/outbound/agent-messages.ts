@@ -54,6 +54,17 @@ function checkContent(input: AgentContent): void {
   }
 }
 
+/** The number's flow decides whether agents may send attachments (no flow: they may). */
+function assertAgentAttachmentsAllowed(allowed: boolean | null, attachments: Attachment[]): void {
+  if (attachments.length > 0 && allowed === false) {
+    throw new AppError(
+      'bad_request',
+      "this number's flow does not let agents send attachments: send the text without them",
+      'attachments',
+    );
+  }
+}
+
 /**
  * The agent's template choice, checked (the account has it, the channel takes it, every
  * placeholder has a value, the queue allows it) and rendered; `{{customerName}}` and
@@ -120,9 +131,11 @@ export async function sendAgentReply(
       address: numbers.address,
       kind: numbers.kind,
       messagingServiceSid: numbers.messagingServiceSid,
+      flowAllowsAgentAttachments: flows.allowAgentAttachments,
     })
     .from(conversations)
     .innerJoin(numbers, eq(numbers.id, conversations.numberId))
+    .leftJoin(flows, eq(flows.id, numbers.flowId))
     .where(eq(conversations.id, conversationId));
   // Another agent's conversation is reported as absent, not forbidden.
   if (!conversation || (user.role === 'agent' && conversation.agentId !== user.id)) {
@@ -134,6 +147,7 @@ export async function sendAgentReply(
       `the conversation is ${conversation.state}; only an active one takes replies`,
     );
   }
+  assertAgentAttachmentsAllowed(conversation.flowAllowsAgentAttachments, input.attachments);
   assertAttachmentsFit(channelOfKind(conversation.kind), input.attachments);
   await refuseIfOptedOut(
     db,
@@ -197,6 +211,13 @@ export async function originate(
   assertMayOriginate(number, user.role);
   const strategy = input.strategy ?? number.defaultStrategy;
   checkContent(input);
+  if (input.attachments.length > 0 && number.flowId) {
+    const [flow] = await db
+      .select({ allowAgentAttachments: flows.allowAgentAttachments })
+      .from(flows)
+      .where(eq(flows.id, number.flowId));
+    assertAgentAttachmentsAllowed(flow?.allowAgentAttachments ?? null, input.attachments);
+  }
   await refuseIfOptedOut(db, to, consentSender(number), null);
   const template = await agentTemplate(db, user, input.template, {
     numberId: number.id,

@@ -3382,6 +3382,7 @@ export interface paths {
                         botRetries?: number;
                         botTimeoutMs?: number;
                         allowAttachments?: boolean;
+                        allowAgentAttachments?: boolean;
                         attachmentsRefusedMessage?: string | null;
                         inactivityCloseMinutes?: number | null;
                         surveyMessage?: string | null;
@@ -3392,6 +3393,13 @@ export interface paths {
                         surveyThanksMessage?: string | null;
                         affinityTtlHours?: number;
                         affinityBeyondCapacity?: boolean;
+                        greetOutreachReplies?: boolean;
+                        language?: string;
+                        messageVariants?: {
+                            [key: string]: {
+                                [key: string]: string;
+                            };
+                        };
                         windowTemplates?: {
                             [key: string]: {
                                 contentSid: string;
@@ -3571,6 +3579,7 @@ export interface paths {
                         botRetries?: number;
                         botTimeoutMs?: number;
                         allowAttachments?: boolean;
+                        allowAgentAttachments?: boolean;
                         attachmentsRefusedMessage?: string | null;
                         inactivityCloseMinutes?: number | null;
                         surveyMessage?: string | null;
@@ -3581,6 +3590,13 @@ export interface paths {
                         surveyThanksMessage?: string | null;
                         affinityTtlHours?: number;
                         affinityBeyondCapacity?: boolean;
+                        greetOutreachReplies?: boolean;
+                        language?: string;
+                        messageVariants?: {
+                            [key: string]: {
+                                [key: string]: string;
+                            };
+                        };
                         windowTemplates?: {
                             [key: string]: {
                                 contentSid: string;
@@ -5037,6 +5053,7 @@ export interface components {
             botRetries: number;
             botTimeoutMs: number;
             allowAttachments: boolean;
+            allowAgentAttachments: boolean;
             attachmentsRefusedMessage: string | null;
             inactivityCloseMinutes: number | null;
             surveyMessage: string | null;
@@ -5047,6 +5064,13 @@ export interface components {
             surveyThanksMessage: string | null;
             affinityTtlHours: number;
             affinityBeyondCapacity: boolean;
+            greetOutreachReplies: boolean;
+            language: string;
+            messageVariants: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
             windowTemplates: {
                 [key: string]: {
                     contentSid: string;
@@ -5080,6 +5104,7 @@ export interface components {
             botRetries: number;
             botTimeoutMs: number;
             allowAttachments: boolean;
+            allowAgentAttachments: boolean;
             attachmentsRefusedMessage: string | null;
             inactivityCloseMinutes: number | null;
             surveyMessage: string | null;
@@ -5090,6 +5115,13 @@ export interface components {
             surveyThanksMessage: string | null;
             affinityTtlHours: number;
             affinityBeyondCapacity: boolean;
+            greetOutreachReplies: boolean;
+            language: string;
+            messageVariants: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
             windowTemplates: {
                 [key: string]: {
                     contentSid: string;

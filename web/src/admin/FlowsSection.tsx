@@ -8,6 +8,12 @@ import { NONE, namesById, numberOrDefault, numberOrNull, numberText, textOrNull 
 import { EntityForm, FieldSet } from './EntityForm';
 import { FieldGrid, SelectField, SwitchField, TextAreaField, TextField } from './fields';
 import { LoadThen } from './LoadThen';
+import {
+  MessageVariantsField,
+  type VariantRow,
+  variantRows,
+  variantsOf,
+} from './MessageVariantsField';
 import { type FormSlot, ResourceSection } from './ResourceSection';
 import {
   type HolidayRow,
@@ -45,7 +51,11 @@ export function FlowsSection() {
         { header: 'Queue', cell: (f) => (f.queueId ? (queueNames.get(f.queueId) ?? '?') : '—') },
         { header: 'Out of hours', cell: (f) => f.outOfHoursAction },
         { header: 'Bot', cell: (f) => (f.botUrl ? 'Yes' : 'No') },
-        { header: 'Attachments', cell: (f) => (f.allowAttachments ? 'Allowed' : 'Refused') },
+        {
+          header: 'Attachments',
+          cell: (f) =>
+            `Customers: ${f.allowAttachments ? 'yes' : 'no'}, agents: ${f.allowAgentAttachments ? 'yes' : 'no'}`,
+        },
         {
           header: 'Inactivity close',
           cell: (f) => (f.inactivityCloseMinutes ? `${f.inactivityCloseMinutes} min` : 'Never'),
@@ -86,6 +96,7 @@ interface FlowDraft {
   botRetries: string;
   botTimeoutMs: string;
   allowAttachments: boolean;
+  allowAgentAttachments: boolean;
   attachmentsRefusedMessage: string;
   inactivityCloseMinutes: string;
   surveyMessage: string;
@@ -95,6 +106,9 @@ interface FlowDraft {
   surveyThanksMessage: string;
   affinityTtlHours: string;
   affinityBeyondCapacity: boolean;
+  greetOutreachReplies: boolean;
+  language: string;
+  messageVariants: VariantRow[];
   windowTemplates: WindowTemplates;
 }
 
@@ -117,6 +131,7 @@ function draftOf(flow: Flow | null): FlowDraft {
     botRetries: numberText(flow?.botRetries ?? 2),
     botTimeoutMs: numberText(flow?.botTimeoutMs ?? 5000),
     allowAttachments: flow?.allowAttachments ?? true,
+    allowAgentAttachments: flow?.allowAgentAttachments ?? true,
     attachmentsRefusedMessage: flow?.attachmentsRefusedMessage ?? '',
     inactivityCloseMinutes: numberText(flow?.inactivityCloseMinutes),
     surveyMessage: flow?.surveyMessage ?? '',
@@ -126,6 +141,9 @@ function draftOf(flow: Flow | null): FlowDraft {
     surveyThanksMessage: flow?.surveyThanksMessage ?? '',
     affinityTtlHours: numberText(flow?.affinityTtlHours ?? 168),
     affinityBeyondCapacity: flow?.affinityBeyondCapacity ?? false,
+    greetOutreachReplies: flow?.greetOutreachReplies ?? false,
+    language: flow?.language ?? 'en',
+    messageVariants: variantRows(flow?.messageVariants ?? {}),
     windowTemplates: flow?.windowTemplates ?? {},
   };
 }
@@ -148,6 +166,7 @@ function bodyOf(draft: FlowDraft) {
     botRetries: numberOrDefault(draft.botRetries),
     botTimeoutMs: numberOrDefault(draft.botTimeoutMs),
     allowAttachments: draft.allowAttachments,
+    allowAgentAttachments: draft.allowAgentAttachments,
     attachmentsRefusedMessage: textOrNull(draft.attachmentsRefusedMessage),
     inactivityCloseMinutes: numberOrNull(draft.inactivityCloseMinutes),
     surveyMessage: textOrNull(draft.surveyMessage),
@@ -157,6 +176,9 @@ function bodyOf(draft: FlowDraft) {
     surveyThanksMessage: textOrNull(draft.surveyThanksMessage),
     affinityTtlHours: numberOrDefault(draft.affinityTtlHours),
     affinityBeyondCapacity: draft.affinityBeyondCapacity,
+    greetOutreachReplies: draft.greetOutreachReplies,
+    language: draft.language.trim(),
+    messageVariants: variantsOf(draft.messageVariants),
     windowTemplates: draft.windowTemplates,
   };
 }
@@ -296,7 +318,22 @@ function FlowForm({
             help="The answer to HELP where Twilio does not answer it (a short code or WhatsApp sender outside a Messaging Service, Messenger). Elsewhere Twilio answers: set its reply in the Messaging Service's Advanced Opt-Out."
             {...form.bind('helpMessage')}
           />
+          <TextField
+            label="Language of these messages"
+            placeholder="en"
+            help="A BCP 47 tag such as en, es or fr-CA. Customers whose contact has another language get its messages below, if any."
+            {...form.bind('language')}
+          />
         </FieldGrid>
+        <SwitchField
+          label="Greet replies to an agent's outreach"
+          help="Off: a customer answering an agent's text gets no initial message; the conversation starts with the agent's text."
+          {...form.bind('greetOutreachReplies')}
+        />
+        <MessageVariantsField
+          shown={messagesWithText(form.draft)}
+          {...form.bind('messageVariants')}
+        />
       </FieldSet>
 
       <FieldSet title="Survey">
@@ -380,9 +417,14 @@ function FlowForm({
 
       <FieldSet title="Conversation">
         <SwitchField
-          label="Attachments allowed"
-          help="Off: customers' pictures and files are refused."
+          label="Customers may send attachments"
+          help="Off: customers' pictures and files are refused, and the message below is sent."
           {...form.bind('allowAttachments')}
+        />
+        <SwitchField
+          label="Agents may send attachments"
+          help="Off: replies and new conversations from agents carry text only; the server refuses attachments."
+          {...form.bind('allowAgentAttachments')}
         />
         <TextAreaField
           label="Attachments refused message"

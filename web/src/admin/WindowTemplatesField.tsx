@@ -8,7 +8,8 @@ import type { Bound } from './useDraft';
 /** Automated message → its template; only the messages that have one. */
 export type WindowTemplates = Record<string, TemplateChoice>;
 
-const LABELS: Record<AutomatedMessage, string> = {
+/** How the admin console names each automated message. */
+export const MESSAGE_LABELS: Record<AutomatedMessage, string> = {
   initial: 'Initial message',
   outOfHours: 'Out-of-hours message',
   queuePosition: 'Queue position message',
@@ -53,7 +54,7 @@ export function WindowTemplatesField({
         return (
           <TemplateFields
             key={key}
-            label={`${LABELS[key]}: template`}
+            label={`${MESSAGE_LABELS[key]}: template`}
             templates={templates}
             value={value[key] ?? null}
             onChange={(choice) => set(key, choice)}
