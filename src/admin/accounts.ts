@@ -1,10 +1,12 @@
 import { eq } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
+import type { CountryCode } from 'libphonenumber-js';
 import { z } from 'zod';
 import { announceConfigChange } from '../db/config-cache.js';
 import { accounts } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
 import { AppError, isUniqueViolation } from '../errors.js';
+import { isCountryCode } from '../phone-numbers.js';
 import type { SecretBox } from '../secret-box.js';
 
 const accountName = z.string().trim().min(1, { error: 'name must not be empty' });
@@ -13,6 +15,9 @@ const apiKeySid = z
   .string()
   .regex(/^SK[0-9a-f]{32}$/, { error: 'apiKeySid must be SK followed by 32 hex digits' });
 const apiKeySecret = z.string().min(1, { error: 'apiKeySecret must not be empty' });
+const defaultCountry = z.string().trim().toUpperCase().refine(isCountryCode, {
+  error: 'defaultCountry must be a two-letter ISO country code such as US or GB',
+});
 
 export const newAccountSchema = z
   .object({
@@ -23,6 +28,8 @@ export const newAccountSchema = z
     authToken,
     apiKeySid: apiKeySid.optional(),
     apiKeySecret: apiKeySecret.optional(),
+    /** Where a number typed in national format is read; default US. */
+    defaultCountry: defaultCountry.optional(),
   })
   .refine((a) => (a.apiKeySid === undefined) === (a.apiKeySecret === undefined), {
     error: 'apiKeySid and apiKeySecret go together',
@@ -40,6 +47,7 @@ export const accountPatchSchema = z
     authToken: authToken.optional(),
     apiKeySid: apiKeySid.nullable().optional(),
     apiKeySecret: apiKeySecret.optional(),
+    defaultCountry: defaultCountry.optional(),
   })
   .refine((a) => (typeof a.apiKeySid === 'string') === (a.apiKeySecret !== undefined), {
     error: 'a new apiKeySid and its apiKeySecret go together',
@@ -82,7 +90,11 @@ export async function updateAccount(
 ): Promise<AccountView> {
   const current = await getAccountCredentials(db, box, id);
   const next = patchedCredentials(current, patch);
-  if (patch.name === undefined && !changesCredentials(patch)) {
+  if (
+    patch.name === undefined &&
+    patch.defaultCountry === undefined &&
+    !changesCredentials(patch)
+  ) {
     const [unchanged] = await db.select(view).from(accounts).where(eq(accounts.id, id));
     return unchanged!;
   }
@@ -90,6 +102,7 @@ export async function updateAccount(
     .update(accounts)
     .set({
       ...(patch.name !== undefined && { name: patch.name }),
+      ...(patch.defaultCountry !== undefined && { defaultCountry: patch.defaultCountry }),
       ...(changesCredentials(patch) && {
         authTokenEnc: box.seal(next.authToken),
         apiKeySid: next.apiKeySid,
@@ -105,7 +118,14 @@ export async function updateAccount(
 
 /** An account as the API shows it: the SIDs, never a secret. */
 export const accountView = createSelectSchema(accounts)
-  .pick({ id: true, name: true, accountSid: true, apiKeySid: true, createdAt: true })
+  .pick({
+    id: true,
+    name: true,
+    accountSid: true,
+    apiKeySid: true,
+    defaultCountry: true,
+    createdAt: true,
+  })
   .meta({ id: 'Account' });
 export type AccountView = z.output<typeof accountView>;
 
@@ -121,6 +141,7 @@ const view = {
   name: accounts.name,
   accountSid: accounts.accountSid,
   apiKeySid: accounts.apiKeySid,
+  defaultCountry: accounts.defaultCountry,
   createdAt: accounts.createdAt,
 };
 
@@ -144,6 +165,7 @@ export async function createAccount(
         authTokenEnc: box.seal(a.authToken),
         apiKeySid: a.apiKeySid ?? null,
         apiKeySecretEnc: a.apiKeySecret === undefined ? null : box.seal(a.apiKeySecret),
+        ...(a.defaultCountry !== undefined && { defaultCountry: a.defaultCountry }),
       })
       .returning(view);
     await announceConfigChange(db);
@@ -187,4 +209,15 @@ export async function findAccountBySid(
 
 export async function listAccounts(db: Executor): Promise<AccountView[]> {
   return db.select(view).from(accounts).orderBy(accounts.name);
+}
+
+/** The country in which numbers typed in national format are read for the account. */
+export async function defaultCountryOf(db: Executor, accountId: string): Promise<CountryCode> {
+  const [row] = await db
+    .select({ defaultCountry: accounts.defaultCountry })
+    .from(accounts)
+    .where(eq(accounts.id, accountId));
+  if (!row) throw new AppError('bad_request', `account ${accountId} does not exist`, 'accountId');
+  // Checked against the country list when written.
+  return row.defaultCountry as CountryCode;
 }

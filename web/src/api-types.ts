@@ -1790,6 +1790,7 @@ export interface paths {
                         authToken: string;
                         apiKeySid?: string;
                         apiKeySecret?: string;
+                        defaultCountry?: string;
                     };
                 };
             };
@@ -1859,6 +1860,7 @@ export interface paths {
                         authToken?: string;
                         apiKeySid?: string | null;
                         apiKeySecret?: string;
+                        defaultCountry?: string;
                     };
                 };
             };
@@ -1941,7 +1943,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Add a number (E.164, short code, whatsapp:+… or messenger:<page id>) */
+        /**
+         * Add a number (E.164, digits with the country code, national format in the account's country, short code, whatsapp:+… or messenger:<page id>)
+         * @description The number is looked up on the account's Twilio first and its capabilities are kept: 400 naming address when the account has no such number, 502 when Twilio cannot be asked (nothing is saved). Messenger pages are not looked up: Twilio's API does not list them.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -2127,6 +2132,62 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/numbers/{id}/twilio-webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The webhook, fallback and status callback URLs Twilio has for the number now, read back from Twilio, and whether they are Parley's */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TwilioWebhooks"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3833,12 +3894,13 @@ export interface components {
             name: string;
             accountSid: string;
             apiKeySid: string | null;
+            defaultCountry: string;
             /** Format: date-time */
             createdAt: string;
         };
         ApiError: {
             /** @enum {string} */
-            error: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "not_acceptable" | "request_timeout" | "conflict" | "gone" | "length_required" | "precondition_failed" | "payload_too_large" | "uri_too_long" | "unsupported_media_type" | "range_not_satisfiable" | "unprocessable" | "too_many_requests" | "headers_too_large" | "internal" | "unavailable" | "client_error";
+            error: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "not_acceptable" | "request_timeout" | "conflict" | "gone" | "length_required" | "precondition_failed" | "payload_too_large" | "uri_too_long" | "unsupported_media_type" | "range_not_satisfiable" | "unprocessable" | "too_many_requests" | "headers_too_large" | "internal" | "bad_gateway" | "unavailable" | "client_error";
             message: string;
             field?: string;
             requestId?: string;
@@ -3876,6 +3938,7 @@ export interface components {
             kind: "long-code" | "toll-free" | "short-code" | "whatsapp" | "messenger";
             name: string;
             twilioSid: string | null;
+            capabilities: ("sms" | "mms")[] | null;
             messagingServiceSid: string | null;
             /** Format: uuid */
             flowId: string | null;
@@ -3890,6 +3953,7 @@ export interface components {
             effectiveSendRate: number;
             effectiveOriginationRoles: ("admin" | "supervisor" | "agent")[];
             webhookUrl: string;
+            fallbackUrl: string;
             statusCallbackUrl: string;
         };
         AdminContentTemplate: {
@@ -3997,11 +4061,28 @@ export interface components {
         };
         TwilioConfiguration: {
             /** @enum {string} */
-            configured: "messaging-service" | "whatsapp-sender" | "number";
+            configured: "messaging-service" | "whatsapp-sender" | "short-code" | "number";
             sid: string;
             webhookUrl: string;
+            fallbackUrl: string;
             statusCallbackUrl: string;
             rcsSender: string | null;
+        };
+        TwilioWebhooks: {
+            expected: {
+                webhookUrl: string;
+                fallbackUrl: string;
+                statusCallbackUrl: string;
+            };
+            current: {
+                /** @enum {string} */
+                configured: "messaging-service" | "whatsapp-sender" | "short-code" | "number";
+                sid: string;
+                webhookUrl: string | null;
+                fallbackUrl: string | null;
+                statusCallbackUrl: string | null;
+            };
+            matches: boolean;
         };
         ApiToken: {
             id: string;
@@ -4523,6 +4604,7 @@ export interface components {
             /** @enum {string} */
             defaultStrategy: "assign-now" | "on-reply";
             default: boolean;
+            defaultCountry: string;
         };
         SegmentCount: {
             /** @enum {string} */
