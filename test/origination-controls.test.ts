@@ -6,13 +6,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { affinities, queues } from '../src/db/schema.js';
 import { buildTestApp, type SignedIn, signIn, type TestApp } from './helpers/app.js';
-import {
-  buildNumber,
-  buildQueue,
-  hex,
-  phoneNumber,
-  shortCodeNumber,
-} from './helpers/factories.js';
+import { buildNumber, buildQueue, hex, phoneNumber, shortCodeNumber } from './helpers/factories.js';
 
 let t: TestApp;
 let admin: SignedIn;
