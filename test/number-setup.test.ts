@@ -404,11 +404,40 @@ describe('checking a number on Twilio when it is added', () => {
       twilioSid: expect.stringMatching(/^XE/),
       capabilities: null,
     });
-    // Twilio's API lists no Messenger pages: a page is added without a look-up.
+    // Twilio's API lists Messenger pages only in a Messaging Service: without one, no look-up.
     expect(await added(`messenger:${randomInt(1e9, 9e9)}`)).toMatchObject({
       kind: 'messenger',
       twilioSid: null,
     });
+  });
+
+  it("finds a Messenger page among its Messaging Service's channel senders", async () => {
+    const page = `messenger:${randomInt(1e9, 9e9)}`;
+    const elsewhere = `messenger:${randomInt(1e9, 9e9)}`;
+    await onTwilio(page);
+    await onTwilio(elsewhere);
+    const service = (await stack.control('POST', '/_emulator/services', {
+      accountSid: stack.twilio.sid,
+      numbers: [page],
+    })) as { sid: string };
+    const inService = await api('POST', '/api/admin/numbers', {
+      accountId: stack.account.id,
+      address: page,
+      messagingServiceSid: service.sid,
+    });
+    expect(inService).toMatchObject({
+      status: 201,
+      body: { kind: 'messenger', twilioSid: expect.stringMatching(/^XE/), capabilities: null },
+    });
+    const notInIt = await api('POST', '/api/admin/numbers', {
+      accountId: stack.account.id,
+      address: elsewhere,
+      messagingServiceSid: service.sid,
+    });
+    expect(notInIt).toMatchObject({ status: 400, body: { field: 'address' } });
+    expect(notInIt.body.message).toBe(
+      `Twilio has no Messenger page ${elsewhere} in Messaging Service ${service.sid}: add the page to that service in Twilio's Console first, or give the service that has it`,
+    );
   });
 
   it('refuses a number the account does not have on Twilio, naming address, and saves nothing', async () => {

@@ -240,7 +240,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           summary:
             "Add a number (E.164, digits with the country code, national format in the account's country, short code, whatsapp:+… or messenger:<page id>)",
           description:
-            "The number is looked up on the account's Twilio first and its capabilities are kept: 400 naming address when the account has no such number, 502 when Twilio cannot be asked (nothing is saved). Messenger pages are not looked up: Twilio's API does not list them.",
+            "The number is looked up on the account's Twilio first and its capabilities are kept: 400 naming address when the account has no such number, 502 when Twilio cannot be asked (nothing is saved). A Messenger page is looked up among its Messaging Service's channel senders; without a service it is not (Twilio's API lists pages nowhere else).",
           body: numberInput,
           response: { 201: numberView },
         },
@@ -565,6 +565,10 @@ async function addNumber(deps: AdminDeps, input: NumberInput): Promise<NumberRow
     await deps.prepareNumberOnTwilio({ accountSid, address, kind });
   }
   const client = await deps.clients.forAccount(input.accountId);
-  const onTwilio = await lookUpNumber(client, { address, kind });
+  const onTwilio = await lookUpNumber(client, {
+    address,
+    kind,
+    messagingServiceSid: input.messagingServiceSid ?? null,
+  });
   return createNumber(deps.db, { ...input, address, kind }, onTwilio);
 }

@@ -1945,7 +1945,7 @@ export interface paths {
         put?: never;
         /**
          * Add a number (E.164, digits with the country code, national format in the account's country, short code, whatsapp:+… or messenger:<page id>)
-         * @description The number is looked up on the account's Twilio first and its capabilities are kept: 400 naming address when the account has no such number, 502 when Twilio cannot be asked (nothing is saved). Messenger pages are not looked up: Twilio's API does not list them.
+         * @description The number is looked up on the account's Twilio first and its capabilities are kept: 400 naming address when the account has no such number, 502 when Twilio cannot be asked (nothing is saved). A Messenger page is looked up among its Messaging Service's channel senders; without a service it is not (Twilio's API lists pages nowhere else).
          */
         post: {
             parameters: {

@@ -120,18 +120,24 @@ export function webhooksMatch(found: TwilioWebhooks, urls: WebhookUrls): boolean
  * What Twilio knows of a number an admin adds: its SID on the account and what it can carry.
  * A phone number is an IncomingPhoneNumber (with SMS and MMS capabilities), a short code a
  * ShortCode (Twilio lists no capabilities for it), a WhatsApp sender a sender of the Senders
- * API. A Messenger page is not looked up: Twilio's API lists pages nowhere (they are
- * connected in its Console). 400 naming `address` when the account has no such number; 502
+ * API. A Messenger page is found only as a channel sender of its Messaging Service: Twilio's
+ * API lists pages nowhere else (they are connected in its Console), so a page without a
+ * service is not looked up. 400 naming `address` when the account has no such number; 502
  * when Twilio cannot be asked.
  */
 export async function lookUpNumber(
   client: TwilioClient,
-  number: Pick<NumberRow, 'address' | 'kind'>,
+  number: Pick<NumberRow, 'address' | 'kind' | 'messagingServiceSid'>,
 ): Promise<{ twilioSid: string | null; capabilities: NumberCapability[] | null }> {
-  if (number.kind === 'messenger') return { twilioSid: null, capabilities: null };
+  const serviceSid = number.messagingServiceSid;
+  if (number.kind === 'messenger' && !serviceSid) return { twilioSid: null, capabilities: null };
   let found: { twilioSid: string; capabilities: NumberCapability[] | null } | undefined;
   try {
-    if (number.kind === 'whatsapp') {
+    if (number.kind === 'messenger' && serviceSid) {
+      const senders = await client.messaging.v1.services(serviceSid).channelSenders.list();
+      const page = senders.find((one) => one.sender === number.address);
+      found = page && { twilioSid: page.sid, capabilities: null };
+    } else if (number.kind === 'whatsapp') {
       const sender = await whatsAppSenderOf(client, number.address);
       found = sender && { twilioSid: sender.sid, capabilities: null };
     } else if (number.kind === 'short-code') {
@@ -153,19 +159,20 @@ export async function lookUpNumber(
   if (!found) {
     throw new AppError(
       'bad_request',
-      `Twilio has no ${WHAT_KIND_IS[number.kind]} ${number.address} on this account: buy or port it there first, or choose the account that has it`,
+      number.kind === 'messenger'
+        ? `Twilio has no Messenger page ${number.address} in Messaging Service ${serviceSid}: add the page to that service in Twilio's Console first, or give the service that has it`
+        : `Twilio has no ${WHAT_KIND_IS[number.kind]} ${number.address} on this account: buy or port it there first, or choose the account that has it`,
       'address',
     );
   }
   return found;
 }
 
-const WHAT_KIND_IS: Record<NumberKind, string> = {
+const WHAT_KIND_IS: Record<Exclude<NumberKind, 'messenger'>, string> = {
   'long-code': 'phone number',
   'toll-free': 'phone number',
   'short-code': 'short code',
   whatsapp: 'WhatsApp sender',
-  messenger: 'Messenger page',
 };
 
 /** Runs Twilio calls; a failure other than Parley's own becomes a 503 saying what failed. */
