@@ -124,13 +124,15 @@ function NumberUrls({ number }: { number: NumberRow }) {
   );
 }
 
-/** What Twilio said the number can carry when it was added. */
+/**
+ * What Twilio said of the number when it was added: its SID and, for a phone number, SMS and
+ * MMS. Not checked: added before the check, or a Messenger page without a Messaging Service.
+ */
 function capabilitiesText(number: NumberRow): string {
-  if (number.capabilities === null) {
-    return number.kind === 'messenger' ? 'Not listed by Twilio' : '—';
-  }
+  if (!number.twilioSid) return 'Not checked';
+  if (number.capabilities === null) return `Found (${number.twilioSid})`;
   const found = number.capabilities.map((one) => one.toUpperCase()).join(', ') || 'No SMS or MMS';
-  return number.twilioSid ? `${found} (${number.twilioSid})` : found;
+  return `${found} (${number.twilioSid})`;
 }
 
 const RESOURCE_NAMES: Record<TwilioConfigured['configured'], string> = {
