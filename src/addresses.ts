@@ -1,10 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
-import {
-  type CountryCode,
-  isPossiblePhoneNumber,
-  parsePhoneNumberFromString,
-} from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
 import type { NUMBER_KINDS } from './db/schema.js';
+import { normalisePhone } from './phone-numbers.js';
 
 export type NumberKind = (typeof NUMBER_KINDS)[number];
 
@@ -111,17 +108,6 @@ export function normaliseAddress(input: string, defaultCountry?: CountryCode): s
   }
   if (/^\d{3,8}$/.test(trimmed)) return trimmed;
   return normalisePhone(trimmed, defaultCountry);
-}
-
-/**
- * E.164 for a phone number typed any common way, with a default country for national
- * formats. Numbers only need to be possible, not assigned: test ranges (555, Twilio's magic
- * 500 numbers) must pass.
- */
-export function normalisePhone(input: string, defaultCountry?: CountryCode): string | undefined {
-  const parsed = parsePhoneNumberFromString(input.trim(), defaultCountry);
-  if (!parsed || !isPossiblePhoneNumber(parsed.number)) return undefined;
-  return parsed.number;
 }
 
 export function inferNumberKind(address: string): NumberKind {

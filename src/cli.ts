@@ -5,7 +5,7 @@ import { createUser, ROLES, type Role } from './auth/users.js';
 import { type Config, ConfigError, isLoopback, loadConfig, readEnvFile } from './config.js';
 import { DataDirLockedError } from './db/lock.js';
 import { openStore } from './db/store.js';
-import { DEMO_NUMBERS, prepareDemo } from './demo.js';
+import { DEMO_NUMBERS, numbersOnEmulator, prepareDemo } from './demo.js';
 import { startEmulator } from './emulator/index.js';
 import { AppError } from './errors.js';
 import { createLogger, logFormatOf } from './logger.js';
@@ -50,7 +50,9 @@ async function start(options: { demo?: boolean; emulatorPort: string }): Promise
       'the Twilio emulator is reachable from the network: anyone who reaches it can read the demo auth token',
     );
   if (emulator) cfg = Object.freeze({ ...cfg, twilioApiUrl: emulator.url });
-  const parley = await startParley(cfg, logger);
+  const parley = await startParley(cfg, logger, {
+    ...(emulator && { prepareNumberOnTwilio: numbersOnEmulator(emulator.url, cfg.publicUrl) }),
+  });
   const logins = emulator
     ? await prepareDemo(parley.store.db, parley.secretBox, emulator.url, cfg.publicUrl)
     : [];

@@ -20,6 +20,7 @@ describe('loadConfig', () => {
     expect(config.port).toBe(3000);
     expect(config.host).toBe('127.0.0.1');
     expect(config.publicUrl).toBe('http://127.0.0.1:3000');
+    expect(config.webhookFallbackUrl).toBe('http://127.0.0.1:3000');
     expect(config.dataDir).toMatch(/\/data$/);
     expect(config.databaseUrl).toBeUndefined();
     expect(config.logLevel).toBe('info');
@@ -39,11 +40,13 @@ describe('loadConfig', () => {
       LOG_FORMAT: 'json',
       SHUTDOWN_TIMEOUT_MS: '5000',
       PRESENCE_GRACE_SECONDS: '30',
+      WEBHOOK_FALLBACK_URL: 'https://lb.parley.example.com/',
     });
     expect(config).toMatchObject({
       port: 8080,
       host: '0.0.0.0',
       publicUrl: 'https://parley.example.com',
+      webhookFallbackUrl: 'https://lb.parley.example.com',
       dataDir: '/var/lib/parley',
       databaseUrl: 'postgres://parley@db:5432/parley',
       logLevel: 'debug',
@@ -90,6 +93,10 @@ describe('loadConfig', () => {
     [
       { PUBLIC_URL: 'ftp://parley.example.com' },
       'PUBLIC_URL must be an http(s) URL such as https://parley.example.com.',
+    ],
+    [
+      { WEBHOOK_FALLBACK_URL: 'parley-b.example.com' },
+      'WEBHOOK_FALLBACK_URL must be an http(s) URL such as https://parley-b.example.com (another instance or the load balancer).',
     ],
     [
       { DATABASE_URL: 'mysql://db/parley', APP_SECRET: 'x'.repeat(32) },

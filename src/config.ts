@@ -31,6 +31,13 @@ const envSchema = z.object({
   PUBLIC_URL: z
     .url({ protocol: /^https?$/, error: 'an http(s) URL such as https://parley.example.com' })
     .optional(),
+  WEBHOOK_FALLBACK_URL: z
+    .url({
+      protocol: /^https?$/,
+      error:
+        'an http(s) URL such as https://parley-b.example.com (another instance or the load balancer)',
+    })
+    .optional(),
   DATA_DIR: z.string().min(1, { error: 'a directory path' }).default('./data'),
   DATABASE_URL: z
     .url({
@@ -107,6 +114,13 @@ export interface Config {
   readonly emulatorHost: string;
   /** The URL Twilio reaches; webhook signatures are computed against it. */
   readonly publicUrl: string;
+  /**
+   * Where Twilio posts an incoming message when Parley's webhook fails or is slow (the
+   * number's SmsFallbackUrl, a Messaging Service's FallbackUrl): with several instances,
+   * another instance or the load balancer. Webhooks signed for it are accepted too.
+   * Default: publicUrl.
+   */
+  readonly webhookFallbackUrl: string;
   readonly dataDir: string;
   /** Absent: the embedded PGlite store under dataDir. */
   readonly databaseUrl: string | undefined;
@@ -191,6 +205,7 @@ export function loadConfig(env: Env): Config {
     host: v.HOST,
     emulatorHost: v.EMULATOR_HOST,
     publicUrl,
+    webhookFallbackUrl: v.WEBHOOK_FALLBACK_URL?.replace(/\/+$/, '') ?? publicUrl,
     dataDir: resolve(v.DATA_DIR),
     databaseUrl: v.DATABASE_URL,
     appSecret: v.APP_SECRET,

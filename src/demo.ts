@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { createAccount, getAccountCredentials, listAccounts } from './admin/accounts.js';
+import type { PrepareNumberOnTwilio } from './admin/admin.routes.js';
 import { createAgent } from './admin/agents.js';
 import { createNumber, listNumbers } from './admin/numbers.js';
 import { createQueue } from './admin/queues.js';
@@ -11,6 +12,7 @@ import { WEBHOOK_PATH } from './channels/twilio/webhooks.js';
 import { syncContentTemplates } from './content/content-templates.js';
 import { users } from './db/schema.js';
 import type { Db } from './db/store.js';
+import { AppError } from './errors.js';
 import { createFlow, listFlows } from './flows/flows.js';
 import type { SecretBox } from './secret-box.js';
 
@@ -96,14 +98,10 @@ export async function prepareDemo(
     authToken: credentials.authToken,
     friendlyName: DEMO_ACCOUNT,
   });
+  const teach = numbersOnEmulator(emulatorUrl, publicUrl);
   for (const number of await listNumbers(db, 'include')) {
     if (number.accountId !== account.id) continue;
-    await control(emulatorUrl, '/_emulator/numbers', {
-      accountSid: credentials.accountSid,
-      phoneNumber: number.address,
-      kind: number.kind,
-      smsUrl: `${publicUrl}${WEBHOOK_PATH}`,
-    });
+    await teach({ accountSid: credentials.accountSid, address: number.address, kind: number.kind });
   }
   for (const template of DEMO_TEMPLATES) {
     await control(emulatorUrl, '/_emulator/contents', {
@@ -189,6 +187,29 @@ async function addMissingNumbers(db: Db, accountId: string): Promise<void> {
   for (const address of missing) {
     await createNumber(db, { accountId, address, flowId: flow?.id ?? null, name: 'Demo' });
   }
+}
+
+/**
+ * The demo's hook for numbers an admin adds: the emulator learns the number on the account,
+ * pointing at Parley, so that the phone page can text it at once and Parley's check on
+ * Twilio finds it.
+ */
+export function numbersOnEmulator(emulatorUrl: string, publicUrl: string): PrepareNumberOnTwilio {
+  return async (number) => {
+    try {
+      await control(emulatorUrl, '/_emulator/numbers', {
+        accountSid: number.accountSid,
+        phoneNumber: number.address,
+        kind: number.kind,
+        smsUrl: `${publicUrl}${WEBHOOK_PATH}`,
+      });
+    } catch (error) {
+      throw new AppError(
+        'bad_gateway',
+        `the demo's Twilio emulator did not take ${number.address}: ${(error as Error).message}`,
+      );
+    }
+  };
 }
 
 async function control(emulatorUrl: string, path: string, body: unknown): Promise<void> {

@@ -23,6 +23,8 @@ export const ERROR_STATUS = {
   too_many_requests: 429,
   headers_too_large: 431,
   internal: 500,
+  /** Twilio (or another service Parley depends on) did not answer. */
+  bad_gateway: 502,
   unavailable: 503,
 } as const;
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { PrepareNumberOnTwilio } from './admin/admin.routes.js';
 import { TwilioClients } from './channels/twilio/clients.js';
 import type { Config } from './config.js';
 import { ConfigCache } from './db/config-cache.js';
@@ -36,7 +37,11 @@ export interface RunningParley {
 }
 
 /** Opens the store, applies migrations, starts the workers and starts listening. */
-export async function startParley(config: Config, logger: Logger): Promise<RunningParley> {
+export async function startParley(
+  config: Config,
+  logger: Logger,
+  options: { prepareNumberOnTwilio?: PrepareNumberOnTwilio } = {},
+): Promise<RunningParley> {
   const store = await openStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.databaseUrl ? undefined : config.dataDir,
@@ -139,6 +144,7 @@ export async function startParley(config: Config, logger: Logger): Promise<Runni
       configCache,
       kicks,
       realtime,
+      prepareNumberOnTwilio: options.prepareNumberOnTwilio,
     });
     await server.listen({ port: config.port, host: config.host });
     const address = server.server.address();

@@ -16,7 +16,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { registerAdminRoutes } from './admin/admin.routes.js';
+import { type PrepareNumberOnTwilio, registerAdminRoutes } from './admin/admin.routes.js';
 import { apiErrorSchema } from './api-schemas.js';
 import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerAuthentication } from './auth/guard.js';
@@ -62,6 +62,8 @@ export interface ServerDeps {
   realtime?: RealtimeGateway;
   /** Where the built web app is; absent: found next to the server; '': none. */
   webRoot?: string;
+  /** The demo's: numbers an admin adds are made to exist on its emulated Twilio first. */
+  prepareNumberOnTwilio?: PrepareNumberOnTwilio | undefined;
 }
 
 const storeKind = z.enum(['pglite', 'postgres'] satisfies Store['kind'][]);
@@ -212,6 +214,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       db: deps.store.db,
       secretBox: deps.secretBox,
       publicUrl: deps.config.publicUrl,
+      webhookFallbackUrl: deps.config.webhookFallbackUrl,
       kicks: deps.kicks,
       configCache: deps.configCache,
     });
@@ -234,6 +237,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     clients: deps.clients,
     publicUrl: deps.config.publicUrl,
     closeConversation,
+    webhookFallbackUrl: deps.config.webhookFallbackUrl,
+    prepareNumberOnTwilio: deps.prepareNumberOnTwilio,
   });
   registerFlowRoutes(app, { db: deps.store.db });
   registerSearchRoutes(app, { db: deps.store.db });

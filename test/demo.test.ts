@@ -63,6 +63,28 @@ describe('npm start (the demo)', () => {
     expect(inbox.messages[0]?.body).toBe(
       'Thanks for texting Parley Demo! An agent will be with you shortly.',
     );
+
+    // A number an admin adds is registered on the emulated Twilio first: it is texted at once.
+    const [account] = (await asAdmin('/api/admin/accounts')) as { id: string }[];
+    const added = await fetch(`http://127.0.0.1:${port}/api/admin/numbers`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json' },
+      body: JSON.stringify({ accountId: account!.id, address: '(555) 777-0199' }),
+    });
+    expect(added.status).toBe(201);
+    expect(await added.json()).toMatchObject({
+      address: '+15557770199',
+      twilioSid: expect.stringMatching(/^PN/),
+      capabilities: ['sms', 'mms'],
+    });
+    const texted = (await (
+      await fetch(`${emulator}/_emulator/handsets/${encodeURIComponent('+15557770002')}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ to: '+15557770199', body: 'Is this the new number?' }),
+      })
+    ).json()) as { webhook: { status: number } };
+    expect(texted.webhook.status).toBe(200);
     first.child.kill('SIGTERM');
     expect((await first.exit).code).toBe(0);
 
@@ -75,6 +97,7 @@ describe('npm start (the demo)', () => {
     }[];
     expect(numbers.map((n) => n.phoneNumber).sort()).toEqual([
       '+15555550100',
+      '+15557770199',
       '+18885550100',
       'whatsapp:+15555550101',
     ]);

@@ -1,11 +1,13 @@
 import { eq, isNull } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
+import type { CountryCode } from 'libphonenumber-js';
 import { z } from 'zod';
 import type { ArchivedFilter } from '../api-schemas.js';
 import { announceConfigChange } from '../db/config-cache.js';
 import { accounts } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
 import { AppError, isUniqueViolation } from '../errors.js';
+import { isCountryCode } from '../phone-numbers.js';
 import type { SecretBox } from '../secret-box.js';
 
 const accountName = z.string().trim().min(1, { error: 'name must not be empty' });
@@ -14,6 +16,9 @@ const apiKeySid = z
   .string()
   .regex(/^SK[0-9a-f]{32}$/, { error: 'apiKeySid must be SK followed by 32 hex digits' });
 const apiKeySecret = z.string().min(1, { error: 'apiKeySecret must not be empty' });
+const defaultCountry = z.string().trim().toUpperCase().refine(isCountryCode, {
+  error: 'defaultCountry must be a two-letter ISO country code such as US or GB',
+});
 
 export const newAccountSchema = z
   .object({
@@ -24,6 +29,8 @@ export const newAccountSchema = z
     authToken,
     apiKeySid: apiKeySid.optional(),
     apiKeySecret: apiKeySecret.optional(),
+    /** Where a number typed in national format is read; default US. */
+    defaultCountry: defaultCountry.optional(),
   })
   .refine((a) => (a.apiKeySid === undefined) === (a.apiKeySecret === undefined), {
     error: 'apiKeySid and apiKeySecret go together',
@@ -41,6 +48,7 @@ export const accountPatchSchema = z
     authToken: authToken.optional(),
     apiKeySid: apiKeySid.nullable().optional(),
     apiKeySecret: apiKeySecret.optional(),
+    defaultCountry: defaultCountry.optional(),
   })
   .refine((a) => (typeof a.apiKeySid === 'string') === (a.apiKeySecret !== undefined), {
     error: 'a new apiKeySid and its apiKeySecret go together',
@@ -83,7 +91,11 @@ export async function updateAccount(
 ): Promise<AccountView> {
   const current = await getAccountCredentials(db, box, id);
   const next = patchedCredentials(current, patch);
-  if (patch.name === undefined && !changesCredentials(patch)) {
+  if (
+    patch.name === undefined &&
+    patch.defaultCountry === undefined &&
+    !changesCredentials(patch)
+  ) {
     const [unchanged] = await db.select(view).from(accounts).where(eq(accounts.id, id));
     return unchanged!;
   }
@@ -91,6 +103,7 @@ export async function updateAccount(
     .update(accounts)
     .set({
       ...(patch.name !== undefined && { name: patch.name }),
+      ...(patch.defaultCountry !== undefined && { defaultCountry: patch.defaultCountry }),
       ...(changesCredentials(patch) && {
         authTokenEnc: box.seal(next.authToken),
         apiKeySid: next.apiKeySid,
@@ -111,6 +124,7 @@ export const accountView = createSelectSchema(accounts)
     name: true,
     accountSid: true,
     apiKeySid: true,
+    defaultCountry: true,
     createdAt: true,
     archivedAt: true,
   })
@@ -129,6 +143,7 @@ const view = {
   name: accounts.name,
   accountSid: accounts.accountSid,
   apiKeySid: accounts.apiKeySid,
+  defaultCountry: accounts.defaultCountry,
   createdAt: accounts.createdAt,
   archivedAt: accounts.archivedAt,
 };
@@ -153,6 +168,7 @@ export async function createAccount(
         authTokenEnc: box.seal(a.authToken),
         apiKeySid: a.apiKeySid ?? null,
         apiKeySecretEnc: a.apiKeySecret === undefined ? null : box.seal(a.apiKeySecret),
+        ...(a.defaultCountry !== undefined && { defaultCountry: a.defaultCountry }),
       })
       .returning(view);
     await announceConfigChange(db);
@@ -200,4 +216,15 @@ export async function listAccounts(db: Executor, archived: ArchivedFilter): Prom
     .from(accounts)
     .where(archived === 'include' ? undefined : isNull(accounts.archivedAt))
     .orderBy(accounts.name);
+}
+
+/** The country in which numbers typed in national format are read for the account. */
+export async function defaultCountryOf(db: Executor, accountId: string): Promise<CountryCode> {
+  const [row] = await db
+    .select({ defaultCountry: accounts.defaultCountry })
+    .from(accounts)
+    .where(eq(accounts.id, accountId));
+  if (!row) throw new AppError('bad_request', `account ${accountId} does not exist`, 'accountId');
+  // Checked against the country list when written.
+  return row.defaultCountry as CountryCode;
 }

@@ -8,6 +8,9 @@ import type { TwilioClients } from '../channels/twilio/clients.js';
 import {
   CONFIGURED_RESOURCES,
   configureNumberWebhooks,
+  lookUpNumber,
+  readNumberWebhooks,
+  webhooksMatch,
 } from '../channels/twilio/number-webhooks.js';
 import { webhookUrls } from '../channels/twilio/webhooks.js';
 import type { Db } from '../db/store.js';
@@ -44,9 +47,12 @@ import {
   createNumber,
   getNumber,
   listNumbers,
+  type NumberInput,
+  type NumberRow,
   numberInput,
   numberView,
   presentNumber,
+  readNumberAddress,
   recordRcsSender,
   updateNumber,
 } from './numbers.js';
@@ -78,6 +84,16 @@ import {
   updateQuickReply,
 } from './quick-replies.js';
 
+/**
+ * Makes a number exist on the Twilio account before Parley checks it there: the demo's
+ * emulator learns the number an admin adds, so that it can be texted at once.
+ */
+export type PrepareNumberOnTwilio = (number: {
+  accountSid: string;
+  address: string;
+  kind: NumberRow['kind'];
+}) => Promise<void>;
+
 export interface AdminDeps {
   db: Db;
   secretBox: SecretBox;
@@ -85,6 +101,10 @@ export interface AdminDeps {
   publicUrl: string;
   /** flows/closing.ts closeConversation, for archiving a number with its open conversations. */
   closeConversation: CloseForArchive;
+  /** WEBHOOK_FALLBACK_URL, or the public URL: what Twilio falls back to. */
+  webhookFallbackUrl: string;
+  /** Only in the demo, whose Twilio is the emulator. */
+  prepareNumberOnTwilio?: PrepareNumberOnTwilio | undefined;
 }
 
 const archiveNumberQuery = z.object({
@@ -109,11 +129,33 @@ const twilioConfiguration = z
     configured: z.enum(CONFIGURED_RESOURCES),
     sid: z.string(),
     webhookUrl: z.string(),
+    fallbackUrl: z.string(),
     statusCallbackUrl: z.string(),
     /** The Messaging Service's RCS sender, if it has one: Twilio tries RCS first. */
     rcsSender: z.string().nullable(),
   })
   .meta({ id: 'TwilioConfiguration' });
+const twilioWebhooksView = z
+  .object({
+    /** Parley's URLs, which "Set in Twilio" sets. */
+    expected: z.object({
+      webhookUrl: z.string(),
+      fallbackUrl: z.string(),
+      statusCallbackUrl: z.string(),
+    }),
+    /** What Twilio has now on the resource that carries the number's webhooks. */
+    current: z.object({
+      configured: z.enum(CONFIGURED_RESOURCES),
+      sid: z.string(),
+      webhookUrl: z.string().nullable(),
+      fallbackUrl: z.string().nullable(),
+      /** Null also for a short code, which has none of its own. */
+      statusCallbackUrl: z.string().nullable(),
+    }),
+    /** Whether Twilio's settings are Parley's. */
+    matches: z.boolean(),
+  })
+  .meta({ id: 'TwilioWebhooks' });
 const quickReplyJson = (row: QuickReply) => ({ ...row, createdAt: row.createdAt.toISOString() });
 
 /**
@@ -125,7 +167,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
   registerSignedInRoutes(parent, (group) => {
     const app = group.withTypeProvider<ZodTypeProvider>();
     const admin = { onRequest: requireRole('admin') };
-    const urls = webhookUrls(deps.publicUrl);
+    const urls = webhookUrls(deps.publicUrl, deps.webhookFallbackUrl);
 
     app.get(
       '/api/admin/accounts',
@@ -292,13 +334,16 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         ...admin,
         schema: {
           tags: ['admin'],
-          summary: 'Add a number (E.164, short code, whatsapp:+… or messenger:<page id>)',
+          summary:
+            "Add a number (E.164, digits with the country code, national format in the account's country, short code, whatsapp:+… or messenger:<page id>)",
+          description:
+            "The number is looked up on the account's Twilio first and its capabilities are kept: 400 naming address when the account has no such number, 502 when Twilio cannot be asked (nothing is saved). A Messenger page is looked up among its Messaging Service's channel senders; without a service it is not (Twilio's API lists pages nowhere else).",
           body: numberInput,
           response: { 201: numberView },
         },
       },
       async (request, reply) =>
-        reply.status(201).send(presentNumber(await createNumber(deps.db, request.body), urls)),
+        reply.status(201).send(presentNumber(await addNumber(deps, request.body), urls)),
     );
 
     app.patch(
@@ -340,6 +385,26 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           });
         }
         return configured;
+      },
+    );
+
+    app.get(
+      '/api/admin/numbers/:id/twilio-webhooks',
+      {
+        ...admin,
+        schema: {
+          tags: ['admin'],
+          summary:
+            "The webhook, fallback and status callback URLs Twilio has for the number now, read back from Twilio, and whether they are Parley's",
+          params: idParams,
+          response: { 200: twilioWebhooksView },
+        },
+      },
+      async (request) => {
+        const number = await getNumber(deps.db, request.params.id);
+        const client = await deps.clients.forAccount(number.accountId);
+        const current = await readNumberWebhooks(client, number);
+        return { expected: urls, current, matches: webhooksMatch(current, urls) };
       },
     );
 
@@ -619,4 +684,24 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
       (request) => quickRepliesFor(deps.db, currentUser(request)),
     );
   });
+}
+
+/**
+ * Adds a number that Twilio has on the account: read as typed, made to exist first in the
+ * demo, looked up on Twilio, then saved with what Twilio said of it (nothing is saved when
+ * Twilio has no such number or cannot be asked).
+ */
+async function addNumber(deps: AdminDeps, input: NumberInput): Promise<NumberRow> {
+  const { address, kind } = await readNumberAddress(deps.db, input);
+  if (deps.prepareNumberOnTwilio) {
+    const { accountSid } = await getAccountCredentials(deps.db, deps.secretBox, input.accountId);
+    await deps.prepareNumberOnTwilio({ accountSid, address, kind });
+  }
+  const client = await deps.clients.forAccount(input.accountId);
+  const onTwilio = await lookUpNumber(client, {
+    address,
+    kind,
+    messagingServiceSid: input.messagingServiceSid ?? null,
+  });
+  return createNumber(deps.db, { ...input, address, kind }, onTwilio);
 }

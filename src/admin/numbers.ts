@@ -13,13 +13,22 @@ import {
 import type { ArchivedFilter } from '../api-schemas.js';
 import type { Role } from '../auth/users.js';
 import { announceConfigChange } from '../db/config-cache.js';
-import { accounts, flows, NUMBER_KINDS, numbers, USER_ROLES } from '../db/schema.js';
+import {
+  accounts,
+  flows,
+  type NUMBER_CAPABILITIES,
+  NUMBER_KINDS,
+  numbers,
+  USER_ROLES,
+} from '../db/schema.js';
 import type { Executor } from '../db/store.js';
 import { AppError, isUniqueViolation } from '../errors.js';
 import { ORIGINATION_STRATEGIES } from '../events.js';
+import { defaultCountryOf } from './accounts.js';
 import { assertNotArchived } from './archiving.js';
 
 export type NumberRow = typeof numbers.$inferSelect;
+export type NumberCapability = (typeof NUMBER_CAPABILITIES)[number];
 
 /**
  * Who may start conversations from a number of the kind unless an admin says otherwise:
@@ -81,6 +90,8 @@ export const numberView = createSelectSchema(numbers)
     /** Who may originate from it now: its roles, else its kind's, and none when not allowed. */
     effectiveOriginationRoles: z.array(z.enum(USER_ROLES)),
     webhookUrl: z.string(),
+    /** Where Twilio posts when webhookUrl fails (WEBHOOK_FALLBACK_URL, else the public URL). */
+    fallbackUrl: z.string(),
     statusCallbackUrl: z.string(),
   })
   .meta({ id: 'Number' });
@@ -89,29 +100,53 @@ export type NumberView = z.output<typeof numberView>;
 /** The number with its effective send rate and the webhook URLs (the Twilio adapter's). */
 export function presentNumber(
   row: NumberRow,
-  urls: { webhookUrl: string; statusCallbackUrl: string },
+  urls: { webhookUrl: string; fallbackUrl: string; statusCallbackUrl: string },
 ): NumberView {
   return {
     ...row,
     effectiveSendRate: row.sendRate ?? DEFAULT_SEND_RATE[row.kind],
     effectiveOriginationRoles: originationRolesOf(row),
     webhookUrl: urls.webhookUrl,
+    fallbackUrl: urls.fallbackUrl,
     statusCallbackUrl: urls.statusCallbackUrl,
   };
 }
 
-export async function createNumber(db: Executor, input: NumberInput): Promise<NumberRow> {
-  const address = normaliseAddress(input.address);
+/**
+ * The number's address as Parley keeps it (E.164 for a phone number typed any common way,
+ * national format read in the account's default country) and its kind. 400 naming
+ * `address`, `accountId` or `kind` when one does not fit.
+ */
+export async function readNumberAddress(
+  db: Executor,
+  input: Pick<NumberInput, 'accountId' | 'address' | 'kind'>,
+): Promise<{ address: string; kind: NumberKind }> {
+  const address = normaliseAddress(input.address, await defaultCountryOf(db, input.accountId));
   if (!address) {
     throw new AppError(
       'bad_request',
-      'address must be an E.164 number (+15551234567), a short code, whatsapp:+… or messenger:<page id>',
+      `address ${JSON.stringify(input.address.trim())} is not a number Parley can read: write a phone number as +14255550123, 14255550123 or in the account's national format, a short code as its digits, whatsapp:+… or messenger:<page id>`,
       'address',
     );
   }
   const kind = input.kind ?? inferNumberKind(address);
   assertKindFits(kind, address);
+  return { address, kind };
+}
+
+/** What Twilio said of the number when it was added (see lookUpNumber in the Twilio adapter). */
+export interface NumberOnTwilio {
+  twilioSid: string | null;
+  capabilities: NumberCapability[] | null;
+}
+
+export async function createNumber(
+  db: Executor,
+  input: NumberInput,
+  onTwilio: NumberOnTwilio = { twilioSid: null, capabilities: null },
+): Promise<NumberRow> {
   await assertExists(db, input);
+  const { address, kind } = await readNumberAddress(db, input);
   try {
     const [row] = await db
       .insert(numbers)
@@ -120,6 +155,8 @@ export async function createNumber(db: Executor, input: NumberInput): Promise<Nu
         address,
         kind,
         name: input.name ?? '',
+        twilioSid: onTwilio.twilioSid,
+        capabilities: onTwilio.capabilities,
         messagingServiceSid: input.messagingServiceSid ?? null,
         flowId: input.flowId ?? null,
         sendRate: input.sendRate ?? null,

@@ -162,6 +162,11 @@ export const accounts = pgTable(
     authTokenEnc: text('auth_token_enc').notNull(),
     apiKeySid: text('api_key_sid'),
     apiKeySecretEnc: text('api_key_secret_enc'),
+    /**
+     * ISO 3166 alpha-2: the country in which a number typed in national format, such as
+     * (425) 230-6549, is read for this account's numbers and their customers.
+     */
+    defaultCountry: text('default_country').notNull().default('US'),
     createdAt: createdAt(),
     archivedAt: archivedAt(),
   },
@@ -350,6 +355,9 @@ export const NUMBER_KINDS = [
   'messenger',
 ] as const;
 
+/** What Twilio says a number can carry (an IncomingPhoneNumber's sms and mms capabilities). */
+export const NUMBER_CAPABILITIES = ['sms', 'mms'] as const;
+
 export const numbers = pgTable(
   'numbers',
   {
@@ -361,7 +369,13 @@ export const numbers = pgTable(
     address: text('address').notNull(),
     kind: text('kind', { enum: NUMBER_KINDS }).notNull(),
     name: text('name').notNull().default(''),
+    /** The IncomingPhoneNumber (PN…), short code (SC…) or WhatsApp sender (XE…) found on Twilio. */
     twilioSid: text('twilio_sid'),
+    /**
+     * What Twilio said the number can carry when it was added; null: not looked up (a
+     * Messenger page, which Twilio's API does not list, or a number added before the check).
+     */
+    capabilities: text('capabilities', { enum: NUMBER_CAPABILITIES }).array(),
     messagingServiceSid: text('messaging_service_sid'),
     flowId: uuid('flow_id').references(() => flows.id, { onDelete: 'set null' }),
     /** Segments per second; null: the kind's default. */

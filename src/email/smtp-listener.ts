@@ -22,7 +22,6 @@ import {
   type SMTPServerAuthentication,
   type SMTPServerSession,
 } from 'smtp-server';
-import { normalisePhone } from '../addresses.js';
 import { findNumberForWebhook, type NumberRow } from '../admin/numbers.js';
 import { verifyPassword } from '../auth/passwords.js';
 import { authenticateToken } from '../auth/sessions.js';
@@ -33,6 +32,7 @@ import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { originate } from '../outbound/agent-messages.js';
 import { type Originator, queueDefaultSender } from '../outbound/origination-senders.js';
+import { normalisePhone } from '../phone-numbers.js';
 import type { Worker } from '../worker-loop.js';
 import { replyText } from './reply-text.js';
 
@@ -290,9 +290,7 @@ function recipientOf(
   }
   const match = /^(\+?[\d().-]+)(?:\+(\d{3,15}))?$/.exec(local);
   const typed = match?.[1] ?? '';
-  const phone = typed.startsWith('+')
-    ? normalisePhone(typed)
-    : (normalisePhone(typed, config.country) ?? normalisePhone(`+${typed}`));
+  const phone = normalisePhone(typed, config.country);
   if (!match || !phone) {
     throw refuse(
       553,

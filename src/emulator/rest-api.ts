@@ -25,6 +25,8 @@ import {
   senderSid,
   serviceJson,
   serviceNumberJson,
+  shortCodeJson,
+  shortCodeSid,
 } from './serializers.js';
 import { type EmulatorState, newMessagingService } from './state.js';
 import type {
@@ -82,6 +84,11 @@ function json(status: number, body: unknown): Result {
 }
 
 /** Twilio's read envelope for the 2010-04-01 API, with token paging that survives inserts. */
+/** An IncomingPhoneNumber: a long code or toll-free number (not a short code or channel sender). */
+function isPhoneNumberResource(n: PhoneNumber): boolean {
+  return kindChannel(n.kind) === 'sms' && n.kind !== 'short-code';
+}
+
 function page2010<T extends { sid: string }>(
   items: T[],
   ctx: Ctx,
@@ -220,9 +227,15 @@ export function registerRestApi(
   };
   const ownNumber = (ctx: Ctx, sid: string | undefined): PhoneNumber => {
     const n = sid ? state.numbers.get(sid) : undefined;
-    if (!n || n.accountSid !== ctx.account.sid || kindChannel(n.kind) !== 'sms') {
+    if (!n || n.accountSid !== ctx.account.sid || !isPhoneNumberResource(n)) {
       throw notFound(ctx.path);
     }
+    return n;
+  };
+  /** A short code by its SC SID (the emulator keeps it as a number). */
+  const ownShortCode = (ctx: Ctx, sid: string | undefined): PhoneNumber => {
+    const n = sid?.startsWith('SC') ? state.numbers.get(`PN${sid.slice(2)}`) : undefined;
+    if (!n || n.accountSid !== ctx.account.sid || n.kind !== 'short-code') throw notFound(ctx.path);
     return n;
   };
   const ownContent = (ctx: Ctx, sid: string | undefined): ContentTemplate => {
@@ -371,14 +384,14 @@ export function registerRestApi(
   });
 
   // WhatsApp, Messenger and RCS senders are not phone-number resources (WhatsApp's live in
-  // the Senders API below).
+  // the Senders API below), nor are short codes (SMS/ShortCodes, below).
   add('GET', `${A}/IncomingPhoneNumbers.json`, 'numbers.list', (ctx) => {
     const phone = one(ctx.query.PhoneNumber);
     const friendly = one(ctx.query.FriendlyName);
     const items = [...state.numbers.values()].filter(
       (n) =>
         n.accountSid === ctx.account.sid &&
-        kindChannel(n.kind) === 'sms' &&
+        isPhoneNumberResource(n) &&
         (phone === undefined || n.phoneNumber.includes(phone)) &&
         (friendly === undefined || n.friendlyName === friendly),
     );
@@ -405,6 +418,43 @@ export function registerRestApi(
     n.friendlyName = one(f.FriendlyName) ?? n.friendlyName;
     n.dateUpdated = Date.now();
     return json(200, numberJson(n));
+  });
+
+  // Short codes (https://www.twilio.com/docs/sms/api/short-code): their own resource, whose
+  // SMS webhooks are set like a number's, without a status callback.
+  add('GET', `${A}/SMS/ShortCodes.json`, 'shortcodes.list', (ctx) => {
+    const code = one(ctx.query.ShortCode);
+    const friendly = one(ctx.query.FriendlyName);
+    const items = [...state.numbers.values()]
+      .filter(
+        (n) =>
+          n.accountSid === ctx.account.sid &&
+          n.kind === 'short-code' &&
+          (code === undefined || n.phoneNumber.includes(code)) &&
+          (friendly === undefined || n.friendlyName === friendly),
+      )
+      .map((n) => ({ ...n, sid: shortCodeSid(n) }));
+    const filters: [string, string][] = [];
+    if (code !== undefined) filters.push(['ShortCode', code]);
+    if (friendly !== undefined) filters.push(['FriendlyName', friendly]);
+    const path = `${accountPath(ctx.account.sid)}/SMS/ShortCodes.json`;
+    return json(200, page2010(items, ctx, path, 'short_codes', filters, shortCodeJson));
+  });
+
+  add('GET', `${A}/SMS/ShortCodes/:Sid.json`, 'shortcodes.fetch', (ctx) =>
+    json(200, shortCodeJson(ownShortCode(ctx, ctx.params.Sid))),
+  );
+
+  add('POST', `${A}/SMS/ShortCodes/:Sid.json`, 'shortcodes.update', (ctx) => {
+    const n = ownShortCode(ctx, ctx.params.Sid);
+    const f = ctx.form;
+    n.smsUrl = one(f.SmsUrl) ?? n.smsUrl;
+    n.smsMethod = method(f.SmsMethod, n.smsMethod);
+    n.smsFallbackUrl = one(f.SmsFallbackUrl) ?? n.smsFallbackUrl;
+    n.smsFallbackMethod = method(f.SmsFallbackMethod, n.smsFallbackMethod);
+    n.friendlyName = one(f.FriendlyName) ?? n.friendlyName;
+    n.dateUpdated = Date.now();
+    return json(200, shortCodeJson(n));
   });
 
   // WhatsApp senders (https://www.twilio.com/docs/whatsapp/api/senders): JSON in and out,

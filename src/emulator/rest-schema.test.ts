@@ -249,6 +249,36 @@ describe("responses match Twilio's OpenAPI description", () => {
     );
   });
 
+  it('ShortCodes list and update; a short code is not an IncomingPhoneNumber', async () => {
+    await fx.addNumber('88123', { kind: 'short-code' });
+    const asNumber = await rest(fx, 'GET', `${A(fx)}/IncomingPhoneNumbers.json?PhoneNumber=88123`);
+    expect(asNumber.json.incoming_phone_numbers).toEqual([]);
+    const codes = await rest(fx, 'GET', `${A(fx)}/SMS/ShortCodes.json?ShortCode=88123`);
+    expectValid(
+      validator(api2010, '/2010-04-01/Accounts/{AccountSid}/SMS/ShortCodes.json', 'get', '200'),
+      codes.json,
+    );
+    const [code] = codes.json.short_codes as { sid: string; short_code: string }[];
+    expect(code?.short_code).toBe('88123');
+    const updated = await rest(fx, 'POST', `${A(fx)}/SMS/ShortCodes/${code?.sid}.json`, {
+      SmsUrl: 'https://example.test/sms',
+      SmsFallbackUrl: 'https://example.test/fallback',
+    });
+    expectValid(
+      validator(
+        api2010,
+        '/2010-04-01/Accounts/{AccountSid}/SMS/ShortCodes/{Sid}.json',
+        'post',
+        '200',
+      ),
+      updated.json,
+    );
+    expect(updated.json).toMatchObject({
+      sms_url: 'https://example.test/sms',
+      sms_fallback_url: 'https://example.test/fallback',
+    });
+  });
+
   it('a response missing a field or with a wrong type fails the check', () => {
     const validate = validator(api2010, '/2010-04-01/Accounts/{Sid}.json', 'get', '200');
     expect(validate({ sid: 'AC123' })).toBe(false);

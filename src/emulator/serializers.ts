@@ -250,6 +250,29 @@ export function messageView(m: Message, publicUrl: string): Record<string, unkno
 }
 
 /** The Senders API's SID for a WhatsApp sender (the emulator keeps it as a number). */
+/** A short code's SID (SC…), derived from the number the emulator keeps it as. */
+export function shortCodeSid(n: PhoneNumber): string {
+  return `SC${n.sid.slice(2)}`;
+}
+
+export function shortCodeJson(n: PhoneNumber): Record<string, unknown> {
+  const sid = shortCodeSid(n);
+  return {
+    account_sid: n.accountSid,
+    api_version: '2010-04-01',
+    date_created: rfc2822(n.dateCreated),
+    date_updated: rfc2822(n.dateUpdated),
+    friendly_name: n.friendlyName,
+    short_code: n.phoneNumber,
+    sid,
+    sms_fallback_method: n.smsFallbackMethod,
+    sms_fallback_url: n.smsFallbackUrl || null,
+    sms_method: n.smsMethod,
+    sms_url: n.smsUrl || null,
+    uri: `${accountPath(n.accountSid)}/SMS/ShortCodes/${sid}.json`,
+  };
+}
+
 export function senderSid(n: PhoneNumber): string {
   return `XE${n.sid.slice(2)}`;
 }

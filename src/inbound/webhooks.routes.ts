@@ -32,6 +32,8 @@ export interface WebhookDeps {
   db: Db;
   secretBox: SecretBox;
   publicUrl: string;
+  /** WEBHOOK_FALLBACK_URL: Twilio signs a fallback delivery with it. */
+  webhookFallbackUrl: string;
   kicks: InboundKicks;
   /** Numbers, credentials and flows, cached in this instance until an admin changes them. */
   configCache: ConfigCache;
@@ -56,6 +58,7 @@ function authenticate(
     credentials,
     signature: request.headers['x-twilio-signature'],
     publicUrl: deps.publicUrl,
+    fallbackBaseUrl: deps.webhookFallbackUrl,
     pathAndQuery: request.url,
   });
 }

@@ -4,9 +4,9 @@ import {
   addressOnChannel,
   businessMayStart,
   channelOfKind,
-  normalisePhone,
   withoutChannelPrefix,
 } from '../addresses.js';
+import { defaultCountryOf } from '../admin/accounts.js';
 import { fillOriginationTemplate, getOriginationTemplate } from '../admin/origination-templates.js';
 import type { AuthUser } from '../auth/sessions.js';
 import { consentSender, isOptedOut } from '../consent/consent.js';
@@ -25,6 +25,7 @@ import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 import { appendEvent } from '../event-log.js';
 import type { OriginationStrategy } from '../events.js';
+import { normalisePhone } from '../phone-numbers.js';
 import { recordAffinity } from '../routing/index.js';
 import { type Attachment, assertAttachmentsFit } from './attachments.js';
 import { assertMayOriginate, defaultSenderNumber, type Originator } from './origination-senders.js';
@@ -334,11 +335,13 @@ async function recipientOf(
       'numberId',
     );
   }
-  const phone = normalisePhone(withoutChannelPrefix(input.to), input.defaultCountry);
+  // National format is read in the country the request names, else the number's account's.
+  const country = input.defaultCountry ?? (await defaultCountryOf(db, number.accountId));
+  const phone = normalisePhone(withoutChannelPrefix(input.to), country);
   if (!phone) {
     throw new AppError(
       'bad_request',
-      `to must be a phone number, in E.164 (+15551234567) or national format${input.defaultCountry ? ` for ${input.defaultCountry}` : ' with a defaultCountry'}`,
+      `to ${JSON.stringify(input.to.trim())} is not a phone number Parley can read: write it as +14255550123, 14255550123 or in ${country} national format`,
       'to',
     );
   }

@@ -12,7 +12,7 @@ import {
   type OriginationTemplate,
 } from '../admin/origination-templates.js';
 import type { Role } from '../auth/users.js';
-import { flows, numbers, queueMembers, queues } from '../db/schema.js';
+import { accounts, flows, numbers, queueMembers, queues } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
 import { AppError } from '../errors.js';
 import type { OriginationStrategy } from '../events.js';
@@ -33,6 +33,8 @@ export interface SenderNumber {
   defaultStrategy: OriginationStrategy;
   /** The one an origination uses when it names no number. */
   default: boolean;
+  /** Its account's: where a number typed in national format is read. */
+  defaultCountry: string;
 }
 
 /** 403 naming the setting when the user's role may not originate from the number. */
@@ -98,10 +100,17 @@ export async function listSenderNumbers(
     JOIN ${queueMembers} ON ${queueMembers.queueId} = ${flows.queueId}
     WHERE ${flows.id} = ${numbers.flowId} AND ${queueMembers.userId} = ${user.id})`;
   const [all, preferred] = await Promise.all([
-    db.select().from(numbers).orderBy(desc(ofMyQueue), asc(numbers.createdAt), asc(numbers.id)),
+    db
+      .select({ number: numbers, defaultCountry: accounts.defaultCountry })
+      .from(numbers)
+      .innerJoin(accounts, eq(accounts.id, numbers.accountId))
+      .orderBy(desc(ofMyQueue), asc(numbers.createdAt), asc(numbers.id)),
     queueDefaultSender(db, user),
   ]);
-  const allowed = all.filter((n) => originationRolesOf(n).includes(user.role));
+  const countries = new Map(all.map((row) => [row.number.id, row.defaultCountry]));
+  const allowed = all
+    .map((row) => row.number)
+    .filter((n) => originationRolesOf(n).includes(user.role));
   const ordered = preferred
     ? [preferred, ...allowed.filter((n) => n.id !== preferred.id)]
     : allowed;
@@ -112,6 +121,7 @@ export async function listSenderNumbers(
     kind: n.kind,
     defaultStrategy: n.defaultStrategy,
     default: index === 0,
+    defaultCountry: countries.get(n.id) ?? 'US',
   }));
 }
 

@@ -169,6 +169,8 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
                   kind: z.enum(NUMBER_KINDS),
                   defaultStrategy: z.enum(ORIGINATION_STRATEGIES),
                   default: z.boolean(),
+                  /** Its account's country, in which a national number is read. */
+                  defaultCountry: z.string(),
                 })
                 .meta({ id: 'SenderNumber' }),
             ),

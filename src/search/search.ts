@@ -18,7 +18,7 @@
  */
 import { type SQL, sql } from 'drizzle-orm';
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js';
-import { type Channel, channelOfKind, normalisePhone, withoutChannelPrefix } from '../addresses.js';
+import { type Channel, channelOfKind, withoutChannelPrefix } from '../addresses.js';
 import type { Role } from '../auth/users.js';
 import {
   readableBeyondOwn,
@@ -30,6 +30,7 @@ import { CONTACT_SEARCH_TEXT } from '../db/schema.js';
 import { type Executor, queryRows } from '../db/store.js';
 import { AppError } from '../errors.js';
 import type { SurveyScale } from '../events.js';
+import { normalisePhone } from '../phone-numbers.js';
 
 /**
  * Up to this many matching messages, a search by words starts from them; above, from the

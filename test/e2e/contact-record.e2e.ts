@@ -79,7 +79,10 @@ describe('the contact record in a browser', () => {
     // A first conversation, ended; then the customer writes again.
     await acceptText(desk, 'Where is order 41?');
     await desk.getByRole('button', { name: 'End conversation' }).click();
-    await desk.getByRole('dialog', { name: 'End conversation' }).getByRole('button', { name: 'End conversation' }).click();
+    await desk
+      .getByRole('dialog', { name: 'End conversation' })
+      .getByRole('button', { name: 'End conversation' })
+      .click();
     await desk.getByText('Choose a conversation, or accept an offer.').waitFor();
     await acceptText(desk, 'Any news about my order?');
 

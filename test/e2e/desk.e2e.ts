@@ -420,6 +420,15 @@ describe('the agent desk in a browser', () => {
     await admin.getByText(businessNumber).first().waitFor();
     const webhook = `${stack.config.publicUrl}/webhooks/twilio/messages`;
     await expect.poll(() => admin.getByRole('textbox').first().inputValue()).toBe(webhook);
+    // Set in Twilio sets the webhook and its fallback, reads them back and says they match.
+    await admin.getByRole('button', { name: `Set in Twilio for ${businessNumber}` }).click();
+    await admin
+      .getByText(
+        new RegExp(
+          `^${businessNumber.replace('+', '\\+')}: Twilio's number PN\\w+ sends incoming messages to ${webhook}, falls back to ${webhook}.*as Parley expects\\.$`,
+        ),
+      )
+      .waitFor();
     await admin.screenshot({ path: join(RESULTS_DIR, 'admin-numbers.png'), fullPage: true });
 
     // A quick reply made in the console reaches the agents of its queue.

@@ -87,7 +87,14 @@ describe('New message in a browser', () => {
     await from.selectOption({ label: flowNumber });
     expect(await dialog.getByRole('radio', { name: /on-reply/ }).isChecked()).toBe(true);
 
-    await dialog.getByRole('textbox', { name: 'To' }).fill(HANDSET);
+    // The number as people type it: with its country code and no +, or in national format
+    // of the sending number's account's country.
+    const to = dialog.getByRole('textbox', { name: 'To' });
+    for (const typed of ['14252306549', '(425) 230-6549', '425-230-6549']) {
+      await to.fill(typed);
+      await dialog.getByText('Sends to +14252306549').waitFor();
+    }
+    await to.fill(HANDSET);
     await dialog.getByText('From a task template').click();
     const template = dialog.getByRole('combobox', { name: 'Task template' });
     expect(await template.locator('option').allTextContents()).toEqual(['Order ready']);

@@ -1792,6 +1792,7 @@ export interface paths {
                         authToken: string;
                         apiKeySid?: string;
                         apiKeySecret?: string;
+                        defaultCountry?: string;
                     };
                 };
             };
@@ -1899,6 +1900,7 @@ export interface paths {
                         authToken?: string;
                         apiKeySid?: string | null;
                         apiKeySecret?: string;
+                        defaultCountry?: string;
                     };
                 };
             };
@@ -2037,7 +2039,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Add a number (E.164, short code, whatsapp:+… or messenger:<page id>) */
+        /**
+         * Add a number (E.164, digits with the country code, national format in the account's country, short code, whatsapp:+… or messenger:<page id>)
+         * @description The number is looked up on the account's Twilio first and its capabilities are kept: 400 naming address when the account has no such number, 502 when Twilio cannot be asked (nothing is saved). A Messenger page is looked up among its Messaging Service's channel senders; without a service it is not (Twilio's API lists pages nowhere else).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -2317,6 +2322,62 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/numbers/{id}/twilio-webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The webhook, fallback and status callback URLs Twilio has for the number now, read back from Twilio, and whether they are Parley's */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TwilioWebhooks"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -4546,6 +4607,7 @@ export interface components {
             name: string;
             accountSid: string;
             apiKeySid: string | null;
+            defaultCountry: string;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -4553,7 +4615,7 @@ export interface components {
         };
         ApiError: {
             /** @enum {string} */
-            error: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "not_acceptable" | "request_timeout" | "conflict" | "gone" | "length_required" | "precondition_failed" | "payload_too_large" | "uri_too_long" | "unsupported_media_type" | "range_not_satisfiable" | "unprocessable" | "too_many_requests" | "headers_too_large" | "internal" | "unavailable" | "client_error";
+            error: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "not_acceptable" | "request_timeout" | "conflict" | "gone" | "length_required" | "precondition_failed" | "payload_too_large" | "uri_too_long" | "unsupported_media_type" | "range_not_satisfiable" | "unprocessable" | "too_many_requests" | "headers_too_large" | "internal" | "bad_gateway" | "unavailable" | "client_error";
             message: string;
             field?: string;
             errors?: {
@@ -4595,6 +4657,7 @@ export interface components {
             kind: "long-code" | "toll-free" | "short-code" | "whatsapp" | "messenger";
             name: string;
             twilioSid: string | null;
+            capabilities: ("sms" | "mms")[] | null;
             messagingServiceSid: string | null;
             /** Format: uuid */
             flowId: string | null;
@@ -4611,6 +4674,7 @@ export interface components {
             effectiveSendRate: number;
             effectiveOriginationRoles: ("admin" | "supervisor" | "agent")[];
             webhookUrl: string;
+            fallbackUrl: string;
             statusCallbackUrl: string;
         };
         AdminContentTemplate: {
@@ -4722,11 +4786,28 @@ export interface components {
         };
         TwilioConfiguration: {
             /** @enum {string} */
-            configured: "messaging-service" | "whatsapp-sender" | "number";
+            configured: "messaging-service" | "whatsapp-sender" | "short-code" | "number";
             sid: string;
             webhookUrl: string;
+            fallbackUrl: string;
             statusCallbackUrl: string;
             rcsSender: string | null;
+        };
+        TwilioWebhooks: {
+            expected: {
+                webhookUrl: string;
+                fallbackUrl: string;
+                statusCallbackUrl: string;
+            };
+            current: {
+                /** @enum {string} */
+                configured: "messaging-service" | "whatsapp-sender" | "short-code" | "number";
+                sid: string;
+                webhookUrl: string | null;
+                fallbackUrl: string | null;
+                statusCallbackUrl: string | null;
+            };
+            matches: boolean;
         };
         ApiToken: {
             id: string;
@@ -5472,6 +5553,7 @@ export interface components {
             /** @enum {string} */
             defaultStrategy: "assign-now" | "on-reply";
             default: boolean;
+            defaultCountry: string;
         };
         SegmentCount: {
             /** @enum {string} */

@@ -4,22 +4,28 @@ import type { WebhookForm } from './webhooks.js';
 
 /**
  * Checks X-Twilio-Signature. Twilio signs the exact URL it was given — so Parley rebuilds it
- * from PUBLIC_URL, not from the Host header a proxy may have rewritten — plus the POST
- * parameters, with the account's auth token.
+ * from the configured base URLs, not from the Host header a proxy may have rewritten — plus
+ * the POST parameters, with the account's auth token. A request to the fallback URL is signed
+ * with that URL, so each base URL Twilio was given is tried.
  */
 function verifyTwilioSignature(input: {
   authToken: string;
   signature: string | undefined;
-  publicUrl: string;
+  baseUrls: readonly string[];
   /** Path and query string as received, e.g. `/webhooks/twilio/messages?x=1`. */
   pathAndQuery: string;
   params: Record<string, string>;
 }): 'valid' | 'missing' | 'mismatch' {
-  if (!input.signature) return 'missing';
-  const url = `${input.publicUrl}${input.pathAndQuery}`;
-  return twilio.validateRequest(input.authToken, input.signature, url, input.params)
-    ? 'valid'
-    : 'mismatch';
+  const { signature } = input;
+  if (!signature) return 'missing';
+  const signedFor = (baseUrl: string) =>
+    twilio.validateRequest(
+      input.authToken,
+      signature,
+      `${baseUrl}${input.pathAndQuery}`,
+      input.params,
+    );
+  return [...new Set(input.baseUrls)].some(signedFor) ? 'valid' : 'mismatch';
 }
 
 /**
@@ -33,6 +39,8 @@ export function authenticateWebhook(
     /** The X-Twilio-Signature header as received: anything but one value is missing. */
     signature: string | string[] | undefined;
     publicUrl: string;
+    /** The base of the fallback URL Twilio was given (WEBHOOK_FALLBACK_URL). */
+    fallbackBaseUrl: string;
     /** Path and query string as received. */
     pathAndQuery: string;
   },
@@ -41,7 +49,7 @@ export function authenticateWebhook(
   const outcome = verifyTwilioSignature({
     authToken: credentials.authToken,
     signature: typeof input.signature === 'string' ? input.signature : undefined,
-    publicUrl,
+    baseUrls: [publicUrl, input.fallbackBaseUrl],
     pathAndQuery,
     params: form.signed,
   });

@@ -24,10 +24,15 @@ function refusal(parse: () => unknown): { code: string; message: string } | unde
 }
 
 describe('Twilio webhooks', () => {
-  it('gives Twilio the URLs under the public URL', () => {
+  it('gives Twilio the URLs under the public URL, the fallback under the fallback URL', () => {
     expect(webhookUrls('https://parley.example')).toEqual({
       webhookUrl: 'https://parley.example/webhooks/twilio/messages',
+      fallbackUrl: 'https://parley.example/webhooks/twilio/messages',
       statusCallbackUrl: 'https://parley.example/webhooks/twilio/status',
+    });
+    expect(webhookUrls('https://a.parley.example', 'https://lb.parley.example')).toMatchObject({
+      webhookUrl: 'https://a.parley.example/webhooks/twilio/messages',
+      fallbackUrl: 'https://lb.parley.example/webhooks/twilio/messages',
     });
   });
 

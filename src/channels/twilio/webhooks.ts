@@ -7,15 +7,18 @@ export const WEBHOOK_PATH = '/webhooks/twilio/messages';
 /** Where Twilio posts a sent message's status callbacks. */
 export const STATUS_CALLBACK_PATH = '/webhooks/twilio/status';
 
-/** The URLs Twilio is told to call, under Parley's public URL. */
+/** The URLs Twilio is told to call, under Parley's public URL and its fallback URL. */
 export interface WebhookUrls {
   webhookUrl: string;
+  /** Where Twilio posts an incoming message when webhookUrl fails or times out. */
+  fallbackUrl: string;
   statusCallbackUrl: string;
 }
 
-export function webhookUrls(publicUrl: string): WebhookUrls {
+export function webhookUrls(publicUrl: string, fallbackBaseUrl = publicUrl): WebhookUrls {
   return {
     webhookUrl: `${publicUrl}${WEBHOOK_PATH}`,
+    fallbackUrl: `${fallbackBaseUrl}${WEBHOOK_PATH}`,
     statusCallbackUrl: `${publicUrl}${STATUS_CALLBACK_PATH}`,
   };
 }

@@ -1,8 +1,9 @@
+import { getCountries, getCountryCallingCode } from 'libphonenumber-js';
 import { api } from '../api';
 import { useArchivable } from './Archiving';
 import { textOrUndefined } from './convert';
 import { EntityForm } from './EntityForm';
-import { FieldGrid, TextField } from './fields';
+import { FieldGrid, SelectField, TextField } from './fields';
 import { type FormSlot, ResourceSection } from './ResourceSection';
 import type { Account } from './types';
 import { useDraft } from './useDraft';
@@ -25,6 +26,7 @@ export function AccountsSection() {
         { header: 'Name', cell: (a) => a.name },
         { header: 'Account SID', cell: (a) => a.accountSid },
         { header: 'API Key SID', cell: (a) => a.apiKeySid ?? '—' },
+        { header: 'Country', cell: (a) => a.defaultCountry },
         { header: 'Added', cell: (a) => new Date(a.createdAt).toLocaleDateString() },
       ]}
       renderForm={(slot) => <AccountForm {...slot} />}
@@ -39,6 +41,7 @@ function AccountForm({ row, onSaved, onCancel }: FormSlot<Account>) {
     authToken: '',
     apiKeySid: row?.apiKeySid ?? '',
     apiKeySecret: '',
+    defaultCountry: row?.defaultCountry ?? 'US',
   });
   const { draft } = form;
 
@@ -49,6 +52,7 @@ function AccountForm({ row, onSaved, onCancel }: FormSlot<Account>) {
         method: 'PATCH',
         body: {
           name: draft.name,
+          defaultCountry: draft.defaultCountry,
           // Empty secrets keep what is stored; a new key pair, or no key, replaces it.
           authToken: draft.authToken === '' ? undefined : draft.authToken,
           ...(keySid === '' && row.apiKeySid !== null && { apiKeySid: null }),
@@ -61,6 +65,7 @@ function AccountForm({ row, onSaved, onCancel }: FormSlot<Account>) {
     const account = await api<Account>('/api/admin/accounts', {
       body: {
         name: draft.name,
+        defaultCountry: draft.defaultCountry,
         accountSid: draft.accountSid.trim(),
         authToken: draft.authToken,
         // The key pair is optional, and goes together: both or neither.
@@ -127,6 +132,24 @@ function AccountForm({ row, onSaved, onCancel }: FormSlot<Account>) {
           {...form.bind('apiKeySecret')}
         />
       </FieldGrid>
+      <FieldGrid>
+        <SelectField
+          label="Default country"
+          options={COUNTRY_CHOICES}
+          help="Numbers typed without a country code, such as (425) 230-6549, are read in this country, on the account's numbers and by its agents. 14252306549 and +14252306549 need none."
+          {...form.bind('defaultCountry')}
+        />
+      </FieldGrid>
     </EntityForm>
   );
 }
+
+const countryNames = new Intl.DisplayNames(['en'], { type: 'region' });
+
+/** Every country whose numbers Parley reads, by name, with its calling code. */
+const COUNTRY_CHOICES = getCountries()
+  .map((code) => ({
+    value: code,
+    label: `${countryNames.of(code) ?? code} (+${getCountryCallingCode(code)})`,
+  }))
+  .sort((a, b) => a.label.localeCompare(b.label));

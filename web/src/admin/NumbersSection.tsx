@@ -20,6 +20,7 @@ import {
   type NumberRow,
   type Role,
   type TwilioConfigured,
+  type TwilioWebhooks,
 } from './types';
 import { useDraft } from './useDraft';
 
@@ -50,6 +51,7 @@ export function NumbersSection() {
         { header: 'Account', cell: (n) => accountNames.get(n.accountId) ?? n.accountId },
         { header: 'Flow', cell: (n) => (n.flowId ? (flowNames.get(n.flowId) ?? n.flowId) : '—') },
         { header: 'Messaging Service', cell: (n) => n.messagingServiceSid ?? '—' },
+        { header: 'On Twilio', cell: capabilitiesText },
         {
           header: 'Agents may start',
           cell: (n) =>
@@ -63,7 +65,12 @@ export function NumbersSection() {
           nowrap: true,
         },
       ]}
-      rowActions={(number, notify) => <ConfigureButton number={number} notify={notify} />}
+      rowActions={(number, notify) => (
+        <>
+          <ConfigureButton number={number} notify={notify} />
+          <CheckTwilioButton number={number} notify={notify} />
+        </>
+      )}
       aboveTable={<TwilioUrls numbers={list.data ?? []} />}
       renderForm={(slot) => (
         <NumberForm {...slot} accounts={accounts.data ?? []} flows={flows.data ?? []} />
@@ -77,7 +84,10 @@ function TwilioUrls({ numbers }: { numbers: NumberRow[] }) {
   const first = numbers[0];
   if (!first) return null;
   const same = numbers.every(
-    (n) => n.webhookUrl === first.webhookUrl && n.statusCallbackUrl === first.statusCallbackUrl,
+    (n) =>
+      n.webhookUrl === first.webhookUrl &&
+      n.fallbackUrl === first.fallbackUrl &&
+      n.statusCallbackUrl === first.statusCallbackUrl,
   );
   return (
     <Card padding={['space50', 'space70']}>
@@ -85,10 +95,18 @@ function TwilioUrls({ numbers }: { numbers: NumberRow[] }) {
         Paste these into Twilio
       </Heading>
       <Paragraph>
-        {same ? 'Every number uses the same two URLs. ' : 'Edit a number to see its own URLs. '}
-        In the Twilio Console, set “A message comes in” to the webhook URL (HTTP POST) and the
-        status callback to the second URL, on the number or on its Messaging Service — or press “Set
-        in Twilio” on a row and Parley does it with the account's credentials.
+        {same ? 'Every number uses the same URLs. ' : 'Edit a number to see its own URLs. '}
+        In the Twilio Console, set “A message comes in” to the webhook URL (HTTP POST), “Primary
+        handler fails” to the fallback URL and the status callback to the third URL, on the number
+        or on its Messaging Service — or press “Set in Twilio” on a row and Parley does it with the
+        account's credentials. “Check Twilio” reads back what Twilio has and says whether it is
+        Parley's.
+      </Paragraph>
+      <Paragraph>
+        Twilio posts to the fallback URL when the webhook fails or is slow. It is
+        WEBHOOK_FALLBACK_URL, else this instance's public URL: with several instances, set it to
+        another instance or to the load balancer, so that a message still arrives while this one is
+        down.
       </Paragraph>
       <Paragraph>
         A Facebook Messenger page is the exception: Twilio takes a page's callback URL only in its
@@ -106,36 +124,75 @@ function NumberUrls({ number }: { number: NumberRow }) {
   return (
     <FieldGrid>
       <CopyField label="Webhook URL (incoming messages)" value={number.webhookUrl} />
+      <CopyField label="Fallback URL (when the webhook fails)" value={number.fallbackUrl} />
       <CopyField label="Status callback URL" value={number.statusCallbackUrl} />
     </FieldGrid>
   );
 }
 
-/** Points the Twilio number (or its Messaging Service) at Parley, and says what it did. */
-function ConfigureButton({
+/**
+ * What Twilio said of the number when it was added: its SID and, for a phone number, SMS and
+ * MMS. Not checked: added before the check, or a Messenger page without a Messaging Service.
+ */
+function capabilitiesText(number: NumberRow): string {
+  if (!number.twilioSid) return 'Not checked';
+  if (number.capabilities === null) return `Found (${number.twilioSid})`;
+  const found = number.capabilities.map((one) => one.toUpperCase()).join(', ') || 'No SMS or MMS';
+  return `${found} (${number.twilioSid})`;
+}
+
+const RESOURCE_NAMES: Record<TwilioConfigured['configured'], string> = {
+  'messaging-service': 'Messaging Service',
+  'whatsapp-sender': 'WhatsApp sender',
+  'short-code': 'short code',
+  number: 'number',
+};
+
+/** Twilio's settings read back, in a sentence: Parley's, or what differs. */
+function webhooksNotice(number: NumberRow, found: TwilioWebhooks): Notice {
+  const { current, expected } = found;
+  const where = `Twilio's ${RESOURCE_NAMES[current.configured]} ${current.sid}`;
+  if (found.matches) {
+    const statuses = current.statusCallbackUrl
+      ? ` and delivery statuses to ${current.statusCallbackUrl}`
+      : '';
+    return {
+      variant: 'success',
+      content: `${number.address}: ${where} sends incoming messages to ${current.webhookUrl}, falls back to ${current.fallbackUrl}${statuses}, as Parley expects.`,
+    };
+  }
+  const differences = [
+    current.webhookUrl !== expected.webhookUrl &&
+      `the webhook is ${current.webhookUrl ?? 'not set'} (Parley's: ${expected.webhookUrl})`,
+    current.fallbackUrl !== expected.fallbackUrl &&
+      `the fallback is ${current.fallbackUrl ?? 'not set'} (Parley's: ${expected.fallbackUrl})`,
+    current.configured !== 'short-code' &&
+      current.statusCallbackUrl !== expected.statusCallbackUrl &&
+      `the status callback is ${current.statusCallbackUrl ?? 'not set'} (Parley's: ${expected.statusCallbackUrl})`,
+  ].filter(Boolean);
+  return {
+    variant: 'error',
+    content: `${number.address}: ${where} is not set as Parley expects: ${differences.join('; ')}. Press “Set in Twilio” to set it.`,
+  };
+}
+
+/** A button that calls Twilio for the number and says the outcome as a notice. */
+function TwilioButton({
+  label,
   number,
   notify,
+  run,
 }: {
+  label: string;
   number: NumberRow;
   notify: (notice: Notice) => void;
+  run: () => Promise<Notice>;
 }) {
   const [busy, setBusy] = useState(false);
-  const configure = async () => {
+  const click = async () => {
     setBusy(true);
     try {
-      const done = await api<TwilioConfigured>(`/api/admin/numbers/${number.id}/configure-twilio`, {
-        method: 'POST',
-      });
-      const target =
-        done.configured === 'messaging-service'
-          ? 'Messaging Service'
-          : done.configured === 'whatsapp-sender'
-            ? 'WhatsApp sender'
-            : 'Twilio number';
-      notify({
-        variant: 'success',
-        content: `${number.address}: ${target} ${done.sid} now sends incoming messages to ${done.webhookUrl} and delivery statuses to ${done.statusCallbackUrl}.`,
-      });
+      notify(await run());
     } catch (failure) {
       notify({ variant: 'error', content: `${number.address}: ${errorText(failure)}` });
     } finally {
@@ -143,9 +200,54 @@ function ConfigureButton({
     }
   };
   return (
-    <Button variant="secondary" size="small" loading={busy} onClick={configure}>
-      Set in Twilio<ScreenReaderOnly> for {number.address}</ScreenReaderOnly>
+    <Button variant="secondary" size="small" loading={busy} onClick={click}>
+      {label}
+      <ScreenReaderOnly> for {number.address}</ScreenReaderOnly>
     </Button>
+  );
+}
+
+const readBack = async (number: NumberRow) =>
+  webhooksNotice(
+    number,
+    await api<TwilioWebhooks>(`/api/admin/numbers/${number.id}/twilio-webhooks`),
+  );
+
+/**
+ * Points the Twilio number (or its Messaging Service, WhatsApp sender, short code) at Parley,
+ * then reads Twilio's settings back and says whether they are Parley's.
+ */
+function ConfigureButton({
+  number,
+  notify,
+}: {
+  number: NumberRow;
+  notify: (notice: Notice) => void;
+}) {
+  const configure = async () => {
+    await api<TwilioConfigured>(`/api/admin/numbers/${number.id}/configure-twilio`, {
+      method: 'POST',
+    });
+    return readBack(number);
+  };
+  return <TwilioButton label="Set in Twilio" number={number} notify={notify} run={configure} />;
+}
+
+/** Reads Twilio's webhook settings for the number back, without changing them. */
+function CheckTwilioButton({
+  number,
+  notify,
+}: {
+  number: NumberRow;
+  notify: (notice: Notice) => void;
+}) {
+  return (
+    <TwilioButton
+      label="Check Twilio"
+      number={number}
+      notify={notify}
+      run={() => readBack(number)}
+    />
   );
 }
 
@@ -255,7 +357,7 @@ function NumberForm({
           help={
             row
               ? 'The address cannot change; add a new number instead.'
-              : 'E.164 (+15551234567), a short code (12345), whatsapp:+15551234567 or messenger: and the Facebook page id (messenger:104123456789012).'
+              : "+14252306549, 14252306549 or national format in the account's country ((425) 230-6549), a short code (12345), whatsapp:+14252306549 or messenger: and the Facebook page id (messenger:104123456789012). Parley checks that the account has it on Twilio."
           }
           {...form.bind('address')}
         />

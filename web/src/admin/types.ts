@@ -17,6 +17,7 @@ export const NUMBER_KINDS = [
 
 /** What POST /api/admin/numbers/:id/configure-twilio answers. */
 export type TwilioConfigured = Schemas['TwilioConfiguration'];
+export type TwilioWebhooks = Schemas['TwilioWebhooks'];
 
 export type FlowRow = Schemas['FlowSummary'];
 /** GET /api/admin/flows/:id adds the schedule to the row. */

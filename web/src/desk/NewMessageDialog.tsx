@@ -6,8 +6,9 @@ import { Label } from '@twilio-paste/core/label';
 import { Radio, RadioGroup } from '@twilio-paste/core/radio-group';
 import { Option, Select } from '@twilio-paste/core/select';
 import { TextArea } from '@twilio-paste/core/textarea';
-import { type CountryCode, getCountries, parsePhoneNumberFromString } from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
 import { useEffect, useId, useState } from 'react';
+import { isCountryCode, normalisePhone } from '../../../src/phone-numbers';
 import { ApiError, api, errorText } from '../api';
 import { type TemplateError, templateErrorOf } from '../content/TemplateFields';
 import { TemplatePicker } from '../content/TemplatePicker';
@@ -20,10 +21,10 @@ import type { Sender } from './types';
 
 type Strategy = 'assign-now' | 'on-reply';
 
-/** The country a national number is read in: the browser's region, else the US. */
-function browserCountry(): CountryCode {
-  const region = navigator.language.split('-')[1]?.toUpperCase();
-  return region && (getCountries() as string[]).includes(region) ? (region as CountryCode) : 'US';
+/** The country a national number is read in: the sending number's account's, as the server. */
+function countryOf(sender: Sender | undefined): CountryCode {
+  const country = sender?.defaultCountry;
+  return country && isCountryCode(country) ? country : 'US';
 }
 
 interface WindowAnswer {
@@ -92,7 +93,6 @@ export function NewMessageDialog({
   const [tasks, setTasks] = useState<TaskTemplate[]>([]);
   const [task, setTask] = useState<TaskChoice | null>(null);
   const { me } = useSession();
-  const country = browserCountry();
   const ids = {
     heading: useId(),
     to: useId(),
@@ -125,14 +125,16 @@ export function NewMessageDialog({
     if (chosen) setStrategy(chosen.defaultStrategy);
   };
 
-  const parsed = to.trim() ? parsePhoneNumberFromString(to.trim(), country) : undefined;
+  const sender = senders.find((s) => s.id === numberId);
+  const taskNumberId = task ? tasks.find((t) => t.id === task.templateId)?.numberId : undefined;
+  const country = countryOf(taskNumberId ? senders.find((s) => s.id === taskNumberId) : sender);
+  const recipient = to.trim() ? normalisePhone(to, country) : undefined;
   const toProblem =
-    to.trim() && !parsed?.isPossible()
-      ? `Not a phone number (E.164 such as +15551234567, or a ${country} number)`
+    to.trim() && !recipient
+      ? `Not a phone number: write it as +14255550123, 14255550123 or a ${country} number`
       : null;
 
-  const sender = senders.find((s) => s.id === numberId);
-  const outreach = useOutreachWindow(sender, parsed?.isPossible() ? to.trim() : '', country);
+  const outreach = useOutreachWindow(sender, recipient ? to.trim() : '', country);
   const windowClosed = outreach.window !== null && !outreach.window.open;
   // Outside the window only a template goes; within it, one on request.
   const usingTemplate =
@@ -143,7 +145,7 @@ export function NewMessageDialog({
     : undefined;
 
   const submit = async () => {
-    if (!parsed?.isPossible()) {
+    if (!recipient) {
       setFieldError({ field: 'to', message: toProblem ?? 'Enter the customer’s number' });
       return;
     }
@@ -157,9 +159,9 @@ export function NewMessageDialog({
     try {
       const result = await api<{ conversationId: string | null }>('/api/originations', {
         body: task
-          ? { to: parsed.number, defaultCountry: country, ...task }
+          ? { to: recipient, defaultCountry: country, ...task }
           : {
-              to: parsed.number,
+              to: recipient,
               defaultCountry: country,
               numberId: numberId || undefined,
               ...(usingTemplate
@@ -219,7 +221,9 @@ export function NewMessageDialog({
         />
         <HelpText id={ids.toHelp} variant={toError ? 'error' : 'default'}>
           {toError ??
-            (parsed?.isPossible() ? `Sends to ${parsed.number}` : `E.164, or a ${country} number`)}
+            (recipient
+              ? `Sends to ${recipient}`
+              : `+14255550123, 14255550123 or a ${country} number`)}
         </HelpText>
       </Box>
       {tasks.length > 0 && (
