@@ -270,4 +270,38 @@ describe("another agent's conversation", () => {
       expect(response.statusCode, `${method} ${url} by its agent`).toBeLessThan(300);
     }
   });
+
+  it("stays 404 while the agent talks to the same customer on another number; the customer's closed ones are readable", async () => {
+    const db = t.store.db;
+    const colleague = await signIn(t.store, 'agent');
+    const me = await signIn(t.store, 'agent');
+    const customer = `+1555${String(Date.now()).slice(-7)}`;
+    const theirs = await conversationInFlow(db, (await buildNumber(db)).id, customer);
+    const mine = await conversationInFlow(db, (await buildNumber(db)).id, customer);
+    const past = await conversationInFlow(db, (await buildNumber(db)).id, customer);
+    await db
+      .update(conversations)
+      .set({ state: 'active', agentId: colleague.user.id })
+      .where(eq(conversations.id, theirs.id));
+    await db
+      .update(conversations)
+      .set({ state: 'active', agentId: me.user.id })
+      .where(eq(conversations.id, mine.id));
+    await db
+      .update(conversations)
+      .set({ state: 'closed', closedAt: new Date(), agentId: colleague.user.id })
+      .where(eq(conversations.id, past.id));
+    const read = (id: string, path = '') =>
+      t.app.inject({ url: `/api/conversations/${id}${path}`, headers: me.headers });
+    expect((await read(theirs.id)).statusCode).toBe(404);
+    const note = await t.app.inject({
+      method: 'POST',
+      url: `/api/conversations/${theirs.id}/notes`,
+      headers: me.headers,
+      payload: { body: 'Not mine to write on' },
+    });
+    expect(note.statusCode).toBe(404);
+    expect((await read(past.id)).statusCode).toBe(200);
+    expect((await read(mine.id)).statusCode).toBe(200);
+  });
 });

@@ -33,8 +33,9 @@ const HOLDERS = sql`SELECT h.id AS conversation_id, h.agent_id, h.contact_id FRO
 /**
  * SQL: the agents who may read the conversations whose ids `ids` lists, as rows
  * (conversation_id, agent_id): the agent the conversation is (or was last) assigned to, the
- * agent of its pending offer, and the agents holding an open conversation with the same
- * contact (the customer's history is theirs to read while they talk to them).
+ * agent of its pending offer, and, for a closed one, the agents holding an open conversation
+ * with the same contact (the customer's history is theirs to read while they talk to them;
+ * a colleague's open conversation with the same customer is not).
  */
 function agentReaders(ids: SQL): SQL {
   return sql`SELECT c.id AS conversation_id, c.agent_id FROM conversations c
@@ -45,13 +46,13 @@ function agentReaders(ids: SQL): SQL {
              UNION
              SELECT c.id, held.agent_id FROM conversations c
                JOIN (${HOLDERS}) held ON held.contact_id = c.contact_id
-              WHERE c.id IN (${ids})`;
+              WHERE c.id IN (${ids}) AND c.state = 'closed'`;
 }
 
 /**
  * SQL: the ids of the conversations the agent `agentId` may read besides those assigned to
- * them (now or last): the one offered to them now, and the conversations of the contacts
- * they hold. Few, so that a query listing an agent's conversations (search) can walk the
+ * them (now or last): the one offered to them now, and the closed conversations of the
+ * contacts they hold. Few, so that a query listing an agent's conversations (search) can walk the
  * agent's own by index and add these.
  */
 export function readableBeyondOwn(agentId: string): SQL {
@@ -59,7 +60,7 @@ export function readableBeyondOwn(agentId: string): SQL {
               WHERE o.state = 'pending' AND o.agent_id = ${agentId}::uuid
              UNION
              SELECT b.id FROM conversations b
-              WHERE b.contact_id IN (SELECT held.contact_id FROM (${HOLDERS}) held
+              WHERE b.state = 'closed' AND b.contact_id IN (SELECT held.contact_id FROM (${HOLDERS}) held
                                       WHERE held.agent_id = ${agentId}::uuid)`;
 }
 
