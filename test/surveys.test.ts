@@ -217,6 +217,49 @@ describe('the survey after a conversation ends', () => {
     await pendingOfferTo(setup.user.id);
   });
 
+  it('gives way to the agent: after an on-reply text, the answer "2" goes to the agent, not the survey', async () => {
+    const setup = await setUp();
+    const { customer, conversationId } = await endedConversation(setup);
+    const origination = await setup.post('/api/originations', {
+      numberId: setup.number.id,
+      to: customer,
+      body: 'How many replacement parcels do you need?',
+      strategy: 'on-reply',
+    });
+    expect(origination.status).toBe(202);
+    await stack.received(customer, 'How many replacement parcels do you need?');
+
+    await stack.text(customer, setup.number.address, '2');
+    const offer = await pendingOfferTo(setup.user.id);
+    expect(offer.conversationId).not.toBe(conversationId);
+    expect((await surveyOfConversation(conversationId))?.score).toBeNull();
+  });
+
+  it('takes a reply as the answer to the latest survey only', async () => {
+    const setup = await setUp();
+    const first = await endedConversation(setup);
+    // The agent opens a second conversation while the first survey waits, and ends it: a
+    // second survey, the only one a reply answers now.
+    const opened = await setup.post('/api/originations', {
+      numberId: setup.number.id,
+      to: first.customer,
+      body: 'Your parcel is on its way',
+      strategy: 'assign-now',
+    });
+    expect(opened.status).toBe(202);
+    const { conversationId: second } = (await opened.json()) as { conversationId: string };
+    expect((await setup.post(`/api/conversations/${second}/end`)).status).toBe(204);
+    await stack.inbox(first.customer, 5);
+    expect((await surveyOfConversation(first.conversationId))?.awaitingUntil).toBeNull();
+
+    await stack.text(first.customer, setup.number.address, '5');
+    await eventually(async () => (await surveyOfConversation(second))?.score ?? undefined);
+    await stack.text(first.customer, setup.number.address, '3');
+    await pendingOfferTo(setup.user.id);
+    expect((await surveyOfConversation(first.conversationId))?.score).toBeNull();
+    expect((await surveyOfConversation(second))?.score).toBe(5);
+  });
+
   it('waits on nothing when the flow has no survey', async () => {
     const setup = await setUp({ surveyMessage: null });
     const customer = phoneNumber();

@@ -19,6 +19,18 @@ import type { Flow } from './flows.js';
 import { customerLanguage, messageFor } from './messages.js';
 import { renderTemplate } from './templates.js';
 
+/**
+ * SQL on a survey_responses row (the table, not aliased): an agent has texted the
+ * customer from the number since the survey was asked, outside any conversation (an
+ * `on-reply` origination, email-to-SMS): the customer's next text answers the agent, not
+ * the survey. (An `assign-now` origination opens a conversation, which the texts join.)
+ */
+const AGENT_WROTE_SINCE = sql`EXISTS (
+  SELECT 1 FROM messages m
+   WHERE m.conversation_id IS NULL AND m.number_id = survey_responses.number_id
+     AND m.to_address = survey_responses.customer_address AND m.author = 'agent'
+     AND m.created_at > survey_responses.asked_at)`;
+
 /** How long after the score the customer's next text is kept as their comment. */
 export const COMMENT_WINDOW_MS = 60 * 60 * 1000;
 
@@ -35,6 +47,17 @@ export async function askSurvey(
     windowMinutes: number;
   },
 ): Promise<void> {
+  // The latest survey is the one a reply answers: an earlier one waits on nothing more.
+  await tx
+    .update(surveyResponses)
+    .set({ awaitingUntil: null })
+    .where(
+      and(
+        eq(surveyResponses.numberId, survey.numberId),
+        eq(surveyResponses.customerAddress, survey.customerAddress),
+        isNotNull(surveyResponses.awaitingUntil),
+      ),
+    );
   await tx
     .insert(surveyResponses)
     .values({
@@ -85,11 +108,12 @@ export async function pairsAwaitingSurvey(
   if (pairs.length === 0) return new Set();
   const rows = await queryPrepared<{ number_id: string; customer_address: string }>(
     tx,
-    sql`SELECT s.number_id, s.customer_address
-          FROM survey_responses s
+    sql`SELECT survey_responses.number_id, survey_responses.customer_address
+          FROM survey_responses
           JOIN jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb) AS k("numberId" uuid, address text)
-            ON s.number_id = k."numberId" AND s.customer_address = k.address
-         WHERE s.awaiting_until > now()`,
+            ON survey_responses.number_id = k."numberId"
+           AND survey_responses.customer_address = k.address
+         WHERE survey_responses.awaiting_until > now() AND NOT (${AGENT_WROTE_SINCE})`,
   );
   return new Set(rows.map((row) => pairKey(row.number_id, row.customer_address)));
 }
@@ -112,6 +136,7 @@ export async function awaitingSurvey(
         eq(surveyResponses.customerAddress, customerAddress),
         isNotNull(surveyResponses.awaitingUntil),
         gt(surveyResponses.awaitingUntil, sql`now()`),
+        sql`NOT (${AGENT_WROTE_SINCE})`,
       ),
     )
     .orderBy(desc(surveyResponses.askedAt))
@@ -208,20 +233,4 @@ export async function endSurveyWait(tx: Tx, survey: SurveyResponse): Promise<voi
     .update(surveyResponses)
     .set({ awaitingUntil: null })
     .where(eq(surveyResponses.conversationId, survey.conversationId));
-}
-
-/** A conversation's survey as the transcript, contact record and search show it. */
-export async function surveyOf(db: Executor, conversationId: string) {
-  const [survey] = await db
-    .select({
-      scale: surveyResponses.scale,
-      askedAt: surveyResponses.askedAt,
-      score: surveyResponses.score,
-      answeredAt: surveyResponses.answeredAt,
-      comment: surveyResponses.comment,
-      commentedAt: surveyResponses.commentedAt,
-    })
-    .from(surveyResponses)
-    .where(eq(surveyResponses.conversationId, conversationId));
-  return survey ?? null;
 }
