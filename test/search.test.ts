@@ -366,6 +366,15 @@ describe('bad requests', () => {
     ['scoreMin=6', 'scoreMin'],
     ['scoreMin=4&scoreMax=2', 'scoreMax'],
     ['cursor=bm9wZQ', 'cursor'],
+    [
+      `cursor=${Buffer.from('2026-02-31T00:00:00.000000Z 5b0f4c1e-9a57-4a49-9d59-0c4f3c0f8a11').toString('base64url')}`,
+      'cursor',
+    ],
+    [
+      `cursor=${Buffer.from('2026-13-45T00:00:00.000000Z 5b0f4c1e-9a57-4a49-9d59-0c4f3c0f8a11').toString('base64url')}`,
+      'cursor',
+    ],
+    ['to=9999-12-31', 'to'],
     ['q=%21%21%21', 'q'],
     ['name=%2A', 'name'],
     ['phone=ab', 'phone'],

@@ -38,6 +38,10 @@ const day = (field: string) =>
     .union([z.iso.date(), z.iso.datetime({ offset: true })], {
       error: `${field} must be a date (2026-11-30) or an ISO date-time`,
     })
+    // Years PostgreSQL and Date both read, with a day to spare for an inclusive `to`.
+    .refine((value) => value.slice(0, 4) >= '1970' && value.slice(0, 4) <= '9998', {
+      error: `${field} must be between 1970 and 9998`,
+    })
     .optional();
 const cursor = z.string().max(200, { error: 'cursor is not one a search gave' }).optional();
 const limit = z.coerce

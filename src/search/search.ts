@@ -118,7 +118,9 @@ export async function searchConversations(
   if (search.scoreMin !== undefined || search.scoreMax !== undefined) {
     // A scalar subquery, not EXISTS (which the planner makes a join, after the words' check):
     // a cheap lookup by key, checked before the words are.
-    filters.push(sql`(SELECT s.score FROM survey_responses s WHERE s.conversation_id = c.id)
+    // Scores of 1-5 surveys only: a yes/no survey keeps 1 / 0, which is not a score.
+    filters.push(sql`(SELECT s.score FROM survey_responses s
+                       WHERE s.conversation_id = c.id AND s.scale = 'score')
                        BETWEEN ${search.scoreMin ?? 0} AND ${search.scoreMax ?? 5}`);
   }
   if (search.phone !== undefined) {
@@ -458,6 +460,12 @@ function requireWords(text: string, field: string): string {
 function cursorAt(alias: string): SQL {
   return sql`to_char(${sql.raw(alias)}.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }
+/** Whether an ISO instant names a real day and time (not 2026-02-31, not month 13). */
+function isRealInstant(iso: string): boolean {
+  const time = Date.parse(iso);
+  return !Number.isNaN(time) && new Date(time).toISOString().slice(0, 19) === iso.slice(0, 19);
+}
+
 const CURSOR_PATTERN =
   /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z) ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
@@ -480,6 +488,9 @@ function pageOf<R extends { id: string; cursor_at: string }, T>(
 
 function decodeCursor(cursor: string): { at: string; id: string } {
   const match = CURSOR_PATTERN.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) throw new AppError('bad_request', 'cursor is not one a search gave', 'cursor');
+  // The pattern lets through impossible dates (month 13), which the database would refuse.
+  if (!match || !isRealInstant(match[1]!)) {
+    throw new AppError('bad_request', 'cursor is not one a search gave', 'cursor');
+  }
   return { at: match[1]!, id: match[2]! };
 }
