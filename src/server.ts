@@ -28,7 +28,7 @@ import { registerConversationRoutes } from './conversations/conversations.routes
 import { type ConfigCache, followConfigChanges } from './db/config-cache.js';
 import type { Store } from './db/store.js';
 import { AppError, errorCodeOf } from './errors.js';
-import { closeConversation } from './flows/closing.js';
+import { closeConversation, closeConversations } from './flows/closing.js';
 import { registerFlowRoutes } from './flows/flows.routes.js';
 import type { InboundKicks } from './inbound/receive.js';
 import { registerWebhookRoutes } from './inbound/webhooks.routes.js';
@@ -236,7 +236,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     secretBox: deps.secretBox,
     clients: deps.clients,
     publicUrl: deps.config.publicUrl,
-    closeConversation,
+    closeConversations,
     webhookFallbackUrl: deps.config.webhookFallbackUrl,
     prepareNumberOnTwilio: deps.prepareNumberOnTwilio,
   });

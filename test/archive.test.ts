@@ -120,6 +120,15 @@ describe('archiving', () => {
     });
     expect(origination.status).toBe(403);
     expect(origination.body.message).toContain('archived');
+    // Nor can a task template be given it as its sender.
+    const template = await admin.call('POST', '/api/admin/origination-templates', {
+      name: name('Archived sender'),
+      numberId: number.id,
+      strategy: 'on-reply',
+      body: 'Hello {{firstName}}',
+    });
+    expect(template.status).toBe(400);
+    expect(template.body).toMatchObject({ field: 'numberId' });
     // Its address stays taken: texts to it still find it.
     const again = await admin.call('POST', '/api/admin/numbers', {
       accountId: stack.account.id,

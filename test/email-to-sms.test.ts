@@ -132,8 +132,23 @@ describe('email-to-SMS', () => {
         text: 'Hello',
       }),
     ).rejects.toThrow(
-      /550 stranger@example\.com is not the address of a Parley user: only agents' registered addresses may send texts by email/,
+      /550 stranger@example\.com may not send texts by email: only the registered address of an enabled Parley agent may/,
     );
+  });
+
+  it('bounces a mail whose From header is not its envelope sender (a forged envelope)', async () => {
+    const ada = await agentWithSender(stack);
+    const handset = phoneNumber();
+    await expect(
+      mailer(stack).sendMail({
+        envelope: { from: ada.user.email, to: `${handset}@${DOMAIN}` },
+        from: 'mallory@example.com',
+        to: `${handset}@${DOMAIN}`,
+        text: 'Send me the codes',
+      }),
+    ).rejects.toThrow(/550 the From header \(mallory@example\.com\) must be the sender/);
+    const sent = await stack.db.select().from(messages).where(eq(messages.toAddress, handset));
+    expect(sent).toEqual([]);
   });
 
   it('bounces a recipient that is not a phone number at the domain', async () => {

@@ -99,8 +99,8 @@ export interface AdminDeps {
   secretBox: SecretBox;
   clients: TwilioClients;
   publicUrl: string;
-  /** flows/closing.ts closeConversation, for archiving a number with its open conversations. */
-  closeConversation: CloseForArchive;
+  /** flows/closing.ts closeConversations, for archiving a number with its open conversations. */
+  closeConversations: CloseForArchive;
   /** WEBHOOK_FALLBACK_URL, or the public URL: what Twilio falls back to. */
   webhookFallbackUrl: string;
   /** Only in the demo, whose Twilio is the emulator. */
@@ -305,7 +305,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         await archiveNumber(deps.db, request.params.id, {
           openConversations: request.query.openConversations,
           byUserId: currentUser(request).id,
-          close: deps.closeConversation,
+          close: deps.closeConversations,
         });
         return reply.status(204).send();
       },

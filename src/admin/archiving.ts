@@ -19,10 +19,10 @@ import type { Db, Executor, Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 
-/** Closes an open conversation in the caller's transaction (flows/closing.ts closeConversation). */
+/** Closes open conversations in the caller's transaction (flows/closing.ts closeConversations). */
 export type CloseForArchive = (
   tx: Tx,
-  conversationId: string,
+  due: readonly { id: string; agentId: string | null }[],
   close: { reason: 'number-archived'; byUserId: string },
 ) => Promise<unknown>;
 
@@ -90,12 +90,7 @@ export async function archiveNumber(
         'openConversations',
       );
     }
-    for (const conversationId of open) {
-      await request.close(tx, conversationId, {
-        reason: 'number-archived',
-        byUserId: request.byUserId,
-      });
-    }
+    await request.close(tx, open, { reason: 'number-archived', byUserId: request.byUserId });
     if (number.archivedAt) return;
     await tx.update(numbers).set({ archivedAt: new Date() }).where(eq(numbers.id, id));
     await announceConfigChange(tx);

@@ -157,10 +157,17 @@ export function fillOriginationTemplate(
 /** The template's number exists and is one a business may write first from. */
 async function assertSenderNumber(db: Executor, numberId: string): Promise<void> {
   const [number] = await db
-    .select({ address: numbers.address, kind: numbers.kind })
+    .select({ address: numbers.address, kind: numbers.kind, archivedAt: numbers.archivedAt })
     .from(numbers)
     .where(eq(numbers.id, numberId));
   if (!number) throw new AppError('bad_request', `number ${numberId} does not exist`, 'numberId');
+  if (number.archivedAt) {
+    throw new AppError(
+      'bad_request',
+      `number ${number.address} is archived: restore it or pick another sender`,
+      'numberId',
+    );
+  }
   if (!businessMayStart(channelOfKind(number.kind))) {
     throw new AppError(
       'bad_request',

@@ -190,9 +190,9 @@ export async function openConversationsForSender(
   db: Executor,
   customerAddress: string,
   sender: string,
-): Promise<string[]> {
-  const rows = await db
-    .select({ id: conversations.id })
+): Promise<{ id: string; agentId: string | null }[]> {
+  return db
+    .select({ id: conversations.id, agentId: conversations.agentId })
     .from(conversations)
     .innerJoin(numbers, eq(numbers.id, conversations.numberId))
     .where(
@@ -203,7 +203,6 @@ export async function openConversationsForSender(
       ),
     )
     .orderBy(conversations.id);
-  return rows.map((row) => row.id);
 }
 
 /**
@@ -252,13 +251,15 @@ export async function markConversationRead(
 }
 
 /** The open conversations on a number, oldest first (archiving the number must say what happens to them). */
-export async function openConversationsOn(db: Executor, numberId: string): Promise<string[]> {
-  const rows = await db
-    .select({ id: conversations.id })
+export async function openConversationsOn(
+  db: Executor,
+  numberId: string,
+): Promise<{ id: string; agentId: string | null }[]> {
+  return db
+    .select({ id: conversations.id, agentId: conversations.agentId })
     .from(conversations)
     .where(and(eq(conversations.numberId, numberId), ne(conversations.state, 'closed')))
     .orderBy(conversations.createdAt, conversations.id);
-  return rows.map((row) => row.id);
 }
 
 /** How many conversations wait in a queue or are being offered from it. */

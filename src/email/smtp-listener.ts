@@ -83,16 +83,15 @@ export async function startSmtpListener(deps: Deps): Promise<SmtpListener> {
   const mailFrom = async (address: SMTPServerAddress, session: SMTPServerSession) => {
     const from = address.address;
     const user = await findUserForSignIn(db, from);
-    if (!user) {
+    // One answer for an unknown and a disabled address (the log tells them apart): the
+    // bounce must not let an outsider learn which addresses are agents'.
+    if (!user || user.disabledAt !== null) {
       throw refuse(
         session,
         550,
-        `${from} is not the address of a Parley user: only agents' registered addresses may send texts by email`,
-        { from },
+        `${from} may not send texts by email: only the registered address of an enabled Parley agent may`,
+        { from, known: user !== undefined },
       );
-    }
-    if (user.disabledAt !== null) {
-      throw refuse(session, 550, `${from} belongs to a disabled Parley user`, { from });
     }
     if (config.requireAuth && session.user !== user.id) {
       throw refuse(session, 550, `${from} is not the address you signed in with`, { from });
@@ -117,6 +116,14 @@ export async function startSmtpListener(deps: Deps): Promise<SmtpListener> {
     const user = await findUserForSignIn(db, from);
     if (!user || user.disabledAt !== null) throw refuseData(`${from} is no enabled Parley user`);
     const originator: Originator = { id: user.id, name: user.name, role: user.role };
+    // What a relay's DKIM and DMARC checks vouch for is the header From: it must be the
+    // envelope sender Parley trusts, else a forged envelope passes behind a genuine header.
+    const headerFrom = mail.from?.value.map((entry) => entry.address?.toLowerCase() ?? '') ?? [];
+    if (headerFrom.length !== 1 || headerFrom[0] !== from.toLowerCase()) {
+      throw refuseData(
+        `the From header (${headerFrom.join(', ') || 'none'}) must be the sender ${from}`,
+      );
+    }
 
     const text = replyText(mail.text ?? '');
     if (!text) {

@@ -11,7 +11,7 @@ import { flows, numbers, users } from '../db/schema.js';
 import type { Tx } from '../db/store.js';
 import type { CloseReason } from '../events.js';
 import { enqueueAutomated } from '../outbound/outbox.js';
-import { cancelPendingOffer, wakeRouting } from '../routing/index.js';
+import { cancelPendingOffer, lockAgentsInOrder, wakeRouting } from '../routing/index.js';
 import { customerLanguage, messageFor } from './messages.js';
 import { askSurvey } from './surveys.js';
 import { renderTemplate } from './templates.js';
@@ -44,6 +44,26 @@ export async function closeConversation(
     if (close.sendFinalResponse ?? true) await sendFinalResponse(tx, conversationId, closed);
   });
   return wasOpen !== undefined;
+}
+
+/**
+ * Closes several open conversations in the caller's transaction (gone quiet, opted out, on a
+ * number archived): their agents' rows locked first in routing's order, as each close lowers
+ * an agent's load, and routing woken for each agent, who has room again.
+ */
+export async function closeConversations(
+  tx: Tx,
+  due: readonly { id: string; agentId: string | null }[],
+  close: { reason: CloseReason; byUserId?: string | null; sendFinalResponse?: boolean },
+): Promise<void> {
+  await lockAgentsInOrder(
+    tx,
+    due.map((c) => c.agentId),
+  );
+  for (const { id } of due) await closeConversation(tx, id, close);
+  for (const agentId of new Set(due.map((c) => c.agentId))) {
+    if (agentId) await wakeRouting(tx, { agentId });
+  }
 }
 
 /** Queues the flow's final response and survey, in the agent's name where they use it. */

@@ -13,14 +13,9 @@ import { inTransaction } from '../db/transactions.js';
 import { appendEvent } from '../event-log.js';
 import type { BotAction } from '../events.js';
 import { enqueueAutomated } from '../outbound/outbox.js';
-import {
-  lockAgentsInOrder,
-  queueConversation,
-  queuePosition,
-  wakeRouting,
-} from '../routing/index.js';
+import { queueConversation, queuePosition } from '../routing/index.js';
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
-import { closeConversation } from './closing.js';
+import { closeConversation, closeConversations } from './closing.js';
 import { type Flow, flowOfNumber } from './flows.js';
 import { customerLanguage, messageFor } from './messages.js';
 import { renderTemplate } from './templates.js';
@@ -232,16 +227,7 @@ export async function closeInactiveConversations(db: Db, limit: number): Promise
       )
       .limit(limit)
       .for('no key update', { of: conversations, skipLocked: true });
-    // Closing lowers each agent's load, on their row: several agents' rows, in routing's order.
-    await lockAgentsInOrder(
-      tx,
-      due.map((c) => c.agentId),
-    );
-    for (const { id } of due) await closeConversation(tx, id, { reason: 'inactivity' });
-    // The agents have room again: routing can offer them the next waiting conversation now.
-    for (const agentId of new Set(due.map((c) => c.agentId))) {
-      if (agentId) await wakeRouting(tx, { agentId });
-    }
+    await closeConversations(tx, due, { reason: 'inactivity' });
     return due.length;
   });
 }

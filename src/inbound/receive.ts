@@ -19,7 +19,7 @@ import { media, messages, numbers } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { appendEvent } from '../event-log.js';
-import { closeConversation } from '../flows/closing.js';
+import { closeConversation, closeConversations } from '../flows/closing.js';
 import { type Flow, isFlowOpen } from '../flows/flows.js';
 import { customerLanguage, type FlowMessageKind, messageFor } from '../flows/messages.js';
 import {
@@ -200,9 +200,10 @@ async function receiveIn(
     });
     // Nothing more can reach the customer from this sender: no agent should keep typing.
     if (keyword === 'opt-out') {
-      for (const id of await openConversationsForSender(tx, inbound.from, sender)) {
-        await closeConversation(tx, id, { reason: 'opted-out', sendFinalResponse: false });
-      }
+      await closeConversations(tx, await openConversationsForSender(tx, inbound.from, sender), {
+        reason: 'opted-out',
+        sendFinalResponse: false,
+      });
     }
   } else if (keyword === 'help' && !twilioAnswersKeywords(number)) {
     await reply('help', conversationId);

@@ -185,10 +185,13 @@ export async function transferConversation(
     const toAgentId = 'toAgentId' in target ? target.toAgentId : null;
     const toQueueId = 'toQueueId' in target ? target.toQueueId : null;
     if (toQueueId) {
+      // Shared: an archive of the queue at the same moment waits for the transfer, then
+      // finds the conversation waiting in it and refuses (and the other way round).
       const [queue] = await tx
         .select({ name: queues.name, archivedAt: queues.archivedAt })
         .from(queues)
-        .where(eq(queues.id, toQueueId));
+        .where(eq(queues.id, toQueueId))
+        .for('share');
       if (!queue) throw new AppError('bad_request', 'no such queue', 'toQueueId');
       if (queue.archivedAt) {
         throw new AppError(
