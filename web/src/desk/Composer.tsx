@@ -268,7 +268,8 @@ function ReplyComposer({
   onTemplate: (() => void) | undefined;
 }) {
   const { me } = useSession();
-  const [text, setText] = useState(() => readDraft(me.id, conversationId));
+  const [initialDraft] = useState(() => readDraft(me.id, conversationId));
+  const [text, setText] = useState(initialDraft);
   const [attachments, setAttachments] = useState<Attachment[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
@@ -323,14 +324,15 @@ function ReplyComposer({
           config={{
             namespace: `reply-${conversationId}`,
             onError: (failure: Error) => setError(failure.message),
-            // The unsent draft of this conversation, one paragraph per line.
-            editorState: () => {
-              const draft = readDraft(me.id, conversationId);
-              if (!draft) return;
-              for (const line of draft.split('\n')) {
-                $getRoot().append($createParagraphNode().append($createTextNode(line)));
-              }
-            },
+            // The unsent draft of this conversation, one paragraph per line; without one,
+            // Lexical's own empty paragraph (an empty root takes no inserted text).
+            ...(initialDraft && {
+              editorState: () => {
+                for (const line of initialDraft.split('\n')) {
+                  $getRoot().append($createParagraphNode().append($createTextNode(line)));
+                }
+              },
+            }),
           }}
           ariaLabelledBy={labelId}
           ariaDescribedBy={helpId}
