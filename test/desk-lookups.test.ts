@@ -92,6 +92,7 @@ describe('numbers to send from', () => {
       name: 'Support',
       kind: 'long-code',
       defaultStrategy: 'on-reply',
+      defaultCountry: 'US',
       default: true,
     });
     expect(senders[1]).toMatchObject({ kind: 'whatsapp' });

@@ -44,6 +44,7 @@ import {
   restoreQueue,
 } from './archiving.js';
 import {
+  assertNumberRefs,
   createNumber,
   getNumber,
   listNumbers,
@@ -692,6 +693,8 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
  * Twilio has no such number or cannot be asked).
  */
 async function addNumber(deps: AdminDeps, input: NumberInput): Promise<NumberRow> {
+  // What Parley can say itself comes before asking Twilio.
+  await assertNumberRefs(deps.db, input);
   const { address, kind } = await readNumberAddress(deps.db, input);
   if (deps.prepareNumberOnTwilio) {
     const { accountSid } = await getAccountCredentials(deps.db, deps.secretBox, input.accountId);

@@ -145,7 +145,7 @@ export async function createNumber(
   input: NumberInput,
   onTwilio: NumberOnTwilio = { twilioSid: null, capabilities: null },
 ): Promise<NumberRow> {
-  await assertExists(db, input);
+  await assertNumberRefs(db, input);
   const { address, kind } = await readNumberAddress(db, input);
   try {
     const [row] = await db
@@ -191,7 +191,7 @@ export async function updateNumber(
   id: string,
   patch: Partial<Omit<NumberInput, 'accountId' | 'address'>>,
 ): Promise<NumberRow> {
-  await assertExists(db, patch);
+  await assertNumberRefs(db, patch);
   if (patch.kind !== undefined) assertKindFits(patch.kind, (await getNumber(db, id)).address);
   const [row] = await db
     .update(numbers)
@@ -286,7 +286,8 @@ function assertKindFits(kind: NumberKind, address: string): void {
   );
 }
 
-async function assertExists(
+/** The account and flow a number names exist and are in use (400 naming the field). */
+export async function assertNumberRefs(
   db: Executor,
   refs: { accountId?: string | undefined; flowId?: string | null | undefined },
 ): Promise<void> {
