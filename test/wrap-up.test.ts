@@ -124,8 +124,11 @@ describe('ending with a disposition', () => {
     });
   });
 
-  it('stores the disposition and summary, in the transcript and the closed event', async () => {
-    const { conversationId } = await activeIn({ dispositions: BILLING_CODES, required: true });
+  it('stores the disposition and summary, in the transcript, the closed event and the report', async () => {
+    const { conversationId, queue } = await activeIn({
+      dispositions: BILLING_CODES,
+      required: true,
+    });
     const before = (await call('GET', `/api/conversations/${conversationId}`, agent)).json();
     // What the End dialog offers, without asking anything else.
     expect(before.conversation).toMatchObject({
@@ -165,6 +168,9 @@ describe('ending with a disposition', () => {
         disposition: { code: 'callback', label: 'Call back later' },
       }),
     ]);
+    const period = `from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`;
+    const report = (await call('GET', `/api/reports?${period}&queueId=${queue.id}`, admin)).json();
+    expect(report.dispositions).toEqual([{ code: 'callback', label: 'Call back later', count: 1 }]);
     // Ended once: the second attempt finds it closed.
     const again = await call('POST', `/api/conversations/${conversationId}/end`, agent, {
       disposition: 'refund',
