@@ -166,6 +166,9 @@ describe('the agent desk in a browser', () => {
     await offer.getByRole('button', { name: 'Accept' }).click();
     const transcript = desk.getByTestId('transcript');
     await transcript.getByText('Hello, where is my parcel?').waitFor();
+    // The list says who wrote the latest message: the flow's greeting is no one's "You".
+    const myList = desk.getByRole('list', { name: 'My conversations' });
+    await myList.getByText('Automated: Thanks for texting E2E Shop!').waitFor();
 
     // Reply with a picture.
     await desk.getByTestId('attachment-input').setInputFiles({
@@ -183,6 +186,7 @@ describe('the agent desk in a browser', () => {
       .filter({ hasText: 'Here it is, on its way.' });
     await reply.getByTestId('delivery-status').getByText('delivered').waitFor();
     await reply.getByTestId('media-thumbnail').waitFor();
+    await myList.getByText('You: Here it is, on its way.').waitFor();
 
     // The handset shows the text and the picture.
     const thread = phone.locator('#thread');
@@ -221,9 +225,10 @@ describe('the agent desk in a browser', () => {
     await offer.getByText('Reply to your message').waitFor();
     await offer.getByRole('button', { name: 'Accept' }).click();
     await transcript.getByText('Great, thank you!').waitFor();
-    await expect(desk.getByTestId('original-text').textContent()).resolves.toContain(
-      'Your parcel arrives tomorrow.',
-    );
+    // The conversation starts with the agent's text, then the customer's answer.
+    await expect(
+      transcript.getByTestId('message-outbound').first().textContent(),
+    ).resolves.toContain('Your parcel arrives tomorrow.');
     const contact = desk.getByTestId('contact-panel');
     await contact.getByText('Subscribed').waitFor();
     // The emulator's webhook says FromCountry US, as Twilio does for a US handset.
