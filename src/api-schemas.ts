@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ERROR_STATUS, type ErrorCode } from './errors.js';
+import { isCountryCode } from './phone-numbers.js';
 
 export const idParams = z.object({ id: z.uuid({ error: 'id must be a UUID' }) });
 
@@ -18,6 +19,11 @@ export type ArchivedFilter = z.infer<typeof archivedQuery>['archived'];
 
 /** A 204: done, nothing to say. */
 export const noContent = z.undefined();
+
+/** A country (ISO 3166 alpha-2, any case) whose national format a phone number is read in. */
+export const countryCode = z.string().trim().toUpperCase().refine(isCountryCode, {
+  error: 'defaultCountry must be a two-letter ISO country code such as US or GB',
+});
 
 /** The body of every error the API answers. */
 export const apiErrorSchema = z

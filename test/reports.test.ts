@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HistoryPlan, planHistory, type Story, writeHistory } from '../bench/history.js';
-import { type Report as BuiltReport, reportCsv } from '../src/reports/reports.js';
+import { type Report as BuiltReport, type Figures, reportCsv } from '../src/reports/reports.js';
 import { queueConversation } from '../src/routing/index.js';
 import { buildTestApp, type SignedIn, signIn, type TestApp } from './helpers/app.js';
 import { buildNumber, buildQueue, conversationInFlow } from './helpers/factories.js';
@@ -26,26 +26,6 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => t?.close());
 
-interface Figures {
-  in: number;
-  answered: number;
-  abandoned: number;
-  closedInFlow: number;
-  answeredWithinServiceLevel: number;
-  serviceLevel: number | null;
-  queueTimeMedian: number | null;
-  queueTimeP90: number | null;
-  firstResponseMedian: number | null;
-  firstResponseP90: number | null;
-  handleTimeMedian: number | null;
-  handleTimeP90: number | null;
-  transfers: number;
-  messagesIn: number;
-  messagesOut: number;
-  deliveryFailures: number;
-  csatAverage: number | null;
-  csatCount: number;
-}
 type Group = Figures & { id: string | null; name: string };
 interface Report {
   period: { bucket: 'hour' | 'day' };

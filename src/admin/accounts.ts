@@ -2,12 +2,11 @@ import { eq, isNull } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import type { CountryCode } from 'libphonenumber-js';
 import { z } from 'zod';
-import type { ArchivedFilter } from '../api-schemas.js';
+import { type ArchivedFilter, countryCode } from '../api-schemas.js';
 import { announceConfigChange } from '../db/config-cache.js';
 import { accounts } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
 import { AppError, isUniqueViolation } from '../errors.js';
-import { isCountryCode } from '../phone-numbers.js';
 import type { SecretBox } from '../secret-box.js';
 
 const accountName = z.string().trim().min(1, { error: 'name must not be empty' });
@@ -16,9 +15,6 @@ const apiKeySid = z
   .string()
   .regex(/^SK[0-9a-f]{32}$/, { error: 'apiKeySid must be SK followed by 32 hex digits' });
 const apiKeySecret = z.string().min(1, { error: 'apiKeySecret must not be empty' });
-const defaultCountry = z.string().trim().toUpperCase().refine(isCountryCode, {
-  error: 'defaultCountry must be a two-letter ISO country code such as US or GB',
-});
 
 export const newAccountSchema = z
   .object({
@@ -30,7 +26,7 @@ export const newAccountSchema = z
     apiKeySid: apiKeySid.optional(),
     apiKeySecret: apiKeySecret.optional(),
     /** Where a number typed in national format is read; default US. */
-    defaultCountry: defaultCountry.optional(),
+    defaultCountry: countryCode.optional(),
   })
   .refine((a) => (a.apiKeySid === undefined) === (a.apiKeySecret === undefined), {
     error: 'apiKeySid and apiKeySecret go together',
@@ -48,7 +44,7 @@ export const accountPatchSchema = z
     authToken: authToken.optional(),
     apiKeySid: apiKeySid.nullable().optional(),
     apiKeySecret: apiKeySecret.optional(),
-    defaultCountry: defaultCountry.optional(),
+    defaultCountry: countryCode.optional(),
   })
   .refine((a) => (typeof a.apiKeySid === 'string') === (a.apiKeySecret !== undefined), {
     error: 'a new apiKeySid and its apiKeySecret go together',

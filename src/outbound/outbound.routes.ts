@@ -1,13 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { CountryCode } from 'libphonenumber-js';
-import { getCountries } from 'libphonenumber-js';
 import { z } from 'zod';
 import {
   originationTemplateView,
   presentOriginationTemplate,
 } from '../admin/origination-templates.js';
-import { idParams } from '../api-schemas.js';
+import { countryCode, idParams } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes } from '../auth/guard.js';
 import { templateChoice } from '../content/content-templates.js';
 import { readableConversation } from '../conversations/access.js';
@@ -37,13 +36,7 @@ export interface OutboundDeps {
   mediaStore: MediaStore;
 }
 
-const countries = new Set<string>(getCountries());
-const defaultCountry = z
-  .string()
-  .refine((c) => countries.has(c), {
-    error: 'defaultCountry must be an ISO country code such as US',
-  })
-  .optional();
+const defaultCountry = countryCode.optional();
 const messageBody = z.string().max(1600, { error: 'body may have at most 1600 characters' });
 const attachmentTokens = z.array(z.string()).max(10).default([]);
 

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { type CountryCode, getCountries } from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
 import { z } from 'zod';
 import { CHANNELS } from '../addresses.js';
+import { countryCode } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes } from '../auth/guard.js';
 import { CONVERSATION_FILTERS } from '../conversations/views.js';
 import { CONVERSATION_STATES } from '../db/schema.js';
@@ -11,13 +12,7 @@ import { AppError } from '../errors.js';
 import { SURVEY_SCALES } from '../events.js';
 import { searchContacts, searchConversations } from './search.js';
 
-const countries = new Set<string>(getCountries());
-const defaultCountry = z
-  .string()
-  .refine((c) => countries.has(c), {
-    error: 'defaultCountry must be an ISO country code such as US',
-  })
-  .optional();
+const defaultCountry = countryCode.optional();
 const text = (field: string) =>
   z
     .string()

@@ -4601,18 +4601,6 @@ export interface components {
                 [key: string]: string | null;
             };
         };
-        Account: {
-            /** Format: uuid */
-            id: string;
-            name: string;
-            accountSid: string;
-            apiKeySid: string | null;
-            defaultCountry: string;
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            archivedAt: string | null;
-        };
         ApiError: {
             /** @enum {string} */
             error: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "not_acceptable" | "request_timeout" | "conflict" | "gone" | "length_required" | "precondition_failed" | "payload_too_large" | "uri_too_long" | "unsupported_media_type" | "range_not_satisfiable" | "unprocessable" | "too_many_requests" | "headers_too_large" | "internal" | "bad_gateway" | "unavailable" | "client_error";
@@ -4627,6 +4615,18 @@ export interface components {
         Disposition: {
             code: string;
             label: string;
+        };
+        Account: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            accountSid: string;
+            apiKeySid: string | null;
+            defaultCountry: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            archivedAt: string | null;
         };
         Agent: {
             /** Format: uuid */
