@@ -1,5 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 export const RESULTS_DIR = 'test-results';
 
@@ -18,5 +19,41 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-component-update',
       '--disable-sync',
     ],
+  });
+}
+
+/** Signs in on the sign-in page of the Parley at `url`, and waits for the app. */
+export async function signInAt(
+  page: Page,
+  url: string,
+  email: string,
+  password: string,
+): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+/** The part of axe-core's result the tests read. */
+interface AxeResults {
+  violations: { id: string; help: string; impact: string | null; nodes: unknown[] }[];
+}
+
+/**
+ * axe-core's serious and critical violations on the page as it is, one line each. Loaded
+ * through the debugger: the page's CSP refuses the inline script addScriptTag would add.
+ */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  await page.evaluate(
+    readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'),
+  );
+  return page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run: () => Promise<AxeResults> } }).axe;
+    const results = await axe.run();
+    return results.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
   });
 }

@@ -1,17 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createAgent } from '../../src/admin/agents.js';
 import { createQueue } from '../../src/admin/queues.js';
 import { Stack } from '../helpers/stack.js';
-import { launchBrowser, RESULTS_DIR } from './browser.js';
-
-/** The part of axe-core's result the test reads. */
-interface AxeResults {
-  violations: { id: string; help: string; impact: string | null; nodes: unknown[] }[];
-}
+import { launchBrowser, RESULTS_DIR, seriousViolations, signInAt } from './browser.js';
 
 const HANDSET = '+15550007777';
 const PASSWORD = 'correct horse battery';
@@ -51,12 +44,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function signIn(page: Page, email: string): Promise<void> {
-  await page.goto(stack.parley.url);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+function signIn(page: Page, email: string): Promise<void> {
+  return signInAt(page, stack.parley.url, email, PASSWORD);
 }
 
 /** The customer texts; the agent accepts the offer and sees the text. */
@@ -130,16 +119,7 @@ describe('the contact record in a browser', () => {
     await desk.screenshot({ path: join(RESULTS_DIR, 'contact-record.png'), fullPage: true });
     // axe-core on the page with a conversation open (through the debugger: the CSP refuses
     // an inline script tag).
-    await desk.evaluate(
-      readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'),
-    );
-    const violations = await desk.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run: () => Promise<AxeResults> } }).axe;
-      const results = await axe.run();
-      return results.violations
-        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
-    });
+    const violations = await seriousViolations(desk);
     expect(violations).toEqual([]);
 
     // Back on the desk, the panel names the customer as edited.

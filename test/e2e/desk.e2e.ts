@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
@@ -10,12 +8,7 @@ import { createQuickReply } from '../../src/admin/quick-replies.js';
 import { offers } from '../../src/db/schema.js';
 import { setPresence } from '../../src/routing/presence.js';
 import { eventually, Stack } from '../helpers/stack.js';
-import { launchBrowser, RESULTS_DIR } from './browser.js';
-
-/** The part of axe-core's result the test reads. */
-interface AxeResults {
-  violations: { id: string; help: string; impact: string | null; nodes: unknown[] }[];
-}
+import { launchBrowser, RESULTS_DIR, seriousViolations, signInAt } from './browser.js';
 
 /** A 2×2 red PNG: the picture the agent sends. */
 const PICTURE = Buffer.from(
@@ -113,12 +106,8 @@ async function watchOutsideRequests(page: Page, ownOrigin: string, problems: str
   );
 }
 
-async function signIn(page: Page, email: string): Promise<void> {
-  await page.goto(stack.parley.url);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+function signIn(page: Page, email: string): Promise<void> {
+  return signInAt(page, stack.parley.url, email, PASSWORD);
 }
 
 async function openPhone(page: Page, handset = HANDSET): Promise<void> {
@@ -302,16 +291,7 @@ describe('the agent desk in a browser', () => {
 
     // axe-core on the desk with a conversation open; evaluated through the debugger, since
     // the page's CSP refuses the inline script that addScriptTag would add.
-    await desk.evaluate(
-      readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'),
-    );
-    const violations = await desk.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run: () => Promise<AxeResults> } }).axe;
-      const results = await axe.run();
-      return results.violations
-        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
-    });
+    const violations = await seriousViolations(desk);
     expect(violations).toEqual([]);
 
     await desk.getByRole('button', { name: 'End conversation' }).focus();

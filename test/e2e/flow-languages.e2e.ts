@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { createAgent } from '../../src/admin/agents.js';
 import { flows } from '../../src/db/schema.js';
 import { Stack } from '../helpers/stack.js';
-import { launchBrowser, RESULTS_DIR } from './browser.js';
+import { launchBrowser, RESULTS_DIR, signInAt } from './browser.js';
 
 const PASSWORD = 'correct horse battery';
 
@@ -33,12 +33,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function signIn(page: Page, email: string): Promise<void> {
-  await page.goto(stack.parley.url);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+function signIn(page: Page, email: string): Promise<void> {
+  return signInAt(page, stack.parley.url, email, PASSWORD);
 }
 
 describe('the flow form', () => {

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
@@ -8,7 +6,7 @@ import { createAgent } from '../../src/admin/agents.js';
 import { createQueue } from '../../src/admin/queues.js';
 import { phoneNumber } from '../helpers/factories.js';
 import { Stack } from '../helpers/stack.js';
-import { launchBrowser, RESULTS_DIR } from './browser.js';
+import { launchBrowser, RESULTS_DIR, seriousViolations, signInAt } from './browser.js';
 
 const PASSWORD = 'correct horse battery';
 
@@ -34,31 +32,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function signIn(page: Page, email: string): Promise<void> {
-  await page.goto(stack.parley.url);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
-}
-
-/** The part of axe-core's result the test reads. */
-interface AxeResults {
-  violations: { id: string; help: string; impact: string | null; nodes: unknown[] }[];
-}
-
-/** axe-core's serious and critical findings on the page, through the debugger (CSP). */
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.evaluate(
-    readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'),
-  );
-  return page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run: () => Promise<AxeResults> } }).axe;
-    const results = await axe.run();
-    return results.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
-  });
+function signIn(page: Page, email: string): Promise<void> {
+  return signInAt(page, stack.parley.url, email, PASSWORD);
 }
 
 interface ReportAnswer {

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import type { Browser, Page } from 'playwright-core';
@@ -8,12 +6,7 @@ import { createAgent } from '../../src/admin/agents.js';
 import { conversations, messages } from '../../src/db/schema.js';
 import { conversationInFlow } from '../helpers/factories.js';
 import { Stack } from '../helpers/stack.js';
-import { launchBrowser, RESULTS_DIR } from './browser.js';
-
-/** The part of axe-core's result the test reads. */
-interface AxeResults {
-  violations: { id: string; help: string; impact: string | null; nodes: unknown[] }[];
-}
+import { launchBrowser, RESULTS_DIR, seriousViolations, signInAt } from './browser.js';
 
 const PASSWORD = 'correct horse battery';
 const MINE = '+15550007001';
@@ -76,12 +69,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function signIn(page: Page, email: string): Promise<void> {
-  await page.goto(stack.parley.url);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+function signIn(page: Page, email: string): Promise<void> {
+  return signInAt(page, stack.parley.url, email, PASSWORD);
 }
 
 describe('search in a browser', () => {
@@ -105,16 +94,7 @@ describe('search in a browser', () => {
     await expect.poll(() => results.locator('mark').first().textContent()).toBe('saxophone');
     await page.screenshot({ path: join(RESULTS_DIR, 'search.png'), fullPage: true });
 
-    await page.evaluate(
-      readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'),
-    );
-    const violations = await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run: () => Promise<AxeResults> } }).axe;
-      const found = await axe.run();
-      return found.violations
-        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
-    });
+    const violations = await seriousViolations(page);
     expect(violations).toEqual([]);
 
     await results.getByRole('button', { name: `Read conversation with ${MINE}` }).click();

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { Browser, Page } from 'playwright-core';
@@ -9,12 +7,7 @@ import { createQueue } from '../../src/admin/queues.js';
 import { createQuickReply } from '../../src/admin/quick-replies.js';
 import { phoneNumber } from '../helpers/factories.js';
 import { Stack } from '../helpers/stack.js';
-import { launchBrowser, RESULTS_DIR } from './browser.js';
-
-/** The part of axe-core's result the test reads. */
-interface AxeResults {
-  violations: { id: string; help: string; impact: string | null; nodes: unknown[] }[];
-}
+import { launchBrowser, RESULTS_DIR, seriousViolations, signInAt } from './browser.js';
 
 const PASSWORD = 'correct horse battery';
 const HANDSET = `whatsapp:${phoneNumber()}`;
@@ -102,26 +95,8 @@ async function seedTemplate(
   });
 }
 
-async function signIn(page: Page, email: string): Promise<void> {
-  await page.goto(stack.parley.url);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
-}
-
-/** axe-core's serious and critical violations on the page as it is. */
-async function axeViolations(page: Page): Promise<string[]> {
-  await page.evaluate(
-    readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'),
-  );
-  return page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run: () => Promise<AxeResults> } }).axe;
-    const results = await axe.run();
-    return results.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
-  });
+function signIn(page: Page, email: string): Promise<void> {
+  return signInAt(page, stack.parley.url, email, PASSWORD);
 }
 
 /**
@@ -245,7 +220,7 @@ describe('WhatsApp templates in a browser', () => {
     await desk.getByRole('textbox', { name: '{{2}}' }).fill('A-42');
     const preview = desk.getByTestId('template-preview');
     await preview.getByText('Hi Grace, your order A-42 has shipped.').waitFor();
-    expect(await axeViolations(desk)).toEqual([]);
+    expect(await seriousViolations(desk)).toEqual([]);
     await desk.screenshot({ path: join(RESULTS_DIR, 'desk-template-picker.png') });
 
     await desk.getByRole('button', { name: 'Send template' }).click();

@@ -6,7 +6,7 @@ import { createAgent } from '../../src/admin/agents.js';
 import { createQueue } from '../../src/admin/queues.js';
 import { conversations } from '../../src/db/schema.js';
 import { eventually, Stack } from '../helpers/stack.js';
-import { launchBrowser, RESULTS_DIR } from './browser.js';
+import { launchBrowser, RESULTS_DIR, signInAt } from './browser.js';
 
 const HANDSET = '+15550007777';
 const PASSWORD = 'correct horse battery';
@@ -46,12 +46,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function signIn(page: Page, email: string): Promise<void> {
-  await page.goto(stack.parley.url);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+function signIn(page: Page, email: string): Promise<void> {
+  return signInAt(page, stack.parley.url, email, PASSWORD);
 }
 
 describe('wrap-up and internal notes at the desk', () => {
