@@ -1,3 +1,4 @@
+import { nowMs } from './clock.js';
 import { TwilioApiError } from './errors.js';
 import { iso8601, newSid } from './format.js';
 import type { ApprovalStatus, ContentTemplate, WhatsAppApproval } from './types.js';
@@ -42,7 +43,7 @@ export interface NewContent {
 }
 
 export function newContent(init: NewContent): ContentTemplate {
-  const now = Date.now();
+  const now = nowMs();
   const { sid, ...parts } = init;
   return {
     sid: sid ?? newSid('HX'),

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { nowMs } from './clock.js';
 import {
   approvalRequestJson,
   approvalStatuses,
@@ -191,7 +192,7 @@ function applyApproval(content: ContentTemplate, b: ApprovalBody): void {
     rejectionReason: b.status === 'rejected' ? (b.rejectionReason ?? whatsapp.rejectionReason) : '',
     allowCategoryChange: b.allowCategoryChange ?? whatsapp.allowCategoryChange,
   };
-  content.dateUpdated = Date.now();
+  content.dateUpdated = nowMs();
 }
 
 function bad(reply: FastifyReply, status: number, error: string): FastifyReply {
@@ -225,7 +226,7 @@ export function registerControlApi(
     async (req) => {
       const body = req.body ?? {};
       const sid = body.sid ?? newSid('AC');
-      const now = Date.now();
+      const now = nowMs();
       const existing = state.accounts.get(sid);
       const account = existing ?? {
         sid,
@@ -330,7 +331,7 @@ export function registerControlApi(
       if (b.serviceSid && service?.accountSid !== b.accountSid) {
         return bad(reply, 404, `no service ${b.serviceSid} in account ${b.accountSid}`);
       }
-      const now = Date.now();
+      const now = nowMs();
       const number: PhoneNumber = {
         sid: newSid('PN'),
         accountSid: b.accountSid,
@@ -380,7 +381,7 @@ export function registerControlApi(
       b.useInboundWebhookOnNumber ?? service.useInboundWebhookOnNumber;
     service.advancedOptOut = b.advancedOptOut ?? service.advancedOptOut;
     if (b.keywords !== undefined) service.keywords = b.keywords;
-    service.dateUpdated = Date.now();
+    service.dateUpdated = nowMs();
     for (const n of members) state.addToService(service, n);
     return null;
   };

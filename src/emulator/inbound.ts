@@ -1,4 +1,5 @@
 import { channelOf, HANDSET_ADDRESS, kindChannel } from './channels.js';
+import { nowMs } from './clock.js';
 import { newSid } from './format.js';
 import {
   classifyKeyword,
@@ -194,7 +195,7 @@ export async function receiveFromHandset(
 }
 
 function storeInbound(state: EmulatorState, number: PhoneNumber, send: HandsetSend): Message {
-  const now = Date.now();
+  const now = nowMs();
   const sid = newSid(send.media.length > 0 ? 'MM' : 'SM');
   const media: MediaItem[] = send.media.map((m) => ({
     sid: newSid('ME'),

@@ -1,4 +1,5 @@
 import { channelOf, HANDSET_ADDRESS, hasSessionWindow, kindChannel } from './channels.js';
+import { nowMs } from './clock.js';
 import { type RenderedContent, renderContent } from './content.js';
 import { deliveryErrorMessages, TwilioApiError } from './errors.js';
 import { newSid } from './format.js';
@@ -358,7 +359,7 @@ export class Dispatcher {
     statusCallback: string | null;
     status: MessageStatus;
   }): Message {
-    const now = Date.now();
+    const now = nowMs();
     const message: Message = {
       ...init,
       sid: newSid(init.numMedia > 0 ? 'MM' : 'SM'),
@@ -383,8 +384,7 @@ export class Dispatcher {
     const lane = this.lanes.get(sender.phoneNumber);
     if (!lane) return false;
     const queued = lane.queue.reduce((sum, item) => sum + item.segments, 0);
-    const backlogMs =
-      Math.max(0, lane.nextAt - Date.now()) + ((queued + segments) * 1000) / lane.rate;
+    const backlogMs = Math.max(0, lane.nextAt - nowMs()) + ((queued + segments) * 1000) / lane.rate;
     // One message's own airtime does not count against the bound; only the wait ahead of it does.
     return backlogMs - (segments * 1000) / lane.rate > this.state.settings.queueBoundSeconds * 1000;
   }
@@ -440,9 +440,9 @@ export class Dispatcher {
         const item = lane.queue[0];
         if (!item) break;
         const readyAt = Math.max(lane.nextAt, item.earliestAt);
-        if (Date.now() < readyAt) {
+        if (nowMs() < readyAt) {
           // Wake up and look again: the head may have been canceled meanwhile.
-          await new Promise<void>((resolve) => this.state.later(readyAt - Date.now(), resolve));
+          await new Promise<void>((resolve) => this.state.later(readyAt - nowMs(), resolve));
           continue;
         }
         lane.queue.shift();
@@ -463,7 +463,7 @@ export class Dispatcher {
           continue;
         }
         this.attachMedia(item.message, media.items);
-        const leftAt = Date.now();
+        const leftAt = nowMs();
         lane.nextAt = leftAt + (item.segments * 1000) / lane.rate;
         this.transmit(item.message, leftAt);
       }
@@ -480,7 +480,7 @@ export class Dispatcher {
         messageSid: message.sid,
         contentType: f.contentType,
         bytes: f.bytes,
-        dateCreated: Date.now(),
+        dateCreated: nowMs(),
       };
       message.media.push(item);
       this.state.media.set(item.sid, item);

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { kindChannel } from './channels.js';
+import { nowMs } from './clock.js';
 import {
   approvalFetchJson,
   approvalRequestJson,
@@ -333,7 +334,7 @@ export function registerRestApi(
           'Body can only be updated to an empty string (redaction)',
         );
       message.body = '';
-      message.dateUpdated = Date.now();
+      message.dateUpdated = nowMs();
       state.touchMessage(message);
     }
     return json(200, messageJson(message));
@@ -416,7 +417,7 @@ export function registerRestApi(
     n.statusCallback = one(f.StatusCallback) ?? n.statusCallback;
     n.statusCallbackMethod = method(f.StatusCallbackMethod, n.statusCallbackMethod);
     n.friendlyName = one(f.FriendlyName) ?? n.friendlyName;
-    n.dateUpdated = Date.now();
+    n.dateUpdated = nowMs();
     return json(200, numberJson(n));
   });
 
@@ -453,7 +454,7 @@ export function registerRestApi(
     n.smsFallbackUrl = one(f.SmsFallbackUrl) ?? n.smsFallbackUrl;
     n.smsFallbackMethod = method(f.SmsFallbackMethod, n.smsFallbackMethod);
     n.friendlyName = one(f.FriendlyName) ?? n.friendlyName;
-    n.dateUpdated = Date.now();
+    n.dateUpdated = nowMs();
     return json(200, shortCodeJson(n));
   });
 
@@ -489,7 +490,7 @@ export function registerRestApi(
       n.statusCallback = text(w.status_callback_url, n.statusCallback);
       n.statusCallbackMethod = method(w.status_callback_method, n.statusCallbackMethod);
     }
-    n.dateUpdated = Date.now();
+    n.dateUpdated = nowMs();
     return json(200, senderJson(n));
   });
 
@@ -519,7 +520,7 @@ export function registerRestApi(
   add('POST', '/v1/Services/:Sid', 'services.update', (ctx) => {
     const service = ownService(ctx, ctx.params.Sid);
     updateService(service, ctx.form);
-    service.dateUpdated = Date.now();
+    service.dateUpdated = nowMs();
     return json(200, serviceJson(service));
   });
 
@@ -577,7 +578,7 @@ export function registerRestApi(
     const { service, n } = serviceNumber(ctx);
     service.numberSids = service.numberSids.filter((s) => s !== n.sid);
     n.serviceSid = null;
-    n.dateUpdated = Date.now();
+    n.dateUpdated = nowMs();
     return { status: 204, json: undefined };
   });
 
@@ -614,7 +615,7 @@ export function registerRestApi(
     // Twilio takes the request ("received") and passes it on to WhatsApp; the control API
     // plays WhatsApp's answer.
     content.whatsapp = { ...content.whatsapp, name, category, status: 'received' };
-    content.dateUpdated = Date.now();
+    content.dateUpdated = nowMs();
     return json(201, approvalRequestJson(content));
   });
   add('GET', '/v1/ContentAndApprovals', 'content.approvals.list', (ctx) => {
@@ -679,7 +680,7 @@ export function registerRestApi(
       const { service, n } = serviceSender(ctx);
       service.numberSids = service.numberSids.filter((s) => s !== n.sid);
       n.serviceSid = null;
-      n.dateUpdated = Date.now();
+      n.dateUpdated = nowMs();
       return { status: 204, json: undefined };
     },
   );

@@ -1,4 +1,5 @@
 import { SESSION_WINDOW_MS, sessionKey } from './channels.js';
+import { nowMs } from './clock.js';
 import { FaultSwitch } from './faults.js';
 import { newSid } from './format.js';
 import type {
@@ -53,7 +54,7 @@ const REQUEST_LOG_LIMIT = 1000;
 
 /** A new Messaging Service with Twilio's defaults: no URLs, webhooks of its numbers off. */
 export function newMessagingService(accountSid: string, friendlyName: string): MessagingService {
-  const now = Date.now();
+  const now = nowMs();
   return {
     sid: newSid('MG'),
     accountSid,
@@ -128,7 +129,7 @@ export class EmulatorState {
   }
 
   /** Whether the handset wrote to the sender within the last 24 hours. */
-  sessionOpen(sender: string, handset: string, now = Date.now()): boolean {
+  sessionOpen(sender: string, handset: string, now = nowMs()): boolean {
     const last = this.lastInbound.get(sessionKey(sender, handset));
     return last !== undefined && now - last < SESSION_WINDOW_MS;
   }
@@ -145,7 +146,7 @@ export class EmulatorState {
   addToService(service: MessagingService, number: PhoneNumber): void {
     service.numberSids.push(number.sid);
     number.serviceSid = service.sid;
-    number.dateUpdated = Date.now();
+    number.dateUpdated = nowMs();
   }
 
   /** Records a new or changed message and tells waiters and event subscribers. */
@@ -154,7 +155,7 @@ export class EmulatorState {
     this.publish({ type: 'message', id: message.seq, data: message });
   }
 
-  setStatus(message: Message, status: MessageStatus, at = Date.now()): void {
+  setStatus(message: Message, status: MessageStatus, at = nowMs()): void {
     message.status = status;
     message.dateUpdated = at;
     message.history.push({ status, at });

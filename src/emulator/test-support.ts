@@ -172,10 +172,10 @@ export async function waitForMessage(
   done: (m: MessageView) => boolean,
   timeoutMs = 15_000,
 ): Promise<MessageView> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   let after = 0;
-  while (Date.now() < deadline) {
-    const wait = Math.max(1, Math.min(5000, deadline - Date.now()));
+  while (performance.now() < deadline) {
+    const wait = Math.max(1, Math.min(5000, Math.ceil(deadline - performance.now())));
     const page = await control<{ messages: MessageView[]; cursor: number }>(
       baseUrl,
       'GET',
@@ -207,11 +207,11 @@ export async function waitForInbox(
   after = 0,
   timeoutMs = 15_000,
 ): Promise<InboxMessage[]> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   const got: InboxMessage[] = [];
   let cursor = after;
-  while (got.length < count && Date.now() < deadline) {
-    const wait = Math.max(1, Math.min(5000, deadline - Date.now()));
+  while (got.length < count && performance.now() < deadline) {
+    const wait = Math.max(1, Math.min(5000, Math.ceil(deadline - performance.now())));
     const page = await control<{ messages: InboxMessage[]; cursor: number }>(
       baseUrl,
       'GET',

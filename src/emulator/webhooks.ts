@@ -45,14 +45,14 @@ export async function sendSignedRequest(
   // Twilio retries a failed connection once, within the same total budget
   // (https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides: rc=1, rp=ct,
   // tt=15000), never a request that connected and then went unanswered.
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   for (let attempt = 1; ; attempt++) {
     try {
       const res = await fetch(target, {
         method,
         headers,
         body: method === 'POST' ? form : undefined,
-        signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
+        signal: AbortSignal.timeout(Math.max(1, Math.ceil(deadline - performance.now()))),
       });
       const text = await res.text();
       return {
@@ -65,7 +65,8 @@ export async function sendSignedRequest(
       };
     } catch (err) {
       const timedOut = err instanceof Error && err.name === 'TimeoutError';
-      if (!timedOut && attempt < 2 && connectionFailed(err) && Date.now() < deadline) continue;
+      if (!timedOut && attempt < 2 && connectionFailed(err) && performance.now() < deadline)
+        continue;
       return {
         url,
         method,

@@ -205,13 +205,13 @@ export class Stack {
     done: (seen: HandsetMessage[]) => boolean,
     timeoutMs: number,
   ): Promise<HandsetMessage[]> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     let cursor = 0;
     const seen: HandsetMessage[] = [];
-    while (!done(seen) && Date.now() < deadline) {
+    while (!done(seen) && performance.now() < deadline) {
       const page = (await this.control(
         'GET',
-        `/_emulator/handsets/${encodeURIComponent(phone)}/inbox?after=${cursor}&wait=${Math.max(1, deadline - Date.now())}`,
+        `/_emulator/handsets/${encodeURIComponent(phone)}/inbox?after=${cursor}&wait=${Math.max(1, Math.ceil(deadline - performance.now()))}`,
       )) as { messages: HandsetMessage[]; cursor: number };
       seen.push(...page.messages);
       cursor = page.cursor;
@@ -254,11 +254,11 @@ export async function eventually<T>(
   check: () => Promise<T | undefined | false>,
   timeoutMs = 10_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
+    if (performance.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
