@@ -902,3 +902,34 @@ export const events = pgTable(
     index('events_created_brin').using('brin', t.createdAt),
   ],
 );
+
+// ── audit: who changed the configuration, who signed in ─────────────────────────────────
+export const auditEntries = pgTable(
+  'audit_entries',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    at: at('at').notNull().defaultNow(),
+    /** The user who acted; null for Parley itself (a schedule) or an unknown user (a failed sign-in). */
+    actorId: uuid('actor_id'),
+    /** Who acted as they were known then: an email, `system`, or `cli`. */
+    actor: text('actor').notNull(),
+    /** What happened, as `<thing>.<verb>`: `queue.updated`, `auth.sign-in-failed`, … */
+    action: text('action').notNull(),
+    targetType: text('target_type'),
+    targetId: text('target_id'),
+    /** Where the request came from: its client address and user agent. */
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    requestId: text('request_id'),
+    /** The fields that changed, as they were and as they became; secrets never, only that they changed. */
+    before: jsonb('before').$type<Record<string, unknown>>(),
+    after: jsonb('after').$type<Record<string, unknown>>(),
+    /** Anything else worth keeping: the email a failed sign-in gave, what an erasure removed. */
+    detail: jsonb('detail').$type<Record<string, unknown>>(),
+  },
+  (t) => [
+    index('audit_entries_at_idx').on(t.at),
+    index('audit_entries_target_idx').on(t.targetType, t.targetId),
+    index('audit_entries_actor_idx').on(t.actorId, t.at),
+  ],
+);

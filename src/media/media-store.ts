@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -21,7 +21,16 @@ export class MediaStore {
   }
 
   get(sha256: string): Promise<Buffer> {
+    return readFile(this.path(sha256));
+  }
+
+  /** Removes the bytes; callers delete only bytes no media row names any more. */
+  async delete(sha256: string): Promise<void> {
+    await rm(this.path(sha256), { force: true });
+  }
+
+  private path(sha256: string): string {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error('not a media hash');
-    return readFile(join(this.root, sha256.slice(0, 2), sha256));
+    return join(this.root, sha256.slice(0, 2), sha256);
   }
 }
