@@ -7,6 +7,7 @@ import { ORIGINATION_STRATEGIES, type OriginationStrategy } from './events.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const LOG_FORMATS = ['json', 'pretty'] as const;
+const MEDIA_STORAGES = ['files', 's3', 'database'] as const;
 
 /** How long an available or away agent may be without a desk before going offline. */
 export const DEFAULT_PRESENCE_GRACE_SECONDS = 120;
@@ -60,6 +61,30 @@ const envSchema = z.object({
     .min(1024, { error: 'a whole number of bytes from 1024 to 104857600' })
     .max(104_857_600, { error: 'a whole number of bytes from 1024 to 104857600' })
     .default(5 * 1024 * 1024),
+  MEDIA_STORAGE: z
+    .enum(MEDIA_STORAGES, { error: `one of ${MEDIA_STORAGES.join(', ')}` })
+    .optional(),
+  MEDIA_S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: 'a bucket name such as parley-media' })
+    .optional(),
+  MEDIA_S3_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, { error: 'a region such as us-east-1 (auto for R2)' })
+    .default('us-east-1'),
+  MEDIA_S3_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: 'an http(s) URL such as https://minio.internal:9000' })
+    .optional(),
+  MEDIA_S3_FORCE_PATH_STYLE: z.enum(['true', 'false'], { error: 'true or false' }).optional(),
+  MEDIA_S3_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*$/, {
+      error: "a key prefix of letters, digits and !_.*'()/- not starting with /, such as parley/",
+    })
+    .optional(),
+  MEDIA_S3_ACCESS_KEY_ID: z.string().optional(),
+  // Never in a log line or a response: only the S3 client gets it.
+  MEDIA_S3_SECRET_ACCESS_KEY: z.string().optional(),
   OUTBOX_RETRY_BASE_MS: z.coerce
     .number({ error: 'a whole number of milliseconds from 10 to 60000' })
     .int({ error: 'a whole number of milliseconds from 10 to 60000' })
@@ -104,6 +129,30 @@ const envSchema = z.object({
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
+/**
+ * Where media bytes live: files under DATA_DIR/media (one machine), an S3-compatible bucket,
+ * or chunks in the database; the last two are shared by every instance on one PostgreSQL.
+ */
+export type MediaStorageConfig =
+  | { readonly kind: 'files' }
+  | { readonly kind: 'database' }
+  | ({ readonly kind: 's3' } & S3MediaConfig);
+
+export interface S3MediaConfig {
+  readonly bucket: string;
+  readonly region: string;
+  /** MinIO, R2, …; absent: AWS S3. */
+  readonly endpoint: string | undefined;
+  /** Bucket in the path (MinIO) rather than in the host name. */
+  readonly forcePathStyle: boolean;
+  /** Put before every key: '' or ending with '/'. */
+  readonly prefix: string;
+  /** Absent: the AWS SDK's own chain (AWS_* variables, instance role, …). */
+  readonly credentials:
+    | { readonly accessKeyId: string; readonly secretAccessKey: string }
+    | undefined;
+}
+
 export interface Config {
   readonly port: number;
   readonly host: string;
@@ -139,6 +188,7 @@ export interface Config {
   readonly twilioApiUrl: string;
   /** The largest inbound media file Parley downloads. */
   readonly mediaMaxBytes: number;
+  readonly mediaStorage: MediaStorageConfig;
   /** The outbox's first retry delay after a 429, 5xx or network error; then it doubles. */
   readonly outboxRetryBaseMs: number;
   readonly shutdownTimeoutMs: number;
@@ -199,6 +249,7 @@ export function loadConfig(env: Env): Config {
       'APP_SECRET must be set when DATABASE_URL is set: every instance needs the same key to read stored credentials.',
     ]);
   }
+  const mediaStorage = mediaStorageOf(v);
   const publicUrl = (v.PUBLIC_URL ?? `http://${publicHost(v.HOST)}:${v.PORT}`).replace(/\/+$/, '');
   return Object.freeze({
     port: v.PORT,
@@ -213,6 +264,7 @@ export function loadConfig(env: Env): Config {
     logFormat: v.LOG_FORMAT,
     twilioApiUrl: v.TWILIO_API_URL.replace(/\/+$/, ''),
     mediaMaxBytes: v.MEDIA_MAX_BYTES,
+    mediaStorage,
     outboxRetryBaseMs: v.OUTBOX_RETRY_BASE_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     presenceGraceSeconds: v.PRESENCE_GRACE_SECONDS,
@@ -226,6 +278,40 @@ export function loadConfig(env: Env): Config {
           country: v.SMS_EMAIL_COUNTRY as CountryCode,
         })
       : undefined,
+  });
+}
+
+/**
+ * MEDIA_STORAGE when set; else S3 when a bucket is named; else the database when it is a
+ * server (instances share it but no disk), files under DATA_DIR otherwise.
+ */
+function mediaStorageOf(v: z.infer<typeof envSchema>): MediaStorageConfig {
+  const kind =
+    v.MEDIA_STORAGE ?? (v.MEDIA_S3_BUCKET ? 's3' : v.DATABASE_URL ? 'database' : 'files');
+  if (kind !== 's3') return Object.freeze({ kind });
+  if (!v.MEDIA_S3_BUCKET) {
+    throw new ConfigError(['MEDIA_S3_BUCKET must be set when MEDIA_STORAGE is s3.']);
+  }
+  if (!v.MEDIA_S3_ACCESS_KEY_ID !== !v.MEDIA_S3_SECRET_ACCESS_KEY) {
+    throw new ConfigError([
+      'MEDIA_S3_ACCESS_KEY_ID and MEDIA_S3_SECRET_ACCESS_KEY must be set together.',
+    ]);
+  }
+  const prefix = v.MEDIA_S3_PREFIX ?? '';
+  return Object.freeze({
+    kind,
+    bucket: v.MEDIA_S3_BUCKET,
+    region: v.MEDIA_S3_REGION,
+    endpoint: v.MEDIA_S3_ENDPOINT?.replace(/\/+$/, ''),
+    forcePathStyle: v.MEDIA_S3_FORCE_PATH_STYLE === 'true',
+    prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`,
+    credentials:
+      v.MEDIA_S3_ACCESS_KEY_ID && v.MEDIA_S3_SECRET_ACCESS_KEY
+        ? Object.freeze({
+            accessKeyId: v.MEDIA_S3_ACCESS_KEY_ID,
+            secretAccessKey: v.MEDIA_S3_SECRET_ACCESS_KEY,
+          })
+        : undefined,
   });
 }
 

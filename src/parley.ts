@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PrepareNumberOnTwilio } from './admin/admin.routes.js';
@@ -13,7 +12,7 @@ import { queueOverflowMessage } from './flows/overflow-messages.js';
 import type { InboundKicks } from './inbound/receive.js';
 import { type Instance, startInstance } from './instances.js';
 import { downloadNextMedia } from './media/media-downloads.js';
-import { MediaStore } from './media/media-store.js';
+import { openMediaStore } from './media/media-storage.js';
 import { pacingFor, sentSettlements, startOutboxDispatcher } from './outbound/dispatcher.js';
 import { queuedOutbound } from './outbound/outbox.js';
 import { SenderWindows } from './outbound/sender-window.js';
@@ -58,7 +57,7 @@ export async function startParley(
     const db = store.db;
     const configCache = new ConfigCache();
     const clients = new TwilioClients(db, secretBox, config.twilioApiUrl, configCache);
-    const mediaStore = new MediaStore(join(config.dataDir, 'media'));
+    const mediaStore = openMediaStore(config.mediaStorage, { dataDir: config.dataDir, db });
 
     instance = await startInstance(db, logger);
     const dispatcher = startOutboxDispatcher({
@@ -152,7 +151,10 @@ export async function startParley(
       address && typeof address === 'object'
         ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
         : config.publicUrl;
-    logger.info({ url, publicUrl: config.publicUrl, store: store.kind }, 'Parley is listening');
+    logger.info(
+      { url, publicUrl: config.publicUrl, store: store.kind, media: mediaStore.kind },
+      'Parley is listening',
+    );
     let closing: Promise<void> | undefined;
     return {
       url,

@@ -695,7 +695,7 @@ export const media = pgTable(
     status: text('status', { enum: ['pending', 'stored', 'failed', 'refused'] })
       .notNull()
       .default('pending'),
-    /** SHA-256 of the bytes: the file name under DATA_DIR/media. */
+    /** SHA-256 of the bytes: their name in the media store (files, S3 or media_blobs). */
     sha256: text('sha256'),
     size: integer('size'),
     attempts: smallint('attempts').notNull().default(0),
@@ -707,6 +707,41 @@ export const media = pgTable(
     unique('media_message_position_key').on(t.messageId, t.position),
     index('media_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
   ],
+);
+
+/**
+ * Media bytes kept in the database (MEDIA_STORAGE=database), for instances that share
+ * PostgreSQL but no disk: one row per stored file, named by SHA-256 like the files and S3
+ * objects, its bytes in chunks written and read one at a time. A row whose sha256 is null
+ * is an upload still being written, or one a crash abandoned (swept after a day).
+ */
+export const mediaBlobs = pgTable(
+  'media_blobs',
+  {
+    id: id(),
+    sha256: text('sha256').unique('media_blobs_sha256_key'),
+    size: bigint('size', { mode: 'number' }),
+    createdAt: createdAt(),
+  },
+  (t) => [index('media_blobs_incomplete_idx').on(t.createdAt).where(sql`${t.sha256} IS NULL`)],
+);
+
+const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  // pg answers a Buffer, PGlite a Uint8Array.
+  fromDriver: (value) => (Buffer.isBuffer(value) ? value : Buffer.from(value)),
+});
+
+export const mediaChunks = pgTable(
+  'media_chunks',
+  {
+    blobId: uuid('blob_id')
+      .notNull()
+      .references(() => mediaBlobs.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    bytes: bytea('bytes').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.blobId, t.position] })],
 );
 
 // ── routing: offers, affinities, desks ──────────────────────────────────────────────────

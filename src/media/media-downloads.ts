@@ -64,12 +64,16 @@ export async function downloadNextMedia(deps: MediaDeps): Promise<boolean> {
 
   try {
     const credentials = await getAccountCredentials(deps.db, deps.secretBox, claimed.accountId);
-    const file = await fetchTwilioMedia(claimed.sourceUrl ?? '', {
-      credentials: mediaCredentials(credentials),
-      twilioApiUrl: deps.twilioApiUrl,
-      maxBytes: deps.maxBytes,
-    });
-    const { sha256, size } = await deps.mediaStore.put(file.bytes);
+    const file = await fetchTwilioMedia(
+      claimed.sourceUrl ?? '',
+      {
+        credentials: mediaCredentials(credentials),
+        twilioApiUrl: deps.twilioApiUrl,
+        maxBytes: deps.maxBytes,
+      },
+      async (body, contentType) => ({ ...(await deps.mediaStore.put(body)), contentType }),
+    );
+    const { sha256, size } = file;
     await inTransaction(deps.db, async (tx) => {
       const [row] = await tx
         .update(media)

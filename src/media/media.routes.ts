@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -29,7 +30,7 @@ export function registerMediaRoutes(
                 'The bytes: pictures, audio and video with their content type, inline; anything else as an application/octet-stream attachment',
               content: {
                 'application/octet-stream': {
-                  schema: z.custom<Buffer>().meta({ type: 'string', format: 'binary' }),
+                  schema: z.custom<Readable>().meta({ type: 'string', format: 'binary' }),
                 },
               },
             },
@@ -47,6 +48,7 @@ export function registerMediaRoutes(
           throw new AppError('conflict', `the media is ${row.status}, not stored yet`);
         }
         const bytes = await deps.mediaStore.get(row.sha256);
+        if (!bytes) throw new AppError('not_found', 'the media is no longer stored');
         // A customer chooses the content type: only pictures, audio and video are shown inline.
         const inline =
           /^(image|audio|video)\//.test(row.contentType) && row.contentType !== 'image/svg+xml';
@@ -55,7 +57,8 @@ export function registerMediaRoutes(
           .header('content-disposition', inline ? 'inline' : 'attachment')
           .header('content-security-policy', "default-src 'none'; sandbox")
           .header('cache-control', 'private, max-age=86400, immutable')
-          .send(bytes);
+          .header('content-length', bytes.size)
+          .send(bytes.stream);
       },
     );
   });

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { CountryCode } from 'libphonenumber-js';
@@ -16,7 +17,7 @@ import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { ORIGINATION_STRATEGIES } from '../events.js';
 import { findMedia } from '../media/media.js';
-import type { MediaStore } from '../media/media-store.js';
+import { type MediaStore, MediaTooLargeError } from '../media/media-store.js';
 import type { SecretBox } from '../secret-box.js';
 import { originate, originationWindow, sendAgentReply } from './agent-messages.js';
 import {
@@ -216,11 +217,8 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
     // Uploads take the raw bytes with their content type, in a scope of their own so the
     // parser for binary bodies applies to this route only.
     app.register(async (scope) => {
-      scope.addContentTypeParser(
-        [...ACCEPTED_TYPES],
-        { parseAs: 'buffer', bodyLimit: MAX_TOTAL_BYTES },
-        (_request, body, done) => done(null, body),
-      );
+      // The body stays a stream, piped into the media store as it arrives.
+      scope.addContentTypeParser([...ACCEPTED_TYPES], (_request, body, done) => done(null, body));
       scope.post(
         '/api/uploads',
         {
@@ -242,16 +240,22 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
         },
         async (request, reply) => {
           const contentType = request.headers['content-type']?.split(';')[0]?.trim() ?? '';
-          if (!ACCEPTED_TYPES.has(contentType) || !Buffer.isBuffer(request.body)) {
+          if (!ACCEPTED_TYPES.has(contentType) || !(request.body instanceof Readable)) {
             throw new AppError(
               'bad_request',
               `attachments may be ${[...ACCEPTED_TYPES].join(', ')}`,
               'content-type',
             );
           }
-          if (request.body.length === 0)
-            throw new AppError('bad_request', 'the upload is empty', 'body');
-          const stored = await deps.mediaStore.put(request.body);
+          const declared = Number(request.headers['content-length']);
+          if (declared > MAX_TOTAL_BYTES) throw uploadTooLarge();
+          if (declared === 0) throw new AppError('bad_request', 'the upload is empty', 'body');
+          const stored = await deps.mediaStore
+            .put(request.body, { maxBytes: MAX_TOTAL_BYTES })
+            .catch((error: unknown) => {
+              throw error instanceof MediaTooLargeError ? uploadTooLarge() : error;
+            });
+          if (stored.size === 0) throw new AppError('bad_request', 'the upload is empty', 'body');
           const attachment = { ...stored, contentType };
           return reply
             .status(201)
@@ -277,8 +281,17 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
         throw new AppError('forbidden', 'the link is invalid or has expired');
       }
       const row = await findMedia(deps.db, request.params.id);
-      if (!row?.sha256) throw new AppError('not_found', 'no such media');
-      return reply.type(row.contentType).send(await deps.mediaStore.get(row.sha256));
+      const bytes = row?.sha256 ? await deps.mediaStore.get(row.sha256) : undefined;
+      if (!row || !bytes) throw new AppError('not_found', 'no such media');
+      return reply.type(row.contentType).header('content-length', bytes.size).send(bytes.stream);
     },
+  );
+}
+
+function uploadTooLarge(): AppError {
+  return new AppError(
+    'payload_too_large',
+    "an upload may be 5 MB at most (Twilio's limit for a message's attachments)",
+    'body',
   );
 }

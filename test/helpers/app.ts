@@ -9,7 +9,7 @@ import { type Config, loadConfig } from '../../src/config.js';
 import { ConfigCache } from '../../src/db/config-cache.js';
 import type { Store } from '../../src/db/store.js';
 import { createLogger } from '../../src/logger.js';
-import { MediaStore } from '../../src/media/media-store.js';
+import { FileMediaStore } from '../../src/media/file-media-store.js';
 import { SecretBox } from '../../src/secret-box.js';
 import { buildServer, type ServerDeps } from '../../src/server.js';
 import { hex } from './factories.js';
@@ -33,7 +33,7 @@ export function serverDeps(store: Store, config: Config): ServerDeps {
     store,
     logger: createLogger(config.logLevel),
     secretBox,
-    mediaStore: new MediaStore(join(mkdtempSync(join(tmpdir(), 'parley-media-')), 'media')),
+    mediaStore: new FileMediaStore(join(mkdtempSync(join(tmpdir(), 'parley-media-')), 'media')),
     clients: new TwilioClients(store.db, secretBox, config.twilioApiUrl, configCache),
     configCache,
     kicks: { flowDue: () => {}, mediaDue: () => {}, queued: () => {} },

@@ -5,6 +5,13 @@ import { createServer as createTcpServer, type Server as TcpServer } from 'node:
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fetchTwilioMedia, isGloballyReachable, MediaFetchError } from './media-fetch.js';
 
+/** fetchTwilioMedia reading the whole body, as a test wants it. */
+const download = (url: string, options: Parameters<typeof fetchTwilioMedia>[1]) =>
+  fetchTwilioMedia(url, options, async (body, contentType) => ({
+    bytes: Buffer.concat(await body.toArray()),
+    contentType,
+  }));
+
 /** A globally reachable address the tests resolve names to; nothing ever connects to it. */
 const PUBLIC_ADDRESS = '93.184.215.14';
 
@@ -155,7 +162,7 @@ describe('fetchTwilioMedia', () => {
       headers: { 'content-type': 'image/png' },
       body: Buffer.from('png bytes'),
     });
-    const file = await fetchTwilioMedia(`${twilioUrl}${mediaPath()}`, options());
+    const file = await download(`${twilioUrl}${mediaPath()}`, options());
     expect(file).toEqual({ bytes: Buffer.from('png bytes'), contentType: 'image/png' });
     expect(lastAuthorization).toBe(`Basic ${Buffer.from(`${ACCOUNT}:token`).toString('base64')}`);
   });
@@ -167,7 +174,7 @@ describe('fetchTwilioMedia', () => {
       `${twilioUrl}/2010-04-01/Accounts/${ACCOUNT}.json`,
       `${elsewhereUrl}${mediaPath()}`,
     ]) {
-      await expect(fetchTwilioMedia(url, options())).rejects.toMatchObject({ retryable: false });
+      await expect(download(url, options())).rejects.toMatchObject({ retryable: false });
     }
     expect(lastAuthorization).toBeUndefined();
     expect(seenElsewhere).toHaveLength(0);
@@ -182,7 +189,7 @@ describe('fetchTwilioMedia', () => {
       if (path.startsWith('/cdn/')) return { status: 200, headers: png, body: Buffer.from('cdn') };
       return { status: 307, headers: toCdn };
     };
-    const file = await fetchTwilioMedia(`${twilioUrl}${mediaPath()}`, options());
+    const file = await download(`${twilioUrl}${mediaPath()}`, options());
     expect(file.bytes.toString()).toBe('cdn');
     expect(seen).toEqual([
       `Basic ${Buffer.from(`${ACCOUNT}:token`).toString('base64')}`,
@@ -192,13 +199,11 @@ describe('fetchTwilioMedia', () => {
 
   it('follows no redirect to a private or plain-http address', async () => {
     redirectTo(`${elsewhereUrl}/cdn/file.png`);
-    const error = await fetchTwilioMedia(`${twilioUrl}${mediaPath()}`, options()).catch(
-      (e: unknown) => e,
-    );
+    const error = await download(`${twilioUrl}${mediaPath()}`, options()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MediaFetchError);
     expect((error as MediaFetchError).message).toMatch(/refusing a plain-http media redirect/);
     redirectTo('https://127.0.0.1:1/cdn/file.png');
-    await expect(fetchTwilioMedia(`${twilioUrl}${mediaPath()}`, options())).rejects.toThrow(
+    await expect(download(`${twilioUrl}${mediaPath()}`, options())).rejects.toThrow(
       /not globally reachable/,
     );
     expect(seenElsewhere).toHaveLength(0);
@@ -222,7 +227,7 @@ describe('fetchTwilioMedia', () => {
       '[fe80::1]',
     ]) {
       redirectTo(`https://${host}:${lookout.port}/cdn/file.png`);
-      const error = await fetchTwilioMedia(`${twilioUrl}${mediaPath()}`, {
+      const error = await download(`${twilioUrl}${mediaPath()}`, {
         ...options(),
         resolve,
       }).catch((e: unknown) => e);
@@ -242,7 +247,7 @@ describe('fetchTwilioMedia', () => {
       ['10.1.2.3', PUBLIC_ADDRESS],
       [PUBLIC_ADDRESS, '::ffff:192.168.0.1'],
     ]) {
-      const error = await fetchTwilioMedia(`${twilioUrl}${mediaPath()}`, {
+      const error = await download(`${twilioUrl}${mediaPath()}`, {
         ...options(),
         resolve: async () => addresses.map((address) => ({ address })),
       }).catch((e: unknown) => e);
@@ -261,7 +266,7 @@ describe('fetchTwilioMedia', () => {
       async () => [],
     ]) {
       await expect(
-        fetchTwilioMedia(`${twilioUrl}${mediaPath()}`, { ...options(), resolve }),
+        download(`${twilioUrl}${mediaPath()}`, { ...options(), resolve }),
       ).rejects.toMatchObject({
         message: expect.stringMatching(/cdn\.example\.test/),
         retryable: true,
@@ -286,7 +291,7 @@ describe('fetchTwilioMedia', () => {
     };
     subscribe('http.client.request.start', onRequest);
     try {
-      const error = await fetchTwilioMedia(`${twilioUrl}${mediaPath()}`, {
+      const error = await download(`${twilioUrl}${mediaPath()}`, {
         ...options(),
         resolve,
       }).catch((e: unknown) => e);
@@ -305,14 +310,12 @@ describe('fetchTwilioMedia', () => {
       headers: { 'content-type': 'image/png' },
       body: Buffer.alloc(2048),
     });
-    await expect(fetchTwilioMedia(`${twilioUrl}${mediaPath()}`, options(1024))).rejects.toThrow(
-      /limit/,
-    );
+    await expect(download(`${twilioUrl}${mediaPath()}`, options(1024))).rejects.toThrow(/limit/);
   });
 
   it('marks server errors as worth retrying', async () => {
     twilioAnswer = () => ({ status: 503 });
-    await expect(fetchTwilioMedia(`${twilioUrl}${mediaPath()}`, options())).rejects.toMatchObject({
+    await expect(download(`${twilioUrl}${mediaPath()}`, options())).rejects.toMatchObject({
       retryable: true,
     });
   });

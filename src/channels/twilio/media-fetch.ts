@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { Readable } from 'node:stream';
 import type { AccountCredentials } from '../../admin/accounts.js';
 
 export class MediaFetchError extends Error {
@@ -118,9 +119,10 @@ export function mediaCredentials(account: AccountCredentials): MediaCredentials 
  * account's own messages, on api.twilio.com or the configured Twilio base URL (the
  * emulator), and never across a redirect. A redirect elsewhere (Twilio's CDN) is followed
  * over https, and only to a host whose every address is globally reachable, connecting to
- * those very addresses.
+ * those very addresses. `receive` reads the body as it arrives (no file is whole in memory);
+ * the stream fails with a MediaFetchError past maxBytes or when the download breaks.
  */
-export async function fetchTwilioMedia(
+export async function fetchTwilioMedia<T>(
   url: string,
   options: {
     credentials: MediaCredentials;
@@ -128,7 +130,8 @@ export async function fetchTwilioMedia(
     maxBytes: number;
     resolve?: ResolveHost;
   },
-): Promise<{ bytes: Buffer; contentType: string }> {
+  receive: (body: Readable, contentType: string) => Promise<T>,
+): Promise<T> {
   let target = parseUrl(url);
   const trustedOrigins = new Set([TWILIO_API_ORIGIN, new URL(options.twilioApiUrl).origin]);
   const path = MEDIA_PATH.exec(target.pathname);
@@ -165,11 +168,13 @@ export async function fetchTwilioMedia(
       const retryable = status === 429 || status >= 500 || status === 404;
       throw new MediaFetchError(`media download answered HTTP ${status}`, retryable);
     }
-    return {
-      bytes: await readCapped(response, options.maxBytes),
-      contentType:
-        response.headers['content-type']?.split(';')[0]?.trim() || 'application/octet-stream',
-    };
+    const contentType =
+      response.headers['content-type']?.split(';')[0]?.trim() || 'application/octet-stream';
+    try {
+      return await receive(capped(response, options.maxBytes), contentType);
+    } finally {
+      response.destroy();
+    }
   }
   throw new MediaFetchError('too many media redirects', false);
 }
@@ -237,29 +242,29 @@ function get(
   });
 }
 
-async function readCapped(response: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const declared = Number(response.headers['content-length']);
-  if (declared > maxBytes) {
-    response.destroy();
-    throw new MediaFetchError(
-      `media of ${declared} bytes is over the ${maxBytes}-byte limit`,
-      false,
-    );
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of response as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > maxBytes) {
-        response.destroy();
-        throw new MediaFetchError(`media is over the ${maxBytes}-byte limit`, false);
-      }
-      chunks.push(chunk);
+/** The body, failing past maxBytes (declared or counted) and on a broken download. */
+function capped(response: IncomingMessage, maxBytes: number): Readable {
+  async function* read(): AsyncGenerator<Buffer> {
+    const declared = Number(response.headers['content-length']);
+    if (declared > maxBytes) {
+      throw new MediaFetchError(
+        `media of ${declared} bytes is over the ${maxBytes}-byte limit`,
+        false,
+      );
     }
-  } catch (error) {
-    if (error instanceof MediaFetchError) throw error;
-    throw new MediaFetchError(`media download failed: ${(error as Error).message}`, true);
+    let size = 0;
+    try {
+      for await (const chunk of response as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > maxBytes) {
+          throw new MediaFetchError(`media is over the ${maxBytes}-byte limit`, false);
+        }
+        yield chunk;
+      }
+    } catch (error) {
+      if (error instanceof MediaFetchError) throw error;
+      throw new MediaFetchError(`media download failed: ${(error as Error).message}`, true);
+    }
   }
-  return Buffer.concat(chunks);
+  return Readable.from(read(), { objectMode: false });
 }
