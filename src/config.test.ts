@@ -142,6 +142,67 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('keeps media in files alone, in the database with a server, in S3 once a bucket is named', () => {
+    const server = { DATABASE_URL: 'postgres://db/parley', APP_SECRET: 'x'.repeat(32) };
+    expect(loadConfig({}).mediaStorage).toEqual({ kind: 'files' });
+    expect(loadConfig(server).mediaStorage).toEqual({ kind: 'database' });
+    expect(loadConfig({ ...server, MEDIA_STORAGE: 'files' }).mediaStorage).toEqual({
+      kind: 'files',
+    });
+    expect(loadConfig({ MEDIA_STORAGE: 'database' }).mediaStorage).toEqual({ kind: 'database' });
+    expect(loadConfig({ ...server, MEDIA_S3_BUCKET: 'parley-media' }).mediaStorage).toEqual({
+      kind: 's3',
+      bucket: 'parley-media',
+      region: 'us-east-1',
+      endpoint: undefined,
+      forcePathStyle: false,
+      prefix: '',
+      credentials: undefined,
+    });
+    expect(
+      loadConfig({
+        MEDIA_S3_BUCKET: 'media',
+        MEDIA_S3_REGION: 'auto',
+        MEDIA_S3_ENDPOINT: 'https://acct.r2.cloudflarestorage.com/',
+        MEDIA_S3_FORCE_PATH_STYLE: 'true',
+        MEDIA_S3_PREFIX: 'parley',
+        MEDIA_S3_ACCESS_KEY_ID: 'key',
+        MEDIA_S3_SECRET_ACCESS_KEY: 'secret',
+      }).mediaStorage,
+    ).toEqual({
+      kind: 's3',
+      bucket: 'media',
+      region: 'auto',
+      endpoint: 'https://acct.r2.cloudflarestorage.com',
+      forcePathStyle: true,
+      prefix: 'parley/',
+      credentials: { accessKeyId: 'key', secretAccessKey: 'secret' },
+    });
+  });
+
+  it.each([
+    [{ MEDIA_STORAGE: 'disk' }, 'MEDIA_STORAGE must be one of files, s3, database.'],
+    [{ MEDIA_STORAGE: 's3' }, 'MEDIA_S3_BUCKET must be set when MEDIA_STORAGE is s3.'],
+    [
+      { MEDIA_S3_BUCKET: 'Not A Bucket' },
+      'MEDIA_S3_BUCKET must be a bucket name such as parley-media.',
+    ],
+    [
+      { MEDIA_S3_BUCKET: 'media', MEDIA_S3_ENDPOINT: 'minio:9000' },
+      'MEDIA_S3_ENDPOINT must be an http(s) URL such as https://minio.internal:9000.',
+    ],
+    [
+      { MEDIA_S3_BUCKET: 'media', MEDIA_S3_PREFIX: '/parley' },
+      "MEDIA_S3_PREFIX must be a key prefix of letters, digits and !_.*'()/- not starting with /, such as parley/.",
+    ],
+    [
+      { MEDIA_S3_BUCKET: 'media', MEDIA_S3_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI' },
+      'MEDIA_S3_ACCESS_KEY_ID and MEDIA_S3_SECRET_ACCESS_KEY must be set together.',
+    ],
+  ])('refuses media storage %o with one line naming the variable', (env, line) => {
+    expect(problemsOf(env)).toEqual([line]);
+  });
+
   it('reports every bad variable at once', () => {
     expect(problemsOf({ PORT: 'x', LOG_LEVEL: 'y' })).toHaveLength(2);
   });

@@ -9,11 +9,11 @@ import { count } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestS3 } from '../../test/helpers/s3.js';
 import { openTestStore } from '../../test/helpers/store.js';
+import { loadConfig } from '../config.js';
 import { mediaBlobs, mediaChunks } from '../db/schema.js';
-import { CHUNK_BYTES, DatabaseMediaStore } from './database-media-store.js';
-import { FileMediaStore } from './file-media-store.js';
+import { CHUNK_BYTES } from './database-media-store.js';
+import { openMediaStore } from './media-storage.js';
 import { type MediaStore, MediaTooLargeError } from './media-store.js';
-import { S3MediaStore } from './s3-media-store.js';
 
 interface Backend {
   store: MediaStore;
@@ -26,14 +26,17 @@ const backends: [string, () => Promise<Backend>][] = [
   [
     'files',
     async () => {
-      const root = mkdtempSync(join(tmpdir(), 'parley-media-test-'));
+      const dataDir = mkdtempSync(join(tmpdir(), 'parley-media-test-'));
       return {
-        store: new FileMediaStore(root),
+        store: openMediaStore(loadConfig({ DATA_DIR: dataDir }).mediaStorage, {
+          dataDir,
+          db: undefined as never,
+        }),
         contents: async () =>
-          (await readdir(root, { recursive: true, withFileTypes: true }))
+          (await readdir(dataDir, { recursive: true, withFileTypes: true }))
             .filter((entry) => entry.isFile())
             .map((entry) => entry.name),
-        close: () => rm(root, { recursive: true, force: true }),
+        close: () => rm(dataDir, { recursive: true, force: true }),
       };
     },
   ],
@@ -48,7 +51,10 @@ const backends: [string, () => Promise<Backend>][] = [
         credentials: s3.config.credentials,
       });
       return {
-        store: new S3MediaStore(s3.config),
+        store: openMediaStore(loadConfig(s3.env).mediaStorage, {
+          dataDir: '/nonexistent',
+          db: undefined as never,
+        }),
         contents: async () => {
           const listed = await client.send(
             new ListObjectsV2Command({ Bucket: s3.config.bucket, Prefix: s3.config.prefix }),
@@ -67,7 +73,10 @@ const backends: [string, () => Promise<Backend>][] = [
     async () => {
       const store = await openTestStore();
       return {
-        store: new DatabaseMediaStore(store.db),
+        store: openMediaStore(loadConfig({ MEDIA_STORAGE: 'database' }).mediaStorage, {
+          dataDir: '/nonexistent',
+          db: store.db,
+        }),
         contents: async () => {
           const blobs = await store.db.select().from(mediaBlobs);
           const [chunks] = await store.db.select({ n: count() }).from(mediaChunks);
@@ -134,10 +143,11 @@ async function digestOf(
   return { sha256: hash.digest('hex'), size, largest };
 }
 
-describe.each(backends)('the %s media store', (_kind, open) => {
+describe.each(backends)('the %s media store', (kind, open) => {
   let backend: Backend;
   beforeAll(async () => {
     backend = await open();
+    expect(backend.store.kind).toBe(kind);
   });
   afterAll(() => backend?.close());
 

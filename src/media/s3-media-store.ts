@@ -35,7 +35,8 @@ export class S3MediaStore implements MediaStore {
       region: config.region,
       endpoint: config.endpoint,
       forcePathStyle: config.forcePathStyle,
-      credentials: config.credentials,
+      // A copy: the SDK marks the credentials object it gets, and the config is frozen.
+      credentials: config.credentials && { ...config.credentials },
       // Checksums only where S3 requires them: not every S3-compatible store takes the
       // trailing checksums the SDK sends by default.
       requestChecksumCalculation: 'WHEN_REQUIRED',
