@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { CountryCode } from 'libphonenumber-js';
@@ -251,7 +251,7 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
           if (declared > MAX_TOTAL_BYTES) throw uploadTooLarge();
           if (declared === 0) throw new AppError('bad_request', 'the upload is empty', 'body');
           const stored = await deps.mediaStore
-            .put(request.body, { maxBytes: MAX_TOTAL_BYTES })
+            .put(uploadBody(request.body), { maxBytes: MAX_TOTAL_BYTES })
             .catch((error: unknown) => {
               throw error instanceof MediaTooLargeError ? uploadTooLarge() : error;
             });
@@ -294,4 +294,20 @@ function uploadTooLarge(): AppError {
     "an upload may be 5 MB at most (Twilio's limit for a message's attachments)",
     'body',
   );
+}
+
+/**
+ * The upload's bytes for the store. When the store stops reading (too large, or it failed),
+ * the rest of the body is read and dropped, as Fastify does past its own body limit: cutting
+ * the request off would reset the connection before the client reads the answer.
+ */
+function uploadBody(request: Readable): Readable {
+  const body = new PassThrough();
+  request.on('error', (error) => body.destroy(error));
+  body.on('close', () => {
+    if (request.readableEnded) return;
+    request.unpipe(body);
+    request.resume();
+  });
+  return request.pipe(body);
 }
