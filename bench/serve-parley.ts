@@ -4,7 +4,7 @@
  * hands new conversations to a queue of BENCH_AGENTS agents (default 1,000, 20 conversations
  * each, available, desks open); prints `ready <url> <publicUrl> <accountSid> <authToken>
  * <number>` and serves until SIGTERM. DATABASE_URL selects PostgreSQL; otherwise a new
- * embedded store.
+ * embedded store. METRICS_TOKEN turns on GET /metrics behind it.
  *
  * A line `routing` on stdin is answered with `routing <json>`: the conversations opened
  * since the previous such line, once routing has placed them (or 10 s have passed), how
@@ -35,6 +35,8 @@ const config = loadConfig({
   LOG_LEVEL: 'error',
   ...(process.env.DATABASE_URL && { APP_SECRET: 'b'.repeat(64) }),
   ...(process.env.DATABASE_URL && { DATABASE_URL: process.env.DATABASE_URL }),
+  // GET /metrics behind this token (bench/metrics-scrape.ts).
+  ...(process.env.METRICS_TOKEN && { METRICS_TOKEN: process.env.METRICS_TOKEN }),
 });
 const parley = await startParley(config, createLogger(config.logLevel));
 const accountSid = `AC${randomBytes(16).toString('hex')}`;

@@ -2,7 +2,14 @@
 import { randomBytes } from 'node:crypto';
 import { Command, CommanderError, Option } from 'commander';
 import { createUser, ROLES, type Role } from './auth/users.js';
-import { type Config, ConfigError, isLoopback, loadConfig, readEnvFile } from './config.js';
+import {
+  type Config,
+  ConfigError,
+  isLoopback,
+  loadConfig,
+  type MetricsConfig,
+  readEnvFile,
+} from './config.js';
 import { DataDirLockedError } from './db/lock.js';
 import { openStore } from './db/store.js';
 import { DEMO_NUMBERS, numbersOnEmulator, prepareDemo } from './demo.js';
@@ -172,10 +179,20 @@ function checkConfig(): void {
     ['OUTBOX_RETRY_BASE_MS', String(cfg.outboxRetryBaseMs)],
     ['SHUTDOWN_TIMEOUT_MS', String(cfg.shutdownTimeoutMs)],
     ['PRESENCE_GRACE_SECONDS', String(cfg.presenceGraceSeconds)],
+    ['METRICS', metricsSetting(cfg.metrics)],
   ];
   process.stdout.write(
     `Configuration is valid.\n${lines.map(([k, v]) => `  ${k!.padEnd(20)} ${v}`).join('\n')}\n`,
   );
+}
+
+function metricsSetting(metrics: MetricsConfig | undefined): string {
+  if (!metrics) return '(off: no /metrics)';
+  const where =
+    metrics.port === undefined
+      ? 'GET /metrics on PORT'
+      : `GET /metrics on ${metrics.host}:${metrics.port}`;
+  return `${where}, ${metrics.token ? 'METRICS_TOKEN (set) required' : 'no token'}`;
 }
 
 function redactUrl(url: string): string {

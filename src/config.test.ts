@@ -132,6 +132,15 @@ describe('loadConfig', () => {
     [{ SMS_EMAIL_STRATEGY: 'later' }, 'SMS_EMAIL_STRATEGY must be one of assign-now, on-reply.'],
     [{ SMS_EMAIL_REQUIRE_AUTH: 'yes' }, 'SMS_EMAIL_REQUIRE_AUTH must be true or false.'],
     [{ SMS_EMAIL_COUNTRY: 'XX' }, 'SMS_EMAIL_COUNTRY must be an ISO country code such as US.'],
+    [
+      { METRICS_TOKEN: 'short' },
+      'METRICS_TOKEN must be at least 16 printable characters without spaces (for example: openssl rand -hex 32).',
+    ],
+    [{ METRICS_PORT: '9100x' }, 'METRICS_PORT must be a whole number from 0 to 65535.'],
+    [
+      { METRICS_HOST: 'a host' },
+      'METRICS_HOST must be a host name or IP address, such as 127.0.0.1.',
+    ],
   ])('refuses %o with one line naming the variable', (env, line) => {
     expect(problemsOf(env)).toEqual([line]);
   });
@@ -232,6 +241,22 @@ describe('loadConfig', () => {
       strategy: 'assign-now',
       requireAuth: true,
       country: 'GB',
+    });
+  });
+
+  it('serves /metrics only when METRICS_TOKEN or METRICS_PORT is set', () => {
+    expect(loadConfig({}).metrics).toBeUndefined();
+    expect(loadConfig({ METRICS_HOST: '0.0.0.0' }).metrics).toBeUndefined();
+    const token = 'f'.repeat(32);
+    expect(loadConfig({ METRICS_TOKEN: token }).metrics).toEqual({
+      token,
+      port: undefined,
+      host: '127.0.0.1',
+    });
+    expect(loadConfig({ METRICS_PORT: '9100', METRICS_HOST: '10.0.0.5' }).metrics).toEqual({
+      token: undefined,
+      port: 9100,
+      host: '10.0.0.5',
     });
   });
 

@@ -124,6 +124,19 @@ const envSchema = z.object({
     .string()
     .refine((code) => COUNTRIES.has(code), { error: 'an ISO country code such as US' })
     .default('US'),
+  METRICS_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7e]{16,}$/, {
+      error: 'at least 16 printable characters without spaces (for example: openssl rand -hex 32)',
+    })
+    .optional(),
+  METRICS_PORT: z.coerce
+    .number({ error: 'a whole number from 0 to 65535' })
+    .int({ error: 'a whole number from 0 to 65535' })
+    .min(0, { error: 'a whole number from 0 to 65535' })
+    .max(65535, { error: 'a whole number from 0 to 65535' })
+    .optional(),
+  METRICS_HOST: hostAddress,
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -199,6 +212,17 @@ export interface Config {
   readonly presenceGraceSeconds: number;
   /** Email-to-SMS origination; absent unless SMS_EMAIL_DOMAIN is set. */
   readonly smsEmail: SmsEmailConfig | undefined;
+  /** GET /metrics (Prometheus); absent unless METRICS_TOKEN or METRICS_PORT is set. */
+  readonly metrics: MetricsConfig | undefined;
+}
+
+export interface MetricsConfig {
+  /** Required as `Authorization: Bearer <token>` wherever /metrics is served. */
+  readonly token: string | undefined;
+  /** Served on a listener of its own at this port, and not on the main one. */
+  readonly port: number | undefined;
+  /** Where that listener binds; loopback unless set. */
+  readonly host: string;
 }
 
 export interface SmsEmailConfig {
@@ -278,6 +302,10 @@ export function loadConfig(env: Env): Config {
           country: v.SMS_EMAIL_COUNTRY as CountryCode,
         })
       : undefined,
+    metrics:
+      v.METRICS_TOKEN !== undefined || v.METRICS_PORT !== undefined
+        ? Object.freeze({ token: v.METRICS_TOKEN, port: v.METRICS_PORT, host: v.METRICS_HOST })
+        : undefined,
   });
 }
 

@@ -1,4 +1,5 @@
 import { and, asc, eq, gt, inArray, max, type SQL, sql } from 'drizzle-orm';
+import { countEvents } from './db/commit-figures.js';
 import { events } from './db/schema.js';
 import { type Executor, queryPrepared, type Tx } from './db/store.js';
 import type { EventPayloads, EventType } from './events.js';
@@ -53,6 +54,7 @@ export async function appendEvent<T extends EventType>(
     })
     .returning({ id: events.id });
   appending.add(tx);
+  countEvents(tx, type, 1);
   return row!.id;
 }
 
@@ -82,6 +84,7 @@ export async function appendEvents<T extends EventType>(
          ORDER BY e.n`,
   );
   appending.add(tx);
+  countEvents(tx, type, entries.length);
 }
 
 /**

@@ -1,4 +1,14 @@
-import { type DestinationStream, type Logger, pino, stdSerializers } from 'pino';
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
+import {
+  type Bindings,
+  type ChildLoggerOptions,
+  type DestinationStream,
+  type Logger,
+  pino,
+  stdSerializers,
+} from 'pino';
 import pretty from 'pino-pretty';
 import type { LogFormat, LogLevel } from './config.js';
 
@@ -79,4 +89,42 @@ export function createLogger(
 /** The format asked for, else pretty lines for a person at a terminal and JSON for the rest. */
 export function logFormatOf(asked: LogFormat | undefined, isTerminal: boolean): LogFormat {
   return asked ?? (isTerminal ? 'pretty' : 'json');
+}
+
+/**
+ * The trace id of a W3C `traceparent` header (`00-<trace id>-<parent id>-<flags>`), when the
+ * request carries a valid one; undefined otherwise (absent, malformed, all zeros, version ff).
+ */
+export function traceIdOf(traceparent: string | string[] | undefined): string | undefined {
+  if (typeof traceparent !== 'string') return undefined;
+  const match = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/.exec(
+    traceparent.trim(),
+  );
+  if (!match) return undefined;
+  const [, version, traceId, parentId, , rest] = match;
+  // Version 00 has exactly four fields; later versions may add some after them.
+  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
+  if (/^0+$/.test(traceId!) || /^0+$/.test(parentId!)) return undefined;
+  return traceId;
+}
+
+/**
+ * Fastify's childLoggerFactory: each request's logger carries, besides its request id, a
+ * trace id, the caller's (from `traceparent`) or a new one, so every line of a request can
+ * be found with those of the services it called or was called by.
+ */
+export function requestLoggerWithTrace(
+  logger: FastifyBaseLogger,
+  bindings: Bindings,
+  options: ChildLoggerOptions,
+  rawRequest: IncomingMessage,
+): FastifyBaseLogger {
+  return logger.child(
+    { ...bindings, traceId: traceIdOf(rawRequest.headers.traceparent) ?? newTraceId() },
+    options,
+  );
+}
+
+function newTraceId(): string {
+  return randomBytes(16).toString('hex');
 }

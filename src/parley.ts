@@ -13,6 +13,8 @@ import type { InboundKicks } from './inbound/receive.js';
 import { type Instance, startInstance } from './instances.js';
 import { downloadNextMedia } from './media/media-downloads.js';
 import { openMediaStore } from './media/media-storage.js';
+import { Metrics } from './metrics.js';
+import { type MetricsListener, startMetricsListener } from './metrics.routes.js';
 import { pacingFor, sentSettlements, startOutboxDispatcher } from './outbound/dispatcher.js';
 import { queuedOutbound } from './outbound/outbox.js';
 import { SenderWindows } from './outbound/sender-window.js';
@@ -31,6 +33,8 @@ export interface RunningParley {
   readonly secretBox: SecretBox;
   /** The email-to-SMS listener, when SMS_EMAIL_DOMAIN is set. */
   readonly smtp: SmtpListener | undefined;
+  /** The /metrics listener of its own, when METRICS_PORT is set. */
+  readonly metricsListener: MetricsListener | undefined;
   /** Stops accepting, finishes in-flight requests, stops the workers, then closes the store. */
   close(): Promise<void>;
 }
@@ -49,6 +53,7 @@ export async function startParley(
   const workers: Worker[] = [];
   // Like the HTTP server, stopped before the workers: no new originations while they finish.
   let smtp: SmtpListener | undefined;
+  let metricsListener: MetricsListener | undefined;
   // Stopped after the workers: while it is registered, nobody takes over what they hold.
   let instance: Instance | undefined;
   try {
@@ -58,6 +63,7 @@ export async function startParley(
     const configCache = new ConfigCache();
     const clients = new TwilioClients(db, secretBox, config.twilioApiUrl, configCache);
     const mediaStore = openMediaStore(config.mediaStorage, { dataDir: config.dataDir, db });
+    const metrics = new Metrics();
 
     instance = await startInstance(db, logger);
     const dispatcher = startOutboxDispatcher({
@@ -71,6 +77,7 @@ export async function startParley(
       windows: new SenderWindows(),
       settlements: sentSettlements(db),
       pacing: pacingFor(store),
+      metrics,
     });
     const media = startLoopWorker({
       name: 'media-downloads',
@@ -144,7 +151,15 @@ export async function startParley(
       kicks,
       realtime,
       prepareNumberOnTwilio: options.prepareNumberOnTwilio,
+      metrics,
     });
+    if (config.metrics?.port !== undefined) {
+      metricsListener = await startMetricsListener(
+        metrics,
+        { ...config.metrics, port: config.metrics.port },
+        logger,
+      );
+    }
     await server.listen({ port: config.port, host: config.host });
     const address = server.server.address();
     const url =
@@ -162,10 +177,11 @@ export async function startParley(
       server,
       secretBox,
       smtp,
+      metricsListener,
       close: () => {
         closing ??= (async () => {
           try {
-            await Promise.all([server.close(), smtp?.stop()]);
+            await Promise.all([server.close(), smtp?.stop(), metricsListener?.close()]);
             await Promise.all(workers.map((worker) => worker.stop()));
             await instance?.stop();
           } finally {
@@ -176,6 +192,7 @@ export async function startParley(
       },
     };
   } catch (error) {
+    await metricsListener?.close();
     await smtp?.stop();
     await Promise.all(workers.map((worker) => worker.stop()));
     await instance?.stop();

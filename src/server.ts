@@ -32,8 +32,11 @@ import { closeConversation, closeConversations } from './flows/closing.js';
 import { registerFlowRoutes } from './flows/flows.routes.js';
 import type { InboundKicks } from './inbound/receive.js';
 import { registerWebhookRoutes } from './inbound/webhooks.routes.js';
+import { requestLoggerWithTrace } from './logger.js';
 import { registerMediaRoutes } from './media/media.routes.js';
 import type { MediaStore } from './media/media-store.js';
+import { Metrics } from './metrics.js';
+import { registerMetricsRoute, watchParley } from './metrics.routes.js';
 import { registerOutboundRoutes } from './outbound/outbound.routes.js';
 import type { RealtimeGateway } from './realtime/gateway.js';
 import { closeWebSockets, registerRealtimeRoutes } from './realtime/realtime.routes.js';
@@ -64,18 +67,22 @@ export interface ServerDeps {
   webRoot?: string;
   /** The demo's: numbers an admin adds are made to exist on its emulated Twilio first. */
   prepareNumberOnTwilio?: PrepareNumberOnTwilio | undefined;
+  /** The process's metrics, shared with its workers; absent: the server keeps its own. */
+  metrics?: Metrics;
 }
 
 const storeKind = z.enum(['pglite', 'postgres'] satisfies Store['kind'][]);
 
 /** The Fastify app assembled from Parley's modules; listening is the caller's business. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const metrics = deps.metrics ?? new Metrics();
   const app = Fastify({
     loggerInstance: deps.logger,
     // A person at a terminal reads what happens, not a line per request; collectors get both.
     logController: new LogController({ disableRequestLogging: deps.config.logFormat === 'pretty' }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    childLoggerFactory: requestLoggerWithTrace,
     // Keep-alive sockets would otherwise hold a graceful shutdown open until they time out.
     forceCloseConnections: 'idle',
     // A URL the router cannot take (malformed, a parameter over its length): the API's shape.
@@ -217,6 +224,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       webhookFallbackUrl: deps.config.webhookFallbackUrl,
       kicks: deps.kicks,
       configCache: deps.configCache,
+      metrics,
     });
   });
   const stopFollowingConfig = await followConfigChanges(deps.store, deps.configCache, deps.logger);
@@ -225,7 +233,21 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerConversationRoutes(app, { db: deps.store.db });
   registerContactRoutes(app, { db: deps.store.db });
   registerRoutingRoutes(app, { db: deps.store.db, closeConversation });
-  registerRealtimeRoutes(app, { store: deps.store, logger: deps.logger, gateway: deps.realtime });
+  const realtime = registerRealtimeRoutes(app, {
+    store: deps.store,
+    logger: deps.logger,
+    gateway: deps.realtime,
+  });
+  const unwatch = watchParley(metrics, {
+    store: deps.store,
+    logger: deps.logger,
+    realtimeConnections: () => realtime.connections,
+  });
+  app.addHook('onClose', async () => unwatch());
+  // With METRICS_PORT, /metrics is served by a listener of its own (startParley), not here.
+  if (deps.config.metrics?.token && deps.config.metrics.port === undefined) {
+    registerMetricsRoute(app, { metrics, token: deps.config.metrics.token });
+  }
   registerOutboundRoutes(app, {
     db: deps.store.db,
     secretBox: deps.secretBox,

@@ -10,7 +10,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { webPageOf } from './web-pages.js';
 
 /** Prefixes that belong to the server; an unknown path under them is a JSON 404. */
-const SERVER_PATHS = ['/api/', '/webhooks/', '/media/', '/openapi.json', '/healthz', '/readyz'];
+const SERVER_PATHS = [
+  '/api/',
+  '/webhooks/',
+  '/media/',
+  '/openapi.json',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+];
 
 /**
  * dist/web next to the compiled server (dist/web-app.js), or, when running from src with tsx

@@ -18,6 +18,7 @@
  * customer's last activity, the flow step's lease and the attributes a bot collected.
  */
 import { and, eq, inArray, isNotNull, lte, ne, or, type SQL, sql } from 'drizzle-orm';
+import { noteQueueWaits } from '../db/commit-figures.js';
 import { conversations } from '../db/schema.js';
 import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
 import { appendEvent, appendEvents } from '../event-log.js';
@@ -135,9 +136,25 @@ export async function markHandedOver(tx: Tx, handovers: readonly HandedOver[]): 
     ),
     sql`, `,
   );
-  await tx.execute(sql`UPDATE conversations c SET state = v.state, agent_id = v.agent_id
-                       FROM (VALUES ${rows}) AS v(id, agent_id, state)
-                       WHERE c.id = v.id`);
+  // How long each had waited since queued (its place in the queue, kept through rejects
+  // and timeouts), for the metrics: by the database's clock, to this transaction's start.
+  const handed = await queryRows<{ id: string; waited: number | null }>(
+    tx,
+    sql`UPDATE conversations c SET state = v.state, agent_id = v.agent_id
+        FROM (VALUES ${rows}) AS v(id, agent_id, state)
+        WHERE c.id = v.id
+        RETURNING c.id, extract(epoch FROM now() - c.queued_at)::float8 AS waited`,
+  );
+  // A transfer hands over a conversation an agent had, not one waiting in a queue.
+  const transferred = new Set(
+    handovers.filter((h) => h.reason === 'transfer').map((h) => h.conversationId),
+  );
+  noteQueueWaits(
+    tx,
+    handed.flatMap((row) =>
+      row.waited === null || transferred.has(row.id) ? [] : [Math.max(row.waited, 0)],
+    ),
+  );
   const refs = (h: HandedOver) => ({ conversationId: h.conversationId, agentId: h.agentId });
   await appendEvents(
     tx,

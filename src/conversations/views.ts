@@ -314,3 +314,25 @@ export async function readTranscript(db: Db, conversationId: string) {
     })),
   };
 }
+
+/** How many open conversations a queue has in one state (queueId null: in no queue yet). */
+export interface OpenConversationCount {
+  queueId: string | null;
+  queueName: string | null;
+  state: Exclude<ConversationState, 'closed'>;
+  count: number;
+}
+
+/**
+ * Open conversations by queue and state, across the database, in one grouped query over
+ * the open ones only (closed ones are the bulk of the table and no gauge's business).
+ */
+export async function countOpenConversations(db: Executor): Promise<OpenConversationCount[]> {
+  return queryRows<OpenConversationCount>(
+    db,
+    sql`SELECT c.queue_id AS "queueId", q.name AS "queueName", c.state, count(*)::int AS count
+        FROM conversations c LEFT JOIN queues q ON q.id = c.queue_id
+        WHERE c.state <> 'closed'
+        GROUP BY c.queue_id, q.name, c.state`,
+  );
+}

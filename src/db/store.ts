@@ -72,7 +72,18 @@ export interface Store {
    * it. A wake-up hint for this process.
    */
   onCommit(listener: (committed: Executor) => void): () => void;
+  /** The PostgreSQL pool's connections now; undefined for PGlite, which has one, in-process. */
+  poolUsage(): PoolUsage | undefined;
   close(): Promise<void>;
+}
+
+export interface PoolUsage {
+  /** Connections open, idle or lent out. */
+  total: number;
+  idle: number;
+  /** Queries waiting for a connection to be free. */
+  waiting: number;
+  max: number;
 }
 
 export interface StoreOptions {
@@ -122,6 +133,7 @@ async function openPglite(options: StoreOptions): Promise<Store> {
     kind: 'pglite',
     db,
     onCommit: (listener) => subscribe(commits, listener),
+    poolUsage: () => undefined,
     migrate: () =>
       migratePglite(drizzlePglite({ client, schema }), { migrationsFolder: MIGRATIONS_FOLDER }),
     ping: async () => {
@@ -144,9 +156,10 @@ async function openPglite(options: StoreOptions): Promise<Store> {
 }
 
 async function openPostgres(url: string, options: StoreOptions): Promise<Store> {
+  const maxConnections = options.maxConnections ?? 10;
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.maxConnections ?? 10,
+    max: maxConnections,
     connectionTimeoutMillis: 10_000,
     // Parley's statements are short OLTP statements. Planned on small or never-analysed
     // tables, some (the dispatcher's wait for a sender slot) are estimated above
@@ -170,6 +183,12 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
     kind: 'postgres',
     db,
     onCommit: (listener) => subscribe(commits, listener),
+    poolUsage: () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      max: maxConnections,
+    }),
     migrate: async () => {
       const client = await pool.connect();
       try {

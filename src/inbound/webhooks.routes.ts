@@ -19,6 +19,7 @@ import type { ConfigCache } from '../db/config-cache.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { flowOfNumber } from '../flows/flows.js';
+import type { Metrics, WebhookKind, WebhookRefusal } from '../metrics.js';
 import {
   holdStatusReport,
   type StatusReport,
@@ -37,7 +38,23 @@ export interface WebhookDeps {
   kicks: InboundKicks;
   /** Numbers, credentials and flows, cached in this instance until an admin changes them. */
   configCache: ConfigCache;
+  metrics: Metrics;
 }
+
+/** A webhook refused for a reason the metrics count; its status follows from its code. */
+class WebhookRefused extends AppError {
+  constructor(
+    readonly reason: Exclude<WebhookRefusal, 'malformed' | 'error'>,
+    message: string,
+  ) {
+    super('forbidden', message);
+  }
+}
+
+const KIND_OF_PATH: Record<string, WebhookKind> = {
+  [WEBHOOK_PATH]: 'message',
+  [STATUS_CALLBACK_PATH]: 'status',
+};
 
 /** The form, with a warning logged when text had to be replaced to be stored. */
 function readForm(request: FastifyRequest): WebhookForm {
@@ -54,21 +71,32 @@ function authenticate(
   credentials: { accountSid: string; authToken: string },
   form: WebhookForm,
 ): void {
-  authenticateWebhook(form, {
-    credentials,
-    signature: request.headers['x-twilio-signature'],
-    publicUrl: deps.publicUrl,
-    fallbackBaseUrl: deps.webhookFallbackUrl,
-    pathAndQuery: request.url,
-  });
+  try {
+    authenticateWebhook(form, {
+      credentials,
+      signature: request.headers['x-twilio-signature'],
+      publicUrl: deps.publicUrl,
+      fallbackBaseUrl: deps.webhookFallbackUrl,
+      pathAndQuery: request.url,
+    });
+  } catch (error) {
+    if (error instanceof AppError) throw new WebhookRefused('bad_signature', error.message);
+    throw error;
+  }
 }
 
 /**
  * Answers a refused webhook with its status and the status's name only, so that an unsigned
  * request cannot probe which numbers, accounts or messages Parley knows; the reason is logged.
  */
-function refuse(request: FastifyRequest, reply: FastifyReply, error: unknown) {
+function refuse(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: unknown,
+  refusals: WeakMap<FastifyRequest, WebhookRefusal>,
+) {
   if (!(error instanceof AppError)) throw error;
+  refusals.set(request, error instanceof WebhookRefused ? error.reason : 'malformed');
   request.log.warn({ status: error.status, reason: error.message }, 'Twilio webhook refused');
   return reply.status(error.status).type('text/plain').send(STATUS_CODES[error.status]);
 }
@@ -81,6 +109,19 @@ function refuse(request: FastifyRequest, reply: FastifyReply, error: unknown) {
 export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): void {
   const inboundBatcher = new InboundBatcher(deps.db);
   const statusReports = statusReportBatches(deps.db);
+  // Counted per request as answered (a batch answers each of its webhooks on its own).
+  const refusals = new WeakMap<FastifyRequest, WebhookRefusal>();
+  app.addHook('onResponse', async (request, reply) => {
+    const kind = KIND_OF_PATH[request.routeOptions.url ?? ''];
+    if (!kind) return;
+    deps.metrics.webhooksReceived.inc({ kind });
+    deps.metrics.webhookDuration.observe({ kind }, reply.elapsedTime / 1000);
+    if (reply.statusCode >= 400) {
+      // Refused before the handler (a body too large or not a form) is malformed too.
+      const reason = refusals.get(request) ?? (reply.statusCode >= 500 ? 'error' : 'malformed');
+      deps.metrics.webhooksRefused.inc({ kind, reason });
+    }
+  });
   app.post(WEBHOOK_PATH, { schema: { hide: true } }, async (request, reply) => {
     try {
       const form = readForm(request);
@@ -89,7 +130,10 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
         findNumberForWebhook(deps.db, { to, messagingServiceSid: service }),
       );
       if (!addressed) {
-        throw new AppError('forbidden', 'no number configured for this To or MessagingServiceSid');
+        throw new WebhookRefused(
+          'unknown_number',
+          'no number configured for this To or MessagingServiceSid',
+        );
       }
       const credentials = await deps.configCache.get(`credentials:${addressed.accountId}`, () =>
         getAccountCredentials(deps.db, deps.secretBox, addressed.accountId),
@@ -111,7 +155,10 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
       if (outcome.duplicate) {
         // Twilio's SIDs are unique: another account's message under this SID is a forgery.
         if (!outcome.sameAccount) {
-          throw new AppError('forbidden', `MessageSid ${inbound.messageSid} is another account's`);
+          throw new WebhookRefused(
+            'foreign_message',
+            `MessageSid ${inbound.messageSid} is another account's`,
+          );
         }
         request.log.info(
           { messageSid: inbound.messageSid },
@@ -125,7 +172,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
       }
       return reply.type('text/xml').send(EMPTY_TWIML);
     } catch (error) {
-      return refuse(request, reply, error);
+      return refuse(request, reply, error, refusals);
     }
   });
 
@@ -139,7 +186,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
           )
         : undefined;
       if (!accountSid || !account) {
-        throw new AppError('forbidden', 'AccountSid is not an account of Parley');
+        throw new WebhookRefused('unknown_account', 'AccountSid is not an account of Parley');
       }
       authenticate(request, deps, { accountSid, authToken: account.authToken }, form);
       const report: StatusReport = { ...parseStatusCallback(form), accountId: account.id };
@@ -151,11 +198,14 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
         (await holdStatusReport(deps.db, report)) ||
         (await statusReports.submit(report));
       if (!known) {
-        throw new AppError('forbidden', `no message ${report.messageSid} of account ${accountSid}`);
+        throw new WebhookRefused(
+          'unknown_message',
+          `no message ${report.messageSid} of account ${accountSid}`,
+        );
       }
       return reply.status(204).send();
     } catch (error) {
-      return refuse(request, reply, error);
+      return refuse(request, reply, error, refusals);
     }
   });
 }

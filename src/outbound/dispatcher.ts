@@ -11,6 +11,7 @@ import { messages, outbox } from '../db/schema.js';
 import { type Db, type Executor, queryPrepared, queryRows, type Store } from '../db/store.js';
 import { inTransaction, retryingConflicts } from '../db/transactions.js';
 import { holderGone, type Instance } from '../instances.js';
+import type { Metrics } from '../metrics.js';
 import type { SecretBox } from '../secret-box.js';
 import { type LoopWorker, startLoopWorker } from '../worker-loop.js';
 import { signedMediaUrl } from './attachments.js';
@@ -32,6 +33,8 @@ export interface DispatcherDeps {
   settlements: GroupCommit<SentMessage, boolean>;
   /** This process: its claims carry its id, and it sends only while it may act on them. */
   instance: Pick<Instance, 'id' | 'mayAct' | 'beat'>;
+  /** Where each send's answer time and Twilio's errors are counted; absent: nowhere. */
+  metrics?: Pick<Metrics, 'recordSend'>;
 }
 
 /** A claimed outbox row with what sending it needs. */
@@ -436,25 +439,29 @@ async function sendWithin(
   answered: () => void,
 ): Promise<void> {
   try {
-    const created = await client.messages
-      .create({
-        to: claim.to,
-        // A template's text is Twilio's to render from its SID and values.
-        ...(claim.contentSid
-          ? {
-              contentSid: claim.contentSid,
-              contentVariables: JSON.stringify(claim.contentVariables ?? {}),
-            }
-          : { body: claim.body }),
-        ...(claim.mediaIds.length > 0 && {
-          mediaUrl: claim.mediaIds.map((id) => signedMediaUrl(deps.secretBox, deps.publicUrl, id)),
-        }),
-        statusCallback: `${deps.publicUrl}${STATUS_CALLBACK_PATH}`,
-        ...(claim.messagingServiceSid
-          ? { messagingServiceSid: claim.messagingServiceSid }
-          : { from: claim.from }),
-      })
-      .finally(answered);
+    const created = await timed(deps, claim.sender, () =>
+      client.messages
+        .create({
+          to: claim.to,
+          // A template's text is Twilio's to render from its SID and values.
+          ...(claim.contentSid
+            ? {
+                contentSid: claim.contentSid,
+                contentVariables: JSON.stringify(claim.contentVariables ?? {}),
+              }
+            : { body: claim.body }),
+          ...(claim.mediaIds.length > 0 && {
+            mediaUrl: claim.mediaIds.map((id) =>
+              signedMediaUrl(deps.secretBox, deps.publicUrl, id),
+            ),
+          }),
+          statusCallback: `${deps.publicUrl}${STATUS_CALLBACK_PATH}`,
+          ...(claim.messagingServiceSid
+            ? { messagingServiceSid: claim.messagingServiceSid }
+            : { from: claim.from }),
+        })
+        .finally(answered),
+    );
     if (!claim.sharedWindow && onlyQueued(created.status)) {
       await deps.settlements.submit({ claim, sid: created.sid });
     } else {
@@ -483,6 +490,20 @@ async function sendWithin(
         uncertain: failure.status === null || failure.status >= 500,
       });
     }
+  }
+}
+
+/** A request to Twilio, its answer time (and error, if any) counted for the sender. */
+async function timed<T>(deps: DispatcherDeps, sender: string, request: () => Promise<T>) {
+  const startedAt = performance.now();
+  const seconds = () => (performance.now() - startedAt) / 1000;
+  try {
+    const answer = await request();
+    deps.metrics?.recordSend(sender, seconds());
+    return answer;
+  } catch (error) {
+    deps.metrics?.recordSend(sender, seconds(), describeTwilioError(error));
+    throw error;
   }
 }
 

@@ -338,3 +338,17 @@ async function automatedInClosedWindow(
     throw error;
   }
 }
+
+/**
+ * Messages waiting to be handed to Twilio (pending, retries included), by sender, across
+ * the database: one grouped read of the pending rows' partial index.
+ */
+export async function pendingOutboxBySender(
+  db: Executor,
+): Promise<{ sender: string; pending: number }[]> {
+  return db
+    .select({ sender: outbox.sender, pending: sql<number>`count(*)::int` })
+    .from(outbox)
+    .where(eq(outbox.state, 'pending'))
+    .groupBy(outbox.sender);
+}

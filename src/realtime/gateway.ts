@@ -41,6 +41,8 @@ export interface RealtimeClient {
   token: string;
   /** Resume after this seq; undefined: from now. */
   after: number | undefined;
+  /** The upgrade request's logger: the socket's lines carry its request and trace ids. */
+  log?: FastifyBaseLogger;
 }
 
 export interface RealtimeGateway extends Worker {
@@ -99,7 +101,7 @@ export function createRealtimeGateway(options: RealtimeGatewayOptions): Realtime
       const connection = new Connection(socket, client.user, client.token, {
         db: options.store.db,
         tail,
-        logger,
+        logger: client.log?.child({ worker: 'realtime' }) ?? logger,
         pageSize: batchSize,
         maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
         heartbeatMs: options.heartbeatMs ?? 30_000,

@@ -30,9 +30,13 @@ const eventsQuery = z.object({
 /**
  * GET /api/events: the live event stream over a WebSocket (protocol in protocol.ts).
  * Authenticated like the REST API, by session cookie or Bearer token, or `?token=`; an
- * unauthenticated upgrade is answered 401 and never becomes a socket.
+ * unauthenticated upgrade is answered 401 and never becomes a socket. Returns the gateway
+ * that serves the sockets.
  */
-export function registerRealtimeRoutes(parent: FastifyInstance, deps: RealtimeRoutesDeps): void {
+export function registerRealtimeRoutes(
+  parent: FastifyInstance,
+  deps: RealtimeRoutesDeps,
+): RealtimeGateway {
   const app = parent.withTypeProvider<ZodTypeProvider>();
   // A server built without startParley (tests, tools) gets a gateway of its own; its tail
   // starts only when a client connects.
@@ -68,9 +72,15 @@ export function registerRealtimeRoutes(parent: FastifyInstance, deps: RealtimeRo
         socket.close(CLOSE_CODES.unauthorized, 'sign in first');
         return;
       }
-      gateway.accept(socket, { user: request.user, token, after: request.query.after });
+      gateway.accept(socket, {
+        user: request.user,
+        token,
+        after: request.query.after,
+        log: request.log,
+      });
     },
   );
+  return gateway;
 }
 
 function requestWithoutToken(request: FastifyRequest) {
