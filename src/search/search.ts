@@ -306,7 +306,8 @@ export async function searchContacts(
   searcher: Searcher,
   search: ContactSearch,
 ): Promise<Page<ContactHit>> {
-  const filters: SQL[] = [];
+  // Erased people are not found: what remains of them is anonymous, or an opt-out record.
+  const filters: SQL[] = [sql`ct.erased_at IS NULL`];
   if (search.q !== undefined) {
     // Without a letter it can only be a phone number, typed any way.
     filters.push(
@@ -327,7 +328,7 @@ export async function searchContacts(
   if (after) {
     filters.push(sql`(ct.created_at, ct.id) < (${after.at}::timestamptz, ${after.id}::uuid)`);
   }
-  const where = filters.length > 0 ? sql`WHERE ${sql.join(filters, sql` AND `)}` : sql``;
+  const where = sql`WHERE ${sql.join(filters, sql` AND `)}`;
   const rows = await queryRows<{
     id: string;
     address: string;
@@ -422,7 +423,9 @@ function contactsByPhone(match: PhoneMatch): SQL {
     )})`;
   }
   // Digits only, so no LIKE wildcard can slip in; contacts are read whole (tens of thousands).
-  return sql`SELECT ct.id FROM contacts ct WHERE ct.address LIKE ${`%${match.digits}%`}`;
+  // An erased contact's pseudonym (erased:<id>) has digits too, and no phone number.
+  return sql`SELECT ct.id FROM contacts ct
+              WHERE ct.address LIKE ${`%${match.digits}%`} AND ct.address NOT LIKE 'erased:%'`;
 }
 
 /**
