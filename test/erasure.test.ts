@@ -152,7 +152,10 @@ describe('POST /api/contacts/:id/erase', () => {
     expect((await search()).map((results) => results.length)).toEqual([0, 0, 0, 0]);
     expect((await api(`/api/media/${customerMedia!.id}`, admin)).status).toBe(404);
     expect((await api(`/api/media/${neighbourMedia!.id}`, admin)).status).toBe(200);
-    const record = await (await api(`/api/contacts/${contact!.id}`, admin)).json();
+    const record = (await (await api(`/api/contacts/${contact!.id}`, admin)).json()) as {
+      consents: { optedOut: boolean; changedAt: string | null }[];
+      conversations: unknown[];
+    };
     expect(record).toMatchObject({
       address: `erased:${contact!.id}`,
       name: null,
