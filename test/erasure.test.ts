@@ -212,6 +212,17 @@ describe('POST /api/contacts/:id/erase', () => {
     });
     expect(await isOptedOut(stack.db, customer, consentSender(number))).toBe(true);
     expect(await stack.db.$count(contacts, eq(contacts.address, customer))).toBe(1);
+
+    // When they write again, their new conversation is theirs and found; the old ones are not.
+    await stack.text(customer, number.address, 'I am back');
+    const [words, byPhone, byName, contactByPhone] = await eventually(async () => {
+      const found = await search();
+      return found[1]!.length > 0 ? found : undefined;
+    });
+    expect(byPhone).toHaveLength(1);
+    expect([words, byName]).toEqual([[], []]);
+    expect(contactByPhone).toMatchObject([{ id: report.optOutRecordId, conversations: 1 }]);
+    expect(await isOptedOut(stack.db, customer, consentSender(number))).toBe(true);
   });
 
   it('retries a Twilio failure, reports one that lasts, and erases it on a second erase', async () => {

@@ -306,8 +306,13 @@ export async function searchContacts(
   searcher: Searcher,
   search: ContactSearch,
 ): Promise<Page<ContactHit>> {
-  // Erased people are not found: what remains of them is anonymous, or an opt-out record.
-  const filters: SQL[] = [sql`ct.erased_at IS NULL`];
+  // Erased people are not found: what remains of them is anonymous, or a record of their
+  // opt-out, found again once they write again (it holds their new conversations).
+  const filters: SQL[] = [
+    sql`(ct.erased_at IS NULL
+         OR (ct.address NOT LIKE 'erased:%'
+             AND EXISTS (SELECT 1 FROM conversations c WHERE c.contact_id = ct.id)))`,
+  ];
   if (search.q !== undefined) {
     // Without a letter it can only be a phone number, typed any way.
     filters.push(
