@@ -6,6 +6,7 @@ import { createUser, type Role } from '../src/auth/users.js';
 import { consentSender, isOptedOut } from '../src/consent/consent.js';
 import { auditEntries, contacts, conversations, media, messages } from '../src/db/schema.js';
 import { queryRows } from '../src/db/store.js';
+import { buildReport } from '../src/reports/reports.js';
 import type { ErasureReport } from '../src/retention/erasure.js';
 import { hex, phoneNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
@@ -121,6 +122,16 @@ describe('POST /api/contacts/:id/erase', () => {
     const refused = await api(`/api/contacts/${contact!.id}/erase`, supervisor, 'POST');
     expect(refused.status).toBe(403);
 
+    const period = {
+      from: new Date(Date.now() - 3_600_000),
+      to: new Date(Date.now() + 3_600_000),
+      timeZone: 'UTC',
+      serviceLevelSeconds: 60,
+      numberId: number.id,
+    };
+    const figures = await buildReport(stack.db, period);
+    expect(figures.totals).toMatchObject({ in: 2, messagesIn: 3 });
+
     const response = await api(`/api/contacts/${contact!.id}/erase`, admin, 'POST');
     expect(response.status).toBe(200);
     const report = (await response.json()) as ErasureReport;
@@ -131,6 +142,8 @@ describe('POST /api/contacts/:id/erase', () => {
       twilio: { messages: 3, redacted: 3, gone: 0, mediaDeleted: 1, failures: [] },
     });
     expect(report.parley.events).toBeGreaterThan(0);
+    // Their conversations stay as anonymous records: the reports give the same figures.
+    expect(await buildReport(stack.db, period)).toEqual(figures);
 
     // Nothing of them in Parley: transcripts, the event log, search, media, the profile.
     for (const id of conversationIds) {
