@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, inArray, max, type SQL, sql } from 'drizzle-orm';
 import { countEvents } from './db/commit-figures.js';
 import { events } from './db/schema.js';
-import { type Executor, queryPrepared, type Tx } from './db/store.js';
+import { type Executor, queryPrepared, queryRows, type Tx } from './db/store.js';
 import type { EventPayloads, EventType } from './events.js';
 
 /**
@@ -164,4 +164,55 @@ export async function readConversationEvents<T extends EventType>(
 export async function lastEventSeq(db: Executor): Promise<number> {
   const [row] = await db.select({ seq: max(events.seq) }).from(events);
   return row?.seq ?? 0;
+}
+
+/** A JSON array parameter as a PostgreSQL text[]. */
+function textArray(values: readonly string[]): SQL {
+  return sql`ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
+}
+
+/** What redactEventPayloads takes out of a payload: string fields, by name. */
+export interface PayloadRedaction {
+  /** Fields emptied (''): message and note bodies, original texts, comments. */
+  blank: readonly string[];
+  /** Fields replaced by `with`: a customer's address, by the pseudonym of an erasure. */
+  replace?: { keys: readonly string[]; with: string };
+}
+
+/**
+ * Empties (or replaces) the named string fields of the payloads of the events `where`
+ * selects (SQL over the alias `e`), in the caller's transaction; returns how many changed.
+ * The event log's one exception to append-only (migration 0031): the trigger lets an UPDATE
+ * through only while the transaction says it is redacting, and only when it changes the
+ * payload alone; this says so for this statement only. Events already redacted are left
+ * alone, so a second run changes nothing.
+ */
+export async function redactEventPayloads(
+  tx: Tx,
+  where: SQL,
+  redaction: PayloadRedaction,
+): Promise<number> {
+  const blank = textArray(redaction.blank);
+  const replaced = textArray(redaction.replace?.keys ?? []);
+  const replacement = redaction.replace?.with ?? '';
+  await tx.execute(sql`SELECT set_config('parley.redacting', 'on', true)`);
+  const rows = await queryRows<{ id: number }>(
+    tx,
+    sql`UPDATE events e
+           SET payload = (SELECT jsonb_object_agg(f.key, CASE
+                                   WHEN jsonb_typeof(f.value) <> 'string' THEN f.value
+                                   WHEN f.key = ANY(${blank}) THEN '""'::jsonb
+                                   WHEN f.key = ANY(${replaced}) THEN to_jsonb(${replacement}::text)
+                                   ELSE f.value END)
+                            FROM jsonb_each(e.payload) f)
+         WHERE (${where})
+           AND EXISTS (SELECT 1 FROM jsonb_each(e.payload) f
+                        WHERE jsonb_typeof(f.value) = 'string'
+                          AND ((f.key = ANY(${blank}) AND f.value <> '""'::jsonb)
+                               OR (f.key = ANY(${replaced})
+                                   AND f.value <> to_jsonb(${replacement}::text))))
+        RETURNING e.id`,
+  );
+  await tx.execute(sql`SELECT set_config('parley.redacting', 'off', true)`);
+  return rows.length;
 }

@@ -20,6 +20,7 @@ import { queuedOutbound } from './outbound/outbox.js';
 import { SenderWindows } from './outbound/sender-window.js';
 import { createRealtimeGateway } from './realtime/gateway.js';
 import { startEventSequencer } from './realtime/sequencer.js';
+import { startRetentionWorker } from './retention/retention.js';
 import { deskRefreshMs } from './routing/desks.js';
 import { startRoutingWorker } from './routing/routing-worker.js';
 import { loadOrCreateAppSecret, SecretBox } from './secret-box.js';
@@ -93,7 +94,7 @@ export async function startParley(
         }),
     });
     const flows = startFlowRunner({ db, logger, instanceId: instance.id });
-    workers.push(dispatcher, media, flows);
+    workers.push(dispatcher, media, flows, startRetentionWorker({ db, mediaStore, logger }));
     if (store.kind === 'pglite') {
       workers.push(
         startLoopWorker({

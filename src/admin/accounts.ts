@@ -15,6 +15,12 @@ const apiKeySid = z
   .string()
   .regex(/^SK[0-9a-f]{32}$/, { error: 'apiKeySid must be SK followed by 32 hex digits' });
 const apiKeySecret = z.string().min(1, { error: 'apiKeySecret must not be empty' });
+/** Days message bodies and media are kept (src/retention/); null: for ever. */
+const retentionDays = z
+  .int({ error: 'retentionDays must be a whole number of days, or null to keep messages for ever' })
+  .min(1, { error: 'retentionDays must be at least 1' })
+  .max(36_500, { error: 'retentionDays must be at most 36500 (100 years)' })
+  .nullable();
 
 export const newAccountSchema = z
   .object({
@@ -27,6 +33,7 @@ export const newAccountSchema = z
     apiKeySecret: apiKeySecret.optional(),
     /** Where a number typed in national format is read; default US. */
     defaultCountry: countryCode.optional(),
+    retentionDays: retentionDays.optional(),
   })
   .refine((a) => (a.apiKeySid === undefined) === (a.apiKeySecret === undefined), {
     error: 'apiKeySid and apiKeySecret go together',
@@ -45,6 +52,7 @@ export const accountPatchSchema = z
     apiKeySid: apiKeySid.nullable().optional(),
     apiKeySecret: apiKeySecret.optional(),
     defaultCountry: countryCode.optional(),
+    retentionDays: retentionDays.optional(),
   })
   .refine((a) => (typeof a.apiKeySid === 'string') === (a.apiKeySecret !== undefined), {
     error: 'a new apiKeySid and its apiKeySecret go together',
@@ -90,6 +98,7 @@ export async function updateAccount(
   if (
     patch.name === undefined &&
     patch.defaultCountry === undefined &&
+    patch.retentionDays === undefined &&
     !changesCredentials(patch)
   ) {
     const [unchanged] = await db.select(view).from(accounts).where(eq(accounts.id, id));
@@ -100,6 +109,7 @@ export async function updateAccount(
     .set({
       ...(patch.name !== undefined && { name: patch.name }),
       ...(patch.defaultCountry !== undefined && { defaultCountry: patch.defaultCountry }),
+      ...(patch.retentionDays !== undefined && { retentionDays: patch.retentionDays }),
       ...(changesCredentials(patch) && {
         authTokenEnc: box.seal(next.authToken),
         apiKeySid: next.apiKeySid,
@@ -121,6 +131,7 @@ export const accountView = createSelectSchema(accounts)
     accountSid: true,
     apiKeySid: true,
     defaultCountry: true,
+    retentionDays: true,
     createdAt: true,
     archivedAt: true,
   })
@@ -140,6 +151,7 @@ const view = {
   accountSid: accounts.accountSid,
   apiKeySid: accounts.apiKeySid,
   defaultCountry: accounts.defaultCountry,
+  retentionDays: accounts.retentionDays,
   createdAt: accounts.createdAt,
   archivedAt: accounts.archivedAt,
 };
@@ -165,6 +177,7 @@ export async function createAccount(
         apiKeySid: a.apiKeySid ?? null,
         apiKeySecretEnc: a.apiKeySecret === undefined ? null : box.seal(a.apiKeySecret),
         ...(a.defaultCountry !== undefined && { defaultCountry: a.defaultCountry }),
+        retentionDays: a.retentionDays ?? null,
       })
       .returning(view);
     await announceConfigChange(db);

@@ -91,6 +91,8 @@ export interface ContactRecord {
   conversations: ContactConversation[];
   /** Agents' texts sent `on-reply` that no conversation holds yet, newest first (100 at most). */
   originations: Origination[];
+  /** When an admin erased the person (src/retention/erasure.ts); null: not erased. */
+  erasedAt: Date | null;
   createdAt: Date;
 }
 
@@ -121,6 +123,7 @@ export async function readContactRecord(db: Db, contactId: string): Promise<Cont
     consents,
     conversations,
     originations,
+    erasedAt: contact.erasedAt,
     createdAt: contact.createdAt,
   };
 }

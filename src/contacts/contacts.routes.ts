@@ -3,13 +3,17 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CHANNELS } from '../addresses.js';
 import { idParams } from '../api-schemas.js';
-import { currentUser, registerSignedInRoutes } from '../auth/guard.js';
+import { actorOf } from '../audit/audit-log.js';
+import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
+import type { TwilioClients } from '../channels/twilio/clients.js';
 import { MAX_CUSTOM_ATTRIBUTES, TWILIO_ATTRIBUTES } from '../consent/contacts.js';
 import { agentHoldsContact, readsEveryConversation } from '../conversations/access.js';
 import { CONVERSATION_STATES } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { MESSAGE_STATUSES, SURVEY_SCALES } from '../events.js';
+import type { MediaStore } from '../media/media-store.js';
+import { eraseContact } from '../retention/erasure.js';
 import { editContact, readContactRecord } from './contact-record.js';
 
 const attributeKey = z
@@ -115,9 +119,38 @@ const contactRecordView = z
         createdAt: z.date(),
       }),
     ),
+    /** When an admin erased the person; null: not erased. */
+    erasedAt: z.date().nullable(),
     createdAt: z.date(),
   })
   .meta({ id: 'ContactRecord' });
+
+const count = z.int().nonnegative();
+const erasureReportView = z
+  .object({
+    contactId: z.string(),
+    /** The row that keeps their opt-outs (their address and consents only); null: none. */
+    optOutRecordId: z.string().nullable(),
+    optOutsKept: count,
+    /** What this erasure changed in Parley; zeros when the contact was erased before. */
+    parley: z.object({
+      conversations: count,
+      messages: count,
+      media: count,
+      mediaFiles: count,
+      notes: count,
+      events: count,
+    }),
+    /** What Twilio was asked to erase: each message with a Twilio SID, and what failed. */
+    twilio: z.object({
+      messages: count,
+      redacted: count,
+      gone: count,
+      mediaDeleted: count,
+      failures: z.array(z.object({ messageSid: z.string(), error: z.string() })),
+    }),
+  })
+  .meta({ id: 'ErasureReport' });
 
 /**
  * Who may read and edit a contact: supervisors and admins any; an agent one they are talking
@@ -134,8 +167,14 @@ function holdsContact(db: Db) {
   };
 }
 
-/** The contact record: read and edited by supervisors, admins and the agents holding it. */
-export function registerContactRoutes(parent: FastifyInstance, deps: { db: Db }): void {
+/**
+ * The contact record: read and edited by supervisors, admins and the agents holding it;
+ * erased by admins.
+ */
+export function registerContactRoutes(
+  parent: FastifyInstance,
+  deps: { db: Db; mediaStore: MediaStore; clients: Pick<TwilioClients, 'forAccount'> },
+): void {
   registerSignedInRoutes(parent, (group) => {
     const app = group.withTypeProvider<ZodTypeProvider>();
     const holding = holdsContact(deps.db);
@@ -170,6 +209,21 @@ export function registerContactRoutes(parent: FastifyInstance, deps: { db: Db })
       },
       async (request) =>
         editContact(deps.db, request.params.id, request.body, currentUser(request).id),
+    );
+
+    app.post(
+      '/api/contacts/:id/erase',
+      {
+        onRequest: requireRole('admin'),
+        schema: {
+          tags: ['contacts'],
+          summary:
+            "Erase a contact (right to erasure): their messages' bodies and media, here and on Twilio, notes on their conversations, their profile and their traces in the event log; their conversations stay as anonymous records, their opt-outs as their address alone. 409 while a conversation of theirs is open",
+          params: idParams,
+          response: { 200: erasureReportView },
+        },
+      },
+      async (request) => eraseContact(deps, request.params.id, actorOf(request)),
     );
   });
 }

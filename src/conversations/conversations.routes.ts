@@ -157,6 +157,8 @@ const transcriptView = z
         contentSid: z.string().nullable(),
         /** How an RCS sender's Messaging Service carried it: as RCS, or SMS/MMS fallback. */
         sentAs: z.enum(['rcs', 'sms', 'mms']).nullable(),
+        /** When retention or an erasure emptied the body and removed the media; null: intact. */
+        redactedAt: z.date().nullable(),
         createdAt: z.date(),
         media: z.array(
           z.object({

@@ -302,6 +302,7 @@ export async function readTranscript(db: Db, conversationId: string) {
       segments: m.segments,
       contentSid: m.contentSid,
       sentAs: m.sentAs,
+      redactedAt: m.redactedAt,
       createdAt: m.createdAt,
       media: mediaRows
         .filter((x) => x.messageId === m.id)

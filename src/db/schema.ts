@@ -167,11 +167,20 @@ export const accounts = pgTable(
      * (425) 230-6549, is read for this account's numbers and their customers.
      */
     defaultCountry: text('default_country').notNull().default('US'),
+    /**
+     * How many days the bodies and media of messages on the account's numbers (and notes on
+     * their conversations) are kept before src/retention/ redacts them; null: for ever.
+     */
+    retentionDays: integer('retention_days'),
     createdAt: createdAt(),
     archivedAt: archivedAt(),
   },
   (t) => [
     unique('accounts_account_sid_key').on(t.accountSid),
+    check(
+      'accounts_retention_days_check',
+      sql`${t.retentionDays} IS NULL OR ${t.retentionDays} > 0`,
+    ),
     check(
       'accounts_api_key_pair_check',
       sql`(${t.apiKeySid} IS NULL) = (${t.apiKeySecretEnc} IS NULL)`,
@@ -487,6 +496,12 @@ export const contacts = pgTable(
     notes: text('notes'),
     /** What Twilio's webhook said of it (FromCity, FromState, …) and what agents added. */
     attributes: jsonb('attributes').$type<Record<string, string>>().notNull().default({}),
+    /**
+     * When an admin erased the person (src/retention/erasure.ts): the row is then either the
+     * anonymous holder of their past conversations (address `erased:<id>`) or the record of
+     * their opt-outs alone (their address and consents, nothing else). Null: not erased.
+     */
+    erasedAt: at('erased_at'),
     createdAt: createdAt(),
   },
   (t) => [
@@ -597,6 +612,8 @@ export const messages = pgTable(
     contentVariables: jsonb('content_variables').$type<Record<string, string>>(),
     /** How Twilio carried an outbound message through an RCS sender: as RCS, or SMS/MMS fallback. */
     sentAs: text('sent_as', { enum: ['rcs', 'sms', 'mms'] }),
+    /** When retention or an erasure emptied the body and removed the media; null: intact. */
+    redactedAt: at('redacted_at'),
     createdAt: createdAt(),
   },
   (t) => [
@@ -610,6 +627,10 @@ export const messages = pgTable(
     index('messages_unattached_idx')
       .on(t.numberId, t.toAddress)
       .where(sql`${t.conversationId} IS NULL`),
+    // Retention's work list per number, oldest first; a message leaves it once redacted.
+    index('messages_unredacted_idx')
+      .on(t.numberId, t.createdAt)
+      .where(sql`${t.redactedAt} IS NULL`),
   ],
 );
 
@@ -626,9 +647,15 @@ export const conversationNotes = pgTable(
       .references(() => conversations.id, { onDelete: 'cascade' }),
     authorId: uuid('author_id').references(() => users.id, { onDelete: 'set null' }),
     body: text('body').notNull(),
+    /** When retention or an erasure emptied the body; null: intact. */
+    redactedAt: at('redacted_at'),
     createdAt: createdAt(),
   },
-  (t) => [index('conversation_notes_conversation_idx').on(t.conversationId, t.createdAt)],
+  (t) => [
+    index('conversation_notes_conversation_idx').on(t.conversationId, t.createdAt),
+    // Retention's work list, oldest first; a note leaves it once redacted.
+    index('conversation_notes_unredacted_idx').on(t.createdAt).where(sql`${t.redactedAt} IS NULL`),
+  ],
 );
 
 /**
@@ -706,6 +733,8 @@ export const media = pgTable(
   (t) => [
     unique('media_message_position_key').on(t.messageId, t.position),
     index('media_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    // Bytes are shared by hash: retention and erasure delete them once no row names the hash.
+    index('media_sha256_idx').on(t.sha256),
   ],
 );
 
@@ -906,6 +935,21 @@ export const instances = pgTable('instances', {
   /** Refreshed every second while the process runs. */
   seenAt: at('seen_at').notNull().defaultNow(),
 });
+
+// ── retention: when the next redaction run is due ───────────────────────────────────────
+/**
+ * One row: the instance that moves next_run_at on (UPDATE … WHERE next_run_at <= now) runs
+ * retention; the row lock makes any other wait and then find it no longer due.
+ */
+export const retentionSchedule = pgTable(
+  'retention_schedule',
+  {
+    id: smallint('id').primaryKey().default(1),
+    nextRunAt: at('next_run_at').notNull().default(sql`'-infinity'`),
+    lastRunAt: at('last_run_at'),
+  },
+  (t) => [check('retention_schedule_one_row_check', sql`${t.id} = 1`)],
+);
 
 // ── realtime: the event log ─────────────────────────────────────────────────────────────
 export const events = pgTable(

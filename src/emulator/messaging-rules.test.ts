@@ -536,7 +536,7 @@ describe('REST details', () => {
     ).toHaveLength(0);
   });
 
-  it('cancels a queued message, redacts a body, deletes only final messages', async () => {
+  it('cancels a queued message, redacts a finished body, deletes only final messages', async () => {
     await fx.addNumber('+15559100002'); // a long code: the second message waits its turn
     // The first stays in flight until it is released below: with the fixture's 25 ms it
     // could be delivered before a loaded machine tries to delete it.
@@ -563,6 +563,15 @@ describe('REST details', () => {
         fx.client.messages(second.sid).update({ status: 'canceled' }),
       ).rejects.toMatchObject({ code: 30409 });
       await expect(fx.client.messages(first.sid).remove()).rejects.toMatchObject({ code: 20009 });
+      // A body is redacted only once the message has finished, and never with a cancel.
+      await expect(fx.client.messages(first.sid).update({ body: '' })).rejects.toMatchObject({
+        status: 400,
+        code: 20009,
+      });
+      await expect(
+        fx.client.messages(first.sid).update({ body: '', status: 'canceled' }),
+      ).rejects.toMatchObject({ status: 400, code: 30400 });
+      expect((await fx.client.messages(first.sid).fetch()).body).toBe('first');
     } finally {
       await delays(10);
     }

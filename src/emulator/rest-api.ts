@@ -321,6 +321,14 @@ export function registerRestApi(
     const message = liveMessage(ctx, ctx.params.Sid);
     const status = one(ctx.form.Status);
     const body = one(ctx.form.Body);
+    // https://www.twilio.com/docs/api/errors/30400: not both in one request.
+    if (status !== undefined && body !== undefined) {
+      throw new TwilioApiError(
+        400,
+        30400,
+        'Attempted to cancel the message and redact the message body at the same time',
+      );
+    }
     if (status !== undefined) {
       if (status !== 'canceled')
         throw new TwilioApiError(400, 20001, `Status can only be updated to 'canceled'`);
@@ -333,6 +341,14 @@ export function registerRestApi(
           20001,
           'Body can only be updated to an empty string (redaction)',
         );
+      // Only a post-flight message record is redacted, as only one is deleted.
+      if (!isFinal(message.status)) {
+        throw new TwilioApiError(
+          400,
+          20009,
+          'Cannot redact message body because it has not reached a final status',
+        );
+      }
       message.body = '';
       message.dateUpdated = nowMs();
       state.touchMessage(message);

@@ -306,7 +306,13 @@ export async function searchContacts(
   searcher: Searcher,
   search: ContactSearch,
 ): Promise<Page<ContactHit>> {
-  const filters: SQL[] = [];
+  // Erased people are not found: what remains of them is anonymous, or a record of their
+  // opt-out, found again once they write again (it holds their new conversations).
+  const filters: SQL[] = [
+    sql`(ct.erased_at IS NULL
+         OR (ct.address NOT LIKE 'erased:%'
+             AND EXISTS (SELECT 1 FROM conversations c WHERE c.contact_id = ct.id)))`,
+  ];
   if (search.q !== undefined) {
     // Without a letter it can only be a phone number, typed any way.
     filters.push(
@@ -327,7 +333,7 @@ export async function searchContacts(
   if (after) {
     filters.push(sql`(ct.created_at, ct.id) < (${after.at}::timestamptz, ${after.id}::uuid)`);
   }
-  const where = filters.length > 0 ? sql`WHERE ${sql.join(filters, sql` AND `)}` : sql``;
+  const where = sql`WHERE ${sql.join(filters, sql` AND `)}`;
   const rows = await queryRows<{
     id: string;
     address: string;
@@ -422,7 +428,9 @@ function contactsByPhone(match: PhoneMatch): SQL {
     )})`;
   }
   // Digits only, so no LIKE wildcard can slip in; contacts are read whole (tens of thousands).
-  return sql`SELECT ct.id FROM contacts ct WHERE ct.address LIKE ${`%${match.digits}%`}`;
+  // An erased contact's pseudonym (erased:<id>) has digits too, and no phone number.
+  return sql`SELECT ct.id FROM contacts ct
+              WHERE ct.address LIKE ${`%${match.digits}%`} AND ct.address NOT LIKE 'erased:%'`;
 }
 
 /**

@@ -1,9 +1,11 @@
 import { join } from 'node:path';
+import { and, eq, ne } from 'drizzle-orm';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createAgent } from '../../src/admin/agents.js';
 import { createQueue } from '../../src/admin/queues.js';
-import { Stack } from '../helpers/stack.js';
+import { contacts, conversations } from '../../src/db/schema.js';
+import { eventually, Stack } from '../helpers/stack.js';
 import { launchBrowser, RESULTS_DIR, seriousViolations, signInAt } from './browser.js';
 
 const HANDSET = '+15550007777';
@@ -145,6 +147,55 @@ describe('the contact record in a browser', () => {
     expect(await record.getByRole('textbox', { name: 'Attribute 1 value' }).inputValue()).toBe(
       'gold',
     );
+    // Erasure is for admins: a supervisor has no button for it.
+    expect(await record.getByRole('button', { name: 'Erase contact' }).count()).toBe(0);
+    await page.close();
+  });
+
+  it('is erased by an admin after a confirmation', async () => {
+    await createAgent(stack.db, {
+      email: 'root@contacts.test',
+      name: 'Root',
+      role: 'admin',
+      password: PASSWORD,
+    });
+    const handset = '+15550008888';
+    await stack.text(handset, businessNumber, 'Please forget me, Zed Quist');
+    // STOP ends the conversation: an open one would have to be ended first.
+    await stack.text(handset, businessNumber, 'STOP');
+    const [contact] = await stack.db.select().from(contacts).where(eq(contacts.address, handset));
+    await eventually(async () => {
+      const open = await stack.db.$count(
+        conversations,
+        and(eq(conversations.contactId, contact!.id), ne(conversations.state, 'closed')),
+      );
+      return open === 0;
+    });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    onTestFailed(async () => {
+      await page.screenshot({ path: join(RESULTS_DIR, 'failed-contact-erasure.png') });
+    });
+    await signIn(page, 'root@contacts.test');
+    await page.goto(`${stack.parley.url}/contacts/${contact!.id}`);
+    const record = page.getByTestId('contact-record');
+    await record.getByRole('heading', { level: 1, name: handset }).waitFor();
+    await record.getByRole('button', { name: 'Erase contact' }).click();
+    const dialog = page.getByRole('alertdialog', { name: 'Erase this contact?' });
+    // Keeping it changes nothing.
+    await dialog.getByRole('button', { name: 'Keep it' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await record.getByRole('heading', { level: 1, name: handset }).waitFor();
+    await record.getByRole('button', { name: 'Erase contact' }).click();
+    await dialog.getByRole('button', { name: 'Erase' }).click();
+    await record
+      .getByTestId('erasure-report')
+      .getByText(/Erased 2 messages/)
+      .waitFor();
+    await record.getByRole('heading', { level: 1, name: `erased:${contact!.id}` }).waitFor();
+    await record.getByText(/^Erased on/).waitFor();
+    await record.getByText(/an opt-out they gave is kept apart/).waitFor();
+    await page.screenshot({ path: join(RESULTS_DIR, 'contact-erased.png'), fullPage: true });
+    expect(await seriousViolations(page)).toEqual([]);
     await page.close();
   });
 });

@@ -587,6 +587,62 @@ export interface paths {
         };
         trace?: never;
     };
+    "/api/contacts/{id}/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Erase a contact (right to erasure): their messages' bodies and media, here and on Twilio, notes on their conversations, their profile and their traces in the event log; their conversations stay as anonymous records, their opt-outs as their address alone. 409 while a conversation of theirs is open */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErasureReport"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agents/me/presence": {
         parameters: {
             query?: never;
@@ -1793,6 +1849,7 @@ export interface paths {
                         apiKeySid?: string;
                         apiKeySecret?: string;
                         defaultCountry?: string;
+                        retentionDays?: number | null;
                     };
                 };
             };
@@ -1901,6 +1958,7 @@ export interface paths {
                         apiKeySid?: string | null;
                         apiKeySecret?: string;
                         defaultCountry?: string;
+                        retentionDays?: number | null;
                     };
                 };
             };
@@ -4623,6 +4681,7 @@ export interface components {
             accountSid: string;
             apiKeySid: string | null;
             defaultCountry: string;
+            retentionDays: number | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -4898,7 +4957,32 @@ export interface components {
                 createdAt: string;
             }[];
             /** Format: date-time */
+            erasedAt: string | null;
+            /** Format: date-time */
             createdAt: string;
+        };
+        ErasureReport: {
+            contactId: string;
+            optOutRecordId: string | null;
+            optOutsKept: number;
+            parley: {
+                conversations: number;
+                messages: number;
+                media: number;
+                mediaFiles: number;
+                notes: number;
+                events: number;
+            };
+            twilio: {
+                messages: number;
+                redacted: number;
+                gone: number;
+                mediaDeleted: number;
+                failures: {
+                    messageSid: string;
+                    error: string;
+                }[];
+            };
         };
         ServiceWindow: {
             /** @enum {string} */
@@ -5074,6 +5158,8 @@ export interface components {
                 /** @enum {string|null} */
                 sentAs: "rcs" | "sms" | "mms" | null;
                 /** Format: date-time */
+                redactedAt: string | null;
+                /** Format: date-time */
                 createdAt: string;
                 media: {
                     id: string;
@@ -5112,6 +5198,8 @@ export interface components {
             } | unknown[]) | null;
             /** @enum {string|null} */
             sentAs: "rcs" | "sms" | "mms" | null;
+            /** Format: date-time */
+            redactedAt: string | null;
             /** Format: date-time */
             createdAt: string;
         };

@@ -1,7 +1,7 @@
 import { getCountries, getCountryCallingCode } from 'libphonenumber-js';
 import { api } from '../api';
 import { useArchivable } from './Archiving';
-import { textOrUndefined } from './convert';
+import { numberOrNull, numberText, textOrUndefined } from './convert';
 import { EntityForm } from './EntityForm';
 import { FieldGrid, SelectField, TextField } from './fields';
 import { type FormSlot, ResourceSection } from './ResourceSection';
@@ -27,6 +27,10 @@ export function AccountsSection() {
         { header: 'Account SID', cell: (a) => a.accountSid },
         { header: 'API Key SID', cell: (a) => a.apiKeySid ?? '—' },
         { header: 'Country', cell: (a) => a.defaultCountry },
+        {
+          header: 'Retention',
+          cell: (a) => (a.retentionDays === null ? 'For ever' : `${a.retentionDays} days`),
+        },
         { header: 'Added', cell: (a) => new Date(a.createdAt).toLocaleDateString() },
       ]}
       renderForm={(slot) => <AccountForm {...slot} />}
@@ -42,6 +46,7 @@ function AccountForm({ row, onSaved, onCancel }: FormSlot<Account>) {
     apiKeySid: row?.apiKeySid ?? '',
     apiKeySecret: '',
     defaultCountry: row?.defaultCountry ?? 'US',
+    retentionDays: numberText(row?.retentionDays),
   });
   const { draft } = form;
 
@@ -53,6 +58,7 @@ function AccountForm({ row, onSaved, onCancel }: FormSlot<Account>) {
         body: {
           name: draft.name,
           defaultCountry: draft.defaultCountry,
+          retentionDays: numberOrNull(draft.retentionDays),
           // Empty secrets keep what is stored; a new key pair, or no key, replaces it.
           authToken: draft.authToken === '' ? undefined : draft.authToken,
           ...(keySid === '' && row.apiKeySid !== null && { apiKeySid: null }),
@@ -66,6 +72,7 @@ function AccountForm({ row, onSaved, onCancel }: FormSlot<Account>) {
       body: {
         name: draft.name,
         defaultCountry: draft.defaultCountry,
+        retentionDays: numberOrNull(draft.retentionDays),
         accountSid: draft.accountSid.trim(),
         authToken: draft.authToken,
         // The key pair is optional, and goes together: both or neither.
@@ -138,6 +145,14 @@ function AccountForm({ row, onSaved, onCancel }: FormSlot<Account>) {
           options={COUNTRY_CHOICES}
           help="Numbers typed without a country code, such as (425) 230-6549, are read in this country, on the account's numbers and by its agents. 14252306549 and +14252306549 need none."
           {...form.bind('defaultCountry')}
+        />
+        <TextField
+          label="Keep messages for (days)"
+          type="number"
+          min={1}
+          step={1}
+          help="Message texts, media and internal notes on the account's numbers older than this are removed every hour; conversations, times and report figures stay. Empty: kept for ever."
+          {...form.bind('retentionDays')}
         />
       </FieldGrid>
     </EntityForm>

@@ -1,3 +1,4 @@
+import { AlertDialog } from '@twilio-paste/core/alert-dialog';
 import { Badge } from '@twilio-paste/core/badge';
 import { Box } from '@twilio-paste/core/box';
 import { Button } from '@twilio-paste/core/button';
@@ -19,10 +20,11 @@ import { TextArea } from '@twilio-paste/core/textarea';
 import { type FormEvent, type ReactNode, useEffect, useId, useState } from 'react';
 import { ApiError, api, errorText } from '../api';
 import { CHANNEL_LABELS } from '../conversation/types';
+import { useSession } from '../session';
 import { ErrorCallout } from '../ui/ErrorCallout';
 import { LoadState } from '../ui/LoadState';
 import { formatDay, PastConversations } from './PastConversations';
-import type { ContactEdit, ContactRecord } from './types';
+import type { ContactEdit, ContactRecord, ErasureReport } from './types';
 import { useContactRecord } from './useContactRecord';
 
 /** What Twilio's webhook fields are called here (FromCity → city, …). */
@@ -45,6 +47,7 @@ const TWILIO_LABELS: Record<string, string> = {
 export function ContactRecordPage({ contactId }: { contactId: string }) {
   const record = useContactRecord(contactId);
   const contact = record.data;
+  const { me } = useSession();
   return (
     <Box padding="space60" maxWidth="size120" marginX="auto" data-testid="contact-record">
       <LoadState what="the contact" loading={contact === null} error={record.error} />
@@ -76,7 +79,14 @@ export function ContactRecordPage({ contactId }: { contactId: string }) {
             <Collected contact={contact} />
           </Section>
           <Section title="Consent">
-            <Consents contact={contact} />
+            {contact.erasedAt ? (
+              <Text as="p" color="colorTextWeak">
+                Erased: an opt-out they gave is kept apart, with their address alone, so they are
+                never texted again.
+              </Text>
+            ) : (
+              <Consents contact={contact} />
+            )}
           </Section>
           <Section title="Conversations">
             <PastConversations conversations={contact.conversations} headingAs="h3" />
@@ -96,8 +106,72 @@ export function ContactRecordPage({ contactId }: { contactId: string }) {
               </>
             )}
           </Section>
+          {me.role === 'admin' && (
+            <Section title="Erasure">
+              <EraseContact contact={contact} onErased={record.refresh} />
+            </Section>
+          )}
         </>
       )}
+    </Box>
+  );
+}
+
+/**
+ * The right to erasure, for admins: behind a confirmation, since it cannot be undone. Says
+ * what was erased, here and on Twilio, and what Twilio could not do (erasing again retries).
+ */
+function EraseContact({ contact, onErased }: { contact: ContactRecord; onErased: () => void }) {
+  const [confirming, setConfirming] = useState(false);
+  const [erasing, setErasing] = useState(false);
+  const [failure, setFailure] = useState<string | null>(null);
+  const [report, setReport] = useState<ErasureReport | null>(null);
+  const erase = async () => {
+    setConfirming(false);
+    setErasing(true);
+    setFailure(null);
+    try {
+      setReport(await api<ErasureReport>(`/api/contacts/${contact.id}/erase`, { method: 'POST' }));
+      onErased();
+    } catch (error) {
+      setFailure(`Could not erase the contact: ${errorText(error)}`);
+    } finally {
+      setErasing(false);
+    }
+  };
+  return (
+    <Box display="flex" flexDirection="column" rowGap="space40" alignItems="flex-start">
+      <Text as="p">
+        {contact.erasedAt
+          ? `Erased on ${formatDay(contact.erasedAt)}. Erase again to retry what Twilio could not do.`
+          : 'Erase this person: their messages’ text and media (here and on Twilio), notes on their conversations and their details. Conversations stay, anonymous, for reports; an opt-out stays, so they are never texted again.'}
+      </Text>
+      <Button variant="destructive" loading={erasing} onClick={() => setConfirming(true)}>
+        Erase contact
+      </Button>
+      {failure && <ErrorCallout>{failure}</ErrorCallout>}
+      {report && (
+        <Text as="p" role="status" data-testid="erasure-report">
+          Erased {report.parley.messages} messages, {report.parley.media} media and{' '}
+          {report.parley.notes} notes. On Twilio: {report.twilio.redacted} of{' '}
+          {report.twilio.messages} messages redacted, {report.twilio.mediaDeleted} media deleted
+          {report.twilio.failures.length > 0
+            ? `; ${report.twilio.failures.length} failed (erase again to retry).`
+            : '.'}
+        </Text>
+      )}
+      <AlertDialog
+        heading="Erase this contact?"
+        isOpen={confirming}
+        destructive
+        onConfirm={erase}
+        onConfirmLabel="Erase"
+        onDismiss={() => setConfirming(false)}
+        onDismissLabel="Keep it"
+      >
+        Their messages’ text and media, notes on their conversations and their details are removed
+        here and on Twilio. This cannot be undone.
+      </AlertDialog>
     </Box>
   );
 }

@@ -4,3 +4,4 @@ import type { Schemas } from '../api';
 export type ContactRecord = Schemas['ContactRecord'];
 export type ContactEdit = Schemas['ContactEditInput'];
 export type ContactConversation = ContactRecord['conversations'][number];
+export type ErasureReport = Schemas['ErasureReport'];

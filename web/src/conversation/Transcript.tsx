@@ -134,6 +134,11 @@ function Message({ message, author }: { message: TranscriptMessage; author: stri
             {message.body}
           </Text>
         )}
+        {message.redactedAt && (
+          <Text as="span" fontStyle="italic" color="inherit">
+            Text and media removed {formatDateTime(message.redactedAt)}
+          </Text>
+        )}
         {message.media.length > 0 && (
           <Box
             display="flex"
@@ -225,7 +230,7 @@ function Activity({
           Internal note · {who} · {time}
         </Text>
         <Text as="p" whiteSpace="pre-wrap" marginTop="space20">
-          {activity.body}
+          {activity.body || 'Removed'}
         </Text>
       </Box>
     );

@@ -1,0 +1,343 @@
+import { Readable } from 'node:stream';
+import { eq, sql } from 'drizzle-orm';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccount } from '../src/admin/accounts.js';
+import { loadConfig } from '../src/config.js';
+import { auditEntries, conversationNotes, events, media, messages } from '../src/db/schema.js';
+import { openStore, queryRows, type Store } from '../src/db/store.js';
+import type { MediaStore } from '../src/media/media-store.js';
+import { buildReport } from '../src/reports/reports.js';
+import { claimRetentionRun, runRetention } from '../src/retention/retention.js';
+import type { SecretBox } from '../src/secret-box.js';
+import { buildServer } from '../src/server.js';
+import { type SignedIn, serverDeps, signIn } from './helpers/app.js';
+import {
+  buildAccount,
+  buildNumber,
+  conversationInFlow,
+  hex,
+  phoneNumber,
+} from './helpers/factories.js';
+import { openTestStore } from './helpers/store.js';
+
+let store: Store & { databaseUrl?: string };
+let app: FastifyInstance;
+let mediaStore: MediaStore;
+let admin: SignedIn;
+let secretBox: SecretBox;
+beforeAll(async () => {
+  store = await openTestStore();
+  const deps = serverDeps(store, loadConfig({ LOG_LEVEL: 'silent', PUBLIC_URL: 'https://p.test' }));
+  mediaStore = deps.mediaStore;
+  secretBox = deps.secretBox;
+  app = await buildServer(deps);
+  await app.ready();
+  admin = await signIn(store, 'admin');
+});
+afterAll(async () => {
+  await app?.close();
+  await store?.close();
+});
+
+const DAY = 86_400_000;
+const NOW = new Date();
+const daysAgo = (days: number) => new Date(NOW.getTime() - days * DAY);
+
+/** A customer's message in the conversation at `at`, with its message.received event. */
+async function received(
+  conversationId: string,
+  numberId: string,
+  from: string,
+  body: string,
+  at: Date,
+) {
+  const [row] = await store.db
+    .insert(messages)
+    .values({
+      conversationId,
+      numberId,
+      direction: 'inbound',
+      author: 'customer',
+      fromAddress: from,
+      toAddress: 'business',
+      body,
+      status: 'received',
+      createdAt: at,
+    })
+    .returning();
+  await store.db.insert(events).values({
+    type: 'message.received',
+    conversationId,
+    payload: { messageId: row!.id, from, body, numMedia: 0 },
+    createdAt: at,
+  });
+  return row!;
+}
+
+/** Stores the bytes and a media row of the message naming them. */
+async function attach(messageId: string, bytes: string, position = 0) {
+  const stored = await mediaStore.put(Readable.from([Buffer.from(bytes)]));
+  const [row] = await store.db
+    .insert(media)
+    .values({
+      messageId,
+      position,
+      contentType: 'image/png',
+      status: 'stored',
+      sha256: stored.sha256,
+      size: stored.size,
+    })
+    .returning();
+  return { id: row!.id, sha256: stored.sha256 };
+}
+
+async function exists(sha256: string): Promise<boolean> {
+  const found = await mediaStore.get(sha256);
+  found?.stream.destroy();
+  return found !== undefined;
+}
+
+async function bodyOf(id: string) {
+  const [row] = await store.db
+    .select({ body: messages.body, redactedAt: messages.redactedAt })
+    .from(messages)
+    .where(eq(messages.id, id));
+  return row!;
+}
+
+async function receivedPayload(messageId: string) {
+  const [row] = await queryRows<{ payload: { body: string; from: string } }>(
+    store.db,
+    sql`SELECT payload FROM events
+         WHERE type = 'message.received' AND payload ->> 'messageId' = ${messageId}`,
+  );
+  return row!.payload;
+}
+
+describe('account retentionDays', () => {
+  it('is validated: 400 naming the field; null keeps for ever', async () => {
+    const account = await createAccount(store.db, secretBox, {
+      name: 'Retention',
+      accountSid: `AC${hex(16)}`,
+      authToken: 'token',
+    });
+    expect(account.retentionDays).toBeNull();
+    const patch = (retentionDays: unknown) =>
+      app.inject({
+        method: 'PATCH',
+        url: `/api/admin/accounts/${account.id}`,
+        headers: admin.headers,
+        payload: { retentionDays },
+      });
+    for (const bad of [0, -3, 1.5, 'ten', 40_000]) {
+      const response = await patch(bad);
+      expect(response.statusCode).toBe(400);
+      expect(response.body).toContain('retentionDays');
+    }
+    const set = await patch(30);
+    expect(set.statusCode).toBe(200);
+    expect(set.json().retentionDays).toBe(30);
+    expect((await patch(null)).json().retentionDays).toBeNull();
+  });
+});
+
+describe('runRetention', () => {
+  it('redacts only the old messages and notes of the configured account, keeping shared media and report counts', async () => {
+    const kept = await buildAccount(store.db, { retentionDays: 30 });
+    const forever = await buildAccount(store.db);
+    const number = await buildNumber(store.db, { accountId: kept.id });
+    const other = await buildNumber(store.db, { accountId: forever.id });
+    const customer = phoneNumber();
+    const conversation = await conversationInFlow(store.db, number.id, customer);
+    const otherConversation = await conversationInFlow(store.db, other.id, customer);
+
+    const old = await received(
+      conversation.id,
+      number.id,
+      customer,
+      'my card is 4111',
+      daysAgo(40),
+    );
+    const recent = await received(conversation.id, number.id, customer, 'still here', daysAgo(2));
+    const otherOld = await received(
+      otherConversation.id,
+      other.id,
+      customer,
+      'other account, old',
+      daysAgo(40),
+    );
+    // One picture only the old message has, one it shares with a message that stays.
+    const own = await attach(old.id, 'picture only the old message has');
+    const shared = await attach(old.id, 'picture shared by two messages', 1);
+    await attach(otherOld.id, 'picture shared by two messages');
+    const [note] = await store.db
+      .insert(conversationNotes)
+      .values({ conversationId: conversation.id, body: 'called back', createdAt: daysAgo(35) })
+      .returning();
+    await store.db.insert(events).values({
+      type: 'note.added',
+      conversationId: conversation.id,
+      payload: { noteId: note!.id, authorId: admin.user.id, body: 'called back' },
+      createdAt: daysAgo(35),
+    });
+    const reportQuery = {
+      from: daysAgo(60),
+      to: new Date(NOW.getTime() + DAY),
+      timeZone: 'UTC',
+      serviceLevelSeconds: 60,
+    };
+    const before = await buildReport(store.db, reportQuery);
+    expect(before.totals).toMatchObject({ in: 2, messagesIn: 3 });
+
+    const run = await runRetention({ db: store.db, mediaStore }, NOW, { batchSize: 1 });
+    expect(run).toMatchObject({ messages: 1, media: 2, mediaFiles: 1, notes: 1 });
+    expect(run.events).toBeGreaterThanOrEqual(2);
+    expect(run.accounts.map((a) => a.accountId)).toEqual([kept.id]);
+
+    expect(await bodyOf(old.id)).toMatchObject({ body: '', redactedAt: expect.any(Date) });
+    expect(await bodyOf(recent.id)).toEqual({ body: 'still here', redactedAt: null });
+    expect(await bodyOf(otherOld.id)).toEqual({ body: 'other account, old', redactedAt: null });
+    expect(await receivedPayload(old.id)).toEqual({
+      messageId: old.id,
+      from: customer,
+      body: '',
+      numMedia: 0,
+    });
+    expect((await receivedPayload(recent.id)).body).toBe('still here');
+    expect((await receivedPayload(otherOld.id)).body).toBe('other account, old');
+    const [noteRow] = await store.db
+      .select()
+      .from(conversationNotes)
+      .where(eq(conversationNotes.id, note!.id));
+    expect(noteRow).toMatchObject({ body: '', redactedAt: expect.any(Date) });
+
+    // Bytes only the redacted message named are gone; bytes another message names stay.
+    expect(await exists(own.sha256)).toBe(false);
+    expect(await exists(shared.sha256)).toBe(true);
+    const served = await app.inject({
+      method: 'GET',
+      url: `/api/media/${own.id}`,
+      headers: admin.headers,
+    });
+    expect(served.statusCode).toBe(404);
+
+    // The transcript shows the message as redacted, the rest as it was.
+    const transcript = await app.inject({
+      method: 'GET',
+      url: `/api/conversations/${conversation.id}`,
+      headers: admin.headers,
+    });
+    const shown = transcript.json().messages as { id: string; body: string; redactedAt: string }[];
+    expect(shown.find((m) => m.id === old.id)).toMatchObject({
+      body: '',
+      redactedAt: expect.any(String),
+    });
+    expect(transcript.body).not.toContain('4111');
+    expect(transcript.body).not.toContain('called back');
+
+    // Reports read rows, states and times: the same figures.
+    expect(await buildReport(store.db, reportQuery)).toEqual(before);
+
+    const [audit] = await store.db
+      .select()
+      .from(auditEntries)
+      .where(eq(auditEntries.action, 'retention.redacted'));
+    expect(audit).toMatchObject({ actor: 'system', actorId: null });
+    expect(audit!.detail).toMatchObject({ messages: 1, notes: 1, mediaFiles: 1 });
+
+    // Nothing is left to do: a second run changes nothing and records nothing.
+    const again = await runRetention({ db: store.db, mediaStore }, NOW);
+    expect(again).toMatchObject({ messages: 0, media: 0, notes: 0, events: 0, accounts: [] });
+    expect(await store.db.$count(auditEntries, eq(auditEntries.action, 'retention.redacted'))).toBe(
+      1,
+    );
+  });
+
+  it('is claimed by one instance: a second one, at the same time, does not run it', async () => {
+    const second = store.databaseUrl
+      ? await openStore({ databaseUrl: store.databaseUrl })
+      : undefined;
+    try {
+      const account = await buildAccount(store.db, { retentionDays: 1 });
+      const number = await buildNumber(store.db, { accountId: account.id });
+      const conversation = await conversationInFlow(store.db, number.id);
+      for (let i = 0; i < 5; i++) {
+        await received(
+          conversation.id,
+          number.id,
+          conversation.customerAddress,
+          `old ${i}`,
+          daysAgo(3),
+        );
+      }
+      const auditsBefore = await store.db.$count(
+        auditEntries,
+        eq(auditEntries.action, 'retention.redacted'),
+      );
+      // Far enough ahead to be due whatever the instance's own worker claimed at start.
+      const due = new Date(NOW.getTime() + 2 * DAY);
+      const instance = async (db: Store['db']) =>
+        (await claimRetentionRun(db, due))
+          ? runRetention({ db, mediaStore }, NOW, { batchSize: 2 })
+          : undefined;
+      const runs = await Promise.all([instance(store.db), instance((second ?? store).db)]);
+      const ran = runs.filter((run) => run !== undefined);
+      expect(ran).toHaveLength(1);
+      expect(ran[0]!.messages).toBe(5);
+      expect(await claimRetentionRun(store.db, due)).toBe(false);
+      expect(
+        await store.db.$count(auditEntries, eq(auditEntries.action, 'retention.redacted')),
+      ).toBe(auditsBefore + 1);
+    } finally {
+      await second?.close();
+    }
+  });
+});
+
+describe('the event log', () => {
+  it('refuses ordinary updates, deletes and truncation; lets a redacting transaction change only payloads', async () => {
+    const [event] = await store.db
+      .insert(events)
+      .values({ type: 'note.added', payload: { body: 'secret' } })
+      .returning();
+    const refused = {
+      cause: expect.objectContaining({ message: expect.stringContaining('append-only') }),
+    };
+    await expect(
+      store.db.update(events).set({ payload: {} }).where(eq(events.id, event!.id)),
+    ).rejects.toMatchObject(refused);
+    await expect(store.db.delete(events).where(eq(events.id, event!.id))).rejects.toMatchObject(
+      refused,
+    );
+    await expect(store.db.execute(sql`TRUNCATE events`)).rejects.toMatchObject(refused);
+    await expect(
+      store.db.transaction(async (tx) => {
+        await tx.execute(sql`SET LOCAL parley.redacting = 'on'`);
+        await tx.update(events).set({ type: 'other' }).where(eq(events.id, event!.id));
+      }),
+    ).rejects.toMatchObject(refused);
+    await expect(
+      store.db.transaction(async (tx) => {
+        await tx.execute(sql`SET LOCAL parley.redacting = 'on'`);
+        await tx.delete(events).where(eq(events.id, event!.id));
+      }),
+    ).rejects.toMatchObject(refused);
+    await store.db.transaction(async (tx) => {
+      await tx.execute(sql`SET LOCAL parley.redacting = 'on'`);
+      await tx
+        .update(events)
+        .set({ payload: { body: '' } })
+        .where(eq(events.id, event!.id));
+    });
+    // The setting was local: the next transaction is refused again.
+    await expect(
+      store.db
+        .update(events)
+        .set({ payload: { body: 'x' } })
+        .where(eq(events.id, event!.id)),
+    ).rejects.toMatchObject(refused);
+    const [row] = await store.db.select().from(events).where(eq(events.id, event!.id));
+    expect(row!.payload).toEqual({ body: '' });
+  });
+});
