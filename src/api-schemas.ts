@@ -25,6 +25,29 @@ export const countryCode = z.string().trim().toUpperCase().refine(isCountryCode,
   error: 'defaultCountry must be a two-letter ISO country code such as US or GB',
 });
 
+/** A `from` or `to` filter: a day (2026-11-30) or an ISO date-time; see boundOf. */
+export const dayOrInstant = (field: string) =>
+  z
+    .union([z.iso.date(), z.iso.datetime({ offset: true })], {
+      error: `${field} must be a date (2026-11-30) or an ISO date-time`,
+    })
+    // Years PostgreSQL and Date both read, with a day to spare for an inclusive `to`.
+    .refine((value) => value.slice(0, 4) >= '1970' && value.slice(0, 4) <= '9998', {
+      error: `${field} must be between 1970 and 9998`,
+    })
+    .optional();
+
+/**
+ * The start of a `from`/`to` bound: a date alone is that day's midnight (UTC), and a `to`
+ * date includes its whole day.
+ */
+export function boundOf(value: string | undefined, end: boolean): Date | undefined {
+  if (value === undefined) return undefined;
+  const date = new Date(value.length === 10 ? `${value}T00:00:00Z` : value);
+  if (end && value.length === 10) date.setUTCDate(date.getUTCDate() + 1);
+  return date;
+}
+
 /** The body of every error the API answers. */
 export const apiErrorSchema = z
   .object({

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { Command, CommanderError, Option } from 'commander';
+import { CLI_ACTOR, recordChange } from './audit/audit-log.js';
 import { createUser, ROLES, type Role } from './auth/users.js';
 import {
   type Config,
@@ -12,6 +13,7 @@ import {
 } from './config.js';
 import { DataDirLockedError } from './db/lock.js';
 import { openStore } from './db/store.js';
+import { inTransaction } from './db/transactions.js';
 import { DEMO_NUMBERS, numbersOnEmulator, prepareDemo } from './demo.js';
 import { startEmulator } from './emulator/index.js';
 import { AppError } from './errors.js';
@@ -133,11 +135,22 @@ async function addUser(options: {
   const password =
     options.password ?? process.env.PARLEY_PASSWORD ?? randomBytes(9).toString('base64url');
   const user = await withStore(cfg, (store) =>
-    createUser(store.db, {
-      email: options.email,
-      name: options.name,
-      role: options.role,
-      password,
+    inTransaction(store.db, async (tx) => {
+      const created = await createUser(tx, {
+        email: options.email,
+        name: options.name,
+        role: options.role,
+        password,
+      });
+      const { id, ...after } = created;
+      await recordChange(tx, {
+        actor: CLI_ACTOR,
+        action: 'user.created',
+        target: { type: 'user', id },
+        before: null,
+        after,
+      });
+      return created;
     }),
   );
   process.stdout.write(`Added ${user.role} ${user.email} (${user.id}).\n`);

@@ -18,6 +18,7 @@ import {
 import { z } from 'zod';
 import { type PrepareNumberOnTwilio, registerAdminRoutes } from './admin/admin.routes.js';
 import { apiErrorSchema } from './api-schemas.js';
+import { registerAuditRoutes } from './audit/audit.routes.js';
 import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerAuthentication } from './auth/guard.js';
 import type { TwilioClients } from './channels/twilio/clients.js';
@@ -270,6 +271,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerSearchRoutes(app, { db: deps.store.db });
   registerContentRoutes(app, { db: deps.store.db, clients: deps.clients });
   registerReportRoutes(app, { db: deps.store.db });
+  registerAuditRoutes(app, { db: deps.store.db });
   registerAuthRoutes(app, {
     db: deps.store.db,
     secureCookies: deps.config.publicUrl.startsWith('https:'),

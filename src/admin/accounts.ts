@@ -3,6 +3,7 @@ import { createSelectSchema } from 'drizzle-zod';
 import type { CountryCode } from 'libphonenumber-js';
 import { z } from 'zod';
 import { type ArchivedFilter, countryCode } from '../api-schemas.js';
+import { type AuditActor, recordChange } from '../audit/audit-log.js';
 import { announceConfigChange } from '../db/config-cache.js';
 import { accounts } from '../db/schema.js';
 import type { Executor } from '../db/store.js';
@@ -87,11 +88,13 @@ export function patchedCredentials(
   };
 }
 
+/** `by`: the admin to record in the audit trail, secrets as changed only (absent: not recorded). */
 export async function updateAccount(
   db: Executor,
   box: SecretBox,
   id: string,
   patch: AccountPatch,
+  by?: AuditActor,
 ): Promise<AccountView> {
   const current = await getAccountCredentials(db, box, id);
   const next = patchedCredentials(current, patch);
@@ -104,6 +107,7 @@ export async function updateAccount(
     const [unchanged] = await db.select(view).from(accounts).where(eq(accounts.id, id));
     return unchanged!;
   }
+  const [before] = by ? await db.select(view).from(accounts).where(eq(accounts.id, id)) : [];
   const [row] = await db
     .update(accounts)
     .set({
@@ -120,7 +124,25 @@ export async function updateAccount(
     .returning(view);
   if (!row) throw new AppError('not_found', `account ${id} does not exist`);
   await announceConfigChange(db);
+  if (by && before) {
+    await recordChange(db, {
+      actor: by,
+      action: 'account.updated',
+      target: { type: 'account', id },
+      before: auditedAccount(before, current),
+      after: auditedAccount(row, next),
+    });
+  }
   return row;
+}
+
+/**
+ * An account as the audit trail compares it. Its credentials go in only to be compared:
+ * auditChanges keeps "(secret changed)" of them, never a value.
+ */
+function auditedAccount(account: AccountView, credentials: AccountCredentials) {
+  const { createdAt: _created, archivedAt: _archived, ...fields } = account;
+  return { ...fields, authToken: credentials.authToken, apiKeySecret: credentials.apiKeySecret };
 }
 
 /** An account as the API shows it: the SIDs, never a secret. */
@@ -156,10 +178,12 @@ const view = {
   archivedAt: accounts.archivedAt,
 };
 
+/** `by`: the admin to record in the audit trail, secrets as set only (absent: not recorded). */
 export async function createAccount(
   db: Executor,
   box: SecretBox,
   input: NewAccount,
+  by?: AuditActor,
 ): Promise<AccountView> {
   const parsed = newAccountSchema.safeParse(input);
   if (!parsed.success) {
@@ -181,6 +205,20 @@ export async function createAccount(
       })
       .returning(view);
     await announceConfigChange(db);
+    if (by) {
+      await recordChange(db, {
+        actor: by,
+        action: 'account.created',
+        target: { type: 'account', id: row!.id },
+        before: null,
+        after: auditedAccount(row!, {
+          accountSid: a.accountSid,
+          authToken: a.authToken,
+          apiKeySid: a.apiKeySid ?? null,
+          apiKeySecret: a.apiKeySecret ?? null,
+        }),
+      });
+    }
     return row!;
   } catch (error) {
     if (isUniqueViolation(error, 'accounts_account_sid_key')) {

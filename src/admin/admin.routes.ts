@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { archivedQuery, idParams, noContent } from '../api-schemas.js';
+import { type AuditActor, actorOf, recordAudit } from '../audit/audit-log.js';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import { checkTwilioCredentials, createTwilioClient } from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
@@ -14,6 +15,7 @@ import {
 } from '../channels/twilio/number-webhooks.js';
 import { webhookUrls } from '../channels/twilio/webhooks.js';
 import type { Db } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import type { SecretBox } from '../secret-box.js';
 import {
   accountPatchSchema,
@@ -197,7 +199,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request, reply) => {
-        await archiveAccount(deps.db, request.params.id);
+        await archiveAccount(deps.db, request.params.id, actorOf(request));
         return reply.status(204).send();
       },
     );
@@ -214,7 +216,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request, reply) => {
-        await restoreAccount(deps.db, request.params.id);
+        await restoreAccount(deps.db, request.params.id, actorOf(request));
         return reply.status(204).send();
       },
     );
@@ -241,7 +243,11 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           },
           deps.clients.apiUrl,
         );
-        return reply.status(201).send(await createAccount(deps.db, deps.secretBox, body));
+        // One transaction: the account exists exactly when its audit entry does.
+        const created = await inTransaction(deps.db, (tx) =>
+          createAccount(tx, deps.secretBox, body, actorOf(request)),
+        );
+        return reply.status(201).send(created);
       },
     );
 
@@ -267,7 +273,9 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
             deps.clients.apiUrl,
           );
         }
-        const account = await updateAccount(deps.db, deps.secretBox, id, request.body);
+        const account = await inTransaction(deps.db, (tx) =>
+          updateAccount(tx, deps.secretBox, id, request.body, actorOf(request)),
+        );
         // The announcement clears every instance's clients when it arrives; this one at once.
         deps.clients.forget(id);
         return account;
@@ -303,11 +311,16 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request, reply) => {
-        await archiveNumber(deps.db, request.params.id, {
-          openConversations: request.query.openConversations,
-          byUserId: currentUser(request).id,
-          close: deps.closeConversations,
-        });
+        await archiveNumber(
+          deps.db,
+          request.params.id,
+          {
+            openConversations: request.query.openConversations,
+            byUserId: currentUser(request).id,
+            close: deps.closeConversations,
+          },
+          actorOf(request),
+        );
         return reply.status(204).send();
       },
     );
@@ -324,7 +337,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request, reply) => {
-        await restoreNumber(deps.db, request.params.id);
+        await restoreNumber(deps.db, request.params.id, actorOf(request));
         return reply.status(204).send();
       },
     );
@@ -344,7 +357,9 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request, reply) =>
-        reply.status(201).send(presentNumber(await addNumber(deps, request.body), urls)),
+        reply
+          .status(201)
+          .send(presentNumber(await addNumber(deps, request.body, actorOf(request)), urls)),
     );
 
     app.patch(
@@ -360,7 +375,10 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request) =>
-        presentNumber(await updateNumber(deps.db, request.params.id, request.body), urls),
+        presentNumber(
+          await updateNumber(deps.db, request.params.id, request.body, actorOf(request)),
+          urls,
+        ),
     );
 
     app.post(
@@ -385,6 +403,13 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
             rcsSender: configured.rcsSender,
           });
         }
+        // Twilio's settings changed, whatever happens to this answer: recorded after.
+        await recordAudit(deps.db, {
+          actor: actorOf(request),
+          action: 'number.twilio-configured',
+          target: { type: 'number', id: number.id },
+          detail: { configured: configured.configured, sid: configured.sid, ...urls },
+        });
         return configured;
       },
     );
@@ -436,7 +461,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request, reply) => {
-        await archiveQueue(deps.db, request.params.id);
+        await archiveQueue(deps.db, request.params.id, actorOf(request));
         return reply.status(204).send();
       },
     );
@@ -453,7 +478,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request, reply) => {
-        await restoreQueue(deps.db, request.params.id);
+        await restoreQueue(deps.db, request.params.id, actorOf(request));
         return reply.status(204).send();
       },
     );
@@ -469,7 +494,8 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           response: { 201: queueView },
         },
       },
-      async (request, reply) => reply.status(201).send(await createQueue(deps.db, request.body)),
+      async (request, reply) =>
+        reply.status(201).send(await createQueue(deps.db, request.body, actorOf(request))),
     );
 
     app.get(
@@ -498,7 +524,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           response: { 200: queueView },
         },
       },
-      (request) => updateQueue(deps.db, request.params.id, request.body),
+      (request) => updateQueue(deps.db, request.params.id, request.body, actorOf(request)),
     );
 
     app.get(
@@ -525,7 +551,8 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           response: { 201: agentView },
         },
       },
-      async (request, reply) => reply.status(201).send(await createAgent(deps.db, request.body)),
+      async (request, reply) =>
+        reply.status(201).send(await createAgent(deps.db, request.body, actorOf(request))),
     );
 
     app.patch(
@@ -540,7 +567,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
           response: { 200: agentView },
         },
       },
-      (request) => updateAgent(deps.db, request.params.id, request.body),
+      (request) => updateAgent(deps.db, request.params.id, request.body, actorOf(request)),
     );
 
     app.get(
@@ -568,7 +595,9 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request, reply) =>
-        reply.status(201).send(quickReplyJson(await createQuickReply(deps.db, request.body))),
+        reply
+          .status(201)
+          .send(quickReplyJson(await createQuickReply(deps.db, request.body, actorOf(request)))),
     );
 
     app.patch(
@@ -584,7 +613,9 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request) =>
-        quickReplyJson(await updateQuickReply(deps.db, request.params.id, request.body)),
+        quickReplyJson(
+          await updateQuickReply(deps.db, request.params.id, request.body, actorOf(request)),
+        ),
     );
 
     app.delete(
@@ -599,7 +630,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request, reply) => {
-        await deleteQuickReply(deps.db, request.params.id);
+        await deleteQuickReply(deps.db, request.params.id, actorOf(request));
         return reply.status(204).send();
       },
     );
@@ -632,7 +663,11 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
       async (request, reply) =>
         reply
           .status(201)
-          .send(presentOriginationTemplate(await createOriginationTemplate(deps.db, request.body))),
+          .send(
+            presentOriginationTemplate(
+              await createOriginationTemplate(deps.db, request.body, actorOf(request)),
+            ),
+          ),
     );
 
     app.patch(
@@ -649,7 +684,12 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
       },
       async (request) =>
         presentOriginationTemplate(
-          await updateOriginationTemplate(deps.db, request.params.id, request.body),
+          await updateOriginationTemplate(
+            deps.db,
+            request.params.id,
+            request.body,
+            actorOf(request),
+          ),
         ),
     );
 
@@ -665,7 +705,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
         },
       },
       async (request, reply) => {
-        await deleteOriginationTemplate(deps.db, request.params.id);
+        await deleteOriginationTemplate(deps.db, request.params.id, actorOf(request));
         return reply.status(204).send();
       },
     );
@@ -692,7 +732,7 @@ export function registerAdminRoutes(parent: FastifyInstance, deps: AdminDeps): v
  * demo, looked up on Twilio, then saved with what Twilio said of it (nothing is saved when
  * Twilio has no such number or cannot be asked).
  */
-async function addNumber(deps: AdminDeps, input: NumberInput): Promise<NumberRow> {
+async function addNumber(deps: AdminDeps, input: NumberInput, by: AuditActor): Promise<NumberRow> {
   // What Parley can say itself comes before asking Twilio.
   await assertNumberRefs(deps.db, input);
   const { address, kind } = await readNumberAddress(deps.db, input);
@@ -706,5 +746,5 @@ async function addNumber(deps: AdminDeps, input: NumberInput): Promise<NumberRow
     kind,
     messagingServiceSid: input.messagingServiceSid ?? null,
   });
-  return createNumber(deps.db, { ...input, address, kind }, onTwilio);
+  return createNumber(deps.db, { ...input, address, kind }, onTwilio, by);
 }

@@ -1,6 +1,7 @@
 import { asc, eq } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
+import { type AuditActor, recordChange } from '../audit/audit-log.js';
 import { createUser, newUserSchema } from '../auth/users.js';
 import { users } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
@@ -56,8 +57,20 @@ export const agentView = createSelectSchema(users, { skills: z.record(z.string()
   .meta({ id: 'Agent' });
 export type AgentView = z.output<typeof agentView>;
 
-/** A user with an agent's routing profile. */
-export async function createAgent(db: Db, input: AgentInput): Promise<AgentView> {
+/**
+ * A user as the audit trail compares them: their profile and whether they are disabled;
+ * presence is the agent's own business, and the password never appears.
+ */
+function audited(agent: AgentView): Record<string, unknown> {
+  const { presence: _presence, disabledAt, ...profile } = agent;
+  return { ...profile, disabled: disabledAt !== null };
+}
+
+/**
+ * A user with an agent's routing profile; `by`: the admin to record in the audit trail
+ * (absent: Parley seeding itself, not recorded).
+ */
+export async function createAgent(db: Db, input: AgentInput, by?: AuditActor): Promise<AgentView> {
   const { capacitySms, capacityWhatsapp, capacityMessenger, skills, languages, ...user } = input;
   return inTransaction(db, async (tx) => {
     const created = await createUser(tx, user);
@@ -73,24 +86,60 @@ export async function createAgent(db: Db, input: AgentInput): Promise<AgentView>
       await tx.update(users).set(profile).where(eq(users.id, created.id));
     }
     const [agent] = await tx.select(view).from(users).where(eq(users.id, created.id));
+    if (by) {
+      await recordChange(tx, {
+        actor: by,
+        action: 'user.created',
+        target: { type: 'user', id: agent!.id },
+        before: null,
+        after: audited(agent!),
+      });
+    }
     return agent!;
   });
 }
 
-export async function updateAgent(db: Executor, id: string, patch: z.infer<typeof agentPatch>) {
+/**
+ * Changes a user's profile, role or whether they are disabled; `by`: the admin to record in
+ * the audit trail (`user.disabled`, `user.enabled`, else `user.updated`).
+ */
+export async function updateAgent(
+  db: Db,
+  id: string,
+  patch: z.infer<typeof agentPatch>,
+  by?: AuditActor,
+): Promise<AgentView> {
   const { disabled, ...fields } = patch;
   const set = {
     ...fields,
     ...(disabled !== undefined && { disabledAt: disabled ? new Date() : null }),
   };
-  const [row] = Object.keys(set).length
-    ? await db.update(users).set(set).where(eq(users.id, id)).returning(view)
-    : await db.select(view).from(users).where(eq(users.id, id));
-  if (!row) throw new AppError('not_found', `user ${id} does not exist`);
-  // More capacity, other skills or an agent enabled again may let a waiting conversation in
-  // now rather than at routing's next sweep.
-  await wakeRouting(db, { agentId: id });
-  return row;
+  return inTransaction(db, async (tx) => {
+    const [before] = by ? await tx.select(view).from(users).where(eq(users.id, id)) : [];
+    const [row] = Object.keys(set).length
+      ? await tx.update(users).set(set).where(eq(users.id, id)).returning(view)
+      : await tx.select(view).from(users).where(eq(users.id, id));
+    if (!row) throw new AppError('not_found', `user ${id} does not exist`);
+    if (by && before) {
+      const action =
+        (before.disabledAt === null) === (row.disabledAt === null)
+          ? 'user.updated'
+          : row.disabledAt
+            ? 'user.disabled'
+            : 'user.enabled';
+      await recordChange(tx, {
+        actor: by,
+        action,
+        target: { type: 'user', id },
+        before: audited(before),
+        after: audited(row),
+      });
+    }
+    // More capacity, other skills or an agent enabled again may let a waiting conversation in
+    // now rather than at routing's next sweep.
+    await wakeRouting(tx, { agentId: id });
+    return row;
+  });
 }
 
 export async function listAgents(db: Executor) {

@@ -12,6 +12,7 @@
  * and a text is never lost (see inbound/webhooks.routes.ts).
  */
 import { and, eq, isNull, ne } from 'drizzle-orm';
+import { type AuditActor, recordAudit, recordChange } from '../audit/audit-log.js';
 import { countWaitingIn, openConversationsOn } from '../conversations/conversations.js';
 import { announceConfigChange } from '../db/config-cache.js';
 import { accounts, flows, numbers, queues } from '../db/schema.js';
@@ -38,7 +39,8 @@ function numberLabel(number: { address: string; name: string; archivedAt: Date |
   return number.archivedAt ? `${label}, archived` : label;
 }
 
-export async function archiveAccount(db: Db, id: string): Promise<void> {
+/** Each of these takes `by`: the admin to record in the audit trail when something changed. */
+export async function archiveAccount(db: Db, id: string, by?: AuditActor): Promise<void> {
   await inTransaction(db, async (tx) => {
     const account = await lockAccount(tx, id);
     if (account.archivedAt) return;
@@ -54,16 +56,19 @@ export async function archiveAccount(db: Db, id: string): Promise<void> {
         'id',
       );
     }
-    await tx.update(accounts).set({ archivedAt: new Date() }).where(eq(accounts.id, id));
+    const archivedAt = new Date();
+    await tx.update(accounts).set({ archivedAt }).where(eq(accounts.id, id));
     await announceConfigChange(tx);
+    await recordArchiving(tx, by, { type: 'account', id }, null, archivedAt);
   });
 }
 
-export async function restoreAccount(db: Db, id: string): Promise<void> {
+export async function restoreAccount(db: Db, id: string, by?: AuditActor): Promise<void> {
   await inTransaction(db, async (tx) => {
-    await lockAccount(tx, id);
+    const account = await lockAccount(tx, id);
     await tx.update(accounts).set({ archivedAt: null }).where(eq(accounts.id, id));
     await announceConfigChange(tx);
+    await recordArchiving(tx, by, { type: 'account', id }, account.archivedAt, null);
   });
 }
 
@@ -77,6 +82,7 @@ export async function archiveNumber(
   db: Db,
   id: string,
   request: { openConversations?: 'close' | undefined; byUserId: string; close: CloseForArchive },
+  by?: AuditActor,
 ): Promise<void> {
   await inTransaction(db, async (tx) => {
     const number = await lockNumber(tx, id);
@@ -91,14 +97,28 @@ export async function archiveNumber(
       );
     }
     await request.close(tx, open, { reason: 'number-archived', byUserId: request.byUserId });
-    if (number.archivedAt) return;
-    await tx.update(numbers).set({ archivedAt: new Date() }).where(eq(numbers.id, id));
+    const detail = open.length > 0 ? { closedConversations: open.length } : null;
+    if (number.archivedAt) {
+      // Archived already: what changed is the conversations closed now.
+      if (by && detail) {
+        await recordAudit(tx, {
+          actor: by,
+          action: 'number.conversations-closed',
+          target: { type: 'number', id },
+          detail,
+        });
+      }
+      return;
+    }
+    const archivedAt = new Date();
+    await tx.update(numbers).set({ archivedAt }).where(eq(numbers.id, id));
     await announceConfigChange(tx);
+    await recordArchiving(tx, by, { type: 'number', id }, null, archivedAt, detail);
   });
 }
 
 /** Restores a number, whose account must be in use (restore the account first). */
-export async function restoreNumber(db: Db, id: string): Promise<void> {
+export async function restoreNumber(db: Db, id: string, by?: AuditActor): Promise<void> {
   await inTransaction(db, async (tx) => {
     const number = await lockNumber(tx, id);
     const [account] = await tx
@@ -115,10 +135,11 @@ export async function restoreNumber(db: Db, id: string): Promise<void> {
     }
     await tx.update(numbers).set({ archivedAt: null }).where(eq(numbers.id, id));
     await announceConfigChange(tx);
+    await recordArchiving(tx, by, { type: 'number', id }, number.archivedAt, null);
   });
 }
 
-export async function archiveQueue(db: Db, id: string): Promise<void> {
+export async function archiveQueue(db: Db, id: string, by?: AuditActor): Promise<void> {
   await inTransaction(db, async (tx) => {
     const queue = await lockQueue(tx, id);
     if (queue.archivedAt) return;
@@ -154,14 +175,40 @@ export async function archiveQueue(db: Db, id: string): Promise<void> {
         'id',
       );
     }
-    await tx.update(queues).set({ archivedAt: new Date() }).where(eq(queues.id, id));
+    const archivedAt = new Date();
+    await tx.update(queues).set({ archivedAt }).where(eq(queues.id, id));
+    await recordArchiving(tx, by, { type: 'queue', id }, null, archivedAt);
   });
 }
 
-export async function restoreQueue(db: Db, id: string): Promise<void> {
+export async function restoreQueue(db: Db, id: string, by?: AuditActor): Promise<void> {
   await inTransaction(db, async (tx) => {
-    await lockQueue(tx, id);
+    const queue = await lockQueue(tx, id);
     await tx.update(queues).set({ archivedAt: null }).where(eq(queues.id, id));
+    await recordArchiving(tx, by, { type: 'queue', id }, queue.archivedAt, null);
+  });
+}
+
+/**
+ * Records `<type>.archived` or `<type>.restored` in the caller's transaction, when the row's
+ * archivedAt changed and an admin did it.
+ */
+export async function recordArchiving(
+  tx: Executor,
+  by: AuditActor | undefined,
+  target: { type: 'account' | 'number' | 'flow' | 'queue'; id: string },
+  was: Date | null,
+  is: Date | null,
+  detail: Record<string, unknown> | null = null,
+): Promise<void> {
+  if (!by || (was === null) === (is === null)) return;
+  await recordChange(tx, {
+    actor: by,
+    action: `${target.type}.${is ? 'archived' : 'restored'}`,
+    target,
+    before: { archivedAt: was },
+    after: { archivedAt: is },
+    detail,
   });
 }
 

@@ -11,6 +11,7 @@ import {
   normaliseAddress,
 } from '../addresses.js';
 import type { ArchivedFilter } from '../api-schemas.js';
+import { type AuditActor, recordChange } from '../audit/audit-log.js';
 import type { Role } from '../auth/users.js';
 import { announceConfigChange } from '../db/config-cache.js';
 import {
@@ -21,7 +22,8 @@ import {
   numbers,
   USER_ROLES,
 } from '../db/schema.js';
-import type { Executor } from '../db/store.js';
+import type { Db, Executor } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { AppError, isUniqueViolation } from '../errors.js';
 import { ORIGINATION_STRATEGIES } from '../events.js';
 import { defaultCountryOf } from './accounts.js';
@@ -140,33 +142,38 @@ export interface NumberOnTwilio {
   capabilities: NumberCapability[] | null;
 }
 
+/** `by`: the admin to record in the audit trail (absent: Parley seeding itself, not recorded). */
 export async function createNumber(
-  db: Executor,
+  db: Db,
   input: NumberInput,
   onTwilio: NumberOnTwilio = { twilioSid: null, capabilities: null },
+  by?: AuditActor,
 ): Promise<NumberRow> {
   await assertNumberRefs(db, input);
   const { address, kind } = await readNumberAddress(db, input);
   try {
-    const [row] = await db
-      .insert(numbers)
-      .values({
-        accountId: input.accountId,
-        address,
-        kind,
-        name: input.name ?? '',
-        twilioSid: onTwilio.twilioSid,
-        capabilities: onTwilio.capabilities,
-        messagingServiceSid: input.messagingServiceSid ?? null,
-        flowId: input.flowId ?? null,
-        sendRate: input.sendRate ?? null,
-        originationAllowed: input.originationAllowed ?? true,
-        originationRoles: uniqueRoles(input.originationRoles),
-        defaultStrategy: input.defaultStrategy ?? 'on-reply',
-      })
-      .returning();
-    await announceConfigChange(db);
-    return row!;
+    return await inTransaction(db, async (tx) => {
+      const [row] = await tx
+        .insert(numbers)
+        .values({
+          accountId: input.accountId,
+          address,
+          kind,
+          name: input.name ?? '',
+          twilioSid: onTwilio.twilioSid,
+          capabilities: onTwilio.capabilities,
+          messagingServiceSid: input.messagingServiceSid ?? null,
+          flowId: input.flowId ?? null,
+          sendRate: input.sendRate ?? null,
+          originationAllowed: input.originationAllowed ?? true,
+          originationRoles: uniqueRoles(input.originationRoles),
+          defaultStrategy: input.defaultStrategy ?? 'on-reply',
+        })
+        .returning();
+      await announceConfigChange(tx);
+      if (by) await recordNumberChange(tx, by, 'number.created', null, row!);
+      return row!;
+    });
   } catch (error) {
     if (isUniqueViolation(error, 'numbers_address_key')) {
       // The address stays taken while archived: its texts still arrive and find it.
@@ -187,37 +194,60 @@ export async function createNumber(
 }
 
 export async function updateNumber(
-  db: Executor,
+  db: Db,
   id: string,
   patch: Partial<Omit<NumberInput, 'accountId' | 'address'>>,
+  by?: AuditActor,
 ): Promise<NumberRow> {
   await assertNumberRefs(db, patch);
-  if (patch.kind !== undefined) assertKindFits(patch.kind, (await getNumber(db, id)).address);
-  const [row] = await db
-    .update(numbers)
-    .set({
-      ...(patch.kind !== undefined && { kind: patch.kind }),
-      ...(patch.name !== undefined && { name: patch.name }),
-      // Another service: its RCS sender is found again by "Set in Twilio".
-      ...(patch.messagingServiceSid !== undefined && {
-        messagingServiceSid: patch.messagingServiceSid,
-        rcsSender: null,
-      }),
-      ...(patch.flowId !== undefined && { flowId: patch.flowId }),
-      ...(patch.sendRate !== undefined && { sendRate: patch.sendRate }),
-      ...(patch.originationAllowed !== undefined && {
-        originationAllowed: patch.originationAllowed,
-      }),
-      ...(patch.originationRoles !== undefined && {
-        originationRoles: uniqueRoles(patch.originationRoles),
-      }),
-      ...(patch.defaultStrategy !== undefined && { defaultStrategy: patch.defaultStrategy }),
-    })
-    .where(eq(numbers.id, id))
-    .returning();
-  if (!row) throw new AppError('not_found', `number ${id} does not exist`);
-  await announceConfigChange(db);
-  return row;
+  return inTransaction(db, async (tx) => {
+    const before = await getNumber(tx, id);
+    if (patch.kind !== undefined) assertKindFits(patch.kind, before.address);
+    const [row] = await tx
+      .update(numbers)
+      .set({
+        ...(patch.kind !== undefined && { kind: patch.kind }),
+        ...(patch.name !== undefined && { name: patch.name }),
+        // Another service: its RCS sender is found again by "Set in Twilio".
+        ...(patch.messagingServiceSid !== undefined && {
+          messagingServiceSid: patch.messagingServiceSid,
+          rcsSender: null,
+        }),
+        ...(patch.flowId !== undefined && { flowId: patch.flowId }),
+        ...(patch.sendRate !== undefined && { sendRate: patch.sendRate }),
+        ...(patch.originationAllowed !== undefined && {
+          originationAllowed: patch.originationAllowed,
+        }),
+        ...(patch.originationRoles !== undefined && {
+          originationRoles: uniqueRoles(patch.originationRoles),
+        }),
+        ...(patch.defaultStrategy !== undefined && { defaultStrategy: patch.defaultStrategy }),
+      })
+      .where(eq(numbers.id, id))
+      .returning();
+    if (!row) throw new AppError('not_found', `number ${id} does not exist`);
+    await announceConfigChange(tx);
+    if (by) await recordNumberChange(tx, by, 'number.updated', before, row);
+    return row;
+  });
+}
+
+/** Records a number's change as the audit trail compares it: every field but its creation time. */
+async function recordNumberChange(
+  tx: Executor,
+  by: AuditActor,
+  action: string,
+  before: NumberRow | null,
+  after: NumberRow,
+): Promise<void> {
+  const audited = ({ createdAt: _created, ...number }: NumberRow) => number;
+  await recordChange(tx, {
+    actor: by,
+    action,
+    target: { type: 'number', id: after.id },
+    before: before && audited(before),
+    after: audited(after),
+  });
 }
 
 /**

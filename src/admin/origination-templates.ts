@@ -8,9 +8,11 @@ import { asc, eq } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
 import { businessMayStart, channelOfKind } from '../addresses.js';
+import { type AuditActor, recordChange } from '../audit/audit-log.js';
 import { fillPlaceholders, placeholdersOf } from '../content/content-templates.js';
 import { numbers, originationTemplates } from '../db/schema.js';
-import type { Executor } from '../db/store.js';
+import type { Db, Executor } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { AppError, isUniqueViolation } from '../errors.js';
 import { ORIGINATION_STRATEGIES } from '../events.js';
 
@@ -74,43 +76,82 @@ export async function getOriginationTemplate(
   return row;
 }
 
+/** Each change takes `by`: the admin to record in the audit trail (absent: not recorded). */
 export async function createOriginationTemplate(
-  db: Executor,
+  db: Db,
   input: OriginationTemplateInput,
+  by?: AuditActor,
 ): Promise<OriginationTemplate> {
   await assertSenderNumber(db, input.numberId);
-  return named(input.name, async () => {
-    const [row] = await db.insert(originationTemplates).values(input).returning();
-    return row!;
-  });
+  return named(input.name, () =>
+    inTransaction(db, async (tx) => {
+      const [row] = await tx.insert(originationTemplates).values(input).returning();
+      if (by) await recordTemplateChange(tx, by, 'origination-template.created', null, row!);
+      return row!;
+    }),
+  );
 }
 
 export async function updateOriginationTemplate(
-  db: Executor,
+  db: Db,
   id: string,
   patch: Partial<OriginationTemplateInput>,
+  by?: AuditActor,
 ): Promise<OriginationTemplate> {
   if (patch.numberId !== undefined) await assertSenderNumber(db, patch.numberId);
   const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
-  const [row] = await named(patch.name ?? '', () =>
-    Object.keys(fields).length
-      ? db
-          .update(originationTemplates)
-          .set(fields)
-          .where(eq(originationTemplates.id, id))
-          .returning()
-      : db.select().from(originationTemplates).where(eq(originationTemplates.id, id)),
+  return named(patch.name ?? '', () =>
+    inTransaction(db, async (tx) => {
+      const before = await getOriginationTemplate(tx, id);
+      const [row] = Object.keys(fields).length
+        ? await tx
+            .update(originationTemplates)
+            .set(fields)
+            .where(eq(originationTemplates.id, id))
+            .returning()
+        : [before];
+      if (by) await recordTemplateChange(tx, by, 'origination-template.updated', before, row!);
+      return row!;
+    }),
   );
-  if (!row) throw new AppError('not_found', `origination template ${id} does not exist`);
-  return row;
 }
 
-export async function deleteOriginationTemplate(db: Executor, id: string): Promise<void> {
-  const [row] = await db
-    .delete(originationTemplates)
-    .where(eq(originationTemplates.id, id))
-    .returning({ id: originationTemplates.id });
-  if (!row) throw new AppError('not_found', `origination template ${id} does not exist`);
+export async function deleteOriginationTemplate(
+  db: Db,
+  id: string,
+  by?: AuditActor,
+): Promise<void> {
+  await inTransaction(db, async (tx) => {
+    const [row] = await tx
+      .delete(originationTemplates)
+      .where(eq(originationTemplates.id, id))
+      .returning();
+    if (!row) throw new AppError('not_found', `origination template ${id} does not exist`);
+    if (by) await recordTemplateChange(tx, by, 'origination-template.deleted', row, null);
+  });
+}
+
+async function recordTemplateChange(
+  tx: Executor,
+  by: AuditActor,
+  action: string,
+  before: OriginationTemplate | null,
+  after: OriginationTemplate | null,
+): Promise<void> {
+  const audited = (template: OriginationTemplate | null) =>
+    template && {
+      name: template.name,
+      numberId: template.numberId,
+      strategy: template.strategy,
+      body: template.body,
+    };
+  await recordChange(tx, {
+    actor: by,
+    action,
+    target: { type: 'origination-template', id: (after ?? before)!.id },
+    before: audited(before),
+    after: audited(after),
+  });
 }
 
 /**

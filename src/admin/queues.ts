@@ -3,6 +3,7 @@ import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
 import { businessMayStart, channelOfKind } from '../addresses.js';
 import { type ArchivedFilter, dispositionCode } from '../api-schemas.js';
+import { type AuditActor, recordChange } from '../audit/audit-log.js';
 import { contentSid } from '../content/content-templates.js';
 import { type DispositionCode, numbers, queueMembers, queues, users } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
@@ -69,9 +70,11 @@ export const queueView = queueSummaryView
   .extend({ memberIds: z.array(z.string()) })
   .meta({ id: 'Queue' });
 
+/** `by`: the admin to record in the audit trail (absent: Parley seeding itself, not recorded). */
 export async function createQueue(
   db: Db,
   input: QueueInput,
+  by?: AuditActor,
 ): Promise<QueueRow & { memberIds: string[] }> {
   const { memberIds, ...fields } = input;
   const id = await inTransaction(db, async (tx) => {
@@ -81,6 +84,7 @@ export async function createQueue(
     await checkDefaultSender(tx, fields.defaultSenderNumberId);
     const [row] = await tx.insert(queues).values(fields).returning({ id: queues.id });
     if (memberIds) await replaceMembers(tx, row!.id, memberIds);
+    if (by) await recordQueueChange(tx, by, 'queue.created', row!.id, null);
     return row!.id;
   });
   return getQueue(db, id);
@@ -90,9 +94,11 @@ export async function updateQueue(
   db: Db,
   id: string,
   input: Partial<QueueInput>,
+  by?: AuditActor,
 ): Promise<QueueRow & { memberIds: string[] }> {
   const { memberIds, ...fields } = input;
   await inTransaction(db, async (tx) => {
+    const before = by && (await auditedQueue(tx, id));
     await checkOverflowQueue(tx, id, fields.overflowQueueId);
     await checkDefaultSender(tx, fields.defaultSenderNumberId);
     const [row] = Object.keys(fields).length
@@ -118,6 +124,7 @@ export async function updateQueue(
       checkDispositions(after!.dispositions, after!.required);
     }
     if (memberIds) await replaceMembers(tx, id, memberIds);
+    if (by) await recordQueueChange(tx, by, 'queue.updated', id, before ?? null);
     // New members, skills or limits may let a waiting conversation in now, not at the sweep.
     await wakeRouting(tx, { queueId: id });
   });
@@ -135,6 +142,23 @@ export async function getQueue(
     .from(queueMembers)
     .where(eq(queueMembers.queueId, id));
   return { ...row, memberIds: members.map((m) => m.userId) };
+}
+
+/** A queue as the audit trail compares it: its settings and members, not routing's cursor. */
+async function auditedQueue(tx: Executor, id: string): Promise<Record<string, unknown>> {
+  const { lastOfferedAgentId: _cursor, createdAt: _created, ...queue } = await getQueue(tx, id);
+  return queue;
+}
+
+async function recordQueueChange(
+  tx: Executor,
+  by: AuditActor,
+  action: string,
+  id: string,
+  before: Record<string, unknown> | null,
+): Promise<void> {
+  const after = await auditedQueue(tx, id);
+  await recordChange(tx, { actor: by, action, target: { type: 'queue', id }, before, after });
 }
 
 export async function listQueues(db: Executor, archived: ArchivedFilter): Promise<QueueRow[]> {

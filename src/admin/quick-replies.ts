@@ -5,9 +5,11 @@
  */
 import { asc, eq, inArray, isNull, or } from 'drizzle-orm';
 import { z } from 'zod';
+import { type AuditActor, recordChange } from '../audit/audit-log.js';
 import type { Role } from '../auth/users.js';
 import { queueMembers, queues, quickReplies } from '../db/schema.js';
-import type { Executor } from '../db/store.js';
+import type { Db, Executor } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 
 export const quickReplyInput = z.object({
@@ -30,19 +32,28 @@ export async function listQuickReplies(db: Executor): Promise<QuickReply[]> {
   return db.select().from(quickReplies).orderBy(asc(quickReplies.title), asc(quickReplies.id));
 }
 
-export async function createQuickReply(db: Executor, input: QuickReplyInput): Promise<QuickReply> {
+/** Each change takes `by`: the admin to record in the audit trail (absent: not recorded). */
+export async function createQuickReply(
+  db: Db,
+  input: QuickReplyInput,
+  by?: AuditActor,
+): Promise<QuickReply> {
   await assertQueueExists(db, input.queueId);
-  const [row] = await db
-    .insert(quickReplies)
-    .values({ title: input.title, body: input.body, queueId: input.queueId ?? null })
-    .returning();
-  return row!;
+  return inTransaction(db, async (tx) => {
+    const [row] = await tx
+      .insert(quickReplies)
+      .values({ title: input.title, body: input.body, queueId: input.queueId ?? null })
+      .returning();
+    if (by) await recordQuickReplyChange(tx, by, 'quick-reply.created', null, row!);
+    return row!;
+  });
 }
 
 export async function updateQuickReply(
-  db: Executor,
+  db: Db,
   id: string,
   patch: Partial<QuickReplyInput>,
+  by?: AuditActor,
 ): Promise<QuickReply> {
   await assertQueueExists(db, patch.queueId);
   const fields = {
@@ -50,19 +61,41 @@ export async function updateQuickReply(
     ...(patch.body !== undefined && { body: patch.body }),
     ...(patch.queueId !== undefined && { queueId: patch.queueId }),
   };
-  const [row] = Object.keys(fields).length
-    ? await db.update(quickReplies).set(fields).where(eq(quickReplies.id, id)).returning()
-    : await db.select().from(quickReplies).where(eq(quickReplies.id, id));
-  if (!row) throw new AppError('not_found', `quick reply ${id} does not exist`);
-  return row;
+  return inTransaction(db, async (tx) => {
+    const [before] = await tx.select().from(quickReplies).where(eq(quickReplies.id, id));
+    if (!before) throw new AppError('not_found', `quick reply ${id} does not exist`);
+    const [row] = Object.keys(fields).length
+      ? await tx.update(quickReplies).set(fields).where(eq(quickReplies.id, id)).returning()
+      : [before];
+    if (by) await recordQuickReplyChange(tx, by, 'quick-reply.updated', before, row!);
+    return row!;
+  });
 }
 
-export async function deleteQuickReply(db: Executor, id: string): Promise<void> {
-  const [row] = await db
-    .delete(quickReplies)
-    .where(eq(quickReplies.id, id))
-    .returning({ id: quickReplies.id });
-  if (!row) throw new AppError('not_found', `quick reply ${id} does not exist`);
+export async function deleteQuickReply(db: Db, id: string, by?: AuditActor): Promise<void> {
+  await inTransaction(db, async (tx) => {
+    const [row] = await tx.delete(quickReplies).where(eq(quickReplies.id, id)).returning();
+    if (!row) throw new AppError('not_found', `quick reply ${id} does not exist`);
+    if (by) await recordQuickReplyChange(tx, by, 'quick-reply.deleted', row, null);
+  });
+}
+
+async function recordQuickReplyChange(
+  tx: Executor,
+  by: AuditActor,
+  action: string,
+  before: QuickReply | null,
+  after: QuickReply | null,
+): Promise<void> {
+  const audited = (reply: QuickReply | null) =>
+    reply && { title: reply.title, body: reply.body, queueId: reply.queueId };
+  await recordChange(tx, {
+    actor: by,
+    action,
+    target: { type: 'quick-reply', id: (after ?? before)!.id },
+    before: audited(before),
+    after: audited(after),
+  });
 }
 
 /** The quick replies a user may use, by title: for everyone, and for the user's queues. */

@@ -41,6 +41,9 @@ export const SYSTEM_ACTOR: AuditActor = {
   requestId: null,
 };
 
+/** The `parley` command line acting for whoever runs it on the server. */
+export const CLI_ACTOR: AuditActor = { ...SYSTEM_ACTOR, label: 'cli' };
+
 /** The signed-in user of a request, or `anonymous` when it carries none. */
 export function actorOf(request: FastifyRequest): AuditActor {
   return {
@@ -50,6 +53,17 @@ export function actorOf(request: FastifyRequest): AuditActor {
     userAgent: request.headers['user-agent']?.slice(0, 300) ?? null,
     requestId: String(request.id),
   };
+}
+
+/**
+ * The request's client, acting as someone it does not carry yet: the user signing in, or
+ * (userId null) the email a failed sign-in gave, cut short.
+ */
+export function actorAs(
+  request: FastifyRequest,
+  who: { userId: string | null; label: string },
+): AuditActor {
+  return { ...actorOf(request), userId: who.userId, label: who.label.slice(0, 200) };
 }
 
 /**
@@ -100,4 +114,25 @@ export function auditChanges(
   }
   if (!changed) return null;
   return { before: before ? was : null, after: after ? is : null };
+}
+
+/**
+ * Records a change of one thing as its fields were and became (null before: created; null
+ * after: deleted), in the caller's transaction; an update that changed nothing records
+ * nothing.
+ */
+export async function recordChange(
+  db: Executor,
+  change: {
+    actor: AuditActor;
+    action: string;
+    target: { type: string; id: string };
+    before: Record<string, unknown> | null;
+    after: Record<string, unknown> | null;
+    detail?: Record<string, unknown> | null;
+  },
+): Promise<void> {
+  const changes = auditChanges(change.before, change.after);
+  if (!changes) return;
+  await recordAudit(db, { ...change, ...changes });
 }

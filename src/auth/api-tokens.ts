@@ -54,14 +54,15 @@ export async function listApiTokens(db: Executor, userId: string): Promise<ApiTo
 }
 
 /**
- * Revokes a token; `ownerId` limits it to that user's tokens (absent: an admin's, any).
- * A token that is not there, or not the owner's, is not found either way.
+ * Revokes a token and answers its name and owner; `ownerId` limits it to that user's tokens
+ * (absent: an admin's, any). A token that is not there, or not the owner's, is not found
+ * either way.
  */
 export async function revokeApiToken(
   db: Executor,
   tokenId: string,
   ownerId: string | undefined,
-): Promise<void> {
+): Promise<{ name: string | null; userId: string }> {
   const revoked = await db
     .delete(sessions)
     .where(
@@ -71,6 +72,7 @@ export async function revokeApiToken(
         ownerId === undefined ? undefined : eq(sessions.userId, ownerId),
       ),
     )
-    .returning({ id: sessions.id });
-  if (revoked.length === 0) throw new AppError('not_found', 'API token not found');
+    .returning({ name: sessions.name, userId: sessions.userId });
+  if (!revoked[0]) throw new AppError('not_found', 'API token not found');
+  return revoked[0];
 }

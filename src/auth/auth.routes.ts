@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams, noContent } from '../api-schemas.js';
+import { actorAs, actorOf, recordAudit } from '../audit/audit-log.js';
 import type { Db } from '../db/store.js';
+import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 import { type ApiToken, createApiToken, listApiTokens, revokeApiToken } from './api-tokens.js';
 import { currentUser, registerSignedInRoutes, SESSION_COOKIE } from './guard.js';
@@ -66,8 +68,16 @@ export function registerAuthRoutes(parent: FastifyInstance, deps: AuthDeps): voi
     },
     async (request, reply) => {
       const key = signInKey(request.ip, request.body.email);
+      // Who failed is not known: the entry names the email given (userId null).
+      const failed = (reason: string) =>
+        recordAudit(deps.db, {
+          actor: actorAs(request, { userId: null, label: request.body.email }),
+          action: 'auth.sign-in-failed',
+          detail: { reason },
+        });
       const attempt = await reserveAttempt(deps.db, key);
       if (!attempt.allowed) {
+        await failed('rate-limited');
         reply.header('retry-after', String(attempt.retryAfterSeconds));
         throw new AppError('too_many_requests', 'too many failed sign-ins; try again later');
       }
@@ -75,10 +85,19 @@ export function registerAuthRoutes(parent: FastifyInstance, deps: AuthDeps): voi
       // Checked for unknown and disabled accounts too, so that every refusal takes as long.
       const passwordMatches = await verifyPassword(request.body.password, user?.passwordHash);
       if (!user || user.disabledAt !== null || !passwordMatches) {
+        await failed(!user ? 'unknown-email' : user.disabledAt ? 'disabled' : 'wrong-password');
         throw new AppError('unauthorized', 'wrong email or password');
       }
       await clearFailures(deps.db, key);
-      const session = await createSession(deps.db, user.id, 'session');
+      const session = await inTransaction(deps.db, async (tx) => {
+        const created = await createSession(tx, user.id, 'session');
+        await recordAudit(tx, {
+          actor: actorAs(request, { userId: user.id, label: user.email }),
+          action: 'auth.signed-in',
+          detail: { method: 'password' },
+        });
+        return created;
+      });
       reply.header(
         'set-cookie',
         `${SESSION_COOKIE}=${session.token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${SESSION_TTL_MS / 1000}${deps.secureCookies ? '; Secure' : ''}`,
@@ -100,7 +119,10 @@ export function registerAuthRoutes(parent: FastifyInstance, deps: AuthDeps): voi
       },
       async (request, reply) => {
         const user = currentUser(request);
-        await endSession(deps.db, user.sessionId);
+        await inTransaction(deps.db, async (tx) => {
+          await endSession(tx, user.sessionId);
+          await recordAudit(tx, { actor: actorOf(request), action: 'auth.signed-out' });
+        });
         // Signing out of the last browser session ends the working day: no more offers (a
         // pending one goes to another agent). Another open desk keeps the presence.
         if ((await countLiveSessions(deps.db, user.id)) === 0) {
@@ -153,7 +175,19 @@ export function registerAuthRoutes(parent: FastifyInstance, deps: AuthDeps): voi
             'sign in to create an API token; a token cannot make one',
           );
         }
-        const created = await createApiToken(deps.db, user.id, request.body);
+        const created = await inTransaction(deps.db, async (tx) => {
+          const token = await createApiToken(tx, user.id, request.body);
+          await recordAudit(tx, {
+            actor: actorOf(request),
+            action: 'auth.token-created',
+            target: { type: 'api-token', id: token.id },
+            detail: {
+              name: token.name,
+              expiresAt: token.expiresAt?.toISOString() ?? null,
+            },
+          });
+          return token;
+        });
         return reply.status(201).send({ ...apiTokenJson(created), token: created.token });
       },
     );
@@ -195,11 +229,19 @@ export function registerAuthRoutes(parent: FastifyInstance, deps: AuthDeps): voi
       },
       async (request, reply) => {
         const user = currentUser(request);
-        await revokeApiToken(
-          deps.db,
-          request.params.id,
-          user.role === 'admin' ? undefined : user.id,
-        );
+        await inTransaction(deps.db, async (tx) => {
+          const revoked = await revokeApiToken(
+            tx,
+            request.params.id,
+            user.role === 'admin' ? undefined : user.id,
+          );
+          await recordAudit(tx, {
+            actor: actorOf(request),
+            action: 'auth.token-revoked',
+            target: { type: 'api-token', id: request.params.id },
+            detail: { name: revoked.name, ownerId: revoked.userId },
+          });
+        });
         return reply.status(204).send();
       },
     );

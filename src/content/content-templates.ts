@@ -7,6 +7,7 @@ import { and, asc, eq, inArray, lt, notInArray, sql } from 'drizzle-orm';
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
 import { acceptsTemplates, type Channel, channelOfKind } from '../addresses.js';
+import { type AuditActor, auditChanges, recordAudit } from '../audit/audit-log.js';
 import { describeTwilioError } from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
 import { listContentTemplates, requestWhatsappApproval } from '../channels/twilio/content.js';
@@ -73,6 +74,7 @@ export async function syncContentTemplates(
   db: Db,
   clients: Pick<TwilioClients, 'forAccount'>,
   accountId: string,
+  by?: AuditActor,
 ): Promise<{ synced: number; removed: number }> {
   // When this sync read Twilio: of two syncs at once, the one that read later wins, whichever
   // commits last.
@@ -140,7 +142,16 @@ export async function syncContentTemplates(
         ),
       )
       .returning({ id: contentTemplates.id });
-    return { synced: templates.length, removed: removed.length };
+    const result = { synced: templates.length, removed: removed.length };
+    if (by) {
+      await recordAudit(tx, {
+        actor: by,
+        action: 'content-template.synced',
+        target: { type: 'account', id: accountId },
+        detail: result,
+      });
+    }
+    return result;
   });
 }
 
@@ -155,12 +166,16 @@ export const whatsappApprovalRequest = z.object({
   category: z.enum(['UTILITY', 'MARKETING', 'AUTHENTICATION']),
 });
 
-/** Submits a synced template to WhatsApp's review through Twilio, and keeps the new status. */
+/**
+ * Submits a synced template to WhatsApp's review through Twilio, and keeps the new status;
+ * `by`: the admin to record in the audit trail.
+ */
 export async function submitForWhatsappApproval(
   db: Db,
   clients: Pick<TwilioClients, 'forAccount'>,
   id: string,
   request: z.infer<typeof whatsappApprovalRequest>,
+  by?: AuditActor,
 ): Promise<ContentTemplate> {
   const [template] = await db.select().from(contentTemplates).where(eq(contentTemplates.id, id));
   if (!template) throw new AppError('not_found', `content template ${id} does not exist`);
@@ -178,17 +193,34 @@ export async function submitForWhatsappApproval(
       `Twilio did not take the approval request: ${failure.message}`,
     );
   }
-  const [updated] = await db
-    .update(contentTemplates)
-    .set({
-      whatsappStatus: approval.status,
-      whatsappCategory: approval.category ?? request.category,
-      rejectionReason: approval.rejectionReason,
-      syncedAt: new Date(),
-    })
-    .where(eq(contentTemplates.id, id))
-    .returning();
-  return updated!;
+  return inTransaction(db, async (tx) => {
+    const [updated] = await tx
+      .update(contentTemplates)
+      .set({
+        whatsappStatus: approval.status,
+        whatsappCategory: approval.category ?? request.category,
+        rejectionReason: approval.rejectionReason,
+        syncedAt: new Date(),
+      })
+      .where(eq(contentTemplates.id, id))
+      .returning();
+    if (by) {
+      const approvalOf = (t: ContentTemplate) => ({
+        whatsappStatus: t.whatsappStatus,
+        whatsappCategory: t.whatsappCategory,
+      });
+      // Recorded even when Twilio's answer leaves the status as it was: the request was made.
+      const changes = auditChanges(approvalOf(template), approvalOf(updated!));
+      await recordAudit(tx, {
+        actor: by,
+        action: 'content-template.approval-requested',
+        target: { type: 'content-template', id },
+        ...changes,
+        detail: { sid: template.sid, name: request.name, category: request.category },
+      });
+    }
+    return updated!;
+  });
 }
 
 /** Every synced template, by account then name, for the admin console. */

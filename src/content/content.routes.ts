@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams } from '../api-schemas.js';
+import { actorOf } from '../audit/audit-log.js';
 import { currentUser, registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
 import { canReadConversation } from '../conversations/access.js';
@@ -66,7 +67,7 @@ export function registerContentRoutes(parent: FastifyInstance, deps: ContentDeps
           },
         },
       },
-      (request) => syncContentTemplates(deps.db, deps.clients, request.params.id),
+      (request) => syncContentTemplates(deps.db, deps.clients, request.params.id, actorOf(request)),
     );
 
     app.post(
@@ -82,7 +83,13 @@ export function registerContentRoutes(parent: FastifyInstance, deps: ContentDeps
         },
       },
       (request) =>
-        submitForWhatsappApproval(deps.db, deps.clients, request.params.id, request.body),
+        submitForWhatsappApproval(
+          deps.db,
+          deps.clients,
+          request.params.id,
+          request.body,
+          actorOf(request),
+        ),
     );
 
     app.get(

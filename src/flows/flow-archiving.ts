@@ -3,13 +3,15 @@
  * archived ones included (they still answer texts), cannot be archived: the refusal names them.
  */
 import { eq } from 'drizzle-orm';
-import { nameList } from '../admin/archiving.js';
+import { nameList, recordArchiving } from '../admin/archiving.js';
+import type { AuditActor } from '../audit/audit-log.js';
 import { flows, numbers } from '../db/schema.js';
 import type { Db, Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 
-export async function archiveFlow(db: Db, id: string): Promise<void> {
+/** `by`: the admin to record in the audit trail when something changed. */
+export async function archiveFlow(db: Db, id: string, by?: AuditActor): Promise<void> {
   await inTransaction(db, async (tx) => {
     const flow = await lockFlow(tx, id);
     if (flow.archivedAt) return;
@@ -26,14 +28,17 @@ export async function archiveFlow(db: Db, id: string): Promise<void> {
         'id',
       );
     }
-    await tx.update(flows).set({ archivedAt: new Date() }).where(eq(flows.id, id));
+    const archivedAt = new Date();
+    await tx.update(flows).set({ archivedAt }).where(eq(flows.id, id));
+    await recordArchiving(tx, by, { type: 'flow', id }, null, archivedAt);
   });
 }
 
-export async function restoreFlow(db: Db, id: string): Promise<void> {
+export async function restoreFlow(db: Db, id: string, by?: AuditActor): Promise<void> {
   await inTransaction(db, async (tx) => {
-    await lockFlow(tx, id);
+    const flow = await lockFlow(tx, id);
     await tx.update(flows).set({ archivedAt: null }).where(eq(flows.id, id));
+    await recordArchiving(tx, by, { type: 'flow', id }, flow.archivedAt, null);
   });
 }
 

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { archivedQuery, idParams, noContent } from '../api-schemas.js';
+import { actorOf } from '../audit/audit-log.js';
 import { registerSignedInRoutes, requireRole } from '../auth/guard.js';
 import type { Db } from '../db/store.js';
 import { archiveFlow, restoreFlow } from './flow-archiving.js';
@@ -48,7 +49,7 @@ export function registerFlowRoutes(parent: FastifyInstance, deps: { db: Db }): v
         },
       },
       async (request, reply) => {
-        await archiveFlow(deps.db, request.params.id);
+        await archiveFlow(deps.db, request.params.id, actorOf(request));
         return reply.status(204).send();
       },
     );
@@ -65,7 +66,7 @@ export function registerFlowRoutes(parent: FastifyInstance, deps: { db: Db }): v
         },
       },
       async (request, reply) => {
-        await restoreFlow(deps.db, request.params.id);
+        await restoreFlow(deps.db, request.params.id, actorOf(request));
         return reply.status(204).send();
       },
     );
@@ -82,7 +83,9 @@ export function registerFlowRoutes(parent: FastifyInstance, deps: { db: Db }): v
         },
       },
       async (request, reply) =>
-        reply.status(201).send(describeFlow(await createFlow(deps.db, request.body))),
+        reply
+          .status(201)
+          .send(describeFlow(await createFlow(deps.db, request.body, actorOf(request)))),
     );
 
     app.get(
@@ -111,7 +114,8 @@ export function registerFlowRoutes(parent: FastifyInstance, deps: { db: Db }): v
           response: { 200: flowView },
         },
       },
-      async (request) => describeFlow(await updateFlow(deps.db, request.params.id, request.body)),
+      async (request) =>
+        describeFlow(await updateFlow(deps.db, request.params.id, request.body, actorOf(request))),
     );
   });
 }

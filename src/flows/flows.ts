@@ -3,6 +3,7 @@ import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
 import { assertNotArchived } from '../admin/archiving.js';
 import type { ArchivedFilter } from '../api-schemas.js';
+import { type AuditActor, recordChange } from '../audit/audit-log.js';
 import { templateChoice } from '../content/content-templates.js';
 import { announceConfigChange } from '../db/config-cache.js';
 import { flowHolidays, flowHours, flows, numbers, queues } from '../db/schema.js';
@@ -152,22 +153,30 @@ export function flowWarnings(flow: Flow): string[] {
   return warnings;
 }
 
-export async function createFlow(db: Db, input: FlowInput): Promise<Flow> {
+/** `by`: the admin to record in the audit trail (absent: Parley seeding itself, not recorded). */
+export async function createFlow(db: Db, input: FlowInput, by?: AuditActor): Promise<Flow> {
   await assertQueue(db, input.queueId);
   const { hours, holidays, ...fields } = input;
   const id = await inTransaction(db, async (tx) => {
     const [row] = await tx.insert(flows).values(fields).returning({ id: flows.id });
     await replaceSchedule(tx, row!.id, hours ?? [], holidays ?? []);
     await announceConfigChange(tx);
+    if (by) await recordFlowChange(tx, by, 'flow.created', row!.id, null);
     return row!.id;
   });
   return getFlow(db, id);
 }
 
-export async function updateFlow(db: Db, id: string, input: Partial<FlowInput>): Promise<Flow> {
+export async function updateFlow(
+  db: Db,
+  id: string,
+  input: Partial<FlowInput>,
+  by?: AuditActor,
+): Promise<Flow> {
   await assertQueue(db, input.queueId);
   const { hours, holidays, ...fields } = input;
   await inTransaction(db, async (tx) => {
+    const before = by && (await auditedFlow(tx, id));
     const [row] = Object.keys(fields).length
       ? await tx.update(flows).set(fields).where(eq(flows.id, id)).returning({ id: flows.id })
       : await tx.select({ id: flows.id }).from(flows).where(eq(flows.id, id));
@@ -177,8 +186,26 @@ export async function updateFlow(db: Db, id: string, input: Partial<FlowInput>):
       await replaceSchedule(tx, id, hours ?? current.hours, holidays ?? current.holidays);
     }
     await announceConfigChange(tx);
+    if (by) await recordFlowChange(tx, by, 'flow.updated', id, before ?? null);
   });
   return getFlow(db, id);
+}
+
+/** A flow as the audit trail compares it: its settings, hours and holidays. */
+async function auditedFlow(tx: Executor, id: string): Promise<Record<string, unknown>> {
+  const { createdAt: _created, ...flow } = await getFlow(tx, id);
+  return flow;
+}
+
+async function recordFlowChange(
+  tx: Executor,
+  by: AuditActor,
+  action: string,
+  id: string,
+  before: Record<string, unknown> | null,
+): Promise<void> {
+  const after = await auditedFlow(tx, id);
+  await recordChange(tx, { actor: by, action, target: { type: 'flow', id }, before, after });
 }
 
 export async function getFlow(db: Executor, id: string): Promise<Flow> {

@@ -42,6 +42,7 @@
  * the hour) in the requested time zone.
  */
 import { type SQL, sql } from 'drizzle-orm';
+import { csvCell } from '../csv.js';
 import { type Executor, queryRows } from '../db/store.js';
 import { queueStats } from '../routing/views.js';
 
@@ -515,13 +516,4 @@ export function reportCsv(report: Report): string {
   countRow('csat', 'yes', '', report.csat.yes);
   countRow('csat', 'no', '', report.csat.no);
   return `${lines.map((cells) => cells.map(csvCell).join(',')).join('\r\n')}\r\n`;
-}
-
-/**
- * RFC 4180 quoting, and a leading quote on text a spreadsheet would run as a formula (an
- * agent's or a queue's name is anybody's text).
- */
-function csvCell(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) && Number.isNaN(Number(value)) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }

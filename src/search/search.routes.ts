@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { CountryCode } from 'libphonenumber-js';
 import { z } from 'zod';
 import { CHANNELS } from '../addresses.js';
-import { countryCode } from '../api-schemas.js';
+import { boundOf, countryCode, dayOrInstant } from '../api-schemas.js';
 import { currentUser, registerSignedInRoutes } from '../auth/guard.js';
 import { CONVERSATION_FILTERS } from '../conversations/views.js';
 import { CONVERSATION_STATES } from '../db/schema.js';
@@ -27,16 +27,6 @@ const score = (field: string) =>
     .int({ error: `${field} must be a whole number from 0 to 5` })
     .min(0, { error: `${field} must be a number from 0 to 5` })
     .max(5, { error: `${field} must be a number from 0 to 5` })
-    .optional();
-const day = (field: string) =>
-  z
-    .union([z.iso.date(), z.iso.datetime({ offset: true })], {
-      error: `${field} must be a date (2026-11-30) or an ISO date-time`,
-    })
-    // Years PostgreSQL and Date both read, with a day to spare for an inclusive `to`.
-    .refine((value) => value.slice(0, 4) >= '1970' && value.slice(0, 4) <= '9998', {
-      error: `${field} must be between 1970 and 9998`,
-    })
     .optional();
 const cursor = z.string().max(200, { error: 'cursor is not one a search gave' }).optional();
 const limit = z.coerce
@@ -62,8 +52,8 @@ const conversationSearchQuery = z.object({
   disposition: text('disposition'),
   scoreMin: score('scoreMin'),
   scoreMax: score('scoreMax'),
-  from: day('from'),
-  to: day('to'),
+  from: dayOrInstant('from'),
+  to: dayOrInstant('to'),
   cursor,
   limit,
 });
@@ -108,17 +98,6 @@ const contactHit = z
 
 const pageOf = <T extends z.ZodType>(item: T) =>
   z.object({ results: z.array(item), nextCursor: z.string().nullable() });
-
-/**
- * The start of a `from`/`to` bound: a date alone is that day's midnight (UTC), and a `to`
- * date includes its whole day.
- */
-function boundOf(value: string | undefined, end: boolean): Date | undefined {
-  if (value === undefined) return undefined;
-  const date = new Date(value.length === 10 ? `${value}T00:00:00Z` : value);
-  if (end && value.length === 10) date.setUTCDate(date.getUTCDate() + 1);
-  return date;
-}
 
 /** Search over conversations and contacts, for every signed-in role (agents: what they may read). */
 export function registerSearchRoutes(parent: FastifyInstance, deps: { db: Db }): void {

@@ -5,6 +5,7 @@ import { navigate, usePath } from '../router';
 import { useMediaQuery } from '../ui/useMediaQuery';
 import { AccountsSection } from './AccountsSection';
 import { AgentsSection } from './AgentsSection';
+import { AuditSection } from './AuditSection';
 import { FlowsSection } from './FlowsSection';
 import { NumbersSection } from './NumbersSection';
 import { OriginationTemplatesSection } from './OriginationTemplatesSection';
@@ -20,7 +21,7 @@ interface Section {
 
 /**
  * In the order an admin sets Parley up: credentials, then numbers, the templates flows and
- * queues pick, flows, queues, people.
+ * queues pick, flows, queues, people; then who changed what.
  */
 const SECTIONS: Section[] = [
   { path: '/admin/accounts', label: 'Accounts', Page: AccountsSection },
@@ -31,6 +32,7 @@ const SECTIONS: Section[] = [
   { path: '/admin/agents', label: 'Agents', Page: AgentsSection },
   { path: '/admin/quick-replies', label: 'Quick replies', Page: QuickRepliesSection },
   { path: '/admin/task-templates', label: 'Task templates', Page: OriginationTemplatesSection },
+  { path: '/admin/audit', label: 'Audit trail', Page: AuditSection },
 ];
 
 /** Wide enough for a side navigation next to the tables (Paste's second breakpoint). */
