@@ -11,6 +11,7 @@ const SECRET_FIELDS = [
   'apiKeySecret',
   'apiKeySecretEnc',
   'appSecret',
+  'clientSecret',
   'token',
 ];
 

@@ -20,6 +20,7 @@ import { type PrepareNumberOnTwilio, registerAdminRoutes } from './admin/admin.r
 import { apiErrorSchema } from './api-schemas.js';
 import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerAuthentication } from './auth/guard.js';
+import { registerOidcRoutes } from './auth/oidc.routes.js';
 import type { TwilioClients } from './channels/twilio/clients.js';
 import type { Config } from './config.js';
 import { registerContactRoutes } from './contacts/contacts.routes.js';
@@ -244,9 +245,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerSearchRoutes(app, { db: deps.store.db });
   registerContentRoutes(app, { db: deps.store.db, clients: deps.clients });
   registerReportRoutes(app, { db: deps.store.db });
+  registerOidcRoutes(app, {
+    db: deps.store.db,
+    secretBox: deps.secretBox,
+    publicUrl: deps.config.publicUrl,
+    secureCookies: deps.config.publicUrl.startsWith('https:'),
+    oidc: deps.config.oidc,
+    passwordSignIn: deps.config.passwordSignIn,
+  });
   registerAuthRoutes(app, {
     db: deps.store.db,
     secureCookies: deps.config.publicUrl.startsWith('https:'),
+    passwordSignIn: deps.config.passwordSignIn,
     lastSessionEnded: async (userId) => {
       await setPresence(deps.store.db, userId, 'offline', userId);
     },
