@@ -134,7 +134,7 @@ function PasswordForm({
   };
 
   return (
-    <form onSubmit={submit} aria-label="Sign in with a password">
+    <form onSubmit={submit} aria-label="Sign in">
       <Stack orientation="vertical" spacing="space60">
         <Box>
           <Label htmlFor={emailId} required>
