@@ -234,6 +234,8 @@ export interface SmsEmailConfig {
   readonly strategy: OriginationStrategy | undefined;
   /** SMTP AUTH (the agent's email with their password or an API token) before MAIL FROM. */
   readonly requireAuth: boolean;
+  /** Whether SMTP AUTH takes passwords; false with PASSWORD_SIGN_IN=false: API tokens only. */
+  readonly passwords: boolean;
   /** The country a recipient in national format is read in. */
   readonly country: CountryCode;
 }
@@ -298,6 +300,7 @@ export function loadConfig(env: Env): Config {
           host: v.SMTP_HOST,
           strategy: v.SMS_EMAIL_STRATEGY,
           requireAuth: v.SMS_EMAIL_REQUIRE_AUTH === 'true',
+          passwords: v.PASSWORD_SIGN_IN === 'true',
           country: v.SMS_EMAIL_COUNTRY as CountryCode,
         })
       : undefined,
