@@ -1,6 +1,7 @@
 import { desc, eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signInWithOidc } from '../src/auth/oidc-users.js';
 import { createUser } from '../src/auth/users.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { auditEntries, users } from '../src/db/schema.js';
@@ -299,6 +300,28 @@ describe('single sign-on', () => {
     expect(await lastAudit('auth.sign-in-failed')).toMatchObject({
       detail: { method: 'oidc', reason: 'bad-state' },
     });
+  });
+
+  it('makes one user when two first sign-ins of one person finish at once', async () => {
+    const identity = {
+      issuer: provider.issuer,
+      subject: 'sub-twice',
+      email: 'twice@example.com',
+      emailVerified: true,
+      name: 'Twice',
+      roleClaim: undefined,
+    };
+    const rules = { claimedRole: null, defaultRole: undefined, createUsers: true };
+    const actor = { userId: null, label: 'anonymous', ip: null, userAgent: null, requestId: null };
+    const results = await Promise.all([
+      signInWithOidc(t.store.db, identity, rules, actor),
+      signInWithOidc(t.store.db, identity, rules, actor),
+    ]);
+    const ids = results.map((result) => (result.ok ? result.user.id : result.reason));
+    expect(ids[0]).toEqual(expect.stringMatching(/^[0-9a-f-]{36}$/));
+    expect(ids[1]).toBe(ids[0]);
+    const rows = await t.store.db.select().from(users).where(eq(users.oidcSubject, 'sub-twice'));
+    expect(rows).toHaveLength(1);
   });
 
   it('refuses a callback that arrives without the flow cookie, or with a forged one', async () => {

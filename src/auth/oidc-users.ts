@@ -70,6 +70,8 @@ async function signIn(
     });
     return { ok: false, reason };
   };
+  // The role the provider gives: undefined when Parley decides (no role claim), null when
+  // the claim gives none and there is no default (refused).
   const role =
     rules.claimedRole === null ? undefined : (rules.claimedRole ?? rules.defaultRole ?? null);
   let user = await findLinkedUser(tx, identity);
