@@ -5,6 +5,7 @@ import { signInWithOidc } from '../src/auth/oidc-users.js';
 import { createUser } from '../src/auth/users.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { auditEntries, users } from '../src/db/schema.js';
+import { createLogger } from '../src/logger.js';
 import { buildServer } from '../src/server.js';
 import { buildTestApp, serverDeps, type TestApp } from './helpers/app.js';
 import {
@@ -20,6 +21,8 @@ let provider: TestProvider;
 let t: TestApp;
 /** The same store with user creation off and passwords off. */
 let strict: FastifyInstance;
+/** What `strict` logs. */
+const strictLog: string[] = [];
 
 beforeAll(async () => {
   provider = await startOidcProvider([CALLBACK]);
@@ -30,17 +33,16 @@ beforeAll(async () => {
     OIDC_CREATE_USERS: 'true',
     OIDC_BUTTON_LABEL: 'Sign in with Example ID',
   });
-  strict = await buildServer(
-    serverDeps(
-      t.store,
-      loadConfig({
-        LOG_LEVEL: 'silent',
-        PUBLIC_URL,
-        ...provider.env,
-        PASSWORD_SIGN_IN: 'false',
-      }),
-    ),
-  );
+  const strictConfig = loadConfig({
+    LOG_LEVEL: 'debug',
+    PUBLIC_URL,
+    ...provider.env,
+    PASSWORD_SIGN_IN: 'false',
+  });
+  strict = await buildServer({
+    ...serverDeps(t.store, strictConfig),
+    logger: createLogger('debug', { write: (line: string) => strictLog.push(line) }),
+  });
 });
 afterAll(async () => {
   await strict?.close();
@@ -264,6 +266,15 @@ describe('single sign-on', () => {
       actorId: null,
       detail: { method: 'oidc', reason: 'unknown-user' },
     });
+  });
+
+  it('logs why a sign-in was refused, never the client secret or the flow cookie', async () => {
+    provider.accounts.set('sub-wen', { email: 'wen@example.com', email_verified: true });
+    await signInWithProvider({ login: 'sub-wen' }, { app: strict });
+    const log = strictLog.join('');
+    expect(log).toContain('"reason":"unknown-user"');
+    expect(log).not.toContain(provider.clientSecret);
+    expect(log).not.toMatch(/parley_oidc=v1\./);
   });
 
   it('keeps roles assigned in Parley when there is no role claim', async () => {

@@ -132,7 +132,7 @@ export function registerOidcRoutes(parent: FastifyInstance, deps: OidcRouteDeps)
       await recordOidcRefusal(deps.db, actor, { reason: error.reason }).catch((failure) =>
         request.log.error({ err: failure }, 'single sign-on refusal not recorded'),
       );
-      return refuse(request, reply, error.reason, error.cause ?? error.message);
+      return refuse(request, reply, error.reason, error);
     }
   });
 }
