@@ -6,32 +6,54 @@ import { freePort, Stack } from '../helpers/stack.js';
 import { launchBrowser, RESULTS_DIR, seriousViolations } from './browser.js';
 
 let provider: TestProvider;
+/** SSO only. */
 let stack: Stack;
+/** SSO and passwords. */
+let both: Stack;
 let browser: Browser;
 /**
  * Parley at `localhost` and the provider at 127.0.0.1: two sites, so the way back from the
  * provider is a cross-site navigation, as with a real provider.
  */
 let parleyUrl: string;
+let bothUrl: string;
 
 beforeAll(async () => {
-  const port = await freePort();
+  const [port, bothPort] = [await freePort(), await freePort()];
   parleyUrl = `http://localhost:${port}`;
-  provider = await startOidcProvider([`${parleyUrl}/api/auth/oidc/callback`]);
+  bothUrl = `http://localhost:${bothPort}`;
+  provider = await startOidcProvider(
+    [parleyUrl, bothUrl].map((url) => `${url}/api/auth/oidc/callback`),
+  );
   provider.accounts.set('lin', {
     email: 'lin@e2e.test',
     email_verified: true,
     name: 'Lin',
     groups: ['parley-admins'],
   });
-  stack = await Stack.start({
-    PORT: String(port),
-    PUBLIC_URL: parleyUrl,
+  provider.accounts.set('kai', {
+    email: 'kai@e2e.test',
+    email_verified: true,
+    name: 'Kai',
+    groups: ['parley-agents'],
+  });
+  const sso = {
     ...provider.env,
     OIDC_ROLE_CLAIM: 'groups',
     OIDC_ROLE_MAP: 'parley-admins=admin,parley-agents=agent',
     OIDC_CREATE_USERS: 'true',
+  };
+  stack = await Stack.start({
+    PORT: String(port),
+    PUBLIC_URL: parleyUrl,
+    ...sso,
     PASSWORD_SIGN_IN: 'false',
+  });
+  both = await Stack.start({
+    PORT: String(bothPort),
+    PUBLIC_URL: bothUrl,
+    ...sso,
+    OIDC_BUTTON_LABEL: 'Sign in with Acme ID',
   });
   browser = await launchBrowser();
 });
@@ -39,6 +61,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.close();
+  await both?.close();
   await provider?.close();
 });
 
@@ -80,6 +103,28 @@ describe('single sign-on in a browser', () => {
     // The reason leaves the address, so a reload does not repeat it.
     expect(new URL(page.url()).search).toBe('');
     expect(await seriousViolations(page)).toEqual([]);
+    await page.close();
+  });
+
+  it('offers both ways side by side, and lands an agent on the desk', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    onTestFailed(async () => {
+      await page.screenshot({ path: join(RESULTS_DIR, 'failed-sso-both.png'), fullPage: true });
+    });
+    await page.goto(bothUrl);
+    const sso = page.getByRole('link', { name: 'Sign in with Acme ID' });
+    await sso.waitFor();
+    await page.getByLabel('Password').waitFor();
+    await page.screenshot({ path: join(RESULTS_DIR, 'sso-and-password-sign-in.png') });
+    expect(await seriousViolations(page)).toEqual([]);
+
+    await sso.click();
+    await page.getByPlaceholder('Enter any login').fill('kai');
+    await page.getByPlaceholder('and password').fill('any password');
+    await page.getByRole('button', { name: 'Sign-in' }).click();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    await expect.poll(() => new URL(page.url()).pathname).toBe('/desk');
     await page.close();
   });
 });
