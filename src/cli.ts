@@ -193,6 +193,16 @@ function checkConfig(): void {
     ['SHUTDOWN_TIMEOUT_MS', String(cfg.shutdownTimeoutMs)],
     ['PRESENCE_GRACE_SECONDS', String(cfg.presenceGraceSeconds)],
     ['METRICS', metricsSetting(cfg.metrics)],
+    ['OIDC_ISSUER_URL', cfg.oidc?.issuerUrl ?? '(no single sign-on)'],
+    ...(cfg.oidc
+      ? [
+          ['OIDC_CLIENT_ID', cfg.oidc.clientId],
+          ['OIDC_CLIENT_SECRET', '(set)'],
+          ['OIDC_ROLE_CLAIM', cfg.oidc.roleClaim ?? '(roles assigned in Parley)'],
+          ['OIDC_CREATE_USERS', String(cfg.oidc.createUsers)],
+        ]
+      : []),
+    ['PASSWORD_SIGN_IN', String(cfg.passwordSignIn)],
   ];
   process.stdout.write(
     `Configuration is valid.\n${lines.map(([k, v]) => `  ${k!.padEnd(20)} ${v}`).join('\n')}\n`,

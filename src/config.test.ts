@@ -224,6 +224,7 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       strategy: undefined,
       requireAuth: false,
+      passwords: true,
       country: 'US',
     });
     expect(

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { type CountryCode, getCountries } from 'libphonenumber-js';
 import { z } from 'zod';
+import { USER_ROLES } from './db/schema.js';
 import { ORIGINATION_STRATEGIES, type OriginationStrategy } from './events.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -137,7 +138,50 @@ const envSchema = z.object({
     .max(65535, { error: 'a whole number from 0 to 65535' })
     .optional(),
   METRICS_HOST: hostAddress,
+  OIDC_ISSUER_URL: z
+    .url({
+      protocol: /^https?$/,
+      error: "the provider's issuer URL, such as https://login.example.com/realms/parley",
+    })
+    .optional(),
+  OIDC_CLIENT_ID: z.string().optional(),
+  OIDC_CLIENT_SECRET: z.string().optional(),
+  OIDC_SCOPES: z
+    .string()
+    .regex(/(^|\s)openid(\s|$)/, { error: 'a list of scopes that includes openid' })
+    .optional(),
+  OIDC_ROLE_CLAIM: z
+    .string()
+    .regex(/^\S+$/, { error: 'a claim name such as groups or roles' })
+    .optional(),
+  OIDC_ROLE_MAP: z
+    .string()
+    .refine((text) => parseRoleMap(text) !== undefined, {
+      error: `claim values and roles such as parley-admins=admin,parley-agents=agent (roles: ${USER_ROLES.join(', ')})`,
+    })
+    .optional(),
+  OIDC_DEFAULT_ROLE: z.enum(USER_ROLES, { error: `one of ${USER_ROLES.join(', ')}` }).optional(),
+  OIDC_CREATE_USERS: z.enum(['true', 'false'], { error: 'true or false' }).default('false'),
+  OIDC_BUTTON_LABEL: z
+    .string()
+    .trim()
+    .min(1, { error: 'a button label of at most 60 characters' })
+    .max(60, { error: 'a button label of at most 60 characters' })
+    .default('Sign in with SSO'),
+  PASSWORD_SIGN_IN: z.enum(['true', 'false'], { error: 'true or false' }).default('true'),
 });
+
+/** The OIDC_* variables that mean nothing without OIDC_ISSUER_URL. */
+const OIDC_DEPENDENTS = [
+  'OIDC_CLIENT_ID',
+  'OIDC_CLIENT_SECRET',
+  'OIDC_SCOPES',
+  'OIDC_ROLE_CLAIM',
+  'OIDC_ROLE_MAP',
+  'OIDC_DEFAULT_ROLE',
+  'OIDC_CREATE_USERS',
+  'OIDC_BUTTON_LABEL',
+] as const;
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -214,6 +258,10 @@ export interface Config {
   readonly smsEmail: SmsEmailConfig | undefined;
   /** GET /metrics (Prometheus); absent unless METRICS_TOKEN or METRICS_PORT is set. */
   readonly metrics: MetricsConfig | undefined;
+  /** Single sign-on with an OpenID Connect provider; absent unless OIDC_ISSUER_URL is set. */
+  readonly oidc: OidcConfig | undefined;
+  /** False: only single sign-on signs people in to the web app (PASSWORD_SIGN_IN=false). */
+  readonly passwordSignIn: boolean;
 }
 
 export interface MetricsConfig {
@@ -223,6 +271,31 @@ export interface MetricsConfig {
   readonly port: number | undefined;
   /** Where that listener binds; loopback unless set. */
   readonly host: string;
+}
+
+export type UserRole = (typeof USER_ROLES)[number];
+
+export interface OidcConfig {
+  readonly issuerUrl: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** Space-separated, openid among them. */
+  readonly scopes: string;
+  /**
+   * The claim (of the ID token or userinfo) whose value or values give the role; absent:
+   * roles are assigned in Parley.
+   */
+  readonly roleClaim: string | undefined;
+  /** Claim value → role; absent: values that are role names give that role. */
+  readonly roleMap: ReadonlyMap<string, UserRole> | undefined;
+  /**
+   * The role of a user whose role claim maps to none (absent: refused), and of a user made
+   * on first sign-in when there is no role claim (absent: agent).
+   */
+  readonly defaultRole: UserRole | undefined;
+  /** Whether a first sign-in of someone unknown to Parley makes their user. */
+  readonly createUsers: boolean;
+  readonly buttonLabel: string;
 }
 
 export interface SmsEmailConfig {
@@ -235,6 +308,8 @@ export interface SmsEmailConfig {
   readonly strategy: OriginationStrategy | undefined;
   /** SMTP AUTH (the agent's email with their password or an API token) before MAIL FROM. */
   readonly requireAuth: boolean;
+  /** Whether SMTP AUTH takes passwords; false with PASSWORD_SIGN_IN=false: API tokens only. */
+  readonly passwords: boolean;
   /** The country a recipient in national format is read in. */
   readonly country: CountryCode;
 }
@@ -274,6 +349,8 @@ export function loadConfig(env: Env): Config {
     ]);
   }
   const mediaStorage = mediaStorageOf(v);
+  const oidcProblem = checkOidc(v, present);
+  if (oidcProblem) throw new ConfigError([oidcProblem]);
   const publicUrl = (v.PUBLIC_URL ?? `http://${publicHost(v.HOST)}:${v.PORT}`).replace(/\/+$/, '');
   return Object.freeze({
     port: v.PORT,
@@ -299,6 +376,7 @@ export function loadConfig(env: Env): Config {
           host: v.SMTP_HOST,
           strategy: v.SMS_EMAIL_STRATEGY,
           requireAuth: v.SMS_EMAIL_REQUIRE_AUTH === 'true',
+          passwords: v.PASSWORD_SIGN_IN === 'true',
           country: v.SMS_EMAIL_COUNTRY as CountryCode,
         })
       : undefined,
@@ -306,6 +384,20 @@ export function loadConfig(env: Env): Config {
       v.METRICS_TOKEN !== undefined || v.METRICS_PORT !== undefined
         ? Object.freeze({ token: v.METRICS_TOKEN, port: v.METRICS_PORT, host: v.METRICS_HOST })
         : undefined,
+    oidc: v.OIDC_ISSUER_URL
+      ? Object.freeze({
+          issuerUrl: v.OIDC_ISSUER_URL,
+          clientId: v.OIDC_CLIENT_ID!,
+          clientSecret: v.OIDC_CLIENT_SECRET!,
+          scopes: v.OIDC_SCOPES?.trim().split(/\s+/).join(' ') ?? 'openid email profile',
+          roleClaim: v.OIDC_ROLE_CLAIM,
+          roleMap: v.OIDC_ROLE_MAP ? parseRoleMap(v.OIDC_ROLE_MAP) : undefined,
+          defaultRole: v.OIDC_DEFAULT_ROLE,
+          createUsers: v.OIDC_CREATE_USERS === 'true',
+          buttonLabel: v.OIDC_BUTTON_LABEL,
+        })
+      : undefined,
+    passwordSignIn: v.PASSWORD_SIGN_IN === 'true',
   });
 }
 
@@ -341,6 +433,47 @@ function mediaStorageOf(v: z.infer<typeof envSchema>): MediaStorageConfig {
           })
         : undefined,
   });
+}
+
+/** The one sentence that says what is missing or contradictory in the OIDC settings. */
+function checkOidc(
+  v: z.infer<typeof envSchema>,
+  present: Record<string, string | undefined>,
+): string | undefined {
+  if (!v.OIDC_ISSUER_URL) {
+    const orphan = OIDC_DEPENDENTS.find((key) => present[key] !== undefined);
+    if (orphan) return `OIDC_ISSUER_URL must be set when ${orphan} is set.`;
+    if (v.PASSWORD_SIGN_IN === 'false') {
+      return 'PASSWORD_SIGN_IN may be false only when OIDC_ISSUER_URL is set: otherwise nobody could sign in.';
+    }
+    return undefined;
+  }
+  const issuer = new URL(v.OIDC_ISSUER_URL);
+  if (issuer.protocol === 'http:' && !isLoopback(issuer.hostname)) {
+    return 'OIDC_ISSUER_URL must be an https URL (plain http only on this machine, such as http://localhost:8080/realms/parley).';
+  }
+  if (!v.OIDC_CLIENT_ID) return 'OIDC_CLIENT_ID must be set when OIDC_ISSUER_URL is set.';
+  if (!v.OIDC_CLIENT_SECRET) return 'OIDC_CLIENT_SECRET must be set when OIDC_ISSUER_URL is set.';
+  if (v.OIDC_ROLE_MAP && !v.OIDC_ROLE_CLAIM) {
+    return 'OIDC_ROLE_CLAIM must be set when OIDC_ROLE_MAP is set: it names the claim the map reads.';
+  }
+  return undefined;
+}
+
+/**
+ * `value=role,value=role` → a map; undefined when an entry has no value or names no role.
+ * The role follows the last `=`, so a value may contain one (an LDAP-style group name).
+ */
+function parseRoleMap(text: string): Map<string, UserRole> | undefined {
+  const map = new Map<string, UserRole>();
+  for (const entry of text.split(',')) {
+    const cut = entry.lastIndexOf('=');
+    const value = entry.slice(0, cut).trim();
+    const role = entry.slice(cut + 1).trim();
+    if (cut < 0 || !value || !(USER_ROLES as readonly string[]).includes(role)) return undefined;
+    map.set(value, role as UserRole);
+  }
+  return map;
 }
 
 /** Whether only this machine can reach an address (127.0.0.0/8, ::1, localhost). */

@@ -21,6 +21,7 @@ const SECRET_FIELDS = [
   'apiKeySecret',
   'apiKeySecretEnc',
   'appSecret',
+  'clientSecret',
   'token',
 ];
 

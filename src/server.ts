@@ -21,6 +21,7 @@ import { apiErrorSchema } from './api-schemas.js';
 import { registerAuditRoutes } from './audit/audit.routes.js';
 import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerAuthentication } from './auth/guard.js';
+import { registerOidcRoutes } from './auth/oidc.routes.js';
 import type { TwilioClients } from './channels/twilio/clients.js';
 import type { Config } from './config.js';
 import { registerContactRoutes } from './contacts/contacts.routes.js';
@@ -272,9 +273,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerContentRoutes(app, { db: deps.store.db, clients: deps.clients });
   registerReportRoutes(app, { db: deps.store.db });
   registerAuditRoutes(app, { db: deps.store.db });
+  registerOidcRoutes(app, {
+    db: deps.store.db,
+    secretBox: deps.secretBox,
+    publicUrl: deps.config.publicUrl,
+    secureCookies: deps.config.publicUrl.startsWith('https:'),
+    oidc: deps.config.oidc,
+    passwordSignIn: deps.config.passwordSignIn,
+  });
   registerAuthRoutes(app, {
     db: deps.store.db,
     secureCookies: deps.config.publicUrl.startsWith('https:'),
+    passwordSignIn: deps.config.passwordSignIn,
     lastSessionEnded: async (userId) => {
       await setPresence(deps.store.db, userId, 'offline', userId);
     },

@@ -76,12 +76,17 @@ describe('parley CLI', () => {
     const result = await runCli(['config', 'check'], {
       DATABASE_URL: 'postgres://parley:hunter2@db.example.com/parley',
       APP_SECRET: 's'.repeat(40),
+      OIDC_ISSUER_URL: 'https://login.example.com/realms/parley',
+      OIDC_CLIENT_ID: 'parley',
+      OIDC_CLIENT_SECRET: 'oidc-client-secret-42',
     });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Configuration is valid.');
     expect(result.stdout).toContain('postgres://parley:***@db.example.com/parley');
+    expect(result.stdout).toContain('https://login.example.com/realms/parley');
     expect(result.stdout).not.toContain('hunter2');
     expect(result.stdout).not.toContain('s'.repeat(40));
+    expect(result.stdout).not.toContain('oidc-client-secret-42');
   });
 });
 

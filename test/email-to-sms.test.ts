@@ -269,3 +269,38 @@ describe('email-to-SMS with SMS_EMAIL_REQUIRE_AUTH', () => {
     await stack.received(other, 'Signed in with the password');
   });
 });
+
+describe('email-to-SMS with PASSWORD_SIGN_IN=false', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await Stack.start({
+      SMS_EMAIL_DOMAIN: DOMAIN,
+      SMTP_PORT: '0',
+      SMS_EMAIL_REQUIRE_AUTH: 'true',
+      // Never asked here: passwords can be off only with single sign-on configured.
+      OIDC_ISSUER_URL: 'http://127.0.0.1:9',
+      OIDC_CLIENT_ID: 'parley',
+      OIDC_CLIENT_SECRET: 'secret',
+      PASSWORD_SIGN_IN: 'false',
+    });
+  });
+  afterAll(() => stack?.close());
+
+  it('takes an API token for SMTP AUTH, never the password', async () => {
+    const ada = await agentWithSender(stack);
+    await expect(
+      mailer(stack, { user: ada.user.email, pass: 'correct horse battery' }).sendMail({
+        from: ada.user.email,
+        to: `${phoneNumber()}@${DOMAIN}`,
+        text: 'Hi',
+      }),
+    ).rejects.toThrow(/535 /);
+    const handset = phoneNumber();
+    await mailer(stack, { user: ada.user.email, pass: ada.token }).sendMail({
+      from: ada.user.email,
+      to: `${handset}@${DOMAIN}`,
+      text: 'Signed in with a token',
+    });
+    await stack.received(handset, 'Signed in with a token');
+  });
+});

@@ -42,6 +42,8 @@ const userView = z
 export interface AuthDeps {
   db: Db;
   secureCookies: boolean;
+  /** False (PASSWORD_SIGN_IN=false): only single sign-on signs people in. */
+  passwordSignIn: boolean;
   /**
    * The user signed out of their last browser session: their working day is over. Routing
    * sets them offline (given by the composition: routing sits above auth).
@@ -61,9 +63,16 @@ export function registerAuthRoutes(parent: FastifyInstance, deps: AuthDeps): voi
         description:
           `After ${MAX_FAILURES} failed sign-ins for one email from one address within ` +
           `${FAILURE_WINDOW_MS / 60_000} minutes, answers 429 with Retry-After (seconds) ` +
-          'without checking the password.',
+          'without checking the password. Answers 403 when password sign-in is turned off ' +
+          '(PASSWORD_SIGN_IN=false).',
         body: z.object({ email: z.string().min(1), password: z.string().min(1) }),
         response: { 200: userView },
+      },
+      // Before the body is read: whatever is sent, the answer is the same.
+      onRequest: async () => {
+        if (!deps.passwordSignIn) {
+          throw new AppError('forbidden', 'password sign-in is turned off here; sign in with SSO');
+        }
       },
     },
     async (request, reply) => {

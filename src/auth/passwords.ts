@@ -21,15 +21,16 @@ export async function hashPassword(password: string): Promise<string> {
 }
 
 /**
- * Whether the password matches the stored hash. With no stored hash (no such user) it checks
- * against a stand-in hash and answers false: a sign-in for an unknown email costs the same
- * scrypt as one for a known email, so timing does not tell which accounts exist.
+ * Whether the password matches the stored hash. With no stored hash (no such user, or a user
+ * of single sign-on, who has none) it checks against a stand-in hash and answers false: a
+ * sign-in for an unknown email costs the same scrypt as one for a known email, so timing does
+ * not tell which accounts exist.
  */
 export async function verifyPassword(
   password: string,
-  stored: string | undefined,
+  stored: string | null | undefined,
 ): Promise<boolean> {
-  if (stored === undefined) {
+  if (stored === undefined || stored === null) {
     await verifyPassword(password, await standInHash());
     return false;
   }

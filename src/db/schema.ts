@@ -85,7 +85,14 @@ export const users = pgTable(
     email: text('email').notNull(),
     name: text('name').notNull(),
     role: text('role', { enum: USER_ROLES }).notNull(),
-    passwordHash: text('password_hash').notNull(),
+    /** Null for a user made by single sign-on: no password can sign them in. */
+    passwordHash: text('password_hash'),
+    /**
+     * The OpenID provider's issuer and subject this user signs in as (single sign-on); both
+     * null until their first SSO sign-in links them.
+     */
+    oidcIssuer: text('oidc_issuer'),
+    oidcSubject: text('oidc_subject'),
     /** Busy (at capacity) is derived from the load below, never stored. */
     presence: text('presence', { enum: PRESENCES }).notNull().default('offline'),
     presenceChangedAt: at('presence_changed_at').notNull().defaultNow(),
@@ -110,6 +117,8 @@ export const users = pgTable(
   },
   (t) => [
     uniqueIndex('users_email_key').on(sql`lower(${t.email})`),
+    uniqueIndex('users_oidc_key').on(t.oidcIssuer, t.oidcSubject),
+    check('users_oidc_check', sql`(${t.oidcIssuer} IS NULL) = (${t.oidcSubject} IS NULL)`),
     check(
       'users_capacity_check',
       sql`${t.capacitySms} >= 0 AND ${t.capacityWhatsapp} >= 0 AND ${t.capacityMessenger} >= 0`,

@@ -138,6 +138,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How people sign in here (for the sign-in page; no sign-in needed) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SignInMethods"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -149,7 +203,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in; sets the session cookie
-         * @description After 10 failed sign-ins for one email from one address within 15 minutes, answers 429 with Retry-After (seconds) without checking the password.
+         * @description After 10 failed sign-ins for one email from one address within 15 minutes, answers 429 with Retry-After (seconds) without checking the password. Answers 403 when password sign-in is turned off (PASSWORD_SIGN_IN=false).
          */
         post: {
             parameters: {
@@ -5043,6 +5097,17 @@ export interface components {
             name: string;
             /** @enum {string} */
             role: "admin" | "supervisor" | "agent";
+        };
+        SignInMethods: {
+            /** @description Whether POST /api/auth/login signs in */
+            password: boolean;
+            /** @description Single sign-on; null when not configured */
+            sso: {
+                /** @description The sign-in page's button label */
+                label: string;
+                /** @description Where the button goes */
+                startUrl: string;
+            } | null;
         };
         ContactRecord: {
             id: string;
