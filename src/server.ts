@@ -20,6 +20,7 @@ import { type PrepareNumberOnTwilio, registerAdminRoutes } from './admin/admin.r
 import { apiErrorSchema } from './api-schemas.js';
 import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerAuthentication } from './auth/guard.js';
+import { registerBackupRoutes } from './backup/backup.routes.js';
 import type { TwilioClients } from './channels/twilio/clients.js';
 import type { Config } from './config.js';
 import { registerContactRoutes } from './contacts/contacts.routes.js';
@@ -222,6 +223,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const stopFollowingConfig = await followConfigChanges(deps.store, deps.configCache, deps.logger);
   app.addHook('onClose', stopFollowingConfig);
   registerMediaRoutes(app, { db: deps.store.db, mediaStore: deps.mediaStore });
+  registerBackupRoutes(app, { store: deps.store, dataDir: deps.config.dataDir });
   registerConversationRoutes(app, { db: deps.store.db });
   registerContactRoutes(app, { db: deps.store.db });
   registerRoutingRoutes(app, { db: deps.store.db, closeConversation });
