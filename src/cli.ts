@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { createUser, ROLES, type Role } from './auth/users.js';
 import {
@@ -172,6 +172,9 @@ async function runEmulator(options: { port: string; host: string }): Promise<voi
 async function backup(file: string, options: { url?: string; token?: string }): Promise<void> {
   const cfg = config();
   if (cfg.databaseUrl) throw new AppError('conflict', POSTGRES_BACKUP_ADVICE);
+  if (!existsSync(dirname(resolve(file)))) {
+    throw new AppError('bad_request', `Cannot write ${file}: its directory does not exist.`);
+  }
   let manifest: BackupManifest;
   try {
     manifest = await backupDataDir(cfg.dataDir, file);

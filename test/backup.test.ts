@@ -130,6 +130,16 @@ describe('parley backup and restore of the embedded store', () => {
         `Parley (pid ${server.child.pid}) holds DATA_DIR ${dataDir}: give an admin's API token with --token or PARLEY_API_TOKEN, and it makes the backup.\n`,
       );
 
+      const badToken = await runCli(['backup', file, '--token', 'not-a-token'], {
+        DATA_DIR: dataDir,
+        PORT: String(server.port),
+      });
+      expect(badToken.code).toBe(1);
+      expect(badToken.stderr).toBe(
+        `Parley at ${server.url} refused the backup (the API token is unknown, expired or revoked).\n`,
+      );
+      expect(existsSync(file)).toBe(false);
+
       const beforeBackup = [...acknowledged];
       const backedUp = await runCli(['backup', file], {
         DATA_DIR: dataDir,
@@ -141,6 +151,10 @@ describe('parley backup and restore of the embedded store', () => {
       expect(backedUp.stdout).toMatch(/^Backed up .* and 1 media files/);
       // Parley went on answering while the backup was taken and sent.
       expect(acknowledged.length).toBeGreaterThan(beforeBackup.length);
+      // Its staged copy is gone once the archive has been sent.
+      await eventually(
+        async () => !readdirSync(dataDir).some((name) => name.startsWith('backup-staging-')),
+      );
 
       const restoreWhileRunning = await runCli(['restore', file], { DATA_DIR: dataDir });
       expect(restoreWhileRunning.code).toBe(1);
@@ -244,6 +258,11 @@ describe('parley backup and restore of the embedded store', () => {
     expect(missing.stderr).toBe(
       `Cannot restore ${join(dataDir, 'nope.tar.gz')}: there is no such file.\n`,
     );
+
+    const nowhere = join(dataDir, 'no-such-directory', 'x.tar.gz');
+    const unwritable = await runCli(['backup', nowhere], { DATA_DIR: dataDir });
+    expect(unwritable.code).toBe(1);
+    expect(unwritable.stderr).toBe(`Cannot write ${nowhere}: its directory does not exist.\n`);
 
     const garbage = join(dataDir, 'garbage.tar.gz');
     writeFileSync(garbage, randomBytes(4096));

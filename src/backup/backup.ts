@@ -93,13 +93,23 @@ export interface Snapshot {
   discard(): Promise<void>;
 }
 
+/** Names of the staging directories of this process's backups in progress. */
+const liveStaging = new Set<string>();
+
 /** Copies the embedded store's database and media, consistent as of one moment, for archive. */
 export async function takeSnapshot(store: Store, dataDir: string): Promise<Snapshot> {
   if (!store.whileQuiet) throw new AppError('conflict', POSTGRES_BACKUP_ADVICE);
   // Migrations run only at start, so the level read here is the copy's.
   const migrations = await appliedMigrations(store.db);
-  await removeStaging(dataDir, 'backup-staging-', (pid) => pid !== process.pid);
-  const staging = join(dataDir, `backup-staging-${process.pid}-${randomBytes(4).toString('hex')}`);
+  // This process holds DATA_DIR: a staging directory none of its backups uses is a leftover.
+  await removeStaging(dataDir, 'backup-staging-', (name) => !liveStaging.has(name));
+  const name = `backup-staging-${randomBytes(6).toString('hex')}`;
+  const staging = join(dataDir, name);
+  liveStaging.add(name);
+  const discard = async () => {
+    await rm(staging, { recursive: true, force: true });
+    liveStaging.delete(name);
+  };
   try {
     await store.whileQuiet(async (pgData) => {
       // postmaster.pid names the running process: a restored copy must not inherit it.
@@ -139,10 +149,10 @@ export async function takeSnapshot(store: Store, dataDir: string): Promise<Snaps
         // pipeline destroys the gzip stream with any error of the tar, so its reader sees it.
         return pipeline(writeTar(all()), createGzip(), () => {});
       },
-      discard: () => rm(staging, { recursive: true, force: true }),
+      discard,
     };
   } catch (error) {
-    await rm(staging, { recursive: true, force: true });
+    await discard();
     throw error;
   }
 }
@@ -206,9 +216,15 @@ export async function downloadBackup(options: {
   }
   if (!response.ok || !response.body) {
     const answer = (await response.json().catch(() => ({}))) as { message?: string };
+    const reason =
+      response.status === 401
+        ? 'the API token is unknown, expired or revoked'
+        : response.status === 403
+          ? "the API token is not an admin's"
+          : `${response.status}: ${answer.message ?? response.statusText}`;
     throw new AppError(
       'bad_gateway',
-      `Parley at ${endpoint.origin} refused the backup (${response.status}): ${answer.message ?? response.statusText}`,
+      `Parley at ${endpoint.origin} refused the backup (${reason.replace(/\.$/, '')}).`,
     );
   }
   const partial = `${options.file}.partial-${process.pid}`;
@@ -401,17 +417,17 @@ function problemOf(error: unknown): string {
   return `it could not be read (${code ?? (error instanceof Error ? error.message : String(error))})`;
 }
 
-/** Removes staging directories `prefix<pid>…` that `stale` says no live backup uses. */
+/** Removes the staging directories `prefix…` that `stale` says no backup or restore uses. */
 async function removeStaging(
   dataDir: string,
   prefix: string,
-  stale: (pid: number) => boolean,
+  stale: (name: string) => boolean,
 ): Promise<void> {
   const names = await readdir(dataDir).catch(() => [] as string[]);
   for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number.parseInt(name.slice(prefix.length), 10);
-    if (stale(pid)) await rm(join(dataDir, name), { recursive: true, force: true });
+    if (name.startsWith(prefix) && stale(name)) {
+      await rm(join(dataDir, name), { recursive: true, force: true });
+    }
   }
 }
 

@@ -154,10 +154,9 @@ async function openPglite(options: StoreOptions): Promise<Store> {
  * and every statement its query mutex (a statement outside a transaction takes both; see
  * pglite-protocol.ts). Holding both, no transaction is open and no statement runs; after a
  * CHECKPOINT every committed change is in the data files, which Postgres writes straight to
- * the directory (NODEFS, no cache in between). A copy taken now is what a clean shutdown
- * would leave. PGlite's own dumpDataDir takes the query mutex only, so it can catch a
- * transaction half done (harmless, recovery rolls it back, but then a CHECKPOINT run before
- * it would have run inside that transaction), and builds the whole tarball in memory.
+ * the directory (NODEFS, no cache in between). A copy taken now opens with nothing to
+ * recover. PGlite's own dumpDataDir takes the query mutex only, so it may run in the middle
+ * of a transaction, and it builds the whole tarball in memory.
  */
 function quietly<T>(client: PGlite, work: () => Promise<T>): Promise<T> {
   return client._runExclusiveTransaction(() =>
