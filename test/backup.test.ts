@@ -8,7 +8,7 @@ import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { restoreBackup } from '../src/backup/backup.js';
 import { readTar, type TarEntry, writeTar } from '../src/backup/tar.js';
-import { conversationNotes, media, messages } from '../src/db/schema.js';
+import { auditEntries, conversationNotes, media, messages } from '../src/db/schema.js';
 import { MIGRATIONS_FOLDER, openStore, queryRows } from '../src/db/store.js';
 import { MediaStore } from '../src/media/media-store.js';
 import { buildTestApp, signIn } from './helpers/app.js';
@@ -217,6 +217,12 @@ describe('parley backup and restore of the embedded store', () => {
           events: ids.size,
           migrations: journalLength(),
         });
+        // The backup holds the audit entry of its own making, by the admin whose token asked.
+        const audit = await store.db
+          .select({ actor: auditEntries.actor })
+          .from(auditEntries)
+          .where(eq(auditEntries.action, 'backup.created'));
+        expect(audit).toEqual([{ actor: admin.user.email }]);
       } finally {
         await store.close();
       }
