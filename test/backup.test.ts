@@ -1,11 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { eq, sql } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { restoreBackup } from '../src/backup/backup.js';
 import { readTar, type TarEntry, writeTar } from '../src/backup/tar.js';
 import { auditEntries, conversationNotes, media, messages } from '../src/db/schema.js';
@@ -16,7 +16,16 @@ import { buildNumber, conversationInFlow } from './helpers/factories.js';
 import { collect, runCli, spawnTs, waitForOutput } from './helpers/processes.js';
 import { eventually, freePort } from './helpers/stack.js';
 
-const tempDir = () => mkdtempSync(join(tmpdir(), 'parley-backup-'));
+// Each holds a database of some 40 MB: removed after the file's tests.
+const tempDirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-backup-'));
+  tempDirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 const journalLength = () =>
   (
     JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as {
