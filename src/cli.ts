@@ -1,8 +1,18 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { CLI_ACTOR, recordChange } from './audit/audit-log.js';
 import { createUser, ROLES, type Role } from './auth/users.js';
+import {
+  type BackupManifest,
+  backupDataDir,
+  downloadBackup,
+  POSTGRES_BACKUP_ADVICE,
+  POSTGRES_RESTORE_ADVICE,
+  restoreBackup,
+} from './backup/backup.js';
 import {
   type Config,
   ConfigError,
@@ -175,6 +185,66 @@ async function runEmulator(options: { port: string; host: string }): Promise<voi
   process.on('SIGINT', stop);
 }
 
+/**
+ * Backs the embedded store up: through the process that holds DATA_DIR when one does (it
+ * alone can read the database consistently), else directly.
+ */
+async function backup(file: string, options: { url?: string; token?: string }): Promise<void> {
+  const cfg = config();
+  if (cfg.databaseUrl) throw new AppError('conflict', POSTGRES_BACKUP_ADVICE);
+  if (!existsSync(dirname(resolve(file)))) {
+    throw new AppError('bad_request', `Cannot write ${file}: its directory does not exist.`);
+  }
+  let manifest: BackupManifest;
+  try {
+    manifest = await backupDataDir(cfg.dataDir, file);
+  } catch (error) {
+    if (!(error instanceof DataDirLockedError)) throw error;
+    const token = options.token ?? process.env.PARLEY_API_TOKEN;
+    if (!token) {
+      throw new AppError(
+        'unauthorized',
+        `Parley (pid ${error.holderPid}) holds DATA_DIR ${cfg.dataDir}: give an admin's API token with --token or PARLEY_API_TOKEN, and it makes the backup.`,
+      );
+    }
+    manifest = await downloadBackup({ url: options.url ?? localUrl(cfg), token, file });
+  }
+  const { pglite, media } = manifest.contents;
+  process.stdout.write(
+    `Backed up ${cfg.dataDir} to ${file}: the database (migration level ${manifest.migrations.applied}, ${megabytes(pglite.bytes)}) and ${media.files} media files (${megabytes(media.bytes)}).\n` +
+      "APP_SECRET is not in it: keep it (or DATA_DIR/app-secret) beside the backup, or the accounts' secrets cannot be decrypted after a restore.\n",
+  );
+}
+
+/** Where this machine reaches the Parley that HOST and PORT describe. */
+function localUrl(cfg: Config): string {
+  const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host === '::' ? '::1' : cfg.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${cfg.port}`;
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+async function restore(file: string, options: { force?: boolean }): Promise<void> {
+  const cfg = config();
+  if (cfg.databaseUrl) throw new AppError('conflict', POSTGRES_RESTORE_ADVICE);
+  const { manifest, setAside } = await restoreBackup({
+    file,
+    dataDir: cfg.dataDir,
+    force: options.force === true,
+  });
+  process.stdout.write(
+    `Restored ${file} (Parley ${manifest.parleyVersion}, migration level ${manifest.migrations.applied}, taken ${manifest.createdAt}, ${manifest.contents.media.files} media files) into ${cfg.dataDir}; \`parley start\` applies any newer migrations.\n`,
+  );
+  if (setAside) process.stdout.write(`The data it replaced is in ${setAside}.\n`);
+  if (!cfg.appSecret && !existsSync(join(cfg.dataDir, 'app-secret'))) {
+    process.stdout.write(
+      "No APP_SECRET yet: put the app-secret file kept with the backup into DATA_DIR, or set APP_SECRET, before `parley start`; otherwise the accounts' secrets cannot be decrypted.\n",
+    );
+  }
+}
+
 function checkConfig(): void {
   const cfg = config();
   const lines = [
@@ -259,6 +329,23 @@ program
   .option('--port <port>', 'port to listen on', '4010')
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .action(runEmulator);
+
+program
+  .command('backup')
+  .description(
+    'back the embedded store (database and media) up into a .tar.gz, while Parley runs or not',
+  )
+  .argument('<file>', 'the archive to write')
+  .option('--url <url>', 'the running Parley, when not at HOST:PORT of this configuration')
+  .option('--token <token>', "an admin's API token (or PARLEY_API_TOKEN), when Parley runs")
+  .action(backup);
+
+program
+  .command('restore')
+  .description('restore a backup of `parley backup` into DATA_DIR; Parley must be stopped')
+  .argument('<file>', 'the archive to read')
+  .option('--force', 'restore over an existing database, moving it aside within DATA_DIR')
+  .action(restore);
 
 program
   .command('config')

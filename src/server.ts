@@ -22,6 +22,7 @@ import { registerAuditRoutes } from './audit/audit.routes.js';
 import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerAuthentication } from './auth/guard.js';
 import { registerOidcRoutes } from './auth/oidc.routes.js';
+import { registerBackupRoutes } from './backup/backup.routes.js';
 import type { TwilioClients } from './channels/twilio/clients.js';
 import type { Config } from './config.js';
 import { registerContactRoutes } from './contacts/contacts.routes.js';
@@ -232,6 +233,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const stopFollowingConfig = await followConfigChanges(deps.store, deps.configCache, deps.logger);
   app.addHook('onClose', stopFollowingConfig);
   registerMediaRoutes(app, { db: deps.store.db, mediaStore: deps.mediaStore });
+  registerBackupRoutes(app, { store: deps.store, dataDir: deps.config.dataDir });
   registerConversationRoutes(app, { db: deps.store.db });
   registerContactRoutes(app, {
     db: deps.store.db,

@@ -21,14 +21,18 @@ describe('parley CLI', () => {
     expect(result.stderr).not.toMatch(/\bat\b.*\.ts:\d+/);
   });
 
-  it.each([[['start']], [['migrate']], [['user', 'add']], [['config', 'check']]])(
-    '%j has --help',
-    async (command) => {
-      const result = await runCli([...command, '--help'], {});
-      expect(result.code).toBe(0);
-      expect(result.stdout).toMatch(/^Usage: parley /);
-    },
-  );
+  it.each([
+    [['start']],
+    [['migrate']],
+    [['user', 'add']],
+    [['config', 'check']],
+    [['backup']],
+    [['restore']],
+  ])('%j has --help', async (command) => {
+    const result = await runCli([...command, '--help'], {});
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: parley /);
+  });
 
   it('answers wrong arguments with a one-line error', async () => {
     const unknown = await runCli(['serve'], {});

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, protocol } from '@electric-sql/pglite';
 import { type ExtractTablesWithRelations, type SQL, sql } from 'drizzle-orm';
 import { drizzle as drizzleNodePg } from 'drizzle-orm/node-postgres';
 import { migrate as migrateNodePg } from 'drizzle-orm/node-postgres/migrator';
@@ -74,6 +74,11 @@ export interface Store {
   onCommit(listener: (committed: Executor) => void): () => void;
   /** The PostgreSQL pool's connections now; undefined for PGlite, which has one, in-process. */
   poolUsage(): PoolUsage | undefined;
+  /**
+   * The embedded store only: runs work while the files in pgData are a consistent database
+   * that does not change (see quietly). Every query waits meanwhile, so work should only copy.
+   */
+  whileQuiet?<T>(work: (pgData: string) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -139,6 +144,7 @@ async function openPglite(options: StoreOptions): Promise<Store> {
     ping: async () => {
       await client.query('SELECT 1');
     },
+    ...(pgData && { whileQuiet: (work) => quietly(client, () => work(pgData)) }),
     listen: async (channel, onNotify) => {
       const unlisten = await client.listen(checkChannel(channel), onNotify);
       return async () => {
@@ -153,6 +159,25 @@ async function openPglite(options: StoreOptions): Promise<Store> {
       }
     },
   };
+}
+
+/**
+ * PGlite is one connection: a transaction holds its transaction mutex from BEGIN to COMMIT,
+ * and every statement its query mutex (a statement outside a transaction takes both; see
+ * pglite-protocol.ts). Holding both, no transaction is open and no statement runs; after a
+ * CHECKPOINT every committed change is in the data files, which Postgres writes straight to
+ * the directory (NODEFS, no cache in between). A copy taken now opens with nothing to
+ * recover. PGlite's own dumpDataDir takes the query mutex only, so it may run in the middle
+ * of a transaction, and it builds the whole tarball in memory.
+ */
+function quietly<T>(client: PGlite, work: () => Promise<T>): Promise<T> {
+  return client._runExclusiveTransaction(() =>
+    client._runExclusiveQuery(async () => {
+      // execProtocol, unlike query, takes no mutex: the ones held here are not re-entrant.
+      await client.execProtocol(protocol.serialize.query('CHECKPOINT'), { syncToFs: false });
+      return work();
+    }),
+  );
 }
 
 async function openPostgres(url: string, options: StoreOptions): Promise<Store> {
