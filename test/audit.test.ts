@@ -360,16 +360,33 @@ describe('sign-ins and API tokens', () => {
     expect(outs.filter((e) => e.actorId === someone.user.id)).toHaveLength(1);
   });
 
-  it('records a sign-in refused by the rate limit, with the email cut short', async () => {
-    const email = `${'x'.repeat(300)}@example.com`;
-    for (let attempt = 0; attempt < 11; attempt++) await login(email, 'guess');
-    const limited = await login(email, 'guess');
-    expect(limited.status).toBe(429);
+  it('records the first sign-in refused by the rate limit in a window, not every one after', async () => {
+    const email = `${'x'.repeat(300)}-${hex(3)}@example.com`;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      expect((await login(email, 'guess')).status).toBe(401);
+    }
+    for (let attempt = 0; attempt < 5; attempt++) {
+      expect((await login(email, 'guess')).status).toBe(429);
+    }
     const failures = (await entriesOf('auth.sign-in-failed')).filter((e) =>
       email.startsWith(e.actor),
     );
     expect(failures[0]!.actor).toHaveLength(200);
-    expect(failures.map((e) => e.detail?.reason)).toContain('rate-limited');
+    const reasons = failures.map((e) => e.detail?.reason);
+    expect(reasons.filter((reason) => reason === 'rate-limited')).toHaveLength(1);
+    expect(reasons.filter((reason) => reason === 'unknown-email')).toHaveLength(10);
+  });
+
+  it('names a failed sign-in whose email is not an email address without what was typed', async () => {
+    const typed = `Tr0ub4dor&3-${hex(3)}`;
+    expect((await login(typed, 'whatever')).status).toBe(401);
+    expect((await login(`${typed}@nowhere`, 'whatever')).status).toBe(401);
+    const failures = await entriesOf('auth.sign-in-failed');
+    expect(JSON.stringify(failures)).not.toContain(typed);
+    expect(failures.slice(0, 2).map((e) => e.actor)).toEqual([
+      '(not an email address)',
+      '(not an email address)',
+    ]);
   });
 
   it('records API tokens created and revoked, never the token', async () => {
@@ -526,7 +543,8 @@ describe('the trail itself', () => {
   });
 
   it('exports CSV with a header and escaped, formula-safe cells, and JSON Lines', async () => {
-    const email = `=HYPERLINK("http://evil.example","x"),${hex(2)}`;
+    // Shaped like an email address, so that the trail keeps it as typed.
+    const email = `=HYPERLINK("http://evil.example","x"),${hex(2)}@evil.example`;
     await login(email, 'nope');
     const csv = await admin.call(
       'GET',
