@@ -10,8 +10,13 @@ import { openStore, queryRows } from '../src/db/store.js';
 import { signIn } from './helpers/app.js';
 import { hex, phoneNumber } from './helpers/factories.js';
 import { runCli } from './helpers/processes.js';
-import { Stack } from './helpers/stack.js';
-import { createTestDatabase, dropTestDatabase, TEST_DATABASE_URL } from './helpers/store.js';
+import { eventually, Stack } from './helpers/stack.js';
+import {
+  createTestDatabase,
+  dropTestDatabase,
+  someoneWaitsForALock,
+  TEST_DATABASE_URL,
+} from './helpers/store.js';
 
 interface Entry {
   id: number;
@@ -413,6 +418,73 @@ describe('sign-ins and API tokens', () => {
     const exported = (await admin.call('GET', '/api/audit/export?format=csv&action=auth.')).text;
     expect(exported).not.toContain(token.token);
     expect(JSON.stringify(await entriesOf('auth.'))).not.toContain(token.token);
+  });
+});
+
+// Row locks make the second admin wait; PGlite runs one transaction at a time, so there is
+// no race to lose there.
+describe.skipIf(!TEST_DATABASE_URL)('two admins changing one thing at once', () => {
+  /**
+   * Renames the row to `First` in a transaction that commits only once the admin's PATCH (a
+   * rename to `Second`) waits for its lock; the PATCH's entry, read afterwards.
+   */
+  async function patchBehindAnotherChange(table: string, id: string, path: string) {
+    const { patched } = await stack.db.transaction(async (tx) => {
+      await tx.execute(sql`UPDATE ${sql.identifier(table)} SET name = 'First' WHERE id = ${id}`);
+      const patched = admin.call('PATCH', path, { name: 'Second' });
+      await eventually(() => someoneWaitsForALock(stack.db));
+      // Not awaited here: the PATCH can finish only once this transaction commits.
+      return { patched };
+    });
+    expect((await patched).status).toBe(200);
+  }
+
+  it('records as before what the other change left, for an account', async () => {
+    const twilio = (await stack.control('POST', '/_emulator/accounts', {})) as {
+      sid: string;
+      authToken: string;
+    };
+    const { id } = (
+      await admin.call('POST', '/api/admin/accounts', {
+        name: 'Raced account',
+        accountSid: twilio.sid,
+        authToken: twilio.authToken,
+      })
+    ).json as { id: string };
+    await patchBehindAnotherChange('accounts', id, `/api/admin/accounts/${id}`);
+    const entry = await onlyEntry('account.updated', id);
+    expect([entry.before, entry.after]).toEqual([{ name: 'First' }, { name: 'Second' }]);
+  });
+
+  it('records as before what the other change left, for a queue', async () => {
+    const { id } = (await admin.call('POST', '/api/admin/queues', { name: 'Raced queue' }))
+      .json as { id: string };
+    await patchBehindAnotherChange('queues', id, `/api/admin/queues/${id}`);
+    const entry = await onlyEntry('queue.updated', id);
+    expect([entry.before, entry.after]).toEqual([{ name: 'First' }, { name: 'Second' }]);
+  });
+
+  it('records as before what the other change left, for a flow', async () => {
+    const { id } = (await admin.call('POST', '/api/admin/flows', { name: 'Raced flow' })).json as {
+      id: string;
+    };
+    await patchBehindAnotherChange('flows', id, `/api/admin/flows/${id}`);
+    const entry = await onlyEntry('flow.updated', id);
+    expect([entry.before, entry.after]).toEqual([{ name: 'First' }, { name: 'Second' }]);
+  });
+
+  it('records as before what the other change left, for a user', async () => {
+    const { id } = (
+      await admin.call('POST', '/api/admin/agents', {
+        email: `raced-${hex(3)}@example.com`,
+        name: 'Raced agent',
+        role: 'agent',
+        password: 'a secret password',
+      })
+    ).json as { id: string };
+    await patchBehindAnotherChange('users', id, `/api/admin/agents/${id}`);
+    const entry = await onlyEntry('user.updated', id);
+    expect([entry.before, entry.after]).toEqual([{ name: 'First' }, { name: 'Second' }]);
   });
 });
 
