@@ -425,13 +425,20 @@ describe('sign-ins and API tokens', () => {
 // no race to lose there.
 describe.skipIf(!TEST_DATABASE_URL)('two admins changing one thing at once', () => {
   /**
-   * Renames the row to `First` in a transaction that commits only once the admin's PATCH (a
-   * rename to `Second`) waits for its lock; the PATCH's entry, read afterwards.
+   * Sets the row's column to `First` in a transaction that commits only once the admin's
+   * PATCH (setting it to `Second`) waits for its lock.
    */
-  async function patchBehindAnotherChange(table: string, id: string, path: string) {
+  async function patchBehindAnotherChange(
+    table: string,
+    id: string,
+    path: string,
+    column = 'name',
+  ) {
     const { patched } = await stack.db.transaction(async (tx) => {
-      await tx.execute(sql`UPDATE ${sql.identifier(table)} SET name = 'First' WHERE id = ${id}`);
-      const patched = admin.call('PATCH', path, { name: 'Second' });
+      await tx.execute(
+        sql`UPDATE ${sql.identifier(table)} SET ${sql.identifier(column)} = 'First' WHERE id = ${id}`,
+      );
+      const patched = admin.call('PATCH', path, { [column]: 'Second' });
       await eventually(() => someoneWaitsForALock(stack.db));
       // Not awaited here: the PATCH can finish only once this transaction commits.
       return { patched };
@@ -485,6 +492,56 @@ describe.skipIf(!TEST_DATABASE_URL)('two admins changing one thing at once', () 
     await patchBehindAnotherChange('users', id, `/api/admin/agents/${id}`);
     const entry = await onlyEntry('user.updated', id);
     expect([entry.before, entry.after]).toEqual([{ name: 'First' }, { name: 'Second' }]);
+  });
+
+  it('records as before what the other change left, for a number', async () => {
+    const { id } = (
+      await admin.call('POST', '/api/admin/numbers', {
+        accountId: stack.account.id,
+        address: await twilioNumber(),
+        name: 'Raced number',
+      })
+    ).json as { id: string };
+    await patchBehindAnotherChange('numbers', id, `/api/admin/numbers/${id}`);
+    const entry = await onlyEntry('number.updated', id);
+    expect([entry.before, entry.after]).toEqual([{ name: 'First' }, { name: 'Second' }]);
+  });
+
+  it('records as before what the other change left, for a quick reply and a template', async () => {
+    const reply = (
+      await admin.call('POST', '/api/admin/quick-replies', { title: 'Raced', body: 'Hello!' })
+    ).json as { id: string };
+    await patchBehindAnotherChange(
+      'quick_replies',
+      reply.id,
+      `/api/admin/quick-replies/${reply.id}`,
+      'title',
+    );
+    const replyEntry = await onlyEntry('quick-reply.updated', reply.id);
+    expect([replyEntry.before, replyEntry.after]).toEqual([
+      { title: 'First' },
+      { title: 'Second' },
+    ]);
+
+    const { number } = await stack.addNumber();
+    const template = (
+      await admin.call('POST', '/api/admin/origination-templates', {
+        name: `Raced ${hex(2)}`,
+        numberId: number.id,
+        strategy: 'on-reply',
+        body: 'Your order is ready',
+      })
+    ).json as { id: string };
+    await patchBehindAnotherChange(
+      'origination_templates',
+      template.id,
+      `/api/admin/origination-templates/${template.id}`,
+    );
+    const templateEntry = await onlyEntry('origination-template.updated', template.id);
+    expect([templateEntry.before, templateEntry.after]).toEqual([
+      { name: 'First' },
+      { name: 'Second' },
+    ]);
   });
 });
 
