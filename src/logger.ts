@@ -69,6 +69,30 @@ export function serializeError(error: unknown): unknown {
   return serialized;
 }
 
+/** Paths whose query strings are secrets: the provider's authorization code and state. */
+const SECRET_QUERY_PATHS = new Set(['/api/auth/oidc/callback']);
+
+/** What a request line records of a request (Fastify's fields), its URL without secrets. */
+export function serializeRequest(request: {
+  method?: string;
+  url?: string;
+  headers?: IncomingMessage['headers'];
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number | undefined };
+}): Record<string, unknown> {
+  const url = request.url ?? '';
+  const path = url.split('?')[0]!;
+  return {
+    method: request.method,
+    url: SECRET_QUERY_PATHS.has(path) ? path : url,
+    version: request.headers?.['accept-version'],
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort,
+  };
+}
+
 export function createLogger(
   level: LogLevel,
   destination?: DestinationStream,
@@ -78,7 +102,7 @@ export function createLogger(
     {
       level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      serializers: { err: serializeError },
+      serializers: { err: serializeError, req: serializeRequest },
     },
     destination ??
       (format === 'pretty'

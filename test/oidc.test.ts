@@ -217,6 +217,23 @@ describe('single sign-on', () => {
     expect(answer.session).toBeUndefined();
   });
 
+  it('does not make a user for an email the provider has not verified', async () => {
+    provider.accounts.set('sub-nell', {
+      email: 'nell@example.com',
+      email_verified: false,
+      groups: ['parley-agents'],
+    });
+    const answer = await signInWithProvider({ login: 'sub-nell' });
+    expect(answer).toMatchObject({ status: 303, location: '/?sso_error=email-unverified' });
+    expect(answer.session).toBeUndefined();
+    const [row] = await t.store.db.select().from(users).where(eq(users.email, 'nell@example.com'));
+    expect(row).toBeUndefined();
+    expect(await lastAudit('auth.sign-in-failed')).toMatchObject({
+      actorId: null,
+      detail: { method: 'oidc', reason: 'email-unverified', email: 'nell@example.com' },
+    });
+  });
+
   it('refuses someone whose groups give no role', async () => {
     provider.accounts.set('sub-quinn', {
       email: 'quinn@example.com',
@@ -268,13 +285,20 @@ describe('single sign-on', () => {
     });
   });
 
-  it('logs why a sign-in was refused, never the client secret or the flow cookie', async () => {
+  it('logs why a sign-in was refused, never the client secret, the flow cookie or the code', async () => {
     provider.accounts.set('sub-wen', { email: 'wen@example.com', email_verified: true });
-    await signInWithProvider({ login: 'sub-wen' }, { app: strict });
-    const log = strictLog.join('');
+    const logged = strictLog.length;
+    await signInWithProvider(
+      { login: 'sub-wen' },
+      { app: strict, tamper: (callback) => expect(callback.searchParams.get('code')).toBeTruthy() },
+    );
+    const log = strictLog.slice(logged).join('');
     expect(log).toContain('"reason":"unknown-user"');
     expect(log).not.toContain(provider.clientSecret);
     expect(log).not.toMatch(/parley_oidc=v1\./);
+    // The request line names the callback, without its query: the code and state.
+    expect(log).toContain('"url":"/api/auth/oidc/callback"');
+    expect(log).not.toMatch(/code=|state=/);
   });
 
   it('keeps roles assigned in Parley when there is no role claim', async () => {
@@ -335,15 +359,34 @@ describe('single sign-on', () => {
     expect(rows).toHaveLength(1);
   });
 
-  it('refuses a callback that arrives without the flow cookie, or with a forged one', async () => {
+  it('refuses a callback without the flow cookie, or with a forged one, logging it but not auditing it', async () => {
+    const failures = async () =>
+      (
+        await t.store.db
+          .select({ id: auditEntries.id })
+          .from(auditEntries)
+          .where(eq(auditEntries.action, 'auth.sign-in-failed'))
+      ).length;
+    const recorded = await failures();
+    const logged = strictLog.length;
     for (const cookie of ['', 'parley_oidc=v1.AAAA.BBBB.CCCC']) {
-      const answer = await t.app.inject({
+      const answer = await strict.inject({
         url: '/api/auth/oidc/callback?code=abc&state=xyz',
         headers: { cookie },
       });
       expect(answer.statusCode).toBe(303);
       expect(answer.headers.location).toBe('/?sso_error=bad-state');
     }
+    // Anyone may send these, as often as they like: the append-only trail does not grow.
+    expect(await failures()).toBe(recorded);
+    const refusals = strictLog
+      .slice(logged)
+      .map((line) => JSON.parse(line) as { level: number; msg: string; reason?: string })
+      .filter((line) => line.msg === 'single sign-on refused');
+    expect(refusals).toEqual([
+      expect.objectContaining({ level: 30, reason: 'bad-state' }),
+      expect.objectContaining({ level: 30, reason: 'bad-state' }),
+    ]);
   });
 
   it('sends someone who cancels at the provider back to the sign-in page, saying so', async () => {

@@ -96,6 +96,9 @@ export async function updateAccount(
   patch: AccountPatch,
   by?: AuditActor,
 ): Promise<AccountView> {
+  // Locked first (the caller's transaction): another admin's change of this account waits, so
+  // the credentials merged and the audit's `before` are what this change replaces.
+  await db.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, id)).for('update');
   const current = await getAccountCredentials(db, box, id);
   const next = patchedCredentials(current, patch);
   if (

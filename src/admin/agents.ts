@@ -115,7 +115,10 @@ export async function updateAgent(
     ...(disabled !== undefined && { disabledAt: disabled ? new Date() : null }),
   };
   return inTransaction(db, async (tx) => {
-    const [before] = by ? await tx.select(view).from(users).where(eq(users.id, id)) : [];
+    // Locked: another admin's change of this user waits, so `before` is what this one replaces.
+    const [before] = by
+      ? await tx.select(view).from(users).where(eq(users.id, id)).for('update')
+      : [];
     const [row] = Object.keys(set).length
       ? await tx.update(users).set(set).where(eq(users.id, id)).returning(view)
       : await tx.select(view).from(users).where(eq(users.id, id));

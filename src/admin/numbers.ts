@@ -201,6 +201,9 @@ export async function updateNumber(
 ): Promise<NumberRow> {
   await assertNumberRefs(db, patch);
   return inTransaction(db, async (tx) => {
+    // Locked first: another admin's change of this number waits, so `before` is what this one
+    // replaces, not what both read.
+    await tx.select({ id: numbers.id }).from(numbers).where(eq(numbers.id, id)).for('update');
     const before = await getNumber(tx, id);
     if (patch.kind !== undefined) assertKindFits(patch.kind, before.address);
     const [row] = await tx

@@ -102,6 +102,13 @@ export async function updateOriginationTemplate(
   const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
   return named(patch.name ?? '', () =>
     inTransaction(db, async (tx) => {
+      // Locked first: another admin's change of this template waits, so `before` is what this
+      // one replaces, not what both read.
+      await tx
+        .select({ id: originationTemplates.id })
+        .from(originationTemplates)
+        .where(eq(originationTemplates.id, id))
+        .for('update');
       const before = await getOriginationTemplate(tx, id);
       const [row] = Object.keys(fields).length
         ? await tx

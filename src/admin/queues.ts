@@ -98,6 +98,9 @@ export async function updateQueue(
 ): Promise<QueueRow & { memberIds: string[] }> {
   const { memberIds, ...fields } = input;
   await inTransaction(db, async (tx) => {
+    // Locked first: another admin's change of this queue waits, so `before` is what this one
+    // replaces, not what both read.
+    await tx.select({ id: queues.id }).from(queues).where(eq(queues.id, id)).for('update');
     const before = by && (await auditedQueue(tx, id));
     await checkOverflowQueue(tx, id, fields.overflowQueueId);
     await checkDefaultSender(tx, fields.defaultSenderNumberId);

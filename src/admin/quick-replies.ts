@@ -62,7 +62,12 @@ export async function updateQuickReply(
     ...(patch.queueId !== undefined && { queueId: patch.queueId }),
   };
   return inTransaction(db, async (tx) => {
-    const [before] = await tx.select().from(quickReplies).where(eq(quickReplies.id, id));
+    // Locked: another admin's change of this reply waits, so `before` is what this one replaces.
+    const [before] = await tx
+      .select()
+      .from(quickReplies)
+      .where(eq(quickReplies.id, id))
+      .for('update');
     if (!before) throw new AppError('not_found', `quick reply ${id} does not exist`);
     const [row] = Object.keys(fields).length
       ? await tx.update(quickReplies).set(fields).where(eq(quickReplies.id, id)).returning()

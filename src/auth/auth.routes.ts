@@ -80,13 +80,15 @@ export function registerAuthRoutes(parent: FastifyInstance, deps: AuthDeps): voi
       // Who failed is not known: the entry names the email given (userId null).
       const failed = (reason: string) =>
         recordAudit(deps.db, {
-          actor: actorAs(request, { userId: null, label: request.body.email }),
+          actor: actorAs(request, { userId: null, label: signInLabel(request.body.email) }),
           action: 'auth.sign-in-failed',
           detail: { reason },
         });
       const attempt = await reserveAttempt(deps.db, key);
       if (!attempt.allowed) {
-        await failed('rate-limited');
+        // Refusals cost nothing to send: recording each would let anyone grow the
+        // append-only trail without end. The first of the window says the limit was hit.
+        if (attempt.firstRefusal) await failed('rate-limited');
         reply.header('retry-after', String(attempt.retryAfterSeconds));
         throw new AppError('too_many_requests', 'too many failed sign-ins; try again later');
       }
@@ -255,6 +257,16 @@ export function registerAuthRoutes(parent: FastifyInstance, deps: AuthDeps): voi
       },
     );
   });
+}
+
+/** Anything else typed into the email box (a password, say) never enters the trail. */
+const NOT_AN_EMAIL = '(not an email address)';
+// Dots only between the domain's labels, so that the match takes linear time.
+const EMAIL_SHAPE = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
+
+/** How a failed sign-in names who tried: the email given, if it looks like one. */
+function signInLabel(email: string): string {
+  return email.length <= 320 && EMAIL_SHAPE.test(email) ? email : NOT_AN_EMAIL;
 }
 
 function apiTokenJson(token: ApiToken) {

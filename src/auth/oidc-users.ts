@@ -1,7 +1,7 @@
 /**
  * Who a single sign-on names in Parley: the user linked to the provider's issuer and subject;
  * on their first SSO sign-in, the user with the provider-verified email (then linked), or a
- * new user when OIDC_CREATE_USERS allows. With a role claim the provider decides the role at
+ * new user with a provider-verified email when OIDC_CREATE_USERS allows. With a role claim the provider decides the role at
  * every sign-in; without one, roles are assigned in Parley.
  */
 import { and, eq, sql } from 'drizzle-orm';
@@ -97,6 +97,9 @@ async function signIn(
   if (!user) {
     if (!rules.createUsers) return refuse('unknown-user');
     if (!identity.email) return refuse('no-email');
+    // The new user is known by this email from then on: as for linking, the provider must
+    // vouch for it.
+    if (!identity.emailVerified) return refuse('email-unverified');
     if (role === null) return refuse('no-role');
     user = await createOidcUser(tx, identity, role ?? rules.defaultRole ?? 'agent', actor);
   }

@@ -80,8 +80,9 @@ export function registerOidcRoutes(parent: FastifyInstance, deps: OidcRouteDeps)
     reply: FastifyReply,
     reason: OidcRefusal,
     cause?: unknown,
+    level: 'info' | 'warn' = 'warn',
   ) => {
-    request.log.warn({ reason, err: cause }, 'single sign-on refused');
+    request.log[level]({ reason, err: cause }, 'single sign-on refused');
     reply.header('set-cookie', flowCookie('', 0));
     return reply.redirect(`/?sso_error=${reason}`, 303);
   };
@@ -102,9 +103,14 @@ export function registerOidcRoutes(parent: FastifyInstance, deps: OidcRouteDeps)
   app.get(OIDC_CALLBACK_PATH, { schema: { hide: true } }, async (request, reply) => {
     const search = request.url.split('?')[1] ?? '';
     const actor = actorOf(request);
+    const pending = pendingOf(request, deps.secretBox);
+    if (pending === 'none') {
+      // Anyone can send this for nothing, so it is not recorded in the append-only trail: no
+      // sign-in was attempted from this browser.
+      return refuse(request, reply, 'bad-state', undefined, 'info');
+    }
     try {
-      const pending = pendingOf(request, deps.secretBox);
-      if (!pending) throw new OidcFlowError('bad-state', 'no sign-in in progress here');
+      if (pending === 'expired') throw new OidcFlowError('bad-state', 'the sign-in took too long');
       const identity = await signIn.finishSignIn(search, pending);
       const result = await signInWithOidc(
         deps.db,
@@ -137,19 +143,26 @@ export function registerOidcRoutes(parent: FastifyInstance, deps: OidcRouteDeps)
   });
 }
 
-/** The flow this browser started, if its cookie is ours, intact and not expired. */
-function pendingOf(request: FastifyRequest, secretBox: SecretBox): PendingSignIn | undefined {
+/**
+ * The flow this browser started; `expired` when its cookie is ours but too old; `none` when
+ * it carries no cookie, or one not sealed here (altered, or under another APP_SECRET), which
+ * anyone can make up as easily as send none.
+ */
+function pendingOf(
+  request: FastifyRequest,
+  secretBox: SecretBox,
+): PendingSignIn | 'expired' | 'none' {
   const raw = request.headers.cookie
     ?.split(';')
     .map((part) => part.trim())
     .find((part) => part.startsWith(`${FLOW_COOKIE}=`))
     ?.slice(FLOW_COOKIE.length + 1);
-  if (!raw) return undefined;
+  if (!raw) return 'none';
+  let flow: PendingSignIn & { expiresAt: number };
   try {
-    const flow = JSON.parse(secretBox.open(raw)) as PendingSignIn & { expiresAt: number };
-    return flow.expiresAt > Date.now() ? flow : undefined;
+    flow = JSON.parse(secretBox.open(raw)) as PendingSignIn & { expiresAt: number };
   } catch {
-    // Sealed under another APP_SECRET, altered, or not ours: no flow.
-    return undefined;
+    return 'none';
   }
+  return flow.expiresAt > Date.now() ? flow : 'expired';
 }

@@ -19,7 +19,14 @@ export function signInKey(ip: string, email: string): string {
   return `${ip}|${email.toLowerCase()}`;
 }
 
-export type SignInAttempt = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+export type SignInAttempt =
+  | { allowed: true }
+  | {
+      allowed: false;
+      retryAfterSeconds: number;
+      /** The first refusal of the window: the one worth recording (the rest repeat it). */
+      firstRefusal: boolean;
+    };
 
 /**
  * Counts one sign-in attempt of the caller; allowed while the count, this one included, is
@@ -45,7 +52,11 @@ export async function reserveAttempt(db: Executor, key: string): Promise<SignInA
   if (row!.count === 1)
     await db.delete(signInFailures).where(lt(signInFailures.since, windowStart));
   if (row!.count <= MAX_FAILURES) return { allowed: true };
-  return { allowed: false, retryAfterSeconds: Math.max(1, row!.retryAfterSeconds) };
+  return {
+    allowed: false,
+    retryAfterSeconds: Math.max(1, row!.retryAfterSeconds),
+    firstRefusal: row!.count === MAX_FAILURES + 1,
+  };
 }
 
 export async function clearFailures(db: Executor, key: string): Promise<void> {

@@ -176,6 +176,9 @@ export async function updateFlow(
   await assertQueue(db, input.queueId);
   const { hours, holidays, ...fields } = input;
   await inTransaction(db, async (tx) => {
+    // Locked first: another admin's change of this flow waits, so `before` is what this one
+    // replaces, not what both read.
+    await tx.select({ id: flows.id }).from(flows).where(eq(flows.id, id)).for('update');
     const before = by && (await auditedFlow(tx, id));
     const [row] = Object.keys(fields).length
       ? await tx.update(flows).set(fields).where(eq(flows.id, id)).returning({ id: flows.id })

@@ -26,7 +26,7 @@ const SSO_PROBLEMS: Record<string, string> = {
   'no-email':
     'The sign-in provider did not share your email address, which Parley needs for your user. Ask your administrator.',
   'email-unverified':
-    'The sign-in provider has not confirmed your email address, so it cannot be linked to your Parley user. Ask your administrator.',
+    'The sign-in provider has not confirmed your email address, so Parley cannot link it to a user or make one for you. Ask your administrator.',
   'linked-elsewhere':
     'Your Parley user is linked to another account at the sign-in provider. Ask a Parley administrator.',
   failed: 'Signing in failed on Parley’s side. Try again in a moment.',
