@@ -7,9 +7,15 @@ import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 import { type ApiToken, createApiToken, listApiTokens, revokeApiToken } from './api-tokens.js';
-import { currentUser, registerSignedInRoutes, SESSION_COOKIE } from './guard.js';
+import { currentUser, registerSignedInRoutes } from './guard.js';
 import { verifyPassword } from './passwords.js';
-import { countLiveSessions, createSession, endSession, SESSION_TTL_MS } from './sessions.js';
+import {
+  countLiveSessions,
+  createSession,
+  endSession,
+  SESSION_COOKIE,
+  sessionCookie,
+} from './sessions.js';
 import {
   clearFailures,
   FAILURE_WINDOW_MS,
@@ -109,10 +115,7 @@ export function registerAuthRoutes(parent: FastifyInstance, deps: AuthDeps): voi
         });
         return created;
       });
-      reply.header(
-        'set-cookie',
-        `${SESSION_COOKIE}=${session.token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${SESSION_TTL_MS / 1000}${deps.secureCookies ? '; Secure' : ''}`,
-      );
+      reply.header('set-cookie', sessionCookie(session.token, deps.secureCookies));
       return { id: user.id, email: user.email, name: user.name, role: user.role };
     },
   );

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Executor } from '../db/store.js';
 import { AppError } from '../errors.js';
-import { type AuthUser, authenticateToken } from './sessions.js';
+import { type AuthUser, authenticateToken, SESSION_COOKIE } from './sessions.js';
 import type { Role } from './users.js';
 
 declare module 'fastify' {
@@ -11,7 +11,6 @@ declare module 'fastify' {
   }
 }
 
-export const SESSION_COOKIE = 'parley_session';
 const SIGN_IN_PATH = '/api/auth/login';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Sec-Fetch-Site values of a request the user made on Parley's own pages, or typed in. */

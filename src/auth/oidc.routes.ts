@@ -15,10 +15,9 @@ import { actorOf } from '../audit/audit-log.js';
 import type { OidcConfig } from '../config.js';
 import type { Db } from '../db/store.js';
 import type { SecretBox } from '../secret-box.js';
-import { SESSION_COOKIE } from './guard.js';
 import { OidcFlowError, OidcSignIn, type PendingSignIn } from './oidc.js';
 import { type OidcRefusal, recordOidcRefusal, signInWithOidc } from './oidc-users.js';
-import { SESSION_TTL_MS } from './sessions.js';
+import { sessionCookie } from './sessions.js';
 
 export const OIDC_CALLBACK_PATH = '/api/auth/oidc/callback';
 const OIDC_START_PATH = '/api/auth/oidc/start';
@@ -125,7 +124,7 @@ export function registerOidcRoutes(parent: FastifyInstance, deps: OidcRouteDeps)
       if (!result.ok) return await refuse(request, reply, result.reason);
       reply.header('set-cookie', [
         flowCookie('', 0),
-        `${SESSION_COOKIE}=${result.sessionToken}; Path=/; ${cookieAttributes}; Max-Age=${SESSION_TTL_MS / 1000}`,
+        sessionCookie(result.sessionToken, deps.secureCookies),
       ]);
       // The app's home sends each role to its own page.
       return reply.redirect('/', 303);

@@ -19,6 +19,12 @@ export interface AuthUser {
 export type TokenKind = 'session' | 'api-token';
 
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+export const SESSION_COOKIE = 'parley_session';
+
+/** The Set-Cookie value that gives the browser its session, whichever way it signed in. */
+export function sessionCookie(token: string, secure: boolean): string {
+  return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${SESSION_TTL_MS / 1000}${secure ? '; Secure' : ''}`;
+}
 /** An API token's last-used time is this precise: a busy client writes it once a minute. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
