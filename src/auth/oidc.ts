@@ -6,7 +6,7 @@
  * secrets to keep (the routes seal them into a short-lived cookie), and `finishSignIn` gets
  * them back, so any instance can finish a flow another one started.
  */
-import * as client from 'openid-client';
+import type * as OpenIdClient from 'openid-client';
 import type { OidcConfig, UserRole } from '../config.js';
 
 /** What a flow in progress must remember between the redirect and the callback. */
@@ -45,8 +45,11 @@ export class OidcFlowError extends Error {
 /** Highest first: a person in several groups gets the most their groups give. */
 const ROLE_RANK: readonly UserRole[] = ['admin', 'supervisor', 'agent'];
 
+/** openid-client is loaded at the first sign-in: a Parley without single sign-on never needs it. */
+const openIdClient = (): Promise<typeof OpenIdClient> => import('openid-client');
+
 export class OidcSignIn {
-  #discovered: Promise<client.Configuration> | undefined;
+  #discovered: Promise<OpenIdClient.Configuration> | undefined;
 
   constructor(
     readonly settings: OidcConfig,
@@ -57,6 +60,7 @@ export class OidcSignIn {
   /** The provider's authorization URL for a new flow, and what the callback will need. */
   async startSignIn(): Promise<{ url: URL; pending: PendingSignIn }> {
     const configuration = await this.#configuration();
+    const client = await openIdClient();
     const pending: PendingSignIn = {
       state: client.randomState(),
       nonce: client.randomNonce(),
@@ -93,6 +97,7 @@ export class OidcSignIn {
       );
     }
     const configuration = await this.#configuration();
+    const client = await openIdClient();
     const callbackUrl = new URL(this.redirectUri);
     callbackUrl.search = answer.toString();
     let claims: Record<string, unknown>;
@@ -153,18 +158,20 @@ export class OidcSignIn {
    * The provider's metadata, fetched once per process; a failure is forgotten so that the next
    * sign-in tries again (the provider may have been down for a moment).
    */
-  #configuration(): Promise<client.Configuration> {
-    this.#discovered ??= client
-      .discovery(
-        new URL(this.settings.issuerUrl),
-        this.settings.clientId,
-        undefined,
-        // OpenID Connect's default method: every provider supports it.
-        client.ClientSecretBasic(this.settings.clientSecret),
-        // Plain http is allowed by the configuration only for a provider on this machine.
-        new URL(this.settings.issuerUrl).protocol === 'http:'
-          ? { execute: [client.allowInsecureRequests] }
-          : {},
+  #configuration(): Promise<OpenIdClient.Configuration> {
+    this.#discovered ??= openIdClient()
+      .then((client) =>
+        client.discovery(
+          new URL(this.settings.issuerUrl),
+          this.settings.clientId,
+          undefined,
+          // OpenID Connect's default method: every provider supports it.
+          client.ClientSecretBasic(this.settings.clientSecret),
+          // Plain http is allowed by the configuration only for a provider on this machine.
+          new URL(this.settings.issuerUrl).protocol === 'http:'
+            ? { execute: [client.allowInsecureRequests] }
+            : {},
+        ),
       )
       .catch((cause: unknown) => {
         this.#discovered = undefined;
