@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -187,6 +187,31 @@ describe('loadConfig', () => {
       prefix: 'parley/',
       credentials: { accessKeyId: 'key', secretAccessKey: 'secret' },
     });
+  });
+
+  it('keeps media in files with a server when DATA_DIR/media already holds some, unless told', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'parley-config-'));
+    const server = {
+      DATABASE_URL: 'postgres://db/parley',
+      APP_SECRET: 'x'.repeat(32),
+      DATA_DIR: dataDir,
+    };
+    // An empty folder holds nothing to lose.
+    mkdirSync(join(dataDir, 'media', 'ab'), { recursive: true });
+    expect(loadConfig(server).mediaStorage).toEqual({ kind: 'database' });
+    writeFileSync(join(dataDir, 'media', 'ab', `ab${'0'.repeat(62)}`), 'a picture from before');
+    expect(loadConfig(server).mediaStorage).toEqual({ kind: 'files', keptForStoredFiles: true });
+    // Said outright, the setting wins, and so does a bucket.
+    expect(loadConfig({ ...server, MEDIA_STORAGE: 'files' }).mediaStorage).toEqual({
+      kind: 'files',
+    });
+    expect(loadConfig({ ...server, MEDIA_STORAGE: 'database' }).mediaStorage).toEqual({
+      kind: 'database',
+    });
+    expect(loadConfig({ ...server, MEDIA_S3_BUCKET: 'media' }).mediaStorage.kind).toBe('s3');
+    // Without a server, files were and are the default.
+    expect(loadConfig({ DATA_DIR: dataDir }).mediaStorage).toEqual({ kind: 'files' });
+    rmSync(dataDir, { recursive: true });
   });
 
   it.each([

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, opendirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { type CountryCode, getCountries } from 'libphonenumber-js';
 import { z } from 'zod';
@@ -191,7 +191,14 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
  * or chunks in the database; the last two are shared by every instance on one PostgreSQL.
  */
 export type MediaStorageConfig =
-  | { readonly kind: 'files' }
+  | {
+      readonly kind: 'files';
+      /**
+       * Chosen although DATABASE_URL would choose the database: MEDIA_STORAGE is unset and
+       * DATA_DIR/media already holds media from before that default. Start-up warns.
+       */
+      readonly keptForStoredFiles?: true;
+    }
   | { readonly kind: 'database' }
   | ({ readonly kind: 's3' } & S3MediaConfig);
 
@@ -403,9 +410,19 @@ export function loadConfig(env: Env): Config {
 
 /**
  * MEDIA_STORAGE when set; else S3 when a bucket is named; else the database when it is a
- * server (instances share it but no disk), files under DATA_DIR otherwise.
+ * server (instances share it but no disk), files under DATA_DIR otherwise. A server whose
+ * DATA_DIR/media already holds files keeps them: before the database was the default with
+ * a server, every deployment kept its media there, and switching would lose every picture.
  */
 function mediaStorageOf(v: z.infer<typeof envSchema>): MediaStorageConfig {
+  if (
+    !v.MEDIA_STORAGE &&
+    !v.MEDIA_S3_BUCKET &&
+    v.DATABASE_URL &&
+    holdsAFile(join(resolve(v.DATA_DIR), 'media'))
+  ) {
+    return Object.freeze({ kind: 'files', keptForStoredFiles: true });
+  }
   const kind =
     v.MEDIA_STORAGE ?? (v.MEDIA_S3_BUCKET ? 's3' : v.DATABASE_URL ? 'database' : 'files');
   if (kind !== 's3') return Object.freeze({ kind });
@@ -433,6 +450,21 @@ function mediaStorageOf(v: z.infer<typeof envSchema>): MediaStorageConfig {
           })
         : undefined,
   });
+}
+
+/** Whether the directory or a folder in it holds a file; stops at the first one found. */
+function holdsAFile(directory: string): boolean {
+  if (!existsSync(directory)) return false;
+  const dir = opendirSync(directory);
+  try {
+    for (let entry = dir.readSync(); entry; entry = dir.readSync()) {
+      if (entry.isFile()) return true;
+      if (entry.isDirectory() && holdsAFile(join(directory, entry.name))) return true;
+    }
+    return false;
+  } finally {
+    dir.closeSync();
+  }
 }
 
 /** The one sentence that says what is missing or contradictory in the OIDC settings. */

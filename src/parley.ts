@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PrepareNumberOnTwilio } from './admin/admin.routes.js';
@@ -64,6 +65,12 @@ export async function startParley(
     const configCache = new ConfigCache();
     const clients = new TwilioClients(db, secretBox, config.twilioApiUrl, configCache);
     const mediaStore = openMediaStore(config.mediaStorage, { dataDir: config.dataDir, db });
+    if (config.mediaStorage.kind === 'files' && config.mediaStorage.keptForStoredFiles) {
+      logger.warn(
+        { mediaDir: join(config.dataDir, 'media') },
+        'media stay in files under DATA_DIR/media, which already holds some, although DATABASE_URL makes the database the default: other instances cannot read them. To share them, copy them to an S3 bucket as <MEDIA_S3_PREFIX><sha256> and set MEDIA_STORAGE=s3 with MEDIA_S3_BUCKET; to keep them here, set MEDIA_STORAGE=files and this warning goes',
+      );
+    }
     const metrics = new Metrics();
 
     instance = await startInstance(db, logger);

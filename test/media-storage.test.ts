@@ -1,20 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { media, mediaBlobs, messages } from '../src/db/schema.js';
 import { createLogger } from '../src/logger.js';
+import { FileMediaStore } from '../src/media/file-media-store.js';
 import { MAX_TOTAL_BYTES } from '../src/outbound/attachments.js';
 import { type RunningParley, startParley } from '../src/parley.js';
 import { buildTestApp, type SignedIn, signIn, type TestApp } from './helpers/app.js';
-import { phoneNumber } from './helpers/factories.js';
+import { buildNumber, conversationInFlow, phoneNumber } from './helpers/factories.js';
 import { startTestS3, type TestS3 } from './helpers/s3.js';
 import { eventually, freePort, Stack } from './helpers/stack.js';
-import { TEST_DATABASE_URL } from './helpers/store.js';
+import { createTestDatabase, dropTestDatabase, TEST_DATABASE_URL } from './helpers/store.js';
 
 describe('uploads', () => {
   let t: TestApp;
@@ -179,5 +181,78 @@ describe.skipIf(!TEST_DATABASE_URL).each([
     const delivered = await fetch(new URL(received.media[0]!.url, a.emulator.url));
     expect(Buffer.from(await delivered.arrayBuffer()).equals(attachment)).toBe(true);
     expect(existsSync(join(config.dataDir, 'media'))).toBe(false);
+  });
+});
+
+/**
+ * An instance upgraded from when media were always files: with DATABASE_URL and nothing set
+ * for media, its pictures under DATA_DIR/media must still be served, with a warning.
+ */
+describe.skipIf(!TEST_DATABASE_URL)('an upgraded PostgreSQL instance with media in files', () => {
+  let databaseUrl: string;
+  const dataDir = mkdtempSync(join(tmpdir(), 'parley-upgraded-'));
+  let parley: RunningParley | undefined;
+  afterAll(async () => {
+    await parley?.close();
+    if (databaseUrl) await dropTestDatabase(databaseUrl);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('keeps serving them from DATA_DIR/media and warns how to share them', async () => {
+    databaseUrl = await createTestDatabase();
+    const picture = randomBytes(40_000);
+    const stored = await new FileMediaStore(join(dataDir, 'media')).put(Readable.from([picture]));
+    const port = await freePort();
+    const config = loadConfig({
+      PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      DATA_DIR: dataDir,
+      DATABASE_URL: databaseUrl,
+      APP_SECRET: 's'.repeat(64),
+    });
+    const lines: string[] = [];
+    parley = await startParley(config, createLogger('warn', { write: (line) => lines.push(line) }));
+
+    const db = parley.store.db;
+    const number = await buildNumber(db);
+    const conversation = await conversationInFlow(db, number.id);
+    const [message] = await db
+      .insert(messages)
+      .values({
+        conversationId: conversation.id,
+        numberId: number.id,
+        direction: 'inbound',
+        author: 'customer',
+        fromAddress: conversation.customerAddress,
+        toAddress: number.address,
+        status: 'received',
+      })
+      .returning();
+    const [row] = await db
+      .insert(media)
+      .values({
+        messageId: message!.id,
+        position: 0,
+        contentType: 'image/jpeg',
+        status: 'stored',
+        sha256: stored.sha256,
+        size: stored.size,
+      })
+      .returning();
+    const supervisor = await signIn(parley.store, 'supervisor');
+    const served = await parley.server.inject({
+      url: `/api/media/${row!.id}`,
+      headers: supervisor.headers,
+    });
+    expect(served.statusCode).toBe(200);
+    expect(served.rawPayload.equals(picture)).toBe(true);
+
+    const warnings = lines.map((line) => JSON.parse(line) as { level: number; msg: string });
+    expect(warnings).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        msg: expect.stringMatching(/DATA_DIR\/media.*MEDIA_STORAGE=s3.*MEDIA_STORAGE=files/),
+      }),
+    );
   });
 });

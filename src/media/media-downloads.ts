@@ -10,6 +10,7 @@ import type { Db } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { appendEvent } from '../event-log.js';
 import type { SecretBox } from '../secret-box.js';
+import { deleteOrphanMedia } from './media.js';
 import type { MediaStore } from './media-store.js';
 
 export interface MediaDeps {
@@ -25,8 +26,9 @@ const LEASE_MS = 120_000;
 
 /**
  * Downloads one due inbound media file, if any. A failure keeps the message, marks the
- * media failed and schedules another try with backoff, up to MAX_ATTEMPTS. Returns whether
- * it found work.
+ * media failed and schedules another try with backoff, up to MAX_ATTEMPTS. A media row
+ * gone meanwhile (erasure, retention) discards the download: no event, and no bytes that
+ * nothing names. Returns whether it found work.
  */
 export async function downloadNextMedia(deps: MediaDeps): Promise<boolean> {
   const claimed = await inTransaction(deps.db, async (tx) => {
@@ -62,6 +64,9 @@ export async function downloadNextMedia(deps: MediaDeps): Promise<boolean> {
   });
   if (!claimed) return false;
 
+  // Bytes stored for a media row that went meanwhile (erasure, retention): deleted after the
+  // try, so that a failure to delete them is the worker's error, not the download's.
+  let discarded: string | undefined;
   try {
     const credentials = await getAccountCredentials(deps.db, deps.secretBox, claimed.accountId);
     const file = await fetchTwilioMedia(
@@ -74,7 +79,7 @@ export async function downloadNextMedia(deps: MediaDeps): Promise<boolean> {
       async (body, contentType) => ({ ...(await deps.mediaStore.put(body)), contentType }),
     );
     const { sha256, size } = file;
-    await inTransaction(deps.db, async (tx) => {
+    const kept = await inTransaction(deps.db, async (tx) => {
       const [row] = await tx
         .update(media)
         .set({
@@ -87,27 +92,33 @@ export async function downloadNextMedia(deps: MediaDeps): Promise<boolean> {
         })
         .where(eq(media.id, claimed.id))
         .returning({ contentType: media.contentType });
+      if (!row) return false;
       await appendEvent(
         tx,
         'media.stored',
         { conversationId: claimed.conversationId },
-        { mediaId: claimed.id, messageId: claimed.messageId, contentType: row!.contentType, size },
+        { mediaId: claimed.id, messageId: claimed.messageId, contentType: row.contentType, size },
       );
+      return true;
     });
+    if (!kept) discarded = sha256;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const attempts = claimed.attempts + 1;
     const willRetry =
       (!(error instanceof MediaFetchError) || error.retryable) && attempts < MAX_ATTEMPTS;
     await inTransaction(deps.db, async (tx) => {
-      await tx
+      const [row] = await tx
         .update(media)
         .set({
           status: 'failed',
           lastError: message,
           nextAttemptAt: willRetry ? new Date(Date.now() + 5_000 * 2 ** (attempts - 1)) : null,
         })
-        .where(eq(media.id, claimed.id));
+        .where(eq(media.id, claimed.id))
+        .returning({ id: media.id });
+      // A row gone meanwhile has no download left to report.
+      if (!row) return;
       await appendEvent(
         tx,
         'media.failed',
@@ -116,5 +127,7 @@ export async function downloadNextMedia(deps: MediaDeps): Promise<boolean> {
       );
     });
   }
+  // Another message may name the same picture: its bytes stay.
+  if (discarded) await deleteOrphanMedia(deps.db, deps.mediaStore, [discarded]);
   return true;
 }

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { count } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestS3 } from '../../test/helpers/s3.js';
+import { startTestS3, type TestS3 } from '../../test/helpers/s3.js';
 import { openTestStore } from '../../test/helpers/store.js';
 import { loadConfig } from '../config.js';
 import { mediaBlobs, mediaChunks } from '../db/schema.js';
@@ -211,5 +211,36 @@ describe.each(backends)('the %s media store', (kind, open) => {
   it('answers undefined for bytes never stored, and refuses what is not a hash', async () => {
     expect(await backend.store.get('0'.repeat(64))).toBeUndefined();
     await expect(backend.store.get('../../etc/passwd')).rejects.toThrow('not a media hash');
+  });
+});
+
+describe('the s3 media store with a key pair that may not list the bucket', () => {
+  let s3: TestS3;
+  let store: MediaStore;
+  beforeAll(async () => {
+    s3 = await startTestS3('parley-media', { withoutListBucket: true });
+    store = openMediaStore(loadConfig(s3.env).mediaStorage, {
+      dataDir: '/nonexistent',
+      db: undefined as never,
+    });
+  });
+  afterAll(() => s3?.close());
+
+  it('stores new bytes and bytes already stored without asking whether a key exists', async () => {
+    const seed = randomBytes(16);
+    const first = await store.put(generated(256 * 1024, seed).stream);
+    const again = await store.put(generated(256 * 1024, seed).stream);
+    expect(again).toEqual(first);
+    const bytes = await store.get(first.sha256);
+    expect((await digestOf(bytes!.stream)).sha256).toBe(first.sha256);
+    expect(s3.requests.filter((line) => line.startsWith('HEAD '))).toEqual([]);
+    // Each put copied its upload to the hash: two copies, both to the same key.
+    expect(
+      s3.requests.filter((line) => line.startsWith('PUT ') && line.includes(first.sha256)),
+    ).toHaveLength(2);
+  });
+
+  it('fails a read of a missing key with the permission it needs, not as "not stored"', async () => {
+    await expect(store.get('1'.repeat(64))).rejects.toThrow(/403 AccessDenied.*s3:ListBucket/);
   });
 });

@@ -4,7 +4,6 @@ import {
   CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
-  HeadObjectCommand,
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
@@ -24,7 +23,8 @@ const PART_BYTES = 5 * 1024 * 1024;
 /**
  * Media bytes in an S3-compatible bucket (AWS S3, MinIO, R2, …) as `<prefix><sha256>`.
  * Uploads go to `<prefix>incoming/<uuid>` first and are copied to their hash once it is
- * known; a lifecycle rule on `incoming/` may expire what a crash left there.
+ * known; a lifecycle rule on `incoming/` may expire what a crash left there. Nothing asks
+ * whether a key exists: without s3:ListBucket, AWS answers 403, not 404, for a missing key.
  */
 export class S3MediaStore implements MediaStore {
   readonly kind = 's3';
@@ -56,16 +56,15 @@ export class S3MediaStore implements MediaStore {
         queueSize: 1,
       }).done();
       const stored = meter.result();
-      const key = this.key(stored.sha256);
-      if (!(await this.exists(key))) {
-        await this.client.send(
-          new CopyObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            CopySource: `${bucket}/${temp.split('/').map(encodeURIComponent).join('/')}`,
-          }),
-        );
-      }
+      // Copied even when the hash is already stored: the bytes are the same, and asking first
+      // would need a HEAD that a key pair without s3:ListBucket cannot tell from a refusal.
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: this.key(stored.sha256),
+          CopySource: `${bucket}/${temp.split('/').map(encodeURIComponent).join('/')}`,
+        }),
+      );
       return stored;
     } finally {
       meter.destroy();
@@ -84,6 +83,14 @@ export class S3MediaStore implements MediaStore {
       return { stream: object.Body as Readable, size: object.ContentLength ?? 0 };
     } catch (error) {
       if (isNotFound(error)) return undefined;
+      if (isAccessDenied(error)) {
+        // Not read as "not stored": a key pair that may not read the bucket would make every
+        // picture vanish silently. AWS answers a missing key so without s3:ListBucket.
+        throw new Error(
+          `S3 refused to read ${this.key(sha256)} in bucket ${this.config.bucket} (403 AccessDenied): the key pair needs s3:GetObject on the prefix, and s3:ListBucket on the bucket so that a missing object answers 404`,
+          { cause: error },
+        );
+      }
       throw error;
     }
   }
@@ -94,16 +101,6 @@ export class S3MediaStore implements MediaStore {
     );
   }
 
-  private async exists(key: string): Promise<boolean> {
-    try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: key }));
-      return true;
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
-  }
-
   private key(sha256: string): string {
     assertMediaHash(sha256);
     return `${this.config.prefix}${sha256}`;
@@ -112,4 +109,8 @@ export class S3MediaStore implements MediaStore {
 
 function isNotFound(error: unknown): boolean {
   return error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404;
+}
+
+function isAccessDenied(error: unknown): boolean {
+  return error instanceof S3ServiceException && error.$metadata.httpStatusCode === 403;
 }

@@ -24,10 +24,10 @@ import { eraseTwilioMessage } from '../channels/twilio/message-redaction.js';
 import { type Db, type Executor, queryRows } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
+import { deleteOrphanMedia } from '../media/media.js';
 import type { MediaStore } from '../media/media-store.js';
 import {
   ADDRESS_FIELDS,
-  deleteOrphanMedia,
   redactEvents,
   redactMessages,
   redactNotes,

@@ -6,9 +6,9 @@
  * empties these columns of other modules' tables, and only these.
  */
 import { type SQL, sql } from 'drizzle-orm';
-import { type Executor, queryRows, type Tx } from '../db/store.js';
+import { queryRows, type Tx } from '../db/store.js';
 import { type PayloadRedaction, redactEventPayloads } from '../event-log.js';
-import type { MediaStore } from '../media/media-store.js';
+import { unnamedMediaHashes } from '../media/media.js';
 
 /** Payload fields holding what someone wrote (see events.ts). */
 export const WRITTEN_FIELDS = ['body', 'originalText', 'note', 'comment'] as const;
@@ -55,35 +55,8 @@ export async function redactMessages(
   return {
     messages: changed.length,
     media: removed.length,
-    orphanHashes: await unnamedHashes(tx, hashes),
+    orphanHashes: await unnamedMediaHashes(tx, hashes),
   };
-}
-
-/** Of the hashes, those no media row names. */
-async function unnamedHashes(db: Executor, hashes: readonly string[]): Promise<string[]> {
-  if (hashes.length === 0) return [];
-  const named = await queryRows<{ sha256: string }>(
-    db,
-    sql`SELECT DISTINCT sha256 FROM media
-         WHERE sha256 IN (SELECT jsonb_array_elements_text(${JSON.stringify(hashes)}::jsonb))`,
-  );
-  const still = new Set(named.map((row) => row.sha256));
-  return hashes.filter((hash) => !still.has(hash));
-}
-
-/**
- * Deletes the stored bytes of hashes that no media row names, after the commit that removed
- * their rows (a rolled-back erasure must find its bytes). Checked again first: a message that
- * arrived since may carry the same picture. Returns how many were deleted.
- */
-export async function deleteOrphanMedia(
-  db: Executor,
-  mediaStore: MediaStore,
-  hashes: readonly string[],
-): Promise<number> {
-  const orphans = await unnamedHashes(db, hashes);
-  for (const hash of orphans) await mediaStore.delete(hash);
-  return orphans.length;
 }
 
 /** Empties the bodies of the notes; returns how many changed. */

@@ -16,15 +16,10 @@ import type { FastifyBaseLogger } from 'fastify';
 import { recordAudit, SYSTEM_ACTOR } from '../audit/audit-log.js';
 import { type Db, queryRows } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
+import { deleteOrphanMedia } from '../media/media.js';
 import type { MediaStore } from '../media/media-store.js';
 import { startLoopWorker, type Worker } from '../worker-loop.js';
-import {
-  deleteOrphanMedia,
-  redactEvents,
-  redactMessages,
-  redactNotes,
-  uuidArray,
-} from './redaction.js';
+import { redactEvents, redactMessages, redactNotes, uuidArray } from './redaction.js';
 
 /** How often a run is due, across all instances. */
 export const RETENTION_EVERY_MS = 60 * 60_000;
