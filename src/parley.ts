@@ -64,7 +64,7 @@ export async function startParley(
     const db = store.db;
     const configCache = new ConfigCache();
     const clients = new TwilioClients(db, secretBox, config.twilioApiUrl, configCache);
-    const mediaStore = openMediaStore(config.mediaStorage, { dataDir: config.dataDir, db });
+    const mediaStore = await openMediaStore(config.mediaStorage, { dataDir: config.dataDir, db });
     if (config.mediaStorage.kind === 'files' && config.mediaStorage.keptForStoredFiles) {
       logger.warn(
         { mediaDir: join(config.dataDir, 'media') },

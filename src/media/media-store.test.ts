@@ -28,7 +28,7 @@ const backends: [string, () => Promise<Backend>][] = [
     async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'parley-media-test-'));
       return {
-        store: openMediaStore(loadConfig({ DATA_DIR: dataDir }).mediaStorage, {
+        store: await openMediaStore(loadConfig({ DATA_DIR: dataDir }).mediaStorage, {
           dataDir,
           db: undefined as never,
         }),
@@ -51,7 +51,7 @@ const backends: [string, () => Promise<Backend>][] = [
         credentials: s3.config.credentials,
       });
       return {
-        store: openMediaStore(loadConfig(s3.env).mediaStorage, {
+        store: await openMediaStore(loadConfig(s3.env).mediaStorage, {
           dataDir: '/nonexistent',
           db: undefined as never,
         }),
@@ -73,7 +73,7 @@ const backends: [string, () => Promise<Backend>][] = [
     async () => {
       const store = await openTestStore();
       return {
-        store: openMediaStore(loadConfig({ MEDIA_STORAGE: 'database' }).mediaStorage, {
+        store: await openMediaStore(loadConfig({ MEDIA_STORAGE: 'database' }).mediaStorage, {
           dataDir: '/nonexistent',
           db: store.db,
         }),
@@ -219,7 +219,7 @@ describe('the s3 media store with a key pair that may not list the bucket', () =
   let store: MediaStore;
   beforeAll(async () => {
     s3 = await startTestS3('parley-media', { withoutListBucket: true });
-    store = openMediaStore(loadConfig(s3.env).mediaStorage, {
+    store = await openMediaStore(loadConfig(s3.env).mediaStorage, {
       dataDir: '/nonexistent',
       db: undefined as never,
     });
