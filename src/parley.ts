@@ -7,7 +7,7 @@ import type { Config } from './config.js';
 import { ConfigCache } from './db/config-cache.js';
 import { vacuumWhereDue } from './db/maintenance.js';
 import { openStore, type Store } from './db/store.js';
-import { type SmtpListener, startSmtpListener } from './email/smtp-listener.js';
+import type { SmtpListener } from './email/smtp-listener.js';
 import { startFlowRunner } from './flows/flow-runner.js';
 import { queueOverflowMessage } from './flows/overflow-messages.js';
 import type { InboundKicks } from './inbound/receive.js';
@@ -141,6 +141,9 @@ export async function startParley(
       if (queuedOutbound(tx)) dispatcher.wake();
     });
     if (config.smsEmail) {
+      // Loaded only here: the mail parser weighs ~30 MiB resident that a Parley without
+      // email-to-SMS never needs.
+      const { startSmtpListener } = await import('./email/smtp-listener.js');
       smtp = await startSmtpListener({
         db,
         logger,
