@@ -287,6 +287,46 @@ describe('POST /api/contacts/:id/erase', () => {
     expect(await body()).toBe('');
   });
 
+  it('erases a keyword text sent with no conversation open, here and on Twilio', async () => {
+    const admin = await person('admin');
+    const { number } = await stack.addNumber({ flow: { name: `Keywords ${hex(2)}` } });
+    const customer = phoneNumber();
+    // HELP opens no conversation: the message is stored with none, from the customer.
+    const { sid } = await stack.text(customer, number.address, 'HELP');
+    const contact = await eventually(async () => {
+      const [row] = await stack.db.select().from(contacts).where(eq(contacts.address, customer));
+      const [help] = await stack.db
+        .select({ conversationId: messages.conversationId, status: messages.status })
+        .from(messages)
+        .where(eq(messages.twilioSid, sid));
+      return row && help ? { ...row, help } : undefined;
+    });
+    expect(contact.help.conversationId).toBeNull();
+    await eventually(async () => {
+      const all = await onTwilio(customer);
+      return all.length > 0 && all.every((m) => ['received', 'delivered'].includes(m.status));
+    });
+
+    const response = await api(`/api/contacts/${contact.id}/erase`, admin, 'POST');
+    expect(response.status).toBe(200);
+    const report = (await response.json()) as ErasureReport;
+    expect(report.parley.messages).toBeGreaterThanOrEqual(1);
+    expect(report.twilio.failures).toEqual([]);
+
+    const [help] = await stack.db
+      .select({ body: messages.body, from: messages.fromAddress })
+      .from(messages)
+      .where(eq(messages.twilioSid, sid));
+    expect(help).toEqual({ body: '', from: `erased:${contact.id}` });
+    const traces = await queryRows<{ type: string }>(
+      stack.db,
+      sql`SELECT type FROM events WHERE payload::text LIKE ${`%${customer}%`}`,
+    );
+    expect(traces).toEqual([]);
+    const onTwilioNow = await onTwilio(customer);
+    expect(onTwilioNow.find((m) => m.sid === sid)).toMatchObject({ body: '' });
+  });
+
   it('refuses while a conversation of theirs is open, and for an unknown contact', async () => {
     const admin = await person('admin');
     const { number } = await stack.addNumber({ flow: { name: `Open ${hex(2)}` } });

@@ -72,13 +72,20 @@ export function erasedAddress(contactId: string): string {
   return `erased:${contactId}`;
 }
 
-/** SQL: the ids of the contact's messages, in their conversations or sent to them with none. */
+/**
+ * SQL: the ids of the contact's messages: in their conversations, and those with none: sent
+ * to them (an agent's outreach, the answer to a keyword) or from them (STOP, HELP, START
+ * texted while no conversation was open).
+ */
 function messagesOf(contactId: string, address: string) {
   return sql`SELECT m.id FROM messages m
               WHERE m.conversation_id IN (SELECT id FROM conversations WHERE contact_id = ${contactId}::uuid)
              UNION
              SELECT m.id FROM messages m
-              WHERE m.conversation_id IS NULL AND m.to_address = ${address}`;
+              WHERE m.conversation_id IS NULL AND m.direction = 'outbound' AND m.to_address = ${address}
+             UNION
+             SELECT m.id FROM messages m
+              WHERE m.conversation_id IS NULL AND m.direction = 'inbound' AND m.from_address = ${address}`;
 }
 
 /** 409 while something of theirs is still under way, which erasure would cut in half. */
