@@ -4,7 +4,14 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../src/admin/accounts.js';
 import { loadConfig } from '../src/config.js';
-import { auditEntries, conversationNotes, events, media, messages } from '../src/db/schema.js';
+import {
+  auditEntries,
+  conversationNotes,
+  conversations,
+  events,
+  media,
+  messages,
+} from '../src/db/schema.js';
 import { openStore, queryRows, type Store } from '../src/db/store.js';
 import type { MediaStore } from '../src/media/media-store.js';
 import { buildReport } from '../src/reports/reports.js';
@@ -252,6 +259,156 @@ describe('runRetention', () => {
     expect(await store.db.$count(auditEntries, eq(auditEntries.action, 'retention.redacted'))).toBe(
       1,
     );
+  });
+
+  it('empties the wrap-up, attributes and every written event of conversations closed before the cutoff, and only those', async () => {
+    const account = await buildAccount(store.db, { retentionDays: 30 });
+    const number = await buildNumber(store.db, { accountId: account.id });
+    /** A conversation closed at `closedAt`, its last message a day before, then a transfer note. */
+    const closedConversation = async (closedAt: Date) => {
+      const conversation = await conversationInFlow(store.db, number.id);
+      const lastMessageAt = new Date(closedAt.getTime() - DAY);
+      await received(
+        conversation.id,
+        number.id,
+        conversation.customerAddress,
+        'my account is 998877',
+        lastMessageAt,
+      );
+      // Written after its last message: a transfer note, an offer's original text.
+      await store.db.insert(events).values([
+        {
+          type: 'conversation.transferred',
+          conversationId: conversation.id,
+          payload: {
+            fromAgentId: null,
+            toAgentId: null,
+            toQueueId: null,
+            note: 'VIP, owes 500',
+            byUserId: admin.user.id,
+          },
+          createdAt: new Date(closedAt.getTime() - 60_000),
+        },
+        {
+          type: 'offer.created',
+          conversationId: conversation.id,
+          payload: {
+            offerId: conversation.id,
+            agentId: admin.user.id,
+            reason: 'affinity',
+            originalText: 'your refund of 500',
+            expiresAt: closedAt.toISOString(),
+            queueId: null,
+          },
+          createdAt: new Date(closedAt.getTime() - 30_000),
+        },
+      ]);
+      await store.db
+        .update(conversations)
+        .set({
+          state: 'closed',
+          closedAt,
+          lastMessageAt,
+          wrapUpSummary: 'refund promised, card 4111',
+          attributes: { accountNumber: '998877' },
+        })
+        .where(eq(conversations.id, conversation.id));
+      return conversation;
+    };
+    const old = await closedConversation(daysAgo(31));
+    const recent = await closedConversation(daysAgo(20));
+
+    const run = await runRetention({ db: store.db, mediaStore }, NOW);
+    expect(run.conversations).toBe(1);
+
+    const [oldRow] = await store.db
+      .select()
+      .from(conversations)
+      .where(eq(conversations.id, old.id));
+    expect(oldRow).toMatchObject({
+      wrapUpSummary: null,
+      attributes: {},
+      redactedAt: expect.any(Date),
+    });
+    const written = async (conversationId: string) =>
+      queryRows<{ type: string; payload: Record<string, unknown> }>(
+        store.db,
+        sql`SELECT type, payload FROM events
+             WHERE conversation_id = ${conversationId}::uuid
+               AND type IN ('conversation.transferred', 'offer.created', 'message.received')
+             ORDER BY type`,
+      );
+    expect(
+      (await written(old.id)).map((e) => [
+        e.type,
+        e.payload.note ?? e.payload.originalText ?? e.payload.body,
+      ]),
+    ).toEqual([
+      ['conversation.transferred', ''],
+      ['message.received', ''],
+      ['offer.created', ''],
+    ]);
+
+    const [recentRow] = await store.db
+      .select()
+      .from(conversations)
+      .where(eq(conversations.id, recent.id));
+    expect(recentRow).toMatchObject({
+      wrapUpSummary: 'refund promised, card 4111',
+      attributes: { accountNumber: '998877' },
+      redactedAt: null,
+    });
+    // Closed within the retention period: all of it stays.
+    expect(
+      (await written(recent.id)).map((e) => [
+        e.type,
+        e.payload.note ?? e.payload.originalText ?? e.payload.body,
+      ]),
+    ).toEqual([
+      ['conversation.transferred', 'VIP, owes 500'],
+      ['message.received', 'my account is 998877'],
+      ['offer.created', 'your refund of 500'],
+    ]);
+
+    // A redacted conversation is not picked again.
+    const again = await runRetention({ db: store.db, mediaStore }, NOW);
+    expect(again).toMatchObject({ conversations: 0, events: 0 });
+  });
+
+  it('redacts the events of keyword texts that joined no conversation, matched by message id', async () => {
+    const account = await buildAccount(store.db, { retentionDays: 10 });
+    const number = await buildNumber(store.db, { accountId: account.id });
+    const customer = phoneNumber();
+    const at = daysAgo(12);
+    const [help] = await store.db
+      .insert(messages)
+      .values({
+        numberId: number.id,
+        direction: 'inbound',
+        author: 'customer',
+        fromAddress: customer,
+        toAddress: number.address,
+        body: 'HELP me with 4111',
+        status: 'received',
+        createdAt: at,
+      })
+      .returning();
+    // Logged by the database's clock, a moment after the message's own time (receive.ts).
+    await store.db.insert(events).values({
+      type: 'message.received',
+      conversationId: null,
+      payload: { messageId: help!.id, from: customer, body: 'HELP me with 4111', numMedia: 0 },
+      createdAt: new Date(at.getTime() + 3),
+    });
+    const run = await runRetention({ db: store.db, mediaStore }, NOW);
+    expect(run).toMatchObject({ messages: 1, events: 1 });
+    expect(await bodyOf(help!.id)).toMatchObject({ body: '' });
+    expect(await receivedPayload(help!.id)).toEqual({
+      messageId: help!.id,
+      from: customer,
+      body: '',
+      numMedia: 0,
+    });
   });
 
   it('is claimed by one instance: a second one, at the same time, does not run it', async () => {
