@@ -233,11 +233,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.addHook('onClose', stopFollowingConfig);
   registerMediaRoutes(app, { db: deps.store.db, mediaStore: deps.mediaStore });
   registerConversationRoutes(app, { db: deps.store.db });
-  registerContactRoutes(app, {
-    db: deps.store.db,
-    mediaStore: deps.mediaStore,
-    clients: deps.clients,
-  });
+  registerContactRoutes(app, { db: deps.store.db, clients: deps.clients });
   registerRoutingRoutes(app, { db: deps.store.db, closeConversation });
   const realtime = registerRealtimeRoutes(app, {
     store: deps.store,

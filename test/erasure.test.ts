@@ -138,7 +138,7 @@ describe('POST /api/contacts/:id/erase', () => {
     expect(report).toMatchObject({
       contactId: contact!.id,
       optOutsKept: 1,
-      parley: { conversations: 1, messages: 3, media: 1, mediaFiles: 0, notes: 1 },
+      parley: { conversations: 1, messages: 3, media: 1, mediaFilesScheduled: 0, notes: 1 },
       twilio: { messages: 3, redacted: 3, gone: 0, mediaDeleted: 1, failures: [] },
     });
     expect(report.parley.events).toBeGreaterThan(0);
@@ -220,7 +220,14 @@ describe('POST /api/contacts/:id/erase', () => {
     expect(await again.json()).toMatchObject({
       optOutRecordId: null,
       optOutsKept: 0,
-      parley: { conversations: 0, messages: 0, media: 0, mediaFiles: 0, notes: 0, events: 0 },
+      parley: {
+        conversations: 0,
+        messages: 0,
+        media: 0,
+        mediaFilesScheduled: 0,
+        notes: 0,
+        events: 0,
+      },
       twilio: { messages: 3, failures: [] },
     });
     expect(await isOptedOut(stack.db, customer, consentSender(number))).toBe(true);

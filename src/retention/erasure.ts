@@ -24,10 +24,8 @@ import { eraseTwilioMessage } from '../channels/twilio/message-redaction.js';
 import { type Db, type Executor, queryRows } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
-import type { MediaStore } from '../media/media-store.js';
 import {
   ADDRESS_FIELDS,
-  deleteOrphanMedia,
   redactEvents,
   redactMessages,
   redactNotes,
@@ -37,7 +35,6 @@ import {
 
 export interface ErasureDeps {
   db: Db;
-  mediaStore: MediaStore;
   clients: Pick<TwilioClients, 'forAccount'>;
 }
 
@@ -51,8 +48,11 @@ export interface ErasureReport {
     conversations: number;
     messages: number;
     media: number;
-    /** Stored files deleted: media no other message shares. */
-    mediaFiles: number;
+    /**
+     * Stored files no other message shares, scheduled for deletion: they are deleted after a
+     * grace (media-deletions.ts), unless a new message names the same bytes by then.
+     */
+    mediaFilesScheduled: number;
     notes: number;
     events: number;
   };
@@ -119,7 +119,7 @@ export async function eraseContact(
   await refuseWhileBusy(deps.db, contactId, contact.address);
   const twilio = await eraseOnTwilio(deps, contactId, contact.address);
 
-  const { report, orphanHashes } = await inTransaction(deps.db, async (tx) => {
+  const report = await inTransaction(deps.db, async (tx) => {
     // Locked, and checked again: a text that arrived meanwhile may have opened a conversation.
     const [locked] = await queryRows<{ address: string }>(
       tx,
@@ -187,7 +187,7 @@ export async function eraseContact(
         conversations: anonymised.length,
         messages: redacted.messages,
         media: redacted.media,
-        mediaFiles: redacted.orphanHashes.length,
+        mediaFilesScheduled: redacted.orphanHashes.length,
         notes,
         events,
       },
@@ -199,9 +199,8 @@ export async function eraseContact(
       target: { type: 'contact', id: contactId },
       detail: { ...report },
     });
-    return { report, orphanHashes: redacted.orphanHashes };
+    return report;
   });
-  await deleteOrphanMedia(deps.db, deps.mediaStore, orphanHashes);
   return report;
 }
 

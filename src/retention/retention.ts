@@ -22,13 +22,8 @@ import { type Db, queryRows } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import type { MediaStore } from '../media/media-store.js';
 import { startLoopWorker, type Worker } from '../worker-loop.js';
-import {
-  deleteOrphanMedia,
-  redactEvents,
-  redactMessages,
-  redactNotes,
-  uuidArray,
-} from './redaction.js';
+import { deleteDueMedia } from './media-deletions.js';
+import { redactEvents, redactMessages, redactNotes, uuidArray } from './redaction.js';
 
 /** How often a run is due, across all instances. */
 export const RETENTION_EVERY_MS = 60 * 60_000;
@@ -46,7 +41,7 @@ export interface RetentionCounts {
   messages: number;
   media: number;
   /** Stored files scheduled for deletion: media no remaining message shares. */
-  mediaFiles: number;
+  mediaFilesScheduled: number;
   notes: number;
   /** Closed conversations whose wrap-up, attributes and events were emptied. */
   conversations: number;
@@ -62,7 +57,7 @@ export interface RetentionRun extends RetentionCounts {
 const zero = (): RetentionCounts => ({
   messages: 0,
   media: 0,
-  mediaFiles: 0,
+  mediaFilesScheduled: 0,
   notes: 0,
   conversations: 0,
   events: 0,
@@ -98,7 +93,7 @@ async function releaseRetentionRun(db: Db): Promise<void> {
  * `now`. Records one audit entry (actor system, `retention.redacted`) when it redacted anything.
  */
 export async function runRetention(
-  deps: RetentionDeps,
+  deps: Pick<RetentionDeps, 'db'>,
   now: Date,
   options: { batchSize?: number; shouldStop?: () => boolean } = {},
 ): Promise<RetentionRun> {
@@ -150,7 +145,7 @@ export async function runRetention(
 
 /** One transaction's worth of the account's messages older than cutoff; returns how many it took. */
 async function redactMessageBatch(
-  deps: RetentionDeps,
+  deps: Pick<RetentionDeps, 'db'>,
   accountId: string,
   cutoff: Date,
   batchSize: number,
@@ -211,7 +206,7 @@ async function redactMessageBatch(
   counts.messages += batch.messages;
   counts.media += batch.media;
   counts.events += batch.events;
-  counts.mediaFiles += await deleteOrphanMedia(deps.db, deps.mediaStore, batch.hashes);
+  counts.mediaFilesScheduled += batch.hashes.length;
   return batch.picked;
 }
 
@@ -301,9 +296,10 @@ async function redactConversationBatch(
 }
 
 /**
- * The retention schedule: every minute each instance tries to claim the run that is due
- * (hourly); the one that does runs it. Stopping cuts a run short between batches and makes
- * it due again, for the next instance to finish.
+ * The retention schedule: every minute each instance deletes the media bytes whose deletion
+ * is due (media-deletions.ts), then tries to claim the run that is due (hourly); the one that
+ * does runs it. Stopping cuts a run short between batches and makes it due again, for the
+ * next instance to finish.
  */
 export function startRetentionWorker(deps: RetentionDeps & { logger: FastifyBaseLogger }): Worker {
   let stopping = false;
@@ -312,6 +308,10 @@ export function startRetentionWorker(deps: RetentionDeps & { logger: FastifyBase
     intervalMs: 60_000,
     logger: deps.logger,
     tick: async () => {
+      const media = await deleteDueMedia(deps.db, deps.mediaStore, new Date());
+      if (media.deleted + media.kept + media.failed > 0) {
+        deps.logger.info({ worker: 'retention', ...media }, 'retention deleted unnamed media');
+      }
       if (!(await claimRetentionRun(deps.db, new Date()))) return false;
       const run = await runRetention(deps, new Date(), { shouldStop: () => stopping });
       if (run.interrupted) await releaseRetentionRun(deps.db);

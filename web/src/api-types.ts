@@ -5186,7 +5186,7 @@ export interface components {
                 conversations: number;
                 messages: number;
                 media: number;
-                mediaFiles: number;
+                mediaFilesScheduled: number;
                 notes: number;
                 events: number;
             };
