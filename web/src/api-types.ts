@@ -1792,7 +1792,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Upload an attachment (raw bytes); returns its token */
+        /** Upload an attachment (raw bytes); returns its token, valid for 24 hours */
         post: {
             parameters: {
                 query?: never;
