@@ -1,6 +1,7 @@
 /**
  * The right to erasure: an admin erases one contact. Gone, in Parley: the bodies and media of
- * their messages, the notes on their conversations, their profile (name, email, notes,
+ * their messages (the stored bytes no other message shares after a grace: media-deletions.ts),
+ * the notes on their conversations, their profile (name, email, notes,
  * attributes: language, Twilio's location, custom fields), what bots collected, survey
  * comments, and every copy in the event log (texts emptied, their address replaced by a
  * pseudonym); with the bodies and the name, search finds nothing of them. On Twilio, through
