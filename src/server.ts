@@ -235,11 +235,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerMediaRoutes(app, { db: deps.store.db, mediaStore: deps.mediaStore });
   registerBackupRoutes(app, { store: deps.store, dataDir: deps.config.dataDir });
   registerConversationRoutes(app, { db: deps.store.db });
-  registerContactRoutes(app, {
-    db: deps.store.db,
-    mediaStore: deps.mediaStore,
-    clients: deps.clients,
-  });
+  registerContactRoutes(app, { db: deps.store.db, clients: deps.clients });
   registerRoutingRoutes(app, { db: deps.store.db, closeConversation });
   const realtime = registerRealtimeRoutes(app, {
     store: deps.store,

@@ -138,7 +138,7 @@ describe('POST /api/contacts/:id/erase', () => {
     expect(report).toMatchObject({
       contactId: contact!.id,
       optOutsKept: 1,
-      parley: { conversations: 1, messages: 3, media: 1, mediaFiles: 0, notes: 1 },
+      parley: { conversations: 1, messages: 3, media: 1, mediaFilesScheduled: 0, notes: 1 },
       twilio: { messages: 3, redacted: 3, gone: 0, mediaDeleted: 1, failures: [] },
     });
     expect(report.parley.events).toBeGreaterThan(0);
@@ -220,7 +220,14 @@ describe('POST /api/contacts/:id/erase', () => {
     expect(await again.json()).toMatchObject({
       optOutRecordId: null,
       optOutsKept: 0,
-      parley: { conversations: 0, messages: 0, media: 0, mediaFiles: 0, notes: 0, events: 0 },
+      parley: {
+        conversations: 0,
+        messages: 0,
+        media: 0,
+        mediaFilesScheduled: 0,
+        notes: 0,
+        events: 0,
+      },
       twilio: { messages: 3, failures: [] },
     });
     expect(await isOptedOut(stack.db, customer, consentSender(number))).toBe(true);
@@ -285,6 +292,46 @@ describe('POST /api/contacts/:id/erase', () => {
     ).json()) as ErasureReport;
     expect(second.twilio).toMatchObject({ messages: 2, redacted: 2, failures: [] });
     expect(await body()).toBe('');
+  });
+
+  it('erases a keyword text sent with no conversation open, here and on Twilio', async () => {
+    const admin = await person('admin');
+    const { number } = await stack.addNumber({ flow: { name: `Keywords ${hex(2)}` } });
+    const customer = phoneNumber();
+    // HELP opens no conversation: the message is stored with none, from the customer.
+    const { sid } = await stack.text(customer, number.address, 'HELP');
+    const contact = await eventually(async () => {
+      const [row] = await stack.db.select().from(contacts).where(eq(contacts.address, customer));
+      const [help] = await stack.db
+        .select({ conversationId: messages.conversationId, status: messages.status })
+        .from(messages)
+        .where(eq(messages.twilioSid, sid));
+      return row && help ? { ...row, help } : undefined;
+    });
+    expect(contact.help.conversationId).toBeNull();
+    await eventually(async () => {
+      const all = await onTwilio(customer);
+      return all.length > 0 && all.every((m) => ['received', 'delivered'].includes(m.status));
+    });
+
+    const response = await api(`/api/contacts/${contact.id}/erase`, admin, 'POST');
+    expect(response.status).toBe(200);
+    const report = (await response.json()) as ErasureReport;
+    expect(report.parley.messages).toBeGreaterThanOrEqual(1);
+    expect(report.twilio.failures).toEqual([]);
+
+    const [help] = await stack.db
+      .select({ body: messages.body, from: messages.fromAddress })
+      .from(messages)
+      .where(eq(messages.twilioSid, sid));
+    expect(help).toEqual({ body: '', from: `erased:${contact.id}` });
+    const traces = await queryRows<{ type: string }>(
+      stack.db,
+      sql`SELECT type FROM events WHERE payload::text LIKE ${`%${customer}%`}`,
+    );
+    expect(traces).toEqual([]);
+    const onTwilioNow = await onTwilio(customer);
+    expect(onTwilioNow.find((m) => m.sid === sid)).toMatchObject({ body: '' });
   });
 
   it('refuses while a conversation of theirs is open, and for an unknown contact', async () => {

@@ -4,12 +4,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NumberRow } from '../src/admin/numbers.js';
 import { createQueue } from '../src/admin/queues.js';
 import type { InboundMessage } from '../src/channels/twilio/webhooks.js';
-import { affinities, conversations, events, messages, outbox, users } from '../src/db/schema.js';
+import {
+  affinities,
+  contacts,
+  conversations,
+  events,
+  messages,
+  outbox,
+  users,
+} from '../src/db/schema.js';
 import { queryRows, type Store } from '../src/db/store.js';
 import { closeConversation } from '../src/flows/closing.js';
 import { createFlow, type Flow } from '../src/flows/flows.js';
 import { InboundBatcher } from '../src/inbound/batch.js';
-import type { InboundOutcome } from '../src/inbound/receive.js';
+import { type InboundOutcome, receiveInbound } from '../src/inbound/receive.js';
 import { buildAgent, buildNumber, buildQueue, hex, phoneNumber } from './helpers/factories.js';
 import { eventually } from './helpers/stack.js';
 import { openTestStore, someoneWaitsForALock, TEST_DATABASE_URL } from './helpers/store.js';
@@ -322,6 +330,72 @@ describe('group commit of inbound texts', () => {
       } finally {
         await closer.end();
       }
+    },
+  );
+
+  /**
+   * Closes the conversation, then erases its contact as eraseContact does in its transaction
+   * (keepOptOuts renames the row) while `arrive` delivers a text from them; returns the
+   * contact of the conversation the text opened and the erased contact.
+   */
+  async function eraseWhile(
+    conversationId: string,
+    arrive: () => Promise<InboundOutcome>,
+  ): Promise<{ erased: string; opened: { contactId: string; address: string } }> {
+    const [{ erased }] = (await store.db
+      .update(conversations)
+      .set({ state: 'closed', closedAt: new Date() })
+      .where(eq(conversations.id, conversationId))
+      .returning({ erased: conversations.contactId })) as [{ erased: string }];
+    const eraser = new pg.Client({ connectionString: store.databaseUrl });
+    await eraser.connect();
+    try {
+      await eraser.query('BEGIN');
+      await eraser.query('SELECT address FROM contacts WHERE id = $1 FOR UPDATE', [erased]);
+      const arriving = arrive();
+      await eventually(() => someoneWaitsForALock(store.db), 10_000);
+      await eraser.query(
+        `UPDATE contacts SET address = 'erased:' || id, erased_at = now() WHERE id = $1`,
+        [erased],
+      );
+      await eraser.query('COMMIT');
+      const late = stored(await arriving);
+      const [opened] = await store.db
+        .select({ contactId: conversations.contactId, address: contacts.address })
+        .from(conversations)
+        .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+        .where(eq(conversations.id, late.conversationId!));
+      return { erased, opened: opened! };
+    } finally {
+      await eraser.end();
+    }
+  }
+
+  it.skipIf(!TEST_DATABASE_URL)(
+    'waits for an erasure being committed, then opens the text a conversation of a contact with its address, never the erased one',
+    async () => {
+      const batcher = new InboundBatcher(store.db);
+      const customer = phoneNumber();
+      const [first] = await openConversations(batcher, [customer]);
+      const { erased, opened } = await eraseWhile(first!, () =>
+        batcher.receive(number, undefined, text(customer, 'during the erasure')),
+      );
+      expect(opened.contactId).not.toBe(erased);
+      expect(opened.address).toBe(customer);
+    },
+  );
+
+  it.skipIf(!TEST_DATABASE_URL)(
+    'on the per-message path too, a text arriving during an erasure never lands on the erased contact',
+    async () => {
+      const batcher = new InboundBatcher(store.db);
+      const customer = phoneNumber();
+      const [first] = await openConversations(batcher, [customer]);
+      const { erased, opened } = await eraseWhile(first!, () =>
+        receiveInbound(store.db, number, undefined, text(customer, 'during the erasure')),
+      );
+      expect(opened.contactId).not.toBe(erased);
+      expect(opened.address).toBe(customer);
     },
   );
 });

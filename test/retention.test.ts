@@ -4,10 +4,22 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../src/admin/accounts.js';
 import { loadConfig } from '../src/config.js';
-import { auditEntries, conversationNotes, events, media, messages } from '../src/db/schema.js';
+import {
+  auditEntries,
+  conversationNotes,
+  conversations,
+  events,
+  media,
+  messages,
+} from '../src/db/schema.js';
 import { openStore, queryRows, type Store } from '../src/db/store.js';
 import type { MediaStore } from '../src/media/media-store.js';
 import { buildReport } from '../src/reports/reports.js';
+import {
+  deleteDueMedia,
+  MEDIA_DELETION_GRACE_MS,
+  MEDIA_DELETION_RETRY_MS,
+} from '../src/retention/media-deletions.js';
 import { claimRetentionRun, runRetention } from '../src/retention/retention.js';
 import type { SecretBox } from '../src/secret-box.js';
 import { buildServer } from '../src/server.js';
@@ -43,6 +55,8 @@ afterAll(async () => {
 const DAY = 86_400_000;
 const NOW = new Date();
 const daysAgo = (days: number) => new Date(NOW.getTime() - days * DAY);
+/** A moment when every deletion scheduled by now is due. */
+const afterGrace = () => new Date(Date.now() + MEDIA_DELETION_GRACE_MS + 60_000);
 
 /** A customer's message in the conversation at `at`, with its message.received event. */
 async function received(
@@ -190,8 +204,8 @@ describe('runRetention', () => {
     const before = await buildReport(store.db, reportQuery);
     expect(before.totals).toMatchObject({ in: 2, messagesIn: 3 });
 
-    const run = await runRetention({ db: store.db, mediaStore }, NOW, { batchSize: 1 });
-    expect(run).toMatchObject({ messages: 1, media: 2, mediaFiles: 1, notes: 1 });
+    const run = await runRetention({ db: store.db }, NOW, { batchSize: 1 });
+    expect(run).toMatchObject({ messages: 1, media: 2, mediaFilesScheduled: 1, notes: 1 });
     expect(run.events).toBeGreaterThanOrEqual(2);
     expect(run.accounts.map((a) => a.accountId)).toEqual([kept.id]);
 
@@ -213,6 +227,10 @@ describe('runRetention', () => {
     expect(noteRow).toMatchObject({ body: '', redactedAt: expect.any(Date) });
 
     // Bytes only the redacted message named are gone; bytes another message names stay.
+    // Bytes only the redacted message named go once their grace is over; bytes another
+    // message names stay.
+    expect(await exists(own.sha256)).toBe(true);
+    expect(await deleteDueMedia(store.db, mediaStore, afterGrace())).toMatchObject({ deleted: 1 });
     expect(await exists(own.sha256)).toBe(false);
     expect(await exists(shared.sha256)).toBe(true);
     const served = await app.inject({
@@ -244,14 +262,238 @@ describe('runRetention', () => {
       .from(auditEntries)
       .where(eq(auditEntries.action, 'retention.redacted'));
     expect(audit).toMatchObject({ actor: 'system', actorId: null });
-    expect(audit!.detail).toMatchObject({ messages: 1, notes: 1, mediaFiles: 1 });
+    expect(audit!.detail).toMatchObject({ messages: 1, notes: 1, mediaFilesScheduled: 1 });
 
     // Nothing is left to do: a second run changes nothing and records nothing.
-    const again = await runRetention({ db: store.db, mediaStore }, NOW);
+    const again = await runRetention({ db: store.db }, NOW);
     expect(again).toMatchObject({ messages: 0, media: 0, notes: 0, events: 0, accounts: [] });
     expect(await store.db.$count(auditEntries, eq(auditEntries.action, 'retention.redacted'))).toBe(
       1,
     );
+  });
+
+  it('empties the wrap-up, attributes and every written event of conversations closed before the cutoff, and only those', async () => {
+    const account = await buildAccount(store.db, { retentionDays: 30 });
+    const number = await buildNumber(store.db, { accountId: account.id });
+    /** A conversation closed at `closedAt`, its last message a day before, then a transfer note. */
+    const closedConversation = async (closedAt: Date) => {
+      const conversation = await conversationInFlow(store.db, number.id);
+      const lastMessageAt = new Date(closedAt.getTime() - DAY);
+      await received(
+        conversation.id,
+        number.id,
+        conversation.customerAddress,
+        'my account is 998877',
+        lastMessageAt,
+      );
+      // Written after its last message: a transfer note, an offer's original text.
+      await store.db.insert(events).values([
+        {
+          type: 'conversation.transferred',
+          conversationId: conversation.id,
+          payload: {
+            fromAgentId: null,
+            toAgentId: null,
+            toQueueId: null,
+            note: 'VIP, owes 500',
+            byUserId: admin.user.id,
+          },
+          createdAt: new Date(closedAt.getTime() - 60_000),
+        },
+        {
+          type: 'offer.created',
+          conversationId: conversation.id,
+          payload: {
+            offerId: conversation.id,
+            agentId: admin.user.id,
+            reason: 'affinity',
+            originalText: 'your refund of 500',
+            expiresAt: closedAt.toISOString(),
+            queueId: null,
+          },
+          createdAt: new Date(closedAt.getTime() - 30_000),
+        },
+      ]);
+      await store.db
+        .update(conversations)
+        .set({
+          state: 'closed',
+          closedAt,
+          lastMessageAt,
+          wrapUpSummary: 'refund promised, card 4111',
+          attributes: { accountNumber: '998877' },
+        })
+        .where(eq(conversations.id, conversation.id));
+      return conversation;
+    };
+    const old = await closedConversation(daysAgo(31));
+    const recent = await closedConversation(daysAgo(20));
+
+    const run = await runRetention({ db: store.db }, NOW);
+    expect(run.conversations).toBe(1);
+
+    const [oldRow] = await store.db
+      .select()
+      .from(conversations)
+      .where(eq(conversations.id, old.id));
+    expect(oldRow).toMatchObject({
+      wrapUpSummary: null,
+      attributes: {},
+      redactedAt: expect.any(Date),
+    });
+    const written = async (conversationId: string) =>
+      queryRows<{ type: string; payload: Record<string, unknown> }>(
+        store.db,
+        sql`SELECT type, payload FROM events
+             WHERE conversation_id = ${conversationId}::uuid
+               AND type IN ('conversation.transferred', 'offer.created', 'message.received')
+             ORDER BY type`,
+      );
+    expect(
+      (await written(old.id)).map((e) => [
+        e.type,
+        e.payload.note ?? e.payload.originalText ?? e.payload.body,
+      ]),
+    ).toEqual([
+      ['conversation.transferred', ''],
+      ['message.received', ''],
+      ['offer.created', ''],
+    ]);
+
+    const [recentRow] = await store.db
+      .select()
+      .from(conversations)
+      .where(eq(conversations.id, recent.id));
+    expect(recentRow).toMatchObject({
+      wrapUpSummary: 'refund promised, card 4111',
+      attributes: { accountNumber: '998877' },
+      redactedAt: null,
+    });
+    // Closed within the retention period: all of it stays.
+    expect(
+      (await written(recent.id)).map((e) => [
+        e.type,
+        e.payload.note ?? e.payload.originalText ?? e.payload.body,
+      ]),
+    ).toEqual([
+      ['conversation.transferred', 'VIP, owes 500'],
+      ['message.received', 'my account is 998877'],
+      ['offer.created', 'your refund of 500'],
+    ]);
+
+    // A redacted conversation is not picked again.
+    const again = await runRetention({ db: store.db }, NOW);
+    expect(again).toMatchObject({ conversations: 0, events: 0 });
+  });
+
+  it('redacts the events of keyword texts that joined no conversation, matched by message id', async () => {
+    const account = await buildAccount(store.db, { retentionDays: 10 });
+    const number = await buildNumber(store.db, { accountId: account.id });
+    const customer = phoneNumber();
+    const at = daysAgo(12);
+    const [help] = await store.db
+      .insert(messages)
+      .values({
+        numberId: number.id,
+        direction: 'inbound',
+        author: 'customer',
+        fromAddress: customer,
+        toAddress: number.address,
+        body: 'HELP me with 4111',
+        status: 'received',
+        createdAt: at,
+      })
+      .returning();
+    // Logged by the database's clock, a moment after the message's own time (receive.ts).
+    await store.db.insert(events).values({
+      type: 'message.received',
+      conversationId: null,
+      payload: { messageId: help!.id, from: customer, body: 'HELP me with 4111', numMedia: 0 },
+      createdAt: new Date(at.getTime() + 3),
+    });
+    const run = await runRetention({ db: store.db }, NOW);
+    expect(run).toMatchObject({ messages: 1, events: 1 });
+    expect(await bodyOf(help!.id)).toMatchObject({ body: '' });
+    expect(await receivedPayload(help!.id)).toEqual({
+      messageId: help!.id,
+      from: customer,
+      body: '',
+      numMedia: 0,
+    });
+  });
+
+  it('deletes unnamed bytes only after a grace, keeps bytes a new message names by then, and retries a failed delete', async () => {
+    const account = await buildAccount(store.db, { retentionDays: 10 });
+    const number = await buildNumber(store.db, { accountId: account.id });
+    const conversation = await conversationInFlow(store.db, number.id);
+    const customer = conversation.customerAddress;
+    const first = await received(conversation.id, number.id, customer, 'picture', daysAgo(20));
+    const second = await received(conversation.id, number.id, customer, 'another', daysAgo(20));
+    const reused = await attach(first.id, `re-used ${hex(8)}`);
+    const orphan = await attach(second.id, `orphan ${hex(8)}`);
+
+    const run = await runRetention({ db: store.db }, NOW);
+    expect(run.mediaFilesScheduled).toBe(2);
+    expect(await exists(reused.sha256)).toBe(true);
+    expect(await exists(orphan.sha256)).toBe(true);
+    // Within the grace, a new message names the same bytes (an upload sent with its token).
+    const recent = await received(conversation.id, number.id, customer, 'again', daysAgo(0));
+    await store.db.insert(media).values({
+      messageId: recent.id,
+      position: 0,
+      contentType: 'image/png',
+      status: 'stored',
+      sha256: reused.sha256,
+    });
+    // Nothing is due yet.
+    const early = await deleteDueMedia(store.db, mediaStore, new Date());
+    expect(early).toEqual({ deleted: 0, kept: 0, failed: 0 });
+
+    // The store fails once: the hash stays scheduled and is tried again later.
+    let failures = 0;
+    const failing: MediaStore = {
+      kind: mediaStore.kind,
+      put: (source, options) => mediaStore.put(source, options),
+      get: (sha256) => mediaStore.get(sha256),
+      delete: async (sha256) => {
+        if (sha256 === orphan.sha256) {
+          failures++;
+          throw new Error('store unavailable');
+        }
+        await mediaStore.delete(sha256);
+      },
+    };
+    const due = afterGrace();
+    const failed = await deleteDueMedia(store.db, failing, due);
+    expect(failed).toMatchObject({ failed: 1 });
+    expect(failures).toBe(1);
+    expect(await exists(orphan.sha256)).toBe(true);
+    // The re-used bytes are kept, their schedule dropped.
+    expect(await exists(reused.sha256)).toBe(true);
+    const scheduled = await queryRows<{ sha256: string; attempts: number; last_error: string }>(
+      store.db,
+      sql`SELECT sha256, attempts, last_error FROM media_deletions
+           WHERE sha256 IN (${reused.sha256}, ${orphan.sha256})`,
+    );
+    expect(scheduled).toEqual([
+      { sha256: orphan.sha256, attempts: 1, last_error: 'store unavailable' },
+    ]);
+    // Not again before the retry delay; then the delete goes through and the row goes.
+    expect((await deleteDueMedia(store.db, failing, due)).failed).toBe(0);
+    const retried = await deleteDueMedia(
+      store.db,
+      mediaStore,
+      new Date(due.getTime() + MEDIA_DELETION_RETRY_MS),
+    );
+    expect(retried.deleted).toBeGreaterThanOrEqual(1);
+    expect(await exists(orphan.sha256)).toBe(false);
+    expect(await exists(reused.sha256)).toBe(true);
+    expect(
+      await queryRows(
+        store.db,
+        sql`SELECT 1 FROM media_deletions WHERE sha256 IN (${reused.sha256}, ${orphan.sha256})`,
+      ),
+    ).toEqual([]);
   });
 
   it('is claimed by one instance: a second one, at the same time, does not run it', async () => {
@@ -279,7 +521,7 @@ describe('runRetention', () => {
       const due = new Date(NOW.getTime() + 2 * DAY);
       const instance = async (db: Store['db']) =>
         (await claimRetentionRun(db, due))
-          ? runRetention({ db, mediaStore }, NOW, { batchSize: 2 })
+          ? runRetention({ db }, NOW, { batchSize: 2 })
           : undefined;
       const runs = await Promise.all([instance(store.db), instance((second ?? store).db)]);
       const ran = runs.filter((run) => run !== undefined);

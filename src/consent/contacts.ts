@@ -65,8 +65,16 @@ export async function upsertContact(
   attributes: Record<string, string> = {},
 ): Promise<Contact> {
   // A returning customer's message reads the row and writes nothing: Twilio sends the same
-  // location every time, and a rewrite would cost a dead tuple, WAL and a row lock.
-  const [known] = await db.select().from(contacts).where(eq(contacts.address, address));
+  // location every time, and a rewrite would cost a dead tuple, WAL and a row lock. It is
+  // locked as a row naming it would lock it (FOR KEY SHARE), for the caller's transaction:
+  // an erasure under way (FOR UPDATE) is waited for, then the row, renamed `erased:<id>`, no
+  // longer matches, and the address's own contact is found or made below; nothing new (a
+  // conversation, a consent) hangs on the anonymous row.
+  const [known] = await db
+    .select()
+    .from(contacts)
+    .where(eq(contacts.address, address))
+    .for('key share');
   if (known && containsAll(known.attributes, attributes)) return known;
   const [written] = await db
     .insert(contacts)

@@ -12,7 +12,6 @@ import { CONVERSATION_STATES } from '../db/schema.js';
 import type { Db } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { MESSAGE_STATUSES, SURVEY_SCALES } from '../events.js';
-import type { MediaStore } from '../media/media-store.js';
 import { eraseContact } from '../retention/erasure.js';
 import { editContact, readContactRecord } from './contact-record.js';
 
@@ -137,7 +136,8 @@ const erasureReportView = z
       conversations: count,
       messages: count,
       media: count,
-      mediaFiles: count,
+      /** Stored files no other message shares, scheduled for deletion after a grace. */
+      mediaFilesScheduled: count,
       notes: count,
       events: count,
     }),
@@ -173,7 +173,7 @@ function holdsContact(db: Db) {
  */
 export function registerContactRoutes(
   parent: FastifyInstance,
-  deps: { db: Db; mediaStore: MediaStore; clients: Pick<TwilioClients, 'forAccount'> },
+  deps: { db: Db; clients: Pick<TwilioClients, 'forAccount'> },
 ): void {
   registerSignedInRoutes(parent, (group) => {
     const app = group.withTypeProvider<ZodTypeProvider>();

@@ -79,8 +79,9 @@ export interface NewConversation {
 /**
  * Opens customers' conversations in one statement, as openConversationIn does one: each
  * pair with no open conversation gets one, in its flow with its step due. A pair already
- * open, or opened by a transaction still running (the insert waits for it), is left out:
- * it is absent from the map returned, of conversation ids by `pairKey`.
+ * open, or opened by a transaction still running (the insert waits for it), or whose
+ * contact no longer has its address (erased meanwhile), is left out: it is absent from the
+ * map returned, of conversation ids by `pairKey`.
  */
 export async function openConversations(
   tx: Tx,
@@ -95,15 +96,20 @@ export async function openConversations(
     at: key.at,
   }));
   // Inserted in pair order, so that two transactions opening the same pairs wait for each
-  // other in one order and cannot deadlock.
+  // other in one order and cannot deadlock. The contact is locked as the foreign key would
+  // lock it, and read again once free: an erasure committed meanwhile has renamed it to
+  // `erased:<id>`, and its customer's text must not land on that anonymous row (the pair is
+  // left out, and its text finds or makes their contact on the per-message path).
   const rows = await queryRows<{ id: string; number_id: string; customer_address: string }>(
     tx,
     sql`INSERT INTO conversations (number_id, contact_id, customer_address, origin,
                                    last_message_at, flow_due_at)
-        SELECT k.number_id, k.contact_id, k.customer_address, 'customer', k.at, k.at
+        SELECT k.number_id, c.id, k.customer_address, 'customer', k.at, k.at
           FROM jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb)
             AS k(number_id uuid, contact_id uuid, customer_address text, at timestamptz)
+          JOIN contacts c ON c.id = k.contact_id AND c.address = k.customer_address
          ORDER BY k.number_id, k.customer_address
+           FOR KEY SHARE OF c
         ON CONFLICT (number_id, customer_address) WHERE state <> 'closed' DO NOTHING
         RETURNING id, number_id, customer_address`,
   );

@@ -569,6 +569,8 @@ export const conversations = pgTable(
     /** Wrap-up: the code of one of the queue's dispositions, and the agent's summary. */
     disposition: text('disposition'),
     wrapUpSummary: text('wrap_up_summary'),
+    /** When retention emptied what was written in it (summary, attributes, events); null: intact. */
+    redactedAt: at('redacted_at'),
     createdAt: createdAt(),
   },
   (t) => [
@@ -585,6 +587,11 @@ export const conversations = pgTable(
     // Search and reports read conversations by when they started.
     index('conversations_created_idx').on(t.createdAt, t.id),
     index('conversations_flow_due_idx').on(t.flowDueAt).where(sql`${t.flowDueAt} IS NOT NULL`),
+    // Retention's work list of closed conversations per number, oldest first; one leaves it
+    // once redacted.
+    index('conversations_unredacted_idx')
+      .on(t.numberId, t.closedAt)
+      .where(sql`${t.redactedAt} IS NULL AND ${t.closedAt} IS NOT NULL`),
     check('conversations_closed_check', sql`(${t.state} = 'closed') = (${t.closedAt} IS NOT NULL)`),
     check(
       'conversations_active_has_agent_check',
@@ -745,6 +752,22 @@ export const media = pgTable(
     // Bytes are shared by hash: retention and erasure delete them once no row names the hash.
     index('media_sha256_idx').on(t.sha256),
   ],
+);
+
+/**
+ * Stored bytes retention or an erasure left unnamed, waiting to be deleted (src/retention/,
+ * media-deletions.ts): written in the transaction that removed their last media row, deleted
+ * by the retention worker once due if still no media row names them, retried until done.
+ */
+export const mediaDeletions = pgTable(
+  'media_deletions',
+  {
+    sha256: text('sha256').primaryKey(),
+    dueAt: at('due_at').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+  },
+  (t) => [index('media_deletions_due_idx').on(t.dueAt)],
 );
 
 /**
@@ -988,6 +1011,11 @@ export const events = pgTable(
     index('events_unnumbered_idx').on(t.xid, t.id).where(sql`seq IS NULL`),
     // Reports read the log by time; a BRIN index costs next to nothing to keep.
     index('events_created_brin').using('brin', t.createdAt),
+    // Retention finds a message's events logged with no conversation (keyword texts, an
+    // agent's outreach) by its id: few rows, so the index costs the busy path little.
+    index('events_unattached_message_idx')
+      .on(sql`(${t.payload} ->> 'messageId')`)
+      .where(sql`${t.conversationId} IS NULL AND (${t.payload} ->> 'messageId') IS NOT NULL`),
   ],
 );
 

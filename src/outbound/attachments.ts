@@ -28,15 +28,23 @@ export interface Attachment {
 }
 
 /**
- * An upload token names stored bytes and their checked type, signed so that a message can
- * only attach what was uploaded through Parley, as it was uploaded.
+ * How long an upload token may be sent with a message. Bytes left unnamed are deleted only
+ * after a grace longer than this (retention/media-deletions.ts): bytes uploaded but not yet
+ * sent have no media row, and must not be taken while their token still works.
  */
-export function uploadToken(box: SecretBox, a: Attachment): string {
-  const payload = `${a.sha256}.${Buffer.from(a.contentType).toString('base64url')}.${a.size}`;
+export const UPLOAD_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * An upload token names stored bytes and their checked type, signed so that a message can
+ * only attach what was uploaded through Parley, as it was uploaded, within a day.
+ */
+export function uploadToken(box: SecretBox, a: Attachment, now = Date.now()): string {
+  const expires = now + UPLOAD_TOKEN_TTL_MS;
+  const payload = `${a.sha256}.${Buffer.from(a.contentType).toString('base64url')}.${a.size}.${expires}`;
   return `${payload}.${box.sign(`upload:${payload}`)}`;
 }
 
-export function readUploadTokens(box: SecretBox, tokens: string[]): Attachment[] {
+export function readUploadTokens(box: SecretBox, tokens: string[], now = Date.now()): Attachment[] {
   if (tokens.length > MAX_ATTACHMENTS) {
     throw new AppError(
       'bad_request',
@@ -45,10 +53,24 @@ export function readUploadTokens(box: SecretBox, tokens: string[]): Attachment[]
     );
   }
   const attachments = tokens.map((token) => {
-    const [sha256, type, size, signature] = token.split('.');
-    const payload = `${sha256}.${type}.${size}`;
-    if (!sha256 || !type || !size || !signature || !box.verify(`upload:${payload}`, signature)) {
+    const [sha256, type, size, expires, signature] = token.split('.');
+    const payload = `${sha256}.${type}.${size}.${expires}`;
+    if (
+      !sha256 ||
+      !type ||
+      !size ||
+      !expires ||
+      !signature ||
+      !box.verify(`upload:${payload}`, signature)
+    ) {
       throw new AppError('bad_request', 'an attachment token is not valid', 'attachments');
+    }
+    if (Number(expires) <= now) {
+      throw new AppError(
+        'bad_request',
+        'an attachment token has expired: upload the file again',
+        'attachments',
+      );
     }
     return { sha256, contentType: Buffer.from(type, 'base64url').toString(), size: Number(size) };
   });

@@ -224,11 +224,14 @@ export function registerOutboundRoutes(parent: FastifyInstance, deps: OutboundDe
         {
           schema: {
             tags: ['conversations'],
-            summary: 'Upload an attachment (raw bytes); returns its token',
+            summary: 'Upload an attachment (raw bytes); returns its token, valid for 24 hours',
             response: {
               201: z
                 .object({
-                  /** What a message's `attachments` names; signed, so only this server's. */
+                  /**
+                   * What a message's `attachments` names for 24 hours (then a 400: upload
+                   * again); signed, so only this server's.
+                   */
                   token: z.string(),
                   sha256: z.string(),
                   size: z.number(),

@@ -1,6 +1,7 @@
 /**
  * The right to erasure: an admin erases one contact. Gone, in Parley: the bodies and media of
- * their messages, the notes on their conversations, their profile (name, email, notes,
+ * their messages (the stored bytes no other message shares after a grace: media-deletions.ts),
+ * the notes on their conversations, their profile (name, email, notes,
  * attributes: language, Twilio's location, custom fields), what bots collected, survey
  * comments, and every copy in the event log (texts emptied, their address replaced by a
  * pseudonym); with the bodies and the name, search finds nothing of them. On Twilio, through
@@ -24,8 +25,6 @@ import { eraseTwilioMessage } from '../channels/twilio/message-redaction.js';
 import { type Db, type Executor, queryRows } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
-import { deleteOrphanMedia } from '../media/media.js';
-import type { MediaStore } from '../media/media-store.js';
 import {
   ADDRESS_FIELDS,
   redactEvents,
@@ -37,7 +36,6 @@ import {
 
 export interface ErasureDeps {
   db: Db;
-  mediaStore: MediaStore;
   clients: Pick<TwilioClients, 'forAccount'>;
 }
 
@@ -51,8 +49,11 @@ export interface ErasureReport {
     conversations: number;
     messages: number;
     media: number;
-    /** Stored files deleted: media no other message shares. */
-    mediaFiles: number;
+    /**
+     * Stored files no other message shares, scheduled for deletion: they are deleted after a
+     * grace (media-deletions.ts), unless a new message names the same bytes by then.
+     */
+    mediaFilesScheduled: number;
     notes: number;
     events: number;
   };
@@ -72,13 +73,20 @@ export function erasedAddress(contactId: string): string {
   return `erased:${contactId}`;
 }
 
-/** SQL: the ids of the contact's messages, in their conversations or sent to them with none. */
+/**
+ * SQL: the ids of the contact's messages: in their conversations, and those with none: sent
+ * to them (an agent's outreach, the answer to a keyword) or from them (STOP, HELP, START
+ * texted while no conversation was open).
+ */
 function messagesOf(contactId: string, address: string) {
   return sql`SELECT m.id FROM messages m
               WHERE m.conversation_id IN (SELECT id FROM conversations WHERE contact_id = ${contactId}::uuid)
              UNION
              SELECT m.id FROM messages m
-              WHERE m.conversation_id IS NULL AND m.to_address = ${address}`;
+              WHERE m.conversation_id IS NULL AND m.direction = 'outbound' AND m.to_address = ${address}
+             UNION
+             SELECT m.id FROM messages m
+              WHERE m.conversation_id IS NULL AND m.direction = 'inbound' AND m.from_address = ${address}`;
 }
 
 /** 409 while something of theirs is still under way, which erasure would cut in half. */
@@ -112,7 +120,7 @@ export async function eraseContact(
   await refuseWhileBusy(deps.db, contactId, contact.address);
   const twilio = await eraseOnTwilio(deps, contactId, contact.address);
 
-  const { report, orphanHashes } = await inTransaction(deps.db, async (tx) => {
+  const report = await inTransaction(deps.db, async (tx) => {
     // Locked, and checked again: a text that arrived meanwhile may have opened a conversation.
     const [locked] = await queryRows<{ address: string }>(
       tx,
@@ -180,7 +188,7 @@ export async function eraseContact(
         conversations: anonymised.length,
         messages: redacted.messages,
         media: redacted.media,
-        mediaFiles: redacted.orphanHashes.length,
+        mediaFilesScheduled: redacted.orphanHashes.length,
         notes,
         events,
       },
@@ -192,9 +200,8 @@ export async function eraseContact(
       target: { type: 'contact', id: contactId },
       detail: { ...report },
     });
-    return { report, orphanHashes: redacted.orphanHashes };
+    return report;
   });
-  await deleteOrphanMedia(deps.db, deps.mediaStore, orphanHashes);
   return report;
 }
 

@@ -9,6 +9,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { queryRows, type Tx } from '../db/store.js';
 import { type PayloadRedaction, redactEventPayloads } from '../event-log.js';
 import { unnamedMediaHashes } from '../media/media.js';
+import { scheduleMediaDeletions } from './media-deletions.js';
 
 /** Payload fields holding what someone wrote (see events.ts). */
 export const WRITTEN_FIELDS = ['body', 'originalText', 'note', 'comment'] as const;
@@ -23,14 +24,15 @@ export function uuidArray(ids: readonly string[]): SQL {
 export interface RedactedMessages {
   messages: number;
   media: number;
-  /** Hashes whose last media row went: their bytes may go too, after commit. */
+  /** Hashes whose last media row went: their bytes are scheduled for deletion. */
   orphanHashes: string[];
 }
 
 /**
  * Empties the bodies of the messages (already locked by the caller, or just chosen with
  * SKIP LOCKED) and deletes their media rows, with the copies of their text kept elsewhere:
- * an affinity's original text and a survey's comment. Returns what changed.
+ * an affinity's original text and a survey's comment. Bytes no media row names any more are
+ * scheduled for deletion in the same transaction (media-deletions.ts). Returns what changed.
  */
 export async function redactMessages(
   tx: Tx,
@@ -52,11 +54,9 @@ export async function redactMessages(
     sql`UPDATE affinities SET original_text = '' WHERE message_id = ANY(${ids}) AND original_text <> ''`,
   );
   const hashes = [...new Set(removed.flatMap((row) => (row.sha256 ? [row.sha256] : [])))];
-  return {
-    messages: changed.length,
-    media: removed.length,
-    orphanHashes: await unnamedMediaHashes(tx, hashes),
-  };
+  const orphanHashes = await unnamedMediaHashes(tx, hashes);
+  await scheduleMediaDeletions(tx, orphanHashes);
+  return { messages: changed.length, media: removed.length, orphanHashes };
 }
 
 /** Empties the bodies of the notes; returns how many changed. */

@@ -1,10 +1,14 @@
 /**
  * Retention: an account's `retentionDays` bounds how long the bodies and media of messages on
- * its numbers, and the notes on their conversations, are kept. Past it they are redacted
- * (redaction.ts): bodies emptied and marked redacted_at, media rows and (once no row names
- * them) their bytes deleted, the same text taken out of the event log; the rows themselves,
- * their states, times and counts stay for reports. Notes follow the messages: a note is about
- * the conversation, and the conversation's text is gone.
+ * its numbers, the notes on their conversations, and what else was written in those
+ * conversations are kept. Past it they are redacted (redaction.ts): bodies emptied and marked
+ * redacted_at, media rows deleted and their bytes, once no row names them, scheduled for
+ * deletion (media-deletions.ts), the same text taken out of the event log; the rows
+ * themselves, their states, times and counts stay for reports. Notes follow the messages: a
+ * note is about the conversation, and the conversation's text is gone. A conversation closed
+ * before the cutoff loses everything written in it: its wrap-up summary, what bots collected
+ * (attributes), and the text of all its events, including those written after its last
+ * message (a transfer note, an offer's original text); it is then marked redacted_at.
  *
  * One instance runs it at a time: whoever moves retention_schedule.next_run_at on claims the
  * run (the row lock makes a second instance wait, then find it no longer due). The run works
@@ -16,9 +20,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import { recordAudit, SYSTEM_ACTOR } from '../audit/audit-log.js';
 import { type Db, queryRows } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
-import { deleteOrphanMedia } from '../media/media.js';
 import type { MediaStore } from '../media/media-store.js';
 import { startLoopWorker, type Worker } from '../worker-loop.js';
+import { deleteDueMedia } from './media-deletions.js';
 import { redactEvents, redactMessages, redactNotes, uuidArray } from './redaction.js';
 
 /** How often a run is due, across all instances. */
@@ -36,9 +40,11 @@ export interface RetentionDeps {
 export interface RetentionCounts {
   messages: number;
   media: number;
-  /** Stored files deleted: media no remaining message shares. */
-  mediaFiles: number;
+  /** Stored files scheduled for deletion: media no remaining message shares. */
+  mediaFilesScheduled: number;
   notes: number;
+  /** Closed conversations whose wrap-up, attributes and events were emptied. */
+  conversations: number;
   events: number;
 }
 
@@ -48,7 +54,14 @@ export interface RetentionRun extends RetentionCounts {
   interrupted: boolean;
 }
 
-const zero = (): RetentionCounts => ({ messages: 0, media: 0, mediaFiles: 0, notes: 0, events: 0 });
+const zero = (): RetentionCounts => ({
+  messages: 0,
+  media: 0,
+  mediaFilesScheduled: 0,
+  notes: 0,
+  conversations: 0,
+  events: 0,
+});
 
 /**
  * Claims the run due at `now`: true for one caller only, which moves the next run on by
@@ -80,7 +93,7 @@ async function releaseRetentionRun(db: Db): Promise<void> {
  * `now`. Records one audit entry (actor system, `retention.redacted`) when it redacted anything.
  */
 export async function runRetention(
-  deps: RetentionDeps,
+  deps: Pick<RetentionDeps, 'db'>,
   now: Date,
   options: { batchSize?: number; shouldStop?: () => boolean } = {},
 ): Promise<RetentionRun> {
@@ -100,6 +113,12 @@ export async function runRetention(
     }
     for (let more = true; more && !run.interrupted; ) {
       more = (await redactNoteBatch(deps.db, account.id, cutoff, batchSize, counts)) === batchSize;
+      run.interrupted = stop();
+    }
+    for (let more = true; more && !run.interrupted; ) {
+      more =
+        (await redactConversationBatch(deps.db, account.id, cutoff, batchSize, counts)) ===
+        batchSize;
       run.interrupted = stop();
     }
     if (Object.values(counts).some((n) => n > 0)) {
@@ -126,7 +145,7 @@ export async function runRetention(
 
 /** One transaction's worth of the account's messages older than cutoff; returns how many it took. */
 async function redactMessageBatch(
-  deps: RetentionDeps,
+  deps: Pick<RetentionDeps, 'db'>,
   accountId: string,
   cutoff: Date,
   batchSize: number,
@@ -135,9 +154,9 @@ async function redactMessageBatch(
   const before = cutoff.toISOString();
   const batch = await inTransaction(deps.db, async (tx) => {
     // A message still waiting in the outbox is left for later: its text is yet to be sent.
-    const rows = await queryRows<{ id: string; conversation_id: string | null; created: string }>(
+    const rows = await queryRows<{ id: string; conversation_id: string | null }>(
       tx,
-      sql`SELECT m.id, m.conversation_id, m.created_at::text AS created
+      sql`SELECT m.id, m.conversation_id
             FROM messages m
            WHERE m.number_id IN (SELECT id FROM numbers WHERE account_id = ${accountId}::uuid)
              AND m.redacted_at IS NULL
@@ -157,16 +176,14 @@ async function redactMessageBatch(
       ...new Set(rows.flatMap((row) => (row.conversation_id ? [row.conversation_id] : []))),
     ]);
     // A conversation's events before the cutoff (its messages, notes, transfers, offers'
-    // original texts); and the events a message had before it joined a conversation (an
-    // agent's outreach), written in its transaction and so at its time.
+    // original texts); and the events of messages logged with no conversation (a keyword
+    // text, an agent's outreach), found by message id through events_unattached_message_idx.
     const events = await redactEvents(
       tx,
       sql`(e.conversation_id = ANY(${conversations}) AND e.created_at < ${before}::timestamptz)
           OR (e.conversation_id IS NULL
-              AND e.created_at IN (SELECT t::timestamptz FROM jsonb_array_elements_text(
-                    ${JSON.stringify(rows.map((row) => row.created))}::jsonb) AS t)
-              AND e.payload ->> 'messageId' IN (SELECT jsonb_array_elements_text(
-                    ${JSON.stringify(rows.map((row) => row.id))}::jsonb)))`,
+              AND (e.payload ->> 'messageId') = ANY(ARRAY(SELECT jsonb_array_elements_text(
+                    ${JSON.stringify(rows.map((row) => row.id))}::jsonb))))`,
     );
     await tx.execute(
       sql`UPDATE offers SET original_text = NULL
@@ -189,7 +206,7 @@ async function redactMessageBatch(
   counts.messages += batch.messages;
   counts.media += batch.media;
   counts.events += batch.events;
-  counts.mediaFiles += await deleteOrphanMedia(deps.db, deps.mediaStore, batch.hashes);
+  counts.mediaFilesScheduled += batch.hashes.length;
   return batch.picked;
 }
 
@@ -230,9 +247,59 @@ async function redactNoteBatch(
 }
 
 /**
- * The retention schedule: every minute each instance tries to claim the run that is due
- * (hourly); the one that does runs it. Stopping cuts a run short between batches and makes
- * it due again, for the next instance to finish.
+ * One transaction's worth of the account's conversations closed before cutoff and not yet
+ * redacted: their wrap-up summary, attributes, notes, offers' original texts, survey comments
+ * and the text of every one of their events, whenever written, emptied; then marked.
+ */
+async function redactConversationBatch(
+  db: Db,
+  accountId: string,
+  cutoff: Date,
+  batchSize: number,
+  counts: RetentionCounts,
+): Promise<number> {
+  const batch = await inTransaction(db, async (tx) => {
+    const rows = await queryRows<{ id: string }>(
+      tx,
+      sql`SELECT c.id FROM conversations c
+           WHERE c.number_id IN (SELECT id FROM numbers WHERE account_id = ${accountId}::uuid)
+             AND c.redacted_at IS NULL
+             AND c.closed_at IS NOT NULL
+             AND c.closed_at < ${cutoff.toISOString()}::timestamptz
+           ORDER BY c.closed_at
+           LIMIT ${batchSize}
+             FOR NO KEY UPDATE OF c SKIP LOCKED`,
+    );
+    if (rows.length === 0) return { picked: 0, notes: 0, events: 0 };
+    const ids = uuidArray(rows.map((row) => row.id));
+    await tx.execute(
+      sql`UPDATE conversations
+             SET wrap_up_summary = NULL, attributes = '{}'::jsonb, redacted_at = now()
+           WHERE id = ANY(${ids})`,
+    );
+    const notes = await redactNotes(tx, sql`n.conversation_id = ANY(${ids})`);
+    await tx.execute(
+      sql`UPDATE offers SET original_text = NULL
+           WHERE conversation_id = ANY(${ids}) AND original_text IS NOT NULL`,
+    );
+    await tx.execute(
+      sql`UPDATE survey_responses SET comment = NULL
+           WHERE conversation_id = ANY(${ids}) AND comment IS NOT NULL`,
+    );
+    const events = await redactEvents(tx, sql`e.conversation_id = ANY(${ids})`);
+    return { picked: rows.length, notes, events };
+  });
+  counts.conversations += batch.picked;
+  counts.notes += batch.notes;
+  counts.events += batch.events;
+  return batch.picked;
+}
+
+/**
+ * The retention schedule: every minute each instance deletes the media bytes whose deletion
+ * is due (media-deletions.ts), then tries to claim the run that is due (hourly); the one that
+ * does runs it. Stopping cuts a run short between batches and makes it due again, for the
+ * next instance to finish.
  */
 export function startRetentionWorker(deps: RetentionDeps & { logger: FastifyBaseLogger }): Worker {
   let stopping = false;
@@ -241,6 +308,10 @@ export function startRetentionWorker(deps: RetentionDeps & { logger: FastifyBase
     intervalMs: 60_000,
     logger: deps.logger,
     tick: async () => {
+      const media = await deleteDueMedia(deps.db, deps.mediaStore, new Date());
+      if (media.deleted + media.kept + media.failed > 0) {
+        deps.logger.info({ worker: 'retention', ...media }, 'retention deleted unnamed media');
+      }
       if (!(await claimRetentionRun(deps.db, new Date()))) return false;
       const run = await runRetention(deps, new Date(), { shouldStop: () => stopping });
       if (run.interrupted) await releaseRetentionRun(deps.db);

@@ -1846,7 +1846,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Upload an attachment (raw bytes); returns its token */
+        /** Upload an attachment (raw bytes); returns its token, valid for 24 hours */
         post: {
             parameters: {
                 query?: never;
@@ -5240,7 +5240,7 @@ export interface components {
                 conversations: number;
                 messages: number;
                 media: number;
-                mediaFiles: number;
+                mediaFilesScheduled: number;
                 notes: number;
                 events: number;
             };
