@@ -75,7 +75,13 @@ async function seededDataDir() {
 
 async function startServer(dataDir: string) {
   const port = await freePort();
-  const child = spawnTs('src/cli.ts', ['start'], { DATA_DIR: dataDir, PORT: String(port) });
+  // A loaded CI machine may take more than the default 10 s to stop the store; this test is
+  // about what a backup holds, server.test.ts about how fast Parley stops.
+  const child = spawnTs('src/cli.ts', ['start'], {
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    SHUTDOWN_TIMEOUT_MS: '60000',
+  });
   const exited = collect(child);
   const [, url] = await waitForOutput(child, /API and health: +(\S+)\/healthz/);
   return {
@@ -84,7 +90,9 @@ async function startServer(dataDir: string) {
     url: url!,
     stop: async () => {
       child.kill('SIGTERM');
-      expect((await exited).code).toBe(0);
+      const finished = await exited;
+      // Parley logs to stdout: a shutdown that failed or ran out of time says so there.
+      expect(finished.code, `${finished.stdout}${finished.stderr}`).toBe(0);
     },
   };
 }

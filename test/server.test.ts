@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import type { Store } from '../src/db/store.js';
@@ -102,6 +103,22 @@ describe('graceful shutdown', () => {
     expect(await inFlight).toEqual({ done: true });
     await closed;
   });
+
+  it('closes a keep-alive connection whose streamed answer ends after shutdown began', async () => {
+    const app = await buildServer(serverDeps(store, config));
+    const body = new PassThrough();
+    app.get('/stream', async (_request, reply) => reply.type('text/plain').send(body));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    body.write('first, ');
+    // The headers are out (a media file being sent, say) when shutdown begins.
+    const response = await fetch(`http://127.0.0.1:${port}/stream`);
+    const closed = app.close();
+    body.end('then the rest');
+    expect(await response.text()).toBe('first, then the rest');
+    // Without closing it once idle, the connection would hold close() for keepAliveTimeout.
+    await closed;
+  }, 10_000);
 
   it('exits 0 on SIGTERM and releases the data directory', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-shutdown-'));
