@@ -400,6 +400,47 @@ describe('group commit of inbound texts', () => {
   );
 });
 
+describe('a text whose open conversation closes as it arrives', () => {
+  it.skipIf(!TEST_DATABASE_URL)(
+    'goes into a new conversation when the one it met closes before it joins it, never stored without one',
+    async () => {
+      const batcher = new InboundBatcher(store.db);
+      const customer = phoneNumber();
+      const [open] = await openConversations(batcher, [customer]);
+      // Holds the receiving transaction just after its conversation insert met the open one.
+      await store.db.execute(sql`
+        CREATE FUNCTION hold_after_conversation_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NULL; END $$`);
+      await store.db.execute(sql`
+        CREATE TRIGGER hold_after_conversation_insert AFTER INSERT ON conversations
+        FOR EACH STATEMENT EXECUTE FUNCTION hold_after_conversation_insert()`);
+      const holder = new pg.Client({ connectionString: store.databaseUrl });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT pg_advisory_xact_lock(4242)');
+        const late = text(customer, 'just as it ends');
+        const receiving = receiveInbound(store.db, number, undefined, late);
+        await eventually(() => someoneWaitsForALock(store.db), 10_000);
+        await store.db.transaction((tx) => closeConversation(tx, open!, { reason: 'ended' }));
+        await holder.query('COMMIT');
+        const outcome = stored(await receiving);
+        expect(outcome.conversationId).not.toBeNull();
+        expect(outcome.conversationId).not.toBe(open);
+        const [row] = await store.db
+          .select({ conversationId: messages.conversationId })
+          .from(messages)
+          .where(eq(messages.twilioSid, late.messageSid));
+        expect(row!.conversationId).toBe(outcome.conversationId);
+      } finally {
+        await holder.end();
+        await store.db.execute(sql`DROP TRIGGER hold_after_conversation_insert ON conversations`);
+        await store.db.execute(sql`DROP FUNCTION hold_after_conversation_insert()`);
+      }
+    },
+  );
+});
+
 describe('new conversations in a batch', () => {
   /** Texts from new customers received in one turn of the event loop: one batch. */
   function burst(batcher: InboundBatcher, flow: Flow, texts: InboundMessage[], at?: Date) {

@@ -72,11 +72,23 @@ export async function receiveInbound(
   now = new Date(),
 ): Promise<InboundOutcome> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const outcome = await inTransaction(db, (tx) => receiveIn(tx, number, flow, inbound, now));
-    if (outcome) return outcome;
+    try {
+      return await inTransaction(db, async (tx) => {
+        const outcome = await receiveIn(tx, number, flow, inbound, now);
+        // Rolled back, not committed: a message stored without its conversation would be
+        // answered as a duplicate by the next attempt, and never reach an agent.
+        if (!outcome) throw new ConversationClosedMeanwhile();
+        return outcome;
+      });
+    } catch (error) {
+      if (!(error instanceof ConversationClosedMeanwhile)) throw error;
+    }
   }
   throw new Error(`could not place message ${inbound.messageSid} in a conversation`);
 }
+
+/** The open conversation a text met closed before the text could join it: place it again. */
+class ConversationClosedMeanwhile extends Error {}
 
 async function receiveIn(
   tx: Tx,
