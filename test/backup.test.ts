@@ -9,11 +9,11 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { restoreBackup } from '../src/backup/backup.js';
 import { readTar, type TarEntry, writeTar } from '../src/backup/tar.js';
-import { auditEntries, conversationNotes, media, messages } from '../src/db/schema.js';
+import { auditEntries, conversationNotes } from '../src/db/schema.js';
 import { MIGRATIONS_FOLDER, openStore, queryRows } from '../src/db/store.js';
 import { FileMediaStore } from '../src/media/file-media-store.js';
 import { buildTestApp, signIn } from './helpers/app.js';
-import { buildNumber, conversationInFlow } from './helpers/factories.js';
+import { buildNumber, conversationInFlow, storedPictureIn } from './helpers/factories.js';
 import { collect, runCli, spawnTs, waitForOutput } from './helpers/processes.js';
 import { eventually, freePort } from './helpers/stack.js';
 
@@ -45,29 +45,8 @@ async function seededDataDir() {
     const conversation = await conversationInFlow(store.db, number.id);
     const picture = randomBytes(40_000);
     const stored = await new FileMediaStore(join(dataDir, 'media')).put(Readable.from([picture]));
-    const [message] = await store.db
-      .insert(messages)
-      .values({
-        conversationId: conversation.id,
-        numberId: number.id,
-        direction: 'inbound',
-        author: 'customer',
-        fromAddress: conversation.customerAddress,
-        toAddress: number.address,
-        status: 'received',
-      })
-      .returning();
-    const [row] = await store.db
-      .insert(media)
-      .values({
-        messageId: message!.id,
-        position: 0,
-        contentType: 'image/png',
-        status: 'stored',
-        ...stored,
-      })
-      .returning();
-    return { dataDir, admin, conversation, picture, mediaId: row!.id };
+    const row = await storedPictureIn(store.db, conversation, number.address, stored);
+    return { dataDir, admin, conversation, picture, mediaId: row.id };
   } finally {
     await store.close();
   }

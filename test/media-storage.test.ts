@@ -13,7 +13,12 @@ import { FileMediaStore } from '../src/media/file-media-store.js';
 import { MAX_TOTAL_BYTES } from '../src/outbound/attachments.js';
 import { type RunningParley, startParley } from '../src/parley.js';
 import { buildTestApp, type SignedIn, signIn, type TestApp } from './helpers/app.js';
-import { buildNumber, conversationInFlow, phoneNumber } from './helpers/factories.js';
+import {
+  buildNumber,
+  conversationInFlow,
+  phoneNumber,
+  storedPictureIn,
+} from './helpers/factories.js';
 import { startTestS3, type TestS3 } from './helpers/s3.js';
 import { eventually, freePort, Stack } from './helpers/stack.js';
 import { createTestDatabase, dropTestDatabase, TEST_DATABASE_URL } from './helpers/store.js';
@@ -216,32 +221,10 @@ describe.skipIf(!TEST_DATABASE_URL)('an upgraded PostgreSQL instance with media 
     const db = parley.store.db;
     const number = await buildNumber(db);
     const conversation = await conversationInFlow(db, number.id);
-    const [message] = await db
-      .insert(messages)
-      .values({
-        conversationId: conversation.id,
-        numberId: number.id,
-        direction: 'inbound',
-        author: 'customer',
-        fromAddress: conversation.customerAddress,
-        toAddress: number.address,
-        status: 'received',
-      })
-      .returning();
-    const [row] = await db
-      .insert(media)
-      .values({
-        messageId: message!.id,
-        position: 0,
-        contentType: 'image/jpeg',
-        status: 'stored',
-        sha256: stored.sha256,
-        size: stored.size,
-      })
-      .returning();
+    const row = await storedPictureIn(db, conversation, number.address, stored, 'image/jpeg');
     const supervisor = await signIn(parley.store, 'supervisor');
     const served = await parley.server.inject({
-      url: `/api/media/${row!.id}`,
+      url: `/api/media/${row.id}`,
       headers: supervisor.headers,
     });
     expect(served.statusCode).toBe(200);

@@ -9,6 +9,8 @@ import {
   conversations,
   events,
   flows,
+  media,
+  messages,
   numbers,
   offers,
   queueMembers,
@@ -101,6 +103,40 @@ export async function buildFlow(db: Executor, overrides: Partial<typeof flows.$i
   const [row] = await db
     .insert(flows)
     .values({ name: `flow-${hex(3)}`, ...overrides })
+    .returning();
+  return row!;
+}
+
+/** A customer's text in the conversation carrying one stored picture; returns its media row. */
+export async function storedPictureIn(
+  db: Executor,
+  conversation: { id: string; numberId: string; customerAddress: string },
+  toAddress: string,
+  stored: { sha256: string; size: number },
+  contentType = 'image/png',
+) {
+  const [message] = await db
+    .insert(messages)
+    .values({
+      conversationId: conversation.id,
+      numberId: conversation.numberId,
+      direction: 'inbound',
+      author: 'customer',
+      fromAddress: conversation.customerAddress,
+      toAddress,
+      status: 'received',
+    })
+    .returning();
+  const [row] = await db
+    .insert(media)
+    .values({
+      messageId: message!.id,
+      position: 0,
+      contentType,
+      status: 'stored',
+      sha256: stored.sha256,
+      size: stored.size,
+    })
     .returning();
   return row!;
 }
