@@ -131,6 +131,10 @@ describe('loadConfig', () => {
     [{ SMTP_HOST: 'a host' }, 'SMTP_HOST must be a host name or IP address, such as 127.0.0.1.'],
     [{ SMS_EMAIL_STRATEGY: 'later' }, 'SMS_EMAIL_STRATEGY must be one of assign-now, on-reply.'],
     [{ SMS_EMAIL_REQUIRE_AUTH: 'yes' }, 'SMS_EMAIL_REQUIRE_AUTH must be true or false.'],
+    [
+      { SMS_EMAIL_TRUSTED_RELAY: 'mx example' },
+      'SMS_EMAIL_TRUSTED_RELAY must be the host name its Authentication-Results headers start with, such as mx.example.com.',
+    ],
     [{ SMS_EMAIL_COUNTRY: 'XX' }, 'SMS_EMAIL_COUNTRY must be an ISO country code such as US.'],
     [
       { METRICS_TOKEN: 'short' },
@@ -249,6 +253,7 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       strategy: undefined,
       requireAuth: false,
+      trustedRelay: undefined,
       passwords: true,
       country: 'US',
     });
@@ -259,9 +264,11 @@ describe('loadConfig', () => {
         SMTP_HOST: '0.0.0.0',
         SMS_EMAIL_STRATEGY: 'assign-now',
         SMS_EMAIL_REQUIRE_AUTH: 'true',
+        SMS_EMAIL_TRUSTED_RELAY: 'MX.Example.com',
         SMS_EMAIL_COUNTRY: 'GB',
       }).smsEmail,
     ).toMatchObject({
+      trustedRelay: 'mx.example.com',
       port: 25,
       host: '0.0.0.0',
       strategy: 'assign-now',

@@ -121,6 +121,12 @@ const envSchema = z.object({
     .enum(ORIGINATION_STRATEGIES, { error: `one of ${ORIGINATION_STRATEGIES.join(', ')}` })
     .optional(),
   SMS_EMAIL_REQUIRE_AUTH: z.enum(['true', 'false'], { error: 'true or false' }).default('false'),
+  SMS_EMAIL_TRUSTED_RELAY: z
+    .string()
+    .regex(/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9-]{1,63}$/, {
+      error: 'the host name its Authentication-Results headers start with, such as mx.example.com',
+    })
+    .optional(),
   SMS_EMAIL_COUNTRY: z
     .string()
     .refine((code) => COUNTRIES.has(code), { error: 'an ISO country code such as US' })
@@ -315,6 +321,11 @@ export interface SmsEmailConfig {
   readonly strategy: OriginationStrategy | undefined;
   /** SMTP AUTH (the agent's email with their password or an API token) before MAIL FROM. */
   readonly requireAuth: boolean;
+  /**
+   * The authserv-id of the relay whose Authentication-Results header is trusted: when set,
+   * mail must have passed DKIM or SPF for the sender's domain there (or DMARC).
+   */
+  readonly trustedRelay: string | undefined;
   /** Whether SMTP AUTH takes passwords; false with PASSWORD_SIGN_IN=false: API tokens only. */
   readonly passwords: boolean;
   /** The country a recipient in national format is read in. */
@@ -383,6 +394,7 @@ export function loadConfig(env: Env): Config {
           host: v.SMTP_HOST,
           strategy: v.SMS_EMAIL_STRATEGY,
           requireAuth: v.SMS_EMAIL_REQUIRE_AUTH === 'true',
+          trustedRelay: v.SMS_EMAIL_TRUSTED_RELAY?.toLowerCase(),
           passwords: v.PASSWORD_SIGN_IN === 'true',
           country: v.SMS_EMAIL_COUNTRY as CountryCode,
         })

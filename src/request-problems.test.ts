@@ -20,6 +20,7 @@ describe('a refused request in sentences', () => {
     .object({
       name: z.string().trim().min(1, { error: 'name must not be empty' }),
       botRetries: z.number().int().max(10),
+      botTimeoutMs: z.number().int().min(100),
       strategy: z.enum(['longest-idle', 'round-robin']),
       email: z.email(),
       hours: z.array(
@@ -37,6 +38,7 @@ describe('a refused request in sentences', () => {
     const problems = refused(schema, {
       name: ' ',
       botRetries: 11,
+      botTimeoutMs: 5,
       strategy: 'random',
       email: 'nope',
       hours: [{ opensAt: '10:00', closesAt: '09:00' }],
@@ -45,6 +47,7 @@ describe('a refused request in sentences', () => {
     expect(problems).toEqual([
       { field: 'name', message: 'Name must not be empty.' },
       { field: 'botRetries', message: 'Bot retries must be at most 10.' },
+      { field: 'botTimeoutMs', message: 'Bot timeout (ms) must be at least 100.' },
       { field: 'strategy', message: 'Strategy must be one of longest-idle, round-robin.' },
       { field: 'email', message: 'Email must be an email address.' },
       { field: 'hours.0', message: 'Hours, row 1: an interval must open before it closes.' },

@@ -116,12 +116,14 @@ function labelOf(path: string[], context: string | undefined): string {
   );
 }
 
+/** A key in words; a unit at its end as the form writes it: "Bot timeout (ms)". */
 function words(key: string): string {
   return key
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .replace(/[_-]+/g, ' ')
     .toLowerCase()
-    .replace(/\b(id|url|sid)\b/g, (word) => word.toUpperCase());
+    .replace(/\b(id|url|sid)\b/g, (word) => word.toUpperCase())
+    .replace(/ (ms|seconds|minutes|hours|days|bytes)$/, ' ($1)');
 }
 
 function capitalise(text: string): string {

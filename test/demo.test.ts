@@ -197,3 +197,27 @@ describe('logs at a terminal', () => {
     expect(stdout).not.toMatch(/request completed|incoming request/);
   });
 });
+
+describe('logs off a terminal', () => {
+  it('are JSON lines when LOG_FORMAT is unset and the output is no terminal (a pipe here)', async () => {
+    const port = await freePort();
+    const demo = await startDemo(
+      {
+        DATA_DIR: mkdtempSync(join(tmpdir(), 'parley-demo-')),
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+      },
+      await freePort(),
+    );
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    demo.child.kill('SIGTERM');
+    const { code, stdout } = await demo.exit;
+    expect(code).toBe(0);
+    const lines = stdout.split('\n').filter((line) => line.startsWith('{'));
+    const listening = lines
+      .map((line) => JSON.parse(line) as { level: number; msg: string })
+      .find((line) => line.msg === 'Parley is listening');
+    expect(listening).toMatchObject({ level: 30 });
+    expect(stdout).not.toMatch(/INFO.*Parley is listening/);
+  });
+});

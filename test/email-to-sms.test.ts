@@ -270,6 +270,64 @@ describe('email-to-SMS with SMS_EMAIL_REQUIRE_AUTH', () => {
   });
 });
 
+describe('email-to-SMS with SMS_EMAIL_TRUSTED_RELAY', () => {
+  const RELAY = 'mx.example.test';
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await Stack.start({
+      SMS_EMAIL_DOMAIN: DOMAIN,
+      SMTP_PORT: '0',
+      SMS_EMAIL_TRUSTED_RELAY: RELAY,
+    });
+  });
+  afterAll(() => stack?.close());
+
+  /** A mail from Ada, with the Authentication-Results headers given, to a new handset. */
+  async function mailWith(ada: { user: { email: string } }, results: string[]) {
+    const handset = phoneNumber();
+    const sending = mailer(stack).sendMail({
+      from: ada.user.email,
+      to: `${handset}@${DOMAIN}`,
+      text: `Checked by the relay (${handset})`,
+      headers: results.map((value) => ({ key: 'Authentication-Results', value })),
+    });
+    return { handset, sending };
+  }
+
+  it("refuses mail the relay did not vouch for: none, another host's verdict, a failed or foreign signature", async () => {
+    const ada = await agentWithSender(stack);
+    const refusal = new RegExp(
+      `550 ${RELAY} did not find that ${ada.user.email} sent this mail: it passed neither DKIM nor SPF for example\\.com`,
+    );
+    for (const results of [
+      [],
+      // Written by the sender, under a name that is not the relay's.
+      ['mx.attacker.test; dkim=pass header.d=example.com; spf=pass smtp.mailfrom=example.com'],
+      [`${RELAY}; dkim=fail header.d=example.com; spf=softfail smtp.mailfrom=example.com`],
+      // A valid signature, of another domain; SPF for another domain.
+      [`${RELAY}; dkim=pass header.d=mailer.test; spf=pass smtp.mailfrom=bounce@mailer.test`],
+    ]) {
+      const { handset, sending } = await mailWith(ada, results);
+      await expect(sending).rejects.toThrow(refusal);
+      const sent = await stack.db.select().from(messages).where(eq(messages.toAddress, handset));
+      expect(sent).toEqual([]);
+    }
+  });
+
+  it("texts a mail that passed DKIM, SPF or DMARC for the sender's domain at the relay", async () => {
+    const ada = await agentWithSender(stack);
+    for (const results of [
+      [`${RELAY} 1; dkim=pass (2048-bit key) header.d=example.com header.s=s1`],
+      [`${RELAY}; spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=${ada.user.email}`],
+      ['mx.attacker.test; dkim=fail', `${RELAY}; dmarc=pass header.from=example.com`],
+    ]) {
+      const { handset, sending } = await mailWith(ada, results);
+      await sending;
+      await stack.received(handset, `Checked by the relay (${handset})`);
+    }
+  });
+});
+
 describe('email-to-SMS with PASSWORD_SIGN_IN=false', () => {
   let stack: Stack;
   beforeAll(async () => {

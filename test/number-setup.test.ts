@@ -44,11 +44,18 @@ class FrontDoor {
             typeof entry[1] === 'string' && !['host', 'content-length'].includes(entry[0]),
         ),
       );
-      const answer = await fetch(`${parleyUrl}${request.url}`, {
-        method: request.method,
-        headers,
-        ...(body.length > 0 && { body }),
-      });
+      let answer: Response;
+      try {
+        answer = await fetch(`${parleyUrl}${request.url}`, {
+          method: request.method,
+          headers,
+          ...(body.length > 0 && { body }),
+        });
+      } catch {
+        // Parley has stopped (the stack closes first): a proxy answers 502, as a real one does.
+        response.writeHead(502).end('Parley could not be reached');
+        return;
+      }
       const text = await answer.text();
       if (request.url === WEBHOOK_PATH) door.parleyAnswered.push(answer.status);
       if (door.mode === 'store-then-fail' && request.url === WEBHOOK_PATH) {

@@ -7,7 +7,9 @@
  * writes the bounce with the reason given here. Each stage refuses what it can judge:
  * MAIL FROM an address that is no enabled user's (or not the signed-in user's, with
  * SMS_EMAIL_REQUIRE_AUTH), RCPT TO an address that is not a phone number at the domain,
- * DATA with no text left once quoted text and signatures are removed, or that `originate`
+ * DATA that the trusted relay did not vouch for (SMS_EMAIL_TRUSTED_RELAY: DKIM or SPF of the
+ * sender's domain, from its Authentication-Results header; see sender-verdict.ts), with no
+ * text left once quoted text and signatures are removed, or that `originate`
  * refuses (opted-out customer, origination not allowed, …): its sentence is the reason.
  *
  * The subject is ignored: a text has no subject, and mail apps fill it with "RE:" and the
@@ -35,6 +37,7 @@ import { type Originator, queueDefaultSender } from '../outbound/origination-sen
 import { normalisePhone } from '../phone-numbers.js';
 import type { Worker } from '../worker-loop.js';
 import { replyText } from './reply-text.js';
+import { authenticationResults, senderVerified } from './sender-verdict.js';
 
 /** Mail is for a text: a megabyte is ample for one with its quoted thread and HTML part. */
 export const MAX_MAIL_BYTES = 1024 * 1024;
@@ -122,6 +125,15 @@ export async function startSmtpListener(deps: Deps): Promise<SmtpListener> {
     if (headerFrom.length !== 1 || headerFrom[0] !== from.toLowerCase()) {
       throw refuseData(
         `the From header (${headerFrom.join(', ') || 'none'}) must be the sender ${from}`,
+      );
+    }
+
+    if (
+      config.trustedRelay !== undefined &&
+      !senderVerified(authenticationResults(mail.headerLines), config.trustedRelay, from)
+    ) {
+      throw refuseData(
+        `${config.trustedRelay} did not find that ${from} sent this mail: it passed neither DKIM nor SPF for ${from.slice(from.lastIndexOf('@') + 1)}`,
       );
     }
 

@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createAgent } from '../../src/admin/agents.js';
 import { conversations, sessions } from '../../src/db/schema.js';
@@ -13,6 +13,7 @@ let stack: Stack;
 let browser: Browser;
 let doraId: string;
 let customer: string;
+let businessNumber: string;
 
 beforeAll(async () => {
   stack = await Stack.start();
@@ -25,6 +26,7 @@ beforeAll(async () => {
   });
   doraId = dora.id;
   const { number } = await stack.addNumber({ flow: { name: 'Drafts' } });
+  businessNumber = number.address;
   customer = phoneNumber();
   await stack.text(customer, number.address, 'Is my order shipped?');
   await stack.db
@@ -112,21 +114,97 @@ describe('an unsent reply', () => {
     await page.close();
   });
 
-  it('says in words that Parley could not be reached, and keeps the text', async () => {
+  it('says in words that Parley could not be reached, keeps the text, and clears the box once back', async () => {
+    const desk = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    onTestFailed(async () => {
+      await desk.screenshot({ path: `${RESULTS_DIR}/failed-unreachable.png` });
+    });
+    // The live connections go through the test: it drops the first one, and holds the
+    // reconnection until the desk has said the connection is down.
+    const live: WebSocketRoute[] = [];
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await desk.routeWebSocket(/\/api\/events/, async (route) => {
+      live.push(route);
+      if (live.length > 1) await held;
+      route.connectToServer();
+    });
+    await desk.goto(stack.parley.url);
+    await signIn(desk);
+    await desk.getByText('Connecting to live updates…').waitFor({ state: 'hidden' });
+    await openConversation(desk);
+    const offline = '**/api/conversations/*/messages';
+    await desk.route(offline, (route) => route.abort('internetdisconnected'));
+    await reply(desk).fill('Sent while offline');
+    await reply(desk).press('Enter');
+    const unreachable = desk.getByText('Parley could not be reached. Check your connection', {
+      exact: false,
+    });
+    await unreachable.waitFor();
+    expect(await desk.getByText('Failed to fetch').count()).toBe(0);
+    expect(await reply(desk).textContent()).toBe('Sent while offline');
+
+    // The connection drops and comes back: the box goes, the text stays and is sent.
+    await desk.unroute(offline);
+    await live[0]!.close({ code: 1011, reason: 'dropped by the test' });
+    await desk.getByRole('alert').getByText('Live updates are interrupted').waitFor();
+    expect(await unreachable.count()).toBe(1);
+    release();
+    await desk.getByText('Live updates are back', { exact: false }).waitFor();
+    await unreachable.waitFor({ state: 'hidden' });
+    expect(await reply(desk).textContent()).toBe('Sent while offline');
+    await reply(desk).press('Enter');
+    await stack.received(customer, 'Sent while offline');
+    await desk.close();
+  });
+
+  it("prefixes the list's preview with who wrote it: a colleague by name, never You", async () => {
+    const eve = await createAgent(stack.db, {
+      email: 'eve@e2e.test',
+      name: 'Eve',
+      role: 'agent',
+      password: PASSWORD,
+    });
+    const handedOver = phoneNumber();
+    await stack.text(handedOver, businessNumber, 'Can someone check my refund?');
+    await stack.db
+      .update(conversations)
+      .set({ state: 'active', agentId: eve.id })
+      .where(eq(conversations.customerAddress, handedOver));
+    const [conversation] = await stack.db
+      .select({ id: conversations.id })
+      .from(conversations)
+      .where(eq(conversations.customerAddress, handedOver));
+    // Eve answers through the API, as her desk would; then the conversation goes to Dora.
+    const login = await fetch(`${stack.parley.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'eve@e2e.test', password: PASSWORD }),
+    });
+    const cookie = String(login.headers.get('set-cookie')).split(';')[0]!;
+    const sent = await fetch(`${stack.parley.url}/api/conversations/${conversation!.id}/messages`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json' },
+      body: JSON.stringify({ body: 'Eve here: the refund left today.', attachments: [] }),
+    });
+    expect(sent.status).toBe(202);
+    await stack.db
+      .update(conversations)
+      .set({ agentId: doraId })
+      .where(eq(conversations.id, conversation!.id));
+
     const desk = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await desk.goto(stack.parley.url);
     await signIn(desk);
-    await openConversation(desk);
-    await desk.route('**/api/conversations/*/messages', (route) =>
-      route.abort('internetdisconnected'),
-    );
-    await reply(desk).fill('Sent while offline');
+    const item = desk.getByTestId('conversation-item').filter({ hasText: handedOver });
+    await item.getByText('Eve: Eve here: the refund left today.').waitFor();
+    expect(await item.getByText('You:', { exact: false }).count()).toBe(0);
+    await item.click();
+    await reply(desk).fill('Dora now: anything else?');
     await reply(desk).press('Enter');
-    await desk
-      .getByText('Parley could not be reached. Check your connection', { exact: false })
-      .waitFor();
-    expect(await desk.getByText('Failed to fetch').count()).toBe(0);
-    expect(await reply(desk).textContent()).toBe('Sent while offline');
+    await item.getByText('You: Dora now: anything else?').waitFor();
     await desk.close();
   });
 });

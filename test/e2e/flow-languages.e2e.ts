@@ -84,4 +84,40 @@ describe('the flow form', () => {
     await admin.getByRole('cell', { name: 'Customers: yes, agents: no' }).waitFor();
     await admin.close();
   });
+
+  it('marks every field at fault at once, each in a sentence naming it, and saves nothing', async () => {
+    const admin = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    onTestFailed(async () => {
+      await admin.screenshot({ path: join(RESULTS_DIR, 'failed-flow-form-errors.png') });
+    });
+    await signIn(admin, 'root@languages.test');
+    await admin.getByRole('link', { name: 'Flows' }).click();
+    await admin.getByRole('button', { name: 'Edit Support' }).click();
+    const [before] = await stack.db.select().from(flows).where(eq(flows.id, flowId));
+
+    await admin.getByRole('textbox', { name: 'Bot URL' }).fill('https://bot.example.com/hook');
+    await admin.getByRole('spinbutton', { name: 'Bot retries' }).fill('99');
+    await admin.getByRole('spinbutton', { name: 'Bot timeout (ms)' }).fill('5');
+    await admin.getByRole('textbox', { name: 'Language of these messages' }).fill('English!');
+    await admin.getByRole('button', { name: 'Save' }).click();
+
+    const summary = admin.getByRole('alert').filter({ hasText: 'Fix these to save' });
+    await summary.waitFor();
+    const lines = await summary.getByRole('listitem').allTextContents();
+    expect(lines).toEqual([
+      'Bot retries must be at most 10.',
+      'Bot timeout (ms) must be at least 100.',
+      'Language: a language is a BCP 47 tag such as en, es or fr-CA.',
+    ]);
+    for (const line of lines) expect(line).not.toMatch(/Too big|Too small|expected|Invalid/);
+    // Each field shows its own sentence too, not only the summary.
+    for (const line of lines) expect(await admin.getByText(line, { exact: true }).count()).toBe(2);
+    const [after] = await stack.db.select().from(flows).where(eq(flows.id, flowId));
+    expect(after).toEqual(before);
+
+    // Correcting a field answers its error: the others stay until they are fixed.
+    await admin.getByRole('spinbutton', { name: 'Bot retries' }).fill('3');
+    await expect.poll(() => summary.getByRole('listitem').count()).toBe(2);
+    await admin.close();
+  });
 });

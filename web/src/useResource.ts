@@ -125,3 +125,25 @@ export function useLiveConnected(): boolean | null {
   useEffect(() => live.onStatus(setConnected), [live]);
   return connected;
 }
+
+/**
+ * Runs `onReturn` each time the live stream is back after it dropped (not when it first
+ * connects): what failed while Parley could not be reached is stale, and its error box goes.
+ */
+export function useLiveReturn(onReturn: () => void): void {
+  const { live } = useSession();
+  const latest = useRef(onReturn);
+  useLayoutEffect(() => {
+    latest.current = onReturn;
+  });
+  useEffect(() => {
+    let dropped = false;
+    return live.onStatus((connected) => {
+      if (!connected) dropped = true;
+      else if (dropped) {
+        dropped = false;
+        latest.current();
+      }
+    });
+  }, [live]);
+}

@@ -38,6 +38,7 @@ import type { TemplateChoice } from '../content/types';
 import type { WindowState } from '../content/useWindowState';
 import { useSession } from '../session';
 import { ErrorCallout } from '../ui/ErrorCallout';
+import { useLiveReturn } from '../useResource';
 import { keepDraft, readDraft } from './drafts';
 import type { QuickReply, SegmentCount } from './types';
 
@@ -272,6 +273,8 @@ function ReplyComposer({
   const [text, setText] = useState(initialDraft);
   const [attachments, setAttachments] = useState<Attachment[]>([]);
   const [error, setError] = useState<string | null>(null);
+  // Back from an outage: the failure is stale; the text is still in the composer to send.
+  useLiveReturn(() => setError(null));
   const [sending, setSending] = useState(false);
   const editor = useRef<LexicalEditor | null>(null);
   const labelId = useId();
@@ -399,6 +402,7 @@ function TemplateComposer({
 }) {
   const [choice, setChoice] = useState<TemplateChoice | null>(null);
   const [error, setError] = useState<string | null>(null);
+  useLiveReturn(() => setError(null));
   const [fault, setFault] = useState<TemplateError | undefined>(undefined);
   const [sending, setSending] = useState(false);
   const labelId = useId();
