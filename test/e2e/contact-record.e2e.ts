@@ -134,7 +134,7 @@ describe('the contact record in a browser', () => {
     await headings.nth(1).click();
     // Its disposition and survey score, and its transcript with the customer's rating.
     await past.getByText('Survey: 4/5', { exact: true }).waitFor();
-    await past.getByText('resolved', { exact: true }).waitFor();
+    await past.getByText('Resolved', { exact: true }).waitFor();
     const opened = past.getByTestId('transcript');
     await opened.getByText('Where is order 41?').waitFor();
     await opened.getByText('Ada ended the conversation · Resolved').waitFor();
