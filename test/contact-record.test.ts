@@ -7,7 +7,13 @@ import { readersOf } from '../src/conversations/access.js';
 import { conversations, events, messages, surveyResponses } from '../src/db/schema.js';
 import { inTransaction } from '../src/db/transactions.js';
 import { buildTestApp, type SignedIn, signIn, type TestApp } from './helpers/app.js';
-import { buildNumber, conversationInFlow, hex, phoneNumber } from './helpers/factories.js';
+import {
+  buildNumber,
+  buildQueue,
+  conversationInFlow,
+  hex,
+  phoneNumber,
+} from './helpers/factories.js';
 
 let t: TestApp;
 let agent: SignedIn;
@@ -44,6 +50,7 @@ interface Record_ {
     agentName: string | null;
     closeReason: string | null;
     disposition: string | null;
+    dispositionLabel: string | null;
     survey: { scale: string; score: number; comment: string | null } | null;
   }[];
   originations: { body: string }[];
@@ -117,6 +124,10 @@ describe('GET /api/contacts/:id', () => {
     });
     // Two past conversations: what the bot collected last wins, key by key.
     const first = await conversationInFlow(db, shop.id, customer);
+    const queue = await buildQueue(db, [], {
+      dispositions: [{ code: 'resolved', label: 'Resolved at first contact' }],
+    });
+    await db.update(conversations).set({ queueId: queue.id }).where(eq(conversations.id, first.id));
     await closedWith(
       first.id,
       { orderId: '41', language: 'es' },
@@ -200,10 +211,16 @@ describe('GET /api/contacts/:id', () => {
       state: 'closed',
       numberAddress: shop.address,
       closeReason: 'ended',
+      queueName: queue.name,
       disposition: 'resolved',
+      dispositionLabel: 'Resolved at first contact',
       survey: { scale: 'score', score: 4, comment: 'Quick' },
     });
-    expect(record.conversations[0]).toMatchObject({ disposition: null, survey: null });
+    expect(record.conversations[0]).toMatchObject({
+      disposition: null,
+      dispositionLabel: null,
+      survey: null,
+    });
     expect(record.originations).toEqual([]);
   });
 

@@ -85,12 +85,15 @@ interface Made {
   createdAt?: string;
   disposition?: string;
   texts?: string[];
+  /** The business number it is on (the file's number unless told). */
+  numberId?: string;
 }
 
 /** A conversation as it would be after its life so far (closed unless told), with its texts. */
 async function conversation(made: Made = {}) {
   const db = t.store.db;
-  const created = await conversationInFlow(db, numberId, made.customer ?? phoneNumber());
+  const onNumber = made.numberId ?? numberId;
+  const created = await conversationInFlow(db, onNumber, made.customer ?? phoneNumber());
   const state = made.state ?? 'closed';
   await db
     .update(conversations)
@@ -106,7 +109,7 @@ async function conversation(made: Made = {}) {
   for (const body of made.texts ?? []) {
     await db.insert(messages).values({
       conversationId: created.id,
-      numberId,
+      numberId: onNumber,
       direction: 'inbound',
       author: 'customer',
       fromAddress: created.customerAddress,
@@ -249,7 +252,7 @@ describe('filters', () => {
     expect(idsOf(await search(supervisor, { queueId: queue.id }))).toContain(after!.id);
   });
 
-  it('filters by agent, queue, state, disposition, score and name', async () => {
+  it('filters by agent, queue, number, state, disposition, score and name', async () => {
     const queue = await buildQueue(t.store.db, []);
     const topic = word();
     const closedByAgent = await conversation({
@@ -265,6 +268,8 @@ describe('filters', () => {
       texts: [topic],
     });
     const elsewhere = await conversation({ agent, disposition: 'resolved', texts: [topic] });
+    const otherNumber = await buildNumber(t.store.db);
+    const onOtherNumber = await conversation({ numberId: otherNumber.id, texts: [topic] });
     await t.store.db.insert(surveyResponses).values([
       {
         conversationId: closedByAgent.id,
@@ -283,6 +288,12 @@ describe('filters', () => {
       search(supervisor, { q: topic, ...query }).then(idsOf);
     expect(await ids({ agentId: agent.user.id })).toEqual([elsewhere.id, closedByAgent.id]);
     expect(await ids({ queueId: queue.id })).toEqual([activeWithColleague.id, closedByAgent.id]);
+    expect(await ids({ numberId: otherNumber.id })).toEqual([onOtherNumber.id]);
+    expect(await ids({ numberId })).toEqual([
+      elsewhere.id,
+      activeWithColleague.id,
+      closedByAgent.id,
+    ]);
     expect(await ids({ state: 'active' })).toEqual([activeWithColleague.id]);
     expect(await ids({ state: 'open' })).toEqual([activeWithColleague.id]);
     expect(await ids({ disposition: 'resolved', queueId: queue.id })).toEqual([closedByAgent.id]);

@@ -8,6 +8,7 @@ import { conversations, events, offers, surveyResponses } from '../src/db/schema
 import type { FlowInput } from '../src/flows/flows.js';
 import { parseSurveyAnswer } from '../src/flows/surveys.js';
 import { setPresence } from '../src/routing/presence.js';
+import { signIn } from './helpers/app.js';
 import { phoneNumber } from './helpers/factories.js';
 import { eventually, Stack } from './helpers/stack.js';
 
@@ -202,6 +203,47 @@ describe('the survey after a conversation ends', () => {
     expect((await surveyOfConversation(conversationId))?.score).toBeNull();
   });
 
+  it('waits 24 hours by default: a "4" 23 hours after the question is the answer', async () => {
+    const setup = await setUp();
+    const { customer, conversationId } = await endedConversation(setup);
+    const asked = await surveyOfConversation(conversationId);
+    expect(asked!.awaitingUntil!.getTime() - asked!.askedAt.getTime()).toBe(24 * 3_600_000);
+    // As if the question had been sent 23 hours ago: still within the window.
+    await stack.db
+      .update(surveyResponses)
+      .set({
+        askedAt: sql`asked_at - interval '23 hours'`,
+        awaitingUntil: sql`awaiting_until - interval '23 hours'`,
+      })
+      .where(eq(surveyResponses.conversationId, conversationId));
+
+    await stack.text(customer, setup.number.address, '4');
+    await eventually(async () => (await surveyOfConversation(conversationId))?.score ?? undefined);
+    expect((await surveyOfConversation(conversationId))?.score).toBe(4);
+    expect(await conversationsOf(customer)).toEqual([{ id: conversationId, state: 'closed' }]);
+    expect(await offersTo(setup.user.id)).toHaveLength(1);
+  });
+
+  it('waits the flow\'s surveyWindowMinutes when set: a "4" 31 minutes after a 30-minute window\'s question opens a conversation', async () => {
+    const setup = await setUp({ surveyWindowMinutes: 30 });
+    const { customer, conversationId } = await endedConversation(setup);
+    const asked = await surveyOfConversation(conversationId);
+    expect(asked!.awaitingUntil!.getTime() - asked!.askedAt.getTime()).toBe(30 * 60_000);
+    await stack.db
+      .update(surveyResponses)
+      .set({
+        askedAt: sql`asked_at - interval '31 minutes'`,
+        awaitingUntil: sql`awaiting_until - interval '31 minutes'`,
+      })
+      .where(eq(surveyResponses.conversationId, conversationId));
+
+    await stack.text(customer, setup.number.address, '4');
+    const offer = await pendingOfferTo(setup.user.id);
+    expect(offer.conversationId).not.toBe(conversationId);
+    expect((await surveyOfConversation(conversationId))?.score).toBeNull();
+    expect(await conversationsOf(customer)).toHaveLength(2);
+  });
+
   it('of two texts at once, takes one as the answer and opens one conversation for the other', async () => {
     const setup = await setUp();
     const { customer, conversationId } = await endedConversation(setup);
@@ -273,6 +315,42 @@ describe('the survey after a conversation ends', () => {
     await stack.text(customer, setup.number.address, '5');
     await pendingOfferTo(setup.user.id);
     expect(await conversationsOf(customer)).toHaveLength(2);
+  });
+});
+
+describe("a flow's survey settings in the admin API", () => {
+  it('keeps the scale and the window (24 hours unless set), and refuses a window outside 5 minutes to 7 days', async () => {
+    const headers = {
+      ...(await signIn(stack.parley.store, 'admin')).headers,
+      'content-type': 'application/json',
+    };
+    const save = (body: object) =>
+      fetch(`${stack.parley.url}/api/admin/flows`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ name: `Survey ${randomBytes(3).toString('hex')}`, ...body }),
+      });
+    const plain = await save({ surveyMessage: QUESTION });
+    expect(plain.status).toBe(201);
+    expect(await plain.json()).toMatchObject({ surveyScale: 'score', surveyWindowMinutes: 1440 });
+    const set = await save({
+      surveyMessage: QUESTION,
+      surveyScale: 'yes-no',
+      surveyWindowMinutes: 90,
+    });
+    expect(set.status).toBe(201);
+    expect(await set.json()).toMatchObject({ surveyScale: 'yes-no', surveyWindowMinutes: 90 });
+    for (const minutes of [4, 10_081]) {
+      const refused = await save({ surveyMessage: QUESTION, surveyWindowMinutes: minutes });
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({
+        error: 'bad_request',
+        field: 'surveyWindowMinutes',
+      });
+    }
+    const badScale = await save({ surveyMessage: QUESTION, surveyScale: 'stars' });
+    expect(badScale.status).toBe(400);
+    expect(await badScale.json()).toMatchObject({ field: 'surveyScale' });
   });
 });
 

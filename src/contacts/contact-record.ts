@@ -55,7 +55,9 @@ export interface ContactConversation {
   createdAt: Date;
   closedAt: Date | null;
   closeReason: string | null;
+  /** The wrap-up code, and its label as the conversation's queue names it (else the code). */
   disposition: string | null;
+  dispositionLabel: string | null;
   wrapUpSummary: string | null;
   /** The customer's answer to its survey, once they gave one. */
   survey: { scale: SurveyScale; score: number; comment: string | null } | null;
@@ -248,6 +250,7 @@ async function conversationsOf(db: Executor, contactId: string): Promise<Contact
     closed_ms: number | null;
     close_reason: string | null;
     disposition: string | null;
+    disposition_label: string | null;
     wrap_up_summary: string | null;
     survey_scale: SurveyScale | null;
     survey_score: number | null;
@@ -259,6 +262,8 @@ async function conversationsOf(db: Executor, contactId: string): Promise<Contact
           (extract(epoch FROM c.created_at) * 1000)::float8 AS created_ms,
           (extract(epoch FROM c.closed_at) * 1000)::float8 AS closed_ms,
           c.close_reason, c.disposition, c.wrap_up_summary,
+          (SELECT d->>'label' FROM jsonb_array_elements(q.dispositions) AS d
+            WHERE d->>'code' = c.disposition LIMIT 1) AS disposition_label,
           s.scale AS survey_scale, s.score AS survey_score, s.comment AS survey_comment
         FROM conversations c
         JOIN numbers n ON n.id = c.number_id
@@ -280,6 +285,7 @@ async function conversationsOf(db: Executor, contactId: string): Promise<Contact
     closedAt: date(row.closed_ms),
     closeReason: row.close_reason,
     disposition: row.disposition,
+    dispositionLabel: row.disposition_label ?? row.disposition,
     wrapUpSummary: row.wrap_up_summary,
     survey:
       row.survey_scale !== null && row.survey_score !== null

@@ -96,6 +96,8 @@ const contactRecordView = z
         closedAt: z.date().nullable(),
         closeReason: z.string().nullable(),
         disposition: z.string().nullable(),
+        /** The disposition's label as the conversation's queue names it (else its code). */
+        dispositionLabel: z.string().nullable(),
         wrapUpSummary: z.string().nullable(),
         survey: z
           .object({

@@ -4,12 +4,13 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createAgent } from '../../src/admin/agents.js';
 import { createQueue } from '../../src/admin/queues.js';
-import { contacts, conversations } from '../../src/db/schema.js';
+import { contacts, conversations, surveyResponses } from '../../src/db/schema.js';
 import { eventually, Stack } from '../helpers/stack.js';
 import { launchBrowser, RESULTS_DIR, seriousViolations, signInAt } from './browser.js';
 
 const HANDSET = '+15550007777';
 const PASSWORD = 'correct horse battery';
+const SURVEY = 'How did we do? Reply 1 (poor) to 5 (great).';
 
 let stack: Stack;
 let browser: Browser;
@@ -34,9 +35,15 @@ beforeAll(async () => {
     name: 'Support',
     offerTimeoutSeconds: 120,
     memberIds: [agent.id],
+    dispositions: [{ code: 'resolved', label: 'Resolved' }],
   });
   const { number } = await stack.addNumber({
-    flow: { name: 'Support', businessName: 'Contacts Shop', queueId: queue.id },
+    flow: {
+      name: 'Support',
+      businessName: 'Contacts Shop',
+      queueId: queue.id,
+      surveyMessage: SURVEY,
+    },
   });
   businessNumber = number.address;
 });
@@ -67,14 +74,24 @@ describe('the contact record in a browser', () => {
     await desk.getByText('Available', { exact: true }).click();
     await expect.poll(() => desk.getByRole('radio', { name: 'Available' }).isChecked()).toBe(true);
 
-    // A first conversation, ended; then the customer writes again.
+    // A first conversation, ended with a disposition; the customer answers the survey "4",
+    // then writes again.
     await acceptText(desk, 'Where is order 41?');
     await desk.getByRole('button', { name: 'End conversation' }).click();
-    await desk
-      .getByRole('dialog', { name: 'End conversation' })
-      .getByRole('button', { name: 'End conversation' })
-      .click();
+    const end = desk.getByRole('dialog', { name: 'End conversation' });
+    await end.getByLabel('Disposition').selectOption({ label: 'Resolved' });
+    await end.getByRole('button', { name: 'End conversation' }).click();
     await desk.getByText('Choose a conversation, or accept an offer.').waitFor();
+    await stack.received(HANDSET, SURVEY);
+    await stack.text(HANDSET, businessNumber, '4');
+    await eventually(async () => {
+      const [answered] = await stack.db
+        .select({ score: surveyResponses.score })
+        .from(surveyResponses)
+        .innerJoin(conversations, eq(conversations.id, surveyResponses.conversationId))
+        .where(eq(conversations.customerAddress, HANDSET));
+      return answered?.score === 4;
+    });
     await acceptText(desk, 'Any news about my order?');
 
     // The contact panel opens the past conversation in place.
@@ -110,13 +127,18 @@ describe('the contact record in a browser', () => {
     await desk.screenshot({ path: join(RESULTS_DIR, 'contact-record-details.png') });
 
     // Both conversations are listed, newest first; the first one opens in place.
-    const conversations = record.getByTestId('past-conversations');
-    const headings = conversations.getByRole('button');
+    const past = record.getByTestId('past-conversations');
+    const headings = past.getByRole('button');
     await expect.poll(() => headings.count()).toBe(2);
     expect(await headings.nth(1).textContent()).toContain('ended');
     await headings.nth(1).click();
-    const opened = conversations.getByTestId('transcript');
+    // Its disposition and survey score, and its transcript with the customer's rating.
+    await past.getByText('Survey: 4/5', { exact: true }).waitFor();
+    await past.getByText('Resolved', { exact: true }).waitFor();
+    const opened = past.getByTestId('transcript');
     await opened.getByText('Where is order 41?').waitFor();
+    await opened.getByText('Ada ended the conversation · Resolved').waitFor();
+    await opened.getByText('The customer rated it 4 out of 5').waitFor();
     expect(await opened.getByText('Any news about my order?').count()).toBe(0);
     await desk.screenshot({ path: join(RESULTS_DIR, 'contact-record.png'), fullPage: true });
     // axe-core on the page with a conversation open (through the debugger: the CSP refuses

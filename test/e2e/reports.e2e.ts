@@ -39,6 +39,24 @@ function signIn(page: Page, email: string): Promise<void> {
 interface ReportAnswer {
   totals: { in: number; answered: number; abandoned: number };
   byAgent: { id: string | null; name: string }[];
+  dispositions: { code: string; label: string; count: number }[];
+  csat: { distribution: { score: number; count: number }[] };
+  failures: { code: number | null; reason: string; count: number }[];
+}
+
+/** The cells of a table's body rows, as text. */
+function tableRows(page: Page, name: string): Promise<string[][]> {
+  return page
+    .getByRole('table', { name, exact: true })
+    .locator('tbody tr')
+    .evaluateAll((rows) =>
+      rows.map((row) =>
+        Array.from(
+          (row as unknown as { children: ArrayLike<{ textContent: string | null }> }).children,
+          (cell) => (cell.textContent ?? '').trim(),
+        ),
+      ),
+    );
 }
 
 /** The text of a tile's big number. */
@@ -90,6 +108,21 @@ describe('reports in a browser', () => {
       .locator('.recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value')
       .evaluateAll((texts) => texts.map((text) => text.textContent));
     expect(ticks).toContain(agentName);
+    // The numbers beside the CSAT, dispositions and delivery-failure charts are the API's.
+    expect((await tableRows(page, 'Survey answers')).slice(0, 5)).toEqual(
+      report.csat.distribution.map((d) => [`Score ${d.score}`, String(d.count)]),
+    );
+    expect(await tableRows(page, 'Dispositions')).toEqual(
+      report.dispositions.map((d) => [d.code, d.label, String(d.count)]),
+    );
+    expect(report.failures.length).toBeGreaterThan(0);
+    expect(await tableRows(page, 'Delivery failures by reason')).toEqual(
+      report.failures.map((f) => [
+        f.code === null ? '–' : String(f.code),
+        f.reason,
+        String(f.count),
+      ]),
+    );
     const csv = page.getByRole('link', { name: 'Download CSV' });
     expect(await csv.getAttribute('href')).toMatch(/^\/api\/reports\.csv\?from=/);
 

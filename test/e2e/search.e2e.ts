@@ -111,6 +111,16 @@ describe('search in a browser', () => {
     await page.keyboard.press('Escape');
     await transcript.waitFor({ state: 'detached' });
     await results.getByText(MINE).waitFor();
+
+    // By a number typed in national format: hers is found, her colleague's customer is not.
+    await page.getByLabel('Words in messages').fill('');
+    await page.getByLabel('Phone number').fill('(555) 000-7001');
+    await page.getByRole('button', { name: 'Search', exact: true }).last().click();
+    await page.getByRole('heading', { name: '1 conversation, newest first' }).waitFor();
+    await results.getByText(MINE).waitFor();
+    await page.getByLabel('Phone number').fill('(555) 000-7002');
+    await page.getByRole('button', { name: 'Search', exact: true }).last().click();
+    await page.getByRole('heading', { name: 'No conversations found' }).waitFor();
     await page.close();
   });
 });

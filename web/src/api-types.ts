@@ -5208,6 +5208,7 @@ export interface components {
                 closedAt: string | null;
                 closeReason: string | null;
                 disposition: string | null;
+                dispositionLabel: string | null;
                 wrapUpSummary: string | null;
                 survey: {
                     /** @enum {string} */

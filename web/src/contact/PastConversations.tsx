@@ -74,9 +74,9 @@ function PastConversation({
       <DisclosureContent>
         <Box display="flex" flexWrap="wrap" columnGap="space30" marginBottom="space30">
           {conversation.queueName && <Text as="span">Queue: {conversation.queueName}</Text>}
-          {conversation.disposition && (
+          {conversation.dispositionLabel && (
             <Badge as="span" variant="neutral">
-              {conversation.disposition}
+              {conversation.dispositionLabel}
             </Badge>
           )}
           {conversation.survey && (
