@@ -135,6 +135,10 @@ describe('loadConfig', () => {
       { SMS_EMAIL_TRUSTED_RELAY: 'mx example' },
       'SMS_EMAIL_TRUSTED_RELAY must be the host name its Authentication-Results headers start with, such as mx.example.com.',
     ],
+    [
+      { SMS_EMAIL_RELAY_ADDRESSES: '10.0.0.5, mx.example.com' },
+      'SMS_EMAIL_RELAY_ADDRESSES must be IP addresses separated by commas, such as 10.0.0.5,10.0.0.6.',
+    ],
     [{ SMS_EMAIL_COUNTRY: 'XX' }, 'SMS_EMAIL_COUNTRY must be an ISO country code such as US.'],
     [
       { METRICS_TOKEN: 'short' },
@@ -254,6 +258,7 @@ describe('loadConfig', () => {
       strategy: undefined,
       requireAuth: false,
       trustedRelay: undefined,
+      relayAddresses: undefined,
       passwords: true,
       country: 'US',
     });
@@ -269,6 +274,7 @@ describe('loadConfig', () => {
       }).smsEmail,
     ).toMatchObject({
       trustedRelay: 'mx.example.com',
+      relayAddresses: ['127.0.0.1', '::1'],
       port: 25,
       host: '0.0.0.0',
       strategy: 'assign-now',

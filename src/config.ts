@@ -1,4 +1,5 @@
 import { existsSync, opendirSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { type CountryCode, getCountries } from 'libphonenumber-js';
@@ -125,6 +126,13 @@ const envSchema = z.object({
     .string()
     .regex(/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9-]{1,63}$/, {
       error: 'the host name its Authentication-Results headers start with, such as mx.example.com',
+    })
+    .optional(),
+  SMS_EMAIL_RELAY_ADDRESSES: z
+    .string()
+    .transform((list) => list.split(',').map((address) => address.trim()))
+    .refine((addresses) => addresses.every((address) => isIP(address) !== 0), {
+      error: 'IP addresses separated by commas, such as 10.0.0.5,10.0.0.6',
     })
     .optional(),
   SMS_EMAIL_COUNTRY: z
@@ -326,6 +334,12 @@ export interface SmsEmailConfig {
    * mail must have passed DKIM or SPF for the sender's domain there (or DMARC).
    */
   readonly trustedRelay: string | undefined;
+  /**
+   * The only addresses mail is taken from; undefined: any. A relay's verdict is only worth
+   * something if no one else can connect and write one, so with trustedRelay it is loopback
+   * unless SMS_EMAIL_RELAY_ADDRESSES says where the relay is.
+   */
+  readonly relayAddresses: readonly string[] | undefined;
   /** Whether SMTP AUTH takes passwords; false with PASSWORD_SIGN_IN=false: API tokens only. */
   readonly passwords: boolean;
   /** The country a recipient in national format is read in. */
@@ -395,6 +409,9 @@ export function loadConfig(env: Env): Config {
           strategy: v.SMS_EMAIL_STRATEGY,
           requireAuth: v.SMS_EMAIL_REQUIRE_AUTH === 'true',
           trustedRelay: v.SMS_EMAIL_TRUSTED_RELAY?.toLowerCase(),
+          relayAddresses:
+            v.SMS_EMAIL_RELAY_ADDRESSES ??
+            (v.SMS_EMAIL_TRUSTED_RELAY ? ['127.0.0.1', '::1'] : undefined),
           passwords: v.PASSWORD_SIGN_IN === 'true',
           country: v.SMS_EMAIL_COUNTRY as CountryCode,
         })

@@ -297,7 +297,7 @@ describe('email-to-SMS with SMS_EMAIL_TRUSTED_RELAY', () => {
   it("refuses mail the relay did not vouch for: none, another host's verdict, a failed or foreign signature", async () => {
     const ada = await agentWithSender(stack);
     const refusal = new RegExp(
-      `550 ${RELAY} did not find that ${ada.user.email} sent this mail: it passed neither DKIM nor SPF for example\\.com`,
+      `550 ${RELAY} did not find that ${ada.user.email} sent this mail: it passed neither DKIM, SPF nor DMARC for example\\.com`,
     );
     for (const results of [
       [],
@@ -325,6 +325,40 @@ describe('email-to-SMS with SMS_EMAIL_TRUSTED_RELAY', () => {
       await sending;
       await stack.received(handset, `Checked by the relay (${handset})`);
     }
+  });
+});
+
+describe('email-to-SMS with SMS_EMAIL_RELAY_ADDRESSES', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await Stack.start({
+      SMS_EMAIL_DOMAIN: DOMAIN,
+      SMTP_PORT: '0',
+      SMS_EMAIL_TRUSTED_RELAY: 'mx.example.test',
+      // The relay is elsewhere: a connection from this machine is someone else's.
+      SMS_EMAIL_RELAY_ADDRESSES: '192.0.2.25, 2001:db8::25',
+    });
+  });
+  afterAll(() => stack?.close());
+
+  it('refuses a connection from anywhere but the relay, whatever verdict the mail carries', async () => {
+    const ada = await agentWithSender(stack);
+    const handset = phoneNumber();
+    await expect(
+      mailer(stack).sendMail({
+        from: ada.user.email,
+        to: `${handset}@${DOMAIN}`,
+        text: 'Vouched for by myself',
+        headers: [
+          {
+            key: 'Authentication-Results',
+            value: 'mx.example.test; dmarc=pass header.from=example.com',
+          },
+        ],
+      }),
+    ).rejects.toThrow(/554 this server takes mail only from its relay/);
+    const sent = await stack.db.select().from(messages).where(eq(messages.toAddress, handset));
+    expect(sent).toEqual([]);
   });
 });
 

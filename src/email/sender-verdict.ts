@@ -17,21 +17,63 @@ interface MethodResult {
   properties: Map<string, string>;
 }
 
-/** The values of a mail's Authentication-Results headers that the relay `authservId` wrote. */
+/**
+ * A header value split at its top-level semicolons, with comments (which nest, and may hold
+ * escaped characters) replaced by a space and quoted strings unquoted (RFC 8601 and RFC 5322's
+ * CFWS and quoted-string). Text the relay copied from the sender (a HELO name, a reverse-DNS
+ * name) sits in comments or quotes, so a semicolon or a "dkim=pass" in it stays inside.
+ */
+function statementsOf(value: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  let depth = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const char = value[i]!;
+    if ((depth > 0 || quoted) && char === '\\') {
+      if (quoted) current += value[i + 1] ?? '';
+      i += 1;
+    } else if (quoted) {
+      if (char === '"') quoted = false;
+      // A quoted value is one token: spaces and separators in it never split it.
+      else current += /[\s;=]/.test(char) ? '_' : char;
+    } else if (char === '(') {
+      depth += 1;
+    } else if (char === ')' && depth > 0) {
+      depth -= 1;
+      if (depth === 0) current += ' ';
+    } else if (depth > 0) {
+      // Inside a comment: nothing counts.
+    } else if (char === '"') {
+      quoted = true;
+    } else if (char === ';') {
+      parts.push(current);
+      current = '';
+    } else {
+      current += char;
+    }
+  }
+  parts.push(current);
+  return parts;
+}
+
+/**
+ * The results in the topmost Authentication-Results header the relay `authservId` wrote. A
+ * relay adds its header above those it received (RFC 8601 section 5), so any lower one under
+ * its name came from the sender, had the relay failed to remove it.
+ */
 function resultsOf(headerValues: readonly string[], authservId: string): MethodResult[] {
-  const results: MethodResult[] = [];
   for (const raw of headerValues) {
-    // Comments in parentheses say nothing a check needs, and may hold semicolons.
-    const value = raw.replace(/\([^()]*\)/g, ' ');
-    const [head = '', ...resinfos] = value.split(';');
+    const [head = '', ...resinfos] = statementsOf(raw);
     // The authserv-id, optionally followed by a version number.
     const id = head.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
     if (id !== authservId) continue;
+    const results: MethodResult[] = [];
     for (const resinfo of resinfos) {
       const match = /^\s*([a-z-]+)\s*=\s*([a-z]+)(.*)$/is.exec(resinfo);
       if (!match) continue;
       const properties = new Map<string, string>();
-      for (const property of match[3]!.matchAll(/([a-z-]+\.[a-z-]+)\s*=\s*"?([^\s";]+)"?/gi)) {
+      for (const property of match[3]!.matchAll(/([a-z-]+\.[a-z-]+)\s*=\s*(\S+)/gi)) {
         properties.set(property[1]!.toLowerCase(), property[2]!.toLowerCase());
       }
       results.push({
@@ -40,8 +82,9 @@ function resultsOf(headerValues: readonly string[], authservId: string): MethodR
         properties,
       });
     }
+    return results;
   }
-  return results;
+  return [];
 }
 
 /** The domain of an address (`ada@example.com`), or the value itself when it is a domain. */
@@ -49,7 +92,12 @@ function domainOf(value: string): string {
   return value.slice(value.lastIndexOf('@') + 1).toLowerCase();
 }
 
-/** Whether `signer` is `domain` or a parent of it (DKIM's relaxed alignment). */
+/**
+ * Whether `signer` is `domain` or a parent of it. Looser than DMARC's relaxed alignment,
+ * which stops at the organisational domain: a platform that signs as its own domain for its
+ * tenants' subdomains vouches for them all. Keep the sender's domain out of such platforms,
+ * or rely on DMARC's verdict, which the relay computes with the public suffix list.
+ */
 function aligned(signer: string, domain: string): boolean {
   return domain === signer || domain.endsWith(`.${signer}`);
 }

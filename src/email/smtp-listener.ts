@@ -4,11 +4,12 @@
  * agent, exactly as if they had used the desk's New message (same controls, same affinity).
  *
  * Mail is refused during the SMTP session, never accepted and dropped: the sending MTA
- * writes the bounce with the reason given here. Each stage refuses what it can judge:
+ * writes the bounce with the reason given here. Each stage refuses what it can judge: a
+ * connection from outside SMS_EMAIL_RELAY_ADDRESSES (loopback with a trusted relay),
  * MAIL FROM an address that is no enabled user's (or not the signed-in user's, with
  * SMS_EMAIL_REQUIRE_AUTH), RCPT TO an address that is not a phone number at the domain,
- * DATA that the trusted relay did not vouch for (SMS_EMAIL_TRUSTED_RELAY: DKIM or SPF of the
- * sender's domain, from its Authentication-Results header; see sender-verdict.ts), with no
+ * DATA that the trusted relay did not vouch for (SMS_EMAIL_TRUSTED_RELAY: DKIM, SPF or DMARC
+ * of the sender's domain, from its Authentication-Results header; see sender-verdict.ts), with no
  * text left once quoted text and signatures are removed, or that `originate`
  * refuses (opted-out customer, origination not allowed, …): its sentence is the reason.
  *
@@ -16,6 +17,7 @@
  * like. `<phone>+<sender>@domain` picks the sending number by its address (E.164 digits or
  * a short code); otherwise the agent's queue's default sender sends.
  */
+import { BlockList, isIP } from 'node:net';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import type { Logger } from 'pino';
 import {
@@ -133,7 +135,7 @@ export async function startSmtpListener(deps: Deps): Promise<SmtpListener> {
       !senderVerified(authenticationResults(mail.headerLines), config.trustedRelay, from)
     ) {
       throw refuseData(
-        `${config.trustedRelay} did not find that ${from} sent this mail: it passed neither DKIM nor SPF for ${from.slice(from.lastIndexOf('@') + 1)}`,
+        `${config.trustedRelay} did not find that ${from} sent this mail: it passed neither DKIM, SPF nor DMARC for ${from.slice(from.lastIndexOf('@') + 1)}`,
       );
     }
 
@@ -223,6 +225,7 @@ export async function startSmtpListener(deps: Deps): Promise<SmtpListener> {
     return user.id;
   };
 
+  const fromRelay = config.relayAddresses && addressIn(config.relayAddresses);
   const server = new SMTPServer({
     name: config.domain,
     banner: `Parley email-to-SMS for ${config.domain}`,
@@ -235,6 +238,10 @@ export async function startSmtpListener(deps: Deps): Promise<SmtpListener> {
     // relay with a real certificate in front, or keep it on a private network.
     allowInsecureAuth: true,
     closeTimeout: deps.shutdownTimeoutMs,
+    onConnect: (session, callback) => {
+      if (fromRelay === undefined || fromRelay(session.remoteAddress)) return callback();
+      callback(refuse(session, 554, 'this server takes mail only from its relay'));
+    },
     onAuth: (auth, session, callback) => {
       authenticate(auth, session).then(
         (user) => callback(null, { user }),
@@ -324,6 +331,18 @@ function recipientOf(
 }
 
 /** An SMTP reply for what went wrong: a refusal as it is, anything else a temporary 451. */
+/** Whether a connection's remote address is one of `addresses` (an IPv4 one also as ::ffff:a.b.c.d). */
+function addressIn(addresses: readonly string[]): (remote: string) => boolean {
+  const list = new BlockList();
+  for (const address of addresses) list.addAddress(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+  return (remote) => {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remote);
+    const address = mapped ? mapped[1]! : remote;
+    const family = isIP(address);
+    return family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  };
+}
+
 function asSmtpError(error: unknown, logger: Logger, session: SMTPServerSession): SmtpRefusal {
   if (error instanceof SmtpRefusal) return error;
   logger.error({ err: error, session: session.id }, 'email-to-SMS mail failed');
