@@ -114,7 +114,7 @@ describe('an unsent reply', () => {
     await page.close();
   });
 
-  it('says in words that Parley could not be reached, keeps the text, and clears the box once back', async () => {
+  it('says in words that Parley could not be reached, keeps the text, and clears the box once back, but not a refusal', async () => {
     const desk = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     onTestFailed(async () => {
       await desk.screenshot({ path: `${RESULTS_DIR}/failed-unreachable.png` });
@@ -157,6 +157,23 @@ describe('an unsent reply', () => {
     expect(await reply(desk).textContent()).toBe('Sent while offline');
     await reply(desk).press('Enter');
     await stack.received(customer, 'Sent while offline');
+
+    // A refusal is Parley's answer, not an outage: it stays when the connection comes back.
+    const refusal = 'This customer has opted out of texts from this number';
+    await desk.route(offline, (route) =>
+      route.fulfill({
+        status: 409,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: 'conflict', message: refusal }),
+      }),
+    );
+    await reply(desk).fill('Refused by Parley');
+    await reply(desk).press('Enter');
+    await desk.getByText(refusal).waitFor();
+    await live[1]!.close({ code: 1011, reason: 'dropped by the test again' });
+    await desk.getByRole('alert').getByText('Live updates are interrupted').waitFor();
+    await desk.getByText('Live updates are back', { exact: false }).waitFor();
+    expect(await desk.getByText(refusal).count()).toBe(1);
     await desk.close();
   });
 

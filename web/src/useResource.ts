@@ -7,7 +7,7 @@
  * No polling.
  */
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
-import { api, errorText } from './api';
+import { ApiError, api, errorText } from './api';
 import type { LiveEvent } from './live';
 import { useSession } from './session';
 
@@ -146,4 +146,36 @@ export function useLiveReturn(onReturn: () => void): void {
       }
     });
   }, [live]);
+}
+
+/** No answer from Parley (status 0), or its proxy's that Parley is down or slow. */
+function unreachable(failure: unknown): boolean {
+  return (
+    !(failure instanceof ApiError) ||
+    failure.status === 0 ||
+    [502, 503, 504].includes(failure.status)
+  );
+}
+
+/**
+ * A form's error box. `fail` shows a failure: one that never reached Parley goes by itself when the live stream is back, since it is stale then and the
+ * agent's text is still there to send; a refusal (an opted-out customer, a bad attachment)
+ * stays until `show` replaces it or the next attempt clears it.
+ */
+export function useErrorBox(): {
+  error: string | null;
+  show: (text: string | null) => void;
+  fail: (failure: unknown) => void;
+} {
+  const [box, setBox] = useState<{ text: string; unreachable: boolean } | null>(null);
+  useLiveReturn(() => setBox((current) => (current?.unreachable ? null : current)));
+  return {
+    error: box?.text ?? null,
+    show: useCallback((text: string | null) => {
+      setBox(text === null ? null : { text, unreachable: false });
+    }, []),
+    fail: useCallback((failure: unknown) => {
+      setBox({ text: errorText(failure), unreachable: unreachable(failure) });
+    }, []),
+  };
 }

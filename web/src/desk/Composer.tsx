@@ -38,7 +38,7 @@ import type { TemplateChoice } from '../content/types';
 import type { WindowState } from '../content/useWindowState';
 import { useSession } from '../session';
 import { ErrorCallout } from '../ui/ErrorCallout';
-import { useLiveReturn } from '../useResource';
+import { useErrorBox } from '../useResource';
 import { keepDraft, readDraft } from './drafts';
 import type { QuickReply, SegmentCount } from './types';
 
@@ -272,9 +272,7 @@ function ReplyComposer({
   const [initialDraft] = useState(() => readDraft(me.id, conversationId));
   const [text, setText] = useState(initialDraft);
   const [attachments, setAttachments] = useState<Attachment[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  // Back from an outage: the failure is stale; the text is still in the composer to send.
-  useLiveReturn(() => setError(null));
+  const { error, show: setError, fail } = useErrorBox();
   const [sending, setSending] = useState(false);
   const editor = useRef<LexicalEditor | null>(null);
   const labelId = useId();
@@ -291,7 +289,7 @@ function ReplyComposer({
       editor.current?.dispatchCommand(CLEAR_EDITOR_COMMAND, undefined);
       setAttachments([]);
     } catch (failure) {
-      setError(errorText(failure));
+      fail(failure);
     } finally {
       setSending(false);
     }
@@ -401,8 +399,7 @@ function TemplateComposer({
   onDone: (() => void) | undefined;
 }) {
   const [choice, setChoice] = useState<TemplateChoice | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useLiveReturn(() => setError(null));
+  const { error, show: setError, fail } = useErrorBox();
   const [fault, setFault] = useState<TemplateError | undefined>(undefined);
   const [sending, setSending] = useState(false);
   const labelId = useId();
@@ -421,7 +418,7 @@ function TemplateComposer({
       setChoice(null);
       onDone?.();
     } catch (failure) {
-      setError(errorText(failure));
+      fail(failure);
       if (failure instanceof ApiError) {
         setFault(templateErrorOf(failure.field, failure.message, 'template'));
       }
