@@ -102,7 +102,7 @@ async function start(options: { demo?: boolean; emulatorPort: string }): Promise
     logger.info({ signal }, 'shutting down');
     const timer = setTimeout(() => {
       logger.error(
-        { timeoutMs: cfg.shutdownTimeoutMs },
+        { timeoutMs: cfg.shutdownTimeoutMs, waitingFor: parley.closingWaitsFor() },
         'shutdown did not finish in time; exiting anyway',
       );
       process.exit(1);

@@ -39,6 +39,8 @@ export interface RunningParley {
   readonly metricsListener: MetricsListener | undefined;
   /** Stops accepting, finishes in-flight requests, stops the workers, then closes the store. */
   close(): Promise<void>;
+  /** While close() runs: the parts it still waits for (the HTTP server, a worker by name, …). */
+  closingWaitsFor(): string[];
 }
 
 /** Opens the store, applies migrations, starts the workers and starts listening. */
@@ -182,6 +184,16 @@ export async function startParley(
       'Parley is listening',
     );
     let closing: Promise<void> | undefined;
+    // What close() still waits for, so that a shutdown that runs out of time can say.
+    const waitingFor = new Set<string>();
+    const waitFor = async (part: string, stopping: Promise<unknown>): Promise<void> => {
+      waitingFor.add(part);
+      try {
+        await stopping;
+      } finally {
+        waitingFor.delete(part);
+      }
+    };
     return {
       url,
       store,
@@ -192,15 +204,20 @@ export async function startParley(
       close: () => {
         closing ??= (async () => {
           try {
-            await Promise.all([server.close(), smtp?.stop(), metricsListener?.close()]);
-            await Promise.all(workers.map((worker) => worker.stop()));
-            await instance?.stop();
+            await Promise.all([
+              waitFor('http server', server.close()),
+              smtp && waitFor('smtp listener', smtp.stop()),
+              metricsListener && waitFor('metrics listener', metricsListener.close()),
+            ]);
+            await Promise.all(workers.map((worker) => waitFor(worker.name, worker.stop())));
+            if (instance) await waitFor('instance registration', instance.stop());
           } finally {
-            await store.close();
+            await waitFor('store', store.close());
           }
         })();
         return closing;
       },
+      closingWaitsFor: () => [...waitingFor],
     };
   } catch (error) {
     await metricsListener?.close();

@@ -120,6 +120,19 @@ describe('graceful shutdown', () => {
     await closed;
   }, 10_000);
 
+  it('says what a shutdown still waits for: the HTTP server first, nothing once closed', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'parley-closing-'));
+    const parley = await startParley(
+      loadConfig({ PORT: '0', LOG_LEVEL: 'silent', DATA_DIR: dataDir }),
+      logger,
+    );
+    expect(parley.closingWaitsFor()).toEqual([]);
+    const closed = parley.close();
+    expect(parley.closingWaitsFor()).toEqual(['http server']);
+    await closed;
+    expect(parley.closingWaitsFor()).toEqual([]);
+  });
+
   it('exits 0 on SIGTERM and releases the data directory', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-shutdown-'));
     const child = spawnTs('src/cli.ts', ['start'], { DATA_DIR: dataDir, PORT: '0' });
