@@ -25,6 +25,8 @@ describe('senderVerified', () => {
       // A semicolon inside a quoted HELO name.
       `${RELAY}; spf=none smtp.helo="x;dkim=pass header.d=example.com"`,
       `${RELAY}; spf=none smtp.helo="x\\";dkim=pass header.d=example.com"`,
+      // Escaped characters inside a quoted HELO name, ahead of a property of the same name.
+      `${RELAY}; spf=pass smtp.mailfrom=mailer.test smtp.helo="x\\ smtp.mailfrom\\=example.com"`,
     ]) {
       expect(senderVerified([header], RELAY, SENDER), header).toBe(false);
     }

@@ -23,6 +23,11 @@ interface MethodResult {
  * CFWS and quoted-string). Text the relay copied from the sender (a HELO name, a reverse-DNS
  * name) sits in comments or quotes, so a semicolon or a "dkim=pass" in it stays inside.
  */
+/** A quoted value is one token: a space or separator in it, escaped or not, never splits it. */
+function inQuotes(char: string): string {
+  return /[\s;=]/.test(char) ? '_' : char;
+}
+
 function statementsOf(value: string): string[] {
   const parts: string[] = [];
   let current = '';
@@ -31,12 +36,11 @@ function statementsOf(value: string): string[] {
   for (let i = 0; i < value.length; i++) {
     const char = value[i]!;
     if ((depth > 0 || quoted) && char === '\\') {
-      if (quoted) current += value[i + 1] ?? '';
+      if (quoted) current += inQuotes(value[i + 1] ?? '');
       i += 1;
     } else if (quoted) {
       if (char === '"') quoted = false;
-      // A quoted value is one token: spaces and separators in it never split it.
-      else current += /[\s;=]/.test(char) ? '_' : char;
+      else current += inQuotes(char);
     } else if (char === '(') {
       depth += 1;
     } else if (char === ')' && depth > 0) {
@@ -74,7 +78,9 @@ function resultsOf(headerValues: readonly string[], authservId: string): MethodR
       if (!match) continue;
       const properties = new Map<string, string>();
       for (const property of match[3]!.matchAll(/([a-z-]+\.[a-z-]+)\s*=\s*(\S+)/gi)) {
-        properties.set(property[1]!.toLowerCase(), property[2]!.toLowerCase());
+        // The first of a name is the relay's: a later one could only come from copied text.
+        const name = property[1]!.toLowerCase();
+        if (!properties.has(name)) properties.set(name, property[2]!.toLowerCase());
       }
       results.push({
         method: match[1]!.toLowerCase(),
