@@ -91,6 +91,17 @@ async function surveyOfConversation(conversationId: string) {
   return row;
 }
 
+/** As if the survey had been asked `interval` (a PostgreSQL interval) earlier than it was. */
+async function askedEarlierBy(conversationId: string, interval: string) {
+  await stack.db
+    .update(surveyResponses)
+    .set({
+      askedAt: sql`asked_at - ${interval}::interval`,
+      awaitingUntil: sql`awaiting_until - ${interval}::interval`,
+    })
+    .where(eq(surveyResponses.conversationId, conversationId));
+}
+
 describe('the survey after a conversation ends', () => {
   it('records "4" on the closed conversation: no new conversation, no offer, and the transcript says so', async () => {
     const setup = await setUp({ surveyThanksMessage: 'Thank you for your feedback!' });
@@ -209,13 +220,7 @@ describe('the survey after a conversation ends', () => {
     const asked = await surveyOfConversation(conversationId);
     expect(asked!.awaitingUntil!.getTime() - asked!.askedAt.getTime()).toBe(24 * 3_600_000);
     // As if the question had been sent 23 hours ago: still within the window.
-    await stack.db
-      .update(surveyResponses)
-      .set({
-        askedAt: sql`asked_at - interval '23 hours'`,
-        awaitingUntil: sql`awaiting_until - interval '23 hours'`,
-      })
-      .where(eq(surveyResponses.conversationId, conversationId));
+    await askedEarlierBy(conversationId, '23 hours');
 
     await stack.text(customer, setup.number.address, '4');
     await eventually(async () => (await surveyOfConversation(conversationId))?.score ?? undefined);
@@ -229,13 +234,7 @@ describe('the survey after a conversation ends', () => {
     const { customer, conversationId } = await endedConversation(setup);
     const asked = await surveyOfConversation(conversationId);
     expect(asked!.awaitingUntil!.getTime() - asked!.askedAt.getTime()).toBe(30 * 60_000);
-    await stack.db
-      .update(surveyResponses)
-      .set({
-        askedAt: sql`asked_at - interval '31 minutes'`,
-        awaitingUntil: sql`awaiting_until - interval '31 minutes'`,
-      })
-      .where(eq(surveyResponses.conversationId, conversationId));
+    await askedEarlierBy(conversationId, '31 minutes');
 
     await stack.text(customer, setup.number.address, '4');
     const offer = await pendingOfferTo(setup.user.id);
