@@ -108,6 +108,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
     if (closing) reply.header('connection', 'close');
   });
+  // A response whose headers went before close() began (a picture streaming, say) was
+  // neither idle then nor told to close: once it ends, its socket would wait out the
+  // keep-alive timeout (72 s) and hold the shutdown with it.
+  app.addHook('onResponse', async () => {
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
+  });
   registerSecurityHeaders(app, deps.config.publicUrl);
 
   // API routes take JSON only: a form or text body is what a page of another site can make a

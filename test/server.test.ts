@@ -111,9 +111,19 @@ describe('graceful shutdown', () => {
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as { port: number };
     body.write('first, ');
-    // The headers are out (a media file being sent, say) when shutdown begins.
+    // The headers are out (a media file being sent, say) when shutdown begins, and the
+    // answer ends only after the server has closed the connections idle at that moment.
     const response = await fetch(`http://127.0.0.1:${port}/stream`);
+    const server = app.server;
+    const closeIdle = server.closeIdleConnections.bind(server);
+    const idleClosed = new Promise<void>((resolve) => {
+      server.closeIdleConnections = () => {
+        closeIdle();
+        resolve();
+      };
+    });
     const closed = app.close();
+    await idleClosed;
     body.end('then the rest');
     expect(await response.text()).toBe('first, then the rest');
     // Without closing it once idle, the connection would hold close() for keepAliveTimeout.
