@@ -147,7 +147,8 @@ export async function takeSnapshot(store: Store, dataDir: string): Promise<Snaps
           yield* entries;
         }
         // pipeline destroys the gzip stream with any error of the tar, so its reader sees it.
-        return pipeline(writeTar(all()), createGzip(), () => {});
+        // Large output chunks: each is a turn of the event loop (see writeTar).
+        return pipeline(writeTar(all()), createGzip({ chunkSize: 1024 * 1024 }), () => {});
       },
       discard,
     };
@@ -450,43 +451,49 @@ async function copyTree(
     throw error;
   }
   await mkdir(to, { recursive: true, mode: (await stat(from)).mode & 0o777 });
-  for (const entry of entries) {
-    if (!keep(entry.name)) continue;
-    const source = join(from, entry.name);
-    const target = join(to, entry.name);
-    if (entry.isDirectory()) {
-      await copyTree(source, target, how, keep);
-    } else if (entry.isFile()) {
-      if (how === 'link') {
-        // Another file system under media, or one without hard links: copy instead.
-        await link(source, target).catch(() => copyFile(source, target));
-      } else {
-        await copyFile(source, target, constants.COPYFILE_FICLONE);
-      }
-    }
-  }
+  // Concurrently: every query waits while the database is copied.
+  await Promise.all(
+    entries
+      .filter((entry) => keep(entry.name))
+      .map(async (entry) => {
+        const source = join(from, entry.name);
+        const target = join(to, entry.name);
+        if (entry.isDirectory()) {
+          await copyTree(source, target, how, keep);
+        } else if (entry.isFile()) {
+          if (how === 'link') {
+            // Another file system under media, or one without hard links: copy instead.
+            await link(source, target).catch(() => copyFile(source, target));
+          } else {
+            await copyFile(source, target, constants.COPYFILE_FICLONE);
+          }
+        }
+      }),
+  );
 }
 
 /** Every directory and file under root, parents first, in a stable order. */
 async function listTree(root: string, prefix = ''): Promise<(TarEntry & { path: string })[]> {
-  const out: (TarEntry & { path: string })[] = [];
   const names = (await readdir(join(root, prefix))).sort();
-  for (const name of names) {
-    const relative = prefix ? `${prefix}/${name}` : name;
-    const path = join(root, relative);
-    const info = await stat(path);
-    const type = info.isDirectory() ? 'directory' : 'file';
-    out.push({
-      name: relative,
-      path,
-      type,
-      size: type === 'file' ? info.size : 0,
-      mode: info.mode,
-      mtime: info.mtime,
-    });
-    if (type === 'directory') out.push(...(await listTree(root, relative)));
-  }
-  return out;
+  // Each directory's names stat'ed at once: one at a time, each waits for a turn of a busy loop.
+  const listed = await Promise.all(
+    names.map(async (name) => {
+      const relative = prefix ? `${prefix}/${name}` : name;
+      const path = join(root, relative);
+      const info = await stat(path);
+      const type = info.isDirectory() ? ('directory' as const) : ('file' as const);
+      const entry = {
+        name: relative,
+        path,
+        type,
+        size: type === 'file' ? info.size : 0,
+        mode: info.mode,
+        mtime: info.mtime,
+      };
+      return type === 'directory' ? [entry, ...(await listTree(root, relative))] : [entry];
+    }),
+  );
+  return listed.flat();
 }
 
 function tally(entries: TarEntry[], part: Part): { files: number; bytes: number } {
