@@ -1,16 +1,28 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** Children still running; killed after the test file that started them. */
+const running = new Set<ChildProcess>();
+// A test that timed out never reaches its own cleanup, and vitest ends the file's process
+// without an 'exit' event: its servers would outlive the file and slow every later one.
+afterAll(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** Runs a TypeScript entry point of the repo in a child process, through tsx. */
 export function spawnTs(entry: string, args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
 }
 
 export interface Finished {
