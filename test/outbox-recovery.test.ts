@@ -146,6 +146,21 @@ describe('outbox recovery', () => {
     await store.db.update(outbox).set({ state: 'done' }).where(eq(outbox.sender, longCode.address));
   });
 
+  it('names when a message waiting out a retry comes due, so that the dispatcher need not poll for it', async () => {
+    await freeLongCode();
+    const retried = await queue('recovery retry later');
+    await store.db
+      .update(outbox)
+      .set({ nextAttemptAt: sql`now() + interval '3 seconds'` })
+      .where(eq(outbox.id, retried));
+    expect(await claimOutbound(store.db, liveInstance.id)).toEqual([]);
+    const wait = await msUntilNextSlot(store.db);
+    expect(wait).toBeGreaterThan(2000);
+    expect(wait).toBeLessThanOrEqual(3000);
+    await store.db.update(outbox).set({ state: 'done' }).where(eq(outbox.id, retried));
+    expect(await msUntilNextSlot(store.db)).toBe(false);
+  });
+
   it('settles a stale `sending` row once when two instances reconcile at the same moment', async () => {
     const stale = await queue('recovery stale');
     await leaveSending(stale, 60);

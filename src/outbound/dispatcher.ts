@@ -839,17 +839,17 @@ async function findOnTwilio(
 }
 
 /**
- * Milliseconds until a sender with due messages may be claimed again, if any is waiting:
- * its next slot less the lookahead, and for a full shared window, until all but the
- * answers that leave room for its first message are within the lookahead of leaving (with
- * a send in flight, its answer wakes the dispatcher).
+ * Milliseconds until a sender's first message may be claimed, if any is waiting: when it
+ * comes due (a retry's backoff), its sender's next slot less the lookahead, and for a full
+ * shared window, until all but the answers that leave room for it are within the lookahead
+ * of leaving (with a send in flight, its answer wakes the dispatcher).
  */
 export async function msUntilNextSlot(db: Db, pacing = SHARED_PACING): Promise<boolean | number> {
   const belowRate = pacing.sharedWindowBelowRate;
   const [row] = await queryRows<{ wait_ms: number | null }>(
     db,
-    sql`SELECT (extract(epoch FROM min(greatest(s.next_at - ${LOOKAHEAD}, room.at)) - now()) * 1000)::float8
-                 AS wait_ms
+    sql`SELECT (extract(epoch FROM min(greatest(first.due_at, s.next_at - ${LOOKAHEAD}, room.at))
+                 - now()) * 1000)::float8 AS wait_ms
         FROM senders s ${senderWindow(belowRate)}
         CROSS JOIN LATERAL (
           SELECT CASE
@@ -859,7 +859,7 @@ export async function msUntilNextSlot(db: Db, pacing = SHARED_PACING): Promise<b
                   ORDER BY u DESC OFFSET floor(s.rate - least(first.segments, s.rate))::int
                   LIMIT 1)
           END AS at) room
-        WHERE first.due_at <= now() AND room.at IS NOT NULL`,
+        WHERE room.at IS NOT NULL`,
   );
   return row?.wait_ms === null || row?.wait_ms === undefined ? false : Number(row.wait_ms);
 }
