@@ -36,7 +36,8 @@ export function appendedEvents(tx: Executor): boolean {
 /**
  * Appends an event inside the caller's transaction, so the event exists exactly when the
  * change it describes does. Its `seq`, the position readers follow, is given after commit by
- * the sequencer (realtime/sequencer.ts), in (transaction id, id) order. Returns the event's row id.
+ * the sequencer (realtime/sequencer.ts), in (transaction id, id) order; on the embedded
+ * store, as it is written (migration 0035). Returns the event's row id.
  */
 export async function appendEvent<T extends EventType>(
   tx: Tx,

@@ -1,4 +1,4 @@
-import { asc, eq, inArray, sql } from 'drizzle-orm';
+import { asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertContact } from '../src/consent/contacts.js';
 import { openConversation } from '../src/conversations/conversations.js';
@@ -6,10 +6,10 @@ import { vacuumWhereDue } from '../src/db/maintenance.js';
 import { conversations, events, messages, offers, users } from '../src/db/schema.js';
 import { openStore, queryRows, type Store } from '../src/db/store.js';
 import { isUniqueViolation } from '../src/errors.js';
-import { appendEvent, lastEventSeq } from '../src/event-log.js';
+import { appendEvent, appendEvents, lastEventSeq } from '../src/event-log.js';
 import { numberEvents } from '../src/realtime/sequencer.js';
 import { buildNumber, phoneNumber } from './helpers/factories.js';
-import { openTestStore } from './helpers/store.js';
+import { openTestStore, TEST_DATABASE_URL } from './helpers/store.js';
 
 let store: Store;
 beforeAll(async () => {
@@ -217,10 +217,15 @@ describe('the event log', () => {
         await appendEvent(tx, 'conversation.opened', {}, payload),
       ]);
     const ids = [...(await appendTwo()), ...(await appendTwo())];
-    const unnumbered = await store.db.select().from(events).where(inArray(events.id, ids));
-    expect(unnumbered.map((row) => row.seq)).toEqual([null, null, null, null]);
-
-    expect(await numberAll(store)).toBe(4);
+    const written = await store.db.select().from(events).where(inArray(events.id, ids));
+    if (store.kind === 'pglite') {
+      // One transaction at a time: numbered as written, and nothing left for the sequencer.
+      expect(written.map((row) => row.seq)).toEqual([1, 2, 3, 4].map((n) => before + n));
+      expect(await numberAll(store)).toBe(0);
+    } else {
+      expect(written.map((row) => row.seq)).toEqual([null, null, null, null]);
+      expect(await numberAll(store)).toBe(4);
+    }
     const rows = await store.db
       .select({ id: events.id, xid: events.xid, seq: events.seq })
       .from(events)
@@ -237,6 +242,40 @@ describe('the event log', () => {
         .set({ seq: before + 1000 })
         .where(eq(events.id, ids[0]!)),
     ).rejects.toThrow();
+  });
+});
+
+describe.skipIf(TEST_DATABASE_URL)('the embedded store’s event log', () => {
+  it('numbers events as they are written: a batch in order, and a rolled-back transaction leaves no gap', async () => {
+    const payload = { numberId: 'n', customerAddress: 'c', origin: 'customer' as const };
+    const before = await lastEventSeq(store.db);
+    await expect(
+      store.db.transaction(async (tx) => {
+        await appendEvent(tx, 'conversation.opened', {}, payload);
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    await store.db.transaction(async (tx) => {
+      await appendEvents(
+        tx,
+        'conversation.opened',
+        ['first', 'second', 'third'].map((customerAddress) => ({
+          refs: {},
+          payload: { ...payload, customerAddress },
+        })),
+      );
+    });
+    const rows = await store.db
+      .select({ seq: events.seq, payload: events.payload })
+      .from(events)
+      .where(gt(events.seq, before))
+      .orderBy(asc(events.seq));
+    expect(rows).toEqual(
+      ['first', 'second', 'third'].map((customerAddress, i) => ({
+        seq: before + i + 1,
+        payload: { ...payload, customerAddress },
+      })),
+    );
   });
 });
 

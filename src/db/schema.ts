@@ -994,7 +994,7 @@ export const events = pgTable(
     /**
      * The position in the log: given after commit by the sequencer, once every transaction
      * with a smaller xid has ended, so a reader that has seen N never later finds a smaller
-     * one. Null until then.
+     * one. Null until then. The embedded store numbers at insert (migration 0035).
      */
     seq: bigint('seq', { mode: 'number' }),
     type: text('type').notNull(),

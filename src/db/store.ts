@@ -140,6 +140,9 @@ async function openPglite(options: StoreOptions): Promise<Store> {
     if (pgData) await initPgliteDataDir(pgData, PGLITE_START_PARAMS, MIGRATIONS_FOLDER);
     compilePgliteOneFunctionAtATime();
     client = await PGlite.create(pgData, { startParams: PGLITE_START_PARAMS });
+    // Its one connection runs one transaction at a time: events are numbered as they are
+    // written (migration 0035), not by the sequencer after commit.
+    await client.exec(`SET parley.events_numbered_at_insert = 'on'`);
   } catch (error) {
     lock?.release();
     throw error;

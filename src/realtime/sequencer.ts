@@ -28,7 +28,9 @@
  * Every instance runs one, woken after a transaction of its process that appended events
  * commits, and by a poll: short while events wait or another sequencer held the lock,
  * longer when idle (for events of instances whose sequencer is gone). On PGlite, the one
- * connection runs one transaction at a time, so each run numbers everything committed.
+ * connection runs one transaction at a time, so events are numbered as they are written
+ * (migration 0035) and the log tail is woken at commit (tailer.ts); the sequencer only polls,
+ * for events a data directory kept from before.
  */
 import { sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
@@ -46,6 +48,7 @@ const ACTIVE_POLL_MS = 50;
 /** How soon to look again when another sequencer held the lock. */
 const BUSY_POLL_MS = 20;
 const IDLE_POLL_MS = 500;
+const EMBEDDED_POLL_MS = 5000;
 /** Events waiting longer than this to be numbered are worth a warning. */
 const LAG_WARNING_MS = 5000;
 
@@ -167,7 +170,8 @@ export function startEventSequencer(options: {
 
   const worker = startLoopWorker({
     name: 'event-sequencer',
-    intervalMs: IDLE_POLL_MS,
+    // On PGlite nothing new waits for it (see the opening comment).
+    intervalMs: store.kind === 'pglite' ? EMBEDDED_POLL_MS : IDLE_POLL_MS,
     logger,
     tick: async () => {
       const run = await numberEvents(store.db);
@@ -180,9 +184,12 @@ export function startEventSequencer(options: {
       return run.numbered > 0 ? ACTIVE_POLL_MS : false;
     },
   });
-  const stopHints = store.onCommit((tx) => {
-    if (appendedEvents(tx)) worker.wake();
-  });
+  const stopHints =
+    store.kind === 'pglite'
+      ? () => {}
+      : store.onCommit((tx) => {
+          if (appendedEvents(tx)) worker.wake();
+        });
   return {
     ...worker,
     stop: async () => {

@@ -3,13 +3,21 @@
  * batch to the connections that are live, so a thousand clients cost one query per batch,
  * not a thousand. Woken by NOTIFY on EVENTS_CHANNEL when the sequencer (of any instance)
  * has numbered events, and by a poll, since a notification can be lost (a dropped LISTEN
- * connection) and is never the data. Seqs come without gaps and never below one already
- * given (sequencer.ts), so following `seq > position` misses nothing.
+ * connection) and is never the data. On the embedded store, where events are numbered as
+ * they are written (migration 0035), the commit of a transaction that appended some wakes
+ * it. Seqs come without gaps and never below one already given (sequencer.ts), so
+ * following `seq > position` misses nothing.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { type ConversationReaders, readersOf } from '../conversations/access.js';
 import type { Store } from '../db/store.js';
-import { EVENTS_CHANNEL, type LoggedEvent, lastEventSeq, readEventsAfter } from '../event-log.js';
+import {
+  appendedEvents,
+  EVENTS_CHANNEL,
+  type LoggedEvent,
+  lastEventSeq,
+  readEventsAfter,
+} from '../event-log.js';
 import { eventMessage } from './protocol.js';
 import { conversationIdsOf, NO_READERS, needsReaders, type Viewer } from './visibility.js';
 
@@ -58,6 +66,7 @@ export class LogTail {
   #relisten: NodeJS.Timeout | undefined;
   #listening: Promise<void> | undefined;
   #unlisten: (() => Promise<void>) | undefined;
+  #stopCommitHints: (() => void) | undefined;
 
   constructor(private readonly options: LogTailOptions) {}
 
@@ -83,6 +92,12 @@ export class LogTail {
     if (this.#stopped) return;
     this.#ready = true;
     if (this.options.listen) this.#listening = this.#listen();
+    const { store } = this.options;
+    if (store.kind === 'pglite') {
+      this.#stopCommitHints = store.onCommit((tx) => {
+        if (appendedEvents(tx)) this.wake();
+      });
+    }
     this.#poll = setInterval(() => this.wake(), this.options.pollIntervalMs);
   }
 
@@ -180,6 +195,7 @@ export class LogTail {
   /** Stops reading; live subscribers are the caller's to close. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopCommitHints?.();
     clearInterval(this.#poll);
     clearTimeout(this.#relisten);
     await this.#starting?.catch(() => {});
