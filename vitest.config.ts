@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Kills the processes a file's tests spawned and left running (a test that timed out).
+    setupFiles: ['test/setup.ts'],
   },
 });

@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Kills the processes a file's tests spawned and left running (a test that timed out).
+    setupFiles: ['test/setup.ts'],
     fileParallelism: false,
   },
 });

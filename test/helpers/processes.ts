@@ -1,17 +1,21 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Children still running; killed after the test file that started them. */
+/** Children still running, for killSpawned. */
 const running = new Set<ChildProcess>();
-// A test that timed out never reaches its own cleanup, and vitest ends the file's process
-// without an 'exit' event: its servers would outlive the file and slow every later one.
-afterAll(() => {
+
+/**
+ * Kills what spawnTs started and is still running; test/setup.ts calls it after each test
+ * file. A test that timed out never reaches its own cleanup, and vitest ends the file's
+ * process without an 'exit' event: its servers would outlive the file and slow every later
+ * one.
+ */
+export function killSpawned(): void {
   for (const child of running) child.kill('SIGKILL');
-});
+}
 
 /** Runs a TypeScript entry point of the repo in a child process, through tsx. */
 export function spawnTs(entry: string, args: string[], env: Record<string, string>): ChildProcess {

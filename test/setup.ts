@@ -1,0 +1,4 @@
+import { afterAll } from 'vitest';
+import { killSpawned } from './helpers/processes.js';
+
+afterAll(killSpawned);
