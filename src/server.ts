@@ -110,9 +110,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   // A response whose headers went before close() began (a picture streaming, say) was
   // neither idle then nor told to close: once it ends, its socket would wait out the
-  // keep-alive timeout (72 s) and hold the shutdown with it.
-  app.addHook('onResponse', async () => {
-    if (closing) setImmediate(() => app.server.closeIdleConnections());
+  // keep-alive timeout (72 s) and hold the shutdown with it. Ended, not destroyed, and only
+  // this one: its bytes are with the kernel, another's may not be.
+  app.addHook('onResponse', async (request) => {
+    if (closing) request.raw.socket?.end();
   });
   registerSecurityHeaders(app, deps.config.publicUrl);
 

@@ -451,8 +451,9 @@ async function copyTree(
     throw error;
   }
   await mkdir(to, { recursive: true, mode: (await stat(from)).mode & 0o777 });
-  // Concurrently: every query waits while the database is copied.
-  await Promise.all(
+  // Concurrently: every query waits while the database is copied. Every copy ends before a
+  // failure is thrown, so that removing the staged copy cannot race one still writing.
+  const copied = await Promise.allSettled(
     entries
       .filter((entry) => keep(entry.name))
       .map(async (entry) => {
@@ -470,6 +471,7 @@ async function copyTree(
         }
       }),
   );
+  for (const result of copied) if (result.status === 'rejected') throw result.reason;
 }
 
 /** Every directory and file under root, parents first, in a stable order. */
