@@ -115,22 +115,17 @@ const MIGRATION_LOCK_KEY = 7_331_001;
 const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
 
 /**
- * V8 settings for a process that carries the database too (read when used, so they hold for
- * everything after).
- *  - PGlite's Postgres is a WebAssembly module that V8 compiles with its baseline compiler
- *    and then, as functions get hot, again with TurboFan in background tasks, by default as
- *    many at once as it has worker threads. Each task holds its own compilation memory, and
- *    the process keeps what they grew to: one task at a time keeps 20-35 MiB less resident
- *    (bench/rss.ts: idle 238-264 -> 220-247 MiB, under load 307-319 -> 287-308) and leaves
- *    the second core to the event loop rather than to several compilations at once.
- *  - Under load the JavaScript heap grows by the garbage of requests promoted to the old
- *    generation, which V8 lets grow well past what is live before a full collection (heap
- *    used 50 -> 106 MiB in a 20 s run, back to 50 after). Optimizing for size collects
- *    sooner: bench/rss.ts idle 188-222 MiB, under load 245-264 (from 302-317).
+ * PGlite's Postgres is a WebAssembly module that V8 compiles with its baseline compiler and
+ * then, as functions get hot, again with TurboFan in background tasks, by default as many at
+ * once as it has worker threads. Each task holds its own compilation memory, and the process
+ * keeps what they grew to: one task at a time keeps 20-35 MiB less resident (bench/rss.ts:
+ * idle 238-264 -> 220-247 MiB, under load 307-319 -> 287-308) and leaves the second core to
+ * the event loop rather than to several compilations at once. Read at compile time, so it
+ * holds for every PGlite created after. (`--optimize-for-size` would keep the heap ~50 MiB
+ * smaller under load, but its collections slowed outbound sends by ~8%: bench/README.)
  */
-function leanV8ForPglite(): void {
+function compilePgliteOneFunctionAtATime(): void {
   setFlagsFromString('--wasm-num-compilation-tasks=1');
-  setFlagsFromString('--optimize-for-size');
 }
 
 export async function openStore(options: StoreOptions): Promise<Store> {
@@ -144,7 +139,7 @@ async function openPglite(options: StoreOptions): Promise<Store> {
   let client: PGlite;
   try {
     if (pgData) await initPgliteDataDir(pgData, PGLITE_START_PARAMS, MIGRATIONS_FOLDER);
-    leanV8ForPglite();
+    compilePgliteOneFunctionAtATime();
     client = await PGlite.create(pgData, { startParams: PGLITE_START_PARAMS });
     // Its one connection runs one transaction at a time: events are numbered as they are
     // written (migration 0035), not by the sequencer after commit.
