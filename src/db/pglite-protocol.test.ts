@@ -69,3 +69,54 @@ describe('queries in one exchange', () => {
     expect(asText(undefined)).toBe(null);
   });
 });
+
+describe('named statements for recurring texts', () => {
+  const preparedTexts = async () =>
+    (
+      await raw.query<{ statement: string }>(
+        `SELECT statement FROM pg_prepared_statements WHERE name LIKE 'parley\\_%'`,
+      )
+    ).rows.map((row) => row.statement);
+
+  it('prepares a text on its third run and binds it from then on', async () => {
+    const text = 'SELECT $1::int * 2 AS doubled';
+    for (const n of [1, 2]) {
+      expect((await client.query(text, [n])).rows).toEqual([{ doubled: n * 2 }]);
+    }
+    expect(await preparedTexts()).not.toContain(text);
+    for (const n of [3, 4, 5]) {
+      expect((await client.query(text, [n])).rows).toEqual([{ doubled: n * 2 }]);
+    }
+    expect((await preparedTexts()).filter((statement) => statement === text)).toHaveLength(1);
+  });
+
+  it('prepares it afresh after a run fails, and the failure keeps its SQLSTATE', async () => {
+    const text = 'SELECT 10 / $1::int AS tenth';
+    for (const n of [1, 2, 5]) await client.query(text, [n]);
+    await expect(client.query(text, [0])).rejects.toMatchObject({ code: '22012' });
+    expect((await client.query(text, [2])).rows).toEqual([{ tenth: 5 }]);
+    expect(await preparedTexts()).not.toContain(text);
+    for (const n of [1, 2, 5]) await client.query(text, [n]);
+    expect((await preparedTexts()).filter((statement) => statement === text)).toHaveLength(1);
+  });
+
+  it('answers again after a table’s columns change under a prepared statement', async () => {
+    await client.query('CREATE TABLE reshaped (a int)');
+    await client.query('INSERT INTO reshaped VALUES (1)');
+    const text = 'SELECT * FROM reshaped WHERE a = $1';
+    for (let i = 0; i < 3; i++) await client.query(text, [1]);
+    await client.query('ALTER TABLE reshaped ADD COLUMN b int DEFAULT 7');
+    const answer = await client.query(text, [1]).catch(() => client.query(text, [1]));
+    expect(answer.rows).toEqual([{ a: 1, b: 7 }]);
+  });
+
+  it('keeps at most 64, closing the least recently used', async () => {
+    const texts = Array.from({ length: 80 }, (_, i) => `SELECT $1::int + ${i} AS n`);
+    for (const text of texts) for (let i = 0; i < 3; i++) await client.query(text, [1]);
+    await client.query('SELECT 1');
+    const prepared = await preparedTexts();
+    expect(prepared.length).toBeLessThanOrEqual(64);
+    expect(prepared).toContain(texts.at(-1));
+    expect(prepared).not.toContain(texts[0]);
+  });
+});

@@ -56,15 +56,95 @@ async function exchange(
   syncToFs: boolean,
 ): Promise<Results> {
   const { serialize } = protocol;
+  const statements = preparedStatementsOf(client);
+  const statement = statements.nameFor(text);
   const message = Buffer.concat([
-    serialize.parse({ text }),
-    serialize.bind({ values: params.map(asText) }),
+    ...statements.takeClosing().map((name) => serialize.close({ type: 'S', name })),
+    ...(statement?.parse ? [serialize.parse({ name: statement.name, text })] : []),
+    ...(statement ? [] : [serialize.parse({ text })]),
+    serialize.bind({ statement: statement?.name, values: params.map(asText) }),
     serialize.describe({ type: 'P' }),
     serialize.execute({}),
     serialize.sync(),
   ]);
-  const { messages } = await client.execProtocol(message, { syncToFs });
-  return parse.parseResults(messages, client.parsers, options)[0]!;
+  try {
+    const { messages } = await client.execProtocol(message, { syncToFs });
+    return parse.parseResults(messages, client.parsers, options)[0]!;
+  } catch (error) {
+    // Whether the Parse took is not known (it did if Bind or Execute failed): close the name,
+    // which is no error if it does not exist, and prepare the text afresh next time.
+    if (statement) statements.forget(text);
+    throw error;
+  }
+}
+
+/**
+ * Named statements of one PGlite, for texts it runs again and again. Planning Parley's
+ * batch statements costs more than running them for a few rows (and each relation it
+ * plans is a file-size lookup in the embedded file system); a named statement is parsed
+ * once and, once PostgreSQL settles on a generic plan, not planned again. A text is
+ * prepared when seen the third time, so one-off statements are never named, and at most
+ * MAX_PREPARED are kept (each holds its plans in PGlite's memory, which never shrinks).
+ */
+const MAX_PREPARED = 64;
+const MAX_COUNTED = 1_000;
+const PREPARE_AT_SIGHT = 3;
+
+class PreparedStatements {
+  readonly #named = new Map<string, string>();
+  readonly #sightings = new Map<string, number>();
+  #closing: string[] = [];
+  #next = 0;
+
+  /** The statement to bind for a text, and whether this exchange must parse it first. */
+  nameFor(text: string): { name: string; parse: boolean } | undefined {
+    const name = this.#named.get(text);
+    if (name !== undefined) {
+      // Most recently used last: the first entry is the one to evict.
+      this.#named.delete(text);
+      this.#named.set(text, name);
+      return { name, parse: false };
+    }
+    const seen = (this.#sightings.get(text) ?? 0) + 1;
+    if (seen < PREPARE_AT_SIGHT) {
+      if (this.#sightings.size >= MAX_COUNTED) this.#sightings.clear();
+      this.#sightings.set(text, seen);
+      return undefined;
+    }
+    this.#sightings.delete(text);
+    if (this.#named.size >= MAX_PREPARED) {
+      const [evicted] = this.#named;
+      this.forget(evicted![0]);
+    }
+    const fresh = `parley_${this.#next++}`;
+    this.#named.set(text, fresh);
+    return { name: fresh, parse: true };
+  }
+
+  forget(text: string): void {
+    const name = this.#named.get(text);
+    if (name === undefined) return;
+    this.#named.delete(text);
+    this.#closing.push(name);
+  }
+
+  /** Names to close at the start of the next exchange. */
+  takeClosing(): string[] {
+    const closing = this.#closing;
+    this.#closing = [];
+    return closing;
+  }
+}
+
+const prepared = new WeakMap<PGlite, PreparedStatements>();
+
+function preparedStatementsOf(client: PGlite): PreparedStatements {
+  let statements = prepared.get(client);
+  if (!statements) {
+    statements = new PreparedStatements();
+    prepared.set(client, statements);
+  }
+  return statements;
 }
 
 /** A parameter in the text format, as node-postgres sends it. */
