@@ -69,7 +69,13 @@ async function exchange(
   ]);
   try {
     const { messages } = await client.execProtocol(message, { syncToFs });
-    return parse.parseResults(messages, client.parsers, options)[0]!;
+    // parseResults would copy the client's 318 type parsers into a new object to lay a
+    // query's own over them (Drizzle passes its own on every query): the copy was most of
+    // what a webhook allocated. An object of the query's own, over the client's, reads the same.
+    const parsers = options?.parsers
+      ? Object.assign(Object.create(client.parsers), options.parsers)
+      : client.parsers;
+    return parse.parseResults(messages, parsers, options && { ...options, parsers: undefined })[0]!;
   } catch (error) {
     // Whether the Parse took is not known (it did if Bind or Execute failed): close the name,
     // which is no error if it does not exist, and prepare the text afresh next time.
