@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import { collect, REPO_ROOT, waitForOutput } from '../test/helpers/processes.js';
 import { withScratchDatabase } from '../test/helpers/store.js';
 import { memoryOf } from './process-memory.js';
-import { describeRouting, routingFigures } from './routing-figures.js';
+import { awaitOpenedAndPlaced, describeRouting, routingFigures } from './routing-figures.js';
 import type { LoadFigures } from './signed-webhooks.js';
 
 const PG_URL = process.env.TEST_DATABASE_URL || undefined;
@@ -39,7 +39,16 @@ async function measure(tree: string, databaseUrl: string | undefined) {
   try {
     const [, ...target] = await waitForOutput(server, /ready (\S+) (\S+) (\S+) (\S+) (\S+)/);
     await routingFigures(server);
-    const load = await collect(tsx(['bench/load-webhooks.ts', ...(target as string[])]));
+    // Texts into existing conversations are measured once routing has placed the ones the
+    // load generator opened, not while it does.
+    const awaitGo = (process.env.BENCH_WORKLOAD ?? 'existing') === 'existing';
+    const generator = tsx(
+      ['bench/load-webhooks.ts', ...(target as string[])],
+      awaitGo ? { BENCH_AWAIT_GO: '1' } : {},
+    );
+    const answered = collect(generator);
+    if (awaitGo) await awaitOpenedAndPlaced(generator, server);
+    const load = await answered;
     if (load.code !== 0) throw new Error(`load generator failed: ${load.stderr}`);
     const figures = JSON.parse(load.stdout.trim().split('\n').at(-1)!) as LoadFigures;
     return {

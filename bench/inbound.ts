@@ -16,7 +16,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { collect, REPO_ROOT, waitForOutput } from '../test/helpers/processes.js';
 import { withScratchDatabase } from '../test/helpers/store.js';
 import { memoryOf } from './process-memory.js';
-import { describeRouting, type RoutingFigures, routingFigures } from './routing-figures.js';
+import {
+  awaitOpenedAndPlaced,
+  describeRouting,
+  type RoutingFigures,
+  routingFigures,
+} from './routing-figures.js';
 import type { LoadFigures } from './signed-webhooks.js';
 
 const SECONDS = process.env.BENCH_SECONDS ?? '10';
@@ -53,13 +58,17 @@ async function against(
     const figures: (LoadFigures & { routing: RoutingFigures })[] = [];
     for (const load of loads) {
       if (script === 'bench/serve-parley.ts') await routingFigures(server);
-      const sent = await lastJsonLine<LoadFigures>(
-        tsx(['bench/load-webhooks.ts', ...(target as string[])], {
-          BENCH_HANDSETS: HANDSETS,
-          ...load,
-        }),
-        'load generator',
-      );
+      // Texts into existing conversations are measured once routing has placed the ones
+      // the load generator opened, not while it does.
+      const awaitGo = script === 'bench/serve-parley.ts' && load.BENCH_WORKLOAD === 'existing';
+      const generator = tsx(['bench/load-webhooks.ts', ...(target as string[])], {
+        BENCH_HANDSETS: HANDSETS,
+        ...load,
+        ...(awaitGo && { BENCH_AWAIT_GO: '1' }),
+      });
+      const answered = lastJsonLine<LoadFigures>(generator, 'load generator');
+      if (awaitGo) await awaitOpenedAndPlaced(generator, server);
+      const sent = await answered;
       const routing =
         script === 'bench/serve-parley.ts'
           ? await routingFigures(server)

@@ -5,8 +5,11 @@
  *   npx tsx bench/load-webhooks.ts <url> <publicUrl> <accountSid> <authToken> <number>
  *   BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 100), BENCH_HANDSETS (default 500),
  *   BENCH_WORKLOAD (existing | new, default existing), BENCH_RATE (offered req/s; default: as
- *   fast as answered)
+ *   fast as answered), BENCH_AWAIT_GO=1 (existing: print `opened` once the conversations are
+ *   opened and measure after a line on stdin; see awaitOpenedAndPlaced)
  */
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { sendSignedWebhooks } from './signed-webhooks.js';
 
 const [url, publicUrl, accountSid, authToken, businessNumber] = process.argv.slice(2);
@@ -33,5 +36,14 @@ const figures = await sendSignedWebhooks({
   workload,
   rate: process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined,
   areaCode: process.env.BENCH_AREA_CODE,
+  opened:
+    process.env.BENCH_AWAIT_GO === '1'
+      ? async () => {
+          const lines = createInterface({ input: process.stdin });
+          process.stdout.write('opened\n');
+          await once(lines, 'line');
+          lines.close();
+        }
+      : undefined,
 });
 process.stdout.write(`${JSON.stringify(figures)}\n`);

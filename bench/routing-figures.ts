@@ -20,6 +20,19 @@ export async function routingFigures(server: ChildProcess): Promise<RoutingFigur
   return JSON.parse((await answer)[1]!) as RoutingFigures;
 }
 
+/**
+ * For a load generator started with BENCH_AWAIT_GO=1: once it has opened its conversations,
+ * waits until the server's routing has placed them, then lets it measure.
+ */
+export async function awaitOpenedAndPlaced(
+  load: ChildProcess,
+  server: ChildProcess,
+): Promise<void> {
+  await waitForOutput(load, /^opened$/m);
+  await routingFigures(server);
+  load.stdin!.write('go\n');
+}
+
 export function describeRouting(r: RoutingFigures): string {
   return `${r.offered} of ${r.conversations} offered, ${(r.offered_per_second ?? 0).toFixed(0)}/s; queued → offered p50 ${(r.p50 ?? 0).toFixed(0)} ms, p99 ${(r.p99 ?? 0).toFixed(0)} ms`;
 }

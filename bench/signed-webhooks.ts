@@ -26,6 +26,11 @@ export interface WebhookLoad {
   rate?: number | undefined;
   /** The customers' area code; unset: a random one. */
   areaCode?: string | undefined;
+  /**
+   * Awaited after the `existing` workload has opened its conversations and before anything
+   * is measured, so that routing their burst is not measured as texts into open ones.
+   */
+  opened?: (() => Promise<void>) | undefined;
 }
 
 export interface LoadFigures {
@@ -82,6 +87,7 @@ export async function sendSignedWebhooks(load: WebhookLoad): Promise<LoadFigures
         `opening ${load.handsets} conversations failed ${warm.non2xx + warm.errors} times`,
       );
     }
+    await load.opened?.();
   }
   const next = () =>
     load.workload === 'existing' ? handset(n++ % load.handsets) : handset(1_000_000 + n++);
