@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asText, withOneExchangeQueries } from './pglite-protocol.js';
+import { asText, PLANNED_EACH_TIME, withOneExchangeQueries } from './pglite-protocol.js';
 
 let raw: PGlite;
 let client: PGlite;
@@ -108,6 +108,12 @@ describe('named statements for recurring texts', () => {
     await client.query('ALTER TABLE reshaped ADD COLUMN b int DEFAULT 7');
     const answer = await client.query(text, [1]).catch(() => client.query(text, [1]));
     expect(answer.rows).toEqual([{ a: 1, b: 7 }]);
+  });
+
+  it('never names a statement marked to be planned each time', async () => {
+    const text = `${PLANNED_EACH_TIME} SELECT $1::int AS n`;
+    for (let i = 0; i < 5; i++) expect((await client.query(text, [i])).rows).toEqual([{ n: i }]);
+    expect(await preparedTexts()).not.toContain(text);
   });
 
   it('keeps at most 64, closing the least recently used', async () => {

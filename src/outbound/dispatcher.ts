@@ -7,6 +7,7 @@ import { isRetryable, reasonFor } from '../channels/twilio/error-codes.js';
 import { fromTwilioStatus, onlyQueued } from '../channels/twilio/message-status.js';
 import { STATUS_CALLBACK_PATH } from '../channels/twilio/webhooks.js';
 import { GroupCommit } from '../db/group-commit.js';
+import { PLANNED_EACH_TIME } from '../db/pglite-protocol.js';
 import { messages, outbox } from '../db/schema.js';
 import { type Db, type Executor, queryPrepared, queryRows, type Store } from '../db/store.js';
 import { inTransaction, retryingConflicts } from '../db/transactions.js';
@@ -194,7 +195,7 @@ export async function claimOutbound(
       lease: string;
     }>(
       tx,
-      sql`SELECT s.sender, s.rate,
+      sql`${sql.raw(PLANNED_EACH_TIME)} SELECT s.sender, s.rate,
                  extract(epoch FROM greatest(s.next_at, now())) * 1000 AS start_ms,
                  extract(epoch FROM now()) * 1000 AS now_ms, now()::text AS lease
           FROM senders s ${senderWindow(belowRate)}
@@ -848,7 +849,7 @@ export async function msUntilNextSlot(db: Db, pacing = SHARED_PACING): Promise<b
   const belowRate = pacing.sharedWindowBelowRate;
   const [row] = await queryRows<{ wait_ms: number | null }>(
     db,
-    sql`SELECT (extract(epoch FROM min(greatest(first.due_at, s.next_at - ${LOOKAHEAD}, room.at))
+    sql`${sql.raw(PLANNED_EACH_TIME)} SELECT (extract(epoch FROM min(greatest(first.due_at, s.next_at - ${LOOKAHEAD}, room.at))
                  - now()) * 1000)::float8 AS wait_ms
         FROM senders s ${senderWindow(belowRate)}
         CROSS JOIN LATERAL (
