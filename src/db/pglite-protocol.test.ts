@@ -90,11 +90,21 @@ describe('named statements for recurring texts', () => {
     expect((await preparedTexts()).filter((statement) => statement === text)).toHaveLength(1);
   });
 
-  it('prepares it afresh after a run fails, and the failure keeps its SQLSTATE', async () => {
+  it('keeps a statement that failed on its data, with the failure’s SQLSTATE', async () => {
     const text = 'SELECT 10 / $1::int AS tenth';
     for (const n of [1, 2, 5]) await client.query(text, [n]);
     await expect(client.query(text, [0])).rejects.toMatchObject({ code: '22012' });
     expect((await client.query(text, [2])).rows).toEqual([{ tenth: 5 }]);
+    expect((await preparedTexts()).filter((statement) => statement === text)).toHaveLength(1);
+  });
+
+  it('prepares it afresh when its first run fails', async () => {
+    const text = 'SELECT 100 / $1::int AS hundredth';
+    await client.query(text, [1]);
+    await client.query(text, [2]);
+    await expect(client.query(text, [0])).rejects.toMatchObject({ code: '22012' });
+    // Its name is closed at the start of the next exchange.
+    await client.query('SELECT 1');
     expect(await preparedTexts()).not.toContain(text);
     for (const n of [1, 2, 5]) await client.query(text, [n]);
     expect((await preparedTexts()).filter((statement) => statement === text)).toHaveLength(1);
@@ -106,8 +116,10 @@ describe('named statements for recurring texts', () => {
     const text = 'SELECT * FROM reshaped WHERE a = $1';
     for (let i = 0; i < 3; i++) await client.query(text, [1]);
     await client.query('ALTER TABLE reshaped ADD COLUMN b int DEFAULT 7');
-    const answer = await client.query(text, [1]).catch(() => client.query(text, [1]));
-    expect(answer.rows).toEqual([{ a: 1, b: 7 }]);
+    // The first run after the change is refused (0A000); the name is closed, and the next
+    // run answers with the new columns.
+    await expect(client.query(text, [1])).rejects.toMatchObject({ code: '0A000' });
+    expect((await client.query(text, [1])).rows).toEqual([{ a: 1, b: 7 }]);
   });
 
   it('never names a statement marked to be planned each time', async () => {

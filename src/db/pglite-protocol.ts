@@ -77,11 +77,21 @@ async function exchange(
       : client.parsers;
     return parse.parseResults(messages, parsers, options && { ...options, parsers: undefined })[0]!;
   } catch (error) {
-    // Whether the Parse took is not known (it did if Bind or Execute failed): close the name,
-    // which is no error if it does not exist, and prepare the text afresh next time.
-    if (statement) statements.forget(text);
+    // A statement that was there before and failed on its data (a duplicate key, a bad
+    // value, an aborted transaction) is still there. Otherwise whether it is, or still fits
+    // its tables, is not known: close the name, which is no error if it does not exist, and
+    // prepare the text afresh.
+    if (statement && (statement.parse || !failedOnItsData(error))) statements.forget(text);
     throw error;
   }
+}
+
+/** SQLSTATEs of a named statement that is gone (26000) or no longer fits its tables (0A000). */
+const STATEMENT_GONE = new Set(['26000', '0A000']);
+
+function failedOnItsData(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && !STATEMENT_GONE.has(code);
 }
 
 /**
