@@ -42,13 +42,13 @@ async function measure(tree: string, databaseUrl: string | undefined) {
     // Texts into existing conversations are measured once routing has placed the ones the
     // load generator opened, not while it does.
     const awaitGo = (process.env.BENCH_WORKLOAD ?? 'existing') === 'existing';
-    const generator = tsx(
-      ['bench/load-webhooks.ts', ...(target as string[])],
-      awaitGo ? { BENCH_AWAIT_GO: '1' } : {},
-    );
-    const answered = collect(generator);
-    if (awaitGo) await awaitOpenedAndPlaced(generator, server);
-    const load = await answered;
+    const generator = tsx(['bench/load-webhooks.ts', ...(target as string[])], {
+      BENCH_AWAIT_GO: awaitGo ? '1' : '',
+    });
+    const [load] = await Promise.all([
+      collect(generator),
+      awaitGo && awaitOpenedAndPlaced(generator, server),
+    ]);
     if (load.code !== 0) throw new Error(`load generator failed: ${load.stderr}`);
     const figures = JSON.parse(load.stdout.trim().split('\n').at(-1)!) as LoadFigures;
     return {

@@ -64,11 +64,12 @@ async function against(
       const generator = tsx(['bench/load-webhooks.ts', ...(target as string[])], {
         BENCH_HANDSETS: HANDSETS,
         ...load,
-        ...(awaitGo && { BENCH_AWAIT_GO: '1' }),
+        BENCH_AWAIT_GO: awaitGo ? '1' : '',
       });
-      const answered = lastJsonLine<LoadFigures>(generator, 'load generator');
-      if (awaitGo) await awaitOpenedAndPlaced(generator, server);
-      const sent = await answered;
+      const [sent] = await Promise.all([
+        lastJsonLine<LoadFigures>(generator, 'load generator'),
+        awaitGo && awaitOpenedAndPlaced(generator, server),
+      ]);
       const routing =
         script === 'bench/serve-parley.ts'
           ? await routingFigures(server)

@@ -41,8 +41,12 @@ const figures = await sendSignedWebhooks({
       ? async () => {
           const lines = createInterface({ input: process.stdin });
           process.stdout.write('opened\n');
-          await once(lines, 'line');
+          const go = await Promise.race([
+            once(lines, 'line').then(() => true),
+            once(lines, 'close').then(() => false),
+          ]);
           lines.close();
+          if (!go) throw new Error('stdin closed before a line said to measure');
         }
       : undefined,
 });

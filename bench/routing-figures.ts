@@ -28,8 +28,13 @@ export async function awaitOpenedAndPlaced(
   load: ChildProcess,
   server: ChildProcess,
 ): Promise<void> {
-  await waitForOutput(load, /^opened$/m);
-  await routingFigures(server);
+  try {
+    await waitForOutput(load, /^opened$/m);
+    await routingFigures(server);
+  } catch (error) {
+    load.kill();
+    throw error;
+  }
   load.stdin!.write('go\n');
 }
 
