@@ -3,26 +3,22 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { PGlite, protocol } from '@electric-sql/pglite';
-import { type ExtractTablesWithRelations, type SQL, sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { drizzle as drizzleNodePg } from 'drizzle-orm/node-postgres';
 import { migrate as migrateNodePg } from 'drizzle-orm/node-postgres/migrator';
-import {
-  type PgDatabase,
-  PgDialect,
-  type PgQueryResultHKT,
-  type PgTransaction,
-} from 'drizzle-orm/pg-core';
+import { type PgDatabase, PgDialect, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
 import { acquireDataDirLock, type DataDirLock } from './lock.js';
 import { initPgliteDataDir } from './pglite-initdb.js';
 import { withOneExchangeQueries } from './pglite-protocol.js';
-import * as schema from './schema.js';
-
-export type Schema = typeof schema;
-export type Db = PgDatabase<PgQueryResultHKT, Schema>;
-export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+// Drizzle is given no schema: Parley uses no relational queries (`db.query.*`), and with
+// one every transaction built a query builder per table (a tenth of what an idle server
+// allocated).
+export type Db = PgDatabase<PgQueryResultHKT>;
+/** What `db.transaction` hands its callback. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 /** A database handle or an open transaction: functions that write take either. */
 export type Executor = Db | Tx;
 
@@ -161,7 +157,7 @@ async function openPglite(options: StoreOptions): Promise<Store> {
   }
   const commits = new Set<(committed: Executor) => void>();
   const db = announceCommits(
-    drizzlePglite({ client: withOneExchangeQueries(client), schema }) as unknown as Db,
+    drizzlePglite({ client: withOneExchangeQueries(client) }) as unknown as Db,
     commits,
   );
   return {
@@ -170,7 +166,7 @@ async function openPglite(options: StoreOptions): Promise<Store> {
     onCommit: (listener) => subscribe(commits, listener),
     poolUsage: () => undefined,
     migrate: () =>
-      migratePglite(drizzlePglite({ client, schema }), { migrationsFolder: MIGRATIONS_FOLDER }),
+      migratePglite(drizzlePglite({ client }), { migrationsFolder: MIGRATIONS_FOLDER }),
     ping: async () => {
       await client.query('SELECT 1');
     },
@@ -229,7 +225,7 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', (error) => options.onError?.(error));
   const commits = new Set<(committed: Executor) => void>();
-  const db = announceCommits(drizzleNodePg({ client: pool, schema }) as unknown as Db, commits);
+  const db = announceCommits(drizzleNodePg({ client: pool }) as unknown as Db, commits);
   // Fail at start-up, not at the first request, when the server is unreachable.
   await pool.query('SELECT 1');
   let closed = false;
@@ -249,7 +245,7 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
       try {
         // Two instances starting together: the second waits, then finds nothing to apply.
         await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-        await migrateNodePg(drizzleNodePg({ client, schema }), {
+        await migrateNodePg(drizzleNodePg({ client }), {
           migrationsFolder: MIGRATIONS_FOLDER,
         });
       } finally {
