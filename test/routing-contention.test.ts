@@ -1,15 +1,15 @@
 /**
  * Two instances placing conversations with the same agents: the queue's strategy order
  * holds. An agent whose row another instance holds (it is giving them a conversation) is
- * never skipped for the next agent in line: a pass waits for them, then gives them the
- * next conversation if they still have room. And a transaction that changes several
+ * never skipped for the next agent in line: a pass, or a conversation just queued, waits
+ * for them, then gives them the next conversation if they still have room. And a transaction that changes several
  * agents' load (kept on their rows) takes their rows in the order passes do, so it never
  * deadlocks with one. PostgreSQL only: the other instance is a second connection.
  */
 import { eq } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { conversations, users } from '../src/db/schema.js';
+import { affinities, conversations, users } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
 import {
   assignWaiting,
@@ -140,17 +140,40 @@ describe.skipIf(!TEST_DATABASE_URL)('routing under two-instance contention', () 
     return { first, second, queue, number: await buildNumber(store.db) };
   }
 
-  it('a conversation just queued is not given to the next agent while the longest-idle one is held elsewhere', async () => {
+  it('a conversation just queued waits for the longest-idle agent held elsewhere, not the next one', async () => {
     const { first, queue, number } = await longestIdleQueue();
     const conversation = await conversationInFlow(store.db, number.id);
+    // The fast path waits for the other transaction, then offers it to the agent it held.
+    await whileHeldElsewhere(first, () => queueConversation(store.db, conversation.id, queue.id));
+    expect(await conversationRow(store.db, conversation.id)).toMatchObject({
+      state: 'offered',
+      agentId: first.id,
+    });
+    expect(await agentsWithWrongLoad(store.db)).toEqual([]);
+  });
+
+  it('holding an agent after the one it wants, the fast path leaves the conversation to a pass rather than wait out of id order', async () => {
+    const { first, queue, number } = await longestIdleQueue();
+    // An agent the customer has an affinity with, whose id comes after the longest-idle
+    // agent's: queueConversation locks them first, finds them away, then wants `first`.
+    let later = await buildAgent(store.db, { presence: 'away' });
+    while (later.id < first.id) later = await buildAgent(store.db, { presence: 'away' });
+    const conversation = await conversationInFlow(store.db, number.id);
+    await store.db.insert(affinities).values({
+      numberId: number.id,
+      customerAddress: conversation.customerAddress,
+      agentId: later.id,
+      originalText: 'Your order shipped.',
+      expiresAt: new Date(Date.now() + 3_600_000),
+    });
     await whileHeldElsewhere(first, async () => {
-      // The fast path neither waits nor skips: it leaves the conversation to a pass…
       await queueConversation(store.db, conversation.id, queue.id);
+      // Waiting here would have shown as a lock wait, and the other side would have let it
+      // through: the conversation would be offered already.
       expect(await conversationRow(store.db, conversation.id)).toMatchObject({
         state: 'queued',
         agentId: null,
       });
-      // …which waits for the agent.
       return assignWaiting(store.db, { queueIds: [queue.id] });
     });
     expect(await conversationRow(store.db, conversation.id)).toMatchObject({

@@ -139,6 +139,27 @@ export interface LockedAgent {
 }
 
 /**
+ * The greatest agent id each open transaction has locked. Agents' rows are locked in id
+ * order (see lockAgentsInOrder), so a transaction may wait for an agent's row only while
+ * that agent comes after every agent it holds.
+ */
+const lastAgentLocked = new WeakMap<Tx, string>();
+
+/** Records agents' rows the transaction has just locked. */
+export function noteAgentsLocked(tx: Tx, agentIds: Iterable<string>): void {
+  for (const id of agentIds) {
+    const last = lastAgentLocked.get(tx);
+    if (last === undefined || id > last) lastAgentLocked.set(tx, id);
+  }
+}
+
+/** Whether waiting for this agent's row keeps the transaction's agent locks in id order. */
+export function mayWaitForAgent(tx: Tx, agentId: string): boolean {
+  const last = lastAgentLocked.get(tx);
+  return last === undefined || agentId > last;
+}
+
+/**
  * Locks the agent's row and reads their load on the channel. Every transaction that changes
  * an agent's load updates this row (the load is kept on it), and one that adds to it holds
  * this lock from here to commit, so the load read under the lock (a locking read returns the
@@ -175,6 +196,7 @@ export async function lockAgent(
         WHERE u.id = ${agentId}
         FOR NO KEY UPDATE OF u ${options.skipLocked ? sql`SKIP LOCKED` : sql``}`,
   );
+  if (row) noteAgentsLocked(tx, [agentId]);
   return row && { id: agentId, ...row };
 }
 
@@ -193,4 +215,5 @@ export async function lockAgentsInOrder(tx: Tx, agentIds: Iterable<string | null
       sql`, `,
     )}) ORDER BY id FOR NO KEY UPDATE`,
   );
+  noteAgentsLocked(tx, ids);
 }

@@ -29,6 +29,8 @@ import {
   capacitiesAndLoads,
   ELIGIBLE_FOR_QUEUE,
   lockAgent,
+  mayWaitForAgent,
+  noteAgentsLocked,
   onChannel,
   rankedCandidates,
 } from './agents.js';
@@ -281,7 +283,8 @@ const FAST_PATH_OLDER = 4;
 /**
  * Places a conversation just queued, in the caller's transaction (which holds its row
  * lock): to the agent with room the queue's strategy prefers, agents who held it before
- * last; when that agent is locked by another transaction, to nobody (a pass will). The
+ * last; when another transaction holds that agent, once it is done with them, or (when
+ * waiting could deadlock) to nobody, and a pass will. The
  * candidates are read from the front of the strategy's index, so a busy queue with
  * thousands of members costs a short page rather than a pass. Older conversations waiting
  * on its channel go first: a few are placed here, before it (those another transaction is
@@ -351,13 +354,15 @@ async function offerToPreferred(
   for (let tries = 0; tries < FAST_PATH_CANDIDATES; tries++) {
     const candidate = await pool.best(tx, previous, cursor);
     if (!candidate) return undefined;
-    // An agent locked elsewhere is being given a conversation. The fast path does not wait
-    // (a transaction offering several conversations would hold one agent while waiting for
-    // another, against the id order passes lock in) nor skip them for the next in line: it
-    // leaves the conversation to a pass, which waits for them.
+    // An agent locked elsewhere is being given a conversation. The fast path never skips
+    // them for the next in line. It waits for them while that keeps this transaction's
+    // agent locks in the id order passes lock in (it holds none yet, or only agents before
+    // this one): the wait is the rest of the other transaction, where a pass would cost the
+    // conversation its wake-up delay and more. Otherwise it leaves the conversation to a
+    // pass, which waits for them.
     const agent = await lockAgent(tx, candidate.id, channel, {
       queueId: queue.id,
-      skipLocked: true,
+      skipLocked: !mayWaitForAgent(tx, candidate.id),
     });
     if (!agent) return undefined;
     if (!agent.eligible || agent.load >= agent.capacity) {
@@ -410,6 +415,7 @@ async function lockAgents(
         ORDER BY u.id
         FOR NO KEY UPDATE OF u`,
   );
+  noteAgentsLocked(tx, agentIds);
   return new Map(
     rows.map((row) => [row.id, { eligible: row.eligible, ...capacitiesAndLoads(row) }]),
   );
