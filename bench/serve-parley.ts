@@ -66,6 +66,10 @@ await db.execute(sql`
 await db.execute(sql`
   INSERT INTO desks (user_id, seen_at)
   SELECT id, now() + interval '1 day' FROM users WHERE role = 'agent'`);
+// Statistics of the tables just filled, as autovacuum (or, embedded, Parley's own vacuum
+// worker) gathers within a minute: without them PostgreSQL ranks a queue's agents by
+// reading all 1,000 of them (~8 ms a page instead of ~0.3) for the run's first minute.
+await db.execute(sql`ANALYZE`);
 
 let mark = new Date(0);
 async function routingFigures() {
