@@ -40,7 +40,7 @@ const BATCH = 100;
 // Beyond this many agents with new room, one pass over the queues is cheaper than one each.
 const AGENT_PASSES_MAX = 8;
 const LISTEN_RETRY_MS = 5000;
-const QUEUE_WAKE_DELAY_MS = 50;
+const QUEUE_WAKE_DELAY_MS = 5;
 
 /**
  * Starts routing's background work for this instance; every instance runs one, and they
@@ -71,7 +71,10 @@ export function startRoutingWorker(options: RoutingWorkerOptions): RoutingWorker
 
   // A queue's wake-up comes from a conversation its instance could not place at once (no
   // one had room) or one back in the queue; while a backlog builds up they come in bursts,
-  // gathered here into one pass. Wake-ups for agents with room are not delayed.
+  // and those of the next few milliseconds are gathered here into one pass (those that
+  // arrive while a pass runs join the next). Longer costs every such conversation the
+  // delay: 50 ms put queued -> offered p99 at 73-113 ms at 50 new conversations/s on
+  // PostgreSQL, 5 ms at 64-66. Wake-ups for agents with room are not delayed.
   const gathered = new Set<string>();
   let gathering: NodeJS.Timeout | undefined;
   const wakeSoon = (queueId: string) => {
