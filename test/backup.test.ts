@@ -94,6 +94,71 @@ async function archiveEntries(file: string): Promise<Map<string, TarEntry & { so
   return entries;
 }
 
+describe('reading an archive', () => {
+  /** An archive of one file of `size` bytes, whole. */
+  async function archiveOfOneFile(size: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const chunk of writeTar(
+      (async function* () {
+        yield {
+          name: 'pglite/base/1',
+          type: 'file' as const,
+          size,
+          mode: 0o600,
+          mtime: new Date(),
+          source: Buffer.alloc(size, 7),
+        };
+      })(),
+    )) {
+      parts.push(chunk);
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** Reads `source`, counting each entry's sink's writes and closes. */
+  async function readCounting(source: AsyncIterable<Buffer> | Iterable<Buffer>) {
+    const sinks: { written: number; closed: number }[] = [];
+    const reading = readTar(source, async () => {
+      const sink = { written: 0, closed: 0 };
+      sinks.push(sink);
+      return {
+        write: async (chunk) => {
+          sink.written += chunk.length;
+        },
+        close: async () => {
+          sink.closed += 1;
+        },
+      };
+    });
+    return { reading, sinks };
+  }
+
+  it('closes the sink of a file the archive cuts off', async () => {
+    const archive = await archiveOfOneFile(2_000);
+    const { reading, sinks } = await readCounting([archive.subarray(0, 512 + 1_000)]);
+    await expect(reading).rejects.toThrow('the archive is cut short');
+    expect(sinks).toEqual([{ written: 1_000, closed: 1 }]);
+  });
+
+  it('closes the sink of a file whose source fails in the middle', async () => {
+    const archive = await archiveOfOneFile(2_000);
+    const { reading, sinks } = await readCounting(
+      (async function* () {
+        yield archive.subarray(0, 512 + 700);
+        throw Object.assign(new Error('unexpected end of file'), { code: 'Z_BUF_ERROR' });
+      })(),
+    );
+    await expect(reading).rejects.toThrow('unexpected end of file');
+    expect(sinks).toEqual([{ written: 700, closed: 1 }]);
+  });
+
+  it('closes each sink once when the archive is whole', async () => {
+    const { reading, sinks } = await readCounting([await archiveOfOneFile(2_000)]);
+    await reading;
+    expect(sinks).toEqual([{ written: 2_000, closed: 1 }]);
+  });
+});
+
 describe('parley backup and restore of the embedded store', () => {
   it('backs up a Parley that is being written to; the restore holds every acknowledged write, consistent, with its media', async () => {
     const seeded = await seededDataDir();

@@ -130,7 +130,9 @@ export interface EntrySink {
 
 /**
  * Reads an archive, calling `visit` with each entry (in order) and handing a file's bytes to
- * the sink it returns; rejects with a TarError on anything malformed or cut short.
+ * the sink it returns; rejects with a TarError on anything malformed or cut short. Every
+ * sink is closed, the one of an entry the archive cuts off too (a sink may hold an open
+ * file, which would otherwise be closed by the garbage collector, with a warning).
  */
 export async function readTar(
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
@@ -139,42 +141,49 @@ export async function readTar(
   let pending: Buffer = Buffer.alloc(0);
   let body: { sink: EntrySink | undefined; left: number; padding: number } | undefined;
   let ended = false;
-  for await (const chunk of source) {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    for (;;) {
-      if (ended) {
-        pending = Buffer.alloc(0);
-        break;
-      }
-      if (body) {
-        if (body.left > 0) {
-          if (pending.length === 0) break;
-          const part = pending.subarray(0, Math.min(body.left, pending.length));
-          pending = pending.subarray(part.length);
-          body.left -= part.length;
-          await body.sink?.write(part);
-          if (body.left > 0) break;
+  try {
+    for await (const chunk of source) {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      for (;;) {
+        if (ended) {
+          pending = Buffer.alloc(0);
+          break;
         }
-        if (pending.length < body.padding) break;
-        pending = pending.subarray(body.padding);
-        await body.sink?.close();
-        body = undefined;
-      }
-      if (pending.length < BLOCK) break;
-      const block = pending.subarray(0, BLOCK);
-      pending = pending.subarray(BLOCK);
-      if (block.every((byte) => byte === 0)) {
-        ended = true;
-        continue;
-      }
-      const entry = parseHeader(block);
-      const sink = await visit(entry);
-      if (entry.type === 'file') {
-        body = { sink, left: entry.size, padding: (BLOCK - (entry.size % BLOCK)) % BLOCK };
+        if (body) {
+          if (body.left > 0) {
+            if (pending.length === 0) break;
+            const part = pending.subarray(0, Math.min(body.left, pending.length));
+            pending = pending.subarray(part.length);
+            body.left -= part.length;
+            await body.sink?.write(part);
+            if (body.left > 0) break;
+          }
+          if (pending.length < body.padding) break;
+          pending = pending.subarray(body.padding);
+          const finished = body;
+          body = undefined;
+          await finished.sink?.close();
+        }
+        if (pending.length < BLOCK) break;
+        const block = pending.subarray(0, BLOCK);
+        pending = pending.subarray(BLOCK);
+        if (block.every((byte) => byte === 0)) {
+          ended = true;
+          continue;
+        }
+        const entry = parseHeader(block);
+        const sink = await visit(entry);
+        if (entry.type === 'file') {
+          body = { sink, left: entry.size, padding: (BLOCK - (entry.size % BLOCK)) % BLOCK };
+        }
       }
     }
+    if (!ended || body) throw new TarError('the archive is cut short');
+  } catch (error) {
+    // The archive's own problem is the one to report, not a failure to close after it.
+    await body?.sink?.close().catch(() => undefined);
+    throw error;
   }
-  if (!ended || body) throw new TarError('the archive is cut short');
 }
 
 function header(entry: TarEntry): Buffer {
