@@ -533,6 +533,56 @@ describe('new conversations in a batch', () => {
     expect(new Set(logged.map((event) => event.xid)).size).toBe(1);
   });
 
+  it('offers a burst in its own transaction, the queue’s older waiting conversations first, until the agents are full', async () => {
+    const agents = [
+      await buildAgent(store.db, { presence: 'away' }),
+      await buildAgent(store.db, { presence: 'away' }),
+    ];
+    const queue = await buildQueue(store.db, agents);
+    const flow = await createFlow(store.db, { name: 'Busy', queueId: queue.id });
+    const batcher = new InboundBatcher(store.db);
+    const earlier = (
+      await burst(batcher, flow, [text(phoneNumber(), 'first'), text(phoneNumber(), 'second')])
+    ).map(stored);
+    for (const outcome of earlier) expect(outcome.queuedIn).toBe(queue.id);
+    // Room for six (capacity 3 each) appears with no pass to place the two waiting.
+    await store.db
+      .update(users)
+      .set({ presence: 'available' })
+      .where(
+        inArray(
+          users.id,
+          agents.map((agent) => agent.id),
+        ),
+      );
+
+    const outcomes = (
+      await burst(
+        batcher,
+        flow,
+        Array.from({ length: 8 }, (_, i) => text(phoneNumber(), `burst ${i}`)),
+      )
+    ).map(stored);
+    const offeredNow = outcomes.filter((outcome) => outcome.queuedIn === null);
+    expect(offeredNow).toHaveLength(4);
+    for (const outcome of outcomes.filter((o) => o.queuedIn !== null)) {
+      expect(outcome.queuedIn).toBe(queue.id);
+    }
+    const burstXid = (await eventsOf(outcomes[0]!.conversationId!))[0]!.xid;
+    const offeredIds = [...earlier, ...offeredNow].map((outcome) => outcome.conversationId!);
+    const offered = await queryRows<{ state: string; agent_id: string; xid: string }>(
+      store.db,
+      sql`SELECT c.state, c.agent_id, e.xid::text AS xid FROM conversations c
+           JOIN events e ON e.conversation_id = c.id AND e.type = 'offer.created'
+          WHERE c.id IN ${offeredIds}`,
+    );
+    expect(offered).toHaveLength(6);
+    for (const row of offered) expect(row).toMatchObject({ state: 'offered', xid: burstXid });
+    const perAgent = new Map<string, number>();
+    for (const row of offered) perAgent.set(row.agent_id, (perAgent.get(row.agent_id) ?? 0) + 1);
+    expect(Object.fromEntries(perAgent)).toEqual({ [agents[0]!.id]: 3, [agents[1]!.id]: 3 });
+  });
+
   it('leaves the flow step due when the flow has a bot, or the customer an affinity with an agent', async () => {
     const botFlow = await createFlow(store.db, { name: 'Bot', botUrl: 'http://127.0.0.1:9/bot' });
     const plainFlow = await createFlow(store.db, { name: 'Plain' });

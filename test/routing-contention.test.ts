@@ -11,6 +11,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { affinities, conversations, users } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
+import type { Presence } from '../src/events.js';
 import {
   assignWaiting,
   expireOffers,
@@ -40,15 +41,27 @@ afterAll(() => store?.close());
 const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
 
 /**
- * Runs `place` while another connection holds the agent's row as routing does, and lets
- * that transaction commit only once `place` is waiting for it.
+ * Runs `place` while another connection holds the agent's row as routing does (or, given
+ * a presence, as the agent changing it does), and lets that transaction commit only once
+ * `place` is waiting for it.
  */
-async function whileHeldElsewhere<T>(agent: Agent, place: () => Promise<T>): Promise<T> {
+async function whileHeldElsewhere<T>(
+  agent: Agent,
+  place: () => Promise<T>,
+  change: { presence?: Presence } = {},
+): Promise<T> {
   const other = new pg.Client({ connectionString: store.databaseUrl });
   await other.connect();
   try {
     await other.query('BEGIN');
-    await other.query('SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE', [agent.id]);
+    if (change.presence) {
+      await other.query('UPDATE users SET presence = $2 WHERE id = $1', [
+        agent.id,
+        change.presence,
+      ]);
+    } else {
+      await other.query('SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE', [agent.id]);
+    }
     const placing = place();
     // Its failure is reported by the await below, not as an unhandled rejection meanwhile.
     placing.catch(() => undefined);
@@ -143,7 +156,7 @@ describe.skipIf(!TEST_DATABASE_URL)('routing under two-instance contention', () 
   it('a conversation just queued waits for the longest-idle agent held elsewhere, not the next one', async () => {
     const { first, queue, number } = await longestIdleQueue();
     const conversation = await conversationInFlow(store.db, number.id);
-    // The fast path waits for the other transaction, then offers it to the agent it held.
+    // Placing it waits for the other transaction, then offers it to the agent it held.
     await whileHeldElsewhere(first, () => queueConversation(store.db, conversation.id, queue.id));
     expect(await conversationRow(store.db, conversation.id)).toMatchObject({
       state: 'offered',
@@ -152,30 +165,30 @@ describe.skipIf(!TEST_DATABASE_URL)('routing under two-instance contention', () 
     expect(await agentsWithWrongLoad(store.db)).toEqual([]);
   });
 
-  it('holding an agent after the one it wants, the fast path leaves the conversation to a pass rather than wait out of id order', async () => {
+  it('holding an agent already, queueing leaves the conversation to a pass rather than wait for another', async () => {
     const { first, queue, number } = await longestIdleQueue();
-    // An agent the customer has an affinity with, whose id comes after the longest-idle
-    // agent's: queueConversation locks them first, finds them away, then wants `first`.
-    let later = await buildAgent(store.db, { presence: 'away' });
-    while (later.id < first.id) later = await buildAgent(store.db, { presence: 'away' });
+    // The customer's affinity is with an agent who looks available until their row is
+    // locked, and then is away: queueConversation holds their row, and must not wait for
+    // `first` too, since two agents' rows are taken in id order only.
+    const affinityAgent = await buildAgent(store.db);
     const conversation = await conversationInFlow(store.db, number.id);
     await store.db.insert(affinities).values({
       numberId: number.id,
       customerAddress: conversation.customerAddress,
-      agentId: later.id,
+      agentId: affinityAgent.id,
       originalText: 'Your order shipped.',
       expiresAt: new Date(Date.now() + 3_600_000),
     });
-    await whileHeldElsewhere(first, async () => {
-      await queueConversation(store.db, conversation.id, queue.id);
-      // Waiting here would have shown as a lock wait, and the other side would have let it
-      // through: the conversation would be offered already.
-      expect(await conversationRow(store.db, conversation.id)).toMatchObject({
-        state: 'queued',
-        agentId: null,
-      });
-      return assignWaiting(store.db, { queueIds: [queue.id] });
+    await whileHeldElsewhere(
+      affinityAgent,
+      () => queueConversation(store.db, conversation.id, queue.id),
+      { presence: 'away' },
+    );
+    expect(await conversationRow(store.db, conversation.id)).toMatchObject({
+      state: 'queued',
+      agentId: null,
     });
+    await assignWaiting(store.db, { queueIds: [queue.id] });
     expect(await conversationRow(store.db, conversation.id)).toMatchObject({
       state: 'offered',
       agentId: first.id,

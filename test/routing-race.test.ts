@@ -1,7 +1,8 @@
 /**
  * Two Parley instances (two stores, each with its routing worker) on one PostgreSQL
  * database, 20 agents changing presence at random, accepting, rejecting, ignoring and ending
- * offers, while 500 conversations are queued at once through both. Afterwards the event log,
+ * offers, while 500 conversations are queued at once through both: half one by one, half
+ * by customers' texts, which batches open and offer in bulk. Afterwards the event log,
  * replayed in commit order, must show that no agent ever held more than their capacity and
  * that no conversation was ever held by two agents at once.
  *
@@ -19,6 +20,8 @@ import { openStore, type Store } from '../src/db/store.js';
 import { AppError } from '../src/errors.js';
 import type { Presence } from '../src/events.js';
 import { closeConversation } from '../src/flows/closing.js';
+import { createFlow } from '../src/flows/flows.js';
+import { InboundBatcher } from '../src/inbound/batch.js';
 import { createLogger } from '../src/logger.js';
 import { enqueueAutomated } from '../src/outbound/outbox.js';
 import {
@@ -101,12 +104,28 @@ describe.skipIf(!TEST_DATABASE_URL)('routing across two instances on one Postgre
       }),
     ];
 
+    const flows = await Promise.all(
+      queues.map((queue, i) => createFlow(db, { name: `Race ${i}`, queueId: queue.id })),
+    );
+    const batchers = stores.map((store) => new InboundBatcher(store.db));
+
     // 500 customers text at once, half through each instance.
     const started = Date.now();
     const queued = Promise.all(
       Array.from({ length: CONVERSATIONS }, async (_, i) => {
         const store = stores[i % 2]!;
         const address = `+1555${String(1_000_000 + i).padStart(7, '0')}`;
+        if (i % 4 >= 2) {
+          await batchers[i % 2]!.receive(number, flows[i % 2], {
+            messageSid: `SMrace${String(i).padStart(26, '0')}`,
+            from: address,
+            to: number.address,
+            body: 'hello',
+            media: [],
+            location: {},
+          });
+          return;
+        }
         const contact = await upsertContact(store.db, address);
         const { conversation } = await openConversation(store.db, {
           numberId: number.id,

@@ -285,8 +285,8 @@ describe('strategies over more members than a pass reads at once', () => {
       const conversation = await conversationInFlow(db, number.id);
       waiting.push(conversation);
     }
-    // Queued directly, as a burst would leave them, so that a pass (not the fast path of
-    // queueConversation) places them, oldest first.
+    // Queued directly, as a burst would leave them, so that a pass (not queueConversation's
+    // placement in its own transaction) places them, oldest first.
     for (const [i, conversation] of waiting.entries()) {
       await db
         .update(conversations)

@@ -153,10 +153,9 @@ export function noteAgentsLocked(tx: Tx, agentIds: Iterable<string>): void {
   }
 }
 
-/** Whether waiting for this agent's row keeps the transaction's agent locks in id order. */
-export function mayWaitForAgent(tx: Tx, agentId: string): boolean {
-  const last = lastAgentLocked.get(tx);
-  return last === undefined || agentId > last;
+/** Whether the transaction holds any agent's row. */
+export function holdsAgentLocks(tx: Tx): boolean {
+  return lastAgentLocked.has(tx);
 }
 
 /**
@@ -178,9 +177,31 @@ export async function lockAgent(
     queueId?: string | null;
     /** A conversation of theirs not to count: it is the one being decided. */
     excludeConversationId?: string;
-    /** Answer undefined at once, rather than wait, when another transaction holds the row. */
-    skipLocked?: boolean;
   } = {},
+): Promise<LockedAgent | undefined> {
+  const agent = await readAgent(tx, agentId, channel, options, sql`FOR NO KEY UPDATE OF u`);
+  if (agent) noteAgentsLocked(tx, [agentId]);
+  return agent;
+}
+
+/**
+ * The agent as lockAgent reads them, without the lock: what they were a moment ago, enough
+ * to decide not to lock them (a decision to give them a conversation is taken under it).
+ */
+export async function peekAgent(
+  executor: Executor,
+  agentId: string,
+  channel: Channel,
+): Promise<LockedAgent | undefined> {
+  return readAgent(executor, agentId, channel, {}, sql``);
+}
+
+async function readAgent(
+  executor: Executor,
+  agentId: string,
+  channel: Channel,
+  options: { queueId?: string | null; excludeConversationId?: string },
+  lock: SQL,
 ): Promise<LockedAgent | undefined> {
   const excluded = options.excludeConversationId
     ? sql`(SELECT count(*)::int FROM conversations c JOIN numbers n ON n.id = c.number_id
@@ -188,15 +209,14 @@ export async function lockAgent(
              AND c.state IN ('offered', 'active') AND ${onChannel(channel)})`
     : sql`0`;
   const [row] = await queryPrepared<Omit<LockedAgent, 'id'>>(
-    tx,
+    executor,
     sql`SELECT u.presence, u.disabled_at IS NULL AS enabled,
           ${options.queueId ? sql`${ELIGIBLE_FOR_QUEUE}` : sql`true`} AS eligible,
           ${capacityOn(channel)} AS capacity, ${loadOn(channel)} - ${excluded} AS load
         FROM users u ${options.queueId ? sql`JOIN queues q ON q.id = ${options.queueId}` : sql``}
         WHERE u.id = ${agentId}
-        FOR NO KEY UPDATE OF u ${options.skipLocked ? sql`SKIP LOCKED` : sql``}`,
+        ${lock}`,
   );
-  if (row) noteAgentsLocked(tx, [agentId]);
   return row && { id: agentId, ...row };
 }
 

@@ -28,8 +28,7 @@ import {
   type CapacityAndLoadRow,
   capacitiesAndLoads,
   ELIGIBLE_FOR_QUEUE,
-  lockAgent,
-  mayWaitForAgent,
+  holdsAgentLocks,
   noteAgentsLocked,
   onChannel,
   rankedCandidates,
@@ -159,9 +158,9 @@ async function drainQueue(
     if (withRoom.length === 0) break;
     // Without room on some channel, only the other channels' conversations can be placed.
     const channels = withRoom.length === CHANNELS.length ? null : withRoom;
-    const batch = await inTransaction(db, (tx) => placeBatch(tx, queue, channels, pools));
+    const batch = await inTransaction(db, (tx) => placeBatch(tx, queue, channels, pools, BATCH));
     if (batch.claimed === 0) break;
-    handed += batch.handed;
+    handed += batch.handed.length;
     // A batch that placed nothing has marked the agents it tried full or gone, so the next
     // one tries others, or the loop ends when none has room.
     for (const pool of Object.values(pools)) pool.compact();
@@ -188,9 +187,10 @@ async function placeBatch(
   queue: WaitingQueue,
   channels: readonly Channel[] | null,
   pools: Pools,
-): Promise<{ claimed: number; handed: number }> {
-  const claimed = await claimOldest(tx, queue.id, channels);
-  if (claimed.length === 0) return { claimed: 0, handed: 0 };
+  limit: number,
+): Promise<{ claimed: number; handed: string[] }> {
+  const claimed = await claimOldest(tx, queue.id, channels, limit);
+  if (claimed.length === 0) return { claimed: 0, handed: [] };
   let cursor = queue.strategy === 'round-robin' ? await lockRoundRobinCursor(tx, queue.id) : null;
 
   // Choose, counting each choice into the agent's load so the next choice sees it.
@@ -205,7 +205,7 @@ async function placeBatch(
     if (queue.strategy === 'round-robin') cursor = agent.id;
     plans.push({ conversation, channel: conversationChannel, agent });
   }
-  if (plans.length === 0) return { claimed: claimed.length, handed: 0 };
+  if (plans.length === 0) return { claimed: claimed.length, handed: [] };
   for (const plan of plans) plan.agent.load[plan.channel] -= 1;
 
   // Check the choices under the agents' row locks.
@@ -242,7 +242,7 @@ async function placeBatch(
   if (queue.strategy === 'round-robin' && lastAgentId) {
     await tx.update(queues).set({ lastOfferedAgentId: lastAgentId }).where(eq(queues.id, queue.id));
   }
-  return { claimed: claimed.length, handed: handovers.length };
+  return { claimed: claimed.length, handed: handovers.map((h) => h.conversationId) };
 }
 
 /**
@@ -254,6 +254,7 @@ async function claimOldest(
   tx: Tx,
   queueId: string,
   channels: readonly Channel[] | null,
+  limit: number,
 ): Promise<Claimed[]> {
   return queryRows<Claimed>(
     tx,
@@ -262,7 +263,7 @@ async function claimOldest(
         WHERE c.queue_id = ${queueId} AND c.state = 'queued'
           ${channels ? sql`AND (${sql.join(channels.map(onChannel), sql` OR `)})` : sql``}
         ORDER BY c.queued_at
-        LIMIT ${BATCH}
+        LIMIT ${limit}
         FOR NO KEY UPDATE OF c SKIP LOCKED`,
   );
 }
@@ -274,117 +275,56 @@ export interface QueueSettings {
   autoAccept: boolean;
 }
 
-/** Candidates the fast path reads, in order, before leaving the conversation to a pass. */
-const FAST_PATH_CANDIDATES = 4;
+/** Candidates read first for conversations just queued: a short page, even in a busy queue. */
+const JUST_QUEUED_CANDIDATES = 4;
 
-/** Older waiting conversations the fast path places before the new one; more are a pass's. */
-const FAST_PATH_OLDER = 4;
+/** Older waiting conversations placed with those just queued; more are a pass's. */
+const JUST_QUEUED_OLDER = 4;
 
 /**
- * Places a conversation just queued, in the caller's transaction (which holds its row
- * lock): to the agent with room the queue's strategy prefers, agents who held it before
- * last; when another transaction holds that agent, once it is done with them, or (when
- * waiting could deadlock) to nobody, and a pass will. The
- * candidates are read from the front of the strategy's index, so a busy queue with
- * thousands of members costs a short page rather than a pass. Older conversations waiting
- * on its channel go first: a few are placed here, before it (those another transaction is
- * placing are left to it); with more, or when one of them finds nobody with room, it
- * returns false and leaves the queue to assignWaiting. Otherwise, while conversations
- * arrive faster than a pass takes, each would wait for the next pass.
+ * Places conversations just queued in the caller's transaction, which holds their rows, as
+ * one batch of a pass would, in a few statements however many there are: the queue's
+ * oldest waiting on the channels given (one per entry of `channels`, and up to
+ * JUST_QUEUED_OLDER before them; those another transaction is placing are left to it).
+ * Returns the conversations handed over; the others are a pass's.
+ * Nothing is placed when the transaction already holds an agent's row, since waiting for
+ * the chosen agents could then take their locks out of order; nor when nobody has room, so
+ * a queue with a backlog costs one short read rather than a claim.
  */
-export async function offerJustQueued(
+export async function placeJustQueued(
   tx: Tx,
-  conversationId: string,
-  channel: Channel,
   queue: QueueSettings,
-): Promise<boolean> {
-  const waiting = await queryPrepared<Omit<Claimed, 'kind'>>(
+  channels: readonly Channel[],
+): Promise<Set<string>> {
+  if (holdsAgentLocks(tx)) return new Set();
+  const cursor = queue.strategy === 'round-robin' ? await lockRoundRobinCursor(tx, queue.id) : null;
+  const pools = perChannel(
+    (channel) =>
+      new CandidatePool(
+        queue.strategy,
+        channel,
+        (db, after, limit) => rankedCandidates(db, queue.id, channel, { after, limit }),
+        { start: cursor, firstPage: JUST_QUEUED_CANDIDATES },
+      ),
+  );
+  const withRoom: Channel[] = [];
+  for (const channel of new Set(channels))
+    if (await pools[channel].hasRoom(tx)) withRoom.push(channel);
+  if (withRoom.length === 0) return new Set();
+  const batch = await placeBatch(
     tx,
-    sql`WITH older AS (
-          SELECT c.id, c.queued_at FROM conversations c JOIN numbers n ON n.id = c.number_id
-          WHERE c.queue_id = ${queue.id} AND c.state = 'queued' AND c.id <> ${conversationId}
-            AND ${onChannel(channel)}
-          ORDER BY c.queued_at, c.id
-          LIMIT ${FAST_PATH_OLDER + 1}
-          FOR NO KEY UPDATE OF c SKIP LOCKED)
-        SELECT c.id, ${PREVIOUS_HOLDERS} AS previous
-        FROM (SELECT id, queued_at, 0 AS place FROM older
-              UNION ALL SELECT ${conversationId}::uuid, NULL, 1) c
-        ORDER BY c.place, c.queued_at, c.id`,
+    {
+      id: queue.id,
+      strategy: queue.strategy,
+      offer_timeout_seconds: queue.offerTimeoutSeconds,
+      auto_accept: queue.autoAccept,
+      last_offered_agent_id: cursor,
+    },
+    withRoom,
+    pools,
+    channels.length + JUST_QUEUED_OLDER,
   );
-  if (waiting.length > FAST_PATH_OLDER + 1) return false;
-  let cursor = queue.strategy === 'round-robin' ? await lockRoundRobinCursor(tx, queue.id) : null;
-  const pool = new CandidatePool(
-    queue.strategy,
-    channel,
-    (db, after, limit) => rankedCandidates(db, queue.id, channel, { after, limit }),
-    { start: cursor, firstPage: FAST_PATH_CANDIDATES },
-  );
-  let placed = true;
-  let lastOffered: string | undefined;
-  for (const conversation of waiting) {
-    const agentId = await offerToPreferred(tx, conversation, channel, queue, pool, cursor);
-    if (!agentId) {
-      placed = false;
-      break;
-    }
-    lastOffered = agentId;
-    if (queue.strategy === 'round-robin') cursor = agentId;
-  }
-  // The cursor moves only when someone was offered one.
-  if (queue.strategy === 'round-robin' && lastOffered) {
-    await tx.update(queues).set({ lastOfferedAgentId: lastOffered }).where(eq(queues.id, queue.id));
-  }
-  return placed;
-}
-
-/**
- * The fast path's placement of one conversation, whose row the caller holds. Returns the
- * agent it was offered to.
- */
-async function offerToPreferred(
-  tx: Tx,
-  conversation: Omit<Claimed, 'kind'>,
-  channel: Channel,
-  queue: QueueSettings,
-  pool: CandidatePool,
-  cursor: string | null,
-): Promise<string | undefined> {
-  const previous = new Map(Object.entries(conversation.previous));
-  for (let tries = 0; tries < FAST_PATH_CANDIDATES; tries++) {
-    const candidate = await pool.best(tx, previous, cursor);
-    if (!candidate) return undefined;
-    // An agent locked elsewhere is being given a conversation. The fast path never skips
-    // them for the next in line. It waits for them while that keeps this transaction's
-    // agent locks in the id order passes lock in (it holds none yet, or only agents before
-    // this one): the wait is the rest of the other transaction, where a pass would cost the
-    // conversation its wake-up delay and more. Otherwise it leaves the conversation to a
-    // pass, which waits for them.
-    const agent = await lockAgent(tx, candidate.id, channel, {
-      queueId: queue.id,
-      skipLocked: !mayWaitForAgent(tx, candidate.id),
-    });
-    if (!agent) return undefined;
-    if (!agent.eligible || agent.load >= agent.capacity) {
-      candidate.gone = true;
-      continue;
-    }
-    await handOverAll(tx, [
-      {
-        conversationId: conversation.id,
-        agentId: candidate.id,
-        reason: 'queue',
-        originalText: null,
-        queueId: queue.id,
-        timeoutSeconds: queue.offerTimeoutSeconds,
-        autoAccept: queue.autoAccept,
-      },
-    ]);
-    candidate.load[channel] = agent.load + 1;
-    pool.touched(candidate);
-    return candidate.id;
-  }
-  return undefined;
+  return new Set(batch.handed);
 }
 
 interface LockedCandidate {

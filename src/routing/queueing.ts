@@ -9,8 +9,8 @@ import { type Db, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
 import { findAffinity } from './affinity.js';
-import { lockAgent } from './agents.js';
-import { offerJustQueued, type QueueSettings } from './assignment.js';
+import { type LockedAgent, lockAgent, peekAgent } from './agents.js';
+import { placeJustQueued, type QueueSettings } from './assignment.js';
 import { DEFAULT_OFFER_TIMEOUT_SECONDS, handOver } from './offers.js';
 import { wakeRouting } from './wake-ups.js';
 
@@ -54,42 +54,48 @@ export async function queueConversation(
 
     const channel = channelOfKind(conversation.kind);
     const affinity = await findAffinity(tx, conversation.numberId, conversation.customerAddress);
-    if (affinity) {
-      const agent = await lockAgent(tx, affinity.agentId, channel);
-      const hasRoom = agent !== undefined && agent.load < agent.capacity;
-      if (
-        agent?.presence === 'available' &&
-        agent.enabled &&
-        (hasRoom || affinity.beyondCapacity)
-      ) {
-        await handOver(tx, {
-          conversationId,
-          agentId: affinity.agentId,
-          reason: 'affinity',
-          originalText: affinity.originalText,
-          queueId: targetQueueId,
-          timeoutSeconds: queue?.offerTimeoutSeconds ?? DEFAULT_OFFER_TIMEOUT_SECONDS,
-          autoAccept: queue?.autoAccept ?? false,
-        });
-        return;
-      }
+    // The affinity's agent is read first without the lock, and locked only when they look
+    // able to take it: a transaction holding an agent's row leaves its queue to a pass.
+    const mayTake = (agent: LockedAgent | undefined, beyondCapacity: boolean) =>
+      agent?.presence === 'available' &&
+      agent.enabled &&
+      (agent.load < agent.capacity || beyondCapacity);
+    if (
+      affinity &&
+      mayTake(await peekAgent(tx, affinity.agentId, channel), affinity.beyondCapacity) &&
+      mayTake(await lockAgent(tx, affinity.agentId, channel), affinity.beyondCapacity)
+    ) {
+      await handOver(tx, {
+        conversationId,
+        agentId: affinity.agentId,
+        reason: 'affinity',
+        originalText: affinity.originalText,
+        queueId: targetQueueId,
+        timeoutSeconds: queue?.offerTimeoutSeconds ?? DEFAULT_OFFER_TIMEOUT_SECONDS,
+        autoAccept: queue?.autoAccept ?? false,
+      });
+      return;
     }
     if (!queue) return;
-    if (await offerJustQueued(tx, conversationId, channel, queue)) return;
+    if ((await placeJustQueued(tx, queue, [channel])).has(conversationId)) return;
     await wakeRouting(tx, { queueId: queue.id });
   });
 }
 
-/** Conversations queued together up to this many are offered at once; a burst is a pass's work. */
-const OFFERED_AT_ONCE_MAX = 4;
+/**
+ * A queue's conversations queued together up to this many are offered at once; a burst is
+ * a pass's work, which places it in batches while the burst's webhooks are answered.
+ */
+const OFFERED_AT_ONCE_MAX = 16;
 
 /**
  * queueConversation for conversations just opened in the caller's transaction, in a few
  * statements for all: each waits in its queue (or, without one, for a supervisor) from
- * now. A few are offered in the same transaction, as queueConversation offers one; the
- * queues of the others (a burst) are woken on every instance at commit, for a pass. The
- * caller leaves out conversations with an affinity (queueConversation offers those to the
- * affinity's agent). Returns the conversations left waiting, with the queue woken for them.
+ * now. A few are offered in the same transaction, with their queue's older waiting
+ * conversations first, as a pass would (placeJustQueued). The queues of those left
+ * waiting are woken on every instance at commit, for a pass. The caller leaves out
+ * conversations with an affinity (queueConversation offers those to the affinity's
+ * agent). Returns the conversations left waiting, with the queue woken for them.
  */
 export async function queueFromFlow(
   tx: Tx,
@@ -98,18 +104,27 @@ export async function queueFromFlow(
   const waiting = new Map<string, string>();
   if (entries.length === 0) return waiting;
   const queued = new Set((await markQueuedFromFlow(tx, entries)).map((row) => row.id));
-  const inQueues = entries.filter((e) => queued.has(e.conversationId));
-  const toPlace = inQueues.filter((e) => e.queueId !== null);
-  if (toPlace.length > 0 && toPlace.length <= OFFERED_AT_ONCE_MAX) {
-    const settings = await queueSettings(tx, [...new Set(toPlace.map((e) => e.queueId!))]);
-    for (const entry of toPlace) {
-      const queue = settings.get(entry.queueId!);
-      if (!queue || !(await offerJustQueued(tx, entry.conversationId, entry.channel, queue))) {
-        waiting.set(entry.conversationId, entry.queueId!);
-      }
+  const byQueue = new Map<string, { conversationId: string; channel: Channel }[]>();
+  for (const entry of entries) {
+    if (entry.queueId === null || !queued.has(entry.conversationId)) continue;
+    const inQueue = byQueue.get(entry.queueId);
+    if (inQueue) inQueue.push(entry);
+    else byQueue.set(entry.queueId, [entry]);
+  }
+  const settings = byQueue.size > 0 ? await queueSettings(tx, [...byQueue.keys()]) : new Map();
+  for (const [queueId, inQueue] of byQueue) {
+    const queue = settings.get(queueId);
+    const placed =
+      queue && inQueue.length <= OFFERED_AT_ONCE_MAX
+        ? await placeJustQueued(
+            tx,
+            queue,
+            inQueue.map((entry) => entry.channel),
+          )
+        : new Set<string>();
+    for (const { conversationId } of inQueue) {
+      if (!placed.has(conversationId)) waiting.set(conversationId, queueId);
     }
-  } else {
-    for (const entry of toPlace) waiting.set(entry.conversationId, entry.queueId!);
   }
   for (const queueId of new Set(waiting.values())) await wakeRouting(tx, { queueId });
   return waiting;
