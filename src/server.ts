@@ -74,6 +74,15 @@ export interface ServerDeps {
   metrics?: Metrics;
 }
 
+/**
+ * A request id a proxy sent, when it is one: a short token (a UUID, `edge-42`). Anything
+ * else (a kilobyte, a list, spaces or quotes meant for a log reader) is replaced by our own,
+ * since the id is written into every log line of the request and sent back.
+ */
+function proxysRequestId(header: string | string[] | undefined): string | undefined {
+  return typeof header === 'string' && /^[\w.:@/+=-]{1,128}$/.test(header) ? header : undefined;
+}
+
 const storeKind = z.enum(['pglite', 'postgres'] satisfies Store['kind'][]);
 
 /** The Fastify app assembled from Parley's modules; listening is the caller's business. */
@@ -83,8 +92,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger,
     // A person at a terminal reads what happens, not a line per request; collectors get both.
     logController: new LogController({ disableRequestLogging: deps.config.logFormat === 'pretty' }),
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    genReqId: (request) => proxysRequestId(request.headers['x-request-id']) ?? randomUUID(),
     childLoggerFactory: requestLoggerWithTrace,
     // Keep-alive sockets would otherwise hold a graceful shutdown open until they time out.
     forceCloseConnections: 'idle',

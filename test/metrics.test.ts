@@ -320,6 +320,15 @@ describe('a server without METRICS_TOKEN or METRICS_PORT; request and trace ids'
   });
 
   it.each([
+    ['too long', 'x'.repeat(129)],
+    ['with spaces and quotes', 'a" level=admin msg="forged'],
+  ])('replaces a request id %s with its own', async (_, sent) => {
+    const { requestId, refusal } = await refusedWebhook({ 'x-request-id': sent });
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(refusal.reqId).toBe(requestId);
+  });
+
+  it.each([
     [`00-${TRACE_ID}-00f067aa0ba902b7-01`, TRACE_ID],
     [`01-${TRACE_ID}-00f067aa0ba902b7-01-future`, TRACE_ID],
     [`00-${TRACE_ID}-00f067aa0ba902b7-01-extra`, undefined],
