@@ -357,4 +357,25 @@ describe('POST /api/contacts/:id/erase', () => {
     );
     expect(unknown.status).toBe(404);
   });
+
+  it('keeps an erased contact anonymous: an edit from a form opened before is refused', async () => {
+    const admin = await person('admin');
+    const [contact] = await stack.db
+      .insert(contacts)
+      .values({ address: phoneNumber(), name: 'Ada Lovelace', email: 'ada@example.com' })
+      .returning();
+    expect((await api(`/api/contacts/${contact!.id}/erase`, admin, 'POST')).status).toBe(200);
+    const edit = await fetch(`${stack.parley.url}/api/contacts/${contact!.id}`, {
+      method: 'PATCH',
+      headers: { ...admin.headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Ada Lovelace', notes: 'prefers email' }),
+    });
+    expect(edit.status).toBe(409);
+    expect(((await edit.json()) as { message: string }).message).toMatch(/erased/);
+    const [row] = await stack.db
+      .select({ name: contacts.name, email: contacts.email, notes: contacts.notes })
+      .from(contacts)
+      .where(eq(contacts.id, contact!.id));
+    expect(row).toEqual({ name: null, email: null, notes: null });
+  });
 });

@@ -188,17 +188,21 @@ export async function updateContact(
     if (!contact) throw new AppError('not_found', 'no such contact');
     return contact;
   }
+  // An erased contact stays anonymous: a form opened before the erasure must not refill it.
   const [updated] = await tx
     .update(contacts)
     .set(set)
-    .where(sql`${contacts.id} = ${contactId} AND ${within}`)
+    .where(sql`${contacts.id} = ${contactId} AND ${contacts.erasedAt} IS NULL AND ${within}`)
     .returning();
   if (updated) return updated;
   const [known] = await tx
-    .select({ id: contacts.id })
+    .select({ erasedAt: contacts.erasedAt })
     .from(contacts)
     .where(eq(contacts.id, contactId));
   if (!known) throw new AppError('not_found', 'no such contact');
+  if (known.erasedAt) {
+    throw new AppError('conflict', 'the contact was erased: nothing more is kept about them');
+  }
   throw new AppError(
     'bad_request',
     `a contact keeps at most ${MAX_CUSTOM_ATTRIBUTES} custom attributes: remove some first`,

@@ -203,7 +203,7 @@ export function registerContactRoutes(
         schema: {
           tags: ['contacts'],
           summary:
-            "Edit a contact's name, email, notes or custom attributes (null clears a field or deletes an attribute); other desks are told",
+            "Edit a contact's name, email, notes or custom attributes (null clears a field or deletes an attribute); other desks are told. 409 once the contact is erased",
           params: idParams,
           body: contactEdit,
           response: { 200: contactRecordView },

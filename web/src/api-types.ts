@@ -648,7 +648,7 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Edit a contact's name, email, notes or custom attributes (null clears a field or deletes an attribute); other desks are told */
+        /** Edit a contact's name, email, notes or custom attributes (null clears a field or deletes an attribute); other desks are told. 409 once the contact is erased */
         patch: {
             parameters: {
                 query?: never;
