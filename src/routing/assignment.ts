@@ -273,6 +273,8 @@ export interface QueueSettings {
   strategy: Strategy;
   offerTimeoutSeconds: number;
   autoAccept: boolean;
+  /** Round-robin's cursor as last read; placing reads it again under the queue's lock. */
+  lastOfferedAgentId: string | null;
 }
 
 /** Candidates read first for conversations just queued: a short page, even in a busy queue. */
@@ -297,14 +299,13 @@ export async function placeJustQueued(
   channels: readonly Channel[],
 ): Promise<Set<string>> {
   if (holdsAgentLocks(tx)) return new Set();
-  const cursor = queue.strategy === 'round-robin' ? await lockRoundRobinCursor(tx, queue.id) : null;
   const pools = perChannel(
     (channel) =>
       new CandidatePool(
         queue.strategy,
         channel,
         (db, after, limit) => rankedCandidates(db, queue.id, channel, { after, limit }),
-        { start: cursor, firstPage: JUST_QUEUED_CANDIDATES },
+        { start: queue.lastOfferedAgentId, firstPage: JUST_QUEUED_CANDIDATES },
       ),
   );
   const withRoom: Channel[] = [];
@@ -318,7 +319,7 @@ export async function placeJustQueued(
       strategy: queue.strategy,
       offer_timeout_seconds: queue.offerTimeoutSeconds,
       auto_accept: queue.autoAccept,
-      last_offered_agent_id: cursor,
+      last_offered_agent_id: queue.lastOfferedAgentId,
     },
     withRoom,
     pools,

@@ -111,17 +111,23 @@ export async function queueFromFlow(
     if (inQueue) inQueue.push(entry);
     else byQueue.set(entry.queueId, [entry]);
   }
-  const settings = byQueue.size > 0 ? await queueSettings(tx, [...byQueue.keys()]) : new Map();
+  const offeredNow = [...byQueue].filter(([, inQueue]) => inQueue.length <= OFFERED_AT_ONCE_MAX);
+  const settings =
+    offeredNow.length > 0
+      ? await queueSettings(
+          tx,
+          offeredNow.map(([queueId]) => queueId),
+        )
+      : new Map<string, QueueSettings>();
   for (const [queueId, inQueue] of byQueue) {
     const queue = settings.get(queueId);
-    const placed =
-      queue && inQueue.length <= OFFERED_AT_ONCE_MAX
-        ? await placeJustQueued(
-            tx,
-            queue,
-            inQueue.map((entry) => entry.channel),
-          )
-        : new Set<string>();
+    const placed = queue
+      ? await placeJustQueued(
+          tx,
+          queue,
+          inQueue.map((entry) => entry.channel),
+        )
+      : new Set<string>();
     for (const { conversationId } of inQueue) {
       if (!placed.has(conversationId)) waiting.set(conversationId, queueId);
     }
@@ -138,6 +144,7 @@ async function queueSettings(tx: Tx, ids: readonly string[]): Promise<Map<string
       strategy: queues.strategy,
       offerTimeoutSeconds: queues.offerTimeoutSeconds,
       autoAccept: queues.autoAccept,
+      lastOfferedAgentId: queues.lastOfferedAgentId,
     })
     .from(queues)
     .where(inArray(queues.id, [...ids]));
