@@ -3,7 +3,8 @@
  * argument, e.g. the commit before a change) with one account and one number, whose flow
  * hands new conversations to a queue of BENCH_AGENTS agents (default 1,000, 20 conversations
  * each, available, desks open); prints `ready <url> <publicUrl> <accountSid> <authToken>
- * <number>` and serves until SIGTERM. DATABASE_URL selects PostgreSQL; otherwise a new
+ * <number>` and serves until SIGTERM. The store holds a history of closed conversations
+ * (BENCH_HISTORY customers). DATABASE_URL selects PostgreSQL; otherwise a new
  * embedded store. METRICS_TOKEN turns on GET /metrics behind it.
  *
  * A line `routing` on stdin is answered with `routing <json>`: the conversations opened
@@ -66,6 +67,39 @@ await db.execute(sql`
 await db.execute(sql`
   INSERT INTO desks (user_id, seen_at)
   SELECT id, now() + interval '1 day' FROM users WHERE role = 'agent'`);
+// A history, as a contact center in service has: BENCH_HISTORY customers (default 20,000),
+// each with a closed conversation of two texts, an agent's and theirs. Without it the
+// statistics below would be of empty tables, and each connection would check the foreign
+// keys of the run's thousands of new messages and offers by reading the whole
+// conversations table (a plan made while it held one page, kept until autovacuum next
+// analyzes it, within a minute of a real store's first traffic).
+await db.execute(sql`
+  WITH customers AS (
+         INSERT INTO contacts (address, created_at)
+         SELECT '+1100' || lpad(i::text, 7, '0'), now() - interval '30 days' + i * interval '1 minute'
+           FROM generate_series(1, ${Number(process.env.BENCH_HISTORY ?? 20_000)}) AS i
+         RETURNING id, address, created_at),
+       closed AS (
+         INSERT INTO conversations (number_id, contact_id, customer_address, state, queue_id,
+                                    queued_at, last_message_at, closed_at, close_reason,
+                                    created_at)
+         SELECT n.id, c.id, c.address, 'closed', q.id, c.created_at,
+                c.created_at + interval '5 minutes', c.created_at + interval '10 minutes',
+                'ended', c.created_at
+           FROM customers c, numbers n, queues q
+          WHERE n.address = ${number} AND q.name = 'bench'
+         RETURNING id, number_id, customer_address, created_at)
+  INSERT INTO messages (conversation_id, number_id, direction, author, from_address,
+                        to_address, body, twilio_sid, status, created_at)
+  SELECT c.id, c.number_id, d.direction, d.author,
+         CASE d.direction WHEN 'inbound' THEN c.customer_address ELSE ${number} END,
+         CASE d.direction WHEN 'inbound' THEN ${number} ELSE c.customer_address END,
+         'An earlier text', 'SM' || md5(c.id::text || d.direction),
+         CASE d.direction WHEN 'inbound' THEN 'received' ELSE 'delivered' END,
+         c.created_at + d.after
+    FROM closed c,
+         (VALUES ('inbound', 'customer', interval '0'),
+                 ('outbound', 'agent', interval '1 minute')) AS d(direction, author, after)`);
 // Statistics of the tables just filled, as autovacuum (or, embedded, Parley's own vacuum
 // worker) gathers within a minute: without them PostgreSQL ranks a queue's agents by
 // reading all 1,000 of them (~8 ms a page instead of ~0.3) for the run's first minute.
