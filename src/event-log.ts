@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, inArray, max, type SQL, sql } from 'drizzle-orm';
 import { countEvents } from './db/commit-figures.js';
+import { textArray } from './db/json-params.js';
 import { events } from './db/schema.js';
 import { type Executor, queryPrepared, queryRows, type Tx } from './db/store.js';
 import type { EventPayloads, EventType } from './events.js';
@@ -165,11 +166,6 @@ export async function readConversationEvents<T extends EventType>(
 export async function lastEventSeq(db: Executor): Promise<number> {
   const [row] = await db.select({ seq: max(events.seq) }).from(events);
   return row?.seq ?? 0;
-}
-
-/** A JSON array parameter as a PostgreSQL text[]. */
-function textArray(values: readonly string[]): SQL {
-  return sql`ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
 }
 
 /** What redactEventPayloads takes out of a payload: string fields, by name. */

@@ -5,6 +5,7 @@ import { businessMayStart, channelOfKind } from '../addresses.js';
 import { type ArchivedFilter, dispositionCode } from '../api-schemas.js';
 import { type AuditActor, recordChange } from '../audit/audit-log.js';
 import { contentSid } from '../content/content-templates.js';
+import { uuidArray } from '../db/json-params.js';
 import { type DispositionCode, numbers, queueMembers, queues, users } from '../db/schema.js';
 import type { Db, Executor } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
@@ -255,7 +256,7 @@ async function replaceMembers(tx: Executor, queueId: string, memberIds: string[]
   await tx.execute(
     sql`SELECT 1 FROM users
         WHERE id IN (SELECT user_id FROM queue_members WHERE queue_id = ${queueId})
-           OR id IN (SELECT value::uuid FROM jsonb_array_elements_text(${JSON.stringify(joining)}::jsonb))
+           OR id = ANY(${uuidArray(joining)})
         ORDER BY id FOR SHARE`,
   );
   await tx.delete(queueMembers).where(eq(queueMembers.queueId, queueId));

@@ -1,5 +1,6 @@
 import { eq, type SQL, sql } from 'drizzle-orm';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
+import { textArray } from '../db/json-params.js';
 import { contacts } from '../db/schema.js';
 import { type Executor, queryPrepared, type Tx } from '../db/store.js';
 import { AppError } from '../errors.js';
@@ -105,7 +106,7 @@ export async function mergeContactAttributes(
   }>(
     tx,
     sql`SELECT id, address, attributes FROM contacts
-        WHERE address IN (SELECT jsonb_array_elements_text(${JSON.stringify([...told.keys()])}::jsonb))`,
+        WHERE address = ANY(${textArray(told.keys())})`,
   );
   const knownOf = new Map(known.map((row) => [row.address, row.attributes]));
   for (const row of known) idOf.set(row.address, row.id);
@@ -140,7 +141,7 @@ export async function contactLanguages(
   const rows = await queryPrepared<{ address: string; language: string }>(
     db,
     sql`SELECT address, attributes->>'language' AS language FROM contacts
-        WHERE address IN (SELECT jsonb_array_elements_text(${JSON.stringify([...new Set(addresses)])}::jsonb))
+        WHERE address = ANY(${textArray(new Set(addresses))})
           AND attributes ? 'language'`,
   );
   return new Map(rows.map((row) => [row.address, row.language]));
@@ -153,8 +154,7 @@ function containsAll(known: Record<string, string>, told: Record<string, string>
 /** SQL: how many custom attributes (not Twilio's) the jsonb object `attributes` has. */
 function customCount(attributes: SQL): SQL {
   return sql`(SELECT count(*) FROM jsonb_object_keys(${attributes}) AS k(key)
-               WHERE k.key NOT IN (SELECT jsonb_array_elements_text(
-                 ${JSON.stringify(TWILIO_ATTRIBUTES)}::jsonb)))`;
+               WHERE k.key <> ALL(${textArray(TWILIO_ATTRIBUTES)}))`;
 }
 
 /**
@@ -178,7 +178,7 @@ export async function updateContact(
     const setting = Object.fromEntries(entries.filter(([, value]) => value !== null));
     const deleting = entries.filter(([, value]) => value === null).map(([key]) => key);
     const merged = sql`((${contacts.attributes} || ${JSON.stringify(setting)}::jsonb)
-      - ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(deleting)}::jsonb)))`;
+      - ${textArray(deleting)})`;
     set.attributes = merged;
     // An edit that adds none past the limit passes, even on a contact already over it.
     within = sql`${customCount(merged)} <= greatest(${MAX_CUSTOM_ATTRIBUTES}::bigint, ${customCount(sql`${contacts.attributes}`)})`;

@@ -10,6 +10,7 @@
 import { and, desc, eq, gt, isNotNull, sql } from 'drizzle-orm';
 import { contactLanguages } from '../consent/contacts.js';
 import { pairKey } from '../conversations/conversations.js';
+import { jsonRecords } from '../db/json-params.js';
 import { surveyResponses } from '../db/schema.js';
 import { type Executor, queryPrepared, type Tx } from '../db/store.js';
 import { appendEvent } from '../event-log.js';
@@ -110,7 +111,7 @@ export async function pairsAwaitingSurvey(
     tx,
     sql`SELECT survey_responses.number_id, survey_responses.customer_address
           FROM survey_responses
-          JOIN jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb) AS k("numberId" uuid, address text)
+          JOIN ${jsonRecords(pairs, '"numberId" uuid, address text')} AS k
             ON survey_responses.number_id = k."numberId"
            AND survey_responses.customer_address = k.address
          WHERE survey_responses.awaiting_until > now() AND NOT (${AGENT_WROTE_SINCE})`,

@@ -1,4 +1,4 @@
-import { eq, inArray, sql } from 'drizzle-orm';
+import { eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { channelOfKind } from '../addresses.js';
 import type { NumberRow } from '../admin/numbers.js';
 import type { InboundMessage } from '../channels/twilio/webhooks.js';
@@ -11,6 +11,7 @@ import {
 } from '../conversations/conversations.js';
 import { touchedByCustomerFrom } from '../conversations/lifecycle.js';
 import { GroupCommit } from '../db/group-commit.js';
+import { jsonRecords } from '../db/json-params.js';
 import { messages, numbers } from '../db/schema.js';
 import { type Db, type Executor, inOneStatement, queryPrepared, type Tx } from '../db/store.js';
 import { inTransaction, retryingConflicts } from '../db/transactions.js';
@@ -161,25 +162,24 @@ async function storeIntoOpen(
       queryPrepared<StoredIntoOpen>(
         statement,
         sql`WITH k AS (
-          SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS k(n int,
-            number_id uuid, address text, to_address text, body text, twilio_sid text,
-            created_at timestamptz, told jsonb)),
+          SELECT * FROM ${jsonRecords(
+            rows,
+            `n int, number_id uuid, address text, to_address text, body text, twilio_sid text,
+             created_at timestamptz, told jsonb`,
+          )} AS k),
         known AS (
           SELECT DISTINCT k.address FROM k
           WHERE NOT EXISTS (
             SELECT 1 FROM k told WHERE told.address = k.address AND NOT EXISTS (
               SELECT 1 FROM contacts ct
               WHERE ct.address = told.address AND ct.attributes @> told.told))),
-        open AS MATERIALIZED (
-          SELECT c.id, c.number_id, c.customer_address FROM conversations c
-          WHERE (c.number_id, c.customer_address) IN (
-                  SELECT number_id, address FROM k WHERE address IN (SELECT address FROM known))
-            AND c.state <> 'closed'
-          ORDER BY c.id
-          FOR NO KEY UPDATE OF c),
+        open AS MATERIALIZED (${lockOpenOfPairs(
+          sql`(SELECT number_id, address FROM k WHERE address IN (SELECT address FROM known)) AS p`,
+        )}),
         placed AS MATERIALIZED (
           SELECT k.*, o.id AS conversation_id FROM k
-          JOIN open o ON o.number_id = k.number_id AND o.customer_address = k.address),
+          JOIN open o ON o.number_id = k.number_id AND o.customer_address = k.address
+         WHERE o.state <> 'closed'),
         inserted AS (
           INSERT INTO messages (conversation_id, number_id, direction, author, from_address,
                                 to_address, body, twilio_sid, status, created_at)
@@ -272,19 +272,16 @@ async function storeOthers(
   const contactOf = await mergeContactAttributes(tx, told);
 
   // Locked in id order, so two batches cannot deadlock; a conversation closed meanwhile is
-  // not returned (the lock waits for the close to commit, then re-checks the state).
+  // not returned (the lock waits for the close to commit, and the state is read after).
   const keys = [...new Map(batch.map((item) => [conversationKey(item), item])).values()].map(
     (item) => ({ number_id: item.number.id, address: item.inbound.from }),
   );
   const open = await queryPrepared<{ id: string; number_id: string; customer_address: string }>(
     tx,
-    sql`SELECT c.id, c.number_id, c.customer_address
-          FROM conversations c
-          JOIN jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) AS k(number_id uuid, address text)
-            ON c.number_id = k.number_id AND c.customer_address = k.address
-         WHERE c.state <> 'closed'
-         ORDER BY c.id
-           FOR NO KEY UPDATE OF c`,
+    sql`WITH locked AS MATERIALIZED (${lockOpenOfPairs(
+      sql`${jsonRecords(keys, 'number_id uuid, address text')} AS p`,
+    )})
+        SELECT id, number_id, customer_address FROM locked WHERE state <> 'closed'`,
   );
   const conversationOf = new Map(
     open.map((row) => [pairKey(row.number_id, row.customer_address), row.id]),
@@ -352,8 +349,10 @@ async function storeOthers(
           tx,
           touchedByCustomerFrom(
             sql`SELECT k.id AS conversation_id, k.at
-                  FROM jsonb_to_recordset(${JSON.stringify([...lastAt].map(([id, at]) => ({ id, at })))}::jsonb)
-                    AS k(id uuid, at timestamptz)`,
+                  FROM ${jsonRecords(
+                    [...lastAt].map(([id, at]) => ({ id, at })),
+                    'id uuid, at timestamptz',
+                  )} AS k`,
           ),
         );
   const flowDue = new Map(touched.map((row) => [row.id, row.flow_due]));
@@ -505,6 +504,26 @@ async function startFlows(
     handedOver: new Set(handing.map((entry) => entry.conversationId)),
     waitingIn: await queueFromFlow(tx, handing),
   };
+}
+
+/**
+ * SQL, the body of a MATERIALIZED CTE: the conversations open for `pairs` (rows named p, of
+ * number_id and address), locked in id order, so two batches cannot deadlock, with their
+ * state once locked (one closed meanwhile reads closed: the caller leaves it out). Each
+ * pair is looked up by index whatever the statistics say: as a join of the pairs with the
+ * open conversations it was planned from the conversations' side when they read as nearly
+ * all closed, and every open conversation was read for every batch.
+ */
+function lockOpenOfPairs(pairs: SQL): SQL {
+  return sql`SELECT c.id, c.number_id, c.customer_address, c.state FROM conversations c
+              WHERE c.id = ANY(ARRAY(
+                      SELECT o.id FROM ${pairs} CROSS JOIN LATERAL (
+                        SELECT x.id FROM conversations x
+                         WHERE x.number_id = p.number_id AND x.customer_address = p.address
+                           AND x.state <> 'closed'
+                        OFFSET 0) o)) -- OFFSET 0: a lookup per pair, never a join
+              ORDER BY c.id
+                FOR NO KEY UPDATE OF c`;
 }
 
 function conversationKey(item: Waiting): string {

@@ -3,6 +3,7 @@
  * which stored bytes no media row names any more.
  */
 import { eq, sql } from 'drizzle-orm';
+import { textArray } from '../db/json-params.js';
 import { media, messages } from '../db/schema.js';
 import { type Executor, queryRows } from '../db/store.js';
 import type { MediaStore } from './media-store.js';
@@ -40,7 +41,7 @@ export async function unnamedMediaHashes(
   const named = await queryRows<{ sha256: string }>(
     db,
     sql`SELECT DISTINCT sha256 FROM media
-         WHERE sha256 IN (SELECT jsonb_array_elements_text(${JSON.stringify(hashes)}::jsonb))`,
+         WHERE sha256 = ANY(${textArray(hashes)})`,
   );
   const still = new Set(named.map((row) => row.sha256));
   return hashes.filter((hash) => !still.has(hash));

@@ -3,6 +3,7 @@ import { OPTED_OUT, reasonFor } from '../channels/twilio/error-codes.js';
 import type { MessageCarrier } from '../channels/twilio/webhooks.js';
 import { consentSender, learnOptOut } from '../consent/consent.js';
 import { GroupCommit } from '../db/group-commit.js';
+import { jsonRecords } from '../db/json-params.js';
 import { messages, numbers } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
@@ -113,9 +114,11 @@ export async function advanceMessageStatuses(
                    CASE WHEN EXISTS (SELECT 1 FROM media x WHERE x.message_id = m.id)
                      THEN 'mms' ELSE 'sms' END
                  ELSE m.sent_as END
-          FROM jsonb_to_recordset(${JSON.stringify(entries)}::jsonb)
-            AS c(id uuid, status text, rank int, explained boolean, carrier text, error_code int,
-                 error_message text),
+          FROM ${jsonRecords(
+            entries,
+            `id uuid, status text, rank int, explained boolean, carrier text, error_code int,
+             error_message text`,
+          )} AS c,
                numbers n
          WHERE m.id = c.id AND n.id = m.number_id AND ${RANK_OF_STATUS} < c.rank
      RETURNING m.id, m.conversation_id, m.agent_id, m.number_id, m.to_address, c.status,

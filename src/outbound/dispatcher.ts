@@ -7,6 +7,7 @@ import { isRetryable, reasonFor } from '../channels/twilio/error-codes.js';
 import { fromTwilioStatus, onlyQueued } from '../channels/twilio/message-status.js';
 import { STATUS_CALLBACK_PATH } from '../channels/twilio/webhooks.js';
 import { GroupCommit } from '../db/group-commit.js';
+import { jsonRecords } from '../db/json-params.js';
 import { PLANNED_EACH_TIME } from '../db/pglite-protocol.js';
 import { messages, outbox } from '../db/schema.js';
 import { type Db, type Executor, queryPrepared, queryRows, type Store } from '../db/store.js';
@@ -624,8 +625,7 @@ async function settleSent(
   const settled = await queryRows<{ id: string }>(
     db,
     sql`WITH sent AS (
-          SELECT * FROM jsonb_to_recordset(${JSON.stringify(entries)}::jsonb)
-            AS s(outbox_id uuid, message_id uuid, sid text)),
+          SELECT * FROM ${jsonRecords(entries, 'outbox_id uuid, message_id uuid, sid text')} AS s),
         settled AS (
           UPDATE outbox o SET state = 'done', last_error = NULL
           FROM sent s WHERE o.id = s.outbox_id AND o.state = 'sending'

@@ -22,6 +22,7 @@ import { type AuditActor, recordAudit } from '../audit/audit-log.js';
 import { describeTwilioError } from '../channels/twilio/client.js';
 import type { TwilioClients } from '../channels/twilio/clients.js';
 import { eraseTwilioMessage } from '../channels/twilio/message-redaction.js';
+import { textArray, uuidArray } from '../db/json-params.js';
 import { type Db, type Executor, queryRows } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { AppError } from '../errors.js';
@@ -30,7 +31,6 @@ import {
   redactEvents,
   redactMessages,
   redactNotes,
-  uuidArray,
   WRITTEN_FIELDS,
 } from './redaction.js';
 
@@ -174,8 +174,7 @@ export async function eraseContact(
           OR (e.conversation_id IS NULL
               AND (e.payload ->> 'to' = ${address} OR e.payload ->> 'from' = ${address}
                    OR e.payload ->> 'customerAddress' = ${address}
-                   OR e.payload ->> 'messageId' IN (SELECT jsonb_array_elements_text(
-                        ${JSON.stringify(messageIds)}::jsonb))))`,
+                   OR e.payload ->> 'messageId' = ANY(${textArray(messageIds)})))`,
       { blank: WRITTEN_FIELDS, replace: { keys: ADDRESS_FIELDS, with: pseudonym } },
     );
 

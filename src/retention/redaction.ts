@@ -6,6 +6,7 @@
  * empties these columns of other modules' tables, and only these.
  */
 import { type SQL, sql } from 'drizzle-orm';
+import { uuidArray } from '../db/json-params.js';
 import { queryRows, type Tx } from '../db/store.js';
 import { type PayloadRedaction, redactEventPayloads } from '../event-log.js';
 import { unnamedMediaHashes } from '../media/media.js';
@@ -15,11 +16,6 @@ import { scheduleMediaDeletions } from './media-deletions.js';
 export const WRITTEN_FIELDS = ['body', 'originalText', 'note', 'comment'] as const;
 /** Payload fields holding a customer's address. */
 export const ADDRESS_FIELDS = ['from', 'to', 'customerAddress'] as const;
-
-/** A JSON array parameter as a PostgreSQL uuid[]. */
-export function uuidArray(ids: readonly string[]): SQL {
-  return sql`ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))::uuid[]`;
-}
 
 export interface RedactedMessages {
   messages: number;

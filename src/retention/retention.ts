@@ -18,12 +18,13 @@
 import { sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { recordAudit, SYSTEM_ACTOR } from '../audit/audit-log.js';
+import { uuidArray } from '../db/json-params.js';
 import { type Db, queryRows } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import type { MediaStore } from '../media/media-store.js';
 import { startLoopWorker, type Worker } from '../worker-loop.js';
 import { deleteDueMedia } from './media-deletions.js';
-import { redactEvents, redactMessages, redactNotes, uuidArray } from './redaction.js';
+import { redactEvents, redactMessages, redactNotes } from './redaction.js';
 
 /** How often a run is due, across all instances. */
 export const RETENTION_EVERY_MS = 60 * 60_000;

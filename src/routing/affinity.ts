@@ -3,6 +3,7 @@
  * when an agent originates and consulted when the customer's answer is queued.
  */
 import { and, eq, gt, sql } from 'drizzle-orm';
+import { jsonRecords } from '../db/json-params.js';
 import { affinities, flows, numbers } from '../db/schema.js';
 import { type Executor, queryRows, type Tx } from '../db/store.js';
 import { appendEvent } from '../event-log.js';
@@ -112,9 +113,10 @@ export async function pairsWithAffinity(
     db,
     sql`SELECT a.number_id, a.customer_address
           FROM affinities a
-          JOIN jsonb_to_recordset(${JSON.stringify(
+          JOIN ${jsonRecords(
             pairs.map((p) => ({ number_id: p.numberId, customer_address: p.customerAddress })),
-          )}::jsonb) AS k(number_id uuid, customer_address text)
+            'number_id uuid, customer_address text',
+          )} AS k
             ON a.number_id = k.number_id AND a.customer_address = k.customer_address
          WHERE a.expires_at > now()`,
   );
