@@ -333,6 +333,40 @@ describe('group commit of inbound texts', () => {
     },
   );
 
+  it.skipIf(!TEST_DATABASE_URL)(
+    'opens no conversation for a text whose SID another instance stores while its batch runs: it is a duplicate',
+    async () => {
+      const batcher = new InboundBatcher(store.db);
+      const customer = phoneNumber();
+      const delivered = text(customer, 'delivered twice');
+      const other = new pg.Client({ connectionString: store.databaseUrl });
+      await other.connect();
+      try {
+        // The other instance's delivery of the same SID, stored (as a keyword text would be,
+        // with no conversation) but not yet committed when the batch looks for it.
+        await other.query('BEGIN');
+        await other.query(
+          `INSERT INTO messages (number_id, direction, author, from_address, to_address, body,
+                                 twilio_sid, status)
+           VALUES ($1, 'inbound', 'customer', $2, $3, $4, $5, 'received')`,
+          [number.id, customer, number.address, delivered.body, delivered.messageSid],
+        );
+        const arriving = batcher.receive(number, undefined, delivered);
+        // The batch has opened the customer's conversation and waits on the SID's index entry.
+        await eventually(() => someoneWaitsForALock(store.db), 10_000);
+        await other.query('COMMIT');
+        expect((await arriving).duplicate).toBe(true);
+        const opened = await store.db
+          .select({ id: conversations.id })
+          .from(conversations)
+          .where(eq(conversations.customerAddress, customer));
+        expect(opened).toEqual([]);
+      } finally {
+        await other.end();
+      }
+    },
+  );
+
   /**
    * Closes the conversation, then erases its contact as eraseContact does in its transaction
    * (keepOptOuts renames the row) while `arrive` delivers a text from them; returns the

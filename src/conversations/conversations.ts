@@ -1,4 +1,5 @@
 import { and, eq, inArray, ne, sql } from 'drizzle-orm';
+import { jsonRecords } from '../db/json-params.js';
 import { conversations, numbers } from '../db/schema.js';
 import { type Db, type Executor, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
@@ -74,11 +75,18 @@ export interface NewConversation {
   customerAddress: string;
   /** The customer's text: their last activity, and the moment its flow work falls due. */
   at: Date;
+  /**
+   * Set when its flow has nothing to do before routing: it opens waiting in this queue (null:
+   * none), from now, with no flow work due. Its conversation.queued event is the caller's
+   * to log (markOpenedQueued), after the flow's first step.
+   */
+  queuedIn?: { queueId: string | null };
 }
 
 /**
  * Opens customers' conversations in one statement, as openConversationIn does one: each
- * pair with no open conversation gets one, in its flow with its step due. A pair already
+ * pair with no open conversation gets one, in its flow with its step due, or already
+ * waiting in its queue (`queuedIn`: one row version instead of two). A pair already
  * open, or opened by a transaction still running (the insert waits for it), or whose
  * contact no longer has its address (erased meanwhile), is left out: it is absent from the
  * map returned, of conversation ids by `pairKey`.
@@ -94,6 +102,8 @@ export async function openConversations(
     contact_id: key.contactId,
     customer_address: key.customerAddress,
     at: key.at,
+    queued: key.queuedIn !== undefined,
+    queue_id: key.queuedIn?.queueId ?? null,
   }));
   // Inserted in pair order, so that two transactions opening the same pairs wait for each
   // other in one order and cannot deadlock. The contact is locked as the foreign key would
@@ -103,10 +113,16 @@ export async function openConversations(
   const rows = await queryRows<{ id: string; number_id: string; customer_address: string }>(
     tx,
     sql`INSERT INTO conversations (number_id, contact_id, customer_address, origin,
-                                   last_message_at, flow_due_at)
-        SELECT k.number_id, c.id, k.customer_address, 'customer', k.at, k.at
-          FROM jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb)
-            AS k(number_id uuid, contact_id uuid, customer_address text, at timestamptz)
+                                   last_message_at, flow_due_at, state, queue_id, queued_at)
+        SELECT k.number_id, c.id, k.customer_address, 'customer', k.at,
+               CASE WHEN NOT k.queued THEN k.at END,
+               CASE WHEN k.queued THEN 'queued' ELSE 'flow' END, k.queue_id,
+               CASE WHEN k.queued THEN now() END
+          FROM ${jsonRecords(
+            pairs,
+            `number_id uuid, contact_id uuid, customer_address text, at timestamptz,
+             queued boolean, queue_id uuid`,
+          )} AS k
           JOIN contacts c ON c.id = k.contact_id AND c.address = k.customer_address
          ORDER BY k.number_id, k.customer_address
            FOR KEY SHARE OF c
@@ -145,13 +161,14 @@ export async function attachOriginations(
   const rows = await queryRows<{ conversation_id: string }>(
     tx,
     sql`UPDATE messages m SET conversation_id = k.conversation_id
-          FROM jsonb_to_recordset(${JSON.stringify(
+          FROM ${jsonRecords(
             opened.map((o) => ({
               conversation_id: o.conversationId,
               number_id: o.numberId,
               customer_address: o.customerAddress,
             })),
-          )}::jsonb) AS k(conversation_id uuid, number_id uuid, customer_address text)
+            'conversation_id uuid, number_id uuid, customer_address text',
+          )} AS k
          WHERE m.conversation_id IS NULL
            AND m.direction = 'outbound' AND m.author = 'agent'
            AND m.number_id = k.number_id AND m.to_address = k.customer_address

@@ -44,36 +44,22 @@ export async function markQueued(
 }
 
 /**
- * The flow hands conversations to routing, in bulk: those still in the flow wait in their
- * queue from now, their flow step done. Returns them, with their queue.
+ * Conversations opened already waiting in their queue (openConversations' `queuedIn`), their
+ * flow having nothing to do first: the event that hands them to routing, logged after
+ * the flow's first step as markQueued's is.
  */
-export async function markQueuedFromFlow(
+export async function markOpenedQueued(
   tx: Tx,
   entries: readonly { conversationId: string; queueId: string | null }[],
-): Promise<{ id: string; queue_id: string | null }[]> {
-  const queued = await queryRows<{ id: string; queue_id: string | null }>(
-    tx,
-    sql`UPDATE conversations c
-           SET state = 'queued', queue_id = k.queue_id, queued_at = now(), agent_id = NULL,
-               flow_due_at = NULL, flow_claimed_by = NULL
-          FROM jsonb_to_recordset(${JSON.stringify(
-            entries.map((e) => ({ id: e.conversationId, queue_id: e.queueId })),
-          )}::jsonb) AS k(id uuid, queue_id uuid)
-         WHERE c.id = k.id AND c.state = 'flow'
-     RETURNING c.id, c.queue_id`,
-  );
-  const ids = new Set(queued.map((row) => row.id));
+): Promise<void> {
   await appendEvents(
     tx,
     'conversation.queued',
-    entries
-      .filter((e) => ids.has(e.conversationId))
-      .map((e) => ({
-        refs: { conversationId: e.conversationId },
-        payload: { queueId: e.queueId },
-      })),
+    entries.map((e) => ({
+      refs: { conversationId: e.conversationId },
+      payload: { queueId: e.queueId },
+    })),
   );
-  return queued;
 }
 
 /**

@@ -22,7 +22,7 @@ import { pairsAwaitingSurvey } from '../flows/surveys.js';
 import { renderTemplate } from '../flows/templates.js';
 import { enqueueOutbounds } from '../outbound/outbox.js';
 import { queueFromFlow } from '../routing/queueing.js';
-import { greets, joinOutreach } from './outreach-replies.js';
+import { answeringOutreach, greets, joinOutreach } from './outreach-replies.js';
 import { type InboundOutcome, receiveInbound } from './receive.js';
 
 interface Waiting {
@@ -292,7 +292,7 @@ async function storeOthers(
     tx,
     unplaced.map((item) => ({ numberId: item.number.id, address: item.inbound.from })),
   );
-  const opened = await openConversationsFor(
+  const { opened, answering } = await openConversationsFor(
     tx,
     unplaced.filter((item) => !surveyed.has(conversationKey(item))),
     contactOf,
@@ -326,6 +326,13 @@ async function storeOthers(
   );
   const messageIdOf = new Map(inserted.map((row) => [row.twilio_sid, row.id]));
   const fresh = placed.filter((item) => messageIdOf.has(item.inbound.messageSid));
+  const freshKeys = new Set(fresh.map(conversationKey));
+  if ([...opened.keys()].some((key) => !freshKeys.has(key))) {
+    // Its text was stored meanwhile by a replay on another instance, so the conversation
+    // would wait with no text: the batch is stored again in halves (storeRest), where that
+    // SID reads as stored and opens nothing.
+    throw new Error('a conversation opened for a text stored meanwhile');
+  }
   await replayOutcomes(
     tx,
     placed.filter((item) => !messageIdOf.has(item.inbound.messageSid)),
@@ -374,6 +381,7 @@ async function storeOthers(
     tx,
     fresh.filter((item) => opened.has(conversationKey(item))),
     opened,
+    answering,
   );
   for (const item of fresh) {
     const conversationId = conversationOf.get(conversationKey(item))!;
@@ -392,16 +400,18 @@ async function storeOthers(
 }
 
 /**
- * Opens the conversations of texts from customers with none open. Left out (absent from
- * the map returned): texts whose SID is stored already (a replay must not open anything),
- * and texts that the flow closes because it is out of hours.
+ * Opens the conversations of texts from customers with none open: those whose flow has
+ * nothing to do before routing (opensQueued) open already waiting in their queue. Left
+ * out (absent from `opened`, of conversation ids by pairKey): texts whose SID is stored
+ * already (a replay must not open anything), and texts that the flow closes because it is
+ * out of hours. `answering`: the pairs answering an agent's outreach.
  */
 async function openConversationsFor(
   tx: Tx,
   unplaced: Waiting[],
   contactOf: ReadonlyMap<string, string>,
-): Promise<Map<string, string>> {
-  if (unplaced.length === 0) return new Map();
+): Promise<{ opened: Map<string, string>; answering: Set<string> }> {
+  if (unplaced.length === 0) return { opened: new Map(), answering: new Set() };
   const stored = new Set(
     (
       await tx
@@ -415,35 +425,55 @@ async function openConversationsFor(
         )
     ).map((row) => row.sid),
   );
-  const opening = new Map<string, NewConversation>();
+  const first = new Map<string, Waiting>();
   for (const item of unplaced) {
     const key = conversationKey(item);
-    if (opening.has(key) || stored.has(item.inbound.messageSid)) continue;
+    if (first.has(key) || stored.has(item.inbound.messageSid)) continue;
     const { flow } = item;
     if (flow && flow.outOfHoursAction === 'close' && !isFlowOpen(flow, item.receivedAt)) continue;
-    opening.set(key, {
-      numberId: item.number.id,
-      contactId: contactOf.get(item.inbound.from)!,
-      customerAddress: item.inbound.from,
-      at: item.receivedAt,
-    });
+    first.set(key, item);
   }
-  return openConversations(tx, [...opening.values()]);
+  const answering = await answeringOutreach(
+    tx,
+    [...first.values()].map((item) => ({
+      numberId: item.number.id,
+      customerAddress: item.inbound.from,
+    })),
+  );
+  const opening: NewConversation[] = [...first.values()].map((item) => ({
+    numberId: item.number.id,
+    contactId: contactOf.get(item.inbound.from)!,
+    customerAddress: item.inbound.from,
+    at: item.receivedAt,
+    ...(opensQueued(item, answering) && { queuedIn: { queueId: item.flow?.queueId ?? null } }),
+  }));
+  return { opened: await openConversations(tx, opening), answering };
+}
+
+/**
+ * Whether a text's conversation goes to routing at once: its flow has nothing to do first
+ * (no bot, no queue position to send) and it does not answer an agent's outreach (its
+ * affinity is queueConversation's to honour, from the flow runner).
+ */
+function opensQueued(item: Waiting, answering: ReadonlySet<string>): boolean {
+  return (
+    !item.flow?.botUrl && !item.flow?.queuePositionMessage && !answering.has(conversationKey(item))
+  );
 }
 
 /**
  * The first step of the flows of conversations just opened (`first`: their opening texts
  * and any that followed in the batch): the agent's outreach each answers joins it, the
  * hours check and its response (no greeting for an outreach reply unless the flow wants
- * one), then the hand-over to routing of those whose flow has nothing to do before it (no
- * bot, no queue position to send, no affinity to honour: those stay due for the flow
- * runner). Returns the conversations handed over, and the queue each one still waiting
+ * one), then the hand-over to routing of those opened already queued (opensQueued; the
+ * others stay due for the flow runner). Returns the conversations handed over, and the queue each one still waiting
  * there waits in.
  */
 async function startFlows(
   tx: Tx,
   first: Waiting[],
   opened: ReadonlyMap<string, string>,
+  answering: ReadonlySet<string>,
 ): Promise<{ handedOver: Set<string>; waitingIn: Map<string, string> }> {
   const starting = [...new Map(first.map((item) => [conversationKey(item), item])).values()];
   const hours = starting.flatMap((item) =>
@@ -457,6 +487,7 @@ async function startFlows(
       numberId: item.number.id,
       customerAddress: item.inbound.from,
     })),
+    answering,
   );
   const languageOf = await contactLanguages(
     tx,
@@ -492,9 +523,8 @@ async function startFlows(
     }),
   );
 
-  const ready = starting.filter((item) => !item.flow?.botUrl && !item.flow?.queuePositionMessage);
-  const handing = ready
-    .filter((item) => !outreach.has(conversationIdOf(item)))
+  const handing = starting
+    .filter((item) => opensQueued(item, answering))
     .map((item) => ({
       conversationId: conversationIdOf(item),
       queueId: item.flow?.queueId ?? null,

@@ -10,24 +10,34 @@ export interface OpenedConversation {
 }
 
 /**
+ * Of pairs opening conversations with customers' texts, those answering an agent's outreach
+ * (the pair has a live affinity), by pairKey.
+ */
+export async function answeringOutreach(
+  tx: Tx,
+  pairs: readonly { numberId: string; customerAddress: string }[],
+): Promise<Set<string>> {
+  return new Set(
+    (await pairsWithAffinity(tx, pairs)).map((pair) =>
+      pairKey(pair.numberId, pair.customerAddress),
+    ),
+  );
+}
+
+/**
  * Of conversations just opened by customers' texts, those that answer an agent's outreach
- * (the pair has a live affinity), in the caller's transaction and in one statement each
- * however many there are: the agent's messages still without a conversation join theirs,
- * so it starts with what the agent wrote. Returns their ids; the inbound path and the
- * batch both call this, so a reply is treated alike whichever way it arrives.
+ * (`answering`, from answeringOutreach, when the caller has asked already), in the caller's
+ * transaction and in one statement each however many there are: the agent's messages still
+ * without a conversation join theirs, so it starts with what the agent wrote. Returns their
+ * ids; the inbound path and the batch both call this, so a reply is treated alike whichever
+ * way it arrives.
  */
 export async function joinOutreach(
   tx: Tx,
   opened: readonly OpenedConversation[],
+  answering?: ReadonlySet<string>,
 ): Promise<Set<string>> {
-  const withAffinity = new Set(
-    (
-      await pairsWithAffinity(
-        tx,
-        opened.map((o) => ({ numberId: o.numberId, customerAddress: o.customerAddress })),
-      )
-    ).map((pair) => pairKey(pair.numberId, pair.customerAddress)),
-  );
+  const withAffinity = answering ?? (await answeringOutreach(tx, opened));
   const replies = opened.filter((o) => withAffinity.has(pairKey(o.numberId, o.customerAddress)));
   await attachOriginations(tx, replies);
   return new Set(replies.map((o) => o.conversationId));

@@ -3,7 +3,7 @@
  */
 import { eq, inArray, sql } from 'drizzle-orm';
 import { type Channel, channelOfKind } from '../addresses.js';
-import { markQueued, markQueuedFromFlow } from '../conversations/lifecycle.js';
+import { markOpenedQueued, markQueued } from '../conversations/lifecycle.js';
 import { conversations, flows, numbers, queues } from '../db/schema.js';
 import { type Db, queryRows, type Tx } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
@@ -89,9 +89,9 @@ export async function queueConversation(
 const OFFERED_AT_ONCE_MAX = 16;
 
 /**
- * queueConversation for conversations just opened in the caller's transaction, in a few
- * statements for all: each waits in its queue (or, without one, for a supervisor) from
- * now. A few are offered in the same transaction, with their queue's older waiting
+ * queueConversation for conversations just opened in the caller's transaction already
+ * waiting in their queue (or, without one, for a supervisor: see openConversations'
+ * `queuedIn`), in a few statements for all. A few are offered in the same transaction, with their queue's older waiting
  * conversations first, as a pass would (placeJustQueued). The queues of those left
  * waiting are woken on every instance at commit, for a pass. The caller leaves out
  * conversations with an affinity (queueConversation offers those to the affinity's
@@ -103,10 +103,10 @@ export async function queueFromFlow(
 ): Promise<Map<string, string>> {
   const waiting = new Map<string, string>();
   if (entries.length === 0) return waiting;
-  const queued = new Set((await markQueuedFromFlow(tx, entries)).map((row) => row.id));
+  await markOpenedQueued(tx, entries);
   const byQueue = new Map<string, { conversationId: string; channel: Channel }[]>();
   for (const entry of entries) {
-    if (entry.queueId === null || !queued.has(entry.conversationId)) continue;
+    if (entry.queueId === null) continue;
     const inQueue = byQueue.get(entry.queueId);
     if (inQueue) inQueue.push(entry);
     else byQueue.set(entry.queueId, [entry]);
