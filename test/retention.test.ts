@@ -14,6 +14,7 @@ import {
 } from '../src/db/schema.js';
 import { openStore, queryRows, type Store } from '../src/db/store.js';
 import type { MediaStore } from '../src/media/media-store.js';
+import { numberEvents } from '../src/realtime/sequencer.js';
 import { buildReport } from '../src/reports/reports.js';
 import {
   deleteDueMedia,
@@ -538,6 +539,32 @@ describe('runRetention', () => {
 });
 
 describe('the event log', () => {
+  it('refuses an update naming any of its columns, seq included once it is numbered', async () => {
+    const [event] = await store.db
+      .insert(events)
+      .values({ type: 'note.added', payload: { body: 'kept' } })
+      .returning();
+    await numberEvents(store.db);
+    const columns = await queryRows<{ name: string }>(
+      store.db,
+      sql`SELECT column_name AS name FROM information_schema.columns
+           WHERE table_schema = 'public' AND table_name = 'events'`,
+    );
+    expect(columns.map((column) => column.name)).toContain('seq');
+    for (const { name } of columns) {
+      const column = sql.identifier(name);
+      // The identity column can be set to nothing but DEFAULT, which would renumber it.
+      const change =
+        name === 'seq' ? sql`${column} + 1000000` : name === 'id' ? sql`DEFAULT` : sql`${column}`;
+      await expect(
+        store.db.execute(sql`UPDATE events SET ${column} = ${change} WHERE id = ${event!.id}`),
+        name,
+      ).rejects.toMatchObject({
+        cause: expect.objectContaining({ message: expect.stringContaining('append-only') }),
+      });
+    }
+  });
+
   it('refuses ordinary updates, deletes and truncation; lets a redacting transaction change only payloads', async () => {
     const [event] = await store.db
       .insert(events)
