@@ -45,7 +45,7 @@ export interface AssignScope {
 }
 
 /** Conversations claimed per transaction. */
-const BATCH = 32;
+const BATCH = 64;
 
 interface WaitingQueue {
   id: string;
