@@ -5,7 +5,8 @@
  * route answering the same requests, and raw single-row inserts into the same store, so each
  * figure comes with its ratios. Phases per store:
  *   - texts into existing conversations, as fast as answered;
- *   - the same at a fixed offered rate (BENCH_RATE, default 1,000/s): achieved rate and p99;
+ *   - the same at a fixed offered rate (BENCH_RATE, default 1,000/s): achieved rate and p99,
+ *     with the bare route's and the store's raw inserts' at that rate;
  *   - texts that each open a new conversation, as fast as answered, then at a steady
  *     BENCH_STEADY_RATE (default 50/s): how fast routing offers them to the queue's agents,
  *     and the wait from queued to offered.
@@ -88,10 +89,14 @@ const latency = (f: LoadFigures) =>
 const label = (text: string) => text.padEnd(44);
 const lines: string[] = [];
 const {
-  figures: [bare],
-} = await against('bench/serve-bare.ts', {}, [{ BENCH_WORKLOAD: 'existing' }]);
+  figures: [bare, barePaced],
+} = await against('bench/serve-bare.ts', {}, [
+  { BENCH_WORKLOAD: 'existing' },
+  { BENCH_WORKLOAD: 'existing', BENCH_RATE: RATE },
+]);
 lines.push(
   `${label('bare Fastify route')} ${bare!.rps.toFixed(0).padStart(6)} req/s  ${latency(bare!)}`,
+  `${label(`bare Fastify route, ${RATE}/s offered`)} ${barePaced!.rps.toFixed(0).padStart(6)} req/s  ${latency(barePaced!)}`,
 );
 
 const stores: [string, string | undefined][] = [['PGlite', undefined]];
@@ -101,6 +106,10 @@ for (const [store, serverUrl] of stores) {
     const raw = await lastJsonLine<{ rowsPerSecond: number }>(
       tsx(['bench/raw-inserts.ts', ...(databaseUrl ? [databaseUrl] : [])]),
       'raw inserts',
+    );
+    const rawPaced = await lastJsonLine<{ rowsPerSecond: number; p50Ms: number; p99Ms: number }>(
+      tsx(['bench/raw-inserts.ts', ...(databaseUrl ? [databaseUrl] : [])], { BENCH_RATE: RATE }),
+      'raw inserts at a fixed rate',
     );
     const parley = await against(
       'bench/serve-parley.ts',
@@ -112,9 +121,9 @@ for (const [store, serverUrl] of stores) {
         { BENCH_WORKLOAD: 'new', BENCH_RATE: STEADY_RATE, BENCH_AREA_CODE: '204' },
       ],
     );
-    return { raw: raw.rowsPerSecond, parley };
+    return { raw: raw.rowsPerSecond, rawPaced, parley };
   };
-  const { raw, parley } = serverUrl
+  const { raw, rawPaced, parley } = serverUrl
     ? await withScratchDatabase(serverUrl, run)
     : await run(undefined);
   const [existing, fixed, fresh, steady] = parley.figures as [
@@ -125,6 +134,7 @@ for (const [store, serverUrl] of stores) {
   ];
   lines.push(
     `${label(`${store}: raw single-row inserts`)} ${raw.toFixed(0).padStart(6)} rows/s`,
+    `${label(`${store}: raw inserts, ${RATE}/s offered`)} ${rawPaced.rowsPerSecond.toFixed(0).padStart(6)} rows/s  p50 ${String(rawPaced.p50Ms).padStart(4)} ms  p99 ${String(rawPaced.p99Ms).padStart(5)} ms`,
     `${label(`${store}: texts into existing conversations`)} ${existing.rps.toFixed(0).padStart(6)} req/s  ${latency(existing)}`,
     `${label('')} ${(existing.rps / raw).toFixed(2)}x raw inserts, ${(existing.rps / bare!.rps).toFixed(2)}x bare Fastify`,
     `${label(`${store}: ${RATE}/s offered, existing conversations`)} ${fixed.rps.toFixed(0).padStart(6)} req/s  ${latency(fixed)}`,
