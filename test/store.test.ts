@@ -304,4 +304,30 @@ describe('the embedded store’s autovacuum', () => {
       await embedded.close();
     }
   });
+
+  it('only analyzes a table that grew a little, and vacuums it once 1,000 rows more came', async () => {
+    const embedded = await openStore({});
+    try {
+      await embedded.migrate();
+      const insert = (from: number, to: number) =>
+        embedded.db.execute(sql`INSERT INTO contacts (address)
+          SELECT '+1666' || lpad(i::text, 7, '0') FROM generate_series(${from}::int, ${to}::int) i`);
+      const maintained = async () => {
+        const [row] = await queryRows<{ vacuumed: boolean; analyzed: boolean }>(
+          embedded.db,
+          sql`SELECT last_vacuum IS NOT NULL AS vacuumed, last_analyze IS NOT NULL AS analyzed
+                FROM pg_stat_user_tables WHERE relname = 'contacts'`,
+        );
+        return row;
+      };
+      await insert(1, 200);
+      expect(await vacuumWhereDue(embedded.db)).toContain('contacts');
+      expect(await maintained()).toEqual({ vacuumed: false, analyzed: true });
+      await insert(201, 1400);
+      expect(await vacuumWhereDue(embedded.db)).toContain('contacts');
+      expect(await maintained()).toEqual({ vacuumed: true, analyzed: true });
+    } finally {
+      await embedded.close();
+    }
+  });
 });

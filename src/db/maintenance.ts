@@ -9,24 +9,31 @@ import { sql } from 'drizzle-orm';
 import { type Db, queryRows } from './store.js';
 
 /**
- * VACUUM (ANALYZE) of each table past autovacuum's default thresholds (dead rows above
- * 50 + 20% of the table, or rows changed since the last ANALYZE above 50 + 10%). Returns
- * the tables it vacuumed.
+ * VACUUM and ANALYZE of each table past autovacuum's default thresholds: a VACUUM once dead
+ * rows pass 50 + 20% of the table or rows inserted since the last one pass 1,000 + 20% (so
+ * the visibility map of a table only ever inserted into, the event log's, is kept too), an
+ * ANALYZE once rows changed since the last one pass 50 + 10%. Each runs only when due:
+ * both block Parley's thread while they run. Returns the tables it vacuumed or analyzed.
  */
 export async function vacuumWhereDue(db: Db): Promise<string[]> {
   // The statistics of this backend's own work reach the views only when flushed.
   await db.execute(sql`SELECT pg_stat_force_next_flush()`);
-  const due = await queryRows<{ relname: string }>(
+  const due = await queryRows<{ relname: string; vacuum: boolean; analyze: boolean }>(
     db,
-    sql`SELECT s.relname
+    sql`SELECT s.relname,
+               (s.n_dead_tup > 50 + 0.2 * greatest(c.reltuples, 0)
+                OR s.n_ins_since_vacuum > 1000 + 0.2 * greatest(c.reltuples, 0)) AS vacuum,
+               s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0) AS analyze
           FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
          WHERE s.schemaname = 'public'
-           AND (s.n_dead_tup > 50 + 0.2 * greatest(c.reltuples, 0)
-                OR s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0))
          ORDER BY s.relname`,
   );
-  for (const { relname } of due) {
-    await db.execute(sql.raw(`VACUUM (ANALYZE) public."${relname.replaceAll('"', '""')}"`));
+  const done: string[] = [];
+  for (const { relname, vacuum, analyze } of due) {
+    if (!vacuum && !analyze) continue;
+    const work = vacuum && analyze ? 'VACUUM (ANALYZE)' : vacuum ? 'VACUUM' : 'ANALYZE';
+    await db.execute(sql.raw(`${work} public."${relname.replaceAll('"', '""')}"`));
+    done.push(relname);
   }
-  return due.map((row) => row.relname);
+  return done;
 }
