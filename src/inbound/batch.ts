@@ -466,8 +466,8 @@ function opensQueued(item: Waiting, answering: ReadonlySet<string>): boolean {
  * and any that followed in the batch): the agent's outreach each answers joins it, the
  * hours check and its response (no greeting for an outreach reply unless the flow wants
  * one), then the hand-over to routing of those opened already queued (opensQueued; the
- * others stay due for the flow runner). Returns the conversations handed over, and the queue each one still waiting
- * there waits in.
+ * others stay due for the flow runner). Returns the conversations handed over, and the
+ * queue each one still waiting there waits in.
  */
 async function startFlows(
   tx: Tx,

@@ -91,11 +91,11 @@ const OFFERED_AT_ONCE_MAX = 16;
 /**
  * queueConversation for conversations just opened in the caller's transaction already
  * waiting in their queue (or, without one, for a supervisor: see openConversations'
- * `queuedIn`), in a few statements for all. A few are offered in the same transaction, with their queue's older waiting
- * conversations first, as a pass would (placeJustQueued). The queues of those left
- * waiting are woken on every instance at commit, for a pass. The caller leaves out
- * conversations with an affinity (queueConversation offers those to the affinity's
- * agent). Returns the conversations left waiting, with the queue woken for them.
+ * `queuedIn`), in a few statements for all. A few are offered in the same transaction,
+ * with their queue's older waiting conversations first, as a pass would (placeJustQueued).
+ * The queues of those left waiting are woken on every instance at commit, for a pass. The
+ * caller leaves out conversations with an affinity (queueConversation offers those to the
+ * affinity's agent). Returns the conversations left waiting, with the queue woken for them.
  */
 export async function queueFromFlow(
   tx: Tx,
