@@ -1,16 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NumberRow } from '../src/admin/numbers.js';
-import { events } from '../src/db/schema.js';
+import { conversations, events } from '../src/db/schema.js';
 import type { Store } from '../src/db/store.js';
-import { startFlowRunner } from '../src/flows/flow-runner.js';
+import { closeInactiveConversations, startFlowRunner } from '../src/flows/flow-runner.js';
 import { createFlow, type Flow } from '../src/flows/flows.js';
 import { InboundBatcher } from '../src/inbound/batch.js';
 import { createLogger } from '../src/logger.js';
-import { buildNumber, hex, phoneNumber } from './helpers/factories.js';
+import {
+  buildFlow,
+  buildNumber,
+  conversationInFlow,
+  conversationRow,
+  hex,
+  phoneNumber,
+} from './helpers/factories.js';
 import { openTestStore } from './helpers/store.js';
 
 let store: Store;
@@ -87,5 +94,41 @@ describe('the flow runner', () => {
         ),
       );
     expect(logged).toHaveLength(1);
+  });
+
+  it("closes the conversations quiet past their own flow's limit, a tick's worth at a time", async () => {
+    const limited = await buildNumber(store.db, {
+      flowId: (await buildFlow(store.db, { inactivityCloseMinutes: 5 })).id,
+    });
+    const unlimited = await buildNumber(store.db, { flowId: (await buildFlow(store.db)).id });
+    const quietFor = async (numberId: string, minutes: number) => {
+      const conversation = await conversationInFlow(store.db, numberId);
+      await store.db
+        .update(conversations)
+        .set({ lastMessageAt: new Date(Date.now() - minutes * 60_000) })
+        .where(eq(conversations.id, conversation.id));
+      return conversation.id;
+    };
+    const pastLimit = [await quietFor(limited.id, 6), await quietFor(limited.id, 60)];
+    const [recent, noLimit] = [await quietFor(limited.id, 4), await quietFor(unlimited.id, 600)];
+
+    expect(await closeInactiveConversations(store.db, 1)).toBe(1);
+    expect(await closeInactiveConversations(store.db, 50)).toBe(1);
+    expect(await closeInactiveConversations(store.db, 50)).toBe(0);
+
+    const rows = await store.db
+      .select({
+        id: conversations.id,
+        state: conversations.state,
+        reason: conversations.closeReason,
+      })
+      .from(conversations)
+      .where(inArray(conversations.id, [...pastLimit, recent, noLimit]));
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    for (const id of pastLimit) {
+      expect(byId.get(id)).toMatchObject({ state: 'closed', reason: 'inactivity' });
+    }
+    expect((await conversationRow(store.db, recent)).state).not.toBe('closed');
+    expect((await conversationRow(store.db, noLimit)).state).not.toBe('closed');
   });
 });

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
+import { and, desc, eq, isNotNull, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { contactLanguages } from '../consent/contacts.js';
 import {
@@ -8,7 +8,7 @@ import {
   mergeAttributes,
 } from '../conversations/lifecycle.js';
 import { conversations, flows, media, messages, numbers } from '../db/schema.js';
-import type { Db } from '../db/store.js';
+import { type Db, queryPrepared } from '../db/store.js';
 import { inTransaction } from '../db/transactions.js';
 import { appendEvent } from '../event-log.js';
 import type { BotAction } from '../events.js';
@@ -210,24 +210,31 @@ export async function dueFlowConversations(
 /**
  * Closes conversations quiet for longer than their flow's inactivity limit, with the final
  * response. Claims with SKIP LOCKED so instances share the work. Returns how many closed.
+ * Runs every second: it reads the open conversations of numbers whose flow has a limit, by
+ * number (forced by the lateral join, whatever the statistics say), and nothing when no flow
+ * has one; not every open conversation with its number and flow.
  */
 export async function closeInactiveConversations(db: Db, limit: number): Promise<number> {
   return inTransaction(db, async (tx) => {
-    const due = await tx
-      .select({ id: conversations.id, agentId: conversations.agentId })
-      .from(conversations)
-      .innerJoin(numbers, eq(numbers.id, conversations.numberId))
-      .innerJoin(flows, eq(flows.id, numbers.flowId))
-      .where(
-        and(
-          inArray(conversations.state, ['flow', 'queued', 'offered', 'active']),
-          isNotNull(flows.inactivityCloseMinutes),
-          sql`${conversations.lastMessageAt} < now() - make_interval(mins => ${flows.inactivityCloseMinutes})`,
-        ),
-      )
-      .limit(limit)
-      .for('no key update', { of: conversations, skipLocked: true });
-    await closeConversations(tx, due, { reason: 'inactivity' });
+    const due = await queryPrepared<{ id: string; agent_id: string | null }>(
+      tx,
+      sql`SELECT c.id, c.agent_id
+            FROM ${flows} f
+            JOIN ${numbers} n ON n.flow_id = f.id
+            CROSS JOIN LATERAL (
+              SELECT c.id, c.agent_id FROM ${conversations} c
+               WHERE c.number_id = n.id AND c.state <> 'closed'
+                 AND c.last_message_at < now() - make_interval(mins => f.inactivity_close_minutes)
+               LIMIT ${limit}
+                 FOR NO KEY UPDATE SKIP LOCKED) c
+           WHERE f.inactivity_close_minutes IS NOT NULL
+           LIMIT ${limit}`,
+    );
+    await closeConversations(
+      tx,
+      due.map((row) => ({ id: row.id, agentId: row.agent_id })),
+      { reason: 'inactivity' },
+    );
     return due.length;
   });
 }
