@@ -60,6 +60,39 @@ describe('migrations', () => {
     expect(await count()).toBe(before);
     expect(before).toBeGreaterThanOrEqual(2);
   });
+
+  it('leave ANALYZE the statistics no plan reads: message bodies’ words, event payloads', async () => {
+    const number = await buildNumber(store.db);
+    const contact = await upsertContact(store.db, phoneNumber());
+    const { conversation } = await openConversation(store.db, {
+      numberId: number.id,
+      contactId: contact.id,
+      customerAddress: contact.address,
+    });
+    await store.db.insert(messages).values({
+      conversationId: conversation.id,
+      numberId: number.id,
+      direction: 'inbound',
+      author: 'customer',
+      fromAddress: contact.address,
+      toAddress: number.address,
+      body: 'Where is my refund?',
+      status: 'received',
+    });
+    await store.db.execute(sql`ANALYZE messages, events`);
+    const gathered = await queryRows<{ relation: string; attname: string }>(
+      store.db,
+      sql`SELECT tablename AS relation, attname FROM pg_stats
+           WHERE (tablename, attname) IN (('events', 'payload'), ('events', 'type'),
+                                          ('messages', 'body'))
+              OR tablename = 'messages_body_search_idx'
+           ORDER BY 1, 2`,
+    );
+    expect(gathered).toEqual([
+      { relation: 'events', attname: 'type' },
+      { relation: 'messages', attname: 'body' },
+    ]);
+  });
 });
 
 describe('one message per Twilio MessageSid', () => {
