@@ -146,6 +146,24 @@ async function sendPaced(
       });
       req.end(body);
     });
+  // The connections are opened before anything is measured, as a reverse proxy in front of
+  // Parley keeps its own open: Node accepts one new connection per turn of its event loop,
+  // so an empty pool meeting a slow moment would open dozens at once, each waiting for the
+  // turns before it (see bench/README.md).
+  await Promise.all(
+    Array.from(
+      { length: load.connections },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          httpRequest(new URL('/healthz', load.url), { agent }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          })
+            .on('error', reject)
+            .end();
+        }),
+    ),
+  );
   const started = performance.now();
   const total = Math.round(rate * load.seconds);
   const sent: Promise<void>[] = [];
