@@ -4,7 +4,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createAgent } from '../../src/admin/agents.js';
 import { createQueue } from '../../src/admin/queues.js';
-import { contacts, conversations, surveyResponses } from '../../src/db/schema.js';
+import { editContact } from '../../src/contacts/contact-record.js';
+import { contacts, conversations, surveyResponses, users } from '../../src/db/schema.js';
 import { eventually, Stack } from '../helpers/stack.js';
 import { launchBrowser, RESULTS_DIR, seriousViolations, signInAt } from './browser.js';
 
@@ -171,6 +172,53 @@ describe('the contact record in a browser', () => {
     );
     // Erasure is for admins: a supervisor has no button for it.
     expect(await record.getByRole('button', { name: 'Erase contact' }).count()).toBe(0);
+    await page.close();
+  });
+
+  it('keeps the field being typed in when someone else saves the record meanwhile', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    onTestFailed(async () => {
+      await page.screenshot({ path: join(RESULTS_DIR, 'failed-contact-record-meanwhile.png') });
+    });
+    await signIn(page, 'sam@contacts.test');
+    await page
+      .getByRole('button', { name: `Read conversation with ${HANDSET}` })
+      .first()
+      .click();
+    await page.getByRole('dialog').getByRole('link', { name: 'Open contact record' }).click();
+    const record = page.getByTestId('contact-record');
+    await record.getByRole('heading', { level: 1, name: 'Ana Lima' }).waitFor();
+    await record.getByRole('button', { name: 'Add attribute' }).click();
+    await record.getByRole('textbox', { name: 'Attribute 2 name' }).fill('zone');
+    await record.getByRole('textbox', { name: 'Attribute 2 value' }).click();
+    await page.keyboard.type('we');
+
+    // Ada saves a note meanwhile; the page reads the record again and shows it.
+    const [contact] = await stack.db.select().from(contacts).where(eq(contacts.address, HANDSET));
+    const [ada] = await stack.db
+      .select({ id: users.id })
+      .from(users)
+      .where(eq(users.email, 'ada@contacts.test'));
+    await editContact(stack.db, contact!.id, { notes: 'Prefers texts after 5 pm' }, ada!.id);
+    const notes = record.getByRole('textbox', { name: 'Notes' });
+    await expect.poll(() => notes.inputValue()).toBe('Prefers texts after 5 pm');
+    // Still in the value's field: the rest of the word lands there.
+    await page.keyboard.type('st');
+    await record.getByRole('button', { name: 'Save' }).click();
+    await record.getByRole('status').getByText('Saved').waitFor();
+
+    await page.reload();
+    await record.getByRole('heading', { level: 1, name: 'Ana Lima' }).waitFor();
+    await expect
+      .poll(() => record.getByRole('textbox', { name: 'Attribute 2 value' }).inputValue())
+      .toBe('west');
+    expect(await record.getByRole('textbox', { name: 'Attribute 2 name' }).inputValue()).toBe(
+      'zone',
+    );
+    expect(await record.getByRole('textbox', { name: 'Attribute 1 value' }).inputValue()).toBe(
+      'gold',
+    );
+    expect(await notes.inputValue()).toBe('Prefers texts after 5 pm');
     await page.close();
   });
 

@@ -241,7 +241,8 @@ function editOf(contact: ContactRecord, draft: Draft): ContactEdit | string {
 
 /**
  * The draft's changes carried onto a newer record (someone else saved meanwhile): what they
- * changed stays, unless this draft changes the same field or attribute. Blank rows stay.
+ * changed stays, unless this draft changes the same field or attribute. Blank rows stay, and
+ * a row this draft changes stays the same row, so the field being typed in keeps its focus.
  */
 function rebase(draft: Draft, edit: ContactEdit, contact: ContactRecord): Draft {
   const next = draftOf(contact);
@@ -250,7 +251,12 @@ function rebase(draft: Draft, edit: ContactEdit, contact: ContactRecord): Draft 
   if (edit.notes !== undefined) next.notes = draft.notes;
   for (const [key, value] of Object.entries(edit.attributes ?? {})) {
     const others = next.attributes.filter((row) => row.key !== key);
-    next.attributes = value === null ? others : [...others, { rowId: nextRowId++, key, value }];
+    const mine = draft.attributes.find((row) => row.key.trim() === key) ?? {
+      rowId: nextRowId++,
+      key,
+      value: value ?? '',
+    };
+    next.attributes = value === null ? others : [...others, mine];
   }
   next.attributes.push(...draft.attributes.filter((row) => !row.key.trim() && !row.value));
   return next;
@@ -268,17 +274,26 @@ function DetailsForm({ contact, onSaved }: { contact: ContactRecord; onSaved: ()
   const dirty = typeof pending === 'string' || Object.keys(pending).length > 0;
   useEffect(() => {
     if (contact === base) return;
-    // A draft that does not make sense yet (a nameless attribute) stays as typed.
-    if (typeof pending !== 'string') setDraft((d) => rebase(d, pending, contact));
+    // The edit is read from the draft as it is when the update applies, not as this render
+    // saw it: a key typed since then (the newer record can arrive mid-typing) must stay. A
+    // draft that does not make sense yet (a nameless attribute) stays as typed.
+    setDraft((d) => {
+      const edit = editOf(base, d);
+      return typeof edit === 'string' ? d : rebase(d, edit, contact);
+    });
     setBase(contact);
-  }, [contact, base, pending]);
+  }, [contact, base]);
 
-  const set = (change: Partial<Draft>) => {
+  // Every change applies to the draft as it is then, never to a render's copy of it.
+  const update = (change: (d: Draft) => Partial<Draft>) => {
     setSaved(false);
-    setDraft((d) => ({ ...d, ...change }));
+    setDraft((d) => ({ ...d, ...change(d) }));
   };
+  const set = (change: Partial<Draft>) => update(() => change);
   const setRow = (rowId: number, change: Partial<AttributeRow>) =>
-    set({ attributes: draft.attributes.map((r) => (r.rowId === rowId ? { ...r, ...change } : r)) });
+    update((d) => ({
+      attributes: d.attributes.map((r) => (r.rowId === rowId ? { ...r, ...change } : r)),
+    }));
 
   const save = async (event: FormEvent) => {
     event.preventDefault();
@@ -388,7 +403,7 @@ function DetailsForm({ contact, onSaved }: { contact: ContactRecord; onSaved: ()
                 variant="secondary"
                 size="small"
                 onClick={() =>
-                  set({ attributes: draft.attributes.filter((r) => r.rowId !== row.rowId) })
+                  update((d) => ({ attributes: d.attributes.filter((r) => r.rowId !== row.rowId) }))
                 }
               >
                 Remove<ScreenReaderOnly> attribute {index + 1}</ScreenReaderOnly>
@@ -399,9 +414,10 @@ function DetailsForm({ contact, onSaved }: { contact: ContactRecord; onSaved: ()
         <Button
           variant="secondary"
           size="small"
-          onClick={() =>
-            set({ attributes: [...draft.attributes, { rowId: nextRowId++, key: '', value: '' }] })
-          }
+          onClick={() => {
+            const blank = { rowId: nextRowId++, key: '', value: '' };
+            update((d) => ({ attributes: [...d.attributes, blank] }));
+          }}
         >
           Add attribute
         </Button>
